@@ -14,9 +14,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { startRequesterNetwork } from "../tests/support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../tests/support/agent_task_kit.ts";
-import { tempGitRepo } from "../tests/support/temp_git_repo.ts";
+import { startRequesterNetwork } from "../harness/requester_network.ts";
+import { agentSkillsDir, requesterProfile } from "../harness/agent_task_kit.ts";
+import { tempGitRepo } from "../harness/temp_git_repo.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { queryRelays } from "../transport/relay_query_many.ts";
 import { JOB_FEEDBACK_KIND } from "../protocol/nip90_kinds.ts";

@@ -14,9 +14,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { startRequesterNetwork } from "../tests/support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../tests/support/agent_task_kit.ts";
-import { startStandInModelApi } from "../tests/support/stand_in_model_api.ts";
+import { startRequesterNetwork } from "../harness/requester_network.ts";
+import { agentSkillsDir, requesterProfile } from "../harness/agent_task_kit.ts";
+import { startStandInModelApi } from "../harness/stand_in_model_api.ts";
 import { createRepositoryBundle } from "../roles/agent_work/repository_bundle.ts";
 import { runGit } from "../roles/agent_work/git_command.ts";
 

@@ -11,8 +11,8 @@
  */
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { generateSecretKey } from "nostr-tools";
-import { connectPayingClient } from "../tests/support/town_test_node.ts";
-import { spawnCli } from "../tests/support/cli_process.ts";
+import { connectPayingClient } from "../harness/town_test_node.ts";
+import { spawnCli } from "../harness/cli_process.ts";
 import { publishBlob } from "../roles/blob_publisher.ts";
 import { downloadBlob, hashFile } from "../transport/blossom_client.ts";
 

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { runCli } from "../tests/support/run_cli.ts";
-import { spawnCli } from "../tests/support/cli_process.ts";
-import { freePort } from "../tests/support/free_port.ts";
+import { runCli } from "../harness/run_cli.ts";
+import { spawnCli } from "../harness/cli_process.ts";
+import { freePort } from "../harness/free_port.ts";
 
 const profiles = Number(Deno.args[0] ?? 3);
 const home = await Deno.makeTempDir({ prefix: "auto_open_bench_" });

@@ -9,7 +9,7 @@
  * ```
  */
 import { localEvmAccount } from "../identity/local_evm_account.ts";
-import { startChannelPair } from "../tests/support/anvil_channel_pair.ts";
+import { startChannelPair } from "../harness/anvil_channel_pair.ts";
 import { ClaimSigner } from "../chain/claim_signer.ts";
 import { ClaimVerifier } from "../chain/claim_verifier.ts";
 import { decodeClaim, encodeClaim } from "../protocol/payment_channel_claim.ts";

@@ -1,7 +1,7 @@
 /**
  * Paid writes with payment channel claims vs without, same shape as
  * bench/town_paid_writes_bench_script.ts: the town runs in its own process (the claim town of
- * tests/support/channel_crash_processes.ts: BTP server, claim gate, router, write pipeline,
+ * harness/channel_crash_processes.ts: BTP server, claim gate, router, write pipeline,
  * SQLite file, channel file + git audit trail in its state dir), the paying client in this one,
  * a real channel on a fresh anvil per variant. Measured: one write at a time (p50/p99) and 64 in
  * flight (writes/s). Variants, in the same run: no claims (the peer is not checked: the
@@ -10,10 +10,10 @@
  *
  * Run: deno run -A bench/channel_paid_writes_bench_script.ts [sequential=300] [concurrent=2000]
  */
-import { startChannelPair } from "../tests/support/anvil_channel_pair.ts";
-import { connectClaimClient } from "../tests/support/channel_town.ts";
-import { startTownProcess, townProcessArgs } from "../tests/support/channel_process.ts";
-import { openPairChannel, savePairChannel } from "../tests/support/pair_channel.ts";
+import { startChannelPair } from "../harness/anvil_channel_pair.ts";
+import { connectClaimClient } from "../harness/channel_town.ts";
+import { startTownProcess, townProcessArgs } from "../harness/channel_process.ts";
+import { openPairChannel, savePairChannel } from "../harness/pair_channel.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 
 const IN_FLIGHT = 64;

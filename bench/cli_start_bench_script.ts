@@ -18,7 +18,7 @@
  *   cache gives);
  * - `--submit`: also `--json job submit echo` (without `--wait`) through the profile's running
  *   node, on real peers (a town, a provider with the echo skill, anvil, an automatic channel:
- *   tests/support/), to its first line, the job's (the first call, which starts the node, not
+ *   harness/), to its first line, the job's (the first call, which starts the node, not
  *   counted).
  *
  *     deno run -A bench/cli_start_bench_script.ts [--runs 15] [--cli cli.ts] \
@@ -204,7 +204,7 @@ async function proofTimes(): Promise<number[]> {
 /** `job submit echo` through the profile's running node, to its first line (the `sent` line). */
 async function submitCase(into: Map<string, Timed[]>): Promise<Case> {
   const { providerOnline, startAutoChannelNetwork } = await import(
-    "../tests/support/auto_channel_network.ts"
+    "../harness/auto_channel_network.ts"
   );
   const net = await startAutoChannelNetwork({ prefix: "bench_cli_start_", provider: true });
   try {

@@ -11,7 +11,7 @@
  */
 import { startDashLive } from "../cli/dash_live.ts";
 import { openJobRepository } from "../state/jobs/job_repository.ts";
-import { makeJobRecord } from "../tests/support/job_record_factory.ts";
+import { makeJobRecord } from "../harness/job_record_factory.ts";
 
 const writes = Number(Deno.args[0] ?? 50);
 const existing = Number(Deno.args[1] ?? 200);

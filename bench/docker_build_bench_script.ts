@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { startTestDockerEngine } from "../tests/support/docker_daemon.ts";
-import { startRequesterNetwork } from "../tests/support/requester_network.ts";
+import { startTestDockerEngine } from "../harness/docker_daemon.ts";
+import { startRequesterNetwork } from "../harness/requester_network.ts";
 import { dockerSampleContext } from "../roles/demo/docker_sample_context.ts";
 import { archiveProject } from "../roles/requester/project_archive.ts";
 

@@ -10,7 +10,7 @@
  * @module
  */
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
-import { startReferenceRelay } from "../tests/support/reference_relay.ts";
+import { startReferenceRelay } from "../harness/reference_relay.ts";
 import { openEventFeed } from "../roles/event_feed.ts";
 import { createPipeline } from "../pipeline/pipeline.ts";
 import type { Chunk } from "../stages/chunks.ts";

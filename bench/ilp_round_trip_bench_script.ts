@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { freePort } from "../tests/support/free_port.ts";
-import { startReferenceConnector } from "../tests/support/reference_connector.ts";
-import { startIlpReceiver } from "../tests/support/ilp_receiver.ts";
+import { freePort } from "../harness/free_port.ts";
+import { startReferenceConnector } from "../harness/reference_connector.ts";
+import { startIlpReceiver } from "../harness/ilp_receiver.ts";
 import { BtpClient } from "../transport/btp_client.ts";
 import { fulfillmentFor, importFulfillmentKey } from "../protocol/ilp_fulfillment.ts";
 import type { IlpPrepare } from "../protocol/ilp_packet.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { startRequesterNetwork } from "../tests/support/requester_network.ts";
+import { startRequesterNetwork } from "../harness/requester_network.ts";
 import { archiveProject } from "../roles/requester/project_archive.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";

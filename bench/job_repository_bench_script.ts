@@ -10,7 +10,7 @@
 import { openAuditLog } from "../state/audit/audit_log.ts";
 import { openJobRepository } from "../state/jobs/job_repository.ts";
 import { parseJobRecord } from "../state/jobs/job_record.ts";
-import { makeJobRecord } from "../tests/support/job_record_factory.ts";
+import { makeJobRecord } from "../harness/job_record_factory.ts";
 
 const n = Number(Deno.args[0] ?? "1000");
 

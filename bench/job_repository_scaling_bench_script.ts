@@ -9,7 +9,7 @@
  * @module
  */
 import { openJobRepository } from "../state/jobs/job_repository.ts";
-import { makeJobRecord } from "../tests/support/job_record_factory.ts";
+import { makeJobRecord } from "../harness/job_record_factory.ts";
 
 const total = Number(Deno.args[0] ?? "100000");
 const batch = Math.max(1, Math.floor(total / 10));

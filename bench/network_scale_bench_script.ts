@@ -6,7 +6,7 @@
  *   each with its own key, state dir, BTP account and feeds (inline, in this process); each
  *   provider serves a `sh` no-op skill through the real sandbox; each requester sends its jobs
  *   to its own provider (`p` tag), so every other agent on the town takes no part in the job.
- * - Towns are town processes (`tests/support/shared_town_process.ts`, SQLite in a state dir
+ * - Towns are town processes (`harness/shared_town_process.ts`, SQLite in a state dir
  *   that survives a restart), independent of each other: pairs are spread over them.
  * - `--chaos`: every `--chaos-every` seconds (default 10) one town process is SIGKILLed and
  *   started again on the same ports and store after 1 s; one provider in each town is
@@ -52,19 +52,16 @@
  *
  * @module
  */
-import { freePort } from "../tests/support/free_port.ts";
+import { freePort } from "../harness/free_port.ts";
 import { DatabaseSync } from "node:sqlite";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import {
-  type SharedTownProcess,
-  startSharedTownProcess,
-} from "../tests/support/shared_town_process.ts";
+import { type SharedTownProcess, startSharedTownProcess } from "../harness/shared_town_process.ts";
 import { type ProviderNode, startProviderNode } from "../roles/provider/provider_node.ts";
 import {
   type ReferenceConnector,
   startReferenceConnector,
-} from "../tests/support/reference_connector.ts";
-import { freshDatabase } from "../tests/support/postgres_database.ts";
+} from "../harness/reference_connector.ts";
+import { freshDatabase } from "../harness/postgres_database.ts";
 import { type PostgresServer, startPostgresServer } from "../state/postgres/postgres_server.ts";
 import { readPaymentLogText } from "../state/payments/payment_log_files.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";

@@ -13,7 +13,7 @@ import { peerCreditGate } from "../roles/town/btp/peer_credit_gate.ts";
 import { openFilePeerCredit, type PeerCredit } from "../state/payments/peer_credit.ts";
 import { openPostgresPeerCredit } from "../state/postgres/postgres_peer_credit.ts";
 import { startPostgresServer } from "../state/postgres/postgres_server.ts";
-import { freshDatabase } from "../tests/support/postgres_database.ts";
+import { freshDatabase } from "../harness/postgres_database.ts";
 import { encodeIlpFulfill, encodeIlpPrepare } from "../protocol/ilp_packet.ts";
 
 const PACKETS = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 4000);

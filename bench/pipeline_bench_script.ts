@@ -220,7 +220,7 @@ const MODES = ["workers", "inline"] as const;
 const RELAY = Deno.args.includes("--relay-inprocess") ? "inprocess" : "process";
 
 const BANG = {
-  url: new URL("../tests/fixtures_stages/bang_transform.ts", import.meta.url).href,
+  url: new URL("../harness/bang_transform.ts", import.meta.url).href,
   exportName: "bangStage",
 };
 

@@ -26,7 +26,7 @@
  */
 import postgres from "postgres";
 import { startPostgresServer } from "../state/postgres/postgres_server.ts";
-import { startPostgresMessageProxy } from "../tests/support/postgres_message_proxy.ts";
+import { startPostgresMessageProxy } from "../harness/postgres_message_proxy.ts";
 
 interface Stray {
   code: string;

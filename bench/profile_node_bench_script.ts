@@ -16,8 +16,8 @@
  *
  * @module
  */
-import { providerOnline, startAutoChannelNetwork } from "../tests/support/auto_channel_network.ts";
-import { runCli } from "../tests/support/run_cli.ts";
+import { providerOnline, startAutoChannelNetwork } from "../harness/auto_channel_network.ts";
+import { runCli } from "../harness/run_cli.ts";
 import { parseBenchFlags } from "./bench_flags.ts";
 
 const { values } = parseBenchFlags(Deno.args, {

@@ -24,7 +24,7 @@ import {
   feedbackOf,
   resultOf,
   withProvider,
-} from "../tests/support/provider_test_kit.ts";
+} from "../harness/provider_test_kit.ts";
 
 const jobs = Number(Deno.args[0] ?? 30);
 const concurrent = Number(Deno.args[1] ?? 2);

@@ -40,8 +40,8 @@
  * @module
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { echoSpec, startRequesterNetwork } from "../tests/support/requester_network.ts";
-import { connectPayingClient } from "../tests/support/town_test_node.ts";
+import { echoSpec, startRequesterNetwork } from "../harness/requester_network.ts";
+import { connectPayingClient } from "../harness/town_test_node.ts";
 import { openJobRepository } from "../state/jobs/job_repository.ts";
 import { writeJobSidecar } from "../roles/requester/job_sidecar.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";

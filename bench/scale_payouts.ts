@@ -1,7 +1,7 @@
 /**
  * The towns' payouts to their providers in the scale harness (`--channels`, docs/SCALE.md): each
  * town pays the providers it forwards job payments to over payout channels it opens from its key
- * (`[town.payouts]`, roles/town/channels/peer_payout.ts; tests/support/town_process_payouts.ts
+ * (`[town.payouts]`, roles/town/channels/peer_payout.ts; harness/town_process_payouts.ts
  * runs them in the town processes), the providers keep the claims
  * (roles/channels/payout_receiver.ts). At the end every town pays what it still owes
  * (`payAll`, as `demo` does with `payNow`), each provider closes its payout channel with the
@@ -25,7 +25,7 @@ import { type ChannelRecord, listChannels } from "../state/channels/channel_file
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { summarizePayments } from "../state/payments/payment_summary.ts";
 import { openPeerLedger, type PeerLedgerEntry } from "../state/payments/peer_ledger.ts";
-import type { PayAllResult } from "../tests/support/town_process_payouts.ts";
+import type { PayAllResult } from "../harness/town_process_payouts.ts";
 import type { ScaleChain } from "./scale_channels.ts";
 import {
   attributeSettles,

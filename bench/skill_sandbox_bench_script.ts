@@ -10,7 +10,8 @@
  * @module
  */
 import { parseSkillManifest } from "../roles/provider/skills/skill_manifest.ts";
-import { createSkillSandbox, type SandboxMode } from "../roles/provider/sandbox/skill_sandbox.ts";
+import { createSkillSandbox } from "../roles/provider/sandbox/skill_sandbox.ts";
+import type { SandboxMode } from "../roles/provider/sandbox/sandbox_probe.ts";
 
 const jobs = Number(Deno.args[0] ?? 20);
 const input = await Deno.readTextFile("fixtures/events/valid/job-5000-0.toon");

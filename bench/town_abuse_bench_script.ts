@@ -53,7 +53,7 @@ async function startTown(): Promise<Town> {
   const runner = `${dir}/runner.ts`;
   await Deno.writeTextFile(
     runner,
-    `import { startTestTown } from "${new URL("tests/support/town_test_node.ts", root)}";
+    `import { startTestTown } from "${new URL("harness/town_test_node.ts", root)}";
 const town = await startTestTown({
   peers: [{ account: "alice", token: "tok-alice" }, { account: "bob", token: "tok-bob" }],
   databasePath: "${dir}/events.sqlite",

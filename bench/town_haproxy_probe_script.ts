@@ -8,12 +8,12 @@
  *
  * Run (as root or with haproxy on PATH): deno run -A bench/town_haproxy_probe_script.ts
  */
-import { freePort } from "../tests/support/free_port.ts";
+import { freePort } from "../harness/free_port.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startPostgresServer } from "../state/postgres/postgres_server.ts";
-import { freshDatabase } from "../tests/support/postgres_database.ts";
-import { startSharedTownProcess } from "../tests/support/shared_town_process.ts";
-import { connectPayingClient, type PayingClient } from "../tests/support/town_test_node.ts";
+import { freshDatabase } from "../harness/postgres_database.ts";
+import { startSharedTownProcess } from "../harness/shared_town_process.ts";
+import { connectPayingClient, type PayingClient } from "../harness/town_test_node.ts";
 
 /**
  * The HAProxy configuration of docs/OPERATIONS.md for two town processes.

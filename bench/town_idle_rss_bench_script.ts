@@ -20,7 +20,7 @@
  * @module
  */
 import { startPostgresServer } from "../state/postgres/postgres_server.ts";
-import { freshDatabase } from "../tests/support/postgres_database.ts";
+import { freshDatabase } from "../harness/postgres_database.ts";
 import { createMnemonic } from "../identity/mnemonic.ts";
 import { createWalletRecord } from "../identity/wallet.ts";
 import { walletFilePath, writeWalletFile } from "../identity/wallet_file.ts";

@@ -17,12 +17,9 @@
  * @module
  */
 import { generateSecretKey } from "nostr-tools";
-import { startReferenceConnector } from "../tests/support/reference_connector.ts";
-import {
-  type SharedTownProcess,
-  startSharedTownProcess,
-} from "../tests/support/shared_town_process.ts";
-import { echoSpec, writeRecordingSkill } from "../tests/support/requester_network.ts";
+import { startReferenceConnector } from "../harness/reference_connector.ts";
+import { type SharedTownProcess, startSharedTownProcess } from "../harness/shared_town_process.ts";
+import { echoSpec, writeRecordingSkill } from "../harness/requester_network.ts";
 import { startProviderNode } from "../roles/provider/provider_node.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import type { TownEndpoint } from "../config/town_list.ts";

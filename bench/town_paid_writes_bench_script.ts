@@ -17,7 +17,7 @@
 import { buildPaidWrite } from "../roles/town_client/spsp_handshake.ts";
 import { loadEventVerifier, verifierBackend } from "../protocol/event_verifier.ts";
 import type { IlpPrepare } from "../protocol/ilp_packet.ts";
-import { connectPayingClient, startTestTown } from "../tests/support/town_test_node.ts";
+import { connectPayingClient, startTestTown } from "../harness/town_test_node.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { trustCaFile } from "../transport/tls_trust.ts";
 

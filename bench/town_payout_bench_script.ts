@@ -11,13 +11,9 @@
  * @module
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { startChannelPair, startGasOnlyParty } from "../tests/support/anvil_channel_pair.ts";
-import {
-  claimTownConfig,
-  claimTownContact,
-  connectClaimClient,
-} from "../tests/support/channel_town.ts";
-import { openPairChannel, savePairChannel } from "../tests/support/pair_channel.ts";
+import { startChannelPair, startGasOnlyParty } from "../harness/anvil_channel_pair.ts";
+import { claimTownConfig, claimTownContact, connectClaimClient } from "../harness/channel_town.ts";
+import { openPairChannel, savePairChannel } from "../harness/pair_channel.ts";
 import { increaseTime } from "../chain/anvil.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { openChannelClaimGate } from "../roles/channels/btp_claim_gate.ts";

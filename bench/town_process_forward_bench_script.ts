@@ -13,9 +13,9 @@
  */
 import { generateSecretKey } from "nostr-tools";
 import { startPostgresServer } from "../state/postgres/postgres_server.ts";
-import { freshDatabase } from "../tests/support/postgres_database.ts";
-import { startSharedTownProcess } from "../tests/support/shared_town_process.ts";
-import { startIlpReceiver } from "../tests/support/ilp_receiver.ts";
+import { freshDatabase } from "../harness/postgres_database.ts";
+import { startSharedTownProcess } from "../harness/shared_town_process.ts";
+import { startIlpReceiver } from "../harness/ilp_receiver.ts";
 import { BtpClient } from "../transport/btp_client.ts";
 import { fulfillmentFor, importFulfillmentKey } from "../protocol/ilp_fulfillment.ts";
 import type { IlpPrepare } from "../protocol/ilp_packet.ts";

@@ -45,7 +45,7 @@ interface Town extends AsyncDisposable {
   httpPort: number;
 }
 const { startSharedTownProcess } = await import(
-  new URL("tests/support/shared_town_process.ts", root).href
+  new URL("harness/shared_town_process.ts", root).href
 ) as {
   startSharedTownProcess: (o: {
     secretKey: Uint8Array;

@@ -17,8 +17,8 @@ const root = at >= 0
   ? new URL(`file://${Deno.realPathSync(Deno.args[at + 1])}/`)
   : new URL("../", import.meta.url);
 const { startTestTown } = await import(
-  new URL("tests/support/town_test_node.ts", root).href
-) as typeof import("../tests/support/town_test_node.ts");
+  new URL("harness/town_test_node.ts", root).href
+) as typeof import("../harness/town_test_node.ts");
 
 const EVENTS = 500;
 const ROUNDS = 30;

@@ -12,20 +12,20 @@
  * Run: deno run -A bench/town_shared_channel_bench_script.ts [writes=1500] [blobMiB=16]
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { startChannelPair } from "../tests/support/anvil_channel_pair.ts";
-import { BOB_MNEMONIC } from "../tests/support/anvil_channel_pair.ts";
-import { chainToml } from "../tests/support/chain_toml.ts";
-import { createCliWallet } from "../tests/support/cli_wallet.ts";
-import { type CliTown, startCliTown } from "../tests/support/cli_town.ts";
-import { type ClaimClient, connectClaimClient } from "../tests/support/channel_town.ts";
-import { openPairChannel } from "../tests/support/pair_channel.ts";
-import { freshDatabase } from "../tests/support/postgres_database.ts";
-import { startSharedTownProcess } from "../tests/support/shared_town_process.ts";
-import { connectPayingClient } from "../tests/support/town_test_node.ts";
+import { startChannelPair } from "../harness/anvil_channel_pair.ts";
+import { BOB_MNEMONIC } from "../harness/anvil_channel_pair.ts";
+import { chainToml } from "../harness/chain_toml.ts";
+import { createCliWallet } from "../harness/cli_wallet.ts";
+import { type CliTown, startCliTown } from "../harness/cli_town.ts";
+import { type ClaimClient, connectClaimClient } from "../harness/channel_town.ts";
+import { openPairChannel } from "../harness/pair_channel.ts";
+import { freshDatabase } from "../harness/postgres_database.ts";
+import { startSharedTownProcess } from "../harness/shared_town_process.ts";
+import { connectPayingClient } from "../harness/town_test_node.ts";
 import { startPostgresServer } from "../state/postgres/postgres_server.ts";
 import { channelFilePath, readChannel, saveChannel } from "../state/channels/channel_file.ts";
 import { authorizationHeader } from "../protocol/blob_authorization.ts";
-import { payBlob, randomBytes, sha256Hex } from "../tests/support/town_blob_kit.ts";
+import { payBlob, randomBytes, sha256Hex } from "../harness/town_blob_kit.ts";
 
 const WRITES = Number(Deno.args[0] ?? 1500);
 const BLOB_MIB = Number(Deno.args[1] ?? 16);

@@ -16,17 +16,14 @@
  * TOWN_BENCH_ONLY=postgres skips the SQLite scenario and the live push, TOWN_BENCH_IN_FLIGHT=64
  * runs only that load).
  */
-import { freePort } from "../tests/support/free_port.ts";
+import { freePort } from "../harness/free_port.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { buildPaidWrite } from "../roles/town_client/spsp_handshake.ts";
 import type { IlpPrepare } from "../protocol/ilp_packet.ts";
 import { startPostgresServer } from "../state/postgres/postgres_server.ts";
-import { freshDatabase } from "../tests/support/postgres_database.ts";
-import {
-  type SharedTownProcess,
-  startSharedTownProcess,
-} from "../tests/support/shared_town_process.ts";
-import { connectPayingClient, type PayingClient } from "../tests/support/town_test_node.ts";
+import { freshDatabase } from "../harness/postgres_database.ts";
+import { type SharedTownProcess, startSharedTownProcess } from "../harness/shared_town_process.ts";
+import { connectPayingClient, type PayingClient } from "../harness/town_test_node.ts";
 
 const CONNECTIONS = 8;
 /** TOWN_BENCH_VERIFIER_WORKERS=<n>: the towns' signature-verifying workers (default theirs). */

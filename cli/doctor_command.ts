@@ -17,7 +17,7 @@ import { ExitCode } from "./exit_codes.ts";
 import { type LoadedSettings, loadSettings } from "../config/settings.ts";
 import { settingsFlagsFrom } from "./settings_flags.ts";
 import { walletFilePath } from "../identity/wallet_file.ts";
-import { probeSandbox } from "../roles/provider/sandbox/skill_sandbox.ts";
+import { probeSandbox } from "../roles/provider/sandbox/sandbox_probe.ts";
 import { probeDockerEngine } from "../roles/provider/docker/docker_engine.ts";
 import { endpointChecks } from "./doctor_endpoints.ts";
 import { modelPresetChecks } from "./doctor_models.ts";

@@ -16,11 +16,8 @@
  * @module
  */
 import { runGit } from "./git_command.ts";
-import {
-  createSkillSandbox,
-  type SandboxMode,
-  type SkillOutcomeStatus,
-} from "../provider/sandbox/skill_sandbox.ts";
+import { createSkillSandbox, type SkillOutcomeStatus } from "../provider/sandbox/skill_sandbox.ts";
+import type { SandboxMode } from "../provider/sandbox/sandbox_probe.ts";
 import type { SkillManifest } from "../provider/skills/skill_manifest.ts";
 
 /** As long as a provider's agent-task gives the agent and its gate (skills/agent-task). */

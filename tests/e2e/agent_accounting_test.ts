@@ -2,7 +2,7 @@
  * The accounting an agent reads (docs/AGENTS.md "What a job cost"), driven as an agent drives the
  * CLI (every command its own process, stdout parsed line by line, exit codes checked), on real
  * peers: `chain up`, `town up`, a provider with the built-in echo skill, alice's profile with an
- * automatic payment channel (tests/support/auto_channel_network.ts):
+ * automatic payment channel (harness/auto_channel_network.ts):
  *
  * - a job with a file input sent as a blob: its `costs[].total` counts the upload's fee, and
  *   equals what `wallet history --job` lists for it;
@@ -14,9 +14,9 @@
  * - `wallet balance` gives base units (`token`, a channel's `deposit`/`spent`...), whole tokens
  *   under `whole`; the channel's `spent` is what the payment lines say left the wallet.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { providerOnline, startAutoChannelNetwork } from "../support/auto_channel_network.ts";
-import { agentCli } from "../support/agent_cli.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { providerOnline, startAutoChannelNetwork } from "../../harness/auto_channel_network.ts";
+import { agentCli } from "../../harness/agent_cli.ts";
 import { parseUnits } from "viem";
 
 type Costs = { asset: string; provider: string; town: string; total: string }[];

@@ -2,7 +2,7 @@
  * `job cancel` as docs/AGENTS.md "Cancelling a job" says, driven as an agent drives the CLI
  * (every command its own process, stdout parsed line by line, exit codes checked), on real
  * peers: `chain up`, `town up`, alice's profile with an automatic payment channel
- * (tests/support/auto_channel_network.ts). A job is posted to a provider that is not there, so
+ * (harness/auto_channel_network.ts). A job is posted to a provider that is not there, so
  * no provider ever starts it; then four `job cancel`s of it run at once while the town is slow
  * (stopped with SIGSTOP until the four reach the profile's node), and a fifth after:
  *
@@ -14,9 +14,9 @@
  *   are the request's write and the kind 5's, summing to `costs[].total`, which `job wait`
  *   prints too.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { startAutoChannelNetwork } from "../support/auto_channel_network.ts";
-import { agentCli } from "../support/agent_cli.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startAutoChannelNetwork } from "../../harness/auto_channel_network.ts";
+import { agentCli } from "../../harness/agent_cli.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
 import { callNode } from "../../cli/node_call.ts";
 

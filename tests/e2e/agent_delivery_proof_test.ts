@@ -13,10 +13,14 @@
  *   bundle applies, the transcript is a warning and a failure in the proof.
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+} from "../../harness/agent_task_kit.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import type { AgentDeliveryForTests } from "../../roles/agent_work/provider/agent_task_runner.ts";
 import { sealBlob } from "../../roles/agent_work/sealed_blob.ts";

@@ -2,7 +2,7 @@
  * What an agent following docs/AGENTS.md reads on a job's lines and around them, driven as an
  * agent drives the CLI (each command its own `turnpike --profile alice --json ...` process, stdout
  * parsed line by line, exit codes checked), against a town and the real provider node running
- * the built-in skills (tests/support/requester_network.ts), with a profile made the usual way
+ * the built-in skills (harness/requester_network.ts), with a profile made the usual way
  * (a wallet, `config.toml` with `role = "requester"`):
  *
  * - a ci-run of a failing project ends `done` with exit 3; `job list` and `job status` give its
@@ -13,10 +13,10 @@
  * - once the profile's node has stopped for idleness, `node status` says it is not running:
  *   `{"type":"node","running":false}`, exit 0.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { initWalletWithCli } from "../support/run_cli.ts";
-import { startRequesterNetwork, writeRecordingSkill } from "../support/requester_network.ts";
-import { agentCli } from "../support/agent_cli.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { initWalletWithCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork, writeRecordingSkill } from "../../harness/requester_network.ts";
+import { agentCli } from "../../harness/agent_cli.ts";
 
 const FAILING = new URL("../../fixtures/projects/failing", import.meta.url).pathname;
 

@@ -6,11 +6,15 @@
  * its exit code and its last lines. The jobs go through a real town, the real provider node and
  * sandbox, and a requester profile driven through its CLI; the agents are shell scripts.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+} from "../../harness/agent_task_kit.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 
 /** `node up` on `config`, pointed at nothing: a config problem ends it before any connection. */

@@ -12,11 +12,11 @@
  * client calls is refused and logged, and the job goes on; the transcript holds the tool call.
  * Then a job stopped at its budget: nothing delivered, its transcript kept on the provider.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { commitAgentSample, requesterProfile } from "../../harness/agent_task_kit.ts";
 import { startStandInAgentApi } from "../support/stand_in_agent_apis.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import { ensureNpmPrefix } from "../../tools/npm_prefix_install.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import { parse as parseToml } from "smol-toml";

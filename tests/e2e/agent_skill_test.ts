@@ -6,10 +6,10 @@
  * `<id>` the job just posted, `make test` a test the sample image has. Each must exit 0 with
  * nothing but JSON lines on stdout.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { startTestDockerEngine } from "../support/docker_daemon.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { startTestDockerEngine } from "../../harness/docker_daemon.ts";
 import { dockerSampleContext } from "../../roles/demo/docker_sample_context.ts";
 
 const SKILL = new URL(

@@ -6,11 +6,11 @@
  * it, counted here from the town itself: the provider's events about the job at the town's
  * price per byte and its blobs at the blob price.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { agentSkillsDir, requesterProfile } from "../../harness/agent_task_kit.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB, priceBlob } from "../../protocol/blob_pricing.ts";

@@ -8,10 +8,10 @@
  * job's payments are those it had when cancelled, and a third party reading the town's feedback
  * and blobs finds none of it.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { agentSkillsDir, requesterProfile } from "../../harness/agent_task_kit.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import { blobServerOf } from "../../transport/relay_info.ts";
 

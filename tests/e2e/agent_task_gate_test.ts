@@ -10,15 +10,15 @@
  * the gate printed reached its profile or its CLI's output. A result over its inline budget is
  * refused, never published as a blob in the clear.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
 import {
   agentSkillsDir,
   commitAgentSample,
   requesterProfile,
   scriptedPreset,
-} from "../support/agent_task_kit.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+} from "../../harness/agent_task_kit.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 
 /** What `gzip | base64` output starts with (the gzip magic and method, base64): the leak's mark. */
 const GZIP_BASE64 = "H4sI";

@@ -5,10 +5,10 @@
  * through its CLI. The job's public `error` feedback (kind 7000), read by a third party with a
  * plain REQ and no AUTH, says only a code; the requester's `job status` shows the whole reason.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../support/agent_task_kit.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { agentSkillsDir, requesterProfile } from "../../harness/agent_task_kit.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 
 const SECRET = "SECRET-REPO-LINE-5e1f0c";

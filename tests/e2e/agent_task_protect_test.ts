@@ -8,15 +8,15 @@
  * names the protected path it changed and each path's counts; its delivery is not paid unless
  * the requester passed `--allow-protected`.
  */
-import { assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
+import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
 import {
   agentSkillsDir,
   commitAgentSample,
   requesterProfile,
   scriptedPreset,
-} from "../support/agent_task_kit.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+} from "../../harness/agent_task_kit.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 
 interface Change {
   path: string;

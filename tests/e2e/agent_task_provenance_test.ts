@@ -1,17 +1,21 @@
 /**
  * Where an applied agent task's commits came from (docs/AGENTS.md "Where a commit came from"):
  * the real provider node and sandbox, a scripted agent (a shell script, no model: a stand-in
- * model API, tests/support/stand_in_model_api.ts, backs its preset) that commits with the task's
+ * model API, harness/stand_in_model_api.ts, backs its preset) that commits with the task's
  * Markdown heading as its subject and a forged `Bead:` trailer; the requester applies the result
  * through its CLI and its branch's commit carries the job, the provider and the bead it sent as
  * trailers, under a plain subject; applied twice it is the same branch; and `wallet history
  * --bead` finds the job's payments.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
-import { startStandInModelApi } from "../support/stand_in_model_api.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+} from "../../harness/agent_task_kit.ts";
+import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 
 /** Fixes add.sh and commits it as an agent that pastes the task's heading does. */
 const AGENT = [

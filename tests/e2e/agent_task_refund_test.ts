@@ -7,14 +7,18 @@
  * preset whose command the sandbox cannot find costs no deposit either. Both books, the
  * provider's and the requester's, say the same.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { initWalletWithCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
-import { spawnCli } from "../support/cli_process.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { initWalletWithCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+} from "../../harness/agent_task_kit.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
 import { hasProcessWith } from "../support/process_scan.ts";
-import { startStandInModelApi } from "../support/stand_in_model_api.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import { parseJobRecord } from "../../state/jobs/job_record.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 

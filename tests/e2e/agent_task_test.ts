@@ -1,7 +1,7 @@
 /**
  * agent-task end to end (docs/PROTOCOL.md "agent-task (kind 5603)"): a town, the real provider
  * node with the agent-task skill and presets whose commands are scripted agents (shell scripts,
- * no model) calling a stand-in model API (tests/support/stand_in_model_api.ts, a mock: no real
+ * no model) calling a stand-in model API (harness/stand_in_model_api.ts, a mock: no real
  * model can run here) through the job's gateway, the real sandbox and git, and a requester
  * profile driven through its CLI as an agent drives it (its own node process).
  *
@@ -15,15 +15,19 @@
  * sealed); a preset the provider lacks (refused before any payment); the requester's node
  * SIGKILLed while the agent runs (the job ends once, each invoice paid once, applied once).
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { initWalletWithCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
-import { spawnCli } from "../support/cli_process.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { initWalletWithCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+} from "../../harness/agent_task_kit.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
 import { hasProcessWith } from "../support/process_scan.ts";
-import { waitUntil } from "../support/provider_test_kit.ts";
-import { startStandInModelApi } from "../support/stand_in_model_api.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { waitUntil } from "../../harness/provider_test_kit.ts";
+import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";

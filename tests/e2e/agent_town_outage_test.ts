@@ -3,7 +3,7 @@
  * it reads on stdout, driven as an agent drives the CLI: every command its own process, stdout
  * parsed as NDJSON line by line (each line one object with a `type`), exit codes checked. On real
  * peers: `chain up`, `town up`, a provider's `node up` with the built-in echo skill, and alice's
- * profile with an automatic payment channel (tests/support/auto_channel_network.ts).
+ * profile with an automatic payment channel (harness/auto_channel_network.ts).
  *
  * - a `--max-per-job` below the provider's price is refused `bid-below-price` before anything
  *   is paid: no node, no channel, no job;
@@ -16,10 +16,10 @@
  * - a town whose relay answers but whose BTP link went away under the running node (a proxy cut):
  *   `job submit` fails `town-unreachable` in seconds naming the job, which is on record `error`.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { providerOnline, startAutoChannelNetwork } from "../support/auto_channel_network.ts";
-import { spawnCli } from "../support/cli_process.ts";
-import { runCli } from "../support/run_cli.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { providerOnline, startAutoChannelNetwork } from "../../harness/auto_channel_network.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { startTcpProxy } from "../support/tcp_proxy.ts";
 import { editConfigFile, setTableKeys } from "../../config/config_file.ts";
 

@@ -3,7 +3,7 @@
  * (every command its own process, stdout parsed line by line: each line one object with a `type`;
  * exit codes checked against the code table). On real peers: `chain up`, `town up`, the provider
  * beta's `node up` paid out on chain by the town, alice's profile with an automatic channel
- * (tests/support/auto_channel_network.ts).
+ * (harness/auto_channel_network.ts).
  *
  * - five jobs posted at once (one with a file input, an upload), each followed to `done` and paid
  *   once; then the town stopped (a job submitted meanwhile fails `town-unreachable`) and started
@@ -21,10 +21,10 @@
  * - the close: alice's channel settled cooperatively, beta's payout channel closed with the
  *   town's claim and settled: chain = books for alice, beta and the town.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { providerOnline, startAutoChannelNetwork } from "../support/auto_channel_network.ts";
-import { agentCli, type AgentResult, ndjsonLines } from "../support/agent_cli.ts";
-import { runCli } from "../support/run_cli.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { providerOnline, startAutoChannelNetwork } from "../../harness/auto_channel_network.ts";
+import { agentCli, type AgentResult, ndjsonLines } from "../../harness/agent_cli.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { ERROR_CODES } from "../../cli/error_codes.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";

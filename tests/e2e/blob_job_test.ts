@@ -5,9 +5,9 @@
  * project through `turnpike demo --project`; a provider killed mid-download completes the job
  * once, paid once.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
 import { priceBlob } from "../../protocol/blob_pricing.ts";
 import { blobOutputsOf } from "../../protocol/job_blobs.ts";
 import { hashFile } from "../../transport/blossom_client.ts";

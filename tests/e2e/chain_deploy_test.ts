@@ -7,10 +7,10 @@
  * (`job submit --wait`) each open their channel with the town by themselves, from its kind 10032,
  * and the job ends done, paid. A mainnet chain is refused without `--mainnet`.
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { spawnCli } from "../support/cli_process.ts";
-import { freePort } from "../support/free_port.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
+import { freePort } from "../../harness/free_port.ts";
 import { fundAccount, startAnvil } from "../../chain/anvil.ts";
 import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
 import { listChannels } from "../../state/channels/channel_file.ts";

@@ -12,11 +12,11 @@
  * - a profile on 84532 prints `testnet` and needs no flag;
  * - a profile whose RPC serves another chain id than it names is refused with a clear error.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { startChannelCliTown } from "../support/channel_cli_town.ts";
-import { chainToml } from "../support/chain_toml.ts";
-import { runCli } from "../support/run_cli.ts";
+import { chainToml } from "../../harness/chain_toml.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 
 const TOKEN = 10n ** 18n;

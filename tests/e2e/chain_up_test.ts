@@ -5,9 +5,9 @@
  * it announces); Ctrl-C stops anvil. Bad flags are usage errors (exit 2).
  */
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { spawnCli } from "../support/cli_process.ts";
-import { runCli } from "../support/run_cli.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { parse as parseToml } from "smol-toml";
 import { resolveChainConfig } from "../../config/chain_config.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";

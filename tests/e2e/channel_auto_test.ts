@@ -9,8 +9,8 @@
  * on-chain deposit, the payment log's fulfilled town writes are what the channel paid, and the
  * wallet holds what it started with minus that.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startAutoChannelNetwork } from "../support/auto_channel_network.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startAutoChannelNetwork } from "../../harness/auto_channel_network.ts";
 import { listChannels } from "../../state/channels/channel_file.ts";
 import { readChannelLog } from "../../state/channels/channel_log.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";

@@ -9,8 +9,8 @@
  * - the town's side of a settled channel shows `received` as what was delivered (what the close
  *   settled at), the newest claim apart as `receivedClaimed`.
  */
-import { assertEquals } from "../support/assert.ts";
-import { agentCli } from "../support/agent_cli.ts";
+import { assertEquals } from "../../harness/assert.ts";
+import { agentCli } from "../../harness/agent_cli.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 import { saveChannel } from "../../state/channels/channel_file.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";

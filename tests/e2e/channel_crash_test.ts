@@ -4,16 +4,20 @@
  * channel file and the chain agree to the unit, and every write the sender saw fulfilled was
  * paid for.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
-import { claimTownContact, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
-import type { PayerProcessArgs } from "../support/channel_crash_processes.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { type ChannelPair, startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import {
+  claimTownContact,
+  connectClaimClient,
+  startClaimTown,
+} from "../../harness/channel_town.ts";
+import type { PayerProcessArgs } from "../../harness/channel_crash_processes.ts";
 import {
   spawnChannelProcess,
   startTownProcess,
   townProcessArgs,
-} from "../support/channel_process.ts";
-import { openPairChannel, savePairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
+} from "../../harness/channel_process.ts";
+import { openPairChannel, savePairChannel, settleOnTownClaim } from "../../harness/pair_channel.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { bytesToHex } from "viem";
 

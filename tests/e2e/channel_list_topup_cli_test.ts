@@ -3,8 +3,8 @@
  * a top-up past `[channels] max_deposit` (exit 2) before unlocking the wallet or sending anything:
  * the configured RPC URL points nowhere, so any chain call would fail differently.
  */
-import { assertEquals, assertMatch } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { assertEquals, assertMatch } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { saveChannel } from "../../state/channels/channel_file.ts";
 import { fixtureChannelRecord } from "../support/channel_record_fixture.ts";
 

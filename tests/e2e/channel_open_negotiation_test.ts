@@ -7,11 +7,15 @@
  * The town restarted with other chains replaces its announcement: no chain in common, then no
  * chain at all, each a clear error with exit code 1.
  */
-import { assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { ALICE_MNEMONIC, BOB_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
-import { chainToml } from "../support/chain_toml.ts";
-import { createCliWallet } from "../support/cli_wallet.ts";
-import { type CliTown, startCliTown } from "../support/cli_town.ts";
+import { assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import {
+  ALICE_MNEMONIC,
+  BOB_MNEMONIC,
+  startChannelPair,
+} from "../../harness/anvil_channel_pair.ts";
+import { chainToml } from "../../harness/chain_toml.ts";
+import { createCliWallet } from "../../harness/cli_wallet.ts";
+import { type CliTown, startCliTown } from "../../harness/cli_town.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { publicIdentity } from "../../identity/nip06_key.ts";
 

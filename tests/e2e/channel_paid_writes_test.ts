@@ -4,11 +4,15 @@
  * cumulative claims; then the town closes with the newest claim from its channel file and
  * settles. Balances on chain equal both sides' books (channel files, audit trails) to the unit.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { claimTownContact, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import {
+  claimTownContact,
+  connectClaimClient,
+  startClaimTown,
+} from "../../harness/channel_town.ts";
 import { startPaidChannel } from "../support/paid_channel.ts";
-import { openPairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
+import { openPairChannel, settleOnTownClaim } from "../../harness/pair_channel.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { parseAuditMessage } from "../../state/audit/audit_log.ts";
 

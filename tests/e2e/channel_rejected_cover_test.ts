@@ -7,16 +7,20 @@
  * All real: anvil with the contracts, a channel opened on chain, the town, the payer's BTP
  * client with claims; the chain pays out exactly what the payer's FULFILLs add up to.
  */
-import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
+import { assert, assertEquals, assertRejects } from "../../harness/assert.ts";
+import { type ChannelPair, startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import {
   type ClaimClient,
   claimTownContact,
   connectClaimClient,
   startClaimTown,
   unfulfillablePayment,
-} from "../support/channel_town.ts";
-import { openPairChannel, type PairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
+} from "../../harness/channel_town.ts";
+import {
+  openPairChannel,
+  type PairChannel,
+  settleOnTownClaim,
+} from "../../harness/pair_channel.ts";
 import { within } from "../support/town_network_kit.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { BtpClient, BtpTimeoutError } from "../../transport/btp_client.ts";

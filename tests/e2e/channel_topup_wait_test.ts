@@ -1,15 +1,15 @@
 /**
  * A payer never loses a job to its own top-up's timing (docs/OPERATIONS.md "A payment past the
  * deposit"), end to end with real processes on anvil: alice's profile runs its channel by itself
- * (tests/support/auto_channel_network.ts) and pays a provider, beta, with the built-in echo skill.
+ * (harness/auto_channel_network.ts) and pays a provider, beta, with the built-in echo skill.
  * Anvil's automatic mining is turned off while jobs run side by side, so the top-up that
  * `topup_below` starts stays unmined: a claim that crosses the deposit meanwhile waits for it
  * (the node says so, `alert: topup-wait`); once a block is mined every job is done, one top-up
  * for the crossing, and after a cooperative close the books equal the chain. With the daily cap
  * spent, a claim past the deposit still fails, naming the cap.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { providerOnline, startAutoChannelNetwork } from "../support/auto_channel_network.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { providerOnline, startAutoChannelNetwork } from "../../harness/auto_channel_network.ts";
 import { listChannels } from "../../state/channels/channel_file.ts";
 import { readChannelLog } from "../../state/channels/channel_log.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";

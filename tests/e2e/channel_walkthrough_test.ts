@@ -8,10 +8,10 @@
  * again, a unilateral close, and a reopen refused with the contract's `ChannelExists` explained
  * and a suggestion.
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { spawnCli } from "../support/cli_process.ts";
-import { runCli } from "../support/run_cli.ts";
-import { freePort } from "../support/free_port.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import { freePort } from "../../harness/free_port.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 
 Deno.test("walk-through: init, chain up, town up, channel open --town, job submit --channel, close, reopen (anvil)", async () => {

@@ -1,6 +1,6 @@
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
-import { startTestTown } from "../support/town_test_node.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import { startTestTown } from "../../harness/town_test_node.ts";
 
 Deno.test("turnpike --help lists every command group of the design", async () => {
   const { code, stdout } = await runCli(["--help"]);

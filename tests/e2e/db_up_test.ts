@@ -7,9 +7,9 @@
  * version is taken over.
  */
 import postgres from "postgres";
-import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { spawnCli } from "../support/cli_process.ts";
-import { freePort } from "../support/free_port.ts";
+import { assert, assertEquals, assertRejects } from "../../harness/assert.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
+import { freePort } from "../../harness/free_port.ts";
 import { POSTGRES_SYSTEM_USER } from "../../state/postgres/postgres_system_user.ts";
 
 async function select1(options: postgres.Options<Record<string, never>> | string): Promise<void> {

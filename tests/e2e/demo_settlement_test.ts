@@ -7,9 +7,9 @@
  * SIGINT): nothing answers on its RPC port any more. `--no-chain` and a missing anvil binary
  * run the demo without settlement.
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
-import { spawnCli } from "../support/cli_process.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
 
 const CHAIN_LINE =
   /^Chain: local anvil \(evm:base:31337, local\) at (http:\/\/127\.0\.0\.1:(\d+)), TokenNetwork 0x[0-9a-f]{40}$/m;

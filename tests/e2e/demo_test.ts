@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { assert, assertEquals, assertMatch } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
 
 Deno.test("turnpike demo: a paid ci-run job through a local town and provider, all stopped", async () => {
   const res = await runCli(["--output", "json", "demo"]);

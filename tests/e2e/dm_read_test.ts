@@ -3,9 +3,9 @@
  * its recipient's profile with its own key (sender verified, text in full), and the reply comes
  * back the same way with its `reply to`; a prefix that names nothing is refused.
  */
-import { assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
+import { assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
 
 Deno.test("dm list and dm read: a message and its reply, each read with the profile's own key", async () => {
   const net = await startRequesterNetwork({ provider: false });

@@ -4,9 +4,9 @@
  * reads with the sender's pubkey; nobody else can.
  */
 import { generateSecretKey, getPublicKey, nip17, nip19 } from "nostr-tools";
-import { assert, assertEquals, assertMatch, assertThrows } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 
 Deno.test("dm send: a paid gift wrap at the town that only the recipient opens", async () => {

@@ -5,9 +5,9 @@
  * mid-build, and a platform the engine cannot run refused before anyone pays. After each job the
  * engine holds no container and no image of it.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { startTestDockerEngine } from "../support/docker_daemon.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { startTestDockerEngine } from "../../harness/docker_daemon.ts";
 import { dockerSampleContext } from "../../roles/demo/docker_sample_context.ts";
 import { archiveProject } from "../../roles/requester/project_archive.ts";
 import type { Requester } from "../../roles/requester/requester_node.ts";

@@ -6,9 +6,9 @@
  * provider is paid what it earned and the town keeps the requester's fees. And `wallet
  * balance` / `wallet history` against a funded wallet with an open channel.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { startChannelCliTown } from "../support/channel_cli_town.ts";
 
 Deno.test("economics: 100 default-config jobs, every side's books agree with each other and the chain", async () => {

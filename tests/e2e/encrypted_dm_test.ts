@@ -6,9 +6,9 @@
  * ignored, and nothing of it is delivered twice.
  */
 import { finalizeEvent, generateSecretKey, getPublicKey, nip17, nip44, nip59 } from "nostr-tools";
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { waitUntil } from "../support/provider_test_kit.ts";
+import { assert, assertEquals, assertMatch } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { waitUntil } from "../../harness/provider_test_kit.ts";
 import { type ProviderNode, startProviderNode } from "../../roles/provider/provider_node.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";

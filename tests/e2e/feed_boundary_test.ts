@@ -4,9 +4,9 @@
  * reaches for another host, or for a file, is denied (Deno's NotCapable), and the provider names
  * the stage and the permission in its log. The real one, in the same provider, serves jobs.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 import { buildJobRequest } from "../../protocol/nip90_job.ts";
-import { feedbackOf, waitUntil, withProvider } from "../support/provider_test_kit.ts";
+import { feedbackOf, waitUntil, withProvider } from "../../harness/provider_test_kit.ts";
 import { SNOOPED_FILE, SNOOPED_HOST } from "../support/snooping_relay_source.ts";
 
 const SNOOPING = new URL("../support/snooping_relay_source.ts", import.meta.url).href;

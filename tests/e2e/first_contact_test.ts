@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 
 /** What a fresh checkout holds: the tracked files, without anything installed. */
 const LEFT_OUT = ["node_modules", "tools/node_modules", "tests/peers/node_modules", ".git", "dist"];

@@ -8,12 +8,16 @@
  * Real processes throughout: a town, the provider (`turnpike node up`, a scripted agent preset in
  * its config.toml that waits for a file), the requester's CLI and its background node.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
-import { type CliProcess, spawnCli } from "../support/cli_process.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+} from "../../harness/agent_task_kit.ts";
+import { type CliProcess, spawnCli } from "../../harness/cli_process.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 
 /** The provider's heartbeat period (s), as an operator who wants liveness sets it: offline three periods after its last beat. */
 const HEARTBEAT_S = 20;

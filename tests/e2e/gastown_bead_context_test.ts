@@ -10,15 +10,15 @@
  * town, the provider and its sandbox (a scripted agent, a shell script, no model), the
  * requester's profile and node, git.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
 import {
   agentSkillsDir,
   commitAgentSample,
   requesterProfile,
   scriptedPreset,
-} from "../support/agent_task_kit.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+} from "../../harness/agent_task_kit.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
 
 const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;

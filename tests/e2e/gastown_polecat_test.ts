@@ -10,10 +10,14 @@
  * of the real commands the polecat uses. Everything else is real: the town, the provider, the
  * sandbox, the requester's profile and node, git.
  */
-import { assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+} from "../../harness/agent_task_kit.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 
 const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;

@@ -7,8 +7,8 @@
  * beads' `bd` are tests/support/stand_in_gt and stand_in_bd (mocks, named so), the polecat a
  * scripted one that never closes its bead.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 
 const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 const BRIDGE = root("integrations/gastown/turnpike-gastown-provider");

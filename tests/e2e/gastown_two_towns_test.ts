@@ -15,11 +15,15 @@
  * Everything else is real: both towns (each its own process), the provider node and its sandbox
  * (the gate), the requester's profile and node, git.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
-import { startSharedTownProcess } from "../support/shared_town_process.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+} from "../../harness/agent_task_kit.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
+import { startSharedTownProcess } from "../../harness/shared_town_process.ts";
 import { btpOf, paymentLog, relayOf, townPubkeyOf } from "../support/town_network_kit.ts";
 import { startProviderNode } from "../../roles/provider/provider_node.ts";
 import { openPeerLedger } from "../../state/payments/peer_ledger.ts";

@@ -6,17 +6,17 @@
  * `gt whois` names each and checks the Mayor's signature; the Mayor's roster (kind 3) leaves out
  * a provider not on it; a rotated key is no longer current and its old job still verifies.
  */
-import { assert, assertEquals, assertNotEquals } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
+import { assert, assertEquals, assertNotEquals } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
 import {
   agentSkillsDir,
   commitAgentSample,
   requesterProfile,
   scriptedPreset,
-} from "../support/agent_task_kit.ts";
-import { ndjsonLines } from "../support/agent_cli.ts";
-import { runCli } from "../support/run_cli.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+} from "../../harness/agent_task_kit.ts";
+import { ndjsonLines } from "../../harness/agent_cli.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
 import { verifyEvent } from "../../protocol/event_verifier.ts";
 import { queryRelay } from "../../transport/relay_query.ts";

@@ -6,10 +6,10 @@
  * and a provider in a container (the rootless sandbox, docs/OPERATIONS.md "The image") serves a
  * job to a requester on the host over the host's network.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startTestDockerEngine } from "../support/docker_daemon.ts";
-import { spawnCli } from "../support/cli_process.ts";
-import { echoSpec, startRequesterNetwork } from "../support/requester_network.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startTestDockerEngine } from "../../harness/docker_daemon.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
+import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
 import { buildLocalImage } from "../../tools/image_build.ts";
 import { readStoredResult } from "../../roles/requester/result_content.ts";
 

@@ -7,8 +7,8 @@
  * `--output json` prints one JSON object, and flags of another role are usage errors.
  */
 import { parse as parseToml } from "smol-toml";
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { loadSettings } from "../../config/settings.ts";
 import { resolveTownSettings } from "../../config/town_settings.ts";
 import { readWalletFile } from "../../identity/wallet_file.ts";

@@ -4,10 +4,10 @@
  * files (an agent task's among them); jobs in flight and recent ones stay; the payment log is untouched; git history still
  * holds every pruned record (one audit change per job). A bad age is a usage error.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { agentTaskFile, agentTranscriptFile } from "../../state/jobs/agent_task_record.ts";
-import { makeJobRecord } from "../support/job_record_factory.ts";
+import { makeJobRecord } from "../../harness/job_record_factory.ts";
 import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { openJobRepository } from "../../state/jobs/job_repository.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";

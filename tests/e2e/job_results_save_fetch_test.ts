@@ -7,12 +7,12 @@
  * that counts what it is asked.
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
-import { makeJobRecord } from "../support/job_record_factory.ts";
-import { startSharedTownProcess } from "../support/shared_town_process.ts";
-import { connectPayingClient, type PayingClient } from "../support/town_test_node.ts";
-import { payBlob, randomBytes, sha256Hex, uploadBlob } from "../support/town_blob_kit.ts";
+import { assert, assertEquals, assertMatch } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import { makeJobRecord } from "../../harness/job_record_factory.ts";
+import { startSharedTownProcess } from "../../harness/shared_town_process.ts";
+import { connectPayingClient, type PayingClient } from "../../harness/town_test_node.ts";
+import { payBlob, randomBytes, sha256Hex, uploadBlob } from "../../harness/town_blob_kit.ts";
 import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { openJobRepository } from "../../state/jobs/job_repository.ts";
 import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";

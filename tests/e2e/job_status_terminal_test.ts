@@ -3,9 +3,9 @@
  * feedback, its name) with its control characters shown as text (cli/terminal_text.ts): an escape
  * sequence in a provider's feedback cannot clear the requester's screen or set its window title.
  */
-import { assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
-import { makeJobRecord } from "../support/job_record_factory.ts";
+import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import { makeJobRecord } from "../../harness/job_record_factory.ts";
 import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { openJobRepository } from "../../state/jobs/job_repository.ts";
 

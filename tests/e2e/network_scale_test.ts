@@ -11,7 +11,7 @@
  * payout equals what its town's books say it forwarded (town 0: both processes' books, paid over
  * one channel from the shared store) and what the provider's payment log says it earned.
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import type { PayeeFigures } from "../../bench/scale_payouts.ts";
 
 const script = new URL("../../bench/network_scale_bench_script.ts", import.meta.url).pathname;

@@ -4,9 +4,9 @@
  * count the job, and the dashboard (in tmux, 80x24) shows the job and the provider, opens the
  * result, cancels a job after confirming, follows a state change, and quits on q.
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
 import { startTmuxSession } from "../support/tmux_session.ts";
 import { openJobRepository } from "../../state/jobs/job_repository.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";

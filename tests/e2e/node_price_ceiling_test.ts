@@ -4,9 +4,9 @@
  * before the wallet is unlocked or anything is paid; `--price-ceiling` or `--accept-price` let it
  * through (the run then stops at the missing wallet, past the check).
  */
-import { assertEquals, assertMatch } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
-import { startTestTown } from "../support/town_test_node.ts";
+import { assertEquals, assertMatch } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import { startTestTown } from "../../harness/town_test_node.ts";
 
 Deno.test("node up: a town price above the ceiling is refused unless accepted", async () => {
   const town = await startTestTown({ pricing: { pricePerByte: 500n } });

@@ -3,8 +3,8 @@
  * `[provider]` in config.toml. A bad value is a usage error (exit 2) naming the flag, before
  * anything connects; these runs stop there, so no town is needed.
  */
-import { assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
 
 const TOWN_PUBKEY = "ab".repeat(32);
 

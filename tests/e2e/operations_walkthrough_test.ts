@@ -15,8 +15,8 @@
  * a wait after each long-running command until it is up ({@linkcode UP}: a person waits for its
  * terminal to say so).
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { freePorts } from "../support/free_port.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { freePorts } from "../../harness/free_port.ts";
 import { parse as parseToml } from "smol-toml";
 import { parseAgentPresets } from "../../config/agent_presets.ts";
 

@@ -6,13 +6,13 @@
  * writes made since); the provider records both, the job ends `done` once, within the bid. The result's key went out sealed: the delivery payment's
  * fulfillment opens it, the deposit's does not.
  */
-import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../harness/assert.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { DeliveryKeyError, openDeliveryKey } from "../../protocol/delivery_key.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
-import { echoSpec, startRequesterNetwork } from "../support/requester_network.ts";
+import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
 
 /** The result key the skill reports (a fixed one: the test checks it comes out sealed). */
 const RESULT_KEY = "5e".repeat(32);

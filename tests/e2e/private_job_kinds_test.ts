@@ -9,9 +9,9 @@
  * CLOSED and the job waited for its `--timeout` after the town write was paid. A request of a
  * private kind names its provider: an open one would be served to nobody but its author.
  */
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
+import { assert, assertEquals, assertMatch } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
 
 Deno.test("a town that keeps an echo job's request, result and feedback kinds private completes the paid job: the provider's and the requester's feeds answer its AUTH", async () => {
   const net = await startRequesterNetwork({ town: { privateKinds: [5601, 6601, 7000] } });

@@ -10,13 +10,13 @@
  * no passphrase; a node killed with SIGKILL is replaced by the next command, nothing paid
  * twice.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 import {
   type AutoChannelNetwork,
   providerOnline,
   startAutoChannelNetwork,
-} from "../support/auto_channel_network.ts";
-import { runCli } from "../support/run_cli.ts";
+} from "../../harness/auto_channel_network.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { listChannels } from "../../state/channels/channel_file.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { nodeSocketPath } from "../../roles/requester/node_wire.ts";

@@ -3,14 +3,14 @@
  * published for a dropped job; the unpaid pool's limits hold under a burst of 200 jobs from 2
  * requesters.
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import { buildJobRequest } from "../../protocol/nip90_job.ts";
 import {
   connectTestRequester,
   feedbackOf,
   waitUntil,
   withProvider,
-} from "../support/provider_test_kit.ts";
+} from "../../harness/provider_test_kit.ts";
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 

@@ -6,12 +6,12 @@
  * once, paid once.
  */
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 import { buildJobRequest, parseJobFeedback } from "../../protocol/nip90_job.ts";
 import { blobInputTags, blobOutputsOf } from "../../protocol/job_blobs.ts";
 import { publishBlob } from "../../roles/blob_publisher.ts";
-import { initWalletWithCli } from "../support/run_cli.ts";
-import { spawnCli } from "../support/cli_process.ts";
+import { initWalletWithCli } from "../../harness/run_cli.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
 import {
   connectTestRequester,
   feedbackOf,
@@ -20,7 +20,7 @@ import {
   startProviderTestTown,
   type TestRequester,
   waitUntil,
-} from "../support/provider_test_kit.ts";
+} from "../../harness/provider_test_kit.ts";
 import type { TownNode } from "../../roles/town/town_node.ts";
 import { readProviderJobRecord } from "../../state/jobs/provider_job_store.ts";
 import type { ProviderJobRecord } from "../../state/jobs/provider_job_record.ts";

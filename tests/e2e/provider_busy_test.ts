@@ -7,8 +7,8 @@
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { assert, assertEquals } from "../support/assert.ts";
-import { startSharedTownProcess } from "../support/shared_town_process.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startSharedTownProcess } from "../../harness/shared_town_process.ts";
 import { startRequester } from "../../roles/requester/requester_node.ts";
 import type { ProviderHostPlan } from "../../bench/scale_provider_host.ts";
 import { scaleJobSpec } from "../../bench/scale_requester_host.ts";

@@ -7,10 +7,10 @@
  * paid writes. After it stops, the town's channel file and the provider's agree on the
  * cumulative amount and nonce, and the town stored the provider's events.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { startChannelCliTown } from "../support/channel_cli_town.ts";
-import { spawnCli } from "../support/cli_process.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 
 Deno.test("node up --channel pays its writes to a real town with claims (anvil)", async () => {

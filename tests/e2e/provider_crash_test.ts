@@ -11,11 +11,11 @@
  *   (between two writes in one function) cannot be hit reliably by a kill, so the test leaves
  *   the record exactly as such a crash would: `result-computed` with the result in it.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 import { buildJobRequest, parseJobFeedback } from "../../protocol/nip90_job.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { spawnCli } from "../support/cli_process.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
 import { hasProcessWith } from "../support/process_scan.ts";
 import {
   connectTestRequester,
@@ -25,7 +25,7 @@ import {
   resultOf,
   startProviderTestTown,
   waitUntil,
-} from "../support/provider_test_kit.ts";
+} from "../../harness/provider_test_kit.ts";
 import type { TownNode } from "../../roles/town/town_node.ts";
 import { openProviderJobStore } from "../../state/jobs/provider_job_store.ts";
 import { readProviderStatus } from "../../roles/provider/provider_status.ts";

@@ -4,8 +4,8 @@
  * (flag, environment, config.toml) that does not answer fails; an unconfigured (default) one that
  * does not answer is only a warning.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { type CliResult, runCli } from "../support/run_cli.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { type CliResult, runCli } from "../../harness/run_cli.ts";
 import { deadPort } from "../support/dead_port.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 import type { DoctorCheck } from "../../cli/doctor_command.ts";

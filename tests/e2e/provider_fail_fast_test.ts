@@ -4,8 +4,8 @@
  * failing skill's stderr tail in the error feedback.
  */
 import { buildJobRequest, parseJobFeedback } from "../../protocol/nip90_job.ts";
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { feedbackOf, withProvider } from "../support/provider_test_kit.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { feedbackOf, withProvider } from "../../harness/provider_test_kit.ts";
 
 Deno.test("provider fail fast: ci-run without cmd is refused before an invoice", async () => {
   await withProvider(["ci-run"], [], async ({ provider, alice }) => {

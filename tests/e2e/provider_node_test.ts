@@ -2,14 +2,14 @@
  * The provider end to end against a real town and an independent requester: paid echo and
  * ci-run jobs, encrypted jobs, denial of key/state/network access, cancellation mid-run.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 import { buildJobRequest, encryptJobParams, parseJobFeedback } from "../../protocol/nip90_job.ts";
 import { nip44 } from "nostr-tools";
 import { readProviderStatus } from "../../roles/provider/provider_status.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { blobOutputsOf } from "../../protocol/job_blobs.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
-import { feedbackOf, resultOf, waitUntil, withProvider } from "../support/provider_test_kit.ts";
+import { feedbackOf, resultOf, waitUntil, withProvider } from "../../harness/provider_test_kit.ts";
 
 async function tarBase64(project: string): Promise<string> {
   const { stdout } = await new Deno.Command("sh", {

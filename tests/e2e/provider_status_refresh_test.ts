@@ -6,8 +6,8 @@
  * touched, not rewritten (a rewrite is a new file renamed over it: a new inode), at least every
  * 60 s whole.
  */
-import { assert } from "../support/assert.ts";
-import { waitUntil, withProvider } from "../support/provider_test_kit.ts";
+import { assert } from "../../harness/assert.ts";
+import { waitUntil, withProvider } from "../../harness/provider_test_kit.ts";
 import { readProviderStatus } from "../../roles/provider/provider_status.ts";
 
 Deno.test("provider status: an idle provider still refreshes its status file", async () => {

@@ -5,9 +5,9 @@
  * request is refused `town-debt` (an error feedback naming it, a `town-debt` alert with the
  * debt), and nothing is invoiced for it.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 import { buildJobRequest, parseJobFeedback } from "../../protocol/nip90_job.ts";
-import { feedbackOf, resultOf, waitUntil, withProvider } from "../support/provider_test_kit.ts";
+import { feedbackOf, resultOf, waitUntil, withProvider } from "../../harness/provider_test_kit.ts";
 import { townDebtOf, townDebtRefusal } from "../../roles/provider/payments/town_debt.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../../roles/channels/payout_receiver.ts";
 

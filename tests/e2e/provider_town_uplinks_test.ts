@@ -7,8 +7,8 @@
  * still paid and stored, through the provider's uplink to A (roles/town_client/town_client.ts).
  * With one uplink (the home town's) that write had no way out.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { startReferenceConnector } from "../support/reference_connector.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startReferenceConnector } from "../../harness/reference_connector.ts";
 import {
   btpOf,
   paymentLog,
@@ -18,9 +18,12 @@ import {
   townPubkeyOf,
   within,
 } from "../support/town_network_kit.ts";
-import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
-import { echoSpec } from "../support/requester_network.ts";
-import { makeSkillsDir } from "../support/provider_test_kit.ts";
+import {
+  type SharedTownProcess,
+  startSharedTownProcess,
+} from "../../harness/shared_town_process.ts";
+import { echoSpec } from "../../harness/requester_network.ts";
+import { makeSkillsDir } from "../../harness/provider_test_kit.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startProviderNode } from "../../roles/provider/provider_node.ts";
 import { sleep } from "../../protocol/backoff.ts";

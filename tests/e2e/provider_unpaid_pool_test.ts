@@ -4,7 +4,7 @@
  * the withdrawal's reject; every drop and withdrawal is counted in the provider's status.
  */
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import { buildJobRequest } from "../../protocol/nip90_job.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
@@ -20,7 +20,7 @@ import {
   type TestRequester,
   waitUntil,
   withProvider,
-} from "../support/provider_test_kit.ts";
+} from "../../harness/provider_test_kit.ts";
 
 const echo = (text: string) =>
   buildJobRequest({ kind: 5601, inputs: [{ data: text, type: "text" }] });

@@ -13,10 +13,10 @@
  * - Closing a channel as docs/AGENTS.md says: `channel close`, chain = books, and the next
  *   paying command opens a new channel and locks a new deposit.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { type CliProcess, spawnCli } from "../support/cli_process.ts";
-import { type CliResult, runCli } from "../support/run_cli.ts";
-import { freePort } from "../support/free_port.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { type CliProcess, spawnCli } from "../../harness/cli_process.ts";
+import { type CliResult, runCli } from "../../harness/run_cli.ts";
+import { freePort } from "../../harness/free_port.ts";
 import { parseUnits } from "viem";
 import { increaseTime } from "../../chain/anvil.ts";
 import { resolveChainConfig } from "../../config/chain_config.ts";

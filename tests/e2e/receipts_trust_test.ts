@@ -8,14 +8,18 @@
  * catches an edited receipt; `turnpike trust` rises with the verified pass and falls with the
  * failed verify, and `providers` shows it.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { ndjsonLines } from "../support/agent_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
-import { spawnCli } from "../support/cli_process.ts";
-import { startStandInModelApi } from "../support/stand_in_model_api.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { ndjsonLines } from "../../harness/agent_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+} from "../../harness/agent_task_kit.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
+import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import { openPaymentLog, type PaymentEntry } from "../../state/payments/payment_log.ts";
 
 /** What each side's payment log says a job moved: paid for the job, and given back. */

@@ -7,10 +7,10 @@
  * newest claim; `--channel-prepay` makes the claim run ahead by that much. A channel that is closed, with another peer, or missing stops `job submit` and
  * `node up` with a clear error and exit 1.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { startChannelCliTown } from "../support/channel_cli_town.ts";
-import { runCli } from "../support/run_cli.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
 
 Deno.test("job submit --channel pays the town with claims; without one it is refused T04 (anvil)", async () => {

@@ -1,8 +1,8 @@
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { startTestTown } from "../support/town_test_node.ts";
-import { spawnCli } from "../support/cli_process.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { startTestTown } from "../../harness/town_test_node.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
 
 Deno.test("turnpike job: submit --wait, status, results, list; bad input gets Error: + exit code", async (t) => {
   const net = await startRequesterNetwork();

@@ -3,9 +3,9 @@
  * town is a BTP child of the connector, the provider a BTP child of the town, the requester a
  * child of the CONNECTOR. The paid write and the provider payment both cross the connector.
  */
-import { assertEquals } from "../support/assert.ts";
-import { startReferenceConnector } from "../support/reference_connector.ts";
-import { echoSpec, startRequesterNetwork } from "../support/requester_network.ts";
+import { assertEquals } from "../../harness/assert.ts";
+import { startReferenceConnector } from "../../harness/reference_connector.ts";
+import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
 
 Deno.test("requester: a paid job through the reference ILP connector", async () => {
   await using connector = await startReferenceConnector({

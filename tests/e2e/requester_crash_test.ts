@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import { generateSecretKey } from "nostr-tools";
 import { openJobRepository } from "../../state/jobs/job_repository.ts";
 import { TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
@@ -7,7 +7,7 @@ import {
   callbackLogPath,
   startRequesterNetwork,
   writeRecordingSkill,
-} from "../support/requester_network.ts";
+} from "../../harness/requester_network.ts";
 
 const JOBS = 50;
 const KILLED_ROUNDS = 40;

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { buildJobFeedback } from "../../protocol/nip90_job.ts";
@@ -10,8 +10,12 @@ import { BtpClient } from "../../transport/btp_client.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { readJobSidecar } from "../../roles/requester/job_sidecar.ts";
-import { connectPayingClient } from "../support/town_test_node.ts";
-import { callbackLogPath, echoSpec, startRequesterNetwork } from "../support/requester_network.ts";
+import { connectPayingClient } from "../../harness/town_test_node.ts";
+import {
+  callbackLogPath,
+  echoSpec,
+  startRequesterNetwork,
+} from "../../harness/requester_network.ts";
 
 async function callbackLines(stateDir: string): Promise<string[]> {
   const text = await Deno.readTextFile(callbackLogPath(stateDir)).catch(() => "");

@@ -1,6 +1,10 @@
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch } from "../../harness/assert.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
-import { callbackLogPath, echoSpec, startRequesterNetwork } from "../support/requester_network.ts";
+import {
+  callbackLogPath,
+  echoSpec,
+  startRequesterNetwork,
+} from "../../harness/requester_network.ts";
 
 Deno.test("requester: a paid echo job end to end (town + real provider)", async (t) => {
   const net = await startRequesterNetwork();

@@ -9,8 +9,8 @@
  * FULFILL. A T04 that names no claim is not paid again. A provider whose invoices expire in 1 s
  * is not paid at all: `payment-refused`, too soon to pay, no intent in the log.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { echoSpec, startRequesterNetwork } from "../support/requester_network.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
 import { decodeIlpPrepare, encodeIlpReply } from "../../protocol/ilp_packet.ts";
 import { ClaimError } from "../../protocol/payment_channel_claim.ts";
 import { claimRejectReply } from "../../roles/channels/claim_reject_reply.ts";

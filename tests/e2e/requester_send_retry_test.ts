@@ -5,7 +5,7 @@
  * the same signed event again with the shared backoff; the job is done once, paid once, and the
  * town holds the request once (a second copy of the same id is a duplicate to it).
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import {
   btpOf,
   paymentLog,
@@ -14,8 +14,8 @@ import {
   townPubkeyOf,
   within,
 } from "../support/town_network_kit.ts";
-import { startSharedTownProcess } from "../support/shared_town_process.ts";
-import { echoSpec } from "../support/requester_network.ts";
+import { startSharedTownProcess } from "../../harness/shared_town_process.ts";
+import { echoSpec } from "../../harness/requester_network.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startProviderNode } from "../../roles/provider/provider_node.ts";
 import { queryRelay } from "../../transport/relay_query.ts";

@@ -4,7 +4,7 @@
  * cooperatively) runs with each role's key in a worker that reports, before it takes its key,
  * that it was denied every permission.
  */
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals } from "../../harness/assert.ts";
 import { runPaidJobDemo } from "../../roles/demo/paid_job_demo.ts";
 import { openWorkerNodeSigner } from "../../identity/worker_node_signer.ts";
 

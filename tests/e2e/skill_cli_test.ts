@@ -5,14 +5,14 @@
  * SKILL.md dropped into a running provider's skills dir is reported in `node status`, and picked
  * up once fixed.
  */
-import { assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
+import { assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey, nip17 } from "nostr-tools";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { waitUntil } from "../support/provider_test_kit.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { waitUntil } from "../../harness/provider_test_kit.ts";
 import { readProviderStatus } from "../../roles/provider/provider_status.ts";
-import { startTestDockerEngine } from "../support/docker_daemon.ts";
+import { startTestDockerEngine } from "../../harness/docker_daemon.ts";
 import { dockerSampleContext } from "../../roles/demo/docker_sample_context.ts";
 
 const SKILLS = new URL("../../skills", import.meta.url).pathname;

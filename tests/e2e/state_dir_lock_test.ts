@@ -5,16 +5,16 @@
  * commands work beside it; after a SIGKILL of the holder a new one starts at once. And the exit
  * codes of `node status` with and without a running provider.
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { type CliResult, initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { type CliProcess, spawnCli } from "../support/cli_process.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { type CliResult, initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { type CliProcess, spawnCli } from "../../harness/cli_process.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 import {
   makeSkillsDir,
   PROVIDER_TOKEN,
   REQUESTER_TOKEN,
   startProviderTestTown,
-} from "../support/provider_test_kit.ts";
+} from "../../harness/provider_test_kit.ts";
 
 /**
  * Runs a second role that should be refused. Should it start instead (the bug), it fails the

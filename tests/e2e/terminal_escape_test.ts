@@ -5,10 +5,10 @@
  * `providers` (text, CSV, JSON), `dash --once`, `dm list` and `dm read` show them as visible
  * text, and JSON gives the same strings back.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { connectPayingClient } from "../support/town_test_node.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { connectPayingClient } from "../../harness/town_test_node.ts";
 import { buildHandlerAnnouncement } from "../../protocol/nip89_handler.ts";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";

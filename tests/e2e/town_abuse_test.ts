@@ -9,8 +9,8 @@
  */
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { connectPayingClient, startTestTown } from "../support/town_test_node.ts";
+import { assert, assertEquals, assertMatch } from "../../harness/assert.ts";
+import { connectPayingClient, startTestTown } from "../../harness/town_test_node.ts";
 import { BtpAuthError, BtpClient } from "../../transport/btp_client.ts";
 import { requestSpspOverIlp, SpspOverIlpError } from "../../roles/town_client/spsp_handshake.ts";
 import type { TownLimits } from "../../config/town_limits.ts";

@@ -8,8 +8,8 @@
  */
 import WebSocket from "ws";
 import { generateSecretKey } from "nostr-tools";
-import { assert } from "../support/assert.ts";
-import { startTestTown } from "../support/town_test_node.ts";
+import { assert } from "../../harness/assert.ts";
+import { startTestTown } from "../../harness/town_test_node.ts";
 import { authProtocolData, encodeBtpFrame } from "../../protocol/btp_message.ts";
 
 /** A hang guard, not a timing assertion. */

@@ -8,10 +8,10 @@
  * read"). Before the town bounded what waits to be sent, the first attack took it from ~125 to
  * ~400 MiB, the second to ~3 GiB, the third to ~390 MiB.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { spawnCli } from "../support/cli_process.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
 import { type NonReadingSocket, openNonReadingSocket } from "../support/non_reading_socket.ts";
-import { connectPayingClient, type PayingClient } from "../support/town_test_node.ts";
+import { connectPayingClient, type PayingClient } from "../../harness/town_test_node.ts";
 import { authProtocolData, encodeBtpFrame, ilpProtocolData } from "../../protocol/btp_message.ts";
 import { encodeIlpPrepare } from "../../protocol/ilp_packet.ts";
 

@@ -6,12 +6,12 @@
  */
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { Actions, getBlobSha256 } from "blossom-client-sdk";
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 import {
   connectPayingClient,
   type PayingClient,
   startTestTown,
-} from "../support/town_test_node.ts";
+} from "../../harness/town_test_node.ts";
 import type { TownNode } from "../../roles/town/town_node.ts";
 import { publishBlob } from "../../roles/blob_publisher.ts";
 import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
@@ -21,7 +21,7 @@ import { signEventTemplate } from "../../identity/event_signer.ts";
 import { blobPaymentOutcome } from "../../protocol/blob_payment_reply.ts";
 import { downloadBlob, hashFile } from "../../transport/blossom_client.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { sha256Hex } from "../support/town_blob_kit.ts";
+import { sha256Hex } from "../../harness/town_blob_kit.ts";
 
 const PRICE = 200n;
 

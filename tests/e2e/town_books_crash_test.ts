@@ -7,7 +7,7 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals } from "../../harness/assert.ts";
 import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";

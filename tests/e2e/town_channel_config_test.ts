@@ -6,11 +6,11 @@
  * and the town's channel file then holds the peer's newest claim. A missing channel file stops
  * the town with a clear error and exit 1; malformed channel settings are usage errors.
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { startChannelCliTown } from "../support/channel_cli_town.ts";
-import { connectClaimClient } from "../support/channel_town.ts";
-import { runCli } from "../support/run_cli.ts";
+import { connectClaimClient } from "../../harness/channel_town.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 
 const DEPOSIT = 50_000_000n;

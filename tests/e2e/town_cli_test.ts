@@ -4,10 +4,10 @@
  * served on the printed port; SIGINT stops it cleanly. Also the refusals: no wallet and no
  * --generate-key, and a malformed --peer.
  */
-import { connectPayingClient } from "../support/town_test_node.ts";
-import { runCli } from "../support/run_cli.ts";
-import { spawnCli } from "../support/cli_process.ts";
-import { assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
+import { connectPayingClient } from "../../harness/town_test_node.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
+import { assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
 
 Deno.test("town up: prints its ports and identity, takes a paid write, stops on SIGINT", async () => {
   const dir = await Deno.makeTempDir({ prefix: "town_cli_" });

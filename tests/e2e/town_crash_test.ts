@@ -9,10 +9,10 @@
  */
 import { Relay } from "nostr-tools/relay";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { connectPayingClient } from "../support/town_test_node.ts";
-import { initWalletWithCli } from "../support/run_cli.ts";
-import { spawnCli } from "../support/cli_process.ts";
-import { assert, assertEquals } from "../support/assert.ts";
+import { connectPayingClient } from "../../harness/town_test_node.ts";
+import { initWalletWithCli } from "../../harness/run_cli.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
 

@@ -7,9 +7,9 @@
  * further one from 127.0.0.2 is refused "from this address" while one from 127.0.0.3 is served
  * (without the PROXY header every connection would be HAProxy's 127.0.0.1, one count for all).
  */
-import { assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { type CliProcess, spawnCli } from "../support/cli_process.ts";
-import { freePort } from "../support/free_port.ts";
+import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { type CliProcess, spawnCli } from "../../harness/cli_process.ts";
+import { freePort } from "../../harness/free_port.ts";
 import { makeCertificates } from "../support/test_certificates.ts";
 import { initTlsJobNetwork, until } from "../support/tls_job_network.ts";
 import net from "node:net";

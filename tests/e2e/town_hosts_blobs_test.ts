@@ -7,10 +7,13 @@
  * blob whose only holder is dead is a prompt 503 with a reason, never a hang.
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { assert, assertEquals } from "../support/assert.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
-import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
-import { connectPayingClient, type PayingClient } from "../support/town_test_node.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
+import {
+  type SharedTownProcess,
+  startSharedTownProcess,
+} from "../../harness/shared_town_process.ts";
+import { connectPayingClient, type PayingClient } from "../../harness/town_test_node.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import {
   downloadBlob,
@@ -18,7 +21,7 @@ import {
   randomBytes,
   sha256Hex,
   uploadBlob,
-} from "../support/town_blob_kit.ts";
+} from "../../harness/town_blob_kit.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import postgres from "postgres";
 

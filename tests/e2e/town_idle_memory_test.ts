@@ -6,8 +6,8 @@
  * the measured figures and the bench; the bound leaves headroom over them for a loaded machine
  * and is there to catch a start-up that loads what an idle town does not use.
  */
-import { spawnCli } from "../support/cli_process.ts";
-import { assert, assertEquals } from "../support/assert.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import { createMnemonic } from "../../identity/mnemonic.ts";
 import { createWalletRecord } from "../../identity/wallet.ts";
 import { walletFilePath, writeWalletFile } from "../../identity/wallet_file.ts";

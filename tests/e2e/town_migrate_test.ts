@@ -7,10 +7,13 @@
  * key: nothing to copy), and the channel book at the claim the channel file held.
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { assert, assertEquals } from "../support/assert.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
-import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
-import { connectPayingClient, type PayingClient } from "../support/town_test_node.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
+import {
+  type SharedTownProcess,
+  startSharedTownProcess,
+} from "../../harness/shared_town_process.ts";
+import { connectPayingClient, type PayingClient } from "../../harness/town_test_node.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
 import {
@@ -19,7 +22,7 @@ import {
   randomBytes,
   sha256Hex,
   uploadBlob,
-} from "../support/town_blob_kit.ts";
+} from "../../harness/town_blob_kit.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { type ChannelRecord, saveChannel } from "../../state/channels/channel_file.ts";
 import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";

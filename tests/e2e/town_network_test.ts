@@ -13,8 +13,8 @@
  * When that town comes back (same key, store and ports), the nodes reconnect to it: a job posted
  * on it alone is found by the provider (its feed catches up from its since-cursor) and done.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { startReferenceConnector } from "../support/reference_connector.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startReferenceConnector } from "../../harness/reference_connector.ts";
 import {
   btpOf,
   paymentLog,
@@ -24,8 +24,11 @@ import {
   townPubkeyOf,
   within,
 } from "../support/town_network_kit.ts";
-import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
-import { callbackLogPath, echoSpec, writeRecordingSkill } from "../support/requester_network.ts";
+import {
+  type SharedTownProcess,
+  startSharedTownProcess,
+} from "../../harness/shared_town_process.ts";
+import { callbackLogPath, echoSpec, writeRecordingSkill } from "../../harness/requester_network.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startProviderNode } from "../../roles/provider/provider_node.ts";
 import { startRequester } from "../../roles/requester/requester_node.ts";

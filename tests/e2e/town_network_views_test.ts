@@ -6,10 +6,10 @@
  * and it probes the ILP route from the profile's uplink (on A) to each town: B, a child of A, is
  * reached; C, a town nobody routes to, is "no route" (F02). `dash --once` shows a row per town.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { type CliResult, runCli } from "../support/run_cli.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { type CliResult, runCli } from "../../harness/run_cli.ts";
 import { deadPort } from "../support/dead_port.ts";
-import { startTestTown } from "../support/town_test_node.ts";
+import { startTestTown } from "../../harness/town_test_node.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startProviderNode } from "../../roles/provider/provider_node.ts";
 import { SETTINGS_ENV_NAMES } from "../../config/settings.ts";

@@ -7,9 +7,9 @@
  * and beta's `wallet balance` say so; beta closes and settles with `channel close` and the chain
  * pays it exactly what the books say.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { providerOnline, startAutoChannelNetwork } from "../support/auto_channel_network.ts";
-import { runCli } from "../support/run_cli.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { providerOnline, startAutoChannelNetwork } from "../../harness/auto_channel_network.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { openFilePeerCredit } from "../../state/payments/peer_credit.ts";

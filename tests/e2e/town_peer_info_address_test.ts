@@ -5,10 +5,10 @@
  * its own address, and an address at another town, are stored.
  */
 import { generateSecretKey } from "nostr-tools";
-import { assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startSharedTownProcess } from "../support/shared_town_process.ts";
+import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startSharedTownProcess } from "../../harness/shared_town_process.ts";
 import { btpOf, townPubkeyOf } from "../support/town_network_kit.ts";
-import { connectPayingClient, type PayingClient } from "../support/town_test_node.ts";
+import { connectPayingClient, type PayingClient } from "../../harness/town_test_node.ts";
 import { buildPeerInfo } from "../../protocol/peer_info.ts";
 
 function peerInfo(client: PayingClient, ilpAddress: string, createdAt: number) {

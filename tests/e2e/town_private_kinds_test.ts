@@ -6,9 +6,9 @@
  * nothing. A kind the operator did not list (kind 1, `p`-tagged for Bob too) stays public.
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { spawnCli } from "../support/cli_process.ts";
-import { connectPayingClient } from "../support/town_test_node.ts";
+import { assert, assertEquals, assertRejects } from "../../harness/assert.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
+import { connectPayingClient } from "../../harness/town_test_node.ts";
 import { queryRelay, RelayQueryError } from "../../transport/relay_query.ts";
 import { authenticateWith } from "../../protocol/nip42_auth.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";

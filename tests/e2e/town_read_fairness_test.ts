@@ -8,8 +8,8 @@
  */
 import net from "node:net";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
-import { assert, assertEquals } from "../support/assert.ts";
-import { startSharedTownProcess } from "../support/shared_town_process.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startSharedTownProcess } from "../../harness/shared_town_process.ts";
 import { openEventStore } from "../../state/events/event_store.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";

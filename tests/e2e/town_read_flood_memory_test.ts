@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { assert } from "../support/assert.ts";
+import { assert } from "../../harness/assert.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
@@ -17,8 +17,11 @@ import { openEventStore } from "../../state/events/event_store.ts";
 import { openPostgresEventStore } from "../../state/postgres/postgres_event_store.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { type NonReadingSocket, openNonReadingSocket } from "../support/non_reading_socket.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
-import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
+import {
+  type SharedTownProcess,
+  startSharedTownProcess,
+} from "../../harness/shared_town_process.ts";
 
 const EVENTS = 3000;
 const EVENT_BYTES = 4000;

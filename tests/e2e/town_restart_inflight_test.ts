@@ -9,9 +9,9 @@
  * "payment failed: connection ... lost", the town closed the socket the answer was due on). No
  * job is paid twice.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { providerOnline, startAutoChannelNetwork } from "../support/auto_channel_network.ts";
-import { agentCli } from "../support/agent_cli.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { providerOnline, startAutoChannelNetwork } from "../../harness/auto_channel_network.ts";
+import { agentCli } from "../../harness/agent_cli.ts";
 
 Deno.test("town restart: jobs in flight end once, none timed out, no payment cut off, none paid twice (anvil)", async () => {
   await using net = await startAutoChannelNetwork({

@@ -6,10 +6,13 @@
  * and removes nothing. (Without a shared directory: tests/e2e/town_hosts_blobs_test.ts.)
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { assert, assertEquals } from "../support/assert.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
-import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
-import { connectPayingClient, type PayingClient } from "../support/town_test_node.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
+import {
+  type SharedTownProcess,
+  startSharedTownProcess,
+} from "../../harness/shared_town_process.ts";
+import { connectPayingClient, type PayingClient } from "../../harness/town_test_node.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import {
   downloadBlob,
@@ -17,7 +20,7 @@ import {
   randomBytes,
   sha256Hex,
   uploadBlob,
-} from "../support/town_blob_kit.ts";
+} from "../../harness/town_blob_kit.ts";
 import { buildBlobAuthorization } from "../../protocol/blob_authorization.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { signEventTemplate } from "../../identity/event_signer.ts";

@@ -10,13 +10,13 @@
  * (not its own file's). `channel close --store` in the killed process's state dir settles after
  * the timeout, and the chain pays out exactly what the books say.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import type { CliTown } from "../support/cli_town.ts";
-import type { ClaimClient } from "../support/channel_town.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import type { CliTown } from "../../harness/cli_town.ts";
+import type { ClaimClient } from "../../harness/channel_town.ts";
 import { connectAlice, prepareSharedChannelTown } from "../support/shared_channel_town.ts";
-import { openPairChannel } from "../support/pair_channel.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
+import { openPairChannel } from "../../harness/pair_channel.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";

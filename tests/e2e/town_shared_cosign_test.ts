@@ -8,13 +8,13 @@
  * settle is signed at what the town delivered and marks the books closing, so the process that
  * did not sign refuses the next packet. The chain pays what was delivered: chain = books.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import type { CliTown } from "../support/cli_town.ts";
-import { type ClaimClient, unfulfillablePayment } from "../support/channel_town.ts";
-import { openPairChannel } from "../support/pair_channel.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import type { CliTown } from "../../harness/cli_town.ts";
+import { type ClaimClient, unfulfillablePayment } from "../../harness/channel_town.ts";
+import { openPairChannel } from "../../harness/pair_channel.ts";
 import { connectAlice, prepareSharedChannelTown } from "../support/shared_channel_town.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";

@@ -6,9 +6,12 @@
  */
 import { generateSecretKey } from "nostr-tools";
 import { BtpClient } from "../../transport/btp_client.ts";
-import { assert, assertEquals } from "../support/assert.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
-import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
+import {
+  type SharedTownProcess,
+  startSharedTownProcess,
+} from "../../harness/shared_town_process.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 
 /** A hang guard, not a timing assertion. */

@@ -10,12 +10,15 @@
  * link; the holder SIGKILLed, the other process takes the link over; the killed one started
  * again sends through it.
  */
-import { assertEquals } from "../support/assert.ts";
-import { startReferenceConnector } from "../support/reference_connector.ts";
-import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
+import { assertEquals } from "../../harness/assert.ts";
+import { startReferenceConnector } from "../../harness/reference_connector.ts";
+import {
+  type SharedTownProcess,
+  startSharedTownProcess,
+} from "../../harness/shared_town_process.ts";
 import { btpOf, within } from "../support/town_network_kit.ts";
-import { unfulfillablePayment } from "../support/channel_town.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
+import { unfulfillablePayment } from "../../harness/channel_town.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";

@@ -7,14 +7,14 @@
  * unhandled and Deno ended the process (seen in the goal run's chaos: "the database system is
  * starting up").
  */
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals } from "../../harness/assert.ts";
 import {
   AT_THRESHOLD,
   guard,
   startSharedPayoutTown,
   THRESHOLD,
 } from "../support/shared_payout_town.ts";
-import type { CliTown } from "../support/cli_town.ts";
+import type { CliTown } from "../../harness/cli_town.ts";
 
 /** The town process's log line, or its exit (a failure, with the log), whichever comes first. */
 async function saysOrEnds(town: CliTown, text: string, logs: () => string): Promise<void> {

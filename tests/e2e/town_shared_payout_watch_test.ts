@@ -12,7 +12,7 @@
  *    claim, the channel is gone, A books its share (the whole claim: A's books were paid by it).
  * 5. Both stopped and restarted: each finds the channel settled and opens no other.
  */
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals } from "../../harness/assert.ts";
 import {
   AT_THRESHOLD,
   guard,

@@ -29,13 +29,13 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { assert, assertEquals } from "../support/assert.ts";
-import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
 import { guard as sharedGuard, twoProcessTownState } from "../support/shared_payout_town.ts";
-import { type CliTown, startCliTown } from "../support/cli_town.ts";
-import { type ClaimClient, connectClaimClient } from "../support/channel_town.ts";
-import { openPairChannel } from "../support/pair_channel.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
+import { type CliTown, startCliTown } from "../../harness/cli_town.ts";
+import { type ClaimClient, connectClaimClient } from "../../harness/channel_town.ts";
+import { openPairChannel } from "../../harness/pair_channel.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
 import { openPeerLedger, type PeerLedgerEntry } from "../../state/payments/peer_ledger.ts";

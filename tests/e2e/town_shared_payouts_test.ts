@@ -16,7 +16,7 @@
  * 4. beta closes and settles the payout channel with its newest claim: the chain pays beta
  *    exactly what A's and B's books together owe it.
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import {
   AT_THRESHOLD,
   guard,

@@ -7,19 +7,22 @@
  * twice; PostgreSQL stopped for 10 s makes writes T-class rejects, never FULFILLs, and the town
  * takes writes again by itself once it is back.
  */
-import { freePort } from "../support/free_port.ts";
+import { freePort } from "../../harness/free_port.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { assert, assertEquals } from "../support/assert.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
 import { isDuplicateWrite } from "../../protocol/duplicate_write_reply.ts";
-import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
+import {
+  type SharedTownProcess,
+  startSharedTownProcess,
+} from "../../harness/shared_town_process.ts";
 import {
   connectPayingClient,
   type PayingClient,
   startTestTown,
-} from "../support/town_test_node.ts";
+} from "../../harness/town_test_node.ts";
 
 const TOWN = "test.town";
 

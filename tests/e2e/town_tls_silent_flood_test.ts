@@ -6,9 +6,9 @@
  * during the attack. The town listens on `::`: the attack comes from `::1`, the honest client
  * from 127.0.0.1 (the test certificates name 127.0.0.1).
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import { makeCertificates } from "../support/test_certificates.ts";
-import { startTestTown } from "../support/town_test_node.ts";
+import { startTestTown } from "../../harness/town_test_node.ts";
 import { openWebSocket } from "../../transport/nodelay_websocket.ts";
 
 const ATTACK = 200;

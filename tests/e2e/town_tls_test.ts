@@ -10,9 +10,9 @@
  * connection opened before the swap (the same TCP connection, read by `ss`: no reconnect). A
  * client without the CA is told `ca_file` by `relay status` too.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { type CliProcess, spawnCli } from "../support/cli_process.ts";
-import { freePort } from "../support/free_port.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { type CliProcess, spawnCli } from "../../harness/cli_process.ts";
+import { freePort } from "../../harness/free_port.ts";
 import { initTlsJobNetwork } from "../support/tls_job_network.ts";
 import { makeCertificates, run, servedSerial } from "../support/test_certificates.ts";
 

@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { withTempDir } from "../support/temp_dir.ts";
 
 // The real `turnpike` entry point, run as a user would.

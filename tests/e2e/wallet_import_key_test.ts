@@ -3,8 +3,8 @@
  * testnet key would be) becomes the profile's identity as is: the same EVM address, no mnemonic
  * printed; the signer unlocks it (`wallet show --reveal`); a bad key is refused with exit 2.
  */
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { assert, assertEquals, assertMatch } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { ANVIL_ACCOUNT_KEYS } from "../../chain/anvil.ts";
 import { privateKeyToAccount } from "viem/accounts";
 

@@ -2,15 +2,15 @@
  * `wallet send` and `wallet receive` on real processes: town processes, the CLI wallets
  * (docs/PROTOCOL.md "Transfers between wallets").
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
 import { generateSecretKey } from "nostr-tools";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { spawnCli } from "../support/cli_process.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
 import { startTmuxSession } from "../support/tmux_session.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { startChannelCliTown } from "../support/channel_cli_town.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
-import { startSharedTownProcess } from "../support/shared_town_process.ts";
+import { startSharedTownProcess } from "../../harness/shared_town_process.ts";
 import { btpOf } from "../support/town_network_kit.ts";
 import { cliTransferWallet } from "../support/wallet_transfer_kit.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";

@@ -10,13 +10,17 @@
  * in their config.toml, a 1 s agent heartbeat), the requester's CLI, its background node and the
  * Witness.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { initWalletWithCli, runCli } from "../support/run_cli.ts";
-import { type RequesterNetwork, startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, commitAgentSample, requesterProfile } from "../support/agent_task_kit.ts";
-import { type CliProcess, spawnCli } from "../support/cli_process.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
-import { waitUntil } from "../support/provider_test_kit.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { type RequesterNetwork, startRequesterNetwork } from "../../harness/requester_network.ts";
+import {
+  agentSkillsDir,
+  commitAgentSample,
+  requesterProfile,
+} from "../../harness/agent_task_kit.ts";
+import { type CliProcess, spawnCli } from "../../harness/cli_process.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
+import { waitUntil } from "../../harness/provider_test_kit.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
 /** The providers' agent beat (s): a worker silent for 3 s is stalled. */

@@ -3,7 +3,7 @@
  * decodes to something that re-encodes and decodes to the same value, or throws the decoder's
  * documented error class. Seeded PRNG (printed); `FUZZ_SEED=<n>` replays a run.
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import {
   decodeIlpPacket,
   encodeIlpFulfill,

@@ -12,7 +12,7 @@ import {
   serializeRelayMessage,
 } from "../../protocol/nip01_message.ts";
 import { NostrFilterError, validateFilter } from "../../protocol/nostr_filter.ts";
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals } from "../../harness/assert.ts";
 import { fuzzSeed, seededRandom } from "../support/seeded_random.ts";
 
 const seed = fuzzSeed();

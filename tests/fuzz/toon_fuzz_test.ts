@@ -15,7 +15,7 @@ import {
   ToonDecodeError,
 } from "../../protocol/toon_codec.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals } from "../../harness/assert.ts";
 import { fuzzSeed, seededRandom } from "../support/seeded_random.ts";
 
 const ITERATIONS = 100_000;

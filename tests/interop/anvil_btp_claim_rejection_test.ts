@@ -6,10 +6,10 @@ import { localEvmAccount } from "../../identity/local_evm_account.ts";
  * beyond the deposit, bytes that are not a claim. Each is rejected with its ILP code and
  * reason, and nothing is stored, booked or written to the channel file.
  */
-import { assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { claimTownContact, startClaimTown } from "../support/channel_town.ts";
-import { openPairChannel } from "../support/pair_channel.ts";
+import { assertEquals, assertRejects, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { claimTownContact, startClaimTown } from "../../harness/channel_town.ts";
+import { openPairChannel } from "../../harness/pair_channel.ts";
 import { deployContracts } from "../../chain/anvil.ts";
 import { ClaimBeyondDepositError, ClaimSigner, signClaim } from "../../chain/claim_signer.ts";
 import { claimRejectReasonOf, encodeClaim } from "../../protocol/payment_channel_claim.ts";

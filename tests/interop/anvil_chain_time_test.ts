@@ -5,9 +5,9 @@
  * left "waiting" until someone else's transaction mines a block (the README's "run it again after
  * the settle timeout").
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { closedPairChannel } from "../support/pair_channel.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { closedPairChannel } from "../../harness/pair_channel.ts";
 import { anvilRpc } from "../../chain/anvil.ts";
 import { closeChannelStep } from "../../roles/channels/channel_close.ts";
 

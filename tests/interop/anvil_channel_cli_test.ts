@@ -4,11 +4,11 @@
  * lists balances as CSV/JSON with the network, rebuilds lost channel files from the chain,
  * closes unilaterally and settles after the timeout.
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import { chainToml } from "../support/chain_toml.ts";
-import { ndjsonLines } from "../support/agent_cli.ts";
-import { type CliWallet, createCliWallet } from "../support/cli_wallet.ts";
-import { ALICE_MNEMONIC, startChannelPair } from "../support/anvil_channel_pair.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
+import { chainToml } from "../../harness/chain_toml.ts";
+import { ndjsonLines } from "../../harness/agent_cli.ts";
+import { type CliWallet, createCliWallet } from "../../harness/cli_wallet.ts";
+import { ALICE_MNEMONIC, startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { readChannelLog } from "../../state/channels/channel_log.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";

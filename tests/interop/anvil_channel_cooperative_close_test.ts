@@ -7,13 +7,13 @@
  */
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import type { ChannelPair } from "../support/anvil_channel_pair.ts";
-import { createAliceChainWallet } from "../support/cli_wallet.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import type { ChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { createAliceChainWallet } from "../../harness/cli_wallet.ts";
 import { deadBtpUrl } from "../support/dead_port.ts";
 import { startPaidChannel } from "../support/paid_channel.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { channelRecord } from "../support/channel_town.ts";
+import { channelRecord } from "../../harness/channel_town.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { signClaim } from "../../chain/claim_signer.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";

@@ -12,10 +12,10 @@
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
-import { chainSections } from "../support/chain_toml.ts";
-import { claimTownConfig } from "../support/channel_town.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { type ChannelPair, startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { chainSections } from "../../harness/chain_toml.ts";
+import { claimTownConfig } from "../../harness/channel_town.ts";
 import { deployContracts, increaseTime } from "../../chain/anvil.ts";
 import { signClaim } from "../../chain/claim_signer.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";

@@ -5,9 +5,9 @@
  * event of the channel reads none; alice raising her deposit has the next poll read the channel
  * and save the new deposit; every `fullReadEvery` polls every channel is read anyway.
  */
-import { assertEquals } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { openPairChannel } from "../support/pair_channel.ts";
+import { assertEquals } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { openPairChannel } from "../../harness/pair_channel.ts";
 import { startChannelWatcher } from "../../roles/channels/channel_watcher.ts";
 import type { ChannelChain } from "../../roles/channels/channel_chain_sync.ts";
 import type { ChannelRecord } from "../../state/channels/channel_file.ts";

@@ -8,9 +8,9 @@
  * cover of packets refused after their claim was taken.
  */
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
-import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
-import { aliceClaimSigner, openPairChannel } from "../support/pair_channel.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../harness/assert.ts";
+import { type ChannelPair, startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { aliceClaimSigner, openPairChannel } from "../../harness/pair_channel.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { signBalanceProof } from "../../chain/balance_proof.ts";
 import { ChainTxError, type SubmittedProof } from "../../chain/token_network_client.ts";

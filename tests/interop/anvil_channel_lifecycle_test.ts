@@ -5,13 +5,13 @@
  * the receiver's update after a close with an older claim, and cooperative settle.
  */
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { assert, assertEquals, assertRejects } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { ClaimSigner } from "../../chain/claim_signer.ts";
 import { ClaimVerifier } from "../../chain/claim_verifier.ts";
 import { ChainTxError } from "../../chain/token_network_client.ts";
-import { coSignSettle } from "../support/pair_channel.ts";
+import { coSignSettle } from "../../harness/pair_channel.ts";
 import { decodeClaim, encodeClaim } from "../../protocol/payment_channel_claim.ts";
 
 const DEPOSIT = 50_000_000n; // 50 M2M (6 decimals)

@@ -10,12 +10,16 @@
  * payer did not sign is not believed.
  */
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { createAliceChainWallet } from "../support/cli_wallet.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { createAliceChainWallet } from "../../harness/cli_wallet.ts";
 import { deadBtpUrl } from "../support/dead_port.ts";
-import { openPairChannel } from "../support/pair_channel.ts";
-import { claimTownContact, connectClaimClient, startClaimTown } from "../support/channel_town.ts";
+import { openPairChannel } from "../../harness/pair_channel.ts";
+import {
+  claimTownContact,
+  connectClaimClient,
+  startClaimTown,
+} from "../../harness/channel_town.ts";
 import { signClaim } from "../../chain/claim_signer.ts";
 import {
   channelFilePath,

@@ -13,10 +13,10 @@
  *   bare `Reverted()` (the simulation's request holds only the function's ABI).
  */
 import { sendPriceySettle, waitForPending } from "../support/anvil_txpool.ts";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import type { ChannelPair } from "../support/anvil_channel_pair.ts";
-import { closedPairChannel, openPairChannel } from "../support/pair_channel.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import type { ChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { closedPairChannel, openPairChannel } from "../../harness/pair_channel.ts";
 import { anvilRpc, increaseTime } from "../../chain/anvil.ts";
 import { ChainTxError, type TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { syncChannelWithChain } from "../../roles/channels/channel_chain_sync.ts";

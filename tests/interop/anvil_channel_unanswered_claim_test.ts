@@ -7,15 +7,15 @@
  * payee settles first and the payer's sync finds the channel gone (booked from the logs).
  */
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
-import { assertEquals, assertRejects } from "../support/assert.ts";
+import { assertEquals, assertRejects } from "../../harness/assert.ts";
 import { ChainTxError } from "../../chain/token_network_client.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import {
   aliceClaimSigner,
   coSignSettle,
   openPairChannel,
   savePairChannel,
-} from "../support/pair_channel.ts";
+} from "../../harness/pair_channel.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { closeChannelStep } from "../../roles/channels/channel_close.ts";
 import { syncChannelFile, syncChannelWithChain } from "../../roles/channels/channel_chain_sync.ts";

@@ -11,11 +11,15 @@ import { localNodeSigner } from "../../identity/local_node_signer.ts";
  *   closed updates the file and refuses to start.
  */
 import { getPublicKey } from "nostr-tools";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { chainSections } from "../support/chain_toml.ts";
-import { claimTownConfig, claimTownContact, connectClaimClient } from "../support/channel_town.ts";
-import { openPairChannel, savePairChannel } from "../support/pair_channel.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { chainSections } from "../../harness/chain_toml.ts";
+import {
+  claimTownConfig,
+  claimTownContact,
+  connectClaimClient,
+} from "../../harness/channel_town.ts";
+import { openPairChannel, savePairChannel } from "../../harness/pair_channel.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { openTownChannelGates } from "../../roles/town/channels/town_channel_gates.ts";
 import { startTownNode } from "../../roles/town/town_node.ts";

@@ -7,9 +7,9 @@
  * the signer and the verifier.
  */
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { assertEquals, assertRejects } from "../support/assert.ts";
-import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
-import { aliceClaimSigner } from "../support/pair_channel.ts";
+import { assertEquals, assertRejects } from "../../harness/assert.ts";
+import { type ChannelPair, startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { aliceClaimSigner } from "../../harness/pair_channel.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { signCooperativeSettle, signWithdraw, type Withdraw } from "../../chain/balance_proof.ts";
 import { ClaimBeyondDepositError, type ClaimSigner, signClaim } from "../../chain/claim_signer.ts";

@@ -9,10 +9,10 @@
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
-import { chainSections } from "../support/chain_toml.ts";
-import { claimTownConfig } from "../support/channel_town.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { chainSections } from "../../harness/chain_toml.ts";
+import { claimTownConfig } from "../../harness/channel_town.ts";
 import { ClaimSigner, signClaim } from "../../chain/claim_signer.ts";
 import { encodeClaim } from "../../protocol/payment_channel_claim.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";

@@ -4,8 +4,8 @@ import { localEvmAccount } from "../../identity/local_evm_account.ts";
  * claim, replayed nonce, another chain, another contract, beyond the deposit, not covered,
  * credit limit, a channel that is closed. Real anvil, real contracts.
  */
-import { assertEquals, assertRejects } from "../support/assert.ts";
-import { type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
+import { assertEquals, assertRejects } from "../../harness/assert.ts";
+import { type ChannelPair, startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { signClaim } from "../../chain/claim_signer.ts";
 import { type ClaimBook, ClaimVerifier } from "../../chain/claim_verifier.ts";
 import { ClaimError, decodeClaim, encodeClaim } from "../../protocol/payment_channel_claim.ts";

@@ -9,10 +9,14 @@
  * On anvil, with real child processes; the one-process and the PostgreSQL-shared town.
  */
 import { generateSecretKey } from "nostr-tools";
-import { assert, assertEquals } from "../support/assert.ts";
-import { BOB_MNEMONIC, type ChannelPair, startChannelPair } from "../support/anvil_channel_pair.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import {
+  BOB_MNEMONIC,
+  type ChannelPair,
+  startChannelPair,
+} from "../../harness/anvil_channel_pair.ts";
 import type { PayoutOpenCrashPlan } from "../support/payout_open_crash_child.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";

@@ -7,9 +7,9 @@
  * provider (its token balance change).
  */
 import { sendPriceySettle, waitForPending } from "../support/anvil_txpool.ts";
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
-import { aliceClaimSigner } from "../support/pair_channel.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
+import { aliceClaimSigner } from "../../harness/pair_channel.ts";
 import { anvilRpc, increaseTime } from "../../chain/anvil.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";

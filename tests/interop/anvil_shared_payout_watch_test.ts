@@ -20,10 +20,10 @@
  * log_refusing_rpc.ts): the settle's proofs cannot be read, so it is booked by the town's newest
  * claim (what beta closed with, what the chain paid), once, and no settle is sent.
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
-import type { ChannelPair } from "../support/anvil_channel_pair.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
+import type { ChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { anvilRpc, increaseTime } from "../../chain/anvil.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";

@@ -9,10 +9,14 @@
  * Before, the town forwarded every packet and paid beta on chain from its own deposit.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
-import { claimTownConfig, claimTownContact, connectClaimClient } from "../support/channel_town.ts";
-import { openPairChannel, savePairChannel } from "../support/pair_channel.ts";
+import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
+import {
+  claimTownConfig,
+  claimTownContact,
+  connectClaimClient,
+} from "../../harness/channel_town.ts";
+import { openPairChannel, savePairChannel } from "../../harness/pair_channel.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { openChannelClaimGate } from "../../roles/channels/btp_claim_gate.ts";

@@ -11,9 +11,9 @@
  * child put in, also after a restart of the town.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { assertEquals } from "../support/assert.ts";
-import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
-import { claimTownConfig, claimTownContact } from "../support/channel_town.ts";
+import { assertEquals } from "../../harness/assert.ts";
+import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
+import { claimTownConfig, claimTownContact } from "../../harness/channel_town.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";

@@ -10,10 +10,14 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { generateSecretKey } from "nostr-tools";
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
-import { claimTownConfig, claimTownContact, connectClaimClient } from "../support/channel_town.ts";
-import { openPairChannel, savePairChannel, settleOnTownClaim } from "../support/pair_channel.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
+import {
+  claimTownConfig,
+  claimTownContact,
+  connectClaimClient,
+} from "../../harness/channel_town.ts";
+import { openPairChannel, savePairChannel, settleOnTownClaim } from "../../harness/pair_channel.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { openAuditLog } from "../../state/audit/audit_log.ts";
@@ -25,7 +29,7 @@ import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";
 import type { ChannelChange } from "../../roles/channels/channel_watcher.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
-import { runCli } from "../support/run_cli.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import {
   invoiceSecret,
   type PayoutReceiverProcessArgs,

@@ -10,9 +10,9 @@
  * closed and settled, on an RPC that will not serve the chain's logs (tests/support/
  * log_refusing_rpc.ts), books it by its channel file (roles/channels/settle_or_book.ts).
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startChannelPair, startGasOnlyParty } from "../support/anvil_channel_pair.ts";
-import type { ChannelPair } from "../support/anvil_channel_pair.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
+import type { ChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { increaseTime } from "../../chain/anvil.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";

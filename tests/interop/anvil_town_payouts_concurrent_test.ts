@@ -6,8 +6,8 @@
  * they would share nonces and one approval (the scale harness's towns, docs/SCALE.md, hit it).
  */
 import { generateSecretKey } from "nostr-tools";
-import { assertEquals } from "../support/assert.ts";
-import { startChannelPair } from "../support/anvil_channel_pair.ts";
+import { assertEquals } from "../../harness/assert.ts";
+import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";

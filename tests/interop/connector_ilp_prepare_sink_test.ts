@@ -3,9 +3,9 @@
  * (ilp-connector 23.0.2 + ilp-plugin-btp 1.5.0 under Node): a sender (the sink, account alice)
  * and a receiver (a BtpClient on account bob that fulfils with the shared-secret scheme).
  */
-import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { startReferenceConnector } from "../support/reference_connector.ts";
-import { startIlpReceiver } from "../support/ilp_receiver.ts";
+import { assert, assertEquals, assertRejects } from "../../harness/assert.ts";
+import { startReferenceConnector } from "../../harness/reference_connector.ts";
+import { startIlpReceiver } from "../../harness/ilp_receiver.ts";
 import { createIlpPrepareSink } from "../../stages/ilp_prepare_sink.ts";
 import type { PrepareChunk, PrepareOutcomeChunk, ToonChunk } from "../../stages/chunks.ts";
 import { BtpAuthError, BtpClient } from "../../transport/btp_client.ts";

@@ -8,9 +8,9 @@
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { Relay } from "nostr-tools/relay";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { startReferenceConnector } from "../support/reference_connector.ts";
-import { connectPayingClient, startTestTown } from "../support/town_test_node.ts";
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { startReferenceConnector } from "../../harness/reference_connector.ts";
+import { connectPayingClient, startTestTown } from "../../harness/town_test_node.ts";
+import { assert, assertEquals, assertMatch } from "../../harness/assert.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
 
 Deno.test({

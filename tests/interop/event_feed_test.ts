@@ -3,9 +3,9 @@
  * events arrive through the stages' workers as summaries, and the relay source's disconnects
  * cross the worker boundary as log entries (what raises the nodes' `relay-disconnected` alert).
  */
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals } from "../../harness/assert.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
-import { startReferenceRelay } from "../support/reference_relay.ts";
+import { startReferenceRelay } from "../../harness/reference_relay.ts";
 import { openEventFeed } from "../../roles/event_feed.ts";
 import type { StageLogEntry, SummaryChunk } from "../../stages/chunks.ts";
 

@@ -7,8 +7,8 @@
  * signed for another relay gets a refusal.
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
-import { assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { connectPayingClient, startTestTown } from "../support/town_test_node.ts";
+import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { connectPayingClient, startTestTown } from "../../harness/town_test_node.ts";
 import { within } from "../support/town_network_kit.ts";
 import { openEventFeed } from "../../roles/event_feed.ts";
 import { authenticateWith } from "../../protocol/nip42_auth.ts";

@@ -15,8 +15,8 @@ import {
   RelaySubscriptionRefusedError,
 } from "../../stages/relay_source.ts";
 import { StageOptionsError } from "../../stages/stage.ts";
-import { assert, assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
-import { startReferenceRelay } from "../support/reference_relay.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../harness/assert.ts";
+import { startReferenceRelay } from "../../harness/reference_relay.ts";
 
 const secretKey = generateSecretKey();
 const pubkey = getPublicKey(secretKey);

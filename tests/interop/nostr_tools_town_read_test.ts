@@ -19,7 +19,7 @@ import {
   type TownHttpHandler,
   type TownHttpHandlerOptions,
 } from "../../roles/town/town_http_handler.ts";
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../harness/assert.ts";
 
 const owner = generateSecretKey();
 const ownerPub = getPublicKey(owner);

@@ -10,9 +10,9 @@
  * of the late queries and of the rows left). tests/interop/postgres_reconnect_test.ts has each
  * case alone.
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
 
 Deno.test("a transaction whose backend dies rejects, and the process lives on", async () => {
   await using pg = await startPostgresServer();

@@ -8,9 +8,9 @@
  * buffered write and last error for the next one. vendor/postgres/PATCHED.md has the patches;
  * tests/interop/postgres_closed_socket_test.ts is the same under load.
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
 import postgres from "postgres";
 import type { Socket } from "node:net";
 import net from "node:net";

@@ -1,15 +1,15 @@
 /**
  * A new pooled connection's array-types query, failed by its connection, fails no promise nobody
- * holds (real PostgreSQL, behind tests/support/postgres_message_proxy.ts). postgres.js 3.4.9
+ * holds (real PostgreSQL, behind harness/postgres_message_proxy.ts). postgres.js 3.4.9
  * dropped the promise of that query's function: a socket reset while it was in flight was an
  * unhandled `read ECONNRESET`, which ends a Deno process; a backend ended then (57P01, a clean
  * close) failed the caller's query with that old error after the reconnect had worked, and the
  * same unhandled rejection followed. vendor/postgres/PATCHED.md has the patch. The process-level
  * net of state/postgres/postgres_stray_errors.ts is not installed here: the patch is what this proves.
  */
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals } from "../../harness/assert.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
-import { startPostgresMessageProxy } from "../support/postgres_message_proxy.ts";
+import { startPostgresMessageProxy } from "../../harness/postgres_message_proxy.ts";
 import postgres from "postgres";
 
 type Outcome = { rows: unknown[] } | { error: string };

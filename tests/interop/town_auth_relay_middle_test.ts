@@ -8,8 +8,8 @@
  * AUTH, counts only what a REQ would serve: no kind named, or a private event's id.
  */
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
-import { assert, assertEquals } from "../support/assert.ts";
-import { connectPayingClient, startTestTown } from "../support/town_test_node.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { connectPayingClient, startTestTown } from "../../harness/town_test_node.ts";
 import { openForgedHostSocket } from "../support/forged_host_socket.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
 import { authenticateWith } from "../../protocol/nip42_auth.ts";

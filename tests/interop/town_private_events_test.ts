@@ -9,8 +9,8 @@
  */
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import { Relay } from "nostr-tools/relay";
-import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { connectPayingClient, startTestTown } from "../support/town_test_node.ts";
+import { assert, assertEquals, assertRejects } from "../../harness/assert.ts";
+import { connectPayingClient, startTestTown } from "../../harness/town_test_node.ts";
 import { queryRelay, RelayQueryError } from "../../transport/relay_query.ts";
 import { authenticateWith, authTemplate } from "../../protocol/nip42_auth.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";

@@ -2,8 +2,8 @@
  * The relay source against a relay that speaks the Crosstown wire (`["EVENT", sub, "<TOON>"]`):
  * our own town in TOON mode (`?format=toon`), with events written through paid ILP packets.
  */
-import { assertEquals } from "../support/assert.ts";
-import { connectPayingClient, startTestTown } from "../support/town_test_node.ts";
+import { assertEquals } from "../../harness/assert.ts";
+import { connectPayingClient, startTestTown } from "../../harness/town_test_node.ts";
 import { createRelaySource } from "../../stages/relay_source.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import * as toon140 from "toon-1.4.0";

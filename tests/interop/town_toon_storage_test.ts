@@ -10,12 +10,12 @@ import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import { Relay } from "nostr-tools/relay";
 import { encode as encodeToon4 } from "@toon-format/toon";
 import { decode as decodeToon140 } from "toon-1.4.0";
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import {
   connectPayingClient,
   type PayingClient,
   startTestTown,
-} from "../support/town_test_node.ts";
+} from "../../harness/town_test_node.ts";
 import type { TownNode } from "../../roles/town/town_node.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";

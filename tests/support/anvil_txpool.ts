@@ -9,7 +9,7 @@ import { encodeFunctionData } from "viem";
 import { anvilRpc } from "../../chain/anvil.ts";
 import { TOKEN_NETWORK_ABI } from "../../chain/contract_artifacts.ts";
 import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import type { ChannelPair } from "./anvil_channel_pair.ts";
+import type { ChannelPair } from "../../harness/anvil_channel_pair.ts";
 
 /**
  * Waits until anvil (mining off) holds `n` pending transactions; throws after about 20 s of
@@ -40,7 +40,7 @@ export async function waitForPending(rpcUrl: string, n: number): Promise<void> {
  * @example
  * ```ts ignore
  * import { sendPriceySettle } from "./anvil_txpool.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ * import type { ChannelPair } from "../../harness/anvil_channel_pair.ts";
  *
  * declare const pair: ChannelPair;
  * const tx = await sendPriceySettle(pair, `0x${"c1".repeat(32)}`);

@@ -7,13 +7,17 @@
  *
  * @module
  */
-import { assertEquals } from "./assert.ts";
-import { runCli } from "./run_cli.ts";
-import { ALICE_MNEMONIC, BOB_MNEMONIC, type ChannelPair } from "./anvil_channel_pair.ts";
-import { chainToml } from "./chain_toml.ts";
-import { type CliTown, startCliTown } from "./cli_town.ts";
-import { createCliWallet } from "./cli_wallet.ts";
-import { openPairChannel, type PairChannel } from "./pair_channel.ts";
+import { assertEquals } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import {
+  ALICE_MNEMONIC,
+  BOB_MNEMONIC,
+  type ChannelPair,
+} from "../../harness/anvil_channel_pair.ts";
+import { chainToml } from "../../harness/chain_toml.ts";
+import { type CliTown, startCliTown } from "../../harness/cli_town.ts";
+import { createCliWallet } from "../../harness/cli_wallet.ts";
+import { openPairChannel, type PairChannel } from "../../harness/pair_channel.ts";
 
 /** Options for {@linkcode startChannelCliTown}. */
 export interface ChannelCliTownOptions {
@@ -56,8 +60,8 @@ export interface ChannelCliTown extends AsyncDisposable {
  *
  * @example
  * ```ts
- * import { startChannelPair } from "./anvil_channel_pair.ts";
- * import { runCli } from "./run_cli.ts";
+ * import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
+ * import { runCli } from "../../harness/run_cli.ts";
  *
  * await using pair = await startChannelPair();
  * await using t = await startChannelCliTown(pair, { prefix: "requester_channel_" });

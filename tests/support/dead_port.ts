@@ -25,7 +25,7 @@ export function deadPort(): number {
  *
  * @example
  * ```ts
- * import { runCli } from "./run_cli.ts";
+ * import { runCli } from "../../harness/run_cli.ts";
  *
  * declare const id: string;
  * const closed = await runCli(["channel", "close", id, "--connector-btp-url", deadBtpUrl()]);

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { assert } from "./assert.ts";
+import { assert } from "../../harness/assert.ts";
 
 /**
  * The output of `script` run without FFI, with `args` as its `Deno.args`.

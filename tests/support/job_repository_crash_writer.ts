@@ -7,7 +7,7 @@
  */
 import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { openJobRepository } from "../../state/jobs/job_repository.ts";
-import { makeJobRecord } from "./job_record_factory.ts";
+import { makeJobRecord } from "../../harness/job_record_factory.ts";
 
 const audit = await openAuditLog({ dir: Deno.args[0], windowMs: 20 });
 const repo = await openJobRepository({ stateDir: Deno.args[0], audit });

@@ -1,21 +1,21 @@
 /**
  * Test helper: alice paying bob's town with claims over a fresh channel, all real: a fresh
- * anvil with the contracts (tests/support/anvil_channel_pair.ts), the channel opened on chain,
- * a claim town (tests/support/channel_town.ts) with its state dir, and alice connected with
+ * anvil with the contracts (harness/anvil_channel_pair.ts), the channel opened on chain,
+ * a claim town (harness/channel_town.ts) with its state dir, and alice connected with
  * claims from hers. Disposing closes the client, stops the town and anvil, removes both dirs.
  *
  * @module
  */
-import { assertEquals } from "./assert.ts";
-import { type ChannelPair, startChannelPair } from "./anvil_channel_pair.ts";
+import { assertEquals } from "../../harness/assert.ts";
+import { type ChannelPair, startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import {
   type ClaimClient,
   type ClaimTown,
   claimTownContact,
   connectClaimClient,
   startClaimTown,
-} from "./channel_town.ts";
-import { openPairChannel, type PairChannel } from "./pair_channel.ts";
+} from "../../harness/channel_town.ts";
+import { openPairChannel, type PairChannel } from "../../harness/pair_channel.ts";
 
 /** Options for {@linkcode startPaidChannel}. */
 export interface PaidChannelOptions {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { assert } from "./assert.ts";
+import { assert } from "../../harness/assert.ts";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import {
   PaymentDesk,

@@ -9,7 +9,7 @@
  * @module
  */
 import { startRequester } from "../../roles/requester/requester_node.ts";
-import { echoSpec } from "./requester_network.ts";
+import { echoSpec } from "../../harness/requester_network.ts";
 
 const env = (name: string): string => {
   const v = Deno.env.get(name);

@@ -7,12 +7,12 @@
  *
  * @module
  */
-import { assertEquals } from "./assert.ts";
-import { BOB_MNEMONIC, type ChannelPair } from "./anvil_channel_pair.ts";
-import { chainToml } from "./chain_toml.ts";
-import { type CliWallet, createCliWallet } from "./cli_wallet.ts";
-import { type CliTown, startCliTown } from "./cli_town.ts";
-import { type ClaimClient, connectClaimClient } from "./channel_town.ts";
+import { assertEquals } from "../../harness/assert.ts";
+import { BOB_MNEMONIC, type ChannelPair } from "../../harness/anvil_channel_pair.ts";
+import { chainToml } from "../../harness/chain_toml.ts";
+import { type CliWallet, createCliWallet } from "../../harness/cli_wallet.ts";
+import { type CliTown, startCliTown } from "../../harness/cli_town.ts";
+import { type ClaimClient, connectClaimClient } from "../../harness/channel_town.ts";
 import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 
 /** Options for {@linkcode prepareSharedChannelTown}. */
@@ -45,7 +45,7 @@ export interface SharedChannelTown {
  * @example
  * ```ts
  * import { prepareSharedChannelTown } from "./shared_channel_town.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
+ * import type { ChannelPair } from "../../harness/anvil_channel_pair.ts";
  * declare const pair: ChannelPair;
  * declare const channelId: `0x${string}`;
  * declare const storeUrl: string;
@@ -118,8 +118,8 @@ export interface ConnectAliceOptions {
  * @example
  * ```ts
  * import { connectAlice } from "./shared_channel_town.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import type { CliTown } from "./cli_town.ts";
+ * import type { ChannelPair } from "../../harness/anvil_channel_pair.ts";
+ * import type { CliTown } from "../../harness/cli_town.ts";
  * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
  * declare const pair: ChannelPair;
  * declare const town: CliTown;

@@ -9,19 +9,19 @@
  * @module
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import {
   BOB_MNEMONIC,
   type ChannelPair,
   startChannelPair,
   startGasOnlyParty,
-} from "./anvil_channel_pair.ts";
-import { chainToml } from "./chain_toml.ts";
-import { createCliWallet } from "./cli_wallet.ts";
-import { type CliTown, startCliTown } from "./cli_town.ts";
-import { type ClaimClient, connectClaimClient } from "./channel_town.ts";
-import { openPairChannel } from "./pair_channel.ts";
-import { freshDatabase } from "./postgres_database.ts";
+} from "../../harness/anvil_channel_pair.ts";
+import { chainToml } from "../../harness/chain_toml.ts";
+import { createCliWallet } from "../../harness/cli_wallet.ts";
+import { type CliTown, startCliTown } from "../../harness/cli_town.ts";
+import { type ClaimClient, connectClaimClient } from "../../harness/channel_town.ts";
+import { openPairChannel } from "../../harness/pair_channel.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
 import { type PostgresServer, startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import {
   channelFilePath,

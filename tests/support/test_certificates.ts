@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { assertEquals } from "./assert.ts";
+import { assertEquals } from "../../harness/assert.ts";
 
 /** Runs a command; its stdout, or a failure with its stderr. */
 export async function run(cmd: string, args: string[], cwd?: string): Promise<string> {

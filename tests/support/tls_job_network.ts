@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { assert, assertEquals } from "./assert.ts";
-import { type CliProcess, spawnCli } from "./cli_process.ts";
-import { type CliResult, runCli } from "./run_cli.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { type CliProcess, spawnCli } from "../../harness/cli_process.ts";
+import { type CliResult, runCli } from "../../harness/run_cli.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { readJobSidecar } from "../../roles/requester/job_sidecar.ts";
 

@@ -8,7 +8,7 @@
  */
 import { generateSecretKey } from "nostr-tools";
 import { startTownNode } from "../../roles/town/town_node.ts";
-import { claimTownConfig } from "./channel_town.ts";
+import { claimTownConfig } from "../../harness/channel_town.ts";
 
 const stateDir = Deno.args[0];
 const config = claimTownConfig({ stateDir });

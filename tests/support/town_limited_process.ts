@@ -34,7 +34,7 @@ export async function startLimitedTown(options: LimitedTownOptions): Promise<Lim
   const runner = `${dir}/runner.ts`;
   await Deno.writeTextFile(
     runner,
-    `import { startTestTown } from "${new URL("./town_test_node.ts", import.meta.url)}";
+    `import { startTestTown } from "${new URL("../../harness/town_test_node.ts", import.meta.url)}";
 const town = await startTestTown({ databasePath: "${dir}/events.sqlite" });
 console.log(JSON.stringify({ httpPort: town.httpPort, btpPort: town.btpPort }));
 await new Promise(() => {});

@@ -7,8 +7,8 @@
  */
 import { generateSecretKey } from "nostr-tools";
 import { type Requester, startRequester } from "../../roles/requester/requester_node.ts";
-import { writeRecordingSkill } from "./requester_network.ts";
-import type { SharedTownProcess } from "./shared_town_process.ts";
+import { writeRecordingSkill } from "../../harness/requester_network.ts";
+import type { SharedTownProcess } from "../../harness/shared_town_process.ts";
 import { readPaymentLogText } from "../../state/payments/payment_log_files.ts";
 
 /**
@@ -102,7 +102,7 @@ export async function townPubkeyOf(town: SharedTownProcess): Promise<string> {
  *
  * @example
  * ```ts
- * import type { SharedTownProcess } from "./shared_town_process.ts";
+ * import type { SharedTownProcess } from "../../harness/shared_town_process.ts";
  * import { requesterOnTown } from "./town_network_kit.ts";
  * declare const town: SharedTownProcess;
  * const requester = await requesterOnTown("/tmp/net", "requester", town);

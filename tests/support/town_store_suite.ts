@@ -17,7 +17,7 @@ import {
   type StoredEvent,
 } from "../../state/events/event_store.ts";
 import type { TownStore } from "../../state/events/town_store.ts";
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "../../harness/assert.ts";
 
 const alice = generateSecretKey();
 const bob = generateSecretKey();

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { initWalletWithCli, runCli } from "./run_cli.ts";
-import { type CliProcess, spawnCli } from "./cli_process.ts";
+import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
+import { type CliProcess, spawnCli } from "../../harness/cli_process.ts";
 import { btpOf, relayOf, townPubkeyOf } from "./town_network_kit.ts";
-import type { SharedTownProcess } from "./shared_town_process.ts";
+import type { SharedTownProcess } from "../../harness/shared_town_process.ts";
 import { openPaymentLog, type PaymentEntry } from "../../state/payments/payment_log.ts";
 
 /** A CLI wallet on a town. */
@@ -33,7 +33,7 @@ export interface CliTransferWallet {
  *
  * @example
  * ```ts
- * import type { SharedTownProcess } from "./shared_town_process.ts";
+ * import type { SharedTownProcess } from "../../harness/shared_town_process.ts";
  * declare const town: SharedTownProcess;
  * const bob = await cliTransferWallet("/tmp/net", "bob", town);
  * const { request } = await bob.receive(["5000"]);

@@ -62,12 +62,8 @@ import type { GatewayCall, GatewayRefusal, GatewaySpend } from "./gateway_ledger
 import { agentExitReason, ownFile, tailOf, transcriptOf } from "./job_out_files.ts";
 import { keepTranscript } from "./kept_transcript.ts";
 import { type RunnerOutcome, runnerOutcome } from "../../provider/jobs/runner_outcome.ts";
-import {
-  OUTPUTS_DIR,
-  type SkillJob,
-  type SkillOutcome,
-  type SkillSandbox,
-} from "../../provider/sandbox/skill_sandbox.ts";
+import type { SkillJob, SkillOutcome, SkillSandbox } from "../../provider/sandbox/skill_sandbox.ts";
+import { OUTPUTS_DIR } from "../../provider/sandbox/sandbox_mounts.ts";
 
 /** The reason's code of a preset whose command could not run: the provider's failure. */
 export const PRESET_CANNOT_RUN = "preset-cannot-run";

@@ -29,7 +29,7 @@ import { parseTestSummary, type TestSummary } from "../../../protocol/test_summa
 import { blobInputsOf } from "../../../protocol/job_blobs.ts";
 import { docker, type DockerEngineInfo, type DockerRunOptions } from "./docker_engine.ts";
 import type { SkillJob, SkillOutcome } from "../sandbox/skill_sandbox.ts";
-import { OUTPUTS_DIR } from "../sandbox/skill_sandbox.ts";
+import { OUTPUTS_DIR } from "../sandbox/sandbox_mounts.ts";
 import { type RunnerOutcome, runnerOutcome } from "../jobs/runner_outcome.ts";
 
 /** A docker-build request's settings, checked. */

@@ -1,6 +1,6 @@
 /**
  * How a sandboxed job's memory and process count are bounded, and how its process tree is
- * found and killed. Two mechanisms, one per sandbox mode (skill_sandbox.ts):
+ * found and killed. Two mechanisms, one per sandbox mode (sandbox_probe.ts):
  *
  * - **root**: a cgroup v1 `memory` group (limit = the manifest's memory; the kernel OOM-kills
  *   past it, exactly) and a `pids` group (`pids.max`), both joined by the setup script before

@@ -33,6 +33,10 @@
 
 /** Where the job's work dir appears inside the sandbox (also HOME and TMPDIR). */
 export const SANDBOX_WORK_DIR = "/tmp/job";
+/** In the work dir: the job's input files (TURNPIKE_INPUTS). */
+export const INPUTS_DIR = "inputs";
+/** In the work dir: files the skill leaves for the result (TURNPIKE_OUTPUTS). */
+export const OUTPUTS_DIR = "out";
 /** The sandbox's own tree inside the job's root (Deno, its cache, the gateway). */
 export const SANDBOX_TREE = "/opt/turnpike";
 /** The directory holding the running Deno binary inside the sandbox (first on PATH). */

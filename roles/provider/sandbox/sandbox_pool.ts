@@ -4,7 +4,7 @@
  * beyond its id and input, so for a skill that ran a job lately one sandbox is set up ahead
  * and waits (roles/provider/sandbox/sandbox_setup_script.ts) for the next job of that skill.
  *
- * This module is the bookkeeping only, whatever a prepared sandbox is (skill_sandbox.ts makes
+ * This module is the bookkeeping only, whatever a prepared sandbox is (sandbox_run.ts makes
  * them): each entry is handed out at most once ({@linkcode PreparedSandboxPool.take} removes it
  * before returning it), an entry no job takes within `idleMs` is discarded and its skill gets no
  * other until a job of it runs again, one whose process exits while waiting is discarded, and

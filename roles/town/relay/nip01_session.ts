@@ -22,33 +22,30 @@
  * Rate limit: every message takes a token before it is parsed (garbage costs the sender like
  * anything else); `rateLimitedBeforeClose` over-limit messages in a row close the connection.
  *
+ * The parts: the subscriptions (REQ, CLOSE, live events) in session_subscriptions.ts, an
+ * EVENT's answer in session_event.ts; this module is the connection: its messages parsed in
+ * order and rate limited, COUNT and AUTH, the replies and the close.
+ *
  * @module
  */
-import { EventValidationError, verifyEvent } from "../../../protocol/event_verifier.ts";
 import {
   type ClientMessage,
   Nip01MessageError,
   parseClientMessage,
 } from "../../../protocol/nip01_message.ts";
-import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import type { NostrFilter } from "../../../protocol/nostr_filter.ts";
-import { priceToon, type RelayPricing } from "../../../protocol/relay_pricing.ts";
-import { encodeEventToon } from "../../../protocol/toon_codec.ts";
-import {
-  type EventStore,
-  EventStoreQueryError,
-  type StoredEvent,
-} from "../../../state/events/event_store.ts";
+import type { RelayPricing } from "../../../protocol/relay_pricing.ts";
+import { type EventStore, EventStoreQueryError } from "../../../state/events/event_store.ts";
 import { asTownStore, type TownStore } from "../../../state/events/town_store.ts";
 import type { HubSubscriber, PublishedEvent, SubscriptionHub } from "./subscription_hub.ts";
 import { TokenBucket } from "../token_bucket.ts";
 import type { TownCounters } from "../town_metrics.ts";
 import type { TownLimits } from "../../../config/town_limits.ts";
-import { checkCreatedAt, CreatedAtOutOfWindowError } from "../write/created_at_window.ts";
-import { ReadBudget, type ReadBudgetRefusal } from "./read_budget.ts";
+import { ReadBudget } from "./read_budget.ts";
 import { RelayAuth, type RelayAuthOptions } from "./relay_auth.ts";
 import { unparsedReply } from "./unparsed_reply.ts";
-import { sendStoredAnswer } from "./stored_answer.ts";
+import { SessionSubscriptions } from "./session_subscriptions.ts";
+import { answerEvent, type SessionEventOptions } from "./session_event.ts";
 
 /** How events are written to this client. */
 export type EventWireFormat = "json" | "toon";
@@ -80,22 +77,6 @@ export interface Nip01SessionOptions {
   /** NIP-42 (challenged as the connection opens): the town's relay URLs, the private kinds. */
   auth?: Omit<RelayAuthOptions, "now">;
 }
-
-/** A REQ whose stored events wait their turn. */
-interface QueuedAnswer {
-  subId: string;
-  sub: SessionSub;
-  filters: NostrFilter[];
-  /** Ends the subscription (its answer failed or was refused). */
-  dropSub: () => void;
-}
-
-interface SessionSub {
-  /** Live events held back until EOSE has been sent; null once live. */
-  pending: PublishedEvent[] | null;
-  closed: boolean;
-}
-
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 /** A connection that has sent nothing at all is idle after this long (see `isIdle`). */
 const FIRST_MESSAGE_GRACE_MS = 1000;
@@ -116,10 +97,11 @@ const FIRST_MESSAGE_GRACE_MS = 1000;
 export class Nip01Session implements HubSubscriber {
   readonly #socket: WebSocket;
   readonly #o: Nip01SessionOptions;
-  readonly #subs = new Map<string, SessionSub>();
   readonly #bucket: TokenBucket;
   readonly #budget: ReadBudget;
   readonly #store: TownStore;
+  readonly #subs: SessionSubscriptions;
+  readonly #event: SessionEventOptions;
   #overLimitInRow = 0;
   /** When the client last sent anything (`Date.now()`). */
   #lastActive = Date.now();
@@ -130,10 +112,6 @@ export class Nip01Session implements HubSubscriber {
   /** A message is waiting on the store; later ones queue in {@linkcode #queued}. */
   #waiting = false;
   #queued: unknown[] = [];
-  /** REQs whose stored events are being sent (the first) or wait their turn. */
-  readonly #answers: QueuedAnswer[] = [];
-  /** Bytes of stored events read for this connection's REQs and not yet sent. */
-  #unsentBytes = 0;
   #dead = false;
   readonly #auth: RelayAuth;
 
@@ -150,6 +128,44 @@ export class Nip01Session implements HubSubscriber {
       capacity: options.limits.messageBurst,
     });
     this.#budget = options.budget ?? new ReadBudget(options.limits);
+    this.#subs = new SessionSubscriptions({
+      client: this,
+      socket,
+      store: this.#store,
+      hub: options.hub,
+      budget: this.#budget,
+      auth: this.#auth,
+      limits: options.limits,
+      counters: options.counters,
+      jsonOnly: options.format === "json",
+      drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+      townBuffered: options.townBuffered,
+      isDead: () => this.#dead,
+      replies: {
+        sendEvent: (subId, body) => this.#sendEvent(subId, body),
+        eose: (subId) => {
+          this.#send(JSON.stringify(["EOSE", subId]));
+          this.#lastDelivered = Date.now();
+          this.#o.counters.eosesSentTotal++;
+        },
+        wireBody: (json, toon) => this.#wireBody(json, toon),
+        closed: (subId, message) => this.#closed(subId, message),
+        notice: (message) => this.#notice(message),
+        slowConsumer: (detail) => this.#slowConsumer(detail),
+      },
+    });
+    this.#event = {
+      store: this.#store,
+      hub: options.hub,
+      limits: options.limits,
+      counters: options.counters,
+      ownerPubkey: options.ownerPubkey,
+      ilpAddress: options.ilpAddress,
+      pricing: options.pricing,
+      budget: this.#budget,
+      client: this,
+      ok: (id, accepted, message) => this.#ok(id, accepted, message),
+    };
     socket.binaryType = "arraybuffer";
     socket.addEventListener("message", (e) => this.#receive(e.data));
     // Pings (the town's WebSocket dispatches them) take a token like any message: a client
@@ -183,29 +199,14 @@ export class Nip01Session implements HubSubscriber {
    * limits").
    */
   quietSince(quietMs: number): number | undefined {
-    if (this.#subs.size === 0 || this.#answers.length > 0 || this.#waiting) return undefined;
+    if (this.#subs.size === 0 || this.#subs.answering || this.#waiting) return undefined;
     const since = Math.max(this.#lastActive, this.#lastDelivered);
     return Date.now() - since >= quietMs ? since : undefined;
   }
 
   /** Hub callback: a live event for one of this connection's subscriptions. */
   deliver(subId: string, published: PublishedEvent): void {
-    const sub = this.#subs.get(subId);
-    if (!sub || sub.closed || this.#dead) return;
-    const event = published.event;
-    if (this.#auth.isPrivate(event.kind) && !this.#auth.mayRead(event)) return;
-    if (sub.pending) {
-      if (sub.pending.length >= this.#o.limits.maxPendingLiveEvents) {
-        this.#slowConsumer(`over ${this.#o.limits.maxPendingLiveEvents} live events queued`);
-        return;
-      }
-      sub.pending.push(published);
-      return;
-    }
-    this.#sendEvent(subId, this.#wireBody(published.json, published.toon));
-    if (this.#socket.bufferedAmount > this.#o.limits.maxBufferedBytes) {
-      this.#slowConsumer(`${this.#socket.bufferedAmount} bytes unsent`);
-    }
+    this.#subs.deliver(subId, published);
   }
 
   /** Closes the connection (server shutting down). */
@@ -221,8 +222,7 @@ export class Nip01Session implements HubSubscriber {
   #teardown(): void {
     if (this.#dead) return;
     this.#dead = true;
-    for (const sub of this.#subs.values()) sub.closed = true;
-    this.#subs.clear();
+    this.#subs.endAll();
     this.#o.hub.unsubscribeAll(this);
   }
 
@@ -285,13 +285,13 @@ export class Nip01Session implements HubSubscriber {
     if (!allowed) return this.#refuse(msg, this.#rateLimitedReason());
     switch (msg.type) {
       case "REQ":
-        return this.#onReq(msg.subId, msg.filters);
+        return this.#subs.req(msg.subId, msg.filters);
       case "COUNT":
         return this.#onCount(msg.subId, msg.filters);
       case "CLOSE":
-        return this.#onClose(msg.subId);
+        return this.#subs.close(msg.subId);
       case "EVENT":
-        return this.#onEvent(msg.event);
+        return answerEvent(msg.event, this.#event);
       case "AUTH":
         return this.#send(JSON.stringify(this.#auth.reply(msg.event)));
     }
@@ -344,142 +344,6 @@ export class Nip01Session implements HubSubscriber {
     this.#notice(reason);
   }
 
-  #onReq(subId: string, filters: NostrFilter[]): void {
-    const { hub, limits, counters } = this.#o;
-    const replacing = this.#subs.get(subId);
-    if (!replacing && this.#subs.size >= limits.maxSubscriptions) {
-      counters.tooManySubscriptionsTotal++;
-      return this.#closed(
-        subId,
-        `error: too many subscriptions (max ${limits.maxSubscriptions}); CLOSE one first`,
-      );
-    }
-    if (replacing) {
-      // A REQ with a live id replaces it, answered or refused: the old one ends here.
-      replacing.closed = true;
-      this.#subs.delete(subId);
-      hub.unsubscribe(this, subId);
-    }
-    if (this.#backlog() >= limits.maxBufferedBytes) return this.#behind(subId);
-    if (this.#auth.needsAuth(filters)) {
-      return this.#closed(subId, "auth-required: private kinds are served to their recipients");
-    }
-    const busy = this.#budget.precheck(this);
-    if (busy !== undefined) return this.#townBusy(subId, BUSY_DETAIL[busy]);
-    // Subscribe before the query (which may wait on a database): an event committed meanwhile
-    // is queued live and sent after EOSE, unless the history already held it.
-    const sub: SessionSub = { pending: [], closed: false };
-    this.#subs.set(subId, sub);
-    hub.subscribe(this, subId, filters);
-    const dropSub = () => {
-      if (this.#subs.get(subId) === sub) {
-        this.#subs.delete(subId);
-        hub.unsubscribe(this, subId);
-      }
-    };
-    // Answered one at a time, in order: a REQ waiting its turn holds its filters, not events.
-    this.#answers.push({ subId, sub, filters, dropSub });
-    if (this.#answers.length === 1) void this.#answerAll();
-  }
-
-  async #answerAll(): Promise<void> {
-    while (this.#answers.length > 0 && !this.#dead) {
-      try {
-        await this.#answer(this.#answers[0]);
-      } catch {
-        this.#notice("error: internal error while handling the message");
-      }
-      this.#answers.shift();
-    }
-    this.#answers.length = 0;
-  }
-
-  async #answer({ subId, sub, filters, dropSub }: QueuedAnswer): Promise<void> {
-    if (sub.closed || this.#dead) return;
-    const { limits } = this.#o;
-    const jsonOnly = this.#o.format === "json";
-    let keys: StoredEvent[];
-    try {
-      keys = await this.#budget.timeQuery(
-        () => this.#store.query(filters, { limit: limits.maxLimit, keysOnly: true }),
-        this,
-      );
-    } catch (err) {
-      return this.#queryFailed(subId, sub, dropSub, err);
-    }
-    // Closed or replaced while the query ran: nothing to send.
-    if (sub.closed || this.#dead) return;
-    const ticket = this.#budget.admit(0, this);
-    if (typeof ticket === "string") {
-      dropSub();
-      return this.#townBusy(subId, BUSY_DETAIL[ticket]);
-    }
-    let answer;
-    try {
-      answer = await sendStoredAnswer(keys, {
-        socket: this.#socket,
-        store: this.#store,
-        budget: this.#budget,
-        client: this,
-        limits,
-        jsonOnly,
-        drainTimeoutMs: this.#o.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
-        townBuffered: this.#o.townBuffered,
-        ticket,
-        live: () => !sub.closed && !this.#dead,
-        body: (row) =>
-          this.#auth.isPrivate(row.kind) && !this.#auth.mayRead(JSON.parse(row.json))
-            ? undefined
-            : this.#wireBody(row.json, () => row.toon),
-        send: (body) => this.#sendEvent(subId, body),
-        unsent: (delta) => this.#unsentBytes += delta,
-      });
-    } catch (err) {
-      return this.#queryFailed(subId, sub, dropSub, err);
-    } finally {
-      ticket.end();
-    }
-    if (answer.end === "stalled") {
-      return this.#slowConsumer("socket did not drain while sending stored events");
-    }
-    if (answer.end === "ended" || sub.closed || this.#dead) return;
-    this.#send(JSON.stringify(["EOSE", subId]));
-    this.#lastDelivered = Date.now();
-    this.#o.counters.eosesSentTotal++;
-    const pending = sub.pending ?? [];
-    sub.pending = null;
-    const sentIds = pending.length > 0 ? new Set(answer.ids) : undefined;
-    for (const published of pending) {
-      if (!sentIds?.has(published.event.id)) this.deliver(subId, published);
-    }
-  }
-
-  #queryFailed(subId: string, sub: SessionSub, dropSub: () => void, err: unknown): void {
-    dropSub();
-    if (sub.closed) return;
-    if (err instanceof EventStoreQueryError) return this.#closed(subId, `invalid: ${err.message}`);
-    this.#closed(subId, "error: could not query the event store");
-  }
-
-  /** Stored events read for this connection and not sent, and bytes not yet written. */
-  #backlog(): number {
-    return this.#unsentBytes + this.#socket.bufferedAmount;
-  }
-
-  #behind(subId: string): void {
-    this.#o.counters.queriesRefusedBusyTotal++;
-    this.#closed(
-      subId,
-      `rate-limited: ${this.#backlog()} bytes of stored events still unsent on this ` +
-        "connection; read them first",
-    );
-  }
-
-  #townBusy(subId: string, detail: string): void {
-    this.#o.counters.queriesRefusedBusyTotal++;
-    this.#closed(subId, `rate-limited: town busy (${detail}); retry later`);
-  }
-
   async #onCount(subId: string, filters: NostrFilter[]): Promise<void> {
     // A count of private events tells who gets how many: never served (docs/PROTOCOL.md).
     if (this.#auth.namesPrivateKind(filters)) {
@@ -494,97 +358,6 @@ export class Nip01Session implements HubSubscriber {
         return this.#closed(subId, `invalid: ${err.message}`);
       }
       this.#closed(subId, "error: could not count events");
-    }
-  }
-
-  #onClose(subId: string): void {
-    const sub = this.#subs.get(subId);
-    if (sub) sub.closed = true;
-    this.#subs.delete(subId);
-    this.#o.hub.unsubscribe(this, subId);
-  }
-
-  #onEvent(event: NostrEvent): Promise<void> | void {
-    const { ownerPubkey } = this.#o;
-    try {
-      checkCreatedAt(event.created_at, this.#o.limits);
-    } catch (err) {
-      if (err instanceof CreatedAtOutOfWindowError) {
-        this.#o.counters.createdAtRefusedTotal++;
-        return this.#ok(event.id, false, `invalid: ${err.message}`);
-      }
-      throw err;
-    }
-    if (ownerPubkey === undefined || event.pubkey !== ownerPubkey.toLowerCase()) {
-      // An event that is not valid is told so, not quoted a price it could never be stored
-      // for. Its signature check is read work: charged to the shared budget, and skipped
-      // (the paid path checks it anyway) while that budget is spent.
-      if (this.#budget.hasTime()) {
-        const started = performance.now();
-        try {
-          verifyEvent(event);
-        } catch (err) {
-          const reason = err instanceof EventValidationError ? err.reason : "bad event";
-          return this.#ok(event.id, false, `invalid: ${reason}`);
-        } finally {
-          this.#budget.charge(performance.now() - started, this);
-        }
-      }
-      this.#o.counters.paymentRequiredTotal++;
-      return this.#ok(event.id, false, this.#paymentRequired(event));
-    }
-    return this.#storeOwnerEvent(event);
-  }
-
-  #paymentRequired(event: NostrEvent): string {
-    const { ilpAddress, pricing } = this.#o;
-    const perByte = pricing.pricePerByte ?? 10n;
-    let quote = "";
-    try {
-      const toon = encodeEventToon(event);
-      const bytes = new TextEncoder().encode(toon).byteLength;
-      quote = `; this event is ${bytes} TOON bytes = ${priceToon(toon, event, pricing)} units`;
-    } catch {
-      // Not encodable (e.g. lone surrogates): no quote, the write side would refuse it anyway.
-    }
-    return `payment-required: writes are paid with ILP: send the event as TOON in an ILP ` +
-      `PREPARE to ${ilpAddress}, ${perByte} units per TOON byte${quote}`;
-  }
-
-  async #storeOwnerEvent(event: NostrEvent): Promise<void> {
-    try {
-      verifyEvent(event);
-    } catch (err) {
-      const reason = err instanceof EventValidationError ? err.reason : "bad event";
-      return this.#ok(event.id, false, `invalid: ${reason}`);
-    }
-    let toon: string;
-    let status;
-    try {
-      toon = encodeEventToon(event);
-      status = (await this.#store.insert(event, toon)).status;
-    } catch (err) {
-      if (err instanceof EventValidationError) {
-        return this.#ok(event.id, false, `invalid: ${err.message}`);
-      }
-      return this.#ok(event.id, false, "error: could not store the event");
-    }
-    switch (status) {
-      case "stored":
-      case "replaced":
-      case "ephemeral":
-        this.#o.counters.ownerEventsStoredTotal++;
-        this.#ok(event.id, true, "");
-        this.#o.hub.publish(event, toon);
-        return;
-      case "duplicate":
-        return this.#ok(event.id, true, "duplicate: already have this event");
-      case "rejected-deleted":
-        return this.#ok(event.id, false, "blocked: this event was deleted by its author");
-      case "rejected-stale":
-        return this.#ok(event.id, false, "invalid: a newer version of this event is stored");
-      case "rejected-expired":
-        return this.#ok(event.id, false, "invalid: this event has expired (NIP-40)");
     }
   }
 
@@ -652,9 +425,3 @@ export class Nip01Session implements HubSubscriber {
     this.close(1008, "slow consumer");
   }
 }
-
-const BUSY_DETAIL: Record<ReadBudgetRefusal, string> = {
-  queries: "too many queries in flight",
-  bytes: "too many stored events read and not yet sent",
-  time: "query time per second spent",
-};

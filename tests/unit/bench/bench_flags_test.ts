@@ -2,7 +2,7 @@
  * The scale harness's flags (bench/bench_flags.ts): the real script, run as a process, prints its
  * usage for `--help` (exit 0) and refuses a typo or a missing value before any run (exit 2).
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 
 const script = new URL("../../../bench/network_scale_bench_script.ts", import.meta.url).pathname;
 /** A hang guard, not a time limit. */

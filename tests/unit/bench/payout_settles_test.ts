@@ -5,7 +5,7 @@
  * settles were all refused `WrongChannelState(<id>, 0)`), and over the same facts changed the ways
  * a run can go wrong.
  */
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import {
   attributeSettles,
   type ChannelChainFacts,

@@ -1,5 +1,5 @@
 /** The scale harness charges each failed job to the chaos outage it lived through. */
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import { outageOfJob, outagesOf } from "../../../bench/scale_outages.ts";
 
 const events = [

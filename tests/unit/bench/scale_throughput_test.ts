@@ -1,5 +1,5 @@
 /** The scale harness's sustained rate: jobs done over the offer window and per minute of it. */
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import { offerWindowThroughput } from "../../../bench/scale_throughput.ts";
 
 Deno.test("offerWindowThroughput counts the jobs done while offers ran, not the drain after", () => {

@@ -1,5 +1,5 @@
 /** The scale hosts start their agents in lanes (bench/start_lanes.ts). */
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { startInLanes } from "../../../bench/start_lanes.ts";
 
 Deno.test("startInLanes: at most N at once, and a slow start holds only its own lane", async () => {

@@ -7,7 +7,7 @@
  * ClaimVerifier on top: the key is cached only from a claim of the peer.
  */
 import { localEvmAccount } from "../../../identity/local_evm_account.ts";
-import { assert, assertEquals, assertRejects, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../../harness/assert.ts";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { bytesToHex, hexToBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";

@@ -7,7 +7,7 @@
  * without a claim to the newest and giving released cover back. A close takes a shared book's
  * newer claim into the record as the file backend writes it, and an older one not at all.
  */
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import {
   FileChannelBook,
   recordClaimBook,

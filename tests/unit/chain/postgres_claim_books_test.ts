@@ -11,8 +11,8 @@
  * The channel's on-chain state is given by `channelOnChainFixture` (a fixed answer, no chain:
  * the chain path is tested on anvil by tests/e2e/town_shared_channel_test.ts).
  */
-import { assert, assertEquals, assertRejects } from "../../support/assert.ts";
-import { freshDatabase } from "../../support/postgres_database.ts";
+import { assert, assertEquals, assertRejects } from "../../../harness/assert.ts";
+import { freshDatabase } from "../../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../../state/postgres/postgres_server.ts";
 import { openPostgresClaimBooks } from "../../../state/postgres/postgres_claim_books.ts";
 import { ClaimVerifier } from "../../../chain/claim_verifier.ts";

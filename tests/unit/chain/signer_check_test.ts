@@ -1,5 +1,5 @@
 /** The one check of a channel peer's EVM signature, on real viem signatures. */
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { recoverMessageAddress } from "viem";
 import {

@@ -15,10 +15,10 @@ import { runGit } from "../../../roles/agent_work/git_command.ts";
 import { sealDeliveryKey } from "../../../protocol/delivery_key.ts";
 import { blobOutputTag } from "../../../protocol/job_blobs.ts";
 import { createStreamingSha256 } from "../../../protocol/streaming_sha256.ts";
-import { assert, assertEquals, assertRejects } from "../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { withTempDir } from "../../support/temp_dir.ts";
-import { tempGitRepo } from "../../support/temp_git_repo.ts";
-import { makeJobRecord } from "../../support/job_record_factory.ts";
+import { tempGitRepo } from "../../../harness/temp_git_repo.ts";
+import { makeJobRecord } from "../../../harness/job_record_factory.ts";
 import { zeroBlobCommit } from "../../support/zero_blob_tree.ts";
 
 /** A Blossom-like server on loopback: what it was asked for and how many bytes it sent. */

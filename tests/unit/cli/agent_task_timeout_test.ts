@@ -6,7 +6,7 @@ import {
   parseHandlerAnnouncement,
 } from "../../../protocol/nip89_handler.ts";
 import type { ProviderListing } from "../../../roles/requester/provider_directory.ts";
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 
 const PROVIDER = "ab".repeat(32);
 

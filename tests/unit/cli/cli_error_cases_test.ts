@@ -5,7 +5,7 @@
  * fails here, not silently as `internal`). The tables are read from the cli/ source; the classes
  * from the source folders, as tests/unit/protocol/error_classes_test.ts reads them.
  */
-import { assert, assertEquals, assertStringIncludes } from "../../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../../harness/assert.ts";
 import { asCliError } from "../../../cli/job_command.ts";
 import { cliErrorJson } from "../../../cli/cli_error.ts";
 import { CLI_ERRORS } from "../../../cli/cli_error_map.ts";

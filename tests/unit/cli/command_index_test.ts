@@ -8,7 +8,7 @@
  * module the index names, dynamic `import("...")`s included (from `deno info --json`;
  * cli/lazy_import.ts).
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import type { Command } from "commander";
 import { createProgram } from "../../../cli/program.ts";
 import { createRootCommand } from "../../../cli/root_command.ts";

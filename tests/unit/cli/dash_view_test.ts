@@ -14,12 +14,17 @@ import { dashFrame, type DashFrameProps } from "../../../cli/dash_view.ts";
 import { networkField } from "../../../cli/network_line.ts";
 import { agoText, providersCsv, providersServing } from "../../../cli/providers_command.ts";
 import type { ProviderListing } from "../../../roles/requester/provider_directory.ts";
-import { makeJobRecord } from "../../support/job_record_factory.ts";
+import { makeJobRecord } from "../../../harness/job_record_factory.ts";
 import { fixtureChannelRecord } from "../../support/channel_record_fixture.ts";
 import { withTempDir } from "../../support/temp_dir.ts";
 import { openPaymentLog } from "../../../state/payments/payment_log.ts";
 import { readTownWrites, withWrites } from "../../../cli/dash_towns.ts";
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../../support/assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStringIncludes,
+} from "../../../harness/assert.ts";
 
 const STATUSES = ["sent", "payment-required", "processing", "done", "error"] as const;
 

@@ -3,7 +3,7 @@
  * is the one table; docs/AGENTS.md and the Claude skill are its readers), and the CLI prints
  * no code outside it.
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { ERROR_CODES, EXIT_STATUSES, isErrorCode } from "../../../cli/error_codes.ts";
 import { ExitCode } from "../../../cli/exit_codes.ts";
 import { CliError, cliErrorJson } from "../../../cli/cli_error.ts";

@@ -2,7 +2,7 @@
  * One typed JSON object per stdout line (docs/AGENTS.md): the helper's line, and no command of
  * the CLI printing JSON any other way.
  */
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import { jsonLine } from "../../../cli/json_line.ts";
 
 Deno.test("jsonLine: one line, its type first and kept, bigints as strings", () => {

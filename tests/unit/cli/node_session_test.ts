@@ -3,7 +3,7 @@
  * naming the holder), its signer signs, and disposing the session closes the signer and lets the
  * state dir go; a wallet that cannot be unlocked lets the lock go too.
  */
-import { assertEquals, assertRejects, assertStringIncludes } from "../../support/assert.ts";
+import { assertEquals, assertRejects, assertStringIncludes } from "../../../harness/assert.ts";
 import { startNodeSession } from "../../../cli/node_session.ts";
 import { CliError } from "../../../cli/cli_error.ts";
 

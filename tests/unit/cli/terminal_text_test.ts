@@ -1,4 +1,4 @@
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import { terminalText } from "../../../cli/terminal_text.ts";
 
 Deno.test("terminalText: the characters that reorder or hide text are shown, not obeyed; the joiners scripts and emoji need are kept", () => {

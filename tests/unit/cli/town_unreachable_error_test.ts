@@ -2,7 +2,7 @@
  * A town that does not answer is `town-unreachable` whatever the command ran into (docs/AGENTS.md
  * "A town that does not answer"), never `internal`.
  */
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import { asCliError } from "../../../cli/job_command.ts";
 import { cliErrorJson } from "../../../cli/cli_error.ts";
 import { JobNotPostedError } from "../../../roles/requester/town_down.ts";

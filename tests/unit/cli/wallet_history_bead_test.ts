@@ -3,11 +3,11 @@
  * payments found through the job records that keep it, a job's through a prefix of its id, the
  * total at the end in text, JSON and CSV. Real CLI process, real payment log and job records.
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { openPaymentLog } from "../../../state/payments/payment_log.ts";
 import { openJobRepository } from "../../../state/jobs/job_repository.ts";
-import { makeJobRecord } from "../../support/job_record_factory.ts";
-import { runCli } from "../../support/run_cli.ts";
+import { makeJobRecord } from "../../../harness/job_record_factory.ts";
+import { runCli } from "../../../harness/run_cli.ts";
 
 Deno.test("wallet history --bead gt-1 lists only that bead's jobs' payments and their total; --job takes a 12-character prefix", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "wallet_history_bead_" });

@@ -2,7 +2,7 @@
  * config/agent_presets.ts: `[agents.<name>]` tables read into presets, the key from the variable
  * or file named, and every bad table refused naming the preset and the key at fault.
  */
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { AgentPresetsError, parseAgentPresets } from "../../../config/agent_presets.ts";
 import { ConfigError } from "../../../config/config_error.ts";
 

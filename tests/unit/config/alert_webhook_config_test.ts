@@ -1,5 +1,5 @@
 /** The alert webhook's one precedence: flag, then a non-empty environment variable, then config. */
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { loadSettings } from "../../../config/settings.ts";
 import { resolveAlertWebhook } from "../../../config/alert_webhook.ts";
 import { ConfigError } from "../../../config/config_error.ts";

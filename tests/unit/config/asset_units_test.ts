@@ -4,21 +4,21 @@
  * share (a settled channel holds nothing; withdrawals counted once), the town's asset from its
  * settlement token, and the CLI's `wallet history` and `wallet balance` over real files.
  */
-import { assert, assertEquals, assertMatch, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../../../harness/assert.ts";
 import { formatRecordedAmount } from "../../../protocol/asset_amount.ts";
 import { formatByteSize } from "../../../cli/transfer_progress.ts";
 import { channelBooks } from "../../../state/channels/channel_books.ts";
 import { saveChannel } from "../../../state/channels/channel_file.ts";
 import { openPaymentLog } from "../../../state/payments/payment_log.ts";
 import { formatJobRecord, parseJobRecord } from "../../../state/jobs/job_record.ts";
-import { makeJobRecord } from "../../support/job_record_factory.ts";
+import { makeJobRecord } from "../../../harness/job_record_factory.ts";
 import { statusAmountText } from "../../../roles/provider/provider_status.ts";
 import { loadSettings } from "../../../config/settings.ts";
 import { resolveTownSettings } from "../../../config/town_settings.ts";
 import { DEFAULT_TOWN_ASSET, townAssetOfToken } from "../../../config/town_asset.ts";
 import { ConfigError } from "../../../config/config_error.ts";
 import { fixtureChannelRecord } from "../../support/channel_record_fixture.ts";
-import { initWalletWithCli, runCli } from "../../support/run_cli.ts";
+import { initWalletWithCli, runCli } from "../../../harness/run_cli.ts";
 
 Deno.test("recorded amounts: in the asset's units with its code; without a scale, said to be base units", () => {
   assertEquals(formatRecordedAmount("45800", { asset: "M2M", scale: 6 }), "0.0458 M2M");

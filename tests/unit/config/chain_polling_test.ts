@@ -4,7 +4,7 @@
  * An RPC on loopback is local whatever chain id it answers (an anvil started as Base). The viem
  * clients the TokenNetwork client builds carry the interval.
  */
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import {
   BASE_SEPOLIA_CHAIN,
   LOCAL_CHAIN,

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import { loadSettings } from "../../../config/settings.ts";
 import { resolveChainConfig } from "../../../config/chain_config.ts";
 

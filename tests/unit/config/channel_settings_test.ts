@@ -1,5 +1,5 @@
-import { assertEquals, assertStringIncludes, assertThrows } from "../../support/assert.ts";
-import { runCli } from "../../support/run_cli.ts";
+import { assertEquals, assertStringIncludes, assertThrows } from "../../../harness/assert.ts";
+import { runCli } from "../../../harness/run_cli.ts";
 import { loadedFromToml } from "../../support/config_file_kit.ts";
 import {
   channelOpenSettings,

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects, assertStringIncludes } from "../../support/assert.ts";
+import { assertEquals, assertRejects, assertStringIncludes } from "../../../harness/assert.ts";
 import { editConfigFile, setTableKeys, tableHeader } from "../../../config/config_file.ts";
 import { ConfigError } from "../../../config/config_error.ts";
 

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects, assertStringIncludes } from "../../support/assert.ts";
+import { assertEquals, assertRejects, assertStringIncludes } from "../../../harness/assert.ts";
 import { isLoopbackHost, loadSettings, settingsTomlEntries } from "../../../config/settings.ts";
 import { ConfigError, InsecureUrlError } from "../../../config/config_error.ts";
 

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { resolveStateDir } from "../../../config/state_dir.ts";
 import { ConfigError } from "../../../config/config_error.ts";
 

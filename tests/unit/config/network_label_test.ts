@@ -5,7 +5,7 @@
  * real funds; the `network` setting names it only for a profile with no chain. Resolving a chain
  * of real funds needs `allowMainnet` (`--mainnet`), its refusal naming the chain and the flag.
  */
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { loadSettings } from "../../../config/settings.ts";
 import {
   KNOWN_CHAINS,

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "../../../harness/assert.ts";
 import { ConfigError } from "../../../config/config_error.ts";
 import { loadSettings } from "../../../config/settings.ts";
 import { resolveProviderSettings } from "../../../config/provider_settings.ts";

@@ -3,7 +3,7 @@
  * table, the environment and the flag wins over the one before it, and a bad value is a
  * ConfigError that names the setting.
  */
-import { assertEquals, assertStringIncludes } from "../../support/assert.ts";
+import { assertEquals, assertStringIncludes } from "../../../harness/assert.ts";
 import { configErrorOf, loadedFromToml } from "../../support/config_file_kit.ts";
 import {
   type RequesterFlags,

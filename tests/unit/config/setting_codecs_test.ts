@@ -3,7 +3,7 @@
  * refusal of each kind with its message naming the setting, and no module of the settings code
  * (config/, cli/, roles/) reading a switch's words itself.
  */
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { ConfigError, InsecureUrlError } from "../../../config/config_error.ts";
 import {
   BOOLEAN_WORDS,

@@ -3,7 +3,7 @@
  * `TURNPIKE_TOWN_LIMIT_*` environment (which wins), unknown names and bad values refused, and
  * the resolved limits in NIP-11 `limitation`.
  */
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { loadSettings } from "../../../config/settings.ts";
 import { resolveTownSettings } from "../../../config/town_settings.ts";
 import { ConfigError } from "../../../config/config_error.ts";

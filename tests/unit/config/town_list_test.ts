@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { resolveTownList } from "../../../config/town_list.ts";
 import { ConfigError } from "../../../config/config_error.ts";
 import { parseConfigText } from "../../../config/settings.ts";

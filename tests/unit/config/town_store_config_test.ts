@@ -4,7 +4,7 @@
  * town-wide limits, and payment channel peers taken on a shared store (their claim books are
  * shared there).
  */
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { loadSettings } from "../../../config/settings.ts";
 import { resolveTownSettings, type TownFlags } from "../../../config/town_settings.ts";
 import { ConfigError } from "../../../config/config_error.ts";

@@ -3,7 +3,7 @@
  * typed-data code (the reference) on random proofs, keys and domains.
  */
 import { localEvmAccount } from "../../../identity/local_evm_account.ts";
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { bytesToHex, hashTypedData } from "viem";
 import { privateKeyToAccount, signTypedData } from "viem/accounts";
 import {

@@ -1,5 +1,5 @@
 import { localEvmAccount } from "../../../identity/local_evm_account.ts";
-import { assertEquals, assertNotEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertNotEquals, assertRejects } from "../../../harness/assert.ts";
 import { privateKeyToAccount } from "viem/accounts";
 import { bytesToHex } from "viem";
 import {

@@ -1,5 +1,5 @@
 import { localEvmAccount } from "../../../identity/local_evm_account.ts";
-import { assertEquals, assertNotEquals } from "../../support/assert.ts";
+import { assertEquals, assertNotEquals } from "../../../harness/assert.ts";
 import {
   signCooperativeSettle,
   signWithdraw,

@@ -8,7 +8,7 @@
  */
 import { localNodeSigner } from "../../../identity/local_node_signer.ts";
 import { localEvmAccount } from "../../../identity/local_evm_account.ts";
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { bytesToHex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 import { generateSecretKey } from "nostr-tools";

@@ -5,9 +5,14 @@
  * --peer-info) and the town's announcement being replaced on restart.
  */
 import { localNodeSigner } from "../../../identity/local_node_signer.ts";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../support/assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+} from "../../../harness/assert.ts";
 import { generateSecretKey, getPublicKey, nip19 } from "nostr-tools";
-import { startTestTown } from "../../support/town_test_node.ts";
+import { startTestTown } from "../../../harness/town_test_node.ts";
 import {
   ChannelPeerError,
   resolveChannelPeer,

@@ -1,5 +1,5 @@
 import { localNodeSigner } from "../../../identity/local_node_signer.ts";
-import { assertEquals, assertRejects, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "../../../harness/assert.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import {
   ChannelSenderError,

@@ -1,5 +1,5 @@
 import { localEvmAccount } from "../../../identity/local_evm_account.ts";
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import {
   ClaimBeyondDepositError,
   ClaimSigner,

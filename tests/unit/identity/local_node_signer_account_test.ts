@@ -1,6 +1,6 @@
 import { toAccount } from "viem/accounts";
 import { generateSecretKey } from "nostr-tools/pure";
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { localNodeSigner, signerFromRequests } from "../../../identity/local_node_signer.ts";
 import { localEvmAccount } from "../../../identity/local_evm_account.ts";
 import { NodeSignerError } from "../../../protocol/node_signer.ts";

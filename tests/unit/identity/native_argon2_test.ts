@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { argon2id } from "hash-wasm";
 import { loadNativeArgon2id } from "../../../identity/native_argon2.ts";
 import { openSecret, sealSecret } from "../../../identity/key_vault.ts";

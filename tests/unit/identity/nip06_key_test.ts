@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../../../harness/assert.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import {
   deriveNip06SecretKey,

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects, assertStringIncludes } from "../../support/assert.ts";
+import { assertEquals, assertRejects, assertStringIncludes } from "../../../harness/assert.ts";
 import { withTempDir } from "../../support/temp_dir.ts";
 import {
   PassphraseSourceError,

@@ -7,7 +7,7 @@ import {
   assertNotEquals,
   assertRejects,
   assertThrows,
-} from "../../support/assert.ts";
+} from "../../../harness/assert.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { openWorkerNodeSigner } from "../../../identity/worker_node_signer.ts";

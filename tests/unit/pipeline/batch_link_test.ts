@@ -1,4 +1,4 @@
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import { LinkReceiver, LinkSender } from "../../../pipeline/batch_link.ts";
 import type { LinkMessage } from "../../../pipeline/worker_messages.ts";
 

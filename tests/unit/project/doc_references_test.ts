@@ -5,7 +5,7 @@
  * providers: the town's books per peer and its payouts"). And every module docs/ARCHITECTURE.md
  * names (`roles/town/town_node.ts`, `town_sizing.ts`) is one of the tree's.
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 
 const root = new URL("../../../", import.meta.url);
 const SKIP = /^(vendor|tests\/peers|tools\/node_modules|node_modules)\/|doc_references_test/;

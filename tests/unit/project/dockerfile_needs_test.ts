@@ -3,7 +3,7 @@
  * (its `ARG ..._IMAGE`/`BASE` defaults) is named in docs/OPERATIONS.md "Installing" and in the
  * Dockerfile's own header, with the build args that replace it behind a mirror.
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 
 const root = new URL("../../../", import.meta.url);
 

@@ -3,7 +3,7 @@
  * or docs/*.md), so a user can find it: names are read off the source's string literals, the way
  * the code passes them to `Deno.env` and the settings pickers.
  */
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 
 const ROOTS = ["cli", "config", "roles", "state", "stages", "transport", "pipeline", "protocol"];
 const MORE_ROOTS = ["chain", "identity", "skills"];

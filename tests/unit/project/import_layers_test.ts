@@ -4,7 +4,7 @@
  * imports, re-exports, dynamic `import("...")` and worker URLs (`new URL("...", import.meta.url)`)
  * all count: a lazily loaded module is still a dependency.
  */
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 
 /** Lowest first; folders on one row are siblings and must not import each other. */
 const LAYERS: readonly (readonly string[])[] = [

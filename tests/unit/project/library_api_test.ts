@@ -3,7 +3,7 @@
  * points): every name listed by hand, none from an internal folder, every function documented
  * with an example, and a program written against the entry points alone runs.
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import {
   buildJobRequest,
   createMnemonic,

@@ -3,7 +3,7 @@
  * where the node would pay for them. What is announced, in which order, with which created_at,
  * and what it costs per day.
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { finalizeEvent, generateSecretKey, verifyEvent } from "nostr-tools";
 import {
   type AnnouncedSkill,

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { formatAssetAmount } from "../../../protocol/asset_amount.ts";
 
 Deno.test("formatAssetAmount: base units to a decimal of the asset", () => {

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { backoffDelay, sleep } from "../../../protocol/backoff.ts";
 
 Deno.test("backoff: 1 s doubling to 30 s, +-20% jitter by default, capped with the jitter", () => {

@@ -4,7 +4,7 @@
  * this process that plays the BTP peer. The happy paths against ilp-plugin-btp itself are in
  * tests/interop/connector_ilp_prepare_sink_test.ts.
  */
-import { assert, assertEquals, assertRejects } from "../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { BtpClient, BtpConnectionError, BtpRemoteError } from "../../../transport/btp_client.ts";
 import {
   type BtpFrame,

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import { csvField, csvRow } from "../../../protocol/csv_row.ts";
 
 Deno.test("csv row: commas, quotes, CR and LF are quoted (RFC 4180); empty for undefined and null", () => {

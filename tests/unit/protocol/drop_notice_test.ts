@@ -2,7 +2,7 @@
 import { DropNotices } from "../../../roles/provider/jobs/drop_notice.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import { isBusyReason } from "../../../protocol/busy_feedback.ts";
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 
 const me = "a".repeat(64);
 const request = (tags: string[][]): NostrEvent => ({

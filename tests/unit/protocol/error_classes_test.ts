@@ -5,7 +5,7 @@
  * is the class's `name` in kebab-case without `Error`, unique as class names are. A few classes
  * define their own `code` (one from the wire, or the CLI's table): they are listed here.
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { TurnpikeError } from "../../../protocol/turnpike_error.ts";
 import { ProtocolError } from "../../../protocol/protocol_error.ts";
 import { HttpStatusError } from "../../../protocol/http_status_error.ts";

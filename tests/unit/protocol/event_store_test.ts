@@ -14,7 +14,7 @@ import {
   openEventStore,
   type StoredEvent,
 } from "../../../state/events/event_store.ts";
-import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { killAfterLines } from "../../support/kill_after_lines.ts";
 
 const alice = generateSecretKey();

@@ -9,7 +9,7 @@ import {
 } from "../../../protocol/event_verifier.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import { signFixtureEvent } from "../../../fixtures/generate.ts";
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import { runDenyingFfi } from "../../support/deny_ffi_script.ts";
 
 const BACKENDS: VerifierBackend[] = ["libsecp256k1-native", "libsecp256k1", "nostr-wasm", "noble"];

@@ -1,7 +1,7 @@
 import { type FixtureEntry, generateFixtures } from "../../../fixtures/generate.ts";
 import { extractSummary } from "../../../protocol/kind_extractor.ts";
 import { decodeEventToon } from "../../../protocol/toon_codec.ts";
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 
 const root = new URL("../../../fixtures/", import.meta.url);
 const manifest = JSON.parse(await Deno.readTextFile(new URL("manifest.json", root))) as {

@@ -15,7 +15,7 @@ import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import { decodeEventToon } from "../../../protocol/toon_codec.ts";
 import { localNodeSigner } from "../../../identity/local_node_signer.ts";
 import { NodeSignerError } from "../../../protocol/node_signer.ts";
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 
 const me = generateSecretKey();
 const mePub = getPublicKey(me);

@@ -3,7 +3,7 @@
  * signed reads back; a kind 0 that claims another address, town, rotation or Mayor than the one
  * that signed is refused.
  */
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import {
   readWorkerIdentity,

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../../harness/assert.ts";
 import {
   decodeIlpPacket,
   decodeIlpPrepare,

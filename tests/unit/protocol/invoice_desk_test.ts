@@ -1,4 +1,4 @@
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import {
   INVOICE_WITHDRAWN_CODE,
   INVOICE_WITHDRAWN_MESSAGES,

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 import { checkInvoiceDestination } from "../../../protocol/invoice_destination.ts";
 
 const reason = (d: ReturnType<typeof checkInvoiceDestination>) => d.pay ? "pay" : d.reason;

@@ -2,7 +2,7 @@
  * A signed receipt (protocol/job_receipt.ts): what a key signs reads back the same, and any edit
  * of its content, a wrong kind or a malformed receipt is refused with its reason.
  */
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import {
   type JobReceipt,

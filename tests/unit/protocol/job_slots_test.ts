@@ -2,7 +2,7 @@
 import { JobSlots, RequesterBusyError } from "../../../roles/requester/job_slots.ts";
 import { isBusyFeedback, isBusyReason } from "../../../protocol/busy_feedback.ts";
 import { parseJobFeedback } from "../../../protocol/nip90_job.ts";
-import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../../harness/assert.ts";
 
 Deno.test("job slots: a new job past the bound is refused busy, a resumed one is taken, a release frees", () => {
   const slots = new JobSlots(2);

@@ -1,7 +1,7 @@
 import { schnorr } from "@noble/curves/secp256k1.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { loadNativeSchnorr } from "../../../protocol/native_schnorr.ts";
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 
 // `deno task setup` installs Debian's libsecp256k1-1 (tools/system_packages.ts); tests run with -A.
 const native = loadNativeSchnorr();

@@ -11,7 +11,7 @@ import { buildProviderDirectory } from "../../../roles/requester/provider_direct
 import { computeNetworkStats, percentile } from "../../../roles/requester/network_stats.ts";
 import { networkFilters, snapshotOf } from "../../../roles/requester/network_snapshot.ts";
 import { validateFilter } from "../../../protocol/nostr_filter.ts";
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 
 const NOW = 1_800_000_000;
 const customer = generateSecretKey();

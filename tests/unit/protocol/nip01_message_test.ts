@@ -9,7 +9,7 @@ import {
   serializeRelayMessage,
 } from "../../../protocol/nip01_message.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 
 const event: NostrEvent = {
   id: "a".repeat(64),

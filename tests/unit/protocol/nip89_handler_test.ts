@@ -5,7 +5,7 @@ import {
   Nip89HandlerError,
   parseHandlerAnnouncement,
 } from "../../../protocol/nip89_handler.ts";
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 
 Deno.test("NIP-89 announcement: build, sign, parse", () => {
   const metadata = {

@@ -18,7 +18,7 @@ import {
   UnknownJobKindError,
 } from "../../../protocol/job_kind_names.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
-import { assert, assertEquals, assertRejects, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../../harness/assert.ts";
 
 const customerKey = generateSecretKey();
 const providerKey = generateSecretKey();

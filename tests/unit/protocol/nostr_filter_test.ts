@@ -7,7 +7,7 @@ import {
   validateFilter,
 } from "../../../protocol/nostr_filter.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
-import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../../harness/assert.ts";
 
 const keys = [generateSecretKey(), generateSecretKey()];
 

@@ -3,7 +3,7 @@
  * them instead of re-encoding: short and long forms, non-minimal forms refused, and packets
  * whose only fault is a non-minimal prefix or a non-ASCII address byte refused.
  */
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { OerLengthPrefixError, readCanonicalLength } from "../../../protocol/oer_length_prefix.ts";
 import {
   decodeIlpFulfill,

@@ -3,7 +3,7 @@
  * oversize, non-JSON, wrong-version and wrongly shaped requests and answers (the co-sign
  * requests, `last-claim` and its `claim` answer).
  */
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import {
   ChannelCosignError,
   type CooperativeSettleRequest,

@@ -5,7 +5,7 @@
  * receipt question answered for either invoice, a restart re-opening the delivery invoice, and
  * a delivery never paid ending the job `declined` with its key never released.
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { encodeReceiptQuestion } from "../../../protocol/payment_receipt.ts";

@@ -4,7 +4,7 @@
  * newer request, late payments, cancellation, restart re-opening an invoice, and the receipt
  * question of a requester whose payment is in doubt.
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { encodeReceiptQuestion } from "../../../protocol/payment_receipt.ts";

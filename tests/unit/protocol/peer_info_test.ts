@@ -7,7 +7,7 @@ import {
   PeerInfoError,
   validatePeerInfo,
 } from "../../../protocol/peer_info.ts";
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 
 const info: PeerInfo = {
   ilpAddress: "g.town.alice",

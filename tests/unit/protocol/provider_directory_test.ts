@@ -14,7 +14,7 @@ import {
 import { precheckJob } from "../../../roles/requester/job_precheck.ts";
 import { resolveJobKind } from "../../../roles/requester/job_spec.ts";
 import { UnknownJobKindError } from "../../../protocol/job_kind_names.ts";
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 
 const NOW = 1_800_000_000;
 

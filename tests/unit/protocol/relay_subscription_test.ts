@@ -8,7 +8,7 @@ import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import { subscribeRelay } from "../../../transport/relay_subscription.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import { encodeEventToon } from "../../../protocol/toon_codec.ts";
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 
 const key = generateSecretKey();
 const note = (kind: number, content: string): NostrEvent =>

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import {
   decideSpend,
   MIN_INVOICE_TIME_LEFT_MS,

@@ -9,7 +9,7 @@ import {
   SpspNip47MessageError,
 } from "../../../protocol/spsp_message.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 
 const senderKey = generateSecretKey();
 const townKey = generateSecretKey();

@@ -12,7 +12,7 @@ import { buildSpspRequest } from "../../../protocol/spsp_message.ts";
 import { SpspResponder } from "../../../roles/town/spsp/spsp_responder.ts";
 import { SpspSecrets } from "../../../roles/town/spsp/spsp_secrets.ts";
 import { TownWriteRejection } from "../../../roles/town/write/write_rejection.ts";
-import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
+import { assert, assertEquals, assertMatch } from "../../../harness/assert.ts";
 
 /**
  * The town's key behind a queue that serves one request at a time, each after `delayMs` (a

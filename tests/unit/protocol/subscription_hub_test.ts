@@ -12,7 +12,7 @@ import {
 } from "../../../roles/town/relay/subscription_hub.ts";
 import { TokenBucket } from "../../../roles/town/token_bucket.ts";
 import { resolveTownLimits, TownLimitsError } from "../../../config/town_limits.ts";
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 
 function event(kind: number, pubkey: string, tags: string[][] = [], n = 0): NostrEvent {
   return {

@@ -14,7 +14,7 @@ import {
 } from "../../../protocol/event_verifier.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import { signFixtureEvent } from "../../../fixtures/generate.ts";
-import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../../harness/assert.ts";
 
 const ID = "a".repeat(64);
 const base: NostrEvent = {

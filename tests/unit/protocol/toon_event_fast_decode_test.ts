@@ -9,7 +9,7 @@ import { decodeCanonicalEventToon } from "../../../protocol/toon_event_fast_deco
 import { encodeEventToon } from "../../../protocol/toon_codec.ts";
 import { parseEventToon } from "../../../protocol/toon_event_parse.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { fuzzSeed, seededRandom } from "../../support/seeded_random.ts";
 
 const seed = fuzzSeed();

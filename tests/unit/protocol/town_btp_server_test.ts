@@ -3,8 +3,8 @@
  * the child peer: IL-DCP, SPSP, paid writes, forwarding to another child, and every reject path
  * with its documented code.
  */
-import { assert, assertEquals, assertMatch, assertRejects } from "../../support/assert.ts";
-import { connectPayingClient, startTestTown } from "../../support/town_test_node.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../../../harness/assert.ts";
+import { connectPayingClient, startTestTown } from "../../../harness/town_test_node.ts";
 import { BtpAuthError, BtpClient } from "../../../transport/btp_client.ts";
 import { decodeIlpReply, encodeIlpPrepare, type IlpReply } from "../../../protocol/ilp_packet.ts";
 import { encodeEventToon } from "../../../protocol/toon_codec.ts";

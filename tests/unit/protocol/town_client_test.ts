@@ -6,8 +6,13 @@
  * ports is paid again once the uplink reconnects; a write sent again after its answer was lost
  * is answered `duplicate` and not paid twice.
  */
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../support/assert.ts";
-import { startTestTown } from "../../support/town_test_node.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+} from "../../../harness/assert.ts";
+import { startTestTown } from "../../../harness/town_test_node.ts";
 import type { TownNode } from "../../../roles/town/town_node.ts";
 import { generateSecretKey } from "nostr-tools";
 import { BtpClient, BtpConnectionError, BtpTimeoutError } from "../../../transport/btp_client.ts";

@@ -2,7 +2,7 @@
  * The trust formula (protocol/trust_score.ts, docs/PROTOCOL.md "Receipts and trust"): what each
  * receipt counts for, how its value and age weigh it, and how a rank follows from them.
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import type { JobReceipt } from "../../../protocol/job_receipt.ts";
 import {
   PROTECTED_CHANGE_PENALTY,

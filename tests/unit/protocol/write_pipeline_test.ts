@@ -7,7 +7,7 @@
  */
 import { localNodeSigner } from "../../../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
-import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
+import { assert, assertEquals, assertMatch } from "../../../harness/assert.ts";
 import { openEventStore } from "../../../state/events/event_store.ts";
 import { SubscriptionHub } from "../../../roles/town/relay/subscription_hub.ts";
 import { deriveSpspSeed, SpspSecrets } from "../../../roles/town/spsp/spsp_secrets.ts";

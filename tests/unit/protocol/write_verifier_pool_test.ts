@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
 import { WriteVerifierPool } from "../../../roles/town/write/write_verifier_pool.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";

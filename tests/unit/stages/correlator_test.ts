@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { createCorrelator, jobReferences } from "../../../stages/correlator.ts";
 import { DirectoryJobStore, JobRouteError, MemoryJobStore } from "../../../stages/job_store.ts";
 import type { Chunk, SummaryChunk } from "../../../stages/chunks.ts";

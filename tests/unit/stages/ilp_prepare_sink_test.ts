@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { decodeSharedSecret, ilpPrepareSinkStage } from "../../../stages/ilp_prepare_sink.ts";
 import { StageOptionsError } from "../../../stages/stage.ts";
 

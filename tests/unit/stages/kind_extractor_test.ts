@@ -11,7 +11,7 @@ import { createKindExtractor, kindExtractorStage } from "../../../stages/kind_ex
 import { createToonEncoder, toonEncoderStage } from "../../../stages/toon_encoder.ts";
 import type { Chunk } from "../../../stages/chunks.ts";
 import { NO_PERMISSIONS, StageOptionsError } from "../../../stages/stage.ts";
-import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../../harness/assert.ts";
 
 const E = "e".repeat(64);
 const P = "c".repeat(64);

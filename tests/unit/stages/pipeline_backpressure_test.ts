@@ -1,10 +1,10 @@
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { createPipeline } from "../../../pipeline/pipeline.ts";
 import type { Chunk } from "../../../stages/chunks.ts";
 import type { StageModuleRef } from "../../../stages/stage_registry.ts";
 
 const BANG: StageModuleRef = {
-  url: new URL("../../fixtures_stages/bang_transform.ts", import.meta.url).href,
+  url: new URL("../../../harness/bang_transform.ts", import.meta.url).href,
   exportName: "bangStage",
 };
 

@@ -1,8 +1,8 @@
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { createPipeline, PipelineSpecError } from "../../../pipeline/pipeline.ts";
 import { RecordDecoderStream } from "../../../stages/record_framing.ts";
 import type { Chunk } from "../../../stages/chunks.ts";
-import { assertRejects } from "../../support/assert.ts";
+import { assertRejects } from "../../../harness/assert.ts";
 import { extractSummary } from "../../../protocol/kind_extractor.ts";
 import { loadStage, stageNames, UnknownStageError } from "../../../stages/stage_registry.ts";
 

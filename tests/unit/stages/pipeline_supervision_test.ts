@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
+import { assert, assertEquals, assertMatch } from "../../../harness/assert.ts";
 import { createPipeline } from "../../../pipeline/pipeline.ts";
 import type { Chunk, ToonChunk } from "../../../stages/chunks.ts";
 import type { StageModuleRef } from "../../../stages/stage_registry.ts";

@@ -3,7 +3,7 @@
  * docs/OPERATIONS.md "Setting values"): its switches take the one vocabulary of switches and its
  * relay the settings' loopback rule, a bad value refused as a StageOptionsError.
  */
-import { assertEquals, assertThrows } from "../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { relaySourceStage } from "../../../stages/relay_source.ts";
 import { StageOptionsError } from "../../../stages/stage.ts";
 import { parseStageFlags } from "../../../stages/stage_runner.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { verifyEvent } from "nostr-tools/pure";
 import type { Chunk, EventChunk, FailedChunk } from "../../../stages/chunks.ts";
 import { StageOptionsError } from "../../../stages/stage.ts";

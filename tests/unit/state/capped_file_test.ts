@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { readCappedFile, readCappedTextFile } from "../../../state/capped_file.ts";
 
 class TooLargeForTest extends Error {

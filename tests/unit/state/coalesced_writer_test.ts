@@ -1,5 +1,5 @@
 /** CoalescedWriter: newest value wins, nobody is told "written" before their value is. */
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { CoalescedWriter } from "../../../state/coalesced_writer.ts";
 
 Deno.test("coalesced writer: one write in flight, then only the newest value", async () => {

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { LineAppender } from "../../../state/line_appender.ts";
 
 Deno.test("line appender: lines appended together all land, in order, after an unfinished line", async () => {

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { readOptionalTextFile } from "../../../state/optional_text_file.ts";
 
 Deno.test("readOptionalTextFile: the text of a file that is there", async () => {

@@ -4,7 +4,7 @@
  * that has not written its pid yet is still a holder, and the lock file stays out of the audit
  * history. Real processes and SIGKILL: tests/e2e/state_dir_lock_test.ts.
  */
-import { assert, assertEquals, assertRejects } from "../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../harness/assert.ts";
 import {
   lockStateDir,
   STATE_DIR_LOCK_FILE,

@@ -3,7 +3,7 @@
  * exports from runs under the suite's `deno test --doc` piece (tools/test_suite.ts) or is marked
  * compile-only, and the module list the piece runs is the one `deno info` reads off `mod.ts`.
  */
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { docExamples, libraryModules } from "../../../tools/library_examples.ts";
 import { DOC_PIECE, docPiece } from "../../../tools/test_suite.ts";
 

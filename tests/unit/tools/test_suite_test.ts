@@ -2,7 +2,7 @@
  * The suite runner (tools/test_suite.ts): how it packs files and reads `deno test`'s output, and a
  * real run of two `deno test` processes over a passing, a failing and a crashing file.
  */
-import { assert, assertEquals, assertStringIncludes } from "../../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../../harness/assert.ts";
 import { failureLines, fileSeconds, planPieces, summaryCounts } from "../../../tools/test_suite.ts";
 
 Deno.test("test suite: slow files alone, fast ones packed, the longest first", () => {

@@ -4,7 +4,7 @@
  * chosen subprotocol, and what it must shed it sheds: slow heads, oversized heads, idle bodies,
  * connections past the caps, refused addresses.
  */
-import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
+import { assert, assertEquals, assertMatch } from "../../../harness/assert.ts";
 import {
   type HttpFrontOptions,
   listenHttpFront,

@@ -9,7 +9,7 @@ import {
   openNip01Client,
 } from "../../../transport/nip01_client.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
-import { assertEquals } from "../../support/assert.ts";
+import { assertEquals } from "../../../harness/assert.ts";
 
 const key = generateSecretKey();
 const note = (createdAt: number, content: string): NostrEvent =>

@@ -3,7 +3,7 @@
  * servers), against its own server side (accept), and against a raw TCP peer that writes
  * hand-made frames (fragments, pings, masked or oversized frames, a peer that just goes away).
  */
-import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../../harness/assert.ts";
 import {
   NoDelayWebSocket,
   openWebSocket,

@@ -3,7 +3,7 @@
  * exactly (what follows is left on the connection), LOCAL and UNKNOWN naming no client, and
  * anything else refused.
  */
-import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { ProxyHeaderError, readProxyHeader } from "../../../transport/proxy_protocol.ts";
 
 /** A connection that hands out `bytes` a few at a time; `left()` is what was not read. */

@@ -1,5 +1,5 @@
-import { assertEquals, assertRejects } from "../../support/assert.ts";
-import { startTestTown } from "../../support/town_test_node.ts";
+import { assertEquals, assertRejects } from "../../../harness/assert.ts";
+import { startTestTown } from "../../../harness/town_test_node.ts";
 import {
   fetchRelayInfo,
   fetchTownPubkey,

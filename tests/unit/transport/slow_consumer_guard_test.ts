@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 import { SlowConsumerGuard } from "../../../transport/slow_consumer_guard.ts";
 
 /** A stand-in socket: its backlog is set by the test; `close` records the code. */

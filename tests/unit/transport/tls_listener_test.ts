@@ -4,7 +4,7 @@
  * and `ca_file` / `tls_cert` / `tls_key` (config/ca_file.ts, config/town_tls.ts), on
  * certificates made here with `openssl`.
  */
-import { assert, assertEquals, assertRejects, assertThrows } from "../../support/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../../harness/assert.ts";
 import { ReloadableTlsListener } from "../../../transport/tls_listener.ts";
 import {
   certificateFingerprint,

@@ -7,9 +7,9 @@
 import { ExpandedTooLargeError } from "../../../../roles/agent_work/agent_work_errors.ts";
 import { createRepositoryBundle } from "../../../../roles/agent_work/repository_bundle.ts";
 import { worktreeFromBundle } from "../../../../roles/agent_work/bundle_worktree.ts";
-import { assert, assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import { withTempDir } from "../../../support/temp_dir.ts";
-import { tempGitRepo } from "../../../support/temp_git_repo.ts";
+import { tempGitRepo } from "../../../../harness/temp_git_repo.ts";
 import { zeroBlobCommit } from "../../../support/zero_blob_tree.ts";
 
 /** Bytes under `dir` (`du -sb`), 0 when it is not there. */

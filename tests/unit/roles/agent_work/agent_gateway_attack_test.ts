@@ -3,9 +3,9 @@
 // small descriptor limit (tests/support/gateway_host_process.ts), so that what they hold is read
 // from
 // /proc and an exhausted table ends that process, not the test's.
-import { assert, assertEquals, assertStringIncludes } from "../../../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
 import { startGatewayHost } from "../../../support/gateway_host_process.ts";
-import { startStandInModelApi } from "../../../support/stand_in_model_api.ts";
+import { startStandInModelApi } from "../../../../harness/stand_in_model_api.ts";
 
 const KEY = "sk-provider-secret";
 const MiB = 1024 * 1024;

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStringIncludes } from "../../../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
 import {
   type AgentGateway,
   type AgentGatewayOptions,
@@ -8,7 +8,10 @@ import {
   GatewayLedger,
   type GatewaySpend,
 } from "../../../../roles/agent_work/provider/gateway_ledger.ts";
-import { type StandInModelApi, startStandInModelApi } from "../../../support/stand_in_model_api.ts";
+import {
+  type StandInModelApi,
+  startStandInModelApi,
+} from "../../../../harness/stand_in_model_api.ts";
 
 const KEY = "sk-provider-secret";
 /** 1 unit per input token, 5 per output token: a stand-in call (1000 in, 200 out) costs 2000. */

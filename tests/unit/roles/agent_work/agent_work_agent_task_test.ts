@@ -11,7 +11,7 @@ import {
   parseAgentTask,
   renderTaskPrompt,
 } from "../../../../roles/agent_work/agent_task.ts";
-import { assertEquals, assertThrows } from "../../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../../harness/assert.ts";
 
 /** A bead as `bd show --json` prints one (types.IssueDetails: the issue and its relations). */
 const BEAD = {

@@ -10,7 +10,7 @@ import {
 } from "../../../../roles/agent_work/bead_context.ts";
 import { parseAgentTask, renderTaskPrompt } from "../../../../roles/agent_work/agent_task.ts";
 import { AgentTaskError } from "../../../../roles/agent_work/agent_work_errors.ts";
-import { assert, assertEquals, assertThrows } from "../../../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../../../harness/assert.ts";
 
 /** A bead as `bd show --json` prints it: a parent (parent-child) and a blocker. */
 const BEAD = [{

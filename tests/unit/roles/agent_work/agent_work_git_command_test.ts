@@ -5,7 +5,7 @@
  */
 import { GitCommandError } from "../../../../roles/agent_work/agent_work_errors.ts";
 import { runGit } from "../../../../roles/agent_work/git_command.ts";
-import { assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../../harness/assert.ts";
 
 Deno.test("git's answer, and an allowed exit code as an answer", async () => {
   assertEquals((await runGit(["--version"])).stdout.startsWith("git version "), true);

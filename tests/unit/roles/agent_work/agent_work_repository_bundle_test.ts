@@ -18,9 +18,9 @@ import {
 } from "../../../../roles/agent_work/repository_bundle.ts";
 import { worktreeFromBundle } from "../../../../roles/agent_work/bundle_worktree.ts";
 import { runGit } from "../../../../roles/agent_work/git_command.ts";
-import { assert, assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import { withTempDir } from "../../../support/temp_dir.ts";
-import { tempGitRepo } from "../../../support/temp_git_repo.ts";
+import { tempGitRepo } from "../../../../harness/temp_git_repo.ts";
 
 Deno.test("a bundle of depth 3 carries the base and 2 ancestors, and the provider's worktree has just those 3 commits, checked out on its branch", async () => {
   await withTempDir(async (tmp) => {

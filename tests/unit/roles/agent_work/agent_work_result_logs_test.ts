@@ -6,7 +6,7 @@
 import { SealedBlobTamperedError } from "../../../../roles/agent_work/agent_work_errors.ts";
 import { openResultLogs, sealResultLogs } from "../../../../roles/agent_work/result_logs.ts";
 import { verdictOf, verdictSource } from "../../../../protocol/job_verdict.ts";
-import { assert, assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
 
 const GATE_OUTPUT = "H4sIAAAAAAACA0XLsQ7CIBRG4f0+xZ/IAKEXKRJrN14FhFqikUGGJsZ318HodnKSL9dlAfOl";
 

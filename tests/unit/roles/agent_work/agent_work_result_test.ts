@@ -18,9 +18,9 @@ import { createRepositoryBundle } from "../../../../roles/agent_work/repository_
 import { worktreeFromBundle } from "../../../../roles/agent_work/bundle_worktree.ts";
 import { applyResultBundle, checkResultBundle } from "../../../../roles/agent_work/result_apply.ts";
 import { runGit } from "../../../../roles/agent_work/git_command.ts";
-import { assert, assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import { withTempDir } from "../../../support/temp_dir.ts";
-import { type TempGitRepo, tempGitRepo } from "../../../support/temp_git_repo.ts";
+import { type TempGitRepo, tempGitRepo } from "../../../../harness/temp_git_repo.ts";
 
 const JOB_ID = "5c83da8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4";
 

@@ -12,7 +12,7 @@ import {
   sealBlob,
   SEALED_BLOB_OVERHEAD,
 } from "../../../../roles/agent_work/sealed_blob.ts";
-import { assertEquals, assertNotEquals, assertRejects } from "../../../support/assert.ts";
+import { assertEquals, assertNotEquals, assertRejects } from "../../../../harness/assert.ts";
 
 const plain = new Uint8Array(100_000).map((_, i) => (i * 31 + 7) % 251);
 

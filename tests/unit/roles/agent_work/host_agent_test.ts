@@ -2,7 +2,7 @@
  * A host preset's run (docs/OPERATIONS.md "Host presets"): its clean environment, its kept
  * output, and its stop at the deadline or by the job's signal, on real processes.
  */
-import { assert, assertEquals, assertStringIncludes } from "../../../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
 import { runHostAgent } from "../../../../roles/agent_work/provider/host_agent.ts";
 
 const SECRET = "TURNPIKE_HOST_AGENT_TEST_SECRET";

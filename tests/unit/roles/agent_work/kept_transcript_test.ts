@@ -4,7 +4,7 @@
  * a job left in `out/agent.log`, what a job cut off by a crash left (read at the restart), and
  * never a link the job's code made to a host file.
  */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import {
   keepLeftTranscript,
   keepTranscript,

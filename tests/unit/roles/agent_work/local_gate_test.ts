@@ -2,8 +2,8 @@
  * The requester's own run of an acceptance command (roles/agent_work/local_gate.ts): the real
  * skill sandbox and git, on a commit of a real repository.
  */
-import { assertEquals, assertStringIncludes } from "../../../support/assert.ts";
-import { tempGitRepo } from "../../../support/temp_git_repo.ts";
+import { assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
+import { tempGitRepo } from "../../../../harness/temp_git_repo.ts";
 import { runLocalGate } from "../../../../roles/agent_work/local_gate.ts";
 
 Deno.test("a local gate runs on the commit's files in the sandbox: no network, no .git, the hidden dir absent, its exit the verdict, no worktree left", async () => {

@@ -3,7 +3,7 @@
  * only when the spend changed, at most `max` a job, none after `stop()`; the `spend` tag read back
  * as written, a malformed one not at all.
  */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { startSpendReporter } from "../../../../roles/agent_work/provider/spend_reporter.ts";
 import type { GatewaySpend } from "../../../../roles/agent_work/provider/gateway_ledger.ts";
 import { type AgentSpend, parseSpendTag, spendTag } from "../../../../protocol/agent_spend.ts";

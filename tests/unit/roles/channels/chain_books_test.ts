@@ -1,4 +1,4 @@
-import { assert } from "../../../support/assert.ts";
+import { assert } from "../../../../harness/assert.ts";
 import { chainEqualsBooks } from "../../../../roles/channels/chain_books.ts";
 
 const agreed = { deposit: 100n, sent: 30n, received: 30n, payerPayout: 70n, payeePayout: 30n };

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { logChannelDeposit } from "../../../../roles/channels/channel_deposit_log.ts";
 import { readChannelLog } from "../../../../state/channels/channel_log.ts";
 

@@ -4,7 +4,7 @@
  * cuts its top-up to the room left, or refuses when there is none. The chain here is a recording
  * stand-in (the contract call is exercised against anvil in tests/e2e/channel_auto_test.ts).
  */
-import { assertEquals, assertMatch, assertRejects } from "../../../support/assert.ts";
+import { assertEquals, assertMatch, assertRejects } from "../../../../harness/assert.ts";
 import {
   DepositAboveMaximumError,
   raiseChannelDeposit,

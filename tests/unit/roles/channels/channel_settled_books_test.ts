@@ -5,7 +5,7 @@
  * forwarded value capped), the refused packets' cover a payee did not take is `NotTaken`, and a
  * side whose proof is not on chain transferred nothing.
  */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { settledBooks } from "../../../../roles/channels/channel_chain_sync.ts";
 import { fixtureChannelRecord } from "../../../support/channel_record_fixture.ts";
 

@@ -8,7 +8,7 @@
  * `setTotalDeposit` is held until the test lets it through (the contract call runs against
  * anvil in tests/e2e/channel_topup_wait_test.ts).
  */
-import { assert, assertEquals, assertMatch, assertRejects } from "../../../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../../../../harness/assert.ts";
 import { ClaimBeyondDepositError } from "../../../../chain/claim_signer.ts";
 import { startChannelTopUp, TopUpRefusedError } from "../../../../roles/channels/channel_topup.ts";
 import { SentBookSigner } from "../../../../roles/channels/sent_book_signer.ts";

@@ -4,7 +4,7 @@
  * refusal of the log range books by the caller's records (`unreadable`); a timeout or an HTTP
  * error on the way to the node books nothing and is thrown, so the next poll asks again.
  */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { HttpRequestError, RpcRequestError, TimeoutError } from "viem";
 import type { ChannelChain } from "../../../../roles/channels/channel_chain_sync.ts";
 import { settleOrBook } from "../../../../roles/channels/settle_or_book.ts";

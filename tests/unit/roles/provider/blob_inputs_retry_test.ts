@@ -4,7 +4,7 @@
  * server is back; a blob the server does not hold is refused at once; a server that stays away is
  * refused once the retry bound is spent. Against a real HTTP server on loopback.
  */
-import { assert, assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import {

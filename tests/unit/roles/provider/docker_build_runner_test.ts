@@ -2,7 +2,7 @@
  * The docker-build request's test settings: a `test` command, or `test-image-cmd` (the image's
  * own ENTRYPOINT/CMD), never both.
  */
-import { assertEquals, assertThrows } from "../../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../../harness/assert.ts";
 import {
   checkDockerBuildRequest,
   DockerBuildRequestError,

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
 import {
   type AdmissionContext,

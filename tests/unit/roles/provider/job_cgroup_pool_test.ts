@@ -4,7 +4,7 @@
  * what it left charged is dropped; a pair still charged is not reused; a dead process's pool is
  * reaped. Root with the v1 `memory` and `pids` controllers only (ignored elsewhere).
  */
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import {
   JobCgroupPool,
   POOLED_CHARGE_FLOOR,

@@ -1,5 +1,5 @@
 /** What a restarted provider does with each record it finds: the rules, record by record. */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import {
   EXPIRED_UNPAID,
   recoveryStepFor,

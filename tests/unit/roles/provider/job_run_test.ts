@@ -4,7 +4,7 @@
  * kept, failures with their stderr, cancellation, an unreadable request, an unreachable blob
  * input, and a skill with no runner.
  */
-import { assert, assertEquals, assertStringIncludes } from "../../../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
 import { type JobRunOptions, runJob } from "../../../../roles/provider/jobs/job_run.ts";
 import type { SkillSandbox } from "../../../../roles/provider/sandbox/skill_sandbox.ts";
 import { closeTestSandboxes, testSandbox } from "../../../support/pooled_sandbox.ts";

@@ -4,7 +4,7 @@
  * real payment logs and job files; the town between them is stood in by a direct call (the e2e
  * test, tests/e2e/agent_task_refund_test.ts, routes it through a real town).
  */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { localNodeSigner } from "../../../../identity/local_node_signer.ts";
 import { formatIlpInvoice } from "../../../../protocol/ilp_invoice.ts";

@@ -1,5 +1,5 @@
 /** The provider's run queue: concurrency cap, once per job, cancel, skip, idle and stop. */
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { RunQueue } from "../../../../roles/provider/jobs/run_queue.ts";
 
 /** A run that ends when told to (or when its signal aborts). */

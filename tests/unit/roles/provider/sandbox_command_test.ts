@@ -3,7 +3,7 @@
  * sandbox, on real files: the skill's `agents/node_modules/.bin` and the system dirs on its PATH,
  * a script's `#!` interpreter, what lies outside the sandbox or is hidden.
  */
-import { assertEquals, assertStringIncludes } from "../../../support/assert.ts";
+import { assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
 import { sandboxCommandProblem } from "../../../../roles/provider/sandbox/sandbox_command.ts";
 
 Deno.test("sandbox command: found on the skill's bin or the system PATH passes; missing, outside, hidden or with a missing interpreter is told", async () => {

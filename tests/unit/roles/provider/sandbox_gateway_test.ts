@@ -1,13 +1,13 @@
-import { assert, assertEquals, assertStringIncludes } from "../../../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
 import {
   parseSkillManifest,
   type SkillManifest,
 } from "../../../../roles/provider/skills/skill_manifest.ts";
 import type {
-  SandboxMode,
   SkillOutcome,
   SkillSandbox,
 } from "../../../../roles/provider/sandbox/skill_sandbox.ts";
+import type { SandboxMode } from "../../../../roles/provider/sandbox/sandbox_probe.ts";
 import {
   type AgentGateway,
   startAgentGateway,
@@ -16,7 +16,10 @@ import type { GatewaySpend } from "../../../../roles/agent_work/provider/gateway
 import { SkillJobError } from "../../../../roles/provider/sandbox/skill_sandbox_errors.ts";
 import { SANDBOX_GATEWAY_SOCKET } from "../../../../roles/provider/sandbox/sandbox_gateway.ts";
 import { closeTestSandboxes, testSandbox } from "../../../support/pooled_sandbox.ts";
-import { type StandInModelApi, startStandInModelApi } from "../../../support/stand_in_model_api.ts";
+import {
+  type StandInModelApi,
+  startStandInModelApi,
+} from "../../../../harness/stand_in_model_api.ts";
 import { denoTestAsNobody } from "../../../support/unprivileged_run.ts";
 
 // A real sandbox, a real gateway on a Unix socket, a stand-in model API on the host's loopback,

@@ -1,9 +1,7 @@
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { parseSkillManifest } from "../../../../roles/provider/skills/skill_manifest.ts";
-import type {
-  SandboxMode,
-  SkillOutcome,
-} from "../../../../roles/provider/sandbox/skill_sandbox.ts";
+import type { SkillOutcome } from "../../../../roles/provider/sandbox/skill_sandbox.ts";
+import type { SandboxMode } from "../../../../roles/provider/sandbox/sandbox_probe.ts";
 import { denoTestAsNobody } from "../../../support/unprivileged_run.ts";
 import { closeTestSandboxes, POOLED, testSandbox } from "../../../support/pooled_sandbox.ts";
 

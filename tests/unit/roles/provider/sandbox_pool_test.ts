@@ -6,20 +6,20 @@
  * hostile tests of tests/unit/roles/provider/skill_sandbox_test.ts run through prepared ones too, with
  * TURNPIKE_TEST_SANDBOX_POOL=1).
  */
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import {
   parseSkillManifest,
   type SkillManifest,
 } from "../../../../roles/provider/skills/skill_manifest.ts";
 import {
   createSkillSandbox,
-  type SandboxMode,
   type SkillOutcome,
   type SkillSandbox,
 } from "../../../../roles/provider/sandbox/skill_sandbox.ts";
+import type { SandboxMode } from "../../../../roles/provider/sandbox/sandbox_probe.ts";
 import { ProviderSkills } from "../../../../roles/provider/skills/provider_skills.ts";
 import { hasProcessWith } from "../../../support/process_scan.ts";
-import { waitUntil } from "../../../support/provider_test_kit.ts";
+import { waitUntil } from "../../../../harness/provider_test_kit.ts";
 import { denoTestAsNobody } from "../../../support/unprivileged_run.ts";
 
 const MODE: SandboxMode = Deno.uid() === 0 ? "root" : "rootless";

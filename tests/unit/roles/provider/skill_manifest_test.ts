@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../../harness/assert.ts";
 import {
   missingParams,
   parseSkillManifest,

@@ -1,15 +1,17 @@
-import { assert, assertEquals, assertStringIncludes } from "../../../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
 import {
   parseSkillManifest,
   type SkillManifest,
 } from "../../../../roles/provider/skills/skill_manifest.ts";
+import type {
+  SkillOutcome,
+  SkillSandboxOptions,
+} from "../../../../roles/provider/sandbox/skill_sandbox.ts";
+import type { SandboxMode } from "../../../../roles/provider/sandbox/sandbox_probe.ts";
 import {
   SANDBOX_DENO_BIN_DIR,
   SANDBOX_DENO_DIR,
-  type SandboxMode,
-  type SkillOutcome,
-  type SkillSandboxOptions,
-} from "../../../../roles/provider/sandbox/skill_sandbox.ts";
+} from "../../../../roles/provider/sandbox/sandbox_mounts.ts";
 import { encodeEventToon } from "../../../../protocol/toon_codec.ts";
 import { denoTestAsNobody } from "../../../support/unprivileged_run.ts";
 import { closeTestSandboxes, POOLED, testSandbox } from "../../../support/pooled_sandbox.ts";

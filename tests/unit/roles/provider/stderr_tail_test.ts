@@ -1,6 +1,6 @@
 /** The failing skill's stderr as published: cleaned, last lines, bounded. */
 import { stderrTail } from "../../../../roles/provider/jobs/stderr_tail.ts";
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 
 Deno.test("stderr tail: escapes and control characters out, last lines kept, bounded", () => {
   assertEquals(stderrTail(""), "");

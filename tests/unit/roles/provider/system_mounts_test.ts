@@ -3,7 +3,7 @@
  * mount table, and in the job's fstab each made read-only after its directory's recursive bind.
  * And a project where the sandbox mounts its own tree, refused by name.
  */
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { submountsUnder } from "../../../../roles/provider/sandbox/system_mounts.ts";
 import {
   buildSandboxFstab,

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../../harness/assert.ts";
 import { UnpaidPool } from "../../../../roles/provider/payments/unpaid_pool.ts";
 
 Deno.test("unpaid pool: a requester holds at most its share", () => {

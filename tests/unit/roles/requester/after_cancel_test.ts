@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { AFTER_CANCEL_MS, AfterCancel } from "../../../../roles/requester/after_cancel.ts";
 
 const JOB = "ab".repeat(32);

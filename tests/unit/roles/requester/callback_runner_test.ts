@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import {
   CallbackInDoubtError,
   CallbackRunner,

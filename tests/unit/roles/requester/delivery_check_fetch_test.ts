@@ -11,7 +11,7 @@ import { checkBeforePaying } from "../../../../roles/requester/delivery_check.ts
 import { commitmentTags, sha256Hex } from "../../../../protocol/delivery_commitment.ts";
 import { blobOutputTag } from "../../../../protocol/job_blobs.ts";
 import { signEventTemplate } from "../../../../identity/event_signer.ts";
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { withTempDir } from "../../../support/temp_dir.ts";
 
 interface CountingServer {

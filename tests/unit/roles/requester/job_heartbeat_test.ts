@@ -1,10 +1,10 @@
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import {
   startHeartbeat,
   waitingFor,
   waitingLine,
 } from "../../../../roles/requester/job_heartbeat.ts";
-import { makeJobRecord } from "../../../support/job_record_factory.ts";
+import { makeJobRecord } from "../../../../harness/job_record_factory.ts";
 import type { RequesterJobRecord } from "../../../../state/jobs/job_record.ts";
 
 Deno.test("waiting: what a job waits for, by its status and the town link", () => {

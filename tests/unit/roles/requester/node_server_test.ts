@@ -4,7 +4,7 @@
  * naming `/etc/shadow`, a file elsewhere or a link out of `uploads/` is refused, nothing
  * published), and connections that only hold a slot do not keep a command out.
  */
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import type { Requester } from "../../../../roles/requester/requester_node.ts";
 import { serveNode } from "../../../../roles/requester/node_server.ts";
 import { stagedUploadPath, stageUpload } from "../../../../roles/requester/node_uploads.ts";

@@ -4,7 +4,7 @@
  * request to the next node (cli/profile_node.ts `callProfileNode`): a command that found the node
  * a moment before its idle stop no longer has its connection cut with its job's fate unknown.
  */
-import { assert, assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import type { Requester } from "../../../../roles/requester/requester_node.ts";
 import { serveNode } from "../../../../roles/requester/node_server.ts";
 import { callNode, requestUnanswered, requestUndelivered } from "../../../../cli/node_call.ts";
@@ -18,8 +18,8 @@ import {
 } from "../../../../roles/requester/node_wire.ts";
 import type { JobSpec } from "../../../../roles/requester/job_spec.ts";
 import { fakeNodeRequester } from "../../../support/fake_node_requester.ts";
-import { createCliWallet } from "../../../support/cli_wallet.ts";
-import { ALICE_MNEMONIC } from "../../../support/anvil_channel_pair.ts";
+import { createCliWallet } from "../../../../harness/cli_wallet.ts";
+import { ALICE_MNEMONIC } from "../../../../harness/anvil_channel_pair.ts";
 import { loadSettings } from "../../../../config/settings.ts";
 import { resolveRequesterSettings } from "../../../../config/requester_settings.ts";
 import { Command } from "commander";

@@ -3,7 +3,7 @@
  * split wherever the chunks end, and a line past the cap ends the stream with a NodeWireError
  * instead of growing a buffer without bound.
  */
-import { assertEquals, assertRejects, assertThrows } from "../../../support/assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "../../../../harness/assert.ts";
 import {
   decodeNodeLine,
   encodeNodeLine,

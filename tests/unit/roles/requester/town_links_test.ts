@@ -5,7 +5,7 @@
  * bench/town_network_bench_script.ts), the first FULFILL winning, a reject final. The links are
  * stand-ins (`fakeLink`): a socket that stays open after its peer died cannot be made on demand.
  */
-import { assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import { PaymentInDoubtError, sendHedged } from "../../../../roles/requester/town_links.ts";
 import type { TownLink } from "../../../../roles/requester/town_link.ts";
 import type { IlpPrepare, IlpReply } from "../../../../protocol/ilp_packet.ts";

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { TransferReceiver } from "../../../../roles/requester/transfer_receiver.ts";
 import { openPaymentLog } from "../../../../state/payments/payment_log.ts";

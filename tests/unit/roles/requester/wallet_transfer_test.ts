@@ -3,7 +3,7 @@
  * scripted in process (scriptedLinks: the link's replies are what is under control here; the real
  * town and receiver are in tests/e2e/wallet_transfer_test.ts).
  */
-import { assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import {
   TransferInDoubtError,

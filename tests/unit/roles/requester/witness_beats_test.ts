@@ -3,8 +3,8 @@
  * the newest feedback of the job from its own provider (its spend and period), the record's
  * newest event and the deposit's payment, whichever is latest; stalled only past three periods.
  */
-import { assertEquals } from "../../../support/assert.ts";
-import { makeJobRecord } from "../../../support/job_record_factory.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
+import { makeJobRecord } from "../../../../harness/job_record_factory.ts";
 import { beatsOf, isStalled } from "../../../../roles/requester/witness_beats.ts";
 import type { NostrEvent } from "../../../../protocol/nostr_event.ts";
 

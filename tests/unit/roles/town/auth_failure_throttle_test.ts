@@ -1,5 +1,5 @@
 /** BTP auth failures throttled per address and in total, without locking out the right token. */
-import { assert, assertEquals, assertMatch } from "../../../support/assert.ts";
+import { assert, assertEquals, assertMatch } from "../../../../harness/assert.ts";
 import { AuthFailureThrottle } from "../../../../roles/town/auth_failure_throttle.ts";
 
 function clocked(total?: number) {

@@ -4,7 +4,7 @@
  * sends it again within the invoice's time), F02 for an account nobody configured, and F02 for a
  * packet another process of the town forwarded (that process asks the database again on F02).
  */
-import { assertEquals, assertStringIncludes } from "../../../support/assert.ts";
+import { assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
 import { createBtpRouter } from "../../../../roles/town/btp/btp_router.ts";
 import type { IlpPrepare, IlpReply } from "../../../../protocol/ilp_packet.ts";
 import type { WritePipeline } from "../../../../roles/town/write/write_pipeline.ts";

@@ -5,7 +5,7 @@
  * refused T03, those in flight answered first. The child is a test double of its BTP connection
  * that answers when told.
  */
-import { assertEquals, assertStringIncludes } from "../../../support/assert.ts";
+import { assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { createBtpRouter, type IlpNextHop } from "../../../../roles/town/btp/btp_router.ts";
 import { encodeIlpReply, type IlpPrepare, type IlpReply } from "../../../../protocol/ilp_packet.ts";

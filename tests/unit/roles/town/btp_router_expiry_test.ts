@@ -7,7 +7,7 @@
  * `rejected` with `R00`. The town's books are a real peer ledger in a temp dir; the provider is
  * a test double of its BTP connection that answers when told (the timing is the subject).
  */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { createBtpRouter, type IlpNextHop } from "../../../../roles/town/btp/btp_router.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { ILP_ERROR } from "../../../../protocol/ilp_packet.ts";
 import { invalidInputRejection } from "../../../../roles/town/write/invalid_input_rejection.ts";
 import { TownWriteRejection } from "../../../../roles/town/write/write_rejection.ts";

@@ -2,7 +2,7 @@
  * A town without channels: whether it needs the channel gates (and so the chain code), and the
  * gates it gets instead, which refuse every claim (F00) and let a packet without one pass.
  */
-import { assert, assertEquals, assertStringIncludes } from "../../../support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
 import {
   channelGatesNeeded,
   noChannelGates,

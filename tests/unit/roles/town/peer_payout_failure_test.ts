@@ -5,7 +5,7 @@
  * file or the ledger, and the next payment tries again and pays all that is owed. Before, that
  * failure was said nowhere (the payouts' queue swallowed it).
  */
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { PeerPayout } from "../../../../roles/town/channels/peer_payout.ts";
 import { localNodeSigner } from "../../../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../../../protocol/node_signer.ts";

@@ -7,8 +7,8 @@
  */
 import postgres from "postgres";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
-import { assert, assertEquals } from "../../../support/assert.ts";
-import { freshDatabase } from "../../../support/postgres_database.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
+import { freshDatabase } from "../../../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../../../state/postgres/postgres_server.ts";
 import { PostgresRateBuckets } from "../../../../state/postgres/postgres_rate_buckets.ts";
 import { localNodeSigner } from "../../../../identity/local_node_signer.ts";

@@ -1,5 +1,5 @@
 /** The town's read budget: caps on queries and queued bytes, a time bucket whose burst is capped. */
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { type QueryTicket, ReadBudget } from "../../../../roles/town/relay/read_budget.ts";
 
 function clocked(options: { rate: number; burst: number }) {

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { relayUrlKey, townRelayUrls } from "../../../../roles/town/relay/relay_urls.ts";
 
 Deno.test("relay URLs: a wildcard host stands for every address of the machine and localhost, wss:// with TLS", () => {

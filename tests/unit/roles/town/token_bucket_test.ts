@@ -1,5 +1,5 @@
 /** The town's token bucket: taking tokens, charging a debt after the fact, waiting it out. */
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { TokenBucket } from "../../../../roles/town/token_bucket.ts";
 
 Deno.test("token bucket: a charge may go into debt, refilled at the rate, capped at capacity", () => {

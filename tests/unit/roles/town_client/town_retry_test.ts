@@ -1,5 +1,5 @@
 /** The town retry policies (roles/town_client/town_retry.ts): how long before retry n, if at all. */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import {
   JOB_PAYMENT_RETRY,
   nextRetryWait,

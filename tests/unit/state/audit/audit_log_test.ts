@@ -3,8 +3,8 @@
  * and a SIGKILLed writer whose returned writes are all present and committed after restart.
  */
 import { STATE_DIR_IGNORE } from "../../../../state/audit/state_dir_ignore.ts";
-import { assert, assertEquals, assertMatch } from "../../../support/assert.ts";
-import { makeJobRecord } from "../../../support/job_record_factory.ts";
+import { assert, assertEquals, assertMatch } from "../../../../harness/assert.ts";
+import { makeJobRecord } from "../../../../harness/job_record_factory.ts";
 import {
   formatAuditMessage,
   openAuditLog,

@@ -3,7 +3,7 @@
  * (`git fsck --strict`), objects the tip already has not written again, bytes handed over not
  * read back, and a writer opened on a state dir with subdirectories writing git's tree modes.
  */
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { inflateSync } from "node:zlib";
 import { openGitCommitWriter, zlibStored } from "../../../../state/audit/git_commit_writer.ts";
 

@@ -4,7 +4,7 @@
  * still holds every line (the chunks and the current file at HEAD); a reopen reads the chunks in
  * order; rotation and pruning take a day's chunks with it.
  */
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { openAuditLog } from "../../../../state/audit/audit_log.ts";
 import { openPaymentLog, type PaymentEntry } from "../../../../state/payments/payment_log.ts";
 

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import {
   BlobStoreError,
   openBlobStore,

@@ -4,8 +4,8 @@
  * that sends other bytes (a stand-in server, named for what it does) is skipped and nothing of
  * its bytes is kept; with only such holders the answer is 503 and the blob stays unheld here.
  */
-import { assert, assertEquals, assertRejects } from "../../../support/assert.ts";
-import { freshDatabase } from "../../../support/postgres_database.ts";
+import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
+import { freshDatabase } from "../../../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../../../state/postgres/postgres_server.ts";
 import { openBlobStore } from "../../../../state/blobs/blob_store.ts";
 import { BlobStoreError } from "../../../../state/blobs/blob_store.ts";

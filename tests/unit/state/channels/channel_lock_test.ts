@@ -5,7 +5,7 @@ import { localNodeSigner } from "../../../../identity/local_node_signer.ts";
  * lock left by a SIGKILLed process does not block the next one.
  */
 import { getPublicKey } from "nostr-tools";
-import { assertEquals, assertRejects, assertStringIncludes } from "../../../support/assert.ts";
+import { assertEquals, assertRejects, assertStringIncludes } from "../../../../harness/assert.ts";
 import {
   ChannelLockedError,
   channelLockPath,
@@ -17,7 +17,7 @@ import {
   openChannelSender,
 } from "../../../../roles/channels/channel_sender.ts";
 import { deriveNip06SecretKey, publicIdentity } from "../../../../identity/nip06_key.ts";
-import { ALICE_MNEMONIC, BOB_MNEMONIC } from "../../../support/anvil_channel_pair.ts";
+import { ALICE_MNEMONIC, BOB_MNEMONIC } from "../../../../harness/anvil_channel_pair.ts";
 import { fixtureChannelRecord } from "../../../support/channel_record_fixture.ts";
 
 const ID = `0x${"5a".repeat(32)}` as const;

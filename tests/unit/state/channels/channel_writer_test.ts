@@ -1,4 +1,4 @@
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { channelFilePath, readChannel } from "../../../../state/channels/channel_file.ts";
 import {
   openChannelFileWriter,

@@ -5,7 +5,7 @@
  * resolves, updates one after the other on the book the previous one left, a refused or
  * backward decision changing nothing, no decision writing nothing, and no book without a file.
  */
-import { assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import {
   FileSentChannelBook,
   recordSentBook,

@@ -5,7 +5,7 @@
  * refusals (beyond the deposit less withdrawn, a withdrawal below the claims); each claim in the
  * file once `persist` resolves, and `persist` refusing a claim it did not sign.
  */
-import { assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import { SentBookSigner } from "../../../../roles/channels/sent_book_signer.ts";
 import { FileSentChannelBook } from "../../../../state/channels/file_sent_channel_book.ts";
 import {

@@ -7,7 +7,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { decode as decodeToon140 } from "toon-1.4.0";
-import { assert, assertEquals, assertThrows } from "../../../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../../../harness/assert.ts";
 import { openEventStore } from "../../../../state/events/event_store.ts";
 import { EVENT_STORE_FORMAT } from "../../../../state/events/event_store_schema.ts";
 import { EventStoreFormatError } from "../../../../state/events/event_store_migration.ts";

@@ -11,8 +11,8 @@ import { startPostgresServer } from "../../../../state/postgres/postgres_server.
 import { SqliteTownStore } from "../../../../state/events/town_store.ts";
 import { copyEventStore } from "../../../../state/events/event_store_copy.ts";
 import type { CommittedElsewhere } from "../../../../state/events/town_store.ts";
-import { assert, assertEquals } from "../../../support/assert.ts";
-import { freshDatabase } from "../../../support/postgres_database.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
+import { freshDatabase } from "../../../../harness/postgres_database.ts";
 import { makeEvent, runTownStoreSuite, T0 } from "../../../support/town_store_suite.ts";
 
 Deno.test("town store suite: SQLite", async (t) => {

@@ -5,7 +5,7 @@
  * and later inserts are refused.
  */
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
-import { assert, assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import { openEventStore } from "../../../../state/events/event_store.ts";
 import {
   GroupCommitError,

@@ -1,6 +1,6 @@
 /** The delivery log: at most once per event, across reopen; deliveries cut off are reported. */
 import { openDeliveryLog } from "../../../../state/jobs/delivery_log.ts";
-import { assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../../harness/assert.ts";
 
 Deno.test("delivery log: a claim is exclusive and durable; recover marks cut-off ones interrupted", async () => {
   const dir = await Deno.makeTempDir();

@@ -4,8 +4,8 @@
  * it removed the writer's in-flight temp file (the writer's rename then failed) and marked the
  * index closed under a running writer.
  */
-import { assert, assertEquals } from "../../../support/assert.ts";
-import { makeJobRecord } from "../../../support/job_record_factory.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
+import { makeJobRecord } from "../../../../harness/job_record_factory.ts";
 import { openJobRepository } from "../../../../state/jobs/job_repository.ts";
 
 Deno.test("job repository: a read-only open beside the writer keeps its temp files and its open mark", async () => {

@@ -4,8 +4,8 @@
  * rebuilt from files, corrupt files reported, crash reconciliation,
  * and the files are readable by the correlator's DirectoryJobStore.
  */
-import { assert, assertEquals, assertRejects, assertThrows } from "../../../support/assert.ts";
-import { makeJobRecord } from "../../../support/job_record_factory.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../../../harness/assert.ts";
+import { makeJobRecord } from "../../../../harness/job_record_factory.ts";
 import {
   JobExistsError,
   JobIdPrefixError,

@@ -2,7 +2,7 @@
  * The payment log folded into payments (state/payments/payment_lines.ts): an intent and its outcome are
  * one line, a retried invoice two, a write with no intent one; the `amount`s sum to the books.
  */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { foldPayments } from "../../../../state/payments/payment_lines.ts";
 import type { PaymentEntry } from "../../../../state/payments/payment_log.ts";
 import { summarizePayments } from "../../../../state/payments/payment_summary.ts";

@@ -2,7 +2,7 @@
  * Payment log: never-pay-twice states across reopen, daily rotation keeping 30 days, CSV/JSON
  * export, and a SIGKILL mid-append leaving a readable log.
  */
-import { assert, assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import {
   openPaymentLog,
   type PaymentEntry,

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { openPeerLedger, PeerLedgerError } from "../../../../state/payments/peer_ledger.ts";

@@ -3,7 +3,7 @@
  * requester, the provider and the town: the job named, else the event's `e` tag, else the blob,
  * else the event itself; the invoice is the event paid for, else the blob.
  */
-import { assertEquals, assertThrows } from "../../../support/assert.ts";
+import { assertEquals, assertThrows } from "../../../../harness/assert.ts";
 import {
   townWriteEntry,
   type TownWritePayment,

@@ -10,8 +10,8 @@
  * than was owed.
  */
 import postgres from "postgres";
-import { assert, assertEquals, assertStringIncludes } from "../../../support/assert.ts";
-import { freshDatabase } from "../../../support/postgres_database.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../../../harness/assert.ts";
+import { freshDatabase } from "../../../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../../../state/postgres/postgres_server.ts";
 import {
   openFilePeerCredit,

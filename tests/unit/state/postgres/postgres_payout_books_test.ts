@@ -10,12 +10,12 @@
  * decided on it by any process, settled by one of two processes at once, its settle shared over
  * the books.
  */
-import { assert, assertEquals, assertRejects } from "../../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import {
   SentBookError,
   type SentChannelBook,
 } from "../../../../state/channels/sent_channel_book.ts";
-import { freshDatabase } from "../../../support/postgres_database.ts";
+import { freshDatabase } from "../../../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../../../state/postgres/postgres_server.ts";
 import {
   openPostgresPayoutBooks,

@@ -5,8 +5,8 @@
  * holder is fresh while it beats and gone once its process closed.
  */
 import postgres from "postgres";
-import { assert, assertEquals } from "../../../support/assert.ts";
-import { freshDatabase } from "../../../support/postgres_database.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
+import { freshDatabase } from "../../../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../../../state/postgres/postgres_server.ts";
 import { PostgresConnectionCounts } from "../../../../state/postgres/postgres_connection_counts.ts";
 import { PostgresPeerRoutes } from "../../../../state/postgres/postgres_peer_routes.ts";

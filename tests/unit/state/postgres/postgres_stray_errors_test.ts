@@ -4,14 +4,14 @@
  * goes on; a real driver's query left unawaited while its real server stops is one; any other
  * rejection is not taken for one.
  */
-import { assert, assertEquals } from "../../../support/assert.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
 import {
   dropStrayPostgresConnectionErrors,
   isPostgresConnectionError,
 } from "../../../../state/postgres/postgres_stray_errors.ts";
 import { openPostgresSchema } from "../../../../state/postgres/postgres_schema.ts";
 import { startPostgresServer } from "../../../../state/postgres/postgres_server.ts";
-import { freshDatabase } from "../../../support/postgres_database.ts";
+import { freshDatabase } from "../../../../harness/postgres_database.ts";
 
 Deno.test("postgres stray errors: which rejections are a connection's", () => {
   const reset = Object.assign(new Error("read ECONNRESET"), {

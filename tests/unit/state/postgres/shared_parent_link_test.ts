@@ -7,8 +7,8 @@
  * connection, finds the lock taken and closes its link. The links here are records of the dials
  * (`linkRecorder`): what is under test is who dials, not BTP.
  */
-import { assert, assertEquals } from "../../../support/assert.ts";
-import { freshDatabase } from "../../../support/postgres_database.ts";
+import { assert, assertEquals } from "../../../../harness/assert.ts";
+import { freshDatabase } from "../../../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../../../state/postgres/postgres_server.ts";
 import { openPostgresUplink } from "../../../../state/postgres/postgres_uplink.ts";
 import { startSharedParentLink } from "../../../../roles/town/btp/shared_parent_link.ts";

@@ -5,8 +5,8 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import postgres from "postgres";
-import { assertEquals } from "../../../support/assert.ts";
-import { freshDatabase } from "../../../support/postgres_database.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
+import { freshDatabase } from "../../../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../../../state/postgres/postgres_server.ts";
 import { blobIndexSchema } from "../../../../state/blobs/blob_index_schema.ts";
 import { eventStoreSchema } from "../../../../state/events/event_store_schema.ts";

@@ -3,7 +3,7 @@
  * line cut short by a crash is skipped and the next append starts on a line of its own, and the
  * newest receipt of a job wins.
  */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
 import {
   latestReceipts,

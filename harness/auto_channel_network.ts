@@ -11,11 +11,11 @@ import { assertEquals } from "./assert.ts";
 import { type CliProcess, spawnCli } from "./cli_process.ts";
 import { type CliResult, runCli } from "./run_cli.ts";
 import { freePort } from "./free_port.ts";
-import { editConfigFile, setTableKeys } from "../../config/config_file.ts";
-import { resolveChainConfig } from "../../config/chain_config.ts";
-import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
+import { editConfigFile, setTableKeys } from "../config/config_file.ts";
+import { resolveChainConfig } from "../config/chain_config.ts";
+import { TokenNetworkClient } from "../chain/token_network_client.ts";
+import { localEvmAccount } from "../identity/local_evm_account.ts";
+import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
 
 /** Options for {@linkcode startAutoChannelNetwork}. */
 export interface AutoChannelNetworkOptions {

@@ -7,11 +7,11 @@
  *
  * @module
  */
-import { localEvmAccount } from "../../identity/local_evm_account.ts";
+import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { hexToBytes } from "viem";
-import { resolveChainConfig } from "../../config/chain_config.ts";
-import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
+import { resolveChainConfig } from "../config/chain_config.ts";
+import { TokenNetworkClient } from "../chain/token_network_client.ts";
+import { channelFilePath, readChannel } from "../state/channels/channel_file.ts";
 import {
   type ClaimTownContact,
   claimTownContact,

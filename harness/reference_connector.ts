@@ -8,7 +8,7 @@
 
 import { freePorts } from "./free_port.ts";
 
-const PEERS_DIR = new URL("../peers/", import.meta.url);
+const PEERS_DIR = new URL("../tests/peers/", import.meta.url);
 const CONNECTOR_ENTRY = new URL("node_modules/ilp-connector/dist/index.js", PEERS_DIR);
 
 /** One BTP listener account on the connector. */

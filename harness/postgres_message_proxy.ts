@@ -33,7 +33,7 @@ export interface PostgresMessageProxy extends AsyncDisposable {
  *
  * @example
  * ```ts
- * import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+ * import { startPostgresServer } from "../state/postgres/postgres_server.ts";
  * import { startPostgresMessageProxy } from "./postgres_message_proxy.ts";
  *
  * await using pg = await startPostgresServer();

@@ -6,7 +6,7 @@
  * @module
  */
 
-const SCRIPT = new URL("../peers/nostr_relay.mjs", import.meta.url);
+const SCRIPT = new URL("../tests/peers/nostr_relay.mjs", import.meta.url);
 
 /** Options for {@linkcode startReferenceRelay}. */
 export interface ReferenceRelayOptions {

@@ -7,7 +7,7 @@
  * @module
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { channelLearnBudget, type TownLimits } from "../../config/town_limits.ts";
+import { channelLearnBudget, type TownLimits } from "../config/town_limits.ts";
 import type { PayAllResult, TownProcessPayoutPlan } from "./town_process_payouts.ts";
 
 /** Options for {@linkcode startSharedTownProcess}. */
@@ -51,7 +51,7 @@ export interface SharedTownProcessOptions {
   channels?: { chainsTable: Record<string, Record<string, string>> };
   /**
    * With `channels`: the town pays the named peers as `town up` does with `[town.payouts]`
-   * (tests/support/town_process_payouts.ts), on the first chain of the table; the payout
+   * (harness/town_process_payouts.ts), on the first chain of the table; the payout
    * channel files and the books per peer (`peer_ledger.jsonl`) in `stateDir`; with `storeUrl`
    * the payout books and channels in the shared store (roles/town/channels/shared_payouts.ts).
    */
@@ -157,7 +157,7 @@ Deno.addSignalListener("SIGTERM", () =>
 `,
   );
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", new URL("../../deno.json", import.meta.url).pathname, runner],
+    args: ["run", "-A", "--config", new URL("../deno.json", import.meta.url).pathname, runner],
     stdin: options.payouts === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -241,10 +241,10 @@ function channelGatesCode(options: SharedTownProcessOptions): string {
   const module = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
   const chains = options.channels!.chainsTable;
   return `import { openTownChannelGates } from ${
-    module("../../roles/town/channels/town_channel_gates.ts")
+    module("../roles/town/channels/town_channel_gates.ts")
   };
-import { localNodeSigner } from ${module("../../identity/local_node_signer.ts")};
-import { openPostgresClaimBooks } from ${module("../../state/postgres/postgres_claim_books.ts")};
+import { localNodeSigner } from ${module("../identity/local_node_signer.ts")};
+import { openPostgresClaimBooks } from ${module("../state/postgres/postgres_claim_books.ts")};
 const storeUrl = ${JSON.stringify(options.storeUrl)};
 const gates = await openTownChannelGates({
   stateDir: ${JSON.stringify(options.stateDir)},

@@ -6,14 +6,14 @@
  *
  * @module
  */
-import { increaseTime } from "../../chain/anvil.ts";
-import { ClaimSigner } from "../../chain/claim_signer.ts";
-import { type CooperativeSettle, signCooperativeSettle } from "../../chain/balance_proof.ts";
-import { localEvmAccount } from "../../identity/local_evm_account.ts";
+import { increaseTime } from "../chain/anvil.ts";
+import { ClaimSigner } from "../chain/claim_signer.ts";
+import { type CooperativeSettle, signCooperativeSettle } from "../chain/balance_proof.ts";
+import { localEvmAccount } from "../identity/local_evm_account.ts";
 import type { ChannelPair } from "./anvil_channel_pair.ts";
 import { channelRecord } from "./channel_town.ts";
-import { type ChannelRecord, saveChannel } from "../../state/channels/channel_file.ts";
-import { partnerProof } from "../../roles/channels/channel_chain_sync.ts";
+import { type ChannelRecord, saveChannel } from "../state/channels/channel_file.ts";
+import { partnerProof } from "../roles/channels/channel_chain_sync.ts";
 
 /** Options for {@linkcode openPairChannel}. */
 export interface PairChannelOptions {
@@ -114,7 +114,7 @@ export async function savePairChannel(
  * ```ts
  * import { settleOnTownClaim } from "./pair_channel.ts";
  * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
+ * import { channelFilePath, readChannel } from "../state/channels/channel_file.ts";
  *
  * declare const pair: ChannelPair;
  * declare const townDir: string;
@@ -166,7 +166,7 @@ export function aliceClaimSigner(
  * ```ts
  * import { coSignSettle } from "./pair_channel.ts";
  * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import type { CooperativeSettle } from "../../chain/balance_proof.ts";
+ * import type { CooperativeSettle } from "../chain/balance_proof.ts";
  *
  * declare const pair: ChannelPair;
  * declare const settle: CooperativeSettle;

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { runGit } from "../../roles/agent_work/git_command.ts";
+import { runGit } from "../roles/agent_work/git_command.ts";
 
 /** A repository in a temporary directory. */
 export interface TempGitRepo {

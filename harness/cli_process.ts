@@ -33,7 +33,7 @@ export interface CliProcess {
   done: Promise<Deno.CommandStatus>;
 }
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
 interface LineWaiter {
   match: (line: string) => boolean;

@@ -4,13 +4,13 @@
  *
  * @module
  */
-import { localEvmAccount } from "../../identity/local_evm_account.ts";
-import { ANVIL_ACCOUNT_KEYS, deployContracts, fundAccount, startAnvil } from "../../chain/anvil.ts";
-import type { AnvilInstance, DeployedContracts } from "../../chain/anvil.ts";
-import { type ChainConfig, resolveChainConfig } from "../../config/chain_config.ts";
-import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { connectChain } from "../../chain/chain_connection.ts";
-import { deriveNip06SecretKey } from "../../identity/nip06_key.ts";
+import { localEvmAccount } from "../identity/local_evm_account.ts";
+import { ANVIL_ACCOUNT_KEYS, deployContracts, fundAccount, startAnvil } from "../chain/anvil.ts";
+import type { AnvilInstance, DeployedContracts } from "../chain/anvil.ts";
+import { type ChainConfig, resolveChainConfig } from "../config/chain_config.ts";
+import { TokenNetworkClient } from "../chain/token_network_client.ts";
+import { connectChain } from "../chain/chain_connection.ts";
+import { deriveNip06SecretKey } from "../identity/nip06_key.ts";
 
 /** Fixed test mnemonics (never funds outside anvil). */
 export const ALICE_MNEMONIC =

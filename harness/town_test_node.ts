@@ -5,17 +5,17 @@
  *
  * @module
  */
-import { isDuplicateWrite } from "../../protocol/duplicate_write_reply.ts";
-import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import { isDuplicateWrite } from "../protocol/duplicate_write_reply.ts";
+import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
-import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
-import type { SpspResponse } from "../../protocol/spsp_message.ts";
-import { BtpClient } from "../../transport/btp_client.ts";
-import type { BtpPeerAccountConfig } from "../../config/town_peers.ts";
-import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
-import type { TownSettings } from "../../config/town_settings.ts";
-import { startTownNode, type TownNode, type TownNodeOptions } from "../../roles/town/town_node.ts";
-import type { IlpReply } from "../../protocol/ilp_packet.ts";
+import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
+import type { SpspResponse } from "../protocol/spsp_message.ts";
+import { BtpClient } from "../transport/btp_client.ts";
+import type { BtpPeerAccountConfig } from "../config/town_peers.ts";
+import { buildPaidWrite, requestSpspOverIlp } from "../roles/town_client/spsp_handshake.ts";
+import type { TownSettings } from "../config/town_settings.ts";
+import { startTownNode, type TownNode, type TownNodeOptions } from "../roles/town/town_node.ts";
+import type { IlpReply } from "../protocol/ilp_packet.ts";
 
 /** Options for {@linkcode startTestTown}. */
 export interface TestTownOptions extends Partial<TownSettings> {

@@ -14,7 +14,7 @@ let counter = 0;
  *
  * @example
  * ```ts
- * import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+ * import { startPostgresServer } from "../state/postgres/postgres_server.ts";
  *
  * await using pg = await startPostgresServer();
  * const url = await freshDatabase(pg.url);

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { Chunk } from "../../stages/chunks.ts";
-import { NO_PERMISSIONS, type TransformStage } from "../../stages/stage.ts";
-import { stageMain } from "../../stages/stage_runner.ts";
+import type { Chunk } from "../stages/chunks.ts";
+import { NO_PERMISSIONS, type TransformStage } from "../stages/stage.ts";
+import { stageMain } from "../stages/stage_runner.ts";
 
 /** Options for {@linkcode createBangTransform} (none). */
 export type BangTransformOptions = Record<string, never>;

@@ -9,11 +9,11 @@ import { initWalletWithCli } from "./run_cli.ts";
 import type { RequesterNetwork } from "./requester_network.ts";
 import { agentCli, type AgentResult } from "./agent_cli.ts";
 import type { TempGitRepo } from "./temp_git_repo.ts";
-import type { AgentPreset } from "../../config/agent_presets.ts";
+import type { AgentPreset } from "../config/agent_presets.ts";
 
-const SKILL = new URL("../../skills/agent-task", import.meta.url).pathname;
+const SKILL = new URL("../skills/agent-task", import.meta.url).pathname;
 /** The sample repository agent tasks fix (`add.sh` subtracts; `test.sh` says so). */
-const SAMPLE = new URL("../../fixtures/agent-repo", import.meta.url).pathname;
+const SAMPLE = new URL("../fixtures/agent-repo", import.meta.url).pathname;
 
 /**
  * Commits the sample repository's files (fixtures/agent-repo: README.md, add.sh, test.sh) into

@@ -7,18 +7,18 @@
  * @module
  */
 import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
-import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
-import { decodeEventToon } from "../../protocol/toon_codec.ts";
-import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
-import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
-import type { IlpReply } from "../../protocol/ilp_packet.ts";
-import { parseJobFeedback } from "../../protocol/nip90_job.ts";
-import type { TownNode } from "../../roles/town/town_node.ts";
+import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
+import { decodeEventToon } from "../protocol/toon_codec.ts";
+import { parseIlpInvoice } from "../protocol/ilp_invoice.ts";
+import { conditionOf } from "../protocol/ilp_fulfillment.ts";
+import type { IlpReply } from "../protocol/ilp_packet.ts";
+import { parseJobFeedback } from "../protocol/nip90_job.ts";
+import type { TownNode } from "../roles/town/town_node.ts";
 import {
   type ProviderNode,
   type ProviderNodeOptions,
   startProviderNode,
-} from "../../roles/provider/provider_node.ts";
+} from "../roles/provider/provider_node.ts";
 import { connectPayingClient, type PayingClient, startTestTown } from "./town_test_node.ts";
 
 /** Accounts every provider test town has. */
@@ -126,7 +126,7 @@ export interface TestRequesterOptions {
  * @example
  * ```ts
  * import { connectTestRequester, startProviderTestTown } from "./provider_test_kit.ts";
- * import { buildJobRequest } from "../../protocol/nip90_job.ts";
+ * import { buildJobRequest } from "../protocol/nip90_job.ts";
  *
  * const town = await startProviderTestTown();
  * const alice = await connectTestRequester({ town });
@@ -232,7 +232,7 @@ export async function connectTestRequester(options: TestRequesterOptions): Promi
  * @example
  * ```ts
  * import { feedbackOf, type TestRequester } from "./provider_test_kit.ts";
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
  *
  * declare const alice: TestRequester;
  * declare const job: NostrEvent; // the job request alice posted
@@ -251,7 +251,7 @@ export function feedbackOf(jobId: string, status: string): (e: NostrEvent) => bo
  * @example
  * ```ts
  * import { resultOf, type TestRequester } from "./provider_test_kit.ts";
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
  *
  * declare const alice: TestRequester;
  * declare const job: NostrEvent; // the job request alice posted

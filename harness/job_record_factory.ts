@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
+import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
 
 /**
  * A valid job record with a deterministic id from `n`.

@@ -7,12 +7,12 @@
  * @module
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
-import type { IlpReply } from "../../protocol/ilp_packet.ts";
-import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import { authorizationHeader, buildBlobAuthorization } from "../../protocol/blob_authorization.ts";
-import { priceBlob } from "../../protocol/blob_pricing.ts";
-import { signEventTemplate } from "../../identity/event_signer.ts";
-import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
+import type { IlpReply } from "../protocol/ilp_packet.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
+import { authorizationHeader, buildBlobAuthorization } from "../protocol/blob_authorization.ts";
+import { priceBlob } from "../protocol/blob_pricing.ts";
+import { signEventTemplate } from "../identity/event_signer.ts";
+import { buildPaidWrite } from "../roles/town_client/spsp_handshake.ts";
 import type { PayingClient } from "./town_test_node.ts";
 
 /** A hang guard on each request, not a timing assertion. */
@@ -83,7 +83,7 @@ export async function payBlob(
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ * import type { NostrEvent } from "../protocol/nostr_event.ts";
  * import { uploadBlob } from "./town_blob_kit.ts";
  * declare const auth: NostrEvent;
  * const { status } = await uploadBlob(7100, auth, new Uint8Array(10));

@@ -1,5 +1,5 @@
 /**
- * Test helper: the roles of tests/support/channel_crash_processes.ts (a claim town, a paying
+ * Test helper: the roles of harness/channel_crash_processes.ts (a claim town, a paying
  * sender) run as real child processes, read line by line, stopped gently (stdin closed) or
  * killed with SIGKILL.
  *
@@ -135,7 +135,7 @@ export interface TownProcess {
  * import { startTownProcess } from "./channel_process.ts";
  * import { connectClaimClient } from "./channel_town.ts";
  * import type { TownProcessArgs } from "./channel_crash_processes.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+ * import type { ChannelRecord } from "../state/channels/channel_file.ts";
  *
  * declare const args: TownProcessArgs;
  * declare const secretKey: Uint8Array; // alice's

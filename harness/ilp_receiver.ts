@@ -9,10 +9,10 @@
  *
  * @module
  */
-import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
-import { BtpClient } from "../../transport/btp_client.ts";
-import { fulfillmentFor, importFulfillmentKey } from "../../protocol/ilp_fulfillment.ts";
-import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
+import { ILP_ERROR } from "../protocol/ilp_packet.ts";
+import { BtpClient } from "../transport/btp_client.ts";
+import { fulfillmentFor, importFulfillmentKey } from "../protocol/ilp_fulfillment.ts";
+import type { IlpPrepare, IlpReply } from "../protocol/ilp_packet.ts";
 
 /** Options for {@linkcode startIlpReceiver}. */
 export interface IlpReceiverOptions {

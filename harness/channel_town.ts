@@ -5,29 +5,26 @@
  *
  * @module
  */
-import { localNodeSigner } from "../../identity/local_node_signer.ts";
-import { localEvmAccount } from "../../identity/local_evm_account.ts";
+import { localNodeSigner } from "../identity/local_node_signer.ts";
+import { localEvmAccount } from "../identity/local_evm_account.ts";
 import { finalizeEvent, generateSecretKey } from "nostr-tools";
-import type { ClaimSigner } from "../../chain/claim_signer.ts";
-import { resumeClaimSigner } from "../../roles/channels/channel_sender.ts";
-import { newChannelRecord } from "../../roles/channels/channel_record_builder.ts";
-import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import type { NostrEvent } from "../../protocol/nostr_event.ts";
-import type { IlpPrepare, IlpReply } from "../../protocol/ilp_packet.ts";
-import type { SpspResponse } from "../../protocol/spsp_message.ts";
-import { type AuditLog, openAuditLog } from "../../state/audit/audit_log.ts";
-import type { ChannelRecord } from "../../state/channels/channel_file.ts";
-import { openSentClaimWriter, type SentClaimWriter } from "../../state/channels/channel_writer.ts";
-import {
-  type ChannelClaimGate,
-  openChannelClaimGate,
-} from "../../roles/channels/btp_claim_gate.ts";
-import { buildPaidWrite, requestSpspOverIlp } from "../../roles/town_client/spsp_handshake.ts";
-import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
-import type { TownSettings } from "../../config/town_settings.ts";
-import type { TownSettlement } from "../../config/town_settlement.ts";
-import { createChannelCosignDesk } from "../../roles/town/channels/channel_cosign_desk.ts";
-import { BtpClient } from "../../transport/btp_client.ts";
+import type { ClaimSigner } from "../chain/claim_signer.ts";
+import { resumeClaimSigner } from "../roles/channels/channel_sender.ts";
+import { newChannelRecord } from "../roles/channels/channel_record_builder.ts";
+import type { TokenNetworkClient } from "../chain/token_network_client.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
+import type { IlpPrepare, IlpReply } from "../protocol/ilp_packet.ts";
+import type { SpspResponse } from "../protocol/spsp_message.ts";
+import { type AuditLog, openAuditLog } from "../state/audit/audit_log.ts";
+import type { ChannelRecord } from "../state/channels/channel_file.ts";
+import { openSentClaimWriter, type SentClaimWriter } from "../state/channels/channel_writer.ts";
+import { type ChannelClaimGate, openChannelClaimGate } from "../roles/channels/btp_claim_gate.ts";
+import { buildPaidWrite, requestSpspOverIlp } from "../roles/town_client/spsp_handshake.ts";
+import { startTownNode, type TownNode } from "../roles/town/town_node.ts";
+import type { TownSettings } from "../config/town_settings.ts";
+import type { TownSettlement } from "../config/town_settlement.ts";
+import { createChannelCosignDesk } from "../roles/town/channels/channel_cosign_desk.ts";
+import { BtpClient } from "../transport/btp_client.ts";
 
 /** Options for {@linkcode channelRecord}. */
 export interface ChannelRecordOptions {
@@ -81,7 +78,7 @@ export interface ClaimTownContact {
  * ```ts
  * import { type ClaimTown, claimTownContact, connectClaimClient } from "./channel_town.ts";
  * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+ * import type { ChannelRecord } from "../state/channels/channel_file.ts";
  *
  * declare const t: ClaimTown;
  * declare const pair: ChannelPair;
@@ -123,7 +120,7 @@ export interface ClaimTownConfigOptions {
  * @example
  * ```ts
  * import { claimTownConfig } from "./channel_town.ts";
- * import { startTownNode } from "../../roles/town/town_node.ts";
+ * import { startTownNode } from "../roles/town/town_node.ts";
  * import { generateSecretKey } from "nostr-tools/pure";
  *
  * async function startTown() {
@@ -186,7 +183,7 @@ export interface ClaimTown extends AsyncDisposable {
  * ```ts
  * import { startClaimTown } from "./channel_town.ts";
  * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+ * import type { ChannelRecord } from "../state/channels/channel_file.ts";
  *
  * declare const pair: ChannelPair;
  * declare const record: ChannelRecord; // the town's (bob's) side
@@ -281,7 +278,7 @@ export interface ClaimClient extends AsyncDisposable {
  * ```ts
  * import { type ClaimTownContact, connectClaimClient } from "./channel_town.ts";
  * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+ * import type { ChannelRecord } from "../state/channels/channel_file.ts";
  *
  * declare const pair: ChannelPair;
  * declare const contact: ClaimTownContact;

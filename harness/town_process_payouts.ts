@@ -4,19 +4,19 @@
  * payout channel opened from the town's key to each named peer's address at its first payout,
  * a claim each time what it owes a peer beyond its newest claim reaches the threshold (or every
  * interval), and {@linkcode TownProcessPayouts.payAll} for what is left at the end, as `demo`
- * pays with `payNow`. Used by tests/support/shared_town_process.ts.
+ * pays with `payNow`. Used by harness/shared_town_process.ts.
  *
  * @module
  */
-import { resolveChainConfig } from "../../config/chain_config.ts";
-import type { TownPayoutPolicy } from "../../config/town_settings.ts";
-import { TokenNetworkClient } from "../../chain/token_network_client.ts";
-import { DEFAULT_WATCH_INTERVAL_MS } from "../../config/channel_settings.ts";
-import type { NodeSigner } from "../../protocol/node_signer.ts";
-import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
-import { sharedBooksId, SharedTownPayouts } from "../../roles/town/channels/shared_payouts.ts";
-import { openPostgresPayoutBooks } from "../../state/postgres/postgres_payout_books.ts";
-import type { TownNode } from "../../roles/town/town_node.ts";
+import { resolveChainConfig } from "../config/chain_config.ts";
+import type { TownPayoutPolicy } from "../config/town_settings.ts";
+import { TokenNetworkClient } from "../chain/token_network_client.ts";
+import { DEFAULT_WATCH_INTERVAL_MS } from "../config/channel_settings.ts";
+import type { NodeSigner } from "../protocol/node_signer.ts";
+import { TownPayouts } from "../roles/town/channels/peer_payout.ts";
+import { sharedBooksId, SharedTownPayouts } from "../roles/town/channels/shared_payouts.ts";
+import { openPostgresPayoutBooks } from "../state/postgres/postgres_payout_books.ts";
+import type { TownNode } from "../roles/town/town_node.ts";
 
 /** The payouts of a town process (JSON-safe: amounts as decimal strings). */
 export interface TownProcessPayoutPlan {
@@ -90,8 +90,8 @@ export interface TownProcessPayouts {
  *
  * @example
  * ```ts
- * import { localNodeSigner } from "../../identity/local_node_signer.ts";
- * import type { TownNode } from "../../roles/town/town_node.ts";
+ * import { localNodeSigner } from "../identity/local_node_signer.ts";
+ * import type { TownNode } from "../roles/town/town_node.ts";
  *
  * declare const town: TownNode;
  * declare const secretKey: Uint8Array;

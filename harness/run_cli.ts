@@ -21,7 +21,7 @@ export interface CliResult {
   stderr: string;
 }
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
 /**
  * Runs `turnpike <args>` and collects its output.

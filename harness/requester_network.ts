@@ -7,18 +7,18 @@
  */
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startTestTown, type TestTownOptions } from "./town_test_node.ts";
-import type { TownNode } from "../../roles/town/town_node.ts";
+import type { TownNode } from "../roles/town/town_node.ts";
 import {
   type ProviderNode,
   type ProviderNodeOptions,
   startProviderNode,
-} from "../../roles/provider/provider_node.ts";
+} from "../roles/provider/provider_node.ts";
 import {
   type Requester,
   type RequesterOptions,
   startRequester,
-} from "../../roles/requester/requester_node.ts";
-import type { JobSpec } from "../../roles/requester/job_spec.ts";
+} from "../roles/requester/requester_node.ts";
+import type { JobSpec } from "../roles/requester/job_spec.ts";
 
 /** Options for {@linkcode startRequesterNetwork}. */
 export interface RequesterNetworkOptions {
@@ -119,7 +119,7 @@ export async function startRequesterNetwork(
         relayUrl,
         townPubkey: town.pubkey,
         townAddress: town.ilpAddress,
-        skillsDir: options.providerSkillsDir ?? new URL("../../skills", import.meta.url).pathname,
+        skillsDir: options.providerSkillsDir ?? new URL("../skills", import.meta.url).pathname,
         heartbeatMs: 3_600_000,
         ...options.providerOptions,
       });

@@ -1,0 +1,443 @@
+/**
+ * What a sandboxed job needs before its process starts (roles/provider/sandbox/skill_sandbox.ts):
+ * the sandbox's fixed host files, the job's fresh work dir with its input files, its fstab
+ * (sandbox_mounts.ts) and `unshare`'s arguments, or the refusal when its manifest asks for more
+ * than the operator allows; and the key that says which prepared sandboxes
+ * (sandbox_pool.ts) may serve a skill's next job.
+ *
+ * @module
+ */
+import { SkillJobError } from "./skill_sandbox_errors.ts";
+import type { SkillManifest } from "../skills/skill_manifest.ts";
+import type { JobCgroupPool } from "./job_cgroup_pool.ts";
+import { emptyOutcome } from "./sandbox_supervisor.ts";
+import { sandboxGatewayPlan } from "./sandbox_gateway.ts";
+import {
+  buildSandboxFstab,
+  DEVICE_FILES,
+  DEVICE_LINKS,
+  type HiddenPath,
+  INPUTS_DIR,
+  OUTPUTS_DIR,
+  sandboxTreeClash,
+} from "./sandbox_mounts.ts";
+import { SANDBOX_SETUP_SCRIPT, SANDBOX_UID } from "./sandbox_setup_script.ts";
+import type { PreparedSandboxPool } from "./sandbox_pool.ts";
+import type { JobCgroups } from "./sandbox_limits.ts";
+import type { SandboxLimits, SandboxMode } from "./sandbox_probe.ts";
+import type { SkillJob, SkillOutcome, SkillSandboxOptions } from "./skill_sandbox.ts";
+
+/**
+ * The running Deno: bound at SANDBOX_DENO_BIN_DIR/deno, that dir first on PATH.
+ *
+ * @example
+ * ```ts
+ * if (!DENO_BINARY.startsWith("/")) throw new Error("not resolved");
+ * ```
+ */
+export const DENO_BINARY = Deno.realPathSync(Deno.execPath());
+/**
+ * The TOON module this process runs with, when it is a file (from node_modules): bound into
+ * every sandbox so a skill anywhere imports it offline. Absent in a compiled binary.
+ *
+ * @example
+ * ```ts
+ * const bound = TOON_MODULE !== undefined; // then TURNPIKE_TOON_MODULE names it in the job
+ * ```
+ */
+export const TOON_MODULE = toonModuleFile();
+const MiB = 1024 * 1024;
+
+/** The machine facts a job's mounts depend on, probed once per sandbox. */
+export interface SandboxHost {
+  mode: SandboxMode;
+  limits: SandboxLimits;
+  cgroups: { memory: boolean; pids: boolean };
+  /** Root mode with a cgroup controller: the jobs' cgroups, reused while clean. */
+  cgroupPool?: JobCgroupPool;
+  /** Which of SYSTEM_DIRS exist here, and the mounts below them (system_mounts.ts). */
+  systemDirs: string[];
+  systemSubmounts: string[];
+  /** The empty dir every job's root tmpfs is mounted on (in its own mount namespace). */
+  root: string;
+  devSkeleton: string;
+  binSkeleton: string;
+  /** The mode-000 file bound over hidden files. */
+  deniedFile: string;
+  /** `denoCacheDir`, resolved. */
+  denoCacheDir?: string;
+  /** With `prepared` in the options: the sandboxes set up ahead. */
+  pool?: PreparedSandboxPool<PreparedJob>;
+}
+/**
+ * The sandbox's fixed host files, (re)made when absent or changed: the empty root mount point,
+ * the /dev skeleton (empty files the devices are bound on, links, shm/) and the denied file
+ * (this user's, mode 000: without capabilities not even its owner reads it, so the job reads
+ * "Permission denied" and the outcome names the denial from that).
+ *
+ * @example
+ * ```ts
+ * declare const host: SandboxHost;
+ * ensureHostFiles(host);
+ * ```
+ */
+export function ensureHostFiles(host: SandboxHost): void {
+  Deno.mkdirSync(host.root, { recursive: true, mode: 0o755 });
+  Deno.mkdirSync(`${host.devSkeleton}/shm`, { recursive: true, mode: 0o755 });
+  Deno.mkdirSync(host.binSkeleton, { recursive: true, mode: 0o755 });
+  for (const name of ["deno", "toon.mjs"]) {
+    if (statOrNull(`${host.binSkeleton}/${name}`)?.isFile !== true) {
+      Deno.writeFileSync(`${host.binSkeleton}/${name}`, new Uint8Array(), { mode: 0o755 });
+    }
+  }
+  for (const name of DEVICE_FILES) {
+    const path = `${host.devSkeleton}/${name}`;
+    if (statOrNull(path)?.isFile !== true) {
+      Deno.writeFileSync(path, new Uint8Array(), { mode: 0o644 });
+    }
+  }
+  for (const [name, target] of Object.entries(DEVICE_LINKS)) {
+    const path = `${host.devSkeleton}/${name}`;
+    let current: string | null = null;
+    try {
+      current = Deno.readLinkSync(path);
+    } catch { /* absent */ }
+    if (current === target) continue;
+    try {
+      Deno.removeSync(path);
+    } catch { /* absent */ }
+    Deno.symlinkSync(target, path);
+  }
+  ensureDeniedFile(host.deniedFile);
+}
+
+function ensureDeniedFile(path: string): void {
+  const st = (() => {
+    try {
+      return Deno.lstatSync(path);
+    } catch {
+      return null;
+    }
+  })();
+  if (st?.isFile && st.uid === Deno.uid() && ((st.mode ?? 0) & 0o777) === 0 && st.size === 0) {
+    return;
+  }
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch { /* absent */ }
+  Deno.writeFileSync(path, new Uint8Array(), { mode: 0, createNew: true });
+  Deno.chmodSync(path, 0);
+}
+
+/** A sandbox set up ahead, waiting for its job's `go` (sandbox_setup_script.ts). */
+export interface PreparedJob {
+  key: string;
+  child: Deno.ChildProcess;
+  /** `<jobsRoot>/.pool-<random>`, the work dir of the job that takes it. */
+  readonly workDir: string;
+  fstab: string;
+  cgroups: JobCgroups;
+  exited: Promise<Deno.CommandStatus>;
+  discard(): Promise<void>;
+}
+
+/**
+ * What a skill's sandbox depends on besides the job's id and input: the same key, the same
+ * setup. Read again for every job, so a changed manifest, project, read path or hidden path
+ * never meets a sandbox prepared before the change. Undefined when the skill is not there.
+ *
+ * @example
+ * ```ts
+ * import type { SkillJob } from "./skill_sandbox.ts";
+ * declare const job: SkillJob;
+ * const key = poolKey(job, { jobsRoot: "/state/jobs", hiddenPaths: ["/state"] });
+ * ```
+ */
+export function poolKey(job: SkillJob, options: SkillSandboxOptions): string | undefined {
+  try {
+    const skillDir = Deno.realPathSync(job.skillDir);
+    return JSON.stringify([
+      skillDir,
+      projectDirOf(skillDir) ?? null,
+      resolvedPaths(job.manifest.permissions.read),
+      hiddenPaths([...options.hiddenPaths, options.jobsRoot]),
+      job.manifest,
+    ], (_, v) => typeof v === "bigint" ? `${v}n` : v);
+  } catch {
+    return undefined; // no such skill: the job's own path says so
+  }
+}
+
+/** A job's sandbox before its process starts: what {@linkcode prepareJob} made. */
+export interface JobPlan {
+  workDir: string;
+  /** The job's mounts (in jobsRoot, beside its work dir), removed when the job ends. */
+  fstab: string;
+  /** unshare's arguments, without the limits... */
+  args: string[];
+  /** ...which go in at this index. */
+  limitsAt: number;
+  /** Added to the job's environment (its gateway's URLs). */
+  env: Record<string, string>;
+}
+
+/**
+ * The job's work dir, fstab and unshare arguments. Synchronous on purpose: these are a dozen
+ * metadata calls of microseconds each (no fsync), and as async ops each would wait for a turn
+ * of an event loop that, in a provider, is busy with the town link, signatures and fsyncs
+ * (measured: 15 ms -> 42 ms per sandboxed no-op job with the loop busy 5 ms of every turn).
+ * `name` is the work dir's (the job's id, or a prepared sandbox's); a refusal is the outcome
+ * of a job whose manifest asks for more than the operator allows.
+ *
+ * @example
+ * ```ts
+ * import type { SkillJob } from "./skill_sandbox.ts";
+ * declare const job: SkillJob;
+ * declare const host: SandboxHost;
+ * const options = { jobsRoot: "/state/jobs", hiddenPaths: ["/state"] };
+ * const plan = prepareJob(job, options, host, job.jobId, "ro");
+ * if ("refusal" in plan) console.log(plan.refusal.reason);
+ * ```
+ */
+export function prepareJob(
+  job: SkillJob,
+  options: SkillSandboxOptions,
+  host: SandboxHost,
+  name: string,
+  denoCache: "ro" | "rw" | undefined,
+): JobPlan | { refusal: SkillOutcome } {
+  const skillDir = Deno.realPathSync(job.skillDir);
+  const workDir = `${options.jobsRoot}/${name}`;
+  const run = statOrNull(`${skillDir}/run`);
+  // In root mode the skill runs as nobody: `run` must be executable by "others".
+  const execBit = host.mode === "root" ? 0o001 : 0o111;
+  if (run === null || !run.isFile || ((run.mode ?? 0) & execBit) === 0) {
+    const whom = host.mode === "root" ? " by others" : "";
+    throw new SkillJobError(`${skillDir}/run is missing or not executable${whom}`);
+  }
+  const projectDir = projectDirOf(skillDir);
+  const clash = sandboxTreeClash(projectDir ?? skillDir);
+  if (clash !== undefined) throw new SkillJobError(clash);
+  if (host.mode === "root") {
+    // Only the bound dirs themselves and what lies between them matter: the sandbox builds
+    // the path leading to them, so a private home above the project is no obstacle.
+    const between = projectDir === undefined ? [skillDir] : pathsBetween(projectDir, skillDir);
+    const closed = between.find((d) => !othersMay(d, 0o005));
+    if (closed !== undefined) {
+      throw new SkillJobError(
+        `${closed} (mode ${modeOf(closed)}) is closed to the sandbox user nobody; ` +
+          "give others read and execute on it, or run the provider with --sandbox rootless",
+      );
+    }
+  }
+  freshWorkDir(workDir, host.mode, job.files ?? []);
+  const refusal = permissionRefusal(job.manifest, options);
+  if (refusal !== null) {
+    return { refusal: emptyOutcome("denied", refusal, workDir) };
+  }
+  ensureHostFiles(host);
+  const gateway = sandboxGatewayPlan(job.gateway, {
+    hostDir: host.root.slice(0, host.root.lastIndexOf("/")),
+    dropTo: host.mode === "root" ? "nobody" : "self",
+    network: job.manifest.permissions.network,
+  });
+  const fstab = `${options.jobsRoot}/${name}.fstab`;
+  // Not fsynced: it only has to outlive this job's start; a crash leaves a stray file.
+  Deno.writeTextFileSync(
+    fstab,
+    buildSandboxFstab({
+      root: host.root,
+      devSkeleton: host.devSkeleton,
+      binSkeleton: host.binSkeleton,
+      deniedFile: host.deniedFile,
+      systemDirs: host.systemDirs,
+      systemSubmounts: host.systemSubmounts,
+      workDir: Deno.realPathSync(workDir),
+      denoBinary: DENO_BINARY,
+      toonModule: TOON_MODULE,
+      skillDir,
+      projectDir,
+      readPaths: resolvedPaths(job.manifest.permissions.read),
+      binds: gateway.binds,
+      denoCache: denoCache === undefined || host.denoCacheDir === undefined
+        ? undefined
+        : { dir: host.denoCacheDir, mode: denoCache },
+      hidden: hiddenPaths([...options.hiddenPaths, options.jobsRoot]),
+      tmpBytes: Math.min(options.tmpBytes ?? 256 * MiB, job.manifest.memoryBytes),
+    }),
+    { mode: 0o600 },
+  );
+  const args = [
+    ...(host.mode === "rootless" ? ["--user", "--map-root-user"] : []),
+    "--mount",
+    "--propagation=private",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--ipc",
+    "--uts",
+    ...(job.manifest.permissions.network ? [] : ["--net"]),
+    "bash",
+    "-c",
+    SANDBOX_SETUP_SCRIPT,
+    "turnpike-sandbox",
+    fstab,
+    host.root,
+    // The work dir stays a whole argument of unshare: the orphan reaper finds jobs by it.
+    workDir,
+    gateway.setup,
+  ];
+  const limitsAt = args.length;
+  args.push("--", `${skillDir}/run`);
+  return { workDir, fstab, args, limitsAt, env: gateway.env };
+}
+
+/**
+ * The job's work dir: empty but for `inputs/` (the job's files, copied: the job may not change
+ * the provider's cached originals) and an empty `out/` (files the skill leaves there are the
+ * result's blobs).
+ */
+function freshWorkDir(
+  workDir: string,
+  mode: SandboxMode,
+  files: readonly { path: string; name: string }[],
+): void {
+  try {
+    Deno.removeSync(workDir, { recursive: true });
+  } catch { /* none yet */ }
+  Deno.mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  Deno.mkdirSync(`${workDir}/${OUTPUTS_DIR}`, { mode: 0o700 });
+  Deno.mkdirSync(`${workDir}/${INPUTS_DIR}`, { mode: 0o755 });
+  copyInputFiles(workDir, files);
+  if (mode === "root") {
+    Deno.chownSync(workDir, SANDBOX_UID, SANDBOX_UID);
+    Deno.chownSync(`${workDir}/${OUTPUTS_DIR}`, SANDBOX_UID, SANDBOX_UID);
+  }
+}
+
+/**
+ * The job's files into `inputs/`, read-only there.
+ *
+ * @example
+ * ```ts
+ * copyInputFiles("/state/jobs/j1", [{ path: "/state/blobs/ab12", name: "ab12" }]);
+ * ```
+ */
+export function copyInputFiles(
+  workDir: string,
+  files: readonly { path: string; name: string }[],
+): void {
+  for (const f of files) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(f.name)) {
+      throw new SkillJobError(`bad input file name ${JSON.stringify(f.name)}`);
+    }
+    const to = `${workDir}/${INPUTS_DIR}/${f.name}`;
+    Deno.copyFileSync(f.path, to);
+    Deno.chmodSync(to, 0o444);
+  }
+}
+
+/**
+ * Whether "others" have all of `bits` (0o005: read and execute) on `path`.
+ *
+ * @example
+ * ```ts
+ * const nobodyRunsDeno = othersMay(DENO_BINARY, 0o005);
+ * ```
+ */
+export function othersMay(path: string, bits: number): boolean {
+  const st = statOrNull(path);
+  return st !== null && ((st.mode ?? 0) & bits) === bits;
+}
+
+/**
+ * The permission bits of `path` in octal, e.g. `0755` (`0000` when absent).
+ *
+ * @example
+ * ```ts
+ * const mode = modeOf(DENO_BINARY);
+ * ```
+ */
+export function modeOf(path: string): string {
+  return ((statOrNull(path)?.mode ?? 0) & 0o7777).toString(8).padStart(4, "0");
+}
+
+/** `top`, `inner` and every directory between them (`inner` lies under `top`). */
+function pathsBetween(top: string, inner: string): string[] {
+  const paths = [top];
+  for (const part of inner.slice(top.length).split("/").filter((p) => p !== "")) {
+    paths.push(`${paths.at(-1)}/${part}`);
+  }
+  return paths;
+}
+
+function statOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** Why the manifest asks for more than the operator allows, or null. */
+function permissionRefusal(manifest: SkillManifest, options: SkillSandboxOptions): string | null {
+  const { network, read, write } = manifest.permissions;
+  const allowNet = options.allowNetwork === true ||
+    (Array.isArray(options.allowNetwork) && options.allowNetwork.includes(manifest.name));
+  if (network && !allowNet) {
+    return `network denied: skill ${manifest.name} asks for network; the operator does not allow it`;
+  }
+  const allowed = options.allowPaths ?? [];
+  for (const p of [...read, ...write]) {
+    if (!allowed.includes(p)) {
+      return `path denied: skill ${manifest.name} asks for ${p}; the operator does not allow it`;
+    }
+  }
+  if (write.length > 0) {
+    return `path denied: extra write paths are not supported by this sandbox (${write[0]})`;
+  }
+  return null;
+}
+
+function toonModuleFile(): string | undefined {
+  try {
+    const url = new URL(import.meta.resolve("@toon-format/toon"));
+    if (url.protocol !== "file:") return undefined;
+    const path = Deno.realPathSync(url.pathname);
+    // Bound as is into every job: it must be readable by the sandbox user (nobody, as root).
+    return (statOrNull(path)?.mode ?? 0) & 0o004 ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The nearest ancestor of the skill dir holding a deno.json (Deno-script skills need it). */
+function projectDirOf(skillDir: string): string | undefined {
+  let dir = skillDir;
+  while (dir !== "/" && dir !== "") {
+    if (statOrNull(`${dir}/deno.json`) !== null) return dir;
+    dir = dir.replace(/\/[^/]*$/, "") || "/";
+  }
+  return undefined;
+}
+
+/** Paths that exist, resolved (a mount needs the real path). */
+function resolvedPaths(paths: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const p of paths) {
+    try {
+      found.push(Deno.realPathSync(p));
+    } catch { /* absent: nothing to bind */ }
+  }
+  return found;
+}
+
+/** The hidden paths that exist, resolved, and their kind. */
+function hiddenPaths(paths: string[]): HiddenPath[] {
+  const found: HiddenPath[] = [];
+  for (const path of resolvedPaths(paths)) {
+    const st = statOrNull(path);
+    if (st !== null) found.push({ path, isDirectory: st.isDirectory });
+  }
+  return found;
+}
