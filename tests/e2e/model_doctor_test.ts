@@ -1,14 +1,14 @@
 /**
  * `turnpike doctor` reaches each model preset's upstream (cli/doctor_models.ts): a stand-in
- * OpenAI-compatible server (tests/support/stand_in_model_api.ts, a mock: no real model runs
+ * OpenAI-compatible server (harness/stand_in_model_api.ts, a mock: no real model runs
  * here) answers the preset with the right key, refuses the one with a wrong key, and a dead port
  * does not answer.
  */
-import { assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { runCli } from "../support/run_cli.ts";
+import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { runCli } from "../../harness/run_cli.ts";
 import { deadPort } from "../support/dead_port.ts";
 import { withTempDir } from "../support/temp_dir.ts";
-import { startStandInModelApi } from "../support/stand_in_model_api.ts";
+import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
 import type { DoctorCheck } from "../../cli/doctor_command.ts";
 
 Deno.test("doctor: each model preset's upstream is reached with its key: ok when it answers, a failure for a wrong key or a server that does not answer", async () => {

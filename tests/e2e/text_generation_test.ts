@@ -1,14 +1,14 @@
 /**
  * text-generation end to end (docs/PROTOCOL.md "text-generation (kind 5050)"): a town, the real
  * provider node with the text-generation skill and model presets calling a stand-in
- * OpenAI-compatible server (tests/support/stand_in_model_api.ts, a mock: no real model can run
+ * OpenAI-compatible server (harness/stand_in_model_api.ts, a mock: no real model can run
  * here) in the chat and responses shapes, streamed and not, and a requester profile driven
  * through its CLI (its own node process).
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { requesterProfile } from "../support/agent_task_kit.ts";
-import { startStandInModelApi } from "../support/stand_in_model_api.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { requesterProfile } from "../../harness/agent_task_kit.ts";
+import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
 import { parseModelPresets } from "../../config/model_presets.ts";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { readBillTag } from "../../protocol/bill_tag.ts";
