@@ -39,8 +39,11 @@ export interface PatrolOptions extends Omit<RefineryOptions, "results" | "onEven
   /** Where the book is (the profile's state dir). */
   stateDir: string;
   results: readonly PatrolResult[];
-  /** Posts `result`'s task again on `tip` (its conflicts said); the new job's id. */
-  resend: (result: PatrolResult, tip: string, conflicts: string[]) => Promise<string>;
+  /**
+   * Posts `result`'s task again on `tip` (its conflicts said); the new job's id. Without it a
+   * conflict is rejected (`--no-resling`).
+   */
+  resend?: (result: PatrolResult, tip: string, conflicts: string[]) => Promise<string>;
   /** A job posted at or after `sinceMs` for sling `key`, if any (a stopped re-sling's). */
   postedSince?: (key: string, sinceMs: number) => Promise<string | undefined>;
   onEvent?: (event: PatrolEvent) => void;
@@ -72,7 +75,6 @@ export interface PatrolSummary {
  *   repoDir: ".",
  *   branch: "main",
  *   results: [],
- *   resend: () => Promise.reject(new Error("no conflicts expected")),
  * });
  * console.log(summary.merged);
  * ```
@@ -102,10 +104,11 @@ export async function refineryPatrol(o: PatrolOptions): Promise<PatrolSummary> {
     }
     if (out.outcome === "conflict") {
       const sling = book.slings[r.key];
-      if (sling !== undefined && sling.from !== out.job) {
-        const reason = `conflicts with ${o.branch} again after its one re-sling (${
-          out.conflicts.join(", ")
-        })`;
+      if (o.resend === undefined || (sling !== undefined && sling.from !== out.job)) {
+        const paths = out.conflicts.join(", ");
+        const reason = o.resend === undefined
+          ? `conflicts with ${o.branch} (${paths}); re-slings are off`
+          : `conflicts with ${o.branch} again after its one re-sling (${paths})`;
         book.jobs[out.job] = { outcome: "rejected", at, tip: out.tip, reason };
         const rejected = { ...out, outcome: "rejected" as const, reason };
         outcomes.push(rejected);
