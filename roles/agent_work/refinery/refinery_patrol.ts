@@ -32,7 +32,15 @@ export interface PatrolResult extends RefineryResult {
 /** A progress line of a patrol: the queue's and the re-slings'. */
 export type PatrolEvent =
   | RefineryEvent
-  | { type: "reslung"; job: string; key: string; to: string; tip: string; adopted?: boolean };
+  | {
+    type: "reslung";
+    job: string;
+    key: string;
+    to: string;
+    /** The tip it starts from; absent for a job adopted after a stop (`adopted`). */
+    tip?: string;
+    adopted?: boolean;
+  };
 
 /** Options of {@linkcode refineryPatrol}. */
 export interface PatrolOptions extends Omit<RefineryOptions, "results" | "onEvent"> {
@@ -154,7 +162,7 @@ async function recoverPending(
     else {
       book.slings[key] = { from: sling.from, to };
       book.jobs[sling.from] = { outcome: "reslung", at: new Date().toISOString(), reslungTo: to };
-      emit({ type: "reslung", job: sling.from, key, to, tip: "", adopted: true });
+      emit({ type: "reslung", job: sling.from, key, to, adopted: true });
     }
     await writeRefineryBook(o.stateDir, book);
   }

@@ -192,3 +192,69 @@ Deno.test("the refinery merges 20 results with conflicts among them into a green
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a re-sling a stopped refinery left under way is adopted from the jobs posted since, not posted again", async () => {
+  const root = await Deno.makeTempDir({ prefix: "refinery-" });
+  try {
+    const repo = await tempGitRepo(`${root}/repo`);
+    const base = await repo.commit("the areas", { "src/a.txt": "area\nline 2\n" });
+    const tip = (n: number) => commitOn(repo, base, setLine2("src/a.txt", `result ${n}`), `r${n}`);
+    const results: PatrolResult[] = [1, 2].map((n) => ({
+      job: jobId(n),
+      key: `bead:gt-${n}`,
+      tip: "",
+      accept: ACCEPT,
+      deliveredAtMs: NOW - n * 1000,
+      verdict: "pass",
+      lines: 2,
+    }));
+    results[0]!.tip = await tip(1);
+    results[1]!.tip = await tip(2);
+    // The first patrol stops in its post: the book keeps the re-sling under way.
+    const stopped = refineryPatrol({
+      stateDir: root,
+      repoDir: repo.dir,
+      branch: "main",
+      results,
+      nowMs: NOW,
+      resend: () => Promise.reject(new Error("stopped mid-post")),
+    });
+    await stopped.then(() => assert(false, "the post should have failed"), () => {});
+    const pending = Object.entries((await readRefineryBook(root)).slings);
+    assertEquals(pending.length, 1);
+    const [key, sling] = pending[0]!;
+    assert(sling.pendingAtMs !== undefined && sling.to === undefined);
+
+    let posts = 0;
+    const asked: string[] = [];
+    const events: PatrolEvent[] = [];
+    const next = await refineryPatrol({
+      stateDir: root,
+      repoDir: repo.dir,
+      branch: "main",
+      results,
+      nowMs: NOW,
+      resend: () => Promise.resolve(`posted-${++posts}`),
+      postedSince: (k) => {
+        asked.push(k);
+        return Promise.resolve("ee".repeat(32));
+      },
+      onEvent: (e) => events.push(e),
+    });
+    assertEquals([posts, asked, next.decided], [0, [key], 2]);
+    assertEquals(events.find((e) => e.type === "reslung"), {
+      type: "reslung",
+      job: sling.from,
+      key,
+      to: "ee".repeat(32),
+      adopted: true,
+    });
+    const book = await readRefineryBook(root);
+    assertEquals([book.jobs[sling.from]?.outcome, book.slings[key]?.to], [
+      "reslung",
+      "ee".repeat(32),
+    ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
