@@ -169,6 +169,17 @@ export const COMMAND_INDEX: readonly CommandEntry[] = [
       )).registerWitnessCommand(p),
   },
   {
+    name: "refinery",
+    term: "refinery [options] [jobs...]",
+    description: "merge the profile's delivered agent tasks into a branch: ordered, checked, " +
+      "gated; a conflict slung again once",
+    module: "./refinery_command.ts",
+    register: async (p) =>
+      (await lazyImport<typeof import("./refinery_command.ts")>(
+        new URL("./refinery_command.ts", import.meta.url),
+      )).registerRefineryCommand(p),
+  },
+  {
     name: "requester",
     term: "requester [options]",
     description: "run the profile's node in the foreground: follow and pay its jobs, serve its " +

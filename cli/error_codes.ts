@@ -109,6 +109,11 @@ export const ERROR_CODES = {
     when: "the job is `done` but its report says the work failed (ci-run tests or agent-task " +
       "gate failed, docker-build did not build or test); `--ignore-verdict` exits 0",
   },
+  "results-rejected": {
+    exit: ExitCode.Verdict,
+    when: "`refinery`: a result was rejected (its gate fails on the merged tip, or it conflicts " +
+      "again after its one re-sling); the others were merged or slung again",
+  },
   "verdict-mismatch": {
     exit: ExitCode.Verdict,
     when: "`job results --apply --verify`: the job's acceptance command fails on the applied " +
@@ -189,6 +194,7 @@ export const EXIT_STATUSES: Readonly<Record<ExitCodeValue, string>> = {
     "town, a channel that cannot pay",
   [ExitCode.Usage]: "bad usage: unknown command, bad flag or value, unknown or ambiguous job id",
   [ExitCode.Verdict]: "the job is `done` but its report's verdict is a failure " +
-    "(`verdict-failed`), or its gate fails on the requester's own run (`verdict-mismatch`)",
+    "(`verdict-failed`), or its gate fails on the requester's own run (`verdict-mismatch`); " +
+    "`refinery`: a result was rejected (`results-rejected`)",
   [ExitCode.Interrupted]: "interrupted by Ctrl-C (SIGINT)",
 };

@@ -28,6 +28,7 @@ import { registerDoctorCommand } from "./doctor_command.ts";
 import { registerJobCommand } from "./job_command.ts";
 import { registerRequesterCommand } from "./requester_command.ts";
 import { registerWitnessCommand } from "./witness_command.ts";
+import { registerRefineryCommand } from "./refinery_command.ts";
 import { registerPruneCommands } from "./prune_command.ts";
 import { registerDmCommand } from "./dm_command.ts";
 import { registerGtCommand } from "./gt_command.ts";
@@ -74,6 +75,7 @@ export function registerEveryCommand(program: Command): void {
   registerDbCommand(program);
   registerJobCommand(program);
   registerWitnessCommand(program);
+  registerRefineryCommand(program);
   registerRequesterCommand(program);
   registerDmCommand(program);
   registerGtCommand(program);

@@ -278,11 +278,22 @@ export async function applyResultBundle(options: ApplyResultOptions): Promise<Ap
   }
 }
 
-/** Moves `branch`, at `checked.base`, to `checked.tip` (already in the repository). */
-async function fastForwardBranch(
+/**
+ * Moves `branch`, at `checked.base`, to `checked.tip` (already in the repository): with
+ * `git merge --ff-only` when `dir` has it checked out, a compare-and-swap `update-ref` when no
+ * worktree has; {@linkcode BranchExistsError} when another worktree has it or it moved.
+ *
+ * @example
+ * ```ts ignore
+ * import { fastForwardBranch } from "./result_apply.ts";
+ *
+ * await fastForwardBranch(".", "main", { base: "0123abc", tip: "4567def" }, undefined);
+ * ```
+ */
+export async function fastForwardBranch(
   dir: string,
   branch: string,
-  checked: CheckedResult,
+  checked: Pick<CheckedResult, "base" | "tip">,
   timeoutMs: number | undefined,
 ): Promise<void> {
   const ref = `refs/heads/${branch}`;
