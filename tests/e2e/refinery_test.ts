@@ -5,10 +5,10 @@
  * so whichever the queue tries second conflicts and goes back to its provider as a new agent task
  * on the new tip, whose result the next run merges.
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { agentSkillsDir, requesterProfile, scriptedPreset } from "../support/agent_task_kit.ts";
-import { tempGitRepo } from "../support/temp_git_repo.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { agentSkillsDir, requesterProfile, scriptedPreset } from "../../harness/agent_task_kit.ts";
+import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 
 Deno.test("refinery: three delivered agent tasks, two conflicting, end in a green main; the conflict is slung again once on the new tip and merged by the next run", async () => {
   // Each scripted agent appends its line; a and b to the same file.

@@ -2,7 +2,7 @@
  * The refinery's order (roles/agent_work/refinery/refinery_order.ts): a pure rule, checked on
  * results that differ in one thing at a time.
  */
-import { assertEquals } from "../../../../support/assert.ts";
+import { assertEquals } from "../../../../../harness/assert.ts";
 import {
   DEFAULT_MAX_WAIT_MS,
   orderQueue,

@@ -5,8 +5,8 @@
  * `resend`, which redoes the bead's work on the new tip as a branch (the CLI's posts a new agent
  * task through the profile's node instead).
  */
-import { assert, assertEquals } from "../../../../support/assert.ts";
-import { type TempGitRepo, tempGitRepo } from "../../../../support/temp_git_repo.ts";
+import { assert, assertEquals } from "../../../../../harness/assert.ts";
+import { type TempGitRepo, tempGitRepo } from "../../../../../harness/temp_git_repo.ts";
 import {
   type PatrolEvent,
   type PatrolResult,
