@@ -42,6 +42,7 @@ import { parseAgentPresets } from "../config/agent_presets.ts";
 import { parseModelPresets } from "../config/model_presets.ts";
 import { agentCommandChecker } from "../roles/provider/sandbox/sandbox_command.ts";
 import { profileTowns } from "../config/town_list.ts";
+import { profilePlainRelays } from "../config/plain_relays.ts";
 import { resolveTownChannelSettings } from "../config/town_channel_settings.ts";
 import { fetchRelayInfo, fetchTownPubkey, townPublicationPrice } from "../transport/relay_info.ts";
 import { DEFAULT_MAX_INPUT_BYTES } from "../roles/provider/jobs/blob_inputs.ts";
@@ -278,6 +279,8 @@ async function resolveNodeOptions(
     moreTowns: usageError(() =>
       profileTowns(loaded, { allowInsecure: s.allowInsecure, requireBtp: false })
     ),
+    // Plain relays (`[[relays]]`): requests read and answered there for free.
+    plainRelays: usageError(() => profilePlainRelays(loaded, { allowInsecure: s.allowInsecure })),
     pricePerByte: await townPriceChecked(loaded, opts.acceptPrice === true),
     skillsDir,
     name: opts.name,

@@ -49,6 +49,7 @@ import { booleanSetting, filePathSetting, uint64Setting, urlSetting } from "./se
 export { isLoopbackHost } from "./setting_codecs.ts";
 import { DEFAULT_PROFILE, type EnvReader, resolveStateDir } from "./state_dir.ts";
 import { townArrayAsTable } from "./town_array.ts";
+import { plainRelayArrayAsTable } from "./plain_relays.ts";
 import { trustSettingsCaFile } from "./ca_file.ts";
 import { type ChainNetwork, networkOfChains } from "./known_chains.ts";
 
@@ -574,6 +575,9 @@ export function parseConfigText(text: string, path = "config.toml"): ConfigFileC
     if (k === "towns" && Array.isArray(v)) {
       // `[[towns]]`, the array form of the `[towns.<name>]` tables (config/town_array.ts).
       sections.towns = townArrayAsTable(v);
+    } else if (k === "relays" && Array.isArray(v)) {
+      // `[[relays]]`: plain relays, not towns (config/plain_relays.ts).
+      sections.relays = plainRelayArrayAsTable(v);
     } else if (
       typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date)
     ) {

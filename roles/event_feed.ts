@@ -41,6 +41,8 @@ export interface EventFeedOptions {
   /** Reconnect backoff of the relay source (see `stages/relay_source.ts`). */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Largest relay message accepted (the relay source's; default 1 MiB). */
+  maxMessageBytes?: number;
   /** "workers" (default): each stage in its worker; "inline": the same pipeline in this thread (benchmarks). */
   mode?: "workers" | "inline";
   /** Stage modules to load instead of the registered ones (plugins, and tests of the boundary). */
@@ -89,6 +91,7 @@ export async function openEventFeed(options: EventFeedOptions): Promise<EventFee
     filters: options.filters,
     initialBackoffMs: options.initialBackoffMs,
     maxBackoffMs: options.maxBackoffMs,
+    ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
     logChunks: true,
     // A stage worker does not share this process's trusted CAs: they go in its options.
     ...(trustedCaCerts().length > 0 ? { caCerts: [...trustedCaCerts()] } : {}),

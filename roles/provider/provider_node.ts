@@ -77,7 +77,6 @@ export interface ProviderNode {
   readonly feedMode: EventFeed["mode"] | undefined;
   /** The feed's stages and what each may do, in a line; undefined between feeds. */
   readonly feedDescription: string | undefined;
-  /** Unfinished jobs. */
   /** Requests parked until their requester has room here (paid an invoice, a job ended). */
   readonly parked: number;
   inFlight(): number;
@@ -187,6 +186,7 @@ class Provider implements ProviderNode {
         if (error !== undefined) log(`job ${id} failed: ${(error as Error).message}`);
         markStatus();
       },
+      behind: (id) => this.#intake.fromPlainRelay(id),
     });
     // The job store opens in start: its parts reach it through this.
     const store = {
@@ -265,6 +265,7 @@ class Provider implements ProviderNode {
       onRequest: (event, toon) => admission.onRequest(event, toon),
       onDeletion: (event) => admission.onDeletion(event),
       delivery: () => this.#delivery!,
+      plainGate: { isOpen: (id) => store.has(id) && !isTerminalProviderJob(store.get(id)!) },
       onFeed: (feed) => this.#status.set({ feed }),
       alert: this.#raise,
     });

@@ -43,6 +43,12 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
    * home town's.
    */
   moreTowns?: ProviderTown[];
+  /**
+   * Plain relays (`[[relays]]`, not towns): followed for requests of the skills' kinds, their
+   * jobs answered there for free (docs/PROTOCOL.md "Plain relays"; bounds in
+   * roles/provider/jobs/plain_relay_gate.ts).
+   */
+  plainRelays?: string[];
   skillsDir: string;
   name?: string;
   about?: string;

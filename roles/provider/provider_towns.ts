@@ -22,7 +22,7 @@ import type { BackgroundWork } from "./background_work.ts";
 export interface ProviderTownsOptions extends
   Pick<
     ProviderNodeOptions,
-    "relayUrl" | "townPubkey" | "townAddress" | "pricePerByte" | "moreTowns"
+    "relayUrl" | "townPubkey" | "townAddress" | "pricePerByte" | "moreTowns" | "plainRelays"
   > {
   signer: NodeSigner;
   /** This provider's ILP address (IL-DCP); the home town's address is its parent by default. */
@@ -107,6 +107,7 @@ export async function openProviderTowns(o: ProviderTownsOptions): Promise<TownCl
       record: (w) => recordWrite(w, homeAddress),
     }),
     later: o.moreTowns,
+    plain: o.plainRelays,
     uplinksFor,
     signer: o.signer,
     record: (w) => recordWrite(w, w.townAddress),

@@ -7,7 +7,10 @@
  *
  * Where a job's feedback and result go ({@linkcode TownClients.targetsFor}): the towns its
  * request names in its `relays` tag that the profile lists, else the town it was found on, else
- * the home town. A write sent to several towns counts once one town stored it.
+ * the home town; and the profile's plain relays it names (free writes, docs/PROTOCOL.md "Plain
+ * relays"). A request found on a plain relay is answered on plain relays only: nobody paid a
+ * town for it, so nothing of it is paid for at a town. A write sent to several relays counts
+ * once one stored it.
  *
  * @module
  */
@@ -19,6 +22,7 @@ import { signChecked, TownClient, type TownClientOptions, type TownUplink } from
 import { isTransientWriteError, NoTownStoredError } from "./town_rejection.ts";
 import { nextRetryWait, REQUEST_WRITE_RETRY } from "./town_retry.ts";
 import { sleep } from "../../protocol/backoff.ts";
+import { publishToPlainRelay } from "../../transport/plain_relay_publish.ts";
 
 /** A town whose client is made on first use. */
 export interface LaterTown {
@@ -43,6 +47,10 @@ export interface TownClientsOptions {
   signer: NodeSigner;
   /** The payment log hook of the clients made on first use. */
   record?: TownClientOptions["record"];
+  /** Plain relays (not towns): written to for free, never paid. */
+  plain?: string[];
+  /** Stores an event on a plain relay. Default `publishToPlainRelay`. */
+  publishPlain?: (relay: string, event: NostrEvent) => Promise<void>;
 }
 
 /** A town listed in the profile that does not say who it is (NIP-11 `self`, `ilp_address`). */
@@ -86,6 +94,16 @@ export class TownClients {
     return [...new Set([...this.#clients.keys(), ...this.#later.keys()])];
   }
 
+  /** The plain relays (not towns) of the profile. */
+  get plainRelays(): string[] {
+    return [...this.#o.plain ?? []];
+  }
+
+  /** Whether `relay` is one of the profile's plain relays (its writes are free). */
+  isPlain(relay: string): boolean {
+    return this.#o.plain?.includes(relay) ?? false;
+  }
+
   /** The home town's client (blobs, direct-message replies). */
   get home(): TownClient {
     return this.#o.home;
@@ -111,10 +129,14 @@ export class TownClients {
   targetsFor(request: Pick<NostrEvent, "tags">, foundOn?: string): string[] {
     const named = request.tags.filter((t) => t[0] === "relays" || t[0] === "relay")
       .flatMap((t) => t.slice(1));
+    const plain = named.filter((r) => this.isPlain(r));
+    if (foundOn !== undefined && this.isPlain(foundOn)) return [...new Set([foundOn, ...plain])];
     const known = new Set(this.relays);
     const targets = [...new Set(named.filter((r) => known.has(r)))];
-    if (targets.length > 0) return targets;
-    return [foundOn !== undefined && known.has(foundOn) ? foundOn : this.#o.home.relayUrl];
+    if (targets.length === 0) {
+      targets.push(foundOn !== undefined && known.has(foundOn) ? foundOn : this.#o.home.relayUrl);
+    }
+    return [...new Set([...targets, ...plain])];
   }
 
   /**
@@ -155,7 +177,7 @@ export class TownClients {
   }
 
   /**
-   * Pays for and stores a signed `event` on each of `relays` at once; resolves with the relays
+   * Pays for and stores a signed `event` on each of `relays` at once (a plain relay: free); resolves with the relays
    * that stored it once at least one did.
    *
    * @example
@@ -169,8 +191,13 @@ export class TownClients {
    * @throws {NoTownStoredError} when none did (one town: its own error).
    */
   async writeTo(relays: string[], event: NostrEvent, jobId?: string): Promise<string[]> {
+    const publishPlain = this.#o.publishPlain ?? ((r, e) => publishToPlainRelay(r, e));
     const outcomes = await Promise.allSettled(
-      relays.map(async (relay) => await (await this.clientOf(relay)).write(event, jobId)),
+      relays.map(async (relay) =>
+        this.isPlain(relay)
+          ? await publishPlain(relay, event)
+          : await (await this.clientOf(relay)).write(event, jobId)
+      ),
     );
     const stored = relays.filter((_, i) => outcomes[i].status === "fulfilled");
     if (stored.length > 0) return stored;

@@ -15,6 +15,7 @@
  * (`unpaid_pool.ts`), so unpaid requests never take the slots of paid ones.
  * | `cancelled`             | a kind 5 from the requester cancelled it before it arrived           |
  * | `no-skill`              | no skill serves its kind (e.g. the skill was removed)               |
+ * | `plain-relay-limit`     | from a plain relay, over its author's or relay's rate, or the queue full |
  *
  * @module
  */
@@ -30,7 +31,9 @@ export type AdmissionDropReason =
   | "over-requester-capacity"
   | "cancelled"
   | "no-skill"
-  | "town-debt";
+  | "town-debt"
+  /** Refused at a plain relay's gate (plain_relay_gate.ts), before the signature check. */
+  | "plain-relay-limit";
 
 /** The outcome of {@linkcode decideAdmission}. */
 export type AdmissionDecision =

@@ -132,14 +132,22 @@ export class JobLifecycle {
     return priceJob({
       request: event,
       manifest: entry.manifest,
-      // Its feedback and result are written (and paid) on each town they go to.
-      pricePerByte: (this.#o.pricePerByte ?? 10n) *
-        BigInt(this.#o.towns()?.targetsFor(event, this.#o.foundOn(event.id)).length ?? 1),
+      // Its feedback and result are written (and paid) on each town they go to (a plain
+      // relay's writes are free).
+      pricePerByte: (this.#o.pricePerByte ?? 10n) * BigInt(this.#paidTargets(event)),
       blobPricePerMiB: this.#o.blobPricePerMiB(),
       providerPubkey: this.#o.pubkey,
       invoiceText: (amount) => this.#desk!.previewText(event.id, amount),
       asset: this.#desk!.asset,
     });
+  }
+
+  /** How many towns (not plain relays) a job's writes are paid at. */
+  #paidTargets(event: NostrEvent): number {
+    const towns = this.#o.towns();
+    if (towns === undefined) return 1;
+    return towns.targetsFor(event, this.#o.foundOn(event.id)).filter((r) => !towns.isPlain(r))
+      .length;
   }
 
   /** Opens the payment desk, once the asset is known (IL-DCP). */

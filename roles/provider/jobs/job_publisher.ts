@@ -109,7 +109,7 @@ export class JobPublisher {
       // On a town the result goes to: the requester fetches from its own towns only.
       const published = await publishOnResultTown({
         path: `${jobResultsDir(this.#o.stateDir, record.id)}/${name}`,
-        targets: this.#targetsOf(record),
+        targets: this.#townTargetsOf(record),
         home: this.#o.towns().home.relayUrl,
         homePricePerMiB: this.#o.blobPricePerMiB(),
         signer: this.#o.signer,
@@ -255,7 +255,7 @@ export class JobPublisher {
   /** What one byte of the job's events costs on all the towns they go to. */
   async #perByteOf(record: ProviderJobRecord): Promise<bigint> {
     let sum = 0n;
-    for (const relay of this.#targetsOf(record)) {
+    for (const relay of this.#townTargetsOf(record)) {
       sum += (await this.#o.towns().clientOf(relay)).pricePerByte;
     }
     return sum;
@@ -265,6 +265,11 @@ export class JobPublisher {
   #targetsOf(record: ProviderJobRecord): string[] {
     const request = decodeEventToon(record.requestToon, { verify: false });
     return this.#o.towns().targetsFor(request, this.#o.foundOn(record.id));
+  }
+
+  /** The towns among them: a plain relay's writes are free, it hosts no blob. */
+  #townTargetsOf(record: ProviderJobRecord): string[] {
+    return this.#targetsOf(record).filter((r) => !this.#o.towns().isPlain(r));
   }
 
   /**
@@ -340,7 +345,7 @@ export class JobPublisher {
       if (sealed === undefined) return undefined;
       const published = await publishOnResultTown({
         path: sealed.path,
-        targets: this.#targetsOf(record),
+        targets: this.#townTargetsOf(record),
         home: this.#o.towns().home.relayUrl,
         homePricePerMiB: this.#o.blobPricePerMiB(),
         signer: this.#o.signer,

@@ -7,6 +7,12 @@
  * cancellation, the rest to the skill that names its kind. The town each request was first found
  * on is remembered: its feedback and result fall back to it.
  *
+ * A second feed follows the profile's plain relays (not towns, docs/PROTOCOL.md "Plain relays"):
+ * requests of the skills' kinds only, no NIP-42 answer, messages up to 64 KiB, each request
+ * through the {@linkcode PlainRelayGate} (author and relay rates, jobs open) before its
+ * signature is checked. A request found there first is remembered as such: it is answered on
+ * plain relays only, and its run waits behind every job from a town (run_queue.ts `behind`).
+ *
  * @module
  */
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
@@ -15,7 +21,7 @@ import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import type { NostrFilter } from "../../../protocol/nostr_filter.ts";
 import { isJobRequestKind } from "../../../protocol/nip90_job.ts";
 import { decodeEventToon } from "../../../protocol/toon_codec.ts";
-import type { SummaryChunk } from "../../../stages/chunks.ts";
+import type { StageLogEntry, SummaryChunk } from "../../../stages/chunks.ts";
 import type { EventFeed } from "../../event_feed.ts";
 import { openMultiTownFeed } from "../../multi_town_feed.ts";
 import type { AlertKind } from "../../node_alerts.ts";
@@ -24,15 +30,24 @@ import type { ProviderSkills } from "../skills/provider_skills.ts";
 import { countDrop, type ProviderCounters } from "../provider_counters.ts";
 import type { ProviderNodeOptions } from "../provider_options.ts";
 import type { BackgroundWork } from "../background_work.ts";
+import { PlainRelayGate, type PlainRelayGateOptions } from "./plain_relay_gate.ts";
 
 /** How far before the job window delivered kinds are read (gift wraps back-date by 2 days). */
 const DELIVERY_LOOKBACK_S = 3 * 86_400;
+/** Largest message read from a plain relay: a request is far smaller. */
+const PLAIN_MAX_MESSAGE_BYTES = 64 * 1024;
 
 /** Options for {@linkcode ProviderIntake}. */
 export interface ProviderIntakeOptions extends
   Pick<
     ProviderNodeOptions,
-    "relayUrl" | "moreTowns" | "maxAgeSec" | "addressedOnly" | "feedMode" | "feedStageModules"
+    | "relayUrl"
+    | "moreTowns"
+    | "plainRelays"
+    | "maxAgeSec"
+    | "addressedOnly"
+    | "feedMode"
+    | "feedStageModules"
   > {
   pubkey: string;
   /** Answers a town's NIP-42 challenge, for private request kinds and delivered kinds. */
@@ -42,6 +57,8 @@ export interface ProviderIntakeOptions extends
   onRequest: (event: NostrEvent, toon: string) => Promise<void>;
   /** A kind 5 deletion. */
   onDeletion: (event: NostrEvent) => Promise<void>;
+  /** The plain relays' gate: whether a job taken is unfinished, and its limits. */
+  plainGate: PlainRelayGateOptions;
   /** The delivery of non-job events, once open. */
   delivery: () => EventDelivery;
   /** The feed's description changed (a new feed). */
@@ -73,12 +90,18 @@ export class ProviderIntake {
   #feed?: EventFeed;
   /** The kinds delivered to skills (gift wraps): read authenticated, further back. */
   #privateFeed?: EventFeed;
+  /** The plain relays' requests. */
+  #plainFeed?: EventFeed;
+  #gate: PlainRelayGate;
+  /** Requests first found on a plain relay. */
+  #outside = new Set<string>();
   #resubscribing: Promise<void> = Promise.resolve();
   /** The town each recent request was first found on (its writes' fallback). */
   #foundOn = new Map<string, string>();
 
   constructor(options: ProviderIntakeOptions) {
     this.#o = options;
+    this.#gate = new PlainRelayGate(options.plainGate);
   }
 
   /** How the feed's stages run now; undefined between feeds. */
@@ -96,14 +119,19 @@ export class ProviderIntake {
     return this.#foundOn.get(id);
   }
 
+  /** Whether the request `id` was found on a plain relay first (its run waits behind towns'). */
+  fromPlainRelay(id: string): boolean {
+    return this.#outside.has(id);
+  }
+
   /**
    * The feed again with the skills as they are now. One at a time, the old feed closed first:
    * two feeds at once would hand the same request to admission twice.
    */
   resubscribe(): Promise<void> {
     const next = this.#resubscribing.then(async () => {
-      const feeds = [this.#feed, this.#privateFeed];
-      this.#feed = this.#privateFeed = undefined;
+      const feeds = [this.#feed, this.#privateFeed, this.#plainFeed];
+      this.#feed = this.#privateFeed = this.#plainFeed = undefined;
       for (const feed of feeds) await feed?.close().catch(() => {});
       await this.subscribe();
     });
@@ -115,6 +143,7 @@ export class ProviderIntake {
   async close(): Promise<void> {
     await this.#feed?.close().catch(() => {});
     await this.#privateFeed?.close().catch(() => {});
+    await this.#plainFeed?.close().catch(() => {});
   }
 
   /** Opens the feed of the skills' kinds (docs/ARCHITECTURE.md, "Pipelines and their permissions"). */
@@ -140,12 +169,17 @@ export class ProviderIntake {
     const privateFeed = delivered.length === 0 ? undefined : await this.#openFeed(
       [{ kinds: delivered, "#p": [o.pubkey], since: since - DELIVERY_LOOKBACK_S }],
     );
+    const plainFeed = kinds.length === 0 || !o.plainRelays?.length
+      ? undefined
+      : await this.#openPlainFeed([filters[0]]);
     if (o.work.stopped) {
       await privateFeed?.close();
+      await plainFeed?.close();
       return await feed.close();
     }
     this.#feed = feed;
     this.#privateFeed = privateFeed;
+    this.#plainFeed = plainFeed;
     o.onFeed(feed.description);
     for (const f of [feed, privateFeed]) {
       void f?.done.then(() => {
@@ -167,23 +201,67 @@ export class ProviderIntake {
       stageModules: o.feedStageModules,
       authenticate: authenticateWith(o.signer),
       onEvent: (summary, relay) => this.#onFeedEvent(summary, relay),
-      onLog: (e, relay) => {
-        if (e.type === "closed" || e.type === "notice") {
-          o.log(`relay ${relay} ${e.type}: ${e.message}`);
-        } else if (e.type === "connecting" && e.attempt > 0) {
-          // After a drop: when it subscribes again, and from when (docs/OPERATIONS.md).
-          o.log(`relay ${relay} reconnecting (attempt ${e.attempt}, since ${e.since ?? "-"})`);
-        } else if (e.type === "paused") {
-          o.log(`relay ${relay} paused: the feed is behind`);
-        } else if (e.type === "disconnected") {
-          o.alert("relay-disconnected", `relay ${relay} disconnected`, {
-            code: String(e.code),
-            reason: String(e.reason),
-          });
-        }
-      },
+      onLog: this.#onLog,
       onFailure: (f) => o.log(`feed: ${f.stage}: ${f.message}`),
     });
+  }
+
+  /** The plain relays' feed: requests only, unauthenticated, small messages, few remembered. */
+  #openPlainFeed(filters: NostrFilter[]): Promise<EventFeed> {
+    const o = this.#o;
+    return openMultiTownFeed({
+      relays: o.plainRelays!,
+      filters,
+      mode: o.feedMode,
+      stageModules: o.feedStageModules,
+      maxMessageBytes: PLAIN_MAX_MESSAGE_BYTES,
+      maxSeen: 10_000,
+      onEvent: (summary, relay) => this.#onPlainEvent(summary, relay),
+      onLog: this.#onLog,
+      onFailure: (f) => o.log(`plain relays' feed: ${f.stage}: ${f.message}`),
+    });
+  }
+
+  /** A relay source's disconnects, CLOSED and NOTICE messages, logged (a disconnect alerted). */
+  #onLog = (e: StageLogEntry, relay: string): void => {
+    const o = this.#o;
+    if (e.type === "closed" || e.type === "notice") {
+      o.log(`relay ${relay} ${e.type}: ${e.message}`);
+    } else if (e.type === "connecting" && e.attempt > 0) {
+      // After a drop: when it subscribes again, and from when (docs/OPERATIONS.md).
+      o.log(`relay ${relay} reconnecting (attempt ${e.attempt}, since ${e.since ?? "-"})`);
+    } else if (e.type === "paused") {
+      o.log(`relay ${relay} paused: the feed is behind`);
+    } else if (e.type === "disconnected") {
+      o.alert("relay-disconnected", `relay ${relay} disconnected`, {
+        code: String(e.code),
+        reason: String(e.reason),
+      });
+    }
+  };
+
+  /**
+   * A request from a plain relay: its kind a request's, through the gate, then as a town's
+   * (docs/PROTOCOL.md "Plain relays"). One found on a town first keeps its town.
+   */
+  async #onPlainEvent(summary: SummaryChunk, relay: string): Promise<void> {
+    const o = this.#o;
+    if (!isJobRequestKind(summary.kind)) return;
+    if (summary.p.length > 0 && !summary.p.includes(o.pubkey)) {
+      countDrop(o.counters, "other-provider");
+      return o.markStatus();
+    }
+    const refusal = this.#gate.admit(relay, summary.pubkey, summary.id);
+    if (refusal !== undefined) {
+      countDrop(o.counters, "plain-relay-limit");
+      o.markStatus();
+      return o.log(`drop ${summary.id} from ${relay}: plain-relay-limit (${refusal})`);
+    }
+    if (!this.#foundOn.has(summary.id)) {
+      this.#outside.add(summary.id);
+      if (this.#outside.size > 10_000) this.#outside.delete(this.#outside.values().next().value!);
+    }
+    await this.#onFeedEvent(summary, relay);
   }
 
   /** One event from the feed: verified here (a full decode checks the signature), then routed. */
@@ -199,7 +277,7 @@ export class ProviderIntake {
       o.markStatus();
       return;
     }
-    if (relay !== undefined && relay !== o.relayUrl) {
+    if (relay !== undefined && relay !== o.relayUrl && !this.#foundOn.has(summary.id)) {
       this.#foundOn.set(summary.id, relay);
       if (this.#foundOn.size > 10_000) this.#foundOn.delete(this.#foundOn.keys().next().value!);
     }

@@ -18,6 +18,8 @@ export interface RunQueueOptions {
   run(id: string, signal: AbortSignal): Promise<void> | undefined;
   /** Told when a run has ended (`error` when its promise rejected). */
   settled?(id: string, error?: unknown): void;
+  /** Whether `id` waits behind every other job queued (a plain relay's, docs/PROTOCOL.md). */
+  behind?(id: string): boolean;
 }
 
 /**
@@ -88,7 +90,8 @@ export class RunQueue {
     while (
       !this.#stopped && this.#running.size < this.#o.maxConcurrent && this.#waiting.length > 0
     ) {
-      const id = this.#waiting.shift()!;
+      const first = this.#waiting.findIndex((w) => !this.#o.behind?.(w));
+      const [id] = this.#waiting.splice(first === -1 ? 0 : first, 1);
       const ac = new AbortController();
       const run = this.#o.run(id, ac.signal);
       if (run === undefined) continue;
