@@ -93,10 +93,12 @@ export function plainRelayArrayAsTable(entries: readonly unknown[]): Record<stri
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { profilePlainRelays } from "./plain_relays.ts";
- * import { loadSettings } from "./settings.ts";
+ * import { parseConfigText } from "./settings.ts";
  *
- * console.log(profilePlainRelays(await loadSettings({ readFile: false, env: () => undefined }))); // []
+ * const file = parseConfigText('[[relays]]\nurl = "ws://127.0.0.1:7300"\npaid = false\n');
+ * assert.deepEqual(profilePlainRelays(file), ["ws://127.0.0.1:7300"]);
  * ```
  * @throws {ConfigError} naming the entry and the key at fault.
  */

@@ -72,7 +72,11 @@ export function publishToPlainRelay(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+      socket.onopen =
+        socket.onmessage =
+        socket.onerror =
+        socket.onclose =
+          null;
       try {
         socket.close();
       } catch { /* closed already */ }

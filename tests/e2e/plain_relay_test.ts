@@ -7,10 +7,10 @@
  * here), and echo at a price.
  */
 import { finalizeEvent, generateSecretKey, getPublicKey, Relay } from "nostr-tools";
-import { assert, assertEquals } from "../support/assert.ts";
-import { startRequesterNetwork } from "../support/requester_network.ts";
-import { startReferenceRelay } from "../support/reference_relay.ts";
-import { startStandInModelApi } from "../support/stand_in_model_api.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { startReferenceRelay } from "../../harness/reference_relay.ts";
+import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
 import { parseModelPresets } from "../../config/model_presets.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
