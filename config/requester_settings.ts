@@ -35,6 +35,7 @@
  */
 import { resolveTownChannelSettings, type TownChannelSettings } from "./town_channel_settings.ts";
 import { profileTowns, type TownEndpoint } from "./town_list.ts";
+import { profilePlainRelays } from "./plain_relays.ts";
 import { type LoadedSettings, type Network, roleSettingPicker } from "./settings.ts";
 import { ConfigError } from "./config_error.ts";
 import type { EnvReader } from "./state_dir.ts";
@@ -82,6 +83,11 @@ export interface RequesterTownSettings extends TownChannelSettings {
    * feedback followed on each, payments leave by any whose connection is open.
    */
   moreTowns?: TownEndpoint[];
+  /**
+   * Plain relays (`[[relays]]`, config/plain_relays.ts): a public request is posted there too,
+   * free, and its feedback and result followed there (docs/PROTOCOL.md "Plain relays").
+   */
+  plainRelays?: string[];
 }
 
 /** The requester's settings, typed (no identity). */
@@ -211,6 +217,7 @@ export function resolveRequesterSettings(
     ),
     acceptPrice: flags.acceptPrice === true,
     moreTowns: profileTowns(loaded, { allowInsecure: s.allowInsecure }),
+    plainRelays: profilePlainRelays(loaded, { allowInsecure: s.allowInsecure }),
     ...resolveTownChannelSettings({ loaded, alertWebhook: flags.alertWebhook, env }),
   };
 }

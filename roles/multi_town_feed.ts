@@ -21,6 +21,8 @@ export interface MultiTownFeedOptions
   onLog?: (entry: Parameters<NonNullable<EventFeedOptions["onLog"]>>[0], relay: string) => void;
   /** Event ids remembered for deduplication (default 100,000). */
   maxSeen?: number;
+  /** The ids seen, shared with another feed so that each event is handed on once across both. */
+  seen?: SeenEventIds;
 }
 
 /** A running feed over several towns. */
@@ -47,7 +49,7 @@ export interface MultiTownFeed extends EventFeed {
 export async function openMultiTownFeed(options: MultiTownFeedOptions): Promise<MultiTownFeed> {
   const relays = [...new Set(options.relays)];
   if (relays.length === 0) throw new RangeError("a feed needs at least one relay");
-  const seen = new SeenEventIds({ max: options.maxSeen });
+  const seen = options.seen ?? new SeenEventIds({ max: options.maxSeen });
   const counts = { delivered: 0, duplicates: 0 };
   const feeds: EventFeed[] = [];
   try {

@@ -337,8 +337,8 @@ class Provider implements ProviderNode {
     });
     const announcer: ProviderAnnouncer = this.#announcer = new ProviderAnnouncer({
       ...o,
-      // Announcements and heartbeats go to every town of the profile.
-      publish: (template) => towns.publishTo(towns.relays, template),
+      // Announcements and heartbeats go to every town of the profile and its plain relays (free).
+      publish: (template) => towns.publishTo([...towns.relays, ...towns.plainRelays], template),
       spent: () => towns.spent,
       relays: towns.relays,
       ilpAddress: this.ilpAddress,

@@ -34,6 +34,8 @@ import { fetchResultBlob, keepDecryptedResult, nip44Opener } from "./result_cont
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { authenticateWith } from "../../protocol/nip42_auth.ts";
 import { blobServerOf } from "../../transport/relay_info.ts";
+import { SeenEventIds } from "../seen_event_ids.ts";
+
 import { decodeErrorContent } from "../agent_work/error_transcript.ts";
 import { saveErrorTranscript } from "../agent_work/requester/error_transcript_save.ts";
 
@@ -41,6 +43,11 @@ import { saveErrorTranscript } from "../agent_work/requester/error_transcript_sa
 export interface JobFeedOptions {
   /** The towns' relay URLs, the home town's first. */
   relays: string[];
+  /**
+   * Plain relays (not towns): followed too, without NIP-42, messages up to 64 KiB; an event
+   * that came from a town already is not handed on again (docs/PROTOCOL.md "Plain relays").
+   */
+  plainRelays?: string[];
   /** The requester's pubkey: events addressed to it (`#p`) are the feed. */
   pubkey: string;
   /** The jobs on record still in flight: the subscription starts at the oldest one's. */
@@ -86,6 +93,8 @@ export interface JobFeedOptions {
 
 /** Seconds before the oldest in-flight job's last seen event the subscription starts at. */
 const RESUME_OVERLAP_S = 5;
+/** Largest message read from a plain relay (a result bigger than this is not read there). */
+const PLAIN_MAX_MESSAGE_BYTES = 256 * 1024;
 
 /**
  * Opens the requester's feed; see the module doc.
@@ -118,36 +127,56 @@ const RESUME_OVERLAP_S = 5;
  * await feed.close();
  * ```
  */
-export function openJobFeed(options: JobFeedOptions): Promise<EventFeed> {
+export async function openJobFeed(options: JobFeedOptions): Promise<EventFeed> {
   const router = new JobEventRouter(options);
   let since = Math.floor(Date.now() / 1000);
   for (const r of options.inFlight) {
     since = Math.min(since, r.lastSeenCreatedAt ?? Math.floor(r.createdAtMs / 1000));
   }
-  return openMultiTownFeed({
-    relays: options.relays,
-    filters: [{ "#p": [options.pubkey], since: since - RESUME_OVERLAP_S }],
-    initialBackoffMs: 200,
-    maxBackoffMs: 5_000,
-    mode: options.mode,
-    // A town may keep result and feedback kinds private: the feed answers its challenge with the
-    // node's key (signed in this thread, roles/event_feed.ts) and its REQ naming no kind goes
-    // again once authenticated, so they are served (docs/PROTOCOL.md "Private events").
-    authenticate: options.signer === undefined ? undefined : authenticateWith(options.signer),
-    onEvent: async (summary) => {
-      await options.following;
-      // Once closing, nothing new is acted on: the next start resumes from the records.
-      if (!options.closed()) router.onToon(summary.toon);
-    },
-    onLog: (e, relay) => {
-      if (e.type !== "disconnected") return;
-      options.alert("relay-disconnected", `relay ${relay} disconnected`, {
-        code: String(e.code),
-        reason: e.reason,
-      });
-    },
-    onFailure: (f) => options.warn?.(`feed: ${f.stage}: ${f.message}`),
+  const seen = new SeenEventIds({ max: 100_000 });
+  const feed = (relays: string[], plain: boolean) =>
+    openMultiTownFeed({
+      relays,
+      seen,
+      filters: [{ "#p": [options.pubkey], since: since - RESUME_OVERLAP_S }],
+      initialBackoffMs: 200,
+      maxBackoffMs: 5_000,
+      mode: options.mode,
+      ...(plain ? { maxMessageBytes: PLAIN_MAX_MESSAGE_BYTES } : {
+        // A town may keep result and feedback kinds private: the feed answers its challenge with
+        // the node's key (signed in this thread, roles/event_feed.ts) and its REQ naming no kind
+        // goes again once authenticated, so they are served (docs/PROTOCOL.md "Private events").
+        authenticate: options.signer === undefined ? undefined : authenticateWith(options.signer),
+      }),
+      onEvent: async (summary) => {
+        await options.following;
+        // Once closing, nothing new is acted on: the next start resumes from the records.
+        if (!options.closed()) router.onToon(summary.toon);
+      },
+      onLog: (e, relay) => {
+        if (e.type !== "disconnected") return;
+        options.alert("relay-disconnected", `relay ${relay} disconnected`, {
+          code: String(e.code),
+          reason: e.reason,
+        });
+      },
+      onFailure: (f) => options.warn?.(`feed: ${f.stage}: ${f.message}`),
+    });
+  const towns = await feed(options.relays, false);
+  if (!options.plainRelays?.length) return towns;
+  const plain = await feed(options.plainRelays, true).catch(async (err) => {
+    await towns.close();
+    throw err;
   });
+  return {
+    ...towns,
+    errors: () => [...towns.errors(), ...plain.errors()],
+    // The feed of requests ends with its towns'; the plain relays' is closed with it.
+    done: towns.done.then(() => plain.close()),
+    close: async () => {
+      await Promise.allSettled([towns.close(), plain.close()]);
+    },
+  };
 }
 
 /**

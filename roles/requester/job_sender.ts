@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { postToPlainRelays, requestRelays } from "./plain_relay_posts.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { wrapDirectMessage } from "../../protocol/gift_wrap.ts";
 import { ILP_ERROR, type IlpReply } from "../../protocol/ilp_packet.ts";
@@ -266,7 +267,7 @@ export class JobSender {
       params: encrypted ? undefined : spec.params,
       output: spec.output,
       bid: spec.bid,
-      relays: this.#o.links()?.relays ?? [this.#o.relayUrl],
+      relays: requestRelays(this.#o.links(), this.#o.relayUrl, spec.encrypt),
       providers: spec.providers,
       encryptedContent: encrypted,
       createdAt: Math.floor(Date.now() / 1000) + bumpSeconds,
@@ -296,6 +297,7 @@ export class JobSender {
       }
       try {
         await this.#o.links()!.writeAll(event);
+        postToPlainRelays(this.#o.links()!, event, this.#o.warn);
         break;
       } catch (err) {
         if (this.#o.closed()) throw err;

@@ -210,6 +210,7 @@ export class Requester {
     // and their permissions"); events wait until jobs are followed.
     const feedOptions: JobFeedOptions = this.#feedOptions = {
       relays: [this.#o.relayUrl, ...(this.#o.moreTowns ?? []).map((t) => t.relayUrl)],
+      plainRelays: this.#o.plainRelays,
       pubkey: this.pubkey,
       inFlight: this.#o.resume === false ? [] : this.repo.listInFlight(),
       following: this.#following.promise,

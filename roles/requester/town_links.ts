@@ -27,6 +27,8 @@ export interface TownLinksOptions {
   home: TownLinkOptions;
   /** More towns, reached with the home options' signer, price ceiling and hooks. */
   more?: TownEndpoint[];
+  /** Plain relays (not towns): written to for free, never paid (docs/PROTOCOL.md). */
+  plain?: string[];
   /** Told about a town that cannot be reached at the start (it is left out, not fatal). */
   warn?: (line: string) => void;
   /**
@@ -54,6 +56,13 @@ export interface TownLinks {
   all: TownLink[];
   /** The towns' relay URLs, the home town's first (a request's `relays` tag). */
   relays: string[];
+  /** The plain relays (not towns) of the profile. */
+  plainRelays: string[];
+  /**
+   * Stores `event` on every plain relay, free; resolves with those that stored it once one did
+   * (none listed: nothing sent, nothing stored).
+   */
+  writePlain(event: NostrEvent): Promise<string[]>;
   /**
    * Pays for and stores `event` on every town at once; resolves with the relays that stored it
    * once at least one did.
@@ -126,6 +135,7 @@ export async function connectTownLinks(options: TownLinksOptions): Promise<TownL
     clients: linked.slice(1).map((l) => l.link.client),
     uplinksFor: (relay) => [linked.find((l) => l.relayUrl === relay)?.link.btp ?? home.btp],
     signer: options.home.signer,
+    plain: options.plain,
   });
   const payer = () => linked.find(({ link }) => link.btp.state === "open")?.link ?? home;
   return {
@@ -133,6 +143,9 @@ export async function connectTownLinks(options: TownLinksOptions): Promise<TownL
     all: linked.map((l) => l.link),
     relays: linked.map((l) => l.relayUrl),
     writeAll: (event) => towns.writeTo(towns.relays, event),
+    plainRelays: towns.plainRelays,
+    writePlain: async (event) =>
+      towns.plainRelays.length === 0 ? [] : await towns.writeTo(towns.plainRelays, event),
     payer,
     sendPayment: (prepare) =>
       sendHedged(prepare, payer(), linked.map((l) => l.link), options.hedgeAfterMs ?? 5_000),
@@ -286,6 +299,7 @@ export function townLinksOptionsOf(
   return {
     warn: settings.warn,
     more: settings.moreTowns,
+    plain: settings.plainRelays,
     home: {
       btpUrl: settings.btpUrl,
       btpToken: settings.btpToken,
