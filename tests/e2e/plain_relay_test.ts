@@ -6,10 +6,11 @@
  * the stand-in model server (tests/support/stand_in_model_api.ts, a mock: no real model can run
  * here), and echo at a price.
  */
-import { finalizeEvent, generateSecretKey, getPublicKey, Relay } from "nostr-tools";
+import { type Filter, finalizeEvent, generateSecretKey, getPublicKey, Relay } from "nostr-tools";
 import { assert, assertEquals } from "../../harness/assert.ts";
 import { startRequesterNetwork } from "../../harness/requester_network.ts";
 import { startReferenceRelay } from "../../harness/reference_relay.ts";
+import { requesterProfile } from "../../harness/agent_task_kit.ts";
 import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
 import { parseModelPresets } from "../../config/model_presets.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
@@ -52,6 +53,20 @@ function collect(
         events.push(e as NostrEvent);
         if (!until(events)) return;
         clearTimeout(timer);
+        sub.close();
+        resolve(events);
+      },
+    });
+  });
+}
+
+/** The events `relay` stores that match `filter` (up to its EOSE). */
+function stored(relay: Relay, filter: Filter): Promise<NostrEvent[]> {
+  return new Promise((resolve) => {
+    const events: NostrEvent[] = [];
+    const sub = relay.subscribe([filter], {
+      onevent: (e) => void events.push(e as NostrEvent),
+      oneose: () => {
         sub.close();
         resolve(events);
       },
@@ -120,6 +135,50 @@ Deno.test("a plain Nostr client posts a kind 5050 request to a plain relay and r
     const amount = invoice.tags.find((t) => t[0] === "amount")!;
     assert(BigInt(amount[1]) >= 100n, amount.join(" "));
     assert((amount[2] ?? "").length > 0, "an ILP invoice");
+  } finally {
+    client.close();
+    await net.stop();
+    await relay.stop();
+  }
+});
+
+Deno.test("a turnpike requester with [[relays]] posts its job through its town and the plain relay, pays through the town and gets its result once", async () => {
+  const relay = await startReferenceRelay();
+  // The repo's skills: echo (price 100) runs from there.
+  const net = await startRequesterNetwork({ providerOptions: { plainRelays: [relay.url] } });
+  const client = await Relay.connect(relay.url);
+  try {
+    const alice = await requesterProfile(net);
+    await Deno.writeTextFile(
+      `${net.root}/agent-home/alice/config.toml`,
+      `[[relays]]\nurl = "${relay.url}"\npaid = false\n`,
+      { append: true },
+    );
+    const done = await alice(
+      "job",
+      "submit",
+      "echo",
+      "--input",
+      "text:hello plain relay",
+      "--bid",
+      "1000000",
+      "--provider",
+      net.providerPubkey!,
+      "--wait",
+    );
+    assertEquals(done.code, 0, done.stderr + done.stdout);
+    const results = done.lines.filter((l) => l.type === "result");
+    assertEquals(results.length, 1, done.stdout);
+    assertEquals(results[0].status, "done", JSON.stringify(results[0]));
+    const job = String(results[0].job);
+    // The request is on the plain relay too (free), and so is its result: the provider answers
+    // there whether it found the request there or on the town first (docs/PROTOCOL.md "Plain
+    // relays"); the requester read it once, from whichever delivered it first.
+    const [request] = await stored(client, { ids: [job] });
+    assertEquals(request?.id, job);
+    const [result] = await stored(client, { kinds: [6601], "#e": [job] });
+    assertEquals(result?.pubkey, net.providerPubkey);
+    assertEquals(result.content, "hello plain relay");
   } finally {
     client.close();
     await net.stop();
