@@ -135,6 +135,23 @@ Deno.test("a plain Nostr client posts a kind 5050 request to a plain relay and r
     const amount = invoice.tags.find((t) => t[0] === "amount")!;
     assert(BigInt(amount[1]) >= 100n, amount.join(" "));
     assert((amount[2] ?? "").length > 0, "an ILP invoice");
+
+    // A request whose `relays` tag names the provider's town (as a turnpike requester's does,
+    // posted to its towns first) is the town's job however it reached the provider: its
+    // payment-required is written on the town too, not on the plain relay alone.
+    const named = sign(5601, [["i", "hello town", "text"], ["bid", "1000000"], [
+      "relays",
+      net.relayUrl,
+      relay.url,
+    ]]);
+    await client.publish(named);
+    let onTown: NostrEvent[] = [];
+    for (let i = 0; i < 600 && onTown.length === 0; i++) {
+      const rows = await net.town.store.query([{ kinds: [7000], "#e": [named.id] }]);
+      onTown = rows.map((row) => JSON.parse(row.json) as NostrEvent);
+      if (onTown.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    assertEquals(onTown[0]?.tags.find((t) => t[0] === "status")?.[1], "payment-required");
   } finally {
     client.close();
     await net.stop();

@@ -257,11 +257,29 @@ export class ProviderIntake {
       o.markStatus();
       return o.log(`drop ${summary.id} from ${relay}: plain-relay-limit (${refusal})`);
     }
-    if (!this.#foundOn.has(summary.id)) {
+    // A turnpike requester posts to its towns first and names them in the request's `relays`
+    // tag: one that names a town of ours is a town's job however it reached us first, answered
+    // (and stored) on that town, never on the plain relays alone.
+    const town = this.#townNamedBy(summary);
+    if (town === undefined && !this.#foundOn.has(summary.id)) {
       this.#outside.add(summary.id);
       if (this.#outside.size > 10_000) this.#outside.delete(this.#outside.values().next().value!);
     }
-    await this.#onFeedEvent(summary, relay);
+    await this.#onFeedEvent(summary, town ?? relay);
+  }
+
+  /** The first of this provider's towns a request's `relays` tag names, if any. */
+  #townNamedBy(summary: SummaryChunk): string | undefined {
+    let named: string[];
+    try {
+      named = decodeEventToon(summary.toon).tags.find((t) => t[0] === "relays")?.slice(1) ?? [];
+    } catch {
+      return undefined;
+    }
+    const ours = [this.#o.relayUrl, ...(this.#o.moreTowns ?? []).map((t) => t.relayUrl)];
+    const key = (url: string) => url.trim().replace(/\/+$/, "").toLowerCase();
+    const wanted = new Set(named.map(key));
+    return ours.find((url) => wanted.has(key(url)));
   }
 
   /** One event from the feed: verified here (a full decode checks the signature), then routed. */
