@@ -15,6 +15,7 @@ import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { generateSecretKey } from "nostr-tools/pure";
+import { runCli } from "../support/run_cli.ts";
 
 const PRICE = 2_500n;
 const FLOOR = 5_000n;
@@ -109,6 +110,17 @@ Deno.test("a channel-less peer's credit line grows with repaid use to the ceilin
     await Promise.all(links.map((l) => l.close()));
     await town.stop();
   }
+  // `town balances` shows the child's line: the ceiling, its use since the last repayment open.
+  await Deno.writeTextFile(
+    `${dir}/config.toml`,
+    `[town]\npeer_credit_limit = "${FLOOR}"\npeer_credit_ceiling = "${CEILING}"\n`,
+  );
+  const shown = await runCli(["--state-dir", dir, "--output", "json", "town", "balances"]);
+  assertEquals(shown.code, 0, shown.stderr);
+  const row = JSON.parse(shown.stdout).peers.find((p: { account: string }) =>
+    p.account === "child"
+  );
+  assertEquals([row.line, row.repaid, typeof row.inCreditSince], ["20000", "15000", "string"]);
   // After a restart: the same line, still used up.
   town = await startTown();
   links = await Promise.all(
