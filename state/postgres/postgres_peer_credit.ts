@@ -17,7 +17,9 @@ import {
   closeEpisode,
   type CreditLineAsk,
   type CreditRow,
+  type CreditStanding,
   lineTake,
+  NEW_STANDING,
 } from "../payments/credit_line.ts";
 
 type Sql = ReturnType<typeof postgres>;
@@ -99,6 +101,18 @@ export async function openPostgresPeerCredit(sql: Sql): Promise<PeerCredit> {
       },
     };
   };
+  const readStanding = async (account: string): Promise<CreditStanding> => {
+    const [r] = await sql.unsafe<Record<"repaid" | "since" | "mark", string>[]>(
+      `SELECT repaid::text, since::text, mark::text FROM turnpike_peer_credit WHERE account = $1`,
+      [account],
+    );
+    if (r === undefined) return NEW_STANDING;
+    return {
+      repaid: BigInt(r.repaid),
+      ...(r.since === null ? {} : { since: Number(r.since) }),
+      mark: BigInt(r.mark),
+    };
+  };
   const setRow = (tx: Tx, account: string, row: CreditRow) =>
     tx.unsafe(SET_ROW, [
       account,
@@ -170,14 +184,18 @@ export async function openPostgresPeerCredit(sql: Sql): Promise<PeerCredit> {
       await sql.unsafe(GIVE, [account, amount.toString()]);
     },
     spent,
-    review: (account, ask) =>
-      sql.begin(async (tx) => {
+    async review(account, ask) {
+      // Most earnings find no episode open: one read, no lock.
+      const now = await readStanding(account);
+      if (now.since === undefined) return now;
+      return await sql.begin(async (tx) => {
         const row = await lockRow(tx, account);
         const standing = closeEpisode(row, ask);
         if (standing !== row.standing) await setRow(tx, account, { ...row, standing });
         return standing;
-      }),
-    standing: (account) => sql.begin(async (tx) => (await lockRow(tx, account)).standing),
+      });
+    },
+    standing: readStanding,
     async paid(account) {
       const rows = await sql.unsafe<{ paid: string }[]>(
         `SELECT paid::text FROM turnpike_peer_credit WHERE account = $1`,
