@@ -5,9 +5,9 @@
  * open (the floor); once it paid a job here, two (its rank from that receipt, toward the ceiling
  * of four); a third waits. Before, the share was the floor whatever it paid.
  */
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals } from "../../harness/assert.ts";
 import { buildJobRequest } from "../../protocol/nip90_job.ts";
-import { feedbackOf, resultOf, waitUntil, withProvider } from "../support/provider_test_kit.ts";
+import { feedbackOf, resultOf, waitUntil, withProvider } from "../../harness/provider_test_kit.ts";
 
 const priced = {
   name: "priced",

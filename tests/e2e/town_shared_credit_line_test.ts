@@ -11,9 +11,12 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { generateSecretKey } from "nostr-tools/pure";
-import { assertEquals } from "../support/assert.ts";
-import { freshDatabase } from "../support/postgres_database.ts";
-import { type SharedTownProcess, startSharedTownProcess } from "../support/shared_town_process.ts";
+import { assertEquals } from "../../harness/assert.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
+import {
+  type SharedTownProcess,
+  startSharedTownProcess,
+} from "../../harness/shared_town_process.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import { BtpClient } from "../../transport/btp_client.ts";

@@ -9,13 +9,13 @@
  * whatever the history.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { claimTownConfig, claimTownContact } from "../support/channel_town.ts";
+import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import { claimTownConfig, claimTownContact } from "../../harness/channel_town.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { generateSecretKey } from "nostr-tools/pure";
-import { runCli } from "../support/run_cli.ts";
+import { runCli } from "../../harness/run_cli.ts";
 
 const PRICE = 2_500n;
 const FLOOR = 5_000n;

@@ -4,7 +4,7 @@
  * the floor at once when its newest job ended with a delivery it declined to pay, whatever it
  * paid before; no growth without a ceiling above the floor.
  */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { requesterShare } from "../../../../roles/provider/payments/requester_share.ts";
 import type {
   ProviderJobRecord,

@@ -7,8 +7,8 @@
  * (two processes) at once never pass the line.
  */
 import postgres from "postgres";
-import { assertEquals } from "../../../support/assert.ts";
-import { freshDatabase } from "../../../support/postgres_database.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
+import { freshDatabase } from "../../../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../../../state/postgres/postgres_server.ts";
 import { openFilePeerCredit, type PeerCredit } from "../../../../state/payments/peer_credit.ts";
 import { openPostgresPeerCredit } from "../../../../state/postgres/postgres_peer_credit.ts";
