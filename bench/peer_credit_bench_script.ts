@@ -4,7 +4,9 @@
  * (the obvious alternative: a town that moves no money counts nothing), the gate over the
  * one-process file (state/payments/peer_credit.ts: one fsynced line per packet, group-committed) and,
  * when `--postgres` is given, over PostgreSQL (state/postgres/postgres_peer_credit.ts: one statement per
- * packet). Prints packets/s and the ratio to no gate.
+ * packet); each also on a line learned from the peer's history (state/payments/credit_line.ts: the
+ * line decided with its standing, a transaction per batch on PostgreSQL). Prints packets/s and
+ * the ratio to no gate.
  *
  * Run: deno run -A bench/peer_credit_bench_script.ts [packets=4000] [--postgres]
  */
@@ -28,10 +30,17 @@ const packet = encodeIlpPrepare({
 const fulfill = encodeIlpFulfill({ fulfillment: new Uint8Array(32), data: new Uint8Array(0) });
 const next = () => Promise.resolve(fulfill);
 
-async function run(credit: PeerCredit | undefined): Promise<number> {
+/** A learned line that never binds: what deciding it costs, not a refusal. */
+const learned = () => ({
+  owed: 0n,
+  terms: { floor: 10n ** 30n, ceiling: 10n ** 31n, graceMs: 3_600_000 },
+  now: Date.now(),
+});
+
+async function run(credit: PeerCredit | undefined, line = false): Promise<number> {
   const gate = credit && peerCreditGate("child", undefined, {
     credit,
-    limitOf: () => 10n ** 30n,
+    limitOf: () => line ? learned() : 10n ** 30n,
     hasChannel: () => false,
     triggeredBy: () => "g.town",
   })!;
@@ -50,10 +59,19 @@ const rows: [string, number][] = [["no gate (nothing counted)", await run(undefi
 const file = await openFilePeerCredit({ stateDir: await Deno.makeTempDir() });
 rows.push(["gate, file (fsync, group commit)", await run(file)]);
 await file.close();
+const fileLine = await openFilePeerCredit({ stateDir: await Deno.makeTempDir() });
+rows.push(["gate, file, learned line", await run(fileLine, true)]);
+await fileLine.close();
 if (Deno.args.includes("--postgres")) {
   await using pg = await startPostgresServer();
   const sql = postgres(await freshDatabase(pg.url), { max: 8, onnotice: () => {} });
   rows.push(["gate, PostgreSQL", await run(await openPostgresPeerCredit(sql))]);
+  const sqlLine = postgres(await freshDatabase(pg.url), { max: 8, onnotice: () => {} });
+  rows.push([
+    "gate, PostgreSQL, learned line",
+    await run(await openPostgresPeerCredit(sqlLine), true),
+  ]);
+  await sqlLine.end({ timeout: 1 });
   await sql.end({ timeout: 1 });
 }
 console.log(`${PACKETS} claimless PREPAREs of 2,500, ${IN_FLIGHT} in flight`);

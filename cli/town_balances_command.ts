@@ -4,7 +4,8 @@
  * all (fulfilled payments forwarded to it), what it claimed to it over its payout channel, what
  * reached the chain, what is in flight and what is in doubt after a crash (owed once the peer
  * shows the fulfillment), and what it spent through the town on the town's credit (netted out of
- * its payouts: state/payments/peer_credit.ts; read from `peer_credit.jsonl`, so a one-process town's).
+ * its payouts: state/payments/peer_credit.ts; read from `peer_credit.jsonl`, so a one-process town's),
+ * and its credit line now (cli/town_credit_lines.ts).
  * Amounts in base units (docs/OPERATIONS.md "Paying providers").
  *
  * @module
@@ -16,6 +17,12 @@ import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
 import { printJsonLine } from "./json_line.ts";
 import { terminalText } from "./terminal_text.ts";
+import {
+  peerCreditLines,
+  type PeerCreditLineView,
+  townCreditSettings,
+} from "./town_credit_lines.ts";
+import type { CreditStanding } from "../state/payments/credit_line.ts";
 
 interface BalancesOptions extends GlobalOptions {
 }
@@ -51,8 +58,16 @@ export function registerTownBalances(town: Command): void {
 export function peerBalanceJson(
   b: PeerBalance,
   spent = 0n,
+  line?: PeerCreditLineView,
 ): Record<string, string | number> {
   return {
+    ...(line
+      ? {
+        line: String(line.line),
+        repaid: String(line.repaid),
+        ...(line.since === undefined ? {} : { inCreditSince: new Date(line.since).toISOString() }),
+      }
+      : {}),
     account: b.account,
     owed: String(b.owed),
     spent: String(spent),
@@ -74,13 +89,16 @@ async function balances(opts: BalancesOptions, cmd: Command): Promise<void> {
   // What each peer spent on the town's credit, its payouts excluded (they are `claimed`).
   const credit = await openFilePeerCredit({ stateDir });
   const spent = new Map<string, bigint>();
+  const standings = new Map<string, CreditStanding>();
   for (const b of peers) {
     spent.set(b.account, await credit.spent(b.account) - await credit.paid(b.account));
+    standings.set(b.account, await credit.standing(b.account));
   }
+  const lines = peerCreditLines(standings, { config: await townCreditSettings(stateDir) });
   if (opts.output === "json") {
     printJsonLine("town-balances", {
       stateDir,
-      peers: peers.map((b) => peerBalanceJson(b, spent.get(b.account))),
+      peers: peers.map((b) => peerBalanceJson(b, spent.get(b.account), lines.get(b.account))),
       inDoubt: ledger.inDoubt().map((p) => ({ ...p, amount: String(p.amount) })),
     });
     return;
@@ -98,7 +116,17 @@ async function balances(opts: BalancesOptions, cmd: Command): Promise<void> {
         `(unclaimed ${
           b.owed - spent.get(b.account)! - b.claimed
         }), settled ${b.settled}, in flight ${b.inFlight}, in doubt ${b.inDoubt}` +
-        (b.payoutChannel ? `, payout channel ${b.payoutChannel.slice(0, 18)}..` : ""),
+        (b.payoutChannel ? `, payout channel ${b.payoutChannel.slice(0, 18)}..` : "") +
+        lineText(lines.get(b.account)),
     ));
   }
+}
+
+/** A peer's credit line in the text output. */
+function lineText(line: PeerCreditLineView | undefined): string {
+  if (line === undefined) return "";
+  const since = line.since === undefined
+    ? ""
+    : `, in credit since ${new Date(line.since).toISOString()}`;
+  return `, credit line ${line.line} (repaid ${line.repaid}${since})`;
 }

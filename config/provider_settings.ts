@@ -65,6 +65,8 @@ export interface ProviderSettings {
   maxTownDebt?: bigint;
   maxUnpaid: number;
   maxUnpaidPerRequester: number;
+  /** A trusted requester's most unpaid jobs; undefined: its share stays the floor. */
+  maxUnpaidPerTrustedRequester?: number;
   unpaidGraceMs: number;
   heartbeatMs: number;
   /** An agent-task's heartbeat period (docs/PROTOCOL.md "Agent heartbeat"). */
@@ -86,6 +88,9 @@ export interface ProviderSettings {
   channel?: string;
   channelPrepay: bigint;
 }
+
+/** Where a trusted requester's unpaid share is set in the environment. */
+const TRUSTED_SHARE_ENV = "TURNPIKE_PROVIDER_MAX_UNPAID_PER_TRUSTED_REQUESTER";
 
 /** The defaults the provider's settings fall back to. */
 export interface ProviderDefaults {
@@ -140,6 +145,7 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
   /** A positive whole number; its flag is `--` and the key with dashes. */
   const count = (flag: string | undefined, envName: string, key: string, fallback: number) =>
     positive(`--${key.replaceAll("_", "-")}`, key, pick(flag, envName, key), fallback);
+  const trustedShare = pick(undefined, TRUSTED_SHARE_ENV, "max_unpaid_per_trusted_requester");
   const townPubkey = pick(flags.townPubkey, "TURNPIKE_TOWN_PUBKEY", "town_pubkey");
   if (townPubkey !== undefined && !HEX64.test(townPubkey)) {
     throw new ConfigError(
@@ -224,6 +230,9 @@ export function resolveProviderSettings(options: ResolveProviderSettingsOptions)
       "max_unpaid_per_requester",
       defaults.maxUnpaidPerRequester,
     ),
+    maxUnpaidPerTrustedRequester: trustedShare === undefined
+      ? undefined
+      : count(undefined, TRUSTED_SHARE_ENV, "max_unpaid_per_trusted_requester", 1),
     unpaidGraceMs: 1000 *
       count(
         flags.unpaidGrace,

@@ -66,6 +66,7 @@ import { resolveTownSettlement, type TownSettlement } from "./town_settlement.ts
 import { DEFAULT_TOWN_LIMITS, townLimitKey, type TownLimits } from "./town_limits.ts";
 import { blobPeer, blobsDir, storeUrl } from "./town_store_settings.ts";
 import { resolveTownTls, type TownTls } from "./town_tls.ts";
+import { type TownCreditLine, townCreditLine } from "./town_credit_line.ts";
 import { resolveTrustedProxies } from "./town_proxies.ts";
 import { isValidIlpAddress } from "../protocol/ilp_packet.ts";
 import type { RelayPricing } from "../protocol/relay_pricing.ts";
@@ -177,6 +178,8 @@ export interface TownSettings {
    * `[[town.peers]]` table says (roles/town/btp/peer_credit_gate.ts); absent: no limit.
    */
   peerCreditLimit?: bigint;
+  /** How a peer's line grows from that limit with its history (config/town_credit_line.ts). */
+  peerCreditLine?: TownCreditLine;
 }
 
 /**
@@ -444,6 +447,7 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
       (settlement?.chains.length ?? 0) > 0 || peerChannels.length > 0 ||
         Object.keys(payouts?.addresses ?? {}).length > 0,
     ),
+    peerCreditLine: townCreditLine(pick),
     storeProcesses: sharedStore === undefined ? undefined : positiveIntegerSetting(
       flags.storeProcesses ?? env("TURNPIKE_STORE_PROCESSES") ?? store.processes ?? 1,
       "storeProcesses",

@@ -56,6 +56,11 @@ export interface SharedTownProcessOptions {
    * the payout books and channels in the shared store (roles/town/channels/shared_payouts.ts).
    */
   payouts?: TownProcessPayoutPlan;
+  /**
+   * Credit for channel-less peers: `floor` is `peer_credit_limit`, `ceiling` and `graceMs` the
+   * learned line's (config/town_credit_line.ts); absent: the town's default (no limit).
+   */
+  credit?: { floor: bigint; ceiling: bigint; graceMs: number };
 }
 
 /** A running town process. */
@@ -141,6 +146,11 @@ const town = await startTestTown({
         : `blobs: { pricePerMiB: ${options.blobPricePerMiB ?? 200}n },`
     }
   parent: ${options.parent === undefined ? "undefined" : JSON.stringify(options.parent)},
+  ${
+      options.credit === undefined
+        ? ""
+        : `peerCreditLimit: ${options.credit.floor}n, peerCreditLine: { ceiling: ${options.credit.ceiling}n, graceMs: ${options.credit.graceMs} },`
+    }
 });
 ilpAddress = town.ilpAddress;
 ${options.payouts === undefined ? "" : payoutsCode(options)}

@@ -62,6 +62,11 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
    */
   maxUnpaid?: number;
   maxUnpaidPerRequester?: number;
+  /**
+   * The most unpaid jobs a requester with paid history here may have: its share grows from
+   * `maxUnpaidPerRequester` with its trust (payments/requester_share.ts). Default: no growth.
+   */
+  maxUnpaidPerTrustedRequester?: number;
   unpaidGraceMs?: number;
   /**
    * How often the status file is refreshed while nothing changed: its liveness touch, the

@@ -10,10 +10,12 @@ import { peerCreditGate } from "./btp/peer_credit_gate.ts";
 import type { BtpClaimGate } from "../channels/btp_claim_gate.ts";
 import type { TownAddress } from "./town_address.ts";
 import type { TownBooks } from "./town_books.ts";
+import type { PeerBalance } from "../../state/payments/peer_ledger.ts";
+import type { CreditLineAsk } from "../../state/payments/credit_line.ts";
 
 /** Options for {@linkcode townClaimGates}. */
 export interface TownClaimGatesOptions {
-  config: Pick<TownSettings, "peerCreditLimit">;
+  config: Pick<TownSettings, "peerCreditLimit" | "peerCreditLine">;
   books: Pick<TownBooks, "credit" | "creditLimits" | "ledger">;
   /** The channel claim gates (`TownNodeOptions.claimGate`). */
   claimGate: ((account: string) => BtpClaimGate | undefined) | undefined;
@@ -29,6 +31,11 @@ export interface TownClaimGates {
   claimGate: ((account: string) => BtpClaimGate | undefined) | undefined;
   /** Packets refused for spent credit so far (`/metrics`). */
   refused(): number;
+  /**
+   * Hand it each balance after a FULFILL owed to a peer: earnings that cover a peer's credit use
+   * close its episode on a learned line (state/payments/credit_line.ts).
+   */
+  owed(balance: PeerBalance): void;
 }
 
 /**
@@ -44,6 +51,13 @@ export interface TownClaimGates {
 export function townClaimGates(options: TownClaimGatesOptions): TownClaimGates {
   const { config, books: { credit, creditLimits, ledger }, address, log } = options;
   let creditRefused = 0;
+  // A learned line when a ceiling above the peer's floor is configured, else the fixed floor.
+  const learned = (a: string, floor: bigint): CreditLineAsk | undefined => {
+    const line = config.peerCreditLine;
+    if (line === undefined || line.ceiling <= floor) return undefined;
+    const terms = { floor, ceiling: line.ceiling, graceMs: line.graceMs };
+    return { owed: ledger.balance(a).owed, terms, now: Date.now() };
+  };
   const claimGate = credit === undefined
     ? options.claimGate
     : (account: string) =>
@@ -54,7 +68,8 @@ export function townClaimGates(options: TownClaimGatesOptions): TownClaimGates {
         // again, and what it spent is never paid out (docs/PROTOCOL.md).
         limitOf: (a) => {
           const granted = creditLimits.get(a) ?? config.peerCreditLimit;
-          return granted === undefined ? undefined : granted + ledger.balance(a).owed;
+          if (granted === undefined) return undefined;
+          return learned(a, granted) ?? granted + ledger.balance(a).owed;
         },
         hasChannel: options.hasChannel ?? (() => false),
         triggeredBy: () => address.ilpAddress,
@@ -65,5 +80,11 @@ export function townClaimGates(options: TownClaimGatesOptions): TownClaimGates {
           );
         },
       });
-  return { claimGate, refused: () => creditRefused };
+  const owed = (balance: PeerBalance) => {
+    const granted = creditLimits.get(balance.account) ?? config.peerCreditLimit;
+    const ask = granted === undefined ? undefined : learned(balance.account, granted);
+    // Not closed now (the store cannot be written): the next take or FULFILL closes it.
+    if (credit && ask) void credit.review(balance.account, ask).catch(() => {});
+  };
+  return { claimGate, refused: () => creditRefused, owed };
 }

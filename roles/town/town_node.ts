@@ -178,8 +178,12 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
     closers,
   });
   const forwardKey = postgresStore && await deriveForwardKey(signer);
-  const { claimGate, hasChannel, cosignDesk, onOwed, onPeerConnected } = options;
+  const { claimGate, hasChannel, cosignDesk, onPeerConnected } = options;
   const gates = townClaimGates({ config, books, claimGate, hasChannel, address, log });
+  const onOwed = (balance: PeerBalance) => {
+    gates.owed(balance);
+    options.onOwed?.(balance);
+  };
   // The BTP server, the parent link and the peer routes start after it: bound then.
   const { router, elsewhere, maxWriteAmount, btp: btpServer, parentLink, peerRoutes } =
     createTownRouter({

@@ -20,16 +20,33 @@
  */
 import { LineAppender } from "../line_appender.ts";
 import { readOptionalTextFile } from "../optional_text_file.ts";
+import {
+  closeEpisode,
+  type CreditLineAsk,
+  type CreditRow,
+  type CreditStanding,
+  lineTake,
+  NEW_STANDING,
+} from "./credit_line.ts";
 
 /** The credit counts the town keeps per peer; see the module doc. */
 export interface PeerCredit {
   /**
    * Counts `amount` against `account` when its spent total stays within `limit`: the total
-   * after it, or the refused total (`{ refused }`) with nothing counted.
+   * after it, or the refused total (`{ refused }`) with nothing counted. A limit that is a line
+   * learned from the peer's history (state/payments/credit_line.ts) is decided with its standing
+   * under the same lock, and the refusal names it (`limit`).
    */
-  take(account: string, amount: bigint, limit: bigint): Promise<CreditTake>;
+  take(account: string, amount: bigint, limit: bigint | CreditLineAsk): Promise<CreditTake>;
   /** Gives back what a rejected packet took. */
   give(account: string, amount: bigint): Promise<void>;
+  /**
+   * Closes the peer's credit episode when what the town owes covers its spending
+   * (state/payments/credit_line.ts): after its earnings grow, and after a give-back.
+   */
+  review(account: string, ask: CreditLineAsk): Promise<CreditStanding>;
+  /** The peer's history on these counts (a newcomer's when it has none). */
+  standing(account: string): Promise<CreditStanding>;
   /** What `account` has spent (as far as this process knows), its payouts included. */
   spent(account: string): Promise<bigint>;
   /**
@@ -47,7 +64,50 @@ export interface PeerCredit {
 }
 
 /** The answer of {@linkcode PeerCredit.take}. */
-export type CreditTake = { spent: bigint } | { refused: bigint };
+export type CreditTake = { spent: bigint } | { refused: bigint; limit?: bigint };
+
+/** A standing as a credit line stores it (`st`; in PostgreSQL, its columns). */
+export interface StandingRecord {
+  r: string;
+  s?: number;
+  m: string;
+}
+
+/**
+ * A standing as stored.
+ *
+ * @example
+ * ```ts
+ * import { standingRecord } from "./peer_credit.ts";
+ *
+ * console.log(standingRecord({ repaid: 5n, since: 9, mark: 2n })); // { r: "5", s: 9, m: "2" }
+ * ```
+ */
+export function standingRecord(s: CreditStanding): StandingRecord {
+  return {
+    r: s.repaid.toString(),
+    ...(s.since === undefined ? {} : { s: s.since }),
+    m: s.mark.toString(),
+  };
+}
+
+/**
+ * A stored standing read back; a malformed one is a newcomer's.
+ *
+ * @example
+ * ```ts
+ * import { standingFromRecord } from "./peer_credit.ts";
+ *
+ * console.log(standingFromRecord({ r: "5", m: "2" })); // { repaid: 5n, mark: 2n }
+ * ```
+ */
+export function standingFromRecord(r: unknown): CreditStanding {
+  if (typeof r !== "object" || r === null) return NEW_STANDING;
+  const { r: repaid, s, m } = r as Record<string, unknown>;
+  if (typeof repaid !== "string" || typeof m !== "string") return NEW_STANDING;
+  if (s !== undefined && typeof s !== "number") return NEW_STANDING;
+  return { repaid: BigInt(repaid), ...(s === undefined ? {} : { since: s }), mark: BigInt(m) };
+}
 
 /** What {@linkcode PeerCredit.payOut} pays from. */
 export interface PayOutAmounts {
@@ -116,65 +176,107 @@ export const PEER_CREDIT_FILE = "peer_credit.jsonl";
  */
 export async function openFilePeerCredit(options: FilePeerCreditOptions): Promise<PeerCredit> {
   const path = `${options.stateDir.replace(/\/+$/, "")}/${PEER_CREDIT_FILE}`;
-  const spent = new Map<string, bigint>();
-  const paid = new Map<string, bigint>();
+  const rows = new Map<string, CreditRow>();
+  const row = (a: string): CreditRow =>
+    rows.get(a) ?? { spent: 0n, paid: 0n, standing: NEW_STANDING };
   const text = (await readOptionalTextFile(path)) ?? "";
   for (const line of text.split("\n")) {
     if (line === "") continue;
     try {
-      const { a, d, p } = JSON.parse(line) as { a: unknown; d: unknown; p?: unknown };
+      const { a, d, p, st } = JSON.parse(line) as {
+        a: unknown;
+        d: unknown;
+        p?: unknown;
+        st?: unknown;
+      };
       if (typeof a !== "string" || typeof d !== "string") continue;
       if (p !== undefined && typeof p !== "string") continue;
-      spent.set(a, (spent.get(a) ?? 0n) + BigInt(d));
-      if (p !== undefined) paid.set(a, (paid.get(a) ?? 0n) + BigInt(p));
+      const r = row(a);
+      rows.set(a, {
+        spent: r.spent + BigInt(d),
+        paid: r.paid + (p === undefined ? 0n : BigInt(p)),
+        // The standing after the line, written whole whenever it changes.
+        standing: st === undefined ? r.standing : standingFromRecord(st),
+      });
     } catch {
       // A partial last line (a crash mid-append): its take never resolved, nothing went on.
     }
   }
   const file = new LineAppender(path, { needsNewline: text !== "" && !text.endsWith("\n") });
-  const record = (account: string, delta: bigint, payout = false) =>
+  const record = (account: string, delta: bigint, payout = false, standing?: CreditStanding) =>
     file.append(
       JSON.stringify({
         a: account,
         d: delta.toString(),
         ...(payout ? { p: delta.toString() } : {}),
+        ...(standing ? { st: standingRecord(standing) } : {}),
       }) + "\n",
     );
+  /** Sets a row, writes its line, and puts the row back when the line cannot be written. */
+  const commit = async (account: string, next: CreditRow, line: () => Promise<void>) => {
+    const before = row(account);
+    // Counted before the write resolves: packets arriving meanwhile see it.
+    rows.set(account, next);
+    try {
+      await line();
+    } catch (err) {
+      // Not on disk: the packet is refused, so it is not counted either.
+      const now = row(account);
+      rows.set(account, {
+        spent: now.spent - (next.spent - before.spent),
+        paid: now.paid - (next.paid - before.paid),
+        standing: now.standing === next.standing ? before.standing : now.standing,
+      });
+      throw err;
+    }
+  };
   return {
     async take(account, amount, limit) {
-      const before = spent.get(account) ?? 0n;
-      if (before + amount > limit) return { refused: before };
-      // Counted before the write resolves: packets arriving meanwhile see it.
-      spent.set(account, before + amount);
-      try {
-        await record(account, amount);
-      } catch (err) {
-        // Not on disk: the packet is refused, so it is not counted either.
-        spent.set(account, (spent.get(account) ?? 0n) - amount);
-        throw err;
+      const before = row(account);
+      if (typeof limit === "bigint") {
+        if (before.spent + amount > limit) return { refused: before.spent };
+        await commit(
+          account,
+          { ...before, spent: before.spent + amount },
+          () => record(account, amount),
+        );
+        return { spent: before.spent + amount };
       }
-      return { spent: before + amount };
+      const step = lineTake(before, amount, limit);
+      const changed = step.row.standing !== before.standing ? step.row.standing : undefined;
+      if (!step.taken) {
+        if (changed) await commit(account, step.row, () => record(account, 0n, false, changed));
+        return { refused: before.spent, limit: step.limit };
+      }
+      await commit(account, step.row, () => record(account, amount, false, changed));
+      return { spent: step.row.spent };
     },
     async give(account, amount) {
-      spent.set(account, (spent.get(account) ?? 0n) - amount);
+      const r = row(account);
+      rows.set(account, { ...r, spent: r.spent - amount });
       await record(account, -amount);
     },
-    spent: (account) => Promise.resolve(spent.get(account) ?? 0n),
-    paid: (account) => Promise.resolve(paid.get(account) ?? 0n),
-    async payOut(account, amounts) {
-      const counts = { spent: spent.get(account) ?? 0n, paid: paid.get(account) ?? 0n };
-      const step = payOutStep(counts, amounts);
-      if (step.add === 0n) return counts.paid;
-      // Decided and counted at once: a take after this sees it, as a payout after a take does.
-      spent.set(account, counts.spent + step.add);
-      paid.set(account, step.paid);
-      try {
-        await record(account, step.add, true);
-      } catch (err) {
-        spent.set(account, (spent.get(account) ?? 0n) - step.add);
-        paid.set(account, (paid.get(account) ?? 0n) - step.add);
-        throw err;
+    async review(account, ask) {
+      const r = row(account);
+      const standing = closeEpisode(r, ask);
+      if (standing !== r.standing) {
+        await commit(account, { ...r, standing }, () => record(account, 0n, false, standing));
       }
+      return standing;
+    },
+    standing: (account) => Promise.resolve(row(account).standing),
+    spent: (account) => Promise.resolve(row(account).spent),
+    paid: (account) => Promise.resolve(row(account).paid),
+    async payOut(account, amounts) {
+      const r = row(account);
+      const step = payOutStep(r, amounts);
+      if (step.add === 0n) return r.paid;
+      // Decided and counted at once: a take after this sees it, as a payout after a take does.
+      await commit(
+        account,
+        { ...r, spent: r.spent + step.add, paid: step.paid },
+        () => record(account, step.add, true),
+      );
       return step.paid;
     },
     close: () => file.flush(),

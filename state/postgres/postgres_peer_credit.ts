@@ -13,13 +13,34 @@
 import type postgres from "postgres";
 import { createPostgresSchema } from "./postgres_schema.ts";
 import { type CreditTake, payOutStep, type PeerCredit } from "../payments/peer_credit.ts";
+import {
+  closeEpisode,
+  type CreditLineAsk,
+  type CreditRow,
+  type CreditStanding,
+  lineTake,
+  NEW_STANDING,
+} from "../payments/credit_line.ts";
 
 type Sql = ReturnType<typeof postgres>;
+type Tx = postgres.TransactionSql;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS turnpike_peer_credit (
   account TEXT PRIMARY KEY, spent NUMERIC(78, 0) NOT NULL);
-ALTER TABLE turnpike_peer_credit ADD COLUMN IF NOT EXISTS paid NUMERIC(78, 0) NOT NULL DEFAULT 0`;
+ALTER TABLE turnpike_peer_credit ADD COLUMN IF NOT EXISTS paid NUMERIC(78, 0) NOT NULL DEFAULT 0;
+ALTER TABLE turnpike_peer_credit ADD COLUMN IF NOT EXISTS repaid NUMERIC(78, 0) NOT NULL DEFAULT 0;
+ALTER TABLE turnpike_peer_credit ADD COLUMN IF NOT EXISTS since BIGINT;
+ALTER TABLE turnpike_peer_credit ADD COLUMN IF NOT EXISTS mark NUMERIC(78, 0) NOT NULL DEFAULT 0`;
+
+// The row of a take on a learned line, locked until its transaction ends.
+const LOCK_ROW = `
+SELECT spent::text, paid::text, repaid::text, since::text, mark::text
+  FROM turnpike_peer_credit WHERE account = $1 FOR UPDATE`;
+
+const SET_ROW = `
+UPDATE turnpike_peer_credit SET spent = $2::numeric, repaid = $3::numeric, since = $4::bigint,
+  mark = $5::numeric WHERE account = $1`;
 
 // No row returned: the take would pass the limit ($3), nothing counted.
 const TAKE = `
@@ -36,7 +57,7 @@ const SPENT = `SELECT spent::text FROM turnpike_peer_credit WHERE account = $1`;
 /** A take waiting for its account's statement. */
 interface Pending {
   amount: bigint;
-  limit: bigint;
+  limit: bigint | CreditLineAsk;
   done: PromiseWithResolvers<CreditTake>;
 }
 
@@ -60,7 +81,60 @@ export async function openPostgresPeerCredit(sql: Sql): Promise<PeerCredit> {
     const rows = await sql.unsafe<{ spent: string }[]>(SPENT, [account]);
     return BigInt(rows[0]?.spent ?? "0");
   };
-  const takeOne = async (account: string, amount: bigint, limit: bigint): Promise<CreditTake> => {
+  /** The account's row under its lock (made when missing), in `tx`. */
+  const lockRow = async (tx: Tx, account: string): Promise<CreditRow> => {
+    await tx.unsafe(
+      `INSERT INTO turnpike_peer_credit (account, spent) VALUES ($1, 0) ON CONFLICT DO NOTHING`,
+      [account],
+    );
+    const [r] = await tx.unsafe<Record<"spent" | "paid" | "repaid" | "since" | "mark", string>[]>(
+      LOCK_ROW,
+      [account],
+    );
+    return {
+      spent: BigInt(r.spent),
+      paid: BigInt(r.paid),
+      standing: {
+        repaid: BigInt(r.repaid),
+        ...(r.since === null ? {} : { since: Number(r.since) }),
+        mark: BigInt(r.mark),
+      },
+    };
+  };
+  const readStanding = async (account: string): Promise<CreditStanding> => {
+    const [r] = await sql.unsafe<Record<"repaid" | "since" | "mark", string>[]>(
+      `SELECT repaid::text, since::text, mark::text FROM turnpike_peer_credit WHERE account = $1`,
+      [account],
+    );
+    if (r === undefined) return NEW_STANDING;
+    return {
+      repaid: BigInt(r.repaid),
+      ...(r.since === null ? {} : { since: Number(r.since) }),
+      mark: BigInt(r.mark),
+    };
+  };
+  const setRow = (tx: Tx, account: string, row: CreditRow) =>
+    tx.unsafe(SET_ROW, [
+      account,
+      row.spent.toString(),
+      row.standing.repaid.toString(),
+      row.standing.since === undefined ? null : String(row.standing.since),
+      row.standing.mark.toString(),
+    ]);
+  // A learned line is decided from the row's standing under its lock, as the payout is.
+  const takeLine = (account: string, amount: bigint, ask: CreditLineAsk): Promise<CreditTake> =>
+    sql.begin(async (tx) => {
+      const row = await lockRow(tx, account);
+      const step = lineTake(row, amount, ask);
+      if (step.row.standing !== row.standing || step.taken) await setRow(tx, account, step.row);
+      return step.taken ? { spent: step.row.spent } : { refused: row.spent, limit: step.limit };
+    });
+  const takeOne = async (
+    account: string,
+    amount: bigint,
+    limit: bigint | CreditLineAsk,
+  ): Promise<CreditTake> => {
+    if (typeof limit !== "bigint") return await takeLine(account, amount, limit);
     const rows = await sql.unsafe<{ spent: string }[]>(TAKE, [
       account,
       amount.toString(),
@@ -79,7 +153,7 @@ export async function openPostgresPeerCredit(sql: Sql): Promise<PeerCredit> {
       for (let batch = waiting.get(account); batch?.length; batch = waiting.get(account)) {
         waiting.delete(account);
         const sum = batch.reduce((n, p) => n + p.amount, 0n);
-        const limit = batch.reduce((n, p) => p.limit < n ? p.limit : n, batch[0].limit);
+        const limit = batch.reduce(smallerLimit, batch[0].limit);
         try {
           const whole = batch.length === 1 ? undefined : await takeOne(account, sum, limit);
           if (whole && "spent" in whole) {
@@ -110,6 +184,18 @@ export async function openPostgresPeerCredit(sql: Sql): Promise<PeerCredit> {
       await sql.unsafe(GIVE, [account, amount.toString()]);
     },
     spent,
+    async review(account, ask) {
+      // Most earnings find no episode open: one read, no lock.
+      const now = await readStanding(account);
+      if (now.since === undefined) return now;
+      return await sql.begin(async (tx) => {
+        const row = await lockRow(tx, account);
+        const standing = closeEpisode(row, ask);
+        if (standing !== row.standing) await setRow(tx, account, { ...row, standing });
+        return standing;
+      });
+    },
+    standing: readStanding,
     async paid(account) {
       const rows = await sql.unsafe<{ paid: string }[]>(
         `SELECT paid::text FROM turnpike_peer_credit WHERE account = $1`,
@@ -141,4 +227,19 @@ export async function openPostgresPeerCredit(sql: Sql): Promise<PeerCredit> {
     },
     close: () => Promise.resolve(),
   };
+}
+
+/**
+ * The smaller of two limits for a batch of takes: the smaller bound, or the learned line with
+ * the least owed (one town's terms and clock).
+ */
+function smallerLimit(
+  n: bigint | CreditLineAsk,
+  p: Pending,
+): bigint | CreditLineAsk {
+  const a = n, b = p.limit;
+  if (typeof a === "bigint" && typeof b === "bigint") return b < a ? b : a;
+  if (typeof a === "bigint") return a;
+  if (typeof b === "bigint") return b;
+  return b.owed < a.owed ? b : a;
 }

@@ -28,6 +28,7 @@ import {
   DEFAULT_UNPAID_GRACE_SEC,
 } from "../payments/unpaid_pool.ts";
 import { countDrop, type ProviderCounters } from "../provider_counters.ts";
+import { requesterShare } from "../payments/requester_share.ts";
 import type { ProviderNodeOptions } from "../provider_options.ts";
 import type { BackgroundWork } from "../background_work.ts";
 
@@ -38,6 +39,7 @@ export interface JobLifecycleOptions extends
     | "pricePerByte"
     | "maxUnpaid"
     | "maxUnpaidPerRequester"
+    | "maxUnpaidPerTrustedRequester"
     | "unpaidGraceMs"
     | "invoiceExpiryMs"
     | "deliveryExpiryMs"
@@ -45,7 +47,7 @@ export interface JobLifecycleOptions extends
   pubkey: string;
   /** This provider's ILP address (IL-DCP). */
   ilpAddress: () => string;
-  store: Pick<ProviderJobStore, "get" | "put">;
+  store: Pick<ProviderJobStore, "all" | "get" | "put">;
   /** The payment log, once open. */
   payments: () => PaymentLog;
   /** Every town's client, once open. */
@@ -164,6 +166,15 @@ export class JobLifecycle {
       unpaid: {
         max: o.maxUnpaid ?? DEFAULT_MAX_UNPAID,
         maxPerRequester: o.maxUnpaidPerRequester ?? DEFAULT_MAX_UNPAID_PER_REQUESTER,
+        // More for a requester that paid here before (docs/PROTOCOL.md "Unpaid share from trust").
+        shareOf: (requester) =>
+          requesterShare(requester, {
+            floor: o.maxUnpaidPerRequester ?? DEFAULT_MAX_UNPAID_PER_REQUESTER,
+            ceiling: o.maxUnpaidPerTrustedRequester ?? 0,
+            records: o.store.all(),
+            payments: o.payments().entries(),
+            nowMs: Date.now(),
+          }),
       },
       invoiceLifetimeMs: Math.min(o.invoiceExpiryMs ?? grace, grace),
       store: o.store,

@@ -36,7 +36,6 @@ import type { ProviderSkills } from "../skills/provider_skills.ts";
 import { countDrop, type ProviderCounters, type ProviderDropReason } from "../provider_counters.ts";
 import type { BackgroundWork } from "../background_work.ts";
 import type { ProviderNodeOptions } from "../provider_options.ts";
-import { DEFAULT_MAX_UNPAID_PER_REQUESTER } from "../payments/unpaid_pool.ts";
 import { DEFAULT_MAX_INPUT_BYTES } from "./blob_inputs.ts";
 import {
   TextGenerationRefusal,
@@ -266,8 +265,7 @@ export class RequestAdmission {
         requester,
         () =>
           Math.min(
-            (o.maxUnpaidPerRequester ?? DEFAULT_MAX_UNPAID_PER_REQUESTER) -
-              o.desk()!.unpaidOf(requester),
+            o.desk()!.unpaidShareOf(requester) - o.desk()!.unpaidOf(requester),
             (o.maxInFlightPerRequester ?? 8) - this.#paidInFlight(requester),
           ),
         (event, toon) => o.work.track(this.onRequest(event, toon)),

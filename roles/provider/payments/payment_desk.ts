@@ -147,6 +147,11 @@ export class PaymentDesk {
     return this.#unpaid.countOf(requester);
   }
 
+  /** How many unpaid jobs `requester` may have (unpaid_pool.ts `shareOf`). */
+  unpaidShareOf(requester: string): number {
+    return this.#unpaid.shareOf(requester);
+  }
+
   /** Invoices open now. */
   get openInvoices(): number {
     return this.#invoices.size;

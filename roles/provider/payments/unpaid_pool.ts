@@ -35,8 +35,13 @@ export const DEFAULT_UNPAID_GRACE_SEC = 60;
 export interface UnpaidPoolOptions {
   /** Unpaid jobs at most. */
   max: number;
-  /** Unpaid jobs of one requester at most. */
+  /** Unpaid jobs of one requester at most: a stranger's share. */
   maxPerRequester: number;
+  /**
+   * A requester's share from its history here (requester_share.ts), asked only of a requester
+   * at `maxPerRequester`: never below it. Absent: `maxPerRequester` for every requester.
+   */
+  shareOf?: (requester: string) => number;
 }
 
 /** Outcome of {@linkcode UnpaidPool.reserve}. */
@@ -55,6 +60,24 @@ export class UnpaidPool {
       throw new RangeError("the unpaid pool needs at least one slot");
     }
     this.#options = options;
+  }
+
+  /**
+   * How many unpaid jobs `requester` may have: its share from its history, never below
+   * `maxPerRequester`.
+   *
+   * @example
+   * ```ts
+   * import { UnpaidPool } from "./unpaid_pool.ts";
+   *
+   * const pool = new UnpaidPool({ max: 8, maxPerRequester: 2, shareOf: () => 5 });
+   * console.log(pool.shareOf("ab".repeat(32))); // 5
+   * ```
+   */
+  shareOf(requester: string): number {
+    const floor = this.#options.maxPerRequester;
+    const share = this.#options.shareOf?.(requester) ?? floor;
+    return share > floor ? share : floor;
   }
 
   /** Unpaid jobs held. */
@@ -103,11 +126,13 @@ export class UnpaidPool {
    */
   reserve(jobId: string, requester: string): UnpaidReservation {
     const mine = this.countOf(requester);
-    if (mine >= this.#options.maxPerRequester) {
+    // Its history is read only past a stranger's share: most requests never pay for it.
+    const share = mine < this.#options.maxPerRequester ? mine + 1 : this.shareOf(requester);
+    if (mine >= share) {
       return {
         ok: false,
         reason: "over-requester-unpaid",
-        detail: `${mine} unpaid jobs of this requester, max ${this.#options.maxPerRequester}`,
+        detail: `${mine} unpaid jobs of this requester, max ${share}`,
       };
     }
     let displaced: string | undefined;

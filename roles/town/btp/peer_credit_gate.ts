@@ -18,6 +18,7 @@ import {
 } from "../../../protocol/ilp_packet.ts";
 import { claimRejectData } from "../../../protocol/payment_channel_claim.ts";
 import type { CreditTake, PeerCredit } from "../../../state/payments/peer_credit.ts";
+import type { CreditLineAsk } from "../../../state/payments/credit_line.ts";
 import type { BtpClaimGate } from "../../channels/btp_claim_gate.ts";
 
 /** Options for {@linkcode peerCreditGate}. */
@@ -25,9 +26,10 @@ export interface PeerCreditGateOptions {
   credit: PeerCredit;
   /**
    * What an account may spend without a channel, read at each packet (it may grow with what the
-   * town owes the account); undefined: no limit (nothing counted).
+   * town owes the account): a bound, or a line learned from its history that the count decides
+   * (state/payments/credit_line.ts); undefined: no limit (nothing counted).
    */
-  limitOf: (account: string) => bigint | undefined;
+  limitOf: (account: string) => bigint | CreditLineAsk | undefined;
   /** Whether an account settles over a channel here (its packets go to the claim gate). */
   hasChannel: (account: string) => boolean;
   /** The town's ILP address, for the REJECTs. */
@@ -66,7 +68,11 @@ export function peerCreditGate(
     next: () => Promise<Uint8Array>,
   ) => inner ? inner.handle(packet, claim, next) : next();
   // A give-back that cannot be written leaves the amount spent: the town errs toward its books.
-  const giveBack = (amount: bigint) => options.credit.give(account, amount).catch(() => {});
+  // On a learned line, a give-back may end the credit the packet opened: closed now, in time.
+  const giveBack = (amount: bigint, limit: bigint | CreditLineAsk) =>
+    options.credit.give(account, amount)
+      .then(() => typeof limit === "bigint" ? undefined : options.credit.review(account, limit))
+      .catch(() => {});
   return {
     async handle(packet, claim, next) {
       if (claim !== undefined || options.hasChannel(account)) return pass(packet, claim, next);
@@ -91,13 +97,14 @@ export function peerCreditGate(
         });
       }
       if ("refused" in taken) {
-        options.onRefused?.(account, amount, taken.refused, limit);
+        const line = taken.limit ?? (typeof limit === "bigint" ? limit : limit.owed);
+        options.onRefused?.(account, amount, taken.refused, line);
         return encodeIlpReject({
           code: ILP_ERROR.insufficientLiquidity,
           triggeredBy: options.triggeredBy(),
           message:
             `account ${account} has no payment channel here and has spent ${taken.refused} ` +
-            `of its credit of ${limit}: open a channel (claims pay for packets) or ask the ` +
+            `of its credit of ${line}: open a channel (claims pay for packets) or ask the ` +
             "town's operator for credit",
           // The reason as data (docs/PROTOCOL.md "Claim rejections"): final for a payer.
           data: claimRejectData("credit-limit-exceeded"),
@@ -107,10 +114,10 @@ export function peerCreditGate(
       try {
         reply = await pass(packet, claim, next);
       } catch (err) {
-        await giveBack(amount);
+        await giveBack(amount, limit);
         throw err;
       }
-      if (reply[0] === IlpPacketType.reject) await giveBack(amount);
+      if (reply[0] === IlpPacketType.reject) await giveBack(amount, limit);
       return reply;
     },
   };

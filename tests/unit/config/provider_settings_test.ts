@@ -147,3 +147,18 @@ Deno.test("provider settings: prepared_sandboxes 1 by default, a count per skill
     await none.cleanup();
   }
 });
+
+Deno.test("provider settings: max_unpaid_per_trusted_requester from the table or the environment; absent, no growth", async () => {
+  const resolve = async (toml: string, env: Record<string, string> = {}) => {
+    const { loaded, cleanup } = await loadedWith(toml);
+    try {
+      return resolveProviderSettings({ loaded, flags: {}, defaults: DEFAULTS, env: (n) => env[n] })
+        .maxUnpaidPerTrustedRequester;
+    } finally {
+      await cleanup();
+    }
+  };
+  assertEquals(await resolve(""), undefined);
+  assertEquals(await resolve("[provider]\nmax_unpaid_per_trusted_requester = 6\n"), 6);
+  assertEquals(await resolve("", { TURNPIKE_PROVIDER_MAX_UNPAID_PER_TRUSTED_REQUESTER: "9" }), 9);
+});

@@ -139,3 +139,21 @@ Deno.test("town settings: credit without a channel is 0 on a town that pays on c
   );
   assertEquals(own.peers, [{ account: "alice", token: "alice-token", creditLimit: 700n }]);
 });
+
+Deno.test("town settings: peer_credit_ceiling makes the credit line learned, with its grace; absent, the line is fixed", async () => {
+  assertEquals((await settingsWith(TOML)).peerCreditLine, undefined);
+  const learned = TOML.replace("[town]\n", '[town]\npeer_credit_ceiling = "50000"\n');
+  assertEquals((await settingsWith(learned)).peerCreditLine, {
+    ceiling: 50_000n,
+    graceMs: 3_600_000,
+  });
+  assertEquals(
+    (await settingsWith(learned, { TURNPIKE_TOWN_PEER_CREDIT_GRACE: "90" })).peerCreditLine,
+    { ceiling: 50_000n, graceMs: 90_000 },
+  );
+  const err = await configErrorOf(
+    settingsWith(TOML, { TURNPIKE_TOWN_PEER_CREDIT_CEILING: "lots" }),
+    "peerCreditLine",
+  );
+  assertStringIncludes(err.message, "peer_credit_ceiling");
+});
