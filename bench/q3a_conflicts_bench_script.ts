@@ -13,13 +13,14 @@
  * delivers it `--redo-ticks` later; a redo that conflicts again is rejected (its bead unmerged).
  *
  * Model spend: every delivered result costs one result's model spend (its agent ran), priced at
- * `--model-cost` (by default the metered cost a result of the town leg showed). Wasted is the
+ * `--model-cost` base units (by default 6,000, the metered model cost of each result of the town
+ * leg: 1,000 input and 200 output tokens at 3,000,000 and 15,000,000 base units a million). Wasted is the
  * spend of results whose work was thrown away: each one slung again (redone) and each rejected
  * for a second conflict.
  *
  * Run: deno run -A bench/q3a_conflicts_bench_script.ts [--polecats 10,30,100] [--hot 4]
  *   [--share 0.5] [--spread 5] [--limit 10] [--max-wait-ticks 3] [--redo-ticks 1]
- *   [--model-cost 0.0105]
+ *   [--model-cost 6000]
  *
  * @module
  */
@@ -34,7 +35,7 @@ import {
 
 const USAGE = "deno run -A bench/q3a_conflicts_bench_script.ts [--polecats 10,30,100] [--hot 4] " +
   "[--share 0.5] [--spread 5] [--limit 10] [--max-wait-ticks 3] [--redo-ticks 1] " +
-  "[--model-cost 0.0105]";
+  "[--model-cost 6000]";
 const { values } = parseBenchFlags(Deno.args, {
   values: [
     "polecats",
@@ -55,7 +56,7 @@ const SPREAD = Number(values.spread ?? 5);
 const LIMIT = Number(values.limit ?? 10);
 const MAX_WAIT_TICKS = Number(values["max-wait-ticks"] ?? 3);
 const REDO_TICKS = Number(values["redo-ticks"] ?? 1);
-const MODEL_COST = Number(values["model-cost"] ?? 0.0105);
+const MODEL_COST = Number(values["model-cost"] ?? 6000);
 const TICK_MS = 60_000;
 const ACCEPT = "test -d src";
 
@@ -212,7 +213,7 @@ for (const n of POLECATS) {
     const f = await simulate(n, newestFirst);
     const rate = Math.round(100 * f.conflicts / f.delivered);
     const share = Math.round(100 * f.wasted / f.delivered);
-    const spend = Math.round(f.wasted * MODEL_COST * 10_000) / 10_000;
+    const spend = f.wasted * MODEL_COST;
     console.log(
       `| ${f.polecats} | ${f.order} | ${f.delivered} | ${f.conflicts} (${rate}%) | ${f.reslung} ` +
         `| ${f.rejected} | ${f.merged} | ${f.ticks} | ${f.maxWait} | ${f.gates} ` +
