@@ -121,6 +121,9 @@ export async function refineryPatrol(o: PatrolOptions): Promise<PatrolSummary> {
         const rejected = { ...out, outcome: "rejected" as const, reason };
         outcomes.push(rejected);
         emit({ type: "outcome", ...rejected });
+        // Booked now: `continue` skips the write below, and a rejection left out of the book
+        // would be tried (and rejected) again by every later patrol.
+        await writeRefineryBook(o.stateDir, book);
         continue;
       }
       emit({ type: "outcome", ...out });

@@ -258,3 +258,44 @@ Deno.test("a re-sling a stopped refinery left under way is adopted from the jobs
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a re-sling's result that conflicts again is booked rejected: the next patrol does not decide it again", async () => {
+  const root = await Deno.makeTempDir({ prefix: "refinery-" });
+  try {
+    const repo = await tempGitRepo(`${root}/repo`);
+    const base = await repo.commit("the area", { "src/a.txt": "area\nline 2\nline 3\n" });
+    const result = async (n: number, from: string): Promise<PatrolResult> => ({
+      job: jobId(n),
+      key: `bead:gt-${n % 0x80}`,
+      tip: await commitOn(repo, from, setLine2("src/a.txt", `result ${n}`), `result ${n}`),
+      accept: ACCEPT,
+      deliveredAtMs: NOW - 60_000 + n,
+      verdict: "pass",
+      lines: 2,
+    });
+    const a = await result(1, base);
+    const b = await result(2, base);
+    // The redo is made on the stale base, as a polecat whose tip another merge overtook.
+    const redo = await result(0x82, base);
+    const patrol = (results: PatrolResult[]) =>
+      refineryPatrol({
+        stateDir: root,
+        repoDir: repo.dir,
+        branch: "main",
+        results,
+        nowMs: NOW,
+        resend: () => Promise.resolve(redo.job),
+      });
+    const first = await patrol([a, b]);
+    assertEquals([first.merged, first.reslung], [1, 1], JSON.stringify(first));
+
+    const second = await patrol([a, b, redo]);
+    assertEquals([second.rejected, second.decided], [1, 2], JSON.stringify(second));
+    assertEquals((await readRefineryBook(root)).jobs[redo.job]?.outcome, "rejected");
+
+    const third = await patrol([a, b, redo]);
+    assertEquals([third.rejected, third.decided], [0, 3], JSON.stringify(third));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
