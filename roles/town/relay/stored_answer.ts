@@ -79,42 +79,55 @@ export async function sendStoredAnswer(
     await o.budget.pace(o.client);
     if (!(await drained(o))) return { end: o.live() ? "stalled" : "ended", ids };
     if (!o.live()) return { end: "ended", ids };
-    const wanted = keys.slice(start, start + page).map((k) => k.id);
-    const rows = await o.budget.timeQuery(
-      () => o.store.query([{ ids: wanted }], { limit: wanted.length, jsonOnly: o.jsonOnly }),
-      o.client,
-    );
-    // Sending is read work too: charged like the query (only the synchronous part).
-    const started = performance.now();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    const bodies: [string, string][] = [];
-    let bytes = 0;
-    // Gone since the ids were read (deleted, replaced, expired): left out.
-    for (const id of wanted) {
-      const row = byId.get(id);
-      const body = row === undefined ? undefined : o.body(row);
-      if (body === undefined) continue;
-      bodies.push([id, body]);
-      bytes += body.length;
-    }
-    byId.clear();
-    o.ticket.hold(bytes);
-    o.unsent(bytes);
-    try {
-      for (const [id, body] of bodies) {
-        if (!o.live()) return { end: "ended", ids };
-        o.send(body);
-        o.ticket.sent(body.length);
-        o.unsent(-body.length);
-        bytes -= body.length;
-        ids.push(id);
-      }
-    } finally {
-      o.unsent(-bytes);
-      o.budget.charge(performance.now() - started, o.client);
-    }
+    // The page is read and sent in a function of its own: a suspended async function keeps
+    // every local it ever held, so rows read here would stay reachable through the waits
+    // above, one page per socket that does not read (docs/OPERATIONS.md "Peers that do not read").
+    const sent = await sendPage(keys.slice(start, start + page), o, ids);
+    if (!sent) return { end: "ended", ids };
   }
   return { end: "sent", ids };
+}
+
+/** Reads one page of events by id and sends it whole; false when the answer ended meanwhile. */
+async function sendPage(
+  page: readonly StoredEvent[],
+  o: StoredAnswerOptions,
+  ids: string[],
+): Promise<boolean> {
+  const wanted = page.map((k) => k.id);
+  const rows = await o.budget.timeQuery(
+    () => o.store.query([{ ids: wanted }], { limit: wanted.length, jsonOnly: o.jsonOnly }),
+    o.client,
+  );
+  // Sending is read work too: charged like the query (only the synchronous part).
+  const started = performance.now();
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const bodies: [string, string][] = [];
+  let bytes = 0;
+  // Gone since the ids were read (deleted, replaced, expired): left out.
+  for (const id of wanted) {
+    const row = byId.get(id);
+    const body = row === undefined ? undefined : o.body(row);
+    if (body === undefined) continue;
+    bodies.push([id, body]);
+    bytes += body.length;
+  }
+  o.ticket.hold(bytes);
+  o.unsent(bytes);
+  try {
+    for (const [id, body] of bodies) {
+      if (!o.live()) return false;
+      o.send(body);
+      o.ticket.sent(body.length);
+      o.unsent(-body.length);
+      bytes -= body.length;
+      ids.push(id);
+    }
+    return true;
+  } finally {
+    o.unsent(-bytes);
+    o.budget.charge(performance.now() - started, o.client);
+  }
 }
 
 /** Waits until the socket holds at most its share; false when it does not within the timeout. */
