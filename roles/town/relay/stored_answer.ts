@@ -82,7 +82,8 @@ export async function sendStoredAnswer(
     // The page is read and sent in a function of its own: a suspended async function keeps
     // every local it ever held, so rows read here would stay reachable through the waits
     // above, one page per socket that does not read (docs/OPERATIONS.md "Peers that do not read").
-    const sent = await sendPage(keys.slice(start, start + page), o, ids);
+    // A few pages town-wide at once: pages read side by side are all held together.
+    const sent = await o.budget.pages.run(() => sendPage(keys.slice(start, start + page), o, ids));
     if (!sent) return { end: "ended", ids };
   }
   return { end: "sent", ids };
