@@ -32,8 +32,8 @@ const REQS = 20;
 const ATTACK_MS = 15_000;
 const BOUND_MIB = 300;
 /**
- * On PostgreSQL the goal is not met yet (311 MiB, 337 before) and an honest REQ can wait past
- * 30 s behind the flood's pages (2 of 3 and 1 of 2 before): the bound there is the old one.
+ * On PostgreSQL the goal is not met yet (311 MiB, 337 before) and an honest REQ can go unanswered
+ * for 30 s during the flood (2 of 3 answered, 1 of 2 before): the bound there is the old one.
  */
 const POSTGRES_BOUND_MIB = 400;
 /** One address opens all the connections: its cap is raised so that none is refused. */

@@ -1,5 +1,5 @@
 /** The town-wide gate on the pages of stored events read at once. */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { PageGate } from "../../../../roles/town/relay/page_gate.ts";
 
 Deno.test("page gate: no more pages run at once than its maximum, and waiters run in the order they asked", async () => {
