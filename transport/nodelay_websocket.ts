@@ -614,17 +614,8 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
     this.#writing = true;
     try {
       while ((this.#queued.length > 0 || this.#pong) && this.#conn) {
-        // A pong goes ahead of what is queued: never after a close frame.
-        if (this.#pong && !this.#closeSent) {
-          this.#queued.unshift(encodeFrame(0xA, this.#pong, this.#isClient));
-        }
-        this.#pong = undefined;
-        const frames = this.#queued;
-        const payloadBytes = this.#queuedPayload;
-        this.#queued = [];
-        this.#queuedPayload = 0;
         // Everything queued leaves in one write: fewer syscalls, and with NODELAY no waiting.
-        const bytes = frames.length === 1 ? frames[0] : concat(frames);
+        const { bytes, payloadBytes } = this.#takeQueued();
         await writeAll(this.#conn, bytes);
         this.#bufferedAmount -= payloadBytes;
         this.#wakeReader();
@@ -638,6 +629,16 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
       this.#writing = false;
       this.#flushWaiters.splice(0).forEach((w) => w());
     }
+  }
+
+  /** The queue joined, a pong owed first (apart: a suspended write keeps its frames, too). */
+  #takeQueued(): { bytes: Uint8Array; payloadBytes: number } {
+    if (this.#pong && !this.#closeSent) {
+      this.#queued.unshift(encodeFrame(0xA, this.#pong, this.#isClient));
+    }
+    const [frames, payloadBytes] = [this.#queued, this.#queuedPayload];
+    [this.#queued, this.#queuedPayload, this.#pong] = [[], 0, undefined];
+    return { bytes: frames.length === 1 ? frames[0] : concat(frames), payloadBytes };
   }
 
   /** Lets a read loop paused for `pauseReadingAboveBytes` look again. */
@@ -764,8 +765,7 @@ function concat(parts: Uint8Array[], total = parts.reduce((n, p) => n + p.length
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+  for (let n = 0; n < bytes.length;) n += await conn.write(bytes.subarray(n));
 }
 
 /**

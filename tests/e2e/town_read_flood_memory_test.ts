@@ -1,11 +1,13 @@
 /**
  * A town process under a read flood that never reads: 200 raw WebSocket connections, each
- * sending 20 REQs that match 3,000 stored events of 4 KB (12 MB, 500 events an answer) every
- * 2 s and reading nothing, those the town drops opened again, on each store. The town's memory
- * stays bounded (peak and after the attack under 400 MiB, where whole answers held took it to
- * 538 MiB: a REQ's answer is read a page at a time, as its socket takes it) and `/health` answers
- * throughout (docs/OPERATIONS.md "Peers that do not read"). The goal is 300 MiB: met at 241-293
- * on a loaded machine, 310-325 on a quiet one, where the attack runs faster.
+ * sending 20 REQs that match 1,000 stored events of 16 KB (16 MB, 500 events an answer, 800 KB a
+ * page) every 2 s and reading nothing, those the town drops opened again, on each store. The
+ * town's memory stays under 300 MiB at its peak and after the attack (400 on PostgreSQL, where
+ * that goal is not met), `/health` answers throughout, and on SQLite an honest client's REQs (a
+ * new connection a second) all end in EOSE
+ * (docs/OPERATIONS.md "Peers that do not read"). Before: every socket that stopped reading held
+ * a whole page read (its rows reachable from the answer's suspended loop) and queued, and pages
+ * read side by side were all alive at once: 393 MiB on SQLite.
  *
  * @module
  */
@@ -23,12 +25,17 @@ import {
   startSharedTownProcess,
 } from "../../harness/shared_town_process.ts";
 
-const EVENTS = 3000;
-const EVENT_BYTES = 4000;
+const EVENTS = 1000;
+const EVENT_BYTES = 16_000;
 const CONNECTIONS = 200;
 const REQS = 20;
 const ATTACK_MS = 15_000;
-const BOUND_MIB = 400;
+const BOUND_MIB = 300;
+/**
+ * On PostgreSQL the goal is not met yet (311 MiB, 337 before) and an honest REQ can go unanswered
+ * for 30 s during the flood (2 of 3 answered, 1 of 2 before): the bound there is the old one.
+ */
+const POSTGRES_BOUND_MIB = 400;
 /** One address opens all the connections: its cap is raised so that none is refused. */
 const LIMITS = { maxConnectionsPerAddress: 1024 };
 
@@ -65,6 +72,34 @@ async function probeHealth(port: number, stop: () => boolean) {
   return { asked, answered };
 }
 
+/** Until `stop`: a new connection a second sending one REQ and reading it to EOSE; how many ended so. */
+async function honestReqs(port: number, stop: () => boolean) {
+  let asked = 0;
+  let answered = 0;
+  while (!stop()) {
+    asked++;
+    if (await honestReq(port)) answered++;
+    await sleep(1000);
+  }
+  return { asked, answered };
+}
+
+/** One REQ on a fresh connection: true once its EOSE came (30 s at most, a liveness bound). */
+function honestReq(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      ws.close();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 30_000);
+    ws.onopen = () => ws.send(JSON.stringify(["REQ", "honest", { kinds: [1], limit: 5 }]));
+    ws.onmessage = (e) => String(e.data).startsWith('["EOSE"') && done(true);
+    ws.onerror = () => done(false);
+  });
+}
+
 /** Opens one non-reading connection and sends it `REQS` REQs for every stored event. */
 async function nonReader(port: number): Promise<NonReadingSocket | undefined> {
   const socket = await openNonReadingSocket({ port }).catch(() => undefined);
@@ -91,6 +126,7 @@ async function sendReqs(socket: NonReadingSocket): Promise<boolean> {
 async function flood(town: SharedTownProcess) {
   let over = false;
   const health = probeHealth(town.httpPort, () => over);
+  const honest = honestReqs(town.httpPort, () => over);
   const until = Date.now() + ATTACK_MS;
   const worker = async () => {
     const held: NonReadingSocket[] = [];
@@ -109,25 +145,33 @@ async function flood(town: SharedTownProcess) {
   const peak = memoryMiB(town.pid, "VmHWM");
   over = true;
   const probes = await health;
+  const served = await honest;
   await sleep(3000);
   const after = memoryMiB(town.pid, "VmRSS");
   console.log(
     `peak RSS ${peak.toFixed(0)} MiB, ${after.toFixed(0)} MiB 3 s after; ` +
-      `/health ${probes.answered} of ${probes.asked}`,
+      `/health ${probes.answered} of ${probes.asked}; honest REQs ${served.answered} of ${served.asked}`,
   );
-  return { peak, after, probes };
+  return { peak, after, probes, served };
 }
 
-function assertBounded(result: Awaited<ReturnType<typeof flood>>): void {
-  const { peak, after, probes } = result;
-  assert(peak < BOUND_MIB, `peak RSS ${peak.toFixed(0)} MiB`);
-  assert(after < BOUND_MIB, `RSS after the attack ${after.toFixed(0)} MiB`);
+function assertBounded(
+  result: Awaited<ReturnType<typeof flood>>,
+  bound = BOUND_MIB,
+  honestServed = true,
+): void {
+  const { peak, after, probes, served } = result;
+  assert(peak < bound, `peak RSS ${peak.toFixed(0)} MiB`);
+  assert(after < bound, `RSS after the attack ${after.toFixed(0)} MiB`);
   assert(probes.asked > 0 && probes.answered === probes.asked, JSON.stringify(probes));
+  if (honestServed) {
+    assert(served.asked > 0 && served.answered === served.asked, JSON.stringify(served));
+  }
 }
 
 Deno.test({
   name:
-    "read flood on SQLite: 200 connections sending 20 REQs for 12 MB of events and never reading keep the town under 400 MiB; /health answers",
+    "read flood on SQLite: 200 connections sending 20 REQs for 16 MB of events and never reading keep the town under 300 MiB; /health and honest REQs answered",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -150,7 +194,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "read flood on PostgreSQL: 200 connections sending 20 REQs for 12 MB of events and never reading keep the town under 400 MiB; /health answers",
+    "read flood on PostgreSQL: 200 connections sending 20 REQs for 16 MB of events and never reading keep the town under 400 MiB; /health answers",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -164,6 +208,6 @@ Deno.test({
       storeUrl,
       limits: LIMITS,
     });
-    assertBounded(await flood(town));
+    assertBounded(await flood(town), POSTGRES_BOUND_MIB, false);
   },
 });

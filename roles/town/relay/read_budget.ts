@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { PageGate } from "./page_gate.ts";
 import { setImmediate } from "node:timers";
 import { TokenBucket } from "../token_bucket.ts";
 
@@ -87,6 +88,8 @@ interface Strikes {
 /** How often clients that used nothing lately are forgotten. */
 const PRUNE_MS = 1000;
 const DEFAULT_HEAVY_DECAY_MS = 10_000;
+/** Pages of stored events read and not yet sent at once (a page is 1-2 ms of work on SQLite). */
+const PAGES_READ_AT_ONCE = 8;
 /**
  * Strikes that make a client heavy: with the default decay, more than about one refused REQ a
  * second kept up. An honest client opening a few subscriptions at once during a flood is
@@ -125,6 +128,8 @@ export class ReadBudget {
   #charged = 0;
   #queries = 0;
   #bytes = 0;
+  /** The pages of stored events read at once, town-wide (roles/town/relay/page_gate.ts). */
+  readonly pages: PageGate = new PageGate({ maxPages: PAGES_READ_AT_ONCE });
   /** Queries refused so far (a counter for `/metrics`). */
   refusedTotal = 0;
   /** Queries admitted past a spent cap because their client was under its share. */

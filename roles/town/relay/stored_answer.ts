@@ -74,62 +74,82 @@ export async function sendStoredAnswer(
 ): Promise<{ end: StoredAnswerEnd; ids: string[] }> {
   const ids: string[] = [];
   const page = Math.max(1, o.limits.queryBatchSize);
-  for (let start = 0; start < keys.length; start += page) {
+  for (let start = 0; start < keys.length;) {
     if (!o.live()) return { end: "ended", ids };
     await o.budget.pace(o.client);
     if (!(await drained(o))) return { end: o.live() ? "stalled" : "ended", ids };
     if (!o.live()) return { end: "ended", ids };
-    const wanted = keys.slice(start, start + page).map((k) => k.id);
-    const rows = await o.budget.timeQuery(
-      () => o.store.query([{ ids: wanted }], { limit: wanted.length, jsonOnly: o.jsonOnly }),
-      o.client,
-    );
-    // Sending is read work too: charged like the query (only the synchronous part).
-    const started = performance.now();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    const bodies: [string, string][] = [];
-    let bytes = 0;
-    // Gone since the ids were read (deleted, replaced, expired): left out.
-    for (const id of wanted) {
-      const row = byId.get(id);
-      const body = row === undefined ? undefined : o.body(row);
-      if (body === undefined) continue;
-      bodies.push([id, body]);
-      bytes += body.length;
-    }
-    byId.clear();
-    o.ticket.hold(bytes);
-    o.unsent(bytes);
-    try {
-      for (const [id, body] of bodies) {
-        if (!o.live()) return { end: "ended", ids };
-        o.send(body);
-        o.ticket.sent(body.length);
-        o.unsent(-body.length);
-        bytes -= body.length;
-        ids.push(id);
-      }
-    } finally {
-      o.unsent(-bytes);
-      o.budget.charge(performance.now() - started, o.client);
-    }
+    // The page is read and sent in a function of its own: a suspended async function keeps
+    // every local it ever held, so rows read here would stay reachable through the waits
+    // above, one page per socket that does not read (docs/OPERATIONS.md "Peers that do not read").
+    // A few pages town-wide at once: pages read side by side are all held together.
+    const done = await o.budget.pages.run(() => sendPage(keys.slice(start, start + page), o, ids));
+    if (done === undefined) return { end: "ended", ids };
+    start += done;
   }
   return { end: "sent", ids };
 }
 
+/**
+ * Reads one page of events by id and sends them until the socket holds over its share; how many
+ * ids were done (sent or gone), undefined when the answer ended meanwhile. The rest of the page
+ * is read again once the socket drains: a socket that does not read holds its share, not a page.
+ */
+async function sendPage(
+  page: readonly StoredEvent[],
+  o: StoredAnswerOptions,
+  ids: string[],
+): Promise<number | undefined> {
+  const wanted = page.map((k) => k.id);
+  const rows = await o.budget.timeQuery(
+    () => o.store.query([{ ids: wanted }], { limit: wanted.length, jsonOnly: o.jsonOnly }),
+    o.client,
+  );
+  // Sending is read work too: charged like the query (only the synchronous part).
+  const started = performance.now();
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  let bytes = 0;
+  for (const row of rows) bytes += row.json.length + row.toon.length;
+  o.ticket.hold(bytes);
+  o.unsent(bytes);
+  const limit = share(o);
+  try {
+    let done = 0;
+    for (const id of wanted) {
+      if (!o.live()) return undefined;
+      if (done > 0 && o.socket.bufferedAmount > limit) break;
+      done++;
+      // Gone since the ids were read (deleted, replaced, expired): left out.
+      const row = byId.get(id);
+      const body = row === undefined ? undefined : o.body(row);
+      if (body === undefined) continue;
+      o.send(body);
+      ids.push(id);
+    }
+    return done;
+  } finally {
+    o.ticket.sent(bytes);
+    o.unsent(-bytes);
+    o.budget.charge(performance.now() - started, o.client);
+  }
+}
+
 /** Waits until the socket holds at most its share; false when it does not within the timeout. */
 async function drained(o: StoredAnswerOptions): Promise<boolean> {
-  const { maxBufferedBytes, maxBufferedBytesTotal } = o.limits;
-  const share = () =>
-    o.townBuffered !== undefined && o.townBuffered() > maxBufferedBytesTotal / 4
-      ? CROWDED_SHARE_BYTES
-      : maxBufferedBytes / 2;
   const deadline = Date.now() + o.drainTimeoutMs;
   // A reader drains within the first waits; one that does not is looked at ever less often,
   // so hundreds of them waiting cost the event loop little.
-  for (let wait = 5; o.socket.bufferedAmount > share(); wait = Math.min(wait * 2, MAX_WAIT_MS)) {
+  for (let wait = 5; o.socket.bufferedAmount > share(o); wait = Math.min(wait * 2, MAX_WAIT_MS)) {
     if (!o.live() || Date.now() > deadline) return false;
     await sleep(wait);
   }
   return true;
+}
+
+/** What the socket may hold before its answer waits: less while the town's sockets are full. */
+function share(o: StoredAnswerOptions): number {
+  const { maxBufferedBytes, maxBufferedBytesTotal } = o.limits;
+  return o.townBuffered !== undefined && o.townBuffered() > maxBufferedBytesTotal / 4
+    ? CROWDED_SHARE_BYTES
+    : maxBufferedBytes / 2;
 }

@@ -1,0 +1,64 @@
+/**
+ * How many pages of stored events the town reads at once, town-wide: a page's rows are held from
+ * its query until its events are handed to the socket, and pages read side by side are all held
+ * together. Hundreds of connections asking for a page in the same turn of the event loop (each
+ * socket that drained a little) made hundreds of pages live at once: the garbage collector's
+ * young generation found them alive, moved them to the old one, and the town's memory grew with
+ * the number of such sockets rather than with what it sends (docs/OPERATIONS.md "Peers that do
+ * not read"). Pages wait their turn in order of asking; one takes about a millisecond on SQLite.
+ *
+ * @module
+ */
+
+/** Options for {@linkcode PageGate}. */
+export interface PageGateOptions {
+  /** Pages read and not yet sent at once, at least 1. */
+  maxPages: number;
+}
+
+/**
+ * A first-come semaphore on the pages read at once.
+ *
+ * @example
+ * ```ts
+ * import { PageGate } from "./page_gate.ts";
+ *
+ * const gate = new PageGate({ maxPages: 4 });
+ * const sent = await gate.run(async () => {
+ *   // read one page, send it
+ *   return 50;
+ * });
+ * console.log(sent, gate.reading);
+ * ```
+ */
+export class PageGate {
+  readonly #max: number;
+  #reading = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(options: PageGateOptions) {
+    this.#max = Math.max(1, options.maxPages);
+  }
+
+  /** Pages being read or sent now. */
+  get reading(): number {
+    return this.#reading;
+  }
+
+  /** Runs `page` once fewer than `maxPages` others run; its result. */
+  async run<T>(page: () => Promise<T>): Promise<T> {
+    if (this.#reading >= this.#max) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else {
+      this.#reading++;
+    }
+    try {
+      return await page();
+    } finally {
+      // The slot passes to the first waiter as it is: the count stays, no one overtakes it.
+      const next = this.#waiting.shift();
+      if (next === undefined) this.#reading--;
+      else next();
+    }
+  }
+}
