@@ -379,6 +379,7 @@ function mapError(err: unknown, path?: string): unknown {
       "PassphraseMismatchError",
       "ConfigError",
       "AgentPresetsError",
+      "ModelPresetsError",
       "InsecureUrlError",
     ], CLI_ERRORS.localState),
   ]);

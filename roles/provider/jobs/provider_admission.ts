@@ -38,7 +38,7 @@ import type { BackgroundWork } from "../background_work.ts";
 import type { ProviderNodeOptions } from "../provider_options.ts";
 import { DEFAULT_MAX_INPUT_BYTES } from "./blob_inputs.ts";
 import {
-  TextGenerationRefusal,
+  TextGenerationRefusedError,
   textGenerationRequest,
   tokenBudgetOf,
 } from "../models/text_generation_request.ts";
@@ -330,7 +330,7 @@ export class RequestAdmission {
     } catch (err) {
       if (err instanceof BlobInputError) return err.message;
       if (err instanceof DockerBuildRequestError) return `${err.status}: ${err.message}`;
-      if (err instanceof TextGenerationRefusal) return err.message;
+      if (err instanceof TextGenerationRefusedError) return err.message;
       throw err;
     }
   }

@@ -14,8 +14,8 @@ import { microCost, unitsOf } from "../../agent_work/provider/gateway_meter.ts";
 import { RoleError } from "../../role_error.ts";
 
 /** The job cannot be taken: the message says why, for its requester. */
-export class TextGenerationRefusal extends RoleError {
-  override name = "TextGenerationRefusal";
+export class TextGenerationRefusedError extends RoleError {
+  override name = "TextGenerationRefusedError";
 }
 
 /** A text-generation job's call, checked. */
@@ -36,7 +36,7 @@ export interface TextGenerationRequest {
 export const PROMPT_TOKEN_OVERHEAD = 64;
 
 /**
- * The job's call, or a {@linkcode TextGenerationRefusal}.
+ * The job's call, or a {@linkcode TextGenerationRefusedError}.
  *
  * @param tags The request's tags (an encrypted job's decrypted).
  * @param presets The provider's presets, in the config's order (the first is the default).
@@ -68,7 +68,7 @@ export function textGenerationRequest(
   const names = Object.keys(presets);
   const asked = param("model") ?? names[0];
   if (asked === undefined || !Object.hasOwn(presets, asked)) {
-    throw new TextGenerationRefusal(
+    throw new TextGenerationRefusedError(
       `refused: no model preset ${JSON.stringify(asked ?? "")} here (served: ${
         names.join(", ") || "none"
       })`,
@@ -78,11 +78,11 @@ export function textGenerationRequest(
   const texts = tags.filter((t) => t[0] === "i" && (t[2] ?? "text") === "text").map((t) => t[1]);
   const prompt = texts.length > 0 ? texts.join("\n\n") : param("prompt") ?? "";
   if (prompt.trim() === "") {
-    throw new TextGenerationRefusal("refused: no prompt (a text input or a prompt param)");
+    throw new TextGenerationRefusedError("refused: no prompt (a text input or a prompt param)");
   }
   const promptBytes = new TextEncoder().encode(prompt).byteLength;
   if (promptBytes > preset.maxPromptBytes) {
-    throw new TextGenerationRefusal(
+    throw new TextGenerationRefusedError(
       `refused: the prompt is ${promptBytes} bytes, over model ${asked}'s ${preset.maxPromptBytes}`,
     );
   }
@@ -90,14 +90,14 @@ export function textGenerationRequest(
   let maxTokens = preset.maxTokens;
   if (maxText !== undefined) {
     if (!/^[1-9][0-9]{0,8}$/.test(maxText)) {
-      throw new TextGenerationRefusal(`refused: max_tokens ${JSON.stringify(maxText)}`);
+      throw new TextGenerationRefusedError(`refused: max_tokens ${JSON.stringify(maxText)}`);
     }
     maxTokens = Math.min(Number(maxText), preset.maxTokens);
   }
   const temperatureText = param("temperature");
   const temperature = temperatureText === undefined ? undefined : Number(temperatureText);
   if (temperature !== undefined && !(temperature >= 0 && temperature <= 2)) {
-    throw new TextGenerationRefusal(`refused: temperature ${temperatureText} (0 to 2)`);
+    throw new TextGenerationRefusedError(`refused: temperature ${temperatureText} (0 to 2)`);
   }
   const fitted = fitToBudget(preset, promptBytes, maxTokens, tokenBudget);
   return {
@@ -126,7 +126,7 @@ function fitToBudget(
   const room = budget * 1_000_000n - microCost(input, preset);
   const most = preset.outputPerMillion === 0n || room < 0n ? 0n : room / preset.outputPerMillion;
   if (most < 1n) {
-    throw new TextGenerationRefusal(
+    throw new TextGenerationRefusedError(
       `refused: budget: the bid leaves ${budget} for tokens; the prompt alone may cost ${
         unitsOf(microCost(input, preset))
       } at model ${preset.name}'s prices (raise --bid)`,

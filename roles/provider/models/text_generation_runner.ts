@@ -16,7 +16,7 @@ import { microCost, unitsOf } from "../../agent_work/provider/gateway_meter.ts";
 import type { RunHooks, SkillRunner } from "../jobs/job_run.ts";
 import type { SkillJob, SkillOutcome } from "../sandbox/skill_sandbox.ts";
 import { callModel, ModelCallError } from "./model_call.ts";
-import { TextGenerationRefusal, textGenerationRequest } from "./text_generation_request.ts";
+import { TextGenerationRefusedError, textGenerationRequest } from "./text_generation_request.ts";
 
 /** Most `partial` feedbacks of one job (its quote reserves their writes). */
 export const MAX_PARTIALS = 8;
@@ -81,7 +81,7 @@ async function runTextGeneration(
       job.tokenBudget,
     );
   } catch (err) {
-    if (err instanceof TextGenerationRefusal) return outcome("refused", err.message);
+    if (err instanceof TextGenerationRefusedError) return outcome("refused", err.message);
     return outcome("bad-input", `cannot read the request: ${(err as Error).message}`);
   }
   const { preset } = request;

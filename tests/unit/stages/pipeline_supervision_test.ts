@@ -7,7 +7,10 @@ function fixture(file: string, exportName: string): StageModuleRef {
   return { url: new URL(`../../fixtures_stages/${file}`, import.meta.url).href, exportName };
 }
 const SOURCE = fixture("numbered_source.ts", "numberedSourceStage");
-const BANG = fixture("bang_transform.ts", "bangStage");
+const BANG: StageModuleRef = {
+  url: new URL("../../../harness/bang_transform.ts", import.meta.url).href,
+  exportName: "bangStage",
+};
 const CRASH = fixture("crash_on_nth.ts", "crashOnNthStage");
 const FORBIDDEN = fixture("forbidden_host.ts", "forbiddenHostStage");
 const SLOW_LOADING = fixture("slow_loading_transform.ts", "slowLoadingStage");
