@@ -209,6 +209,12 @@ export interface BtpSendOptions {
    * (claim-only messages, and tests that send tampered or replayed claims).
    */
   claimData?: Uint8Array;
+  /**
+   * Told when a paid packet that timed out here is FULFILLed after all (the peer's answer came
+   * late on the same socket): it was delivered and stays paid, so whoever records payments
+   * records it now (docs/PROTOCOL.md "Payment channels and claims").
+   */
+  onLateFulfill?: (fulfillment: Uint8Array) => void;
 }
 
 function socketUrl(url: string): { wsUrl: string; username?: string; token?: string } {
@@ -265,9 +271,13 @@ export class BtpClient {
   #sendChain: Promise<unknown> = Promise.resolve();
   /**
    * Paid packets that timed out on the open socket, by request id: their amount (still in
-   * `#committed`), given back if the peer's answer comes late and is a REJECT.
+   * `#committed`), given back if the peer's answer comes late and is a REJECT; told to
+   * `onLateFulfill` if it is a FULFILL.
    */
-  readonly #late = new Map<number, bigint>();
+  readonly #late = new Map<
+    number,
+    { amount: bigint; onLateFulfill?: (fulfillment: Uint8Array) => void }
+  >();
   #onPrepare?: BtpPrepareHandler;
   #onClaim?: (claim: Uint8Array) => Promise<void>;
   #onInDoubt?: (conditions: string[]) => Promise<string[]>;
@@ -403,7 +413,7 @@ export class BtpClient {
         await this.sendData(bytes, { timeoutMs, claimData: options.claimData }),
       );
     }
-    return await this.#sendPaid(bytes, amount, timeoutMs);
+    return await this.#sendPaid(bytes, amount, timeoutMs, false, options.onLateFulfill);
   }
 
   /** Claims mode: cumulative amount claimed (signed) so far, and the total committed. */
@@ -417,6 +427,7 @@ export class BtpClient {
     amount: bigint,
     timeoutMs: number,
     retried = false,
+    onLateFulfill?: (fulfillment: Uint8Array) => void,
   ): Promise<IlpReply> {
     const claims = this.#claims!;
     const deadline = Date.now() + timeoutMs;
@@ -465,14 +476,18 @@ export class BtpClient {
       // Never sent (signing refused, not connected): nothing of it reached the peer.
       if (requestId === undefined) this.#committed -= amount;
       // No answer in time: counted as paid until the peer's answer, if it still comes, says.
-      else if (err instanceof BtpTimeoutError) this.#awaitLateAnswer(requestId, amount);
+      else if (err instanceof BtpTimeoutError) {
+        this.#awaitLateAnswer(requestId, amount, onLateFulfill);
+      }
       throw err;
     }
     if (reply.type === "reject") this.#giveBack(amount, reply.data);
     if (reply.type === "reject" && UNCOVERED.has(claimRejectReasonOf(reply.data))) {
       // The peer saw no surplus where we did (e.g. it restarted): once more, with a claim.
       const left = deadline - Date.now();
-      if (!claim && !retried && left > 0) return await this.#sendPaid(bytes, amount, left, true);
+      if (!claim && !retried && left > 0) {
+        return await this.#sendPaid(bytes, amount, left, true, onLateFulfill);
+      }
     }
     return reply;
   }
@@ -490,27 +505,33 @@ export class BtpClient {
     if (claimRejectReasonOf(rejectData) !== undefined) this.#committed = this.#requested;
   }
 
-  #awaitLateAnswer(requestId: number, amount: bigint) {
+  #awaitLateAnswer(
+    requestId: number,
+    amount: bigint,
+    onLateFulfill?: (fulfillment: Uint8Array) => void,
+  ) {
     if (this.#late.size >= MAX_LATE_ANSWERS) {
       this.#late.delete(this.#late.keys().next().value!); // the oldest stays counted as paid
     }
-    this.#late.set(requestId, amount);
+    this.#late.set(requestId, { amount, onLateFulfill });
   }
 
   /**
    * The answer to a paid packet that timed out: a REJECT (or a BTP ERROR: the peer failed it)
-   * gives its amount back as cover, as an answer in time would have; a FULFILL leaves it paid.
+   * gives its amount back as cover, as an answer in time would have; a FULFILL leaves it paid
+   * and is told to the sender's `onLateFulfill` (it was delivered: its payment is recorded).
    */
   #onLateAnswer(frame: BtpFrame) {
-    const amount = this.#late.get(frame.requestId);
-    if (amount === undefined) return;
+    const late = this.#late.get(frame.requestId);
+    if (late === undefined) return;
     this.#late.delete(frame.requestId);
-    if (frame.type === "error") return this.#giveBack(amount, new Uint8Array(0));
+    if (frame.type === "error") return this.#giveBack(late.amount, new Uint8Array(0));
     const ilp = getIlpData(frame);
-    if (ilp === undefined || ilp[0] !== IlpPacketType.reject) return;
+    if (ilp === undefined) return;
     try {
       const reply = decodeIlpReply(ilp);
-      if (reply.type === "reject") this.#giveBack(amount, reply.data);
+      if (reply.type === "reject") this.#giveBack(late.amount, reply.data);
+      else late.onLateFulfill?.(reply.fulfillment);
     } catch {
       // undecodable: stays counted as paid (the safe side: at worst the next claim covers more)
     }
