@@ -267,15 +267,7 @@ function transportReject(err: unknown): IlpReply | undefined {
 
 /** Anything that sends a PREPARE and returns the reply (a BtpClient does). */
 export interface PrepareSender {
-  /**
-   * `onLateFulfill`: told when the packet, given up on here for want of an answer in time, is
-   * FULFILLed after all (transport/btp_client.ts `BtpSendOptions`); a sender that cannot tell
-   * ignores it.
-   */
-  sendPrepare(
-    prepare: IlpPrepare,
-    options?: { onLateFulfill?: (fulfillment: Uint8Array) => void },
-  ): Promise<IlpReply>;
+  sendPrepare(prepare: IlpPrepare): Promise<IlpReply>;
 }
 
 /** Options for {@linkcode sendPrepareWithRetries}: the one retry policy of a paid PREPARE. */

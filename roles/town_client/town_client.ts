@@ -25,7 +25,8 @@
  *
  * @module
  */
-import { ILP_ERROR, type IlpReply } from "../../protocol/ilp_packet.ts";
+import { ILP_ERROR, type IlpPrepare, type IlpReply } from "../../protocol/ilp_packet.ts";
+import type { LateFulfillOption } from "../../transport/btp_late_answers.ts";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
@@ -45,6 +46,8 @@ import { isDuplicateWrite } from "../../protocol/duplicate_write_reply.ts";
 export interface TownUplink extends PrepareSender {
   /** `"open"` when its connection is up (a BtpClient's `state`); absent: always tried. */
   readonly state?: string;
+  /** As `PrepareSender`'s; `onLateFulfill` where it can tell (a BtpClient's claims). */
+  sendPrepare(prepare: IlpPrepare, options?: LateFulfillOption): Promise<IlpReply>;
 }
 
 /** What a paid write the town fulfilled looks like to the payment log. */
