@@ -1610,7 +1610,8 @@ try {
   for (const t of townList) await t.proc.kill().catch(() => {});
   await connector?.stop().catch(() => {});
   await pg?.close().catch(() => {});
-  await Deno.remove(root, { recursive: true }).catch(() => {});
+  if (Deno.env.get("SCALE_KEEP_ROOT")) log(`kept ${root}`);
+  else await Deno.remove(root, { recursive: true }).catch(() => {});
 }
 
 /** `jobs.failedDuring` as one table cell: the outages that failed any job, with their counts. */

@@ -71,6 +71,7 @@ import {
   type IldcpResponse,
 } from "../protocol/ildcp.ts";
 import { openWebSocket } from "./nodelay_websocket.ts";
+import { BtpLateAnswers, type LateFulfillOption } from "./btp_late_answers.ts";
 
 /** Answers a PREPARE the peer sent us. */
 export type BtpPrepareHandler = (prepare: IlpPrepare) => IlpReply | Promise<IlpReply>;
@@ -104,7 +105,6 @@ export interface BtpClaimOptions {
 }
 
 /** Paid packets that timed out whose late answers are still watched for. */
-const MAX_LATE_ANSWERS = 10_000;
 
 /** Claim rejections that mean "the peer saw less cover than we did": resent once with a claim. */
 const UNCOVERED: ReadonlySet<ClaimRejectReason | undefined> = new Set([
@@ -201,7 +201,7 @@ interface Waiter {
 }
 
 /** Options for {@linkcode BtpClient.sendData}. */
-export interface BtpSendOptions {
+export interface BtpSendOptions extends LateFulfillOption {
   /** Overrides the client's response timeout for this request. */
   timeoutMs?: number;
   /**
@@ -263,11 +263,8 @@ export class BtpClient {
   #requested = 0n;
   /** Frames with claims leave in this order (the peer refuses a nonce below the last one). */
   #sendChain: Promise<unknown> = Promise.resolve();
-  /**
-   * Paid packets that timed out on the open socket, by request id: their amount (still in
-   * `#committed`), given back if the peer's answer comes late and is a REJECT.
-   */
-  readonly #late = new Map<number, bigint>();
+  /** Paid packets that timed out on the open socket, until their late answer (if any). */
+  readonly #late = new BtpLateAnswers((amount, data) => this.#giveBack(amount, data));
   #onPrepare?: BtpPrepareHandler;
   #onClaim?: (claim: Uint8Array) => Promise<void>;
   #onInDoubt?: (conditions: string[]) => Promise<string[]>;
@@ -403,7 +400,7 @@ export class BtpClient {
         await this.sendData(bytes, { timeoutMs, claimData: options.claimData }),
       );
     }
-    return await this.#sendPaid(bytes, amount, timeoutMs);
+    return await this.#sendPaid(bytes, amount, timeoutMs, false, options);
   }
 
   /** Claims mode: cumulative amount claimed (signed) so far, and the total committed. */
@@ -417,6 +414,7 @@ export class BtpClient {
     amount: bigint,
     timeoutMs: number,
     retried = false,
+    late: LateFulfillOption = {},
   ): Promise<IlpReply> {
     const claims = this.#claims!;
     const deadline = Date.now() + timeoutMs;
@@ -465,14 +463,16 @@ export class BtpClient {
       // Never sent (signing refused, not connected): nothing of it reached the peer.
       if (requestId === undefined) this.#committed -= amount;
       // No answer in time: counted as paid until the peer's answer, if it still comes, says.
-      else if (err instanceof BtpTimeoutError) this.#awaitLateAnswer(requestId, amount);
+      else if (err instanceof BtpTimeoutError) this.#late.await(requestId, amount, late);
       throw err;
     }
     if (reply.type === "reject") this.#giveBack(amount, reply.data);
     if (reply.type === "reject" && UNCOVERED.has(claimRejectReasonOf(reply.data))) {
       // The peer saw no surplus where we did (e.g. it restarted): once more, with a claim.
       const left = deadline - Date.now();
-      if (!claim && !retried && left > 0) return await this.#sendPaid(bytes, amount, left, true);
+      if (!claim && !retried && left > 0) {
+        return await this.#sendPaid(bytes, amount, left, true, late);
+      }
     }
     return reply;
   }
@@ -488,32 +488,6 @@ export class BtpClient {
     // the next paid packet carries a new claim. Without it, a town that has not learned the
     // channel would take the claimless packet as a configured account's, unpaid.
     if (claimRejectReasonOf(rejectData) !== undefined) this.#committed = this.#requested;
-  }
-
-  #awaitLateAnswer(requestId: number, amount: bigint) {
-    if (this.#late.size >= MAX_LATE_ANSWERS) {
-      this.#late.delete(this.#late.keys().next().value!); // the oldest stays counted as paid
-    }
-    this.#late.set(requestId, amount);
-  }
-
-  /**
-   * The answer to a paid packet that timed out: a REJECT (or a BTP ERROR: the peer failed it)
-   * gives its amount back as cover, as an answer in time would have; a FULFILL leaves it paid.
-   */
-  #onLateAnswer(frame: BtpFrame) {
-    const amount = this.#late.get(frame.requestId);
-    if (amount === undefined) return;
-    this.#late.delete(frame.requestId);
-    if (frame.type === "error") return this.#giveBack(amount, new Uint8Array(0));
-    const ilp = getIlpData(frame);
-    if (ilp === undefined || ilp[0] !== IlpPacketType.reject) return;
-    try {
-      const reply = decodeIlpReply(ilp);
-      if (reply.type === "reject") this.#giveBack(amount, reply.data);
-    } catch {
-      // undecodable: stays counted as paid (the safe side: at worst the next claim covers more)
-    }
   }
 
   /** Asks the peer for our address and asset (IL-DCP) and remembers the address. */
@@ -762,7 +736,7 @@ export class BtpClient {
     }
     if (frame.type === "response" || frame.type === "error") {
       // False: a late answer to a request that timed out (a paid one may give its cover back).
-      if (!this.#requests.settle(frame)) this.#onLateAnswer(frame);
+      if (!this.#requests.settle(frame)) this.#late.answer(frame);
       return;
     }
     if (frame.type === "transfer") {

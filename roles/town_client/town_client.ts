@@ -25,7 +25,8 @@
  *
  * @module
  */
-import { ILP_ERROR, type IlpReply } from "../../protocol/ilp_packet.ts";
+import { ILP_ERROR, type IlpPrepare, type IlpReply } from "../../protocol/ilp_packet.ts";
+import type { LateFulfillOption } from "../../transport/btp_late_answers.ts";
 import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import type { SpspResponse } from "../../protocol/spsp_message.ts";
@@ -45,6 +46,8 @@ import { isDuplicateWrite } from "../../protocol/duplicate_write_reply.ts";
 export interface TownUplink extends PrepareSender {
   /** `"open"` when its connection is up (a BtpClient's `state`); absent: always tried. */
   readonly state?: string;
+  /** As `PrepareSender`'s; `onLateFulfill` where it can tell (a BtpClient's claims). */
+  sendPrepare(prepare: IlpPrepare, options?: LateFulfillOption): Promise<IlpReply>;
 }
 
 /** What a paid write the town fulfilled looks like to the payment log. */
@@ -266,7 +269,22 @@ export class TownClient {
     amount: bigint | undefined,
     jobId: string | undefined,
   ): Promise<{ reply: IlpReply; duplicate: boolean }> {
-    const sender: PrepareSender = { sendPrepare: (prepare) => this.#sendByUplinks(prepare) };
+    // A write given up on for want of an answer and FULFILLed after all was paid and stored:
+    // recorded then (its retry is answered `duplicate`, nothing paid, docs/PROTOCOL.md).
+    const paidLate = (paid: bigint) => () => {
+      this.spent += paid;
+      this.#o.record?.({
+        event,
+        amount: paid,
+        blob: amount !== undefined,
+        jobId,
+        townAddress: this.#o.townAddress,
+      }).catch(() => {});
+    };
+    let onLateFulfill: (() => void) | undefined;
+    const sender: PrepareSender = {
+      sendPrepare: (prepare) => this.#sendByUplinks(prepare, onLateFulfill),
+    };
     for (let handshake = 0;; handshake++) {
       const { prepare, fulfillment } = await buildPaidWrite({
         event,
@@ -274,6 +292,7 @@ export class TownClient {
         pricePerByte: this.pricePerByte,
         amount,
       });
+      onLateFulfill = paidLate(BigInt(prepare.amount));
       const { reply } = await sendPrepareWithRetries(sender, prepare, {
         ...PAID_WRITE_RETRY,
         ...this.#o.retry,
@@ -311,7 +330,10 @@ export class TownClient {
   }
 
   /** Sends by the open uplinks in order, moving on when one fails under the packet. */
-  async #sendByUplinks(prepare: Parameters<PrepareSender["sendPrepare"]>[0]): Promise<IlpReply> {
+  async #sendByUplinks(
+    prepare: Parameters<PrepareSender["sendPrepare"]>[0],
+    onLateFulfill?: () => void,
+  ): Promise<IlpReply> {
     const all = this.#uplinks();
     if (all.length === 0) throw new RangeError(`no uplink to ${this.#o.relayUrl}`);
     const open = all.filter((u) => u.state === undefined || u.state === "open");
@@ -319,7 +341,7 @@ export class TownClient {
     let failure: unknown;
     for (const uplink of order) {
       try {
-        return await uplink.sendPrepare(prepare);
+        return await uplink.sendPrepare(prepare, { onLateFulfill });
       } catch (err) {
         failure = err;
         if (prepare.expiresAt.getTime() <= Date.now()) break;
