@@ -9,7 +9,8 @@
  *
  * Run without paths, one more piece runs the library's doc examples: `deno test --doc` (type-checked
  * and run) over `mod.ts` and every module it re-exports from, the list read from `mod.ts` each time
- * (tools/library_examples.ts), its time kept in the durations as {@linkcode DOC_PIECE}.
+ * (tools/library_examples.ts), its time kept in the durations as {@linkcode DOC_PIECE}; and one
+ * piece per folder whose every example runs, `deno test --doc <folder>/` (tools/example_folders.ts).
  *
  * Each piece's output is printed whole when it ends, then one summary in `deno test`'s own words
  * (`ok | N passed (S steps) | N failed (time)`), after the failures by name; exit status 1 when
@@ -25,6 +26,7 @@
  */
 import { parseArgs } from "node:util";
 import { libraryModules } from "./library_examples.ts";
+import { EXAMPLE_FOLDERS } from "./example_folders.ts";
 
 /** Fast files are packed into pieces of about this many seconds. */
 export const PACK_SECONDS = 20;
@@ -44,6 +46,8 @@ export interface SuitePiece {
   seconds: number;
   /** The files' doc examples are what runs (`deno test --doc`, type-checked in the piece). */
   doc?: boolean;
+  /** A doc piece's name, in the durations and in the output (`deno test --doc stages/`). */
+  name?: string;
 }
 
 /** Counts read from one `deno test` summary line. */
@@ -102,7 +106,8 @@ export function planPieces(
  * import { docPiece } from "./test_suite.ts";
  *
  * const piece = docPiece('export { a } from "./protocol/a.ts";\n', { "deno test --doc mod.ts": 50 });
- * assert.deepEqual(piece, { files: ["mod.ts", "protocol/a.ts"], seconds: 50, doc: true });
+ * assert.deepEqual(piece.files, ["mod.ts", "protocol/a.ts"]);
+ * assert.equal(piece.seconds, 50);
  * ```
  */
 export function docPiece(
@@ -113,7 +118,30 @@ export function docPiece(
     files: libraryModules(modText),
     seconds: durations[DOC_PIECE] ?? DOC_SECONDS,
     doc: true,
+    name: DOC_PIECE,
   };
+}
+
+/**
+ * One doc piece per folder whose every example runs: `deno test --doc <folder>/`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { folderDocPieces } from "./test_suite.ts";
+ *
+ * const [piece] = folderDocPieces(["stages"], { "deno test --doc stages/": 30 });
+ * assert.deepEqual(piece, { files: ["stages/"], seconds: 30, doc: true, name: "deno test --doc stages/" });
+ * ```
+ */
+export function folderDocPieces(
+  folders: readonly string[],
+  durations: Readonly<Record<string, number>>,
+): SuitePiece[] {
+  return folders.map((folder) => {
+    const name = `deno test --doc ${folder}/`;
+    return { files: [`${folder}/`], seconds: durations[name] ?? DOC_SECONDS, doc: true, name };
+  });
 }
 
 /**
@@ -300,6 +328,7 @@ async function main(): Promise<number> {
   const queue = planPieces(files, durations, pack);
   if (!positionals.length) {
     queue.push(docPiece(await Deno.readTextFile(`${root}/mod.ts`), durations));
+    queue.push(...folderDocPieces(EXAMPLE_FOLDERS, durations));
     queue.sort((a, b) => b.seconds - a.seconds);
   }
   console.log(
@@ -379,11 +408,13 @@ async function main(): Promise<number> {
     // deno-lint-ignore no-control-regex -- the colour codes' escape is what is removed
     const output = raw.replace(/\x1b\[[0-9;]*m/g, "");
     if (piece.doc) {
-      measured[DOC_PIECE] = Math.round((Date.now() - entry.startedAt) / 1000);
+      measured[piece.name ?? DOC_PIECE] = Math.round((Date.now() - entry.startedAt) / 1000);
     } else Object.assign(measured, fileSeconds(output));
     const counts = summaryCounts(output);
     const took = elapsed(Date.now() - entry.startedAt);
-    const name = piece.doc ? `${DOC_PIECE} (${piece.files.length} modules)` : piece.files.join(" ");
+    const name = piece.name === DOC_PIECE
+      ? `${DOC_PIECE} (${piece.files.length} modules)`
+      : piece.name ?? piece.files.join(" ");
     console.log(`\n── ${name} (${took})`);
     // On a terminal, as deno test printed it; into a file or pipe, plain, each piece's own summary
     // line indented, so that the suite's is the only one at a line's start.
