@@ -17,7 +17,13 @@
 import { type DocExample, docExamples } from "./library_examples.ts";
 
 /** The folders whose every example runs, in the order the suite queues them. */
-export const EXAMPLE_FOLDERS: readonly string[] = ["protocol", "config", "identity", "stages"];
+export const EXAMPLE_FOLDERS: readonly string[] = [
+  "protocol",
+  "config",
+  "identity",
+  "stages",
+  "pipeline",
+];
 
 const TYPESCRIPT = /^([cm]?[jt]s|[jt]sx|javascript|typescript)$/;
 
