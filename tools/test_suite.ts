@@ -98,7 +98,8 @@ export function planPieces(
 
 /**
  * The piece that runs the doc examples of the library's modules: `mod.ts` and each module it
- * re-exports from, as `modText` (the text of `mod.ts`) names them today.
+ * re-exports from, as `modText` (the text of `mod.ts`) names them today, but those under
+ * `folders` (their folder's own piece runs them, {@linkcode folderDocPieces}).
  *
  * @example
  * ```ts
@@ -108,14 +109,19 @@ export function planPieces(
  * const piece = docPiece('export { a } from "./protocol/a.ts";\n', { "deno test --doc mod.ts": 50 });
  * assert.deepEqual(piece.files, ["mod.ts", "protocol/a.ts"]);
  * assert.equal(piece.seconds, 50);
+ * assert.deepEqual(docPiece('export { a } from "./protocol/a.ts";\n', {}, ["protocol"]).files, ["mod.ts"]);
  * ```
  */
 export function docPiece(
   modText: string,
   durations: Readonly<Record<string, number>>,
+  folders: readonly string[] = [],
 ): SuitePiece {
   return {
-    files: libraryModules(modText),
+    files: libraryModules(modText)
+      .filter((path) =>
+        !folders.some((folder) => path.startsWith(`${folder}/`))
+      ),
     seconds: durations[DOC_PIECE] ?? DOC_SECONDS,
     doc: true,
     name: DOC_PIECE,
@@ -140,7 +146,12 @@ export function folderDocPieces(
 ): SuitePiece[] {
   return folders.map((folder) => {
     const name = `deno test --doc ${folder}/`;
-    return { files: [`${folder}/`], seconds: durations[name] ?? DOC_SECONDS, doc: true, name };
+    return {
+      files: [`${folder}/`],
+      seconds: durations[name] ?? DOC_SECONDS,
+      doc: true,
+      name,
+    };
   });
 }
 
@@ -157,7 +168,9 @@ export function folderDocPieces(
  * ```
  */
 export function summaryCounts(output: string): SuiteCounts | undefined {
-  const lines = output.split("\n").filter((l) => /^(ok|FAILED) \| \d+ passed/.test(l));
+  const lines = output.split("\n").filter((l) =>
+    /^(ok|FAILED) \| \d+ passed/.test(l)
+  );
   const line = lines.at(-1);
   if (!line) return undefined;
   const count = (word: string): [number, number] => {
@@ -327,12 +340,15 @@ async function main(): Promise<number> {
 
   const queue = planPieces(files, durations, pack);
   if (!positionals.length) {
-    queue.push(docPiece(await Deno.readTextFile(`${root}/mod.ts`), durations));
+    const modText = await Deno.readTextFile(`${root}/mod.ts`);
+    queue.push(docPiece(modText, durations, EXAMPLE_FOLDERS));
     queue.push(...folderDocPieces(EXAMPLE_FOLDERS, durations));
     queue.sort((a, b) => b.seconds - a.seconds);
   }
   console.log(
-    `type check ${elapsed(Date.now() - started)}; running ${files.length} test files in ` +
+    `type check ${
+      elapsed(Date.now() - started)
+    }; running ${files.length} test files in ` +
       `${queue.length} pieces, ${jobs} at once`,
   );
   const total: SuiteCounts = {
@@ -367,9 +383,9 @@ async function main(): Promise<number> {
       `${r.piece.files.at(-1)} (${elapsed(Date.now() - r.startedAt)})`
     );
     console.log(
-      `... ${done} of ${queue.length + done + running.size} pieces done; running ${
-        names.join(", ")
-      }`,
+      `... ${done} of ${
+        queue.length + done + running.size
+      } pieces done; running ${names.join(", ")}`,
     );
   }, 60_000);
 
@@ -408,7 +424,9 @@ async function main(): Promise<number> {
     // deno-lint-ignore no-control-regex -- the colour codes' escape is what is removed
     const output = raw.replace(/\x1b\[[0-9;]*m/g, "");
     if (piece.doc) {
-      measured[piece.name ?? DOC_PIECE] = Math.round((Date.now() - entry.startedAt) / 1000);
+      measured[piece.name ?? DOC_PIECE] = Math.round(
+        (Date.now() - entry.startedAt) / 1000,
+      );
     } else Object.assign(measured, fileSeconds(output));
     const counts = summaryCounts(output);
     const took = elapsed(Date.now() - entry.startedAt);
@@ -461,9 +479,11 @@ async function main(): Promise<number> {
   const steps = (n: number) => n ? ` (${n} steps)` : "";
   const verdict = total.failed ? "FAILED" : "ok";
   console.log(
-    `\n${verdict} | ${total.passed} passed${steps(total.passedSteps)} | ${total.failed} failed${
-      steps(total.failedSteps)
-    }${total.ignored ? ` | ${total.ignored} ignored` : ""} (${elapsed(Date.now() - started)})`,
+    `\n${verdict} | ${total.passed} passed${
+      steps(total.passedSteps)
+    } | ${total.failed} failed${steps(total.failedSteps)}${
+      total.ignored ? ` | ${total.ignored} ignored` : ""
+    } (${elapsed(Date.now() - started)})`,
   );
   return total.failed ? 1 : 0;
 }
