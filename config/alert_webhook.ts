@@ -23,10 +23,14 @@ export interface AlertWebhookOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveAlertWebhook } from "./alert_webhook.ts";
  * import { loadSettings } from "./settings.ts";
  *
- * declare const opts: { alertWebhook?: string };
- * const webhook = resolveAlertWebhook({ loaded: await loadSettings(), flag: opts.alertWebhook });
+ * const env = () => undefined; // no TURNPIKE_ALERT_WEBHOOK
+ * const loaded = await loadSettings({ readFile: false, flags: { stateDir: "/srv/turnpike" }, env });
+ * const webhook = resolveAlertWebhook({ loaded, flag: "https://hooks.example/t", env });
+ * assert.equal(webhook, "https://hooks.example/t");
  * ```
  * @throws {ConfigError} when `[alerts] webhook` is not a non-empty string.
  */

@@ -19,12 +19,13 @@ const TLS_TRUST = new URL("../transport/tls_trust.ts", import.meta.url);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { trustSettingsCaFile } from "./ca_file.ts";
  *
  * await trustSettingsCaFile(undefined); // no ca_file: the system's CAs only
  * await trustSettingsCaFile("/nonexistent/ca.pem").then(
- *   () => console.assert(false, "a missing file is refused"),
- *   (err) => console.assert(err.key === "caFile" && err.message.includes("ca_file")),
+ *   () => assert(false, "a missing file is refused"),
+ *   (err) => assert(err.key === "caFile" && err.message.includes("ca_file")),
  * );
  * ```
  * @throws {ConfigError} naming `ca_file` when the file cannot be read or holds no certificate.

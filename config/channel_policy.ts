@@ -82,11 +82,11 @@ const KEYS = {
  *
  * @example
  * ```ts
- * import type { LoadedSettings } from "./settings.ts";
+ * import assert from "node:assert/strict";
+ * import { resolveChannelPolicy } from "./channel_policy.ts";
  *
- * declare const loaded: LoadedSettings;
- * const policy = resolveChannelPolicy({ table: loaded.sections.channels });
- * if (policy.auto) console.log(`opens ${policy.deposit} by itself`);
+ * const policy = resolveChannelPolicy({ table: { auto: true, deposit: "20" }, env: () => undefined });
+ * assert.deepEqual([policy.auto, policy.deposit], [true, "20"]); // opens 20 by itself
  * ```
  * @throws {ConfigError} naming the key and its source for a bad value.
  */
@@ -143,9 +143,11 @@ function autoOf(raw: { value: unknown; source: SettingSource } | undefined): boo
  *
  * @example
  * ```ts
- * declare const policy: Parameters<typeof channelPolicyAmounts>[0];
- * const amounts = channelPolicyAmounts(policy, 6);
- * amounts.topUpBelow(50_000_000n); // 5_000_000n with the default 10%
+ * import assert from "node:assert/strict";
+ * import { channelPolicyAmounts, resolveChannelPolicy } from "./channel_policy.ts";
+ *
+ * const amounts = channelPolicyAmounts(resolveChannelPolicy({ env: () => undefined }), 6);
+ * assert.equal(amounts.topUpBelow(50_000_000n), 5_000_000n); // the default 10%
  * ```
  */
 export function channelPolicyAmounts(

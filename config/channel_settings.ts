@@ -179,10 +179,11 @@ function chainList(value: unknown, key: string): string[] | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { channelOpenSettings } from "./channel_settings.ts";
  *
  * const open = channelOpenSettings({ sections: { channels: { settle_timeout: 600 } } });
- * console.assert(open.settleTimeoutSeconds === 600 && open.maxDeposit === "100");
+ * assert(open.settleTimeoutSeconds === 600 && open.maxDeposit === "100");
  * ```
  * @throws {ConfigError} naming the key when a value is not of its kind.
  */

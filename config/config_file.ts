@@ -120,9 +120,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { editConfigFile, setTableKeys } from "./config_file.ts";
+ *
  * const stateDir = await Deno.makeTempDir();
  * await editConfigFile(`${stateDir}/config.toml`, (text) =>
  *   setTableKeys(text, ["channels"], { chains: ["evm:base:31337"] }));
+ * const text = await Deno.readTextFile(`${stateDir}/config.toml`);
+ * await Deno.remove(stateDir, { recursive: true });
+ * assert.match(text, /chains = \[ "evm:base:31337" \]/);
  * ```
  * @throws {ConfigError} when the file or the edited text is not a valid config (nothing is
  * written).

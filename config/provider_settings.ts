@@ -119,17 +119,19 @@ const SANDBOX_MODES: readonly SandboxMode[] = ["root", "rootless", "auto"];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveProviderSettings } from "./provider_settings.ts";
  * import { loadSettings } from "./settings.ts";
  *
- * const loaded = await loadSettings({ readFile: false, env: () => undefined });
+ * const env = () => undefined; // no TURNPIKE_* variables
+ * const loaded = await loadSettings({ readFile: false, flags: { stateDir: "/srv/turnpike" }, env });
  * const settings = resolveProviderSettings({
  *   loaded,
  *   flags: { maxConcurrent: "4" },
  *   defaults: { maxInputBytes: 1 << 20, maxUnpaid: 64, maxUnpaidPerRequester: 4, unpaidGraceSec: 60 },
- *   env: () => undefined,
+ *   env,
  * });
- * console.log(settings.maxConcurrentRuns); // 4
+ * assert.equal(settings.maxConcurrentRuns, 4);
  * ```
  * @throws {ConfigError} when a value is not of its kind.
  */

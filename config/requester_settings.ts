@@ -125,16 +125,18 @@ export interface ResolveRequesterSettingsOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveRequesterSettings } from "./requester_settings.ts";
  * import { loadSettings } from "./settings.ts";
  *
- * const loaded = await loadSettings({ readFile: false, env: () => undefined });
+ * const env = () => undefined; // no TURNPIKE_* variables
+ * const loaded = await loadSettings({ readFile: false, flags: { stateDir: "/srv/turnpike" }, env });
  * const settings = resolveRequesterSettings({
  *   loaded,
  *   flags: { townPubkey: "ab".repeat(32), maxPerJob: "5000" },
- *   env: () => undefined,
+ *   env,
  * });
- * console.log(settings.spendPolicy.perJobMax); // 5000n
+ * assert.equal(settings.spendPolicy.perJobMax, 5000n);
  * ```
  * @throws {ConfigError} naming the setting when a value is not of its kind.
  */

@@ -33,10 +33,11 @@ export type SettingParser<T> = (
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { positiveIntegerSetting, settingOr } from "./setting_codecs.ts";
  *
- * console.assert(settingOr(undefined, 64, positiveIntegerSetting, "maxEventBytes") === 64);
- * console.assert(settingOr("128", 64, positiveIntegerSetting, "maxEventBytes") === 128);
+ * assert(settingOr(undefined, 64, positiveIntegerSetting, "maxEventBytes") === 64);
+ * assert(settingOr("128", 64, positiveIntegerSetting, "maxEventBytes") === 128);
  * ```
  * @throws {ConfigError} from `parse` when the value is set but not one of its kind.
  */
@@ -73,10 +74,11 @@ export const BOOLEAN_WORDS: {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { booleanSetting } from "./setting_codecs.ts";
  *
- * console.assert(booleanSetting("yes", "acceptAnyToken", "dev_accept_any_token") === true);
- * console.assert(booleanSetting(false, "allowInsecure") === false);
+ * assert(booleanSetting("yes", "acceptAnyToken", "dev_accept_any_token") === true);
+ * assert(booleanSetting(false, "allowInsecure") === false);
  * ```
  * @throws {ConfigError} naming `key` (the message says `label`, default the key) when it is none of these.
  */
@@ -106,10 +108,11 @@ export function booleanSetting(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { uint64Setting } from "./setting_codecs.ts";
  *
- * console.assert(uint64Setting("5000", "town.payouts.threshold") === 5000n);
- * console.assert(uint64Setting(0, "priceCeiling") === 0n);
+ * assert(uint64Setting("5000", "town.payouts.threshold") === 5000n);
+ * assert(uint64Setting(0, "priceCeiling") === 0n);
  * ```
  * @throws {ConfigError} naming `key` (the message says `label`, default the key) when it is not one.
  */
@@ -137,9 +140,10 @@ export function uint64Setting(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { positiveIntegerSetting } from "./setting_codecs.ts";
  *
- * console.assert(positiveIntegerSetting("7", "town.blob_retention_days") === 7);
+ * assert(positiveIntegerSetting("7", "town.blob_retention_days") === 7);
  * ```
  * @throws {ConfigError} naming `key` (the message says `label`, default the key) when it is not one.
  */
@@ -173,10 +177,11 @@ export interface DurationRange {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { durationSetting } from "./setting_codecs.ts";
  *
- * console.assert(durationSetting("2.5", "channels.watch_interval") === 2500);
- * console.assert(durationSetting(60, "nodeIdleTimeoutS", "node_idle_timeout", undefined, { min: 1 }) === 60_000);
+ * assert(durationSetting("2.5", "channels.watch_interval") === 2500);
+ * assert(durationSetting(60, "nodeIdleTimeoutS", "node_idle_timeout", undefined, { min: 1 }) === 60_000);
  * ```
  * @throws {ConfigError} naming `key` (the message says `label`, default the key) when it is not one.
  */
@@ -215,10 +220,11 @@ export function durationSetting(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { filePathSetting } from "./setting_codecs.ts";
  *
- * console.assert(filePathSetting("/etc/ssl/ca.pem", "caFile", "ca_file") === "/etc/ssl/ca.pem");
- * console.assert(filePathSetting("ca.pem", "caFile").endsWith("/ca.pem"));
+ * assert(filePathSetting("/etc/ssl/ca.pem", "caFile", "ca_file") === "/etc/ssl/ca.pem");
+ * assert(filePathSetting("ca.pem", "caFile").endsWith("/ca.pem"));
  * ```
  * @throws {ConfigError} naming `key` (the message says `label`, default the key) when it is not one.
  */
@@ -260,10 +266,11 @@ function oneOf(words: readonly string[]): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isLoopbackHost } from "./setting_codecs.ts";
  *
- * console.assert(isLoopbackHost("127.0.0.2"));
- * console.assert(!isLoopbackHost("relay.example.com"));
+ * assert(isLoopbackHost("127.0.0.2"));
+ * assert(!isLoopbackHost("relay.example.com"));
  * ```
  */
 export function isLoopbackHost(hostname: string): boolean {
@@ -278,12 +285,13 @@ export function isLoopbackHost(hostname: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { urlSetting } from "./setting_codecs.ts";
  *
  * const url = urlSetting("wss://relay.example.com", "relayUrl", "relay_url", undefined, {
  *   schemes: ["ws:", "wss:"],
  * });
- * console.assert(url === "wss://relay.example.com");
+ * assert(url === "wss://relay.example.com");
  * ```
  * @throws {ConfigError} naming `key` when it is not a URL or not of those schemes;
  * {@linkcode InsecureUrlError} when it is plain to a host that is not loopback.
@@ -328,10 +336,11 @@ export function urlSetting(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kindListSetting } from "./setting_codecs.ts";
  *
- * console.assert(kindListSetting("4, 1059", "privateKinds").join() === "4,1059");
- * console.assert(kindListSetting([30078], "privateKinds", "private_kinds")[0] === 30078);
+ * assert(kindListSetting("4, 1059", "privateKinds").join() === "4,1059");
+ * assert(kindListSetting([30078], "privateKinds", "private_kinds")[0] === 30078);
  * ```
  * @throws {ConfigError} naming `key` (the message says `label`, default the key) when an item is
  * not a kind.
@@ -378,9 +387,10 @@ const HEX64 = /^[0-9a-f]{64}$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pubkeySetting } from "./setting_codecs.ts";
  *
- * console.assert(pubkeySetting("ab".repeat(32), "townPubkey").length === 64);
+ * assert(pubkeySetting("ab".repeat(32), "townPubkey").length === 64);
  * ```
  * @throws {ConfigError} naming `key` (the message says `label`, default the key) when it is not.
  */
@@ -402,10 +412,11 @@ export function pubkeySetting(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stringListSetting } from "./setting_codecs.ts";
  *
- * console.assert(stringListSetting(["test_*.py", "tests/**"], "agentProtect").length === 2);
- * console.assert(stringListSetting("a, b,a", "agentProtect").join() === "a,b");
+ * assert(stringListSetting(["test_*.py", "tests/**"], "agentProtect").length === 2);
+ * assert(stringListSetting("a, b,a", "agentProtect").join() === "a,b");
  * ```
  * @throws {ConfigError} naming `key` (the message says `label`, default the key) when it is not
  * a list of strings.

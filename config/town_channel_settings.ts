@@ -54,12 +54,14 @@ export interface ResolveTownChannelSettingsOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveTownChannelSettings } from "./town_channel_settings.ts";
  * import { loadSettings } from "./settings.ts";
  *
- * const loaded = await loadSettings({ readFile: false, env: () => undefined });
- * const channels = resolveTownChannelSettings({ loaded, env: () => undefined });
- * console.log(channels.channelWatchIntervalMs, channels.channelPolicy?.auto); // 15000 false
+ * const env = () => undefined; // no TURNPIKE_* variables
+ * const loaded = await loadSettings({ readFile: false, flags: { stateDir: "/srv/turnpike" }, env });
+ * const channels = resolveTownChannelSettings({ loaded, env });
+ * assert.deepEqual([channels.channelWatchIntervalMs, channels.channelPolicy?.auto], [15000, false]);
  * ```
  * @throws {ConfigError} naming the setting when a value is not of its kind.
  */

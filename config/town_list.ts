@@ -127,11 +127,13 @@ function checkUrl(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { profileTowns } from "./town_list.ts";
  * import { loadSettings } from "./settings.ts";
  *
- * const towns = profileTowns(await loadSettings({ readFile: false, env: () => undefined }));
- * console.log(towns); // []
+ * const env = () => undefined; // no TURNPIKE_* variables
+ * const loaded = await loadSettings({ readFile: false, flags: { stateDir: "/srv/turnpike" }, env });
+ * assert.deepEqual(profileTowns(loaded), []);
  * ```
  * @throws {ConfigError} naming the table and the key at fault.
  */

@@ -18,11 +18,12 @@ const IPV6 = /^[0-9a-f:]+$/i;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveTrustedProxies } from "./town_proxies.ts";
  *
  * const pick = (flag: unknown) => flag;
- * console.assert(resolveTrustedProxies(pick, ["127.0.0.1"], false)[0] === "127.0.0.1");
- * console.assert(resolveTrustedProxies(pick, undefined, true).length === 0);
+ * assert(resolveTrustedProxies(pick, ["127.0.0.1"], false)[0] === "127.0.0.1");
+ * assert(resolveTrustedProxies(pick, undefined, true).length === 0);
  * ```
  * @throws {ConfigError} for a value that is not an IP address, or proxies on a town that serves
  * TLS itself (a PROXY header comes before TLS, which the town's own TLS port does not read).

@@ -325,16 +325,18 @@ export interface ResolveTownSettingsOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveTownSettings } from "./town_settings.ts";
  * import { loadSettings } from "./settings.ts";
  *
- * const loaded = await loadSettings({ readFile: false, env: () => undefined });
+ * const env = () => undefined; // no TURNPIKE_* variables
+ * const loaded = await loadSettings({ readFile: false, flags: { stateDir: "/srv/turnpike" }, env });
  * const settings = resolveTownSettings({
  *   loaded,
  *   flags: { peer: ["alice:s3cret"], maxEventBytes: "65536" },
- *   env: () => undefined,
+ *   env,
  * });
- * console.log(settings.peers[0].account, settings.maxEventBytes); // alice 65536
+ * assert.deepEqual([settings.peers[0].account, settings.maxEventBytes], ["alice", 65536]);
  * ```
  * @throws {ConfigError} naming the setting when a value is not of its kind.
  */

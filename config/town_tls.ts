@@ -22,12 +22,13 @@ export interface TownTls {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveTownTls } from "./town_tls.ts";
  *
  * const pick = (flag: unknown) => flag;
  * const tls = resolveTownTls(pick, { tlsCert: "/etc/town/cert.pem", tlsKey: "/etc/town/key.pem" });
- * console.assert(tls?.keyFile === "/etc/town/key.pem");
- * console.assert(resolveTownTls(pick, {}) === undefined);
+ * assert(tls?.keyFile === "/etc/town/key.pem");
+ * assert(resolveTownTls(pick, {}) === undefined);
  * ```
  * @throws {ConfigError} when only one of the two is given, or a value is not a path.
  */

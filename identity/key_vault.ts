@@ -258,10 +258,11 @@ async function keyCheck(keyBytes: Uint8Array): Promise<string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { labelMac } from "./key_vault.ts";
  *
  * const mac = await labelMac(new Uint8Array(32), new TextEncoder().encode("a label"));
- * console.assert(mac.length === 32);
+ * assert(mac.length === 32);
  * ```
  */
 export async function labelMac(keyBytes: Uint8Array, label: Uint8Array): Promise<Uint8Array> {

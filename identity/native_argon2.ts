@@ -59,6 +59,7 @@ let loaded: Promise<NativeArgon2id | undefined> | undefined;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadNativeArgon2id } from "./native_argon2.ts";
  *
  * const argon2id = await loadNativeArgon2id();
@@ -71,7 +72,7 @@ let loaded: Promise<NativeArgon2id | undefined> | undefined;
  *     parallelism: 4,
  *     hashLength: 32,
  *   });
- *   console.assert(key.length === 32);
+ *   assert(key.length === 32);
  * }
  * ```
  */

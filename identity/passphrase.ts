@@ -61,7 +61,14 @@ export class PromptCancelledError extends IdentityError {
  *
  * @example
  * ```ts
- * const passphrase = await readPassphrase({ passphraseFile: "/run/secrets/pw", nonInteractive: true });
+ * import assert from "node:assert/strict";
+ * import { readPassphrase } from "./passphrase.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/pw`, "correct horse\n");
+ * const passphrase = await readPassphrase({ passphraseFile: `${dir}/pw`, nonInteractive: true });
+ * await Deno.remove(dir, { recursive: true });
+ * assert.equal(passphrase, "correct horse");
  * ```
  */
 export async function readPassphrase(options: ReadPassphraseOptions = {}): Promise<string> {
@@ -101,7 +108,14 @@ export async function readPassphrase(options: ReadPassphraseOptions = {}): Promi
  *
  * @example
  * ```ts
- * const words = await readSecretFile("/tmp/mnemonic.txt", "--mnemonic-file");
+ * import assert from "node:assert/strict";
+ * import { readSecretFile } from "./passphrase.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/mnemonic.txt`, "abandon ability\r\n");
+ * const words = await readSecretFile(`${dir}/mnemonic.txt`, "--mnemonic-file");
+ * await Deno.remove(dir, { recursive: true });
+ * assert.equal(words, "abandon ability");
  * ```
  */
 export async function readSecretFile(path: string, label = path): Promise<string> {
@@ -133,7 +147,10 @@ export async function readSecretFile(path: string, label = path): Promise<string
  *
  * @example
  * ```ts
- * stripOneNewline("pw\n\n"); // "pw\n"
+ * import assert from "node:assert/strict";
+ * import { stripOneNewline } from "./passphrase.ts";
+ *
+ * assert.equal(stripOneNewline("pw\n\n"), "pw\n");
  * ```
  */
 export function stripOneNewline(text: string): string {
@@ -161,12 +178,8 @@ async function readAtMost(file: Deno.FsFile, max: number): Promise<Uint8Array> {
 
 /**
  * Prompts on stderr and reads one line from the terminal with echo off (raw mode), handling
- * backspace, Ctrl-U (clear), Ctrl-C and Ctrl-D (cancel). Requires stdin to be a terminal.
- *
- * @example
- * ```ts
- * const words = await readHiddenLine("Mnemonic: ");
- * ```
+ * backspace, Ctrl-U (clear), Ctrl-C and Ctrl-D (cancel). Requires stdin to be a terminal, so it
+ * has no example that runs: `readPassphrase` above is its caller.
  */
 export async function readHiddenLine(prompt: string): Promise<string> {
   const enc = new TextEncoder();

@@ -47,10 +47,11 @@ export async function passphraseProof(sealed: SealedSecret, passphrase: string):
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { proofMatches } from "./passphrase_proof.ts";
  *
- * console.assert(proofMatches("ab".repeat(32), "ab".repeat(32)));
- * console.assert(!proofMatches("ab".repeat(32), undefined));
+ * assert(proofMatches("ab".repeat(32), "ab".repeat(32)));
+ * assert(!proofMatches("ab".repeat(32), undefined));
  * ```
  */
 export function proofMatches(expected: string, given: unknown): boolean {

@@ -65,10 +65,13 @@ export class ChunkBatchStream extends TransformStream<Chunk, Chunk[]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ChunkUnbatchStream } from "./chunk_batch_stream.ts";
  * import type { Chunk } from "../stages/chunks.ts";
  *
- * declare const batches: ReadableStream<Chunk[]>;
- * const chunks = batches.pipeThrough(new ChunkUnbatchStream());
+ * const batches = ReadableStream.from<Chunk[]>([[{ type: "toon", toon: "a" }, { type: "toon", toon: "b" }]]);
+ * const chunks = await Array.fromAsync(batches.pipeThrough(new ChunkUnbatchStream()));
+ * assert.equal(chunks.length, 2);
  * ```
  */
 export class ChunkUnbatchStream extends TransformStream<Chunk[], Chunk> {

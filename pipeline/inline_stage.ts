@@ -94,6 +94,7 @@ export function wrapInlineTransform(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { countInlineSource } from "./inline_stage.ts";
  * import { StageMetrics } from "./stage_metrics.ts";
  * import type { Chunk } from "../stages/chunks.ts";
@@ -104,7 +105,7 @@ export function wrapInlineTransform(
  * ];
  * const counted = ReadableStream.from(chunks).pipeThrough(countInlineSource(metrics));
  * for await (const _ of counted);
- * console.assert(metrics.chunksOut === 1);
+ * assert(metrics.chunksOut === 1);
  * ```
  */
 export function countInlineSource(metrics: StageMetrics): TransformStream<Chunk, Chunk> {

@@ -153,18 +153,20 @@ interface ResolvedStage {
  *
  * @example
  * ```ts
- * // Compile-only: it reads a relay until stopped (deno test --doc reports it ignored).
- * Deno.test({ name: "createPipeline", ignore: true, async fn() {
- *   await using pipeline = await createPipeline({
- *     stages: [
- *       { name: "relay-source", flags: { relay: "ws://127.0.0.1:7100" } },
- *       { name: "kind-extractor" },
- *       { name: "correlator", options: { jobs: [{ jobId: "ab12", skill: "echo" }] } },
- *     ],
- *   });
- *   const outcome = await pipeline.run();
- *   console.log(JSON.stringify(outcome.metrics));
- * } });
+ * import assert from "node:assert/strict";
+ * import { encodeEventToon, localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ * import { createPipeline } from "./pipeline.ts";
+ *
+ * const event = await localNodeSigner(generateSecretKey())
+ *   .signEvent({ kind: 7000, created_at: 1, tags: [], content: "" });
+ * // A relay-source stage first reads a relay instead of `input` (tests/unit/stages/).
+ * await using pipeline = await createPipeline({
+ *   input: [{ type: "toon", toon: encodeEventToon(event) }],
+ *   stages: [{ name: "kind-extractor" }],
+ * });
+ * const outcome = await pipeline.run();
+ * assert.deepEqual([outcome.ok, outcome.chunksOut], [true, 1]);
  * ```
  */
 export async function createPipeline(options: PipelineOptions): Promise<Pipeline> {

@@ -23,13 +23,9 @@ import { serveWorker } from "../transport/worker_service.ts";
 import { WorkerAuthenticator } from "./worker_authenticator.ts";
 
 /**
- * Serves one stage in this worker. Call it once, from a worker's entry module.
- *
- * @example
- * ```ts
- * import { kindExtractorStage } from "../stages/kind_extractor.ts";
- * serveStageInWorker(kindExtractorStage);
- * ```
+ * Serves one stage in this worker. Call it once, from a worker's entry module: it has no example
+ * that runs outside a worker; `createWorkerEntryUrl` (worker_entry.ts) writes the entry that
+ * calls it, and `createPipeline`'s example (pipeline.ts) runs one.
  */
 export function serveStageInWorker(stage: Stage): void {
   let sender: LinkSender | undefined;

@@ -100,15 +100,8 @@ const MAX_FAILED_INPUT_CHARS = 64 * 1024;
 const SOURCE_SEQ_STRIDE = 2 ** 32;
 
 /**
- * A supervised stage worker.
- *
- * @example
- * ```ts
- * declare const options: ConstructorParameters<typeof SupervisedWorkerStage>[0];
- * declare const ends: Parameters<SupervisedWorkerStage["start"]>[0];
- * const stage = new SupervisedWorkerStage({ ...options });
- * stage.start(ends);
- * ```
+ * A supervised stage worker: one per stage of a `WorkerChain`, which wires its links
+ * (worker_chain.ts); `createPipeline` (pipeline.ts) is the way in, with the example to copy.
  */
 export class SupervisedWorkerStage {
   #o: SupervisedWorkerStageOptions;

@@ -33,15 +33,9 @@ interface OutEntry {
 }
 
 /**
- * Runs stages in workers linked directly to each other.
- *
- * @example
- * ```ts
- * declare const stages: ConstructorParameters<typeof WorkerChain>[0]["stages"];
- * const chain = new WorkerChain({ stages, window: 8 });
- * for await (const batch of chain.readable) console.log(batch.length);
- * chain.terminate();
- * ```
+ * Runs stages in workers linked directly to each other. `createPipeline` (pipeline.ts) builds it
+ * from stage names, with the example to copy; tests/unit/stages/pipeline_supervision_test.ts
+ * drives its restarts.
  */
 export class WorkerChain {
   /** Output batches of the last stage, FailedChunks included. */

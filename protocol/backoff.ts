@@ -23,9 +23,10 @@ export interface BackoffOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { backoffDelay } from "./backoff.ts";
- * console.assert(backoffDelay(0, { initialMs: 1000, maxMs: 30000, random: () => 0.5 }) === 1000);
- * console.assert(backoffDelay(3, { initialMs: 100, jitter: 0 }) === 800);
+ * assert(backoffDelay(0, { initialMs: 1000, maxMs: 30000, random: () => 0.5 }) === 1000);
+ * assert(backoffDelay(3, { initialMs: 100, jitter: 0 }) === 800);
  * ```
  */
 export function backoffDelay(attempt: number, options: BackoffOptions): number {

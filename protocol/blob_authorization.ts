@@ -54,13 +54,14 @@ export interface BlobAuthorizationOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildBlobAuthorization } from "./blob_authorization.ts";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
  * const hash = "b".repeat(64);
  * const template = buildBlobAuthorization({ verb: "upload", sha256: [hash], size: 1024 });
  * const auth = finalizeEvent(template, generateSecretKey());
- * console.assert(auth.tags.some(([name, value]) => name === "x" && value === hash));
+ * assert(auth.tags.some(([name, value]) => name === "x" && value === hash));
  * ```
  */
 export function buildBlobAuthorization(o: BlobAuthorizationOptions): EventTemplate {
@@ -112,6 +113,7 @@ export interface CheckBlobAuthorizationOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildBlobAuthorization, checkBlobAuthorization } from "./blob_authorization.ts";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
@@ -121,7 +123,7 @@ export interface CheckBlobAuthorizationOptions {
  *   generateSecretKey(),
  * );
  * const auth = checkBlobAuthorization(event, { verb: "upload", sha256: hash });
- * console.assert(auth.size === 1024 && auth.pubkey === event.pubkey);
+ * assert(auth.size === 1024 && auth.pubkey === event.pubkey);
  * ```
  * @throws {BlobAuthorizationError} with the first check that failed.
  */

@@ -28,8 +28,13 @@ export class BlobDescriptorError extends ProtocolError {
  *
  * @example
  * ```ts
- * declare const response: Response;
+ * import assert from "node:assert/strict";
+ * import { parseBlobDescriptor } from "./blob_descriptor.ts";
+ *
+ * const sha256 = "ab".repeat(32);
+ * const response = Response.json({ url: `https://town.example/${sha256}`, sha256, size: 5, uploaded: 1 });
  * const d = parseBlobDescriptor(await response.json());
+ * assert.equal(d.size, 5);
  * ```
  */
 export function parseBlobDescriptor(value: unknown): BlobDescriptor {

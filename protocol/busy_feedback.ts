@@ -48,12 +48,11 @@ export function isBusyReason(reason: string | undefined): boolean {
  *
  * @example
  * ```ts
- * import { isBusyFeedback } from "./busy_feedback.ts";
- * import { parseJobFeedback } from "./nip90_job.ts";
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { busyReason, isBusyFeedback } from "./busy_feedback.ts";
  *
- * declare const event: NostrEvent;
- * if (isBusyFeedback(parseJobFeedback(event))) console.log("send it again later");
+ * const extraInfo = busyReason("32 jobs in flight", "retry later");
+ * assert(isBusyFeedback({ status: "error", extraInfo })); // send it again later
  * ```
  */
 export function isBusyFeedback(feedback: Pick<ParsedJobFeedback, "status" | "extraInfo">): boolean {

@@ -23,10 +23,11 @@ const STRAY_CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { csvField } from "./csv_row.ts";
- * console.assert(csvField('say "hi", then go') === '"say ""hi"", then go"');
- * console.assert(csvField(12) === "12");
- * console.assert(csvField("\x1b]0;x\x07") === "\\x1b]0;x\\x07");
+ * assert(csvField('say "hi", then go') === '"say ""hi"", then go"');
+ * assert(csvField(12) === "12");
+ * assert(csvField("\x1b]0;x\x07") === "\\x1b]0;x\\x07");
  * ```
  */
 export function csvField(value: CsvValue): string {
@@ -45,8 +46,9 @@ export function csvField(value: CsvValue): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { csvRow } from "./csv_row.ts";
- * console.assert(csvRow(["a,b", 1, undefined]) === '"a,b",1,');
+ * assert(csvRow(["a,b", 1, undefined]) === '"a,b",1,');
  * ```
  */
 export function csvRow(values: readonly CsvValue[]): string {

@@ -35,12 +35,13 @@ async function kek(fulfillment: Uint8Array, usage: KeyUsage): Promise<CryptoKey>
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openDeliveryKey, sealDeliveryKey } from "./delivery_key.ts";
  *
  * const fulfillment = crypto.getRandomValues(new Uint8Array(32));
  * const key = "11".repeat(32);
  * const sealed = await sealDeliveryKey(key, fulfillment);
- * console.assert(await openDeliveryKey(sealed, fulfillment) === key);
+ * assert(await openDeliveryKey(sealed, fulfillment) === key);
  * ```
  */
 export async function sealDeliveryKey(keyHex: string, fulfillment: Uint8Array): Promise<string> {
@@ -64,13 +65,14 @@ export async function sealDeliveryKey(keyHex: string, fulfillment: Uint8Array): 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DeliveryKeyError, openDeliveryKey, sealDeliveryKey } from "./delivery_key.ts";
  *
  * const sealed = await sealDeliveryKey("22".repeat(32), new Uint8Array(32).fill(1));
  * try {
  *   await openDeliveryKey(sealed, new Uint8Array(32).fill(2));
  * } catch (err) {
- *   console.assert(err instanceof DeliveryKeyError);
+ *   assert(err instanceof DeliveryKeyError);
  * }
  * ```
  */
@@ -125,13 +127,14 @@ export async function releasedDeliveryKey(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sealResultContent } from "./delivery_key.ts";
  *
  * const out = await sealResultContent(
  *   JSON.stringify({ verdict: "pass", key: "33".repeat(32) }),
  *   crypto.getRandomValues(new Uint8Array(32)),
  * );
- * console.assert(!out.includes("33".repeat(32)) && out.includes("sealedKey"));
+ * assert(!out.includes("33".repeat(32)) && out.includes("sealedKey"));
  * ```
  */
 export async function sealResultContent(content: string, fulfillment: Uint8Array): Promise<string> {

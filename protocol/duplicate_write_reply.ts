@@ -44,9 +44,10 @@ function proofOf(options: DuplicateWriteOptions): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { duplicateWriteData } from "./duplicate_write_reply.ts";
  * const data = duplicateWriteData({ eventId: "ab".repeat(32), fulfillment: new Uint8Array(32) });
- * console.assert(JSON.parse(new TextDecoder().decode(data)).reason === "duplicate");
+ * assert(JSON.parse(new TextDecoder().decode(data)).reason === "duplicate");
  * ```
  */
 export function duplicateWriteData(options: DuplicateWriteOptions): Uint8Array {
@@ -61,6 +62,7 @@ export function duplicateWriteData(options: DuplicateWriteOptions): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import {
  *   DUPLICATE_WRITE_CODE,
  *   DUPLICATE_WRITE_MESSAGE,
@@ -75,8 +77,8 @@ export function duplicateWriteData(options: DuplicateWriteOptions): Uint8Array {
  *   message: DUPLICATE_WRITE_MESSAGE,
  *   data: duplicateWriteData(write),
  * };
- * console.assert(isDuplicateWrite(reply, write));
- * console.assert(!isDuplicateWrite(reply, { ...write, fulfillment: new Uint8Array(32).fill(1) }));
+ * assert(isDuplicateWrite(reply, write));
+ * assert(!isDuplicateWrite(reply, { ...write, fulfillment: new Uint8Array(32).fill(1) }));
  * ```
  */
 export function isDuplicateWrite(reply: IlpReply, options: DuplicateWriteOptions): boolean {

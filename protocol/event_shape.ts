@@ -52,9 +52,12 @@ const EVENT_KEYS: ReadonlySet<string> = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { findEventShapeProblem } from "./event_shape.ts";
+ *
  * const text = '{"kind": 1}';
  * const problem = findEventShapeProblem(JSON.parse(text), { wellFormedText: true });
- * if (problem) throw new Error(`bad ${problem.field}`);
+ * assert.equal(problem?.field, "id"); // the first field checked that is missing
  * ```
  */
 export function findEventShapeProblem(

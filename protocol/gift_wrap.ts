@@ -75,12 +75,16 @@ export interface UnwrapOptions {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ * import { unwrapGiftWrap, wrapDirectMessage } from "./gift_wrap.ts";
  *
- * declare const wrap: NostrEvent;
- * declare const signer: Parameters<typeof unwrapGiftWrap>[1]["signer"];
+ * const alice = localNodeSigner(generateSecretKey());
+ * const signer = localNodeSigner(generateSecretKey());
+ * const wrap = await wrapDirectMessage({ signer: alice, recipient: signer.pubkey, text: "hi" });
  * const { rumor, sender } = await unwrapGiftWrap(wrap, { signer });
- * console.log(sender, rumor.content);
+ * assert.deepEqual([sender, rumor.content], [alice.pubkey, "hi"]);
  * ```
  * @throws {GiftWrapError} with the reason when it is not a wrap for this key, too large, badly
  * signed, undecryptable, or its rumor claims another author than the seal's signer.
@@ -179,9 +183,15 @@ export interface WrapDirectMessageOptions {
  *
  * @example
  * ```ts
- * declare const signer: Parameters<typeof wrapDirectMessage>[0]["signer"];
- * const providerPubkey = "ab".repeat(32);
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ * import { GIFT_WRAP_KIND, wrapDirectMessage } from "./gift_wrap.ts";
+ *
+ * const signer = localNodeSigner(generateSecretKey());
+ * const providerPubkey = localNodeSigner(generateSecretKey()).pubkey;
  * const wrap = await wrapDirectMessage({ signer, recipient: providerPubkey, text: "build main" });
+ * assert.equal(wrap.kind, GIFT_WRAP_KIND);
  * ```
  */
 export async function wrapDirectMessage(o: WrapDirectMessageOptions): Promise<NostrEvent> {
@@ -229,12 +239,16 @@ const TWO_DAYS_S = 2 * 24 * 60 * 60;
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ * import { encodeMessageToon, unwrapGiftWrap, wrapDirectMessage } from "./gift_wrap.ts";
  *
- * declare const wrap: NostrEvent;
- * declare const signer: Parameters<typeof unwrapGiftWrap>[1]["signer"];
+ * const alice = localNodeSigner(generateSecretKey());
+ * const signer = localNodeSigner(generateSecretKey());
+ * const wrap = await wrapDirectMessage({ signer: alice, recipient: signer.pubkey, text: "hi" });
  * const toon = encodeMessageToon(await unwrapGiftWrap(wrap, { signer }));
- * // id: ...\npubkey: <sender>\ncreated_at: ...\nkind: 14\ntags[1]: ...\ncontent: hi\nwrap: ...
+ * assert(toon.includes(`pubkey: ${alice.pubkey}\n`) && toon.includes("content: hi\n"));
  * ```
  */
 export function encodeMessageToon(m: UnwrappedMessage): string {

@@ -69,10 +69,11 @@ export async function importFulfillmentKey(sharedSecret: Uint8Array): Promise<Cr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MIN_FULFILL_TIME_LEFT_MS } from "./ilp_fulfillment.ts";
  *
  * const expiresAt = new Date(Date.now() + 30_000);
- * console.assert(expiresAt.getTime() - Date.now() >= MIN_FULFILL_TIME_LEFT_MS);
+ * assert(expiresAt.getTime() - Date.now() >= MIN_FULFILL_TIME_LEFT_MS);
  * ```
  */
 export const MIN_FULFILL_TIME_LEFT_MS = 2_000;

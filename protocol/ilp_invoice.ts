@@ -106,10 +106,13 @@ function field(params: URLSearchParams, name: string): string {
  *
  * @example
  * ```ts
- * declare const tag: string[];
- * declare const bid: bigint;
- * const invoice = parseIlpInvoice(tag[2]);
- * if (invoice.amount > bid) throw new Error("invoice above the bid");
+ * import assert from "node:assert/strict";
+ * import { parseIlpInvoice } from "./ilp_invoice.ts";
+ *
+ * const text = `ilp:g.town.beta.3f2a?amount=5000&asset=USD&scale=6&condition=${"ab".repeat(32)}` +
+ *   `&expires=2026-11-22T03:00:00.000Z&job=${"cd".repeat(32)}`;
+ * const invoice = parseIlpInvoice(text);
+ * assert.equal(invoice.amount, 5000n); // at most the bid
  * ```
  */
 export function parseIlpInvoice(text: string): IlpInvoice {

@@ -116,10 +116,12 @@ export function blobOutputTag(b: JobBlobOutput): string[] {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { blobOutputsOf, blobOutputTag } from "./job_blobs.ts";
  *
- * declare const result: NostrEvent;
- * for (const b of blobOutputsOf(result.tags)) console.log(b.name, b.size);
+ * const sha256 = "ab".repeat(32);
+ * const tags = [blobOutputTag({ name: "result", url: `https://town.example/${sha256}`, sha256, size: 5 })];
+ * assert.deepEqual(blobOutputsOf(tags).map((b) => [b.name, b.size]), [["result", 5]]);
  * ```
  */
 export function blobOutputsOf(tags: readonly string[][]): JobBlobOutput[] {

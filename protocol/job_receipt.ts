@@ -164,15 +164,17 @@ export function receiptTemplate(r: JobReceipt, nowMs: number = Date.now()): Even
  *
  * @example
  * ```ts
- * import { readReceipt, ReceiptError } from "./job_receipt.ts";
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ * import { readReceipt, receiptTemplate } from "./job_receipt.ts";
  *
- * declare const event: NostrEvent;
- * try {
- *   console.log(readReceipt(event).receipt.outcome);
- * } catch (err) {
- *   if (err instanceof ReceiptError) console.log("refused:", err.reason);
- * }
+ * const event = await localNodeSigner(generateSecretKey()).signEvent(receiptTemplate({
+ *   side: "requester", job: "ab".repeat(32), counterparty: "cd".repeat(32), kind: 5600,
+ *   skill: "echo", outcome: "done", status: "completed", deposit: "0", delivery: "5000",
+ *   refunded: "0", onTime: true, endedAtMs: 1_700_000_000_000,
+ * }));
+ * assert.equal(readReceipt(event).receipt.outcome, "done");
  * ```
  * @throws {ReceiptError} a wrong kind, a bad id or signature, or content that is not a receipt.
  */

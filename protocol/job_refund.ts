@@ -58,10 +58,12 @@ export function encodeRefundQuestion(jobId: string, address: string): Uint8Array
  *
  * @example
  * ```ts
- * import type { IlpPrepare } from "./ilp_packet.ts";
+ * import assert from "node:assert/strict";
+ * import { decodeRefundQuestion, encodeRefundQuestion } from "./job_refund.ts";
  *
- * declare const prepare: IlpPrepare;
- * const asked = decodeRefundQuestion(prepare.data); // { jobId, address } or undefined
+ * const data = encodeRefundQuestion("ab".repeat(32), "g.town.alice"); // a PREPARE's data
+ * const asked = decodeRefundQuestion(data);
+ * assert.deepEqual(asked, { jobId: "ab".repeat(32), address: "g.town.alice" });
  * ```
  */
 export function decodeRefundQuestion(
@@ -94,10 +96,11 @@ export function encodeRefundPayment(jobId: string): Uint8Array {
  *
  * @example
  * ```ts
- * import type { IlpPrepare } from "./ilp_packet.ts";
+ * import assert from "node:assert/strict";
+ * import { decodeRefundPayment, encodeRefundPayment } from "./job_refund.ts";
  *
- * declare const prepare: IlpPrepare;
- * decodeRefundPayment(prepare.data); // "ab12..." or undefined
+ * assert.equal(decodeRefundPayment(encodeRefundPayment("ab".repeat(32))), "ab".repeat(32));
+ * assert.equal(decodeRefundPayment(new Uint8Array(3)), undefined);
  * ```
  */
 export function decodeRefundPayment(data: Uint8Array): string | undefined {
@@ -112,11 +115,17 @@ export function decodeRefundPayment(data: Uint8Array): string | undefined {
  *
  * @example
  * ```ts
- * import type { NodeSigner } from "./node_signer.ts";
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ * import { refundLock } from "./job_refund.ts";
  *
- * declare const signer: NodeSigner;
- * declare const requester: string, jobId: string;
- * const { condition } = refundLock(await signer.conversationKey(requester), jobId);
+ * const provider = localNodeSigner(generateSecretKey());
+ * const requester = localNodeSigner(generateSecretKey());
+ * const jobId = "ab".repeat(32);
+ * const mine = refundLock(await provider.conversationKey(requester.pubkey), jobId);
+ * const theirs = refundLock(await requester.conversationKey(provider.pubkey), jobId);
+ * assert.deepEqual(mine.condition, theirs.condition); // both sides derive the same lock
  * ```
  */
 export function refundLock(

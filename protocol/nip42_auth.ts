@@ -17,10 +17,11 @@ export const NIP42_AUTH_KIND = 22242;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { authTemplate } from "./nip42_auth.ts";
  *
  * const t = authTemplate("c0ffee", "wss://town.example", 1_700_000_000);
- * console.assert(t.kind === 22242 && t.tags[1][1] === "c0ffee");
+ * assert(t.kind === 22242 && t.tags[1][1] === "c0ffee");
  * ```
  */
 export function authTemplate(challenge: string, relayUrl: string, nowSec?: number): EventTemplate {
@@ -37,12 +38,14 @@ export function authTemplate(challenge: string, relayUrl: string, nowSec?: numbe
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
  * import { authenticateWith } from "./nip42_auth.ts";
- * import type { NodeSigner } from "./node_signer.ts";
  *
- * declare const signer: NodeSigner;
- * const authenticate = authenticateWith(signer);
+ * const authenticate = authenticateWith(localNodeSigner(generateSecretKey()));
  * const answer = await authenticate("c0ffee", "wss://town.example");
+ * assert.equal(answer.kind, 22242);
  * ```
  */
 export function authenticateWith(

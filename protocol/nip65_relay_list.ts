@@ -44,8 +44,14 @@ export function buildRelayList(
  *
  * @example
  * ```ts
- * declare const event: Parameters<typeof parseRelayList>[0];
- * parseRelayList(event); // [{ url: "wss://a.example" }, { url: "wss://b.example", marker: "read" }]
+ * import assert from "node:assert/strict";
+ * import { parseRelayList } from "./nip65_relay_list.ts";
+ *
+ * const event = { kind: 10002, tags: [["r", "wss://a.example"], ["r", "wss://b.example", "read"]] };
+ * assert.deepEqual(parseRelayList(event), [
+ *   { url: "wss://a.example" },
+ *   { url: "wss://b.example", marker: "read" },
+ * ]);
  * ```
  */
 export function parseRelayList(event: Pick<NostrEvent, "kind" | "tags">): RelayListEntry[] {

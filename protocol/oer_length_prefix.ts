@@ -27,8 +27,14 @@ export interface OerLength {
  *
  * @example
  * ```ts
- * readCanonicalLength(new Uint8Array([3, 97, 98, 99]), 0); // { length: 3, start: 1 }
- * readCanonicalLength(new Uint8Array([0x81, 3, 97, 98, 99]), 0); // throws: not minimal
+ * import assert from "node:assert/strict";
+ * import { OerLengthPrefixError, readCanonicalLength } from "./oer_length_prefix.ts";
+ *
+ * assert.deepEqual(readCanonicalLength(new Uint8Array([3, 97, 98, 99]), 0), { length: 3, start: 1 });
+ * assert.throws( // not minimal
+ *   () => readCanonicalLength(new Uint8Array([0x81, 3, 97, 98, 99]), 0),
+ *   OerLengthPrefixError,
+ * );
  * ```
  */
 export function readCanonicalLength(

@@ -54,8 +54,11 @@ export function encodeInDoubt(
  *
  * @example
  * ```ts
- * declare const bytes: Uint8Array;
- * decodeInDoubt("fulfillments", bytes); // ["..."]
+ * import assert from "node:assert/strict";
+ * import { decodeInDoubt, encodeInDoubt } from "./payment_in_doubt.ts";
+ *
+ * const bytes = encodeInDoubt("fulfillments", ["ab".repeat(32)]);
+ * assert.deepEqual(decodeInDoubt("fulfillments", bytes), ["ab".repeat(32)]);
  * ```
  * @throws {InDoubtMessageError} on a malformed message.
  */

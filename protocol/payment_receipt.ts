@@ -32,10 +32,12 @@ export function encodeReceiptQuestion(jobId: string): Uint8Array {
  *
  * @example
  * ```ts
- * import type { IlpPrepare } from "./ilp_packet.ts";
+ * import assert from "node:assert/strict";
+ * import { decodeReceiptQuestion, encodeReceiptQuestion } from "./payment_receipt.ts";
  *
- * declare const prepare: IlpPrepare;
- * decodeReceiptQuestion(prepare.data); // "ab12..." or undefined
+ * const data = encodeReceiptQuestion("ab".repeat(32)); // a PREPARE's data
+ * assert.equal(decodeReceiptQuestion(data), "ab".repeat(32));
+ * assert.equal(decodeReceiptQuestion(new Uint8Array(3)), undefined);
  * ```
  */
 export function decodeReceiptQuestion(data: Uint8Array): string | undefined {

@@ -14,8 +14,12 @@ export const HEARTBEAT_KIND = 30315;
  *
  * @example
  * ```ts
- * declare const event: Parameters<typeof isHeartbeatAlive>[0];
- * isHeartbeatAlive(event, Math.floor(Date.now() / 1000));
+ * import assert from "node:assert/strict";
+ * import { HEARTBEAT_KIND, isHeartbeatAlive } from "./provider_heartbeat.ts";
+ *
+ * const event = { kind: HEARTBEAT_KIND, tags: [["expiration", "1700000060"]] };
+ * assert(isHeartbeatAlive(event, 1_700_000_000));
+ * assert(!isHeartbeatAlive(event, 1_700_000_060));
  * ```
  */
 export function isHeartbeatAlive(

@@ -144,8 +144,9 @@ export function decideSpend(policy: SpendPolicy, req: SpendRequest): SpendDecisi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tooSoonToPay } from "./spend_policy.ts";
- * console.assert(tooSoonToPay(1) === "invoice expires in 1 ms, too soon to pay");
+ * assert(tooSoonToPay(1) === "invoice expires in 1 ms, too soon to pay");
  * ```
  */
 export function tooSoonToPay(leftMs: number): string {

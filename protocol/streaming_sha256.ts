@@ -21,10 +21,13 @@ export interface StreamingSha256 {
  *
  * @example
  * ```ts
- * declare const body: ReadableStream<Uint8Array>;
+ * import assert from "node:assert/strict";
+ * import { createStreamingSha256 } from "./streaming_sha256.ts";
+ *
+ * const body = new Response("").body!;
  * const hash = createStreamingSha256();
  * for await (const chunk of body) hash.update(chunk);
- * hash.digestHex(); // "e3b0c442..."
+ * assert.equal(hash.digestHex().slice(0, 8), "e3b0c442");
  * ```
  */
 export function createStreamingSha256(): StreamingSha256 {

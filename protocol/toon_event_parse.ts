@@ -34,8 +34,15 @@ export class ToonDecodeError extends ProtocolError {
  *
  * @example
  * ```ts
- * declare const text: string;
- * const event = assertEventShape(JSON.parse(text));
+ * import assert from "node:assert/strict";
+ * import { localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ * import { assertEventShape } from "./toon_event_parse.ts";
+ *
+ * const signed = await localNodeSigner(generateSecretKey())
+ *   .signEvent({ kind: 1, created_at: 1, tags: [], content: "hi" });
+ * const event = assertEventShape(JSON.parse(JSON.stringify(signed)));
+ * assert.equal(event.content, "hi");
  * ```
  */
 export function assertEventShape(value: unknown): NostrEvent {
@@ -56,11 +63,15 @@ export function assertEventShape(value: unknown): NostrEvent {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeEventToon, localNodeSigner } from "@turnpike/turnpike";
+ * import { generateSecretKey } from "nostr-tools/pure";
  * import { parseEventToon } from "./toon_event_parse.ts";
  *
- * declare const keptToon: string;
- * const event = parseEventToon(keptToon, 1024 * 1024);
- * console.log(event.kind);
+ * const signed = await localNodeSigner(generateSecretKey())
+ *   .signEvent({ kind: 1, created_at: 1, tags: [], content: "hi" });
+ * const event = parseEventToon(encodeEventToon(signed), 1024 * 1024);
+ * assert.equal(event.kind, 1);
  * ```
  */
 export function parseEventToon(text: string, maxBytes: number): NostrEvent {

@@ -74,9 +74,15 @@ export function formatTransferRequest(request: TransferRequest): string {
  *
  * @example
  * ```ts
- * declare const text: string; // what `wallet receive` printed
+ * import assert from "node:assert/strict";
+ * import { formatTransferRequest, parseTransferRequest } from "./transfer_request.ts";
+ *
+ * const text = formatTransferRequest({ // what `wallet receive` printed
+ *   destination: "g.town.alice", assetCode: "USD", assetScale: 6, condition: "ab".repeat(32),
+ *   expiresAt: new Date("2026-11-22T03:00:00Z"), transferId: "cd".repeat(32),
+ * });
  * const request = parseTransferRequest(text);
- * console.log(request.amount ?? "the payer names the amount");
+ * assert.equal(request.amount, undefined); // the payer names the amount
  * ```
  * @throws {IlpInvoiceError} when it is not a valid request.
  */
@@ -154,8 +160,12 @@ export const NOT_PAID = "not-paid";
  *
  * @example
  * ```ts
- * declare const data: Uint8Array; // a REJECT's data
- * const proof = paidProofOf(data); // 64 hex, or undefined
+ * import assert from "node:assert/strict";
+ * import { paidProofData, paidProofOf } from "./transfer_request.ts";
+ *
+ * const data = paidProofData("ab".repeat(32)); // an `already-paid` REJECT's data
+ * assert.equal(paidProofOf(data), "ab".repeat(32));
+ * assert.equal(paidProofOf(new Uint8Array(0)), undefined);
  * ```
  */
 export function paidProofOf(data: Uint8Array): string | undefined {

@@ -53,12 +53,17 @@ export interface TrustScore {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { receiptEvidence } from "./trust_score.ts";
  * import type { JobReceipt } from "./job_receipt.ts";
  *
- * declare const done: JobReceipt;
- * receiptEvidence({ ...done, side: "requester", outcome: "done", localVerify: "passed" }); // 1
- * receiptEvidence({ ...done, side: "requester", outcome: "done", localVerify: "failed" }); // -3
+ * const done: JobReceipt = {
+ *   side: "requester", job: "ab".repeat(32), counterparty: "cd".repeat(32), kind: 5600,
+ *   skill: "echo", outcome: "done", status: "completed", deposit: "0", delivery: "5000",
+ *   refunded: "0", onTime: true, endedAtMs: 0,
+ * };
+ * assert.equal(receiptEvidence({ ...done, localVerify: "passed" }), 1);
+ * assert.equal(receiptEvidence({ ...done, localVerify: "failed" }), -3);
  * ```
  */
 export function receiptEvidence(r: JobReceipt): number {
@@ -93,12 +98,16 @@ export function receiptEvidence(r: JobReceipt): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { receiptWeight, TRUST_HALF_LIFE_MS } from "./trust_score.ts";
  * import type { JobReceipt } from "./job_receipt.ts";
  *
- * declare const r: JobReceipt;
- * const free = { ...r, deposit: "0", delivery: "0", refunded: "0", endedAtMs: 0 };
- * receiptWeight(free, TRUST_HALF_LIFE_MS); // 0.5
+ * const free: JobReceipt = {
+ *   side: "requester", job: "ab".repeat(32), counterparty: "cd".repeat(32), kind: 5600,
+ *   skill: "echo", outcome: "done", status: "completed", deposit: "0", delivery: "0",
+ *   refunded: "0", onTime: true, endedAtMs: 0,
+ * };
+ * assert.equal(receiptWeight(free, TRUST_HALF_LIFE_MS), 0.5); // one half-life old
  * ```
  */
 export function receiptWeight(
@@ -117,12 +126,18 @@ export function receiptWeight(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { trustScore } from "./trust_score.ts";
  * import type { JobReceipt } from "./job_receipt.ts";
  *
- * declare const receipts: JobReceipt[];
- * const score = trustScore("cd".repeat(32), receipts, { nowMs: Date.now() });
- * console.log(score.rank);
+ * const receipts: JobReceipt[] = [{
+ *   side: "requester", job: "ab".repeat(32), counterparty: "cd".repeat(32), kind: 5600,
+ *   skill: "echo", outcome: "done", status: "completed", deposit: "0", delivery: "5000",
+ *   refunded: "0", onTime: true, endedAtMs: 0, localVerify: "passed",
+ * }];
+ * const score = trustScore("cd".repeat(32), receipts, { nowMs: 0 });
+ * assert.equal(score.receipts, 1);
+ * assert(score.rank > 50); // one verified pass lifts it above the prior
  * ```
  */
 export function trustScore(
@@ -140,13 +155,17 @@ export function trustScore(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { trustScores } from "./trust_score.ts";
  * import type { JobReceipt } from "./job_receipt.ts";
  *
- * declare const receipts: JobReceipt[];
- * for (const s of trustScores(receipts, { nowMs: Date.now() }).values()) {
- *   console.log(s.counterparty, s.rank);
- * }
+ * const done: JobReceipt = {
+ *   side: "requester", job: "ab".repeat(32), counterparty: "cd".repeat(32), kind: 5600,
+ *   skill: "echo", outcome: "done", status: "completed", deposit: "0", delivery: "5000",
+ *   refunded: "0", onTime: true, endedAtMs: 0,
+ * };
+ * const scores = trustScores([done, { ...done, counterparty: "ef".repeat(32) }], { nowMs: 0 });
+ * assert.deepEqual([...scores.keys()], ["cd".repeat(32), "ef".repeat(32)]);
  * ```
  */
 export function trustScores(

@@ -27,12 +27,15 @@ const UINT = /^(0|[1-9][0-9]{0,77})$/;
  *
  * @example
  * ```ts
- * declare const entry: { data: Uint8Array };
+ * import assert from "node:assert/strict";
+ * import { decodeVersionedJson, type FieldFail, uintField } from "./versioned_json.ts";
+ *
+ * const data = new TextEncoder().encode(JSON.stringify({ version: 1, nonce: "7" }));
  * const fail: FieldFail = (_reason, message) => {
  *   throw new Error(message);
  * };
- * const v = decodeVersionedJson(entry.data, { maxBytes: 2048, version: 1, fail });
- * const nonce = uintField(v, "nonce", fail);
+ * const v = decodeVersionedJson(data, { maxBytes: 2048, version: 1, fail });
+ * assert.equal(uintField(v, "nonce", fail), 7n);
  * ```
  */
 export function decodeVersionedJson(
@@ -73,9 +76,13 @@ export type FieldFail = (reason: "malformed", message: string) => never;
  *
  * @example
  * ```ts
- * declare const v: Record<string, unknown>;
- * declare const fail: FieldFail;
- * const channelId = stringField(v, "channelId", fail);
+ * import assert from "node:assert/strict";
+ * import { type FieldFail, stringField } from "./versioned_json.ts";
+ *
+ * const fail: FieldFail = (_reason, message) => {
+ *   throw new Error(message);
+ * };
+ * assert.equal(stringField({ channelId: "0xab" }, "channelId", fail), "0xab");
  * ```
  */
 export function stringField(v: Record<string, unknown>, name: string, fail: FieldFail): string {
@@ -89,9 +96,13 @@ export function stringField(v: Record<string, unknown>, name: string, fail: Fiel
  *
  * @example
  * ```ts
- * declare const v: Record<string, unknown>;
- * declare const fail: FieldFail;
- * const chainId = numberField(v, "chainId", fail);
+ * import assert from "node:assert/strict";
+ * import { type FieldFail, numberField } from "./versioned_json.ts";
+ *
+ * const fail: FieldFail = (_reason, message) => {
+ *   throw new Error(message);
+ * };
+ * assert.equal(numberField({ chainId: 31337 }, "chainId", fail), 31337);
  * ```
  */
 export function numberField(v: Record<string, unknown>, name: string, fail: FieldFail): number {
@@ -105,9 +116,13 @@ export function numberField(v: Record<string, unknown>, name: string, fail: Fiel
  *
  * @example
  * ```ts
- * declare const v: Record<string, unknown>;
- * declare const fail: FieldFail;
- * const amount = uintField(v, "transferredAmount", fail);
+ * import assert from "node:assert/strict";
+ * import { type FieldFail, uintField } from "./versioned_json.ts";
+ *
+ * const fail: FieldFail = (_reason, message) => {
+ *   throw new Error(message);
+ * };
+ * assert.equal(uintField({ transferredAmount: "5000" }, "transferredAmount", fail), 5000n);
  * ```
  */
 export function uintField(v: Record<string, unknown>, name: string, fail: FieldFail): bigint {

@@ -350,17 +350,9 @@ export async function sendPrepareWithRetries(
 
 /**
  * Creates the sink: a TransformStream from prepare/toon chunks to outcome chunks. It connects
- * on start; a refused auth (BtpAuthError) or an unreachable peer errors the stream.
- *
- * @example
- * ```ts
- * import type { PrepareChunk } from "./chunks.ts";
- * declare const prepareChunk: PrepareChunk; // needs a BTP peer: compile-only (an ignored Deno.test)
- * Deno.test({ name: "createIlpPrepareSink", ignore: true, async fn() {
- *   const sink = createIlpPrepareSink({ btpUrl: "btp+ws://127.0.0.1:3000", authToken: "secret" });
- *   for await (const outcome of ReadableStream.from([prepareChunk]).pipeThrough(sink)) console.log(outcome.type);
- * } });
- * ```
+ * on start; a refused auth (BtpAuthError) or an unreachable peer errors the stream. It needs a
+ * BTP peer, so it has no example that runs here: tests/interop/connector_ilp_prepare_sink_test.ts
+ * pipes prepare chunks through it to a real connector.
  */
 export function createIlpPrepareSink(
   options: IlpPrepareSinkOptions,

@@ -134,15 +134,8 @@ class IdLru {
  * socket and stops reconnecting. With `context.authenticate` the relay's NIP-42 challenge is
  * answered (signed in the node's thread, `pipeline/worker_authenticator.ts` when this stage runs
  * in a worker), so private kinds are served (docs/PROTOCOL.md "Private events: NIP-42 AUTH").
- *
- * @example
- * ```ts
- * // Compile-only: it needs a relay (deno test --doc reports it ignored).
- * Deno.test({ name: "createRelaySource", ignore: true, async fn() {
- *   const events = createRelaySource({ relay: "ws://127.0.0.1:7100", filters: [{ kinds: [7000] }] });
- *   for await (const chunk of events) if (chunk.type === "toon") console.log(chunk.toon);
- * } });
- * ```
+ * It needs a relay, so it has no example that runs here: tests/interop/nostr_relay_source_test.ts
+ * reads a real relay's events through it.
  */
 export function createRelaySource(
   options: RelaySourceOptions,

@@ -9,7 +9,8 @@
  *
  * Run without paths, one more piece runs the library's doc examples: `deno test --doc` (type-checked
  * and run) over `mod.ts` and every module it re-exports from, the list read from `mod.ts` each time
- * (tools/library_examples.ts), its time kept in the durations as {@linkcode DOC_PIECE}.
+ * (tools/library_examples.ts), its time kept in the durations as {@linkcode DOC_PIECE}; and one
+ * piece per folder whose every example runs, `deno test --doc <folder>/` (tools/example_folders.ts).
  *
  * Each piece's output is printed whole when it ends, then one summary in `deno test`'s own words
  * (`ok | N passed (S steps) | N failed (time)`), after the failures by name; exit status 1 when
@@ -25,6 +26,7 @@
  */
 import { parseArgs } from "node:util";
 import { libraryModules } from "./library_examples.ts";
+import { EXAMPLE_FOLDERS } from "./example_folders.ts";
 
 /** Fast files are packed into pieces of about this many seconds. */
 export const PACK_SECONDS = 20;
@@ -44,6 +46,8 @@ export interface SuitePiece {
   seconds: number;
   /** The files' doc examples are what runs (`deno test --doc`, type-checked in the piece). */
   doc?: boolean;
+  /** A doc piece's name, in the durations and in the output (`deno test --doc stages/`). */
+  name?: string;
 }
 
 /** Counts read from one `deno test` summary line. */
@@ -94,7 +98,8 @@ export function planPieces(
 
 /**
  * The piece that runs the doc examples of the library's modules: `mod.ts` and each module it
- * re-exports from, as `modText` (the text of `mod.ts`) names them today.
+ * re-exports from, as `modText` (the text of `mod.ts`) names them today, but those under
+ * `folders` (their folder's own piece runs them, {@linkcode folderDocPieces}).
  *
  * @example
  * ```ts
@@ -102,18 +107,52 @@ export function planPieces(
  * import { docPiece } from "./test_suite.ts";
  *
  * const piece = docPiece('export { a } from "./protocol/a.ts";\n', { "deno test --doc mod.ts": 50 });
- * assert.deepEqual(piece, { files: ["mod.ts", "protocol/a.ts"], seconds: 50, doc: true });
+ * assert.deepEqual(piece.files, ["mod.ts", "protocol/a.ts"]);
+ * assert.equal(piece.seconds, 50);
+ * assert.deepEqual(docPiece('export { a } from "./protocol/a.ts";\n', {}, ["protocol"]).files, ["mod.ts"]);
  * ```
  */
 export function docPiece(
   modText: string,
   durations: Readonly<Record<string, number>>,
+  folders: readonly string[] = [],
 ): SuitePiece {
   return {
-    files: libraryModules(modText),
+    files: libraryModules(modText)
+      .filter((path) =>
+        !folders.some((folder) => path.startsWith(`${folder}/`))
+      ),
     seconds: durations[DOC_PIECE] ?? DOC_SECONDS,
     doc: true,
+    name: DOC_PIECE,
   };
+}
+
+/**
+ * One doc piece per folder whose every example runs: `deno test --doc <folder>/`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { folderDocPieces } from "./test_suite.ts";
+ *
+ * const [piece] = folderDocPieces(["stages"], { "deno test --doc stages/": 30 });
+ * assert.deepEqual(piece, { files: ["stages/"], seconds: 30, doc: true, name: "deno test --doc stages/" });
+ * ```
+ */
+export function folderDocPieces(
+  folders: readonly string[],
+  durations: Readonly<Record<string, number>>,
+): SuitePiece[] {
+  return folders.map((folder) => {
+    const name = `deno test --doc ${folder}/`;
+    return {
+      files: [`${folder}/`],
+      seconds: durations[name] ?? DOC_SECONDS,
+      doc: true,
+      name,
+    };
+  });
 }
 
 /**
@@ -129,7 +168,9 @@ export function docPiece(
  * ```
  */
 export function summaryCounts(output: string): SuiteCounts | undefined {
-  const lines = output.split("\n").filter((l) => /^(ok|FAILED) \| \d+ passed/.test(l));
+  const lines = output.split("\n").filter((l) =>
+    /^(ok|FAILED) \| \d+ passed/.test(l)
+  );
   const line = lines.at(-1);
   if (!line) return undefined;
   const count = (word: string): [number, number] => {
@@ -299,11 +340,15 @@ async function main(): Promise<number> {
 
   const queue = planPieces(files, durations, pack);
   if (!positionals.length) {
-    queue.push(docPiece(await Deno.readTextFile(`${root}/mod.ts`), durations));
+    const modText = await Deno.readTextFile(`${root}/mod.ts`);
+    queue.push(docPiece(modText, durations, EXAMPLE_FOLDERS));
+    queue.push(...folderDocPieces(EXAMPLE_FOLDERS, durations));
     queue.sort((a, b) => b.seconds - a.seconds);
   }
   console.log(
-    `type check ${elapsed(Date.now() - started)}; running ${files.length} test files in ` +
+    `type check ${
+      elapsed(Date.now() - started)
+    }; running ${files.length} test files in ` +
       `${queue.length} pieces, ${jobs} at once`,
   );
   const total: SuiteCounts = {
@@ -338,9 +383,9 @@ async function main(): Promise<number> {
       `${r.piece.files.at(-1)} (${elapsed(Date.now() - r.startedAt)})`
     );
     console.log(
-      `... ${done} of ${queue.length + done + running.size} pieces done; running ${
-        names.join(", ")
-      }`,
+      `... ${done} of ${
+        queue.length + done + running.size
+      } pieces done; running ${names.join(", ")}`,
     );
   }, 60_000);
 
@@ -379,11 +424,15 @@ async function main(): Promise<number> {
     // deno-lint-ignore no-control-regex -- the colour codes' escape is what is removed
     const output = raw.replace(/\x1b\[[0-9;]*m/g, "");
     if (piece.doc) {
-      measured[DOC_PIECE] = Math.round((Date.now() - entry.startedAt) / 1000);
+      measured[piece.name ?? DOC_PIECE] = Math.round(
+        (Date.now() - entry.startedAt) / 1000,
+      );
     } else Object.assign(measured, fileSeconds(output));
     const counts = summaryCounts(output);
     const took = elapsed(Date.now() - entry.startedAt);
-    const name = piece.doc ? `${DOC_PIECE} (${piece.files.length} modules)` : piece.files.join(" ");
+    const name = piece.name === DOC_PIECE
+      ? `${DOC_PIECE} (${piece.files.length} modules)`
+      : piece.name ?? piece.files.join(" ");
     console.log(`\n── ${name} (${took})`);
     // On a terminal, as deno test printed it; into a file or pipe, plain, each piece's own summary
     // line indented, so that the suite's is the only one at a line's start.
@@ -430,9 +479,11 @@ async function main(): Promise<number> {
   const steps = (n: number) => n ? ` (${n} steps)` : "";
   const verdict = total.failed ? "FAILED" : "ok";
   console.log(
-    `\n${verdict} | ${total.passed} passed${steps(total.passedSteps)} | ${total.failed} failed${
-      steps(total.failedSteps)
-    }${total.ignored ? ` | ${total.ignored} ignored` : ""} (${elapsed(Date.now() - started)})`,
+    `\n${verdict} | ${total.passed} passed${
+      steps(total.passedSteps)
+    } | ${total.failed} failed${steps(total.failedSteps)}${
+      total.ignored ? ` | ${total.ignored} ignored` : ""
+    } (${elapsed(Date.now() - started)})`,
   );
   return total.failed ? 1 : 0;
 }

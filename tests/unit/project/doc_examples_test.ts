@@ -1,0 +1,105 @@
+/**
+ * The folders whose every doc example runs (tools/example_folders.ts, docs/ARCHITECTURE.md "The
+ * test suite"): no example there is a `declare` stub, a `console.assert`, an ignore fence or a
+ * compile-only `Deno.test`, and `deno task test:doc` and the suite's doc pieces run exactly those
+ * folders, so a folder once listed cannot slide back to examples that are only type-checked.
+ */
+import { assert, assertEquals } from "../../../harness/assert.ts";
+import { docExamples } from "../../../tools/library_examples.ts";
+import {
+  EXAMPLE_FOLDERS,
+  exampleProblem,
+  folderModules,
+} from "../../../tools/example_folders.ts";
+import { docPiece, folderDocPieces } from "../../../tools/test_suite.ts";
+import { libraryModules } from "../../../tools/library_examples.ts";
+
+const root = new URL("../../../", import.meta.url);
+
+Deno.test("doc examples: every example in a listed folder runs (no declare stub, no console.assert, no compile-only)", async () => {
+  const problems: string[] = [];
+  let examples = 0;
+  for (const folder of EXAMPLE_FOLDERS) {
+    for (const path of await folderModules(root, folder)) {
+      for (
+        const example of docExamples(
+          await Deno.readTextFile(new URL(path, root)),
+        )
+      ) {
+        examples++;
+        const problem = exampleProblem(example);
+        if (problem) problems.push(`${path}:${example.line}: ${problem}`);
+      }
+    }
+  }
+  assertEquals(problems, []);
+  assert(
+    examples > 300,
+    `only ${examples} examples found: the walk missed the folders`,
+  );
+});
+
+Deno.test("doc examples: deno task test:doc and the suite's doc pieces run exactly the listed folders", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", root)),
+  ) as {
+    tasks: Record<string, { command: string }>;
+  };
+  const command = config.tasks["test:doc"].command;
+  const named = command.split(/\s+/).filter((word) => /^[a-z_]+\/$/.test(word));
+  assertEquals(
+    named.sort(),
+    EXAMPLE_FOLDERS.map((folder) => `${folder}/`).sort(),
+  );
+  assert(/^deno test -A --doc /.test(command), command);
+  const pieces = folderDocPieces(EXAMPLE_FOLDERS, {});
+  assertEquals(
+    pieces.map((p) => p.files),
+    EXAMPLE_FOLDERS.map((folder) => [`${folder}/`]),
+  );
+  assert(pieces.every((p) => p.doc), "a folder's piece runs its doc examples");
+});
+
+Deno.test("doc examples: each module mod.ts re-exports from runs once, in the library's piece or its folder's", async () => {
+  const modText = await Deno.readTextFile(new URL("mod.ts", root));
+  const library = docPiece(modText, {}, EXAMPLE_FOLDERS).files;
+  const inFolders = libraryModules(modText)
+    .filter((path) =>
+      EXAMPLE_FOLDERS.some((folder) => path.startsWith(`${folder}/`))
+    );
+  assert(
+    inFolders.length > 10,
+    `only ${inFolders.length} library modules in the listed folders`,
+  );
+  assertEquals(library.filter((path) => inFolders.includes(path)), []);
+  assertEquals([...library, ...inFolders].sort(), libraryModules(modText));
+});
+
+Deno.test("doc examples: the check names a declare stub, a console.assert, an ignore fence and a compile-only example", () => {
+  const fence = "```";
+  const block = (
+    info: string,
+    code: string,
+  ) => [` * ${fence}${info}`, ` * ${code}`, ` * ${fence}`];
+  const source = [
+    "/**",
+    ...block("ts", "declare const event: NostrEvent;"),
+    ...block("ts", "console.assert(1 === 1);"),
+    ...block("ts ignore", "stub();"),
+    ...block(
+      "ts",
+      'Deno.test({ name: "needs a relay", ignore: true, async fn() {} });',
+    ),
+    ...block("ts", 'import assert from "node:assert/strict";'),
+    ...block("sh", "deno task test:doc"),
+    " */",
+  ].join("\n");
+  assertEquals(docExamples(source).map(exampleProblem), [
+    "a declare stub (no value at run time)",
+    "console.assert (it never fails)",
+    "an ignore fence (neither checked nor run)",
+    "compile-only (an ignored Deno.test)",
+    undefined,
+    undefined,
+  ]);
+});
