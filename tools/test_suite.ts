@@ -119,9 +119,7 @@ export function docPiece(
 ): SuitePiece {
   return {
     files: libraryModules(modText)
-      .filter((path) =>
-        !folders.some((folder) => path.startsWith(`${folder}/`))
-      ),
+      .filter((path) => !folders.some((folder) => path.startsWith(`${folder}/`))),
     seconds: durations[DOC_PIECE] ?? DOC_SECONDS,
     doc: true,
     name: DOC_PIECE,
@@ -168,9 +166,7 @@ export function folderDocPieces(
  * ```
  */
 export function summaryCounts(output: string): SuiteCounts | undefined {
-  const lines = output.split("\n").filter((l) =>
-    /^(ok|FAILED) \| \d+ passed/.test(l)
-  );
+  const lines = output.split("\n").filter((l) => /^(ok|FAILED) \| \d+ passed/.test(l));
   const line = lines.at(-1);
   if (!line) return undefined;
   const count = (word: string): [number, number] => {
@@ -346,9 +342,7 @@ async function main(): Promise<number> {
     queue.sort((a, b) => b.seconds - a.seconds);
   }
   console.log(
-    `type check ${
-      elapsed(Date.now() - started)
-    }; running ${files.length} test files in ` +
+    `type check ${elapsed(Date.now() - started)}; running ${files.length} test files in ` +
       `${queue.length} pieces, ${jobs} at once`,
   );
   const total: SuiteCounts = {
@@ -383,9 +377,9 @@ async function main(): Promise<number> {
       `${r.piece.files.at(-1)} (${elapsed(Date.now() - r.startedAt)})`
     );
     console.log(
-      `... ${done} of ${
-        queue.length + done + running.size
-      } pieces done; running ${names.join(", ")}`,
+      `... ${done} of ${queue.length + done + running.size} pieces done; running ${
+        names.join(", ")
+      }`,
     );
   }, 60_000);
 
@@ -479,11 +473,9 @@ async function main(): Promise<number> {
   const steps = (n: number) => n ? ` (${n} steps)` : "";
   const verdict = total.failed ? "FAILED" : "ok";
   console.log(
-    `\n${verdict} | ${total.passed} passed${
-      steps(total.passedSteps)
-    } | ${total.failed} failed${steps(total.failedSteps)}${
-      total.ignored ? ` | ${total.ignored} ignored` : ""
-    } (${elapsed(Date.now() - started)})`,
+    `\n${verdict} | ${total.passed} passed${steps(total.passedSteps)} | ${total.failed} failed${
+      steps(total.failedSteps)
+    }${total.ignored ? ` | ${total.ignored} ignored` : ""} (${elapsed(Date.now() - started)})`,
   );
   return total.failed ? 1 : 0;
 }

@@ -6,11 +6,7 @@
  */
 import { assert, assertEquals } from "../../../harness/assert.ts";
 import { docExamples } from "../../../tools/library_examples.ts";
-import {
-  EXAMPLE_FOLDERS,
-  exampleProblem,
-  folderModules,
-} from "../../../tools/example_folders.ts";
+import { EXAMPLE_FOLDERS, exampleProblem, folderModules } from "../../../tools/example_folders.ts";
 import { docPiece, folderDocPieces } from "../../../tools/test_suite.ts";
 import { libraryModules } from "../../../tools/library_examples.ts";
 
@@ -64,9 +60,7 @@ Deno.test("doc examples: each module mod.ts re-exports from runs once, in the li
   const modText = await Deno.readTextFile(new URL("mod.ts", root));
   const library = docPiece(modText, {}, EXAMPLE_FOLDERS).files;
   const inFolders = libraryModules(modText)
-    .filter((path) =>
-      EXAMPLE_FOLDERS.some((folder) => path.startsWith(`${folder}/`))
-    );
+    .filter((path) => EXAMPLE_FOLDERS.some((folder) => path.startsWith(`${folder}/`)));
   assert(
     inFolders.length > 10,
     `only ${inFolders.length} library modules in the listed folders`,
