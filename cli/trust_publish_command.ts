@@ -36,11 +36,12 @@ export interface RankToAssert {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { changedRanks } from "./trust_publish_command.ts";
  *
  * const [x, y] = ["cd".repeat(32), "ef".repeat(32)];
  * const sent = changedRanks(new Map([[x, 29.4], [y, 12]]), new Map([[x, 29]]));
- * console.assert(sent.length === 1 && sent[0].subject === y);
+ * assert(sent.length === 1 && sent[0].subject === y);
  * ```
  */
 export function changedRanks(

@@ -57,13 +57,14 @@ export interface CombineTrustOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { combineTrust } from "./roster_trust.ts";
  *
  * const [x, bob] = ["cd".repeat(32), "ef".repeat(32)];
  * const own = { counterparty: x, rank: 0, positive: 0, negative: 0, receipts: 0, lastAtMs: 0 };
  * const said = [{ author: bob, subject: x, rank: 60, createdAt: 0 }];
- * console.assert(combineTrust(own, said, { roster: new Set([bob]) }).rank === 30);
- * console.assert(combineTrust(own, said, { roster: new Set() }).rank === 0);
+ * assert(combineTrust(own, said, { roster: new Set([bob]) }).rank === 30);
+ * assert(combineTrust(own, said, { roster: new Set() }).rank === 0);
  * ```
  */
 export function combineTrust(
@@ -92,9 +93,10 @@ export function combineTrust(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { noReceiptsScore } from "./roster_trust.ts";
  *
- * console.assert(noReceiptsScore("cd".repeat(32)).rank === 0);
+ * assert(noReceiptsScore("cd".repeat(32)).rank === 0);
  * ```
  */
 export function noReceiptsScore(counterparty: string): TrustScore {

@@ -41,10 +41,11 @@ const HEX_KEY = /^[0-9a-f]{64}$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { trustAssertionEvent } from "./trust_assertion.ts";
  *
  * const event = trustAssertionEvent({ subject: "cd".repeat(32), rank: 41.6 });
- * console.assert(event.tags[1][1] === "42");
+ * assert(event.tags[1][1] === "42");
  * ```
  */
 export function trustAssertionEvent(o: TrustAssertionOptions): EventTemplate {
@@ -61,9 +62,10 @@ export function trustAssertionEvent(o: TrustAssertionOptions): EventTemplate {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { assertedRank } from "./trust_assertion.ts";
  *
- * console.assert(assertedRank(29.4) === 29);
+ * assert(assertedRank(29.4) === 29);
  * ```
  */
 export function assertedRank(rank: number): number {
@@ -76,12 +78,13 @@ export function assertedRank(rank: number): number {
  *
  * @example
  * ```ts
- * import { readTrustAssertion } from "./trust_assertion.ts";
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { readTrustAssertion, trustAssertionEvent } from "./trust_assertion.ts";
  *
- * declare const event: NostrEvent;
- * const said = readTrustAssertion(event);
- * if (said !== undefined) console.log(said.author, said.subject, said.rank);
+ * const template = trustAssertionEvent({ subject: "cd".repeat(32), rank: 42 });
+ * const event = { ...template, pubkey: "ab".repeat(32), id: "0".repeat(64), sig: "0".repeat(128) };
+ * assert(readTrustAssertion(event)?.rank === 42);
+ * assert(readTrustAssertion({ ...event, pubkey: "cd".repeat(32) }) === undefined);
  * ```
  */
 export function readTrustAssertion(event: NostrEvent): TrustAssertion | undefined {
@@ -99,11 +102,17 @@ export function readTrustAssertion(event: NostrEvent): TrustAssertion | undefine
  *
  * @example
  * ```ts
- * import { newestAssertions } from "./trust_assertion.ts";
- * import type { NostrEvent } from "./nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { newestAssertions, trustAssertionEvent } from "./trust_assertion.ts";
  *
- * declare const events: NostrEvent[];
- * for (const a of newestAssertions(events)) console.log(a.author, a.subject, a.rank);
+ * const signed = (rank: number, createdAt: number) => ({
+ *   ...trustAssertionEvent({ subject: "cd".repeat(32), rank, createdAt }),
+ *   pubkey: "ab".repeat(32),
+ *   id: "0".repeat(64),
+ *   sig: "0".repeat(128),
+ * });
+ * const [newest] = newestAssertions([signed(10, 1), signed(70, 2)]);
+ * assert(newest.rank === 70);
  * ```
  */
 export function newestAssertions(events: Iterable<NostrEvent>): TrustAssertion[] {

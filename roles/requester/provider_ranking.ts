@@ -22,11 +22,12 @@ const byPrice = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareByTrustAndPrice } from "./provider_ranking.ts";
  *
  * const trusted = { trust: 31, price: 100n, name: "x" };
  * const cheap = { trust: 0, price: 50n, name: "y" };
- * console.assert(compareByTrustAndPrice(trusted, cheap) < 0);
+ * assert(compareByTrustAndPrice(trusted, cheap) < 0);
  * ```
  */
 export function compareByTrustAndPrice(
@@ -42,11 +43,15 @@ export function compareByTrustAndPrice(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rankOffers } from "./provider_ranking.ts";
- * import type { KindOffer } from "./provider_directory.ts";
  *
- * declare const offers: KindOffer[];
- * const [best] = rankOffers(offers, new Map());
+ * const offer = (name: string, price: bigint) => {
+ *   const skill = { name: "echo", kinds: [5601], price: String(price) };
+ *   return { provider: { pubkey: name, name, skills: [skill], online: true }, skill, price };
+ * };
+ * const [best] = rankOffers([offer("cheap", 50n), offer("trusted", 100n)], new Map([["trusted", 30]]));
+ * assert(best.provider.name === "trusted");
  * ```
  */
 export function rankOffers(
@@ -67,11 +72,17 @@ export function rankOffers(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rankProviders } from "./provider_ranking.ts";
- * import type { ProviderListing } from "./provider_directory.ts";
  *
- * declare const providers: ProviderListing[];
- * const ranked = rankProviders(providers, new Map());
+ * const listing = (name: string, price: string, online: boolean) => ({
+ *   pubkey: name,
+ *   name,
+ *   skills: [{ name: "echo", kinds: [5601], price }],
+ *   online,
+ * });
+ * const ranked = rankProviders([listing("away", "1", false), listing("here", "9", true)], new Map());
+ * assert(ranked[0].name === "here");
  * ```
  */
 export function rankProviders(
