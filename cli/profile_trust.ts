@@ -67,19 +67,24 @@ export interface RosterTrustOptions {
  * ```
  */
 export async function rosterTrust(o: RosterTrustOptions): Promise<Map<string, CombinedTrust>> {
-  const own = await ownScores(o.stateDir);
-  const scores = o.scores ?? own.scores;
+  // The book is read (each line's signature checked) only when the caller has not just done so.
+  const own = o.scores === undefined
+    ? await ownScores(o.stateDir)
+    : { pubkey: await walletPubkey(o.stateDir), scores: o.scores };
+  const scores = own.scores;
   const trust = new Map<string, CombinedTrust>();
   if (own.pubkey === null) return trust;
   let read: Awaited<ReturnType<typeof readRosterAssertions>> = { roster: [], assertions: [] };
-  try {
-    read = await readRosterAssertions({
-      relays: o.relays,
-      reader: own.pubkey,
-      subjects: o.subjects,
-    });
-  } catch (err) {
-    o.onUnread?.(err as Error);
+  if (o.relays.length > 0) {
+    try {
+      read = await readRosterAssertions({
+        relays: o.relays,
+        reader: own.pubkey,
+        subjects: o.subjects,
+      });
+    } catch (err) {
+      o.onUnread?.(err as Error);
+    }
   }
   const roster = new Set(read.roster);
   const subjects = o.subjects ??
@@ -91,10 +96,13 @@ export async function rosterTrust(o: RosterTrustOptions): Promise<Map<string, Co
   return trust;
 }
 
+const walletPubkey = (stateDir: string) =>
+  readWalletFile(walletFilePath(stateDir)).then((w) => w.pubkey, () => null);
+
 async function ownScores(
   stateDir: string,
-): Promise<{ pubkey: string | null; scores: Map<string, TrustScore> }> {
-  const pubkey = await readWalletFile(walletFilePath(stateDir)).then((w) => w.pubkey, () => null);
+): Promise<{ pubkey: string | null; scores: ReadonlyMap<string, TrustScore> }> {
+  const pubkey = await walletPubkey(stateDir);
   if (pubkey === null) return { pubkey, scores: new Map() };
   const { receipts } = await readReceipts(stateDir, pubkey);
   return { pubkey, scores: trustScores(receipts.map((s) => s.receipt), { nowMs: Date.now() }) };

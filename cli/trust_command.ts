@@ -60,14 +60,19 @@ export function registerTrustCommand(program: Command): void {
     const nowMs = Date.now();
     const all = await signedReceipts(stateDir, opts);
     const receipts = all.filter((s) => who === undefined || s.receipt.counterparty === who);
-    const target = await townReadTarget(opts, cmd);
+    const unread = (err: Error) =>
+      console.error(terminalText(`warning: the roster's assertions not read: ${err.message}`));
+    // A profile with no town to read (no settings for one) still has its own receipts' part.
+    const relays = await townReadTarget(opts, cmd).then(
+      (t) => [t.relayUrl, ...t.moreRelays],
+      (err) => (unread(err), []),
+    );
     const combined = await rosterTrust({
       stateDir,
-      relays: [target.relayUrl, ...target.moreRelays],
+      relays,
       scores: trustScores(all.map((s) => s.receipt), { nowMs }),
       subjects: who === undefined ? undefined : [who],
-      onUnread: (err) =>
-        console.error(terminalText(`warning: the roster's assertions not read: ${err.message}`)),
+      onUnread: relays.length === 0 ? undefined : unread,
     });
     const scores = [...combined.values()].sort((a, b) => b.rank - a.rank);
     const halfLifeDays = TRUST_HALF_LIFE_MS / 86_400_000;
