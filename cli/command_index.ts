@@ -321,7 +321,7 @@ export const COMMAND_INDEX: readonly CommandEntry[] = [
   {
     name: "trust",
     term: "trust [options] [npub]",
-    description: "a counterparty's trust from this profile's receipts, and the receipts behind it",
+    description: "a counterparty's trust from this profile's receipts and its roster's assertions",
     module: "./trust_command.ts",
     register: async (p) =>
       (await lazyImport<typeof import("./trust_command.ts")>(

@@ -135,7 +135,11 @@ export function registerJobCommand(program: Command): void {
       .option("--param <name=value>", "a job parameter (repeatable)", collect)
       .option("--output-mime <mime>", "the output format asked for")
       .option("--bid <n>", "most paid to the provider, base units")
-      .option("--provider <hex>", "target provider pubkey (repeatable)", collect)
+      .option(
+        "--provider <hex>",
+        "target provider pubkey (repeatable); roster: the roster's; auto: best by trust and price",
+        collect,
+      )
       .option("--skill <name>", "callback skill run with the result (default none)")
       .option(
         "--timeout <s>",
@@ -415,13 +419,27 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     opts.nonInteractive === true || !!Deno.env.get("TURNPIKE_PASSPHRASE_FILE");
   if (noPrompt) provePassphrase(config.stateDir, opts).catch(() => {});
   let directory = await reading;
+  const relays = [config.relayUrl, ...(config.moreTowns ?? []).map((t) => t.relayUrl)];
+  const auto = opts.provider?.includes("auto");
   if (opts.provider?.includes("roster")) {
     // The Mayor's roster (cli/gt_roster_flag.ts), loaded only for `--provider roster`.
-    const relays = [config.relayUrl, ...(config.moreTowns ?? []).map((t) => t.relayUrl)];
     const onIt = await (await lazyImport<typeof import("./gt_roster_flag.ts")>(
       new URL("./gt_roster_flag.ts", import.meta.url),
     )).rosterProviders(kindText, directory ?? [], { ...config, relays });
     ({ directory, provider: opts.provider } = onIt);
+  }
+  if (auto) {
+    // The best by trust and price within the bid (cli/provider_auto.ts), among the roster's too.
+    opts.provider = await (await lazyImport<typeof import("./provider_auto.ts")>(
+      new URL("./provider_auto.ts", import.meta.url),
+    )).autoProvider(kindText, directory ?? [], {
+      stateDir: config.stateDir,
+      relays,
+      bid: opts.bid,
+      perJobMax: config.spendPolicy.perJobMax,
+      agent: opts.agent,
+      json,
+    });
   }
   const protect = [...config.agentProtect, ...opts.protect ?? []]; // [agents] protect, then flags
   const { spec, uploads, local } = await buildSpec(kindText, { ...opts, protect }, directory ?? []);

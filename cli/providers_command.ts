@@ -2,7 +2,9 @@
  * `turnpike providers [--kind K]`: who serves what on the town, from the providers'
  * announcements (each skill's name, kinds and price) and heartbeats (online while one has not
  * expired). `--kind` takes a kind number or a skill name. Text is a table, `--output csv` one
- * row per skill, `--output json` one object with every provider and the `network` field.
+ * row per skill, `--output json` one object with every provider and the `network` field. The
+ * providers come in the order of preference: trust (the profile's receipts and its roster's
+ * assertions) and price (roles/requester/provider_ranking.ts).
  *
  * @module
  */
@@ -23,7 +25,8 @@ import {
 } from "./town_read.ts";
 import { printJsonLine } from "./json_line.ts";
 import { terminalText } from "./terminal_text.ts";
-import { profileTrust } from "./profile_trust.ts";
+import { rosterTrust } from "./profile_trust.ts";
+import { rankProviders } from "../roles/requester/provider_ranking.ts";
 
 /** Options of `turnpike providers`. */
 interface ProvidersFlags extends TownReadFlags {
@@ -116,7 +119,7 @@ export function providersTable(
       rows.push([
         p.name,
         p.pubkey.slice(0, 12),
-        // This profile's own receipts of the provider (docs/PROTOCOL.md "Receipts and trust").
+        // This profile's receipts of the provider and its roster's word (docs/PROTOCOL.md).
         trust.has(p.pubkey) ? trust.get(p.pubkey)!.toFixed(1) : "-",
         s.agents
           ? `${s.name} (${s.agents.map((a) => a.name).join(", ")})`
@@ -227,10 +230,18 @@ export function registerProvidersCommand(program: Command): void {
         throw townReadError(err, target.relayUrl);
       },
     );
-    const trust = await profileTrust(opts, cmd);
     const relays = [target.relayUrl, ...target.moreRelays];
     const listed = opts.roster ? await onRoster(all, { stateDir: target.stateDir, relays }) : all;
-    const providers = providersServing(listed, opts.kind);
+    const combined = await rosterTrust({
+      stateDir: target.stateDir,
+      relays,
+      subjects: listed.map((p) => p.pubkey),
+    });
+    const trust = new Map(
+      [...combined].filter(([, t]) => t.own.receipts > 0 || t.roster.length > 0)
+        .map(([who, t]) => [who, t.rank]),
+    );
+    const providers = rankProviders(providersServing(listed, opts.kind), trust);
     if (opts.output === "json") {
       return printJsonLine("providers", {
         relayUrl: target.relayUrl,

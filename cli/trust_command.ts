@@ -1,9 +1,12 @@
 /**
  * `turnpike trust [<npub>]`: a counterparty's trust from this profile's own receipts
- * (protocol/trust_score.ts, docs/PROTOCOL.md "Receipts and trust"), and the receipts behind it,
- * each with the evidence and the weight it gave; without an npub, every counterparty's score,
- * highest first. Receipts of jobs ended since the last ones are signed first, as `receipts` does.
- * `--json`: a `trust` line per counterparty, then (for one) a `receipt` line per receipt.
+ * (protocol/trust_score.ts, docs/PROTOCOL.md "Receipts and trust") and its roster's NIP-85
+ * assertions (protocol/roster_trust.ts, "Trust assertions (NIP-85)"): both parts, and the
+ * receipts behind the own one, each with the evidence and the weight it gave; without an npub,
+ * every counterparty's score, highest first. Receipts of jobs ended since the last ones are signed
+ * first, as `receipts` does. `--json`: a `trust` line per counterparty (`rank` the combined one,
+ * `ownRank`, `roster`), then (for one) a `receipt` line per receipt. `trust publish` publishes the
+ * own part (cli/trust_publish_command.ts).
  *
  * @module
  */
@@ -19,12 +22,16 @@ import {
   receiptEvidence,
   receiptWeight,
   TRUST_HALF_LIFE_MS,
-  type TrustScore,
   trustScores,
 } from "../protocol/trust_score.ts";
+import type { CombinedTrust } from "../protocol/roster_trust.ts";
+import { addTownReadOptions, type TownReadFlags, townReadTarget } from "./town_read.ts";
+import { rosterTrust } from "./profile_trust.ts";
+import { registerTrustPublishCommand } from "./trust_publish_command.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /** Options of `turnpike trust`. */
-type TrustFlags = GlobalOptions & PassphraseFlags;
+type TrustFlags = GlobalOptions & PassphraseFlags & TownReadFlags;
 
 /**
  * Adds `trust` to the program.
@@ -38,37 +45,47 @@ type TrustFlags = GlobalOptions & PassphraseFlags;
  * ```
  */
 export function registerTrustCommand(program: Command): void {
-  addReceiptSigningOptions(
+  const trust = addTownReadOptions(addReceiptSigningOptions(
     program
       .command("trust")
       .argument("[npub]", "the counterparty (npub or hex pubkey); all of them without one")
       .description(
-        "a counterparty's trust from this profile's receipts, and the receipts behind it",
+        "a counterparty's trust from this profile's receipts and its roster's assertions",
       ),
-  ).action(async (npub: string | undefined, _opts: TrustFlags, cmd: Command) => {
+  )).action(async (npub: string | undefined, _opts: TrustFlags, cmd: Command) => {
     const opts = cmd.optsWithGlobals<TrustFlags>();
     const stateDir = await existingStateDir(opts, cmd);
     const json = outputFormat(opts) === "json";
     const who = npub === undefined ? undefined : recipientHex(npub);
     const nowMs = Date.now();
-    const receipts = (await signedReceipts(stateDir, opts))
-      .filter((s) => who === undefined || s.receipt.counterparty === who);
-    const scores = [...trustScores(receipts.map((s) => s.receipt), { nowMs }).values()];
-    if (who !== undefined && scores.length === 0) {
-      scores.push({
-        counterparty: who,
-        rank: 0,
-        positive: 0,
-        negative: 0,
-        receipts: 0,
-        lastAtMs: 0,
-      });
-    }
-    scores.sort((a, b) => b.rank - a.rank);
+    const all = await signedReceipts(stateDir, opts);
+    const receipts = all.filter((s) => who === undefined || s.receipt.counterparty === who);
+    const unread = (err: Error) =>
+      console.error(terminalText(`warning: the roster's assertions not read: ${err.message}`));
+    // A profile with no town to read (no settings for one) still has its own receipts' part.
+    const relays = await townReadTarget(opts, cmd).then(
+      (t) => [t.relayUrl, ...t.moreRelays],
+      (err) => (unread(err), []),
+    );
+    const combined = await rosterTrust({
+      stateDir,
+      relays,
+      scores: trustScores(all.map((s) => s.receipt), { nowMs }),
+      subjects: who === undefined ? undefined : [who],
+      onUnread: relays.length === 0 ? undefined : unread,
+    });
+    const scores = [...combined.values()].sort((a, b) => b.rank - a.rank);
     const halfLifeDays = TRUST_HALF_LIFE_MS / 86_400_000;
     for (const s of scores) {
       if (json) {
-        printJsonLine("trust", { ...s, npub: nip19.npubEncode(s.counterparty), halfLifeDays });
+        printJsonLine("trust", {
+          ...s.own,
+          rank: s.rank,
+          ownRank: s.own.rank,
+          roster: s.roster.map((v) => ({ ...v, npub: nip19.npubEncode(v.author) })),
+          npub: nip19.npubEncode(s.counterparty),
+          halfLifeDays,
+        });
       } else console.log(scoreText(s));
     }
     if (who === undefined) {
@@ -87,9 +104,15 @@ export function registerTrustCommand(program: Command): void {
       }
     }
   });
+  registerTrustPublishCommand(trust);
 }
 
-function scoreText(s: TrustScore): string {
+function scoreText(s: CombinedTrust): string {
+  const roster = s.roster.map((v) =>
+    `${nip19.npubEncode(v.author).slice(0, 16)}... says ${v.rank} (weight ${v.weight})`
+  );
   return `${nip19.npubEncode(s.counterparty)}  trust ${s.rank.toFixed(1)}  ` +
-    `(+${s.positive.toFixed(2)} / -${s.negative.toFixed(2)} over ${s.receipts} receipts)`;
+    `(own ${s.own.rank.toFixed(1)}: +${s.own.positive.toFixed(2)} / ` +
+    `-${s.own.negative.toFixed(2)} over ${s.own.receipts} receipts; ` +
+    `roster: ${roster.length === 0 ? "none" : roster.join(", ")})`;
 }

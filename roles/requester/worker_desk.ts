@@ -18,6 +18,7 @@ import {
   workerProfile,
   workerRevocation,
 } from "../../protocol/gt_worker_identity.ts";
+import { assertedRank, trustAssertionEvent } from "../../protocol/trust_assertion.ts";
 import { currentWorkerKey, recordWorkerRotation } from "./worker_rotations.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NodeSigner, WorkerKeyRef } from "../../protocol/node_signer.ts";
@@ -30,7 +31,9 @@ export type GtNodeAction =
   /** Publish the Mayor's roster: these pubkeys, in this order. */
   | { do: "roster"; pubkeys: string[] }
   /** Replace `address`'s key with the next rotation's. */
-  | { do: "rotate"; address: string };
+  | { do: "rotate"; address: string }
+  /** Publish NIP-85 assertions (kind 30382): each subject's rank (docs/PROTOCOL.md). */
+  | { do: "assert"; ranks: { subject: string; rank: number }[] };
 
 /** A worker key introduced: what `gt/introduced.json` keeps per pubkey. */
 export interface IntroducedWorker {
@@ -185,7 +188,8 @@ export class WorkerDesk {
   /**
    * A Mayor's action on its workers, asked of the profile's node (`turnpike gt`): publish the
    * roster (a NIP-02 follow list, kind 3, of `pubkeys`), or rotate a worker's key (the retired
-   * key revoked by the Mayor, the new one introduced, the rotation recorded).
+   * key revoked by the Mayor, the new one introduced, the rotation recorded), or publish the
+   * profile's trust assertions.
    */
   async answer(action: GtNodeAction): Promise<Record<string, unknown>> {
     if (action.do === "roster") {
@@ -197,6 +201,15 @@ export class WorkerDesk {
       });
       await this.#o.write(roster);
       return { roster: action.pubkeys, event: roster.id };
+    }
+    if (action.do === "assert") {
+      const asserted = [];
+      for (const { subject, rank } of action.ranks) {
+        const event = await this.#o.signer.signEvent(trustAssertionEvent({ subject, rank }));
+        await this.#o.write(event);
+        asserted.push({ subject, rank: assertedRank(rank), event: event.id });
+      }
+      return { asserted };
     }
     const { address } = action;
     const old = await currentWorkerKey(this.#o.stateDir, address);

@@ -1,0 +1,104 @@
+/**
+ * `turnpike trust publish`: the profile's own trust in each counterparty, published on its towns
+ * as NIP-85 assertions (kind 30382: `d` the counterparty, `rank` 0-100; docs/PROTOCOL.md "Trust
+ * assertions (NIP-85)"), paid writes by the profile's node as its roster is. Only the profile's
+ * own receipts are published, never what its roster said (a rank passed on would count twice in
+ * a reader that follows both). A counterparty whose whole-number rank is already on the towns is
+ * not sent again: the command reads its own assertions first.
+ *
+ * `--json`: an `asserted` line per assertion sent, then a `published` line with the counts.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { nip19 } from "nostr-tools";
+import { callRequesterNode } from "./job_command.ts";
+import {
+  addRequesterConnectionOptions,
+  loadRequesterConfig,
+  type RequesterCliOptions,
+} from "./job_read_command.ts";
+import { printJsonLine } from "./json_line.ts";
+import { signedReceipts } from "./receipts_command.ts";
+import { trustScores } from "../protocol/trust_score.ts";
+import { assertedRank } from "../protocol/trust_assertion.ts";
+import { readOwnAssertions } from "../roles/requester/roster_assertions.ts";
+import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
+
+/** An assertion to send: its subject and whole-number rank. */
+export interface RankToAssert {
+  subject: string;
+  rank: number;
+}
+
+/**
+ * The ranks that differ from what the towns have (or that they lack), in `ranks`' order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { changedRanks } from "./trust_publish_command.ts";
+ *
+ * const [x, y] = ["cd".repeat(32), "ef".repeat(32)];
+ * const sent = changedRanks(new Map([[x, 29.4], [y, 12]]), new Map([[x, 29]]));
+ * assert(sent.length === 1 && sent[0].subject === y);
+ * ```
+ */
+export function changedRanks(
+  ranks: ReadonlyMap<string, number>,
+  published: ReadonlyMap<string, number>,
+): RankToAssert[] {
+  const changed: RankToAssert[] = [];
+  for (const [subject, score] of ranks) {
+    const rank = assertedRank(score);
+    if (published.get(subject) !== rank) changed.push({ subject, rank });
+  }
+  return changed;
+}
+
+/**
+ * Adds `publish` under `trust`.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * import { registerTrustPublishCommand } from "./trust_publish_command.ts";
+ *
+ * registerTrustPublishCommand(new Command("trust"));
+ * ```
+ */
+export function registerTrustPublishCommand(trust: Command): void {
+  addRequesterConnectionOptions(
+    trust.command("publish").description(
+      "publish this profile's trust in each counterparty as NIP-85 assertions (paid writes)",
+    ),
+  ).action(async (_o: unknown, cmd: Command) => {
+    const opts = cmd.optsWithGlobals<RequesterCliOptions>();
+    const config = await loadRequesterConfig(opts, cmd);
+    const relays = [config.relayUrl, ...(config.moreTowns ?? []).map((t) => t.relayUrl)];
+    const self = (await readWalletFile(walletFilePath(config.stateDir))).pubkey;
+    const receipts = await signedReceipts(config.stateDir, opts);
+    const scores = trustScores(receipts.map((s) => s.receipt), { nowMs: Date.now() });
+    const published = new Map(
+      (await readOwnAssertions(relays, self)).map((a) => [a.subject, a.rank]),
+    );
+    const ranks = new Map([...scores].map(([who, s]) => [who, s.rank]));
+    const changed = changedRanks(ranks, published);
+    const sent: Record<string, unknown>[] = [];
+    if (changed.length > 0) {
+      const action = { do: "assert" as const, ranks: changed };
+      for await (const line of callRequesterNode(opts, config, cmd, { op: "gt", action })) {
+        if (line.type === "gt") sent.push(...line.asserted as Record<string, unknown>[]);
+      }
+    }
+    const json = opts.output === "json";
+    for (const a of sent) {
+      const npub = nip19.npubEncode(String(a.subject));
+      if (json) printJsonLine("asserted", { ...a, npub });
+      else console.log(`${npub}  rank ${a.rank}  event ${String(a.event).slice(0, 12)}`);
+    }
+    const counts = { sent: sent.length, unchanged: scores.size - sent.length, relays };
+    if (json) printJsonLine("published", counts);
+    else console.log(`${counts.sent} assertions sent, ${counts.unchanged} unchanged`);
+  });
+}

@@ -1,0 +1,95 @@
+/**
+ * The trust assertions a profile reads (docs/PROTOCOL.md "Trust assertions (NIP-85)"): its roster
+ * from the towns (the `p` tags of its newest kind 3, worker_lookup.ts), then the kind 30382
+ * assertions of the roster's keys only. The query names the roster's keys as authors, and what a
+ * town answers is filtered again by author: a key outside the roster is never counted, whatever a
+ * town sends.
+ *
+ * @module
+ */
+import {
+  newestAssertions,
+  TRUST_ASSERTION_KIND,
+  type TrustAssertion,
+} from "../../protocol/trust_assertion.ts";
+import { queryRelays } from "../../transport/relay_query_many.ts";
+import { readRoster } from "./worker_lookup.ts";
+
+/** Most assertions read (per town). */
+const MAX_ASSERTIONS = 5_000;
+
+/** What {@linkcode readRosterAssertions} found. */
+export interface RosterAssertions {
+  /** The roster's keys (none without a kind 3). */
+  roster: string[];
+  /** The newest assertion of each roster key about each subject. */
+  assertions: TrustAssertion[];
+}
+
+/** Options for {@linkcode readRosterAssertions}. */
+export interface ReadRosterAssertionsOptions {
+  /** The towns read. */
+  relays: string[];
+  /** The reader: its roster is read, and its own assertions are not counted. */
+  reader: string;
+  /** Only assertions about these subjects; all without. */
+  subjects?: string[];
+}
+
+/**
+ * The reader's roster and its keys' assertions.
+ *
+ * @example
+ * ```ts ignore
+ * import { readRosterAssertions } from "./roster_assertions.ts";
+ *
+ * const { roster, assertions } = await readRosterAssertions({
+ *   relays: ["ws://127.0.0.1:7100"],
+ *   reader: "ab".repeat(32),
+ * });
+ * ```
+ * @throws {RelayQueryError} when no town could be read.
+ */
+export async function readRosterAssertions(
+  o: ReadRosterAssertionsOptions,
+): Promise<RosterAssertions> {
+  const roster = await readRoster(o.relays, o.reader);
+  const authors = roster.filter((k) => k !== o.reader);
+  if (authors.length === 0) return { roster, assertions: [] };
+  const filter = {
+    kinds: [TRUST_ASSERTION_KIND],
+    authors,
+    ...(o.subjects === undefined ? {} : { "#d": o.subjects }),
+    limit: MAX_ASSERTIONS,
+  };
+  const { events } = await queryRelays(o.relays, [filter], {
+    maxEvents: MAX_ASSERTIONS,
+    maxBytes: 8 * 1024 * 1024,
+  });
+  const onRoster = new Set(authors);
+  return { roster, assertions: newestAssertions(events.filter((e) => onRoster.has(e.pubkey))) };
+}
+
+/**
+ * The newest assertions `author` itself published on the towns: what `trust publish` compares
+ * with, so that only a changed rank is sent again.
+ *
+ * @example
+ * ```ts ignore
+ * import { readOwnAssertions } from "./roster_assertions.ts";
+ *
+ * const published = await readOwnAssertions(["ws://127.0.0.1:7100"], "ab".repeat(32));
+ * ```
+ * @throws {RelayQueryError} when no town could be read.
+ */
+export async function readOwnAssertions(
+  relays: string[],
+  author: string,
+): Promise<TrustAssertion[]> {
+  const { events } = await queryRelays(
+    relays,
+    [{ kinds: [TRUST_ASSERTION_KIND], authors: [author], limit: MAX_ASSERTIONS }],
+    { maxEvents: MAX_ASSERTIONS, maxBytes: 8 * 1024 * 1024 },
+  );
+  return newestAssertions(events.filter((e) => e.pubkey === author));
+}
