@@ -24,13 +24,16 @@ import type { NodeSigner, WorkerKeyRef } from "../../protocol/node_signer.ts";
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import type { EventFeed } from "../event_feed.ts";
 import { type JobFeedOptions, openJobFeed } from "./job_feed.ts";
+import { publishBeadEvents } from "../beads/bead_publish.ts";
 
 /** What `turnpike gt` asks of the profile's node (see {@linkcode WorkerDesk.answer}). */
 export type GtNodeAction =
   /** Publish the Mayor's roster: these pubkeys, in this order. */
   | { do: "roster"; pubkeys: string[] }
   /** Replace `address`'s key with the next rotation's. */
-  | { do: "rotate"; address: string };
+  | { do: "rotate"; address: string }
+  /** Pay for and store bead events the profile signed (roles/beads/bead_publish.ts). */
+  | { do: "publish"; events: NostrEvent[] };
 
 /** A worker key introduced: what `gt/introduced.json` keeps per pubkey. */
 export interface IntroducedWorker {
@@ -54,6 +57,8 @@ export interface WorkerDeskOptions {
   write: (event: NostrEvent) => Promise<unknown>;
   /** The profile's own job feed's options, once the node is open (a worker's feed copies them). */
   feed: () => JobFeedOptions | undefined;
+  /** The price per byte of each town {@linkcode write} pays (a published bead's cost). */
+  prices?: () => bigint[];
 }
 
 /**
@@ -185,9 +190,19 @@ export class WorkerDesk {
   /**
    * A Mayor's action on its workers, asked of the profile's node (`turnpike gt`): publish the
    * roster (a NIP-02 follow list, kind 3, of `pubkeys`), or rotate a worker's key (the retired
-   * key revoked by the Mayor, the new one introduced, the rotation recorded).
+   * key revoked by the Mayor, the new one introduced, the rotation recorded); or publish a
+   * sync's bead events.
    */
   async answer(action: GtNodeAction): Promise<Record<string, unknown>> {
+    if (action.do === "publish") {
+      const published = await publishBeadEvents({
+        events: action.events,
+        pubkey: this.#o.signer.pubkey,
+        write: this.#o.write,
+        prices: this.#o.prices?.() ?? [],
+      });
+      return { published };
+    }
     if (action.do === "roster") {
       const roster = await this.#o.signer.signEvent({
         kind: 3,
