@@ -52,6 +52,8 @@ export interface BdCliOptions {
   bd?: string;
   /** Its working directory (the rig's), default this process's. */
   cwd?: string;
+  /** More environment for it (this process's is passed on). */
+  env?: Record<string, string>;
 }
 
 /** An issue as `bd show --json` prints it (the parts read here). */
@@ -122,6 +124,7 @@ export class BdCli {
       out = await new Deno.Command(this.#o.bd ?? "bd", {
         args,
         cwd: this.#o.cwd,
+        env: this.#o.env,
         stdout: "piped",
         stderr: "piped",
       }).output();
@@ -173,8 +176,9 @@ export class BdCli {
       for (const [k, flag] of Object.entries(UPDATE_FLAG)) {
         if (k !== "title" && f[k] !== undefined && f[k] !== "") args.push(`${flag}=${f[k]}`);
       }
+      if (want.labels.length > 0) args.push(`--labels=${want.labels.join(",")}`);
       await this.#write([...args, "--json"]);
-      now = { fields: { status: "open" }, labels: [], deps: [], comments: [] };
+      now = { fields: { status: "open" }, labels: want.labels, deps: [], comments: [] };
     }
     const update = Object.entries(UPDATE_FLAG)
       .filter(([k]) => f[k] !== undefined && f[k] !== now.fields[k])

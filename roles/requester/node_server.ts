@@ -15,7 +15,7 @@
  * | `wait`   | `record`, `progress`..., `chain` (the records from the job to its chain's last)  |
  * | `cancel` | `record` (with `deletion`: the kind 5's id, whose fee the payment log has)       |
  * | `dm`     | `sent`                                                                         |
- * | `gt`     | `gt`: a Mayor's roster published or a worker's key rotated (worker_desk.ts)    |
+ * | `gt`     | `gt`: a roster published, a worker's key rotated, bead events published        |
  * | `stop`   | `stopping`; the node then closes                                               |
  *
  * While a `submit` with `wait` or a `wait` follows a job in flight, `waiting` lines come every 5 s
