@@ -113,6 +113,8 @@ export class BdCli {
   #o: BdCliOptions;
   /** The `bd` commands that changed something, since this was made. */
   writes = 0;
+  /** Milliseconds spent waiting for `bd`, since this was made. */
+  ms = 0;
 
   constructor(options: BdCliOptions = {}) {
     this.#o = options;
@@ -120,6 +122,7 @@ export class BdCli {
 
   async #run(args: string[]): Promise<string> {
     let out;
+    const start = performance.now();
     try {
       out = await new Deno.Command(this.#o.bd ?? "bd", {
         args,
@@ -130,6 +133,8 @@ export class BdCli {
       }).output();
     } catch (err) {
       throw new BdCommandError(`cannot run ${this.#o.bd ?? "bd"}: ${(err as Error).message}`);
+    } finally {
+      this.ms += performance.now() - start;
     }
     if (!out.success) {
       const why = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ?? "";

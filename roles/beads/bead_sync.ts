@@ -76,6 +76,8 @@ export interface BeadSyncSummary {
   written: number;
   /** `bd` commands that changed something. */
   bdCommands: number;
+  /** Milliseconds spent waiting for `bd` (reads and writes). */
+  bdMs: number;
   /** Bytes of the events published, and what they cost (base units). */
   bytes: number;
   cost: bigint;
@@ -115,6 +117,7 @@ export async function syncBeadsOnce(options: BeadSyncOptions): Promise<BeadSyncS
     merged: 0,
     written: 0,
     bdCommands: 0,
+    bdMs: 0,
     bytes: 0,
     cost: 0n,
     readBytes: 0,
@@ -135,6 +138,7 @@ export async function syncBeadsOnce(options: BeadSyncOptions): Promise<BeadSyncS
   await send(file);
 
   // 2. bd's changes since the last pass, as new versions.
+  const bdStart = options.bd.ms;
   const issues = await options.bd.showAll();
   const views = new Map([...issues].map(([id, issue]) => [id, issueView(issue)]));
   const changed: string[] = [];
@@ -242,6 +246,7 @@ export async function syncBeadsOnce(options: BeadSyncOptions): Promise<BeadSyncS
     }
   }
   summary.bdCommands = options.bd.writes - before;
+  summary.bdMs = Math.round(options.bd.ms - bdStart);
   summary.beads = Object.values(file.beads).filter((r) => r.seen !== undefined).length;
   await save();
   return summary;
