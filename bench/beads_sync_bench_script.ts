@@ -3,7 +3,7 @@
  * bead's sync latency between two members on one town and across two towns, and 1,000 beads end
  * to end (beads/s, bytes and cost per bead). Real town processes (SQLite, 10 base units a byte),
  * each member a real requester node in this process (its key, its town links, its paid writes) and
- * its own tests/support/stand_in_bd (a STAND-IN for beads' `bd`: jq over files, so its own time is
+ * its own harness/stand_in_bd (a STAND-IN for beads' `bd`: jq over files, so its own time is
  * reported apart); the sync is roles/beads/bead_sync.ts, what `turnpike beads sync` runs, without
  * the CLI's start (Deno, the wallet's Argon2id unlock: seconds, measured by the e2e test apart).
  *
@@ -16,10 +16,9 @@
  */
 import { parseBenchFlags } from "./bench_flags.ts";
 import { generateSecretKey } from "nostr-tools/pure";
-import { startSharedTownProcess } from "../tests/support/shared_town_process.ts";
-import type { SharedTownProcess } from "../tests/support/shared_town_process.ts";
-import { btpOf, relayOf } from "../tests/support/town_network_kit.ts";
-import { STAND_IN_BD } from "../tests/support/beads_sync_kit.ts";
+import { startSharedTownProcess } from "../harness/shared_town_process.ts";
+import type { SharedTownProcess } from "../harness/shared_town_process.ts";
+import { STAND_IN_BD, townBtpUrl, townRelayUrl } from "../harness/beads_sync_kit.ts";
 import { startRequester } from "../roles/requester/requester_node.ts";
 import type { Requester } from "../roles/requester/requester_node.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
@@ -70,10 +69,14 @@ async function member(root: string, name: string, towns: SharedTownProcess[]): P
   const req = await startRequester({
     stateDir,
     secretKey,
-    relayUrl: relayOf(home),
-    btpUrl: btpOf(home, name),
+    relayUrl: townRelayUrl(home),
+    btpUrl: townBtpUrl(home, name),
     btpToken: "t",
-    moreTowns: more.map((t) => ({ relayUrl: relayOf(t), btpUrl: btpOf(t, name), btpToken: "t" })),
+    moreTowns: more.map((t) => ({
+      relayUrl: townRelayUrl(t),
+      btpUrl: townBtpUrl(t, name),
+      btpToken: "t",
+    })),
     auditWindowMs: 50,
   });
   return {
@@ -82,7 +85,7 @@ async function member(root: string, name: string, towns: SharedTownProcess[]): P
     req,
     bdDir,
     stateDir,
-    relays: towns.map(relayOf),
+    relays: towns.map(townRelayUrl),
     signer: localNodeSigner(secretKey),
     bd: new BdCli({ bd: STAND_IN_BD, env: { STAND_IN_BD_DIR: bdDir, BD_ACTOR: name } }),
   };

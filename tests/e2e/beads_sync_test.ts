@@ -1,17 +1,17 @@
 /**
  * Beads shared through a town end to end (docs/AGENTS.md "Beads across machines", docs/PROTOCOL.md
  * "Beads as events"): three profiles, each its own CLI and node processes and its own
- * tests/support/stand_in_bd (a STAND-IN for beads' `bd`, named so: the real one does not install
+ * harness/stand_in_bd (a STAND-IN for beads' `bd`, named so: the real one does not install
  * here), on one town process. Each files beads, all three change them, conflicts included; after
  * `turnpike beads sync` on each they show the same beads (fields, status, labels, dependencies,
  * comments), a pass with nothing new pays nothing, and a sync SIGKILLed mid-run then run again
  * converges with no event paid twice (the town's own payment log).
  */
-import { assert, assertEquals } from "../support/assert.ts";
-import { startSharedTownProcess } from "../support/shared_town_process.ts";
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { startSharedTownProcess } from "../../harness/shared_town_process.ts";
 import { paymentLog } from "../support/town_network_kit.ts";
-import { type BeadsMember, beadsMember } from "../support/beads_sync_kit.ts";
-import { spawnCli } from "../support/cli_process.ts";
+import { type BeadsMember, beadsMember } from "../../harness/beads_sync_kit.ts";
+import { spawnCli } from "../../harness/cli_process.ts";
 import { generateSecretKey } from "nostr-tools/pure";
 
 const RIG = "myrig";

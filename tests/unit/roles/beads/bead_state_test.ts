@@ -2,7 +2,7 @@
  * The beads' conflict rule (roles/beads/bead_state.ts, docs/PROTOCOL.md "Beads as events"):
  * versions decide, never the order states are merged in.
  */
-import { assertEquals } from "../../../support/assert.ts";
+import { assertEquals } from "../../../../harness/assert.ts";
 import { seededRandom } from "../../../support/seeded_random.ts";
 import {
   type BeadState,

@@ -1,7 +1,7 @@
 /**
  * Test helper: Gas Town members for `turnpike beads sync` on one town process: each a profile
  * (its wallet, its config naming the town, its own background node) with its own
- * tests/support/stand_in_bd (a STAND-IN for beads' `bd`, named so: the real one does not install
+ * harness/stand_in_bd (a STAND-IN for beads' `bd`, named so: the real one does not install
  * here) in a directory of its own, hash ids as beads makes them.
  *
  * @module
@@ -9,9 +9,38 @@
 import { nip19 } from "nostr-tools";
 import { ndjsonLines } from "./agent_cli.ts";
 import { initWalletWithCli, runCli } from "./run_cli.ts";
-import { btpOf, relayOf } from "./town_network_kit.ts";
 import type { SharedTownProcess } from "./shared_town_process.ts";
-import { readWalletFile, walletFilePath } from "../../identity/wallet_file.ts";
+import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
+
+/**
+ * The town's NIP-01 URL.
+ *
+ * @example
+ * ```ts ignore
+ * import { townRelayUrl } from "./beads_sync_kit.ts";
+ *
+ * declare const town: SharedTownProcess;
+ * townRelayUrl(town); // "ws://127.0.0.1:41234"
+ * ```
+ */
+export function townRelayUrl(town: SharedTownProcess): string {
+  return `ws://127.0.0.1:${town.httpPort}`;
+}
+
+/**
+ * The town's BTP URL for account `user` (token `t`: the town takes any).
+ *
+ * @example
+ * ```ts ignore
+ * import { townBtpUrl } from "./beads_sync_kit.ts";
+ *
+ * declare const town: SharedTownProcess;
+ * townBtpUrl(town, "alice"); // "btp+ws://alice:t@127.0.0.1:41235"
+ * ```
+ */
+export function townBtpUrl(town: SharedTownProcess, user: string): string {
+  return `btp+ws://${user}:t@127.0.0.1:${town.btpPort}`;
+}
 
 /** The stand-in `bd`. */
 export const STAND_IN_BD: string = new URL("./stand_in_bd", import.meta.url).pathname;
@@ -77,8 +106,8 @@ export async function beadsMember(
   await initWalletWithCli({ stateDir, passphraseFile: `${home}/pw` });
   await Deno.writeTextFile(
     `${stateDir}/config.toml`,
-    `role = "requester"\nrelay_url = "${relayOf(town)}"\n` +
-      `connector_btp_url = "${btpOf(town, name)}"\nbtp_token = "t"\n`,
+    `role = "requester"\nrelay_url = "${townRelayUrl(town)}"\n` +
+      `connector_btp_url = "${townBtpUrl(town, name)}"\nbtp_token = "t"\n`,
   );
   const pubkey = (await readWalletFile(walletFilePath(stateDir))).pubkey;
   const env = {
