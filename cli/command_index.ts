@@ -211,6 +211,16 @@ export const COMMAND_INDEX: readonly CommandEntry[] = [
       )).registerGtCommand(p),
   },
   {
+    name: "beads",
+    term: "beads",
+    description: "Gas Town beads shared through the towns, encrypted to the rig's members",
+    module: "./beads_command.ts",
+    register: async (p) =>
+      (await lazyImport<typeof import("./beads_command.ts")>(
+        new URL("./beads_command.ts", import.meta.url),
+      )).registerBeadsCommand(p),
+  },
+  {
     name: "skill",
     term: "skill",
     description: "write and try skills (docs/SKILLS.md)",

@@ -167,6 +167,11 @@ export const ERROR_CODES = {
       "over the binding fails",
     fields: ["reason"],
   },
+  "bd-failed": {
+    exit: ExitCode.Failure,
+    when: "`beads sync`: beads' `bd` could not be run, failed, or printed no JSON; what was " +
+      "synced before is kept",
+  },
   "failed": { exit: ExitCode.Failure, when: "anything else that ran and failed" },
   "interrupted": { exit: ExitCode.Interrupted, when: "stopped by Ctrl-C (SIGINT)" },
   "internal": { exit: ExitCode.Failure, when: "a bug: please report it with the message" },

@@ -32,6 +32,7 @@ import { registerRefineryCommand } from "./refinery_command.ts";
 import { registerPruneCommands } from "./prune_command.ts";
 import { registerDmCommand } from "./dm_command.ts";
 import { registerGtCommand } from "./gt_command.ts";
+import { registerBeadsCommand } from "./beads_command.ts";
 import { registerSkillCommand } from "./skill_command.ts";
 import { registerProvidersCommand } from "./providers_command.ts";
 import { registerDashCommand } from "./dash_command.ts";
@@ -79,6 +80,7 @@ export function registerEveryCommand(program: Command): void {
   registerRequesterCommand(program);
   registerDmCommand(program);
   registerGtCommand(program);
+  registerBeadsCommand(program);
   registerSkillCommand(program);
   registerNodeCommand(program);
   registerPruneCommands(program);

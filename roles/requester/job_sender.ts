@@ -159,6 +159,7 @@ export class JobSender {
       stateDir: options.stateDir,
       town: options.relayUrl,
       write: (event) => options.links()!.writeAll(event),
+      prices: () => options.links()?.all.map((l) => l.pricePerByte) ?? [],
       feed: () => options.feed?.(),
     });
   }

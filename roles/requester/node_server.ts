@@ -15,7 +15,7 @@
  * | `wait`   | `record`, `progress`..., `chain` (the records from the job to its chain's last)  |
  * | `cancel` | `record` (with `deletion`: the kind 5's id, whose fee the payment log has)       |
  * | `dm`     | `sent`                                                                         |
- * | `gt`     | `gt`: a roster or trust assertions published, a worker's key rotated (worker_desk.ts) |
+ * | `gt`     | `gt`: a roster, trust assertions or bead events published, a key rotated        |
  * | `stop`   | `stopping`; the node then closes                                               |
  *
  * While a `submit` with `wait` or a `wait` follows a job in flight, `waiting` lines come every 5 s

@@ -25,6 +25,7 @@ import type { NodeSigner, WorkerKeyRef } from "../../protocol/node_signer.ts";
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import type { EventFeed } from "../event_feed.ts";
 import { type JobFeedOptions, openJobFeed } from "./job_feed.ts";
+import { publishBeadEvents } from "../beads/bead_publish.ts";
 
 /** What `turnpike gt` asks of the profile's node (see {@linkcode WorkerDesk.answer}). */
 export type GtNodeAction =
@@ -33,7 +34,9 @@ export type GtNodeAction =
   /** Replace `address`'s key with the next rotation's. */
   | { do: "rotate"; address: string }
   /** Publish NIP-85 assertions (kind 30382): each subject's rank (docs/PROTOCOL.md). */
-  | { do: "assert"; ranks: { subject: string; rank: number }[] };
+  | { do: "assert"; ranks: { subject: string; rank: number }[] }
+  /** Pay for and store bead events the profile signed (roles/beads/bead_publish.ts). */
+  | { do: "publish"; events: NostrEvent[] };
 
 /** A worker key introduced: what `gt/introduced.json` keeps per pubkey. */
 export interface IntroducedWorker {
@@ -57,6 +60,8 @@ export interface WorkerDeskOptions {
   write: (event: NostrEvent) => Promise<unknown>;
   /** The profile's own job feed's options, once the node is open (a worker's feed copies them). */
   feed: () => JobFeedOptions | undefined;
+  /** The price per byte of each town {@linkcode write} pays (a published bead's cost). */
+  prices?: () => bigint[];
 }
 
 /**
@@ -188,10 +193,19 @@ export class WorkerDesk {
   /**
    * A Mayor's action on its workers, asked of the profile's node (`turnpike gt`): publish the
    * roster (a NIP-02 follow list, kind 3, of `pubkeys`), or rotate a worker's key (the retired
-   * key revoked by the Mayor, the new one introduced, the rotation recorded), or publish the
-   * profile's trust assertions.
+   * key revoked by the Mayor, the new one introduced, the rotation recorded), publish the
+   * profile's trust assertions, or publish a sync's bead events.
    */
   async answer(action: GtNodeAction): Promise<Record<string, unknown>> {
+    if (action.do === "publish") {
+      const published = await publishBeadEvents({
+        events: action.events,
+        pubkey: this.#o.signer.pubkey,
+        write: this.#o.write,
+        prices: this.#o.prices?.() ?? [],
+      });
+      return { published };
+    }
     if (action.do === "roster") {
       const roster = await this.#o.signer.signEvent({
         kind: 3,

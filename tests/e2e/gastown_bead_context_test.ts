@@ -6,7 +6,7 @@
  * sandbox reads it as the last section of its TASK.md.
  *
  * Gas Town's `gt` and beads' `bd` cannot be installed here: tests/support/stand_in_gt and
- * tests/support/stand_in_bd stand in for them (mocks, named so). Everything else is real: the
+ * harness/stand_in_bd stand in for them (mocks, named so). Everything else is real: the
  * town, the provider and its sandbox (a scripted agent, a shell script, no model), the
  * requester's profile and node, git.
  */
@@ -91,7 +91,7 @@ Deno.test("gastown bead context: the bead's parent, dependencies and the rig's l
     const bin = `${net.root}/bin`;
     await Deno.mkdir(bin);
     await Deno.symlink(root("tests/support/stand_in_gt"), `${bin}/gt`);
-    await Deno.symlink(root("tests/support/stand_in_bd"), `${bin}/bd`);
+    await Deno.symlink(root("harness/stand_in_bd"), `${bin}/bd`);
     const env = {
       PATH: `${bin}:${Deno.env.get("PATH")}`,
       STAND_IN_GT_HOME: gtHome,

@@ -7,7 +7,7 @@
  * work that fails ends the polecat with exit 1, the bead still hooked, no `gt done`.
  *
  * Gas Town's `gt` and beads' `bd` cannot be installed here: tests/support/stand_in_gt and
- * tests/support/stand_in_bd stand in for them (mocks, named so; `gt done` is recorded in a log).
+ * harness/stand_in_bd stand in for them (mocks, named so; `gt done` is recorded in a log).
  * The provider lies through its test-only `agentDeliveryForTests` hook
  * (roles/agent_work/provider/agent_task_runner.ts). Everything else is real: the town, the provider,
  * the sandbox, the requester's profile and node, git.
@@ -91,7 +91,7 @@ Deno.test("gastown mayor view: a polecat's lines name its job, provider and spen
     const bin = `${net.root}/bin`;
     await Deno.mkdir(bin);
     await Deno.symlink(root("tests/support/stand_in_gt"), `${bin}/gt`);
-    await Deno.symlink(root("tests/support/stand_in_bd"), `${bin}/bd`);
+    await Deno.symlink(root("harness/stand_in_bd"), `${bin}/bd`);
     const env = {
       PATH: `${bin}:${Deno.env.get("PATH")}`,
       STAND_IN_GT_HOME: gtHome,

@@ -6,7 +6,7 @@
  * fast-forwards its branch to the result, then ends with `gt done`.
  *
  * Gas Town's `gt` and beads' `bd` cannot be installed here: tests/support/stand_in_gt and
- * tests/support/stand_in_bd stand in for them (mocks, named so), speaking the JSON and exit codes
+ * harness/stand_in_bd stand in for them (mocks, named so), speaking the JSON and exit codes
  * of the real commands the polecat uses. Everything else is real: the town, the provider, the
  * sandbox, the requester's profile and node, git.
  */
@@ -79,7 +79,7 @@ Deno.test("gastown: a slung bead worked by a remote polecat comes back on the po
     const bin = `${net.root}/bin`;
     await Deno.mkdir(bin);
     await Deno.symlink(root("tests/support/stand_in_gt"), `${bin}/gt`);
-    await Deno.symlink(root("tests/support/stand_in_bd"), `${bin}/bd`);
+    await Deno.symlink(root("harness/stand_in_bd"), `${bin}/bd`);
     const env = {
       PATH: `${bin}:${Deno.env.get("PATH")}`,
       STAND_IN_GT_HOME: gtHome,

@@ -4,7 +4,7 @@
  * turnpike stops a host preset when the job is cancelled or times out (SIGTERM, then SIGKILL a
  * grace later: roles/agent_work/provider/host_agent.ts). The bridge runs as the provider runs it:
  * a real process in a git worktree with the job's `TURNPIKE_*` variables; Gas Town's `gt` and
- * beads' `bd` are tests/support/stand_in_gt and stand_in_bd (mocks, named so), the polecat a
+ * beads' `bd` are tests/support/stand_in_gt and harness/stand_in_bd (mocks, named so), the polecat a
  * scripted one that never closes its bead.
  */
 import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
@@ -25,7 +25,7 @@ async function town(scratch: string) {
   const bin = `${scratch}/bin`;
   await Deno.mkdir(bin);
   await Deno.symlink(root("tests/support/stand_in_gt"), `${bin}/gt`);
-  await Deno.symlink(root("tests/support/stand_in_bd"), `${bin}/bd`);
+  await Deno.symlink(root("harness/stand_in_bd"), `${bin}/bd`);
   const env = {
     PATH: `${bin}:${Deno.env.get("PATH")}`,
     STAND_IN_GT_HOME: gtHome,

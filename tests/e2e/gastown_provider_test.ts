@@ -7,7 +7,7 @@
  * the job's worktree to the polecat's branch; the gate and the bundle then run in the sandbox.
  *
  * Gas Town's `gt` and beads' `bd` cannot be installed here: tests/support/stand_in_gt and
- * tests/support/stand_in_bd stand in for them (mocks, named so), and the polecat is a scripted
+ * harness/stand_in_bd stand in for them (mocks, named so), and the polecat is a scripted
  * one (a shell script, no model) that commits the fix in its worktree of the rig's repository
  * and closes the bead. Everything else is real: the town, the provider, the sandbox (the gate),
  * the requester's profile and node, git.
@@ -39,7 +39,7 @@ Deno.test("gastown as provider: a job filed as a bead in the provider's town, wo
   const bin = `${scratch}/bin`;
   await Deno.mkdir(bin);
   await Deno.symlink(root("tests/support/stand_in_gt"), `${bin}/gt`);
-  await Deno.symlink(root("tests/support/stand_in_bd"), `${bin}/bd`);
+  await Deno.symlink(root("harness/stand_in_bd"), `${bin}/bd`);
   const townEnv = {
     PATH: `${bin}:${Deno.env.get("PATH")}`,
     STAND_IN_GT_HOME: gtHome,

@@ -10,7 +10,7 @@
  * its branch and ends with `gt done`; A's Refinery merges the branch into the rig's `main`.
  *
  * Gas Town's `gt`, beads' `bd` and a Refinery cannot be installed here: tests/support/stand_in_gt,
- * tests/support/stand_in_bd and tests/support/stand_in_refinery stand in for them (mocks, named
+ * harness/stand_in_bd and tests/support/stand_in_refinery stand in for them (mocks, named
  * so), one set of state per Gas Town; B's polecat is a scripted one (a shell script, no model).
  * Everything else is real: both towns (each its own process), the provider node and its sandbox
  * (the gate), the requester's profile and node, git.
@@ -57,7 +57,7 @@ async function standInGasTown(
   await Deno.mkdir(beads, { recursive: true });
   await Deno.mkdir(bin, { recursive: true });
   await Deno.symlink(root("tests/support/stand_in_gt"), `${bin}/gt`);
-  await Deno.symlink(root("tests/support/stand_in_bd"), `${bin}/bd`);
+  await Deno.symlink(root("harness/stand_in_bd"), `${bin}/bd`);
   const env = {
     PATH: `${bin}:${Deno.env.get("PATH")}`,
     STAND_IN_GT_HOME: home,

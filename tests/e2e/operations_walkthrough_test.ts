@@ -5,7 +5,7 @@
  * as in a terminal of its own), in a fresh HOME whose `~/turnpike` is this checkout and an empty
  * directory. Real processes throughout: the CLI's `init`, `town up`, `node up` (the sandbox, the
  * model gateway), `job submit`, `job results --apply`, git; Gas Town's `gt` and beads' `bd` are
- * tests/support/stand_in_gt and stand_in_bd (mocks, named so: the real ones do not install here),
+ * tests/support/stand_in_gt and harness/stand_in_bd (mocks, named so: the real ones do not install here),
  * so the doc's `TURNPIKE` example runs `turnpike-polecat` in a polecat's worktree.
  *
  * What the test adds to the doc's text, and only that: free ports for the town in place of the
@@ -100,7 +100,7 @@ Deno.test("docs/OPERATIONS.md walk-through: its blocks pasted into one bash in a
     const bin = `${home}/stand-ins`;
     await Deno.mkdir(bin);
     await Deno.symlink(root("tests/support/stand_in_gt"), `${bin}/gt`);
-    await Deno.symlink(root("tests/support/stand_in_bd"), `${bin}/bd`);
+    await Deno.symlink(root("harness/stand_in_bd"), `${bin}/bd`);
     await Deno.mkdir(`${home}/beads`);
     const [townPort, btpPort] = freePorts(2);
     const script = pasted(blocks);
