@@ -9,7 +9,12 @@
  * bundle's, the phases from the job's progress lines, and what the job cost besides the model
  * (its invoices, and their parts when the provider gives them).
  *
- * Run: deno run -A bench/agent_task_bench_script.ts [--repo DIR] [--depth 50]
+ * `--tasks N` (default 2) submits N tasks in a row on the same base, one line of figures each: the
+ * first makes and uploads the repository bundle, the next ones find it in the profile's cache
+ * (roles/agent_work/requester/repository_bundle_cache.ts) and the provider's checkout in its own
+ * (roles/agent_work/provider/checkout_cache.ts).
+ *
+ * Run: deno run -A bench/agent_task_bench_script.ts [--repo DIR] [--depth 50] [--tasks 2]
  *
  * @module
  */
@@ -25,6 +30,7 @@ const { values } = parseArgs({
   options: {
     repo: { type: "string", default: "." },
     depth: { type: "string", default: "50" },
+    tasks: { type: "string", default: "2" },
   },
 });
 // A local clone (hard links, fast): the branch --apply makes goes there, not into the original.
@@ -78,68 +84,85 @@ try {
   const bundleMs = performance.now() - bundleStart;
   // A node already up, so its start is not counted in the job.
   await alice("node", "status");
-  const started = Date.now();
-  const submitted = await alice(
-    "job",
-    "submit",
-    "agent-task",
-    "--repo",
-    repoDir,
-    "--depth",
-    depth,
-    "--title",
-    "bench: one commit",
-    "--accept",
-    "git log -1 --format=%H",
-    "--agent",
-    "stamp",
-    "--bid",
-    "10000000",
-    "--provider",
-    net.providerPubkey!,
-    "--timeout",
-    "600",
-    "--wait",
-  );
-  const ended = Date.now();
-  if (submitted.code !== 0) throw new Error(`submit: ${submitted.stderr}`);
-  const result = submitted.lines.find((l) => l.type === "result")!;
-  const id = String(result.job);
-  const at = (status: string) => {
-    const line = submitted.lines.find((l) => l.type === "progress" && l.status === status);
-    return line === undefined ? NaN : Date.parse(String(line.at));
-  };
-  const applyStart = performance.now();
-  const applied = await alice("job", "results", id, "--apply", repoDir, "--branch", `bench/${id}`);
-  const applyMs = performance.now() - applyStart;
-  if (applied.code !== 0) throw new Error(`apply: ${applied.stderr}`);
-  const shown = (await alice("job", "results", id)).lines[0];
-  const report = shown.report as { bundle: { bytes: number }; model: { cost: string } };
-  const times = (await runGit(["show", `bench/${id}:turnpike-bench-time.txt`], { dir: repoDir }))
-    .stdout.trim().split(" ").map((n) => Number(BigInt(n) / 1_000_000n));
-  const agentMs = times[1] - times[0];
-  const jobMs = ended - started;
-  const figures = {
-    repo: source,
-    depth: Number(depth),
-    repositoryBundleBytes: bundle.bytes,
-    repositoryBundleCommits: bundle.commits,
-    repositoryBundleMs: Math.round(bundleMs),
-    resultBundleBytes: report.bundle.bytes,
-    jobMs,
-    agentMs,
-    addedMs: jobMs - agentMs,
-    submitToSentMs: at("sent") - started,
-    sentToDepositPaidMs: at("paid") - at("sent"),
-    depositPaidToResultMs: at("result") - at("paid"),
-    resultToDoneMs: ended - at("result"),
-    applyMs: Math.round(applyMs),
-    costs: result.costs,
-    // The provider's invoices as paid: the deposit, then the delivery.
-    invoices: (result.receipts as { amount: string }[]).map((r) => r.amount),
-    modelCost: report.model.cost,
-  };
-  console.log(JSON.stringify(figures));
+  for (let task = 1; task <= Number(values.tasks); task++) {
+    const started = Date.now();
+    const submitted = await alice(
+      "job",
+      "submit",
+      "agent-task",
+      "--repo",
+      repoDir,
+      "--depth",
+      depth,
+      "--title",
+      "bench: one commit",
+      "--accept",
+      "git log -1 --format=%H",
+      "--agent",
+      "stamp",
+      "--bid",
+      "10000000",
+      "--provider",
+      net.providerPubkey!,
+      "--timeout",
+      "600",
+      "--wait",
+    );
+    const ended = Date.now();
+    if (submitted.code !== 0) throw new Error(`submit: ${submitted.stderr}`);
+    const result = submitted.lines.find((l) => l.type === "result")!;
+    const id = String(result.job);
+    const at = (status: string) => {
+      const line = submitted.lines.find((l) => l.type === "progress" && l.status === status);
+      return line === undefined ? NaN : Date.parse(String(line.at));
+    };
+    const applyStart = performance.now();
+    const applied = await alice(
+      "job",
+      "results",
+      id,
+      "--apply",
+      repoDir,
+      "--branch",
+      `bench/${id}`,
+    );
+    const applyMs = performance.now() - applyStart;
+    if (applied.code !== 0) throw new Error(`apply: ${applied.stderr}`);
+    const shown = (await alice("job", "results", id)).lines[0];
+    const report = shown.report as { bundle: { bytes: number }; model: { cost: string } };
+    const times = (await runGit(["show", `bench/${id}:turnpike-bench-time.txt`], { dir: repoDir }))
+      .stdout.trim().split(" ").map((n) => Number(BigInt(n) / 1_000_000n));
+    const agentMs = times[1] - times[0];
+    const jobMs = ended - started;
+    const figures = {
+      task,
+      repo: source,
+      depth: Number(depth),
+      repositoryBundleBytes: bundle.bytes,
+      repositoryBundleCommits: bundle.commits,
+      repositoryBundleMs: Math.round(bundleMs),
+      resultBundleBytes: report.bundle.bytes,
+      jobMs,
+      agentMs,
+      addedMs: jobMs - agentMs,
+      submitToAgentStartMs: times[0] - started,
+      agentEndToDoneMs: ended - times[1],
+      // What this task paid the town for the repository blob: 0 when it was stored already.
+      repositoryUploadPaid: String(
+        submitted.lines.find((l) => l.type === "upload")?.paid ?? "none",
+      ),
+      submitToSentMs: at("sent") - started,
+      sentToDepositPaidMs: at("paid") - at("sent"),
+      depositPaidToResultMs: at("result") - at("paid"),
+      resultToDoneMs: ended - at("result"),
+      applyMs: Math.round(applyMs),
+      costs: result.costs,
+      // The provider's invoices as paid: the deposit, then the delivery.
+      invoices: (result.receipts as { amount: string }[]).map((r) => r.amount),
+      modelCost: report.model.cost,
+    };
+    console.log(JSON.stringify(figures));
+  }
 } finally {
   await net.stop();
   await Deno.remove(skills, { recursive: true }).catch(() => {});

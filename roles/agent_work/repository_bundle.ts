@@ -80,10 +80,7 @@ export async function createRepositoryBundle(
     throw new RangeError(`depth must be a positive integer, not ${depth}`);
   }
   const maxBytes = options.maxBytes ?? DEFAULT_REPOSITORY_BUNDLE_MAX;
-  const base = (await runGit(
-    ["rev-parse", "--verify", "--end-of-options", `${options.base ?? "HEAD"}^{commit}`],
-    { dir: repoDir, timeoutMs },
-  )).stdout.trim();
+  const base = await resolveBase(repoDir, options.base, timeoutMs);
   if (options.refuseDirty) await refuseDirty(repoDir, timeoutMs);
   const tmp = await Deno.makeTempDir({ prefix: "turnpike-bundle-" });
   try {
@@ -115,6 +112,28 @@ export async function createRepositoryBundle(
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * The full object id of the commit `base` names in `repoDir` (`HEAD` by default).
+ *
+ * @example
+ * ```ts
+ * import { resolveBase } from "./repository_bundle.ts";
+ *
+ * const head = await resolveBase(".");
+ * head.length; // 40
+ * ```
+ */
+export async function resolveBase(
+  repoDir: string,
+  base = "HEAD",
+  timeoutMs?: number,
+): Promise<string> {
+  return (await runGit(
+    ["rev-parse", "--verify", "--end-of-options", `${base}^{commit}`],
+    { dir: repoDir, timeoutMs },
+  )).stdout.trim();
 }
 
 async function refuseDirty(repoDir: string, timeoutMs: number | undefined): Promise<void> {
