@@ -9,10 +9,11 @@
  * bundle's, the phases from the job's progress lines, and what the job cost besides the model
  * (its invoices, and their parts when the provider gives them).
  *
- * `--tasks N` (default 2) submits N tasks in a row on the same base, one line of figures each: the
- * first makes and uploads the repository bundle, the next ones find it in the profile's cache
+ * `--tasks N` (default 3) submits N tasks in a row, one line of figures each: the first makes and
+ * uploads the repository bundle, the second, on the same base, finds it in the profile's cache
  * (roles/agent_work/requester/repository_bundle_cache.ts) and the provider's checkout in its own
- * (roles/agent_work/provider/checkout_cache.ts).
+ * (roles/agent_work/provider/checkout_cache.ts); from the third on, each on a new base (one commit
+ * more in the clone), the bundle is made from the profile's mirror (roles/agent_work/bundle_mirror.ts).
  *
  * Run: deno run -A bench/agent_task_bench_script.ts [--repo DIR] [--depth 50] [--tasks 2]
  *
@@ -30,7 +31,7 @@ const { values } = parseArgs({
   options: {
     repo: { type: "string", default: "." },
     depth: { type: "string", default: "50" },
-    tasks: { type: "string", default: "2" },
+    tasks: { type: "string", default: "3" },
   },
 });
 // A local clone (hard links, fast): the branch --apply makes goes there, not into the original.
@@ -85,6 +86,20 @@ try {
   // A node already up, so its start is not counted in the job.
   await alice("node", "status");
   for (let task = 1; task <= Number(values.tasks); task++) {
+    if (task >= 3) {
+      await Deno.writeTextFile(`${repoDir}/turnpike-bench-base.txt`, `base ${task}\n`);
+      await runGit(["add", "turnpike-bench-base.txt"], { dir: repoDir });
+      await runGit([
+        "-c",
+        "user.name=bench",
+        "-c",
+        "user.email=bench@turnpike.invalid",
+        "commit",
+        "-q",
+        "-m",
+        `bench: base ${task}`,
+      ], { dir: repoDir });
+    }
     const started = Date.now();
     const submitted = await alice(
       "job",

@@ -134,10 +134,15 @@ async function bundleAndSeal(
   const plainPath = await Deno.makeTempFile({ prefix: "turnpike-repo-", suffix: ".bundle" });
   const sealedPath = await Deno.makeTempFile({ prefix: "turnpike-repo-", suffix: ".sealed" });
   try {
-    await createRepositoryBundle({ repoDir: o.repo, outPath: plainPath, base, depth: o.depth })
-      .catch((err: Error) => {
-        throw new TaskRepositoryError(err.message, { cause: err });
-      });
+    await createRepositoryBundle({
+      repoDir: o.repo,
+      outPath: plainPath,
+      base,
+      depth: o.depth,
+      mirrorDir: o.cache?.mirrorOf(await Deno.realPath(o.repo)),
+    }).catch((err: Error) => {
+      throw new TaskRepositoryError(err.message, { cause: err });
+    });
     const { sealed, key } = await sealBlob(await Deno.readFile(plainPath));
     await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
     // A cache that cannot keep it costs the next task the full path, not this one its job.

@@ -19,6 +19,8 @@
  * blob opens with the key (AES-GCM's tag: any changed byte, a truncated file or a wrong key fails),
  * else the entry is dropped and the task takes the full path. The least recently used entries go
  * past {@linkcode DEFAULT_BUNDLE_CACHE_MAX_BYTES} or {@linkcode DEFAULT_BUNDLE_CACHE_MAX_ENTRIES}.
+ * Beside the entries, `mirrors/` holds one bare repository per repository bundled, from which the
+ * next bundle of a new base is made incrementally (roles/agent_work/bundle_mirror.ts).
  *
  * @module
  */
@@ -70,6 +72,11 @@ export interface BundleCache {
   get(key: BundleCacheKey): Promise<CachedBundle | undefined>;
   /** Keeps a sealed blob (read from `sealedPath`, left in place) and its key. */
   put(key: BundleCacheKey, sealedPath: string, blobKey: Uint8Array<ArrayBuffer>): Promise<void>;
+  /**
+   * Where the bundles of the repository at `repo` (its real path) keep their mirror, which makes
+   * the next bundle of another base incremental (roles/agent_work/bundle_mirror.ts).
+   */
+  mirrorOf(repo: string): string;
 }
 
 interface EntryFile {
@@ -140,6 +147,9 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
       await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
       return { sealedPath, key, sealedSha256: entry.sealed };
     },
+    mirrorOf(repo) {
+      return `${o.dir}/mirrors/${sha256Of(new TextEncoder().encode(repo)).slice(0, 32)}`;
+    },
     async put(k, sealedPath, blobKey) {
       await Deno.mkdir(o.dir, { recursive: true, mode: 0o700 });
       const path = pathOf(k);
@@ -165,6 +175,14 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
 async function evict(dir: string, maxBytes: number, maxEntries: number): Promise<void> {
   const entries: { path: string; used: number; bytes: number }[] = [];
   for await (const e of Deno.readDir(dir)) {
+    if (e.name.startsWith(".")) {
+      // A crash's leftover (a bundle's throwaway repository, a copy handed out): after an hour.
+      const made = (await Deno.stat(`${dir}/${e.name}`).catch(() => undefined))?.mtime;
+      if (Date.now() - (made?.getTime() ?? Date.now()) > 3_600_000) {
+        await Deno.remove(`${dir}/${e.name}`, { recursive: true }).catch(() => {});
+      }
+      continue;
+    }
     if (!e.isFile || !e.name.endsWith(".json")) continue;
     const path = `${dir}/${e.name.slice(0, -5)}`;
     const json = await Deno.stat(`${path}.json`).catch(() => undefined);
