@@ -37,6 +37,10 @@ import type {
   TaskRepositoryError,
 } from "../roles/agent_work/requester/requester_agent_errors.ts";
 import type { AgentTaskFlags } from "./agent_task_options.ts";
+import {
+  BUNDLE_CACHE_DIR,
+  openBundleCache,
+} from "../roles/agent_work/requester/repository_bundle_cache.ts";
 
 const usage = (message: string, suggestion?: string, cause?: unknown) =>
   new CliError(message, { exitCode: ExitCode.Usage, suggestion, cause });
@@ -44,7 +48,9 @@ const usage = (message: string, suggestion?: string, cause?: unknown) =>
 /**
  * `job submit agent-task`: the flags checked, the task read, then the repository bundled and
  * sealed (roles/agent_work/requester/agent_task_out.ts); `flags.protect` are the profile's
- * `[agents] protect` and the `--protect` globs (docs/PROTOCOL.md "Protected paths").
+ * `[agents] protect` and the `--protect` globs (docs/PROTOCOL.md "Protected paths"). With the
+ * profile's state dir, the sealed bundle comes from its cache when a task on the same base, depth
+ * and provider sent it (roles/agent_work/requester/repository_bundle_cache.ts).
  *
  * @example
  * ```ts ignore
@@ -63,6 +69,7 @@ const usage = (message: string, suggestion?: string, cause?: unknown) =>
 export async function agentTaskParts(
   flags: AgentTaskFlags,
   directory: readonly ProviderListing[],
+  stateDir?: string,
 ): Promise<AgentTaskParts> {
   const { repo, accept, agent } = flags;
   if (repo === undefined) throw usage("agent-task needs --repo <dir>");
@@ -103,6 +110,9 @@ export async function agentTaskParts(
     protect,
     provider,
     directory,
+    cache: stateDir === undefined
+      ? undefined
+      : openBundleCache({ dir: `${stateDir}/${BUNDLE_CACHE_DIR}` }),
   }).catch((err) => {
     throw toCliError(err, [
       errorCase<TaskRepositoryError>(

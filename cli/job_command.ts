@@ -287,6 +287,7 @@ async function buildSpec(
   kindText: string,
   opts: SubmitOptions,
   directory: readonly ProviderListing[] = [],
+  stateDir?: string,
 ): Promise<{ spec: JobSpec; uploads: PendingUpload[]; local?: agentRecord.AgentTaskLocal }> {
   const uploads: PendingUpload[] = [];
   try {
@@ -322,7 +323,7 @@ async function buildSpec(
       then: (opts.then ?? []).map((t) => parseThenSpec(t, defaults)),
     };
     if (spec.kind !== AGENT_TASK_KIND) return { spec, uploads };
-    const parts = await (await agentTaskCommand()).agentTaskParts(opts, directory);
+    const parts = await (await agentTaskCommand()).agentTaskParts(opts, directory, stateDir);
     uploads.push({ path: parts.sealedPath, temporary: true, name: parts.sealedName });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
     // The bead (its id, title, rig and polecat) kept on the job's record (cli/job_bead.ts).
@@ -442,7 +443,12 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     });
   }
   const protect = [...config.agentProtect, ...opts.protect ?? []]; // [agents] protect, then flags
-  const { spec, uploads, local } = await buildSpec(kindText, { ...opts, protect }, directory ?? []);
+  const { spec, uploads, local } = await buildSpec(
+    kindText,
+    { ...opts, protect },
+    directory ?? [],
+    config.stateDir,
+  );
   if (opts.worker !== undefined) {
     spec.worker = await (await lazyImport<typeof import("./gt_worker_flag.ts")>(
       new URL("./gt_worker_flag.ts", import.meta.url),

@@ -20,6 +20,7 @@
  */
 import { BundleTooLargeError, DirtyWorktreeError } from "./agent_work_errors.ts";
 import { runGit } from "./git_command.ts";
+import { keepInMirror, seedFromMirror } from "./bundle_mirror.ts";
 
 /** The one ref a repository bundle carries: the base commit. */
 export const BASE_REF = "refs/turnpike/base";
@@ -43,6 +44,11 @@ export interface RepositoryBundleOptions {
   refuseDirty?: boolean;
   /** Milliseconds each git command may run. */
   timeoutMs?: number;
+  /**
+   * A bare repository kept between bundles of this repository (bundle_mirror.ts): the fetch
+   * sends only what it lacks, and it keeps what the fetch brought. None: made from nothing.
+   */
+  mirrorDir?: string;
 }
 
 /** What a repository bundle holds. */
@@ -80,20 +86,51 @@ export async function createRepositoryBundle(
     throw new RangeError(`depth must be a positive integer, not ${depth}`);
   }
   const maxBytes = options.maxBytes ?? DEFAULT_REPOSITORY_BUNDLE_MAX;
-  const base = (await runGit(
-    ["rev-parse", "--verify", "--end-of-options", `${options.base ?? "HEAD"}^{commit}`],
-    { dir: repoDir, timeoutMs },
-  )).stdout.trim();
+  const base = await resolveBase(repoDir, options.base, timeoutMs);
   if (options.refuseDirty) await refuseDirty(repoDir, timeoutMs);
-  const tmp = await Deno.makeTempDir({ prefix: "turnpike-bundle-" });
+  // An absolute path, not a file:// URL: no escaping to get wrong, and for fetch it is the
+  // same transport (upload-pack), which honours --depth.
+  const source = await Deno.realPath(repoDir);
+  const o = { source, base, depth, outPath, maxBytes, timeoutMs };
+  // The whole history: a fetch into a shallow mirror would stay shallow, so none is used.
+  const mirror = depth === undefined ? undefined : options.mirrorDir;
+  if (mirror === undefined) return await bundleIn(o);
+  try {
+    return await bundleIn(o, mirror);
+  } catch (err) {
+    if (err instanceof BundleTooLargeError) throw err;
+    // A mirror that misled the fetch: dropped, and the bundle made from nothing (which seeds it).
+    await Deno.remove(mirror, { recursive: true }).catch(() => {});
+    return await bundleIn(o, mirror);
+  }
+}
+
+/** The bundle made in a throwaway repository, borrowing from `mirror` when there is one. */
+async function bundleIn(
+  o: {
+    source: string;
+    base: string;
+    depth?: number;
+    outPath: string;
+    maxBytes: number;
+    timeoutMs?: number;
+  },
+  mirror?: string,
+): Promise<RepositoryBundle> {
+  const { source, base, depth, outPath, timeoutMs } = o;
+  // Beside the mirror: it is renamed into it, or its pack moved there (one file system).
+  const parent = mirror?.slice(0, mirror.lastIndexOf("/"));
+  if (parent !== undefined) await Deno.mkdir(parent, { recursive: true, mode: 0o700 });
+  const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".tmp-bundle-" });
   try {
     await runGit(["init", "-q", "--bare", tmp], { timeoutMs });
-    // An absolute path, not a file:// URL: no escaping to get wrong, and for fetch it is the
-    // same transport (upload-pack), which honours --depth.
-    const source = await Deno.realPath(repoDir);
+    const seeded = mirror !== undefined && await seedFromMirror(tmp, mirror);
     await runGit([
       "-c",
       "protocol.version=2",
+      // What the fetch brings stays one pack, however few its objects: the mirror takes packs.
+      "-c",
+      "fetch.unpackLimit=1",
       "fetch",
       "-q",
       "--no-tags",
@@ -104,17 +141,45 @@ export async function createRepositoryBundle(
     ], { dir: tmp, timeoutMs });
     await runGit(["bundle", "create", "-q", outPath, BASE_REF], { dir: tmp, timeoutMs });
     const { size } = await Deno.stat(outPath);
-    if (size > maxBytes) {
+    if (size > o.maxBytes) {
       await Deno.remove(outPath).catch(() => {});
-      throw new BundleTooLargeError(size, maxBytes);
+      throw new BundleTooLargeError(size, o.maxBytes);
     }
-    const commits = Number(
-      (await runGit(["rev-list", "--count", BASE_REF], { dir: tmp, timeoutMs })).stdout.trim(),
-    );
-    return { path: outPath, base, bytes: size, commits, shallow: await shallowOf(tmp) };
+    const history = (await runGit(["rev-list", BASE_REF], {
+      dir: tmp,
+      timeoutMs,
+      maxOutput: 256 * 1024 * 1024,
+    })).stdout.split("\n").filter((l) => l !== "");
+    // The mirror's shallow commits of other bases are not this bundle's.
+    const mine = new Set(history);
+    const shallow = (await shallowOf(tmp)).filter((c) => !seeded || mine.has(c));
+    if (mirror !== undefined) await keepInMirror(tmp, mirror);
+    return { path: outPath, base, bytes: size, commits: history.length, shallow };
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * The full object id of the commit `base` names in `repoDir` (`HEAD` by default).
+ *
+ * @example
+ * ```ts
+ * import { resolveBase } from "./repository_bundle.ts";
+ *
+ * const head = await resolveBase(".");
+ * head.length; // 40
+ * ```
+ */
+export async function resolveBase(
+  repoDir: string,
+  base = "HEAD",
+  timeoutMs?: number,
+): Promise<string> {
+  return (await runGit(
+    ["rev-parse", "--verify", "--end-of-options", `${base}^{commit}`],
+    { dir: repoDir, timeoutMs },
+  )).stdout.trim();
 }
 
 async function refuseDirty(repoDir: string, timeoutMs: number | undefined): Promise<void> {

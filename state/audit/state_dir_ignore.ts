@@ -7,7 +7,8 @@
 /**
  * What never goes into a state dir's history, whichever role opened it first (one state dir can
  * serve several commands): derived indexes, databases, temp files, process locks, live status,
- * per-job work dirs and the skills' Deno cache. Every open makes sure `.gitignore` has them all.
+ * per-job work dirs, the skills' Deno cache and the agent-task caches (the requester's sealed
+ * repository bundles and their keys, the provider's checkouts). Every open makes sure `.gitignore` has them all.
  *
  * @example
  * ```ts
@@ -33,4 +34,6 @@ export const STATE_DIR_IGNORE: readonly string[] = [
   "provider-status.json",
   "work/",
   "skill-deno-cache/",
+  "repository-bundles/",
+  "agent-checkouts/",
 ];

@@ -1,7 +1,8 @@
 /**
  * An agent task's inputs on the host: the sealed repository opened and checked out (within half
  * the job's disk, docs/SKILLS.md "agent-task"), the protected paths' base copies, and the task's
- * files the job gets in its `inputs/`.
+ * files the job gets in its `inputs/`. With a checkout cache, a bundle checked out before is taken
+ * from it, and a new one kept in it (checkout_cache.ts).
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { worktreeFromBundle } from "../bundle_worktree.ts";
 import { protectedPathInputs } from "../protected_paths.ts";
 import { parseAgentTask, renderTaskPrompt } from "../agent_task.ts";
 import type { SkillJob } from "../../provider/sandbox/skill_sandbox.ts";
+import type { CheckoutCache } from "./checkout_cache.ts";
 
 /** What of an agent-task request its inputs are made from. */
 export interface AgentTaskInputsRequest {
@@ -37,6 +39,7 @@ export interface AgentTaskInputsRequest {
  * ```ts
  * import { prepareAgentTaskInputs, type AgentTaskInputsRequest } from "./agent_task_inputs.ts";
  * import type { SkillJob } from "../../provider/sandbox/skill_sandbox.ts";
+import type { CheckoutCache } from "./checkout_cache.ts";
  *
  * declare const job: SkillJob, request: AgentTaskInputsRequest;
  * const files = await prepareAgentTaskInputs(job, request, await Deno.makeTempDir());
@@ -47,33 +50,42 @@ export async function prepareAgentTaskInputs(
   job: SkillJob,
   r: AgentTaskInputsRequest,
   hostDir: string,
+  cache?: CheckoutCache,
 ): Promise<{ path: string; name: string }[]> {
   const blob = (job.files ?? []).find((f) => f.name === r.repoBlob);
   if (blob === undefined) throw new Error(`the repository blob ${r.repoBlob} was not fetched`);
   const sealed = await Deno.readFile(blob.path);
   const plain = await openBlob(sealed, hexToBytes(r.repoKey) as Uint8Array<ArrayBuffer>);
-  await Deno.writeFile(`${hostDir}/repo.bundle`, plain, { mode: 0o600 });
   const task = parseAgentTask(r.task);
-  await worktreeFromBundle({
-    bundlePath: `${hostDir}/repo.bundle`,
-    base: r.base,
-    dir: `${hostDir}/pristine`,
-    // The job gets the files as a tar and unpacks it in its work dir: both fit in its limit,
-    // or the checkout is refused before it writes them on the host (docs/SKILLS.md "agent-task").
-    maxCheckoutBytes: Math.floor(job.manifest.diskBytes / 2),
-  });
+  // The job gets the files as a tar and unpacks it in its work dir: both fit in its limit,
+  // or the checkout is refused before it writes them on the host (docs/SKILLS.md "agent-task").
+  const maxCheckoutBytes = Math.floor(job.manifest.diskBytes / 2);
+  const key = { bundle: plain, base: r.base };
+  const cached = await cache?.take(key, hostDir, maxCheckoutBytes) ?? false;
+  if (!cached) {
+    await Deno.writeFile(`${hostDir}/repo.bundle`, plain, { mode: 0o600 });
+    await worktreeFromBundle({
+      bundlePath: `${hostDir}/repo.bundle`,
+      base: r.base,
+      dir: `${hostDir}/pristine`,
+      maxCheckoutBytes,
+    });
+  }
   const protectedFiles = r.protect.length === 0 ? [] : await protectedPathInputs({
     pristine: `${hostDir}/pristine`,
     base: r.base,
     globs: r.protect,
     dir: hostDir,
   });
-  const tar = await new Deno.Command("tar", {
-    args: ["-C", `${hostDir}/pristine`, "-cf", `${hostDir}/worktree.tar`, "."],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!tar.success) throw new Error(`tar: ${new TextDecoder().decode(tar.stderr).trim()}`);
+  if (!cached) {
+    const tar = await new Deno.Command("tar", {
+      args: ["-C", `${hostDir}/pristine`, "-cf", `${hostDir}/worktree.tar`, "."],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!tar.success) throw new Error(`tar: ${new TextDecoder().decode(tar.stderr).trim()}`);
+    await cache?.keep(key, hostDir).catch(() => {});
+  }
   const write = async (name: string, text: string) => {
     await Deno.writeTextFile(`${hostDir}/${name}`, text, { mode: 0o600 });
     return { path: `${hostDir}/${name}`, name };

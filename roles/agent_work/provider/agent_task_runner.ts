@@ -39,6 +39,7 @@ import { decodeEventToon } from "../../../protocol/toon_codec.ts";
 import { blobInputsOf } from "../../../protocol/job_blobs.ts";
 import { derivedBlobKey, sealBlob } from "../sealed_blob.ts";
 import { prepareAgentTaskInputs } from "./agent_task_inputs.ts";
+import type { CheckoutCache } from "./checkout_cache.ts";
 import {
   AGENT_TASK_PARAM as PARAM,
   SEALED_RESULT_NAME,
@@ -87,6 +88,8 @@ export interface AgentTaskRunnerOptions {
   log?: (line: string) => void;
   /** Where every ended job's transcript is kept (kept_transcript.ts); none kept without. */
   transcriptsDir?: string;
+  /** The checked-out repositories kept for the next task on the same bundle (none: none kept). */
+  checkoutCache?: CheckoutCache;
   /** The least time between two reports of an agent's spend (default 10 s). */
   spendEveryMs?: number;
   /** The agent's heartbeat period (default 60 s; docs/PROTOCOL.md "Agent heartbeat"). */
@@ -223,7 +226,9 @@ async function runAgentTask(
   await Deno.remove(hostDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(hostDir, { recursive: true, mode: 0o700 });
   try {
-    let files = await prepareAgentTaskInputs(job, request, hostDir).catch((err: Error) => err);
+    let files = await prepareAgentTaskInputs(job, request, hostDir, o.checkoutCache).catch((
+      err: Error,
+    ) => err);
     if (files instanceof Error) return outcome("bad-input", files.message);
     // A host preset works on the host first; the sandbox then runs the gate and the bundle
     // only (docs/OPERATIONS.md "Host presets").

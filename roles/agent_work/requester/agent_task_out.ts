@@ -1,7 +1,8 @@
 /**
  * An agent task going out (docs/PROTOCOL.md "agent-task (kind 5603)", docs/ARCHITECTURE.md "One
  * agent task, from `job submit` to `--apply`"): the repository bundled at its base, the bundle
- * sealed with a fresh key (the town stores ciphertext only), and the job's parts: the task as a
+ * sealed with a fresh key (the town stores ciphertext only), or the blob and key a task on the
+ * same base, depth and provider sent before (repository_bundle_cache.ts), and the job's parts: the task as a
  * text input, and the preset, base, gate, key, budget and protected globs as params, all
  * encrypted to the one provider. `job submit agent-task` (cli/agent_task_command.ts) checks the
  * flags and calls {@linkcode sealAgentTask}.
@@ -11,7 +12,8 @@
 import { bytesToHex } from "@noble/hashes/utils.js";
 import type { JobInput, JobParam } from "../../../protocol/nip90_job.ts";
 import type { ProviderListing } from "../../requester/provider_directory.ts";
-import { createRepositoryBundle } from "../repository_bundle.ts";
+import { createRepositoryBundle, resolveBase } from "../repository_bundle.ts";
+import type { BundleCache } from "./repository_bundle_cache.ts";
 import { sealBlob } from "../sealed_blob.ts";
 import type { AgentTask } from "../agent_task.ts";
 import type { AgentTaskLocal } from "../../../state/jobs/agent_task_record.ts";
@@ -49,6 +51,11 @@ export interface SealAgentTaskOptions {
   provider: string;
   /** The providers' announcements, for the preset's timeout. */
   directory: readonly ProviderListing[];
+  /**
+   * The profile's cache of sealed bundles (repository_bundle_cache.ts): a task on a base, depth
+   * and provider it holds sends that blob again; none: bundled and sealed afresh each time.
+   */
+  cache?: BundleCache;
 }
 
 /** What `job submit` adds to its spec for an agent task. */
@@ -91,24 +98,17 @@ export interface AgentTaskParts {
  * ```
  */
 export async function sealAgentTask(o: SealAgentTaskOptions): Promise<AgentTaskParts> {
-  const plainPath = await Deno.makeTempFile({ prefix: "turnpike-repo-", suffix: ".bundle" });
-  const sealedPath = await Deno.makeTempFile({ prefix: "turnpike-repo-", suffix: ".sealed" });
+  const base = await resolveBase(o.repo, o.base).catch((err: Error) => {
+    throw new TaskRepositoryError(err.message, { cause: err });
+  });
+  const id = { base, depth: o.depth, provider: o.provider };
+  const { sealedPath, key } = await o.cache?.get(id) ?? await bundleAndSeal(o, base);
   try {
-    const bundle = await createRepositoryBundle({
-      repoDir: o.repo,
-      outPath: plainPath,
-      base: o.base,
-      depth: o.depth,
-    }).catch((err: Error) => {
-      throw new TaskRepositoryError(err.message, { cause: err });
-    });
-    const { sealed, key } = await sealBlob(await Deno.readFile(plainPath));
-    await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
     return {
       inputs: [{ type: "text", data: JSON.stringify(beadShape(o.task)) }],
       params: [
         { name: PARAM.agent, values: [o.agent] },
-        { name: PARAM.base, values: [bundle.base] },
+        { name: PARAM.base, values: [base] },
         { name: PARAM.accept, values: [o.accept] },
         { name: PARAM.repoKey, values: [bytesToHex(key)] },
         ...(o.budget === undefined ? [] : [{ name: PARAM.budget, values: [o.budget] }]),
@@ -118,8 +118,37 @@ export async function sealAgentTask(o: SealAgentTaskOptions): Promise<AgentTaskP
       sealedName: SEALED_REPOSITORY_NAME,
       provider: o.provider,
       timeoutMs: announcedTimeoutMs(o.directory, o.provider, o.agent),
-      local: { repo: await Deno.realPath(o.repo), base: bundle.base, accept: o.accept },
+      local: { repo: await Deno.realPath(o.repo), base, accept: o.accept },
     };
+  } catch (err) {
+    await Deno.remove(sealedPath).catch(() => {});
+    throw err;
+  }
+}
+
+/** The full path: the repository bundled at `base`, sealed with a fresh key, kept in the cache. */
+async function bundleAndSeal(
+  o: SealAgentTaskOptions,
+  base: string,
+): Promise<{ sealedPath: string; key: Uint8Array<ArrayBuffer> }> {
+  const plainPath = await Deno.makeTempFile({ prefix: "turnpike-repo-", suffix: ".bundle" });
+  const sealedPath = await Deno.makeTempFile({ prefix: "turnpike-repo-", suffix: ".sealed" });
+  try {
+    await createRepositoryBundle({
+      repoDir: o.repo,
+      outPath: plainPath,
+      base,
+      depth: o.depth,
+      mirrorDir: o.cache?.mirrorOf(await Deno.realPath(o.repo)),
+    }).catch((err: Error) => {
+      throw new TaskRepositoryError(err.message, { cause: err });
+    });
+    const { sealed, key } = await sealBlob(await Deno.readFile(plainPath));
+    await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
+    // A cache that cannot keep it costs the next task the full path, not this one its job.
+    await o.cache?.put({ base, depth: o.depth, provider: o.provider }, sealedPath, key)
+      .catch(() => {});
+    return { sealedPath, key };
   } catch (err) {
     await Deno.remove(sealedPath).catch(() => {});
     throw err;

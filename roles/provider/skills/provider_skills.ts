@@ -17,6 +17,7 @@ import { createSkillSandbox, type SkillSandbox } from "../sandbox/skill_sandbox.
 import { type DockerEngineInfo, probeDockerEngine } from "../docker/docker_engine.ts";
 import { createDockerBuildRunner } from "../docker/docker_build_runner.ts";
 import { createAgentTaskRunner } from "../../agent_work/provider/agent_task_runner.ts";
+import { CHECKOUT_CACHE_DIR, openCheckoutCache } from "../../agent_work/provider/checkout_cache.ts";
 import type { SkillRunner } from "../jobs/job_run.ts";
 import type { ModelPreset } from "../../../config/model_presets.ts";
 import { createTextGenerationRunner } from "../models/text_generation_runner.ts";
@@ -111,6 +112,7 @@ export class ProviderSkills {
         sandbox: this.#sandbox,
         presets: o.agents!,
         transcriptsDir: `${o.stateDir}/agent-transcripts`,
+        checkoutCache: openCheckoutCache({ dir: `${o.stateDir}/${CHECKOUT_CACHE_DIR}` }),
         log: o.log,
         spendEveryMs: o.agentSpendEveryMs,
         heartbeatMs: o.agentHeartbeatMs,

@@ -1,0 +1,151 @@
+/**
+ * The provider's cache of checked-out repositories (docs/OPERATIONS.md "The agent-task checkout
+ * cache"): a task whose repository bundle is one the provider checked before (the requester sends
+ * the same sealed blob for the same base: roles/agent_work/requester/repository_bundle_cache.ts)
+ * gets its pristine repository and its worktree tar from here, as hard links, instead of
+ * unbundling, checking and checking out again.
+ *
+ * The provider trusts the requester's bundle no more than before: an entry is made only from a
+ * checkout that passed every check of `worktreeFromBundle` (roles/agent_work/bundle_worktree.ts),
+ * and is named by the sha256 of the bundle's bytes (opened with the job's key, so authenticated)
+ * and the base: only the very same bundle, whose checks would come out the same, finds it. Its
+ * base's files are checked again against the job's own limit (the tar's size, which is at least
+ * theirs): a job with a smaller disk takes the full path. Nothing in the cache is ever written
+ * after it is made: the job's files are copies (the sandbox copies `inputs/`), a host preset copies
+ * the pristine repository, and git on the host only reads it (git writes by rename in any case).
+ *
+ * On disk, beside the jobs' work dirs and hidden from every job as the whole state dir is:
+ * `<dir>/<name>/pristine/` and `<dir>/<name>/worktree.tar`, made in `<dir>/.tmp-*` and renamed in.
+ * The least recently used entries go past {@linkcode DEFAULT_CHECKOUT_CACHE_MAX_BYTES}.
+ *
+ * @module
+ */
+import { createStreamingSha256 } from "../../../protocol/streaming_sha256.ts";
+
+/** The cache's folder in a provider's state dir: `<state dir>/agent-checkouts`. */
+export const CHECKOUT_CACHE_DIR = "agent-checkouts";
+/** Bytes the cached checkouts take at most by default (least recently used go first). */
+export const DEFAULT_CHECKOUT_CACHE_MAX_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** Options of {@linkcode openCheckoutCache}. */
+export interface CheckoutCacheOptions {
+  /** The cache's folder (made 0700 when absent). */
+  dir: string;
+  /** Bytes kept at most; {@linkcode DEFAULT_CHECKOUT_CACHE_MAX_BYTES} by default. */
+  maxBytes?: number;
+}
+
+/** What names an entry: the bundle's bytes and the base the job agreed. */
+export interface CheckoutKey {
+  /** The plaintext bundle. */
+  bundle: Uint8Array;
+  /** The base commit. */
+  base: string;
+}
+
+/** The cache's calls. */
+export interface CheckoutCache {
+  /**
+   * Links the entry's `pristine/` and `worktree.tar` into `hostDir`; false when there is none,
+   * its tar is over `maxTarBytes`, or linking failed (then nothing is left in `hostDir`).
+   */
+  take(key: CheckoutKey, hostDir: string, maxTarBytes: number): Promise<boolean>;
+  /** Keeps a copy of `hostDir`'s checked `pristine/` and `worktree.tar` (best effort). */
+  keep(key: CheckoutKey, hostDir: string): Promise<void>;
+}
+
+/**
+ * The cache in `o.dir`.
+ *
+ * @example
+ * ```ts
+ * import { openCheckoutCache } from "./checkout_cache.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const cache = openCheckoutCache({ dir: `${dir}/cache` });
+ * const key = { bundle: new Uint8Array([1]), base: "ab".repeat(20) };
+ * await Deno.mkdir(`${dir}/job/pristine`, { recursive: true });
+ * await Deno.writeTextFile(`${dir}/job/worktree.tar`, "tar");
+ * await cache.keep(key, `${dir}/job`);
+ * await Deno.mkdir(`${dir}/next`);
+ * if (!await cache.take(key, `${dir}/next`, 1 << 20)) throw new Error("a miss");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function openCheckoutCache(o: CheckoutCacheOptions): CheckoutCache {
+  const maxBytes = o.maxBytes ?? DEFAULT_CHECKOUT_CACHE_MAX_BYTES;
+  const nameOf = (k: CheckoutKey) => {
+    const hash = createStreamingSha256();
+    hash.update(k.bundle);
+    hash.update(new TextEncoder().encode(` ${k.base}`));
+    return hash.digestHex().slice(0, 32);
+  };
+  return {
+    async take(k, hostDir, maxTarBytes) {
+      const entry = `${o.dir}/${nameOf(k)}`;
+      const tar = await Deno.stat(`${entry}/worktree.tar`).catch(() => undefined);
+      if (tar === undefined || tar.size > maxTarBytes) return false;
+      const now = new Date();
+      await Deno.utime(entry, now, now).catch(() => {});
+      try {
+        await Deno.link(`${entry}/worktree.tar`, `${hostDir}/worktree.tar`);
+        await run("cp", ["-al", `${entry}/pristine`, `${hostDir}/pristine`]);
+        return true;
+      } catch {
+        // Evicted meanwhile, or another file system: the full path, from nothing.
+        await Deno.remove(`${hostDir}/worktree.tar`).catch(() => {});
+        await Deno.remove(`${hostDir}/pristine`, { recursive: true }).catch(() => {});
+        return false;
+      }
+    },
+    async keep(k, hostDir) {
+      await Deno.mkdir(o.dir, { recursive: true, mode: 0o700 });
+      const entry = `${o.dir}/${nameOf(k)}`;
+      if (await Deno.stat(entry).then(() => true, () => false)) return;
+      const tmp = await Deno.makeTempDir({ dir: o.dir, prefix: ".tmp-" });
+      try {
+        await run("cp", ["-al", `${hostDir}/pristine`, `${tmp}/pristine`]).catch(() =>
+          run("cp", ["-a", `${hostDir}/pristine`, `${tmp}/pristine`])
+        );
+        await Deno.link(`${hostDir}/worktree.tar`, `${tmp}/worktree.tar`).catch(() =>
+          Deno.copyFile(`${hostDir}/worktree.tar`, `${tmp}/worktree.tar`)
+        );
+        await Deno.rename(tmp, entry);
+      } catch {
+        // Another job kept the same one first, or the disk is full: this job is not the worse.
+        await Deno.remove(tmp, { recursive: true }).catch(() => {});
+        return;
+      }
+      await evict(o.dir, maxBytes);
+    },
+  };
+}
+
+/** Drops the least recently used entries (and a crash's leftovers) until within the bound. */
+async function evict(dir: string, maxBytes: number): Promise<void> {
+  const entries: { path: string; used: number; bytes: number }[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.name.startsWith(".tmp-")) {
+      // Older than a minute: no keep() is still writing it.
+      const made = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime() ?? 0;
+      if (Date.now() - made > 60_000) await Deno.remove(path, { recursive: true }).catch(() => {});
+      continue;
+    }
+    const used = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime() ?? 0;
+    const du = await run("du", ["-sb", path]).catch(() => "0");
+    entries.push({ path, used, bytes: Number(du.split("\t")[0]) || 0 });
+  }
+  entries.sort((a, b) => b.used - a.used);
+  let bytes = 0;
+  for (const e of entries) {
+    bytes += e.bytes;
+    if (bytes > maxBytes) await Deno.remove(e.path, { recursive: true }).catch(() => {});
+  }
+}
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`${cmd}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  return new TextDecoder().decode(out.stdout);
+}

@@ -1,0 +1,207 @@
+/**
+ * The requester's cache of sealed repository bundles, in the profile (docs/PROTOCOL.md "Agent
+ * work", "The repository out"): a second agent task on the same base, to the same depth and the
+ * same provider, sends the very blob the first one sent, so it neither bundles, seals nor uploads
+ * again (the town answers that it holds the blob: nothing to pay, nothing to send).
+ *
+ * Why the same sealed blob and its key, rather than a delta bundle against a base the provider
+ * has: the requester cannot know what a provider kept (a restart, an eviction, another machine
+ * behind the same key), and a bundle with prerequisites is one the provider could not check alone
+ * (roles/agent_work/bundle_worktree.ts refuses prerequisites). The same bytes under the same key
+ * keep each guarantee of a fresh seal: the key still seals one message only (a hit never seals
+ * again; a miss seals with a fresh key), it still travels only in the job's params encrypted to
+ * that one provider (the entry is per provider: another provider gets a blob and key of its own),
+ * and the town still holds ciphertext only. What the town learns besides: that two requests carry
+ * the same repository blob (their `x` tags are equal), which their equal sizes told it already.
+ *
+ * An entry is `<dir>/<name>.sealed` and `<name>.json` (the base, depth, provider, key, the sealed
+ * blob's sha256), the name a hash of base, depth and provider. A hit is checked before use: the
+ * blob opens with the key (AES-GCM's tag: any changed byte, a truncated file or a wrong key fails),
+ * else the entry is dropped and the task takes the full path. The least recently used entries go
+ * past {@linkcode DEFAULT_BUNDLE_CACHE_MAX_BYTES} or {@linkcode DEFAULT_BUNDLE_CACHE_MAX_ENTRIES}.
+ * Beside the entries, `mirrors/` holds one bare repository per repository bundled, from which the
+ * next bundle of a new base is made incrementally (roles/agent_work/bundle_mirror.ts).
+ *
+ * @module
+ */
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { createStreamingSha256 } from "../../../protocol/streaming_sha256.ts";
+import { openBlob } from "../sealed_blob.ts";
+import { writeFileAtomic } from "../../../state/atomic_file.ts";
+
+/** The cache's folder in a profile: `<state dir>/repository-bundles`. */
+export const BUNDLE_CACHE_DIR = "repository-bundles";
+/** Bytes of sealed bundles the cache keeps at most by default (least recently used go first). */
+export const DEFAULT_BUNDLE_CACHE_MAX_BYTES = 512 * 1024 * 1024;
+/** Entries the cache keeps at most by default. */
+export const DEFAULT_BUNDLE_CACHE_MAX_ENTRIES = 16;
+
+/** What names an entry: the same bundle, sealed for the same provider. */
+export interface BundleCacheKey {
+  /** The base commit's full object id. */
+  base: string;
+  /** The depth asked; undefined: the whole history. */
+  depth?: number;
+  /** The provider's pubkey (hex): the key goes to it alone. */
+  provider: string;
+}
+
+/** A cache hit: a copy of the sealed blob to hand on, and its key. */
+export interface CachedBundle {
+  /** A copy of the sealed blob, the caller's to move or remove. */
+  sealedPath: string;
+  /** The blob's key. */
+  key: Uint8Array<ArrayBuffer>;
+  /** The sealed blob's sha256 (hex). */
+  sealedSha256: string;
+}
+
+/** Options of {@linkcode openBundleCache}. */
+export interface BundleCacheOptions {
+  /** The cache's folder (made 0700 when absent). */
+  dir: string;
+  /** Bytes of sealed blobs kept at most; {@linkcode DEFAULT_BUNDLE_CACHE_MAX_BYTES} by default. */
+  maxBytes?: number;
+  /** Entries kept at most; {@linkcode DEFAULT_BUNDLE_CACHE_MAX_ENTRIES} by default. */
+  maxEntries?: number;
+}
+
+/** The cache's two calls. */
+export interface BundleCache {
+  /** The entry's blob copied out and its key, or undefined (absent, or dropped as corrupt). */
+  get(key: BundleCacheKey): Promise<CachedBundle | undefined>;
+  /** Keeps a sealed blob (read from `sealedPath`, left in place) and its key. */
+  put(key: BundleCacheKey, sealedPath: string, blobKey: Uint8Array<ArrayBuffer>): Promise<void>;
+  /**
+   * Where the bundles of the repository at `repo` (its real path) keep their mirror, which makes
+   * the next bundle of another base incremental (roles/agent_work/bundle_mirror.ts).
+   */
+  mirrorOf(repo: string): string;
+}
+
+interface EntryFile {
+  version: 1;
+  base: string;
+  depth: number | null;
+  provider: string;
+  key: string;
+  sealed: string;
+}
+
+/**
+ * The cache in `o.dir`.
+ *
+ * @example
+ * ```ts
+ * import { openBundleCache } from "./repository_bundle_cache.ts";
+ * import { sealBlob } from "../sealed_blob.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const cache = openBundleCache({ dir: `${dir}/cache` });
+ * const id = { base: "ab".repeat(20), depth: 50, provider: "cd".repeat(32) };
+ * const { sealed, key } = await sealBlob(new Uint8Array([1, 2, 3]));
+ * await Deno.writeFile(`${dir}/repo.sealed`, sealed);
+ * await cache.put(id, `${dir}/repo.sealed`, key);
+ * const hit = await cache.get(id);
+ * if (hit === undefined || hit.key.length !== 32) throw new Error("a miss");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function openBundleCache(o: BundleCacheOptions): BundleCache {
+  const maxBytes = o.maxBytes ?? DEFAULT_BUNDLE_CACHE_MAX_BYTES;
+  const maxEntries = o.maxEntries ?? DEFAULT_BUNDLE_CACHE_MAX_ENTRIES;
+  const pathOf = (k: BundleCacheKey) =>
+    `${o.dir}/${
+      sha256Of(new TextEncoder().encode(`${k.base} ${k.depth ?? "all"} ${k.provider}`)).slice(0, 32)
+    }`;
+  const drop = async (path: string) => {
+    await Deno.remove(`${path}.json`).catch(() => {});
+    await Deno.remove(`${path}.sealed`).catch(() => {});
+  };
+  return {
+    async get(k) {
+      const path = pathOf(k);
+      let entry: EntryFile;
+      let sealed: Uint8Array<ArrayBuffer>;
+      try {
+        entry = JSON.parse(await Deno.readTextFile(`${path}.json`));
+        sealed = await Deno.readFile(`${path}.sealed`);
+      } catch {
+        await drop(path);
+        return undefined;
+      }
+      const same = entry.version === 1 && entry.base === k.base &&
+        entry.depth === (k.depth ?? null) && entry.provider === k.provider &&
+        /^[0-9a-f]{64}$/.test(entry.key) && sha256Of(sealed) === entry.sealed;
+      const key = same ? hexToBytes(entry.key) as Uint8Array<ArrayBuffer> : undefined;
+      // Opening proves the bytes and the key belong together: a blob that does not open at the
+      // provider would fail the job after its deposit.
+      if (key === undefined || !await openBlob(sealed, key).then(() => true, () => false)) {
+        await drop(path);
+        return undefined;
+      }
+      const now = new Date();
+      await Deno.utime(`${path}.json`, now, now).catch(() => {});
+      // A copy the caller may move into the profile's uploads/ (same file system: a rename).
+      const sealedPath = `${o.dir}/.out-${crypto.randomUUID()}.sealed`;
+      await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
+      return { sealedPath, key, sealedSha256: entry.sealed };
+    },
+    mirrorOf(repo) {
+      return `${o.dir}/mirrors/${sha256Of(new TextEncoder().encode(repo)).slice(0, 32)}`;
+    },
+    async put(k, sealedPath, blobKey) {
+      await Deno.mkdir(o.dir, { recursive: true, mode: 0o700 });
+      const path = pathOf(k);
+      const sealed = await Deno.readFile(sealedPath);
+      const entry: EntryFile = {
+        version: 1,
+        base: k.base,
+        depth: k.depth ?? null,
+        provider: k.provider,
+        key: bytesToHex(blobKey),
+        sealed: sha256Of(sealed),
+      };
+      // No fsyncs: an entry a crash cut short fails its check at the next get and is dropped.
+      const quick = { skipDirSync: true, skipFileSync: true };
+      await writeFileAtomic(`${path}.sealed`, sealed, quick);
+      await writeFileAtomic(`${path}.json`, JSON.stringify(entry), quick);
+      await evict(o.dir, maxBytes, maxEntries);
+    },
+  };
+}
+
+/** Drops the least recently used entries until the cache is within both bounds. */
+async function evict(dir: string, maxBytes: number, maxEntries: number): Promise<void> {
+  const entries: { path: string; used: number; bytes: number }[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name.startsWith(".")) {
+      // A crash's leftover (a bundle's throwaway repository, a copy handed out): after an hour.
+      const made = (await Deno.stat(`${dir}/${e.name}`).catch(() => undefined))?.mtime;
+      if (Date.now() - (made?.getTime() ?? Date.now()) > 3_600_000) {
+        await Deno.remove(`${dir}/${e.name}`, { recursive: true }).catch(() => {});
+      }
+      continue;
+    }
+    if (!e.isFile || !e.name.endsWith(".json")) continue;
+    const path = `${dir}/${e.name.slice(0, -5)}`;
+    const json = await Deno.stat(`${path}.json`).catch(() => undefined);
+    const sealed = await Deno.stat(`${path}.sealed`).catch(() => undefined);
+    entries.push({ path, used: json?.mtime?.getTime() ?? 0, bytes: sealed?.size ?? 0 });
+  }
+  entries.sort((a, b) => b.used - a.used);
+  let bytes = 0;
+  for (const [i, e] of entries.entries()) {
+    bytes += e.bytes;
+    if (i < maxEntries && bytes <= maxBytes) continue;
+    await Deno.remove(`${e.path}.json`).catch(() => {});
+    await Deno.remove(`${e.path}.sealed`).catch(() => {});
+  }
+}
+
+/** Native SHA-256 (node:crypto): a bundle is megabytes. */
+function sha256Of(bytes: Uint8Array): string {
+  const hash = createStreamingSha256();
+  hash.update(bytes);
+  return hash.digestHex();
+}

@@ -1,0 +1,117 @@
+/**
+ * The requester's cache of sealed repository bundles (roles/agent_work/requester/
+ * repository_bundle_cache.ts) on real files and a real git repository: a second task on the same
+ * base, depth and provider gets the same sealed blob and key without bundling; another provider
+ * or depth gets its own; an entry corrupted or evicted is a miss, and the task takes the full
+ * path with a fresh key.
+ */
+import { assert, assertEquals, assertNotEquals } from "../../../../../harness/assert.ts";
+import { tempGitRepo } from "../../../../../harness/temp_git_repo.ts";
+import { sealAgentTask } from "../../../../../roles/agent_work/requester/agent_task_out.ts";
+import { openBundleCache } from "../../../../../roles/agent_work/requester/repository_bundle_cache.ts";
+import { openBlob } from "../../../../../roles/agent_work/sealed_blob.ts";
+import { agentTaskFromText } from "../../../../../roles/agent_work/agent_task.ts";
+import { hexToBytes } from "@noble/hashes/utils.js";
+
+const PROVIDER_A = "a1".repeat(32);
+const PROVIDER_B = "b2".repeat(32);
+
+async function setUp() {
+  const root = await Deno.makeTempDir({ prefix: "turnpike-bundle-cache-" });
+  const repo = await tempGitRepo(`${root}/repo`);
+  await repo.commit("one", { "a.txt": "one\n" });
+  await repo.commit("two", { "a.txt": "two\n", "b.txt": "b\n" });
+  const cacheDir = `${root}/profile/repository-bundles`;
+  /** One task's parts: the sealed blob's bytes and the key its params carry. */
+  const seal = async (provider: string, depth = 1, maxEntries?: number) => {
+    const parts = await sealAgentTask({
+      repo: repo.dir,
+      depth,
+      task: agentTaskFromText({ title: "t", text: "" }),
+      agent: "fix",
+      accept: "true",
+      protect: [],
+      provider,
+      directory: [],
+      cache: openBundleCache({ dir: cacheDir, maxEntries }),
+    });
+    const sealed = await Deno.readFile(parts.sealedPath);
+    await Deno.remove(parts.sealedPath);
+    const key = parts.params.find((p) => p.name === "repo-key")!.values[0];
+    // Every blob handed out opens with the key its task sends.
+    await openBlob(sealed, hexToBytes(key) as Uint8Array<ArrayBuffer>);
+    return { sealed, key };
+  };
+  const entries = async () => {
+    const names: string[] = [];
+    for await (const e of Deno.readDir(cacheDir)) names.push(e.name);
+    return names.sort();
+  };
+  return { root, repo, cacheDir, seal, entries };
+}
+
+Deno.test("a second task on the same base, depth and provider sends the same sealed blob and key; another provider or depth gets a blob and key of its own", async () => {
+  const t = await setUp();
+  try {
+    const first = await t.seal(PROVIDER_A);
+    const second = await t.seal(PROVIDER_A);
+    assertEquals(second.key, first.key);
+    assertEquals(second.sealed, first.sealed);
+    const other = await t.seal(PROVIDER_B);
+    assertNotEquals(other.key, first.key);
+    assertNotEquals(other.sealed, first.sealed);
+    const deeper = await t.seal(PROVIDER_A, 2);
+    assertNotEquals(deeper.key, first.key);
+    assertEquals((await t.entries()).filter((n) => n.endsWith(".sealed")).length, 3);
+    // Nothing handed out is left behind in the cache's folder.
+    assert((await t.entries()).every((n) => !n.startsWith(".")), String(await t.entries()));
+  } finally {
+    await Deno.remove(t.root, { recursive: true });
+  }
+});
+
+Deno.test("a cache entry corrupted (a changed byte, a truncated blob, a changed key) is dropped and the task seals afresh with a new key", async () => {
+  const t = await setUp();
+  try {
+    const first = await t.seal(PROVIDER_A);
+    const sealedFile = (await t.entries()).find((n) => n.endsWith(".sealed"))!;
+    const path = `${t.cacheDir}/${sealedFile}`;
+    const bytes = await Deno.readFile(path);
+    bytes[bytes.length - 1] ^= 1;
+    await Deno.writeFile(path, bytes);
+    const afterFlip = await t.seal(PROVIDER_A);
+    assertNotEquals(afterFlip.key, first.key);
+
+    await Deno.truncate(path, 40);
+    const afterCut = await t.seal(PROVIDER_A);
+    assertNotEquals(afterCut.key, afterFlip.key);
+
+    const json = `${path.slice(0, -".sealed".length)}.json`;
+    const entry = JSON.parse(await Deno.readTextFile(json));
+    await Deno.writeTextFile(json, JSON.stringify({ ...entry, key: "00".repeat(32) }));
+    const afterKey = await t.seal(PROVIDER_A);
+    assertNotEquals(afterKey.key, afterCut.key);
+    assertNotEquals(afterKey.key, "00".repeat(32));
+    // And the entry rewritten by that full path is a hit again.
+    assertEquals((await t.seal(PROVIDER_A)).key, afterKey.key);
+  } finally {
+    await Deno.remove(t.root, { recursive: true });
+  }
+});
+
+Deno.test("past its bound the cache evicts the least recently used entry, whose next task takes the full path", async () => {
+  const t = await setUp();
+  try {
+    const a = await t.seal(PROVIDER_A, 1, 2);
+    const b = await t.seal(PROVIDER_B, 1, 2);
+    // A used again after B: B is now the least recently used, and goes when C comes.
+    await new Promise((r) => setTimeout(r, 20));
+    assertEquals((await t.seal(PROVIDER_A, 1, 2)).key, a.key);
+    await t.seal(PROVIDER_A, 2, 2);
+    assertEquals((await t.entries()).filter((n) => n.endsWith(".json")).length, 2);
+    assertEquals((await t.seal(PROVIDER_A, 1, 2)).key, a.key);
+    assertNotEquals((await t.seal(PROVIDER_B, 1, 2)).key, b.key);
+  } finally {
+    await Deno.remove(t.root, { recursive: true });
+  }
+});
