@@ -185,12 +185,19 @@ export class ReadBudget {
   /**
    * Runs a store query and charges what it cost the event loop, to `client`'s share too: its
    * synchronous part at once (a SQLite query is nothing else), so that the next REQ's precheck
-   * sees it, then the rest of its wall time less what other read work was charged meanwhile.
-   * The wall time alone would charge every query that waited behind others (their
-   * continuations queued in the same microtask checkpoint) for the others' time as well, and
-   * a burst of REQs would run the budget into a debt of many seconds that no one pays off.
+   * sees it, then the rest of its wall time less what other read work was charged meanwhile, at
+   * most `cost(result)` when given. The wall time alone would charge every query that waited
+   * behind others (their continuations queued in the same microtask checkpoint) for the others'
+   * time as well, and a burst of REQs would run the budget into a debt of many seconds that no
+   * one pays off. A query that waits on another process (PostgreSQL) spends most of its wall
+   * time waiting, for the server or for a connection of the pool, and the event loop only the
+   * time to read its rows: `cost` estimates that (roles/town/relay/store_read_cost.ts).
    */
-  async timeQuery<T>(run: () => Promise<T>, client?: object): Promise<T> {
+  async timeQuery<T>(
+    run: () => Promise<T>,
+    client?: object,
+    cost?: (result: T) => number,
+  ): Promise<T> {
     const started = this.#now();
     const chargedBefore = this.#charged;
     let pending: Promise<T>;
@@ -199,12 +206,16 @@ export class ReadBudget {
     } finally {
       this.charge(this.#now() - started, client);
     }
+    let rest = Infinity;
     try {
-      return await pending;
+      const result = await pending;
+      if (cost !== undefined) rest = cost(result);
+      return result;
     } finally {
       const wall = this.#now() - started;
       const charged = this.#charged - chargedBefore;
-      if (wall > charged) this.charge(wall - charged, client);
+      rest = Math.min(rest, wall - charged);
+      if (rest > 0) this.charge(rest, client);
     }
   }
 
@@ -221,6 +232,14 @@ export class ReadBudget {
       return;
     }
     await this.#time.untilPositive();
+  }
+
+  /**
+   * Runs one page of a REQ's answer through the town-wide {@linkcode ReadBudget.pages} gate; a
+   * light `client` (its own queries in flight aside) goes before the others waiting.
+   */
+  runPage<T>(page: () => Promise<T>, client?: object): Promise<T> {
+    return this.pages.run(page, this.#weight(client, false) < 1);
   }
 
   /** Whether `client` is heavy now (struck too often lately): for tests and diagnostics. */

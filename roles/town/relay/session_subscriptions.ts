@@ -16,6 +16,7 @@ import type { TownLimits } from "../../../config/town_limits.ts";
 import type { ReadBudget, ReadBudgetRefusal } from "./read_budget.ts";
 import type { RelayAuth } from "./relay_auth.ts";
 import { sendStoredAnswer } from "./stored_answer.ts";
+import { storeReadMillis } from "./store_read_cost.ts";
 
 /** What the subscriptions send the client, through the connection. */
 export interface SessionReplies {
@@ -205,6 +206,7 @@ export class SessionSubscriptions {
       keys = await budget.timeQuery(
         () => store.query(filters, { limit: limits.maxLimit, keysOnly: true }),
         client,
+        storeReadMillis,
       );
     } catch (err) {
       return this.#queryFailed(subId, sub, dropSub, err);

@@ -254,3 +254,25 @@ Deno.test("read budget: a light client's batches skip the wait for time that a h
   await budget.pace(heavy);
   assert(performance.now() - t0 >= 590, "the heavy client did not wait for the refill");
 });
+
+Deno.test("read budget: queries waiting on another process are charged the cost of their rows, not their wait", async () => {
+  const { budget, advance } = clocked({ rate: 100, burst: 100 });
+  // Eight queries wait on a database whose pool answers one every 25 ms: 200 ms of wall time in
+  // which the event loop was free but for reading each answer (1 ms each, by its cost).
+  const answers: (() => void)[] = [];
+  const queries = Array.from({ length: 8 }, (_, i) =>
+    budget.timeQuery(
+      () => new Promise<number>((resolve) => answers.push(() => resolve(i))),
+      {},
+      () => 1,
+    ));
+  for (const answer of answers) {
+    advance(25);
+    answer();
+    await Promise.resolve();
+  }
+  assertEquals(await Promise.all(queries), [0, 1, 2, 3, 4, 5, 6, 7]);
+  // 8 ms charged: the bucket (100) is far from spent, where the waits (200 ms) would be 80 in debt.
+  budget.charge(90);
+  assertEquals(budget.precheck(), undefined);
+});
