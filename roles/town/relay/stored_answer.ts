@@ -50,6 +50,16 @@ export interface StoredAnswerOptions {
   send(body: string): void;
   /** Told how many bytes of events read for this answer are not sent yet (up or down). */
   unsent(delta: number): void;
+  /**
+   * The bytes of an event as the connection's last page found them, kept across its REQs: the
+   * first page of each answer asks for what the socket has room for too. Absent: a batch.
+   */
+  sizes?: PageSizes;
+}
+
+/** What one connection's pages found, for the size of the next (see {@linkcode sendStoredAnswer}). */
+export interface PageSizes {
+  eventBytes: number;
 }
 
 /** How the answer ended: all sent, cut short (closed), or the socket did not drain. */
@@ -77,13 +87,13 @@ export async function sendStoredAnswer(
   const batch = Math.max(1, o.limits.queryBatchSize);
   // Bytes of an event, as the last page found them: a page asks for what the socket has room
   // for, not a whole batch of which a socket that does not read takes a few.
-  let eventBytes = 0;
+  const sizes = o.sizes ?? { eventBytes: 0 };
   for (let start = 0; start < keys.length;) {
     if (!o.live()) return { end: "ended", ids };
     await o.budget.pace(o.client);
     if (!(await drained(o))) return { end: o.live() ? "stalled" : "ended", ids };
     if (!o.live()) return { end: "ended", ids };
-    const count = pageSize(o, batch, eventBytes);
+    const count = pageSize(o, batch, sizes.eventBytes);
     // The page is read and sent in a function of its own: a suspended async function keeps
     // every local it ever held, so rows read here would stay reachable through the waits
     // above, one page per socket that does not read (docs/OPERATIONS.md "Peers that do not read").
@@ -94,7 +104,7 @@ export async function sendStoredAnswer(
       o.client,
     );
     if (done === undefined) return { end: "ended", ids };
-    eventBytes = done.eventBytes;
+    if (done.eventBytes > 0) sizes.eventBytes = done.eventBytes;
     start += done.done;
   }
   return { end: "sent", ids };
