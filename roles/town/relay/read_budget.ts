@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { LoopLateness } from "./loop_lateness.ts";
 import { PageGate } from "./page_gate.ts";
 import { setImmediate } from "node:timers";
 import { TokenBucket } from "../token_bucket.ts";
@@ -90,6 +91,8 @@ const PRUNE_MS = 1000;
 const DEFAULT_HEAVY_DECAY_MS = 10_000;
 /** Pages of stored events read and not yet sent at once (a page is 1-2 ms of work on SQLite). */
 const PAGES_READ_AT_ONCE = 8;
+/** How often the event loop's lateness is looked at while queries are in flight. */
+const LATENESS_TICK_MS = 25;
 /**
  * Strikes that make a client heavy: with the default decay, more than about one refused REQ a
  * second kept up. An honest client opening a few subscriptions at once during a flood is
@@ -124,6 +127,10 @@ export class ReadBudget {
   readonly #strikes = new Map<object, Strikes>();
   readonly #heavyDecayMs: number;
   #prunedAt = 0;
+  /** The loop's lateness while queries are in flight; none with a test's clock. */
+  readonly #lateness: LoopLateness | undefined;
+  /** {@linkcode ReadBudget.#charged} at the last look at the loop's lateness. */
+  #chargedAtLook = 0;
   /** Milliseconds charged since the start (to tell a query's own time from others'). */
   #charged = 0;
   #queries = 0;
@@ -139,6 +146,11 @@ export class ReadBudget {
     this.#o = options;
     this.#now = options.now ?? (() => performance.now());
     this.#heavyDecayMs = options.heavyDecayMs ?? DEFAULT_HEAVY_DECAY_MS;
+    this.#lateness = options.now !== undefined ? undefined : new LoopLateness({
+      tickMs: LATENESS_TICK_MS,
+      late: (ms) => this.#late(ms),
+      wanted: () => this.#queries > 0,
+    });
     this.#time = new TokenBucket({
       ratePerSecond: options.queryMillisPerSecond,
       capacity: Math.min(options.queryBurstMillis, options.queryMillisPerSecond),
@@ -258,6 +270,10 @@ export class ReadBudget {
     }
     this.#queries++;
     this.#bytes += bytes;
+    if (this.#lateness !== undefined && this.#queries === 1) {
+      this.#chargedAtLook = this.#charged;
+      this.#lateness.start();
+    }
     const use = client === undefined ? undefined : this.#use(client);
     if (use) use.queries++;
     let left = bytes;
@@ -282,6 +298,19 @@ export class ReadBudget {
         if (use) use.queries--;
       },
     };
+  }
+
+  /**
+   * The loop ran `ms` late while queries were in flight: what no query was charged for since the
+   * last look is charged too, but only down to a bucket empty until the next look (one look's
+   * refill in debt), never deeper: it slows the answers that wait for time, and does not refuse
+   * REQs for long for work that was not theirs.
+   */
+  #late(ms: number): void {
+    const uncharged = ms - (this.#charged - this.#chargedAtLook);
+    const room = this.#time.level() + (LATENESS_TICK_MS / 1000) * this.#o.queryMillisPerSecond;
+    if (uncharged > 0 && room > 0) this.charge(Math.min(uncharged, room));
+    this.#chargedAtLook = this.#charged;
   }
 
   /**

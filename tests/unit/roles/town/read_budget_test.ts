@@ -276,3 +276,23 @@ Deno.test("read budget: queries waiting on another process are charged the cost 
   budget.charge(90);
   assertEquals(budget.precheck(), undefined);
 });
+
+Deno.test("read budget: an event loop kept busy by work no query was charged for empties the time bucket while queries are in flight, without a debt", async () => {
+  const budget = new ReadBudget({
+    maxConcurrentQueries: 10,
+    maxQueuedBytes: 1 << 20,
+    queryMillisPerSecond: 100,
+    queryBurstMillis: 50,
+  });
+  const query = ticket(budget.admit(0, {}));
+  // 200 ms of work out of the budget's sight (a PostgreSQL answer decoded in its socket's handler).
+  const until = performance.now() + 200;
+  while (performance.now() < until) { /* busy */ }
+  // The look that was due meanwhile runs first.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assertEquals(budget.precheck(), "time");
+  // Emptied, not in debt: a client that asks now and then is still admitted.
+  assertEquals(budget.precheck({}), undefined);
+  query.end();
+  await new Promise((resolve) => setTimeout(resolve, 60));
+});
