@@ -16,6 +16,12 @@ export interface TokenBucketOptions {
   now?: () => number;
 }
 
+/** One caller of {@linkcode TokenBucket.untilPositive}. */
+interface Waiter {
+  resolve(positive: boolean): void;
+  deadline: number | undefined;
+}
+
 /**
  * Allows `capacity` actions at once and `ratePerSecond` sustained.
  *
@@ -31,6 +37,10 @@ export class TokenBucket {
   readonly #now: () => number;
   #tokens: number;
   #last: number;
+  /** Waiters of {@linkcode TokenBucket.untilPositive}, first come first served. */
+  readonly #waiters: Waiter[] = [];
+  /** Whether the one wake-up (timer or immediate) is pending. */
+  #armed = false;
 
   constructor(options: TokenBucketOptions) {
     this.#rate = options.ratePerSecond;
@@ -65,23 +75,59 @@ export class TokenBucket {
   }
 
   /**
-   * Resolves true once the level is positive, always after a macrotask boundary. The level is
-   * checked again after each wait: many waiters wake in the same timers phase, and each must
-   * find tokens when it runs, not only when it was scheduled. With `deadline` (a time of
-   * `now`), resolves false instead once the level cannot be positive by then: a caller that
-   * waits must be able to give up and answer.
+   * Resolves true once the level is positive, always after a macrotask boundary. Waiters are
+   * woken one at a time, first come first served, one turn of the event loop apart, by the
+   * bucket's one timer (or `setImmediate` while there are tokens): each woken waiter runs and
+   * charges before the level is looked at for the next, so many waiters do not all run on the
+   * same tokens, and hundreds of them waiting cost one timer, not one each per wait (a timer per
+   * waiter per wait was most of the garbage of a town under a read flood, docs/OPERATIONS.md
+   * "Peers that do not read"). With `deadline` (a time of `now`), resolves false instead once
+   * the level cannot be positive by then: a caller that waits must be able to give up and answer.
    */
-  async untilPositive(deadline?: number): Promise<boolean> {
-    do {
-      const debt = -this.level();
-      const waitMs = debt < 0 ? 0 : Math.ceil((debt / this.#rate) * 1000) + 1;
-      if (deadline !== undefined && this.#now() + waitMs > deadline) return false;
-      // With tokens left, only a turn of the event loop: setImmediate, since a zero timer in
-      // a loop is clamped to about 2 ms a turn.
-      await new Promise((resolve) =>
-        debt < 0 ? setImmediate(resolve) : setTimeout(resolve, waitMs)
-      );
-    } while (this.level() <= 0);
-    return true;
+  untilPositive(deadline?: number): Promise<boolean> {
+    if (deadline !== undefined && this.#now() + this.#refillMs() > deadline) {
+      return Promise.resolve(false);
+    }
+    return new Promise((resolve) => {
+      this.#waiters.push({ resolve, deadline });
+      this.#schedule();
+    });
+  }
+
+  /** Milliseconds until the level is positive (0 when it is). */
+  #refillMs(): number {
+    const debt = -this.level();
+    return debt < 0 ? 0 : Math.ceil((debt / this.#rate) * 1000) + 1;
+  }
+
+  /** Arms the one wake-up (a timer for the debt, or the next turn) unless one is armed. */
+  #schedule(): void {
+    if (this.#armed || this.#waiters.length === 0) return;
+    this.#armed = true;
+    const waitMs = this.#refillMs();
+    // With tokens left, only a turn of the event loop: setImmediate, since a zero timer in a
+    // loop is clamped to about 2 ms a turn.
+    if (waitMs === 0) setImmediate(this.#wake);
+    else {
+      this.#dropExpired(this.#now() + waitMs);
+      setTimeout(this.#wake, waitMs);
+    }
+  }
+
+  /** Wakes the first waiter if the level is positive, then arms the next wake-up. */
+  readonly #wake = (): void => {
+    this.#armed = false;
+    if (this.level() > 0) this.#waiters.shift()?.resolve(true);
+    this.#schedule();
+  };
+
+  /** Resolves false, and drops, the waiters whose deadline comes before `until`. */
+  #dropExpired(until: number): void {
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const { deadline, resolve } = this.#waiters[i];
+      if (deadline === undefined || deadline >= until) continue;
+      this.#waiters.splice(i, 1);
+      resolve(false);
+    }
   }
 }

@@ -3,11 +3,12 @@
  * sending 20 REQs that match 1,000 stored events of 16 KB (16 MB, 500 events an answer, 800 KB a
  * page) every 2 s and reading nothing, those the town drops opened again, on each store. The
  * town's memory stays under 300 MiB at its peak and after the attack (400 on PostgreSQL, where
- * that goal is not met), `/health` answers throughout, and on SQLite an honest client's REQs (a
- * new connection a second) all end in EOSE
- * (docs/OPERATIONS.md "Peers that do not read"). Before: every socket that stopped reading held
- * a whole page read (its rows reachable from the answer's suspended loop) and queued, and pages
- * read side by side were all alive at once: 393 MiB on SQLite.
+ * that goal is not met), `/health` answers throughout, and an honest client's REQs (a new
+ * connection a second) all end in EOSE (docs/OPERATIONS.md "Peers that do not read"). Before:
+ * every socket that stopped reading held a whole page read (its rows reachable from the answer's
+ * suspended loop) and queued, and pages read side by side were all alive at once: 393 MiB on
+ * SQLite. On PostgreSQL the read budget charged a query's wait for the pool as the event loop's
+ * time: its debt grew as long as the flood lasted and refused honest REQs (`town busy`).
  *
  * @module
  */
@@ -32,8 +33,8 @@ const REQS = 20;
 const ATTACK_MS = 15_000;
 const BOUND_MIB = 300;
 /**
- * On PostgreSQL the goal is not met yet (311 MiB, 337 before) and an honest REQ can go unanswered
- * for 30 s during the flood (2 of 3 answered, 1 of 2 before): the bound there is the old one.
+ * On PostgreSQL the goal is not met yet (287-356 MiB peak across this work, 310-355 for its final
+ * code, 376 after): the bound there is the old one.
  */
 const POSTGRES_BOUND_MIB = 400;
 /** One address opens all the connections: its cap is raised so that none is refused. */
@@ -84,7 +85,10 @@ async function honestReqs(port: number, stop: () => boolean) {
   return { asked, answered };
 }
 
-/** One REQ on a fresh connection: true once its EOSE came (30 s at most, a liveness bound). */
+/**
+ * One REQ on a fresh connection: true once its EOSE came, false once refused (`CLOSED`) or after
+ * 30 s (a liveness bound).
+ */
 function honestReq(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}`);
@@ -95,7 +99,11 @@ function honestReq(port: number): Promise<boolean> {
     };
     const timer = setTimeout(() => done(false), 30_000);
     ws.onopen = () => ws.send(JSON.stringify(["REQ", "honest", { kinds: [1], limit: 5 }]));
-    ws.onmessage = (e) => String(e.data).startsWith('["EOSE"') && done(true);
+    ws.onmessage = (e) => {
+      const message = String(e.data);
+      if (message.startsWith('["EOSE"')) done(true);
+      else if (message.startsWith('["CLOSED"')) done(false);
+    };
     ws.onerror = () => done(false);
   });
 }
@@ -155,18 +163,12 @@ async function flood(town: SharedTownProcess) {
   return { peak, after, probes, served };
 }
 
-function assertBounded(
-  result: Awaited<ReturnType<typeof flood>>,
-  bound = BOUND_MIB,
-  honestServed = true,
-): void {
+function assertBounded(result: Awaited<ReturnType<typeof flood>>, bound = BOUND_MIB): void {
   const { peak, after, probes, served } = result;
   assert(peak < bound, `peak RSS ${peak.toFixed(0)} MiB`);
   assert(after < bound, `RSS after the attack ${after.toFixed(0)} MiB`);
   assert(probes.asked > 0 && probes.answered === probes.asked, JSON.stringify(probes));
-  if (honestServed) {
-    assert(served.asked > 0 && served.answered === served.asked, JSON.stringify(served));
-  }
+  assert(served.asked > 0 && served.answered === served.asked, JSON.stringify(served));
 }
 
 Deno.test({
@@ -194,7 +196,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "read flood on PostgreSQL: 200 connections sending 20 REQs for 16 MB of events and never reading keep the town under 400 MiB; /health answers",
+    "read flood on PostgreSQL: 200 connections sending 20 REQs for 16 MB of events and never reading keep the town under 400 MiB; /health and honest REQs answered",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -208,6 +210,6 @@ Deno.test({
       storeUrl,
       limits: LIMITS,
     });
-    assertBounded(await flood(town), POSTGRES_BOUND_MIB, false);
+    assertBounded(await flood(town), POSTGRES_BOUND_MIB);
   },
 });

@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { LoopLateness } from "./loop_lateness.ts";
 import { PageGate } from "./page_gate.ts";
 import { setImmediate } from "node:timers";
 import { TokenBucket } from "../token_bucket.ts";
@@ -90,6 +91,8 @@ const PRUNE_MS = 1000;
 const DEFAULT_HEAVY_DECAY_MS = 10_000;
 /** Pages of stored events read and not yet sent at once (a page is 1-2 ms of work on SQLite). */
 const PAGES_READ_AT_ONCE = 8;
+/** How often the event loop's lateness is looked at while queries are in flight. */
+const LATENESS_TICK_MS = 25;
 /**
  * Strikes that make a client heavy: with the default decay, more than about one refused REQ a
  * second kept up. An honest client opening a few subscriptions at once during a flood is
@@ -124,6 +127,10 @@ export class ReadBudget {
   readonly #strikes = new Map<object, Strikes>();
   readonly #heavyDecayMs: number;
   #prunedAt = 0;
+  /** The loop's lateness while queries are in flight; none with a test's clock. */
+  readonly #lateness: LoopLateness | undefined;
+  /** {@linkcode ReadBudget.#charged} at the last look at the loop's lateness. */
+  #chargedAtLook = 0;
   /** Milliseconds charged since the start (to tell a query's own time from others'). */
   #charged = 0;
   #queries = 0;
@@ -139,6 +146,11 @@ export class ReadBudget {
     this.#o = options;
     this.#now = options.now ?? (() => performance.now());
     this.#heavyDecayMs = options.heavyDecayMs ?? DEFAULT_HEAVY_DECAY_MS;
+    this.#lateness = options.now !== undefined ? undefined : new LoopLateness({
+      tickMs: LATENESS_TICK_MS,
+      late: (ms) => this.#late(ms),
+      wanted: () => this.#queries > 0,
+    });
     this.#time = new TokenBucket({
       ratePerSecond: options.queryMillisPerSecond,
       capacity: Math.min(options.queryBurstMillis, options.queryMillisPerSecond),
@@ -185,12 +197,19 @@ export class ReadBudget {
   /**
    * Runs a store query and charges what it cost the event loop, to `client`'s share too: its
    * synchronous part at once (a SQLite query is nothing else), so that the next REQ's precheck
-   * sees it, then the rest of its wall time less what other read work was charged meanwhile.
-   * The wall time alone would charge every query that waited behind others (their
-   * continuations queued in the same microtask checkpoint) for the others' time as well, and
-   * a burst of REQs would run the budget into a debt of many seconds that no one pays off.
+   * sees it, then the rest of its wall time less what other read work was charged meanwhile, at
+   * most `cost(result)` when given. The wall time alone would charge every query that waited
+   * behind others (their continuations queued in the same microtask checkpoint) for the others'
+   * time as well, and a burst of REQs would run the budget into a debt of many seconds that no
+   * one pays off. A query that waits on another process (PostgreSQL) spends most of its wall
+   * time waiting, for the server or for a connection of the pool, and the event loop only the
+   * time to read its rows: `cost` estimates that (roles/town/relay/store_read_cost.ts).
    */
-  async timeQuery<T>(run: () => Promise<T>, client?: object): Promise<T> {
+  async timeQuery<T>(
+    run: () => Promise<T>,
+    client?: object,
+    cost?: (result: T) => number,
+  ): Promise<T> {
     const started = this.#now();
     const chargedBefore = this.#charged;
     let pending: Promise<T>;
@@ -199,12 +218,16 @@ export class ReadBudget {
     } finally {
       this.charge(this.#now() - started, client);
     }
+    let rest = Infinity;
     try {
-      return await pending;
+      const result = await pending;
+      if (cost !== undefined) rest = cost(result);
+      return result;
     } finally {
       const wall = this.#now() - started;
       const charged = this.#charged - chargedBefore;
-      if (wall > charged) this.charge(wall - charged, client);
+      rest = Math.min(rest, wall - charged);
+      if (rest > 0) this.charge(rest, client);
     }
   }
 
@@ -223,6 +246,14 @@ export class ReadBudget {
     await this.#time.untilPositive();
   }
 
+  /**
+   * Runs one page of a REQ's answer through the town-wide {@linkcode ReadBudget.pages} gate; a
+   * light `client` (its own queries in flight aside) goes before the others waiting.
+   */
+  runPage<T>(page: () => Promise<T>, client?: object): Promise<T> {
+    return this.pages.run(page, this.#weight(client, false) < 1);
+  }
+
   /** Whether `client` is heavy now (struck too often lately): for tests and diagnostics. */
   isHeavy(client: object): boolean {
     return this.#strikesOf(client, this.#now()) >= HEAVY_STRIKES;
@@ -239,6 +270,10 @@ export class ReadBudget {
     }
     this.#queries++;
     this.#bytes += bytes;
+    if (this.#lateness !== undefined && this.#queries === 1) {
+      this.#chargedAtLook = this.#charged;
+      this.#lateness.start();
+    }
     const use = client === undefined ? undefined : this.#use(client);
     if (use) use.queries++;
     let left = bytes;
@@ -263,6 +298,19 @@ export class ReadBudget {
         if (use) use.queries--;
       },
     };
+  }
+
+  /**
+   * The loop ran `ms` late while queries were in flight: what no query was charged for since the
+   * last look is charged too, but only down to a bucket empty until the next look (one look's
+   * refill in debt), never deeper: it slows the answers that wait for time, and does not refuse
+   * REQs for long for work that was not theirs.
+   */
+  #late(ms: number): void {
+    const uncharged = ms - (this.#charged - this.#chargedAtLook);
+    const room = this.#time.level() + (LATENESS_TICK_MS / 1000) * this.#o.queryMillisPerSecond;
+    if (uncharged > 0 && room > 0) this.charge(Math.min(uncharged, room));
+    this.#chargedAtLook = this.#charged;
   }
 
   /**

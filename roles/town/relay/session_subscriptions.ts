@@ -15,7 +15,8 @@ import type { TownCounters } from "../town_metrics.ts";
 import type { TownLimits } from "../../../config/town_limits.ts";
 import type { ReadBudget, ReadBudgetRefusal } from "./read_budget.ts";
 import type { RelayAuth } from "./relay_auth.ts";
-import { sendStoredAnswer } from "./stored_answer.ts";
+import { type PageSizes, sendStoredAnswer } from "./stored_answer.ts";
+import { storeReadMillis } from "./store_read_cost.ts";
 
 /** What the subscriptions send the client, through the connection. */
 export interface SessionReplies {
@@ -93,6 +94,8 @@ export class SessionSubscriptions {
   readonly #answers: QueuedAnswer[] = [];
   /** Bytes of stored events read for this connection's REQs and not yet sent. */
   #unsentBytes = 0;
+  /** What this connection's pages found, for the size of the next page. */
+  readonly #pageSizes: PageSizes = { eventBytes: 0 };
 
   constructor(options: SessionSubscriptionsOptions) {
     this.#o = options;
@@ -205,6 +208,7 @@ export class SessionSubscriptions {
       keys = await budget.timeQuery(
         () => store.query(filters, { limit: limits.maxLimit, keysOnly: true }),
         client,
+        storeReadMillis,
       );
     } catch (err) {
       return this.#queryFailed(subId, sub, dropSub, err);
@@ -235,6 +239,7 @@ export class SessionSubscriptions {
             : replies.wireBody(row.json, () => row.toon),
         send: (body) => replies.sendEvent(subId, body),
         unsent: (delta) => this.#unsentBytes += delta,
+        sizes: this.#pageSizes,
       });
     } catch (err) {
       return this.#queryFailed(subId, sub, dropSub, err);

@@ -18,6 +18,7 @@ import type { StoredEvent } from "../../../state/events/event_store.ts";
 import type { TownStore } from "../../../state/events/town_store.ts";
 import type { TownLimits } from "../../../config/town_limits.ts";
 import type { QueryTicket, ReadBudget } from "./read_budget.ts";
+import { storeReadMillis } from "./store_read_cost.ts";
 
 /** A socket's share while the town's sockets together are over a quarter of their total. */
 export const CROWDED_SHARE_BYTES = 64 * 1024;
@@ -49,6 +50,16 @@ export interface StoredAnswerOptions {
   send(body: string): void;
   /** Told how many bytes of events read for this answer are not sent yet (up or down). */
   unsent(delta: number): void;
+  /**
+   * The bytes of an event as the connection's last page found them, kept across its REQs: the
+   * first page of each answer asks for what the socket has room for too. Absent: a batch.
+   */
+  sizes?: PageSizes;
+}
+
+/** What one connection's pages found, for the size of the next (see {@linkcode sendStoredAnswer}). */
+export interface PageSizes {
+  eventBytes: number;
 }
 
 /** How the answer ended: all sent, cut short (closed), or the socket did not drain. */
@@ -73,19 +84,28 @@ export async function sendStoredAnswer(
   o: StoredAnswerOptions,
 ): Promise<{ end: StoredAnswerEnd; ids: string[] }> {
   const ids: string[] = [];
-  const page = Math.max(1, o.limits.queryBatchSize);
+  const batch = Math.max(1, o.limits.queryBatchSize);
+  // Bytes of an event, as the last page found them: a page asks for what the socket has room
+  // for, not a whole batch of which a socket that does not read takes a few.
+  const sizes = o.sizes ?? { eventBytes: 0 };
   for (let start = 0; start < keys.length;) {
     if (!o.live()) return { end: "ended", ids };
     await o.budget.pace(o.client);
     if (!(await drained(o))) return { end: o.live() ? "stalled" : "ended", ids };
     if (!o.live()) return { end: "ended", ids };
+    const count = pageSize(o, batch, sizes.eventBytes);
     // The page is read and sent in a function of its own: a suspended async function keeps
     // every local it ever held, so rows read here would stay reachable through the waits
     // above, one page per socket that does not read (docs/OPERATIONS.md "Peers that do not read").
-    // A few pages town-wide at once: pages read side by side are all held together.
-    const done = await o.budget.pages.run(() => sendPage(keys.slice(start, start + page), o, ids));
+    // A few pages town-wide at once: pages read side by side are all held together; a light
+    // connection's page goes before those of connections over their share of the time.
+    const done = await o.budget.runPage(
+      () => sendPage(keys.slice(start, start + count), o, ids),
+      o.client,
+    );
     if (done === undefined) return { end: "ended", ids };
-    start += done;
+    if (done.eventBytes > 0) sizes.eventBytes = done.eventBytes;
+    start += done.done;
   }
   return { end: "sent", ids };
 }
@@ -99,11 +119,12 @@ async function sendPage(
   page: readonly StoredEvent[],
   o: StoredAnswerOptions,
   ids: string[],
-): Promise<number | undefined> {
+): Promise<{ done: number; eventBytes: number } | undefined> {
   const wanted = page.map((k) => k.id);
   const rows = await o.budget.timeQuery(
     () => o.store.query([{ ids: wanted }], { limit: wanted.length, jsonOnly: o.jsonOnly }),
     o.client,
+    storeReadMillis,
   );
   // Sending is read work too: charged like the query (only the synchronous part).
   const started = performance.now();
@@ -126,12 +147,22 @@ async function sendPage(
       o.send(body);
       ids.push(id);
     }
-    return done;
+    return { done, eventBytes: rows.length > 0 ? bytes / rows.length : 0 };
   } finally {
     o.ticket.sent(bytes);
     o.unsent(-bytes);
     o.budget.charge(performance.now() - started, o.client);
   }
+}
+
+/**
+ * How many events the next page asks for: a batch, or what the socket has room for under its
+ * share at `eventBytes` an event (one more, so that the page fills it), whichever is less.
+ */
+function pageSize(o: StoredAnswerOptions, batch: number, eventBytes: number): number {
+  if (eventBytes <= 0) return batch;
+  const room = Math.max(0, share(o) - o.socket.bufferedAmount);
+  return Math.min(batch, Math.ceil(room / eventBytes) + 1);
 }
 
 /** Waits until the socket holds at most its share; false when it does not within the timeout. */

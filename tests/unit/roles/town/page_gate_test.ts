@@ -28,3 +28,19 @@ Deno.test("page gate: a page that throws gives its slot to the next", async () =
   assertEquals(await next, "sent");
   assertEquals(gate.reading, 0);
 });
+
+Deno.test("page gate: a page asked first runs before the pages that waited longer without it", async () => {
+  const gate = new PageGate({ maxPages: 1 });
+  const order: string[] = [];
+  const page = (name: string) => async () => {
+    order.push(name);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  };
+  await Promise.all([
+    gate.run(page("running")),
+    gate.run(page("flood 1")),
+    gate.run(page("flood 2")),
+    gate.run(page("honest"), true),
+  ]);
+  assertEquals(order, ["running", "honest", "flood 1", "flood 2"]);
+});

@@ -254,3 +254,45 @@ Deno.test("read budget: a light client's batches skip the wait for time that a h
   await budget.pace(heavy);
   assert(performance.now() - t0 >= 590, "the heavy client did not wait for the refill");
 });
+
+Deno.test("read budget: queries waiting on another process are charged the cost of their rows, not their wait", async () => {
+  const { budget, advance } = clocked({ rate: 100, burst: 100 });
+  // Eight queries wait on a database whose pool answers one every 25 ms: 200 ms of wall time in
+  // which the event loop was free but for reading each answer (1 ms each, by its cost).
+  const answers: (() => void)[] = [];
+  const queries = Array.from({ length: 8 }, (_, i) =>
+    budget.timeQuery(
+      () => new Promise<number>((resolve) => answers.push(() => resolve(i))),
+      {},
+      () => 1,
+    ));
+  for (const answer of answers) {
+    advance(25);
+    answer();
+    await Promise.resolve();
+  }
+  assertEquals(await Promise.all(queries), [0, 1, 2, 3, 4, 5, 6, 7]);
+  // 8 ms charged: the bucket (100) is far from spent, where the waits (200 ms) would be 80 in debt.
+  budget.charge(90);
+  assertEquals(budget.precheck(), undefined);
+});
+
+Deno.test("read budget: an event loop kept busy by work no query was charged for empties the time bucket while queries are in flight, without a debt", async () => {
+  const budget = new ReadBudget({
+    maxConcurrentQueries: 10,
+    maxQueuedBytes: 1 << 20,
+    queryMillisPerSecond: 100,
+    queryBurstMillis: 50,
+  });
+  const query = ticket(budget.admit(0, {}));
+  // 200 ms of work out of the budget's sight (a PostgreSQL answer decoded in its socket's handler).
+  const until = performance.now() + 200;
+  while (performance.now() < until) { /* busy */ }
+  // The look that was due meanwhile runs first.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assertEquals(budget.precheck(), "time");
+  // Emptied, not in debt: a client that asks now and then is still admitted.
+  assertEquals(budget.precheck({}), undefined);
+  query.end();
+  await new Promise((resolve) => setTimeout(resolve, 60));
+});
