@@ -430,7 +430,6 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     ({ directory, provider: opts.provider } = onIt);
   }
   if (auto) {
-    // The best by trust and price within the bid (cli/provider_auto.ts), among the roster's too.
     opts.provider = await (await lazyImport<typeof import("./provider_auto.ts")>(
       new URL("./provider_auto.ts", import.meta.url),
     )).autoProvider(kindText, directory ?? [], {
