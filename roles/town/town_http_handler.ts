@@ -38,7 +38,8 @@ import {
 } from "./town_metrics.ts";
 import type { PeerBalance } from "../../state/payments/peer_ledger.ts";
 import { ReadBudget } from "./relay/read_budget.ts";
-import { relayUrlKey, townRelayUrls } from "./relay/relay_urls.ts";
+import { relayUrlKey } from "../../protocol/relay_url_key.ts";
+import { townRelayUrls } from "./relay/relay_urls.ts";
 import type { TlsKeyPair } from "../../transport/tls_listener.ts";
 import type { HttpHead } from "../../transport/http_head.ts";
 import {

@@ -21,6 +21,7 @@ import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import type { NostrFilter } from "../../../protocol/nostr_filter.ts";
 import { isJobRequestKind } from "../../../protocol/nip90_job.ts";
 import { decodeEventToon } from "../../../protocol/toon_codec.ts";
+import { relayUrlKey } from "../../../protocol/relay_url_key.ts";
 import type { StageLogEntry, SummaryChunk } from "../../../stages/chunks.ts";
 import type { EventFeed } from "../../event_feed.ts";
 import { openMultiTownFeed } from "../../multi_town_feed.ts";
@@ -260,30 +261,34 @@ export class ProviderIntake {
     // A turnpike requester posts to its towns first and names them in the request's `relays`
     // tag: one that names a town of ours is a town's job however it reached us first, answered
     // (and stored) on that town, never on the plain relays alone.
-    const town = this.#townNamedBy(summary);
+    let event: NostrEvent;
+    try {
+      event = decodeEventToon(summary.toon);
+    } catch (err) {
+      return o.log(`drop undecodable event: ${(err as Error).message}`);
+    }
+    const town = this.#townNamedBy(event);
     if (town === undefined && !this.#foundOn.has(summary.id)) {
       this.#outside.add(summary.id);
       if (this.#outside.size > 10_000) this.#outside.delete(this.#outside.values().next().value!);
     }
-    await this.#onFeedEvent(summary, town ?? relay);
+    await this.#onFeedEvent(summary, town ?? relay, event);
   }
 
   /** The first of this provider's towns a request's `relays` tag names, if any. */
-  #townNamedBy(summary: SummaryChunk): string | undefined {
-    let named: string[];
-    try {
-      named = decodeEventToon(summary.toon).tags.find((t) => t[0] === "relays")?.slice(1) ?? [];
-    } catch {
-      return undefined;
-    }
+  #townNamedBy(event: NostrEvent): string | undefined {
+    const named = new Set(
+      (event.tags.find((t) => t[0] === "relays")?.slice(1) ?? []).map(relayUrlKey),
+    );
     const ours = [this.#o.relayUrl, ...(this.#o.moreTowns ?? []).map((t) => t.relayUrl)];
-    const key = (url: string) => url.trim().replace(/\/+$/, "").toLowerCase();
-    const wanted = new Set(named.map(key));
-    return ours.find((url) => wanted.has(key(url)));
+    return ours.find((url) => {
+      const key = relayUrlKey(url);
+      return key !== undefined && named.has(key);
+    });
   }
 
   /** One event from the feed: verified here (a full decode checks the signature), then routed. */
-  async #onFeedEvent(summary: SummaryChunk, relay?: string): Promise<void> {
+  async #onFeedEvent(summary: SummaryChunk, relay?: string, decoded?: NostrEvent): Promise<void> {
     const o = this.#o;
     // A request addressed to other providers only is dropped before the full decode and the
     // signature check: its cost here must not grow with the number of providers on the town
@@ -301,7 +306,7 @@ export class ProviderIntake {
     }
     let event: NostrEvent;
     try {
-      event = decodeEventToon(summary.toon);
+      event = decoded ?? decodeEventToon(summary.toon);
     } catch (err) {
       o.log(`drop undecodable event: ${(err as Error).message}`);
       return;

@@ -13,7 +13,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { EventValidationError, verifyEvent } from "../../../protocol/event_verifier.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 import type { NostrFilter } from "../../../protocol/nostr_filter.ts";
-import { relayUrlKey } from "./relay_urls.ts";
+import { relayUrlKey } from "../../../protocol/relay_url_key.ts";
 
 /** NIP-42's kind of the client's answer. */
 export const AUTH_EVENT_KIND = 22242;

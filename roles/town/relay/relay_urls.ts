@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { relayUrlKey } from "../../../protocol/relay_url_key.ts";
 
 /** Options for {@linkcode townRelayUrls}. */
 export interface TownRelayUrlsOptions {
@@ -65,34 +66,6 @@ export function townRelayUrls(options: TownRelayUrlsOptions): string[] {
     add(`${scheme}://${host.includes(":") ? `[${host}]` : host}:${options.port}`);
   }
   return [...keys];
-}
-
-/**
- * A relay URL reduced to what names the relay (`scheme://host[:port][/path]`, lowercase host,
- * default port and trailing slashes dropped, no query), or undefined when it is no `ws://` or
- * `wss://` URL.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { relayUrlKey } from "./relay_urls.ts";
- *
- * assert.deepEqual(relayUrlKey("wss://Town.example:443/?format=toon"), "wss://town.example");
- * assert.deepEqual(relayUrlKey("ws://127.0.0.1:7100/relay/"), "ws://127.0.0.1:7100/relay");
- * assert.deepEqual(relayUrlKey("https://town.example"), undefined);
- * ```
- */
-export function relayUrlKey(url: string): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url.trim());
-  } catch {
-    return undefined;
-  }
-  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") return undefined;
-  if (parsed.username !== "" || parsed.password !== "") return undefined;
-  // The WHATWG parser drops a scheme's default port (80 for ws, 443 for wss) already.
-  return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, "")}`;
 }
 
 function isWildcard(host: string): boolean {

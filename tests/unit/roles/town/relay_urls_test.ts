@@ -1,5 +1,6 @@
 import { assertEquals } from "../../../../harness/assert.ts";
-import { relayUrlKey, townRelayUrls } from "../../../../roles/town/relay/relay_urls.ts";
+import { relayUrlKey } from "../../../../protocol/relay_url_key.ts";
+import { townRelayUrls } from "../../../../roles/town/relay/relay_urls.ts";
 
 Deno.test("relay URLs: a wildcard host stands for every address of the machine and localhost, wss:// with TLS", () => {
   const interfaces = () => ["127.0.0.1", "192.0.2.10", "fe80::1"];
