@@ -21,6 +21,7 @@
  * @module
  */
 import { createStreamingSha256 } from "../../../protocol/streaming_sha256.ts";
+import { type CachedEntry, evictLeastUsed } from "../least_used_eviction.ts";
 
 /** The cache's folder in a provider's state dir: `<state dir>/agent-checkouts`. */
 export const CHECKOUT_CACHE_DIR = "agent-checkouts";
@@ -123,7 +124,7 @@ export function openCheckoutCache(o: CheckoutCacheOptions): CheckoutCache {
 
 /** Drops the least recently used entries (and a crash's leftovers) until within the bound. */
 async function evict(dir: string, maxBytes: number): Promise<void> {
-  const entries: { path: string; used: number; bytes: number }[] = [];
+  const entries: CachedEntry[] = [];
   for await (const e of Deno.readDir(dir)) {
     const path = `${dir}/${e.name}`;
     if (e.name.startsWith(".tmp-")) {
@@ -134,14 +135,13 @@ async function evict(dir: string, maxBytes: number): Promise<void> {
     }
     const used = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime() ?? 0;
     const du = await run("du", ["-sb", path]).catch(() => "0");
-    entries.push({ path, used, bytes: Number(du.split("\t")[0]) || 0 });
+    entries.push({
+      used,
+      bytes: Number(du.split("\t")[0]) || 0,
+      remove: () => Deno.remove(path, { recursive: true }),
+    });
   }
-  entries.sort((a, b) => b.used - a.used);
-  let bytes = 0;
-  for (const e of entries) {
-    bytes += e.bytes;
-    if (bytes > maxBytes) await Deno.remove(e.path, { recursive: true }).catch(() => {});
-  }
+  await evictLeastUsed(entries, { maxBytes });
 }
 
 async function run(cmd: string, args: string[]): Promise<string> {

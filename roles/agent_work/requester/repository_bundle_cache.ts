@@ -26,6 +26,7 @@
  */
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { createStreamingSha256 } from "../../../protocol/streaming_sha256.ts";
+import { type CachedEntry, evictLeastUsed } from "../least_used_eviction.ts";
 import { openBlob } from "../sealed_blob.ts";
 import { writeFileAtomic } from "../../../state/atomic_file.ts";
 
@@ -173,7 +174,7 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
 
 /** Drops the least recently used entries until the cache is within both bounds. */
 async function evict(dir: string, maxBytes: number, maxEntries: number): Promise<void> {
-  const entries: { path: string; used: number; bytes: number }[] = [];
+  const entries: CachedEntry[] = [];
   for await (const e of Deno.readDir(dir)) {
     if (e.name.startsWith(".")) {
       // A crash's leftover (a bundle's throwaway repository, a copy handed out): after an hour.
@@ -187,16 +188,16 @@ async function evict(dir: string, maxBytes: number, maxEntries: number): Promise
     const path = `${dir}/${e.name.slice(0, -5)}`;
     const json = await Deno.stat(`${path}.json`).catch(() => undefined);
     const sealed = await Deno.stat(`${path}.sealed`).catch(() => undefined);
-    entries.push({ path, used: json?.mtime?.getTime() ?? 0, bytes: sealed?.size ?? 0 });
+    entries.push({
+      used: json?.mtime?.getTime() ?? 0,
+      bytes: sealed?.size ?? 0,
+      remove: async () => {
+        await Deno.remove(`${path}.json`).catch(() => {});
+        await Deno.remove(`${path}.sealed`).catch(() => {});
+      },
+    });
   }
-  entries.sort((a, b) => b.used - a.used);
-  let bytes = 0;
-  for (const [i, e] of entries.entries()) {
-    bytes += e.bytes;
-    if (i < maxEntries && bytes <= maxBytes) continue;
-    await Deno.remove(`${e.path}.json`).catch(() => {});
-    await Deno.remove(`${e.path}.sealed`).catch(() => {});
-  }
+  await evictLeastUsed(entries, { maxBytes, maxEntries });
 }
 
 /** Native SHA-256 (node:crypto): a bundle is megabytes. */
