@@ -173,14 +173,24 @@ function fingerprint(state: CatalogState): string {
 const parsed = new Map<string, { stamp: string; manifest: SkillManifest }>();
 const MAX_PARSED = 1024;
 
+/**
+ * A file changed less than this before it was read may change again with the same times: a
+ * file system's clock ticks in milliseconds to seconds, so a rewrite of the same size within one
+ * tick keeps every field of the stamp (git calls such an entry "racily clean"). Such a manifest
+ * is not kept.
+ */
+const RACY_MS = 2_000;
+
 async function readManifest(path: string, md: Deno.FileInfo): Promise<SkillManifest> {
   const stamp = `${md.ino}:${md.size}:${md.mtime?.getTime()}:${md.ctime?.getTime()}`;
   const hit = parsed.get(path);
   // Without times the file cannot be told unchanged: read every time.
   if (hit !== undefined && hit.stamp === stamp && md.mtime !== null) return hit.manifest;
+  const readAt = Date.now();
   const manifest = parseSkillManifest(await Deno.readTextFile(path));
   if (parsed.size >= MAX_PARSED) parsed.clear();
-  parsed.set(path, { stamp, manifest });
+  if (readAt - (md.mtime?.getTime() ?? readAt) >= RACY_MS) parsed.set(path, { stamp, manifest });
+  else parsed.delete(path);
   return manifest;
 }
 

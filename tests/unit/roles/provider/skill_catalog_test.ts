@@ -111,22 +111,31 @@ Deno.test("skill catalog: a missing skills dir is a SkillCatalogError", async ()
   );
 });
 
-Deno.test("skill catalog: catalogs of one dir share a manifest until its file changes", async () => {
+Deno.test("skill catalog: catalogs of one dir share a manifest until its file changes, and a file changed just now is read again", async () => {
   const dir = await Deno.makeTempDir();
+  const md = `${dir}/shared/SKILL.md`;
+  const manifestOf = (kind: number) =>
+    `---\nname: shared\ndescription: test skill\nmetadata:\n  kinds: [${kind}]\n---\n`;
   try {
     await writeSkill(dir, "shared", "[5997]");
+    // Written a minute ago: its times tell whether it changed.
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await Deno.utime(md, minuteAgo, minuteAgo);
     const a = await loadSkillCatalog({ dir, watch: false });
     const b = await loadSkillCatalog({ dir, watch: false });
     // One parse for both (a process's providers all scan the same dir).
     assert(a.forKind(5997)!.manifest === b.forKind(5997)!.manifest);
     // Rewritten (same size, new kind): the next scan parses it again.
-    await Deno.writeTextFile(
-      `${dir}/shared/SKILL.md`,
-      `---\nname: shared\ndescription: test skill\nmetadata:\n  kinds: [5996]\n---\n`,
-    );
+    await Deno.writeTextFile(md, manifestOf(5996));
     await b.reload();
     assertEquals(b.forKind(5996)?.manifest.name, "shared");
     assertEquals(b.forKind(5997), undefined);
+    // Rewritten again at once (same size, and on a coarse clock the same times): a manifest read
+    // just after its file changed was not kept, so this rewrite is seen too.
+    await Deno.writeTextFile(md, manifestOf(5995));
+    await b.reload();
+    assertEquals(b.forKind(5995)?.manifest.name, "shared");
+    assertEquals(b.forKind(5996), undefined);
     a.close();
     b.close();
   } finally {
