@@ -8,7 +8,8 @@
  *
  * Never pays twice for one blob: an upload that fails after the payment is retried with the same
  * allowance (the town keeps it for a day, also across runs), and a payment the town answers
- * `already-stored` or `already-paid` (the same payment sent again) is not taken.
+ * `already-stored` or `already-paid` (the same payment sent again) is not taken. While another
+ * upload of the same blob is in flight (the town answers 409) it waits for that one to end.
  *
  * @module
  */
@@ -46,6 +47,13 @@ export interface PublishBlobOptions {
   onProgress?: TransferProgress;
   /** Upload attempts after the payment (default 3). */
   attempts?: number;
+  /**
+   * How long to wait for another upload of the same blob to end (the town answers 409 while one
+   * is in flight: this profile's other command, or another uploader), in ms (default 120,000).
+   */
+  busyWaitMs?: number;
+  /** Told each time the upload waits for another upload of the same blob. */
+  onWait?: (message: string) => void;
 }
 
 /** A published blob and what it cost. */
@@ -86,18 +94,48 @@ export async function publishBlob(o: PublishBlobOptions): Promise<PublishedBlob>
       content: `Upload ${o.path.slice(o.path.lastIndexOf("/") + 1)}`,
     }),
   );
-  const upload = () =>
-    uploadBlobFile({
-      server: o.server,
-      path: o.path,
-      sha256,
-      size,
-      authorization,
-      type: o.type,
-      onProgress: o.onProgress,
-    });
+  const upload = async (paid: bigint): Promise<PublishedBlob> => {
+    const busyUntil = Date.now() + (o.busyWaitMs ?? 120_000);
+    for (let attempt = 1, busy = 1;; attempt++) {
+      try {
+        const descriptor = await uploadBlobFile({
+          server: o.server,
+          path: o.path,
+          sha256,
+          size,
+          authorization,
+          type: o.type,
+          onProgress: o.onProgress,
+        });
+        return { descriptor, paid };
+      } catch (err) {
+        const status = err instanceof BlossomError ? err.status : 0;
+        // Another upload of the same bytes is in flight (two tasks on one base send one sealed
+        // blob): when it ends the blob is stored and this upload returns it, costing nothing.
+        if (status === 409 && Date.now() < busyUntil) {
+          o.onWait?.(`another upload of blob ${sha256.slice(0, 12)} is in flight; waiting`);
+          attempt--;
+          await sleep(Math.min(250 * busy++, 2_000));
+          continue;
+        }
+        // The allowance stays at the town: retrying costs nothing more. A 4xx other than a
+        // timeout will not get better.
+        const retryable = status === 0 || status >= 500 || status === 408;
+        if (!retryable || attempt >= (o.attempts ?? 3)) {
+          throw new BlobPublishError(
+            `the blob's upload failed${paid > 0n ? " after it was paid for" : ""}: ${
+              (err as Error).message
+            }`,
+            "run the command again: a payment is kept by the town for a day",
+            { cause: err },
+          );
+        }
+        await sleep(200 * attempt);
+      }
+    }
+  };
   const needs = await uploadRequirement({ server: o.server, sha256, size, authorization });
-  if (needs === "allowed") return { descriptor: await upload(), paid: 0n };
+  if (needs === "allowed") return await upload(0n);
   const price = priceBlob(size, o.pricePerMiB);
   const outcome = blobPaymentOutcome(await o.pay(authorization, price));
   if (outcome.status === "quota-exceeded") {
@@ -114,23 +152,5 @@ export async function publishBlob(o: PublishBlobOptions): Promise<PublishedBlob>
         : "check the town's blob price (NIP-11 fees.blob) and your balance",
     );
   }
-  const paid = outcome.status === "paid" ? price : 0n;
-  for (let attempt = 1;; attempt++) {
-    try {
-      return { descriptor: await upload(), paid };
-    } catch (err) {
-      // The allowance stays at the town: retrying costs nothing more. A 4xx other than a
-      // timeout or conflict will not get better.
-      const status = err instanceof BlossomError ? err.status : 0;
-      const retryable = status === 0 || status >= 500 || status === 409 || status === 408;
-      if (!retryable || attempt >= (o.attempts ?? 3)) {
-        throw new BlobPublishError(
-          `the blob was paid for but its upload failed: ${(err as Error).message}`,
-          "run the command again: the payment is kept by the town for a day",
-          { cause: err },
-        );
-      }
-      await sleep(200 * attempt);
-    }
-  }
+  return await upload(outcome.status === "paid" ? price : 0n);
 }

@@ -152,6 +152,48 @@ Deno.test("blobs: a paid upload is stored content-addressed and served with rang
   });
 });
 
+Deno.test("blobs: an upload that meets another of the same blob in flight (409) waits for it and is stored once, paid once", async () => {
+  await withTown(async (w) => {
+    const path = await w.file("same-base.bin", 1024 * 1024 + 5);
+    const { sha256, size } = await hashFile(path);
+    // The first upload (another command of the same profile) pays, then stalls mid-body.
+    const auth = w.auth(sha256, size);
+    assertEquals(blobPaymentOutcome(await w.pay(auth, priceBlob(size, PRICE))).status, "paid");
+    const bytes = await Deno.readFile(path);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => release = resolve);
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(bytes.subarray(0, size >> 1));
+        await released;
+        controller.enqueue(bytes.subarray(size >> 1));
+        controller.close();
+      },
+    });
+    const first = put(w, auth, body, size);
+    // The second finds the upload paid for and in flight: it waits, then gets the stored blob.
+    const waits: string[] = [];
+    const second = publishBlob({
+      path,
+      server: w.server,
+      pricePerMiB: PRICE,
+      signer: localNodeSigner(w.alice.secretKey),
+      pay: () => Promise.reject(new Error("must not pay for a blob paid for already")),
+      onWait: (message) => {
+        waits.push(message);
+        release();
+      },
+    }).finally(() => release()); // a failed second upload must not leave the first stalled
+    const [firstResponse, published] = await Promise.all([first, second]);
+    assertEquals(firstResponse.status, 200);
+    await firstResponse.body?.cancel();
+    assert(waits.length >= 1, "the second upload met the first in flight");
+    assertStringIncludes(waits[0], "in flight");
+    assertEquals([published.descriptor.sha256, published.paid], [sha256, 0n]);
+    assertEquals(w.town.blobs.stats().blobs, 1);
+  });
+});
+
 Deno.test("blobs: unpaid, underpaid, tampered, oversize and cut-off uploads store nothing", async () => {
   await withTown(async (w) => {
     const path = await w.file("a.bin", 200_000);
