@@ -41,7 +41,8 @@
  *
  * @module
  */
-import { ConfigError } from "./config_error.ts";
+import { parsePresetTable, PresetTableError, readPresetApiKey } from "./preset_table.ts";
+import { isRecord } from "../protocol/plain_record.ts";
 
 /** One agent preset, checked, its key read. */
 export interface AgentPreset {
@@ -119,21 +120,13 @@ export function parseAgentPresets(
   table: unknown,
   options: ParseAgentPresetsOptions = {},
 ): Record<string, AgentPreset> {
-  if (table === undefined) return {};
-  if (!isRecord(table)) throw new ConfigError("[agents] must be a table of presets");
-  const presets: Record<string, AgentPreset> = {};
-  const problems: string[] = [];
-  for (const [name, value] of Object.entries(table)) {
+  return parsePresetTable(table, {
+    section: "agents",
     // `protect` is a requester's list of protected globs (config/requester_settings.ts).
-    if (name === "protect" && Array.isArray(value)) continue;
-    const where = `[agents.${name}]`;
-    const found: string[] = [];
-    const preset = readPreset(where, name, value, options, (problem) => found.push(problem));
-    problems.push(...found);
-    if (found.length === 0 && preset !== undefined) presets[name] = preset;
-  }
-  if (problems.length > 0) throw new AgentPresetsError(problems);
-  return presets;
+    skip: (name, value) => name === "protect" && Array.isArray(value),
+    read: (where, name, value, problem) => readPreset(where, name, value, options, problem),
+    error: (problems) => new AgentPresetsError(problems),
+  });
 }
 
 /**
@@ -151,19 +144,12 @@ export function parseAgentPresets(
  * assert.equal(err.message, "2 problems in [agents]:\n  [agents.a] budget: x\n  [agents.b] command: y");
  * ```
  */
-export class AgentPresetsError extends ConfigError {
+export class AgentPresetsError extends PresetTableError {
   /** `"AgentPresetsError"`: explicit so it survives bundling. */
   override name = "AgentPresetsError";
-  /** One line per problem, in the table's order. */
-  problems: string[];
   /** `problems`: at least one. */
   constructor(problems: string[]) {
-    super(
-      problems.length === 1
-        ? problems[0]
-        : `${problems.length} problems in [agents]:\n${problems.map((p) => `  ${p}`).join("\n")}`,
-    );
-    this.problems = problems;
+    super("agents", problems);
   }
 }
 
@@ -234,7 +220,7 @@ function readPreset(
     budget: units("budget", upstream === undefined ? 0n : undefined),
     flavor: flavor === "openai" ? "openai" : "anthropic",
     upstream,
-    apiKey: upstream === undefined ? "" : apiKeyOf(where, value, options, problem),
+    apiKey: upstream === undefined ? "" : readPresetApiKey(where, value, options, problem, true),
     inputPerMillion: units("input_per_million", 0n),
     outputPerMillion: units("output_per_million", 0n),
     headers: headers as Record<string, string>,
@@ -291,42 +277,4 @@ function executableFile(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-function apiKeyOf(
-  where: string,
-  value: Record<string, unknown>,
-  options: ParseAgentPresetsOptions,
-  problem: (line: string) => void,
-): string {
-  const env = options.env ?? ((name: string) => Deno.env.get(name));
-  const readFile = options.readFile ?? ((path: string) => Deno.readTextFileSync(path));
-  const variable = value.api_key_env;
-  const file = value.api_key_file;
-  if ((variable === undefined) === (file === undefined)) {
-    problem(`${where}: give one of api_key_env and api_key_file (the upstream's key)`);
-    return "";
-  }
-  let key: string | undefined;
-  if (typeof variable === "string") key = env(variable);
-  else if (typeof file === "string") {
-    try {
-      key = readFile(file);
-    } catch (err) {
-      problem(`${where} api_key_file ${file}: ${(err as Error).message}`);
-      return "";
-    }
-  }
-  key = key?.trim();
-  if (key === undefined || key === "") {
-    problem(
-      `${where}: no API key in ${typeof variable === "string" ? `$${variable}` : String(file)}`,
-    );
-    return "";
-  }
-  return key;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

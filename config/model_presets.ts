@@ -24,7 +24,8 @@
  *
  * @module
  */
-import { ConfigError } from "./config_error.ts";
+import { parsePresetTable, PresetTableError, readPresetApiKey } from "./preset_table.ts";
+import { isRecord } from "../protocol/plain_record.ts";
 
 /** The API shapes a preset may speak, and the path each calls. */
 export const MODEL_API_PATHS = {
@@ -73,19 +74,12 @@ export interface ParseModelPresetsOptions {
 }
 
 /** Every problem of the `[models]` presets at once, one line each naming preset and key. */
-export class ModelPresetsError extends ConfigError {
+export class ModelPresetsError extends PresetTableError {
   /** `"ModelPresetsError"`: explicit so it survives bundling. */
   override name = "ModelPresetsError";
-  /** One line per problem, in the table's order. */
-  problems: string[];
   /** `problems`: at least one. */
   constructor(problems: string[]) {
-    super(
-      problems.length === 1
-        ? problems[0]
-        : `${problems.length} problems in [models]:\n${problems.map((p) => `  ${p}`).join("\n")}`,
-    );
-    this.problems = problems;
+    super("models", problems);
   }
 }
 
@@ -110,27 +104,20 @@ export function parseModelPresets(
   table: unknown,
   options: ParseModelPresetsOptions = {},
 ): Record<string, ModelPreset> {
-  if (table === undefined) return {};
-  if (!isRecord(table)) throw new ConfigError("[models] must be a table of presets");
-  const presets: Record<string, ModelPreset> = {};
-  const problems: string[] = [];
-  for (const [name, value] of Object.entries(table)) {
-    const found: string[] = [];
-    const preset = readPreset(name, value, options, (p) => found.push(p));
-    problems.push(...found);
-    if (found.length === 0 && preset !== undefined) presets[name] = preset;
-  }
-  if (problems.length > 0) throw new ModelPresetsError(problems);
-  return presets;
+  return parsePresetTable(table, {
+    section: "models",
+    read: (where, name, value, problem) => readPreset(where, name, value, options, problem),
+    error: (problems) => new ModelPresetsError(problems),
+  });
 }
 
 function readPreset(
+  where: string,
   name: string,
   value: unknown,
   options: ParseModelPresetsOptions,
   problem: (line: string) => void,
 ): ModelPreset | undefined {
-  const where = `[models.${name}]`;
   if (!NAME.test(name)) problem(`${where}: a preset name is [a-z0-9._-], 1-64`);
   if (!isRecord(value)) {
     problem(`${where} must be a table`);
@@ -183,7 +170,7 @@ function readPreset(
     upstream: upstream.replace(/\/+$/, "").replace(/\/v1$/, ""),
     api: (Object.hasOwn(MODEL_API_PATHS, api) ? api : "chat") as ModelApi,
     model: text("model", name),
-    apiKey: apiKeyOf(where, value, options, problem),
+    apiKey: readPresetApiKey(where, value, options, problem, false),
     price: units("price", 0n),
     inputPerMillion: units("input_per_million", 0n),
     outputPerMillion: units("output_per_million", 0n),
@@ -196,40 +183,4 @@ function readPreset(
       ...(headers as Record<string, string>),
     },
   };
-}
-
-/** The key from `api_key_env` or `api_key_file`; "" when neither is given (a local server). */
-function apiKeyOf(
-  where: string,
-  value: Record<string, unknown>,
-  options: ParseModelPresetsOptions,
-  problem: (line: string) => void,
-): string {
-  const variable = value.api_key_env;
-  const file = value.api_key_file;
-  if (variable === undefined && file === undefined) return "";
-  if (variable !== undefined && file !== undefined) {
-    problem(`${where}: give api_key_env or api_key_file, not both`);
-    return "";
-  }
-  let key: string | undefined;
-  if (typeof variable === "string") key = (options.env ?? ((n) => Deno.env.get(n)))(variable);
-  else if (typeof file === "string") {
-    try {
-      key = (options.readFile ?? ((p) => Deno.readTextFileSync(p)))(file);
-    } catch (err) {
-      problem(`${where} api_key_file ${file}: ${(err as Error).message}`);
-      return "";
-    }
-  }
-  key = key?.trim();
-  if (key === undefined || key === "") {
-    problem(`${where}: no API key in ${typeof variable === "string" ? `$${variable}` : file}`);
-    return "";
-  }
-  return key;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

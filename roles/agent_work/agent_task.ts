@@ -15,6 +15,7 @@
  * @module
  */
 import { AgentTaskError } from "./agent_work_errors.ts";
+import { isRecord } from "../../protocol/plain_record.ts";
 
 /** Bytes of JSON a task may have. */
 export const MAX_TASK_JSON_BYTES = 256 * 1024;
@@ -176,10 +177,6 @@ export function renderTaskPrompt(task: AgentTask): string {
     if (text !== undefined && text.trim() !== "") parts.push(`## ${heading}\n\n${text.trim()}`);
   }
   return parts.join("\n\n") + "\n";
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function title(value: unknown): string {

@@ -17,6 +17,7 @@
  * @module
  */
 import { AgentTaskError } from "./agent_work_errors.ts";
+import { isRecord } from "../../protocol/plain_record.ts";
 
 /** The context's default bound, characters. */
 export const DEFAULT_MAX_CONTEXT_CHARS = 10_000;
@@ -134,8 +135,4 @@ function closedLine(issue: Record<string, unknown>): string {
 function clip(text: string): string {
   const one = text.replace(/\s+/g, " ").trim();
   return one.length <= MAX_SUMMARY_CHARS ? one : `${one.slice(0, MAX_SUMMARY_CHARS - 1)}…`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

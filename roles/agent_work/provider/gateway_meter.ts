@@ -17,6 +17,7 @@
  * @module
  */
 import { RoleError } from "../../role_error.ts";
+import { isRecord } from "../../../protocol/plain_record.ts";
 
 /** Tokens of one call (or of many, summed). */
 export interface TokenUsage {
@@ -236,10 +237,6 @@ function parse(text: string): unknown {
 
 function count(value: unknown): number {
   return typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : 0;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**

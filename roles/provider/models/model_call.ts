@@ -10,6 +10,7 @@
 import { MODEL_API_PATHS, type ModelPreset } from "../../../config/model_presets.ts";
 import { type TokenUsage, UsageScanner } from "../../agent_work/provider/gateway_meter.ts";
 import { RoleError } from "../../role_error.ts";
+import { isRecord } from "../../../protocol/plain_record.ts";
 
 /** The upstream refused the call, did not answer, or answered with no text. */
 export class ModelCallError extends RoleError {
@@ -226,10 +227,6 @@ function parse(text: string): unknown {
   } catch {
     return undefined; // `[DONE]`, an event name, a partial line
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function message(err: unknown): string {

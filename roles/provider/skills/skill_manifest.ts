@@ -38,6 +38,7 @@
 import { RoleError } from "../../role_error.ts";
 import { parse as parseYaml } from "yaml";
 import { isJobResultKind, JOB_FEEDBACK_KIND } from "../../../protocol/nip90_job.ts";
+import { isRecord } from "../../../protocol/plain_record.ts";
 
 /** Largest `SKILL.md` read; a manifest is a few hundred bytes. */
 export const MAX_SKILL_MD_BYTES = 64 * 1024;
@@ -177,10 +178,6 @@ function frontMatterObject(text: string): Record<string, unknown> {
   }
   if (!isRecord(value)) throw new SkillManifestError("front-matter", "not a YAML mapping");
   return value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function requireString(doc: Record<string, unknown>, field: string): string {
