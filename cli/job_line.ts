@@ -54,12 +54,13 @@ export function jobLineFields(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jobVerdict } from "./job_line.ts";
- * import { NO_CALLBACK, type RequesterJobRecord } from "../state/jobs/job_record.ts";
  *
- * declare const record: RequesterJobRecord;
- * const verdict = await jobVerdict("/home/a/.turnpike/default", record);
- * if (verdict === "failed") console.log("the job is done, its tests failed");
+ * const stateDir = await Deno.makeTempDir();
+ * const record = { id: "ab".repeat(32), status: "sent" as const }; // in flight: no verdict yet
+ * assert.equal(await jobVerdict(stateDir, record), undefined);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function jobVerdict(

@@ -139,14 +139,8 @@ export interface ResultReportOptions {
 /**
  * The result report of a job (the last of a chain), with costs summed over the whole chain.
  *
- * @example
- * ```ts
- * declare const stateDir: string;
- * declare const record: Parameters<typeof buildResultReport>[0]["chain"][number];
- * declare const log: { entries(): Parameters<typeof buildResultReport>[0]["payments"] };
- * const report = await buildResultReport({ stateDir, chain: [record], payments: log.entries() });
- * console.log(JSON.stringify(report));
- * ```
+ * It reads a job's stored result and payments, so it has no example that runs here:
+ * tests/e2e/agent_walk_test.ts
  */
 export async function buildResultReport(o: ResultReportOptions): Promise<JobResultReport> {
   const last = o.chain[o.chain.length - 1];
@@ -242,15 +236,8 @@ export function parseReport(content: string | undefined): unknown {
  * A chain's costs per asset from the payment log: the provider's invoices, the town's writes
  * (the request, a cancel's kind 5) and the inputs' uploads its records name.
  *
- * @example
- * ```ts
- * import { costsOf } from "./job_report.ts";
- *
- * declare const record: Parameters<typeof costsOf>[0][number];
- * declare const log: { entries(): Parameters<typeof costsOf>[1] };
- * const [costs] = costsOf([record], log.entries());
- * console.log(costs?.total); // base units, a decimal string
- * ```
+ * It sums a job's payments from the payment log, so it has no example that runs here:
+ * tests/e2e/agent_walk_test.ts
  */
 export function costsOf(
   chain: readonly RequesterJobRecord[],

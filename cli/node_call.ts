@@ -32,10 +32,14 @@ const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "cancel", "late-resul
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { provePassphrase } from "./node_call.ts";
+ * import { CliError } from "./cli_error.ts";
  *
- * declare const stateDir: string;
- * provePassphrase(stateDir, { passphraseFile: "/run/secrets/pw" }).catch(() => {});
+ * const stateDir = await Deno.makeTempDir(); // no wallet: `no-identity`
+ * const refused = await provePassphrase(stateDir, { nonInteractive: true }).catch((e) => e);
+ * assert(refused instanceof CliError && refused.code === "no-identity");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function provePassphrase(
@@ -59,11 +63,16 @@ export function provePassphrase(
  *
  * @example
  * ```ts
- * import { callNode } from "./node_call.ts";
+ * import assert from "node:assert/strict";
+ * import { callNode, requestUndelivered } from "./node_call.ts";
  *
- * declare const stateDir: string;
- * declare const id: string; // a job's
- * for await (const line of callNode(stateDir, { op: "wait", id })) console.log(line);
+ * const stateDir = await Deno.makeTempDir(); // no node serves it: the request is not delivered
+ * const lines: unknown[] = [];
+ * const err = await (async () => {
+ *   for await (const line of callNode(stateDir, { op: "wait", id: "ab".repeat(32) })) lines.push(line);
+ * })().catch((e) => e);
+ * assert(requestUndelivered(err) && lines.length === 0);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  * @throws {CliError} with the node's error, or `node-unreachable` when it is not there.
  */

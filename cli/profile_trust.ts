@@ -22,11 +22,14 @@ import { explicitProfile } from "./settings_flags.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Command } from "commander";
  * import { profileTrust } from "./profile_trust.ts";
  *
- * const trust = await profileTrust({ stateDir: "/home/me/.turnpike/alice" }, new Command());
- * console.log(trust.get("cd".repeat(32)) ?? "no receipts");
+ * const stateDir = await Deno.makeTempDir(); // no receipts yet
+ * const trust = await profileTrust({ stateDir }, new Command());
+ * assert.equal(trust.get("cd".repeat(32)), undefined);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function profileTrust(
@@ -58,13 +61,8 @@ export interface RosterTrustOptions {
 /**
  * Each counterparty's trust from the profile's receipts and its roster's assertions, by pubkey.
  *
- * @example
- * ```ts ignore
- * import { rosterTrust } from "./profile_trust.ts";
- *
- * const trust = await rosterTrust({ stateDir, relays: ["ws://127.0.0.1:7100"] });
- * console.log(trust.get("cd".repeat(32))?.rank ?? 0);
- * ```
+ * It reads the roster's assertions from a town, so it has no example that runs here:
+ * tests/e2e/trust_assertions_test.ts
  */
 export async function rosterTrust(o: RosterTrustOptions): Promise<Map<string, CombinedTrust>> {
   // The book is read (each line's signature checked) only when the caller has not just done so.
