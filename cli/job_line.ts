@@ -23,13 +23,15 @@ import { parseReport } from "./job_report.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jobLineFields } from "./job_line.ts";
  *
  * const fields = jobLineFields({
  *   id: "ab".repeat(32), kind: 5600, skill: "none", status: "done", createdAtMs: 0,
  *   updatedAtMs: 0, payments: [],
  * }, "failed");
- * console.log(fields.verdict, "callback" in fields); // "failed" false
+ * assert.equal(fields.verdict, "failed");
+ * assert(!("callback" in fields));
  * ```
  */
 export function jobLineFields(

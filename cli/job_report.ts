@@ -111,7 +111,11 @@ export interface JobResultReport {
  *
  * @example
  * ```ts
- * console.log(JSON.stringify(progressLine({ jobId: "ab".repeat(32), status: "sent" })));
+ * import assert from "node:assert/strict";
+ * import { progressLine } from "./job_report.ts";
+ *
+ * const line = progressLine({ jobId: "ab".repeat(32), status: "sent" });
+ * assert.equal(line.status, "sent");
  * ```
  */
 export function progressLine(p: JobProgress, now: Date = new Date()): JobProgressLine {
@@ -216,10 +220,11 @@ async function withReleasedLogs(report: unknown, record: RequesterJobRecord): Pr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseReport } from "./job_report.ts";
  *
- * parseReport('{"status":"failed"}'); // { status: "failed" }
- * parseReport("hello"); // null
+ * assert.deepEqual(parseReport('{"status":"failed"}'), { status: "failed" });
+ * assert.equal(parseReport("hello"), null);
  * ```
  */
 export function parseReport(content: string | undefined): unknown {

@@ -16,9 +16,13 @@ export type JsonLine = { type: string } & Record<string, unknown>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsonLine } from "./json_line.ts";
  *
- * jsonLine("channel", { channelId: "0x01", deposit: 5n }); // '{"type":"channel","channelId":"0x01","deposit":"5"}'
+ * assert.equal(
+ *   jsonLine("channel", { channelId: "0x01", deposit: 5n }),
+ *   '{"type":"channel","channelId":"0x01","deposit":"5"}',
+ * );
  * ```
  */
 export function jsonLine(type: string, fields: object = {}): string {

@@ -164,6 +164,7 @@ function fated(err: CliError, fate: "unread" | "unanswered"): CliError {
  * const stateDir = await Deno.makeTempDir(); // no node serves it
  * const err = await callNode(stateDir, { op: "hello" }).next().catch((e) => e);
  * assert.ok(requestUndelivered(err));
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function requestUndelivered(err: unknown): boolean {
@@ -187,6 +188,7 @@ export const STOPPING_TRIES = 5;
  * const err = await callNode(stateDir, { op: "hello" }).next().catch((e) => e);
  * assert.ok(mayAskNextNode(err, false, 1));
  * assert.ok(!mayAskNextNode(err, true, 1)); // a line came: what it did is known to the node
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function mayAskNextNode(err: unknown, answered: boolean, tries: number): boolean {
@@ -207,6 +209,7 @@ export function mayAskNextNode(err: unknown, answered: boolean, tries: number): 
  * const stateDir = await Deno.makeTempDir(); // no node serves it: nothing was read
  * const err = await callNode(stateDir, { op: "hello" }).next().catch((e) => e);
  * assert.ok(!requestUnanswered(err));
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function requestUnanswered(err: unknown): boolean {

@@ -74,7 +74,10 @@ export function providersServing(
  *
  * @example
  * ```ts
- * priceText("100", { assetCode: "M2M", assetScale: 6 }); // "0.0001 M2M"
+ * import assert from "node:assert/strict";
+ * import { priceText } from "./providers_command.ts";
+ *
+ * assert.equal(priceText("100", { assetCode: "M2M", assetScale: 6 }), "0.0001 M2M");
  * ```
  */
 export function priceText(
@@ -93,8 +96,11 @@ export function priceText(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { agoText } from "./providers_command.ts";
+ *
  * const now = Math.floor(Date.now() / 1000);
- * agoText(now - 90, now); // "1m"
+ * assert.equal(agoText(now - 90, now), "1m");
  * ```
  */
 export function agoText(atSec: number | undefined, nowSec: number): string {

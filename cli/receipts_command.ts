@@ -73,10 +73,11 @@ export async function signedReceipts(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sinceMs } from "./receipts_command.ts";
  *
- * sinceMs("2026-11-01", 0); // 1793491200000
- * sinceMs("1d", 86_400_000); // 0
+ * assert.equal(sinceMs("2026-11-01", 0), Date.UTC(2026, 10, 1));
+ * assert.equal(sinceMs("1d", 86_400_000), 0);
  * ```
  */
 export function sinceMs(text: string, nowMs: number = Date.now()): number {

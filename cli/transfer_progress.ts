@@ -66,8 +66,11 @@ const BYTE_UNITS = ["KiB", "MiB", "GiB", "TiB"];
  *
  * @example
  * ```ts
- * formatByteSize(501); // "501 B"
- * formatByteSize(3 * 1024 * 1024); // "3.0 MiB"
+ * import assert from "node:assert/strict";
+ * import { formatByteSize } from "./transfer_progress.ts";
+ *
+ * assert.equal(formatByteSize(501), "501 B");
+ * assert.equal(formatByteSize(3 * 1024 * 1024), "3.0 MiB");
  * ```
  */
 export function formatByteSize(bytes: number): string {
