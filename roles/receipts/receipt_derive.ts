@@ -13,6 +13,7 @@
 import type { JobReceipt, ReceiptOutcome } from "../../protocol/job_receipt.ts";
 import { type JobVerdict, verdictOf } from "../../protocol/job_verdict.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import { DEPOSIT_OVER_BOUND } from "../../protocol/deposit_bound.ts";
 import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
 import {
   type ProviderJobRecord,
@@ -94,8 +95,16 @@ function requesterOutcome(record: RequesterJobRecord, facts: ReportFacts): Recei
       // An error after a result whose delivery the requester would not pay (a failed verdict
       // declined, or protected paths changed) is a declined job; any other error failed.
       if ((facts.protectedChanged ?? 0) > 0) return "declined";
+      // A provider that refused, before any payment, a deposit over this profile's own bound
+      // did what it was asked (docs/PROTOCOL.md "The deposit bound"): nothing about its work.
+      if (refusedOverBound(record)) return "refused";
       return record.error?.startsWith("declined:") ? "declined" : "failed";
   }
+}
+
+function refusedOverBound(record: RequesterJobRecord): boolean {
+  return record.error?.startsWith(`provider error: refused: ${DEPOSIT_OVER_BOUND}:`) === true &&
+    record.payments.every((p) => p.status === "rejected");
 }
 
 /**
