@@ -24,6 +24,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "stages",
   "pipeline",
   "roles/town_client",
+  "roles/receipts",
 ];
 
 const TYPESCRIPT = /^([cm]?[jt]s|[jt]sx|javascript|typescript)$/;
