@@ -25,6 +25,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "pipeline",
   "roles/town_client",
   "roles/receipts",
+  "roles/channels",
 ];
 
 const TYPESCRIPT = /^([cm]?[jt]s|[jt]sx|javascript|typescript)$/;
