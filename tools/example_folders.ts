@@ -26,6 +26,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/town_client",
   "roles/receipts",
   "roles/channels",
+  "roles/town",
 ];
 
 const TYPESCRIPT = /^([cm]?[jt]s|[jt]sx|javascript|typescript)$/;
