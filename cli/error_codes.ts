@@ -104,6 +104,11 @@ export const ERROR_CODES = {
     when: "the job ended `payment-refused`: over the bid or the spend policy; or `wallet send` " +
       "refused a transfer over `--max` or the spend policy (nothing paid)",
   },
+  "deposit-over-bound": {
+    exit: ExitCode.Failure,
+    when: "the job's deposit asks more than the profile pays its provider before delivery " +
+      "(`[requester] deposit_share`, by its trust of the provider); nothing was paid, nothing ran",
+  },
   "verdict-failed": {
     exit: ExitCode.Verdict,
     when: "the job is `done` but its report says the work failed (ci-run tests or agent-task " +

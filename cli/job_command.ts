@@ -49,6 +49,7 @@ import { stagedUploadPath, stageUpload } from "../roles/requester/node_uploads.t
 import { transferProgressPrinter } from "./transfer_progress.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
+import { specFromProfile } from "./spec_from_profile.ts";
 import { addAgentTaskOptions, type AgentTaskFlags, submitOrQuote } from "./agent_task_options.ts";
 import * as agentRecord from "../state/jobs/agent_task_record.ts";
 import { AGENT_TASK_KIND, agentPresetOf } from "../roles/agent_work/agent_task_wire.ts";
@@ -427,11 +428,7 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
     directory ?? [],
     config.stateDir,
   );
-  if (opts.worker !== undefined) {
-    spec.worker = await (await lazyImport<typeof import("./gt_worker_flag.ts")>(
-      new URL("./gt_worker_flag.ts", import.meta.url),
-    )).workerKeyOf(config.stateDir, opts.worker);
-  }
+  await specFromProfile(spec, { ...config, relays, worker: opts.worker, json });
   const network = networkField(config.network);
   try {
     precheck(directory, spec, opts.force === true, config.spendPolicy.perJobMax);

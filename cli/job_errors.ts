@@ -25,7 +25,10 @@ const JOB_ERROR_CASES: readonly ErrorCase[] = [
   errorCase("AutoChannelError", CLI_ERRORS.autoChannelFailed),
   errorCase("BlobPublishError", CLI_ERRORS.blobNotPublished),
   errorCase("BlossomError", CLI_ERRORS.blobUploadRefused),
-  errorCase(["BtpConnectionError", "BtpTimeoutError"], CLI_ERRORS.townSilent),
+  errorCase(
+    ["BtpConnectionError", "BtpConnectionLostError", "BtpTimeoutError"],
+    CLI_ERRORS.townSilent,
+  ),
   errorCase(
     ["TownUnreachableError", "JobNotPostedError"],
     (e) =>

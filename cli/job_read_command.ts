@@ -48,6 +48,7 @@ import { terminalText } from "./terminal_text.ts";
 import { printJobList } from "./job_list_print.ts";
 import { beadText } from "./job_bead.ts";
 import { agentTranscriptFile } from "../state/jobs/agent_task_record.ts";
+import { DEPOSIT_OVER_BOUND } from "../protocol/deposit_bound.ts";
 
 /** Options shared by the commands that connect to the town. */
 export interface RequesterCliOptions extends RequesterFlags, GlobalOptions {
@@ -238,9 +239,16 @@ export async function printOutcome(
   if (last.status !== "done" || chain.length < (o.links ?? 1)) {
     throw new CliError(`job ${last.id} ended ${last.status}`, {
       context: last.error,
-      code: isErrorCode(last.status) ? last.status : "failed",
+      code: last.error?.includes(`${DEPOSIT_OVER_BOUND}:`)
+        ? DEPOSIT_OVER_BOUND
+        : isErrorCode(last.status)
+        ? last.status
+        : "failed",
       printed: o.json,
-      suggestion: last.status === "payment-refused"
+      suggestion: last.error?.includes(`${DEPOSIT_OVER_BOUND}:`)
+        ? "pick a provider whose deposit is lower (`job submit --quote`), or raise [requester] " +
+          "deposit_share if its trust is enough"
+        : last.status === "payment-refused"
         ? "raise --bid or the spend policy caps if the price is acceptable"
         : last.status === "timed-out"
         ? "raise --timeout or pick another --provider (`turnpike providers` lists them)"

@@ -7,42 +7,11 @@
  *
  * @module
  */
-import type { Command } from "commander";
-import { resolveStateDir } from "../config/state_dir.ts";
 import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
 import { type TrustScore, trustScores } from "../protocol/trust_score.ts";
 import { type CombinedTrust, combineTrust, noReceiptsScore } from "../protocol/roster_trust.ts";
 import { readReceipts } from "../roles/receipts/receipt_ledger.ts";
 import { readRosterAssertions } from "../roles/requester/roster_assertions.ts";
-import type { GlobalOptions } from "./global_options.ts";
-import { explicitProfile } from "./settings_flags.ts";
-
-/**
- * Each counterparty's rank (0-100) from the profile's signed receipts, by pubkey.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { Command } from "commander";
- * import { profileTrust } from "./profile_trust.ts";
- *
- * const stateDir = await Deno.makeTempDir(); // no receipts yet
- * const trust = await profileTrust({ stateDir }, new Command());
- * assert.equal(trust.get("cd".repeat(32)), undefined);
- * await Deno.remove(stateDir, { recursive: true });
- * ```
- */
-export async function profileTrust(
-  opts: GlobalOptions,
-  cmd: Command,
-): Promise<Map<string, number>> {
-  const stateDir = resolveStateDir({
-    stateDir: opts.stateDir,
-    profile: explicitProfile(opts, cmd),
-  });
-  const scores = (await ownScores(stateDir)).scores;
-  return new Map([...scores].map(([key, score]) => [key, score.rank]));
-}
 
 /** Options for {@linkcode rosterTrust}. */
 export interface RosterTrustOptions {

@@ -18,7 +18,7 @@ import { printJsonLine } from "./json_line.ts";
 import { terminalText } from "./terminal_text.ts";
 import { agentTaskCommand } from "./job_results_command.ts";
 import { profileBlobServers } from "./profile_blob_servers.ts";
-import { profileTrust } from "./profile_trust.ts";
+import { refineryTrust } from "./refinery_trust.ts";
 import {
   addRequesterConnectionOptions,
   loadRequesterConfig,
@@ -101,7 +101,11 @@ async function refinery(ids: string[], opts: RefineryCliOptions, cmd: Command): 
   const book = await readRefineryBook(stateDir);
   const records = await candidates(stateDir, repoDir, ids);
   const open = records.filter((r) => book.jobs[r.id] === undefined);
-  const trust = open.length === 0 ? new Map<string, number>() : await profileTrust(opts, cmd);
+  const trust = await refineryTrust({
+    stateDir,
+    relays: [config.relayUrl, ...(config.moreTowns ?? []).map((t) => t.relayUrl)],
+    providers: open.flatMap((r) => r.provider ? [r.provider] : []),
+  });
   const towns = open.length === 0 ? [] : await profileBlobServers(opts, cmd);
   const results: PatrolResult[] = [];
   for (const record of open) {

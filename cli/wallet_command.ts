@@ -389,6 +389,7 @@ function mapError(err: unknown, path?: string): unknown {
       "PassphraseSourceError",
       "PassphraseMismatchError",
       "ConfigError",
+      "PresetTableError",
       "AgentPresetsError",
       "ModelPresetsError",
       "InsecureUrlError",

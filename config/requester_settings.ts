@@ -19,6 +19,7 @@
  * | channel_prepay        | TURNPIKE_CHANNEL_PREPAY     | --channel-prepay     |
  * | `[alerts] webhook`    | TURNPIKE_ALERT_WEBHOOK      | --alert-webhook      |
  * | node_idle_timeout     | TURNPIKE_NODE_IDLE_TIMEOUT  | (none)               |
+ * | deposit_share(_trusted) | TURNPIKE_DEPOSIT_SHARE(_TRUSTED) | (none)       |
  * | `[agents] protect`    | (none)                      | (none; `--protect` adds) |
  * | (none)                | (none)                      | --accept-price       |
  *
@@ -46,6 +47,7 @@ import {
   uint64Setting,
 } from "./setting_codecs.ts";
 import type { SpendPolicy } from "../protocol/spend_policy.ts";
+import { type DepositShares, resolveDepositShares } from "./deposit_share_settings.ts";
 
 /** Flags the requester commands take. */
 export interface RequesterFlags {
@@ -107,6 +109,8 @@ export interface RequesterSettings extends RequesterTownSettings {
    * "Protected paths"): every agent-task of the profile names them, `--protect` adds more.
    */
   agentProtect: string[];
+  /** How much of a bid is paid before delivery, by trust (config/deposit_share_settings.ts). */
+  depositShares: DepositShares;
 }
 
 /** Options for {@linkcode resolveRequesterSettings}. */
@@ -211,6 +215,7 @@ export function resolveRequesterSettings(
     skillsDir: pick(flags.skillsDir, "TURNPIKE_SKILLS_DIR", "skills_dir") ?? `${s.stateDir}/skills`,
     asset: pick(undefined, "TURNPIKE_ASSET", "asset"),
     spendPolicy,
+    depositShares: resolveDepositShares(fromTable),
     channel: channel?.toLowerCase(),
     channelPrepay: amount(
       pick(flags.channelPrepay, "TURNPIKE_CHANNEL_PREPAY", "channel_prepay"),

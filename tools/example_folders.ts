@@ -23,6 +23,10 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "identity",
   "stages",
   "pipeline",
+  "roles/town_client",
+  "roles/receipts",
+  "roles/channels",
+  "roles/town",
   "cli",
 ];
 

@@ -177,6 +177,19 @@ export class BtpClosedError extends TransportError {
   override name = "BtpClosedError";
 }
 
+/**
+ * The socket dropped with the request on it: the peer may have acted on it, its answer lost
+ * ({@linkcode BtpConnectionError} itself: the request never left).
+ */
+export class BtpConnectionLostError extends BtpConnectionError {
+  override name = "BtpConnectionLostError";
+}
+
+/** The owner closed the client with the request on the socket: the peer may have acted on it. */
+export class BtpClosedInFlightError extends BtpClosedError {
+  override name = "BtpClosedInFlightError";
+}
+
 /** The peer answered a request with a BTP ERROR frame. */
 export class BtpRemoteError extends TransportError {
   override name = "BtpRemoteError";
@@ -509,9 +522,8 @@ export class BtpClient {
     if (this.#state === "closed" && !this.#ws) return await this.#socketClosed;
     this.#setState("closed");
     clearTimeout(this.#reconnectTimer);
-    const err = new BtpClosedError("client closed");
-    this.#failPending(err);
-    this.#failWaiters(err);
+    this.#failPending(new BtpClosedInFlightError("client closed with the request in flight"));
+    this.#failWaiters(new BtpClosedError("client closed"));
     const ws = this.#ws;
     this.#ws = undefined;
     if (ws && ws.readyState !== WebSocket.CLOSED) ws.close();
@@ -631,7 +643,7 @@ export class BtpClient {
   }
 
   #onSocketLost() {
-    this.#failPending(new BtpConnectionError(`connection to ${this.#wsUrl} lost`));
+    this.#failPending(new BtpConnectionLostError(`connection to ${this.#wsUrl} lost`));
     if (this.#state === "closed") return;
     if (!this.#options.reconnect) {
       this.#fatal = new BtpConnectionError(`connection to ${this.#wsUrl} lost`);

@@ -99,19 +99,8 @@ export class ClaimPersistError extends RoleError {
 /**
  * Builds a peer's claim gate.
  *
- * @example
- * ```ts
- * import { type ClaimBookWriter, createBtpClaimGate } from "./btp_claim_gate.ts";
- * import type { ClaimVerifier } from "../../chain/claim_verifier.ts";
- *
- * declare const verifier: ClaimVerifier;
- * declare const writer: ClaimBookWriter;
- * declare const prepareBytes: Uint8Array; // the BTP message's ILP packet
- * declare const claimBytes: Uint8Array | undefined; // its payment-channel-claim entry
- * declare function route(prepare: Uint8Array): Promise<Uint8Array>; // the town's router
- * const gate = createBtpClaimGate({ verifier, writer, triggeredBy: () => "g.town" });
- * const reply = await gate.handle(prepareBytes, claimBytes, () => route(prepareBytes));
- * ```
+ * It needs a chain to read the channel from: no example that runs here:
+ * tests/interop/anvil_town_payout_test.ts (the gate in front of a town's BTP server).
  */
 export function createBtpClaimGate(options: BtpClaimGateOptions): BtpClaimGate {
   const { verifier, writer } = options;
@@ -248,27 +237,9 @@ export interface ChannelClaimGate extends BtpClaimGate {
  * each accepted claim updates `received`, `receivedNonce`, `receivedSignature` of the file and
  * the audit trail (`turnpike: payment channel <id> updated`).
  *
- * @example
- * ```ts
- * import { openChannelClaimGate } from "./btp_claim_gate.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
- *
- * declare const client: TokenNetworkClient;
- * declare const record: ChannelRecord; // alice's channel with this node, the payee
- * declare const prepareBytes: Uint8Array; // a BTP message's ILP packet from alice
- * declare const claimBytes: Uint8Array | undefined; // its payment-channel-claim entry
- * declare function route(prepare: Uint8Array): Promise<Uint8Array>; // the node's router
- * const gate = openChannelClaimGate({
- *   stateDir: "/var/lib/town",
- *   record,
- *   triggeredBy: () => "g.town",
- *   readChannel: (id) => client.getChannel(id),
- * });
- * // The town hands it to its BTP server (`startTownNode({ claimGate })`), a provider to its
- * // payout receiver (payout_receiver.ts).
- * const reply = await gate.handle(prepareBytes, claimBytes, () => route(prepareBytes));
- * ```
+ * It needs a chain to read the channel from: no example that runs here:
+ * tests/interop/anvil_town_payout_test.ts. The town hands the gate to its BTP server
+ * (`startTownNode({ claimGate })`), a provider to its payout receiver (payout_receiver.ts).
  */
 export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelClaimGate {
   const record = options.record;

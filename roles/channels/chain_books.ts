@@ -27,8 +27,9 @@ export interface ChannelBooks {
  *
  * @example
  * ```ts
- * chainEqualsBooks({ deposit: 5n, sent: 2n, received: 2n, payerPayout: 3n, payeePayout: 2n });
- * // true
+ * import assert from "node:assert/strict";
+ * import { chainEqualsBooks } from "./chain_books.ts";
+ * assert.equal(chainEqualsBooks({ deposit: 5n, sent: 2n, received: 2n, payerPayout: 3n, payeePayout: 2n }), true);
  * ```
  */
 export function chainEqualsBooks(books: ChannelBooks): boolean {

@@ -67,18 +67,8 @@ const DEFAULT_CHAINS = ["evm:base:31337"];
 /**
  * The open channel with the town, opening one when there is none.
  *
- * @example
- * ```ts
- * import { ensureAutoChannel } from "./channel_auto_open.ts";
- * import { chainTables, channelOpenSettings } from "../../config/channel_settings.ts";
- * import type { LoadedSettings } from "../../config/settings.ts";
- *
- * declare const o: Parameters<typeof ensureAutoChannel>[0];
- * declare const loaded: LoadedSettings;
- * const { stateDir, signer, townPubkey, relayUrl, policy } = o;
- * const { record, opened } = await ensureAutoChannel({ stateDir, signer, townPubkey,
- *   relayUrl, policy, channels: channelOpenSettings(loaded), chains: chainTables(loaded) });
- * ```
+ * It needs a chain and a town: no example that runs here:
+ * tests/e2e/channel_auto_test.ts.
  * @throws {AutoChannelError} when none is open and none can be opened.
  */
 export async function ensureAutoChannel(options: AutoChannelOptions): Promise<AutoChannel> {

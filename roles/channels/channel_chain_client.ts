@@ -25,14 +25,12 @@ export interface ChannelChainClientOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hasChainRpc } from "./channel_chain_client.ts";
- * import { chainTables } from "../../config/channel_settings.ts";
- * import type { LoadedSettings } from "../../config/settings.ts";
  *
- * declare const loaded: LoadedSettings;
- * declare const record: Parameters<typeof hasChainRpc>[0];
- * declare function watch(r: typeof record): void;
- * if (hasChainRpc(record, chainTables(loaded))) watch(record);
+ * const chains = { "evm:base:31337": { rpc_url: "http://127.0.0.1:8545" } };
+ * assert.equal(hasChainRpc({ chain: "evm:base:31337" }, chains), true);
+ * assert.equal(hasChainRpc({ chain: "evm:base:84532" }, chains), false); // none configured
  * ```
  */
 export function hasChainRpc(
@@ -48,14 +46,25 @@ export function hasChainRpc(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey } from "nostr-tools";
  * import { channelChainClient } from "./channel_chain_client.ts";
- * import { chainTables } from "../../config/channel_settings.ts";
- * import type { LoadedSettings } from "../../config/settings.ts";
+ * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+ * import { newChannelRecord } from "./channel_record_builder.ts";
+ * import { resolveChainConfig } from "../../config/chain_config.ts";
  *
- * declare const loaded: LoadedSettings;
- * declare const record: Parameters<typeof channelChainClient>[0];
- * declare const signer: Parameters<typeof channelChainClient>[1]["signer"];
- * const client = channelChainClient(record, { chains: chainTables(loaded), signer });
+ * const chain = resolveChainConfig("evm:base:31337", { section: { rpc_url: "http://127.0.0.1:8545" } });
+ * const self = "0x00000000000000000000000000000000000000a1";
+ * const peer = "0x00000000000000000000000000000000000000b2";
+ * const record = newChannelRecord(
+ *   { chain, address: self, tokenNetworkAddress: `0x${"c1".repeat(20)}`, tokenAddress: `0x${"d1".repeat(20)}` },
+ *   { channelId: `0x${"ab".repeat(32)}`, peerAddress: peer, settleTimeout: 3600n, deposit: 1000n },
+ * );
+ * using signer = localNodeSigner(generateSecretKey());
+ * // Nothing is sent until the client is used: this only builds it.
+ * const client = channelChainClient(record, {
+ *   chains: { "evm:base:31337": { rpc_url: "http://127.0.0.1:8545" } }, signer });
+ * assert.deepEqual([client.address, client.tokenNetworkAddress], [signer.evm.address, record.tokenNetworkAddress]);
  * ```
  * @throws {ChainConfigError} when the chain's config is missing or invalid, or is mainnet
  * without `allowMainnet`.

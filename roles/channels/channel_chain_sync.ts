@@ -72,18 +72,23 @@ export interface ChannelSync {
  *
  * @example
  * ```ts
- * import { mergeChainSync, syncChannelWithChain } from "./channel_chain_sync.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
- * import type { ChannelFileWriter } from "../../state/channels/channel_writer.ts";
+ * import assert from "node:assert/strict";
+ * import { mergeChainSync } from "./channel_chain_sync.ts";
+ * import { newChannelRecord } from "./channel_record_builder.ts";
+ * import { resolveChainConfig } from "../../config/chain_config.ts";
  *
- * declare const client: TokenNetworkClient;
- * declare const writer: ChannelFileWriter<{ nonce: bigint }>; // claims may land meanwhile
- * declare const record: ChannelRecord;
- * const sync = await syncChannelWithChain(record, client);
- * if (sync.action) {
- *   await writer.update((now) => mergeChainSync(now, sync.record), { action: sync.action });
- * }
+ * const chain = resolveChainConfig("evm:base:31337", { section: { rpc_url: "http://127.0.0.1:8545" } });
+ * const self = "0x00000000000000000000000000000000000000a1";
+ * const peer = "0x00000000000000000000000000000000000000b2";
+ * const record = newChannelRecord(
+ *   { chain, address: self, tokenNetworkAddress: `0x${"c1".repeat(20)}`, tokenAddress: `0x${"d1".repeat(20)}` },
+ *   { channelId: `0x${"ab".repeat(32)}`, peerAddress: peer, settleTimeout: 3600n, deposit: 1000n },
+ * );
+ * // The chain says closed; a claim (nonce 2) was written while the chain was read.
+ * const synced = { ...record, status: "closed" as const, settleAt: 99n, sent: 100n, sentNonce: 1n };
+ * const now = { ...record, sent: 250n, sentNonce: 2n };
+ * const merged = mergeChainSync(now, synced);
+ * assert.deepEqual([merged.status, merged.settleAt, merged.sent], ["closed", 99n, 250n]);
  * ```
  */
 export function mergeChainSync(current: ChannelRecord, synced: ChannelRecord): ChannelRecord {
@@ -136,14 +141,27 @@ export interface SyncChannelOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyChainState } from "./channel_chain_sync.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+ * import type { OnChainChannel } from "../../chain/token_network_client.ts";
+ * import { newChannelRecord } from "./channel_record_builder.ts";
+ * import { resolveChainConfig } from "../../config/chain_config.ts";
  *
- * declare const client: TokenNetworkClient;
- * declare const record: ChannelRecord;
- * const next = applyChainState(record, await client.getChannel(record.channelId));
- * console.log(next.status, next.peerDeposit);
+ * const chain = resolveChainConfig("evm:base:31337", { section: { rpc_url: "http://127.0.0.1:8545" } });
+ * const self = "0x00000000000000000000000000000000000000a1";
+ * const peer = "0x00000000000000000000000000000000000000b2";
+ * const record = newChannelRecord(
+ *   { chain, address: self, tokenNetworkAddress: `0x${"c1".repeat(20)}`, tokenAddress: `0x${"d1".repeat(20)}` },
+ *   { channelId: `0x${"ab".repeat(32)}`, peerAddress: peer, settleTimeout: 3600n, deposit: 1000n },
+ * );
+ * const onChain: OnChainChannel = { channelId: record.channelId, state: "opened" as const, participant1: self,
+ *   participant2: peer, settleTimeout: 3600n, settleAt: 0n, closer: peer, participants: {
+ *     [self]: { deposit: 1000n, withdrawn: 0n, nonce: 0n, transferredAmount: 0n },
+ *     [peer]: { deposit: 500n, withdrawn: 0n, nonce: 0n, transferredAmount: 0n },
+ *   } };
+ * // The peer deposited 500 and closed: the record takes both.
+ * const next = applyChainState(record, { ...onChain, state: "closed", settleAt: 99n });
+ * assert.deepEqual([next.status, next.peerDeposit, next.settleAt], ["closed", 500n, 99n]);
  * ```
  */
 export function applyChainState(record: ChannelRecord, onChain: OnChainChannel): ChannelRecord {
@@ -209,25 +227,7 @@ function grown(
  * settle timeout is over). Nothing is written: the caller lays `record` over the file with
  * `action` (state/channels/channel_writer.ts).
  *
- * @example
- * ```ts
- * import { mergeChainSync, syncChannelWithChain } from "./channel_chain_sync.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { AuditLog } from "../../state/audit/audit_log.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
- * import { changeChannel } from "../../state/channels/channel_writer.ts";
- *
- * declare const client: TokenNetworkClient;
- * declare const record: ChannelRecord;
- * declare const stateDir: string;
- * declare const audit: AuditLog;
- * const sync = await syncChannelWithChain(record, client, { autoSettle: true });
- * if (sync.action) {
- *   await changeChannel(record, (now) => mergeChainSync(now, sync.record), {
- *     stateDir, audit, action: sync.action, fields: sync.fields,
- *   });
- * }
- * ```
+ * It reads the chain: no example that runs here: tests/interop/anvil_channel_watcher_test.ts.
  */
 export async function syncChannelWithChain(
   record: ChannelRecord,
@@ -309,14 +309,22 @@ function settledRecord(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { withBookClaim } from "./channel_chain_sync.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+ * import { newChannelRecord } from "./channel_record_builder.ts";
+ * import { resolveChainConfig } from "../../config/chain_config.ts";
  *
- * declare const record: ChannelRecord;
+ * const chain = resolveChainConfig("evm:base:31337", { section: { rpc_url: "http://127.0.0.1:8545" } });
+ * const self = "0x00000000000000000000000000000000000000a1";
+ * const peer = "0x00000000000000000000000000000000000000b2";
+ * const record = newChannelRecord(
+ *   { chain, address: self, tokenNetworkAddress: `0x${"c1".repeat(20)}`, tokenAddress: `0x${"d1".repeat(20)}` },
+ *   { channelId: `0x${"ab".repeat(32)}`, peerAddress: peer, settleTimeout: 3600n, deposit: 1000n },
+ * );
  * const next = withBookClaim(record, {
  *   channelId: record.channelId, nonce: 9n, claimed: 900n, forwarded: 700n, signature: "0x00",
  * });
- * console.log(next.received, next.receivedForwarded);
+ * assert.deepEqual([next.received, next.receivedNonce, next.receivedForwarded], [900n, 9n, 700n]);
  * ```
  */
 export function withBookClaim(record: ChannelRecord, book: ClaimBook | undefined): ChannelRecord {
@@ -341,12 +349,23 @@ export interface PartnerProof extends SubmittedProof {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { partnerProof } from "./channel_chain_sync.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+ * import { newChannelRecord } from "./channel_record_builder.ts";
+ * import { resolveChainConfig } from "../../config/chain_config.ts";
  *
- * declare const record: ChannelRecord;
- * const proof = partnerProof(record);
- * if (proof) console.log(`claimed ${proof.transferredAmount}, taken ${proof.taken}`);
+ * const chain = resolveChainConfig("evm:base:31337", { section: { rpc_url: "http://127.0.0.1:8545" } });
+ * const self = "0x00000000000000000000000000000000000000a1";
+ * const peer = "0x00000000000000000000000000000000000000b2";
+ * const record = newChannelRecord(
+ *   { chain, address: self, tokenNetworkAddress: `0x${"c1".repeat(20)}`, tokenAddress: `0x${"d1".repeat(20)}` },
+ *   { channelId: `0x${"ab".repeat(32)}`, peerAddress: peer, settleTimeout: 3600n, deposit: 1000n },
+ * );
+ * assert.equal(partnerProof(record), undefined); // no claim of the peer's yet
+ * const claimed = { ...record, received: 900n, receivedNonce: 9n, receivedForwarded: 700n,
+ *   receivedSignature: `0x${"00".repeat(65)}` as const };
+ * assert.deepEqual(partnerProof(claimed), { nonce: 9n, transferredAmount: 900n,
+ *   signature: claimed.receivedSignature, taken: 700n });
  * ```
  */
 export function partnerProof(record: ChannelRecord): PartnerProof | undefined {
@@ -370,15 +389,24 @@ export function partnerProof(record: ChannelRecord): PartnerProof | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { settledBooks } from "./channel_chain_sync.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+ * import { newChannelRecord } from "./channel_record_builder.ts";
+ * import { resolveChainConfig } from "../../config/chain_config.ts";
  *
- * declare const record: ChannelRecord;
+ * const chain = resolveChainConfig("evm:base:31337", { section: { rpc_url: "http://127.0.0.1:8545" } });
+ * const self = "0x00000000000000000000000000000000000000a1";
+ * const peer = "0x00000000000000000000000000000000000000b2";
+ * const record = newChannelRecord(
+ *   { chain, address: self, tokenNetworkAddress: `0x${"c1".repeat(20)}`, tokenAddress: `0x${"d1".repeat(20)}` },
+ *   { channelId: `0x${"ab".repeat(32)}`, peerAddress: peer, settleTimeout: 3600n, deposit: 1000n },
+ * );
+ * // 300 sent in claims, but the peer's close took only the claim of 200.
  * const fields: Record<string, string> = {};
- * const booked = settledBooks(record, {
- *   [record.selfAddress.toLowerCase()]: { transferredAmount: 0n },
+ * const booked = settledBooks({ ...record, sent: 300n, sentNonce: 3n }, {
+ *   [self]: { transferredAmount: 200n },
  * }, fields);
- * console.log(booked.sent, fields.Unclaimed);
+ * assert.deepEqual([booked.sent, fields.Unclaimed], [200n, "100"]);
  * ```
  */
 export function settledBooks(
@@ -413,19 +441,8 @@ export interface SyncChannelFileOptions extends SyncChannelOptions {
  * {@linkcode syncChannelWithChain}, then saves the channel file and audit when it changed
  * (the CLI's `--refresh`; a running node goes through its own writer instead).
  *
- * @example
- * ```ts
- * import { syncChannelFile } from "./channel_chain_sync.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { AuditLog } from "../../state/audit/audit_log.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
- *
- * declare const client: TokenNetworkClient;
- * declare let record: ChannelRecord;
- * declare const stateDir: string;
- * declare const audit: AuditLog;
- * record = await syncChannelFile(record, client, { stateDir, audit });
- * ```
+ * It reads the chain: no example that runs here:
+ * tests/interop/anvil_channel_unanswered_claim_test.ts.
  */
 export async function syncChannelFile(
   record: ChannelRecord,

@@ -93,21 +93,8 @@ export type ChannelCloseStep =
 /**
  * Takes the next step towards a settled channel, as described in the module doc.
  *
- * @example
- * ```ts
- * import type { BtpClient } from "../../transport/btp_client.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
- * import { closeChannelStep } from "./channel_close.ts";
- * declare const client: TokenNetworkClient;
- * declare const record: ChannelRecord;
- * declare const signer: NodeSigner;
- * declare const connect: () => Promise<BtpClient>;
- * const step = await closeChannelStep({ client, record, signer, stateDir: "/tmp/alice",
- *   connectPeer: connect });
- * if (step.kind === "closed") console.log(`settle after ${step.record.settleAt}`);
- * ```
+ * It needs a chain and the channel's peer: no example that runs here:
+ * tests/interop/anvil_channel_settle_race_test.ts.
  */
 export async function closeChannelStep(options: CloseChannelOptions): Promise<ChannelCloseStep> {
   const { client, stateDir, audit } = options;
@@ -196,9 +183,11 @@ async function settleCooperatively(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
  * import { cosignFailure } from "./channel_close.ts";
- * console.log(cosignFailure(new ChannelCosignError("bad-signature", "no")));
+ * assert.equal(cosignFailure(new ChannelCosignError("bad-signature", "no")), "no (bad-signature)");
+ * assert.equal(cosignFailure(new Error("other")), undefined);
  * ```
  */
 export function cosignFailure(err: unknown): string | undefined {
@@ -216,8 +205,11 @@ export function cosignFailure(err: unknown): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPeerUnreachable } from "./channel_close.ts";
- * console.log(isPeerUnreachable(new Error("x"))); // false
+ * import { BtpConnectionError } from "../../transport/btp_client.ts";
+ * assert.equal(isPeerUnreachable(new BtpConnectionError("refused")), true);
+ * assert.equal(isPeerUnreachable(new Error("x")), false);
  * ```
  */
 export function isPeerUnreachable(
@@ -231,14 +223,8 @@ export function isPeerUnreachable(
  * The record with the newest claim of a town's shared books when it is newer than the file's,
  * saved to the channel file; the record as it is otherwise.
  *
- * @example
- * ```ts
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
- * import { withBooksClaim } from "./channel_close.ts";
- * declare const record: ChannelRecord;
- * const newest = await withBooksClaim(record, "postgres://town@127.0.0.1:5432/town", "/tmp/town");
- * console.log(newest.receivedNonce);
- * ```
+ * It reads a town's shared books in PostgreSQL: no example that runs here:
+ * tests/e2e/town_shared_cosign_test.ts.
  * @throws {ClaimBooksError} when the database cannot be reached.
  */
 export async function withBooksClaim(

@@ -74,28 +74,8 @@ async function settleFrom(
  * Co-signs the final balances with the peer and settles on chain at once (no settle timeout);
  * the channel file says `settled` with the transaction.
  *
- * @example
- * ```ts
- * import { closeCooperatively } from "./channel_cosign_chain.ts";
- * import type { BtpClient } from "../../transport/btp_client.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
- *
- * declare const btpClient: BtpClient; // connected to the channel's peer
- * declare const chain: TokenNetworkClient;
- * declare const signer: NodeSigner;
- * declare const record: ChannelRecord;
- * declare const stateDir: string;
- * const { tx, record: settled } = await closeCooperatively({
- *   peer: btpClient,
- *   chain,
- *   record,
- *   signer,
- *   stateDir,
- * });
- * console.log(tx, settled.status);
- * ```
+ * It needs a chain and the channel's peer: no example that runs here:
+ * tests/interop/anvil_channel_cooperative_close_test.ts.
  * @throws {ChannelCosignError} when the peer does not co-sign (fall back to a unilateral close).
  */
 export async function closeCooperatively(
@@ -168,28 +148,8 @@ export { WithdrawTooLargeError };
  * Takes `amount` out of the open channel: co-signed by the peer, submitted with
  * `setTotalWithdraw`; the channel file's `withdrawn` rises (deposit unchanged).
  *
- * @example
- * ```ts
- * import { withdrawCooperatively } from "./channel_cosign_chain.ts";
- * import type { BtpClient } from "../../transport/btp_client.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
- *
- * declare const btpClient: BtpClient; // connected to the channel's peer
- * declare const chain: TokenNetworkClient;
- * declare const signer: NodeSigner;
- * declare const record: ChannelRecord;
- * declare const stateDir: string;
- * const { tx } = await withdrawCooperatively({
- *   peer: btpClient,
- *   chain,
- *   record,
- *   signer,
- *   stateDir,
- *   amount: 10_000_000n,
- * });
- * ```
+ * It needs a chain and the channel's peer: no example that runs here:
+ * tests/interop/anvil_channel_cooperative_close_test.ts.
  * @throws {WithdrawTooLargeError} above what the channel holds beyond the claims signed.
  * @throws {ChannelCosignError} when the peer does not co-sign.
  */

@@ -118,12 +118,16 @@ function kindOf<T extends CosignedType>(type: T): CosignedKind<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cosignedMessageOf } from "./channel_cosign_messages.ts";
- * import type { WithdrawRequest } from "../../protocol/payment_channel_cosign.ts";
+ * import { COSIGN_VERSION, type WithdrawRequest } from "../../protocol/payment_channel_cosign.ts";
  *
- * declare const request: WithdrawRequest;
- * const withdraw = cosignedMessageOf("withdraw", request);
- * console.log(withdraw.totalWithdraw, withdraw.expiration);
+ * const request: WithdrawRequest = { type: "withdraw", version: COSIGN_VERSION,
+ *   channelId: `0x${"ab".repeat(32)}`, chainId: 31337, tokenNetworkAddress: `0x${"cd".repeat(20)}`,
+ *   participant: `0x${"a1".repeat(20)}`, totalWithdraw: 400n, expiration: 1_000n,
+ *   signature: `0x${"00".repeat(65)}` };
+ * assert.deepEqual(cosignedMessageOf("withdraw", request), { channelId: request.channelId,
+ *   participant: request.participant, totalWithdraw: 400n, expiration: 1_000n });
  * ```
  */
 export function cosignedMessageOf<T extends CosignedType>(
@@ -139,14 +143,18 @@ export function cosignedMessageOf<T extends CosignedType>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cosignedRequestBody, signCosigned } from "./channel_cosign_messages.ts";
- * import type { SignOptions, Withdraw } from "../../chain/balance_proof.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
- * declare const withdraw: Withdraw;
- * declare const signOptions: SignOptions;
- * const mine = await signCosigned("withdraw", withdraw, signOptions);
+ * const account = privateKeyToAccount(generatePrivateKey());
+ * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
+ * const withdraw = { channelId: `0x${"ab".repeat(32)}` as const, participant: account.address,
+ *   totalWithdraw: 400n, expiration: 1_000n };
+ * const mine = await signCosigned("withdraw", withdraw, { account, domain });
  * const body = cosignedRequestBody("withdraw", withdraw, {}, mine);
- * console.assert(body.type === "withdraw" && body.signature === mine);
+ * assert.deepEqual(body, { type: "withdraw", participant: account.address, totalWithdraw: 400n,
+ *   expiration: 1_000n, signature: mine });
  * ```
  */
 export function cosignedRequestBody<T extends CosignedType>(
@@ -163,12 +171,16 @@ export function cosignedRequestBody<T extends CosignedType>(
  *
  * @example
  * ```ts
- * import { signCosigned } from "./channel_cosign_messages.ts";
- * import type { CooperativeSettle, SignOptions } from "../../chain/balance_proof.ts";
+ * import assert from "node:assert/strict";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+ * import { recoverCosignedSigner, signCosigned } from "./channel_cosign_messages.ts";
  *
- * declare const settle: CooperativeSettle;
- * declare const signOptions: SignOptions; // this node's key and the channel's domain
- * const mine = await signCosigned("cooperative-settle", settle, signOptions);
+ * const account = privateKeyToAccount(generatePrivateKey());
+ * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
+ * const settle = { channelId: `0x${"ab".repeat(32)}` as const, participant1: account.address,
+ *   balance1: 600n, participant2: `0x${"b2".repeat(20)}` as const, balance2: 400n };
+ * const mine = await signCosigned("cooperative-settle", settle, { account, domain });
+ * assert.equal(await recoverCosignedSigner("cooperative-settle", settle, mine, domain), account.address);
  * ```
  */
 export async function signCosigned<T extends CosignedType>(
@@ -185,15 +197,16 @@ export async function signCosigned<T extends CosignedType>(
  *
  * @example
  * ```ts
- * import { cosignedMessageOf, recoverCosignedSigner } from "./channel_cosign_messages.ts";
- * import type { TokenNetworkDomain } from "../../chain/balance_proof.ts";
- * import type { WithdrawRequest } from "../../protocol/payment_channel_cosign.ts";
+ * import assert from "node:assert/strict";
+ * import { recoverCosignedSigner, signCosigned } from "./channel_cosign_messages.ts";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  *
- * declare const request: WithdrawRequest;
- * declare const domain: TokenNetworkDomain;
- * const withdraw = cosignedMessageOf("withdraw", request);
- * const signer = await recoverCosignedSigner("withdraw", withdraw, request.signature, domain);
- * if (signer.toLowerCase() !== request.participant.toLowerCase()) throw new Error("not its own");
+ * const account = privateKeyToAccount(generatePrivateKey());
+ * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
+ * const withdraw = { channelId: `0x${"ab".repeat(32)}` as const, participant: account.address,
+ *   totalWithdraw: 400n, expiration: 1_000n };
+ * const signature = await signCosigned("withdraw", withdraw, { account, domain });
+ * assert.equal(await recoverCosignedSigner("withdraw", withdraw, signature, domain), account.address);
  * ```
  */
 export async function recoverCosignedSigner<T extends CosignedType>(

@@ -108,14 +108,27 @@ export interface WithdrawAgreement {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { finalBalances } from "./channel_cosign_request.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+ * import type { OnChainChannel } from "../../chain/token_network_client.ts";
+ * import { newChannelRecord } from "./channel_record_builder.ts";
+ * import { resolveChainConfig } from "../../config/chain_config.ts";
  *
- * declare const client: TokenNetworkClient;
- * declare const record: ChannelRecord;
- * const settle = finalBalances(record, await client.getChannel(record.channelId));
- * console.log(settle.balance1 + settle.balance2); // both deposits, less the withdrawals
+ * const chain = resolveChainConfig("evm:base:31337", { section: { rpc_url: "http://127.0.0.1:8545" } });
+ * const self = "0x00000000000000000000000000000000000000a1";
+ * const peer = "0x00000000000000000000000000000000000000b2";
+ * const record = newChannelRecord(
+ *   { chain, address: self, tokenNetworkAddress: `0x${"c1".repeat(20)}`, tokenAddress: `0x${"d1".repeat(20)}` },
+ *   { channelId: `0x${"ab".repeat(32)}`, peerAddress: peer, settleTimeout: 3600n, deposit: 1000n },
+ * );
+ * const onChain: OnChainChannel = { channelId: record.channelId, state: "opened" as const, participant1: self,
+ *   participant2: peer, settleTimeout: 3600n, settleAt: 0n, closer: peer, participants: {
+ *     [self]: { deposit: 1000n, withdrawn: 0n, nonce: 0n, transferredAmount: 0n },
+ *     [peer]: { deposit: 500n, withdrawn: 0n, nonce: 0n, transferredAmount: 0n },
+ *   } };
+ * // 100 sent to the peer: both deposits, 1500, split 900 / 600.
+ * const settle = finalBalances({ ...record, sent: 100n, sentNonce: 1n }, onChain);
+ * assert.deepEqual([settle.balance1, settle.balance2], [900n, 600n]);
  * ```
  */
 export function finalBalances(record: ChannelRecord, onChain: OnChainChannel): CooperativeSettle {
@@ -143,32 +156,8 @@ export function finalBalances(record: ChannelRecord, onChain: OnChainChannel): C
  * Asks the peer to co-sign the final balances; resolves with both signatures in the contract's
  * order once the peer's recovers to the peer.
  *
- * @example
- * ```ts
- * import { requestCooperativeSettle } from "./channel_cosign_request.ts";
- * import type { BtpClient } from "../../transport/btp_client.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
- *
- * declare const btpClient: BtpClient; // connected to the channel's peer
- * declare const chain: TokenNetworkClient;
- * declare const signer: NodeSigner;
- * declare const record: ChannelRecord;
- * const agreement = await requestCooperativeSettle({
- *   peer: btpClient,
- *   record,
- *   signer,
- *   onChain: await chain.getChannel(record.channelId),
- * });
- * await chain.cooperativeSettle(
- *   record.channelId,
- *   agreement.settle.balance1,
- *   agreement.settle.balance2,
- *   agreement.signature1,
- *   agreement.signature2,
- * );
- * ```
+ * It needs a chain and the channel's peer: no example that runs here:
+ * tests/interop/anvil_channel_cooperative_close_test.ts.
  * @throws {ChannelCosignError} when the peer refuses, does not answer, or signs wrongly.
  */
 export async function requestCooperativeSettle(
@@ -193,33 +182,8 @@ export async function requestCooperativeSettle(
  * Asks the peer to co-sign a withdraw of this node; resolves once the peer's signature recovers
  * to the peer.
  *
- * @example
- * ```ts
- * import { requestWithdraw } from "./channel_cosign_request.ts";
- * import type { BtpClient } from "../../transport/btp_client.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
- *
- * declare const btpClient: BtpClient; // connected to the channel's peer
- * declare const chain: TokenNetworkClient;
- * declare const signer: NodeSigner;
- * declare const record: ChannelRecord;
- * const onChain = await chain.getChannel(record.channelId);
- * const agreement = await requestWithdraw({
- *   peer: btpClient,
- *   record,
- *   signer,
- *   onChain,
- *   totalWithdraw: 10_000_000n,
- *   expiration: (await chain.chainTime()) + 3600n,
- * });
- * await chain.setTotalWithdraw(record.channelId, {
- *   ...agreement.withdraw,
- *   participantSignature: agreement.participantSignature,
- *   partnerSignature: agreement.partnerSignature,
- * });
- * ```
+ * It needs a chain and the channel's peer: no example that runs here:
+ * tests/interop/anvil_channel_cooperative_close_test.ts.
  * @throws {ChannelCosignError} when the peer refuses, does not answer, or signs wrongly.
  */
 export async function requestWithdraw(options: WithdrawRequestOptions): Promise<WithdrawAgreement> {
@@ -260,19 +224,8 @@ export interface LastClaim {
  * Asks the peer for the newest claim of ours it holds; resolves once its signature recovers to
  * this node's own address (`record.selfAddress`) in the channel's EIP-712 domain.
  *
- * @example
- * ```ts
- * import { requestLastClaim } from "./channel_cosign_request.ts";
- * import type { BtpClient } from "../../transport/btp_client.ts";
- * import type { ChannelRecord } from "../../state/channels/channel_file.ts";
- *
- * declare const btpClient: BtpClient;
- * declare let record: ChannelRecord; // recovered from the chain: no claims known
- * const last = await requestLastClaim({ peer: btpClient, record });
- * if (last.nonce > record.sentNonce) {
- *   record = { ...record, sent: last.transferredAmount, sentNonce: last.nonce };
- * }
- * ```
+ * It needs the channel's peer: no example that runs here:
+ * tests/unit/identity/channel_last_claim_test.ts.
  * @throws {ChannelCosignError} when the peer refuses or does not answer (`peer-unavailable`,
  * `peer-error`), or the claim is not ours (`bad-peer-signature`).
  */

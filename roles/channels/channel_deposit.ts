@@ -64,15 +64,8 @@ export interface RaisedDeposit {
 /**
  * Adds `amount` to the channel's deposit on chain and records it.
  *
- * @example
- * ```ts
- * declare const o: Parameters<typeof raiseChannelDeposit>[0];
- * const { stateDir, record, audit } = o;
- * declare const client: typeof o.chain;
- * declare const sent: { update: typeof o.update };
- * const { total, tx } = await raiseChannelDeposit({ stateDir, record, amount: 10_000_000n,
- *   chain: client, update: sent.update, audit, auto: false });
- * ```
+ * It needs a chain: no example that runs here:
+ * tests/unit/roles/channels/channel_max_deposit_test.ts.
  * @throws {InsufficientFundsError} when the wallet holds less than `amount`.
  * @throws {DepositAboveMaximumError} when the channel would hold more than `maxDeposit`.
  */

@@ -32,10 +32,17 @@ export interface LogChannelDepositOptions {
  *
  * @example
  * ```ts
- * declare const o: Parameters<typeof logChannelDeposit>[0];
- * const { stateDir, audit, record, tx } = o;
- * await logChannelDeposit({ stateDir, audit, record, action: "topup", amount: 10_000_000n,
- *   totalDeposit: 30_000_000n, tx, auto: false });
+ * import assert from "node:assert/strict";
+ * import { logChannelDeposit } from "./channel_deposit_log.ts";
+ * import { readChannelLog } from "../../state/channels/channel_log.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const record = { channelId: `0x${"ab".repeat(32)}` as const, chain: "evm:base:31337" };
+ * await logChannelDeposit({ stateDir, record, action: "topup", amount: 10_000_000n,
+ *   totalDeposit: 30_000_000n, tx: `0x${"ef".repeat(32)}`, auto: false });
+ * const [entry] = await readChannelLog(stateDir);
+ * assert.deepEqual([entry.action, entry.amount, entry.totalDeposit], ["topup", "10000000", "30000000"]);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function logChannelDeposit(options: LogChannelDepositOptions): Promise<void> {

@@ -27,14 +27,7 @@ export interface ExistingChannel {
  * The channel between the client's account and `peer` that is not settled yet, if any: while it
  * exists the contract refuses to open another (`ChannelExists`).
  *
- * @example
- * ```ts
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import { existingChannelWith } from "./channel_open.ts";
- * declare const client: TokenNetworkClient;
- * const existing = await existingChannelWith(client, "0x00000000000000000000000000000000000000aa");
- * if (existing?.onChain.state === "closed") console.log("settle it first");
- * ```
+ * It reads the chain: no example that runs here: tests/interop/anvil_channel_cli_test.ts.
  */
 export async function existingChannelWith(
   client: Pick<TokenNetworkClient, "channelWith" | "getChannel">,
@@ -77,21 +70,7 @@ export interface RecordedChannel {
  * line (both before this returns; the transaction is mined first, so a crash in between leaves
  * a channel on chain that `turnpike channel recover` rebuilds).
  *
- * @example
- * ```ts
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import { openRecordedChannel } from "./channel_open.ts";
- * declare const client: TokenNetworkClient;
- * const { record } = await openRecordedChannel({
- *   client,
- *   peer: "0x00000000000000000000000000000000000000aa",
- *   deposit: 50n * 10n ** 18n,
- *   settleTimeout: 3600n,
- *   stateDir: "/tmp/alice",
- *   auto: false,
- * });
- * console.log(record.channelId);
- * ```
+ * It needs a chain: no example that runs here: tests/interop/anvil_channel_cli_test.ts.
  */
 export async function openRecordedChannel(
   options: OpenRecordedChannelOptions,

@@ -125,14 +125,8 @@ const MAX_LOOKUP_BYTES = 256 * 1024;
 /**
  * Resolves the channel peer and chain.
  *
- * @example
- * ```ts
- * const peer = await resolveChannelPeer({
- *   mine: ["evm:base:31337", "evm:base:84532"],
- *   townUrl: "ws://127.0.0.1:7100",
- * });
- * console.log(peer.chain, peer.peerAddress, peer.origin);
- * ```
+ * It needs a town that settles on a chain: no example that runs here:
+ * tests/unit/identity/channel_peer_resolver_test.ts.
  */
 export async function resolveChannelPeer(
   options: ResolveChannelPeerOptions,
@@ -190,10 +184,7 @@ export interface TownPeerInfoLookup {
 /**
  * The town's pubkey (NIP-11 `self`) and its newest kind 10032, verified and signed by it.
  *
- * @example
- * ```ts
- * const { pubkey, event } = await lookupTownPeerInfo("ws://127.0.0.1:7100");
- * ```
+ * It needs a town: no example that runs here: tests/unit/identity/channel_peer_resolver_test.ts.
  */
 export async function lookupTownPeerInfo(
   townUrl: string,
@@ -384,11 +375,8 @@ function pickContract(
 /**
  * The BTP URL a town announces in its kind 10032 (read from its NIP-01 URL).
  *
- * @example
- * ```ts
- * import { announcedBtpUrl } from "./channel_peer_resolver.ts";
- * console.log(await announcedBtpUrl("ws://127.0.0.1:7100"));
- * ```
+ * It needs a town: no example that runs here: tests/unit/identity/channel_peer_resolver_test.ts
+ * (the town's 10032, as resolveChannelPeer reads it).
  * @throws {ChannelPeerError} `bad-peer-info` when the town's kind 10032 is unusable.
  */
 export async function announcedBtpUrl(townUrl: string): Promise<string> {

@@ -32,15 +32,18 @@ export interface NewChannelRecordOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { newChannelRecord } from "./channel_record_builder.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
+ * import { resolveChainConfig } from "../../config/chain_config.ts";
  *
- * async function open(client: TokenNetworkClient, partner: `0x${string}`) {
- *   const deposit = 50_000_000n;
- *   const settleTimeout = 3600n;
- *   const opened = await client.openChannel({ partner, deposit, settleTimeout });
- *   return newChannelRecord(client, { ...opened, peerAddress: partner, deposit, settleTimeout });
- * }
+ * // What a chain client gives: the chain, the node's address and the contracts.
+ * const chain = resolveChainConfig("evm:base:31337", { section: { rpc_url: "http://127.0.0.1:8545" } });
+ * const client = { chain, address: `0x${"a1".repeat(20)}` as const,
+ *   tokenNetworkAddress: `0x${"c1".repeat(20)}` as const, tokenAddress: `0x${"d1".repeat(20)}` as const };
+ * const record = newChannelRecord(client, { channelId: `0x${"ab".repeat(32)}`,
+ *   peerAddress: `0x${"b2".repeat(20)}`, settleTimeout: 3600n, deposit: 50_000_000n });
+ * assert.deepEqual([record.status, record.chain, record.deposit, record.sentNonce],
+ *   ["open", "evm:base:31337", 50_000_000n, 0n]);
  * ```
  */
 export function newChannelRecord(

@@ -34,8 +34,9 @@ export class NoPeerUrlError extends RoleError {
   /**
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NoPeerUrlError } from "./channel_recover.ts";
-   * console.log(new NoPeerUrlError().message);
+   * assert.match(new NoPeerUrlError().message, /no BTP URL of the peer/);
    * ```
    */
   constructor() {
@@ -65,23 +66,8 @@ export interface RecoverChannelsOptions {
  * Rebuilds every channel file of the client's account from the chain, as the module doc says;
  * returns the records written.
  *
- * @example
- * ```ts
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- * import type { BtpClient } from "../../transport/btp_client.ts";
- * import { lockChannel } from "../../state/channels/channel_lock.ts";
- * import { recoverChannels } from "./channel_recover.ts";
- * declare const client: TokenNetworkClient;
- * declare const peer: () => Promise<BtpClient>;
- * const stateDir = "/tmp/alice";
- * const records = await recoverChannels({
- *   client,
- *   stateDir,
- *   lock: (id) => lockChannel(stateDir, id),
- *   peer,
- * });
- * console.log(records.length);
- * ```
+ * It reads the chain and asks the peers: no example that runs here:
+ * tests/interop/anvil_channel_recover_test.ts.
  */
 export async function recoverChannels(options: RecoverChannelsOptions): Promise<ChannelRecord[]> {
   const { client, stateDir, audit } = options;

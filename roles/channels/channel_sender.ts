@@ -125,7 +125,10 @@ const CHANNEL_ID = /^0x[0-9a-fA-F]{64}$/;
  *
  * @example
  * ```ts
- * isChannelId("0x" + "ab".repeat(32)); // true
+ * import assert from "node:assert/strict";
+ * import { isChannelId } from "./channel_sender.ts";
+ * assert.equal(isChannelId("0x" + "ab".repeat(32)), true);
+ * assert.equal(isChannelId("0xab"), false);
  * ```
  */
 export function isChannelId(text: string): boolean {
@@ -138,12 +141,13 @@ export function isChannelId(text: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { evmAddressesOfNostrPubkey } from "./channel_sender.ts";
  * import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
  *
  * const townPubkey = getPublicKey(generateSecretKey());
  * const [even, odd] = evmAddressesOfNostrPubkey(townPubkey); // one of them is the town's
- * console.assert(even !== odd);
+ * assert(even !== odd);
  * ```
  */
 export function evmAddressesOfNostrPubkey(pubkey: string): `0x${string}`[] {
@@ -156,21 +160,8 @@ export function evmAddressesOfNostrPubkey(pubkey: string): `0x${string}`[] {
 /**
  * Reads and checks the channel, and returns the `claims` option for the town's BtpClient.
  *
- * @example
- * ```ts
- * import { openChannelSender } from "./channel_sender.ts";
- * import { BtpClient } from "../../transport/btp_client.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- *
- * async function payTown(stateDir: string, channelId: string, signer: NodeSigner, townPubkey: string) {
- *   const sender = await openChannelSender({ stateDir, channelId, signer, townPubkey });
- *   return new BtpClient({
- *     url: "btp+ws://127.0.0.1:7768",
- *     authToken: "secret",
- *     claims: sender.claims,
- *   });
- * }
- * ```
+ * It reads the channel on chain: no example that runs here:
+ * tests/unit/identity/channel_sender_test.ts.
  * @throws {ChannelSenderError} when the channel cannot pay this town.
  */
 export async function openChannelSender(options: ChannelSenderOptions): Promise<ChannelSender> {
@@ -404,15 +395,22 @@ async function checkOnChain(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  * import { resumeClaimSigner } from "./channel_sender.ts";
- * import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * import { newChannelRecord } from "./channel_record_builder.ts";
+ * import { resolveChainConfig } from "../../config/chain_config.ts";
  *
- * declare const stateDir: string;
- * declare const id: `0x${string}`;
- * declare const nodeSigner: NodeSigner;
- * const claims = resumeClaimSigner(await readChannel(channelFilePath(stateDir, id)), nodeSigner.evm);
- * console.log(claims.nonce); // the newest claim in the file; the next one signs nonce + 1
+ * const account = privateKeyToAccount(generatePrivateKey());
+ * const chain = resolveChainConfig("evm:base:31337", { section: { rpc_url: "http://127.0.0.1:8545" } });
+ * const record = newChannelRecord(
+ *   { chain, address: account.address, tokenNetworkAddress: `0x${"c1".repeat(20)}`, tokenAddress: `0x${"d1".repeat(20)}` },
+ *   { channelId: `0x${"ab".repeat(32)}`, peerAddress: `0x${"b2".repeat(20)}`, settleTimeout: 3600n, deposit: 10_000n },
+ * );
+ * // The file says 4 claims sent, 500 in all: the next claim is nonce 5, 600 in all.
+ * const claims = resumeClaimSigner({ ...record, sent: 500n, sentNonce: 4n }, account);
+ * const claim = await claims.pay(100n);
+ * assert.deepEqual([claim.nonce, claim.transferredAmount], [5n, 600n]);
  * ```
  */
 export function resumeClaimSigner(record: ChannelRecord, account: LocalAccount): ClaimSigner {

@@ -88,15 +88,8 @@ export interface ChannelTopUp {
 /**
  * Starts the keeper of one channel.
  *
- * @example
- * ```ts
- * declare const o: Parameters<typeof startChannelTopUp>[0];
- * const { stateDir, policy, sent, signer } = o;
- * declare const client: typeof o.chain;
- * const topUp = startChannelTopUp({ stateDir, policy, sent, chain: client, signer });
- * // after each claim:
- * topUp.check();
- * ```
+ * It needs a chain: no example that runs here:
+ * tests/unit/roles/channels/channel_topup_cover_test.ts.
  */
 export function startChannelTopUp(options: ChannelTopUpOptions): ChannelTopUp {
   // The top-up under way: resolves with its failure, or undefined once done.

@@ -89,14 +89,7 @@ export interface ChannelWatcher extends AsyncDisposable {
 /**
  * Starts polling. The first poll runs after one interval; call `check()` for one at once.
  *
- * @example
- * ```ts
- * declare const gate: Pick<WatchedChannel, "record" | "update">;
- * declare const client: WatchedChannel["chain"];
- * const watcher = startChannelWatcher({ channels: [{ record: gate.record, update: gate.update,
- *   chain: client }], autoSettle: true, onChange: (c) => console.log(c.record.status) });
- * await watcher.stop();
- * ```
+ * It watches a chain: no example that runs here: tests/interop/anvil_channel_event_feed_test.ts.
  */
 export function startChannelWatcher(options: ChannelWatcherOptions): ChannelWatcher {
   const intervalMs = options.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS;

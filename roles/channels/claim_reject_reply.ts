@@ -23,8 +23,10 @@ const LIQUIDITY: ReadonlySet<ClaimRejectReason> = new Set([
  *
  * @example
  * ```ts
- * claimRejectCode("not-covered"); // "T04"
- * claimRejectCode("bad-signature"); // "F00"
+ * import assert from "node:assert/strict";
+ * import { claimRejectCode } from "./claim_reject_reply.ts";
+ * assert.equal(claimRejectCode("not-covered"), "T04");
+ * assert.equal(claimRejectCode("bad-signature"), "F00");
  * ```
  */
 export function claimRejectCode(reason: ClaimRejectReason): IlpErrorCode {
@@ -41,9 +43,13 @@ export function claimRejectCode(reason: ClaimRejectReason): IlpErrorCode {
  *
  * @example
  * ```ts
- * import { ClaimError } from "../../protocol/payment_channel_claim.ts";
- *
- * const reply = claimRejectReply(new ClaimError("rate-limited", "slow down"), "g.town");
+ * import assert from "node:assert/strict";
+ * import { claimRejectReply } from "./claim_reject_reply.ts";
+ * import { ClaimError, claimRejectReasonOf } from "../../protocol/payment_channel_claim.ts";
+ * import { decodeIlpReply } from "../../protocol/ilp_packet.ts";
+ * const reply = decodeIlpReply(claimRejectReply(new ClaimError("rate-limited", "slow down"), "g.town"));
+ * assert(reply.type === "reject");
+ * assert.deepEqual([reply.code, reply.triggeredBy, claimRejectReasonOf(reply.data)], ["T05", "g.town", "rate-limited"]);
  * ```
  */
 export function claimRejectReply(err: ClaimError, triggeredBy: string): Uint8Array {

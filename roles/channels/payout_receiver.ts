@@ -78,21 +78,8 @@ export interface PayoutWatchOptions {
 /**
  * Keeps the town's payout claims.
  *
- * @example
- * ```ts
- * import { PayoutReceiver } from "./payout_receiver.ts";
- * import { BtpClient } from "../../transport/btp_client.ts";
- * import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
- *
- * function receivePayouts(stateDir: string, client: TokenNetworkClient, townPubkey: string) {
- *   const receiver = new PayoutReceiver({ stateDir, client, townPubkey });
- *   return new BtpClient({
- *     url: "btp+ws://127.0.0.1:7768",
- *     authToken: "secret",
- *     onClaim: async (c) => void await receiver.take(c),
- *   });
- * }
- * ```
+ * It takes a town's claims and reads the chain: no example that runs here:
+ * tests/interop/anvil_town_payout_test.ts.
  */
 export class PayoutReceiver {
   readonly #o: PayoutReceiverOptions;

@@ -62,19 +62,30 @@ export interface SentBookPayOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
  * import { SentBookSigner } from "./sent_book_signer.ts";
  * import { FileSentChannelBook } from "../../state/channels/file_sent_channel_book.ts";
- * import { type ChannelRecord } from "../../state/channels/channel_file.ts";
- * import { openSentClaimWriter } from "../../state/channels/channel_writer.ts";
- * import type { LocalAccount } from "viem/accounts";
+ * import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
+ * import { openSentClaimWriter, recordChannel } from "../../state/channels/channel_writer.ts";
+ * import { newChannelRecord } from "./channel_record_builder.ts";
+ * import { resolveChainConfig } from "../../config/chain_config.ts";
  *
- * declare const stateDir: string;
- * declare const record: ChannelRecord;
- * declare const account: LocalAccount;
+ * const account = privateKeyToAccount(generatePrivateKey());
+ * const chain = resolveChainConfig("evm:base:31337", { section: { rpc_url: "http://127.0.0.1:8545" } });
+ * const record = newChannelRecord(
+ *   { chain, address: account.address, tokenNetworkAddress: `0x${"c1".repeat(20)}`, tokenAddress: `0x${"d1".repeat(20)}` },
+ *   { channelId: `0x${"ab".repeat(32)}`, peerAddress: `0x${"b2".repeat(20)}`, settleTimeout: 3600n, deposit: 10_000n },
+ * );
+ * const stateDir = await Deno.makeTempDir();
+ * await recordChannel(record, { stateDir, action: "open" });
  * const book = new FileSentChannelBook([openSentClaimWriter({ stateDir, record })]);
  * const signer = new SentBookSigner({ ...record, account, book }); // within deposit - withdrawn
  * const claim = await signer.pay(1500n);
  * await signer.persist(claim); // in the file: it may leave
+ * const saved = await readChannel(channelFilePath(stateDir, record.channelId));
+ * assert.deepEqual([saved.sentNonce, saved.sent], [1n, 1500n]);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export class SentBookSigner {

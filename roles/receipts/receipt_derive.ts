@@ -13,6 +13,7 @@
 import type { JobReceipt, ReceiptOutcome } from "../../protocol/job_receipt.ts";
 import { type JobVerdict, verdictOf } from "../../protocol/job_verdict.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import { DEPOSIT_OVER_BOUND } from "../../protocol/deposit_bound.ts";
 import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
 import {
   type ProviderJobRecord,
@@ -34,12 +35,18 @@ export type PaymentsByJob = ReadonlyMap<string, readonly PaymentEntry[]>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { paymentsByJob } from "./receipt_derive.ts";
  * import type { PaymentEntry } from "../../state/payments/payment_log.ts";
  *
- * declare const entries: PaymentEntry[];
- * const byJob = paymentsByJob(entries);
- * console.log(byJob.size);
+ * const paid = (jobId: string, amount: string, category: PaymentEntry["category"]) => ({
+ *   ts: "2026-01-01T00:00:00.000Z", direction: "out", event: "fulfilled", jobId,
+ *   invoiceId: `${jobId}-${amount}`, amount, asset: "USD", peer: "test.provider", category,
+ * } satisfies PaymentEntry);
+ * const byJob = paymentsByJob([paid("a", "100", "job"), paid("a", "7", "town-write"),
+ *   paid("b", "50", undefined)]);
+ * assert.deepEqual([...byJob].map(([job, lines]) => [job, lines.map((e) => e.amount)]),
+ *   [["a", ["100"]], ["b", ["50"]]]);
  * ```
  */
 export function paymentsByJob(entries: readonly PaymentEntry[]): Map<string, PaymentEntry[]> {
@@ -94,8 +101,16 @@ function requesterOutcome(record: RequesterJobRecord, facts: ReportFacts): Recei
       // An error after a result whose delivery the requester would not pay (a failed verdict
       // declined, or protected paths changed) is a declined job; any other error failed.
       if ((facts.protectedChanged ?? 0) > 0) return "declined";
+      // A provider that refused, before any payment, a deposit over this profile's own bound
+      // did what it was asked (docs/PROTOCOL.md "The deposit bound"): nothing about its work.
+      if (refusedOverBound(record)) return "refused";
       return record.error?.startsWith("declined:") ? "declined" : "failed";
   }
+}
+
+function refusedOverBound(record: RequesterJobRecord): boolean {
+  return record.error?.startsWith(`provider error: refused: ${DEPOSIT_OVER_BOUND}:`) === true &&
+    record.payments.every((p) => p.status === "rejected");
 }
 
 /**
@@ -103,12 +118,24 @@ function requesterOutcome(record: RequesterJobRecord, facts: ReportFacts): Recei
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey, getPublicKey } from "nostr-tools";
  * import { requesterReceipt } from "./receipt_derive.ts";
  * import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
+ * import type { PaymentEntry } from "../../state/payments/payment_log.ts";
  *
- * declare const record: RequesterJobRecord;
- * const receipt = await requesterReceipt("/home/me/.turnpike/alice", record, new Map());
- * console.log(receipt?.outcome);
+ * const stateDir = await Deno.makeTempDir(); // no stored result, no agent task
+ * const record: RequesterJobRecord = { id: "a1", kind: 5000, skill: "echo", status: "done",
+ *   createdAtMs: 1_000, updatedAtMs: 2_000, provider: getPublicKey(generateSecretKey()),
+ *   payments: [] };
+ * const deposit: PaymentEntry = { ts: "2026-01-01T00:00:00.000Z", direction: "out",
+ *   event: "fulfilled", jobId: "a1", invoiceId: "inv-1", amount: "100", asset: "USD",
+ *   peer: "test.provider" };
+ * const receipt = await requesterReceipt(stateDir, record, new Map([["a1", [deposit]]]));
+ * assert.deepEqual([receipt?.outcome, receipt?.deposit, receipt?.delivery], ["done", "100", "0"]);
+ * assert.equal(await requesterReceipt(stateDir, { ...record, provider: undefined }, new Map()),
+ *   undefined); // no provider answered: no receipt
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function requesterReceipt(
@@ -181,11 +208,21 @@ const PROVIDER_OUTCOMES: Readonly<Record<string, ReceiptOutcome>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey, getPublicKey } from "nostr-tools";
  * import { providerReceipt } from "./receipt_derive.ts";
  * import type { ProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
+ * import type { PaymentEntry } from "../../state/payments/payment_log.ts";
  *
- * declare const record: ProviderJobRecord;
- * console.log(providerReceipt(record, new Map())?.deposit);
+ * const record: ProviderJobRecord = { id: "a1", kind: 5000, customer: getPublicKey(generateSecretKey()),
+ *   skill: "echo", status: "published", price: "100", requestToon: "", encrypted: false,
+ *   admittedAt: "2026-01-01T00:00:00.000Z", updatedAt: "2026-01-01T00:00:05.000Z", attempts: 1 };
+ * const earned: PaymentEntry = { ts: "2026-01-01T00:00:01.000Z", direction: "in",
+ *   event: "fulfilled", jobId: "a1", invoiceId: "inv-1", amount: "100", asset: "USD",
+ *   peer: "test.requester", fulfillment: "ab".repeat(32) };
+ * const receipt = providerReceipt(record, new Map([["a1", [earned]]]));
+ * assert.deepEqual([receipt?.outcome, receipt?.deposit, receipt?.asset], ["done", "100", "USD"]);
+ * assert.equal(providerReceipt({ ...record, status: "running" }, new Map()), undefined);
  * ```
  */
 export function providerReceipt(

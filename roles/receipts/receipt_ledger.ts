@@ -38,9 +38,10 @@ import { paymentsByJob, providerReceipt, requesterReceipt } from "./receipt_deri
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { receiptKey } from "./receipt_ledger.ts";
  *
- * receiptKey({ side: "provider", job: "ab" }); // "provider:ab"
+ * assert.equal(receiptKey({ side: "provider", job: "ab" }), "provider:ab");
  * ```
  */
 export function receiptKey(r: Pick<JobReceipt, "side" | "job">): string {
@@ -52,10 +53,26 @@ export function receiptKey(r: Pick<JobReceipt, "side" | "job">): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deriveReceipts } from "./receipt_ledger.ts";
+ * import { generateSecretKey, getPublicKey } from "nostr-tools";
+ * import { openJobRepository } from "../../state/jobs/job_repository.ts";
+ * import { openPaymentLog } from "../../state/payments/payment_log.ts";
  *
- * const derived = await deriveReceipts("/home/me/.turnpike/alice");
- * console.log(derived.size);
+ * // A profile with one ended job: its record and the deposit it paid.
+ * const stateDir = await Deno.makeTempDir();
+ * const provider = getPublicKey(generateSecretKey());
+ * const repo = await openJobRepository({ stateDir });
+ * await repo.create({ id: "a1".repeat(32), kind: 5000, skill: "echo", status: "done",
+ *   createdAtMs: 1_000, updatedAtMs: 2_000, provider, payments: [] });
+ * repo.close();
+ * await (await openPaymentLog({ stateDir })).append({ ts: "2026-01-01T00:00:00.000Z",
+ *   direction: "out", event: "fulfilled", jobId: "a1".repeat(32), invoiceId: "inv-1",
+ *   amount: "100", asset: "USD", peer: provider });
+ * const derived = await deriveReceipts(stateDir);
+ * const receipt = derived.get(`requester:${"a1".repeat(32)}`);
+ * assert.deepEqual([derived.size, receipt?.counterparty, receipt?.deposit], [1, provider, "100"]);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function deriveReceipts(stateDir: string): Promise<Map<string, JobReceipt>> {
@@ -116,10 +133,28 @@ export interface ReceiptReading {
  *
  * @example
  * ```ts
- * import { readReceipts } from "./receipt_ledger.ts";
+ * import assert from "node:assert/strict";
+ * import { catchUpReceipts, readReceipts } from "./receipt_ledger.ts";
+ * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+ * import { generateSecretKey, getPublicKey } from "nostr-tools";
+ * import { openJobRepository } from "../../state/jobs/job_repository.ts";
+ * import { openPaymentLog } from "../../state/payments/payment_log.ts";
  *
- * const { receipts, bad } = await readReceipts("/home/me/.turnpike/alice");
- * console.log(receipts.length, bad.length);
+ * // A profile with one ended job: its record and the deposit it paid.
+ * const stateDir = await Deno.makeTempDir();
+ * const provider = getPublicKey(generateSecretKey());
+ * const repo = await openJobRepository({ stateDir });
+ * await repo.create({ id: "a1".repeat(32), kind: 5000, skill: "echo", status: "done",
+ *   createdAtMs: 1_000, updatedAtMs: 2_000, provider, payments: [] });
+ * repo.close();
+ * await (await openPaymentLog({ stateDir })).append({ ts: "2026-01-01T00:00:00.000Z",
+ *   direction: "out", event: "fulfilled", jobId: "a1".repeat(32), invoiceId: "inv-1",
+ *   amount: "100", asset: "USD", peer: provider });
+ * using signer = localNodeSigner(generateSecretKey());
+ * await catchUpReceipts({ stateDir, signer });
+ * const { receipts, bad } = await readReceipts(stateDir, signer.pubkey);
+ * assert.deepEqual([receipts.length, receipts[0].receipt.outcome, bad.length], [1, "done", 0]);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readReceipts(stateDir: string, pubkey?: string): Promise<ReceiptReading> {
@@ -159,12 +194,27 @@ export interface CatchUpOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { catchUpReceipts } from "./receipt_ledger.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
+ * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+ * import { generateSecretKey, getPublicKey } from "nostr-tools";
+ * import { openJobRepository } from "../../state/jobs/job_repository.ts";
+ * import { openPaymentLog } from "../../state/payments/payment_log.ts";
  *
- * declare const signer: NodeSigner;
- * const added = await catchUpReceipts({ stateDir: "/home/me/.turnpike/alice", signer });
- * console.log(`${added} new receipts`);
+ * // A profile with one ended job: its record and the deposit it paid.
+ * const stateDir = await Deno.makeTempDir();
+ * const provider = getPublicKey(generateSecretKey());
+ * const repo = await openJobRepository({ stateDir });
+ * await repo.create({ id: "a1".repeat(32), kind: 5000, skill: "echo", status: "done",
+ *   createdAtMs: 1_000, updatedAtMs: 2_000, provider, payments: [] });
+ * repo.close();
+ * await (await openPaymentLog({ stateDir })).append({ ts: "2026-01-01T00:00:00.000Z",
+ *   direction: "out", event: "fulfilled", jobId: "a1".repeat(32), invoiceId: "inv-1",
+ *   amount: "100", asset: "USD", peer: provider });
+ * using signer = localNodeSigner(generateSecretKey());
+ * assert.equal(await catchUpReceipts({ stateDir, signer }), 1);
+ * assert.equal(await catchUpReceipts({ stateDir, signer }), 0); // nothing changed since
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function catchUpReceipts(options: CatchUpOptions): Promise<number> {
@@ -213,10 +263,29 @@ export interface ReceiptCheck {
  *
  * @example
  * ```ts
- * import { checkReceipts } from "./receipt_ledger.ts";
+ * import assert from "node:assert/strict";
+ * import { catchUpReceipts, checkReceipts } from "./receipt_ledger.ts";
+ * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+ * import { generateSecretKey, getPublicKey } from "nostr-tools";
+ * import { openJobRepository } from "../../state/jobs/job_repository.ts";
+ * import { openPaymentLog } from "../../state/payments/payment_log.ts";
  *
- * const check = await checkReceipts("/home/me/.turnpike/alice");
- * if (check.disagree.length > 0 || check.bad.length > 0) console.log("tampered or stale");
+ * // A profile with one ended job: its record and the deposit it paid.
+ * const stateDir = await Deno.makeTempDir();
+ * const provider = getPublicKey(generateSecretKey());
+ * const repo = await openJobRepository({ stateDir });
+ * await repo.create({ id: "a1".repeat(32), kind: 5000, skill: "echo", status: "done",
+ *   createdAtMs: 1_000, updatedAtMs: 2_000, provider, payments: [] });
+ * repo.close();
+ * await (await openPaymentLog({ stateDir })).append({ ts: "2026-01-01T00:00:00.000Z",
+ *   direction: "out", event: "fulfilled", jobId: "a1".repeat(32), invoiceId: "inv-1",
+ *   amount: "100", asset: "USD", peer: provider });
+ * using signer = localNodeSigner(generateSecretKey());
+ * assert.equal((await checkReceipts(stateDir)).unreceipted, 1);
+ * await catchUpReceipts({ stateDir, signer });
+ * const check = await checkReceipts(stateDir, signer.pubkey);
+ * assert.deepEqual([check.checked, check.disagree, check.bad, check.unreceipted], [1, [], [], 0]);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function checkReceipts(stateDir: string, pubkey?: string): Promise<ReceiptCheck> {

@@ -38,6 +38,7 @@ import { SeenEventIds } from "../seen_event_ids.ts";
 
 import { decodeErrorContent } from "../agent_work/error_transcript.ts";
 import { saveErrorTranscript } from "../agent_work/requester/error_transcript_save.ts";
+import { depositOverBound } from "../../protocol/deposit_bound.ts";
 
 /** Options for {@linkcode openJobFeed}. */
 export interface JobFeedOptions {
@@ -305,6 +306,12 @@ export class JobEventRouter {
         const invoice = feedback.amount?.paymentRequest;
         // With an invoice the record goes straight to `paying` (one write before the PREPARE);
         // `pay` writes `payment-required` itself when it does not pay now.
+        // A deposit over the bound the request stated is declined before paying, for a provider
+        // that did not read it (docs/PROTOCOL.md "The deposit bound").
+        const overBound = invoice && depositOverBound(invoice, jobs.sidecarOf(id)?.spec.params);
+        if (overBound) {
+          return await jobs.finish(id, "payment-refused", { error: overBound }, record);
+        }
         if (invoice) {
           await this.#o.payer.pay(id, invoice, event.pubkey, {
             fromFeedback: true,

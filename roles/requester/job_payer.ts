@@ -104,7 +104,7 @@ export interface PayOptions {
 /** A payment's log entry without its time and event (the intent's and the outcome's). */
 type PaymentIntent = Omit<PaymentEntry, "ts" | "event">;
 
-/** A payment that got no ILP answer at all (no connection, no reply in time, no claim). */
+/** A payment that never left (no connection, a claim not signed): no ILP answer, no money moved. */
 type LocalFailure = { type: "reject"; code: string; message: string; local: true };
 
 /**
@@ -344,8 +344,9 @@ export class JobPayer {
   }
 
   /**
-   * The PREPARE, by the first town whose connection is open, the next if it dies under it. A
-   * failure with no answer (`local`) is never sent again (in doubt: never pay twice).
+   * The PREPARE, by the first open town, the next if it dies under it. No answer after it left
+   * (a timeout, the socket lost: {@linkcode PaymentInDoubtError}) is in doubt, never sent again;
+   * only a failure before sending (no open link, a claim not signed) is a local reject.
    */
   #sendPrepare(invoice: IlpInvoice, now: number): Promise<IlpReply | LocalFailure | "in-doubt"> {
     return this.#o.links().sendPayment({
@@ -434,10 +435,10 @@ export class JobPayer {
       }
     }
     await this.#o.jobs.finish(id, "error", {
-      // No ILP answer at all (no reply in time, no connection, a claim not signed): the town did
-      // not refuse anything, so the reason does not blame it.
+      // Never sent (no open connection, a claim not signed): the town did not refuse anything,
+      // so the reason does not blame it.
       error: "local" in reply
-        ? `payment failed: ${reply.message} (no answer to the payment; it is not sent again)`
+        ? `payment failed: ${reply.message} (not sent: nothing was paid)`
         : `payment rejected: ${reason} (${rejectSuggestion(reply.code, rejectClaimReason(reply))})`,
     });
     return false;

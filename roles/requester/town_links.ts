@@ -18,6 +18,7 @@ import type { AuditLog } from "../../state/audit/audit_log.ts";
 import type { PaymentLog } from "../../state/payments/payment_log.ts";
 import { townWriteEntry } from "../../state/payments/town_write_entry.ts";
 import { TownClients } from "../town_client/town_clients.ts";
+import { mayHaveArrived } from "../../transport/btp_unanswered.ts";
 
 export type { TownEndpoint };
 
@@ -40,9 +41,9 @@ export interface TownLinksOptions {
 
 /**
  * A payment's outcome is unknown: a PREPARE was sent by a town that failed before answering (it
- * may have been fulfilled, its reply lost), and the PREPARE sent again by another town was
- * rejected (as a provider rejects a second PREPARE for an invoice already paid). Never pay it
- * again; the provider's result tells.
+ * may have been fulfilled, its reply lost), and either no other town answered, or the PREPARE
+ * sent again by another town was rejected (as a provider rejects a second PREPARE for an invoice
+ * already paid). Never pay it again; the provider's receipt, or its result, tells.
  */
 export class PaymentInDoubtError extends RoleError {
   override name = "PaymentInDoubtError";
@@ -159,7 +160,9 @@ export async function connectTownLinks(options: TownLinksOptions): Promise<TownL
  * `prepare` by `first`, then by each other open link when the previous attempt failed or has
  * not answered in `hedgeAfterMs`; resolves with the first FULFILL, else (all answered) the
  * first reject, else throws the first error. A reject after an attempt that failed unanswered
- * throws {@linkcode PaymentInDoubtError} instead: that attempt may have been paid.
+ * throws {@linkcode PaymentInDoubtError} instead: that attempt may have been paid; so does no
+ * answer at all when an attempt failed after its PREPARE left (`mayHaveArrived`: a timeout, the
+ * socket lost under it), as only an error before sending moved nothing.
  *
  * @example
  * ```ts
@@ -191,7 +194,16 @@ export function sendHedged(
       if (next()) return;
       done = true;
       if (replies.length > 0) settleReject();
+      else if (errors.some(mayHaveArrived)) reject(unanswered());
       else reject(errors[0]);
+    };
+    // No town answered and one failed with the PREPARE on its socket (no answer in time, the
+    // socket dropped under it): the provider may have FULFILLed it (transport/btp_unanswered.ts).
+    const unanswered = () => {
+      const err = errors.find(mayHaveArrived) as Error;
+      return new PaymentInDoubtError(
+        `no answer to the payment (${err.message}): it may have been paid`,
+      );
     };
     const next = (): boolean => {
       clearTimeout(timer);

@@ -42,9 +42,14 @@ const MINUTE_MS = 60_000;
  *
  * @example
  * ```ts
- * const throttle = new AuthFailureThrottle({ maxFailuresPerMinute: 5, blockMs: 300_000 });
- * const why = throttle.refusal("10.0.0.7"); // a reason to refuse before reading anything
+ * import assert from "node:assert/strict";
+ * import { AuthFailureThrottle } from "./auth_failure_throttle.ts";
+ *
+ * const throttle = new AuthFailureThrottle({ maxFailuresPerMinute: 1, blockMs: 300_000 });
+ * assert.equal(throttle.refusal("10.0.0.7"), undefined); // nothing against it yet
  * throttle.recordFailure("10.0.0.7");
+ * throttle.recordFailure("10.0.0.7");
+ * assert.equal(typeof throttle.refusal("10.0.0.7"), "string"); // refused before reading anything
  * ```
  */
 export class AuthFailureThrottle {

@@ -16,10 +16,13 @@ export class LateBound<T> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
+   * import { LateBound } from "./late_bound.ts";
+   *
    * const port = new LateBound<number>();
-   * port.current; // undefined
+   * assert.equal(port.current, undefined);
    * port.bind(7100);
-   * port.current; // 7100
+   * assert.equal(port.current, 7100);
    * ```
    */
   get current(): T | undefined {
@@ -31,8 +34,12 @@ export class LateBound<T> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
+   * import { LateBound } from "./late_bound.ts";
+   *
    * const port = new LateBound<number>();
    * port.bind(7100);
+   * assert.equal(port.current, 7100);
    * ```
    */
   bind(value: T): void {

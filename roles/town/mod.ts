@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadSettings } from "../../config/settings.ts";
  * import { resolveTownSettings, startTownNode } from "./mod.ts";
  *
@@ -20,8 +21,9 @@
  *   env: () => undefined,
  * });
  * const town = await startTownNode({ config, secretKey: crypto.getRandomValues(new Uint8Array(32)) });
- * console.log(town.ilpAddress, town.httpPort, town.btpPort);
+ * assert(town.httpPort > 0 && town.btpPort > 0);
  * await town.stop();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  *
  * @module

@@ -79,11 +79,16 @@ export interface SharedAuthFailures {
  *
  * @example
  * ```ts
- * declare const buckets: Parameters<typeof sharedAuthFailures>[0]["buckets"];
- * const failures = sharedAuthFailures({ buckets, perAddressPerMinute: 5, totalPerMinute: 120 });
- * const reserved = await failures.reserve("10.0.0.7", () => false);
- * if (typeof reserved === "string") console.log(`refused: ${reserved}`);
- * else reserved.refund(); // the auth succeeded
+ * import assert from "node:assert/strict";
+ * import { sharedAuthFailures } from "./shared_auth_failures.ts";
+ * import { MemoryRateBuckets } from "./memory_rate_buckets.ts";
+ *
+ * const failures = sharedAuthFailures({ buckets: new MemoryRateBuckets(), perAddressPerMinute: 1,
+ *   totalPerMinute: 120 });
+ * const first = await failures.reserve("10.0.0.7", () => false);
+ * assert(typeof first !== "string"); // a failure may be spent
+ * const second = await failures.reserve("10.0.0.7", () => false);
+ * assert.equal(typeof second, "string"); // refused: the address's one failure a minute is spent
  * ```
  */
 export function sharedAuthFailures(o: SharedAuthFailuresOptions): SharedAuthFailures {

@@ -27,8 +27,13 @@ interface Waiter {
  *
  * @example
  * ```ts
- * const bucket = new TokenBucket({ ratePerSecond: 20, capacity: 40 });
- * if (!bucket.take()) console.log("rate-limited");
+ * import assert from "node:assert/strict";
+ * import { TokenBucket } from "./token_bucket.ts";
+ *
+ * const bucket = new TokenBucket({ ratePerSecond: 20, capacity: 2 });
+ * assert.equal(bucket.take(), true);
+ * assert.equal(bucket.take(), true);
+ * assert.equal(bucket.take(), false); // rate-limited until it refills
  * ```
  */
 export class TokenBucket {

@@ -25,8 +25,11 @@ export class TownAddress {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
+   * import { TownAddress } from "./town_address.ts";
+   *
    * const address = new TownAddress({ ilpAddress: "g.town", assetCode: "USD", assetScale: 6 });
-   * address.ilpAddress; // "g.town"
+   * assert.equal(address.ilpAddress, "g.town");
    * ```
    */
   constructor(config: TownAddressSettings) {
@@ -40,8 +43,12 @@ export class TownAddress {
    *
    * @example
    * ```ts
-   * declare const address: TownAddress;
-   * console.log(address.ilpAddress);
+   * import assert from "node:assert/strict";
+   * import { TownAddress } from "./town_address.ts";
+   *
+   * const address = new TownAddress({ ilpAddress: "g.town", assetCode: "USD", assetScale: 6 });
+   * address.learn({ clientAddress: "g.parent.town", assetCode: "USD", assetScale: 6 }); // the parent's IL-DCP
+   * assert.equal(address.ilpAddress, "g.parent.town");
    * ```
    */
   get ilpAddress(): string {
@@ -53,8 +60,11 @@ export class TownAddress {
    *
    * @example
    * ```ts
-   * declare const address: TownAddress;
-   * console.log(address.assetCode);
+   * import assert from "node:assert/strict";
+   * import { TownAddress } from "./town_address.ts";
+   *
+   * const address = new TownAddress({ ilpAddress: "g.town", assetCode: "USD", assetScale: 6 });
+   * assert.equal(address.assetCode, "USD");
    * ```
    */
   get assetCode(): string {
@@ -66,8 +76,12 @@ export class TownAddress {
    *
    * @example
    * ```ts
-   * declare const address: TownAddress;
-   * console.log(address.assetScale);
+   * import assert from "node:assert/strict";
+   * import { TownAddress } from "./town_address.ts";
+   *
+   * const address = new TownAddress({ ilpAddress: "g.town", assetCode: "USD", assetScale: 6 });
+   * address.learn({ clientAddress: "g.parent.town", assetCode: "USD", assetScale: 9 });
+   * assert.equal(address.assetScale, 9);
    * ```
    */
   get assetScale(): number {
@@ -79,9 +93,12 @@ export class TownAddress {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
+   * import { TownAddress } from "./town_address.ts";
+   *
    * const address = new TownAddress({ ilpAddress: "g.town", assetCode: "USD", assetScale: 6 });
    * address.learn({ clientAddress: "g.parent.town", assetCode: "USD", assetScale: 9 });
-   * address.ilpAddress; // "g.parent.town"
+   * assert.deepEqual([address.ilpAddress, address.assetScale], ["g.parent.town", 9]);
    * ```
    */
   learn(ildcp: IldcpResponse): void {

@@ -32,11 +32,16 @@ export interface TownBooks {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { openTownBooks } from "./town_books.ts";
  * import { TownClosers } from "./town_stop.ts";
  *
  * const stateDir = await Deno.makeTempDir();
- * const books = await openTownBooks({ stateDir, peers: [] }, undefined, new TownClosers());
- * books.ledger.balance("beta").owed; // 0n
+ * const closers = new TownClosers();
+ * const books = await openTownBooks({ stateDir, peers: [] }, undefined, closers);
+ * assert.equal(books.ledger.balance("beta").owed, 0n);
+ * await closers.stop();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function openTownBooks(

@@ -57,7 +57,11 @@ export interface TownBtpServerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { townBtpAccounts } from "./town_btp_server.ts";
+ *
  * const accounts = townBtpAccounts({ peers: [], acceptAnyToken: true });
+ * assert.notEqual(accounts.authenticate("anyone", "any token"), undefined);
  * ```
  */
 export function townBtpAccounts(
@@ -73,12 +77,8 @@ export function townBtpAccounts(
 /**
  * Starts the town's BTP server.
  *
- * @example
- * ```ts
- * declare const options: Parameters<typeof startTownBtpServer>[0];
- * const btp = startTownBtpServer(options);
- * console.log(btp.port);
- * ```
+ * It is a step of startTownNode (its example starts a town here): no example that runs here:
+ * tests/unit/protocol/town_btp_server_test.ts.
  */
 export function startTownBtpServer(options: TownBtpServerOptions): BtpServer {
   const { config, stores: { sharedBuckets, connectionCounts }, router, log } = options;

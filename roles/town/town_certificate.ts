@@ -33,10 +33,13 @@ export class TownCertificate {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TownCertificate } from "./town_certificate.ts";
    *
-   * await TownCertificate.load({ certFile: "/nonexistent.pem", keyFile: "/nonexistent.key" })
-   *   .then(() => console.assert(false), (err) => console.assert(err.code === "tls-key-pair"));
+   * await assert.rejects(
+   *   TownCertificate.load({ certFile: "/nonexistent.pem", keyFile: "/nonexistent.key" }),
+   *   (err: { code?: string }) => err.code === "tls-key-pair",
+   * );
    * ```
    * @throws {TlsKeyPairError} when a file cannot be read or holds no PEM of its kind.
    */

@@ -41,12 +41,8 @@ export interface TownClaimGates {
 /**
  * The channel claim gates, with a credit gate over each when the town gives credit.
  *
- * @example
- * ```ts
- * declare const options: Parameters<typeof townClaimGates>[0];
- * const gates = townClaimGates(options);
- * console.log(gates.refused()); // 0
- * ```
+ * It is a step of startTownNode (its example starts a town here): no example that runs here:
+ * tests/e2e/town_shared_credit_line_test.ts.
  */
 export function townClaimGates(options: TownClaimGatesOptions): TownClaimGates {
   const { config, books: { credit, creditLimits, ledger }, address, log } = options;

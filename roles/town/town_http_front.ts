@@ -59,12 +59,8 @@ export interface TownHttpFront {
 /**
  * Makes the town's HTTP handler and listens with it.
  *
- * @example
- * ```ts
- * declare const options: Parameters<typeof startTownHttpFront>[0];
- * const { server } = startTownHttpFront(options);
- * console.log(server.port);
- * ```
+ * It is a step of startTownNode (its example starts a town here): no example that runs here:
+ * tests/interop/nostr_tools_town_read_test.ts.
  */
 export function startTownHttpFront(options: TownHttpFrontOptions): TownHttpFront {
   const { config, stores: { store, blobs, connectionCounts }, relay: { hub, pipeline } } = options;

@@ -141,13 +141,22 @@ const CORS = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { createTownHttpHandler } from "./town_http_handler.ts";
  * import { openEventStore } from "../../state/events/event_store.ts";
  *
  * const ownerPubkey = "ab".repeat(32);
- * const store = openEventStore({ path: "events.sqlite" });
+ * const store = openEventStore({ path: ":memory:" });
  * const town = createTownHttpHandler({ store, ownerPubkey, ilpAddress: "g.town" });
- * const front = town.listen({ hostname: "127.0.0.1", port: 7100 });
+ * const front = town.listen({ hostname: "127.0.0.1", port: 0 });
  * // write side, after a paid insert: town.hub.publish(event, toon)
+ * const nip11 = await fetch(`http://127.0.0.1:${front.port}/`, {
+ *   headers: { accept: "application/nostr+json" },
+ * });
+ * assert.equal((await nip11.json()).pubkey, ownerPubkey);
+ * await front.close();
+ * town.close();
+ * store.close();
  * ```
  */
 export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttpHandler {

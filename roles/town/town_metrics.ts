@@ -121,12 +121,15 @@ function snake(name: string): string {
  *
  * @example
  * ```ts
- * declare const counters: Parameters<typeof renderTownMetrics>[0];
- * declare const gauges: Parameters<typeof renderTownMetrics>[1];
- * declare const limits: Parameters<typeof renderTownMetrics>[2];
- * new Response(renderTownMetrics(counters, gauges, limits), {
- *   headers: { "content-type": "text/plain; version=0.0.4" },
- * });
+ * import assert from "node:assert/strict";
+ * import { createTownCounters, renderTownMetrics } from "./town_metrics.ts";
+ * import { DEFAULT_TOWN_LIMITS } from "../../config/town_limits.ts";
+ *
+ * const gauges = { connectionsOpen: 2, subscriptionsOpen: 3, eventsStored: 10,
+ *   eventsPublishedTotal: 10, liveDeliveriesTotal: 4 };
+ * const text = renderTownMetrics(createTownCounters(), gauges, DEFAULT_TOWN_LIMITS);
+ * assert.match(text, /^turnpike_town_connections_open 2$/m);
+ * new Response(text, { headers: { "content-type": "text/plain; version=0.0.4" } }); // /metrics
  * ```
  */
 export function renderTownMetrics(

@@ -128,11 +128,24 @@ export interface TownNode {
  *
  * @example
  * ```ts
- * declare const config: Parameters<typeof startTownNode>[0]["config"];
- * declare const signer: Parameters<typeof startTownNode>[0]["signer"];
- * const town = await startTownNode({ config, signer });
- * console.log(town.ilpAddress, town.httpPort, town.btpPort);
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ * import { startTownNode } from "./town_node.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const town = await startTownNode({
+ *   config: { host: "127.0.0.1", httpPort: 0, btpPort: 0, stateDir, network: "local",
+ *     ilpAddress: "test.town", peers: [], acceptAnyToken: true, pricing: { pricePerByte: 10n },
+ *     maxEventBytes: 65_536, assetCode: "USD", assetScale: 6 },
+ *   secretKey: generateSecretKey(),
+ *   databasePath: ":memory:",
+ * });
+ * assert.equal(town.ilpAddress, "test.town");
+ * const health = await fetch(`http://127.0.0.1:${town.httpPort}/health`);
+ * assert.equal(health.status, 200);
+ * await health.body?.cancel();
  * await town.stop();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function startTownNode(options: TownNodeOptions): Promise<TownNode> {

@@ -40,12 +40,8 @@ export interface TownParentOptions {
  * Dials the parent (or takes turns at it with the town's other processes), binds `parentLink`
  * and has `address` learn the parent's IL-DCP answer. Nothing without a parent.
  *
- * @example
- * ```ts
- * declare const options: Parameters<typeof linkTownToParent>[0];
- * await linkTownToParent(options);
- * console.log(options.address.ilpAddress);
- * ```
+ * It is a step of startTownNode (its example starts a town here), with a parent connector: no
+ * example that runs here: tests/e2e/town_network_test.ts.
  */
 export async function linkTownToParent(options: TownParentOptions): Promise<void> {
   const { parent, storeUrl, elsewhere, router, parentLink, peerRoutes, closers, log } = options;

@@ -45,9 +45,13 @@ export interface TownPeerInfoOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { townPeerInfo } from "./town_peer_info.ts";
+ *
  * const info = townPeerInfo({ ilpAddress: "test.town", btpEndpoint: "btp+ws://127.0.0.1:3000",
  *   assetCode: "USD", assetScale: 6, settlement: { chains: [{ chain: "evm:base:31337" }] },
  *   evmAddress: "0x" + "11".repeat(20) as `0x${string}` });
+ * assert.equal(info.btpEndpoint, "btp+ws://127.0.0.1:3000");
  * ```
  */
 export function townPeerInfo(options: TownPeerInfoOptions): PeerInfo {
@@ -101,14 +105,8 @@ export interface TownAnnouncement {
 /**
  * Signs the town's kind 10032 and stores it, replacing an older one.
  *
- * @example
- * ```ts
- * declare const store: Parameters<typeof announceTownPeerInfo>[0]["store"];
- * declare const signer: Parameters<typeof announceTownPeerInfo>[0]["signer"];
- * const { event } = await announceTownPeerInfo({ store, signer, ilpAddress: "test.town",
- *   btpEndpoint: "btp+ws://127.0.0.1:3000", assetCode: "USD", assetScale: 6,
- *   settlement: { chains: [] } });
- * ```
+ * It is a step of startTownNode (its example starts a town here): no example that runs here:
+ * tests/unit/identity/channel_peer_resolver_test.ts.
  */
 export async function announceTownPeerInfo(
   options: AnnounceTownPeerInfoOptions,

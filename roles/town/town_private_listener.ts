@@ -43,16 +43,8 @@ export interface TownPrivateListener {
  * town-wide blob store when the processes share no blob directory; adds the listener's
  * closing to `closers`.
  *
- * @example
- * ```ts
- * import { TownClosers } from "./town_stop.ts";
- *
- * declare const stores: Parameters<typeof startTownPrivateListener>[0]["stores"];
- * const closers = new TownClosers();
- * const { listener } = await startTownPrivateListener({ config: {}, stores, closers, log: console.log });
- * console.log(listener?.url);
- * await closers.stop();
- * ```
+ * It is a step of startTownNode (its example starts a town here) on a shared store (PostgreSQL): no
+ * example that runs here: tests/e2e/town_shared_blobs_test.ts.
  */
 export async function startTownPrivateListener(
   options: TownPrivateListenerOptions,

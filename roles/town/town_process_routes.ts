@@ -43,12 +43,8 @@ export interface TownProcessRoutesOptions {
 /**
  * Opens the peer routes and binds the handler of the packets forwarded to this process.
  *
- * @example
- * ```ts
- * declare const options: Parameters<typeof routePeersAcrossProcesses>[0];
- * await routePeersAcrossProcesses(options);
- * console.log(options.peerRoutes.current !== undefined);
- * ```
+ * It is a step of startTownNode (its example starts a town here) on a shared store (PostgreSQL): no
+ * example that runs here: tests/e2e/town_process_forward_test.ts.
  */
 export async function routePeersAcrossProcesses(options: TownProcessRoutesOptions): Promise<void> {
   const { btp, router, parentLink } = options;

@@ -47,12 +47,8 @@ export interface TownRelay {
  * Makes the hub, the SPSP responder and the write pipeline; adds the pipeline's closing to
  * `closers`.
  *
- * @example
- * ```ts
- * declare const options: Parameters<typeof createTownRelay>[0];
- * const { pipeline } = await createTownRelay(options);
- * pipeline.close();
- * ```
+ * It is a step of startTownNode (its example starts a town here): no example that runs here:
+ * tests/unit/protocol/town_client_test.ts.
  */
 export async function createTownRelay(options: TownRelayOptions): Promise<TownRelay> {
   const { config, stores: { store, sharedBuckets, postgresStore }, address, signer } = options;

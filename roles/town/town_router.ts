@@ -57,13 +57,8 @@ export interface TownRouter {
  * Makes the router, the forwarder to the town's other processes, and the cells of what the
  * router reaches that later steps start.
  *
- * @example
- * ```ts
- * declare const options: Parameters<typeof createTownRouter>[0];
- * const { router, maxWriteAmount, btp } = createTownRouter(options);
- * console.log(maxWriteAmount, btp.current); // undefined until the BTP server is bound
- * await router.drain(1_000);
- * ```
+ * It is a step of startTownNode (its example starts a town here): no example that runs here:
+ * tests/unit/protocol/town_client_test.ts.
  */
 export function createTownRouter(options: TownRouterOptions): TownRouter {
   const { config, pipeline, address, books: { income, ledger }, forwardKey, log } = options;

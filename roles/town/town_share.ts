@@ -28,9 +28,12 @@ export const TOWN_WIDE_LIMITS = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { shareOfTownLimits } from "./town_share.ts";
  * import { DEFAULT_TOWN_LIMITS } from "../../config/town_limits.ts";
  *
- * shareOfTownLimits(DEFAULT_TOWN_LIMITS, 3).btpAuthFailuresPerMinute; // 1 (5 / 3)
+ * const share = shareOfTownLimits({ ...DEFAULT_TOWN_LIMITS, btpAuthFailuresPerMinute: 5 }, 3);
+ * assert.equal(share.btpAuthFailuresPerMinute, 1); // 5 / 3, rounded down
  * ```
  */
 export function shareOfTownLimits(limits: TownLimits, processes: number): TownLimits {

@@ -36,9 +36,13 @@ export interface TownSizing {
  *
  * @example
  * ```ts
- * declare const config: Parameters<typeof sizeTownLimits>[0];
- * const { limits } = sizeTownLimits(config, false, console.log);
- * console.log(limits.maxConnections);
+ * import assert from "node:assert/strict";
+ * import { sizeTownLimits } from "./town_sizing.ts";
+ *
+ * const lines: string[] = [];
+ * const { limits } = sizeTownLimits({ limits: { maxConnections: 100 } }, false, (l) => lines.push(l));
+ * assert(limits.maxConnections <= 100); // at most what the open-file limit allows
+ * assert(lines.length > 0);
  * ```
  */
 export function sizeTownLimits(

@@ -19,9 +19,15 @@ export class TownClosers {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
+   * import { TownClosers } from "./town_stop.ts";
+   *
+   * const closed: string[] = [];
    * const closers = new TownClosers();
-   * closers.add(() => console.log("closed"));
+   * closers.add(() => void closed.push("store"));
+   * closers.add(() => void closed.push("server"));
    * await closers.stop();
+   * assert.equal(closed.length, 2);
    * ```
    */
   add(close: () => Promise<void> | void): void {
@@ -34,9 +40,15 @@ export class TownClosers {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
+   * import { TownClosers } from "./town_stop.ts";
+   *
+   * let runs = 0;
    * const closers = new TownClosers();
+   * closers.add(() => void runs++);
    * await closers.stop();
    * await closers.stop(); // nothing more
+   * assert.equal(runs, 1);
    * ```
    */
   stop(): Promise<void> {
@@ -68,11 +80,8 @@ export interface DrainInFlightOptions {
  * router's, then what the claim gates still hold (a FULFILL waits for its claim to be durable).
  * Logs how many were cut off, if any.
  *
- * @example
- * ```ts
- * declare const options: Parameters<typeof drainInFlight>[0];
- * await drainInFlight(options);
- * ```
+ * It is a step of startTownNode (its example starts a town here)'s stop: no example that runs here:
+ * tests/e2e/town_crash_test.ts.
  */
 export async function drainInFlight(options: DrainInFlightOptions): Promise<void> {
   const bound = Date.now() + options.timeoutMs;

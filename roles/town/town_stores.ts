@@ -52,18 +52,22 @@ export interface TownStores {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { openTownStores } from "./town_stores.ts";
  * import { TownClosers } from "./town_stop.ts";
  *
+ * const stateDir = await Deno.makeTempDir();
  * const closers = new TownClosers();
  * const stores = await openTownStores({
- *   config: { stateDir: await Deno.makeTempDir() },
+ *   config: { stateDir },
  *   storeUrl: undefined,
  *   databasePath: ":memory:",
  *   closers,
- *   log: console.log,
+ *   log: () => {},
  * });
- * console.log(stores.databasePath); // :memory:
+ * assert.equal(stores.databasePath, ":memory:");
  * await closers.stop();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function openTownStores(options: TownStoresOptions): Promise<TownStores> {

@@ -60,14 +60,33 @@ export class SpspOverIlpError extends RoleError {
 /**
  * Asks the town for a destination and shared secret.
  *
- * @example
+ * @example Of a town started here (in-process, port 0, a temporary state directory)
  * ```ts
- * import { type PrepareSender, requestSpspOverIlp } from "./spsp_handshake.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * declare const btpClient: PrepareSender, townPubkey: string, signer: NodeSigner;
- * const grant = await requestSpspOverIlp({ sender: btpClient, townAddress: "g.town", townPubkey,
- *   signer });
- * console.assert(grant.destinationAccount.startsWith("g.town."));
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey } from "nostr-tools";
+ * import { requestSpspOverIlp } from "./spsp_handshake.ts";
+ * import { startTownNode } from "../town/town_node.ts";
+ * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+ * import { BtpClient } from "../../transport/btp_client.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const town = await startTownNode({
+ *   config: { host: "127.0.0.1", httpPort: 0, btpPort: 0, stateDir, network: "local",
+ *     ilpAddress: "test.town", peers: [], acceptAnyToken: true, pricing: { pricePerByte: 10n },
+ *     maxEventBytes: 65_536, assetCode: "USD", assetScale: 6 },
+ *   secretKey: generateSecretKey(),
+ *   databasePath: ":memory:",
+ * });
+ * const btp = new BtpClient({ url: `btp+ws://127.0.0.1:${town.btpPort}`, authToken: "t",
+ *   reconnect: false });
+ * await btp.connect();
+ * const grant = await requestSpspOverIlp({ sender: btp, townAddress: town.ilpAddress,
+ *   townPubkey: town.pubkey, signer: localNodeSigner(generateSecretKey()) });
+ * assert(grant.destinationAccount.startsWith("test.town."));
+ * assert.equal(grant.sharedSecret.length, 32);
+ * await btp.close();
+ * await town.stop();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function requestSpspOverIlp(options: SpspOverIlpOptions): Promise<SpspResponse> {
@@ -118,13 +137,19 @@ export interface PaidWriteOptions {
  *
  * @example
  * ```ts
- * import { buildPaidWrite, type PrepareSender } from "./spsp_handshake.ts";
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
- * import type { SpspResponse } from "../../protocol/spsp_message.ts";
- * declare const btpClient: PrepareSender, event: NostrEvent, grant: SpspResponse;
- * const { prepare } = await buildPaidWrite({ event, grant, pricePerByte: 10n });
- * const reply = await btpClient.sendPrepare(prepare);
- * console.assert(reply.type === "fulfill" || reply.type === "reject");
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools";
+ * import { sha256 } from "@noble/hashes/sha2.js";
+ * import { buildPaidWrite } from "./spsp_handshake.ts";
+ * import { encodeEventToon } from "../../protocol/toon_codec.ts";
+ *
+ * const event = finalizeEvent({ kind: 1, created_at: 1, tags: [], content: "hi" }, generateSecretKey());
+ * const grant = { destinationAccount: "test.town.abc", sharedSecret: generateSecretKey() };
+ * const { prepare, fulfillment } = await buildPaidWrite({ event, grant, pricePerByte: 10n });
+ * const bytes = new TextEncoder().encode(encodeEventToon(event)).byteLength;
+ * assert.equal(prepare.amount, String(10 * bytes));
+ * assert.equal(prepare.destination, "test.town.abc");
+ * assert.deepEqual(prepare.executionCondition, sha256(fulfillment));
  * ```
  */
 export async function buildPaidWrite(

@@ -73,11 +73,13 @@ const MAX_TEMPLATE_BYTES = 1024 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey } from "nostr-tools";
  * import { signChecked } from "./town_client.ts";
  * import { localNodeSigner } from "../../identity/local_node_signer.ts";
- * const signer = localNodeSigner(crypto.getRandomValues(new Uint8Array(32)));
+ * const signer = localNodeSigner(generateSecretKey());
  * const event = await signChecked(signer, { kind: 1, created_at: 1, tags: [], content: "hi" });
- * console.assert(event.pubkey === signer.pubkey);
+ * assert.equal(event.pubkey, signer.pubkey);
  * ```
  * @throws {InvalidTemplateError} when the template is malformed or too large.
  */
@@ -133,15 +135,44 @@ export class TownClient {
   duplicates = 0;
 
   /**
+   * A client of a town started here (in-process, port 0, a temporary state directory): it asks
+   * the grant, pays for a note and stores it; the same signed note written again is the town's
+   * `duplicate`, nothing paid.
+   *
    * @example
    * ```ts
-   * import { TownClient, type TownUplink } from "./town_client.ts";
-   * import type { NodeSigner } from "../../protocol/node_signer.ts";
-   * declare const btp: TownUplink, signer: NodeSigner, townPubkey: string;
-   * const town = new TownClient({ relayUrl: "ws://127.0.0.1:7100", uplinks: [btp],
-   *   townAddress: "g.town", townPubkey, signer });
-   * const event = await town.publish({ kind: 1, created_at: 1, tags: [], content: "hi" });
-   * console.assert(town.published === 1 && event.kind === 1);
+   * import assert from "node:assert/strict";
+   * import { generateSecretKey } from "nostr-tools";
+   * import { TownClient } from "./town_client.ts";
+   * import { startTownNode } from "../town/town_node.ts";
+   * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+   * import { BtpClient } from "../../transport/btp_client.ts";
+   *
+   * const stateDir = await Deno.makeTempDir();
+   * const node = await startTownNode({
+   *   config: { host: "127.0.0.1", httpPort: 0, btpPort: 0, stateDir, network: "local",
+   *     ilpAddress: "test.town", peers: [], acceptAnyToken: true, pricing: { pricePerByte: 10n },
+   *     maxEventBytes: 65_536, assetCode: "USD", assetScale: 6 },
+   *   secretKey: generateSecretKey(),
+   *   databasePath: ":memory:",
+   * });
+   * const btp = new BtpClient({ url: `btp+ws://127.0.0.1:${node.btpPort}`, authToken: "t",
+   *   reconnect: false });
+   * await btp.connect();
+   * const town = new TownClient({ relayUrl: `ws://127.0.0.1:${node.httpPort}`, uplinks: [btp],
+   *   townAddress: node.ilpAddress, townPubkey: node.pubkey,
+   *   signer: localNodeSigner(generateSecretKey()) });
+   * const { destinationAccount } = await town.grant();
+   * assert(destinationAccount.startsWith(`${town.townAddress}.`));
+   * const now = Math.floor(Date.now() / 1000);
+   * const event = await town.publish({ kind: 1, created_at: now, tags: [], content: "hi" });
+   * assert.equal(town.published, 1);
+   * assert(town.spent > 0n);
+   * await town.write(event);
+   * assert.equal(town.duplicates, 1);
+   * await btp.close();
+   * await node.stop();
+   * await Deno.remove(stateDir, { recursive: true });
    * ```
    */
   constructor(options: TownClientOptions) {
@@ -166,13 +197,8 @@ export class TownClient {
   /**
    * The SPSP grant, asked for when there is none or it expired (a failed ask is not cached).
    *
-   * @example
-   * ```ts
-   * import type { TownClient } from "./town_client.ts";
-   * declare const town: TownClient;
-   * const { destinationAccount } = await town.grant();
-   * console.assert(destinationAccount.startsWith(town.townAddress));
-   * ```
+   * It needs a town: the constructor's example runs it against one, and so does
+   * tests/unit/protocol/town_client_test.ts.
    */
   grant(): Promise<SpspResponse> {
     if (this.#grant !== undefined && Date.now() < this.#grantUntil) return this.#grant;
@@ -197,14 +223,8 @@ export class TownClient {
   /**
    * Checks and signs `template`, pays for it and stores it; resolves with the signed event.
    *
-   * @example
-   * ```ts
-   * import type { TownClient } from "./town_client.ts";
-   * import { buildJobFeedback } from "../../protocol/nip90_job.ts";
-   * declare const town: TownClient, request: { id: string; pubkey: string };
-   * const event = await town.publish(buildJobFeedback({ request, status: "processing" }));
-   * console.assert(event.kind === 7000);
-   * ```
+   * It needs a town: the constructor's example runs it against one, and so does
+   * tests/unit/protocol/town_client_test.ts.
    * @throws {TownRejectedError} when the town refused it.
    */
   async publish(template: EventTemplate): Promise<NostrEvent> {
@@ -216,15 +236,10 @@ export class TownClient {
   /**
    * Pays for and stores an already signed event.
    *
-   * @example
-   * ```ts
-   * import type { TownClient } from "./town_client.ts";
-   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
-   * declare const town: TownClient, signedEvent: NostrEvent;
-   * await town.write(signedEvent);
-   * ```
    * A town that already stores the event (the same event sent before, its answer lost) answers
-   * `duplicate`: the write resolves, nothing paid, counted in `duplicates`.
+   * `duplicate`: the write resolves, nothing paid, counted in `duplicates`. It needs a town: the
+   * constructor's example runs it against one (a write sent twice), and so does
+   * tests/unit/protocol/town_client_test.ts.
    *
    * @throws {TownRejectedError} when the town refused it (after the retries of a T-class reject).
    */
@@ -247,14 +262,7 @@ export class TownClient {
    * payment, for `jobId`'s outputs) and returns the final reply as it is; the spent counter and
    * the payment log follow what was fulfilled.
    *
-   * @example
-   * ```ts
-   * import type { TownClient } from "./town_client.ts";
-   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
-   * declare const town: TownClient, authorization: NostrEvent;
-   * const reply = await town.sendPaid(authorization, 4096n);
-   * console.assert(reply.type === "fulfill" || reply.type === "reject");
-   * ```
+   * It needs a town: no example that runs here: tests/unit/protocol/town_client_test.ts.
    */
   async sendPaid(event: NostrEvent, amount?: bigint, jobId?: string): Promise<IlpReply> {
     return (await this.#send(event, amount, jobId)).reply;

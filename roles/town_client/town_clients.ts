@@ -68,13 +68,18 @@ export class TownClients {
   /**
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
+   * import { generateSecretKey, getPublicKey } from "nostr-tools";
    * import { TownClients } from "./town_clients.ts";
-   * import type { TownClient, TownUplink } from "./town_client.ts";
-   * import type { NodeSigner } from "../../protocol/node_signer.ts";
-   * declare const home: TownClient, btp: TownUplink, signer: NodeSigner;
-   * const towns = new TownClients({ home, signer, uplinksFor: () => [btp],
+   * import { TownClient } from "./town_client.ts";
+   * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+   *
+   * const signer = localNodeSigner(generateSecretKey());
+   * const home = new TownClient({ relayUrl: "ws://127.0.0.1:7100", uplinks: [],
+   *   townAddress: "test.home", townPubkey: getPublicKey(generateSecretKey()), signer });
+   * const towns = new TownClients({ home, signer, uplinksFor: () => [],
    *   later: [{ relayUrl: "ws://127.0.0.1:7200" }] });
-   * console.assert(towns.relays.length === 2);
+   * assert.deepEqual(towns.relays, ["ws://127.0.0.1:7100", "ws://127.0.0.1:7200"]);
    * ```
    */
   constructor(options: TownClientsOptions) {
@@ -120,10 +125,23 @@ export class TownClients {
    *
    * @example
    * ```ts
-   * import type { TownClients } from "./town_clients.ts";
-   * declare const towns: TownClients;
-   * const targets = towns.targetsFor({ tags: [["relays", "ws://127.0.0.1:7200"]] });
-   * console.assert(targets.length <= 1);
+   * import assert from "node:assert/strict";
+   * import { generateSecretKey, getPublicKey } from "nostr-tools";
+   * import { TownClients } from "./town_clients.ts";
+   * import { TownClient } from "./town_client.ts";
+   * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+   *
+   * const signer = localNodeSigner(generateSecretKey());
+   * const home = new TownClient({ relayUrl: "ws://127.0.0.1:7100", uplinks: [],
+   *   townAddress: "test.home", townPubkey: getPublicKey(generateSecretKey()), signer });
+   * const towns = new TownClients({ home, signer, uplinksFor: () => [],
+   *   later: [{ relayUrl: "ws://127.0.0.1:7200" }], plain: ["wss://relay.example"] });
+   * // A listed town the request names; an unlisted one is not paid.
+   * const named = { tags: [["relays", "ws://127.0.0.1:7200", "ws://127.0.0.1:7300"]] };
+   * assert.deepEqual(towns.targetsFor(named), ["ws://127.0.0.1:7200"]);
+   * // No town named: the home town; found on a plain relay: plain relays only.
+   * assert.deepEqual(towns.targetsFor({ tags: [] }), ["ws://127.0.0.1:7100"]);
+   * assert.deepEqual(towns.targetsFor({ tags: [] }, "wss://relay.example"), ["wss://relay.example"]);
    * ```
    */
   targetsFor(request: Pick<NostrEvent, "tags">, foundOn?: string): string[] {
@@ -146,13 +164,42 @@ export class TownClients {
    * sends the same event again with {@linkcode REQUEST_WRITE_RETRY}'s backoff until then; a town
    * that stored it before its answer was lost answers `duplicate` and is not paid twice.
    *
-   * @example
+   * @example A town started here (in-process, port 0, a temporary state directory) stores a note once;
+   * {@linkcode TownClients.writeTo} of the same event is its `duplicate`, stored, not paid again.
+   *
    * ```ts
-   * import type { TownClients } from "./town_clients.ts";
-   * import type { EventTemplate, NostrEvent } from "../../protocol/nostr_event.ts";
-   * declare const towns: TownClients, request: NostrEvent, resultTemplate: EventTemplate;
-   * const event = await towns.publishTo(towns.targetsFor(request), resultTemplate);
-   * console.assert(event.kind === resultTemplate.kind);
+   * import assert from "node:assert/strict";
+   * import { generateSecretKey } from "nostr-tools";
+   * import { TownClients } from "./town_clients.ts";
+   * import { TownClient } from "./town_client.ts";
+   * import { startTownNode } from "../town/town_node.ts";
+   * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+   * import { BtpClient } from "../../transport/btp_client.ts";
+   *
+   * const stateDir = await Deno.makeTempDir();
+   * const node = await startTownNode({
+   *   config: { host: "127.0.0.1", httpPort: 0, btpPort: 0, stateDir, network: "local",
+   *     ilpAddress: "test.town", peers: [], acceptAnyToken: true, pricing: { pricePerByte: 10n },
+   *     maxEventBytes: 65_536, assetCode: "USD", assetScale: 6 },
+   *   secretKey: generateSecretKey(),
+   *   databasePath: ":memory:",
+   * });
+   * const btp = new BtpClient({ url: `btp+ws://127.0.0.1:${node.btpPort}`, authToken: "t",
+   *   reconnect: false });
+   * await btp.connect();
+   * const signer = localNodeSigner(generateSecretKey());
+   * const home = new TownClient({ relayUrl: `ws://127.0.0.1:${node.httpPort}`, uplinks: [btp],
+   *   townAddress: node.ilpAddress, townPubkey: node.pubkey, signer });
+   * const towns = new TownClients({ home, signer, uplinksFor: () => [btp] });
+   * const now = Math.floor(Date.now() / 1000);
+   * const event = await towns.publishTo(towns.targetsFor({ tags: [] }),
+   *   { kind: 1, created_at: now, tags: [], content: "hi" });
+   * const spent = towns.spent;
+   * assert.deepEqual(await towns.writeTo(towns.relays, event), [home.relayUrl]);
+   * assert.equal(towns.spent, spent);
+   * await btp.close();
+   * await node.stop();
+   * await Deno.remove(stateDir, { recursive: true });
    * ```
    * @throws {NoTownStoredError} when none did (one town: its own error).
    */
@@ -182,11 +229,25 @@ export class TownClients {
    *
    * @example
    * ```ts
-   * import type { TownClients } from "./town_clients.ts";
-   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
-   * declare const towns: TownClients, request: NostrEvent;
-   * const stored = await towns.writeTo(towns.relays, request);
-   * console.assert(stored.length > 0);
+   * import assert from "node:assert/strict";
+   * import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools";
+   * import { TownClients } from "./town_clients.ts";
+   * import { TownClient } from "./town_client.ts";
+   * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+   *
+   * // A plain relay's write is free and needs no town: here one that keeps what it is sent.
+   * const signer = localNodeSigner(generateSecretKey());
+   * const home = new TownClient({ relayUrl: "ws://127.0.0.1:7100", uplinks: [],
+   *   townAddress: "test.home", townPubkey: getPublicKey(generateSecretKey()), signer });
+   * const kept: string[] = [];
+   * const towns = new TownClients({ home, signer, uplinksFor: () => [],
+   *   plain: ["wss://relay.example"], publishPlain: (relay, event) => {
+   *     kept.push(`${relay} ${event.id}`);
+   *     return Promise.resolve();
+   *   } });
+   * const event = finalizeEvent({ kind: 1, created_at: 1, tags: [], content: "hi" }, generateSecretKey());
+   * assert.deepEqual(await towns.writeTo(["wss://relay.example"], event), ["wss://relay.example"]);
+   * assert.deepEqual(kept, [`wss://relay.example ${event.id}`]);
    * ```
    * @throws {NoTownStoredError} when none did (one town: its own error).
    */
@@ -214,10 +275,21 @@ export class TownClients {
    *
    * @example
    * ```ts
-   * import type { TownClients } from "./town_clients.ts";
-   * declare const towns: TownClients;
+   * import assert from "node:assert/strict";
+   * import { generateSecretKey, getPublicKey } from "nostr-tools";
+   * import { TownClients } from "./town_clients.ts";
+   * import { TownClient } from "./town_client.ts";
+   * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+   *
+   * // A later town whose identity the profile gives: its client is made without asking it.
+   * const signer = localNodeSigner(generateSecretKey());
+   * const home = new TownClient({ relayUrl: "ws://127.0.0.1:7100", uplinks: [],
+   *   townAddress: "test.home", townPubkey: getPublicKey(generateSecretKey()), signer });
+   * const towns = new TownClients({ home, signer, uplinksFor: () => [], later: [{
+   *   relayUrl: "ws://127.0.0.1:7200", townAddress: "test.other",
+   *   townPubkey: getPublicKey(generateSecretKey()) }] });
    * const town = await towns.clientOf("ws://127.0.0.1:7200");
-   * console.assert(town.relayUrl === "ws://127.0.0.1:7200");
+   * assert.equal(town.townAddress, "test.other");
    * ```
    * @throws {RangeError} when `relay` is not a town of the profile.
    * @throws {TownIdentityUnknownError} when the town does not say who it is.

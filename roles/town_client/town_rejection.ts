@@ -36,9 +36,10 @@ export interface TownRejectedErrorOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TownRejectedError } from "./town_rejection.ts";
  * const err = new TownRejectedError("F04", "insufficient amount", { town: "ws://127.0.0.1:7100" });
- * console.assert(err.code === "F04" && err.suggestion.includes("price"));
+ * assert(err.code === "F04" && err.suggestion.includes("price"));
  * ```
  */
 export class TownRejectedError extends RoleError {
@@ -75,9 +76,10 @@ export class TownRejectedError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NoTownStoredError } from "./town_rejection.ts";
  * const err = new NoTownStoredError([new Error("a"), new Error("b")], "no town stored the event");
- * console.assert(err.errors.length === 2);
+ * assert(err.errors.length === 2);
  * ```
  */
 export class NoTownStoredError extends AggregateError {
@@ -97,9 +99,10 @@ export class NoTownStoredError extends AggregateError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isTransientWriteError, TownRejectedError } from "./town_rejection.ts";
- * console.assert(isTransientWriteError(new TownRejectedError("T04", "busy")));
- * console.assert(!isTransientWriteError(new TownRejectedError("F04", "insufficient amount")));
+ * assert(isTransientWriteError(new TownRejectedError("T04", "busy")));
+ * assert(!isTransientWriteError(new TownRejectedError("F04", "insufficient amount")));
  * ```
  */
 export function isTransientWriteError(err: unknown): boolean {
@@ -129,14 +132,15 @@ export function isTransientWriteError(err: unknown): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isRetryablePaymentReject } from "./town_rejection.ts";
- * console.assert(isRetryablePaymentReject("T05", "rate-limited"));
- * console.assert(isRetryablePaymentReject("T03"));
- * console.assert(isRetryablePaymentReject("T01")); // the provider reconnecting
- * console.assert(isRetryablePaymentReject("T04", "not-covered"));
- * console.assert(isRetryablePaymentReject("T04")); // the town settles what it owes the payee
- * console.assert(!isRetryablePaymentReject("T04", "credit-limit-exceeded")); // the payer's credit
- * console.assert(!isRetryablePaymentReject("F02"));
+ * assert(isRetryablePaymentReject("T05", "rate-limited"));
+ * assert(isRetryablePaymentReject("T03"));
+ * assert(isRetryablePaymentReject("T01")); // the provider reconnecting
+ * assert(isRetryablePaymentReject("T04", "not-covered"));
+ * assert(isRetryablePaymentReject("T04")); // the town settles what it owes the payee
+ * assert(!isRetryablePaymentReject("T04", "credit-limit-exceeded")); // the payer's credit
+ * assert(!isRetryablePaymentReject("F02"));
  * ```
  */
 export function isRetryablePaymentReject(code: string, claimReason?: ClaimRejectReason): boolean {
@@ -156,8 +160,10 @@ export function isRetryablePaymentReject(code: string, claimReason?: ClaimReject
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rejectClaimReason } from "./town_rejection.ts";
- * rejectClaimReason({ data: new TextEncoder().encode('{"claimReject":"not-covered"}') }); // "not-covered"
+ * const data = new TextEncoder().encode('{"claimReject":"not-covered"}');
+ * assert.equal(rejectClaimReason({ data }), "not-covered");
  * ```
  */
 export function rejectClaimReason(reject: { data: Uint8Array }): ClaimRejectReason | undefined {
@@ -181,9 +187,10 @@ const SUGGESTIONS: Record<string, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rejectSuggestion } from "./town_rejection.ts";
- * console.assert(rejectSuggestion("F04").includes("price per byte"));
- * console.assert(rejectSuggestion("T04", "not-covered").includes("--channel"));
+ * assert(rejectSuggestion("F04").includes("price per byte"));
+ * assert(rejectSuggestion("T04", "not-covered").includes("--channel"));
  * ```
  */
 export function rejectSuggestion(code: string, claimReason?: ClaimRejectReason): string {

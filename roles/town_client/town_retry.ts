@@ -58,11 +58,12 @@ export interface NextRetryOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nextRetryWait } from "./town_retry.ts";
  * const policy = { initialMs: 500, maxMs: 5_000, maxRetries: 7, jitter: 0 };
- * console.assert(nextRetryWait(policy, 2, { until: 10_000, now: 0 }) === 2_000);
- * console.assert(nextRetryWait(policy, 7, { until: 10_000, now: 0 }) === undefined);
- * console.assert(nextRetryWait(policy, 0, { until: 400, now: 0 }) === undefined);
+ * assert.equal(nextRetryWait(policy, 2, { until: 10_000, now: 0 }), 2_000);
+ * assert.equal(nextRetryWait(policy, 7, { until: 10_000, now: 0 }), undefined);
+ * assert.equal(nextRetryWait(policy, 0, { until: 400, now: 0 }), undefined);
  * ```
  */
 export function nextRetryWait(

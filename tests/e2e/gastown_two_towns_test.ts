@@ -7,7 +7,8 @@
  * host preset running integrations/gastown/turnpike-gastown-provider: Gas Town B files the task as
  * a bead, its polecat commits the fix and closes it. The requester pays the provider across both
  * towns (town 1 -> town 2 -> provider); the branch comes back to A's polecat, which fast-forwards
- * its branch and ends with `gt done`; A's Refinery merges the branch into the rig's `main`.
+ * its branch and ends with `gt done`; A's Refinery merges the branch into the rig's `main` through
+ * `turnpike refinery` (docs/AGENTS.md "The refinery"), reading its NDJSON.
  *
  * Gas Town's `gt`, beads' `bd` and a Refinery cannot be installed here: tests/support/stand_in_gt,
  * harness/stand_in_bd and tests/support/stand_in_refinery stand in for them (mocks, named
@@ -168,6 +169,7 @@ Deno.test("gastown two towns: A's bead slung to a remote polecat, worked by B's 
       TURNPIKE: `${Deno.execPath()} run -A ${root("cli.ts")}`,
       TURNPIKE_HOME: home,
       TURNPIKE_NODE_IDLE_TIMEOUT: "2",
+      TURNPIKE_PROFILE: "alice",
       NO_COLOR: "1",
     });
     const rigA = await tempGitRepo(`${gtA.home}/rigs/myrig`);
@@ -211,11 +213,25 @@ Deno.test("gastown two towns: A's bead slung to a remote polecat, worked by B's 
     assertStringIncludes(await rigA.git("log", "-1", "--format=%B", tip), "Bead: gt-1");
     assertEquals(await gtB.doneLog(), []);
 
-    // 2. A's Refinery: the branch merged into the rig's main, the fix there, A's bead closed.
+    // 2. A's Refinery: the remote polecat's branch (its tip names its turnpike job) goes through
+    // `turnpike refinery`, whose NDJSON it reads: merged into the rig's main, gated there, A's
+    // bead closed.
     const refined = await gtA.run(REFINERY, ["myrig"]);
     assertEquals(refined.code, 0, refined.stderr);
     assertStringIncludes(refined.stdout, "Merged polecat/p1/gt-1 into myrig main");
-    assertEquals(await rigA.git("rev-parse", "main"), tip);
+    const job = await rigA.git("log", "-1", "--format=%(trailers:key=Turnpike-Job,valueonly)", tip);
+    const ndjson = (await Deno.readTextFile(`${gtA.home}/refinery.myrig.ndjson`)).split("\n")
+      .filter((l) => l !== "").map((l) => JSON.parse(l));
+    const outcome = ndjson.find((l) => l.type === "outcome");
+    assertEquals([outcome?.job, outcome?.outcome], [job, "merged"], JSON.stringify(ndjson));
+    assertEquals(ndjson.find((l) => l.type === "gate")?.verdict, "pass", JSON.stringify(ndjson));
+    assertEquals(ndjson.at(-1)?.type, "refinery");
+    assertEquals(ndjson.at(-1)?.merged, 1);
+    assertEquals(await rigA.git("rev-parse", "main"), outcome.tip);
+    assertStringIncludes(
+      await rigA.git("log", "-1", "--format=%B", "main"),
+      `Turnpike-Job: ${job}`,
+    );
     assertStringIncludes(await rigA.git("show", "main:add.sh"), "$1 + $2");
     const gate = await new Deno.Command("sh", { args: ["test.sh"], cwd: rigA.dir }).output();
     assertEquals(gate.code, 0, new TextDecoder().decode(gate.stdout));
@@ -226,7 +242,7 @@ Deno.test("gastown two towns: A's bead slung to a remote polecat, worked by B's 
     // 3. One job, paid once, routed town 1 -> town 2 -> provider: every hop's books agree.
     const jobs = (await alice("job", "list")).lines.filter((l) => l.type === "job");
     assertEquals(jobs.length, 1, JSON.stringify(jobs));
-    const job = String(jobs[0].id);
+    assertEquals(String(jobs[0].id), job);
     const fulfilled = <T extends { event: string; jobId: string }>(es: T[]) =>
       es.filter((e) => e.event === "fulfilled" && e.jobId === job);
     const paid = fulfilled(await paymentLog(`${home}/alice`)).filter((e) => e.category === "job");

@@ -10,7 +10,7 @@
  * 2. **Priority.** The bead's priority, 0 (most urgent) to 4; a result without a bead counts as
  *    {@linkcode DEFAULT_PRIORITY}, bd's own default.
  * 3. **Expected success**, highest first ({@linkcode expectedSuccess}): the provider's trust
- *    from this profile's receipts, the provider's gate verdict and this profile's `--verify`
+ *    (its combined rank, cli/refinery_trust.ts), the provider's gate verdict and this profile's `--verify`
  *    verdict, and the change's size. A likely-green small change goes before a large one from an
  *    unknown provider, as Uber's SubmitQueue orders by predicted success.
  * 4. **Age**, oldest first; then the job id, so that one queue always gives one order.
@@ -27,7 +27,7 @@ export const DEFAULT_MAX_WAIT_MS = 30 * 60_000;
 /** Lines changed at which {@linkcode expectedSuccess}'s size factor is one half. */
 export const SIZE_HALF_LINES = 400;
 
-/** A trust rank assumed for a provider this profile has no receipt of (0-100). */
+/** A trust rank assumed for a result whose provider is not known (0-100). */
 export const UNKNOWN_TRUST = 50;
 
 /** What the order reads of a delivered result. */
@@ -38,7 +38,7 @@ export interface QueuedResult {
   priority?: number;
   /** Unix ms of the first delivery of its sling (its age's start). */
   deliveredAtMs: number;
-  /** The provider's trust rank (0-100) from this profile's receipts; absent: none yet. */
+  /** The provider's trust rank (0-100), receipts and roster combined; absent: no provider. */
   trust?: number;
   /** The provider's gate verdict (`pass`, `fail`), as its result said. */
   verdict?: string | null;
@@ -73,7 +73,7 @@ export interface OrderOptions {
 /**
  * The chance a result merges green, from 0 to 1: the product of
  *
- * - trust: `0.5 + rank / 200` (rank 0 gives 0.5, 100 gives 1; no receipts counts rank 50);
+ * - trust: `0.5 + rank / 200` (rank 0 gives 0.5, 100 gives 1; no rank at all counts 50);
  * - the provider's gate: 1 when it said `pass`, 0.5 otherwise;
  * - this profile's `--verify`: 1 when it passed or was not run, 0.2 when it failed;
  * - size: `1 / (1 + lines / 400)`, as a larger change touches more that others change too.

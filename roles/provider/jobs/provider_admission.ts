@@ -43,6 +43,7 @@ import {
   tokenBudgetOf,
 } from "../models/text_generation_request.ts";
 import { AGENT_TASK_PARAM } from "../../agent_work/agent_task_wire.ts";
+import { depositMaxOf, depositRefusal } from "../../../protocol/deposit_bound.ts";
 
 /** Options for {@linkcode RequestAdmission}. */
 export interface RequestAdmissionOptions extends
@@ -296,8 +297,9 @@ export class RequestAdmission {
     try {
       const needsTags = entry.manifest.runner === "docker" ||
         entry.manifest.runner === "model" || entry.manifest.requiredParams.length > 0;
+      let tags: string[][] = event.tags;
       if (needsTags) {
-        const tags = decodeEventToon(await skillInput(record, this.#o.signer), { verify: false })
+        tags = decodeEventToon(await skillInput(record, this.#o.signer), { verify: false })
           .tags;
         const missing = missingParams(tags, entry.manifest.requiredParams);
         if (missing.length > 0) {
@@ -324,6 +326,10 @@ export class RequestAdmission {
           textGenerationRequest(tags, models, tokenBudgetOf(record, tags));
         }
       }
+      // A deposit over the requester's bound is refused before it is asked (docs/PROTOCOL.md
+      // "The deposit bound"): nothing paid, nothing run, and the requester told why.
+      const overBound = depositRefusal(BigInt(record.price), depositMaxOf(tags));
+      if (overBound !== undefined) return `refused: ${overBound}`;
       // Blob inputs name their hash in an `x` tag, public even in an encrypted request.
       if (event.tags.some((t) => t[0] === "x")) await this.#blobInputs(record);
       return undefined;

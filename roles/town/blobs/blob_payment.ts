@@ -48,18 +48,21 @@ export interface BlobPaymentOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  * import { checkBlobPayment } from "./blob_payment.ts";
  * import { openBlobStore } from "../../../state/blobs/blob_store.ts";
  * import { buildBlobAuthorization } from "../../../protocol/blob_authorization.ts";
- * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * const blobs = await openBlobStore({ dir: await Deno.makeTempDir() });
+ * const dir = await Deno.makeTempDir();
+ * const blobs = await openBlobStore({ dir });
  * const template = buildBlobAuthorization({ verb: "upload", sha256: ["b".repeat(64)], size: 1024 });
  * const event = finalizeEvent(template, generateSecretKey()); // the PREPARE's data
  * const paid = await checkBlobPayment(event, { blobs, pricePerMiB: 200n, amount: 200n });
- * console.assert(paid.size === 1024 && paid.price <= 200n);
+ * assert(paid.size === 1024 && paid.price <= 200n);
  * // condition checked, then: recordBlobPayment(paid, event.pubkey, 200n, blobs)
  * blobs.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  * @throws {TownWriteRejection}
  */
@@ -116,17 +119,22 @@ export async function checkBlobPayment(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  * import { checkBlobPayment, recordBlobPayment } from "./blob_payment.ts";
- * import type { IlpPrepare } from "../../../protocol/ilp_packet.ts";
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
- * import type { TownBlobStore } from "../../../state/blobs/town_blob_store.ts";
+ * import { openBlobStore } from "../../../state/blobs/blob_store.ts";
+ * import { buildBlobAuthorization } from "../../../protocol/blob_authorization.ts";
  *
- * declare const blobs: TownBlobStore;
- * declare const prepare: IlpPrepare;
- * declare const event: NostrEvent; // the authorization the PREPARE carries
- * const amount = BigInt(prepare.amount);
- * const paid = await checkBlobPayment(event, { blobs, pricePerMiB: 200n, amount });
- * await recordBlobPayment(paid, event.pubkey, amount, blobs);
+ * const dir = await Deno.makeTempDir();
+ * const blobs = await openBlobStore({ dir });
+ * const template = buildBlobAuthorization({ verb: "upload", sha256: ["b".repeat(64)], size: 1024 });
+ * const event = finalizeEvent(template, generateSecretKey()); // the authorization the PREPARE carries
+ * const paid = await checkBlobPayment(event, { blobs, pricePerMiB: 200n, amount: 200n });
+ * await recordBlobPayment(paid, event.pubkey, 200n, blobs);
+ * // The same upload is not paid twice.
+ * await assert.rejects(checkBlobPayment(event, { blobs, pricePerMiB: 200n, amount: 200n }));
+ * blobs.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  * @throws {TownWriteRejection} F99 `quota-exceeded`.
  */

@@ -48,10 +48,17 @@ const BLOB_PATH = /^\/([0-9a-f]{64})$/;
  *
  * @example
  * ```ts
- * declare const local: Parameters<typeof startBlobPeerListener>[0]["blobs"];
- * const peer = startBlobPeerListener({ blobs: local, hostname: "10.0.0.5" });
- * console.log(peer.url); // http://10.0.0.5:39211
+ * import assert from "node:assert/strict";
+ * import { startBlobPeerListener } from "./blob_peer_listener.ts";
+ * import { openBlobStore } from "../../../state/blobs/blob_store.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const local = await openBlobStore({ dir });
+ * const peer = startBlobPeerListener({ blobs: local, hostname: "127.0.0.1" }); // a free port
+ * assert.match(peer.url, /^http:\/\/127\.0\.0\.1:\d+/);
  * await peer.close();
+ * local.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function startBlobPeerListener(options: BlobPeerListenerOptions): BlobPeerListener {

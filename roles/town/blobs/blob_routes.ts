@@ -79,12 +79,7 @@ class BlobRouteError extends HttpStatusError {
 /**
  * Creates the Blossom routes.
  *
- * @example
- * ```ts
- * declare const blobs: Parameters<typeof createBlobRoutes>[0]["blobs"];
- * const routes = createBlobRoutes({ blobs, pricePerMiB: 200n, ilpAddress: () => "g.town" });
- * Deno.serve((req) => routes.handle(req) ?? new Response("not found", { status: 404 }));
- * ```
+ * It serves a town's HTTP port: no example that runs here: tests/e2e/town_blob_test.ts.
  */
 export function createBlobRoutes(options: BlobRoutesOptions): BlobRoutes {
   const counters: BlobRouteCounters = {

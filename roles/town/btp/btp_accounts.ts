@@ -44,8 +44,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { BtpAccounts } from "./btp_accounts.ts";
+ *
  * const accounts = new BtpAccounts({ peers: [{ account: "alice", token: "s3cret" }] });
- * accounts.authenticate("", "s3cret"); // { account: "alice", maxPacketAmount: ... }
+ * assert.equal(accounts.authenticate("", "s3cret")?.account, "alice");
+ * assert.equal(accounts.authenticate("", "wrong"), undefined);
  * ```
  */
 export class BtpAccounts {

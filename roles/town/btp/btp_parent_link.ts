@@ -32,15 +32,7 @@ export interface ParentLink extends IlpNextHop {
 /**
  * Connects to the parent and runs IL-DCP.
  *
- * @example
- * ```ts
- * import type { BtpRouter } from "./btp_router.ts";
- *
- * declare const router: BtpRouter;
- * const parent = await connectParentLink({ url: "btp+ws://127.0.0.1:3001", authToken: "t",
- *   onPrepare: (p) => router.routePrepare({ kind: "parent" }, p) });
- * console.log(parent.ildcp.clientAddress);
- * ```
+ * It needs a parent connector: no example that runs here: tests/e2e/town_network_test.ts.
  */
 export async function connectParentLink(options: ParentLinkOptions): Promise<ParentLink> {
   const client = new BtpClient({

@@ -88,15 +88,8 @@ export class BtpPeerUnavailableError extends RoleError {
 /**
  * Server side of one peer's WebSocket, after auth.
  *
- * @example
- * ```ts
- * declare const socket: WebSocket;
- * declare const options: ConstructorParameters<typeof BtpPeerConnection>[1];
- * const { account, onIlp } = options;
- * declare const prepareBytes: Uint8Array;
- * const peer = new BtpPeerConnection(socket, { account, onIlp, maxFrameBytes: 65536 });
- * const replyBytes = await peer.request(prepareBytes, 30_000);
- * ```
+ * It needs a connected peer's socket: no example that runs here:
+ * tests/unit/protocol/town_btp_server_test.ts.
  */
 export class BtpPeerConnection {
   readonly account: BtpPeerAccount;

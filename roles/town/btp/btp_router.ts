@@ -171,19 +171,8 @@ export interface BtpRouter {
 /**
  * Builds the router.
  *
- * @example
- * ```ts
- * import type { BtpPeerAccount } from "./btp_accounts.ts";
- *
- * declare const options: Parameters<typeof createBtpRouter>[0];
- * const { pipeline } = options;
- * declare const server: { peer: NonNullable<typeof options.child> };
- * declare const account: BtpPeerAccount;
- * declare const prepareBytes: Uint8Array;
- * const router = createBtpRouter({ townAddress: () => "g.town", assetCode: "USD", assetScale: 6,
- *   pipeline, child: (a) => server.peer(a) });
- * const replyBytes = await router.route({ kind: "child", account }, prepareBytes);
- * ```
+ * It routes between connected peers: no example that runs here:
+ * tests/unit/roles/town/btp_router_away_test.ts.
  */
 export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
   const now = options.now ?? Date.now;

@@ -202,10 +202,14 @@ function readAuth(bytes: Uint8Array): { requestId: number; username: string; tok
  *
  * @example
  * ```ts
- * declare const accounts: Parameters<typeof startBtpServer>[0]["accounts"];
- * declare const onIlp: Parameters<typeof startBtpServer>[0]["onIlp"];
- * const server = startBtpServer({ hostname: "127.0.0.1", port: 0, accounts, onIlp });
- * console.log(server.port);
+ * import assert from "node:assert/strict";
+ * import { startBtpServer } from "./btp_server.ts";
+ * import { BtpAccounts } from "./btp_accounts.ts";
+ *
+ * const accounts = new BtpAccounts({ peers: [], acceptAnyToken: true });
+ * const server = startBtpServer({ hostname: "127.0.0.1", port: 0, accounts,
+ *   onIlp: () => Promise.reject(new Error("no packet is sent here")) });
+ * assert(server.port > 0);
  * await server.close();
  * ```
  */

@@ -28,15 +28,8 @@ export interface PeerBooksOptions {
 /**
  * Builds the router's books over a ledger.
  *
- * @example
- * ```ts
- * import { createBtpRouter } from "./btp_router.ts";
- *
- * declare const ledger: Parameters<typeof createPeerBooks>[0]["ledger"];
- * declare const options: Parameters<typeof createBtpRouter>[0];
- * const books = createPeerBooks({ ledger, maxOwed: () => 1_000_000n, triggeredBy: () => "g.town" });
- * const router = createBtpRouter({ ...options, forwardBooks: books });
- * ```
+ * It books a router's forwards: no example that runs here:
+ * tests/unit/roles/town/btp_router_expiry_test.ts.
  */
 export function createPeerBooks(options: PeerBooksOptions): ForwardBooks {
   const { ledger } = options;

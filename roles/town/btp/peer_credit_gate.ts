@@ -43,17 +43,20 @@ export interface PeerCreditGateOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { peerCreditGate } from "./peer_credit_gate.ts";
  * import { openFilePeerCredit } from "../../../state/payments/peer_credit.ts";
  *
- * const credit = await openFilePeerCredit({ stateDir: await Deno.makeTempDir() });
+ * const stateDir = await Deno.makeTempDir();
+ * const credit = await openFilePeerCredit({ stateDir });
  * const gate = peerCreditGate("child", undefined, {
  *   credit,
  *   limitOf: () => 0n, // no credit: a packet with value needs a claim
  *   hasChannel: () => false,
  *   triggeredBy: () => "g.town",
  * });
- * console.log(typeof gate?.handle); // "function"
+ * assert.equal(typeof gate?.handle, "function");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function peerCreditGate(

@@ -48,12 +48,15 @@ export class ProcessForwardError extends RoleError {
  *
  * @example
  * ```ts
- * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
+ * import assert from "node:assert/strict";
  * import { generateSecretKey } from "nostr-tools/pure";
+ * import { deriveForwardKey } from "./process_forward.ts";
+ * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
  *
  * using town = localNodeSigner(generateSecretKey());
  * const key = await deriveForwardKey(town);
- * console.assert(key.length === 32);
+ * assert.equal(key.length, 32);
+ * assert.deepEqual(await deriveForwardKey(town), key); // every process of the town derives the same
  * ```
  */
 export async function deriveForwardKey(town: NodeSigner): Promise<Uint8Array> {
@@ -101,18 +104,8 @@ const FULFILL_TYPE = 13;
  * T-code REJECT when the holder is not heard from, the database cannot say, or too many packets
  * are on their way already; otherwise the hop to the holder.
  *
- * @example
- * ```ts
- * import { createBtpRouter } from "./btp_router.ts";
- *
- * declare const options: Parameters<typeof createBtpRouter>[0];
- * declare const key: Uint8Array;
- * declare const routes: { holder(a: string): Promise<{ url: string; fresh: boolean; silentMs: number } | undefined> };
- * const router = createBtpRouter({
- *   ...options,
- *   elsewhere: createProcessForwarder({ key, holder: (a) => routes.holder(a) }),
- * });
- * ```
+ * It needs the town's other processes: no example that runs here:
+ * tests/unit/roles/town/process_forward_test.ts.
  */
 export function createProcessForwarder(
   options: ProcessForwarderOptions,
@@ -254,11 +247,15 @@ export interface ForwardHandlerOptions {
  *
  * @example
  * ```ts
- * declare const key: Uint8Array;
- * declare const router: { route(source: { kind: "process" }, packet: Uint8Array): Promise<Uint8Array> };
- * const handle = createForwardHandler({ key, route: (p) => router.route({ kind: "process" }, p) });
+ * import assert from "node:assert/strict";
+ * import { createForwardHandler } from "./process_forward.ts";
+ *
+ * // A forward without the processes' shared key is refused before any routing.
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const handle = createForwardHandler({ key, route: () => Promise.reject(new Error("not routed")) });
  * const response = await handle(new Request("http://127.0.0.1/ilp", { method: "POST", body: "x" }));
- * console.assert(response.status === 401);
+ * assert.equal(response.status, 401);
+ * await response.body?.cancel();
  * ```
  */
 export function createForwardHandler(

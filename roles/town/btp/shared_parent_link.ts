@@ -62,25 +62,8 @@ export class SharedParentLinkError extends RoleError {
  * Takes the link if no process holds it, else learns the town's address from the store; then
  * keeps asking the lock.
  *
- * @example
- * ```ts
- * import { startSharedParentLink } from "./shared_parent_link.ts";
- * import { connectParentLink } from "./btp_parent_link.ts";
- * import { openPostgresUplink } from "../../../state/postgres/postgres_uplink.ts";
- * import type { BtpRouter } from "./btp_router.ts";
- * declare const router: BtpRouter;
- * const lock = await openPostgresUplink({ url: "postgres://postgres@127.0.0.1:5432/town" });
- * const link = await startSharedParentLink({
- *   lock,
- *   connect: () =>
- *     connectParentLink({
- *       url: "btp+ws://127.0.0.1:3001",
- *       onPrepare: (p) => router.routePrepare({ kind: "parent" }, p),
- *     }),
- * });
- * console.log(link.ildcp.clientAddress, link.current() !== undefined);
- * await link.close();
- * ```
+ * It needs PostgreSQL and a parent: no example that runs here:
+ * tests/unit/state/postgres/shared_parent_link_test.ts.
  */
 export async function startSharedParentLink(
   options: SharedParentLinkOptions,

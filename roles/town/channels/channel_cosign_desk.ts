@@ -98,19 +98,8 @@ const NO_CHANNEL: `0x${string}` = `0x${"00".repeat(32)}`;
 /**
  * Builds the desk of one peer's channel; requests are answered one at a time.
  *
- * @example
- * ```ts
- * declare const o: Parameters<typeof createChannelCosignDesk>[0];
- * const { gate, signer } = o;
- * declare const client: {
- *   getChannel: typeof o.readChannel;
- *   chainTime: NonNullable<typeof o.chainTime>;
- * };
- * declare const requestBytes: Uint8Array;
- * const desk = createChannelCosignDesk({ gate, signer, readChannel: (id) => client.getChannel(id),
- *   chainTime: () => client.chainTime() });
- * const answerBytes = await desk.answer(requestBytes);
- * ```
+ * It answers a channel's peer and reads the chain: no example that runs here:
+ * tests/unit/identity/channel_last_claim_test.ts.
  */
 export function createChannelCosignDesk(options: ChannelCosignDeskOptions): ChannelCosignDesk {
   let queue: Promise<unknown> = Promise.resolve();

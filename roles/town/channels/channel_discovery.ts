@@ -108,17 +108,7 @@ interface Remembered {
 /**
  * Verifies channels named by claims the town has no gate for.
  *
- * @example
- * ```ts
- * import { ChannelDiscovery } from "./channel_discovery.ts";
- * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import { decodeClaim } from "../../../protocol/payment_channel_claim.ts";
- *
- * declare const client: TokenNetworkClient; // the town's, on its chain and contract
- * declare const bytes: Uint8Array; // alice's first claim
- * const discovery = new ChannelDiscovery({ selfAddress: client.address, chains: [client] });
- * const { record } = await discovery.verify("alice", decodeClaim(bytes)); // or ClaimError
- * ```
+ * It reads the chain: no example that runs here: tests/interop/anvil_channel_discovery_test.ts.
  */
 export class ChannelDiscovery<C extends DiscoveryChainClient = DiscoveryChainClient> {
   readonly #o: ChannelDiscoveryOptions<C>;

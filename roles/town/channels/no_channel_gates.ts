@@ -26,7 +26,13 @@ export type ChannelGatesNeed = Pick<
  *
  * @example
  * ```ts
- * const needed = await channelGatesNeeded({ stateDir: "/var/lib/town", peerChannels: [] });
+ * import assert from "node:assert/strict";
+ * import { channelGatesNeeded } from "./no_channel_gates.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // no channel files
+ * assert.equal(await channelGatesNeeded({ stateDir, peerChannels: [] }), false);
+ * assert.equal(await channelGatesNeeded({ stateDir, peerChannels: [], settlementChains: ["evm:base:31337"] }), true);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function channelGatesNeeded(options: ChannelGatesNeed): Promise<boolean> {
@@ -44,8 +50,13 @@ export async function channelGatesNeeded(options: ChannelGatesNeed): Promise<boo
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { noChannelGates } from "./no_channel_gates.ts";
+ *
  * const gates = noChannelGates({ triggeredBy: () => "g.town" });
  * const gate = gates.claimGate("peer-1"); // refuses every claim, passes other packets
+ * assert.equal(typeof gate?.handle, "function");
+ * await gates.close();
  * ```
  */
 export function noChannelGates(

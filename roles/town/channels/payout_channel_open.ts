@@ -52,25 +52,7 @@ export interface OpenPayoutChannelOptions {
  * finishes the open at its next payout to the peer (`TownPayouts`, peer_payout.ts, and
  * {@linkcode adoptPayoutChannel}).
  *
- * @example
- * ```ts
- * import { openPayoutChannel } from "./payout_channel_open.ts";
- * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
- *
- * declare const stateDir: string;
- * declare const ledger: PeerLedger;
- * declare const client: TokenNetworkClient;
- * declare const betaAddress: `0x${string}`;
- * const record = await openPayoutChannel({
- *   stateDir,
- *   ledger,
- *   account: "beta",
- *   client,
- *   peerAddress: betaAddress,
- *   deposit: 10_000_000n,
- * });
- * ```
+ * It needs a chain: no example that runs here: tests/interop/anvil_payout_open_crash_test.ts.
  */
 export async function openPayoutChannel(options: OpenPayoutChannelOptions): Promise<ChannelRecord> {
   const settleTimeout = options.settleTimeout ?? 600n;
@@ -102,15 +84,8 @@ export async function openPayoutChannel(options: OpenPayoutChannelOptions): Prom
 /**
  * The file and the ledger line of a payout channel funded on chain; the intent removed.
  *
- * @example
- * ```ts
- * import { recordPayoutChannel } from "./payout_channel_open.ts";
- * import type { OpenPayoutChannelOptions } from "./payout_channel_open.ts";
- *
- * declare const options: OpenPayoutChannelOptions;
- * declare const channelId: `0x${string}`;
- * const record = await recordPayoutChannel(options, { channelId, deposit: 10_000_000n, settleTimeout: 600n });
- * ```
+ * It follows an open on chain: no example that runs here:
+ * tests/interop/anvil_payout_open_crash_test.ts.
  */
 export async function recordPayoutChannel(
   options: Pick<
@@ -156,15 +131,7 @@ export interface AdoptPayoutChannelOptions {
  * mined, and resolves with the town's deposit. Only for a channel no claim was signed on (no
  * file, no row: the caller knows).
  *
- * @example
- * ```ts
- * import { adoptPayoutChannel } from "./payout_channel_open.ts";
- * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- *
- * declare const client: TokenNetworkClient;
- * declare const channelId: `0x${string}`;
- * const deposit = await adoptPayoutChannel({ client, account: "beta", channelId, deposit: 10_000_000n });
- * ```
+ * It reads the chain: no example that runs here: tests/interop/anvil_payout_open_crash_test.ts.
  */
 export async function adoptPayoutChannel(options: AdoptPayoutChannelOptions): Promise<bigint> {
   const { client, channelId } = options;
@@ -216,16 +183,7 @@ export interface TownPayoutsOptions {
  * Opens the payout channel to a peer with a town's payout options (what {@linkcode TownPayouts}
  * and the shared-store payouts both call).
  *
- * @example
- * ```ts
- * import { openTownPayoutChannel } from "./payout_channel_open.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
-import type { TownPayoutPolicy } from "../../../config/town_settings.ts";
- *
- * declare const options: TownPayoutsOptions;
- * declare const betaAddress: `0x${string}`;
- * const record = await openTownPayoutChannel(options, "beta", betaAddress);
- * ```
+ * It needs a chain: no example that runs here: tests/interop/anvil_town_payout_test.ts.
  */
 export async function openTownPayoutChannel(
   o: TownPayoutsOptions,

@@ -37,22 +37,7 @@ export interface PayoutChannelWatchOptions {
 /**
  * Watches payout channels, each through the writer of its file.
  *
- * @example
- * ```ts
- * import { PayoutChannelWatch } from "./payout_channel_watch.ts";
- * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
- * import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
- *
- * declare const client: TokenNetworkClient;
- * declare const ledger: PeerLedger;
- * declare const record: ChannelRecord; // the town's payout channel to beta, closed by beta
- * Deno.test({ name: "watch", ignore: true, async fn() {
- *   const watch = new PayoutChannelWatch({ stateDir: "/var/lib/town", ledger, chain: client });
- *   watch.addClosed("beta", record);
- *   await watch.stop();
- * } });
- * ```
+ * It watches a chain: no example that runs here: tests/interop/anvil_town_payout_watch_test.ts.
  */
 export class PayoutChannelWatch {
   readonly #o: PayoutChannelWatchOptions;

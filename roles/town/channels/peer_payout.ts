@@ -85,31 +85,8 @@ export {
 /**
  * Pays one peer over one channel.
  *
- * @example
- * ```ts
- * import { PeerPayout } from "./peer_payout.ts";
- * import { DEFAULT_TOWN_PAYOUTS } from "../../../config/town_settings.ts";
- * import type { TownNode } from "../town_node.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
- * import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
- *
- * declare const town: TownNode;
- * declare const ledger: PeerLedger;
- * declare const signer: NodeSigner;
- * declare const record: ChannelRecord; // the town's channel to beta
- * declare const stateDir: string;
- * const payout = new PeerPayout({
- *   stateDir,
- *   ledger,
- *   account: "beta",
- *   signer,
- *   record,
- *   policy: DEFAULT_TOWN_PAYOUTS,
- *   send: async (c) => await town.peer("beta")?.sendClaim(c, 10_000),
- * });
- * payout.check(); // also the town's onOwed for beta
- * ```
+ * It needs a connected peer: no example that runs here:
+ * tests/unit/roles/town/peer_payout_failure_test.ts.
  */
 export class PeerPayout {
   readonly account: string;
@@ -268,32 +245,8 @@ export class PeerPayout {
  * Every peer's payouts: hand it each balance after a FULFILL (`TownNodeOptions.onOwed`); the
  * first payout due to a peer opens its channel (or resumes the one on the ledger).
  *
- * @example
- * ```ts
- * import { TownPayouts } from "./peer_payout.ts";
- * import { DEFAULT_TOWN_PAYOUTS } from "../../../config/town_settings.ts";
- * import type { TownNode } from "../town_node.ts";
- * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
- *
- * declare const town: TownNode;
- * declare const ledger: PeerLedger;
- * declare const signer: NodeSigner;
- * declare const client: TokenNetworkClient;
- * declare const stateDir: string;
- * declare const addresses: Record<string, `0x${string}`>; // EVM address per peer account
- * const payouts = new TownPayouts({
- *   stateDir,
- *   ledger,
- *   signer,
- *   client,
- *   policy: DEFAULT_TOWN_PAYOUTS,
- *   deposit: 10_000_000n,
- *   peerAddress: (a) => addresses[a],
- *   send: async (a, c) => await town.peer(a)?.sendClaim(c, 10_000),
- * });
- * ```
+ * It needs a chain and connected peers: no example that runs here:
+ * tests/interop/anvil_town_payout_test.ts.
  */
 export class TownPayouts {
   readonly #o: TownPayoutsOptions;
@@ -351,13 +304,7 @@ export class TownPayouts {
    * owed paid on it. Resolves with the accounts resumed; never rejects: a failure is logged and
    * left for the next payout to that peer.
    *
-   * @example
-   * ```ts
-   * import type { TownPayouts } from "./peer_payout.ts";
-   *
-   * declare const payouts: TownPayouts;
-   * const resumed = await payouts.resumeOpens(); // ["beta"] after a kill mid-open
-   * ```
+   * It needs a chain: no example that runs here: tests/interop/anvil_payout_open_crash_test.ts.
    */
   async resumeOpens(): Promise<string[]> {
     const accounts: string[] = [];

@@ -44,22 +44,8 @@ export interface SharedPayoutWatchOptions {
  * One town process's watch of the shared payout channels; {@linkcode SharedPayoutWatch.check}
  * polls them all once.
  *
- * @example
- * ```ts
- * import { SharedPayoutWatch } from "./shared_payout_watch.ts";
- * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
- * import type { PostgresPayoutBooks } from "../../../state/postgres/postgres_payout_books.ts";
- *
- * declare const books: PostgresPayoutBooks;
- * declare const ledger: PeerLedger;
- * declare const client: TokenNetworkClient;
- * Deno.test({ name: "shared watch", ignore: true, async fn() {
- *   const booksId = "host-a:/srv/town";
- *   const watch = new SharedPayoutWatch({ books, booksId, ledger, chain: client });
- *   await watch.check();
- * } });
- * ```
+ * It needs PostgreSQL and a chain: no example that runs here:
+ * tests/interop/anvil_shared_payout_watch_test.ts.
  */
 export class SharedPayoutWatch {
   readonly #o: SharedPayoutWatchOptions;

@@ -53,33 +53,8 @@ export interface SharedTownPayoutsOptions extends TownPayoutsOptions {
 /**
  * A town process's payouts on a shared store; the same hooks as `TownPayouts`.
  *
- * @example
- * ```ts
- * import { SharedTownPayouts } from "./shared_payouts.ts";
- * import { openPostgresPayoutBooks } from "../../../state/postgres/postgres_payout_books.ts";
- * import { DEFAULT_TOWN_PAYOUTS } from "../../../config/town_settings.ts";
- * import type { TownNode } from "../town_node.ts";
- * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- *
- * declare const town: TownNode;
- * declare const signer: NodeSigner;
- * declare const client: TokenNetworkClient;
- * declare const addresses: Record<string, `0x${string}`>;
- * const payouts = await SharedTownPayouts.start({
- *   books: await openPostgresPayoutBooks({ url: "postgres://postgres@127.0.0.1:5432/town" }),
- *   booksId: "host-a:/srv/town",
- *   stateDir: "/srv/town",
- *   ledger: town.ledger,
- *   signer,
- *   client,
- *   policy: DEFAULT_TOWN_PAYOUTS,
- *   deposit: 10_000_000n,
- *   peerAddress: (a) => addresses[a],
- *   connectedHere: (a) => town.peer(a) !== undefined,
- *   send: async (a, c) => await town.peer(a)?.sendClaim(c, 10_000),
- * });
- * ```
+ * It needs PostgreSQL, a chain and connected peers: no example that runs here:
+ * tests/e2e/town_shared_payouts_test.ts.
  */
 export class SharedTownPayouts {
   readonly #o: SharedTownPayoutsOptions;
@@ -354,9 +329,13 @@ export class SharedTownPayouts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sharedBooksId } from "./shared_payouts.ts";
  *
- * const id = await sharedBooksId("/srv/town"); // "host-a:/srv/town"
+ * const stateDir = await Deno.makeTempDir();
+ * const id = await sharedBooksId(stateDir); // e.g. "host-a:/tmp/tmpab12cd"
+ * assert.equal(id, `${Deno.hostname()}:${await Deno.realPath(stateDir)}`);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function sharedBooksId(stateDir: string): Promise<string> {

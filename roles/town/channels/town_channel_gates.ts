@@ -148,31 +148,7 @@ export class TownChannelError extends RoleError {
  * Reads the channel files of the configured and learned channels, opens their claim gates and
  * sets up the learning of new ones.
  *
- * @example
- * ```ts
- * import { openTownChannelGates } from "./town_channel_gates.ts";
- * import { startTownNode } from "../town_node.ts";
- * import type { TownSettings } from "../../../config/town_settings.ts";
- * import type { LoadedSettings } from "../../../config/settings.ts";
- * import { chainTables } from "../../../config/channel_settings.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- *
- * declare const loaded: LoadedSettings;
- * declare const config: TownSettings;
- * declare const signer: NodeSigner;
- * const gates = await openTownChannelGates({
- *   stateDir: config.stateDir,
- *   peerChannels: config.peerChannels ?? [],
- *   chains: chainTables(loaded),
- *   settlementChains: ["evm:base:31337"],
- *   signer,
- *   triggeredBy: () => "g.town",
- * });
- * const town = await startTownNode({ config, signer, claimGate: (a) => gates.claimGate(a) });
- * // ... on stop:
- * await town.stop();
- * await gates.close();
- * ```
+ * It reads the chain: no example that runs here: tests/interop/anvil_channel_discovery_test.ts.
  */
 export async function openTownChannelGates(
   options: TownChannelGatesOptions,

@@ -96,36 +96,7 @@ export interface GatedChannel {
 /**
  * The town's channels by account.
  *
- * @example
- * ```ts
- * import { type GateChainClient, TownChannelRegistry } from "./town_channel_registry.ts";
- * import type { ChannelDiscovery } from "./channel_discovery.ts";
- * import { startTownNode } from "../town_node.ts";
- * import type { TownSettings } from "../../../config/town_settings.ts";
- * import type { ChannelWatcher } from "../../channels/channel_watcher.ts";
- * import type { TokenNetworkClient } from "../../../chain/token_network_client.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { AuditLog } from "../../../state/audit/audit_log.ts";
- * import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
- *
- * declare const config: TownSettings;
- * declare const signer: NodeSigner;
- * declare const audit: AuditLog;
- * declare const watcher: ChannelWatcher;
- * declare const client: TokenNetworkClient & GateChainClient;
- * declare const discovery: ChannelDiscovery<typeof client>;
- * declare const record: ChannelRecord; // alice's channel, from its file
- * const registry = new TownChannelRegistry({
- *   stateDir: config.stateDir,
- *   audit,
- *   signer,
- *   triggeredBy: () => "g.town",
- *   watcher,
- *   discovery,
- * });
- * registry.add("alice", record, client);
- * await startTownNode({ config, signer, claimGate: (a) => registry.claimGate(a) });
- * ```
+ * It reads the chain: no example that runs here: tests/interop/anvil_channel_discovery_test.ts.
  */
 export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClient> {
   readonly #o: TownChannelRegistryOptions<C>;

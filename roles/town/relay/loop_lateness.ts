@@ -24,11 +24,15 @@ export interface LoopLatenessOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LoopLateness } from "./loop_lateness.ts";
  *
- * let busy = 0;
- * const lateness = new LoopLateness({ tickMs: 20, late: (ms) => busy += ms, wanted: () => true });
+ * let looks = 0;
+ * const lateness = new LoopLateness({ tickMs: 5, late: () => looks++, wanted: () => true });
  * lateness.start();
+ * await new Promise((resolve) => setTimeout(resolve, 50));
+ * lateness.stop();
+ * assert(looks > 0);
  * ```
  */
 export class LoopLateness {

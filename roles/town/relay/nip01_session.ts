@@ -85,14 +85,8 @@ const FIRST_MESSAGE_GRACE_MS = 1000;
  * The server side of one WebSocket. Create it in the upgrade handler and hand it the socket's
  * messages; it unsubscribes everything when the socket closes.
  *
- * @example
- * ```ts
- * declare const req: Request;
- * declare const o: ConstructorParameters<typeof Nip01Session>[1];
- * const { store, hub, limits, counters, ilpAddress } = o;
- * const { socket, response } = Deno.upgradeWebSocket(req);
- * new Nip01Session(socket, { store, hub, limits, counters, format: "json", ilpAddress, pricing: {} });
- * ```
+ * It needs a WebSocket and a town's stores: no example that runs here:
+ * tests/interop/nostr_tools_town_read_test.ts.
  */
 export class Nip01Session implements HubSubscriber {
   readonly #socket: WebSocket;
@@ -410,13 +404,7 @@ export class Nip01Session implements HubSubscriber {
    * the events it did get, and the subscriptions end now, not at the close event (which a
    * client that does not read delays until the close times out). Counted by the caller.
    *
-   * @example
-   * ```ts
-   * import type { Nip01Session } from "./nip01_session.ts";
-   *
-   * declare const session: Nip01Session;
-   * session.closeSlowConsumer("300000 bytes unsent");
-   * ```
+   * It needs a connected socket: no example that runs here: tests/e2e/town_backpressure_test.ts.
    */
   closeSlowConsumer(detail: string): void {
     this.#notice(

@@ -48,11 +48,13 @@ export const TOWN_SUPPORTED_NIPS: readonly number[] = [1, 9, 11, 40, 42, 45, 89,
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildNip11Document } from "./nip11_document.ts";
  * import { DEFAULT_TOWN_LIMITS } from "../../../config/town_limits.ts";
  *
  * const pubkey = "ab".repeat(32);
- * const limits = DEFAULT_TOWN_LIMITS;
- * const doc = buildNip11Document({ name: "my town", pubkey }, limits);
+ * const doc = buildNip11Document({ name: "my town", pubkey }, DEFAULT_TOWN_LIMITS);
+ * assert.deepEqual([doc.name, doc.pubkey], ["my town", pubkey]);
  * ```
  */
 export function buildNip11Document(info: Nip11Info, limits: TownLimits): Record<string, unknown> {

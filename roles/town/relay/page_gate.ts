@@ -24,14 +24,15 @@ export interface PageGateOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PageGate } from "./page_gate.ts";
  *
  * const gate = new PageGate({ maxPages: 4 });
- * const sent = await gate.run(async () => {
- *   // read one page, send it
- *   return 50;
+ * const sent = await gate.run(() => {
+ *   assert.equal(gate.reading, 1); // this page is being read
+ *   return Promise.resolve(50); // read one page, send it
  * });
- * console.log(sent, gate.reading);
+ * assert.deepEqual([sent, gate.reading], [50, 0]);
  * ```
  */
 export class PageGate {

@@ -106,6 +106,9 @@ export const HEAVY_STRIKES = 10;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ReadBudget } from "./read_budget.ts";
+ *
  * const budget = new ReadBudget({
  *   maxConcurrentQueries: 256,
  *   maxQueuedBytes: 128 << 20,
@@ -113,10 +116,9 @@ export const HEAVY_STRIKES = 10;
  *   queryBurstMillis: 40,
  * });
  * const ticket = budget.admit(1024);
- * if (typeof ticket !== "string") {
- *   ticket.sent(1024);
- *   ticket.end();
- * }
+ * assert(typeof ticket !== "string"); // admitted, not refused
+ * ticket.sent(1024);
+ * ticket.end();
  * ```
  */
 export class ReadBudget {

@@ -43,11 +43,13 @@ export interface RelayAuthOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RelayAuth } from "./relay_auth.ts";
  *
  * const auth = new RelayAuth({ relayUrls: ["wss://town.example"], privateKinds: new Set([1059]) });
- * auth.challenge; // 32 hex, sent as ["AUTH", challenge] when the connection opens
- * auth.needsAuth([{ kinds: [1059], "#p": ["ab".repeat(32)] }]); // true until authenticated
+ * assert.match(auth.challenge, /^[0-9a-f]{32,}$/); // sent as ["AUTH", challenge] when the connection opens
+ * assert.equal(auth.needsAuth([{ kinds: [1059], "#p": ["ab".repeat(32)] }]), true); // until authenticated
+ * assert.equal(auth.needsAuth([{ kinds: [1] }]), false);
  * ```
  */
 export class RelayAuth {

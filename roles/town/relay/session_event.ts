@@ -39,13 +39,8 @@ export interface SessionEventOptions {
 /**
  * Answers one EVENT with its `OK`; a promise while the owner's event is being stored.
  *
- * @example
- * ```ts
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
- * declare const options: SessionEventOptions;
- * declare const event: NostrEvent;
- * await answerEvent(event, options);
- * ```
+ * It needs a session's socket: no example that runs here:
+ * tests/interop/nostr_tools_town_read_test.ts.
  */
 export function answerEvent(event: NostrEvent, o: SessionEventOptions): Promise<void> | void {
   try {

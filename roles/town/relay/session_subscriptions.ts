@@ -79,13 +79,8 @@ const BUSY_DETAIL: Record<ReadBudgetRefusal, string> = {
  * The subscriptions of one connection. The session hands it REQ, CLOSE and the hub's live
  * events, and ends them all when the socket closes.
  *
- * @example
- * ```ts
- * declare const options: SessionSubscriptionsOptions;
- * const subs = new SessionSubscriptions(options);
- * subs.req("feed", [{ kinds: [1], limit: 10 }]);
- * subs.close("feed");
- * ```
+ * It needs a session's socket: no example that runs here:
+ * tests/interop/nostr_tools_town_read_test.ts.
  */
 export class SessionSubscriptions {
   readonly #o: SessionSubscriptionsOptions;

@@ -28,10 +28,12 @@ const MILLIS_PER_TOON_KIB = 0.019;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { storeReadMillis } from "./store_read_cost.ts";
  *
- * declare const rows: import("../../../state/events/event_store.ts").StoredEvent[];
- * console.log(`${storeReadMillis(rows).toFixed(1)} ms`);
+ * const row = { id: "ab".repeat(32), createdAt: 1, kind: 1, json: "x".repeat(1024), toon: "" };
+ * assert.equal(storeReadMillis([]), 0);
+ * assert(storeReadMillis([row, row]) > storeReadMillis([row])); // each row and each KiB costs
  * ```
  */
 export function storeReadMillis(rows: readonly StoredEvent[]): number {

@@ -68,16 +68,8 @@ export type StoredAnswerEnd = "sent" | "ended" | "stalled";
 /**
  * Sends the events of `keys` (a `keysOnly` query's answer) in pages; the ids sent.
  *
- * @example
- * ```ts
- * import { sendStoredAnswer } from "./stored_answer.ts";
- *
- * declare const o: Parameters<typeof sendStoredAnswer>[1];
- * declare const filters: import("../../../protocol/nostr_filter.ts").NostrFilter[];
- * const keys = await o.store.query(filters, { limit: 500, keysOnly: true });
- * const { end } = await sendStoredAnswer(keys, o);
- * if (end === "sent") console.log("EOSE");
- * ```
+ * It needs a session's socket: no example that runs here:
+ * tests/interop/nostr_tools_town_read_test.ts.
  */
 export async function sendStoredAnswer(
   keys: readonly StoredEvent[],

@@ -39,6 +39,7 @@ interface IndexedFilter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type HubSubscriber, SubscriptionHub } from "./subscription_hub.ts";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
@@ -51,7 +52,7 @@ interface IndexedFilter {
  *   generateSecretKey(),
  * );
  * hub.publish(event); // after store.insert(event) succeeded
- * console.assert(received.length === 1 && received[0] === "s1");
+ * assert(received.length === 1 && received[0] === "s1");
  * ```
  */
 export class SubscriptionHub {
@@ -84,12 +85,19 @@ export class SubscriptionHub {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
+   * import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
    * import { type HubSubscriber, SubscriptionHub } from "./subscription_hub.ts";
    *
-   * declare const connection: HubSubscriber;
-   * declare const me: string; // a pubkey
+   * const me = getPublicKey(generateSecretKey());
+   * const received: string[] = [];
+   * const connection: HubSubscriber = { deliver: (subId) => received.push(subId) };
    * const hub = new SubscriptionHub();
    * hub.subscribe(connection, "s1", [{ kinds: [1], "#p": [me] }]);
+   * const now = Math.floor(Date.now() / 1000);
+   * hub.publish(finalizeEvent({ kind: 1, created_at: now, tags: [["p", me]], content: "" }, generateSecretKey()));
+   * hub.publish(finalizeEvent({ kind: 1, created_at: now, tags: [], content: "" }, generateSecretKey()));
+   * assert.deepEqual(received, ["s1"]); // only the one that names me
    * ```
    */
   subscribe(subscriber: HubSubscriber, subId: string, filters: readonly NostrFilter[]): void {
@@ -107,12 +115,14 @@ export class SubscriptionHub {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { type HubSubscriber, SubscriptionHub } from "./subscription_hub.ts";
    *
-   * declare const connection: HubSubscriber;
+   * const connection: HubSubscriber = { deliver: () => {} };
    * const hub = new SubscriptionHub();
    * hub.subscribe(connection, "s1", [{ kinds: [1] }]);
-   * console.assert(hub.unsubscribe(connection, "s1")); // a NIP-01 CLOSE
+   * assert.equal(hub.unsubscribe(connection, "s1"), true); // a NIP-01 CLOSE
+   * assert.equal(hub.unsubscribe(connection, "s1"), false);
    * ```
    */
   unsubscribe(subscriber: HubSubscriber, subId: string): boolean {
@@ -131,12 +141,15 @@ export class SubscriptionHub {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { type HubSubscriber, SubscriptionHub } from "./subscription_hub.ts";
    *
-   * declare const hub: SubscriptionHub;
-   * declare const socket: WebSocket;
-   * declare const connection: HubSubscriber; // the socket's
-   * socket.onclose = () => hub.unsubscribeAll(connection);
+   * const connection: HubSubscriber = { deliver: () => {} };
+   * const hub = new SubscriptionHub();
+   * hub.subscribe(connection, "s1", [{ kinds: [1] }]);
+   * hub.subscribe(connection, "s2", [{ kinds: [7000] }]);
+   * hub.unsubscribeAll(connection); // its socket closed
+   * assert.equal(hub.unsubscribe(connection, "s1"), false);
    * ```
    */
   unsubscribeAll(subscriber: HubSubscriber): void {
@@ -152,16 +165,24 @@ export class SubscriptionHub {
    *
    * @example
    * ```ts
-   * import type { SubscriptionHub } from "./subscription_hub.ts";
-   * import type { EventStore } from "../../../state/events/event_store.ts";
-   * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+   * import assert from "node:assert/strict";
+   * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+   * import { type HubSubscriber, SubscriptionHub } from "./subscription_hub.ts";
+   * import { openEventStore } from "../../../state/events/event_store.ts";
    *
-   * declare const hub: SubscriptionHub;
-   * declare const store: EventStore;
-   * declare const event: NostrEvent;
-   * declare const toon: string; // its TOON text
-   * const result = store.insert(event, toon);
-   * if (result.status === "stored" || result.status === "replaced") hub.publish(event, toon);
+   * const received: string[] = [];
+   * const connection: HubSubscriber = { deliver: (subId) => received.push(subId) };
+   * const hub = new SubscriptionHub();
+   * hub.subscribe(connection, "s1", [{ kinds: [1] }]);
+   * const store = openEventStore({ path: ":memory:" });
+   * const event = finalizeEvent(
+   *   { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: "hi" },
+   *   generateSecretKey(),
+   * );
+   * const result = store.insert(event);
+   * if (result.status === "stored" || result.status === "replaced") hub.publish(event);
+   * assert.deepEqual(received, ["s1"]);
+   * store.close();
    * ```
    */
   publish(event: NostrEvent, raw?: string): number {

@@ -18,10 +18,11 @@ export type UnparsedReply =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { unparsedReply } from "./unparsed_reply.ts";
  *
- * unparsedReply('["REQ","s1",42]', "invalid: filter is not an object");
- * // ["CLOSED", "s1", "invalid: filter is not an object"]
+ * assert.deepEqual(unparsedReply('["REQ","s1",42]', "invalid: filter is not an object"),
+ *   ["CLOSED", "s1", "invalid: filter is not an object"]);
  * ```
  */
 export function unparsedReply(input: string | Uint8Array, reason: string): UnparsedReply {

@@ -111,13 +111,24 @@ export interface SpspRespondOptions {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ * import { SpspResponder } from "./spsp_responder.ts";
+ * import { deriveSpspSeed, SpspSecrets } from "./spsp_secrets.ts";
+ * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
+ * import { buildSpspRequest, parseSpspResponse } from "../../../protocol/spsp_message.ts";
  *
- * declare const options: ConstructorParameters<typeof SpspResponder>[0];
- * const { signer, secrets } = options;
- * declare const verifiedRequestEvent: NostrEvent;
- * const responder = new SpspResponder({ signer, secrets, townAddress: () => "g.town" });
- * const response = responder.respond(verifiedRequestEvent); // kind 23195, signed by the town
+ * using town = localNodeSigner(generateSecretKey());
+ * using payer = localNodeSigner(generateSecretKey());
+ * const secrets = new SpspSecrets({ seed: await deriveSpspSeed(town) });
+ * const responder = new SpspResponder({ signer: town, secrets, townAddress: () => "g.town" });
+ * const request = await payer.signEvent(
+ *   await buildSpspRequest({ signer: payer, receiverPubkey: town.pubkey }),
+ * );
+ * const response = await responder.respond(request); // kind 23195, signed by the town
+ * assert.equal(response.pubkey, town.pubkey);
+ * const grant = await parseSpspResponse(response, payer);
+ * assert(grant.destinationAccount.startsWith("g.town."));
  * ```
  */
 export class SpspResponder {

@@ -55,13 +55,14 @@ export type WriteDestination =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deriveSpspSeed } from "./spsp_secrets.ts";
  * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
  * import { generateSecretKey } from "nostr-tools/pure";
  *
  * using townSigner = localNodeSigner(generateSecretKey());
  * const seed = await deriveSpspSeed(townSigner);
- * console.assert(seed.length === 32);
+ * assert(seed.length === 32);
  * ```
  */
 export async function deriveSpspSeed(town: NodeSigner): Promise<Uint8Array> {
@@ -79,7 +80,11 @@ function base64url(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
- * parseWriteDestination("g.town.relay.abcdefghijklmnop", "g.town"); // { kind: "relay", tag: "abcdefghijklmnop" }
+ * import assert from "node:assert/strict";
+ * import { parseWriteDestination } from "./spsp_secrets.ts";
+ *
+ * assert.deepEqual(parseWriteDestination("g.town.relay.abcdefghijklmnop", "g.town"),
+ *   { kind: "relay", tag: "abcdefghijklmnop" });
  * ```
  */
 export function parseWriteDestination(
@@ -99,14 +104,21 @@ export function parseWriteDestination(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey } from "nostr-tools/pure";
+ * import { sha256 } from "@noble/hashes/sha2.js";
  * import { deriveSpspSeed, SpspSecrets } from "./spsp_secrets.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
  *
- * declare const townSigner: NodeSigner;
- * declare const data: Uint8Array; // a PREPARE's data
+ * using townSigner = localNodeSigner(generateSecretKey());
  * const secrets = new SpspSecrets({ seed: await deriveSpspSeed(townSigner) });
  * const grant = secrets.grant("g.town"); // sent to the sender over SPSP
- * secrets.fulfillment(grant.tag, data); // what the sender's condition must hash from
+ * assert(grant.destinationAccount.startsWith("g.town."));
+ * const data = new TextEncoder().encode("a TOON event"); // a PREPARE's data
+ * // The sender's condition hashes from the same fulfillment, derived from the shared secret.
+ * const fulfillment = secrets.fulfillment(grant.tag, data);
+ * assert.deepEqual(secrets.fulfillment(grant.tag, data), fulfillment);
+ * assert.equal(sha256(fulfillment).length, 32);
  * ```
  */
 export class SpspSecrets {
@@ -157,6 +169,7 @@ export class SpspSecrets {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { conditionMatches, SpspSecrets } from "./spsp_secrets.ts";
  * import { sha256 } from "@noble/hashes/sha2.js";
  *
@@ -165,7 +178,7 @@ export class SpspSecrets {
  * const data = new TextEncoder().encode("a TOON event");
  * const fulfillment = secrets.fulfillment(tag, data);
  * const executionCondition = sha256(fulfillment); // what the sender puts in its PREPARE
- * console.assert(conditionMatches(fulfillment, executionCondition));
+ * assert(conditionMatches(fulfillment, executionCondition));
  * ```
  */
 export function conditionMatches(fulfillment: Uint8Array, condition: Uint8Array): boolean {

@@ -31,10 +31,12 @@ export interface CheckCreatedAtOptions {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { checkCreatedAt, CreatedAtOutOfWindowError } from "./created_at_window.ts";
  *
- * declare const event: NostrEvent;
- * checkCreatedAt(event.created_at, { createdAtMaxAgeSeconds: 31536000, createdAtMaxFutureSeconds: 900 });
+ * const window = { createdAtMaxAgeSeconds: 31536000, createdAtMaxFutureSeconds: 900 };
+ * checkCreatedAt(1_000_000, window, { nowSeconds: 1_000_100 }); // 100 s old: accepted
+ * assert.throws(() => checkCreatedAt(1_001_000, window, { nowSeconds: 1_000_000 }), CreatedAtOutOfWindowError);
  * ```
  */
 export function checkCreatedAt(

@@ -22,18 +22,17 @@ export interface InvalidInputRejectionOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { invalidInputRejection } from "./invalid_input_rejection.ts";
- * import { parseSpspRequest, SpspMessageError } from "../../../protocol/spsp_message.ts";
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ * import { TownWriteRejection } from "./write_rejection.ts";
+ * import { SpspMessageError } from "../../../protocol/spsp_message.ts";
  *
- * async function spspRequestOf(request: NostrEvent, signer: NodeSigner) {
- *   try {
- *     return await parseSpspRequest(request, signer);
- *   } catch (err) {
- *     throw invalidInputRejection(err, { inputError: SpspMessageError, what: "SPSP request" });
- *   }
- * }
+ * const options = { inputError: SpspMessageError, what: "SPSP request" };
+ * const refused = invalidInputRejection(new SpspMessageError("no request_id"), options);
+ * assert(refused instanceof TownWriteRejection);
+ * assert.equal(refused.code, "F06");
+ * const own = new Error("disk full"); // the town's own failure goes on as it was thrown
+ * assert.equal(invalidInputRejection(own, options), own);
  * ```
  */
 export function invalidInputRejection(

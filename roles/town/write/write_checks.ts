@@ -27,12 +27,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkEventSize } from "./write_checks.ts";
- * import { DEFAULT_MAX_EVENT_BYTES } from "../../../config/town_settings.ts";
- * import type { IlpPrepare } from "../../../protocol/ilp_packet.ts";
  *
- * declare const prepare: IlpPrepare;
- * checkEventSize(prepare.data, DEFAULT_MAX_EVENT_BYTES); // F08 when larger
+ * checkEventSize(new Uint8Array(100), 1024);
+ * assert.throws(() => checkEventSize(new Uint8Array(2048), 1024)); // F08 when larger
  * ```
  */
 export function checkEventSize(data: Uint8Array, maxBytes: number): void {
@@ -58,6 +57,7 @@ export interface ShallowEvent {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { shallowParse } from "./write_checks.ts";
  * import { DEFAULT_MAX_EVENT_BYTES } from "../../../config/town_settings.ts";
  * import { encodeEventToon } from "../../../protocol/toon_codec.ts";
@@ -66,7 +66,7 @@ export interface ShallowEvent {
  * const signed = finalizeEvent({ kind: 1, created_at: 1, tags: [], content: "hi" }, generateSecretKey());
  * const data = new TextEncoder().encode(encodeEventToon(signed)); // a PREPARE's data
  * const { text, summary } = shallowParse(data, DEFAULT_MAX_EVENT_BYTES);
- * console.assert(summary.kind === 1 && summary.pubkey === signed.pubkey);
+ * assert(summary.kind === 1 && summary.pubkey === signed.pubkey);
  * ```
  */
 export function shallowParse(data: Uint8Array, maxBytes: number): ShallowEvent {
@@ -99,6 +99,7 @@ export function shallowParse(data: Uint8Array, maxBytes: number): ShallowEvent {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeEvent, shallowParse } from "./write_checks.ts";
  * import { DEFAULT_MAX_EVENT_BYTES } from "../../../config/town_settings.ts";
  * import { encodeEventToon } from "../../../protocol/toon_codec.ts";
@@ -108,7 +109,7 @@ export function shallowParse(data: Uint8Array, maxBytes: number): ShallowEvent {
  * const data = new TextEncoder().encode(encodeEventToon(signed)); // a PREPARE's data
  * const shallow = shallowParse(data, DEFAULT_MAX_EVENT_BYTES);
  * const event = decodeEvent(shallow, DEFAULT_MAX_EVENT_BYTES);
- * console.assert(event.id === signed.id);
+ * assert(event.id === signed.id);
  * ```
  */
 export function decodeEvent(shallow: ShallowEvent, maxBytes: number): NostrEvent {
@@ -144,13 +145,19 @@ export function decodeEvent(shallow: ShallowEvent, maxBytes: number): NostrEvent
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  * import { checkSignature } from "./write_checks.ts";
- * import type { VerifyOptions, WriteVerifierPool } from "./write_verifier_pool.ts";
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import { WriteVerifierPool } from "./write_verifier_pool.ts";
  *
- * declare const event: NostrEvent;
- * declare const pool: WriteVerifierPool;
- * await checkSignature(event, pool); // F06 when the id or signature is wrong
+ * const event = finalizeEvent(
+ *   { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: "hi" },
+ *   generateSecretKey(),
+ * );
+ * const pool = new WriteVerifierPool({ workers: 0 });
+ * await checkSignature(event, pool);
+ * await assert.rejects(checkSignature({ ...event, content: "changed" }, pool)); // F06
+ * pool.close();
  * ```
  */
 export async function checkSignature(
@@ -188,6 +195,7 @@ export interface CheckPaymentOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkPayment, shallowParse } from "./write_checks.ts";
  * import { DEFAULT_MAX_EVENT_BYTES } from "../../../config/town_settings.ts";
  * import { encodeEventToon } from "../../../protocol/toon_codec.ts";
@@ -198,7 +206,7 @@ export interface CheckPaymentOptions {
  * const { summary } = shallowParse(data, DEFAULT_MAX_EVENT_BYTES);
  * const pricing = { pricePerByte: 10n };
  * const price = checkPayment(summary, { amount: "1000000", toonByteLength: data.byteLength, pricing });
- * console.assert(price === 10n * BigInt(data.byteLength));
+ * assert(price === 10n * BigInt(data.byteLength));
  * ```
  */
 export function checkPayment(

@@ -43,11 +43,19 @@ export interface CommitBatchResponse {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { commitBatch } from "./write_commit_worker.ts";
+ * import { openEventStore } from "../../../state/events/event_store.ts";
  *
- * declare const store: Parameters<typeof commitBatch>[0];
- * declare const event: NostrEvent;
- * commitBatch(store, { batch: 1, items: [{ event }] }); // { batch: 1, results: [...] }
+ * const event = finalizeEvent(
+ *   { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: "hi" },
+ *   generateSecretKey(),
+ * );
+ * const store = openEventStore({ path: ":memory:" });
+ * const { batch, results } = commitBatch(store, { batch: 1, items: [{ event }, { event }] });
+ * assert.deepEqual([batch, results?.map((r) => r.status)], [1, ["stored", "duplicate"]]);
+ * store.close();
  * ```
  */
 export function commitBatch(store: EventStore, request: CommitBatchRequest): CommitBatchResponse {

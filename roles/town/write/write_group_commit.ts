@@ -58,13 +58,21 @@ interface Queued {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { GroupCommitter } from "./write_group_commit.ts";
+ * import { openEventStore } from "../../../state/events/event_store.ts";
  *
- * declare const store: ConstructorParameters<typeof GroupCommitter>[0]["store"];
- * declare const event: NostrEvent;
- * const committer = new GroupCommitter({ store, databasePath: "events.sqlite" });
+ * const event = finalizeEvent(
+ *   { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: "hi" },
+ *   generateSecretKey(),
+ * );
+ * const store = openEventStore({ path: ":memory:" });
+ * const committer = new GroupCommitter({ store }); // no databasePath: commits on this thread
  * const { status } = await committer.insert({ event });
+ * assert.equal(status, "stored");
  * await committer.close();
+ * store.close();
  * ```
  */
 export class GroupCommitter {

@@ -181,29 +181,40 @@ function storeCommitter(store: TownStore): WriteCommitter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  * import { createWritePipeline } from "./write_pipeline.ts";
  * import { SubscriptionHub } from "../relay/subscription_hub.ts";
- * import { parseWriteDestination, type SpspSecrets } from "../spsp/spsp_secrets.ts";
- * import type { SpspResponder } from "../spsp/spsp_responder.ts";
+ * import { deriveSpspSeed, parseWriteDestination, SpspSecrets } from "../spsp/spsp_secrets.ts";
+ * import { SpspResponder } from "../spsp/spsp_responder.ts";
  * import { openEventStore } from "../../../state/events/event_store.ts";
- * import type { IlpPrepare } from "../../../protocol/ilp_packet.ts";
+ * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
+ * import { buildPaidWrite } from "../../town_client/spsp_handshake.ts";
  *
- * declare const secrets: SpspSecrets;
- * declare const responder: SpspResponder;
- * declare const prepare: IlpPrepare; // from a BTP peer
+ * using town = localNodeSigner(generateSecretKey());
+ * const secrets = new SpspSecrets({ seed: await deriveSpspSeed(town) });
+ * const store = openEventStore({ path: ":memory:" });
  * const pipeline = createWritePipeline({
- *   store: openEventStore({ path: ":memory:" }),
+ *   store,
  *   hub: new SubscriptionHub(),
  *   secrets,
- *   responder,
- *   pricing: {},
+ *   responder: new SpspResponder({ signer: town, secrets, townAddress: () => "g.town" }),
+ *   pricing: { pricePerByte: 10n },
  *   townAddress: () => "g.town",
  * });
+ * // A payer's paid write of a note, under a grant of this town's secrets.
+ * const event = finalizeEvent(
+ *   { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: "hi" },
+ *   generateSecretKey(),
+ * );
+ * const { prepare } = await buildPaidWrite({ event, grant: secrets.grant("g.town"), pricePerByte: 10n });
  * const destination = parseWriteDestination(prepare.destination, "g.town");
- * if (destination) {
- *   const reply = await pipeline.handle(prepare, destination);
- *   console.log(reply.type); // "fulfill" or "reject"
- * }
+ * assert(destination);
+ * const reply = await pipeline.handle(prepare, destination);
+ * assert.equal(reply.type, "fulfill");
+ * assert.equal(store.count([{ ids: [event.id] }]), 1);
+ * pipeline.close();
+ * store.close();
  * ```
  */
 export function createWritePipeline(options: WritePipelineOptions): WritePipeline {

@@ -61,7 +61,12 @@ export class TownWriteRejection extends RoleError {
  *
  * @example
  * ```ts
- * amountTooLargeData(1000n, 500n).byteLength; // 16
+ * import assert from "node:assert/strict";
+ * import { amountTooLargeData } from "./write_rejection.ts";
+ *
+ * const data = amountTooLargeData(1000n, 500n);
+ * const view = new DataView(data.buffer);
+ * assert.deepEqual([data.byteLength, view.getBigUint64(0), view.getBigUint64(8)], [16, 1000n, 500n]);
  * ```
  */
 export function amountTooLargeData(received: bigint, maximum: bigint): Uint8Array {

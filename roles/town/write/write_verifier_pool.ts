@@ -72,11 +72,18 @@ interface PoolWorker {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { WriteVerifierPool } from "./write_verifier_pool.ts";
+ * import { EventValidationError } from "../../../protocol/event_validation_error.ts";
  *
- * declare const event: NostrEvent;
+ * const event = finalizeEvent(
+ *   { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: "hi" },
+ *   generateSecretKey(),
+ * );
  * const pool = new WriteVerifierPool({ workers: 1 });
- * await pool.verify(event); // rejects with EventValidationError
+ * await pool.verify(event);
+ * await assert.rejects(pool.verify({ ...event, content: "changed" }), EventValidationError);
  * pool.close();
  * ```
  */

@@ -32,10 +32,19 @@ export interface VerifyBatchResponse {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { verifyBatch } from "./write_verifier_worker.ts";
  *
- * declare const event: NostrEvent;
- * verifyBatch({ batch: 1, events: [event] }); // { batch: 1, errors: [null] }
+ * const event = finalizeEvent(
+ *   { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: "hi" },
+ *   generateSecretKey(),
+ * );
+ * const forged = { ...event, content: "changed" };
+ * const { batch, errors } = verifyBatch({ batch: 1, events: [event, forged] });
+ * assert.equal(batch, 1);
+ * assert.equal(errors[0], null);
+ * assert.notEqual(errors[1], null); // the id no longer matches
  * ```
  */
 export function verifyBatch(request: VerifyBatchRequest): VerifyBatchResponse {

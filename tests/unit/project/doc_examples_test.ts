@@ -42,7 +42,7 @@ Deno.test("doc examples: deno task test:doc and the suite's doc pieces run exact
     tasks: Record<string, { command: string }>;
   };
   const command = config.tasks["test:doc"].command;
-  const named = command.split(/\s+/).filter((word) => /^[a-z_]+\/$/.test(word));
+  const named = command.split(/\s+/).filter((word) => /^[a-z_]+(\/[a-z_]+)*\/$/.test(word));
   assertEquals(
     named.sort(),
     EXAMPLE_FOLDERS.map((folder) => `${folder}/`).sort(),

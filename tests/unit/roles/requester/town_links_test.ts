@@ -8,6 +8,11 @@
 import { assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import { PaymentInDoubtError, sendHedged } from "../../../../roles/requester/town_links.ts";
 import type { TownLink } from "../../../../roles/requester/town_link.ts";
+import {
+  BtpConnectionError,
+  BtpConnectionLostError,
+  BtpTimeoutError,
+} from "../../../../transport/btp_client.ts";
 import type { IlpPrepare, IlpReply } from "../../../../protocol/ilp_packet.ts";
 
 const prepare = (): IlpPrepare => ({
@@ -93,4 +98,14 @@ Deno.test("town links: a town lost under the PREPARE, then a reject by the next:
   const b = fakeLink("open", () => Promise.resolve(reject("F02")));
   await assertRejects(() => sendHedged(prepare(), a, [a, b], 10_000), PaymentInDoubtError);
   assertEquals([a.sends, b.sends], [1, 1]);
+});
+
+Deno.test("town links: no answer after the PREPARE left (a timeout, the socket lost) is in doubt, not the error", async () => {
+  for (const err of [new BtpTimeoutError("no answer"), new BtpConnectionLostError("lost")]) {
+    const a = fakeLink("open", () => Promise.reject(err));
+    await assertRejects(() => sendHedged(prepare(), a, [a], 10_000), PaymentInDoubtError);
+  }
+  // Never sent (not connected): nothing moved, the error itself.
+  const b = fakeLink("open", () => Promise.reject(new BtpConnectionError("not connected")));
+  await assertRejects(() => sendHedged(prepare(), b, [b], 10_000), BtpConnectionError);
 });
