@@ -52,19 +52,8 @@ const usage = (message: string, suggestion?: string, cause?: unknown) =>
  * profile's state dir, the sealed bundle comes from its cache when a task on the same base, depth
  * and provider sent it (roles/agent_work/requester/repository_bundle_cache.ts).
  *
- * @example
- * ```ts ignore
- * import { agentTaskParts } from "./agent_task_command.ts";
- *
- * const parts = await agentTaskParts({
- *   repo: ".",
- *   title: "Fix the failing test",
- *   accept: "sh test.sh",
- *   agent: "claude",
- *   provider: ["ab".repeat(32)],
- * }, []);
- * console.log(parts.params.map((p) => p.name)); // agent, base, accept, repo-key
- * ```
+ * It bundles a git repository (git processes), so it has no example that runs here:
+ * tests/unit/cli/agent_task_timeout_test.ts
  */
 export async function agentTaskParts(
   flags: AgentTaskFlags,
@@ -201,14 +190,8 @@ const RESULT_ERRORS = [
  * `job results <id> --apply`: the result opened and applied as a branch
  * (roles/agent_work/requester/agent_result.ts); the line it prints.
  *
- * @example
- * ```ts ignore
- * import { applyAgentResult } from "./agent_task_command.ts";
- *
- * const towns = ["http://127.0.0.1:7100"];
- * const line = await applyAgentResult({ stateDir, record, result, towns });
- * console.log(line.branch);
- * ```
+ * It fetches the result from a town and applies it with git, so it has no example that runs here:
+ * tests/unit/cli/agent_result_fetch_test.ts
  */
 export async function applyAgentResult(
   o: result.ApplyAgentResultOptions,
@@ -222,15 +205,8 @@ export async function applyAgentResult(
  * `job results --save` of an agent task: each sealed blob saved opened beside it, once the
  * delivery's payment released the key (roles/agent_work/requester/sealed_result.ts).
  *
- * @example
- * ```ts ignore
- * import { openSavedAgentBlobs } from "./agent_task_command.ts";
- *
- * const opened = await openSavedAgentBlobs(record, content, [
- *   { name: "transcript.log.sealed", path: "out/transcript.log.sealed" },
- * ]);
- * console.log(opened[0].path); // out/transcript.log
- * ```
+ * It opens blobs a paid delivery's key released, so it has no example that runs here:
+ * tests/e2e/job_results_save_fetch_test.ts
  */
 export async function openSavedAgentBlobs(
   record: RequesterJobRecord,
@@ -247,10 +223,14 @@ export async function openSavedAgentBlobs(
  * their tags state more than a provider may seal (they are opened in memory).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { refuseOverSealedMax } from "./agent_task_command.ts";
+ * import { CliError } from "./cli_error.ts";
  *
- * refuseOverSealedMax(blobOutputsOf(result.event.tags));
+ * refuseOverSealedMax([{ name: "result", url: "", sha256: "ab".repeat(32), size: 2 ** 30 }]);
+ * const sealed = { name: "transcript.log.sealed", url: "", sha256: "ab".repeat(32), size: 2 ** 30 };
+ * assert.throws(() => refuseOverSealedMax([sealed]), CliError);
  * ```
  */
 export function refuseOverSealedMax(blobs: readonly JobBlobOutput[]): void {
@@ -265,10 +245,15 @@ export function refuseOverSealedMax(blobs: readonly JobBlobOutput[]): void {
  * `job results --proof`: the proof kept when the job's delivery broke its commitment, as it is.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { readDeliveryProof } from "./agent_task_command.ts";
+ * import { CliError } from "./cli_error.ts";
  *
- * console.log(JSON.stringify(await readDeliveryProof("/home/me/.turnpike/alice", jobId)));
+ * const stateDir = await Deno.makeTempDir(); // no job there kept a proof
+ * const refused = await readDeliveryProof(stateDir, "ab".repeat(32)).catch((e) => e);
+ * assert(refused instanceof CliError && refused.code === "no-proof");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readDeliveryProof(stateDir: string, id: string): Promise<DeliveryProof> {

@@ -33,14 +33,8 @@ const usage = (message: string, suggestion?: string) =>
 /**
  * Prints the quote of `job submit <kind> --quote` (agent-task only).
  *
- * @example
- * ```ts ignore
- * import { printAgentTaskQuote } from "./agent_task_quote_print.ts";
- * import type { Command } from "commander";
- *
- * declare const cmd: Command; // `job submit`
- * await printAgentTaskQuote("agent-task", { agent: "claude", output: "json" }, cmd);
- * ```
+ * It reads the providers' offers from a town, so it has no example that runs here:
+ * tests/e2e/agent_task_bill_test.ts
  * @throws {CliError} `usage` for another kind, no preset, or no provider serving it.
  */
 export async function printAgentTaskQuote(

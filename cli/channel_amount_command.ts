@@ -73,12 +73,8 @@ async function amountOnChannel(opts: ChannelOptions & { amount: string }, id: st
  * `turnpike channel withdraw <id> --amount <units>`: takes tokens out of the open channel,
  * co-signed by the peer over BTP; more than the channel holds is refused (exit 2).
  *
- * @example
- * ```ts
- * import { channelWithdraw } from "./channel_amount_command.ts";
- *
- * await channelWithdraw({ amount: "10", nonInteractive: true }, "0x" + "00".repeat(32));
- * ```
+ * It needs a chain (anvil) and the peer's co-signature over BTP, so it has no example that runs
+ * here: tests/interop/anvil_channel_withdraw_test.ts
  */
 export async function channelWithdraw(
   opts: CosignCliOptions & { amount: string },
@@ -132,12 +128,8 @@ export async function channelWithdraw(
  * `turnpike channel topup <id> --amount <units>`: adds tokens to the open channel's deposit
  * (roles/channels/channel_deposit.ts); past `[channels] max_deposit` it is refused (exit 2).
  *
- * @example
- * ```ts
- * import { channelTopUp } from "./channel_amount_command.ts";
- *
- * await channelTopUp({ amount: "10", nonInteractive: true }, "0x" + "00".repeat(32));
- * ```
+ * It needs a chain (anvil) and a town, so it has no example that runs here:
+ * tests/e2e/channel_list_topup_cli_test.ts
  */
 export async function channelTopUp(
   opts: ChannelOptions & { amount: string },

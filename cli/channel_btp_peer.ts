@@ -23,9 +23,10 @@ export interface CosignCliOptions extends ChannelOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { peerFlags } from "./channel_btp_peer.ts";
  *
- * console.log(peerFlags({ town: "ws://127.0.0.1:7100" }).relayUrl);
+ * assert.equal(peerFlags({ town: "ws://127.0.0.1:7100" }).relayUrl, "ws://127.0.0.1:7100");
  * ```
  */
 export function peerFlags(opts: CosignCliOptions): SettingsFlags {
@@ -39,13 +40,8 @@ export function peerFlags(opts: CosignCliOptions): SettingsFlags {
 /**
  * The peer's BTP URL and token: flag > environment > config (as `job submit` reaches the town).
  *
- * @example
- * ```ts
- * import { connectPeer } from "./channel_btp_peer.ts";
- *
- * const peer = await connectPeer({ connectorBtpUrl: "btp+ws://127.0.0.1:3000" });
- * await peer.close();
- * ```
+ * It connects to the town's BTP endpoint, so it has no example that runs here:
+ * tests/e2e/channel_walkthrough_test.ts
  */
 export async function connectPeer(opts: CosignCliOptions): Promise<BtpClient> {
   const loaded = await loadSettings({ flags: peerFlags(opts) });

@@ -32,12 +32,8 @@ import { terminalText } from "./terminal_text.ts";
  * the peer does not answer or refuses (or `--unilateral`), closes on chain alone with its newest
  * claim, and run again after the settle timeout, settles.
  *
- * @example
- * ```ts
- * import { channelClose } from "./channel_close_command.ts";
- *
- * await channelClose({ unilateral: true, nonInteractive: true }, "0x" + "00".repeat(32));
- * ```
+ * It needs a chain (anvil) and the peer over BTP, so it has no example that runs here:
+ * tests/e2e/channel_walkthrough_test.ts
  */
 export async function channelClose(opts: CosignCliOptions, id: string): Promise<void> {
   const ctx = await channelContext(opts);

@@ -55,10 +55,13 @@ export interface ChannelContext {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { channelContext } from "./channel_context.ts";
  *
- * const ctx = await channelContext({ profile: "alice" });
- * console.log(ctx.stateDir, ctx.channels.maxDeposit);
+ * const stateDir = await Deno.makeTempDir(); // a profile with no config: the defaults
+ * const ctx = await channelContext({ stateDir });
+ * assert.equal(ctx.stateDir, stateDir);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function channelContext(opts: ChannelOptions): Promise<ChannelContext> {
@@ -80,11 +83,14 @@ export async function channelContext(opts: ChannelOptions): Promise<ChannelConte
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chainFor, channelContext } from "./channel_context.ts";
  *
- * const opts = { rpcUrl: "http://127.0.0.1:8545" };
+ * const stateDir = await Deno.makeTempDir();
+ * const opts = { stateDir, rpcUrl: "http://127.0.0.1:8545" };
  * const chain = chainFor(await channelContext(opts), opts, "evm:base:31337");
- * console.log(chain.rpcUrl);
+ * assert.equal(chain.rpcUrl, "http://127.0.0.1:8545");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function chainFor(ctx: ChannelContext, opts: ChannelOptions, id: string): ChainConfig {
@@ -107,11 +113,20 @@ export function chainFor(ctx: ChannelContext, opts: ChannelOptions, id: string):
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { channelContext, unlockWallet } from "./channel_context.ts";
+ * import { createWallet } from "./wallet_command.ts";
  *
- * const opts = { passphraseFile: "/run/secrets/turnpike" };
- * using signer = await unlockWallet(await channelContext(opts), opts);
- * console.log(signer.evm.address);
+ * const stateDir = await Deno.makeTempDir();
+ * const passphraseFile = `${stateDir}/passphrase`;
+ * await Deno.writeTextFile(passphraseFile, "correct horse battery staple\n");
+ * await createWallet(stateDir, { passphraseFile });
+ * const opts = { stateDir, passphraseFile };
+ * {
+ *   using signer = await unlockWallet(await channelContext(opts), opts);
+ *   assert.match(signer.evm.address, /^0x[0-9a-fA-F]{40}$/);
+ * }
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function unlockWallet(ctx: ChannelContext, opts: ChannelOptions): Promise<NodeSigner> {
@@ -128,11 +143,15 @@ export function unlockWallet(ctx: ChannelContext, opts: ChannelOptions): Promise
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chainOfRecord, channelContext } from "./channel_context.ts";
  * import { listChannels } from "../state/channels/channel_file.ts";
  *
- * const ctx = await channelContext({});
- * for (const r of await listChannels(ctx.stateDir)) console.log(chainOfRecord(ctx, {}, r).id);
+ * const stateDir = await Deno.makeTempDir(); // no channel opened yet
+ * const ctx = await channelContext({ stateDir });
+ * const chains = (await listChannels(ctx.stateDir)).map((r) => chainOfRecord(ctx, {}, r).id);
+ * assert.deepEqual(chains, []);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function chainOfRecord(
@@ -152,9 +171,11 @@ export function chainOfRecord(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cliPrefix } from "./channel_context.ts";
  *
- * console.log(cliPrefix({ profile: "alice" })); // "turnpike --profile alice"
+ * assert.equal(cliPrefix({ profile: "alice" }), "turnpike --profile alice");
+ * assert.equal(cliPrefix({}), "turnpike");
  * ```
  */
 export function cliPrefix(opts: ChannelOptions): string {
@@ -189,9 +210,10 @@ export function infoLine(opts: ChannelOptions, line: string): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tokenUnits } from "./channel_context.ts";
  *
- * console.log(tokenUnits("1.5", 6, "--amount")); // 1500000n
+ * assert.equal(tokenUnits("1.5", 6, "--amount"), 1500000n);
  * ```
  */
 export function tokenUnits(text: string, decimals: number, what: string): bigint {
@@ -208,9 +230,12 @@ export function tokenUnits(text: string, decimals: number, what: string): bigint
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { evmAddress } from "./channel_context.ts";
+ * import { CliError } from "./cli_error.ts";
  *
- * console.log(evmAddress("0x" + "ab".repeat(20), "--peer"));
+ * assert.equal(evmAddress("0x" + "ab".repeat(20), "--peer"), "0x" + "ab".repeat(20));
+ * assert.throws(() => evmAddress("0x12", "--peer"), CliError);
  * ```
  */
 export function evmAddress(text: string, what: string): `0x${string}` {

@@ -23,7 +23,12 @@ import type { PassphraseFlags } from "./node_identity.ts";
  * ```ts
  * import { holdChannel } from "./channel_hold.ts";
  *
- * await using _lock = await holdChannel("/tmp/turnpike-example", "0x" + "00".repeat(32));
+ * const stateDir = await Deno.makeTempDir();
+ * {
+ *   await using _lock = await holdChannel(stateDir, "0x" + "00".repeat(32));
+ *   // ... the channel's file read and written while no other command may
+ * }
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function holdChannel(

@@ -29,7 +29,9 @@ import { printNetworkLines, printRecords } from "./channel_rows.ts";
  * ```ts
  * import { channelList } from "./channel_list_command.ts";
  *
- * await channelList({ output: "json" });
+ * const stateDir = await Deno.makeTempDir(); // no channel: the list is empty
+ * await channelList({ stateDir, output: "json" });
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function channelList(

@@ -74,12 +74,8 @@ async function resolvePeer(ctx: ChannelContext, opts: OpenOptions): Promise<Reso
  * writes its file and prints it. A deposit above the maximum is refused (exit 2); so is a channel
  * the chain already has with the peer, before any transaction.
  *
- * @example
- * ```ts
- * import { channelOpen } from "./channel_open_command.ts";
- *
- * await channelOpen({ deposit: "50", chain: "evm:base:31337", nonInteractive: true });
- * ```
+ * It needs a chain (anvil) and a town, so it has no example that runs here:
+ * tests/e2e/channel_walkthrough_test.ts
  */
 export async function channelOpen(opts: OpenOptions): Promise<void> {
   const ctx = await channelContext(opts);

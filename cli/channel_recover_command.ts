@@ -26,12 +26,8 @@ import { terminalText } from "./terminal_text.ts";
  * node pays over, asks the peer for the newest claim of ours it holds; when the peer cannot be
  * reached, says on stderr which figures are unknown.
  *
- * @example
- * ```ts
- * import { channelRecover } from "./channel_recover_command.ts";
- *
- * await channelRecover({ town: "ws://127.0.0.1:7100", nonInteractive: true });
- * ```
+ * It reads a town and a chain, so it has no example that runs here:
+ * tests/e2e/requester_channel_test.ts
  */
 export async function channelRecover(opts: CosignCliOptions): Promise<void> {
   const ctx = await channelContext(opts);

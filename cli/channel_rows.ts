@@ -71,7 +71,9 @@ function view(r: ChannelRecord, delivered?: bigint): RecordView {
  * import { printRecords } from "./channel_rows.ts";
  * import { listChannels } from "../state/channels/channel_file.ts";
  *
- * printRecords({ output: "csv" }, await listChannels("/tmp/turnpike-example"));
+ * const stateDir = await Deno.makeTempDir(); // no channel: only the CSV header
+ * printRecords({ output: "csv" }, await listChannels(stateDir));
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function printRecords(
@@ -139,8 +141,10 @@ export function printRecords(
  * import { channelContext } from "./channel_context.ts";
  * import { listChannels } from "../state/channels/channel_file.ts";
  *
- * const ctx = await channelContext({});
+ * const stateDir = await Deno.makeTempDir();
+ * const ctx = await channelContext({ stateDir });
  * printNetworkLines({}, await listChannels(ctx.stateDir));
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function printNetworkLines(

@@ -16,9 +16,10 @@ import { terminalText } from "./terminal_text.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CliError, CliLayerError } from "./cli_error.ts";
  *
- * new CliError("wallet not found") instanceof CliLayerError; // true
+ * assert(new CliError("wallet not found") instanceof CliLayerError);
  * ```
  */
 export abstract class CliLayerError extends TurnpikeError {}
@@ -54,10 +55,14 @@ export interface CliErrorOptions {
  *
  * @example
  * ```ts
- * throw new CliError("wallet not found", {
+ * import assert from "node:assert/strict";
+ * import { CliError } from "./cli_error.ts";
+ *
+ * const err = new CliError("wallet not found", {
  *   context: "~/.turnpike/default",
  *   suggestion: "run `turnpike wallet init`",
  * });
+ * assert.equal(err.suggestion, "run `turnpike wallet init`");
  * ```
  */
 export class CliError extends CliLayerError {
@@ -97,8 +102,15 @@ export interface CliErrorJson {
  *
  * @example
  * ```ts
- * cliErrorJson(new CliError("no job ab12", { code: "no-job", exitCode: 2 }));
- * // { type: "error", code: "no-job", message: "no job ab12", exit: 2 }
+ * import assert from "node:assert/strict";
+ * import { CliError, cliErrorJson } from "./cli_error.ts";
+ *
+ * assert.deepEqual(cliErrorJson(new CliError("no job ab12", { code: "no-job", exitCode: 2 })), {
+ *   type: "error",
+ *   code: "no-job",
+ *   message: "no job ab12",
+ *   exit: 2,
+ * });
  * ```
  */
 export function cliErrorJson(err: unknown): CliErrorJson {
@@ -125,8 +137,11 @@ export function cliErrorJson(err: unknown): CliErrorJson {
  *
  * @example
  * ```ts
- * formatCliError(new CliError("no route", { context: "g.town", suggestion: "check the address" }));
- * // "Error: no route (g.town)\nSuggestion: check the address"
+ * import assert from "node:assert/strict";
+ * import { CliError, formatCliError } from "./cli_error.ts";
+ *
+ * const err = new CliError("no route", { context: "g.town", suggestion: "check the address" });
+ * assert.equal(formatCliError(err), "Error: no route (g.town)\nSuggestion: check the address");
  * ```
  */
 export function formatCliError(err: unknown): string {
@@ -145,7 +160,10 @@ export function formatCliError(err: unknown): string {
  *
  * @example
  * ```ts
- * exitCodeOf(new CliError("bad flag", { exitCode: 2 })); // 2
+ * import assert from "node:assert/strict";
+ * import { CliError, exitCodeOf } from "./cli_error.ts";
+ *
+ * assert.equal(exitCodeOf(new CliError("bad flag", { exitCode: 2 })), 2);
  * ```
  */
 export function exitCodeOf(err: unknown): ExitCodeValue {

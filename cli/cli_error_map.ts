@@ -386,12 +386,13 @@ export const CLI_ERRORS = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { untrusted } from "./cli_error_map.ts";
  * import { TlsTrustError } from "../transport/tls_trust.ts";
  *
  * const refused = new Error("cannot reach", { cause: new TlsTrustError("UnknownIssuer") });
- * console.assert(untrusted(refused)?.startsWith("set ca_file"));
- * console.assert(untrusted(new Error("connection refused")) === undefined);
+ * assert(untrusted(refused)?.startsWith("set ca_file"));
+ * assert(untrusted(new Error("connection refused")) === undefined);
  * ```
  */
 export function untrusted(err: Error): string | undefined {

@@ -419,11 +419,12 @@ export type CommandNeed =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { commandNeed } from "./command_index.ts";
  *
- * console.log(commandNeed(["--json", "job", "list"]).kind); // "subcommand"
- * console.log(commandNeed(["--version"]).kind); // "index"
- * console.log(commandNeed(["town", "up"]).kind); // "group"
+ * assert.equal(commandNeed(["--json", "job", "list"]).kind, "subcommand");
+ * assert.equal(commandNeed(["--version"]).kind, "index");
+ * assert.equal(commandNeed(["town", "up"]).kind, "group");
  * ```
  */
 export function commandNeed(args: readonly string[]): CommandNeed {

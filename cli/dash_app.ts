@@ -98,12 +98,8 @@ function DashApp(props: AppProps): ReactElement {
 /**
  * Runs the dashboard until q (or Ctrl-C).
  *
- * @example
- * ```ts
- * declare const o: Parameters<typeof runDashApp>[0];
- * const { network, stateDir, startLive, cancelJob } = o;
- * await runDashApp({ network, stateDir, window: "1h", startLive, cancelJob });
- * ```
+ * It draws on a terminal and reads a town, so it has no example that runs here:
+ * tests/e2e/cli_test.ts
  */
 export async function runDashApp(o: DashAppOptions): Promise<void> {
   let listener: (s: DashState) => void = () => {};

@@ -26,9 +26,17 @@ export interface JobDetail {
  *
  * @example
  * ```ts
- * declare const stateDir: string;
- * declare const view: { jobs: Parameters<typeof readJobDetail>[1][] };
- * const detail = await readJobDetail(stateDir, view.jobs[0]);
+ * import assert from "node:assert/strict";
+ * import { readJobDetail } from "./dash_job_detail.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // no result kept yet
+ * const record = {
+ *   id: "ab".repeat(32), kind: 5600, skill: "none", status: "sent" as const, createdAtMs: 0,
+ *   updatedAtMs: 0, payments: [],
+ * };
+ * const detail = await readJobDetail(stateDir, { record, phase: "posted", cost: "", receipts: 0 });
+ * assert.equal(detail.content, undefined);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readJobDetail(stateDir: string, job: DashJob): Promise<JobDetail> {

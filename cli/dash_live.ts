@@ -67,14 +67,7 @@ const CLOCK_TICK_MS = 5000;
 /**
  * Reads the state dir once, then keeps the state current until `stop()`.
  *
- * @example
- * ```ts
- * declare const stateDir: string;
- * declare const relayUrl: string;
- * declare const draw: Parameters<typeof startDashLive>[0]["onChange"];
- * const live = await startDashLive({ stateDir, relayUrl, windowSec: 3600, onChange: draw });
- * live.stop();
- * ```
+ * It subscribes to a town, so it has no example that runs here: tests/e2e/cli_test.ts
  */
 export async function startDashLive(o: DashLiveOptions): Promise<DashLive> {
   const cache = await LocalViewCache.open(o.stateDir);

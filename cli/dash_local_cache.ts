@@ -46,8 +46,13 @@ export class LocalViewCache {
    *
    * @example
    * ```ts
-   * const cache = await LocalViewCache.open("/home/me/.turnpike/default");
-   * console.log(cache.view().counts);
+   * import assert from "node:assert/strict";
+   * import { LocalViewCache } from "./dash_local_cache.ts";
+   *
+   * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
+   * const cache = await LocalViewCache.open(stateDir);
+   * assert.equal(cache.view().counts.done, 0);
+   * await Deno.remove(stateDir, { recursive: true });
    * ```
    */
   static async open(stateDir: string): Promise<LocalViewCache> {
@@ -85,10 +90,13 @@ export class LocalViewCache {
    *
    * @example
    * ```ts
-   * declare const dir: string;
-   * declare const cache: LocalViewCache;
-   * declare function draw(view: ReturnType<LocalViewCache["view"]>): void;
-   * for await (const e of Deno.watchFs(dir)) if (await cache.apply(e.paths)) draw(cache.view());
+   * import assert from "node:assert/strict";
+   * import { LocalViewCache } from "./dash_local_cache.ts";
+   *
+   * const stateDir = await Deno.makeTempDir();
+   * const cache = await LocalViewCache.open(stateDir);
+   * assert.equal(await cache.apply([`${stateDir}/notes.txt`]), false); // not a file the view reads
+   * await Deno.remove(stateDir, { recursive: true });
    * ```
    */
   async apply(paths: readonly string[]): Promise<boolean> {

@@ -97,7 +97,10 @@ export interface LocalViewOptions {
  *
  * @example
  * ```ts
- * jobPhase("payment-required"); // "waiting"
+ * import assert from "node:assert/strict";
+ * import { jobPhase } from "./dash_model.ts";
+ *
+ * assert.equal(jobPhase("payment-required"), "waiting");
  * ```
  */
 export function jobPhase(status: JobStatus): JobPhase {
@@ -123,8 +126,13 @@ export function jobPhase(status: JobStatus): JobPhase {
  *
  * @example
  * ```ts
- * const view = await readLocalView("/home/me/.turnpike/default");
- * console.log(view.counts.done);
+ * import assert from "node:assert/strict";
+ * import { readLocalView } from "./dash_model.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
+ * const view = await readLocalView(stateDir);
+ * assert.equal(view.counts.done, 0);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readLocalView(
@@ -156,12 +164,14 @@ export interface LocalParts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { assembleLocalView, readJobFiles } from "./dash_model.ts";
  *
  * const stateDir = await Deno.makeTempDir();
  * const records = await readJobFiles(`${stateDir}/jobs`, 2000);
  * const view = assembleLocalView({ records, costs: new Map(), channels: [], providerJobs: [] });
- * console.assert(view.jobs.length === 0);
+ * assert(view.jobs.length === 0);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function assembleLocalView(parts: LocalParts): LocalView {
@@ -190,11 +200,13 @@ export function assembleLocalView(parts: LocalParts): LocalView {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readJobFiles } from "./dash_model.ts";
  *
  * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
  * const records = await readJobFiles(`${stateDir}/jobs`, 2000);
- * console.assert(records.length === 0);
+ * assert(records.length === 0);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readJobFiles(dir: string, max: number): Promise<RequesterJobRecord[]> {
@@ -225,12 +237,13 @@ async function newestFiles(dir: string, names: string[], max: number): Promise<s
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readJobFile } from "./dash_model.ts";
  *
- * declare const stateDir: string;
- * declare const id: string;
- * const record = await readJobFile(`${stateDir}/jobs/${id}.toml`);
- * console.log(record?.status); // undefined: no such job file
+ * const stateDir = await Deno.makeTempDir();
+ * const record = await readJobFile(`${stateDir}/jobs/${"ab".repeat(32)}.toml`);
+ * assert.equal(record, undefined); // no such job file
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readJobFile(path: string): Promise<RequesterJobRecord | undefined> {
@@ -252,11 +265,13 @@ export async function readJobFile(path: string): Promise<RequesterJobRecord | un
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readJobCosts } from "./dash_model.ts";
  *
  * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
  * const costs = await readJobCosts(stateDir);
- * console.assert(costs.size === 0);
+ * assert(costs.size === 0);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readJobCosts(stateDir: string): Promise<Map<string, string>> {
@@ -277,11 +292,13 @@ export async function readJobCosts(stateDir: string): Promise<Map<string, string
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readChannels } from "./dash_model.ts";
  *
  * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
  * const low = (await readChannels(stateDir)).filter((c) => c.low);
- * console.assert(low.length === 0);
+ * assert(low.length === 0);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readChannels(stateDir: string): Promise<DashChannel[]> {
@@ -305,11 +322,13 @@ export async function readChannels(stateDir: string): Promise<DashChannel[]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readProvider } from "./dash_model.ts";
  *
  * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
  * const provider = await readProvider(stateDir);
- * console.assert(provider === undefined);
+ * assert(provider === undefined);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readProvider(stateDir: string): Promise<DashProvider | undefined> {
@@ -329,11 +348,13 @@ export async function readProvider(stateDir: string): Promise<DashProvider | und
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readProviderJobs } from "./dash_model.ts";
  *
  * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
  * const running = (await readProviderJobs(stateDir)).filter((j) => j.status === "running");
- * console.assert(running.length === 0);
+ * assert(running.length === 0);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readProviderJobs(stateDir: string): Promise<ProviderJob[]> {
@@ -357,12 +378,13 @@ export async function readProviderJobs(stateDir: string): Promise<ProviderJob[]>
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readProviderJobFile } from "./dash_model.ts";
  *
- * declare const stateDir: string;
- * declare const id: string;
- * const job = await readProviderJobFile(`${stateDir}/provider-jobs/${id}.toml`);
- * console.log(job?.status);
+ * const stateDir = await Deno.makeTempDir();
+ * const job = await readProviderJobFile(`${stateDir}/provider-jobs/${"ab".repeat(32)}.toml`);
+ * assert.equal(job, undefined); // no such job file
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readProviderJobFile(path: string): Promise<ProviderJob | undefined> {

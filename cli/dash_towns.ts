@@ -34,7 +34,14 @@ export interface ProbeTownOptions {
  *
  * @example
  * ```ts
- * const town = await probeTown("ws://127.0.0.1:7100"); // { state: "connected", latencyMs: 3, ... }
+ * import assert from "node:assert/strict";
+ * import { probeTown } from "./dash_towns.ts";
+ *
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = listener.addr.port;
+ * listener.close(); // nothing listens there now
+ * const town = await probeTown(`ws://127.0.0.1:${port}`);
+ * assert.equal(town.state, "unreachable");
  * ```
  */
 export async function probeTown(relayUrl: string, o: ProbeTownOptions = {}): Promise<DashTown> {
@@ -59,8 +66,12 @@ export async function probeTown(relayUrl: string, o: ProbeTownOptions = {}): Pro
  *
  * @example
  * ```ts
- * const stateDir = await Deno.makeTempDir();
- * (await readTownWrites(stateDir)).get("g.town"); // "0.000123 USD"
+ * import assert from "node:assert/strict";
+ * import { readTownWrites } from "./dash_towns.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // nothing paid yet
+ * assert.equal((await readTownWrites(stateDir)).get("g.town"), undefined);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readTownWrites(stateDir: string): Promise<Map<string, string>> {
@@ -84,9 +95,12 @@ export async function readTownWrites(stateDir: string): Promise<Map<string, stri
  *
  * @example
  * ```ts
- * declare const relays: Parameters<typeof probeTown>[0][];
- * declare const writes: Map<string, string>;
- * const rows = withWrites(await Promise.all(relays.map((r) => probeTown(r))), writes);
+ * import assert from "node:assert/strict";
+ * import { withWrites } from "./dash_towns.ts";
+ *
+ * const towns = [{ relayUrl: "ws://127.0.0.1:7100", state: "connected" as const, address: "g.town" }];
+ * const [row] = withWrites(towns, new Map([["g.town", "0.000123 USD"]]));
+ * assert.equal(row.writesPaid, "0.000123 USD");
  * ```
  */
 export function withWrites(towns: DashTown[], writes: Map<string, string>): DashTown[] {

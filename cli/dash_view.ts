@@ -255,12 +255,8 @@ function detailLines(d: JobDetail): ReactElement[] {
 /**
  * One frame: the overview, or the opened job.
  *
- * @example
- * ```ts
- * declare const props: Parameters<typeof dashFrame>[0];
- * import { renderToString } from "ink";
- * console.log(renderToString(dashFrame(props), { columns: 80 }));
- * ```
+ * It is drawn with ink from a whole view, so it has no example that runs here:
+ * tests/unit/cli/dash_view_test.ts
  */
 export function dashFrame(p: DashFrameProps): ReactElement {
   const keys = p.detail === undefined

@@ -33,12 +33,8 @@ export interface DepositBoundParamOptions {
 /**
  * Adds the bound to `spec` when it is below the bid; returns it (undefined when none).
  *
- * @example
- * ```ts ignore
- * import { addDepositBound } from "./deposit_bound_param.ts";
- *
- * await addDepositBound(spec, { stateDir, relays, shares: { floor: 5, ceiling: 40 }, json: true });
- * ```
+ * It reads the roster's trust from the profile's towns, so it has no example that runs here:
+ * tests/e2e/agent_task_deposit_bound_test.ts
  */
 export async function addDepositBound(
   spec: JobSpec,

@@ -54,7 +54,13 @@ export function registerDmCommand(program: Command): void {
  *
  * @example
  * ```ts
- * recipientHex("npub1..."); // "3bf0c63f..."
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey, getPublicKey, nip19 } from "nostr-tools";
+ * import { recipientHex } from "./dm_command.ts";
+ *
+ * const pubkey = getPublicKey(generateSecretKey());
+ * assert.equal(recipientHex(nip19.npubEncode(pubkey)), pubkey);
+ * assert.equal(recipientHex(pubkey), pubkey);
  * ```
  */
 export function recipientHex(text: string): string {

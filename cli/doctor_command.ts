@@ -61,10 +61,8 @@ export function registerDoctorCommand(program: Command): void {
 /**
  * The sandbox checks (also used by tests and `node up` diagnostics).
  *
- * @example
- * ```ts
- * for (const c of await sandboxChecks()) console.log(c.name, c.status);
- * ```
+ * It runs the sandbox's programs (Docker, the runtimes), so it has no example that runs here:
+ * tests/e2e/provider_doctor_test.ts
  */
 export async function sandboxChecks(): Promise<DoctorCheck[]> {
   try {
@@ -101,10 +99,7 @@ function limitCheck<M extends string>(
  * The Docker engine the docker-build skill would use (`DOCKER_HOST` or the default socket):
  * version, the platform it builds natively, the storage driver.
  *
- * @example
- * ```ts
- * const c = await dockerCheck(); // { status: "ok", detail: "20.10.24 builds linux/amd64 ..." }
- * ```
+ * It runs docker, so it has no example that runs here: tests/e2e/provider_doctor_test.ts
  */
 export async function dockerCheck(role?: string): Promise<DoctorCheck> {
   try {

@@ -32,12 +32,8 @@ const MAX_RPC_ANSWER_BYTES = 64 * 1024;
 /**
  * The relay, BTP and chain RPC checks for these settings, each bounded by `timeoutMs`.
  *
- * @example
- * ```ts
- * import { loadSettings } from "../config/settings.ts";
- *
- * const checks = await endpointChecks(await loadSettings(), 2000);
- * ```
+ * It reaches the profile's town, chain and BTP endpoints, so it has no example that runs here:
+ * tests/e2e/provider_doctor_test.ts
  */
 export async function endpointChecks(
   loaded: LoadedSettings,

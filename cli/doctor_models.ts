@@ -16,10 +16,14 @@ import type { DoctorCheck } from "./doctor_command.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { modelPresetChecks } from "./doctor_models.ts";
  * import { loadSettings } from "../config/settings.ts";
  *
- * for (const c of await modelPresetChecks(await loadSettings({}), 2000)) console.log(c.detail);
+ * const stateDir = await Deno.makeTempDir(); // a profile with no [models] preset: nothing to check
+ * const checks = await modelPresetChecks(await loadSettings({ flags: { stateDir } }), 2000);
+ * assert.deepEqual(checks, []);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function modelPresetChecks(

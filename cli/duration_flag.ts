@@ -13,7 +13,10 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
  *
  * @example
  * ```ts
- * parseDurationFlag("1h", "--since"); // 3600
+ * import assert from "node:assert/strict";
+ * import { parseDurationFlag } from "./duration_flag.ts";
+ *
+ * assert.equal(parseDurationFlag("1h", "--since"), 3600);
  * ```
  */
 export function parseDurationFlag(text: string, flag: string): number {

@@ -190,7 +190,11 @@ export type ErrorCode = keyof typeof ERROR_CODES;
  *
  * @example
  * ```ts
- * isErrorCode("no-job"); // true
+ * import assert from "node:assert/strict";
+ * import { isErrorCode } from "./error_codes.ts";
+ *
+ * assert(isErrorCode("no-job"));
+ * assert(!isErrorCode("no-such-code"));
  * ```
  */
 export function isErrorCode(code: unknown): code is ErrorCode {

@@ -28,10 +28,17 @@ export class EventFileError extends CliLayerError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  * import { eventFileToon } from "./event_file.ts";
+ * import { decodeEventToon } from "../protocol/toon_codec.ts";
  *
- * declare const event: { id: string; pubkey: string; sig: string };
+ * const event = finalizeEvent(
+ *   { kind: 1, created_at: 1_700_000_000, tags: [], content: "hi" },
+ *   generateSecretKey(),
+ * );
  * const toon = eventFileToon(JSON.stringify(event)); // the same event, as TOON
+ * assert.equal(decodeEventToon(toon).id, event.id);
  * ```
  * @throws {EventFileError} when `text` is neither one JSON event nor a TOON object.
  */

@@ -28,9 +28,10 @@ export interface GlobalOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { outputFormat } from "./global_options.ts";
  *
- * console.log(outputFormat({ output: "json" })); // "json"
+ * assert.equal(outputFormat({ output: "json" }), "json");
  * ```
  */
 export function outputFormat(options: GlobalOptions): OutputFormat {

@@ -23,12 +23,8 @@ export interface OnRosterOptions {
 /**
  * `directory` less the providers not on the profile's roster.
  *
- * @example
- * ```ts ignore
- * import { onRoster } from "./gt_roster_flag.ts";
- *
- * const trusted = await onRoster(directory, { stateDir, relays: ["ws://127.0.0.1:7100"] });
- * ```
+ * It reads the roster from a town, so it has no example that runs here:
+ * tests/e2e/gastown_worker_keys_test.ts
  * @throws {CliError} when the profile has no roster on its towns.
  */
 export async function onRoster(
@@ -52,12 +48,8 @@ export async function onRoster(
  * that goes with it (none for an agent task, which picks one provider from the directory; the
  * roster's providers in the directory for another kind).
  *
- * @example
- * ```ts ignore
- * import { rosterProviders } from "./gt_roster_flag.ts";
- *
- * const { directory, provider } = await rosterProviders("agent-task", all, { stateDir, relays });
- * ```
+ * It reads the roster and the providers from a town, so it has no example that runs here:
+ * tests/e2e/gastown_worker_keys_test.ts
  * @throws {CliError} when the profile has no roster on its towns.
  */
 export async function rosterProviders(

@@ -18,8 +18,10 @@ import { WorkerAddressError } from "../identity/worker_key.ts";
  * import assert from "node:assert/strict";
  * import { workerKeyOf } from "./gt_worker_flag.ts";
  *
- * const ref = await workerKeyOf(await Deno.makeTempDir(), "myrig/crew/max");
+ * const stateDir = await Deno.makeTempDir();
+ * const ref = await workerKeyOf(stateDir, "myrig/crew/max");
  * assert.equal(ref.rotation, 0);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  * @throws {CliError} (usage) when the address is not a Gas Town worker's.
  */

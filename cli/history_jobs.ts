@@ -41,11 +41,13 @@ export interface HistoryJobs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { historyJobs } from "./history_jobs.ts";
  *
  * const stateDir = await Deno.makeTempDir();
  * const found = await historyJobs({ stateDir, bead: "gt-1", loggedJobIds: [] });
- * console.log(found?.jobs.size); // 0: no job record keeps that bead
+ * assert.equal(found?.jobs.size ?? 0, 0); // no job record keeps that bead
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function historyJobs(o: HistoryJobsOptions): Promise<HistoryJobs | undefined> {

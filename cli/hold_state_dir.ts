@@ -13,9 +13,10 @@ import { lockStateDir, type StateDirLock, StateDirLockedError } from "../state/s
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NODE_LOCK_LABELS } from "./hold_state_dir.ts";
  *
- * console.assert(NODE_LOCK_LABELS.includes("node up"));
+ * assert(NODE_LOCK_LABELS.includes("node up"));
  * ```
  */
 export const NODE_LOCK_LABELS: readonly string[] = ["requester", "node up"];
@@ -25,8 +26,14 @@ export const NODE_LOCK_LABELS: readonly string[] = ["requester", "node up"];
  *
  * @example
  * ```ts
+ * import { holdStateDir } from "./hold_state_dir.ts";
+ *
  * const stateDir = await Deno.makeTempDir();
- * await using _lock = await holdStateDir(stateDir, "town up");
+ * {
+ *   await using _lock = await holdStateDir(stateDir, "town up");
+ *   // ... the node runs; another `town up` on this state dir is refused
+ * }
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function holdStateDir(stateDir: string, role: string): Promise<StateDirLock> {

@@ -186,20 +186,8 @@ export function registerJobCommand(program: Command): void {
  * running with these settings, or one started in the background; a node that was stopping hands
  * the request to the next.
  *
- * @example
- * ```ts
- * import { callRequesterNode } from "./job_command.ts";
- * import { loadRequesterConfig, type RequesterCliOptions } from "./job_read_command.ts";
- * import type { Command } from "commander";
- *
- * declare const opts: RequesterCliOptions; // a subcommand's parsed options
- * declare const cmd: Command; // the subcommand
- * declare const id: string; // a job's
- * const config = await loadRequesterConfig(opts, cmd);
- * for await (const line of callRequesterNode(opts, config, cmd, { op: "wait", id })) {
- *   console.log(line);
- * }
- * ```
+ * It asks the profile's node (a process) reached through a town, so it has no example that runs
+ * here: tests/e2e/requester_cli_test.ts
  */
 export function callRequesterNode(
   opts: RequesterCliOptions,
@@ -216,17 +204,8 @@ export function callRequesterNode(
 /**
  * Unlocks the wallet and starts a requester (resuming in-flight jobs unless told not to).
  *
- * @example
- * ```ts
- * import { openRequester } from "./job_command.ts";
- * import type { RequesterCliOptions } from "./job_read_command.ts";
- * import type { Command } from "commander";
- *
- * declare const opts: RequesterCliOptions; // a subcommand's parsed options
- * declare const cmd: Command; // the subcommand
- * const req = await openRequester(opts, cmd, { onProgress: console.log });
- * await req.close();
- * ```
+ * It opens the profile's requester on its town, so it has no example that runs here:
+ * tests/e2e/requester_cli_test.ts
  */
 export async function openRequester(
   opts: RequesterCliOptions,

@@ -44,16 +44,11 @@ const JOB_ERROR_CASES: readonly ErrorCase[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { asCliError } from "./job_errors.ts";
  *
- * declare function cancelJob(): Promise<void>; // the action's work
- * async function action(): Promise<void> {
- *   try {
- *     await cancelJob();
- *   } catch (err) {
- *     throw asCliError(err); // a CliError with its exit code, or err as it was
- *   }
- * }
+ * const other = new Error("disk full"); // not a job error: passed on as it was
+ * assert.equal(asCliError(other), other);
  * ```
  */
 export function asCliError(err: unknown): unknown {

@@ -52,16 +52,8 @@ export function hasPassphraseSource(
  * with no passphrase; else a node started with the passphrase given (never a prompt); else
  * `node-unreachable`, saying how to start it.
  *
- * @example
- * ```ts ignore
- * import { followJob } from "./job_follow.ts";
- * import { loadRequesterConfig, type RequesterCliOptions } from "./job_read_command.ts";
- * import type { Command } from "commander";
- *
- * declare const opts: RequesterCliOptions; // `job wait`'s parsed options
- * declare const cmd: Command; // `job wait`
- * await followJob("c1c254bf".repeat(8), opts, await loadRequesterConfig(opts, cmd), cmd);
- * ```
+ * It follows a job on the profile's node and town, so it has no example that runs here:
+ * tests/e2e/followed_job_liveness_test.ts
  * @throws {CliError} `node-unreachable` when no node runs and no passphrase source is given; as
  * `printOutcome` for a job that did not end `done`.
  */

@@ -23,13 +23,15 @@ import { parseReport } from "./job_report.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jobLineFields } from "./job_line.ts";
  *
  * const fields = jobLineFields({
  *   id: "ab".repeat(32), kind: 5600, skill: "none", status: "done", createdAtMs: 0,
  *   updatedAtMs: 0, payments: [],
  * }, "failed");
- * console.log(fields.verdict, "callback" in fields); // "failed" false
+ * assert.equal(fields.verdict, "failed");
+ * assert(!("callback" in fields));
  * ```
  */
 export function jobLineFields(
@@ -54,12 +56,13 @@ export function jobLineFields(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jobVerdict } from "./job_line.ts";
- * import { NO_CALLBACK, type RequesterJobRecord } from "../state/jobs/job_record.ts";
  *
- * declare const record: RequesterJobRecord;
- * const verdict = await jobVerdict("/home/a/.turnpike/default", record);
- * if (verdict === "failed") console.log("the job is done, its tests failed");
+ * const stateDir = await Deno.makeTempDir();
+ * const record = { id: "ab".repeat(32), status: "sent" as const }; // in flight: no verdict yet
+ * assert.equal(await jobVerdict(stateDir, record), undefined);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function jobVerdict(

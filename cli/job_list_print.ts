@@ -25,9 +25,11 @@ import { terminalText } from "./terminal_text.ts";
  * import { printJobList } from "./job_list_print.ts";
  * import { openJobRepository } from "../state/jobs/job_repository.ts";
  *
- * const repo = await openJobRepository({ stateDir: await Deno.makeTempDir(), readOnly: true });
+ * const stateDir = await Deno.makeTempDir();
+ * const repo = await openJobRepository({ stateDir, readOnly: true });
  * await printJobList(repo, repo.list({ limit: 100 }), "json");
  * repo.close();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function printJobList(

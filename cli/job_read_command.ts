@@ -170,16 +170,8 @@ export function addJobListCommand(job: Command): void {
 /**
  * Resolves settings + requester config, or fails with exit code 2.
  *
- * @example
- * ```ts
- * import { loadRequesterConfig, type RequesterCliOptions } from "./job_read_command.ts";
- * import type { Command } from "commander";
- *
- * declare const opts: RequesterCliOptions; // a subcommand's parsed options
- * declare const cmd: Command; // the subcommand
- * const config = await loadRequesterConfig(opts, cmd);
- * console.log(config.stateDir, config.relayUrl);
- * ```
+ * It reads the profile's settings and town, so it has no example that runs here:
+ * tests/e2e/requester_cli_test.ts
  */
 export async function loadRequesterConfig(
   opts: RequesterCliOptions,
@@ -206,11 +198,14 @@ export async function loadRequesterConfig(
  * @example
  * ```ts
  * import { printOutcome } from "./job_read_command.ts";
- * import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
  *
- * declare const stateDir: string;
- * declare const ended: RequesterJobRecord;
+ * const stateDir = await Deno.makeTempDir();
+ * const ended = {
+ *   id: "ab".repeat(32), kind: 5600, skill: "none", status: "done" as const, createdAtMs: 0,
+ *   updatedAtMs: 0, payments: [],
+ * };
  * await printOutcome(stateDir, [ended], { json: true, network: undefined });
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function printOutcome(
@@ -300,16 +295,8 @@ async function wait(
  * The profile's job repository, read-only, in the state dir the options name (a bad setting:
  * exit 2). The caller closes it.
  *
- * @example
- * ```ts
- * import { openRepo, type RequesterCliOptions } from "./job_read_command.ts";
- * import type { Command } from "commander";
- *
- * declare const opts: RequesterCliOptions;
- * declare const cmd: Command;
- * const repo = await openRepo(opts, cmd);
- * repo.close();
- * ```
+ * It opens the profile the command's flags name, so it has no example that runs here:
+ * tests/e2e/requester_cli_test.ts
  */
 export async function openRepo(opts: RequesterCliOptions, cmd: Command): Promise<JobRepository> {
   const loaded = await loadSettings({
@@ -325,9 +312,12 @@ export async function openRepo(opts: RequesterCliOptions, cmd: Command): Promise
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { withRepo } from "./job_read_command.ts";
  *
- * const jobs = await withRepo("/home/a/.turnpike/default", async (repo) => repo.count());
+ * const stateDir = await Deno.makeTempDir();
+ * assert.equal(await withRepo(stateDir, async (repo) => repo.count()), 0);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function withRepo<T>(
@@ -347,11 +337,16 @@ export async function withRepo<T>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveJobId } from "./job_read_command.ts";
- * import type { JobRepository } from "../state/jobs/job_repository.ts";
+ * import { CliError } from "./cli_error.ts";
+ * import { openJobRepository } from "../state/jobs/job_repository.ts";
  *
- * declare const repo: JobRepository;
- * const id = resolveJobId(repo, "c1c254bf"); // the full id, or exit 2
+ * const stateDir = await Deno.makeTempDir();
+ * const repo = await openJobRepository({ stateDir });
+ * assert.throws(() => resolveJobId(repo, "c1c254bf"), CliError); // no such job: exit 2
+ * repo.close();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function resolveJobId(repo: JobRepository, text: string): string {
@@ -379,12 +374,16 @@ export function resolveJobId(repo: JobRepository, text: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readJob } from "./job_read_command.ts";
- * import type { JobRepository } from "../state/jobs/job_repository.ts";
+ * import { CliError } from "./cli_error.ts";
+ * import { openJobRepository } from "../state/jobs/job_repository.ts";
  *
- * declare const repo: JobRepository;
- * const record = await readJob(repo, "c1c254bf");
- * console.log(record.status);
+ * const stateDir = await Deno.makeTempDir();
+ * const repo = await openJobRepository({ stateDir });
+ * await assert.rejects(readJob(repo, "c1c254bf"), CliError); // no such job: exit 2
+ * repo.close();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readJob(repo: JobRepository, text: string): Promise<RequesterJobRecord> {

@@ -111,7 +111,11 @@ export interface JobResultReport {
  *
  * @example
  * ```ts
- * console.log(JSON.stringify(progressLine({ jobId: "ab".repeat(32), status: "sent" })));
+ * import assert from "node:assert/strict";
+ * import { progressLine } from "./job_report.ts";
+ *
+ * const line = progressLine({ jobId: "ab".repeat(32), status: "sent" });
+ * assert.equal(line.status, "sent");
  * ```
  */
 export function progressLine(p: JobProgress, now: Date = new Date()): JobProgressLine {
@@ -139,14 +143,8 @@ export interface ResultReportOptions {
 /**
  * The result report of a job (the last of a chain), with costs summed over the whole chain.
  *
- * @example
- * ```ts
- * declare const stateDir: string;
- * declare const record: Parameters<typeof buildResultReport>[0]["chain"][number];
- * declare const log: { entries(): Parameters<typeof buildResultReport>[0]["payments"] };
- * const report = await buildResultReport({ stateDir, chain: [record], payments: log.entries() });
- * console.log(JSON.stringify(report));
- * ```
+ * It reads a job's stored result and payments, so it has no example that runs here:
+ * tests/e2e/agent_walk_test.ts
  */
 export async function buildResultReport(o: ResultReportOptions): Promise<JobResultReport> {
   const last = o.chain[o.chain.length - 1];
@@ -222,10 +220,11 @@ async function withReleasedLogs(report: unknown, record: RequesterJobRecord): Pr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseReport } from "./job_report.ts";
  *
- * parseReport('{"status":"failed"}'); // { status: "failed" }
- * parseReport("hello"); // null
+ * assert.deepEqual(parseReport('{"status":"failed"}'), { status: "failed" });
+ * assert.equal(parseReport("hello"), null);
  * ```
  */
 export function parseReport(content: string | undefined): unknown {
@@ -242,15 +241,8 @@ export function parseReport(content: string | undefined): unknown {
  * A chain's costs per asset from the payment log: the provider's invoices, the town's writes
  * (the request, a cancel's kind 5) and the inputs' uploads its records name.
  *
- * @example
- * ```ts
- * import { costsOf } from "./job_report.ts";
- *
- * declare const record: Parameters<typeof costsOf>[0][number];
- * declare const log: { entries(): Parameters<typeof costsOf>[1] };
- * const [costs] = costsOf([record], log.entries());
- * console.log(costs?.total); // base units, a decimal string
- * ```
+ * It sums a job's payments from the payment log, so it has no example that runs here:
+ * tests/e2e/agent_walk_test.ts
  */
 export function costsOf(
   chain: readonly RequesterJobRecord[],

@@ -126,15 +126,8 @@ export type JobResultsOptions = RequesterCliOptions & agentTask.ApplyFlags & {
  * `job results <id>`: the stored result line, its blobs saved (`--save`), an agent task applied
  * as a branch (`--apply`) or its delivery proof (`--proof`); docs/AGENTS.md.
  *
- * @example
- * ```ts
- * import { jobResults, type JobResultsOptions } from "./job_results_command.ts";
- * import type { Command } from "commander";
- *
- * declare const opts: JobResultsOptions; // `job results`'s parsed options
- * declare const cmd: Command; // `job results`
- * await jobResults("c1c254bf", opts, cmd);
- * ```
+ * It fetches a job's result from the profile's towns, so it has no example that runs here:
+ * tests/e2e/job_results_save_fetch_test.ts
  */
 export async function jobResults(
   idText: string,

@@ -16,9 +16,13 @@ export type JsonLine = { type: string } & Record<string, unknown>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsonLine } from "./json_line.ts";
  *
- * jsonLine("channel", { channelId: "0x01", deposit: 5n }); // '{"type":"channel","channelId":"0x01","deposit":"5"}'
+ * assert.equal(
+ *   jsonLine("channel", { channelId: "0x01", deposit: 5n }),
+ *   '{"type":"channel","channelId":"0x01","deposit":"5"}',
+ * );
  * ```
  */
 export function jsonLine(type: string, fields: object = {}): string {
@@ -38,9 +42,10 @@ const UNESCAPED_CONTROLS = /[\u007f-\u009f]/g;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsonText } from "./json_line.ts";
  *
- * console.assert(jsonText({ name: "\x1b]0;x\x07\u009b2J", n: 5n }) ===
+ * assert(jsonText({ name: "\x1b]0;x\x07\u009b2J", n: 5n }) ===
  *   '{"name":"\\u001b]0;x\\u0007\\u009b2J","n":"5"}');
  * ```
  */
@@ -56,9 +61,10 @@ export function jsonText(value: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { escapeJsonControls } from "./json_line.ts";
  *
- * console.assert(escapeJsonControls(JSON.stringify(["\u009b"])) === '["\\u009b"]');
+ * assert(escapeJsonControls(JSON.stringify(["\u009b"])) === '["\\u009b"]');
  * ```
  */
 export function escapeJsonControls(json: string): string {

@@ -26,7 +26,14 @@ export interface NetworkField {
  *
  * @example
  * ```ts
- * networkField("mainnet"); // { name: "mainnet", realFunds: true, line: "Network: MAINNET (real funds)" }
+ * import assert from "node:assert/strict";
+ * import { networkField } from "./network_line.ts";
+ *
+ * assert.deepEqual(networkField("mainnet"), {
+ *   name: "mainnet",
+ *   realFunds: true,
+ *   line: "Network: MAINNET (real funds)",
+ * });
  * ```
  */
 export function networkField(network: Network): NetworkField {

@@ -31,8 +31,14 @@ function secs(value: number | null): string {
  *
  * @example
  * ```ts
- * declare const snapshot: Parameters<typeof networkStatsText>[0];
- * for (const line of networkStatsText(snapshot, "1h")) console.log(line);
+ * import assert from "node:assert/strict";
+ * import { networkStatsText } from "./network_stats_view.ts";
+ * import { computeNetworkStats } from "../roles/requester/network_stats.ts";
+ *
+ * const now = Math.floor(Date.now() / 1000);
+ * const stats = computeNetworkStats([], { sinceSec: now - 3600, untilSec: now, providers: [] });
+ * const lines = networkStatsText({ providers: [], stats, truncated: false }, "1h");
+ * assert.equal(lines[0], "providers   0 online of 0");
  * ```
  */
 export function networkStatsText(snap: NetworkSnapshot, window: string): string[] {
@@ -60,13 +66,7 @@ export function networkStatsText(snap: NetworkSnapshot, window: string): string[
 /**
  * Runs `stats --network`: reads the town, prints text or one JSON object.
  *
- * @example
- * ```ts
- * import type { Command } from "commander";
- *
- * declare const cmd: Command;
- * await printNetworkStats(cmd.optsWithGlobals(), cmd);
- * ```
+ * It reads the town's events, so it has no example that runs here: tests/e2e/network_view_test.ts
  */
 export async function printNetworkStats(opts: NetworkStatsFlags, cmd: Command): Promise<void> {
   const window = opts.since ?? "1h";

@@ -32,10 +32,14 @@ const PROVEN_OPS: ReadonlySet<string> = new Set(["submit", "cancel", "late-resul
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { provePassphrase } from "./node_call.ts";
+ * import { CliError } from "./cli_error.ts";
  *
- * declare const stateDir: string;
- * provePassphrase(stateDir, { passphraseFile: "/run/secrets/pw" }).catch(() => {});
+ * const stateDir = await Deno.makeTempDir(); // no wallet: `no-identity`
+ * const refused = await provePassphrase(stateDir, { nonInteractive: true }).catch((e) => e);
+ * assert(refused instanceof CliError && refused.code === "no-identity");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function provePassphrase(
@@ -59,11 +63,16 @@ export function provePassphrase(
  *
  * @example
  * ```ts
- * import { callNode } from "./node_call.ts";
+ * import assert from "node:assert/strict";
+ * import { callNode, requestUndelivered } from "./node_call.ts";
  *
- * declare const stateDir: string;
- * declare const id: string; // a job's
- * for await (const line of callNode(stateDir, { op: "wait", id })) console.log(line);
+ * const stateDir = await Deno.makeTempDir(); // no node serves it: the request is not delivered
+ * const lines: unknown[] = [];
+ * const err = await (async () => {
+ *   for await (const line of callNode(stateDir, { op: "wait", id: "ab".repeat(32) })) lines.push(line);
+ * })().catch((e) => e);
+ * assert(requestUndelivered(err) && lines.length === 0);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  * @throws {CliError} with the node's error, or `node-unreachable` when it is not there.
  */
@@ -155,6 +164,7 @@ function fated(err: CliError, fate: "unread" | "unanswered"): CliError {
  * const stateDir = await Deno.makeTempDir(); // no node serves it
  * const err = await callNode(stateDir, { op: "hello" }).next().catch((e) => e);
  * assert.ok(requestUndelivered(err));
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function requestUndelivered(err: unknown): boolean {
@@ -178,6 +188,7 @@ export const STOPPING_TRIES = 5;
  * const err = await callNode(stateDir, { op: "hello" }).next().catch((e) => e);
  * assert.ok(mayAskNextNode(err, false, 1));
  * assert.ok(!mayAskNextNode(err, true, 1)); // a line came: what it did is known to the node
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function mayAskNextNode(err: unknown, answered: boolean, tries: number): boolean {
@@ -198,6 +209,7 @@ export function mayAskNextNode(err: unknown, answered: boolean, tries: number): 
  * const stateDir = await Deno.makeTempDir(); // no node serves it: nothing was read
  * const err = await callNode(stateDir, { op: "hello" }).next().catch((e) => e);
  * assert.ok(!requestUnanswered(err));
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function requestUnanswered(err: unknown): boolean {

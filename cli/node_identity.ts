@@ -48,12 +48,19 @@ export interface LoadNodeSignerOptions extends PassphraseFlags {
  *
  * @example
  * ```ts
- * import { startTownNode } from "../roles/town/town_node.ts";
+ * import assert from "node:assert/strict";
+ * import { loadNodeSigner } from "./node_identity.ts";
+ * import { CliError } from "./cli_error.ts";
  *
- * declare const stateDir: string;
- * declare const config: Parameters<typeof startTownNode>[0]["config"];
- * const signer = await loadNodeSigner({ stateDir, who: "the town", nonInteractive: true });
- * try { await startTownNode({ config, signer }); } finally { signer.close(); }
+ * const stateDir = await Deno.makeTempDir();
+ * await assert.rejects(loadNodeSigner({ stateDir, who: "the town", nonInteractive: true }), CliError);
+ * const signer = await loadNodeSigner({ stateDir, who: "the town", generateKey: true }); // throwaway
+ * try {
+ *   assert.match(signer.evm.address, /^0x[0-9a-fA-F]{40}$/);
+ * } finally {
+ *   signer.close();
+ * }
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function loadNodeSigner(options: LoadNodeSignerOptions): Promise<NodeSigner> {

@@ -27,10 +27,17 @@ export interface ProvenPassphrase {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readPassphraseProof } from "./node_passphrase.ts";
+ * import { createWallet } from "./wallet_command.ts";
  *
- * declare const stateDir: string;
- * const { proof } = await readPassphraseProof(stateDir, { passphraseFile: "/run/secrets/pw" });
+ * const stateDir = await Deno.makeTempDir();
+ * const passphraseFile = `${stateDir}/passphrase`;
+ * await Deno.writeTextFile(passphraseFile, "correct horse battery staple\n");
+ * await createWallet(stateDir, { passphraseFile });
+ * const { proof } = await readPassphraseProof(stateDir, { passphraseFile });
+ * assert(proof.length > 0);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readPassphraseProof(

@@ -51,16 +51,22 @@ export interface NodeSession extends AsyncDisposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { startNodeSession } from "./node_session.ts";
  *
  * const stateDir = await Deno.makeTempDir();
- * await using session = await startNodeSession({
- *   command: "town up",
- *   network: "local",
- *   signer: { stateDir, who: "the town", generateKey: true },
- * });
- * const lost = await session.stopped; // after SIGINT: undefined
- * if (lost) throw lost;
+ * {
+ *   await using session = await startNodeSession({
+ *     command: "town up",
+ *     network: "local",
+ *     signer: { stateDir, who: "the town", generateKey: true },
+ *   });
+ *   const waiting = setInterval(() => {}, 1000); // a signal listener alone keeps no test alive
+ *   Deno.kill(Deno.pid, "SIGTERM"); // what `kill <pid>` sends
+ *   assert.equal(await session.stopped, undefined); // a clean stop
+ *   clearInterval(waiting);
+ * }
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  * @throws {CliError} when the state dir is locked by another process or the wallet cannot be
  * unlocked.

@@ -60,16 +60,8 @@ export function addNodeStatusCommand(node: Command): void {
 /**
  * The settings of a `node` subcommand (a bad one: exit 2).
  *
- * @example
- * ```ts
- * import { loadNodeSettings, type NodeConnectionOptions } from "./node_status_command.ts";
- * import type { Command } from "commander";
- *
- * declare const opts: NodeConnectionOptions; // a subcommand's parsed options
- * declare const cmd: Command; // the subcommand
- * const loaded = await loadNodeSettings(opts, cmd);
- * console.log(loaded.settings.stateDir);
- * ```
+ * It reads the profile the command's flags name and asks its node, so it has no example that runs
+ * here: tests/e2e/profile_node_test.ts
  */
 export async function loadNodeSettings(
   opts: NodeConnectionOptions,

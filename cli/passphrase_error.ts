@@ -22,13 +22,14 @@ const PASSPHRASE_CASES: readonly ErrorCase[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { passphraseError } from "./passphrase_error.ts";
  * import { readPassphrase } from "../identity/passphrase.ts";
  *
- * declare const flags: Parameters<typeof readPassphrase>[0];
- * const passphrase = await readPassphrase(flags).catch((err: unknown) => {
- *   throw passphraseError(err);
- * });
+ * const dir = await Deno.makeTempDir();
+ * const err = await readPassphrase({ passphraseFile: `${dir}/missing` }).catch(passphraseError);
+ * assert(err instanceof Error);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function passphraseError(err: unknown): unknown {

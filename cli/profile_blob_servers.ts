@@ -16,16 +16,8 @@ import { settingsFlagsFrom, TOWN_CONNECTION_FLAGS } from "./settings_flags.ts";
  * The profile's towns' Blossom servers (`relay_url` first, then `[towns]`): where a result's
  * blobs are fetched by hash (roles/requester/town_blob_fetch.ts).
  *
- * @example
- * ```ts
- * import { profileBlobServers } from "./profile_blob_servers.ts";
- * import type { RequesterCliOptions } from "./job_read_command.ts";
- * import type { Command } from "commander";
- *
- * declare const opts: RequesterCliOptions;
- * declare const cmd: Command;
- * console.log(await profileBlobServers(opts, cmd)); // ["http://127.0.0.1:7100"]
- * ```
+ * It reads the profile the command's flags name, so it has no example that runs here:
+ * tests/e2e/job_results_save_fetch_test.ts
  */
 export async function profileBlobServers(
   opts: RequesterCliOptions,

@@ -58,16 +58,8 @@ const NODE_START_TIMEOUT_MS = 120_000;
  * without what is checked per request (price ceiling, `--accept-price`) and the node's own idle
  * time; the BTP token as its SHA-256.
  *
- * @example
- * ```ts
- * import { nodeSettings } from "./profile_node.ts";
- * import type { RequesterSettings } from "../config/requester_settings.ts";
- *
- * declare const config: RequesterSettings;
- * declare const running: Record<string, unknown>; // the running node's, from its hello
- * const key = nodeSettings(config);
- * const shared = JSON.stringify(key) === JSON.stringify(running); // this command may use it
- * ```
+ * It compares with a running node's hello, so it has no example that runs here:
+ * tests/unit/roles/requester/node_stopping_test.ts
  */
 export function nodeSettings(config: RequesterSettings): Record<string, unknown> {
   const { priceCeiling: _c, acceptPrice: _a, nodeIdleTimeoutS: _i, btpToken, ...rest } = config;
@@ -88,11 +80,13 @@ function differingSettings(a: Record<string, unknown>, b: Record<string, unknown
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nodeHello } from "./profile_node.ts";
  *
  * const stateDir = await Deno.makeTempDir();
  * const hello = await nodeHello(stateDir);
- * console.assert(hello === undefined); // no node serves this profile
+ * assert(hello === undefined); // no node serves this profile
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function nodeHello(stateDir: string): Promise<NodeHello | undefined> {
@@ -120,10 +114,12 @@ function isNodeGone(err: unknown): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stopProfileNode } from "./profile_node.ts";
  *
  * const stateDir = await Deno.makeTempDir();
- * if (!(await stopProfileNode(stateDir))) console.error("no node running");
+ * assert.equal(await stopProfileNode(stateDir), false); // no node running
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function stopProfileNode(stateDir: string): Promise<boolean> {
@@ -178,21 +174,8 @@ export interface EnsureProfileNodeOptions extends PassphraseFlags {
  * passphrase is read and proven first, node running or not; {@linkcode callNode} then sends its
  * proof with every paying request.
  *
- * @example
- * ```ts
- * import { ensureProfileNode } from "./profile_node.ts";
- * import { REQUESTER_CONNECTION_OPTIONS } from "./job_command.ts";
- * import type { RequesterSettings } from "../config/requester_settings.ts";
- * import type { Command } from "commander";
- *
- * declare const config: RequesterSettings;
- * declare const cmd: Command;
- * const hello = await ensureProfileNode({
- *   config,
- *   cmd,
- *   connectionOptions: REQUESTER_CONNECTION_OPTIONS,
- * });
- * ```
+ * It starts the profile's node (a process), so it has no example that runs here:
+ * tests/unit/roles/requester/node_stopping_test.ts
  * @throws {CliError} `node-busy` when a node with other settings has jobs in flight;
  * `passphrase` without a passphrase or with a wrong one; `no-identity` without a wallet.
  */
@@ -247,14 +230,8 @@ export async function ensureProfileNode(o: EnsureProfileNodeOptions): Promise<No
  * time ran out as the command found it) did nothing, nor one gone before the request reached it,
  * so the request goes to the next node.
  *
- * @example
- * ```ts
- * import { callProfileNode, type EnsureProfileNodeOptions } from "./profile_node.ts";
- *
- * declare const o: EnsureProfileNodeOptions;
- * declare const id: string; // a job's
- * for await (const line of callProfileNode(o, { op: "wait", id })) console.log(line);
- * ```
+ * It asks the profile's node (a process), so it has no example that runs here:
+ * tests/unit/roles/requester/node_stopping_test.ts
  * @throws {CliError} as {@linkcode ensureProfileNode} and {@linkcode callNode} do;
  * `node-stopping` when every node tried was stopping.
  */
@@ -284,17 +261,8 @@ export async function* callProfileNode(
  * Starts the profile's node again in the background as it was started before (its `hello`'s
  * arguments), after a command that had to stop it, such as `channel close`.
  *
- * @example
- * ```ts
- * import { nodeHello, restartProfileNode, stopProfileNode } from "./profile_node.ts";
- *
- * declare const stateDir: string;
- * const hello = await nodeHello(stateDir);
- * if (hello && await stopProfileNode(stateDir)) {
- *   // ... what needed the node stopped
- *   await restartProfileNode(stateDir, hello, { passphraseFile: "~/.turnpike-pass" });
- * }
- * ```
+ * It stops and starts the profile's node (a process), so it has no example that runs here:
+ * tests/e2e/profile_node_test.ts
  */
 export async function restartProfileNode(
   stateDir: string,

@@ -30,13 +30,8 @@ export interface RosterTrustOptions {
 /**
  * Each counterparty's trust from the profile's receipts and its roster's assertions, by pubkey.
  *
- * @example
- * ```ts ignore
- * import { rosterTrust } from "./profile_trust.ts";
- *
- * const trust = await rosterTrust({ stateDir, relays: ["ws://127.0.0.1:7100"] });
- * console.log(trust.get("cd".repeat(32))?.rank ?? 0);
- * ```
+ * It reads the roster's assertions from a town, so it has no example that runs here:
+ * tests/e2e/trust_assertions_test.ts
  */
 export async function rosterTrust(o: RosterTrustOptions): Promise<Map<string, CombinedTrust>> {
   // The book is read (each line's signature checked) only when the caller has not just done so.

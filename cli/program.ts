@@ -43,7 +43,11 @@ import { registerTownsCommand } from "./towns_command.ts";
  *
  * @example
  * ```ts
- * await createProgram().parseAsync(["node", "turnpike", "--help"]);
+ * import assert from "node:assert/strict";
+ * import { createProgram } from "./program.ts";
+ *
+ * const program = createProgram();
+ * assert(program.commands.some((c) => c.name() === "job"));
  * ```
  */
 export function createProgram(): Command {

@@ -36,12 +36,8 @@ export interface AutoProviderOptions {
 /**
  * The `--provider` list `auto` stands for: the one provider picked, or none.
  *
- * @example
- * ```ts ignore
- * import { autoProvider } from "./provider_auto.ts";
- *
- * const provider = await autoProvider("echo", directory, { stateDir, relays, json: true });
- * ```
+ * It reads the providers and trust from a town, so it has no example that runs here:
+ * tests/e2e/trust_assertions_test.ts
  */
 export async function autoProvider(
   kindText: string,

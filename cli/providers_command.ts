@@ -40,9 +40,17 @@ interface ProvidersFlags extends TownReadFlags {
  *
  * @example
  * ```ts
- * declare const providers: Parameters<typeof providersServing>[0];
- * providersServing(providers, "5601");
- * providersServing(providers, "echo");
+ * import assert from "node:assert/strict";
+ * import { providersServing } from "./providers_command.ts";
+ *
+ * const providers = [{
+ *   pubkey: "ab".repeat(32),
+ *   name: "beta",
+ *   online: true,
+ *   skills: [{ name: "echo", kinds: [5601], price: "1" }, { name: "ocr", kinds: [5602], price: "2" }],
+ * }];
+ * assert.deepEqual(providersServing(providers, "5601")[0].skills.map((s) => s.name), ["echo"]);
+ * assert.deepEqual(providersServing(providers, "translate"), []);
  * ```
  */
 export function providersServing(
@@ -66,7 +74,10 @@ export function providersServing(
  *
  * @example
  * ```ts
- * priceText("100", { assetCode: "M2M", assetScale: 6 }); // "0.0001 M2M"
+ * import assert from "node:assert/strict";
+ * import { priceText } from "./providers_command.ts";
+ *
+ * assert.equal(priceText("100", { assetCode: "M2M", assetScale: 6 }), "0.0001 M2M");
  * ```
  */
 export function priceText(
@@ -85,8 +96,11 @@ export function priceText(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { agoText } from "./providers_command.ts";
+ *
  * const now = Math.floor(Date.now() / 1000);
- * agoText(now - 90, now); // "1m"
+ * assert.equal(agoText(now - 90, now), "1m");
  * ```
  */
 export function agoText(atSec: number | undefined, nowSec: number): string {
@@ -103,9 +117,18 @@ export function agoText(atSec: number | undefined, nowSec: number): string {
  *
  * @example
  * ```ts
- * declare const providers: Parameters<typeof providersTable>[0];
+ * import assert from "node:assert/strict";
+ * import { providersTable } from "./providers_command.ts";
+ *
  * const now = Math.floor(Date.now() / 1000);
- * for (const line of providersTable(providers, now)) console.log(line);
+ * const providers = [{
+ *   pubkey: "ab".repeat(32),
+ *   name: "beta",
+ *   online: true,
+ *   lastSeen: now - 90,
+ *   skills: [{ name: "echo", kinds: [5601], price: "1" }],
+ * }];
+ * assert(providersTable(providers, now).some((line) => line.includes("beta")));
  * ```
  */
 export function providersTable(
@@ -175,8 +198,16 @@ export function providersTable(
  *
  * @example
  * ```ts
- * declare const providers: Parameters<typeof providersCsv>[0];
- * console.log(providersCsv(providers).join("\n"));
+ * import assert from "node:assert/strict";
+ * import { providersCsv } from "./providers_command.ts";
+ *
+ * const providers = [{
+ *   pubkey: "ab".repeat(32),
+ *   name: "beta",
+ *   online: true,
+ *   skills: [{ name: "echo", kinds: [5601], price: "1" }],
+ * }];
+ * assert(providersCsv(providers).some((line) => line.includes("beta")));
  * ```
  */
 export function providersCsv(providers: readonly ProviderListing[]): string[] {

@@ -52,13 +52,8 @@ export function addReceiptSigningOptions(cmd: Command): Command {
  * Signs the receipts of the jobs that ended since the last ones, then reads the book: the newest
  * valid receipt per job and side, signed by the profile's key.
  *
- * @example
- * ```ts
- * import { signedReceipts } from "./receipts_command.ts";
- *
- * const receipts = await signedReceipts("/home/me/.turnpike/alice", { nonInteractive: true });
- * console.log(receipts.length);
- * ```
+ * It unlocks the profile's wallet and signs its receipts, so it has no example that runs here:
+ * tests/e2e/receipts_trust_test.ts
  */
 export async function signedReceipts(
   stateDir: string,
@@ -78,10 +73,11 @@ export async function signedReceipts(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sinceMs } from "./receipts_command.ts";
  *
- * sinceMs("2026-11-01", 0); // 1793491200000
- * sinceMs("1d", 86_400_000); // 0
+ * assert.equal(sinceMs("2026-11-01", 0), Date.UTC(2026, 10, 1));
+ * assert.equal(sinceMs("1d", 86_400_000), 0);
  * ```
  */
 export function sinceMs(text: string, nowMs: number = Date.now()): number {

@@ -23,12 +23,8 @@ export interface RefineryTrustOptions {
 /**
  * Each provider's combined rank (0-100), by pubkey.
  *
- * @example
- * ```ts ignore
- * import { refineryTrust } from "./refinery_trust.ts";
- *
- * const trust = await refineryTrust({ stateDir, relays: ["ws://127.0.0.1:7100"], providers });
- * ```
+ * It reads the roster's assertions from the towns, so it has no example that runs here:
+ * tests/e2e/refinery_roster_trust_test.ts
  */
 export async function refineryTrust(o: RefineryTrustOptions): Promise<Map<string, number>> {
   if (o.providers.length === 0) return new Map();

@@ -46,10 +46,7 @@ export interface RoundTripOptions {
  * Opens a WebSocket, sends a REQ that matches nothing and times the EOSE (the one-shot mode of
  * `transport/nip01_client.ts`).
  *
- * @example
- * ```ts
- * const ms = await nip01RoundTrip("ws://127.0.0.1:7100", { timeoutMs: 2000 });
- * ```
+ * It needs a relay, so it has no example that runs here: tests/e2e/cli_test.ts
  */
 export function nip01RoundTrip(relayUrl: string, options: RoundTripOptions): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -92,10 +89,7 @@ async function readHealth(relayUrl: string, timeoutMs: number): Promise<unknown>
 /**
  * Asks a relay who it is and how it answers.
  *
- * @example
- * ```ts
- * const status = await relayStatus("ws://127.0.0.1:7100", 2000);
- * ```
+ * It needs a relay, so it has no example that runs here: tests/e2e/cli_test.ts
  */
 export async function relayStatus(relayUrl: string, timeoutMs: number): Promise<RelayStatus> {
   const info = await fetchRelayInfo(relayUrl, { timeoutMs });

@@ -33,11 +33,13 @@ const CI_LOG = "ci.log";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inlineReportLogs } from "./report_logs.ts";
  *
  * const report = { status: "failed", logBytes: 3, logTailEncoding: "utf8", logTail: "ko\n" };
  * const [log] = await inlineReportLogs(report, []);
- * console.log(log.name, new TextDecoder().decode(log.bytes)); // "ci.log" "ko\n"
+ * assert.equal(log.name, "ci.log");
+ * assert.equal(new TextDecoder().decode(log.bytes), "ko\n");
  * ```
  * @throws {InlineLogError} when the tail is not valid `gzip+base64`.
  */

@@ -11,7 +11,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { selfCommand } from "./self_command.ts";
+ *
  * const [cmd, ...rest] = selfCommand(["job", "list"]);
+ * assert.equal(cmd, Deno.execPath());
+ * assert.deepEqual(rest.slice(-2), ["job", "list"]);
  * ```
  */
 export function selfCommand(args: string[]): string[] {

@@ -30,11 +30,13 @@ export const TOWN_CONNECTION_FLAGS = [
  *
  * @example
  * ```ts
- * import type { Command } from "commander";
+ * import assert from "node:assert/strict";
+ * import { Command } from "commander";
+ * import { explicitProfile } from "./settings_flags.ts";
  *
- * declare const cmd: Command;
- * declare const opts: Parameters<typeof explicitProfile>[0];
- * const profile = explicitProfile(opts, cmd);
+ * const cmd = new Command("turnpike").option("--profile <name>", "the profile", "default");
+ * cmd.parse(["--profile", "alice"], { from: "user" });
+ * assert.equal(explicitProfile(cmd.opts(), cmd), "alice");
  * ```
  */
 export function explicitProfile(opts: GlobalOptions, cmd: Command): string | undefined {
@@ -49,12 +51,14 @@ export function explicitProfile(opts: GlobalOptions, cmd: Command): string | und
  *
  * @example
  * ```ts
- * import type { Command } from "commander";
- * import type { GlobalOptions } from "./global_options.ts";
+ * import assert from "node:assert/strict";
+ * import { Command } from "commander";
+ * import { settingsFlagsFrom } from "./settings_flags.ts";
  *
- * declare const cmd: Command;
- * declare const opts: GlobalOptions & { relayUrl?: string; allowInsecure?: boolean };
- * const flags = settingsFlagsFrom(opts, cmd, ["relayUrl", "allowInsecure"]);
+ * const cmd = new Command("turnpike").option("--relay-url <url>").option("--allow-insecure");
+ * cmd.parse(["--relay-url", "ws://127.0.0.1:7100"], { from: "user" });
+ * const flags = settingsFlagsFrom(cmd.opts(), cmd, ["relayUrl", "allowInsecure"]);
+ * assert.deepEqual(flags, { relayUrl: "ws://127.0.0.1:7100" }); // no --allow-insecure: not set
  * ```
  */
 export function settingsFlagsFrom<T extends GlobalOptions>(

@@ -27,12 +27,8 @@ export interface SpecFromProfileOptions {
 /**
  * Completes `spec` in place; see the module doc.
  *
- * @example
- * ```ts ignore
- * import { specFromProfile } from "./spec_from_profile.ts";
- *
- * await specFromProfile(spec, { stateDir, relays, depositShares: { floor: 100, ceiling: 100 }, json: true });
- * ```
+ * It reads the roster's trust from the profile's towns, so it has no example that runs here:
+ * tests/e2e/agent_task_deposit_bound_test.ts
  * @throws {CliError} (usage) when `worker` is not a Gas Town worker's address.
  */
 export async function specFromProfile(spec: JobSpec, o: SpecFromProfileOptions): Promise<void> {

@@ -15,10 +15,15 @@ import type { GlobalOptions } from "./global_options.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Command } from "commander";
+ * import { existingStateDir } from "./state_dir_flags.ts";
  *
- * declare const cmd: Command;
- * const dir = await existingStateDir(cmd.optsWithGlobals(), cmd);
+ * const stateDir = await Deno.makeTempDir();
+ * const cmd = new Command("turnpike").option("--state-dir <dir>");
+ * cmd.parse(["--state-dir", stateDir], { from: "user" });
+ * assert.equal(await existingStateDir(cmd.opts(), cmd), stateDir);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function existingStateDir(opts: GlobalOptions, cmd: Command): Promise<string> {

@@ -56,7 +56,13 @@ async function jobCounts(stateDir: string): Promise<Record<string, number>> {
  *
  * @example
  * ```ts
- * const stats = await readNodeStats("/home/me/.turnpike/default");
+ * import assert from "node:assert/strict";
+ * import { readNodeStats } from "./stats_command.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // nothing paid yet
+ * const stats = await readNodeStats(stateDir);
+ * assert.deepEqual(stats.books, []);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readNodeStats(stateDir: string): Promise<NodeStats> {
@@ -76,8 +82,22 @@ export async function readNodeStats(stateDir: string): Promise<NodeStats> {
  *
  * @example
  * ```ts
- * declare const stats: { books: Parameters<typeof booksJson>[0] };
- * console.log(JSON.stringify(booksJson(stats.books)));
+ * import assert from "node:assert/strict";
+ * import { booksJson } from "./stats_command.ts";
+ *
+ * const byCategory = { job: 0n, "town-write": 5n, "town-blob": 0n, transfer: 0n };
+ * const books = [{
+ *   asset: "USD",
+ *   spent: { total: 5n, byCategory },
+ *   earned: { total: 0n, byCategory: { ...byCategory, "town-write": 0n } },
+ *   net: -5n,
+ *   byDay: [],
+ *   byJob: [],
+ *   payments: 1,
+ * }];
+ * const json = booksJson(books) as { net: string; spent: { total: string } }[];
+ * assert.equal(json[0].net, "-5");
+ * assert.equal(json[0].spent.total, "5");
  * ```
  */
 export function booksJson(books: readonly AssetBooks[]): unknown {
@@ -97,8 +117,10 @@ function categories(t: CategoryTotals, amount: (n: bigint) => string): string {
  *
  * @example
  * ```ts
- * declare const stats: { books: Parameters<typeof booksText>[0] };
- * for (const line of booksText(stats.books)) console.log(line);
+ * import assert from "node:assert/strict";
+ * import { booksText } from "./stats_command.ts";
+ *
+ * assert.deepEqual(booksText([]), ["payments    none"]);
  * ```
  */
 export function booksText(books: readonly AssetBooks[]): string[] {

@@ -12,11 +12,14 @@
  *
  * @example
  * ```ts
- * declare const node: { stop(): Promise<void> };
+ * import assert from "node:assert/strict";
+ * import { stopSignal } from "./stop_signal.ts";
+ *
  * const stopped = stopSignal();
- * console.log("town up");
- * await stopped;
- * await node.stop();
+ * const waiting = setInterval(() => {}, 1000); // a signal listener alone keeps no test alive
+ * Deno.kill(Deno.pid, "SIGTERM"); // what `kill <pid>` sends the node
+ * assert.equal(await stopped, "SIGTERM");
+ * clearInterval(waiting);
  * ```
  */
 export function stopSignal(): Promise<Deno.Signal> {

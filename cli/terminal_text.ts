@@ -32,13 +32,14 @@ const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u200b\u200e\u200f\u202a-\u202e\u20
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { terminalText } from "./terminal_text.ts";
  *
- * console.assert(terminalText("\x1b[2Jhi\x07") === "\\x1b[2Jhi\\x07");
- * console.assert(terminalText("a\tb\nc") === "a\\x09b\\x0ac");
- * console.assert(terminalText("a\tb\r\n", { multiline: true }) === "a\tb\\x0d\n");
- * console.assert(terminalText("\u009b31m") === "\\u{9b}31m");
- * console.assert(terminalText("pay \u202eevil") === "pay \\u{202e}evil");
+ * assert(terminalText("\x1b[2Jhi\x07") === "\\x1b[2Jhi\\x07");
+ * assert(terminalText("a\tb\nc") === "a\\x09b\\x0ac");
+ * assert(terminalText("a\tb\r\n", { multiline: true }) === "a\tb\\x0d\n");
+ * assert(terminalText("\u009b31m") === "\\u{9b}31m");
+ * assert(terminalText("pay \u202eevil") === "pay \\u{202e}evil");
  * ```
  */
 export function terminalText(text: string, options: TerminalTextOptions = {}): string {

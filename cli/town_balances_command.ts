@@ -51,8 +51,14 @@ export function registerTownBalances(town: Command): void {
  *
  * @example
  * ```ts
- * declare const ledger: { balance(peer: string): Parameters<typeof peerBalanceJson>[0] };
- * console.log(JSON.stringify(peerBalanceJson(ledger.balance("beta"))));
+ * import assert from "node:assert/strict";
+ * import { peerBalanceJson } from "./town_balances_command.ts";
+ *
+ * const balance = {
+ *   account: "beta", owed: 500n, claimed: 200n, settled: 0n, inFlight: 0n, inDoubt: 0n,
+ *   packets: 5, payoutDeposit: 0n,
+ * };
+ * assert.equal(peerBalanceJson(balance).unclaimed, "300");
  * ```
  */
 export function peerBalanceJson(

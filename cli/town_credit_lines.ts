@@ -34,10 +34,13 @@ export interface PeerCreditLinesOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { townCreditSettings } from "./town_credit_lines.ts";
  *
- * const config = await townCreditSettings(await Deno.makeTempDir());
- * console.log(config?.peerCreditLimit); // undefined: a town that moves no money
+ * const stateDir = await Deno.makeTempDir();
+ * const config = await townCreditSettings(stateDir);
+ * assert.equal(config?.peerCreditLimit, undefined); // a town that moves no money
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function townCreditSettings(
@@ -55,6 +58,7 @@ export async function townCreditSettings(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { peerCreditLines } from "./town_credit_lines.ts";
  *
  * const config = {
@@ -63,7 +67,7 @@ export async function townCreditSettings(
  *   peerCreditLine: { ceiling: 20_000n, graceMs: 60_000 },
  * };
  * const lines = peerCreditLines(new Map([["child", { repaid: 5_000n, mark: 0n }]]), { config });
- * console.log(lines.get("child")?.line); // 10000n
+ * assert.equal(lines.get("child")?.line, 10_000n);
  * ```
  */
 export function peerCreditLines(

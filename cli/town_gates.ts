@@ -36,13 +36,15 @@ const TOWN_CHAIN_ERROR_CASES = [
  * import { openTownGates } from "./town_gates.ts";
  *
  * // No channel and no chain to settle on: the chain code stays unloaded, claims are refused.
+ * const stateDir = await Deno.makeTempDir();
  * const gates = await openTownGates({
- *   stateDir: await Deno.makeTempDir(),
+ *   stateDir,
  *   peerChannels: [],
  *   signer: {} as NodeSigner, // never asked: there is no channel to sign for
  *   triggeredBy: () => "g.town",
  * });
  * assert.equal(typeof gates.claimGate("peer-1")?.handle, "function");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function openTownGates(options: TownChannelGatesOptions): Promise<TownChannelGates> {

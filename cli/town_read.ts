@@ -49,14 +49,8 @@ export function addTownReadOptions(cmd: Command): Command {
 /**
  * The relay URL, network and state dir from flags, env and config.toml; a bad one exits 2.
  *
- * @example
- * ```ts
- * import type { Command } from "commander";
- *
- * declare const opts: Parameters<typeof townReadTarget>[0];
- * declare const cmd: Command;
- * const { relayUrl, network } = await townReadTarget(opts, cmd);
- * ```
+ * It reads the profile the command's flags name, so it has no example that runs here:
+ * tests/e2e/cli_test.ts
  */
 export async function townReadTarget(opts: TownReadFlags, cmd: Command): Promise<TownReadTarget> {
   try {
@@ -85,12 +79,11 @@ export async function townReadTarget(opts: TownReadFlags, cmd: Command): Promise
  *
  * @example
  * ```ts
- * import { fetchProviderDirectory } from "../roles/requester/provider_directory.ts";
+ * import assert from "node:assert/strict";
+ * import { townReadError } from "./town_read.ts";
  *
- * declare const relayUrl: string;
- * const providers = await fetchProviderDirectory({ relayUrl }).catch((e: unknown) => {
- *   throw townReadError(e, relayUrl);
- * });
+ * const plain = new Error("disk full"); // not a town read's: passed on as it was
+ * assert.equal(townReadError(plain, "ws://127.0.0.1:7100"), plain);
  * ```
  */
 export function townReadError(err: unknown, relayUrl: string): unknown {

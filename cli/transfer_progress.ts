@@ -22,11 +22,14 @@ export interface TransferProgressOptions {
  *
  * @example
  * ```ts
- * import { uploadBlobFile } from "../transport/blossom_client.ts";
+ * import assert from "node:assert/strict";
+ * import { transferProgressPrinter } from "./transfer_progress.ts";
  *
- * declare const o: Parameters<typeof uploadBlobFile>[0];
- * const onProgress = transferProgressPrinter({ label: "upload ctx.tar.gz" });
- * await uploadBlobFile({ ...o, onProgress });
+ * const written: string[] = [];
+ * const onProgress = transferProgressPrinter({ label: "upload ctx.tar.gz", write: (t) => written.push(t) });
+ * onProgress?.(1024, 1024);
+ * assert(written.join("").includes("upload ctx.tar.gz"));
+ * assert.equal(transferProgressPrinter({ label: "x", quiet: true }), undefined);
  * ```
  */
 export function transferProgressPrinter(o: TransferProgressOptions): TransferProgress | undefined {
@@ -63,8 +66,11 @@ const BYTE_UNITS = ["KiB", "MiB", "GiB", "TiB"];
  *
  * @example
  * ```ts
- * formatByteSize(501); // "501 B"
- * formatByteSize(3 * 1024 * 1024); // "3.0 MiB"
+ * import assert from "node:assert/strict";
+ * import { formatByteSize } from "./transfer_progress.ts";
+ *
+ * assert.equal(formatByteSize(501), "501 B");
+ * assert.equal(formatByteSize(3 * 1024 * 1024), "3.0 MiB");
  * ```
  */
 export function formatByteSize(bytes: number): string {

@@ -54,10 +54,12 @@ interface ShowOptions extends WalletOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Command } from "commander";
- * const program = new Command("turnpike").option("--state-dir <dir>");
- * registerWalletCommand(program);
- * await program.parseAsync(["wallet", "show"], { from: "user" });
+ * import { registerWalletCommand } from "./wallet_command.ts";
+ *
+ * const wallet = registerWalletCommand(new Command("turnpike").option("--state-dir <dir>"));
+ * assert(wallet.commands.some((c) => c.name() === "show"));
  * ```
  */
 export function registerWalletCommand(program: Command): Command {
@@ -135,8 +137,15 @@ export interface CreateWalletOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { createWallet } from "./wallet_command.ts";
+ *
  * const stateDir = await Deno.makeTempDir();
- * const { record, mnemonic } = await createWallet(stateDir, { passphraseFile: "/run/tp" });
+ * const passphraseFile = `${stateDir}/passphrase`;
+ * await Deno.writeTextFile(passphraseFile, "correct horse battery staple\n");
+ * const { mnemonic } = await createWallet(stateDir, { passphraseFile });
+ * assert.equal(mnemonic?.split(" ").length, 24);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function createWallet(
@@ -280,8 +289,10 @@ function printText(info: Record<string, string | number>): void {
  *
  * @example
  * ```ts
- * declare const created: { mnemonic: string };
- * printMnemonicOnce(created.mnemonic);
+ * import { printMnemonicOnce } from "./wallet_command.ts";
+ * import { createMnemonic } from "../identity/mnemonic.ts";
+ *
+ * printMnemonicOnce(createMnemonic()); // numbered, four words a row
  * ```
  */
 export function printMnemonicOnce(mnemonic: string): void {

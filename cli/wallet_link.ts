@@ -40,17 +40,8 @@ export interface WalletLink extends AsyncDisposable {
 /**
  * Opens the wallet's link for `role` (`wallet send`, `wallet receive`).
  *
- * @example
- * ```ts
- * import { openWalletLink } from "./wallet_link.ts";
- * import type { RequesterCliOptions } from "./job_read_command.ts";
- * import type { Command } from "commander";
- *
- * declare const opts: RequesterCliOptions;
- * declare const cmd: Command;
- * await using link = await openWalletLink(opts, cmd, "wallet send");
- * console.log(link.links.home.townAddress);
- * ```
+ * It opens the profile's links to its towns, so it has no example that runs here:
+ * tests/e2e/wallet_transfer_test.ts
  */
 export async function openWalletLink(
   opts: RequesterCliOptions,

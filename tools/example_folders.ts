@@ -27,6 +27,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/receipts",
   "roles/channels",
   "roles/town",
+  "cli",
 ];
 
 const TYPESCRIPT = /^([cm]?[jt]s|[jt]sx|javascript|typescript)$/;
