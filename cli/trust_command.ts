@@ -109,7 +109,8 @@ export function registerTrustCommand(program: Command): void {
 
 function scoreText(s: CombinedTrust): string {
   const roster = s.roster.map((v) =>
-    `${nip19.npubEncode(v.author).slice(0, 16)}... says ${v.rank} (weight ${v.weight})`
+    `${nip19.npubEncode(v.author).slice(0, 16)}... says ${v.rank} (weight ${v.weight}` +
+    `${v.via === undefined ? "" : `, via ${nip19.npubEncode(v.via).slice(0, 16)}...`})`
   );
   return `${nip19.npubEncode(s.counterparty)}  trust ${s.rank.toFixed(1)}  ` +
     `(own ${s.own.rank.toFixed(1)}: +${s.own.positive.toFixed(2)} / ` +

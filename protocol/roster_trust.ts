@@ -31,6 +31,8 @@ export interface RosterVoice {
   rank: number;
   /** The weight it was given. */
   weight: number;
+  /** The service that said it for `author` (its kind 10040), when not `author` itself. */
+  via?: string;
 }
 
 /** A counterparty's trust from both parts. */
@@ -81,7 +83,12 @@ export function combineTrust(
   }
   const n = newest.size;
   const weight = n === 0 ? 0 : Math.min(ASSERTION_WEIGHT, ROSTER_WEIGHT_CAP / n);
-  const roster = [...newest.values()].map((a) => ({ author: a.author, rank: a.rank, weight }));
+  const roster = [...newest.values()].map((a) => ({
+    author: a.author,
+    rank: a.rank,
+    weight,
+    ...(a.via === undefined ? {} : { via: a.via }),
+  }));
   const vouched = roster.reduce((s, v) => s + v.weight * v.rank / 100, 0);
   const rank = 100 * (own.positive + vouched) /
     (own.positive + own.negative + TRUST_PRIOR_WEIGHT);

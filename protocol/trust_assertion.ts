@@ -22,6 +22,11 @@ export interface TrustAssertion {
   rank: number;
   /** The event's `created_at`, unix seconds. */
   createdAt: number;
+  /**
+   * The rank service (NIP-85 kind 10040) that said it for `author`, when `author` did not sign it
+   * (protocol/trust_provider_list.ts).
+   */
+  via?: string;
 }
 
 /** Options for {@linkcode trustAssertionEvent}. */

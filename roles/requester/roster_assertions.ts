@@ -1,8 +1,10 @@
 /**
  * The trust assertions a profile reads (docs/PROTOCOL.md "Trust assertions (NIP-85)"): its roster
- * from the towns (the `p` tags of its newest kind 3, worker_lookup.ts), then the kind 30382
- * assertions of the roster's keys only. The query names the roster's keys as authors, and what a
- * town answers is filtered again by author: a key outside the roster is never counted, whatever a
+ * from the towns (the `p` tags of its newest kind 3, worker_lookup.ts), the roster keys' rank
+ * services (their newest NIP-85 kind 10040, protocol/trust_provider_list.ts), then the kind 30382
+ * assertions of the roster's keys and their services only, a service's counted as the word of the
+ * key that names it. The query names those keys as authors, and what a town answers is filtered
+ * again by author: a key outside the roster that no roster key names is never counted, whatever a
  * town sends.
  *
  * @module
@@ -12,6 +14,12 @@ import {
   TRUST_ASSERTION_KIND,
   type TrustAssertion,
 } from "../../protocol/trust_assertion.ts";
+import {
+  newestProviderLists,
+  type RankService,
+  TRUST_PROVIDER_LIST_KIND,
+  voicesOfRoster,
+} from "../../protocol/trust_provider_list.ts";
 import { queryRelays } from "../../transport/relay_query_many.ts";
 import { readRoster } from "./worker_lookup.ts";
 
@@ -54,20 +62,27 @@ export async function readRosterAssertions(
   o: ReadRosterAssertionsOptions,
 ): Promise<RosterAssertions> {
   const roster = await readRoster(o.relays, o.reader);
-  const authors = roster.filter((k) => k !== o.reader);
-  if (authors.length === 0) return { roster, assertions: [] };
+  const members = roster.filter((k) => k !== o.reader);
+  if (members.length === 0) return { roster, assertions: [] };
+  const limits = { maxEvents: MAX_ASSERTIONS, maxBytes: 8 * 1024 * 1024 };
+  // The roster's rank services (kind 10040): their assertions are the naming key's word.
+  const listed = await queryRelays(o.relays, [{
+    kinds: [TRUST_PROVIDER_LIST_KIND],
+    authors: members,
+    limit: members.length * 4,
+  }], limits);
+  const onRoster = new Set(members);
+  const lists = newestProviderLists(listed.events.filter((e) => onRoster.has(e.pubkey)));
+  const services = [...lists.values()].flat().map((s) => s.pubkey);
   const filter = {
     kinds: [TRUST_ASSERTION_KIND],
-    authors,
+    authors: [...new Set([...members, ...services])],
     ...(o.subjects === undefined ? {} : { "#d": o.subjects }),
     limit: MAX_ASSERTIONS,
   };
-  const { events } = await queryRelays(o.relays, [filter], {
-    maxEvents: MAX_ASSERTIONS,
-    maxBytes: 8 * 1024 * 1024,
-  });
-  const onRoster = new Set(authors);
-  return { roster, assertions: newestAssertions(events.filter((e) => onRoster.has(e.pubkey))) };
+  const { events } = await queryRelays(o.relays, [filter], limits);
+  const said = newestAssertions(events);
+  return { roster, assertions: voicesOfRoster(said, { roster: onRoster, lists, self: o.reader }) };
 }
 
 /**
@@ -92,4 +107,25 @@ export async function readOwnAssertions(
     { maxEvents: MAX_ASSERTIONS, maxBytes: 8 * 1024 * 1024 },
   );
   return newestAssertions(events.filter((e) => e.pubkey === author));
+}
+
+/**
+ * The rank services `author`'s newest kind 10040 on the towns names, or undefined when it has
+ * none: what `trust publish` compares with, so that an unchanged list is not sent again.
+ *
+ * No example that runs here: tests/e2e/trust_assertions_test.ts reads a profile's list from a
+ * town.
+ *
+ * @throws {RelayQueryError} when no town could be read.
+ */
+export async function readOwnRankServices(
+  relays: string[],
+  author: string,
+): Promise<RankService[] | undefined> {
+  const { events } = await queryRelays(
+    relays,
+    [{ kinds: [TRUST_PROVIDER_LIST_KIND], authors: [author], limit: 4 }],
+    { maxEvents: 16, maxBytes: 1024 * 1024 },
+  );
+  return newestProviderLists(events.filter((e) => e.pubkey === author)).get(author);
 }

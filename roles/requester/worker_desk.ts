@@ -22,6 +22,7 @@ import { assertedRank, trustAssertionEvent } from "../../protocol/trust_assertio
 import { currentWorkerKey, recordWorkerRotation } from "./worker_rotations.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NodeSigner, WorkerKeyRef } from "../../protocol/node_signer.ts";
+import { type RankService, trustProviderListEvent } from "../../protocol/trust_provider_list.ts";
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import type { EventFeed } from "../event_feed.ts";
 import { type JobFeedOptions, openJobFeed } from "./job_feed.ts";
@@ -35,6 +36,8 @@ export type GtNodeAction =
   | { do: "rotate"; address: string }
   /** Publish NIP-85 assertions (kind 30382): each subject's rank (docs/PROTOCOL.md). */
   | { do: "assert"; ranks: { subject: string; rank: number }[] }
+  /** Publish the profile's rank services (NIP-85 kind 10040, protocol/trust_provider_list.ts). */
+  | { do: "rank-services"; services: RankService[] }
   /** Pay for and store bead events the profile signed (roles/beads/bead_publish.ts). */
   | { do: "publish"; events: NostrEvent[] };
 
@@ -215,6 +218,11 @@ export class WorkerDesk {
       });
       await this.#o.write(roster);
       return { roster: action.pubkeys, event: roster.id };
+    }
+    if (action.do === "rank-services") {
+      const list = await this.#o.signer.signEvent(trustProviderListEvent(action.services));
+      await this.#o.write(list);
+      return { services: action.services, event: list.id };
     }
     if (action.do === "assert") {
       const asserted = [];

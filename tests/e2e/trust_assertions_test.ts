@@ -72,10 +72,11 @@ Deno.test("trust assertions: a profile's published ranks reach another through i
       const pubkey = (await readWalletFile(walletFilePath(state))).pubkey;
       return { cli, pubkey };
     };
-    const [alice, bob, carol] = [
+    const [alice, bob, carol, dave] = [
       await profile("alice"),
       await profile("bob"),
       await profile("carol"),
+      await profile("dave"),
     ];
     const echoOn = async (who: typeof bob, provider: string) => {
       const out = await who.cli(
@@ -85,8 +86,8 @@ Deno.test("trust assertions: a profile's published ranks reach another through i
       assertEquals(out.code, 0, out.stderr + out.stdout);
       assertEquals(out.lines.find((l) => l.type === "result")?.status, "done", out.stdout);
     };
-    const publish = async (who: typeof bob) => {
-      const out = await who.cli("trust", "publish", ...secret);
+    const publish = async (who: typeof bob, ...flags: string[]) => {
+      const out = await who.cli("trust", "publish", ...flags, ...secret);
       assertEquals(out.code, 0, out.stderr + out.stdout);
       return out.lines;
     };
@@ -121,13 +122,17 @@ Deno.test("trust assertions: a profile's published ranks reach another through i
     assertEquals(asserted.map((l) => l.subject), [x]);
     const bobRank = Number(asserted[0].rank);
     assert(bobRank >= 20, `bob's rank of x: ${bobRank}`);
-    assertEquals(
-      (await publish(carol)).filter((l) => l.type === "asserted").map((l) => l.subject),
-      [x],
-    );
-    // Published again with nothing changed: nothing is sent.
+    // With its first assertions, its rank services (kind 10040): itself.
+    assertEquals(bobSaid.find((l) => l.type === "services")?.services, [
+      { pubkey: bob.pubkey, relay: net.relayUrl },
+    ]);
+    const carolSaid = (await publish(carol)).filter((l) => l.type === "asserted");
+    assertEquals(carolSaid.map((l) => l.subject), [x]);
+    const carolRank = Number(carolSaid[0].rank);
+    // Published again with nothing changed: nothing is sent, the list neither.
     const again = await publish(bob);
     assertEquals(again.find((l) => l.type === "published")?.sent, 0);
+    assertEquals(again.find((l) => l.type === "services"), undefined);
     const { events } = await queryRelay(net.relayUrl, [{ kinds: [30382], "#d": [x] }]);
     assertEquals(events.map((e) => e.pubkey).sort(), [bob.pubkey, carol.pubkey].sort());
 
@@ -168,6 +173,44 @@ Deno.test("trust assertions: a profile's published ranks reach another through i
         // Within the bid only: with x above it, the cheaper one.
         const between = (price.get(x)! + price.get(y)!) / 2n;
         assertEquals((await auto(String(between))).provider, y);
+      },
+    );
+
+    await t.step(
+      "a roster key's rank service (kind 10040) speaks for it; a service no roster key names does not",
+      async () => {
+        // dave has no receipt: he names carol as the service whose ranks speak for him.
+        const listed = await publish(dave, "--service", nip19.npubEncode(carol.pubkey));
+        assertEquals(listed.find((l) => l.type === "services")?.services, [
+          { pubkey: carol.pubkey, relay: net.relayUrl },
+        ]);
+        // Not on alice's roster yet: carol's word (through dave's list) changes nothing.
+        const before = await trustOf(x);
+        assertEquals(
+          (before.roster as { author: string }[]).map((v) => v.author),
+          [bob.pubkey],
+        );
+        const added = await alice.cli(
+          "gt",
+          "roster",
+          "add",
+          nip19.npubEncode(dave.pubkey),
+          ...secret,
+        );
+        assertEquals(added.code, 0, added.stderr + added.stdout);
+        const seen = await trustOf(x);
+        const voices =
+          (seen.roster as { author: string; rank: number; weight: number; via?: string }[])
+            .map((v) => [v.author, v.rank, v.weight, v.via]).sort();
+        assertEquals(
+          voices,
+          [
+            [bob.pubkey, bobRank, 4, undefined],
+            [dave.pubkey, carolRank, 4, carol.pubkey],
+          ].sort(),
+        );
+        // Two voices at 4 each (the prior's 8 shared): carol's rank counts as dave's word.
+        assertEquals(seen.ownRank, before.ownRank);
       },
     );
   } finally {
