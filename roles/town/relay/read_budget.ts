@@ -15,9 +15,10 @@
  * for each query refused, decayed over `heavyDecayMs`. Its weight is the larger of its time
  * over its share (`queryMillisPerSecond` over the clients that used any lately) and its strikes
  * over {@linkcode HEAVY_STRIKES}; under 1, with no query in flight, it is light. Only a light
- * client is admitted past a spent cap, within an overdraft (a tenth more queries and bytes, at
- * least one query, one second's time in debt) that is the deeper the lighter the client, and
- * its answer's batches skip the wait for time while that debt allows. A flooder's refused
+ * client is admitted past a spent cap: past the time cap always (its answer waits for time),
+ * past the others within an overdraft (a tenth more queries and bytes, at least one query) that
+ * is the deeper the lighter the client; its answer's batches skip the wait for time while the
+ * debt is under one second's time (less the heavier it is). A flooder's refused
  * REQs cost it nothing in time, which alone would let it pass for light a second later and
  * take the overdraft before an honest client; its strikes keep it heavy for the decay period
  * after the flood, so the overdraft stays for the clients asking once in a while
@@ -323,7 +324,11 @@ export class ReadBudget {
     client: object | undefined,
   ): ReadBudgetRefusal | undefined {
     const weight = this.#weight(client, true);
-    if (weight < 1 && this.#withinOverdraft(bytes, weight)) {
+    // A light client is not refused for time: its answer waits for it (pace) and holds only its
+    // filters meanwhile. Refused, it lost to the fresh connections of a flood, as light as it,
+    // that had taken the time overdraft a moment before (docs/OPERATIONS.md "Peers that do not
+    // read").
+    if (weight < 1 && (refusal === "time" || this.#withinOverdraft(bytes, weight))) {
       this.fairShareAdmittedTotal++;
       return undefined;
     }
@@ -332,18 +337,17 @@ export class ReadBudget {
   }
 
   /**
-   * Whether a query past the caps stays within the overdraft of a client of `weight`: the
-   * lighter the client, the deeper the overdraft it may use (a tenth more queries, at least
-   * one, and bytes; one second's time in debt, for a client that used nothing), so what one
-   * light client leaves is there for a lighter one.
+   * Whether a query past the queries' or bytes' cap stays within the overdraft of a client of
+   * `weight`: the lighter the client, the deeper the overdraft it may use (a tenth more queries,
+   * at least one, and bytes), so what one light client leaves is there for a lighter one. Time
+   * is not looked at: the answer waits for it ({@linkcode ReadBudget.pace}).
    */
   #withinOverdraft(bytes: number, weight: number): boolean {
     const o = this.#o;
     const room = 1 - weight;
     const extraQueries = Math.max(1, Math.floor(o.maxConcurrentQueries / 10));
     return this.#queries < o.maxConcurrentQueries + extraQueries * room &&
-      this.#bytes + bytes <= o.maxQueuedBytes * (1 + room / 10) &&
-      this.#time.level() > -o.queryMillisPerSecond * room;
+      this.#bytes + bytes <= o.maxQueuedBytes * (1 + room / 10);
   }
 
   /**

@@ -203,6 +203,10 @@ export class SessionSubscriptions {
   async #answer({ subId, sub, filters, dropSub }: QueuedAnswer): Promise<void> {
     const { limits, budget, store, client, auth, replies, isDead } = this.#o;
     if (sub.closed || isDead()) return;
+    // The ids' query waits for time like the pages: a REQ admitted past a spent time budget (a
+    // light client's) does not deepen its debt.
+    await budget.pace(client);
+    if (sub.closed || isDead()) return;
     let keys: StoredEvent[];
     try {
       keys = await budget.timeQuery(
