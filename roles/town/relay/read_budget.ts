@@ -90,8 +90,13 @@ interface Strikes {
 /** How often clients that used nothing lately are forgotten. */
 const PRUNE_MS = 1000;
 const DEFAULT_HEAVY_DECAY_MS = 10_000;
-/** Pages of stored events read and not yet sent at once (a page is 1-2 ms of work on SQLite). */
-const PAGES_READ_AT_ONCE = 8;
+/**
+ * Pages of stored events read and not yet sent at once (a page is 1-2 ms of work on SQLite). A
+ * PostgreSQL page's rows arrive over several turns of the event loop and are held until the last:
+ * with 8 at once, rows of pages in flight outlived the young generation's collections and filled
+ * the old one (docs/OPERATIONS.md "Peers that do not read").
+ */
+const PAGES_READ_AT_ONCE = 2;
 /** How often the event loop's lateness is looked at while queries are in flight. */
 const LATENESS_TICK_MS = 25;
 /**
