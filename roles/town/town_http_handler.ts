@@ -37,6 +37,7 @@ import {
   type TownGauges,
 } from "./town_metrics.ts";
 import type { PeerBalance } from "../../state/payments/peer_ledger.ts";
+import { FreedMemoryTrim } from "../../transport/freed_memory_trim.ts";
 import { ReadBudget } from "./relay/read_budget.ts";
 import { relayUrlKey } from "../../protocol/relay_url_key.ts";
 import { townRelayUrls } from "./relay/relay_urls.ts";
@@ -164,6 +165,10 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
   const hub = options.hub ?? new SubscriptionHub();
   const counters = createTownCounters();
   const budget = new ReadBudget(limits);
+  // While stored events are read, what the C allocator freed goes back to the system each second
+  // (transport/freed_memory_trim.ts).
+  const trim = new FreedMemoryTrim({ intervalMs: 1000, wanted: () => budget.queries > 0 });
+  trim.start();
   const sessions = new Set<Nip01Session>();
   const slowConsumers = new SlowConsumerGuard({
     maxBytesPerSocket: limits.maxBufferedBytes,
@@ -354,6 +359,7 @@ export function createTownHttpHandler(options: TownHttpHandlerOptions): TownHttp
       for (const session of [...sessions]) session.close();
       sessions.clear();
       slowConsumers.close();
+      trim.stop();
     },
   };
 }

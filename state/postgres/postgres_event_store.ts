@@ -443,7 +443,8 @@ export class PostgresEventStore implements TownStore {
       params.push(limit);
       const rows = await this.#sql.unsafe<QueryRow[]>(
         `SELECT e.id, e.created_at, e.kind, ${options.keysOnly ? "''::text AS json" : "e.json"}, ` +
-          `${options.jsonOnly || options.keysOnly ? "''::bytea AS toon" : "e.toon"} ` +
+          // Left out as text, not bytea: each bytea value is read into a Buffer of its own.
+          `${options.jsonOnly || options.keysOnly ? "''::text AS toon" : "e.toon"} ` +
           `FROM events e WHERE ${where} ` +
           `ORDER BY e.created_at DESC, e.id COLLATE "C" ASC LIMIT $${params.length}`,
         params as Param[],
@@ -573,7 +574,8 @@ interface QueryRow {
   created_at: string;
   kind: number;
   json: string;
-  toon: Uint8Array;
+  /** Text when left out of the query (empty). */
+  toon: Uint8Array | string;
 }
 
 function fromRow(row: QueryRow): StoredEvent {
@@ -582,7 +584,7 @@ function fromRow(row: QueryRow): StoredEvent {
     createdAt: Number(row.created_at),
     kind: row.kind,
     json: row.json,
-    toon: FROM_UTF8.decode(row.toon),
+    toon: typeof row.toon === "string" ? row.toon : FROM_UTF8.decode(row.toon),
   };
 }
 

@@ -33,8 +33,9 @@ const REQS = 20;
 const ATTACK_MS = 15_000;
 const BOUND_MIB = 300;
 /**
- * On PostgreSQL the goal is not met yet (287-356 MiB peak across this work, 310-355 for its final
- * code, 376 after): the bound there is the old one.
+ * On PostgreSQL the goal is not met yet (310-376 MiB peak on 7b8acfe's code; 253-352 with two pages
+ * read at once and freed memory trimmed, over 300 in most runs on a lightly loaded machine, where the
+ * attack runs faster): the bound there is the old one (docs/OPERATIONS.md "Peers that do not read").
  */
 const POSTGRES_BOUND_MIB = 400;
 /** One address opens all the connections: its cap is raised so that none is refused. */
@@ -73,38 +74,48 @@ async function probeHealth(port: number, stop: () => boolean) {
   return { asked, answered };
 }
 
-/** Until `stop`: a new connection a second sending one REQ and reading it to EOSE; how many ended so. */
+/**
+ * Until `stop`: a new connection a second sending one REQ and reading it to EOSE; how many ended
+ * so, and why the others did not.
+ */
 async function honestReqs(port: number, stop: () => boolean) {
   let asked = 0;
   let answered = 0;
+  const failures: string[] = [];
   while (!stop()) {
     asked++;
-    if (await honestReq(port)) answered++;
+    const failure = await honestReq(port);
+    if (failure === undefined) answered++;
+    else failures.push(failure);
     await sleep(1000);
   }
-  return { asked, answered };
+  return { asked, answered, failures };
 }
 
 /**
- * One REQ on a fresh connection: true once its EOSE came, false once refused (`CLOSED`) or after
- * 30 s (a liveness bound).
+ * One REQ on a fresh connection: undefined once its EOSE came, else why not: refused (the
+ * `CLOSED` message), the connection closed or failed, or 30 s passed (a liveness bound).
  */
-function honestReq(port: number): Promise<boolean> {
+function honestReq(port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}`);
-    const done = (ok: boolean) => {
+    let ended = false;
+    const done = (failure?: string) => {
+      if (ended) return;
+      ended = true;
       clearTimeout(timer);
       ws.close();
-      resolve(ok);
+      resolve(failure);
     };
-    const timer = setTimeout(() => done(false), 30_000);
+    const timer = setTimeout(() => done("no EOSE within 30 s"), 30_000);
     ws.onopen = () => ws.send(JSON.stringify(["REQ", "honest", { kinds: [1], limit: 5 }]));
     ws.onmessage = (e) => {
       const message = String(e.data);
-      if (message.startsWith('["EOSE"')) done(true);
-      else if (message.startsWith('["CLOSED"')) done(false);
+      if (message.startsWith('["EOSE"')) done();
+      else if (message.startsWith('["CLOSED"')) done(message);
     };
-    ws.onerror = () => done(false);
+    ws.onclose = (e) => done(`closed ${e.code} ${e.reason}`);
+    ws.onerror = () => done("connection error");
   });
 }
 
@@ -168,9 +179,9 @@ function assertBounded(result: Awaited<ReturnType<typeof flood>>, bound = BOUND_
   assert(peak < bound, `peak RSS ${peak.toFixed(0)} MiB`);
   assert(after < bound, `RSS after the attack ${after.toFixed(0)} MiB`);
   assert(probes.asked > 0 && probes.answered === probes.asked, JSON.stringify(probes));
-  // Nine honest REQs in ten at least: CI's fresh-clone run of 9b12276 saw one of 16 refused on
-  // SQLite (docs/OPERATIONS.md "Peers that do not read"; a town that refused them all before).
-  assert(served.asked > 0 && served.answered * 10 >= served.asked * 9, JSON.stringify(served));
+  // Every honest REQ: one in 16 or 17 was refused `town busy (query time per second spent)` on
+  // SQLite when the flood's fresh connections, as light as it, had taken the time overdraft.
+  assert(served.asked > 0 && served.answered === served.asked, JSON.stringify(served));
 }
 
 Deno.test({

@@ -15,9 +15,10 @@
  * for each query refused, decayed over `heavyDecayMs`. Its weight is the larger of its time
  * over its share (`queryMillisPerSecond` over the clients that used any lately) and its strikes
  * over {@linkcode HEAVY_STRIKES}; under 1, with no query in flight, it is light. Only a light
- * client is admitted past a spent cap, within an overdraft (a tenth more queries and bytes, at
- * least one query, one second's time in debt) that is the deeper the lighter the client, and
- * its answer's batches skip the wait for time while that debt allows. A flooder's refused
+ * client is admitted past a spent cap: past the time cap always (its answer waits for time),
+ * past the others within an overdraft (a tenth more queries and bytes, at least one query) that
+ * is the deeper the lighter the client; its answer's batches skip the wait for time while the
+ * debt is under one second's time (less the heavier it is). A flooder's refused
  * REQs cost it nothing in time, which alone would let it pass for light a second later and
  * take the overdraft before an honest client; its strikes keep it heavy for the decay period
  * after the flood, so the overdraft stays for the clients asking once in a while
@@ -89,8 +90,13 @@ interface Strikes {
 /** How often clients that used nothing lately are forgotten. */
 const PRUNE_MS = 1000;
 const DEFAULT_HEAVY_DECAY_MS = 10_000;
-/** Pages of stored events read and not yet sent at once (a page is 1-2 ms of work on SQLite). */
-const PAGES_READ_AT_ONCE = 8;
+/**
+ * Pages of stored events read and not yet sent at once (a page is 1-2 ms of work on SQLite). A
+ * PostgreSQL page's rows arrive over several turns of the event loop and are held until the last:
+ * with 8 at once, rows of pages in flight outlived the young generation's collections and filled
+ * the old one (docs/OPERATIONS.md "Peers that do not read").
+ */
+const PAGES_READ_AT_ONCE = 2;
 /** How often the event loop's lateness is looked at while queries are in flight. */
 const LATENESS_TICK_MS = 25;
 /**
@@ -325,7 +331,11 @@ export class ReadBudget {
     client: object | undefined,
   ): ReadBudgetRefusal | undefined {
     const weight = this.#weight(client, true);
-    if (weight < 1 && this.#withinOverdraft(bytes, weight)) {
+    // A light client is not refused for time: its answer waits for it (pace) and holds only its
+    // filters meanwhile. Refused, it lost to the fresh connections of a flood, as light as it,
+    // that had taken the time overdraft a moment before (docs/OPERATIONS.md "Peers that do not
+    // read").
+    if (weight < 1 && (refusal === "time" || this.#withinOverdraft(bytes, weight))) {
       this.fairShareAdmittedTotal++;
       return undefined;
     }
@@ -334,18 +344,17 @@ export class ReadBudget {
   }
 
   /**
-   * Whether a query past the caps stays within the overdraft of a client of `weight`: the
-   * lighter the client, the deeper the overdraft it may use (a tenth more queries, at least
-   * one, and bytes; one second's time in debt, for a client that used nothing), so what one
-   * light client leaves is there for a lighter one.
+   * Whether a query past the queries' or bytes' cap stays within the overdraft of a client of
+   * `weight`: the lighter the client, the deeper the overdraft it may use (a tenth more queries,
+   * at least one, and bytes), so what one light client leaves is there for a lighter one. Time
+   * is not looked at: the answer waits for it ({@linkcode ReadBudget.pace}).
    */
   #withinOverdraft(bytes: number, weight: number): boolean {
     const o = this.#o;
     const room = 1 - weight;
     const extraQueries = Math.max(1, Math.floor(o.maxConcurrentQueries / 10));
     return this.#queries < o.maxConcurrentQueries + extraQueries * room &&
-      this.#bytes + bytes <= o.maxQueuedBytes * (1 + room / 10) &&
-      this.#time.level() > -o.queryMillisPerSecond * room;
+      this.#bytes + bytes <= o.maxQueuedBytes * (1 + room / 10);
   }
 
   /**

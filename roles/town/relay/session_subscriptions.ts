@@ -15,7 +15,7 @@ import type { TownCounters } from "../town_metrics.ts";
 import type { TownLimits } from "../../../config/town_limits.ts";
 import type { ReadBudget, ReadBudgetRefusal } from "./read_budget.ts";
 import type { RelayAuth } from "./relay_auth.ts";
-import { type PageSizes, sendStoredAnswer } from "./stored_answer.ts";
+import { drainedToShare, type PageSizes, sendStoredAnswer } from "./stored_answer.ts";
 import { storeReadMillis } from "./store_read_cost.ts";
 
 /** What the subscriptions send the client, through the connection. */
@@ -198,6 +198,22 @@ export class SessionSubscriptions {
   async #answer({ subId, sub, filters, dropSub }: QueuedAnswer): Promise<void> {
     const { limits, budget, store, client, auth, replies, isDead } = this.#o;
     if (sub.closed || isDead()) return;
+    // The ids' query waits for time like the pages (a REQ admitted past a spent time budget, a
+    // light client's, does not deepen its debt), and for the socket to take what it was sent: a
+    // connection that does not read and sends its REQs again costs no query and holds no ids.
+    await budget.pace(client);
+    const live = () => !sub.closed && !isDead();
+    const drain = {
+      socket: this.#o.socket,
+      limits,
+      drainTimeoutMs: this.#o.drainTimeoutMs,
+      townBuffered: this.#o.townBuffered,
+      live,
+    };
+    if (!(await drainedToShare(drain))) {
+      if (!live()) return;
+      return replies.slowConsumer("socket did not drain while sending stored events");
+    }
     let keys: StoredEvent[];
     try {
       keys = await budget.timeQuery(
@@ -227,7 +243,7 @@ export class SessionSubscriptions {
         drainTimeoutMs: this.#o.drainTimeoutMs,
         townBuffered: this.#o.townBuffered,
         ticket,
-        live: () => !sub.closed && !isDead(),
+        live,
         body: (row) =>
           auth.isPrivate(row.kind) && !auth.mayRead(JSON.parse(row.json))
             ? undefined

@@ -83,7 +83,7 @@ export async function sendStoredAnswer(
   for (let start = 0; start < keys.length;) {
     if (!o.live()) return { end: "ended", ids };
     await o.budget.pace(o.client);
-    if (!(await drained(o))) return { end: o.live() ? "stalled" : "ended", ids };
+    if (!(await drainedToShare(o))) return { end: o.live() ? "stalled" : "ended", ids };
     if (!o.live()) return { end: "ended", ids };
     const count = pageSize(o, batch, sizes.eventBytes);
     // The page is read and sent in a function of its own: a suspended async function keeps
@@ -157,8 +157,26 @@ function pageSize(o: StoredAnswerOptions, batch: number, eventBytes: number): nu
   return Math.min(batch, Math.ceil(room / eventBytes) + 1);
 }
 
-/** Waits until the socket holds at most its share; false when it does not within the timeout. */
-async function drained(o: StoredAnswerOptions): Promise<boolean> {
+/** What {@linkcode drainedToShare} looks at. */
+export type DrainOptions = Pick<
+  StoredAnswerOptions,
+  "socket" | "limits" | "drainTimeoutMs" | "townBuffered" | "live"
+>;
+
+/**
+ * Waits until the socket holds at most its share (see {@linkcode sendStoredAnswer}); false when it
+ * does not within the drain timeout or the answer ended. A REQ's ids are read only after this: a
+ * socket that does not read and sends its REQs again costs no query and holds no list of ids.
+ *
+ * @example
+ * ```ts
+ * import { drainedToShare } from "./stored_answer.ts";
+ *
+ * declare const o: import("./stored_answer.ts").DrainOptions;
+ * if (!(await drainedToShare(o))) console.log("slow consumer");
+ * ```
+ */
+export async function drainedToShare(o: DrainOptions): Promise<boolean> {
   const deadline = Date.now() + o.drainTimeoutMs;
   // A reader drains within the first waits; one that does not is looked at ever less often,
   // so hundreds of them waiting cost the event loop little.
@@ -170,7 +188,7 @@ async function drained(o: StoredAnswerOptions): Promise<boolean> {
 }
 
 /** What the socket may hold before its answer waits: less while the town's sockets are full. */
-function share(o: StoredAnswerOptions): number {
+function share(o: Pick<StoredAnswerOptions, "limits" | "townBuffered">): number {
   const { maxBufferedBytes, maxBufferedBytesTotal } = o.limits;
   return o.townBuffered !== undefined && o.townBuffered() > maxBufferedBytesTotal / 4
     ? CROWDED_SHARE_BYTES

@@ -296,3 +296,12 @@ Deno.test("read budget: an event loop kept busy by work no query was charged for
   query.end();
   await new Promise((resolve) => setTimeout(resolve, 60));
 });
+
+Deno.test("read budget: a light client's REQ is admitted however deep the time debt, to wait for time; a heavy client's is refused", () => {
+  const { budget } = clocked({ rate: 400, burst: 20 });
+  const flooder = {};
+  // Fresh connections of a flood took the overdraft: the bucket is over a second in debt.
+  budget.charge(1500, flooder);
+  assertEquals(budget.precheck(flooder), "time");
+  assertEquals(budget.precheck({}), undefined);
+});
