@@ -23,6 +23,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "identity",
   "stages",
   "pipeline",
+  "transport",
 ];
 
 const TYPESCRIPT = /^([cm]?[jt]s|[jt]sx|javascript|typescript)$/;
