@@ -24,6 +24,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "stages",
   "pipeline",
   "transport",
+  "chain",
 ];
 
 const TYPESCRIPT = /^([cm]?[jt]s|[jt]sx|javascript|typescript)$/;
