@@ -89,7 +89,11 @@ export class AnvilError extends ChainError {
  *
  * @example
  * ```ts
- * console.log(anvilBinaryPath()); // .../tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+ * import assert from "node:assert/strict";
+ * import { anvilBinaryPath } from "./anvil.ts";
+ *
+ * // .../tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil (deno task setup installs it)
+ * assert.match(anvilBinaryPath(), /\/tools\/node_modules\/@foundry-rs\/anvil-\w+-\w+\/bin\/anvil/);
  * ```
  */
 export function anvilBinaryPath(): string {
@@ -105,12 +109,9 @@ export function anvilBinaryPath(): string {
 
 /**
  * Starts anvil on a free loopback port.
- *
- * @example
- * ```ts
- * await using anvil = await startAnvil();
- * const contracts = await deployContracts({ rpcUrl: anvil.rpcUrl });
- * ```
+ * It starts the anvil process (`await using anvil = await startAnvil()`, then
+ * `deployContracts({ rpcUrl: anvil.rpcUrl })`), so it has no example that runs here:
+ * tests/interop/anvil_channel_lifecycle_test.ts
  */
 export async function startAnvil(options: StartAnvilOptions = {}): Promise<AnvilInstance> {
   const binary = options.binary ?? anvilBinaryPath();
@@ -203,7 +204,12 @@ function killQuietly(child: Deno.ChildProcess): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { anvilChain } from "./anvil.ts";
+ *
  * const chain = anvilChain("http://127.0.0.1:8545");
+ * assert.equal(chain.id, 31337);
+ * assert.deepEqual(chain.rpcUrls.default.http, ["http://127.0.0.1:8545"]);
  * ```
  */
 export function anvilChain(rpcUrl: string, chainId = 31337) {
@@ -217,12 +223,8 @@ export function anvilChain(rpcUrl: string, chainId = 31337) {
 
 /**
  * Deploys the test token and the TokenNetwork from the committed artifacts.
- *
- * @example
- * ```ts
- * declare const anvil: { rpcUrl: string };
- * const { tokenAddress, tokenNetworkAddress } = await deployContracts({ rpcUrl: anvil.rpcUrl });
- * ```
+ * It needs anvil, so it has no example that runs here:
+ * tests/interop/anvil_channel_lifecycle_test.ts
  */
 export async function deployContracts(options: DeployContractsOptions): Promise<DeployedContracts> {
   try {
@@ -247,13 +249,8 @@ export async function deployContracts(options: DeployContractsOptions): Promise<
 
 /**
  * Mints test tokens and sends ETH for gas to an address (anvil only: the deployer is the minter).
- *
- * @example
- * ```ts
- * declare const rpcUrl: string;
- * declare const tokenAddress: Parameters<typeof fundAccount>[0]["tokenAddress"];
- * await fundAccount({ rpcUrl, tokenAddress, to: "0x...", tokens: 100_000_000n, wei: 10n ** 18n });
- * ```
+ * It needs anvil, so it has no example that runs here:
+ * tests/interop/anvil_channel_lifecycle_test.ts
  */
 export async function fundAccount(options: FundAccountOptions): Promise<void> {
   const chain = anvilChain(options.rpcUrl, options.chainId);
@@ -286,8 +283,20 @@ export async function fundAccount(options: FundAccountOptions): Promise<void> {
  *
  * @example
  * ```ts
- * declare const anvil: { rpcUrl: string };
- * await increaseTime(anvil.rpcUrl, 3600);
+ * import assert from "node:assert/strict";
+ * import { increaseTime } from "./anvil.ts";
+ *
+ * // A JSON-RPC stand-in for anvil on a free port (tests/interop runs the real one).
+ * const methods: string[] = [];
+ * await using rpc = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+ *   const { id, method } = await req.json();
+ *   methods.push(method);
+ *   const result = method === "eth_blockNumber" ? "0x10" : null;
+ *   return Response.json({ jsonrpc: "2.0", id, result });
+ * });
+ * const rpcUrl = `http://127.0.0.1:${rpc.addr.port}`;
+ * await increaseTime(rpcUrl, 3600);
+ * assert.deepEqual(methods, ["evm_increaseTime", "evm_mine"]);
  * ```
  */
 export async function increaseTime(rpcUrl: string, seconds: number): Promise<void> {
@@ -300,11 +309,20 @@ export async function increaseTime(rpcUrl: string, seconds: number): Promise<voi
  * answer is thrown as an {@linkcode AnvilError} naming the method.
  *
  * @example
- * ```ts ignore
- * import { anvilRpc, startAnvil } from "./anvil.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { anvilRpc } from "./anvil.ts";
  *
- * await using anvil = await startAnvil();
- * const block = await anvilRpc(anvil.rpcUrl, "eth_blockNumber");
+ * // A JSON-RPC stand-in for anvil on a free port (tests/interop runs the real one).
+ * const methods: string[] = [];
+ * await using rpc = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+ *   const { id, method } = await req.json();
+ *   methods.push(method);
+ *   const result = method === "eth_blockNumber" ? "0x10" : null;
+ *   return Response.json({ jsonrpc: "2.0", id, result });
+ * });
+ * const rpcUrl = `http://127.0.0.1:${rpc.addr.port}`;
+ * assert.equal(await anvilRpc(rpcUrl, "eth_blockNumber"), "0x10");
  * ```
  */
 export async function anvilRpc(
@@ -327,9 +345,10 @@ export async function anvilRpc(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { anvilInstalled } from "./anvil.ts";
  *
- * if (!(await anvilInstalled())) console.log("running without settlement");
+ * assert.equal(await anvilInstalled("/nonexistent/anvil"), false); // then: run without settlement
  * ```
  */
 export async function anvilInstalled(binary: string = anvilBinaryPath()): Promise<boolean> {

@@ -197,8 +197,7 @@ export async function signBalanceProof(proof: BalanceProof, options: SignOptions
  * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
  * const proof = { channelId: `0x${"ab".repeat(32)}` as const, nonce: 1n, transferredAmount: 10n };
  * const sig = await signBalanceProof(proof, { account: peer, domain });
- * const signer = await recoverBalanceProofSigner(proof, sig, domain);
- * assert.equal(signer, peer.address);
+ * assert.equal(await recoverBalanceProofSigner(proof, sig, domain), peer.address);
  * ```
  */
 export async function recoverBalanceProofSigner(
@@ -463,8 +462,7 @@ export function balanceProofDigest(proof: BalanceProof, domain: TokenNetworkDoma
  * const domain = { chainId: 31337, verifyingContract: `0x${"cd".repeat(20)}` as const };
  * const proof = { channelId: `0x${"ab".repeat(32)}` as const, nonce: 1n, transferredAmount: 10n };
  * const sig = await signBalanceProof(proof, { account: peer, domain });
- * const signer = recoverBalanceProofSignerFast(proof, sig, domain);
- * assert.equal(signer, peer.address.toLowerCase());
+ * assert.equal(recoverBalanceProofSignerFast(proof, sig, domain), peer.address.toLowerCase());
  * ```
  */
 export function recoverBalanceProofSignerFast(
@@ -569,10 +567,12 @@ export function recoverableSignature(signature: Hex) {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { addressOf } from "./balance_proof.ts";
  * import { secp256k1 } from "@noble/curves/secp256k1.js";
  *
- * addressOf(secp256k1.getPublicKey(new Uint8Array(32).fill(1), false)); // "0x1a64..."
+ * const publicKey = secp256k1.getPublicKey(new Uint8Array(32).fill(1), false);
+ * assert.equal(addressOf(publicKey), "0x1a642f0e3c3af545e7acbd38b07251b3990914f1");
  * ```
  */
 export function addressOf(uncompressed: Uint8Array): `0x${string}` {

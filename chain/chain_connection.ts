@@ -50,18 +50,8 @@ function cached<T>(cache: Map<string, Promise<T>>, key: string, make: () => Prom
 
 /**
  * The token's decimals and symbol as its contract says (cached per chain id and token).
- *
- * @example
- * ```ts
- * import { readTokenFacts } from "./chain_connection.ts";
- * import type { ChainConfig } from "../config/chain_config.ts";
- *
- * declare const chain: ChainConfig & { tokenAddress: `0x${string}` }; // compile-only: needs a chain
- * Deno.test({ name: "readTokenFacts", ignore: true, async fn() {
- *   const { tokenDecimals, tokenSymbol } = await readTokenFacts(chain);
- *   console.log(tokenDecimals, tokenSymbol); // 18 "TKN"
- * } });
- * ```
+ * It reads a chain, so it has no example that runs here:
+ * tests/interop/anvil_channel_lifecycle_test.ts
  * @throws {TokenContractError} when the contract does not answer.
  */
 export function readTokenFacts(
@@ -96,18 +86,8 @@ export function readTokenFacts(
  * The chain as the RPC and the token contract say: `eth_chainId` checked against the
  * configured id, and the token's decimals and symbol read from the contract (when a token is
  * configured). Both cached for the process.
- *
- * @example
- * ```ts
- * import { connectChain } from "./chain_connection.ts";
- * import type { ChainConfig } from "../config/chain_config.ts";
- *
- * declare const configured: ChainConfig; // compile-only: needs a chain
- * Deno.test({ name: "connectChain", ignore: true, async fn() {
- *   const chain = await connectChain(configured);
- *   console.log(chain.tokenDecimals);
- * } });
- * ```
+ * It reads a chain, so it has no example that runs here:
+ * tests/interop/anvil_channel_lifecycle_test.ts
  * @throws {ChainIdMismatchError} when the RPC is another chain.
  * @throws {TokenContractError} when the token does not answer.
  * @throws {ChainUnreachableError} when the RPC does not answer.

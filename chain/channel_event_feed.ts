@@ -70,13 +70,26 @@ export const REORG_DEPTH = 8n;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChannelEventFeed } from "./channel_event_feed.ts";
- * import type { ChannelLogReader } from "./channel_event_feed.ts";
  *
- * declare const reader: ChannelLogReader;
- * const feed = new ChannelEventFeed({ reader, address: `0x${"cd".repeat(20)}` });
- * const first = await feed.touchedSince(undefined); // touched: undefined, read all
- * const next = await feed.touchedSince(first.head); // the channels with events since
+ * // A stand-in for viem's public client: the chain's head and the contract's logs.
+ * let block = 100n;
+ * let logs: { blockHash: string; logIndex: number; topics: string[] }[] = [];
+ * const reader = {
+ *   getBlockNumber: () => Promise.resolve(block),
+ *   getLogs: () => Promise.resolve(logs),
+ * };
+ * const address = `0x${"cd".repeat(20)}` as const;
+ * const feed = new ChannelEventFeed({ reader, address, minScanIntervalMs: 0 });
+ * const first = await feed.touchedSince(undefined);
+ * assert.equal(first.touched, undefined); // no cursor yet: read every channel
+ * const channelId = `0x${"ab".repeat(32)}`;
+ * block = 101n;
+ * const topics = [`0x${"ee".repeat(32)}`, channelId]; // the event's signature, the channel
+ * logs = [{ blockHash: `0x${"01".repeat(32)}`, logIndex: 0, topics }];
+ * const next = await feed.touchedSince(first.head);
+ * assert.deepEqual([...next.touched ?? []], [channelId]); // the channels with events since
  * ```
  */
 export class ChannelEventFeed {
@@ -158,11 +171,17 @@ const shared = new Map<string, ChannelEventFeed>();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sharedChannelEventFeed } from "./channel_event_feed.ts";
- * import type { ChannelLogReader } from "./channel_event_feed.ts";
  *
- * declare const reader: ChannelLogReader;
- * const feed = sharedChannelEventFeed("http://127.0.0.1:8545", `0x${"cd".repeat(20)}`, reader);
+ * const reader = {
+ *   getBlockNumber: () => Promise.resolve(100n),
+ *   getLogs: () => Promise.resolve([]),
+ * };
+ * const address = `0x${"cd".repeat(20)}` as const;
+ * const feed = sharedChannelEventFeed("http://127.0.0.1:8545", address, reader);
+ * // One per process, contract and RPC URL:
+ * assert.equal(sharedChannelEventFeed("http://127.0.0.1:8545", address, reader), feed);
  * ```
  */
 export function sharedChannelEventFeed(

@@ -46,8 +46,18 @@ const HERE = new URL(".", import.meta.url).pathname;
  *
  * @example
  * ```ts
- * const artifacts = await compileContracts();
- * console.log(artifacts.map((a) => a.contractName)); // ["TestToken", "TokenNetwork"]
+ * import assert from "node:assert/strict";
+ * import { compileContracts } from "./compile_contracts.ts";
+ *
+ * const contractsDir = await Deno.makeTempDir();
+ * try {
+ *   const source = "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.0;\ncontract Ping { }\n";
+ *   await Deno.writeTextFile(`${contractsDir}/Ping.sol`, source);
+ *   const artifacts = await compileContracts({ contractsDir }); // chain/contracts by default
+ *   assert.deepEqual(artifacts.map((a) => a.contractName), ["Ping"]);
+ * } finally {
+ *   await Deno.remove(contractsDir, { recursive: true });
+ * }
  * ```
  */
 export async function compileContracts(
@@ -97,7 +107,20 @@ export async function compileContracts(
  *
  * @example
  * ```ts
- * const text = artifactText((await compileContracts())[0]);
+ * import assert from "node:assert/strict";
+ * import { artifactText, type ContractArtifact } from "./compile_contracts.ts";
+ *
+ * const artifact: ContractArtifact = {
+ *   contractName: "Ping",
+ *   sourceName: "Ping.sol",
+ *   compiler: "0.8.24",
+ *   sourceSha256: "ab".repeat(32),
+ *   abi: [],
+ *   bytecode: "0x00",
+ * };
+ * const text = artifactText(artifact);
+ * assert(text.endsWith("}\n"));
+ * assert.deepEqual(JSON.parse(text), artifact);
  * ```
  */
 export function artifactText(artifact: ContractArtifact): string {

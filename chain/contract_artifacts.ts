@@ -14,8 +14,10 @@ import tokenNetworkArtifact from "./artifacts/TokenNetwork.json" with { type: "j
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TOKEN_NETWORK_ABI } from "./contract_artifacts.ts";
- * console.assert(TOKEN_NETWORK_ABI.some((f) => f.type === "function"));
+ *
+ * assert(TOKEN_NETWORK_ABI.some((f) => f.type === "function"));
  * ```
  */
 export const TOKEN_NETWORK_ABI: Abi = tokenNetworkArtifact.abi as Abi;
@@ -25,8 +27,10 @@ export const TOKEN_NETWORK_ABI: Abi = tokenNetworkArtifact.abi as Abi;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TEST_TOKEN_ABI } from "./contract_artifacts.ts";
- * console.assert(TEST_TOKEN_ABI.some((f) => f.type === "function" && f.name === "mint"));
+ *
+ * assert(TEST_TOKEN_ABI.some((f) => f.type === "function" && f.name === "mint"));
  * ```
  */
 export const TEST_TOKEN_ABI: Abi = testTokenArtifact.abi as Abi;
@@ -36,8 +40,10 @@ export const TEST_TOKEN_ABI: Abi = testTokenArtifact.abi as Abi;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TOKEN_NETWORK_BYTECODE } from "./contract_artifacts.ts";
- * console.assert(TOKEN_NETWORK_BYTECODE.startsWith("0x"));
+ *
+ * assert(TOKEN_NETWORK_BYTECODE.startsWith("0x"));
  * ```
  */
 export const TOKEN_NETWORK_BYTECODE: Hex = tokenNetworkArtifact.bytecode as Hex;
@@ -47,8 +53,10 @@ export const TOKEN_NETWORK_BYTECODE: Hex = tokenNetworkArtifact.bytecode as Hex;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TEST_TOKEN_BYTECODE } from "./contract_artifacts.ts";
- * console.assert(TEST_TOKEN_BYTECODE.startsWith("0x"));
+ *
+ * assert(TEST_TOKEN_BYTECODE.startsWith("0x"));
  * ```
  */
 export const TEST_TOKEN_BYTECODE: Hex = testTokenArtifact.bytecode as Hex;

@@ -60,14 +60,8 @@ export class ContractDeployError extends ChainError {
 
 /**
  * Deploys (a test token, then) the TokenNetwork for the token.
- *
- * @example
- * ```ts
- * declare const o: Parameters<typeof deployTokenNetwork>[0];
- * const { rpcUrl } = o;
- * declare const signer: { evm: typeof o.account };
- * const { tokenNetworkAddress } = await deployTokenNetwork({ rpcUrl, chainId: 31337, account: signer.evm });
- * ```
+ * It deploys to a chain, so it has no example that runs here:
+ * tests/interop/anvil_channel_lifecycle_test.ts
  * @throws {ContractDeployError} on a chain id mismatch, no gas, or a reverted deployment.
  */
 export async function deployTokenNetwork(
@@ -130,14 +124,8 @@ export interface MintTestTokensOptions {
 
 /**
  * Mints test tokens (only the test token's deployer may).
- *
- * @example
- * ```ts
- * declare const o: Parameters<typeof mintTestTokens>[0];
- * const { rpcUrl, token, to } = o;
- * declare const signer: { evm: typeof o.account };
- * await mintTestTokens({ rpcUrl, chainId: 31337, account: signer.evm, token, to, amount: 100_000_000n });
- * ```
+ * It needs a chain, so it has no example that runs here:
+ * tests/interop/anvil_channel_lifecycle_test.ts
  * @throws {ContractDeployError} when the mint reverts.
  */
 export async function mintTestTokens(options: MintTestTokensOptions): Promise<Hex> {

@@ -11,7 +11,11 @@
  *
  * @example
  * ```ts
- * sameAddress("0xAbC0000000000000000000000000000000000001", "0xabc0000000000000000000000000000000000001"); // true
+ * import assert from "node:assert/strict";
+ * import { sameAddress } from "./signer_check.ts";
+ *
+ * const address = "0xAbC0000000000000000000000000000000000001";
+ * assert(sameAddress(address, address.toLowerCase()));
  * ```
  */
 export function sameAddress(a: string, b: string): boolean {
@@ -29,12 +33,24 @@ export type SignerMismatch =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { recoverTypedDataAddress } from "viem";
+ * import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+ * import { signerMismatch } from "./signer_check.ts";
  *
- * declare const signed: Parameters<typeof recoverTypedDataAddress>[0];
- * declare const peer: `0x${string}`;
- * const mismatch = await signerMismatch(() => recoverTypedDataAddress(signed), peer);
- * if (mismatch !== undefined) throw new Error(describeSignerMismatch(mismatch, peer));
+ * const peer = privateKeyToAccount(generatePrivateKey());
+ * const typed = {
+ *   domain: { name: "Example", version: "1", chainId: 31337 },
+ *   types: { Ping: [{ name: "n", type: "uint256" }] },
+ *   primaryType: "Ping",
+ *   message: { n: 1n },
+ * } as const;
+ * const signed = { ...typed, signature: await peer.signTypedData(typed) };
+ * const recover = () => recoverTypedDataAddress(signed);
+ * assert.equal(await signerMismatch(recover, peer.address), undefined);
+ * const other = privateKeyToAccount(generatePrivateKey()).address;
+ * const mismatch = await signerMismatch(recover, other);
+ * assert.equal(mismatch?.why, "other-signer");
  * ```
  */
 export async function signerMismatch(
@@ -57,7 +73,11 @@ export async function signerMismatch(
  *
  * @example
  * ```ts
- * describeSignerMismatch({ why: "other-signer", signer: "0x01" }, "0x02"); // "the signature recovers to 0x01, not to 0x02"
+ * import assert from "node:assert/strict";
+ * import { describeSignerMismatch } from "./signer_check.ts";
+ *
+ * const text = describeSignerMismatch({ why: "other-signer", signer: "0x01" }, "0x02");
+ * assert.equal(text, "the signature recovers to 0x01, not to 0x02");
  * ```
  */
 export function describeSignerMismatch(mismatch: SignerMismatch, expected: string): string {

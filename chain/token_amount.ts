@@ -15,7 +15,10 @@ export interface TokenFacts {
  *
  * @example
  * ```ts
- * formatTokens(50_000_000n, { tokenDecimals: 6, tokenSymbol: "M2M" }); // "50 M2M"
+ * import assert from "node:assert/strict";
+ * import { formatTokens } from "./token_amount.ts";
+ *
+ * assert.equal(formatTokens(50_000_000n, { tokenDecimals: 6, tokenSymbol: "M2M" }), "50 M2M");
  * ```
  */
 export function formatTokens(amount: bigint, token: TokenFacts): string {

@@ -206,23 +206,9 @@ const BALANCE_PROOF_UPDATED_EVENT = parseAbiItem(
 
 /**
  * A TokenNetwork client bound to one chain and one key.
- *
- * @example
- * ```ts
- * import { TokenNetworkClient } from "./token_network_client.ts";
- * import type { ChainConfig } from "../config/chain_config.ts";
- * import type { NodeSigner } from "../protocol/node_signer.ts";
- *
- * declare const chain: ChainConfig, signer: NodeSigner, partner: `0x${string}`; // compile-only: needs a chain
- * Deno.test({ name: "TokenNetworkClient", ignore: true, async fn() {
- *   const client = new TokenNetworkClient({ chain, account: signer.evm });
- *   const { channelId } = await client.openChannel({
- *     partner,
- *     deposit: 50_000_000n,
- *     settleTimeout: 3600n,
- *   });
- * } });
- * ```
+ * It needs a chain (`new TokenNetworkClient({ chain, account: signer.evm })`, then
+ * `openChannel({ partner, deposit, settleTimeout })`...), so it has no example that runs here:
+ * tests/interop/anvil_channel_lifecycle_test.ts
  */
 export class TokenNetworkClient {
   /** The chain this client is bound to. */
@@ -623,27 +609,8 @@ export class TokenNetworkClient {
    * `signWithdraw` (balance_proof.ts) by the participant and by its partner). Waits for the receipt;
    * a refusal is a {@linkcode ChainTxError} whose `reason` is the contract error
    * (`WithdrawExpired`, `WithdrawNotIncreased`, `WithdrawBeyondDeposit`, `BadSignature`, ...).
-   *
-   * @example
-   * ```ts
-   * import type { TokenNetworkClient } from "./token_network_client.ts";
-   * import { type Hex, signWithdraw } from "./balance_proof.ts";
-   * import type { LocalAccount } from "viem/accounts";
-   *
-   * declare const client: TokenNetworkClient; // on a chain: compile-only, deno test --doc ignores it
-   * declare const mine: LocalAccount;
-   * declare const channelId: Hex;
-   * declare const partnerSignature: Hex; // the partner's signWithdraw over the same message
-   * Deno.test({ name: "setTotalWithdraw", ignore: true, async fn() {
-   *   const now = BigInt(Math.floor(Date.now() / 1000));
-   *   const withdraw = { channelId, participant: mine.address, totalWithdraw: 5n, expiration: now + 600n };
-   *   const tx = await client.setTotalWithdraw(channelId, {
-   *     ...withdraw,
-   *     participantSignature: await signWithdraw(withdraw, { account: mine, domain: client.domain }),
-   *     partnerSignature,
-   *   });
-   * } });
-   * ```
+   * It needs a chain, so it has no example that runs here:
+   * tests/interop/anvil_channel_withdraw_test.ts
    */
   async setTotalWithdraw(channelId: Hex, options: SetTotalWithdrawOptions): Promise<Hex> {
     return (await this.#send(this.tokenNetworkAddress, TOKEN_NETWORK_ABI, "setTotalWithdraw", [

@@ -18,12 +18,7 @@ export interface ChainBalance {
 
 /**
  * Reads an address's balances.
- *
- * @example
- * ```ts
- * declare const chain: Parameters<typeof readChainBalance>[0];
- * const { native, token } = await readChainBalance(chain, "0xabc...");
- * ```
+ * It reads a chain, so it has no example that runs here: tests/e2e/economics_test.ts
  */
 export async function readChainBalance(
   chain: ChainConfig,

@@ -23,6 +23,8 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "identity",
   "stages",
   "pipeline",
+  "transport",
+  "chain",
   "roles/town_client",
   "roles/receipts",
   "roles/channels",

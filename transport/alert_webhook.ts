@@ -45,9 +45,19 @@ export class AlertWebhookError extends TransportError {
  *
  * @example
  * ```ts
- * const hook = startAlertWebhook({ url: "http://127.0.0.1:9000/alerts" });
+ * import assert from "node:assert/strict";
+ * import { startAlertWebhook } from "./alert_webhook.ts";
+ *
+ * const received: unknown[] = [];
+ * await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+ *   received.push(await req.json());
+ *   return new Response(null, { status: 204 });
+ * });
+ * const hook = startAlertWebhook({ url: `http://127.0.0.1:${server.addr.port}/alerts` });
  * hook.send({ kind: "low-balance", message: "channel 0x12.. has 4 M2M left" });
  * await hook.close();
+ * assert.equal(hook.stats.delivered, 1);
+ * assert.deepEqual(received, [{ kind: "low-balance", message: "channel 0x12.. has 4 M2M left" }]);
  * ```
  * @throws {AlertWebhookError} for a URL that is not http(s).
  */

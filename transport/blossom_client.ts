@@ -35,12 +35,16 @@ export interface BlobHead {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { headBlob } from "./blossom_client.ts";
  *
- * async function sizeOf(sha256: string): Promise<number | undefined> {
- *   const head = await headBlob("http://127.0.0.1:7100", sha256);
- *   return head?.size; // undefined: the server has no such blob
- * }
+ * // A server that holds no blob.
+ * await using server = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   () => new Response(null, { status: 404 }),
+ * );
+ * const head = await headBlob(`http://127.0.0.1:${server.addr.port}`, "ab".repeat(32));
+ * assert.equal(head, undefined); // the server has no such blob
  * ```
  */
 export function headBlob(server: string, sha256: string): Promise<BlobHead | undefined> {
@@ -52,12 +56,17 @@ export function headBlob(server: string, sha256: string): Promise<BlobHead | und
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { headBlobUrl } from "./blossom_client.ts";
  *
- * async function stored(server: string, sha256: string): Promise<boolean> {
- *   const head = await headBlobUrl(`${server}/${sha256}`, { signal: AbortSignal.timeout(10_000) });
- *   return head !== undefined;
- * }
+ * // A server that holds every blob, 5 bytes of text.
+ * await using server = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   () => new Response("hello", { headers: { "content-type": "text/plain" } }),
+ * );
+ * const url = `http://127.0.0.1:${server.addr.port}/${"ab".repeat(32)}`;
+ * const head = await headBlobUrl(url, { signal: AbortSignal.timeout(10_000) });
+ * assert.equal(head?.size, 5);
  * ```
  */
 export async function headBlobUrl(
@@ -89,15 +98,17 @@ export interface UploadRequirementOptions {
  *
  * @example
  * ```ts
- * import { hashFile, uploadRequirement } from "./blossom_client.ts";
- * import type { NostrEvent } from "../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { uploadRequirement } from "./blossom_client.ts";
  *
- * declare function pay(sha256: string, size: number): Promise<void>; // over ILP, to the town
- * async function payIfAsked(server: string, path: string, authorization: NostrEvent) {
- *   const { sha256, size } = await hashFile(path);
- *   const asked = await uploadRequirement({ server, sha256, size, authorization });
- *   if (asked === "payment-required") await pay(sha256, size);
- * }
+ * // A server that wants payment for every blob it does not hold yet.
+ * await using server = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   () => new Response(null, { status: 402 }),
+ * );
+ * const url = `http://127.0.0.1:${server.addr.port}`;
+ * const asked = await uploadRequirement({ server: url, sha256: "ab".repeat(32), size: 5 });
+ * assert.equal(asked, "payment-required"); // pay the town over ILP, then upload
  * ```
  */
 export async function uploadRequirement(
@@ -135,13 +146,30 @@ export interface UploadBlobOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  * import { hashFile, uploadBlobFile } from "./blossom_client.ts";
- * import type { NostrEvent } from "../protocol/nostr_event.ts";
+ * import { buildBlobAuthorization } from "../protocol/blob_authorization.ts";
  *
- * async function upload(server: string, path: string, authorization: NostrEvent) {
+ * // A server that keeps what it is sent and answers with the blob's descriptor.
+ * let stored = "";
+ * await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+ *   stored = await req.text();
+ *   const sha256 = req.headers.get("x-sha-256")!;
+ *   return Response.json({ url: `${new URL(req.url).origin}/${sha256}`, sha256, size: 5, uploaded: 1 });
+ * });
+ * const path = await Deno.makeTempFile();
+ * try {
+ *   await Deno.writeTextFile(path, "hello");
  *   const { sha256, size } = await hashFile(path);
- *   const descriptor = await uploadBlobFile({ server, path, sha256, size, authorization });
- *   return descriptor.url;
+ *   const template = buildBlobAuthorization({ verb: "upload", sha256: [sha256], size });
+ *   const authorization = finalizeEvent(template, generateSecretKey());
+ *   const url = `http://127.0.0.1:${server.addr.port}`;
+ *   const descriptor = await uploadBlobFile({ server: url, path, sha256, size, authorization });
+ *   assert.equal(descriptor.url, `${url}/${sha256}`);
+ *   assert.equal(stored, "hello");
+ * } finally {
+ *   await Deno.remove(path);
  * }
  * ```
  */
@@ -181,11 +209,23 @@ export interface DownloadBlobOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { downloadBlob } from "./blossom_client.ts";
  *
- * async function fetchInput(url: string, sha256: string, workDir: string): Promise<number> {
- *   const { size } = await downloadBlob({ url, sha256, maxBytes: 256 * 2 ** 20, to: `${workDir}/input` });
- *   return size;
+ * await using server = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   () => new Response("hello"),
+ * );
+ * // SHA-256 of "hello".
+ * const sha256 = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+ * const url = `http://127.0.0.1:${server.addr.port}/${sha256}`;
+ * const workDir = await Deno.makeTempDir();
+ * try {
+ *   const { size } = await downloadBlob({ url, sha256, maxBytes: 1024, to: `${workDir}/input` });
+ *   assert.equal(size, 5);
+ *   assert.equal(await Deno.readTextFile(`${workDir}/input`), "hello");
+ * } finally {
+ *   await Deno.remove(workDir, { recursive: true });
  * }
  * ```
  * @throws {BlossomError} 404 missing, 413 too large, 422 hash mismatch, others as answered.
@@ -241,7 +281,18 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ size: numb
  *
  * @example
  * ```ts
- * const { sha256, size } = await hashFile("context.tar.gz");
+ * import assert from "node:assert/strict";
+ * import { hashFile } from "./blossom_client.ts";
+ *
+ * const path = await Deno.makeTempFile();
+ * try {
+ *   await Deno.writeTextFile(path, "hello");
+ *   const { sha256, size } = await hashFile(path);
+ *   assert.equal(sha256, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+ *   assert.equal(size, 5);
+ * } finally {
+ *   await Deno.remove(path);
+ * }
  * ```
  */
 export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {

@@ -242,19 +242,10 @@ function socketUrl(url: string): { wsUrl: string; username?: string; token?: str
 }
 
 /**
- * A BTP connection to one peer (normally the connector or town this node is a child of).
- *
- * @example
- * ```ts
- * declare const prepare: Parameters<BtpClient["sendPrepare"]>[0]; // compile-only: needs a BTP peer
- * Deno.test({ name: "BtpClient", ignore: true, async fn() {
- *   const client = new BtpClient({ url: "btp+ws://127.0.0.1:3000", authToken: "secret" });
- *   await client.connect();
- *   const { clientAddress } = await client.fetchIldcp();
- *   const reply = await client.sendPrepare(prepare);
- *   await client.close();
- * } });
- * ```
+ * A BTP connection to one peer (normally the connector or town this node is a child of):
+ * `connect()`, `fetchIldcp()` for its address, `sendPrepare(prepare)` for each packet, `close()`.
+ * It needs a BTP peer, so it has no example that runs here:
+ * tests/interop/town_credit_line_test.ts
  */
 export class BtpClient {
   #options: Required<

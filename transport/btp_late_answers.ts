@@ -27,11 +27,15 @@ const MAX_LATE_ANSWERS = 10_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BtpLateAnswers } from "./btp_late_answers.ts";
+ *
  * let cover = 0n;
+ * let paid = false;
  * const late = new BtpLateAnswers((amount) => cover += amount);
- * late.await(7, 500n, { onLateFulfill: () => console.log("paid after all") });
+ * late.await(7, 500n, { onLateFulfill: () => paid = true });
  * late.clear(); // the socket is gone: no answer will come
+ * assert(!paid);
  * ```
  */
 export class BtpLateAnswers {

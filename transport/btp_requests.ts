@@ -19,6 +19,7 @@ interface Pending {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BtpRequests } from "./btp_requests.ts";
  *
  * const requests = new BtpRequests();
@@ -27,6 +28,7 @@ interface Pending {
  * // ... send the MESSAGE frame with this requestId; the socket's reader calls:
  * requests.settle({ type: "response", requestId, protocolData: [] });
  * const frame = await answer; // the RESPONSE
+ * assert.equal(frame.requestId, requestId);
  * ```
  */
 export class BtpRequests {

@@ -27,10 +27,15 @@ export type ConnectionRefusal = "address" | "prefix" | "total";
  *
  * @example
  * ```ts
- * declare const socket: WebSocket;
- * const gate = new ConnectionGate({ maxPerAddress: 64, maxTotal: 4096 });
- * const admitted = gate.open("10.0.0.7");
- * if (typeof admitted === "function") socket.addEventListener("close", admitted);
+ * import assert from "node:assert/strict";
+ * import { ConnectionGate } from "./connection_gate.ts";
+ *
+ * const gate = new ConnectionGate({ maxPerAddress: 1, maxTotal: 4096 });
+ * const close = gate.open("10.0.0.7");
+ * assert(typeof close === "function"); // call it at the socket's close event
+ * assert.equal(gate.open("10.0.0.7"), "address"); // its one connection is open
+ * close();
+ * assert.equal(gate.size, 0);
  * ```
  */
 export class ConnectionGate {
@@ -109,8 +114,11 @@ function decrement(table: Map<string, number>, key: string): void {
  *
  * @example
  * ```ts
- * addressPrefix("203.0.113.9"); // "203.0.113.0/24"
- * addressPrefix("2001:db8:1:2::7"); // "2001:db8:1::/48"
+ * import assert from "node:assert/strict";
+ * import { addressPrefix } from "./connection_gate.ts";
+ *
+ * assert.equal(addressPrefix("203.0.113.9"), "203.0.113.0/24");
+ * assert.equal(addressPrefix("2001:db8:1:2::7"), "2001:db8:1::/48");
  * ```
  */
 export function addressPrefix(address: string): string {
@@ -132,7 +140,15 @@ export function addressPrefix(address: string): string {
  *
  * @example
  * ```ts
- * Deno.serve((req, info) => new Response(remoteHost(info)));
+ * import assert from "node:assert/strict";
+ * import { remoteHost } from "./connection_gate.ts";
+ *
+ * await using server = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   (_req, info) => new Response(remoteHost(info)),
+ * );
+ * const answer = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+ * assert.equal(await answer.text(), "127.0.0.1");
  * ```
  */
 export function remoteHost(info: { remoteAddr: Deno.Addr } | undefined): string {

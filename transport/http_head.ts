@@ -48,10 +48,24 @@ const READ_CHUNK = 4096;
  *
  * @example
  * ```ts
- * declare const listener: Deno.Listener;
- * const conn = await listener.accept();
+ * import assert from "node:assert/strict";
+ * import { readHttpHead } from "./http_head.ts";
+ *
+ * // A connection's bytes (a `Deno.Conn` in a server).
+ * const bytes = new TextEncoder().encode("GET /x HTTP/1.1\r\nHost: town.example\r\n\r\nbody");
+ * let at = 0;
+ * const conn = {
+ *   read: (buf: Uint8Array) => {
+ *     const n = Math.min(buf.length, bytes.length - at);
+ *     buf.set(bytes.subarray(at, at + n));
+ *     at += n;
+ *     return Promise.resolve(n === 0 ? null : n);
+ *   },
+ * };
  * const head = await readHttpHead(conn);
- * console.log(head.startLine, head.headers.get("host"));
+ * assert.equal(head.startLine, "GET /x HTTP/1.1");
+ * assert.equal(head.headers.get("host"), "town.example");
+ * assert.equal(new TextDecoder().decode(head.rest), "body");
  * ```
  */
 export async function readHttpHead(

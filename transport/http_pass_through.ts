@@ -64,9 +64,10 @@ export function startInnerServer(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hostHeaderValue } from "./http_pass_through.ts";
  *
- * console.log(hostHeaderValue({ transport: "tcp", hostname: "::1", port: 80 })); // "[::1]:80"
+ * assert.equal(hostHeaderValue({ transport: "tcp", hostname: "::1", port: 80 }), "[::1]:80");
  * ```
  */
 export function hostHeaderValue(addr: Deno.NetAddr): string {
@@ -89,16 +90,8 @@ function passedLines(head: HttpHead, ownHost: string): string[] | undefined {
 
 /**
  * Sends the head (hop-by-hop headers replaced) and the body to the inner server, the answer back.
- *
- * @example
- * ```ts
- * import { passThrough } from "./http_pass_through.ts";
- * import type { HttpHead } from "./http_head.ts";
- * import type { IdleSweeper } from "./idle_sweeper.ts";
- *
- * declare const client: Deno.Conn, head: HttpHead, idle: IdleSweeper;
- * await passThrough(client, head, "/tmp/turnpike-http-x/http.sock", idle, "127.0.0.1:8080");
- * ```
+ * It needs the inner server on its Unix socket, so it has no example that runs here:
+ * tests/unit/transport/http_front_test.ts
  */
 export async function passThrough(
   client: Deno.Conn,
@@ -164,10 +157,15 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { answerAndClose } from "./http_pass_through.ts";
  *
- * declare const conn: Deno.Conn;
- * await answerAndClose(conn, 503, "busy: retry later");
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * await answerAndClose(await listener.accept(), 503, "busy: retry later", false);
+ * const answer = new TextDecoder().decode(await new Response(client.readable).arrayBuffer());
+ * assert(answer.startsWith("HTTP/1.1 503 "));
+ * assert(answer.endsWith("busy: retry later\n"));
  * ```
  */
 export async function answerAndClose(

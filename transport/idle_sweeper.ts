@@ -10,6 +10,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IdleSweeper } from "./idle_sweeper.ts";
  *
  * const sweeper = new IdleSweeper(60_000);
@@ -17,7 +18,7 @@
  * const tracked = sweeper.track(() => closed = true);
  * tracked.touch();
  * tracked.done();
- * console.assert(!closed && sweeper.closedTotal === 0);
+ * assert(!closed && sweeper.closedTotal === 0);
  * ```
  */
 export class IdleSweeper {

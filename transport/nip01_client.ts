@@ -174,13 +174,13 @@ const FATAL_CLOSED = ["invalid:", "unsupported:", "blocked:", "restricted:", "au
  *
  * @example
  * ```ts
- * const client = openNip01Client("ws://127.0.0.1:7100", [{ kinds: [7000] }], {
- *   untilEose: true,
- *   timeoutMs: 3000,
- *   onEvent: (message) => console.log(message.event?.id),
- *   onEnd: (error) => console.log(error?.message ?? "EOSE"),
- * });
- * client.close();
+ * import assert from "node:assert/strict";
+ * import { openNip01Client } from "./nip01_client.ts";
+ *
+ * // Nothing listens on port 9: the client ends with the error (undefined at EOSE).
+ * const ended = Promise.withResolvers<Error | undefined>();
+ * openNip01Client("ws://127.0.0.1:9", [{ kinds: [7000] }], { untilEose: true, onEnd: ended.resolve });
+ * assert(await ended.promise instanceof Error);
  * ```
  */
 export function openNip01Client(

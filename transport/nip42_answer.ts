@@ -10,21 +10,10 @@
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 
 /**
- * One connection's answer to one challenge.
- *
- * @example
- * ```ts
- * import { Nip42Answer } from "./nip42_answer.ts";
- * import type { NostrEvent } from "../protocol/nostr_event.ts";
- *
- * declare const socket: WebSocket; // challenged with ["AUTH", "c1"]
- * declare function sign(challenge: string, relay: string): Promise<NostrEvent>;
- * const auth = new Nip42Answer(sign, "wss://town.example");
- * auth.answer(socket, "c1");
- * // the relay's ["CLOSED", "s1", "auth-required: ..."] comes:
- * auth.sendAgain('["REQ","s1",{"kinds":[1059]}]', "auth-required: ...", (m) => console.log(m));
- * // ... then its ["OK", id, true, ""]: auth.onOk(id, true) sends the REQ again
- * ```
+ * One connection's answer to one challenge: `answer(socket, challenge)` sends the signed event,
+ * `sendAgain(req, ...)` after the relay's CLOSED `auth-required:`, and the relay's `OK` for the
+ * event (`onOk(id, true)`) sends the REQ again. It needs a relay that challenges, so it has no
+ * example that runs here: tests/interop/town_auth_relay_middle_test.ts
  */
 export class Nip42Answer {
   readonly #sign: (challenge: string, relayUrl: string) => Promise<NostrEvent>;

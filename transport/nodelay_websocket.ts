@@ -106,8 +106,11 @@ function noDelayDisabledByEnv(): boolean {
  *
  * @example
  * ```ts
- * const ws = openWebSocket("ws://127.0.0.1:7100");
- * ws.addEventListener("open", () => ws.send(JSON.stringify(["REQ", "s", {}])));
+ * import assert from "node:assert/strict";
+ * import { NoDelayWebSocket, openWebSocket } from "./nodelay_websocket.ts";
+ * const ws = openWebSocket("ws://127.0.0.1:9"); // nothing listens there: it fails, then closes
+ * assert(ws instanceof NoDelayWebSocket); // the default: TCP_NODELAY on
+ * await new Promise((done) => ws.addEventListener("close", done));
  * ```
  */
 export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): WebSocket {
@@ -173,10 +176,17 @@ class CloseWith extends Error {
  *
  * @example
  * ```ts
- * const ws = new NoDelayWebSocket("ws://127.0.0.1:3000");
- * ws.binaryType = "arraybuffer";
- * ws.addEventListener("message", (e) => console.log((e as MessageEvent).data));
- * ws.addEventListener("open", () => ws.send(new Uint8Array([1, 2, 3])));
+ * import assert from "node:assert/strict";
+ * import { NoDelayWebSocket } from "./nodelay_websocket.ts";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const client = new NoDelayWebSocket(`ws://127.0.0.1:${listener.addr.port}`);
+ * const server = await NoDelayWebSocket.accept(await listener.accept());
+ * const got = new Promise((done) => client.addEventListener("message", done));
+ * server.send("hello");
+ * assert.equal(((await got) as MessageEvent).data, "hello");
+ * client.close();
+ * await new Promise((done) => server.addEventListener("close", done));
  * ```
  */
 export class NoDelayWebSocket extends EventTarget implements WebSocket {
@@ -260,17 +270,7 @@ export class NoDelayWebSocket extends EventTarget implements WebSocket {
 
   /**
    * Server side: completes the upgrade of a connection from `Deno.listen` (sets TCP_NODELAY,
-   * reads the request head, answers 101) and returns the open socket.
-   *
-   * @example
-   * ```ts
-   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-   * for await (const conn of listener) {
-   *   NoDelayWebSocket.accept(conn).then((ws) =>
-   *     ws.addEventListener("message", (e) => ws.send((e as MessageEvent).data))
-   *   );
-   * }
-   * ```
+   * reads the request head, answers 101) and returns the open socket (the class's example).
    * @throws {WebSocketProtocolError} when the request is not a WebSocket upgrade (answered 400).
    */
   static async accept(
@@ -774,10 +774,10 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
  *
  * @example
  * ```ts
- * import { readHttpHead } from "./http_head.ts";
- *
- * declare const conn: Deno.Conn;
- * if (isWebSocketUpgrade(await readHttpHead(conn))) console.log("upgrade");
+ * import assert from "node:assert/strict";
+ * import { isWebSocketUpgrade } from "./nodelay_websocket.ts";
+ * const headers = new Map([["upgrade", "websocket"], ["connection", "keep-alive, Upgrade"]]);
+ * assert(isWebSocketUpgrade({ startLine: "GET / HTTP/1.1", headers, lines: [], rest: Uint8Array.of() }));
  * ```
  */
 export function isWebSocketUpgrade(head: HttpHead): boolean {

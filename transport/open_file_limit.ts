@@ -45,8 +45,11 @@ function openLibc() {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { raiseOpenFileLimit } from "./open_file_limit.ts";
+ *
  * const limit = raiseOpenFileLimit();
- * console.log(limit?.soft);
+ * if (limit !== undefined) assert(limit.soft <= limit.hard); // undefined: not readable here
  * ```
  */
 export function raiseOpenFileLimit(

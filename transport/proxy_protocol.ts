@@ -30,6 +30,7 @@ const V2_MAX_BODY = 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readProxyHeader } from "./proxy_protocol.ts";
  *
  * const bytes = new TextEncoder().encode("PROXY TCP4 192.0.2.7 10.0.0.1 51000 7100\r\nGET /");
@@ -42,8 +43,8 @@ const V2_MAX_BODY = 1024;
  *     return Promise.resolve(n === 0 ? null : n);
  *   },
  * };
- * console.assert(await readProxyHeader(conn) === "192.0.2.7");
- * console.assert(at === bytes.length - 5); // "GET /" is left for the caller
+ * assert.equal(await readProxyHeader(conn), "192.0.2.7");
+ * assert.equal(at, bytes.length - 5); // "GET /" is left for the caller
  * ```
  * @throws {ProxyHeaderError} when the bytes are no PROXY header (or the connection ends first).
  */
@@ -62,11 +63,12 @@ export async function readProxyHeader(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readProxyHeaderInTime } from "./proxy_protocol.ts";
  *
  * const silent = { read: () => new Promise<number | null>(() => {}), close: () => {} };
  * const got = await readProxyHeaderInTime(silent, 10);
- * console.assert(got instanceof Error);
+ * assert(got instanceof Error);
  * ```
  */
 export async function readProxyHeaderInTime(

@@ -31,11 +31,18 @@ export type RelayEventCheck = { event: NostrEvent } | { rejected: RejectedRelayE
  *
  * @example
  * ```ts
- * import type { RelayEventMessage } from "../protocol/nip01_message.ts";
- * declare const message: RelayEventMessage;
- * const check = checkRelayEvent(message, [{ kinds: [7000] }], 1024 * 1024);
- * if ("event" in check) console.log(check.event.id);
- * else console.log("dropped:", check.rejected.reason);
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { checkRelayEvent } from "./relay_event_check.ts";
+ *
+ * const event = finalizeEvent(
+ *   { kind: 7000, created_at: 1, tags: [], content: "" },
+ *   generateSecretKey(),
+ * );
+ * const check = checkRelayEvent({ type: "EVENT", subId: "s1", event }, [{ kinds: [7000] }], 1 << 20);
+ * assert("event" in check && check.event.id === event.id);
+ * const other = checkRelayEvent({ type: "EVENT", subId: "s1", event }, [{ kinds: [1] }], 1 << 20);
+ * assert("rejected" in other && other.rejected.reason === "not-matching");
  * ```
  */
 export function checkRelayEvent(

@@ -55,7 +55,10 @@ export class RelayInfoError extends TransportError {
  *
  * @example
  * ```ts
- * relayHttpUrl("ws://127.0.0.1:7100"); // "http://127.0.0.1:7100/"
+ * import assert from "node:assert/strict";
+ * import { relayHttpUrl } from "./relay_info.ts";
+ *
+ * assert.equal(relayHttpUrl("ws://127.0.0.1:7100"), "http://127.0.0.1:7100/");
  * ```
  */
 export function relayHttpUrl(relayUrl: string): string {
@@ -73,8 +76,18 @@ export function relayHttpUrl(relayUrl: string): string {
  *
  * @example
  * ```ts
- * const info = await fetchRelayInfo("ws://127.0.0.1:7100");
- * console.log(info.self); // the town's pubkey
+ * import assert from "node:assert/strict";
+ * import { getPublicKey, generateSecretKey } from "nostr-tools/pure";
+ * import { fetchRelayInfo } from "./relay_info.ts";
+ *
+ * // A town stand-in that answers the NIP-11 request with its pubkey.
+ * const self = getPublicKey(generateSecretKey());
+ * await using town = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   () => Response.json({ name: "town", self }),
+ * );
+ * const info = await fetchRelayInfo(`ws://127.0.0.1:${town.addr.port}`);
+ * assert.equal(info.self, self); // the town's pubkey
  * ```
  */
 export async function fetchRelayInfo(
@@ -119,7 +132,17 @@ export async function fetchRelayInfo(
  *
  * @example
  * ```ts
- * const townPubkey = await fetchTownPubkey("ws://127.0.0.1:7100");
+ * import assert from "node:assert/strict";
+ * import { getPublicKey, generateSecretKey } from "nostr-tools/pure";
+ * import { fetchTownPubkey } from "./relay_info.ts";
+ *
+ * // A town stand-in that answers the NIP-11 request with its pubkey.
+ * const self = getPublicKey(generateSecretKey());
+ * await using town = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   () => Response.json({ name: "town", self }),
+ * );
+ * assert.equal(await fetchTownPubkey(`ws://127.0.0.1:${town.addr.port}`), self);
  * ```
  */
 export async function fetchTownPubkey(
@@ -138,10 +161,12 @@ export async function fetchTownPubkey(
  *
  * @example
  * ```ts
- * import { DEFAULT_BLOB_PRICE_PER_MIB } from "../protocol/blob_pricing.ts";
+ * import assert from "node:assert/strict";
+ * import { townBlobPrice } from "./relay_info.ts";
  *
- * declare const relayUrl: string;
- * const price = townBlobPrice(await fetchRelayInfo(relayUrl)) ?? DEFAULT_BLOB_PRICE_PER_MIB;
+ * // A NIP-11 document as fetchRelayInfo reads it from the town.
+ * assert.equal(townBlobPrice({ fees: { blob: [{ amount: 2000, unit: "msats" }] } }), 2000n);
+ * assert.equal(townBlobPrice({}), undefined); // DEFAULT_BLOB_PRICE_PER_MIB then
  * ```
  */
 export function townBlobPrice(info: RelayInfo): bigint | undefined {
@@ -158,8 +183,11 @@ export function townBlobPrice(info: RelayInfo): bigint | undefined {
  *
  * @example
  * ```ts
- * declare const relayUrl: string;
- * const price = townPublicationPrice(await fetchRelayInfo(relayUrl)) ?? 10n;
+ * import assert from "node:assert/strict";
+ * import { townPublicationPrice } from "./relay_info.ts";
+ *
+ * assert.equal(townPublicationPrice({ fees: { publication: [{ amount: 10 }] } }), 10n);
+ * assert.equal(townPublicationPrice({ fees: { publication: [{ amount: -1 }] } }), undefined);
  * ```
  */
 export function townPublicationPrice(info: RelayInfo): bigint | undefined {
@@ -175,7 +203,10 @@ export function townPublicationPrice(info: RelayInfo): bigint | undefined {
  *
  * @example
  * ```ts
- * blobServerOf("ws://127.0.0.1:7100"); // "http://127.0.0.1:7100"
+ * import assert from "node:assert/strict";
+ * import { blobServerOf } from "./relay_info.ts";
+ *
+ * assert.equal(blobServerOf("ws://127.0.0.1:7100"), "http://127.0.0.1:7100");
  * ```
  */
 export function blobServerOf(relayUrl: string): string {

@@ -30,10 +30,26 @@ export interface ManyRelayQueryResult extends Pick<RelayQueryResult, "rejected" 
  *
  * @example
  * ```ts
- * const { events, failures } = await queryRelays(
- *   ["ws://127.0.0.1:7100", "ws://127.0.0.1:7200"],
- *   [{ kinds: [31990], limit: 100 }],
- * );
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { queryRelays } from "./relay_query_many.ts";
+ *
+ * const stored = finalizeEvent({ kind: 31990, created_at: 1, tags: [], content: "" }, generateSecretKey());
+ * // A relay stand-in on a free port: answers a REQ with its one event, then EOSE.
+ * await using relay = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+ *   const { socket, response } = Deno.upgradeWebSocket(request);
+ *   socket.onmessage = ({ data }) => {
+ *     const [, subId] = JSON.parse(data);
+ *     socket.send(JSON.stringify(["EVENT", subId, stored]));
+ *     socket.send(JSON.stringify(["EOSE", subId]));
+ *   };
+ *   return response;
+ * });
+ * const url = `ws://127.0.0.1:${relay.addr.port}`;
+ * // The second relay is a port nothing listens on.
+ * const { events, failures } = await queryRelays([url, "ws://127.0.0.1:9"], [{ kinds: [31990] }]);
+ * assert.deepEqual(events.map((e) => e.id), [stored.id]);
+ * assert.equal(failures.length, 1);
  * ```
  * @throws {RelayQueryError} when no relay could be read.
  */

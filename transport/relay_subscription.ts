@@ -41,9 +41,25 @@ export interface RelaySubscription {
  *
  * @example
  * ```ts
- * const sub = subscribeRelay("ws://127.0.0.1:7100", [{ kinds: [7000] }], {
- *   onEvent: (e) => console.log(e.id),
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { subscribeRelay } from "./relay_subscription.ts";
+ *
+ * const stored = finalizeEvent({ kind: 7000, created_at: 1, tags: [], content: "" }, generateSecretKey());
+ * // A relay stand-in on a free port: answers a REQ with its one event, then EOSE.
+ * await using relay = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+ *   const { socket, response } = Deno.upgradeWebSocket(request);
+ *   socket.onmessage = ({ data }) => {
+ *     const [, subId] = JSON.parse(data);
+ *     socket.send(JSON.stringify(["EVENT", subId, stored]));
+ *     socket.send(JSON.stringify(["EOSE", subId]));
+ *   };
+ *   return response;
  * });
+ * const url = `ws://127.0.0.1:${relay.addr.port}`;
+ * const { promise, resolve } = Promise.withResolvers<string>();
+ * const sub = subscribeRelay(url, [{ kinds: [7000] }], { onEvent: (e) => resolve(e.id) });
+ * assert.equal(await promise, stored.id);
  * sub.close();
  * ```
  */

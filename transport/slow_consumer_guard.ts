@@ -78,6 +78,7 @@ export interface WatchedSocket {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SlowConsumerGuard } from "./slow_consumer_guard.ts";
  *
  * const guard = new SlowConsumerGuard({
@@ -89,11 +90,11 @@ export interface WatchedSocket {
  * // A socket with 3 MiB its peer has not taken (a stand-in for a WebSocket).
  * const socket = Object.assign(new EventTarget(), { bufferedAmount: 3 << 20, close() {} });
  * const watched = guard.watch(socket as unknown as WebSocket);
- * console.assert(guard.over(socket as unknown as WebSocket)); // over 2 MiB: refuse it new work
- * console.assert(watched.sent() && guard.stats().bufferedBytes === 3 << 20);
+ * assert(guard.over(socket as unknown as WebSocket)); // over 2 MiB: refuse it new work
+ * assert(watched.sent() && guard.stats().bufferedBytes === 3 << 20);
  * watched.release();
  * guard.close();
- * console.assert(guard.stats().sockets === 0);
+ * assert.equal(guard.stats().sockets, 0);
  * ```
  */
 export class SlowConsumerGuard {
@@ -124,13 +125,23 @@ export class SlowConsumerGuard {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SlowConsumerGuard } from "./slow_consumer_guard.ts";
    *
-   * declare const guard: SlowConsumerGuard;
-   * declare const socket: WebSocket;
+   * const guard = new SlowConsumerGuard({
+   *   maxBytesPerSocket: 4 << 20,
+   *   highWaterBytes: 2 << 20,
+   *   timeoutMs: 10_000,
+   *   maxBytesTotal: 64 << 20,
+   * });
+   * // A stand-in for a WebSocket: what its peer has not taken yet, and whether it was closed.
+   * const stub = { bufferedAmount: 0, readyState: 1, close() { this.readyState = 3; } };
+   * const socket = Object.assign(new EventTarget(), stub) as unknown as WebSocket;
    * const watched = guard.watch(socket);
-   * socket.send("hello");
-   * watched.sent(); // false once it was over a limit and closed
+   * assert(watched.sent()); // after socket.send(...): nothing is held back
+   * Object.assign(socket, { bufferedAmount: 5 << 20 });
+   * assert(!watched.sent()); // over the per-socket limit: closed
+   * guard.close();
    * ```
    */
   watch(socket: WebSocket, onClose?: SlowConsumerListener): WatchedSocket {
@@ -161,11 +172,21 @@ export class SlowConsumerGuard {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SlowConsumerGuard } from "./slow_consumer_guard.ts";
    *
-   * declare const guard: SlowConsumerGuard;
-   * declare const socket: WebSocket;
-   * if (guard.over(socket)) console.log("read the answers first");
+   * const guard = new SlowConsumerGuard({
+   *   maxBytesPerSocket: 4 << 20,
+   *   highWaterBytes: 2 << 20,
+   *   timeoutMs: 10_000,
+   *   maxBytesTotal: 64 << 20,
+   * });
+   * // A stand-in for a WebSocket: what its peer has not taken yet, and whether it was closed.
+   * const stub = { bufferedAmount: 0, readyState: 1, close() { this.readyState = 3; } };
+   * const socket = Object.assign(new EventTarget(), stub) as unknown as WebSocket;
+   * assert(!guard.over(socket));
+   * Object.assign(socket, { bufferedAmount: 3 << 20 });
+   * assert(guard.over(socket)); // read the answers first
    * ```
    */
   over(socket: WebSocket): boolean {
@@ -178,11 +199,23 @@ export class SlowConsumerGuard {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SlowConsumerGuard } from "./slow_consumer_guard.ts";
    *
-   * declare const guard: SlowConsumerGuard;
+   * const guard = new SlowConsumerGuard({
+   *   maxBytesPerSocket: 4 << 20,
+   *   highWaterBytes: 2 << 20,
+   *   timeoutMs: 10_000,
+   *   maxBytesTotal: 64 << 20,
+   * });
+   * // A stand-in for a WebSocket: what its peer has not taken yet, and whether it was closed.
+   * const stub = { bufferedAmount: 0, readyState: 1, close() { this.readyState = 3; } };
+   * const socket = Object.assign(new EventTarget(), stub) as unknown as WebSocket;
+   * guard.watch(socket);
+   * Object.assign(socket, { bufferedAmount: 1024 });
    * guard.sweep();
-   * console.log(guard.stats().bufferedBytes);
+   * assert.equal(guard.stats().bufferedBytes, 1024);
+   * guard.close();
    * ```
    */
   sweep(): void {
@@ -213,11 +246,17 @@ export class SlowConsumerGuard {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SlowConsumerGuard } from "./slow_consumer_guard.ts";
    *
-   * declare const guard: SlowConsumerGuard;
-   * const { bufferedBytes, closed } = guard.stats();
-   * console.log(bufferedBytes, closed.stalled);
+   * const guard = new SlowConsumerGuard({
+   *   maxBytesPerSocket: 4 << 20,
+   *   highWaterBytes: 2 << 20,
+   *   timeoutMs: 10_000,
+   *   maxBytesTotal: 64 << 20,
+   * });
+   * const { bufferedBytes, sockets, closed } = guard.stats();
+   * assert.deepEqual([bufferedBytes, sockets, closed.stalled], [0, 0, 0]);
    * ```
    */
   stats(): SlowConsumerGuardStats {

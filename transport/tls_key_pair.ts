@@ -22,13 +22,15 @@ const KEY_BLOCK = /-----BEGIN ((RSA |EC )?PRIVATE KEY)-----[\s\S]*?-----END \1--
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readTlsKeyPair } from "./tls_key_pair.ts";
  *
  * const bad = await Deno.makeTempFile();
- * await readTlsKeyPair(bad, bad).then(
- *   () => console.assert(false, "an empty file is no certificate"),
- *   (err) => console.assert(err.code === "tls-key-pair"),
- * );
+ * try {
+ *   await assert.rejects(readTlsKeyPair(bad, bad), { code: "tls-key-pair" }); // empty: no PEM
+ * } finally {
+ *   await Deno.remove(bad);
+ * }
  * ```
  * @throws {TlsKeyPairError} naming the file when it cannot be read or holds no PEM of its kind.
  */
@@ -57,11 +59,12 @@ export async function readTlsKeyPair(certFile: string, keyFile: string): Promise
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { certificateFingerprint } from "./tls_key_pair.ts";
  *
  * const pem = "-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n";
  * const fingerprint = await certificateFingerprint(pem);
- * console.assert(fingerprint.startsWith("AE:4B:32:80"), fingerprint); // SHA-256 of 00 01 02
+ * assert(fingerprint.startsWith("AE:4B:32:80"), fingerprint); // SHA-256 of 00 01 02
  * ```
  * @throws {TlsKeyPairError} when the text holds no certificate.
  */

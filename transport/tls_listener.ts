@@ -82,21 +82,9 @@ interface Inner {
 
 /**
  * Accepts TCP connections and runs TLS for them; {@linkcode ReloadableTlsListener.replace} swaps
- * the certificate.
- *
- * @example
- * ```ts
- * import { ReloadableTlsListener } from "./tls_listener.ts";
- *
- * declare const pem: { cert: string; key: string; newCert: string; newKey: string };
- * const listener = new ReloadableTlsListener({ hostname: "127.0.0.1", port: 0, keyPair: pem });
- * const raw = await listener.accept(); // cap it here: no TLS has started
- * const tls = await listener.secure(raw);
- * await tls.conn.write(new TextEncoder().encode("hello"));
- * tls.close();
- * listener.replace({ cert: pem.newCert, key: pem.newKey });
- * listener.close();
- * ```
+ * the certificate: `accept()` a raw connection (cap it there: no TLS has started), `secure(raw)`
+ * for its TLS, `replace(keyPair)` for the connections after, `close()`. It needs a certificate
+ * made by openssl, so it has no example that runs here: tests/unit/transport/tls_listener_test.ts
  */
 export class ReloadableTlsListener {
   /** The bound public address (the same across replacements). */

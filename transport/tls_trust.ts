@@ -39,13 +39,15 @@ const UNTRUSTED = /invalid peer certificate: ?([^\n]*)/i;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { trustCaFile } from "./tls_trust.ts";
  *
  * const file = await Deno.makeTempFile();
- * await trustCaFile(file).then(
- *   () => console.assert(false, "an empty file holds no CA"),
- *   (err) => console.assert(err.code === "ca-file"),
- * );
+ * try {
+ *   await assert.rejects(trustCaFile(file), { code: "ca-file" }); // empty: no CA
+ * } finally {
+ *   await Deno.remove(file);
+ * }
  * ```
  * @throws {CaFileError} naming the file when it cannot be read, holds no certificate, or holds a
  * block that does not parse as one.
@@ -98,9 +100,10 @@ export function trustCaCerts(pems: readonly string[]): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { trustedCaCerts } from "./tls_trust.ts";
  *
- * console.assert(Array.isArray(trustedCaCerts()));
+ * assert.deepEqual(trustedCaCerts(), []); // none trusted yet: the system's only
  * ```
  */
 export function trustedCaCerts(): readonly string[] {
@@ -113,10 +116,11 @@ export function trustedCaCerts(): readonly string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { trustedClient } from "./tls_trust.ts";
  *
  * const init: RequestInit = { method: "HEAD", ...trustedClient() };
- * console.assert(init.method === "HEAD");
+ * assert(!("client" in init)); // no extra CA: fetch's own client
  * ```
  */
 export function trustedClient(): { client?: Deno.HttpClient } {
@@ -131,14 +135,15 @@ export function trustedClient(): { client?: Deno.HttpClient } {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { untrustedCertificate } from "./tls_trust.ts";
  *
  * const err = new TypeError("fetch failed", {
  *   cause: new Error("client error (Connect): invalid peer certificate: UnknownIssuer"),
  * });
  * const trust = untrustedCertificate(err, "https://town.example");
- * console.assert(trust?.message.includes("UnknownIssuer") && trust.message.includes("ca_file"));
- * console.assert(untrustedCertificate(new Error("connection refused"), "x") === undefined);
+ * assert(trust?.message.includes("UnknownIssuer") && trust.message.includes("ca_file"));
+ * assert.equal(untrustedCertificate(new Error("connection refused"), "x"), undefined);
  * ```
  */
 export function untrustedCertificate(err: unknown, target: string): TlsTrustError | undefined {

@@ -95,6 +95,7 @@ export function workerErrorName(event: ErrorEvent): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WorkerHost } from "./worker_host.ts";
  *
  * const url = URL.createObjectURL(
@@ -104,7 +105,7 @@ export function workerErrorName(event: ErrorEvent): string {
  *   ], { type: "text/javascript" }),
  * );
  * const host = new WorkerHost<number, number>({ url, permissions: { read: true } });
- * console.log(await host.request(21)); // 42
+ * assert.equal(await host.request(21), 42);
  * host.terminate();
  * ```
  */

@@ -12,9 +12,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { STATE_DIR_IGNORE } from "./state_dir_ignore.ts";
  *
- * console.assert(STATE_DIR_IGNORE.includes("node.lock"));
+ * assert(STATE_DIR_IGNORE.includes("node.lock"));
  * ```
  */
 export const STATE_DIR_IGNORE: readonly string[] = [

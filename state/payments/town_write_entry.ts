@@ -52,6 +52,7 @@ function firstTag(event: PaidEventRef | undefined, name: string): string | undef
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { townWriteEntry } from "./town_write_entry.ts";
  *
  * const result = { id: "b".repeat(64), tags: [["e", "a".repeat(64)], ["p", "c".repeat(64)]] };
@@ -64,8 +65,8 @@ function firstTag(event: PaidEventRef | undefined, name: string): string | undef
  *   scale: 6,
  *   peer: "g.town",
  * });
- * console.assert(entry.jobId === "a".repeat(64)); // the request the result answers
- * console.assert(entry.invoiceId === result.id && entry.category === "town-write");
+ * assert(entry.jobId === "a".repeat(64)); // the request the result answers
+ * assert(entry.invoiceId === result.id && entry.category === "town-write");
  * ```
  * @throws {PaymentEntryError} when neither the event nor the blob is given.
  */

@@ -66,10 +66,11 @@ const UTF8 = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { plainInsertStatement } from "./postgres_plain_insert.ts";
  *
  * const { sql, params } = plainInsertStatement([], { pgText: (v) => v });
- * console.assert(sql.startsWith("WITH") && params.length === 11);
+ * assert(sql.startsWith("WITH") && params.length === 11);
  * ```
  */
 export function plainInsertStatement(
@@ -143,10 +144,11 @@ UNION ALL SELECT 'd', d.id, d.pubkey FROM deleted_ids d WHERE d.id = ANY($1::tex
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { plainInsertResults } from "./postgres_plain_insert.ts";
  *
  * const results = plainInsertResults([], []);
- * console.assert(results.length === 0);
+ * assert(results.length === 0);
  * ```
  */
 export function plainInsertResults(

@@ -108,8 +108,9 @@ export async function openPostgresSchema(options: OpenPostgresSchemaOptions): Pr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactUrl } from "./postgres_schema.ts";
- * console.assert(redactUrl("postgres://u:secret@h/db") === "postgres://u:***@h/db");
+ * assert(redactUrl("postgres://u:secret@h/db") === "postgres://u:***@h/db");
  * ```
  */
 export function redactUrl(url: string): string {

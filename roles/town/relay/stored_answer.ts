@@ -168,13 +168,7 @@ export type DrainOptions = Pick<
  * does not within the drain timeout or the answer ended. A REQ's ids are read only after this: a
  * socket that does not read and sends its REQs again costs no query and holds no list of ids.
  *
- * @example
- * ```ts
- * import { drainedToShare } from "./stored_answer.ts";
- *
- * declare const o: import("./stored_answer.ts").DrainOptions;
- * if (!(await drainedToShare(o))) console.log("slow consumer");
- * ```
+ * It needs a connected socket: no example that runs here: tests/e2e/town_read_flood_memory_test.ts.
  */
 export async function drainedToShare(o: DrainOptions): Promise<boolean> {
   const deadline = Date.now() + o.drainTimeoutMs;
