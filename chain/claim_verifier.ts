@@ -133,6 +133,8 @@ export class ClaimVerifier {
   // This process's copy of each book: the newest `#store` gave back (read by `book`).
   readonly #books = new Map<string, ClaimBook>();
   readonly #store: ChannelBook;
+  // The store when it is this process's own: read at once after an update (see `#kept`).
+  readonly #own: FileChannelBook | undefined;
   readonly #channels = new Map<string, CachedChannel>();
   // Withdrawals this node co-signed; kept apart from the cache so a re-read of a chain that has
   // not mined the withdrawal yet cannot raise the cap again.
@@ -148,7 +150,8 @@ export class ClaimVerifier {
   constructor(options: ClaimVerifierOptions) {
     this.#o = options;
     this.#creditLimit = options.creditLimit ?? 0n;
-    this.#store = options.sharedBooks ?? new FileChannelBook(options.books);
+    this.#own = options.sharedBooks ? undefined : new FileChannelBook(options.books);
+    this.#store = options.sharedBooks ?? this.#own!;
     for (const book of options.books ?? []) {
       this.#books.set(book.channelId.toLowerCase(), { ...book });
       this.#current = book.channelId.toLowerCase();
@@ -222,10 +225,20 @@ export class ClaimVerifier {
         return { ...next, forwarded: next.forwarded + amount };
       },
     );
-    this.#books.set(key, { ...book });
+    const kept = this.#kept(claim.channelId, book);
+    this.#books.set(key, kept);
     this.#current = key;
     this.#currentId = claim.channelId;
-    return { channelId: claim.channelId, newClaim, credit, book: { ...book } };
+    return { channelId: claim.channelId, newClaim, credit, book: { ...kept } };
+  }
+
+  /**
+   * The copy to keep after an update: on this process's own books the book as it is now, since
+   * a REJECT's release between the update's end and here changed the store's book but not the
+   * copy the update returned (kept as it was, the refused packet would count as delivered).
+   */
+  #kept(channelId: `0x${string}`, updated: ClaimBook): ClaimBook {
+    return this.#own?.current(channelId) ?? { ...updated };
   }
 
   /** The book after `claim` on `prev` (forwarded unchanged), or the claim's rejection. */
@@ -296,8 +309,9 @@ export class ClaimVerifier {
       credit = this.#checkCover(prev, amount);
       return { ...prev, forwarded: prev.forwarded + amount };
     });
-    this.#books.set(current, { ...book });
-    return { channelId, newClaim: false, credit, book: { ...book } };
+    const kept = this.#kept(channelId, book);
+    this.#books.set(current, kept);
+    return { channelId, newClaim: false, credit, book: { ...kept } };
   }
 
   /**

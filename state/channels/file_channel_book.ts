@@ -76,8 +76,10 @@ export function recordWithClaimBook(
 /**
  * One process's own channel books, in memory, resumed from the channel files
  * ({@linkcode recordClaimBook}); the channel file writer makes them durable. Updates run one
- * after the other. `decide` gets the book itself, not a copy, and must not change it: a
- * {@linkcode FileChannelBook.release} while `decide` awaits shows in what it reads after.
+ * after the other. `decide` gets the book as it was when the update began and must not change
+ * it; cover given back by {@linkcode FileChannelBook.release} while `decide` runs is taken off
+ * what `decide` returns, so a release is never lost to an update that read the book before it
+ * (docs/PROTOCOL.md "Payment channels and claims": a refused packet is not delivered).
  *
  * @example
  * ```ts
@@ -95,6 +97,8 @@ export class FileChannelBook implements ChannelBook {
   /** Only this process writes these books. */
   readonly shared = false;
   readonly #books = new Map<string, ClaimBook>();
+  // Cover given back so far, per channel: an update takes off what came back while it decided.
+  readonly #released = new Map<string, bigint>();
   #queue: Promise<unknown> = Promise.resolve();
 
   /** Starts from `books` (a channel file's, {@linkcode recordClaimBook}). */
@@ -110,7 +114,12 @@ export class FileChannelBook implements ChannelBook {
   ): Promise<ClaimBook> {
     const run = this.#queue.then(async () => {
       const key = channelId.toLowerCase();
-      const next = await decide(this.#books.get(key) ?? seed);
+      const before = this.#released.get(key) ?? 0n;
+      const decided = await decide(this.#books.get(key) ?? seed);
+      const during = (this.#released.get(key) ?? 0n) - before;
+      const next = during === 0n
+        ? decided
+        : { ...decided, forwarded: less(decided.forwarded, during) };
       this.#books.set(key, next);
       return { ...next };
     });
@@ -120,9 +129,29 @@ export class FileChannelBook implements ChannelBook {
 
   /** See {@linkcode ChannelBook.release}; takes effect at once. */
   release(channelId: `0x${string}`, amount: bigint): Promise<void> {
-    const book = this.#books.get(channelId.toLowerCase());
-    if (book) book.forwarded = book.forwarded >= amount ? book.forwarded - amount : 0n;
+    const key = channelId.toLowerCase();
+    // A new book, not a change of the one an update in progress read: that update takes the
+    // amount off what it decides (counted here), and only once.
+    const book = this.#books.get(key);
+    if (book) this.#books.set(key, { ...book, forwarded: less(book.forwarded, amount) });
+    this.#released.set(key, (this.#released.get(key) ?? 0n) + amount);
     return Promise.resolve();
+  }
+
+  /**
+   * The book as it is now (a copy), at once: what a caller keeps after an update resolved,
+   * with any release since.
+   *
+   * @example
+   * ```ts
+   * import { FileChannelBook } from "./file_channel_book.ts";
+   * const books = new FileChannelBook();
+   * console.assert(books.current(`0x${"c1".repeat(32)}`) === undefined);
+   * ```
+   */
+  current(channelId: `0x${string}`): ClaimBook | undefined {
+    const book = this.#books.get(channelId.toLowerCase());
+    return book ? { ...book } : undefined;
   }
 
   /** See {@linkcode ChannelBook.read}. */
@@ -136,4 +165,9 @@ export class FileChannelBook implements ChannelBook {
     const keys = [...this.#books.keys()].sort();
     return Promise.resolve(keys.map((k) => ({ ...this.#books.get(k)! })));
   }
+}
+
+/** `a - b`, never below 0. */
+function less(a: bigint, b: bigint): bigint {
+  return a > b ? a - b : 0n;
 }
