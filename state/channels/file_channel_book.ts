@@ -144,9 +144,11 @@ export class FileChannelBook implements ChannelBook {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { FileChannelBook } from "./file_channel_book.ts";
+   *
    * const books = new FileChannelBook();
-   * console.assert(books.current(`0x${"c1".repeat(32)}`) === undefined);
+   * assert.equal(books.current(`0x${"c1".repeat(32)}`), undefined);
    * ```
    */
   current(channelId: `0x${string}`): ClaimBook | undefined {
