@@ -30,6 +30,8 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/channels",
   "roles/town",
   "roles/demo",
+  "roles/provider/models",
+  "roles/provider/skills",
   "cli",
 ];
 
