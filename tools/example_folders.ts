@@ -32,6 +32,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/demo",
   "roles/provider/models",
   "roles/provider/skills",
+  "roles/provider/docker",
   "cli",
 ];
 
