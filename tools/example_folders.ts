@@ -33,6 +33,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/provider/models",
   "roles/provider/skills",
   "roles/provider/docker",
+  "roles/provider/payments",
   "cli",
 ];
 
