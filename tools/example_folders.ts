@@ -34,6 +34,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/provider/skills",
   "roles/provider/docker",
   "roles/provider/payments",
+  "roles/provider/sandbox",
   "cli",
 ];
 
