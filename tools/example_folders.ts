@@ -35,6 +35,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/provider/docker",
   "roles/provider/payments",
   "roles/provider/sandbox",
+  "roles/provider/jobs",
   "cli",
 ];
 
