@@ -30,12 +30,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/channels",
   "roles/town",
   "roles/demo",
-  "roles/provider/models",
-  "roles/provider/skills",
-  "roles/provider/docker",
-  "roles/provider/payments",
-  "roles/provider/sandbox",
-  "roles/provider/jobs",
+  "roles/provider",
   "cli",
 ];
 
