@@ -29,6 +29,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/receipts",
   "roles/channels",
   "roles/town",
+  "roles/beads",
   "cli",
 ];
 
