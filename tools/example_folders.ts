@@ -30,6 +30,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/channels",
   "roles/town",
   "roles/beads",
+  "roles/agent_work",
   "cli",
 ];
 
