@@ -31,6 +31,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/town",
   "roles/beads",
   "roles/agent_work",
+  "roles/requester",
   "cli",
 ];
 
