@@ -29,6 +29,9 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/receipts",
   "roles/channels",
   "roles/town",
+  "roles/beads",
+  "roles/agent_work",
+  "roles/requester",
   "cli",
 ];
 
