@@ -67,10 +67,11 @@ export interface TaskTextOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseAgentTask } from "./agent_task.ts";
  *
  * const task = parseAgentTask('[{"id":"gt-1","title":"Fix the parser","priority":1}]');
- * task.id; // "gt-1"
+ * assert.equal(task.id, "gt-1");
  * ```
  */
 export function parseAgentTask(json: string): AgentTask {
@@ -132,10 +133,10 @@ export function parseAgentTask(json: string): AgentTask {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { agentTaskFromText } from "./agent_task.ts";
  *
- * agentTaskFromText({ title: "Add a README", text: "Say how to run it." }).description;
- * // "Say how to run it."
+ * assert.equal(agentTaskFromText({ title: "Add a README", text: "Say how to run it." }).description, "Say how to run it.");
  * ```
  */
 export function agentTaskFromText(options: TaskTextOptions): AgentTask {
@@ -151,10 +152,10 @@ export function agentTaskFromText(options: TaskTextOptions): AgentTask {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderTaskPrompt } from "./agent_task.ts";
  *
- * renderTaskPrompt({ title: "Fix it", labels: [], acceptanceCriteria: "tests pass" });
- * // "# Fix it\n\n## Acceptance criteria\n\ntests pass\n"
+ * assert.equal(renderTaskPrompt({ title: "Fix it", labels: [], acceptanceCriteria: "tests pass" }), "# Fix it\n\n## Acceptance criteria\n\ntests pass\n");
  * ```
  */
 export function renderTaskPrompt(task: AgentTask): string {

@@ -17,8 +17,9 @@ import { RoleError } from "../role_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AgentTaskQuoteError } from "./agent_task_quote.ts";
- * new AgentTaskQuoteError("no preset claude").name; // "AgentTaskQuoteError"
+ * assert.equal(new AgentTaskQuoteError("no preset claude").name, "AgentTaskQuoteError");
  * ```
  */
 export class AgentTaskQuoteError extends RoleError {

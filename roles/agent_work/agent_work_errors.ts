@@ -12,9 +12,10 @@ import { RoleError } from "../role_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { GitCommandError } from "./agent_work_errors.ts";
  *
- * new GitCommandError("git fetch failed (exit 128): bad object").code; // "git-command"
+ * assert.equal(new GitCommandError("git fetch failed (exit 128): bad object").code, "git-command");
  * ```
  */
 export class GitCommandError extends RoleError {
@@ -27,11 +28,12 @@ export class GitCommandError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ExpandedTooLargeError } from "./agent_work_errors.ts";
  *
  * const e = new ExpandedTooLargeError("the result's files", 2 ** 40, 2 ** 30);
- * e.code; // "expanded-too-large"
- * e.bytes; // 1099511627776
+ * assert.equal(e.code, "expanded-too-large");
+ * assert.equal(e.bytes, 1099511627776);
  * ```
  */
 export class ExpandedTooLargeError extends RoleError {
@@ -53,11 +55,12 @@ export class ExpandedTooLargeError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BundleTooLargeError } from "./agent_work_errors.ts";
  *
  * const e = new BundleTooLargeError(300, 200);
- * e.bytes; // 300
- * e.limit; // 200
+ * assert.equal(e.bytes, 300);
+ * assert.equal(e.limit, 200);
  * ```
  */
 export class BundleTooLargeError extends RoleError {
@@ -79,9 +82,10 @@ export class BundleTooLargeError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BundleFormatError } from "./agent_work_errors.ts";
  *
- * new BundleFormatError("no bundle signature").code; // "bundle-format"
+ * assert.equal(new BundleFormatError("no bundle signature").code, "bundle-format");
  * ```
  */
 export class BundleFormatError extends RoleError {
@@ -93,9 +97,10 @@ export class BundleFormatError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BundleRefsError } from "./agent_work_errors.ts";
  *
- * new BundleRefsError("2 refs, expected exactly 1").code; // "bundle-refs"
+ * assert.equal(new BundleRefsError("2 refs, expected exactly 1").code, "bundle-refs");
  * ```
  */
 export class BundleRefsError extends RoleError {
@@ -108,9 +113,10 @@ export class BundleRefsError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BundlePrerequisiteError } from "./agent_work_errors.ts";
  *
- * new BundlePrerequisiteError("needs 1a2b..., not the base").code; // "bundle-prerequisite"
+ * assert.equal(new BundlePrerequisiteError("needs 1a2b..., not the base").code, "bundle-prerequisite");
  * ```
  */
 export class BundlePrerequisiteError extends RoleError {
@@ -123,9 +129,10 @@ export class BundlePrerequisiteError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HistoryRewrittenError } from "./agent_work_errors.ts";
  *
- * new HistoryRewrittenError("HEAD does not descend from the base").code; // "history-rewritten"
+ * assert.equal(new HistoryRewrittenError("HEAD does not descend from the base").code, "history-rewritten");
  * ```
  */
 export class HistoryRewrittenError extends RoleError {
@@ -139,9 +146,10 @@ export class HistoryRewrittenError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NoCommitsError } from "./agent_work_errors.ts";
  *
- * new NoCommitsError("HEAD is the base").code; // "no-commits"
+ * assert.equal(new NoCommitsError("HEAD is the base").code, "no-commits");
  * ```
  */
 export class NoCommitsError extends RoleError {
@@ -153,9 +161,10 @@ export class NoCommitsError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DirtyWorktreeError } from "./agent_work_errors.ts";
  *
- * new DirtyWorktreeError("2 paths changed").code; // "dirty-worktree"
+ * assert.equal(new DirtyWorktreeError("2 paths changed").code, "dirty-worktree");
  * ```
  */
 export class DirtyWorktreeError extends RoleError {
@@ -167,9 +176,10 @@ export class DirtyWorktreeError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BranchExistsError } from "./agent_work_errors.ts";
  *
- * new BranchExistsError("turnpike/abc exists at 1a2b...").code; // "branch-exists"
+ * assert.equal(new BranchExistsError("turnpike/abc exists at 1a2b...").code, "branch-exists");
  * ```
  */
 export class BranchExistsError extends RoleError {
@@ -181,9 +191,10 @@ export class BranchExistsError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SealedBlobFormatError } from "./agent_work_errors.ts";
  *
- * new SealedBlobFormatError("not a sealed blob").code; // "sealed-blob-format"
+ * assert.equal(new SealedBlobFormatError("not a sealed blob").code, "sealed-blob-format");
  * ```
  */
 export class SealedBlobFormatError extends RoleError {
@@ -195,9 +206,10 @@ export class SealedBlobFormatError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SealedBlobTamperedError } from "./agent_work_errors.ts";
  *
- * new SealedBlobTamperedError("authentication failed").code; // "sealed-blob-tampered"
+ * assert.equal(new SealedBlobTamperedError("authentication failed").code, "sealed-blob-tampered");
  * ```
  */
 export class SealedBlobTamperedError extends RoleError {
@@ -210,9 +222,10 @@ export class SealedBlobTamperedError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AgentTaskError } from "./agent_work_errors.ts";
  *
- * new AgentTaskError("no title").code; // "agent-task"
+ * assert.equal(new AgentTaskError("no title").code, "agent-task");
  * ```
  */
 export class AgentTaskError extends RoleError {
@@ -226,9 +239,10 @@ export class AgentTaskError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DeliveryProofError } from "./agent_work_errors.ts";
  *
- * new DeliveryProofError("the fulfillment is not the invoice's preimage").code; // "delivery-proof"
+ * assert.equal(new DeliveryProofError("the fulfillment is not the invoice's preimage").code, "delivery-proof");
  * ```
  */
 export class DeliveryProofError extends RoleError {
@@ -241,9 +255,10 @@ export class DeliveryProofError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ProtectGlobError } from "./agent_work_errors.ts";
  *
- * new ProtectGlobError("a glob is not empty").code; // "protect-glob"
+ * assert.equal(new ProtectGlobError("a glob is not empty").code, "protect-glob");
  * ```
  */
 export class ProtectGlobError extends RoleError {

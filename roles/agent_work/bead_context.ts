@@ -39,6 +39,7 @@ export interface BeadContextOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { beadContext } from "./bead_context.ts";
  *
  * const text = beadContext({
@@ -47,7 +48,7 @@ export interface BeadContextOptions {
  *   ] }],
  *   closed: [{ id: "gt-5", title: "Add sub", close_reason: "Merged", closed_at: "2026-01-02T00:00:00Z" }],
  * });
- * // "### Parent\n\n- gt-1 [open] Calculator\n\n### Recently closed in the rig\n\n- gt-5 Add sub: Merged"
+ * assert.equal(text, "### Parent\n\n- gt-1 [open] Calculator\n\n### Recently closed in the rig\n\n- gt-5 Add sub: Merged");
  * ```
  * @throws {AgentTaskError} when `bead` or `closed` is not what bd prints.
  */

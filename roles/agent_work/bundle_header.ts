@@ -32,11 +32,12 @@ const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBundleHeader } from "./bundle_header.ts";
  *
  * const oid = "a".repeat(40);
  * const bytes = new TextEncoder().encode(`# v2 git bundle\n${oid} refs/heads/main\n\nPACK`);
- * parseBundleHeader(bytes).refs; // [{ oid, name: "refs/heads/main" }]
+ * assert.deepEqual(parseBundleHeader(bytes).refs, [{ oid, name: "refs/heads/main" }]);
  * ```
  */
 export function parseBundleHeader(bytes: Uint8Array): BundleHeader {
@@ -80,10 +81,15 @@ export function parseBundleHeader(bytes: Uint8Array): BundleHeader {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readBundleHeader } from "./bundle_header.ts";
  *
- * const header = await readBundleHeader("/tmp/work.bundle", 64 * 1024 * 1024);
- * header.refs.length; // 1, for a bundle of one ref
+ * const dir = await Deno.makeTempDir();
+ * const oid = "a".repeat(40);
+ * await Deno.writeTextFile(`${dir}/work.bundle`, `# v2 git bundle\n${oid} refs/heads/main\n\nPACK`);
+ * const header = await readBundleHeader(`${dir}/work.bundle`, 64 * 1024 * 1024);
+ * assert.deepEqual(header.refs, [{ oid, name: "refs/heads/main" }]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readBundleHeader(path: string, maxBytes: number): Promise<BundleHeader> {

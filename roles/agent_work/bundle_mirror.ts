@@ -35,6 +35,7 @@ export const MIRROR_MAX_PACKS = 16;
  * const tmp = await Deno.makeTempDir();
  * const used = await seedFromMirror(tmp, `${tmp}/none`);
  * if (used) throw new Error("no mirror there");
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function seedFromMirror(tmp: string, mirror: string): Promise<boolean> {
@@ -52,12 +53,7 @@ export async function seedFromMirror(tmp: string, mirror: string): Promise<boole
  * be the mirror when there is none; same file system). Best effort: a mirror it cannot update is
  * removed, and the next bundle is made from nothing.
  *
- * @example
- * ```ts ignore
- * import { keepInMirror } from "./bundle_mirror.ts";
- *
- * await keepInMirror("/profile/repository-bundles/.tmp-bundle-x", "/profile/repository-bundles/mirrors/ab12");
- * ```
+ * It runs git: no example that runs here: tests/unit/roles/agent_work/bundle_mirror_test.ts.
  */
 export async function keepInMirror(tmp: string, mirror: string): Promise<void> {
   try {

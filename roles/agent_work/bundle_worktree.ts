@@ -89,18 +89,8 @@ export interface BundleWorktree {
 /**
  * Checks a repository bundle and checks it out into a new repository at `dir`.
  *
- * @example
- * ```ts
- * import { worktreeFromBundle } from "./bundle_worktree.ts";
- *
- * const dir = await Deno.makeTempDir();
- * const tree = await worktreeFromBundle({
- *   bundlePath: "/tmp/task.bundle",
- *   base: "0123456789abcdef0123456789abcdef01234567",
- *   dir: `${dir}/work`,
- * });
- * tree.branch; // "turnpike/work"
- * ```
+ * It runs git: no example that runs here:
+ * tests/unit/roles/agent_work/agent_work_repository_bundle_test.ts.
  */
 export async function worktreeFromBundle(
   options: WorktreeFromBundleOptions,

@@ -143,13 +143,7 @@ export interface OpenDeliveryOptions {
  * Opens a paid delivery: the key, then each committed blob. Returns the opened blobs and, when
  * anything broke the commitment, the proof.
  *
- * @example
- * ```ts ignore
- * import { openDelivery } from "./delivery_proof.ts";
- *
- * const { proof } = await openDelivery({ result, sealedKey, fulfillment, blob, job });
- * if (proof) await Deno.writeTextFile("proof.json", JSON.stringify(proof));
- * ```
+ * It needs a paid delivery: no example that runs here: tests/e2e/agent_delivery_proof_test.ts.
  */
 export async function openDelivery(
   o: OpenDeliveryOptions,
@@ -185,13 +179,8 @@ export async function openDelivery(
  * blob (fetched with `blob` by its sealed hash) against the commitment. Returns the failures it
  * found again (at least one); throws {@linkcode DeliveryProofError} when the proof does not hold.
  *
- * @example
- * ```ts ignore
- * import { verifyDeliveryProof } from "./delivery_proof.ts";
- *
- * const failures = await verifyDeliveryProof(proof, (sha256) => fetchBlobByHash(sha256));
- * console.log(failures.map((f) => f.reason));
- * ```
+ * It needs a paid delivery and its blobs: no example that runs here:
+ * tests/e2e/agent_delivery_proof_test.ts.
  */
 export async function verifyDeliveryProof(
   proof: DeliveryProof,
@@ -234,10 +223,27 @@ export async function verifyDeliveryProof(
  * Keeps a proof (0600, under a 0700 dir) at {@linkcode deliveryProofFile}; its path.
  *
  * @example
- * ```ts ignore
- * import { keepDeliveryProof } from "./delivery_proof.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { type DeliveryProof, keepDeliveryProof } from "./delivery_proof.ts";
  *
- * console.log(await keepDeliveryProof(stateDir, proof)); // ".../proofs/<job>.json"
+ * const result = finalizeEvent({ kind: 6600, created_at: 1, tags: [], content: "" }, generateSecretKey());
+ * const proof: DeliveryProof = {
+ *   type: "turnpike-delivery-proof",
+ *   version: 1,
+ *   job: "5c83".repeat(16),
+ *   provider: result.pubkey,
+ *   result,
+ *   fulfillment: "00".repeat(32),
+ *   sealedKey: "00".repeat(40),
+ *   failures: [],
+ * };
+ * const stateDir = await Deno.makeTempDir();
+ * const path = await keepDeliveryProof(stateDir, proof);
+ * assert.equal(path, `${stateDir}/proofs/${proof.job}.json`);
+ * assert.deepEqual(JSON.parse(await Deno.readTextFile(path)), JSON.parse(JSON.stringify(proof)));
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function keepDeliveryProof(stateDir: string, proof: DeliveryProof): Promise<string> {

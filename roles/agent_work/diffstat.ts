@@ -32,13 +32,7 @@ export interface PathChange {
 /**
  * Each path changed in `from..to` in the repository at `dir`, in git's order.
  *
- * @example
- * ```ts
- * import { pathChanges } from "./diffstat.ts";
- *
- * const changes = await pathChanges(".", "HEAD~1", "HEAD");
- * changes.every((c) => c.path !== ""); // true
- * ```
+ * It runs git: no example that runs here: tests/unit/roles/agent_work/agent_work_result_test.ts.
  */
 export async function pathChanges(dir: string, from: string, to: string): Promise<PathChange[]> {
   const { stdout } = await runGit(["diff", "--numstat", "-z", "--no-renames", from, to, "--"], {
@@ -64,9 +58,10 @@ export async function pathChanges(dir: string, from: string, to: string): Promis
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sumChanges } from "./diffstat.ts";
  *
- * sumChanges([{ path: "a", insertions: 2, deletions: 1 }]); // { files: 1, insertions: 2, deletions: 1 }
+ * assert.deepEqual(sumChanges([{ path: "a", insertions: 2, deletions: 1 }]), { files: 1, insertions: 2, deletions: 1 });
  * ```
  */
 export function sumChanges(changes: readonly PathChange[]): Diffstat {
@@ -82,13 +77,7 @@ export function sumChanges(changes: readonly PathChange[]): Diffstat {
 /**
  * The diffstat of `from..to` in the repository at `dir`.
  *
- * @example
- * ```ts
- * import { diffstat } from "./diffstat.ts";
- *
- * const stat = await diffstat(".", "HEAD~1", "HEAD");
- * stat.files >= 0; // true
- * ```
+ * It runs git: no example that runs here: tests/unit/roles/agent_work/agent_work_result_test.ts.
  */
 export async function diffstat(dir: string, from: string, to: string): Promise<Diffstat> {
   return sumChanges(await pathChanges(dir, from, to));

@@ -36,13 +36,8 @@ const ZERO_OID = /^0+$/;
 /**
  * Bytes the files of `commit`'s tree take checked out.
  *
- * @example
- * ```ts
- * import { treeExpandedSize } from "./expanded_size.ts";
+ * It runs git: no example that runs here: tests/unit/roles/agent_work/agent_checkout_bomb_test.ts.
  *
- * const bytes = await treeExpandedSize("HEAD", { dir: ".", limit: 2 ** 40 });
- * bytes > 0; // true
- * ```
  * @throws {ExpandedTooLargeError} over `limit`.
  */
 export async function treeExpandedSize(
@@ -69,13 +64,8 @@ export async function treeExpandedSize(
 /**
  * Bytes of the files `from..to` adds or changes, as `to` has them.
  *
- * @example
- * ```ts
- * import { diffExpandedSize } from "./expanded_size.ts";
+ * It runs git: no example that runs here: tests/unit/cli/agent_result_fetch_test.ts.
  *
- * const bytes = await diffExpandedSize("HEAD~1", "HEAD", { dir: ".", limit: 2 ** 40 });
- * bytes >= 0; // true
- * ```
  * @throws {ExpandedTooLargeError} over `limit`.
  */
 export async function diffExpandedSize(

@@ -43,10 +43,11 @@ const STDERR_KEPT = 4096;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runGit } from "./git_command.ts";
  *
  * const { stdout } = await runGit(["--version"]);
- * stdout.startsWith("git version"); // true
+ * assert.equal(stdout.startsWith("git version"), true);
  * ```
  */
 export async function runGit(args: string[], options: RunGitOptions = {}): Promise<GitResult> {

@@ -74,18 +74,7 @@ export interface LocalGateVerdict {
 /**
  * Runs `accept` on `commit` in a fresh worktree's files, in the skill sandbox without network.
  *
- * @example
- * ```ts ignore
- * import { runLocalGate } from "./local_gate.ts";
- *
- * const seen = await runLocalGate({
- *   repoDir: ".",
- *   commit: "HEAD",
- *   accept: "sh test.sh",
- *   hiddenPaths: [],
- * });
- * console.log(seen.verdict, seen.exitCode); // "pass" 0
- * ```
+ * It runs the sandbox: no example that runs here: tests/unit/roles/agent_work/local_gate_test.ts.
  */
 export async function runLocalGate(o: LocalGateOptions): Promise<LocalGateVerdict> {
   const root = await Deno.makeTempDir({ prefix: "turnpike-verify-" });

@@ -28,9 +28,10 @@ export const MAX_PROTECT_GLOB = 256;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkProtectGlobs } from "./protected_paths.ts";
  *
- * checkProtectGlobs(["/tests/**", "test_*.py", "test_*.py"]); // ["tests/**", "test_*.py"]
+ * assert.deepEqual(checkProtectGlobs(["/tests/**", "test_*.py", "test_*.py"]), ["tests/**", "test_*.py"]);
  * ```
  */
 export function checkProtectGlobs(globs: readonly string[]): string[] {
@@ -63,12 +64,13 @@ export function checkProtectGlobs(globs: readonly string[]): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { protectedMatcher } from "./protected_paths.ts";
  *
  * const isProtected = protectedMatcher(["test_*.py", "tests/**"]);
- * isProtected("src/test_calc.py"); // true
- * isProtected("tests/unit/a.py"); // true
- * isProtected("calc.py"); // false
+ * assert.equal(isProtected("src/test_calc.py"), true);
+ * assert.equal(isProtected("tests/unit/a.py"), true);
+ * assert.equal(isProtected("calc.py"), false);
  * ```
  */
 export function protectedMatcher(globs: readonly string[]): (path: string) => boolean {
@@ -101,18 +103,7 @@ export interface ProtectedPathInputsOptions {
  * agent's tree), and `protected.tar`, the base's files that match (it unpacks them over), taken
  * from the pristine repository; git never runs in a directory the agent wrote.
  *
- * @example
- * ```ts ignore
- * import { protectedPathInputs } from "./protected_paths.ts";
- *
- * const files = await protectedPathInputs({
- *   pristine: "/state/work/job-1.agent/pristine",
- *   base: "0123456789abcdef0123456789abcdef01234567",
- *   globs: ["test_*.py"],
- *   dir: "/state/work/job-1.agent",
- * });
- * files.map((f) => f.name); // ["protect", "protected.tar"]
- * ```
+ * It runs git: no example that runs here: tests/e2e/agent_task_protect_test.ts.
  */
 export async function protectedPathInputs(
   o: ProtectedPathInputsOptions,

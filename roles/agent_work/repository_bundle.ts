@@ -68,14 +68,8 @@ export interface RepositoryBundle {
 /**
  * Writes the bundle of a repository's base commit and its history to the depth asked.
  *
- * @example
- * ```ts
- * import { createRepositoryBundle } from "./repository_bundle.ts";
- *
- * const out = await Deno.makeTempFile({ suffix: ".bundle" });
- * const bundle = await createRepositoryBundle({ repoDir: ".", outPath: out, depth: 5 });
- * bundle.commits <= 5; // true
- * ```
+ * It runs git: no example that runs here:
+ * tests/unit/roles/agent_work/agent_work_repository_bundle_test.ts.
  */
 export async function createRepositoryBundle(
   options: RepositoryBundleOptions,
@@ -163,13 +157,8 @@ async function bundleIn(
 /**
  * The full object id of the commit `base` names in `repoDir` (`HEAD` by default).
  *
- * @example
- * ```ts
- * import { resolveBase } from "./repository_bundle.ts";
- *
- * const head = await resolveBase(".");
- * head.length; // 40
- * ```
+ * It runs git: no example that runs here:
+ * tests/unit/roles/agent_work/agent_work_repository_bundle_test.ts.
  */
 export async function resolveBase(
   repoDir: string,

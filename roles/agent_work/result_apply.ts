@@ -122,17 +122,7 @@ export interface AppliedResult extends CheckedResult {
 /**
  * Checks a result bundle against the requester's repository without changing it.
  *
- * @example
- * ```ts
- * import { checkResultBundle } from "./result_apply.ts";
- *
- * const checked = await checkResultBundle({
- *   repoDir: ".",
- *   bundlePath: "/tmp/result.bundle",
- *   base: "HEAD",
- * });
- * checked.diffstat.insertions; // e.g. 42
- * ```
+ * It runs git: no example that runs here: tests/unit/roles/agent_work/agent_work_result_test.ts.
  */
 export async function checkResultBundle(options: CheckResultOptions): Promise<CheckedResult> {
   const { repoDir, bundlePath, timeoutMs } = options;
@@ -215,18 +205,7 @@ export async function checkResultBundle(options: CheckResultOptions): Promise<Ch
 /**
  * Checks a result bundle ({@linkcode checkResultBundle}) and makes its branch.
  *
- * @example
- * ```ts
- * import { applyResultBundle } from "./result_apply.ts";
- *
- * const applied = await applyResultBundle({
- *   repoDir: ".",
- *   bundlePath: "/tmp/result.bundle",
- *   base: "HEAD",
- *   jobId: "5c83da8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4",
- * });
- * applied.branch; // "turnpike/5c83da8e9f0a"
- * ```
+ * It runs git: no example that runs here: tests/unit/roles/agent_work/agent_work_result_test.ts.
  */
 export async function applyResultBundle(options: ApplyResultOptions): Promise<AppliedResult> {
   const { repoDir, bundlePath, timeoutMs } = options;
@@ -283,12 +262,7 @@ export async function applyResultBundle(options: ApplyResultOptions): Promise<Ap
  * `git merge --ff-only` when `dir` has it checked out, a compare-and-swap `update-ref` when no
  * worktree has; {@linkcode BranchExistsError} when another worktree has it or it moved.
  *
- * @example
- * ```ts ignore
- * import { fastForwardBranch } from "./result_apply.ts";
- *
- * await fastForwardBranch(".", "main", { base: "0123abc", tip: "4567def" }, undefined);
- * ```
+ * It runs git: no example that runs here: tests/unit/roles/agent_work/agent_work_result_test.ts.
  */
 export async function fastForwardBranch(
   dir: string,

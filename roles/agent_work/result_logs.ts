@@ -29,13 +29,14 @@ export interface ResultLogs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openResultLogs, sealResultLogs } from "./result_logs.ts";
  *
  * const key = crypto.getRandomValues(new Uint8Array(32));
  * const sealed = await sealResultLogs(key, { agent: "agent: done", gate: "ok - 1" });
  * const report = { agent: { logTailSealed: sealed.agent }, gate: { logTailSealed: sealed.gate } };
  * const opened = await openResultLogs(report, key);
- * console.log(opened.gate); // { logTail: "ok - 1" }
+ * assert.deepEqual(opened.gate, { logTail: "ok - 1" });
  * ```
  */
 export async function sealResultLogs(
@@ -57,10 +58,11 @@ export async function sealResultLogs(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openResultLogs } from "./result_logs.ts";
  *
  * const report = { verdict: "pass", gate: { exitCode: 0 } };
- * await openResultLogs(report, new Uint8Array(32)); // the same members: nothing was sealed
+ * assert.deepEqual(await openResultLogs(report, new Uint8Array(32)), report); // nothing was sealed
  * ```
  */
 export async function openResultLogs(

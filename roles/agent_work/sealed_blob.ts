@@ -47,10 +47,11 @@ export interface SealedBlob {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openBlob, sealBlob } from "./sealed_blob.ts";
  *
  * const { sealed, key } = await sealBlob(new TextEncoder().encode("diff --git"));
- * new TextDecoder().decode(await openBlob(sealed, key)); // "diff --git"
+ * assert.equal(new TextDecoder().decode(await openBlob(sealed, key)), "diff --git");
  * ```
  */
 export async function sealBlob(
@@ -84,10 +85,11 @@ export async function sealBlob(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openBlob, sealBlob } from "./sealed_blob.ts";
  *
  * const { sealed, key } = await sealBlob(new Uint8Array([1, 2, 3]));
- * (await openBlob(sealed, key)).length; // 3
+ * assert.equal((await openBlob(sealed, key)).length, 3);
  * ```
  */
 export async function openBlob(

@@ -71,9 +71,10 @@ export interface BdIssue {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { issueView } from "./bd_cli.ts";
  *
- * issueView({ id: "gt-1", title: "Fix", status: "open" }).fields.priority; // 2
+ * assert.equal(issueView({ id: "gt-1", title: "Fix", status: "open" }).fields.priority, 2);
  * ```
  */
 export function issueView(issue: BdIssue): BeadView {
@@ -98,16 +99,8 @@ export function issueView(issue: BdIssue): BeadView {
 }
 
 /**
- * Runs `bd`; see the module doc.
- *
- * @example
- * ```ts ignore
- * import { BdCli } from "./bd_cli.ts";
- *
- * const bd = new BdCli({ bd: "bd" });
- * const beads = await bd.showAll();
- * console.log(beads.size);
- * ```
+ * Runs `bd`; see the module doc. It runs the `bd` process (a stand-in in the tests): no example
+ * that runs here: tests/e2e/beads_sync_test.ts.
  */
 export class BdCli {
   #o: BdCliOptions;

@@ -43,11 +43,22 @@ export interface PublishedBead {
  * Pays for and stores each event; resolves once every one is stored.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
+ * import { beadTemplate } from "../../protocol/bead_event.ts";
+ * import type { NostrEvent } from "../../protocol/nostr_event.ts";
  * import { publishBeadEvents } from "./bead_publish.ts";
  *
- * declare const events: NostrEvent[], write: (e: NostrEvent) => Promise<unknown>;
- * const done = await publishBeadEvents({ events, pubkey: events[0].pubkey, write, prices: [10n] });
+ * const key = generateSecretKey();
+ * const template = beadTemplate({ rig: "myrig", id: "gt-1", members: [], content: "x", createdAt: 1 });
+ * const event = finalizeEvent(template, key);
+ * const written: NostrEvent[] = [];
+ * const write = (e: NostrEvent) => Promise.resolve(written.push(e));
+ * const [done] = await publishBeadEvents({ events: [event], pubkey: getPublicKey(key), write, prices: [10n] });
+ * assert.equal(done.id, event.id);
+ * assert.equal(done.cost, String(BigInt(done.bytes) * 10n));
+ * assert.deepEqual(written, [event]);
  * ```
  * @throws {BeadPublishError} before anything is paid, when an event is not the profile's bead.
  */

@@ -57,12 +57,13 @@ function fromBase64(text: string): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cachedConversationKeys } from "./bead_seal.ts";
  * import { localNodeSigner } from "../../identity/local_node_signer.ts";
  * import { generateSecretKey } from "nostr-tools/pure";
  *
  * const signer = cachedConversationKeys(localNodeSigner(generateSecretKey()));
- * (await signer.conversationKey(signer.pubkey)).length; // 32
+ * assert.equal((await signer.conversationKey(signer.pubkey)).length, 32);
  * ```
  */
 export function cachedConversationKeys(signer: BeadSigner): BeadSigner {
@@ -86,13 +87,14 @@ export function cachedConversationKeys(signer: BeadSigner): BeadSigner {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openBead, sealBead } from "./bead_seal.ts";
  * import { localNodeSigner } from "../../identity/local_node_signer.ts";
  * import { generateSecretKey } from "nostr-tools/pure";
  *
  * const me = localNodeSigner(generateSecretKey());
  * const content = await sealBead({ f: {}, l: {}, d: {}, m: {} }, [me.pubkey], me);
- * const state = await openBead({ pubkey: me.pubkey, content }, me);
+ * assert.deepEqual(await openBead({ pubkey: me.pubkey, content }, me), { f: {}, l: {}, d: {}, m: {} });
  * ```
  */
 export async function sealBead(
@@ -114,11 +116,17 @@ export async function sealBead(
  * Opens a bead event's content as `signer`'s member.
  *
  * @example
- * ```ts ignore
- * import { openBead } from "./bead_seal.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openBead, sealBead } from "./bead_seal.ts";
+ * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+ * import { generateSecretKey } from "nostr-tools/pure";
  *
- * declare const event: NostrEvent, signer: BeadSigner;
- * const state = await openBead(event, signer);
+ * const author = localNodeSigner(generateSecretKey());
+ * const member = localNodeSigner(generateSecretKey());
+ * const state = { f: { title: { v: "t", c: 1, a: author.pubkey } }, l: {}, d: {}, m: {} };
+ * const content = await sealBead(state, [member.pubkey], author);
+ * assert.deepEqual(await openBead({ pubkey: author.pubkey, content }, member), state);
  * ```
  * @throws {BeadSealError} when it is not sealed to this member, or does not open.
  */

@@ -58,9 +58,10 @@ export interface BeadView {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyBead } from "./bead_state.ts";
  *
- * Object.keys(emptyBead().f).length; // 0
+ * assert.deepEqual(emptyBead(), { f: {}, l: {}, d: {}, m: {} });
  * ```
  */
 export function emptyBead(): BeadState {
@@ -72,9 +73,10 @@ export function emptyBead(): BeadState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { commentKey } from "./bead_state.ts";
  *
- * commentKey("alice", "looks good", 0); // "alice\nlooks good\n0"
+ * assert.equal(commentKey("alice", "looks good", 0), "alice\nlooks good\n0");
  * ```
  */
 export function commentKey(author: string, text: string, occurrence: number): string {
@@ -86,10 +88,11 @@ export function commentKey(author: string, text: string, occurrence: number): st
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { commentsByKey } from "./bead_state.ts";
  *
- * Object.keys(commentsByKey([{ author: "a", text: "x", at: "" }, { author: "a", text: "x", at: "" }]));
- * // ["a\nx\n0", "a\nx\n1"]
+ * const twice = [{ author: "a", text: "x", at: "" }, { author: "a", text: "x", at: "" }];
+ * assert.deepEqual(Object.keys(commentsByKey(twice)), ["a\nx\n0", "a\nx\n1"]);
  * ```
  */
 export function commentsByKey(comments: BeadComment[]): Record<string, BeadComment> {
@@ -134,11 +137,12 @@ function mergeGroup<T>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mergeBeads } from "./bead_state.ts";
  *
  * const x = { f: { title: { v: "A", c: 1, a: "aa" } }, l: {}, d: {}, m: {} };
  * const y = { f: { title: { v: "B", c: 2, a: "bb" } }, l: {}, d: {}, m: {} };
- * mergeBeads(x, y).f.title.v; // "B"
+ * assert.equal(mergeBeads(x, y).f.title.v, "B");
  * ```
  */
 export function mergeBeads(x: BeadState, y: BeadState): BeadState {
@@ -155,9 +159,10 @@ export function mergeBeads(x: BeadState, y: BeadState): BeadState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyBead, viewOf } from "./bead_state.ts";
  *
- * viewOf(emptyBead()).labels; // []
+ * assert.deepEqual(viewOf(emptyBead()).labels, []);
  * ```
  */
 export function viewOf(state: BeadState): BeadView {
@@ -194,11 +199,12 @@ export interface LocalChangeOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyBead, recordLocalChanges } from "./bead_state.ts";
  *
  * const now = { fields: { title: "A" }, labels: [], deps: [], comments: [] };
  * const { state, changed } = recordLocalChanges({ state: emptyBead(), now, me: "aa" });
- * [changed, state.f.title.c]; // [true, 1]
+ * assert.deepEqual([changed, state.f.title.c], [true, 1]);
  * ```
  */
 export function recordLocalChanges(

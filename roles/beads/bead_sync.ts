@@ -92,16 +92,8 @@ const sameView = (x: BeadView, y: BeadView): boolean =>
     Object.keys(commentsByKey(y.comments)).sort().join("\n");
 
 /**
- * Runs one pass; see the module doc.
- *
- * @example
- * ```ts ignore
- * import { syncBeadsOnce } from "./bead_sync.ts";
- *
- * declare const options: BeadSyncOptions;
- * const summary = await syncBeadsOnce(options);
- * console.log(summary.published, summary.written);
- * ```
+ * Runs one pass; see the module doc. It runs `bd` and pays a town: no example that runs here:
+ * tests/e2e/beads_sync_test.ts.
  */
 export async function syncBeadsOnce(options: BeadSyncOptions): Promise<BeadSyncSummary> {
   const { rig, stateDir } = options;

@@ -37,9 +37,10 @@ export interface BeadSyncFile {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { beadSyncPath } from "./bead_sync_file.ts";
  *
- * beadSyncPath("/home/me/.turnpike/alice", "myrig"); // ".../alice/beads/myrig.json"
+ * assert.equal(beadSyncPath("/home/me/.turnpike/alice", "myrig"), "/home/me/.turnpike/alice/beads/myrig.json");
  * ```
  */
 export function beadSyncPath(stateDir: string, rig: string): string {
@@ -51,10 +52,13 @@ export function beadSyncPath(stateDir: string, rig: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readBeadSyncFile } from "./bead_sync_file.ts";
  *
- * const file = await readBeadSyncFile(await Deno.makeTempDir(), "myrig");
- * file.outbox.length; // 0
+ * const stateDir = await Deno.makeTempDir();
+ * const file = await readBeadSyncFile(stateDir, "myrig");
+ * assert.deepEqual(file, { v: 1, rig: "myrig", beads: {}, outbox: [] });
+ * await Deno.remove(stateDir);
  * ```
  */
 export async function readBeadSyncFile(stateDir: string, rig: string): Promise<BeadSyncFile> {
@@ -71,9 +75,14 @@ export async function readBeadSyncFile(stateDir: string, rig: string): Promise<B
  *
  * @example
  * ```ts
- * import { writeBeadSyncFile } from "./bead_sync_file.ts";
+ * import assert from "node:assert/strict";
+ * import { readBeadSyncFile, writeBeadSyncFile } from "./bead_sync_file.ts";
  *
- * await writeBeadSyncFile(await Deno.makeTempDir(), { v: 1, rig: "myrig", beads: {}, outbox: [] });
+ * const stateDir = await Deno.makeTempDir();
+ * const file = { v: 1 as const, rig: "myrig", beads: {}, outbox: [] };
+ * await writeBeadSyncFile(stateDir, file);
+ * assert.deepEqual(await readBeadSyncFile(stateDir, "myrig"), file);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function writeBeadSyncFile(stateDir: string, file: BeadSyncFile): Promise<void> {

@@ -32,14 +32,8 @@ export interface RigBeadsRead {
 }
 
 /**
- * The members' bead events of `rig`, each id once.
- *
- * @example
- * ```ts ignore
- * import { readRigBeads } from "./rig_beads_read.ts";
- *
- * const { events } = await readRigBeads({ relays: ["ws://127.0.0.1:7100"], rig: "myrig", authors: [] });
- * ```
+ * The members' bead events of `rig`, each id once. It reads towns: no example that runs here:
+ * tests/e2e/beads_sync_test.ts.
  * @throws {RelayQueryError} when no town could be read.
  */
 export async function readRigBeads(options: ReadRigBeadsOptions): Promise<RigBeadsRead> {

@@ -27,12 +27,14 @@ export interface AfterCancelOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AfterCancel } from "./after_cancel.ts";
  *
  * const watch = new AfterCancel({ ms: 1000 });
  * watch.keep("ab".repeat(32));
- * console.assert(watch.has("ab".repeat(32)));
+ * assert(watch.has("ab".repeat(32)));
  * watch.drop("ab".repeat(32)); // its transcript came
+ * assert(!watch.has("ab".repeat(32)));
  * watch.stop();
  * ```
  */

@@ -84,14 +84,8 @@ export class CallbackRunner {
   /**
    * Runs (or finishes waiting for) the callback of one job.
    *
-   * @example
-   * ```ts
-   * declare const stateDir: string;
-   * declare const jobId: string;
-   * declare const toon: string;
-   * const runner = new CallbackRunner({ stateDir, skillsDir: "./skills" });
-   * await runner.run({ jobId, skill: "notify", status: "done", toon });
-   * ```
+   * It runs a callback skill's process: no example that runs here:
+   * tests/unit/roles/requester/callback_runner_test.ts.
    * @throws {CallbackSkillMissingError} {@linkcode CallbackInDoubtError}
    */
   async run(call: CallbackCall): Promise<CallbackOutcome> {

@@ -48,13 +48,8 @@ function sealedPath(stateDir: string, id: string, name: string): string {
 /**
  * Why the delivery must not be paid, or undefined when its sealed blobs keep the commitment.
  *
- * @example
- * ```ts ignore
- * import { checkBeforePaying } from "./delivery_check.ts";
- *
- * const refused = await checkBeforePaying({ stateDir, id, event, towns });
- * if (refused !== undefined) console.log(`not paid: ${refused}`);
- * ```
+ * It fetches from towns: no example that runs here:
+ * tests/unit/roles/requester/delivery_check_fetch_test.ts.
  */
 export async function checkBeforePaying(
   o: CheckBeforePayingOptions,
@@ -111,13 +106,7 @@ export interface CheckAfterPayingOptions extends CheckBeforePayingOptions {
  * The path of the proof kept when the paid delivery breaks its commitment; undefined when it
  * keeps it (or is not a commitment's: nothing to check).
  *
- * @example
- * ```ts ignore
- * import { checkAfterPaying } from "./delivery_check.ts";
- *
- * const proof = await checkAfterPaying({ stateDir, id, event, content, fulfillments });
- * if (proof !== undefined) console.log(`the provider cheated: ${proof}`);
- * ```
+ * It needs a paid delivery: no example that runs here: tests/e2e/agent_delivery_proof_test.ts.
  */
 export async function checkAfterPaying(
   o: CheckAfterPayingOptions,

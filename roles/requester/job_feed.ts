@@ -100,33 +100,7 @@ const PLAIN_MAX_MESSAGE_BYTES = 256 * 1024;
 /**
  * Opens the requester's feed; see the module doc.
  *
- * @example
- * ```ts
- * import { openJobFeed } from "./job_feed.ts";
- * import type { JobFollower } from "./job_follower.ts";
- * import type { JobPayer } from "./job_payer.ts";
- * import type { JobRepository } from "../../state/jobs/job_repository.ts";
- *
- * declare const repo: JobRepository;
- * declare const follower: JobFollower;
- * declare const payer: JobPayer;
- * declare const pubkey: string;
- * let closed = false;
- * const feed = await openJobFeed({
- *   relays: ["ws://127.0.0.1:7777"],
- *   pubkey,
- *   inFlight: repo.listInFlight(),
- *   following: Promise.resolve(),
- *   stateDir: repo.stateDir,
- *   closed: () => closed,
- *   read: (id) => repo.read(id),
- *   jobs: follower,
- *   payer,
- *   alert: (kind, message) => console.warn(kind, message),
- * });
- * closed = true;
- * await feed.close();
- * ```
+ * It subscribes to towns: no example that runs here: tests/e2e/requester_job_flow_test.ts.
  */
 export async function openJobFeed(options: JobFeedOptions): Promise<EventFeed> {
   const router = new JobEventRouter(options);
@@ -184,14 +158,8 @@ export async function openJobFeed(options: JobFeedOptions): Promise<EventFeed> {
  * Routes the feed's events to their jobs and handles them, one job's at a time; also handed a
  * late result looked up on the towns (`late_result.ts`).
  *
- * @example
- * ```ts
- * import { JobEventRouter, type JobFeedOptions } from "./job_feed.ts";
- *
- * declare const options: JobFeedOptions; // the feed's own
- * declare const toon: string; // a result event of a followed job, as TOON
- * new JobEventRouter(options).onToon(toon);
- * ```
+ * It is the feed's router, fed by a town: no example that runs here:
+ * tests/e2e/requester_job_flow_test.ts.
  */
 export class JobEventRouter {
   #o: JobFeedOptions;

@@ -74,27 +74,7 @@ const JOB_FILE_POLL_MS = 1000;
 /**
  * Follows jobs until they end; see the module doc.
  *
- * @example
- * ```ts
- * import { JobFollower } from "./job_follower.ts";
- * import { CallbackRunner } from "./callback_runner.ts";
- * import type { JobRepository } from "../../state/jobs/job_repository.ts";
- *
- * declare const repo: JobRepository;
- * const stateDir = await Deno.makeTempDir();
- * const follower = new JobFollower({
- *   stateDir,
- *   repo: () => repo,
- *   callbacks: new CallbackRunner({ stateDir, skillsDir: `${stateDir}/skills` }),
- *   submitNext: () => Promise.resolve(),
- *   onProgress: (p) => console.log(p.jobId.slice(0, 12), p.status, p.detail ?? ""),
- * });
- * for (const summary of await follower.loadInFlight()) {
- *   follower.track(summary, follower.sidecarOf(summary.id)!);
- * }
- * follower.stop();
- * await follower.drain();
- * ```
+ * It follows jobs a town answers: no example that runs here: tests/e2e/requester_job_flow_test.ts.
  */
 export class JobFollower {
   #o: JobFollowerOptions;

@@ -52,10 +52,11 @@ export interface WaitingLine {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { waitingFor } from "./job_heartbeat.ts";
  *
- * waitingFor("sent", true); // "provider"
- * waitingFor("sent", false); // "town"
+ * assert.equal(waitingFor("sent", true), "provider");
+ * assert.equal(waitingFor("sent", false), "town");
  * ```
  */
 export function waitingFor(status: JobStatus, townReachable: boolean): WaitingFor {
@@ -69,11 +70,19 @@ export function waitingFor(status: JobStatus, townReachable: boolean): WaitingFo
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { waitingLine } from "./job_heartbeat.ts";
- * import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
  *
- * declare const record: RequesterJobRecord;
- * const line = waitingLine(record, true); // {type: "waiting", job, for, status, since, at}
+ * const record = { id: "ab".repeat(32), kind: 5600, skill: "none", status: "sent" as const, createdAtMs: 1, updatedAtMs: 1, payments: [] };
+ * const line = waitingLine(record, true, new Date(60_000));
+ * assert.deepEqual(line, {
+ *   type: "waiting",
+ *   job: record.id,
+ *   for: "provider",
+ *   status: "sent",
+ *   since: "1970-01-01T00:00:00.001Z",
+ *   at: "1970-01-01T00:01:00.000Z",
+ * });
  * ```
  */
 export function waitingLine(
@@ -112,18 +121,21 @@ export interface HeartbeatOptions {
  *
  * @example
  * ```ts
- * import { startHeartbeat } from "./job_heartbeat.ts";
- * import type { Requester } from "./requester_node.ts";
+ * import assert from "node:assert/strict";
+ * import { startHeartbeat, type WaitingLine } from "./job_heartbeat.ts";
  *
- * declare const req: Requester;
- * declare const id: string;
+ * const record = { id: "ab".repeat(32), kind: 5600, skill: "none", status: "sent" as const, createdAtMs: 1, updatedAtMs: 1, payments: [] };
+ * const { promise, resolve } = Promise.withResolvers<WaitingLine>();
  * const stop = startHeartbeat({
- *   ids: new Set([id]),
- *   send: (line) => console.log(JSON.stringify(line)),
- *   read: (job) => req.repo.read(job),
- *   townReachable: () => req.townReachable,
+ *   ids: new Set([record.id]),
+ *   send: resolve,
+ *   read: () => Promise.resolve(record),
+ *   townReachable: () => false,
+ *   everyMs: 5,
  * });
+ * const line = await promise;
  * stop();
+ * assert.equal(line.for, "town");
  * ```
  */
 export function startHeartbeat(options: HeartbeatOptions): () => void {

@@ -110,32 +110,7 @@ type LocalFailure = { type: "reject"; code: string; message: string; local: true
 /**
  * Pays jobs' invoices; see the module doc.
  *
- * @example
- * ```ts
- * import { JobPayer, type PayerJobs } from "./job_payer.ts";
- * import type { PaymentLog } from "../../state/payments/payment_log.ts";
- * import type { JobRepository } from "../../state/jobs/job_repository.ts";
- * import type { TownLinks } from "./town_links.ts";
- *
- * declare const payments: PaymentLog;
- * declare const repo: JobRepository;
- * declare const links: TownLinks;
- * declare const jobs: PayerJobs; // the requester's follower
- * declare const jobId: string;
- * declare const invoice: string; // from the provider's payment-required feedback
- * declare const provider: string;
- * const closing = new AbortController();
- * const payer = new JobPayer({
- *   payments: () => payments,
- *   links: () => links,
- *   read: (id) => repo.read(id),
- *   jobs,
- *   spendPolicy: { perJobMax: 1000n },
- *   closed: () => closing.signal.aborted,
- *   closing: closing.signal,
- * });
- * const paid = await payer.pay(jobId, invoice, provider, { fromFeedback: true });
- * ```
+ * It pays over a town: no example that runs here: tests/e2e/requester_job_flow_test.ts.
  */
 export class JobPayer {
   #o: JobPayerOptions;

@@ -47,9 +47,15 @@ export interface PrecheckOptions {
  *
  * @example
  * ```ts
- * declare const directory: Parameters<typeof precheckJob>[0];
+ * import assert from "node:assert/strict";
+ * import { precheckJob } from "./job_precheck.ts";
+ *
+ * const skills = [{ name: "ci-run", kinds: [5600], price: "5000" }];
+ * const directory = [{ pubkey: "ab".repeat(32), name: "mayor", skills, online: true }];
  * const check = precheckJob(directory, { kind: 5600, bid: 100000n, providers: [] });
- * if (!check.ok) throw new Error(`${check.message}; ${check.suggestion}`);
+ * assert.equal(check.ok, true);
+ * const low = precheckJob(directory, { kind: 5600, bid: 10n, providers: [] });
+ * assert.equal(low.ok ? "" : low.code, "bid-below-price");
  * ```
  */
 export function precheckJob(

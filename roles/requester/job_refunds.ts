@@ -48,17 +48,7 @@ const ASK_TIMEOUT_MS = 30_000;
 /**
  * Asks for refunds and takes them; see the module doc.
  *
- * @example
- * ```ts
- * import { JobRefunds } from "./job_refunds.ts";
- * import type { JobRefundsOptions } from "./job_refunds.ts";
- * import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
- *
- * declare const options: JobRefundsOptions;
- * declare const record: RequesterJobRecord; // ended in error, its deposit paid
- * const refunds = new JobRefunds(options);
- * await refunds.ask(record); // the refund, if owed, arrives by refunds.onPrepare
- * ```
+ * It asks a provider over a town: no example that runs here: tests/e2e/agent_task_refund_test.ts.
  */
 export class JobRefunds {
   #o: JobRefundsOptions;

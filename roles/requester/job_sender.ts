@@ -100,47 +100,7 @@ export interface SubmitOptions {
 /**
  * Writes a requester's jobs and messages to its towns; see the module doc.
  *
- * @example
- * ```ts
- * import { JobSender } from "./job_sender.ts";
- * import type { JobFollower } from "./job_follower.ts";
- * import type { JobRepository } from "../../state/jobs/job_repository.ts";
- * import type { PaymentLog } from "../../state/payments/payment_log.ts";
- * import type { TownLinks } from "./town_links.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- *
- * declare const signer: NodeSigner;
- * declare const links: TownLinks;
- * declare const repo: JobRepository;
- * declare const payments: PaymentLog;
- * declare const follower: JobFollower;
- * const closing = new AbortController();
- * const sender = new JobSender({
- *   signer,
- *   stateDir: repo.stateDir,
- *   relayUrl: "ws://127.0.0.1:7777",
- *   btpUrl: "btp+ws://127.0.0.1:7768",
- *   links: () => links,
- *   townReachable: () => links.all.some((l) => l.btp.state === "open"),
- *   repo: () => repo,
- *   payments: () => payments,
- *   jobs: follower,
- *   onRetry: () => {},
- *   closed: () => closing.signal.aborted,
- *   closing: closing.signal,
- * });
- * const record = await sender.submit({
- *   kind: 5601,
- *   inputs: [{ data: "hi", type: "text" }],
- *   params: [],
- *   providers: [],
- *   skill: "none",
- *   timeoutMs: 30_000,
- *   encrypt: false,
- *   then: [],
- * });
- * console.log(record.status); // "sent"
- * ```
+ * It posts over a town: no example that runs here: tests/e2e/requester_job_flow_test.ts.
  */
 export class JobSender {
   #o: JobSenderOptions;

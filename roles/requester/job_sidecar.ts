@@ -34,8 +34,9 @@ const MAX_SIDECAR_BYTES = 1024 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const id = "ab".repeat(32);
- * sidecarPath("/state", id); // "/state/requester/<id>.json"
+ * assert.equal(sidecarPath("/state", id), `/state/requester/${id}.json`);
  * ```
  */
 export function sidecarPath(stateDir: string, id: string): string {
@@ -47,11 +48,15 @@ export function sidecarPath(stateDir: string, id: string): string {
  *
  * @example
  * ```ts
- * declare const stateDir: string;
- * declare const id: string;
- * declare const sidecar: Parameters<typeof writeJobSidecar>[2];
- * const { requestToon, spec, deadlineMs } = sidecar;
- * await writeJobSidecar(stateDir, id, { requestToon, spec, deadlineMs });
+ * import assert from "node:assert/strict";
+ * import { readJobSidecar, writeJobSidecar } from "./job_sidecar.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const id = "ab".repeat(32);
+ * const spec = { kind: 5600, inputs: [], params: [], providers: [], skill: "none", timeoutMs: 30_000, encrypt: false, then: [] };
+ * await writeJobSidecar(stateDir, id, { requestToon: "toon", spec, deadlineMs: 30_000 });
+ * assert.deepEqual((await readJobSidecar(stateDir, id))?.spec, spec);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function writeJobSidecar(
@@ -74,9 +79,12 @@ export async function writeJobSidecar(
  *
  * @example
  * ```ts
- * declare const stateDir: string;
- * declare const id: string;
- * const sidecar = await readJobSidecar(stateDir, id);
+ * import assert from "node:assert/strict";
+ * import { readJobSidecar } from "./job_sidecar.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * assert.equal(await readJobSidecar(stateDir, "ab".repeat(32)), undefined);
+ * await Deno.remove(stateDir);
  * ```
  * @throws {JobSidecarError} when it is corrupt.
  */

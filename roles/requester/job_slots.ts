@@ -24,9 +24,10 @@ export class JobSlots {
   /**
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { JobSlots } from "./job_slots.ts";
    * const slots = new JobSlots(64);
-   * console.log(slots.max); // 64
+   * assert.equal(slots.max, 64);
    * ```
    */
   constructor(max: number) {
@@ -41,8 +42,9 @@ export class JobSlots {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { JobSlots } from "./job_slots.ts";
-   * console.log(new JobSlots(4).held); // 0
+   * assert.equal(new JobSlots(4).held, 0);
    * ```
    */
   get held(): number {
@@ -54,10 +56,11 @@ export class JobSlots {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { JobSlots } from "./job_slots.ts";
    * const slots = new JobSlots(1);
    * slots.take("a");
-   * console.log(slots.full); // true
+   * assert.equal(slots.full, true);
    * ```
    */
   get full(): boolean {
@@ -70,14 +73,11 @@ export class JobSlots {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { JobSlots, RequesterBusyError } from "./job_slots.ts";
    * const slots = new JobSlots(1);
    * slots.admit("a");
-   * try {
-   *   slots.admit("b");
-   * } catch (err) {
-   *   if (err instanceof RequesterBusyError) console.log("later");
-   * }
+   * assert.throws(() => slots.admit("b"), RequesterBusyError);
    * ```
    * @throws {RequesterBusyError} when {@linkcode JobSlots.full}.
    */
@@ -93,7 +93,7 @@ export class JobSlots {
    * @example
    * ```ts
    * import { JobSlots } from "./job_slots.ts";
-   * new JobSlots(1).check(); // room: returns
+   * new JobSlots(1).check(); // room: returns, where a full one throws RequesterBusyError
    * ```
    * @throws {RequesterBusyError} when {@linkcode JobSlots.full}.
    */
@@ -110,11 +110,12 @@ export class JobSlots {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { JobSlots } from "./job_slots.ts";
    * const slots = new JobSlots(1);
    * slots.take("a");
    * slots.take("b");
-   * console.log(slots.held); // 2
+   * assert.equal(slots.held, 2);
    * ```
    */
   take(id: string): void {
@@ -126,11 +127,12 @@ export class JobSlots {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { JobSlots } from "./job_slots.ts";
    * const slots = new JobSlots(1);
    * slots.take("a");
    * slots.release("a");
-   * console.log(slots.full); // false
+   * assert.equal(slots.full, false);
    * ```
    */
   release(id: string): void {

@@ -78,11 +78,14 @@ const UINT = /^(0|[1-9][0-9]{0,19})$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveJobKind } from "./job_spec.ts";
  * import { kindOfSkill } from "./provider_directory.ts";
  *
- * declare const providers: Parameters<typeof kindOfSkill>[0];
- * resolveJobKind("ci-run"); // 5600
- * resolveJobKind("wordcount", (name) => kindOfSkill(providers, name)); // 5603
+ * const skills = [{ name: "wordcount", kinds: [5603], price: "1" }];
+ * const providers = [{ pubkey: "ab".repeat(32), name: "mayor", skills, online: true }];
+ * assert.equal(resolveJobKind("ci-run"), 5600);
+ * assert.equal(resolveJobKind("wordcount", (name) => kindOfSkill(providers, name)), 5603);
  * ```
  * @throws {UnknownJobKindError} for an unknown name; {@linkcode JobSpecError} out of range.
  */
@@ -117,7 +120,9 @@ export interface ThenSpecDefaults {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const next = parseThenSpec("echo,bid=100", { skill: "none", timeoutMs: 300_000, providers: [] });
+ * assert.deepEqual([next.bid, next.skill], [100n, "none"]);
  * ```
  * @throws {JobSpecError} on a bad part; {@linkcode UnknownJobKindError} for an unknown kind name.
  */
@@ -158,8 +163,11 @@ export function parseThenSpec(text: string, defaults: ThenSpecDefaults): JobSpec
  *
  * @example
  * ```ts
- * declare const spec: Parameters<typeof jobSpecToJson>[0];
- * const back = jobSpecFromJson(jobSpecToJson(spec));
+ * import assert from "node:assert/strict";
+ * import { jobSpecFromJson, jobSpecToJson, parseThenSpec } from "./job_spec.ts";
+ *
+ * const spec = parseThenSpec("echo,bid=100", { skill: "none", timeoutMs: 300_000, providers: [] });
+ * assert.deepEqual(jobSpecFromJson(jobSpecToJson(spec)), spec);
  * ```
  */
 export function jobSpecToJson(spec: JobSpec): unknown {
@@ -176,8 +184,11 @@ export function jobSpecToJson(spec: JobSpec): unknown {
  *
  * @example
  * ```ts
- * declare const text: string;
- * const spec = jobSpecFromJson(JSON.parse(text));
+ * import assert from "node:assert/strict";
+ * import { jobSpecFromJson } from "./job_spec.ts";
+ *
+ * const text = '{"kind":5600,"inputs":[],"params":[],"providers":[],"skill":"none","timeoutMs":1000,"encrypt":false,"then":[],"bid":"100"}';
+ * assert.equal(jobSpecFromJson(JSON.parse(text)).bid, 100n);
  * ```
  * @throws {JobSpecError} when a field is missing or ill-typed.
  */
@@ -238,7 +249,9 @@ export function jobSpecFromJson(value: unknown, depth = 0): JobSpec {
  *
  * @example
  * ```ts
- * checkSkill("notify");
+ * import assert from "node:assert/strict";
+ * assert.equal(checkSkill("notify"), "notify");
+ * assert.throws(() => checkSkill("../x"), JobSpecError);
  * ```
  * @throws {JobSpecError} when it is not a valid skill name.
  */
@@ -252,7 +265,9 @@ export function checkSkill(name: string): string {
  *
  * @example
  * ```ts
- * checkPubkey("ab".repeat(32));
+ * import assert from "node:assert/strict";
+ * assert.equal(checkPubkey("ab".repeat(32)), "ab".repeat(32));
+ * assert.throws(() => checkPubkey("AB"), JobSpecError);
  * ```
  * @throws {JobSpecError} when it is not 64 lowercase hex.
  */
@@ -266,7 +281,8 @@ export function checkPubkey(text: string): string {
  *
  * @example
  * ```ts
- * parseAmount("5000", "bid"); // 5000n
+ * import assert from "node:assert/strict";
+ * assert.equal(parseAmount("5000", "bid"), 5000n);
  * ```
  * @throws {JobSpecError} when it is not a uint64 decimal.
  */

@@ -27,11 +27,11 @@ export const LATE_RESULT_WINDOW_MS = 120_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { wantsLateResult } from "./late_result.ts";
- * import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
  *
- * declare const record: RequesterJobRecord;
- * if (wantsLateResult(record)) console.log("look up its result on the towns");
+ * const record = { id: "ab".repeat(32), kind: 5600, skill: "none", status: "sent" as const, createdAtMs: 1, updatedAtMs: 1, payments: [] };
+ * assert.equal(wantsLateResult(record), false); // not an agent task that timed out
  * ```
  */
 export function wantsLateResult(record: RequesterJobRecord): boolean {
@@ -54,15 +54,7 @@ export interface FindLateResultOptions {
 /**
  * The newest result of the job its provider published on any of the towns, if any.
  *
- * @example
- * ```ts
- * import { findLateResult } from "./late_result.ts";
- * import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
- *
- * declare const record: RequesterJobRecord;
- * const event = await findLateResult({ relays: ["ws://127.0.0.1:7777"], record });
- * console.log(event?.id ?? "not published yet");
- * ```
+ * It reads towns: no example that runs here: tests/e2e/agent_task_late_result_test.ts.
  */
 export async function findLateResult(
   options: FindLateResultOptions,
@@ -100,15 +92,7 @@ export interface LateResultsOptions {
  * there, the job is followed again for {@linkcode LATE_RESULT_WINDOW_MS} and the result handled
  * as the feed's, ending it `done` (or `error`, as any result).
  *
- * @example
- * ```ts
- * import { LateResults, type LateResultsOptions } from "./late_result.ts";
- *
- * declare const options: LateResultsOptions; // the requester node's parts
- * declare const id: string; // a timed-out agent task
- * const record = await new LateResults(options).get(id);
- * console.log(record.status); // "done" once its late result was had
- * ```
+ * It reads towns: no example that runs here: tests/e2e/agent_task_late_result_test.ts.
  */
 export class LateResults {
   #o: LateResultsOptions;
@@ -161,18 +145,7 @@ export class LateResults {
  * The requester node's {@linkcode LateResults}: the feed's towns, signer, jobs and a router of its
  * own that handles a late result as the feed's.
  *
- * @example
- * ```ts
- * import { lateResultsOf } from "./late_result.ts";
- * import type { JobFeedOptions } from "./job_feed.ts";
- * import type { JobRepository } from "../../state/jobs/job_repository.ts";
- * import type { JobFollower } from "./job_follower.ts";
- *
- * declare const feed: JobFeedOptions;
- * declare const repo: JobRepository;
- * declare const jobs: JobFollower;
- * const late = lateResultsOf(feed, { repo, jobs, durable: true });
- * ```
+ * It reads towns: no example that runs here: tests/e2e/agent_task_late_result_test.ts.
  */
 export function lateResultsOf(
   feed: JobFeedOptions,

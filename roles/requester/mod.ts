@@ -3,17 +3,7 @@
  * what it takes, a job's spec and the spend policy it is paid under (docs/ARCHITECTURE.md
  * "The roles", docs/AGENTS.md for the same from the CLI).
  *
- * @example
- * ```ts
- * import { type JobSpec, type RequesterOptions, startRequester } from "./mod.ts";
- *
- * declare const options: RequesterOptions; // its town, state dir and key
- * declare const spec: JobSpec; // kind, inputs, bid, callback skill
- * const requester = await startRequester(options);
- * const job = await requester.submit(spec);
- * console.log((await requester.waitFor(job.id)).status);
- * await requester.close();
- * ```
+ * It needs a town: no example that runs here: tests/e2e/requester_job_flow_test.ts.
  *
  * @module
  */

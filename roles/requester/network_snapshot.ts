@@ -59,7 +59,10 @@ function requestKinds(): number[] {
  *
  * @example
  * ```ts
- * const filters = networkFilters(Math.floor(Date.now() / 1000) - 3600, 500);
+ * import assert from "node:assert/strict";
+ * const filters = networkFilters(1_700_000_000 - 3600, 500);
+ * assert.equal(filters.length, 5);
+ * assert(filters.every((f) => f.limit === 500));
  * ```
  */
 export function networkFilters(sinceSec: number, limit: number): NostrFilter[] {
@@ -76,10 +79,7 @@ export function networkFilters(sinceSec: number, limit: number): NostrFilter[] {
 /**
  * Reads the town once and computes the directory and the stats.
  *
- * @example
- * ```ts
- * const { providers, stats } = await fetchNetworkSnapshot({ relayUrl: "ws://127.0.0.1:7100" });
- * ```
+ * It reads towns: no example that runs here: tests/e2e/network_view_test.ts.
  * @throws {RelayQueryError} when the relay cannot be read.
  */
 export async function fetchNetworkSnapshot(o: NetworkSnapshotOptions): Promise<NetworkSnapshot> {
@@ -101,9 +101,20 @@ export async function fetchNetworkSnapshot(o: NetworkSnapshotOptions): Promise<N
  *
  * @example
  * ```ts
- * declare const events: Parameters<typeof snapshotOf>[0];
- * const now = Math.floor(Date.now() / 1000);
+ * import assert from "node:assert/strict";
+ * import { snapshotOf } from "./network_snapshot.ts";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { buildHandlerAnnouncement } from "../../protocol/nip89_handler.ts";
+ * import { HEARTBEAT_KIND } from "../../protocol/provider_heartbeat.ts";
+ *
+ * const now = 1_700_000_000;
+ * const provider = generateSecretKey();
+ * const metadata = { name: "mayor", paymentMethods: ["ilp"], price: { amount: "10", per: "job" } };
+ * const announce = buildHandlerAnnouncement({ d: "mayor", kinds: [5600], metadata, createdAt: now });
+ * const beat = { kind: HEARTBEAT_KIND, created_at: now, tags: [["expiration", String(now + 60)]], content: "" };
+ * const events = [finalizeEvent(announce, provider), finalizeEvent(beat, provider)];
  * const snap = snapshotOf(events, { sinceSec: now - 3600, nowSec: now, limit: 500 });
+ * assert.deepEqual([snap.providers.length, snap.stats.providersOnline, snap.truncated], [1, 1, false]);
  * ```
  */
 export function snapshotOf(

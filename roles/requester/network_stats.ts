@@ -83,11 +83,18 @@ interface JobTrack {
  *
  * @example
  * ```ts
- * declare const events: Parameters<typeof computeNetworkStats>[0];
- * declare const providers: Parameters<typeof computeNetworkStats>[1]["providers"];
- * const now = Math.floor(Date.now() / 1000);
- * const stats = computeNetworkStats(events, { sinceSec: now - 3600, untilSec: now, providers });
- * console.log(stats.jobsPerMin, stats.successRate, stats.latencyP95Sec);
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { computeNetworkStats } from "./network_stats.ts";
+ *
+ * const now = 1_700_000_000;
+ * const request = finalizeEvent({ kind: 5600, created_at: now - 120, tags: [], content: "" }, generateSecretKey());
+ * const result = finalizeEvent(
+ *   { kind: 6600, created_at: now - 60, tags: [["e", request.id]], content: "ok" },
+ *   generateSecretKey(),
+ * );
+ * const stats = computeNetworkStats([request, result], { sinceSec: now - 3600, untilSec: now });
+ * assert.deepEqual([stats.jobs, stats.done, stats.open], [1, 1, 0]);
  * ```
  */
 export function computeNetworkStats(
@@ -136,7 +143,8 @@ export function computeNetworkStats(
  *
  * @example
  * ```ts
- * percentile([1, 2, 3, 4], 0.5); // 2
+ * import assert from "node:assert/strict";
+ * assert.equal(percentile([1, 2, 3, 4], 0.5), 2);
  * ```
  */
 export function percentile(sorted: readonly number[], q: number): number | null {

@@ -205,14 +205,8 @@ const DEFAULT_IDLE_MS = 300_000;
  * Listens on `<state dir>/node.sock` (a stale socket of a dead node is replaced: the caller
  * holds the state dir's lock, so no live node owns it) and serves the requester.
  *
- * @example
- * ```ts
- * declare const requester: Parameters<typeof serveNode>[0]["requester"];
- * declare const stateDir: string;
- * declare const proof: string; // passphraseProof(wallet.vault, passphrase)
- * const server = await serveNode({ requester, stateDir, settings: {}, proof, background: false,
- *   describeError: (e) => ({ message: String(e) }), onStop: () => {} });
- * ```
+ * It serves a running requester: no example that runs here:
+ * tests/unit/roles/requester/node_server_test.ts.
  */
 export async function serveNode(options: NodeServerOptions): Promise<NodeServer> {
   const path = nodeSocketPath(options.stateDir);

@@ -29,7 +29,8 @@ export interface StageUploadOptions {
  *
  * @example
  * ```ts
- * nodeUploadsDir("/home/me/.turnpike/alice"); // "/home/me/.turnpike/alice/uploads"
+ * import assert from "node:assert/strict";
+ * assert.equal(nodeUploadsDir("/home/me/.turnpike/alice"), "/home/me/.turnpike/alice/uploads");
  * ```
  */
 export function nodeUploadsDir(stateDir: string): string {
@@ -44,7 +45,11 @@ const STAGED_NAME = /^[0-9a-f-]{36}(\.[A-Za-z0-9._-]{1,64})?$/;
  *
  * @example
  * ```ts
- * const path = await stagedUploadPath("/home/me/.turnpike/alice", ".tar.gz");
+ * import assert from "node:assert/strict";
+ * const stateDir = await Deno.makeTempDir();
+ * const path = await stagedUploadPath(stateDir, ".tar.gz");
+ * assert(path.startsWith(`${stateDir}/uploads/`) && path.endsWith(".tar.gz"));
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function stagedUploadPath(stateDir: string, suffix = ""): Promise<string> {
@@ -62,8 +67,15 @@ export async function stagedUploadPath(stateDir: string, suffix = ""): Promise<s
  *
  * @example
  * ```ts
- * const staged = await stageUpload({ stateDir: "/home/me/.turnpike/alice", path: "data.csv" });
- * await Deno.remove(staged);
+ * import assert from "node:assert/strict";
+ * import { stageUpload } from "./node_uploads.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/data.csv`, "a,b\n");
+ * const staged = await stageUpload({ stateDir: `${dir}/state`, path: `${dir}/data.csv` });
+ * assert(staged.startsWith(`${dir}/state/uploads/`));
+ * assert.equal(await Deno.readTextFile(staged), "a,b\n");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function stageUpload(o: StageUploadOptions): Promise<string> {
@@ -86,11 +98,10 @@ export async function stageUpload(o: StageUploadOptions): Promise<string> {
  *
  * @example
  * ```ts
- * try {
- *   await checkStagedUpload("/home/me/.turnpike/alice", "/etc/shadow");
- * } catch (err) {
- *   if (err instanceof NodeUploadError) console.log(err.message); // refused, nothing read
- * }
+ * import assert from "node:assert/strict";
+ * const stateDir = await Deno.makeTempDir();
+ * await assert.rejects(checkStagedUpload(stateDir, "/etc/shadow"), NodeUploadError); // nothing read
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function checkStagedUpload(stateDir: string, path: string): Promise<string> {

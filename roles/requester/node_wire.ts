@@ -25,7 +25,8 @@ export class NodeWireError extends RoleError {
  *
  * @example
  * ```ts
- * encodeNodeLine({ bid: 5n }); // '{"bid":{"$bigint":"5"}}\n'
+ * import assert from "node:assert/strict";
+ * assert.equal(encodeNodeLine({ bid: 5n }), '{"bid":{"$bigint":"5"}}\n');
  * ```
  */
 export function encodeNodeLine(value: unknown): string {
@@ -40,7 +41,8 @@ export function encodeNodeLine(value: unknown): string {
  *
  * @example
  * ```ts
- * decodeNodeLine('{"bid":{"$bigint":"5"}}'); // { bid: 5n }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(decodeNodeLine('{"bid":{"$bigint":"5"}}'), { bid: 5n });
  * ```
  * @throws {NodeWireError} when the line is not a JSON object.
  */
@@ -71,8 +73,12 @@ export function decodeNodeLine(line: string): Record<string, unknown> {
  *
  * @example
  * ```ts
- * const conn = await Deno.connect({ transport: "unix", path: "/tmp/node.sock" });
- * for await (const message of readNodeLines(conn.readable)) console.log(message);
+ * import assert from "node:assert/strict";
+ * import { readNodeLines } from "./node_wire.ts";
+ *
+ * const readable = new Response('{"type":"hello"}\n{"type":"bye"}\n').body!;
+ * const messages = await Array.fromAsync(readNodeLines(readable));
+ * assert.deepEqual(messages, [{ type: "hello" }, { type: "bye" }]);
  * ```
  */
 export async function* readNodeLines(
@@ -100,7 +106,8 @@ export async function* readNodeLines(
  *
  * @example
  * ```ts
- * nodeSocketPath("/home/me/.turnpike/alice"); // "/home/me/.turnpike/alice/node.sock"
+ * import assert from "node:assert/strict";
+ * assert.equal(nodeSocketPath("/home/me/.turnpike/alice"), "/home/me/.turnpike/alice/node.sock");
  * ```
  */
 export function nodeSocketPath(stateDir: string): string {

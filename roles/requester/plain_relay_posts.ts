@@ -43,11 +43,15 @@ export function requestRelays(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  * import { postToPlainRelays } from "./plain_relay_posts.ts";
  * import type { NostrEvent } from "../../protocol/nostr_event.ts";
  *
- * const request = { tags: [["i", "hi", "text"]] } as unknown as NostrEvent;
- * postToPlainRelays({ writePlain: () => Promise.resolve([]) }, request, console.warn);
+ * const request = finalizeEvent({ kind: 5600, created_at: 1, tags: [["i", "hi", "text"]], content: "" }, generateSecretKey());
+ * const posted: NostrEvent[] = [];
+ * postToPlainRelays({ writePlain: (e) => Promise.resolve(posted.push(e)).then(() => []) }, request);
+ * assert.deepEqual(posted, [request]);
  * ```
  */
 export function postToPlainRelays(

@@ -29,10 +29,7 @@ export interface ProjectArchive {
 /**
  * Writes `dir` as a tar.gz to `to`.
  *
- * @example
- * ```ts
- * const { files } = await archiveProject("./my-app", "/tmp/context.tar.gz");
- * ```
+ * It runs git and tar: no example that runs here: tests/e2e/docker_build_test.ts.
  * @throws {ProjectArchiveError} when `dir` is not a directory or tar fails.
  */
 export async function archiveProject(dir: string, to: string): Promise<ProjectArchive> {

@@ -30,13 +30,7 @@ export interface ProviderAddressesOptions {
 /**
  * Reads and keeps providers' announced ILP addresses.
  *
- * @example
- * ```ts
- * import { ProviderAddresses } from "./provider_addresses.ts";
- *
- * const addresses = new ProviderAddresses({ relays: () => ["ws://127.0.0.1:7777"] });
- * const address = await addresses.of("ab".repeat(32)); // undefined: none announced
- * ```
+ * It reads towns: no example that runs here: tests/e2e/requester_job_flow_test.ts.
  */
 export class ProviderAddresses {
   #o: ProviderAddressesOptions;

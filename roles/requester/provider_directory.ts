@@ -54,11 +54,7 @@ export interface ProviderDirectoryOptions {
 /**
  * Reads the providers from the town: announcements and heartbeats in one query.
  *
- * @example
- * ```ts
- * const providers = await fetchProviderDirectory({ relayUrl: "ws://127.0.0.1:7100" });
- * console.log(providers.filter((p) => p.online).map((p) => p.name));
- * ```
+ * It reads towns: no example that runs here: tests/e2e/network_view_test.ts.
  * @throws {RelayQueryError} when the relay cannot be read.
  */
 export async function fetchProviderDirectory(
@@ -79,8 +75,20 @@ export async function fetchProviderDirectory(
  *
  * @example
  * ```ts
- * declare const events: Parameters<typeof buildProviderDirectory>[0];
- * const providers = buildProviderDirectory(events, Math.floor(Date.now() / 1000));
+ * import assert from "node:assert/strict";
+ * import { buildProviderDirectory } from "./provider_directory.ts";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { buildHandlerAnnouncement } from "../../protocol/nip89_handler.ts";
+ * import { HEARTBEAT_KIND } from "../../protocol/provider_heartbeat.ts";
+ *
+ * const now = 1_700_000_000;
+ * const provider = generateSecretKey();
+ * const metadata = { name: "mayor", paymentMethods: ["ilp"], price: { amount: "10", per: "job" } };
+ * const announce = buildHandlerAnnouncement({ d: "mayor", kinds: [5600], metadata, createdAt: now });
+ * const beat = { kind: HEARTBEAT_KIND, created_at: now, tags: [["expiration", String(now + 60)]], content: "" };
+ * const events = [finalizeEvent(announce, provider), finalizeEvent(beat, provider)];
+ * const [listing] = buildProviderDirectory(events, now);
+ * assert.deepEqual([listing.name, listing.online, listing.skills[0].kinds], ["mayor", true, [5600]]);
  * ```
  */
 export function buildProviderDirectory(
@@ -131,8 +139,16 @@ export function buildProviderDirectory(
  *
  * @example
  * ```ts
- * declare const providers: Parameters<typeof offersFor>[0];
+ * import assert from "node:assert/strict";
+ * import { offersFor } from "./provider_directory.ts";
+ *
+ * const skill = (price: string) => [{ name: "ci-run", kinds: [5600], price }];
+ * const providers = [
+ *   { pubkey: "aa".repeat(32), name: "dear", skills: skill("900"), online: true },
+ *   { pubkey: "bb".repeat(32), name: "cheap", skills: skill("100"), online: true },
+ * ];
  * const [cheapest] = offersFor(providers, 5600);
+ * assert.deepEqual([cheapest.provider.name, cheapest.price], ["cheap", 100n]);
  * ```
  */
 export function offersFor(providers: readonly ProviderListing[], kind: number): KindOffer[] {
@@ -151,8 +167,13 @@ export function offersFor(providers: readonly ProviderListing[], kind: number): 
  *
  * @example
  * ```ts
- * declare const providers: Parameters<typeof kindOfSkill>[0];
- * kindOfSkill(providers, "wordcount"); // 5603
+ * import assert from "node:assert/strict";
+ * import { kindOfSkill } from "./provider_directory.ts";
+ *
+ * const skills = [{ name: "wordcount", kinds: [5603], price: "1" }];
+ * const providers = [{ pubkey: "ab".repeat(32), name: "mayor", skills, online: true }];
+ * assert.equal(kindOfSkill(providers, "wordcount"), 5603);
+ * assert.equal(kindOfSkill(providers, "ci-run"), undefined);
  * ```
  */
 export function kindOfSkill(

@@ -46,14 +46,7 @@ interface Known {
 /**
  * A provider's silence, or undefined while it beats: see the module doc.
  *
- * @example
- * ```ts
- * import { providerLiveness } from "./provider_liveness.ts";
- *
- * const silence = providerLiveness({ relays: ["ws://127.0.0.1:7100"] });
- * const silent = await silence("ab".repeat(32));
- * if (silent !== undefined) console.log(`provider silent for ${silent.silentS ?? "?"} s`);
- * ```
+ * It reads towns: no example that runs here: tests/e2e/followed_job_liveness_test.ts.
  */
 export function providerLiveness(
   o: ProviderLivenessOptions,

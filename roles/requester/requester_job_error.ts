@@ -12,10 +12,11 @@ import { RoleError } from "../role_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RequesterJobError } from "./requester_job_error.ts";
  *
  * const err = new RequesterJobError("no job 1234");
- * console.log(err.name, err.message); // "RequesterJobError", "no job 1234"
+ * assert.deepEqual([err.name, err.message], ["RequesterJobError", "no job 1234"]);
  * ```
  */
 export class RequesterJobError extends RoleError {
@@ -28,10 +29,11 @@ export class RequesterJobError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { JobEndedError } from "./requester_job_error.ts";
  *
  * const err = new JobEndedError("1234", "done");
- * console.log(err.status); // "done"
+ * assert.equal(err.status, "done");
  * ```
  */
 export class JobEndedError extends RequesterJobError {

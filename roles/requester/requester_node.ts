@@ -89,28 +89,7 @@ export interface RequesterOptions extends RequesterTownSettings, NodeKeyOptions 
 /**
  * Starts a requester: opens the state, connects to the town, resumes in-flight jobs.
  *
- * @example
- * ```ts
- * import { startRequester } from "./requester_node.ts";
- * import type { JobSpec } from "./job_spec.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- *
- * declare const signer: NodeSigner;
- * declare const townPubkey: string;
- * declare const spec: JobSpec; // as in `submit`'s example
- * const req = await startRequester({
- *   stateDir: await Deno.makeTempDir(),
- *   signer,
- *   relayUrl: "ws://127.0.0.1:7777",
- *   btpUrl: "btp+ws://127.0.0.1:7768",
- *   btpToken: "alice-token",
- *   townPubkey,
- * });
- * const job = await req.submit(spec);
- * const done = await req.waitFor(job.id);
- * console.log(done.status);
- * await req.close();
- * ```
+ * It needs a town: no example that runs here: tests/e2e/requester_job_flow_test.ts.
  */
 export async function startRequester(options: RequesterOptions): Promise<Requester> {
   const req = new Requester(options);
@@ -255,14 +234,7 @@ export class Requester {
   /**
    * The job before `id` in its chain (`--then`), if any.
    *
-   * @example
-   * ```ts
-   * import type { Requester } from "./requester_node.ts";
-   *
-   * declare const requester: Requester;
-   * declare const id: string; // a job of a chain (`then`)
-   * const prev = requester.previousInChain(id); // the job whose result it takes as input
-   * ```
+   * It needs a running requester: no example that runs here: tests/e2e/requester_job_flow_test.ts.
    */
   previousInChain(id: string): string | undefined {
     return this.#follower.previousInChain(id);
@@ -271,13 +243,7 @@ export class Requester {
   /**
    * Raises an alert through the node's alert channels (stderr, `node status`, the webhook).
    *
-   * @example
-   * ```ts
-   * import type { Requester } from "./requester_node.ts";
-   *
-   * declare const requester: Requester;
-   * requester.raiseAlert("price-above-ceiling", "the town's price is above 5", { price: "10" });
-   * ```
+   * It needs a running requester: no example that runs here: tests/e2e/requester_job_flow_test.ts.
    */
   raiseAlert(kind: AlertKind, message: string, details?: Record<string, string>): void {
     this.#alerts?.raise(kind, message, details);
@@ -296,15 +262,7 @@ export class Requester {
   /**
    * Posts a job: persisted before anything is sent, then paid for at the town.
    *
-   * @example
-   * ```ts
-   * import type { Requester } from "./requester_node.ts";
-   *
-   * declare const requester: Requester;
-   * const inputs = [{ data: "hi", type: "text" as const }];
-   * const spec = { kind: 5601, inputs, params: [], providers: [], skill: "none", then: [] };
-   * const record = await requester.submit({ ...spec, timeoutMs: 30_000, encrypt: false });
-   * ```
+   * It needs a town: no example that runs here: tests/e2e/requester_job_flow_test.ts.
    * @throws {TownRejectedError} when the town refuses the paid write (the job is `error`).
    */
   submit(spec: JobSpec, options: SubmitOptions = {}): Promise<RequesterJobRecord> {
@@ -316,16 +274,7 @@ export class Requester {
    * `blob:<sha256>`), for a job input in `JobSpec.blobs` (docs/PROTOCOL.md "Blobs in jobs").
    * Resolves once at least one town stored it.
    *
-   * @example
-   * ```ts
-   * import type { Requester } from "./requester_node.ts";
-   * import type { JobSpec } from "./job_spec.ts";
-   *
-   * declare const requester: Requester;
-   * declare const spec: JobSpec;
-   * const input = await requester.publishBlob("context.tar.gz");
-   * await requester.submit({ ...spec, blobs: [input] });
-   * ```
+   * It needs a town: no example that runs here: tests/e2e/town_blob_test.ts.
    * @throws {BlobPublishError} when the town refuses it (every town, with several).
    */
   publishBlob(
@@ -339,14 +288,7 @@ export class Requester {
    * Sends a private message (NIP-17, sealed and gift-wrapped to `recipient`) as a paid write;
    * returns the wrap's id. Only the recipient can read it or tell who sent it.
    *
-   * @example
-   * ```ts
-   * import type { Requester } from "./requester_node.ts";
-   *
-   * declare const requester: Requester;
-   * declare const providerPubkey: string;
-   * const id = await requester.sendDirectMessage({ recipient: providerPubkey, text: "hi" });
-   * ```
+   * It needs a town: no example that runs here: tests/e2e/dm_send_test.ts.
    * @throws {TownRejectedError} when the town refuses the paid write.
    */
   sendDirectMessage(o: { recipient: string; text: string; replyTo?: string }): Promise<string> {
@@ -356,15 +298,7 @@ export class Requester {
   /**
    * Resolves when the job reaches a terminal status.
    *
-   * @example
-   * ```ts
-   * import type { Requester } from "./requester_node.ts";
-   *
-   * declare const requester: Requester;
-   * declare const id: string;
-   * const final = await requester.waitFor(id);
-   * console.log(final.status); // a terminal status
-   * ```
+   * It needs a town: no example that runs here: tests/e2e/requester_job_flow_test.ts.
    */
   waitFor(id: string): Promise<RequesterJobRecord> {
     return this.#follower.waitFor(id);
@@ -374,15 +308,7 @@ export class Requester {
    * Gets a `timed-out` agent task's late result, handled as the feed's (late_result.ts, docs/AGENTS.md
    * "A result that came after the timeout"). Resolves with the job's record: unchanged without one.
    *
-   * @example
-   * ```ts
-   * import type { Requester } from "./requester_node.ts";
-   *
-   * declare const requester: Requester;
-   * declare const id: string; // a timed-out agent task
-   * const record = await requester.lateResult(id);
-   * console.log(record.status); // "done" once its late result was had
-   * ```
+   * It needs a town: no example that runs here: tests/e2e/agent_task_late_result_test.ts.
    */
   lateResult(id: string): Promise<RequesterJobRecord> {
     return this.#lateResults!.get(id);
@@ -392,15 +318,7 @@ export class Requester {
    * Follows a chain from its first job to its last; resolves with the last job's record
    * (a failure anywhere stops the chain: that job's status is the chain's).
    *
-   * @example
-   * ```ts
-   * import type { Requester } from "./requester_node.ts";
-   *
-   * declare const requester: Requester;
-   * declare const firstId: string;
-   * const links = await requester.waitForChain(firstId);
-   * const last = links.at(-1);
-   * ```
+   * It needs a town: no example that runs here: tests/e2e/requester_job_flow_test.ts.
    */
   waitForChain(id: string): Promise<RequesterJobRecord[]> {
     return this.#follower.waitForChain(id);
@@ -412,14 +330,7 @@ export class Requester {
    * a job that has ended, or while another cancel of it is on its way, sends nothing and fails
    * {@linkcode JobEndedError} (docs/AGENTS.md "Cancelling a job").
    *
-   * @example
-   * ```ts
-   * import type { Requester } from "./requester_node.ts";
-   *
-   * declare const requester: Requester;
-   * declare const id: string;
-   * await requester.cancel(id, { onDeletion: (eventId) => console.log("kind 5", eventId) });
-   * ```
+   * It needs a town: no example that runs here: tests/e2e/requester_job_flow_test.ts.
    * @throws {RequesterJobError} for an unknown job; {@linkcode JobEndedError} for an ended one.
    */
   cancel(

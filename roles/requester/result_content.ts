@@ -23,15 +23,7 @@ export const MAX_RESULT_BLOB_BYTES = 1024 * 1024;
  * servers; never from the URL the tag names) when its content is empty; does nothing otherwise or
  * when it is there already. A blob that cannot be had is left: the content stays the event's.
  *
- * @example
- * ```ts
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
- *
- * declare const stateDir: string;
- * declare const jobId: string;
- * declare const resultEvent: NostrEvent;
- * await fetchResultBlob(stateDir, jobId, resultEvent, ["http://127.0.0.1:7100"]);
- * ```
+ * It fetches from towns: no example that runs here: tests/e2e/town_network_test.ts.
  */
 export async function fetchResultBlob(
   stateDir: string,
@@ -64,12 +56,21 @@ export async function fetchResultBlob(
  * it came).
  * @example
  * ```ts
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
- * declare const stateDir: string;
- * declare const jobId: string;
- * declare const resultEvent: NostrEvent;
- * declare const decrypt: (from: string, content: string) => Promise<string>;
- * await keepDecryptedResult(stateDir, jobId, resultEvent, decrypt);
+ * import assert from "node:assert/strict";
+ * import * as nip44 from "nostr-tools/nip44";
+ * import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
+ * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+ * import { keepDecryptedResult, nip44Opener } from "./result_content.ts";
+ *
+ * const me = generateSecretKey();
+ * const provider = generateSecretKey();
+ * const content = nip44.v2.encrypt("the result", nip44.v2.utils.getConversationKey(provider, getPublicKey(me)));
+ * const event = finalizeEvent({ kind: 6600, created_at: 1, tags: [["encrypted"]], content }, provider);
+ * const stateDir = await Deno.makeTempDir();
+ * const id = "ab".repeat(32);
+ * assert.equal(await keepDecryptedResult(stateDir, id, event, nip44Opener(localNodeSigner(me))), "the result");
+ * assert.equal(await Deno.readTextFile(`${stateDir}/results/${id}/result`), "the result");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function keepDecryptedResult(
@@ -98,9 +99,17 @@ export async function keepDecryptedResult(
  * Opens NIP-44 content from a peer with the node's signer (the key stays in its worker).
  * @example
  * ```ts
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * declare const signer: NodeSigner;
- * const open = nip44Opener(signer);
+ * import assert from "node:assert/strict";
+ * import * as nip44 from "nostr-tools/nip44";
+ * import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
+ * import { localNodeSigner } from "../../identity/local_node_signer.ts";
+ * import { nip44Opener } from "./result_content.ts";
+ *
+ * const me = generateSecretKey();
+ * const peer = generateSecretKey();
+ * const sealed = nip44.v2.encrypt("hi", nip44.v2.utils.getConversationKey(peer, getPublicKey(me)));
+ * const open = nip44Opener(localNodeSigner(me));
+ * assert.equal(await open(getPublicKey(peer), sealed), "hi");
  * ```
  */
 export function nip44Opener(

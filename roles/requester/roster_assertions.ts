@@ -47,15 +47,7 @@ export interface ReadRosterAssertionsOptions {
 /**
  * The reader's roster and its keys' assertions.
  *
- * @example
- * ```ts ignore
- * import { readRosterAssertions } from "./roster_assertions.ts";
- *
- * const { roster, assertions } = await readRosterAssertions({
- *   relays: ["ws://127.0.0.1:7100"],
- *   reader: "ab".repeat(32),
- * });
- * ```
+ * It reads towns: no example that runs here: tests/e2e/trust_assertions_test.ts.
  * @throws {RelayQueryError} when no town could be read.
  */
 export async function readRosterAssertions(
@@ -89,12 +81,7 @@ export async function readRosterAssertions(
  * The newest assertions `author` itself published on the towns: what `trust publish` compares
  * with, so that only a changed rank is sent again.
  *
- * @example
- * ```ts ignore
- * import { readOwnAssertions } from "./roster_assertions.ts";
- *
- * const published = await readOwnAssertions(["ws://127.0.0.1:7100"], "ab".repeat(32));
- * ```
+ * It reads towns: no example that runs here: tests/e2e/trust_assertions_test.ts.
  * @throws {RelayQueryError} when no town could be read.
  */
 export async function readOwnAssertions(

@@ -36,15 +36,7 @@ export interface FetchBlobFromTownsOptions {
 /**
  * Downloads a blob by hash from the first of `servers` that has it; its size.
  *
- * @example
- * ```ts
- * import { fetchBlobFromTowns } from "./town_blob_fetch.ts";
- *
- * async function fetchResult(sha256: string, dir: string): Promise<number> {
- *   const servers = ["http://127.0.0.1:7100", "http://127.0.0.1:7200"];
- *   return await fetchBlobFromTowns({ servers, sha256, maxBytes: 2 ** 25, to: `${dir}/blob` });
- * }
- * ```
+ * It fetches from towns: no example that runs here: tests/e2e/blob_job_test.ts.
  * @throws {TownBlobFetchError} when no town answered with it.
  */
 export async function fetchBlobFromTowns(o: FetchBlobFromTownsOptions): Promise<number> {

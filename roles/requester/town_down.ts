@@ -28,11 +28,13 @@ const POLL_MS = 100;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { JobNotPostedError } from "./town_down.ts";
  * import { TownUnreachableError } from "./town_link.ts";
  *
  * const err = new JobNotPostedError("9f2c".repeat(16), "btp+ws://127.0.0.1:7768");
- * console.assert(err instanceof TownUnreachableError && err.jobId.startsWith("9f2c"));
+ * assert(err instanceof TownUnreachableError);
+ * assert.equal(err.jobId, "9f2c".repeat(16));
  * ```
  */
 export class JobNotPostedError extends TownUnreachableError {
@@ -55,9 +57,10 @@ export class JobNotPostedError extends TownUnreachableError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { waitForTown } from "./town_down.ts";
  *
- * const up = await waitForTown(() => true, 5_000); // true, at once
+ * assert.equal(await waitForTown(() => true, 5_000), true); // at once
  * ```
  */
 export async function waitForTown(

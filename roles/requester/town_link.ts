@@ -110,7 +110,9 @@ export class PriceAboveCeilingError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * checkTownPrice(10n, { priceCeiling: 100n }); // fine
+ * assert.throws(() => checkTownPrice(1000n, { priceCeiling: 100n }), PriceAboveCeilingError);
  * ```
  * @throws {PriceAboveCeilingError} when the price is above the ceiling and not accepted.
  */
@@ -161,29 +163,7 @@ export interface TownLink {
 /**
  * Connects: NIP-11 (price, address), BTP + IL-DCP, first SPSP handshake.
  *
- * @example
- * ```ts
- * import { connectTownLink } from "./town_link.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- *
- * declare const signer: NodeSigner;
- * declare const townPubkey: string;
- * const link = await connectTownLink({
- *   btpUrl: "btp+ws://127.0.0.1:7768",
- *   btpToken: "alice-token",
- *   relayUrl: "ws://127.0.0.1:7777",
- *   townPubkey,
- *   signer,
- * });
- * const signedEvent = await signer.signEvent({
- *   kind: 1,
- *   created_at: Math.floor(Date.now() / 1000),
- *   tags: [],
- *   content: "hi",
- * });
- * await link.write(signedEvent); // paid over ILP, stored by the town
- * await link.close();
- * ```
+ * It needs a town: no example that runs here: tests/e2e/requester_job_flow_test.ts.
  * @throws {TownUnreachableError} when the town cannot be reached.
  */
 export async function connectTownLink(options: TownLinkOptions): Promise<TownLink> {

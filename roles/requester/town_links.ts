@@ -86,26 +86,7 @@ export interface TownLinks {
  * Connects the home town (its failure is the caller's error) and every other town (one that
  * cannot be reached now is warned about and left out).
  *
- * @example
- * ```ts
- * import { connectTownLinks } from "./town_links.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
- *
- * declare const signer: NodeSigner;
- * declare const request: NostrEvent; // a signed job request
- * const links = await connectTownLinks({
- *   home: {
- *     btpUrl: "btp+ws://127.0.0.1:7768",
- *     btpToken: "alice-token",
- *     relayUrl: "ws://127.0.0.1:7777",
- *     signer,
- *   },
- *   more: [{ relayUrl: "ws://127.0.0.1:8777", btpUrl: "btp+ws://127.0.0.1:8768", btpToken: "t" }],
- * });
- * const stored = await links.writeAll(request); // the relays that stored it
- * await links.close();
- * ```
+ * It needs towns: no example that runs here: tests/e2e/town_network_test.ts.
  * @throws {TownUnreachableError} when the home town cannot be reached.
  */
 export async function connectTownLinks(options: TownLinksOptions): Promise<TownLinks> {
@@ -164,16 +145,7 @@ export async function connectTownLinks(options: TownLinksOptions): Promise<TownL
  * answer at all when an attempt failed after its PREPARE left (`mayHaveArrived`: a timeout, the
  * socket lost under it), as only an error before sending moved nothing.
  *
- * @example
- * ```ts
- * import { sendHedged, type TownLinks } from "./town_links.ts";
- * import type { IlpPrepare } from "../../protocol/ilp_packet.ts";
- *
- * declare const links: TownLinks;
- * declare const prepare: IlpPrepare; // a payment to a provider
- * const reply = await sendHedged(prepare, links.payer(), links.all, 5_000);
- * console.log(reply.type); // "fulfill" or "reject"
- * ```
+ * It needs towns: no example that runs here: tests/unit/roles/requester/town_links_test.ts.
  */
 export function sendHedged(
   prepare: IlpPrepare,
@@ -272,28 +244,7 @@ export interface RequesterTownHooks {
  * or opened automatically by `[channels] auto`), the profile's more towns; each paid write on
  * the payment log.
  *
- * @example
- * ```ts
- * import { connectTownLinks, townLinksOptionsOf } from "./town_links.ts";
- * import type { RequesterTownSettings } from "../../config/requester_settings.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { AuditLog } from "../../state/audit/audit_log.ts";
- * import type { PaymentLog } from "../../state/payments/payment_log.ts";
- * import type { TownLinks } from "./town_links.ts";
- *
- * declare const settings: RequesterTownSettings;
- * declare const signer: NodeSigner;
- * declare const audit: AuditLog;
- * declare const payments: PaymentLog;
- * let links: TownLinks | undefined;
- * links = await connectTownLinks(townLinksOptionsOf(settings, {
- *   signer,
- *   audit,
- *   alert: (kind, message) => console.warn(kind, message),
- *   payments,
- *   home: () => links?.home,
- * }));
- * ```
+ * It needs towns: no example that runs here: tests/e2e/town_network_test.ts.
  */
 export function townLinksOptionsOf(
   settings: RequesterTownSettings & { priceCeiling?: bigint; warn?: (line: string) => void },

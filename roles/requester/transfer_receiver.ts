@@ -39,19 +39,8 @@ export interface TransferReceiverOptions {
 /**
  * One request and its payment; see the module doc.
  *
- * @example
- * ```ts
- * import { TransferReceiver } from "./transfer_receiver.ts";
- * import type { PaymentLog } from "../../state/payments/payment_log.ts";
- *
- * declare const payments: PaymentLog;
- * const receiver = await TransferReceiver.create({
- *   payments, address: "g.town.bob", amount: 5000n, assetCode: "USD", assetScale: 6,
- *   expiresAt: new Date(Date.now() + 600_000),
- * });
- * console.log(receiver.request.destination); // give formatTransferRequest(receiver.request)
- * const entry = await receiver.paid; // once the payment is on disk and fulfilled
- * ```
+ * It is paid over a town: no example that runs here:
+ * tests/unit/roles/requester/transfer_receiver_test.ts.
  */
 export class TransferReceiver {
   readonly request: TransferRequest;

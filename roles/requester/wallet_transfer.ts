@@ -89,20 +89,8 @@ export class TransferInDoubtError extends RoleError {
 /**
  * Pays requests; see the module doc.
  *
- * @example
- * ```ts
- * import { TransferPayer } from "./wallet_transfer.ts";
- * import { parseTransferRequest } from "../../protocol/transfer_request.ts";
- * import type { PaymentLog } from "../../state/payments/payment_log.ts";
- * import type { TownLinks } from "./town_links.ts";
- *
- * declare const payments: PaymentLog;
- * declare const links: TownLinks;
- * declare const text: string; // what the receiver's `wallet receive` printed
- * const payer = new TransferPayer({ payments, links, pubkey: "ab".repeat(32) });
- * const outcome = await payer.pay(parseTransferRequest(text), 5000n);
- * console.log(outcome.fulfillment);
- * ```
+ * It pays over a town: no example that runs here:
+ * tests/unit/roles/requester/wallet_transfer_test.ts.
  */
 export class TransferPayer {
   #o: TransferPayerOptions;

@@ -68,14 +68,7 @@ const AGENT_TASK = JOB_KIND_NAMES["agent-task"];
 /**
  * Patrols the profile's remote workers; see the module doc.
  *
- * @example
- * ```ts
- * import { Witness, type WitnessOptions } from "./witness.ts";
- *
- * declare const options: WitnessOptions; // the profile's node's parts
- * const workers = await new Witness(options).patrol();
- * for (const w of workers) console.log(w.job.slice(0, 12), w.state, w.reslungTo ?? "");
- * ```
+ * It reads towns: no example that runs here: tests/e2e/witness_resling_test.ts.
  */
 export class Witness {
   #o: WitnessOptions;

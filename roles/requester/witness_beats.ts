@@ -29,12 +29,14 @@ export interface JobBeats {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { beatsOf } from "./witness_beats.ts";
- * import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
  *
- * declare const record: RequesterJobRecord;
- * const beats = beatsOf([record], []).get(record.id);
- * console.log(beats?.lastBeat);
+ * const record = {
+ *   id: "ab".repeat(32), kind: 5603, skill: "none", status: "processing" as const, createdAtMs: 1,
+ *   updatedAtMs: 1, payments: [], lastSeenCreatedAt: 1_700_000_000,
+ * };
+ * assert.deepEqual(beatsOf([record], []).get(record.id), { lastBeat: 1_700_000_000 });
  * ```
  */
 export function beatsOf(
@@ -64,14 +66,7 @@ export function beatsOf(
  * Reads the running jobs' feedback from the towns (one query); none when they cannot be read
  * (the records' own beats then stand alone).
  *
- * @example
- * ```ts
- * import { readJobBeats } from "./witness_beats.ts";
- * import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
- *
- * declare const records: RequesterJobRecord[];
- * const beats = await readJobBeats(["ws://127.0.0.1:7100"], records);
- * ```
+ * It reads towns: no example that runs here: tests/e2e/witness_resling_test.ts.
  */
 export async function readJobBeats(
   relays: readonly string[],

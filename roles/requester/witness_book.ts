@@ -99,8 +99,10 @@ export function witnessBookPath(stateDir: string): string {
  * ```ts
  * import { readWitnessBook } from "./witness_book.ts";
  *
- * const book = await readWitnessBook(await Deno.makeTempDir());
+ * const dir = await Deno.makeTempDir();
+ * const book = await readWitnessBook(dir);
  * if (book.workers.length !== 0) throw new Error();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  * @throws {WitnessBookError} when the file is not a book.
  */
@@ -124,9 +126,13 @@ export async function readWitnessBook(stateDir: string): Promise<WitnessBook> {
  *
  * @example
  * ```ts
- * import { writeWitnessBook } from "./witness_book.ts";
+ * import assert from "node:assert/strict";
+ * import { readWitnessBook, writeWitnessBook } from "./witness_book.ts";
  *
- * await writeWitnessBook(await Deno.makeTempDir(), { slings: {}, workers: [] });
+ * const dir = await Deno.makeTempDir();
+ * await writeWitnessBook(dir, { slings: {}, workers: [] });
+ * assert.deepEqual(await readWitnessBook(dir), { slings: {}, workers: [] });
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeWitnessBook(stateDir: string, book: WitnessBook): Promise<void> {
@@ -138,10 +144,13 @@ export async function writeWitnessBook(stateDir: string, book: WitnessBook): Pro
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readWitnessBook, workerOf } from "./witness_book.ts";
  *
- * const book = await readWitnessBook(await Deno.makeTempDir());
- * workerOf(book, "ab".repeat(32)); // undefined
+ * const dir = await Deno.makeTempDir();
+ * const book = await readWitnessBook(dir);
+ * assert.equal(workerOf(book, "ab".repeat(32)), undefined);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function workerOf(book: WitnessBook, job: string): WitnessWorker | undefined {

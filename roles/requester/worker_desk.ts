@@ -74,7 +74,8 @@ export interface WorkerDeskOptions {
  * ```ts
  * import { introducedWorkersPath } from "./worker_desk.ts";
  *
- * introducedWorkersPath("/home/me/.turnpike/alice"); // ".../alice/gt/introduced.json"
+ * import assert from "node:assert/strict";
+ * assert.equal(introducedWorkersPath("/home/me/.turnpike/alice"), "/home/me/.turnpike/alice/gt/introduced.json");
  * ```
  */
 export function introducedWorkersPath(stateDir: string): string {
@@ -86,10 +87,13 @@ export function introducedWorkersPath(stateDir: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readIntroducedWorkers } from "./worker_desk.ts";
  *
- * const known = await readIntroducedWorkers(await Deno.makeTempDir());
- * console.log(Object.keys(known).length); // 0
+ * const dir = await Deno.makeTempDir();
+ * const known = await readIntroducedWorkers(dir);
+ * assert.equal(Object.keys(known).length, 0);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readIntroducedWorkers(
@@ -108,20 +112,23 @@ export async function readIntroducedWorkers(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WorkerDesk } from "./worker_desk.ts";
  * import { localNodeSigner } from "../../identity/local_node_signer.ts";
  * import { generateSecretKey } from "nostr-tools/pure";
  *
+ * const stateDir = await Deno.makeTempDir();
  * const desk = new WorkerDesk({
  *   signer: localNodeSigner(generateSecretKey()),
- *   stateDir: await Deno.makeTempDir(),
+ *   stateDir,
  *   town: "ws://127.0.0.1:7100",
  *   write: async () => {},
  *   feed: () => undefined,
  * });
  * const polecat = await desk.signerOf({ address: "myrig/polecats/p1", rotation: 0 });
- * console.log(polecat.pubkey); // the worker's own key
+ * assert.match(polecat.pubkey, /^[0-9a-f]{64}$/); // the worker's own key
  * await desk.close();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export class WorkerDesk {

@@ -32,13 +32,7 @@ const newest = (events: NostrEvent[]) =>
 /**
  * The worker `pubkey` on `relays`: its newest kind 0, checked, and its Mayor's revocation if any.
  *
- * @example
- * ```ts ignore
- * import { lookUpWorker } from "./worker_lookup.ts";
- *
- * const who = await lookUpWorker(["ws://127.0.0.1:7100"], "ab".repeat(32));
- * console.log(who.address, who.current);
- * ```
+ * It reads towns: no example that runs here: tests/e2e/gastown_worker_keys_test.ts.
  * @throws {WorkerIdentityError} when it has no kind 0 naming a worker, or its binding fails.
  * @throws {RelayQueryError} when no relay could be read.
  */
@@ -72,12 +66,7 @@ export async function lookUpWorker(relays: string[], pubkey: string): Promise<Wo
 /**
  * `mayor`'s roster on `relays`: the pubkeys its newest kind 3 follows, in order (none without one).
  *
- * @example
- * ```ts ignore
- * import { readRoster } from "./worker_lookup.ts";
- *
- * const trusted = await readRoster(["ws://127.0.0.1:7100"], "ab".repeat(32));
- * ```
+ * It reads towns: no example that runs here: tests/e2e/gastown_worker_keys_test.ts.
  * @throws {RelayQueryError} when no relay could be read.
  */
 export async function readRoster(relays: string[], mayor: string): Promise<string[]> {

@@ -15,9 +15,12 @@ import { writeFileAtomic } from "../../state/atomic_file.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readWorkerRotations } from "./worker_rotations.ts";
  *
- * console.log(await readWorkerRotations(await Deno.makeTempDir())); // {}
+ * const dir = await Deno.makeTempDir();
+ * assert.deepEqual(await readWorkerRotations(dir), {});
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readWorkerRotations(stateDir: string): Promise<Record<string, number>> {
@@ -37,8 +40,10 @@ export async function readWorkerRotations(stateDir: string): Promise<Record<stri
  * import assert from "node:assert/strict";
  * import { currentWorkerKey } from "./worker_rotations.ts";
  *
- * const ref = await currentWorkerKey(await Deno.makeTempDir(), "myrig/polecats/p1");
+ * const dir = await Deno.makeTempDir();
+ * const ref = await currentWorkerKey(dir, "myrig/polecats/p1");
  * assert.deepEqual(ref, { address: "myrig/polecats/p1", rotation: 0 });
+ * await Deno.remove(dir, { recursive: true });
  * ```
  * @throws {WorkerAddressError} when `address` is not a Gas Town worker's.
  */
@@ -58,6 +63,7 @@ export async function currentWorkerKey(stateDir: string, address: string): Promi
  * const dir = await Deno.makeTempDir();
  * await recordWorkerRotation(dir, "mayor", 1);
  * assert.equal((await currentWorkerKey(dir, "mayor")).rotation, 1);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function recordWorkerRotation(

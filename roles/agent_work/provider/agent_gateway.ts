@@ -180,19 +180,21 @@ const DROPPED_RESPONSE_HEADERS = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { startAgentGateway } from "./agent_gateway.ts";
  *
- * await using gateway = await startAgentGateway({
- *   socketPath: "/state/jobs/j1.gateway.sock",
+ * const dir = await Deno.makeTempDir();
+ * const gateway = await startAgentGateway({
+ *   socketPath: `${dir}/j1.gateway.sock`,
  *   upstream: "https://api.anthropic.com",
  *   flavor: "anthropic",
  *   apiKey: "sk-ant-provider",
- *   headers: { "anthropic-version": "2023-06-01" },
  *   prices: { inputPerMillion: 3_000_000n, outputPerMillion: 15_000_000n },
  *   budget: 2_000_000n,
- *   onBudgetReached: () => console.log("stop the job"),
  * });
- * gateway.spend(); // { calls: 0, cost: 0n, ... }
+ * assert.equal(gateway.spend().calls, 0);
+ * await gateway.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function startAgentGateway(options: AgentGatewayOptions): Promise<AgentGateway> {

@@ -35,16 +35,8 @@ export interface AgentTaskInputsRequest {
 /**
  * The repository opened and checked out, and the files the job gets in its `inputs/`.
  *
- * @example
- * ```ts
- * import { prepareAgentTaskInputs, type AgentTaskInputsRequest } from "./agent_task_inputs.ts";
- * import type { SkillJob } from "../../provider/sandbox/skill_sandbox.ts";
-import type { CheckoutCache } from "./checkout_cache.ts";
- *
- * declare const job: SkillJob, request: AgentTaskInputsRequest;
- * const files = await prepareAgentTaskInputs(job, request, await Deno.makeTempDir());
- * console.log(files.map((f) => f.name)); // ["worktree.tar", "task.md", ...]
- * ```
+ * It opens a sealed repository with git: no example that runs here:
+ * tests/unit/roles/agent_work/provider/checkout_cache_test.ts.
  */
 export async function prepareAgentTaskInputs(
   job: SkillJob,

@@ -128,19 +128,7 @@ interface DriverReport {
 /**
  * The runner, with the skill sandbox's `run` signature.
  *
- * @example
- * ```ts
- * import { createAgentTaskRunner } from "./agent_task_runner.ts";
- * import type { SkillJob, SkillSandbox } from "../../provider/sandbox/skill_sandbox.ts";
- * import type { AgentPreset } from "../../../config/agent_presets.ts";
- *
- * declare const sandbox: SkillSandbox;
- * declare const fix: AgentPreset;
- * declare const job: SkillJob; // the agent-task skill, the request's TOON, its sealed repo blob
- * const runner = createAgentTaskRunner({ jobsRoot: "/state/work", sandbox, presets: { fix } });
- * const outcome = await runner.run(job);
- * console.log(outcome.status);
- * ```
+ * It runs the sandbox: no example that runs here: tests/e2e/agent_task_test.ts.
  */
 export function createAgentTaskRunner(
   options: AgentTaskRunnerOptions,

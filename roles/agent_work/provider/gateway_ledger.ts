@@ -96,6 +96,7 @@ export interface GatewayLedgerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { GatewayLedger } from "./gateway_ledger.ts";
  *
  * const ledger = new GatewayLedger({
@@ -104,8 +105,8 @@ export interface GatewayLedgerOptions {
  * });
  * const call = ledger.startCall();
  * call.report({ inputTokens: 4, outputTokens: 3 });
- * ledger.spend().cost; // 10n
- * ledger.spend().exhausted; // true
+ * assert.equal(ledger.spend().cost, 10n);
+ * assert.equal(ledger.spend().exhausted, true);
  * ```
  */
 export class GatewayLedger {

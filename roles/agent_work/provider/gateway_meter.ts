@@ -39,13 +39,14 @@ const MILLION = 1_000_000n;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { microCost, unitsOf } from "./gateway_meter.ts";
  *
  * const micro = microCost({ inputTokens: 1000, outputTokens: 10 }, {
  *   inputPerMillion: 3000n,
  *   outputPerMillion: 15000n,
  * });
- * unitsOf(micro); // 4n: 3 units and 150000 millionths, rounded up
+ * assert.equal(unitsOf(micro), 4n); // 3 units and 150000 millionths, rounded up
  * ```
  */
 export function microCost(usage: TokenUsage, prices: ModelPrices): bigint {
@@ -58,10 +59,11 @@ export function microCost(usage: TokenUsage, prices: ModelPrices): bigint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { unitsOf } from "./gateway_meter.ts";
  *
- * unitsOf(1n); // 1n
- * unitsOf(2_000_000n); // 2n
+ * assert.equal(unitsOf(1n), 1n);
+ * assert.equal(unitsOf(2_000_000n), 2n);
  * ```
  */
 export function unitsOf(micro: bigint): bigint {
@@ -74,11 +76,12 @@ export function unitsOf(micro: bigint): bigint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { usageOf } from "./gateway_meter.ts";
  *
- * usageOf({ usage: { input_tokens: 12, output_tokens: 5 } }); // { inputTokens: 12, outputTokens: 5 }
+ * assert.deepEqual(usageOf({ usage: { input_tokens: 12, output_tokens: 5 } }), { inputTokens: 12, outputTokens: 5 });
  * usageOf({ type: "message_start", message: { usage: { input_tokens: 12, output_tokens: 1 } } });
- * usageOf({ usage: { prompt_tokens: 7, completion_tokens: 3 } }); // { inputTokens: 7, outputTokens: 3 }
+ * assert.deepEqual(usageOf({ usage: { prompt_tokens: 7, completion_tokens: 3 } }), { inputTokens: 7, outputTokens: 3 });
  * ```
  */
 export function usageOf(value: unknown): TokenUsage | undefined {
@@ -130,13 +133,14 @@ export class SseLineTooLongError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UsageScanner } from "./gateway_meter.ts";
  *
  * const seen: number[] = [];
  * const scanner = new UsageScanner(true, (u) => seen.push(u.outputTokens));
  * scanner.push(new TextEncoder().encode('data: {"usage":{"input_tokens":3,"output_tokens":9}}\n'));
  * scanner.end();
- * scanner.usage; // { inputTokens: 3, outputTokens: 9 }
+ * assert.deepEqual(scanner.usage, { inputTokens: 3, outputTokens: 9 });
  * ```
  */
 export class UsageScanner {
@@ -247,12 +251,16 @@ function count(value: unknown): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { meteredBody, UsageScanner } from "./gateway_meter.ts";
  *
- * const scanner = new UsageScanner(false, (u) => console.log(u.outputTokens)); // 5
+ * const outputs: number[] = [];
+ * const ends: unknown[] = [];
+ * const scanner = new UsageScanner(false, (u) => outputs.push(u.outputTokens));
  * const upstream = new Response('{"usage":{"input_tokens":3,"output_tokens":5}}').body!;
- * const body = meteredBody(upstream, scanner, (failure) => console.log(failure)); // undefined
+ * const body = meteredBody(upstream, scanner, (failure) => ends.push(failure));
  * await new Response(body).text();
+ * assert.deepEqual([outputs, ends], [[5], [undefined]]);
  * ```
  */
 export function meteredBody(

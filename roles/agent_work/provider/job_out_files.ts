@@ -30,6 +30,7 @@ const LOG_TAIL_BYTES = 3 * 1024;
  * await Deno.writeTextFile(`${dir}/gate.log`, "ok");
  * await Deno.symlink("/etc/hostname", `${dir}/link.log`);
  * if (!await ownFile(`${dir}/gate.log`) || await ownFile(`${dir}/link.log`)) throw new Error();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function ownFile(path: string): Promise<boolean> {
@@ -69,6 +70,7 @@ export function agentExitReason(preset: string, exitCode: number, logTail: strin
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/gate.log`, "x".repeat(5000) + "end");
  * if (!(await tailOf(`${dir}/gate.log`)).endsWith("end")) throw new Error();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function tailOf(path: string): Promise<string> {
@@ -94,6 +96,7 @@ export async function tailOf(path: string): Promise<string> {
  * await Deno.writeTextFile(`${dir}/agent.log`, "hello");
  * const { totalBytes, truncated } = await transcriptOf(`${dir}/agent.log`);
  * if (totalBytes !== 5 || truncated) throw new Error();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function transcriptOf(

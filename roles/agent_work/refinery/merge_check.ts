@@ -18,13 +18,7 @@ export type MergeCheck =
  * Whether `result` merges into `tip` cleanly; its tree when it does, the paths in conflict when
  * not. Touches no ref, index or working file.
  *
- * @example
- * ```ts ignore
- * import { checkMerge } from "./merge_check.ts";
- *
- * const check = await checkMerge(".", "main", "turnpike/5c83da8e9f0a");
- * console.log(check.clean ? check.tree : check.conflicts.join(", "));
- * ```
+ * It runs git: no example that runs here: tests/e2e/refinery_test.ts.
  */
 export async function checkMerge(
   repoDir: string,
@@ -46,13 +40,7 @@ export async function checkMerge(
  * The merge commit of `result` into `tip` with `tree` (from {@linkcode checkMerge}); no ref moves.
  * The committer is the repository's own (`user.name`, `user.email`), else "turnpike refinery".
  *
- * @example
- * ```ts ignore
- * import { checkMerge, mergeCommit } from "./merge_check.ts";
- *
- * const check = await checkMerge(".", "main", "turnpike/5c83da8e9f0a");
- * if (check.clean) console.log(await mergeCommit(".", "main", "turnpike/5c83da8e9f0a", check.tree, "Merge"));
- * ```
+ * It runs git: no example that runs here: tests/e2e/refinery_test.ts.
  */
 export async function mergeCommit(
   repoDir: string,

@@ -71,8 +71,10 @@ export function refineryBookPath(stateDir: string): string {
  * ```ts
  * import { readRefineryBook } from "./refinery_book.ts";
  *
- * const book = await readRefineryBook(await Deno.makeTempDir());
+ * const dir = await Deno.makeTempDir();
+ * const book = await readRefineryBook(dir);
  * if (Object.keys(book.jobs).length !== 0) throw new Error();
+ * await Deno.remove(dir);
  * ```
  * @throws {RefineryBookError} when the file is not a book.
  */
@@ -96,9 +98,13 @@ export async function readRefineryBook(stateDir: string): Promise<RefineryBook> 
  *
  * @example
  * ```ts
- * import { writeRefineryBook } from "./refinery_book.ts";
+ * import assert from "node:assert/strict";
+ * import { readRefineryBook, writeRefineryBook } from "./refinery_book.ts";
  *
- * await writeRefineryBook(await Deno.makeTempDir(), { jobs: {}, slings: {} });
+ * const dir = await Deno.makeTempDir();
+ * await writeRefineryBook(dir, { jobs: {}, slings: {} });
+ * assert.deepEqual(await readRefineryBook(dir), { jobs: {}, slings: {} });
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeRefineryBook(stateDir: string, book: RefineryBook): Promise<void> {

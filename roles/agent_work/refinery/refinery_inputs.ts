@@ -80,15 +80,7 @@ export interface ReslingOptions {
  * The conflicting task sent again at `tip`: its spec (the sealed repository to upload with it is
  * `parts.sealedPath`, a temporary file) and the parts `job submit` would add.
  *
- * @example
- * ```ts ignore
- * import { reslingParts } from "./refinery_inputs.ts";
- *
- * const { spec, parts } = await reslingParts({
- *   spec: old, repo: ".", tip: "4567def", branch: "main", conflicts: ["src/a.ts"], provider,
- * });
- * console.log(parts.sealedPath, spec.params.length);
- * ```
+ * It bundles with git: no example that runs here: tests/e2e/refinery_test.ts.
  */
 export async function reslingParts(
   o: ReslingOptions,

@@ -74,18 +74,8 @@ export interface PatrolSummary {
 /**
  * One patrol; see the module doc.
  *
- * @example
- * ```ts ignore
- * import { refineryPatrol } from "./refinery_patrol.ts";
- *
- * const summary = await refineryPatrol({
- *   stateDir: "/home/me/.turnpike/alice",
- *   repoDir: ".",
- *   branch: "main",
- *   results: [],
- * });
- * console.log(summary.merged);
- * ```
+ * It runs git and the gate: no example that runs here:
+ * tests/unit/roles/agent_work/refinery/refinery_patrol_test.ts.
  */
 export async function refineryPatrol(o: PatrolOptions): Promise<PatrolSummary> {
   const book = await readRefineryBook(o.stateDir);

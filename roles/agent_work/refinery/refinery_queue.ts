@@ -112,17 +112,7 @@ export class RefineryBranchMovedError extends RoleError {
 /**
  * Runs the queue once; see the module doc.
  *
- * @example
- * ```ts ignore
- * import { runRefinery } from "./refinery_queue.ts";
- *
- * const run = await runRefinery({
- *   repoDir: ".",
- *   branch: "main",
- *   results: [{ job: "5c83", tip: "4567def", accept: "sh test.sh", deliveredAtMs: 0, lines: 3 }],
- * });
- * console.log(run.tip, run.outcomes.map((o) => o.outcome));
- * ```
+ * It runs git and the gate: no example that runs here: tests/e2e/refinery_test.ts.
  */
 export async function runRefinery(o: RefineryOptions): Promise<RefineryRun> {
   const git = async (args: string[], allowCodes?: number[]) =>

@@ -59,21 +59,7 @@ export interface ApplyAgentResultOptions extends SealedResultSource {
  * when the paid key does not open the committed bytes, {@linkcode AgentResultRefusedError} for a
  * result that does not apply.
  *
- * @example
- * ```ts ignore
- * import { applyAgentResult } from "./agent_result.ts";
- * import type { RequesterJobRecord } from "../../../state/jobs/job_record.ts";
- *
- * declare const record: RequesterJobRecord;
- * declare const result: { tags: string[][]; content: string };
- * const line = await applyAgentResult({
- *   stateDir: "/home/me/.turnpike/alice",
- *   record,
- *   result,
- *   towns: ["http://127.0.0.1:7100"],
- * });
- * console.log(line.branch);
- * ```
+ * It fetches from towns and runs git: no example that runs here: tests/e2e/agent_task_test.ts.
  */
 export async function applyAgentResult(
   o: ApplyAgentResultOptions,

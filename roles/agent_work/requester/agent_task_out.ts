@@ -80,22 +80,8 @@ export interface AgentTaskParts {
  * Bundles and seals the repository and builds the job's inputs and params; throws
  * {@linkcode TaskRepositoryError} when the repository does not bundle.
  *
- * @example
- * ```ts ignore
- * import { sealAgentTask } from "./agent_task_out.ts";
- * import { agentTaskFromText } from "../agent_task.ts";
- *
- * const parts = await sealAgentTask({
- *   repo: ".",
- *   task: agentTaskFromText({ title: "Fix the failing test", text: "" }),
- *   agent: "claude",
- *   accept: "sh test.sh",
- *   protect: [],
- *   provider: "ab".repeat(32),
- *   directory: [],
- * });
- * console.log(parts.params.map((p) => p.name)); // agent, base, accept, repo-key
- * ```
+ * It bundles with git: no example that runs here:
+ * tests/unit/roles/agent_work/requester/repository_bundle_cache_test.ts.
  */
 export async function sealAgentTask(o: SealAgentTaskOptions): Promise<AgentTaskParts> {
   const base = await resolveBase(o.repo, o.base).catch((err: Error) => {

@@ -33,12 +33,7 @@ export interface SaveErrorTranscriptOptions {
  * Fetches, opens and writes the transcript; its path, or undefined when the feedback names no
  * transcript blob. Throws when the blob cannot be fetched or does not open with the key.
  *
- * @example
- * ```ts ignore
- * import { saveErrorTranscript } from "./error_transcript_save.ts";
- *
- * const path = await saveErrorTranscript({ stateDir, jobId, tags, transcript, towns });
- * ```
+ * It fetches from towns: no example that runs here: tests/e2e/agent_task_error_transcript_test.ts.
  */
 export async function saveErrorTranscript(
   o: SaveErrorTranscriptOptions,

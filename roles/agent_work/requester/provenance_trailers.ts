@@ -44,17 +44,7 @@ const SIGNATURE_HEADERS = new Set(["gpgsig", "gpgsig-sha256", "mergetag"]);
  * Rewrites `base..tip` with `trailers` and subjects without Markdown; returns the new tip (only
  * its objects are written: no ref moves).
  *
- * @example
- * ```ts ignore
- * import { addProvenanceTrailers } from "./provenance_trailers.ts";
- *
- * const tip = await addProvenanceTrailers({
- *   dir: "/home/me/repo",
- *   base: "0f3c…",
- *   tip: "9ab1…",
- *   trailers: [{ key: "Turnpike-Job", value: "5c83da8e…" }],
- * });
- * ```
+ * It runs git: no example that runs here: tests/e2e/agent_task_provenance_test.ts.
  */
 export async function addProvenanceTrailers(o: ProvenanceTrailersOptions): Promise<string> {
   const git = (args: string[], stdin?: string) =>

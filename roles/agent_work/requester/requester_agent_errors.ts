@@ -14,9 +14,10 @@ import { RoleError } from "../../role_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TaskRepositoryError } from "./requester_agent_errors.ts";
  *
- * new TaskRepositoryError("not a git repository").code; // "task-repository"
+ * assert.equal(new TaskRepositoryError("not a git repository").code, "task-repository");
  * ```
  */
 export class TaskRepositoryError extends RoleError {
@@ -28,9 +29,10 @@ export class TaskRepositoryError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DeliveryNotPaidError } from "./requester_agent_errors.ts";
  *
- * new DeliveryNotPaidError().code; // "delivery-not-paid"
+ * assert.equal(new DeliveryNotPaidError().code, "delivery-not-paid");
  * ```
  */
 export class DeliveryNotPaidError extends RoleError {
@@ -61,10 +63,11 @@ export interface AgentResultRefusedOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AgentResultRefusedError } from "./requester_agent_errors.ts";
  *
  * const e = new AgentResultRefusedError("too-large", "the bundle is 1 GB");
- * e.reason; // "too-large"
+ * assert.equal(e.reason, "too-large");
  * ```
  */
 export class AgentResultRefusedError extends RoleError {
@@ -88,10 +91,11 @@ export class AgentResultRefusedError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DeliveryBrokenError } from "./requester_agent_errors.ts";
  *
  * const e = new DeliveryBrokenError("the bundle opens to other bytes", "/p/proofs/ab.json");
- * e.proof; // "/p/proofs/ab.json"
+ * assert.equal(e.proof, "/p/proofs/ab.json");
  * ```
  */
 export class DeliveryBrokenError extends RoleError {
@@ -108,9 +112,10 @@ export class DeliveryBrokenError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NoDeliveryProofError } from "./requester_agent_errors.ts";
  *
- * new NoDeliveryProofError("ab", "/p/proofs/ab.json").path; // "/p/proofs/ab.json"
+ * assert.equal(new NoDeliveryProofError("ab", "/p/proofs/ab.json").path, "/p/proofs/ab.json");
  * ```
  */
 export class NoDeliveryProofError extends RoleError {
@@ -133,9 +138,10 @@ export type AgentApplyMissing = "repo" | "accept" | "bundle-blob";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AgentApplyMissingError } from "./requester_agent_errors.ts";
  *
- * new AgentApplyMissingError("repo").missing; // "repo"
+ * assert.equal(new AgentApplyMissingError("repo").missing, "repo");
  * ```
  */
 export class AgentApplyMissingError extends RoleError {
@@ -153,9 +159,10 @@ export class AgentApplyMissingError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalGateUnavailableError } from "./requester_agent_errors.ts";
  *
- * new LocalGateUnavailableError("bwrap: not found").code; // "local-gate-unavailable"
+ * assert.equal(new LocalGateUnavailableError("bwrap: not found").code, "local-gate-unavailable");
  * ```
  */
 export class LocalGateUnavailableError extends RoleError {

@@ -42,9 +42,10 @@ const SEALED_MAX: Record<string, number> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sealedBlobMax } from "./sealed_result.ts";
  *
- * console.log(sealedBlobMax("result.bundle.sealed")); // 33554465
+ * assert.equal(sealedBlobMax("result.bundle.sealed"), 33554465);
  * if (sealedBlobMax("build.log") !== undefined) throw new Error();
  * ```
  */
@@ -70,12 +71,7 @@ export interface SealedResultSource {
  * key's path, docs/PROTOCOL.md "Paid on delivery"); throws when the result is not an agent
  * task's, undefined while no payment released it.
  *
- * @example
- * ```ts ignore
- * import { releasedResultKey } from "./sealed_result.ts";
- *
- * const key = await releasedResultKey(record, JSON.parse(result.content));
- * ```
+ * It needs a paid delivery: no example that runs here: tests/e2e/agent_task_test.ts.
  */
 export async function releasedResultKey(
   record: RequesterJobRecord,
@@ -110,12 +106,7 @@ export async function keptProofPath(stateDir: string, id: string): Promise<strin
  * The transcript blob fetched, opened, and written to the profile; its path, undefined when the
  * result names none.
  *
- * @example
- * ```ts ignore
- * import { saveTranscript } from "./sealed_result.ts";
- *
- * console.log(await saveTranscript(source, key, await Deno.makeTempDir()));
- * ```
+ * It fetches from towns: no example that runs here: tests/e2e/agent_task_test.ts.
  */
 export async function saveTranscript(
   o: SealedResultSource,
@@ -138,12 +129,7 @@ export async function saveTranscript(
  * smaller of the size its tag commits to and what a provider may seal; refused before a byte is
  * read when the tag states more.
  *
- * @example
- * ```ts ignore
- * import { fetchSealedBlob } from "./sealed_result.ts";
- *
- * await fetchSealedBlob(source, blob, "/tmp/result.sealed");
- * ```
+ * It fetches from towns: no example that runs here: tests/e2e/agent_task_test.ts.
  */
 export async function fetchSealedBlob(
   o: Pick<SealedResultSource, "towns">,
@@ -212,15 +198,7 @@ async function openSealedFile(path: string, key: string, name: string): Promise<
  * `job results --save` of an agent task: beside each sealed blob saved (`<name>.sealed`), the
  * blob opened (`<name>`) once the delivery's payment released the key; none before.
  *
- * @example
- * ```ts ignore
- * import { openSavedAgentBlobs } from "./sealed_result.ts";
- *
- * const opened = await openSavedAgentBlobs(record, content, [
- *   { name: "transcript.log.sealed", path: "out/transcript.log.sealed" },
- * ]);
- * console.log(opened[0].path); // out/transcript.log
- * ```
+ * It needs a paid delivery: no example that runs here: tests/e2e/agent_task_test.ts.
  */
 export async function openSavedAgentBlobs(
   record: RequesterJobRecord,

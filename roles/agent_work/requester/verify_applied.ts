@@ -15,17 +15,7 @@ import { LocalGateUnavailableError } from "./requester_agent_errors.ts";
  * the gate fails here and the provider reported it passed. Throws
  * {@linkcode LocalGateUnavailableError} when the gate cannot run here.
  *
- * @example
- * ```ts
- * import { verifyApplied } from "./verify_applied.ts";
- * import type { AgentTaskLocal } from "../../../state/jobs/agent_task_record.ts";
- * import type { RequesterJobRecord } from "../../../state/jobs/job_record.ts";
- *
- * declare const record: RequesterJobRecord, local: AgentTaskLocal, tip: string;
- * const stateDir = "/home/me/.turnpike/alice";
- * const verified = await verifyApplied({ stateDir, record }, local, tip, "pass");
- * if (verified.mismatch) console.log("the provider said pass; it fails here");
- * ```
+ * It runs the sandbox and git: no example that runs here: tests/e2e/agent_task_verify_test.ts.
  */
 export async function verifyApplied(
   o: { stateDir: string; record: RequesterJobRecord },
