@@ -32,6 +32,8 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/beads",
   "roles/agent_work",
   "roles/requester",
+  "roles/demo",
+  "roles/provider",
   "cli",
 ];
 

@@ -171,23 +171,7 @@ const DEMO_SETTLE_TIMEOUT = 600n;
  * Starts anvil, deploys the contracts, funds the requester and opens its channel to the town,
  * writing both channel files. anvil is stopped again when anything fails.
  *
- * @example
- * ```ts
- * import { startDemoChain } from "./demo_chain.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- *
- * declare const requesterSigner: NodeSigner;
- * declare const townSigner: NodeSigner;
- * declare function stopNodes(): Promise<void>; // the town and the requester
- * await using chain = await startDemoChain({
- *   requesterStateDir: await Deno.makeTempDir(),
- *   requesterSigner,
- *   townStateDir: await Deno.makeTempDir(),
- *   townSigner,
- * });
- * // ... run the town with the channel's gate and the requester with `channel: chain.channelId`
- * const settlement = await chain.settle({ stopNodes });
- * ```
+ * It starts anvil: no example that runs here: tests/e2e/demo_settlement_test.ts.
  * @throws {AnvilMissingError} when the anvil binary is not installed.
  */
 export async function startDemoChain(options: DemoChainOptions): Promise<DemoChain> {

@@ -52,16 +52,7 @@ export interface SettlementOptions {
 /**
  * Starts anvil, opens the requester's channel to the town and the town's claim gate on it.
  *
- * @example
- * ```ts
- * import { prepareSettlement } from "./demo_settlement.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- *
- * declare const town: NodeSigner, requester: NodeSigner, provider: NodeSigner;
- * const root = await Deno.makeTempDir();
- * const side = await prepareSettlement(root, town, requester, provider, { onLine: console.log });
- * await side.chain?.stop();
- * ```
+ * It starts anvil: no example that runs here: tests/e2e/demo_settlement_test.ts.
  * @throws {PaidJobDemoError} when the chain or the gate does not start.
  */
 export async function prepareSettlement(
@@ -128,15 +119,8 @@ function openDemoGates(
  * Closes and settles the requester's channel (and the provider's payout channel), printing what
  * the chain paid each side and whether it equals the books.
  *
- * @example
- * ```ts
- * import { settle } from "./demo_settlement.ts";
- * import type { DemoChain } from "./demo_chain.ts";
- *
- * declare const chain: DemoChain;
- * const settlement = await settle(chain, console.log, { stopNodes: async () => {} });
- * console.log(settlement.chainEqualsBooks);
- * ```
+ * It needs anvil and the channel's town: no example that runs here:
+ * tests/e2e/demo_settlement_test.ts.
  * @throws {PaidJobDemoError} when settling fails.
  */
 export async function settle(
@@ -191,17 +175,8 @@ export interface DemoPayouts {
  * The demo town's payouts as `town up` runs them (cli/town_command.ts), the provider paid at its
  * EVM address; the payout channel opens now (nothing owed yet: no claim), while the job runs.
  *
- * @example
- * ```ts
- * import { openDemoPayouts } from "./demo_settlement.ts";
- * import type { DemoChain } from "./demo_chain.ts";
- * import type { TownNode } from "../town/town_node.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- *
- * declare const town: TownNode, chain: DemoChain, townKey: NodeSigner, providerKey: NodeSigner;
- * const payouts = openDemoPayouts("/tmp/demo/town", town, chain, townKey, providerKey);
- * await payouts.opening;
- * ```
+ * It needs anvil and a running town: no example that runs here:
+ * tests/e2e/demo_settlement_test.ts.
  */
 export function openDemoPayouts(
   stateDir: string,
@@ -244,14 +219,8 @@ export function openDemoPayouts(
  * The demo's town pays the provider everything it owes now (`TownPayouts.payNow`, rather than
  * at the threshold); resolves once the provider kept the claim.
  *
- * @example
- * ```ts
- * import { type DemoPayouts, payProvider } from "./demo_settlement.ts";
- * import type { TownNode } from "../town/town_node.ts";
- *
- * declare const payouts: DemoPayouts, town: TownNode;
- * const { owed } = await payProvider(payouts, town, console.log);
- * ```
+ * It needs anvil, a town and a provider: no example that runs here:
+ * tests/e2e/demo_settlement_test.ts.
  * @throws {PaidJobDemoError} when the provider did not keep the claim.
  */
 export async function payProvider(
@@ -287,10 +256,14 @@ export async function payProvider(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { connectCosignPeer } from "./demo_settlement.ts";
  *
- * const peer = await connectCosignPeer("btp+ws://requester:demo@127.0.0.1:7768");
- * await peer?.close();
+ * // A port nothing listens on: the connection is refused, so there is no peer.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr;
+ * listener.close();
+ * assert.equal(await connectCosignPeer(`btp+ws://requester:demo@127.0.0.1:${port}`), undefined);
  * ```
  */
 export async function connectCosignPeer(url: string): Promise<BtpClient | undefined> {
@@ -309,9 +282,10 @@ export async function connectCosignPeer(url: string): Promise<BtpClient | undefi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { shortId } from "./demo_settlement.ts";
  *
- * shortId("0x5f3a9c0d11e2"); // "0x5f3a9c0d.."
+ * assert.equal(shortId("0x5f3a9c0d11e2"), "0x5f3a9c0d..");
  * ```
  */
 export function shortId(id: string): string {

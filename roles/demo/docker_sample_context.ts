@@ -21,8 +21,14 @@ export class DockerSampleError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { dockerSampleContext } from "./docker_sample_context.ts";
+ *
  * const tmp = await Deno.makeTempDir();
- * await dockerSampleContext(`${tmp}/context`);
+ * const context = await dockerSampleContext(`${tmp}/context`);
+ * assert((await Deno.stat(`${context}/Dockerfile`)).isFile);
+ * assert((await Deno.stat(`${context}/busybox`)).mode! & 0o100);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  * @throws {DockerSampleError} when there is no busybox (Debian: busybox-static).
  */

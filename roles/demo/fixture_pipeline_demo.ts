@@ -91,8 +91,13 @@ function* replay(chunks: ToonChunk[], times: number): Iterable<Chunk> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { runFixtureDemo } from "./fixture_pipeline_demo.ts";
+ *
  * const report = await runFixtureDemo({ mode: "workers", repeat: 1, malformed: true });
- * console.log(report.correlated.result);
+ * assert.equal(report.eventsIn, 162);
+ * assert.deepEqual(report.correlated, { result: 29, feedback: 18, other: 3 });
+ * assert.equal(report.failed, 23); // the malformed fixtures
  * ```
  */
 export async function runFixtureDemo(options: FixtureDemoOptions): Promise<FixtureDemoReport> {
@@ -138,7 +143,13 @@ export async function runFixtureDemo(options: FixtureDemoOptions): Promise<Fixtu
  *
  * @example
  * ```ts
- * console.log(formatFixtureDemoReport(await runFixtureDemo({ mode: "inline", repeat: 1, malformed: true })));
+ * import assert from "node:assert/strict";
+ * import { formatFixtureDemoReport, runFixtureDemo } from "./fixture_pipeline_demo.ts";
+ *
+ * const report = await runFixtureDemo({ mode: "inline", repeat: 1, malformed: true });
+ * const text = formatFixtureDemoReport(report);
+ * assert.match(text, /^turnpike demo: receiving pipeline over the fixtures \(inline\)/);
+ * assert.match(text, /events in +162/);
  * ```
  */
 export function formatFixtureDemoReport(r: FixtureDemoReport): string {

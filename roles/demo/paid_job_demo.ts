@@ -133,11 +133,8 @@ const REPO = new URL("../../", import.meta.url);
 /**
  * Runs the demo.
  *
- * @example
- * ```ts
- * const report = await runPaidJobDemo({ onLine: console.log });
- * console.log(report.status);
- * ```
+ * It starts a town, a provider and a requester (and anvil when installed) for about 15 s: no
+ * example that runs here: tests/e2e/demo_test.ts.
  * @throws {PaidJobDemoError}
  */
 export async function runPaidJobDemo(options: PaidJobDemoOptions = {}): Promise<PaidJobDemoReport> {

@@ -26,9 +26,10 @@ export class DemoInterruptedError extends RoleError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errorLine } from "./paid_job_demo_error.ts";
  *
- * errorLine(new Error("execution reverted\nRequest Arguments: ...")); // "execution reverted"
+ * assert.equal(errorLine(new Error("execution reverted\nRequest Arguments: ...")), "execution reverted");
  * ```
  */
 export function errorLine(err: unknown): string {

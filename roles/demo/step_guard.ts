@@ -8,16 +8,25 @@ import { DemoInterruptedError } from "./paid_job_demo_error.ts";
 /**
  * Races each start-up step against the abort signal. A resource whose start is still running
  * when the signal aborts is disposed of once it arrives; {@linkcode StepGuard.settled} waits
- * for those disposals so nothing outlives the demo. *
+ * for those disposals so nothing outlives the demo.
+ *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StepGuard } from "./step_guard.ts";
+ * import { DemoInterruptedError } from "./paid_job_demo_error.ts";
  *
  * const stop = new AbortController();
  * const guard = new StepGuard(stop.signal);
  * const dir = await guard.step(Deno.makeTempDir(), (d) => Deno.remove(d));
+ * // Aborted while a step still starts: the step rejects, its directory is removed on arrival.
+ * let late = "";
+ * const starting = guard.step(Deno.makeTempDir().then((d) => (late = d)), (d) => Deno.remove(d));
+ * stop.abort();
+ * await assert.rejects(starting, DemoInterruptedError);
  * await guard.settled();
- * await Deno.remove(dir);
+ * await assert.rejects(Deno.stat(late), Deno.errors.NotFound);
+ * await Deno.remove(dir); // the step that finished before the abort is the caller's
  * ```
  */
 export class StepGuard {

@@ -80,23 +80,32 @@ export interface ProviderAnnouncerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  * import { ProviderAnnouncer } from "./announcer.ts";
- * import type { TownClient } from "../town_client/town_client.ts";
  *
- * declare const publisher: TownClient; // the provider's paid writes to its town
+ * // The provider's paid writes to its town (its TownClient's publish), here signed and kept.
+ * const key = generateSecretKey();
+ * const published: number[] = [];
  * const announcer = new ProviderAnnouncer({
- *   publish: (t) => publisher.publish(t),
- *   spent: () => publisher.spent,
+ *   publish: (t) => {
+ *     published.push(t.kind);
+ *     return Promise.resolve(finalizeEvent(t, key));
+ *   },
+ *   spent: () => 0n,
  *   ilpAddress: "g.town.provider",
  *   btpEndpoint: "btp+ws://127.0.0.1:7768",
  *   assetCode: "USD",
  *   assetScale: 6,
  *   skills: () => [{ name: "echo", kinds: [5100], price: "25000" }],
  *   inFlight: () => 0,
- *   onError: console.error,
+ *   onError: (err) => assert.fail(err),
  * });
  * await announcer.start();
  * announcer.stop();
+ * // ILP peer info (10032), the NIP-89 handler (31990), then a heartbeat.
+ * assert.deepEqual(published.slice(0, 2).sort(), [10032, 31990]);
+ * assert.equal(published.length, 3);
  * ```
  */
 export class ProviderAnnouncer {

@@ -17,14 +17,19 @@ export interface BackgroundWorkOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BackgroundWork } from "./background_work.ts";
  *
- * const work = new BackgroundWork({ onError: (err) => console.error(`error: ${err.message}`) });
- * work.track(Promise.resolve());
- * work.later(1_000, async () => console.log("a second later, unless stopped"));
+ * const errors: string[] = [];
+ * const work = new BackgroundWork({ onError: (err) => errors.push(err.message) });
+ * work.track(Promise.reject(new Error("a write failed")));
+ * let ran = false;
+ * work.later(1_000, async () => void (ran = true)); // a second later, unless stopped
  * work.stop();
  * work.clearTimers();
  * await work.settled();
+ * assert.deepEqual(errors, ["a write failed"]);
+ * assert.equal(ran, false);
  * ```
  */
 export class BackgroundWork {

@@ -27,10 +27,12 @@ export interface ProviderCounters {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { newProviderCounters } from "./provider_counters.ts";
  *
  * const counters = newProviderCounters();
  * counters.admitted++;
+ * assert.equal(counters.admitted, 1);
  * ```
  */
 export function newProviderCounters(): ProviderCounters {
@@ -42,11 +44,12 @@ export function newProviderCounters(): ProviderCounters {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { countDrop, newProviderCounters } from "./provider_counters.ts";
  *
  * const counters = newProviderCounters();
  * countDrop(counters, "late-payment");
- * console.log(counters.dropped["late-payment"]); // 1
+ * assert.equal(counters.dropped["late-payment"], 1);
  * ```
  */
 export function countDrop(counters: ProviderCounters, reason: ProviderDropReason): void {

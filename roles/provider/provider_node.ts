@@ -93,14 +93,8 @@ export class ProviderStartError extends RoleError {
 /**
  * Starts a provider.
  *
- * @example
- * ```ts
- * declare const o: Parameters<typeof startProviderNode>[0];
- * const { stateDir, signer, btpUrl, relayUrl, townPubkey } = o;
- * const node = await startProviderNode({ stateDir, signer, btpUrl, btpToken: "beta",
- *   relayUrl, townPubkey, skillsDir: "skills" });
- * await node.stop();
- * ```
+ * The module's example (roles/provider/mod.ts) starts one beside a town in-process; a paid job
+ * through one: no example that runs here: tests/e2e/provider_node_test.ts.
  */
 export async function startProviderNode(options: ProviderNodeOptions): Promise<ProviderNode> {
   const node = new Provider(options);

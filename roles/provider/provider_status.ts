@@ -91,8 +91,20 @@ export interface WriteProviderStatusOptions {
  *
  * @example
  * ```ts
- * declare const status: Parameters<typeof writeProviderStatus>[1];
- * await writeProviderStatus("/state", status);
+ * import assert from "node:assert/strict";
+ * import { readProviderStatus, writeProviderStatus } from "./provider_status.ts";
+ *
+ * const now = new Date().toISOString();
+ * const status = {
+ *   pid: Deno.pid, state: "serving" as const, startedAt: now, updatedAt: now,
+ *   pubkey: "ab".repeat(32), ilpAddress: "g.town.provider", relayUrl: "ws://127.0.0.1:7777",
+ *   btpUrl: "ws://127.0.0.1:7768", skills: [], inFlight: 0, running: 0, openInvoices: 0,
+ *   counters: { admitted: 0, paid: 0, published: 0, errors: 0, cancelled: 0, earned: "0", spentOnWrites: "0", dropped: {} },
+ * };
+ * const stateDir = await Deno.makeTempDir();
+ * await writeProviderStatus(stateDir, status);
+ * assert.equal((await readProviderStatus(stateDir)).state, "serving");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function writeProviderStatus(
@@ -114,8 +126,15 @@ export async function writeProviderStatus(
  *
  * @example
  * ```ts
- * declare const status: ProviderStatus;
- * if (!(await touchProviderStatus("/state"))) await writeProviderStatus("/state", status);
+ * import assert from "node:assert/strict";
+ * import { touchProviderStatus } from "./provider_status.ts";
+ *
+ * // No file yet: nothing to touch, so the caller writes it whole (writeProviderStatus).
+ * const stateDir = await Deno.makeTempDir();
+ * assert.equal(await touchProviderStatus(stateDir), false);
+ * await Deno.writeTextFile(`${stateDir}/provider-status.json`, "{}");
+ * assert.equal(await touchProviderStatus(stateDir), true);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function touchProviderStatus(stateDir: string, now = new Date()): Promise<boolean> {
@@ -132,7 +151,13 @@ export async function touchProviderStatus(stateDir: string, now = new Date()): P
  *
  * @example
  * ```ts
- * const status = await readProviderStatus("/state");
+ * import assert from "node:assert/strict";
+ * import { ProviderStatusError, readProviderStatus } from "./provider_status.ts";
+ *
+ * // A state dir no provider ran in (a running one's: writeProviderStatus's example).
+ * const stateDir = await Deno.makeTempDir();
+ * await assert.rejects(readProviderStatus(stateDir), ProviderStatusError);
+ * await Deno.remove(stateDir);
  * ```
  */
 export async function readProviderStatus(stateDir: string): Promise<ProviderStatus> {
@@ -174,10 +199,11 @@ export async function readProviderStatus(stateDir: string): Promise<ProviderStat
  *
  * @example
  * ```ts
- * import type { ProviderStatus } from "./provider_status.ts";
+ * import assert from "node:assert/strict";
+ * import { statusAmountText } from "./provider_status.ts";
  *
- * declare const status: ProviderStatus;
- * statusAmountText(status, status.counters.earned); // "0.0458 M2M"
+ * assert.equal(statusAmountText({ assetCode: "M2M", assetScale: 6 }, "45800"), "0.0458 M2M");
+ * assert.equal(statusAmountText({}, "45800"), "45800 base units"); // written before the asset was kept
  * ```
  */
 export function statusAmountText(
@@ -220,8 +246,9 @@ export interface ProviderStatusKeeperOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { newProviderCounters } from "./provider_counters.ts";
- * import { ProviderStatusKeeper } from "./provider_status.ts";
+ * import { ProviderStatusKeeper, readProviderStatus } from "./provider_status.ts";
  *
  * const stateDir = await Deno.makeTempDir();
  * const keeper = new ProviderStatusKeeper({
@@ -241,6 +268,8 @@ export interface ProviderStatusKeeperOptions {
  * keeper.status.state = "serving";
  * keeper.mark();
  * await keeper.flush();
+ * assert.equal((await readProviderStatus(stateDir)).state, "serving");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export class ProviderStatusKeeper {

@@ -44,32 +44,8 @@ export interface ProviderTownsOptions extends
  * Connects the more towns' own uplinks (one that cannot connect now is tried again with backoff;
  * its town's writes leave by the home town's uplink meanwhile) and makes the towns' clients.
  *
- * @example
- * ```ts
- * import { openProviderTowns } from "./provider_towns.ts";
- * import type { BtpClient } from "../../transport/btp_client.ts";
- * import type { NodeSigner } from "../../protocol/node_signer.ts";
- * import type { PaymentLog } from "../../state/payments/payment_log.ts";
- * import { BackgroundWork } from "./background_work.ts";
- *
- * declare const home: BtpClient; // connected to the home town
- * declare const signer: NodeSigner;
- * declare const payments: PaymentLog;
- * const towns = await openProviderTowns({
- *   relayUrl: "ws://127.0.0.1:7777",
- *   townPubkey: "ab".repeat(32),
- *   signer,
- *   ilpAddress: "g.town.provider",
- *   assetCode: "USD",
- *   assetScale: 6,
- *   home,
- *   uplinks: new Map(),
- *   payments,
- *   log: console.log,
- *   work: new BackgroundWork({ onError: console.error }),
- * });
- * console.log(towns.relays);
- * ```
+ * It needs a BTP connection to the home town: no example that runs here:
+ * tests/e2e/provider_town_uplinks_test.ts.
  */
 export async function openProviderTowns(o: ProviderTownsOptions): Promise<TownClients> {
   const homeAddress = o.townAddress ?? o.ilpAddress.split(".").slice(0, -1).join(".");

@@ -80,13 +80,19 @@ const LOG_TAIL_BYTES = 16 * 1024;
  *
  * @example
  * ```ts
- * import { checkDockerBuildRequest } from "./docker_build_runner.ts";
- * import { probeDockerEngine } from "./docker_engine.ts";
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { checkDockerBuildRequest, DockerBuildRequestError } from "./docker_build_runner.ts";
  *
- * declare const event: NostrEvent; // a docker-build job request
- * const engine = await probeDockerEngine();
- * const request = checkDockerBuildRequest(event.tags, engine); // or DockerBuildRequestError
+ * const engine = { platform: "linux/amd64" }; // what probeDockerEngine found
+ * const emptyTarGz = "H4sIAAAAAAAAA+3BAQ0AAADCoPdPbQ43oAAAAAAAAAAAAIA3A5reHScAKAAA";
+ * const tags = [["i", emptyTarGz, "text"], ["param", "tag", "app:1"]];
+ * const request = checkDockerBuildRequest(tags, engine);
+ * assert.equal(request.dockerfile, "Dockerfile");
+ * assert.equal(request.tag, "app:1");
+ * assert.throws(
+ *   () => checkDockerBuildRequest([...tags, ["param", "platform", "linux/arm64"]], engine),
+ *   (err) => err instanceof DockerBuildRequestError && err.status === "refused",
+ * );
  * ```
  */
 export function checkDockerBuildRequest(
@@ -151,16 +157,36 @@ export function checkDockerBuildRequest(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  * import { createDockerBuildRunner } from "./docker_build_runner.ts";
- * import type { DockerEngineInfo } from "./docker_engine.ts";
- * import type { SkillJob } from "../sandbox/skill_sandbox.ts";
+ * import { encodeEventToon } from "../../../protocol/toon_codec.ts";
+ * import { parseSkillManifest } from "../skills/skill_manifest.ts";
  *
- * declare const engine: DockerEngineInfo;
- * declare const stateDir: string;
- * declare const job: SkillJob; // the skill, the request's TOON as input, its blob inputs
+ * const skillDir = new URL("../../../skills/docker-build", import.meta.url).pathname;
+ * const manifest = parseSkillManifest(await Deno.readTextFile(`${skillDir}/SKILL.md`));
+ * const engine = {
+ *   version: "28.2.2",
+ *   architecture: "x86_64",
+ *   platform: "linux/amd64",
+ *   storageDriver: "overlay2",
+ *   host: "unix:///var/run/docker.sock",
+ * };
+ * const stateDir = await Deno.makeTempDir();
  * const runner = createDockerBuildRunner({ jobsRoot: `${stateDir}/work`, engine });
- * const outcome = await runner.run(job);
- * console.log(outcome.status);
+ * // A request for a platform the engine does not build is refused before any docker call (a
+ * // build runs in tests/e2e/docker_build_test.ts).
+ * const emptyTarGz = "H4sIAAAAAAAAA+3BAQ0AAADCoPdPbQ43oAAAAAAAAAAAAIA3A5reHScAKAAA";
+ * const event = finalizeEvent({
+ *   kind: 5602,
+ *   created_at: Math.floor(Date.now() / 1000),
+ *   tags: [["i", emptyTarGz, "text"], ["param", "platform", "linux/arm64"]],
+ *   content: "",
+ * }, generateSecretKey());
+ * const input = encodeEventToon(event);
+ * const outcome = await runner.run({ jobId: "j1", skillDir, manifest, input });
+ * assert.equal(outcome.status, "refused");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function createDockerBuildRunner(

@@ -49,7 +49,13 @@ const ARCH_PLATFORMS: Record<string, string> = {
  *
  * @example
  * ```ts
- * const engine = await probeDockerEngine(); // { version, architecture: "x86_64", platform: "linux/amd64", ... }
+ * import assert from "node:assert/strict";
+ * import { DockerEngineError, probeDockerEngine } from "./docker_engine.ts";
+ *
+ * // Where nothing answers (a daemon that does: tests/e2e/docker_build_test.ts).
+ * const dir = await Deno.makeTempDir();
+ * await assert.rejects(probeDockerEngine({ dockerHost: `unix://${dir}/docker.sock` }), DockerEngineError);
+ * await Deno.remove(dir);
  * ```
  */
 export async function probeDockerEngine(o: DockerCallOptions = {}): Promise<DockerEngineInfo> {
@@ -102,8 +108,12 @@ export interface DockerResult {
  *
  * @example
  * ```ts
- * const tag = "turnpike-skill:example";
- * const { code } = await docker(["image", "rm", "-f", tag]);
+ * import assert from "node:assert/strict";
+ * import { docker } from "./docker_engine.ts";
+ *
+ * const { code, stdout } = await docker(["--version"]); // the CLI alone, no engine asked
+ * assert.equal(code, 0);
+ * assert.match(stdout, /^Docker version /);
  * ```
  */
 export async function docker(args: string[], o: DockerRunOptions = {}): Promise<DockerResult> {

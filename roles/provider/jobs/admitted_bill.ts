@@ -41,11 +41,14 @@ export function billFields(bill: JobBill): BillFields {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { admitParts } from "./admitted_bill.ts";
- * admitParts({ price: "15900", depositWrites: "7900", deliveryPrice: "32000",
- *   writesReserved: "400000" });
- * // "deposit 15900 (price share 8000 + writes 7900), on delivery 32000 + the writes made
- * // (at most 400000 reserved)"
+ *
+ * assert.equal(
+ *   admitParts({ price: "15900", depositWrites: "7900", deliveryPrice: "32000", writesReserved: "400000" }),
+ *   "deposit 15900 (price share 8000 + writes 7900), on delivery 32000 + the writes made " +
+ *     "(at most 400000 reserved)",
+ * );
  * ```
  */
 export function admitParts(record: BillFields): string {

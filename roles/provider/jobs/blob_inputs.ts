@@ -89,10 +89,14 @@ export interface BlobInputOptions {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { blobInputsWithMirrors } from "./blob_inputs.ts";
  *
- * declare const request: NostrEvent;
- * blobInputsWithMirrors(request.tags); // [{ url, sha256, mirrors: ["http://b/<sha256>"] }]
+ * const sha256 = "ab".repeat(32);
+ * const tags = [["i", `http://a/${sha256}`, "url"], ["x", sha256], ["relays", "ws://b"]];
+ * assert.deepEqual(blobInputsWithMirrors(tags), [
+ *   { url: `http://a/${sha256}`, sha256, mirrors: [`http://b/${sha256}`] },
+ * ]);
  * ```
  */
 export function blobInputsWithMirrors(tags: readonly string[][]): JobBlobInput[] {
@@ -120,10 +124,22 @@ export function blobInputsWithMirrors(tags: readonly string[][]): JobBlobInput[]
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { sha256 } from "@noble/hashes/sha2.js";
+ * import { bytesToHex } from "@noble/hashes/utils.js";
+ * import { BlobInputError, checkBlobInputs, DEFAULT_MAX_INPUT_BYTES } from "./blob_inputs.ts";
  *
- * declare const request: NostrEvent;
- * const inputs = await checkBlobInputs(request.tags, { maxBytes: DEFAULT_MAX_INPUT_BYTES });
+ * // A Blossom server in-process on port 0 holding one blob.
+ * const blob = new TextEncoder().encode("a project");
+ * const hash = bytesToHex(sha256(blob));
+ * await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) =>
+ *   new URL(req.url).pathname === `/${hash}`
+ *     ? new Response(req.method === "HEAD" ? null : blob, { headers: { "content-length": `${blob.length}` } })
+ *     : new Response(null, { status: 404 }));
+ * const url = `http://127.0.0.1:${server.addr.port}/${hash}`;
+ * const inputs = await checkBlobInputs([["i", url, "url"], ["x", hash]], { maxBytes: DEFAULT_MAX_INPUT_BYTES });
+ * assert.deepEqual(inputs, [{ url, sha256: hash }]);
+ * await assert.rejects(checkBlobInputs([["i", url, "url"], ["x", hash]], { maxBytes: 4 }), BlobInputError);
  * ```
  * @throws {BlobInputError} with the reason.
  */
@@ -183,13 +199,23 @@ export async function checkBlobInputs(
  *
  * @example
  * ```ts
- * declare const inputs: Parameters<typeof fetchBlobInputs>[0];
- * declare const stateDir: string;
- * const maxBytes = DEFAULT_MAX_INPUT_BYTES;
- * declare const sandbox: { run(job: { files: unknown }): Promise<void> };
- * declare const job: Record<string, unknown>;
- * const files = await fetchBlobInputs(inputs, { maxBytes, cacheDir: `${stateDir}/blob-cache` });
- * await sandbox.run({ ...job, files });
+ * import assert from "node:assert/strict";
+ * import { sha256 } from "@noble/hashes/sha2.js";
+ * import { bytesToHex } from "@noble/hashes/utils.js";
+ * import { DEFAULT_MAX_INPUT_BYTES, fetchBlobInputs } from "./blob_inputs.ts";
+ *
+ * // A Blossom server in-process on port 0 holding one blob.
+ * const blob = new TextEncoder().encode("a project");
+ * const hash = bytesToHex(sha256(blob));
+ * await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () =>
+ *   new Response(blob));
+ * const inputs = [{ url: `http://127.0.0.1:${server.addr.port}/${hash}`, sha256: hash }];
+ * const stateDir = await Deno.makeTempDir();
+ * const cacheDir = `${stateDir}/blob-cache`;
+ * const files = await fetchBlobInputs(inputs, { maxBytes: DEFAULT_MAX_INPUT_BYTES, cacheDir });
+ * assert.deepEqual(files, [{ path: `${cacheDir}/${hash}`, name: hash }]); // for the sandbox's job
+ * assert.equal(await Deno.readTextFile(files[0].path), "a project");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  * @throws {BlobInputError} with the reason (missing, too large, sha256 mismatch) from every URL.
  */
@@ -241,8 +267,16 @@ export async function fetchBlobInputs(
  *
  * @example
  * ```ts
- * declare const stateDir: string;
- * await pruneBlobCache(`${stateDir}/blob-cache`, 24 * 3600_000);
+ * import assert from "node:assert/strict";
+ * import { pruneBlobCache } from "./blob_inputs.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/old`, "x");
+ * await Deno.utime(`${dir}/old`, new Date(0), new Date(0));
+ * await Deno.writeTextFile(`${dir}/new`, "x");
+ * assert.equal(await pruneBlobCache(dir, 24 * 3600_000), 1);
+ * assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["new"]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function pruneBlobCache(dir: string, maxAgeMs: number): Promise<number> {

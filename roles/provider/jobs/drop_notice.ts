@@ -62,13 +62,21 @@ export class DropNotices {
    *
    * @example
    * ```ts
-   * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+   * import assert from "node:assert/strict";
+   * import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
+   * import { DropNotices } from "./drop_notice.ts";
    *
-   * declare const notices: DropNotices;
-   * declare const event: NostrEvent;
-   * declare function publishErrorFeedback(event: NostrEvent, text: string): void;
+   * const provider = getPublicKey(generateSecretKey());
+   * const notices = new DropNotices({ pubkey: provider });
+   * const event = finalizeEvent({
+   *   kind: 5601,
+   *   created_at: Math.floor(Date.now() / 1000),
+   *   tags: [["p", provider], ["bid", "50"]], // addressed to this provider: it is told why
+   *   content: "",
+   * }, generateSecretKey());
    * const text = notices.noticeFor(event, "bid-below-price", "bid 50 < price 120");
-   * if (text) publishErrorFeedback(event, text);
+   * assert.equal(text, "refused: bid-below-price: bid 50 < price 120 (raise the bid)");
+   * assert.equal(notices.noticeFor(event, "duplicate", "request seen before"), undefined);
    * ```
    */
   noticeFor(

@@ -69,17 +69,7 @@ export class EventDelivery {
    * Delivers one event to `skill`: once, bounded, recorded. Resolves with the record (undefined
    * for an event delivered before).
    *
-   * @example
-   * ```ts
-   * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
-   * import type { SkillEntry } from "../skills/skill_catalog.ts";
-   *
-   * declare const delivery: EventDelivery;
-   * declare const wrap: NostrEvent;
-   * declare const toon: string;
-   * declare const catalog: { forKind(kind: number): SkillEntry | undefined };
-   * const record = await delivery.deliver(wrap, toon, catalog.forKind(1059)!);
-   * ```
+   * It answers on a town: no example that runs here: tests/e2e/encrypted_dm_test.ts.
    */
   async deliver(
     event: NostrEvent,
@@ -194,22 +184,7 @@ export class EventDelivery {
  * cut off by a stop or a crash are reported through `logLine`, never run again); replies are gift
  * wraps written to `town`.
  *
- * @example
- * ```ts
- * import { openEventDelivery } from "./event_delivery.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { SkillSandbox } from "../sandbox/skill_sandbox.ts";
- *
- * declare const signer: NodeSigner;
- * declare const sandbox: SkillSandbox;
- * const delivery = await openEventDelivery({
- *   stateDir: "/var/lib/turnpike",
- *   signer,
- *   run: (job) => sandbox.run(job),
- *   town: { write: async (wrap) => console.log(`reply ${wrap.id}`) },
- *   logLine: console.log,
- * });
- * ```
+ * It answers on a town: no example that runs here: tests/e2e/encrypted_dm_test.ts.
  */
 export async function openEventDelivery(
   o: Omit<EventDeliveryOptions, "log" | "reply"> & {

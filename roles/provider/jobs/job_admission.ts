@@ -66,13 +66,30 @@ export interface AdmissionContext {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { decideAdmission } from "./job_admission.ts";
  *
- * declare const event: NostrEvent;
- * declare const context: Parameters<typeof decideAdmission>[1];
- * const log = console.log;
- * const d = decideAdmission(event, { ...context, price: 100n });
- * if (!d.admit) log(`drop ${event.id}: ${d.reason} (${d.detail})`);
+ * const nowSec = Math.floor(Date.now() / 1000);
+ * const event = finalizeEvent({ kind: 5601, created_at: nowSec, tags: [["bid", "50"]], content: "" }, generateSecretKey());
+ * const context = {
+ *   nowSec,
+ *   maxAgeSec: 600,
+ *   providerPubkey: "c".repeat(64),
+ *   price: 100n,
+ *   seen: () => false,
+ *   cancelled: () => false,
+ *   inFlight: 0,
+ *   inFlightOf: () => 0,
+ *   maxInFlight: 4,
+ *   maxInFlightPerRequester: 2,
+ * };
+ * assert.deepEqual(decideAdmission(event, context), {
+ *   admit: false,
+ *   reason: "bid-below-price",
+ *   detail: "bid 50 < price 100",
+ * });
+ * assert.deepEqual(decideAdmission(event, { ...context, price: 50n }), { admit: true });
  * ```
  */
 export function decideAdmission(event: NostrEvent, ctx: AdmissionContext): AdmissionDecision {

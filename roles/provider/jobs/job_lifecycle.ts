@@ -71,16 +71,8 @@ export interface JobLifecycleOptions extends
 /**
  * Bills jobs, takes their payments and carries them on; see the module doc.
  *
- * @example
- * ```ts
- * import { JobLifecycle } from "./job_lifecycle.ts";
- * import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
- *
- * declare const lifecycle: JobLifecycle;
- * declare const record: ProviderJobRecord; // found on disk at restart
- * lifecycle.openDesk("USD", 6); // once IL-DCP told the asset
- * await lifecycle.advance(record);
- * ```
+ * It needs a provider's store, desk and town: no example that runs here:
+ * tests/e2e/provider_crash_test.ts.
  */
 export class JobLifecycle {
   #o: JobLifecycleOptions;

@@ -40,25 +40,34 @@ export interface JobPricingOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey, getPublicKey } from "nostr-tools/pure";
  * import { priceJob } from "./job_pricing.ts";
- * import type { InvoiceDesk } from "../payments/invoice_desk.ts";
- * import type { SkillManifest } from "../skills/skill_manifest.ts";
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import { InvoiceDesk } from "../payments/invoice_desk.ts";
+ * import { parseSkillManifest } from "../skills/skill_manifest.ts";
  *
- * declare const desk: InvoiceDesk;
- * declare const request: NostrEvent;
- * declare const manifest: SkillManifest; // of the skill the request's kind runs
- * declare const providerPubkey: string;
+ * const skillDir = new URL("../../../skills/echo", import.meta.url).pathname;
+ * const manifest = parseSkillManifest(await Deno.readTextFile(`${skillDir}/SKILL.md`)); // price 100
+ * const desk = new InvoiceDesk({ address: () => "g.town.provider", assetCode: "USD", assetScale: 6 });
+ * const request = finalizeEvent({
+ *   kind: 5601,
+ *   created_at: Math.floor(Date.now() / 1000),
+ *   tags: [["i", "hello", "text"]],
+ *   content: "",
+ * }, generateSecretKey());
  * const expiryMs = 60_000;
  * const quote = priceJob({
  *   request,
  *   manifest,
  *   pricePerByte: 10n,
  *   blobPricePerMiB: 200n,
- *   providerPubkey,
+ *   providerPubkey: getPublicKey(generateSecretKey()),
  *   invoiceText: (a) => desk.previewText({ jobId: request.id, amount: a, expiryMs }),
  *   asset: desk.asset,
  * });
+ * assert.equal(quote.price, 100n);
+ * assert.equal(quote.amount, quote.price + quote.writes + quote.blobs); // the skill and its writes
+ * assert(quote.firstWrite > 0n && quote.firstWrite <= quote.writes);
  * ```
  */
 export function priceJob(o: JobPricingOptions): JobQuote {
@@ -160,7 +169,13 @@ function spendFeedbackBytes(bytes: (t: EventTemplate) => number): number {
  *
  * @example
  * ```ts
- * paymentRequiredInfo(5000n, { assetCode: "USD", assetScale: 6 }); // "pay 0.005 USD by ILP ..."
+ * import assert from "node:assert/strict";
+ * import { paymentRequiredInfo } from "./job_pricing.ts";
+ *
+ * assert.equal(
+ *   paymentRequiredInfo(5000n, { assetCode: "USD", assetScale: 6 }),
+ *   "pay 0.005 USD by ILP to the invoice in the amount tag",
+ * );
  * ```
  */
 export function paymentRequiredInfo(
@@ -175,7 +190,10 @@ export function paymentRequiredInfo(
  *
  * @example
  * ```ts
- * processingInfo("ci-run"); // "running ci-run"
+ * import assert from "node:assert/strict";
+ * import { processingInfo } from "./job_pricing.ts";
+ *
+ * assert.equal(processingInfo("ci-run"), "running ci-run");
  * ```
  */
 export function processingInfo(skill: string): string {

@@ -63,34 +63,7 @@ export interface JobPublisherOptions extends Pick<ProviderNodeOptions, "stateDir
 /**
  * Publishes jobs' feedback and results; see the module doc.
  *
- * @example
- * ```ts
- * import { JobPublisher } from "./job_publisher.ts";
- * import { newProviderCounters } from "../provider_counters.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
- * import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
- * import type { TownClients } from "../../town_client/town_clients.ts";
- *
- * declare const store: ProviderJobStore;
- * declare const towns: TownClients;
- * declare const signer: NodeSigner;
- * declare const record: ProviderJobRecord; // a job whose skill failed
- * const publisher = new JobPublisher({
- *   store,
- *   towns: () => towns,
- *   foundOn: () => undefined,
- *   signer,
- *   stateDir: "/var/lib/turnpike",
- *   relayUrl: "ws://127.0.0.1:7777",
- *   blobPricePerMiB: () => 200n,
- *   counters: newProviderCounters(),
- *   log: console.log,
- *   markStatus: () => {},
- *   wakeParked: () => {},
- * });
- * await publisher.finishWithError(record, "error", "the skill failed");
- * ```
+ * It publishes on a town: no example that runs here: tests/e2e/provider_fail_fast_test.ts.
  */
 export class JobPublisher {
   #o: JobPublisherOptions;

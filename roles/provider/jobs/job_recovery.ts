@@ -51,13 +51,21 @@ export const EXPIRED_UNPAID = "payment not received before expiry";
  *
  * @example
  * ```ts
- * import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
+ * import assert from "node:assert/strict";
+ * import { RESTARTED_WHILE_RUNNING, recoveryStepFor } from "./job_recovery.ts";
  *
- * declare const record: ProviderJobRecord;
- * declare const skill: { manifest: { idempotent?: boolean } } | undefined;
- * declare function finishWithError(r: ProviderJobRecord, status: "error", reason: string): Promise<void>;
- * const step = recoveryStepFor(record, { idempotent: skill?.manifest.idempotent ?? false, nowMs: Date.now() });
- * if (step.action === "fail") await finishWithError(record, "error", step.reason);
+ * const now = new Date().toISOString();
+ * const record = { // found running at restart
+ *   id: "e".repeat(64), kind: 5601, customer: "c".repeat(64), skill: "echo", price: "100",
+ *   status: "running" as const, requestToon: "", encrypted: false, attempts: 1,
+ *   admittedAt: now, updatedAt: now,
+ * };
+ * // A skill that may not run twice: the job ends in error (the caller's finishWithError).
+ * assert.deepEqual(recoveryStepFor(record, { idempotent: false, nowMs: Date.now() }), {
+ *   action: "fail",
+ *   reason: RESTARTED_WHILE_RUNNING,
+ * });
+ * assert.deepEqual(recoveryStepFor(record, { idempotent: true, nowMs: Date.now() }), { action: "rerun" });
  * ```
  */
 export function recoveryStepFor(
@@ -98,26 +106,8 @@ export interface RecoverJobsOptions {
  * Carries out each record's step at restart ({@linkcode recoveryStepFor}); a record that cannot
  * be recovered is logged and the others still are.
  *
- * @example
- * ```ts
- * import { recoverJobs } from "./job_recovery.ts";
- * import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
- * import type { JobPublisher } from "./job_publisher.ts";
- * import type { JobLifecycle } from "./job_lifecycle.ts";
- *
- * declare const store: ProviderJobStore;
- * declare const publisher: JobPublisher;
- * declare const lifecycle: JobLifecycle;
- * await recoverJobs({
- *   stateDir: "/var/lib/turnpike",
- *   store,
- *   skillOf: () => undefined,
- *   enqueue: (id) => console.log(`run ${id}`),
- *   publisher,
- *   advance: (record) => lifecycle.advance(record),
- *   log: console.log,
- * });
- * ```
+ * It needs a provider's store, publisher and town: no example that runs here:
+ * tests/e2e/provider_crash_test.ts.
  */
 export async function recoverJobs(o: RecoverJobsOptions): Promise<void> {
   for (const record of o.store.all()) {

@@ -25,9 +25,10 @@ import { stderrTail } from "./stderr_tail.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { blobCacheDirOf } from "./job_run.ts";
  *
- * blobCacheDirOf("/var/lib/turnpike"); // "/var/lib/turnpike/blob-cache"
+ * assert.equal(blobCacheDirOf("/var/lib/turnpike"), "/var/lib/turnpike/blob-cache");
  * ```
  */
 export function blobCacheDirOf(stateDir: string): string {
@@ -39,9 +40,10 @@ export function blobCacheDirOf(stateDir: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jobResultsDir } from "./job_run.ts";
  *
- * jobResultsDir("/var/lib/turnpike", "job-1"); // "/var/lib/turnpike/results/job-1"
+ * assert.equal(jobResultsDir("/var/lib/turnpike", "job-1"), "/var/lib/turnpike/results/job-1");
  * ```
  */
 export function jobResultsDir(stateDir: string, jobId: string): string {
@@ -53,13 +55,27 @@ export function jobResultsDir(stateDir: string, jobId: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey } from "nostr-tools/pure";
  * import { skillInput } from "./job_run.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
+ * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
+ * import { buildJobRequest, encryptJobParams } from "../../../protocol/nip90_job.ts";
+ * import { decodeEventToon, encodeEventToon } from "../../../protocol/toon_codec.ts";
  *
- * declare const record: ProviderJobRecord;
- * declare const signer: NodeSigner; // the provider's: an encrypted request is for it
- * const stdin = await skillInput(record, signer);
+ * using requester = localNodeSigner(generateSecretKey());
+ * using provider = localNodeSigner(generateSecretKey()); // an encrypted request is for it
+ * const inputs = [{ data: "What is ILP?", type: "text" as const }];
+ * const content = await encryptJobParams({ inputs }, requester, provider.pubkey);
+ * const request = await requester.signEvent(
+ *   buildJobRequest({ kind: 5050, providers: [provider.pubkey], encryptedContent: content }),
+ * );
+ * const stdin = await skillInput({ encrypted: true, requestToon: encodeEventToon(request) }, provider);
+ * // The skill gets the plain tags, never the key.
+ * assert.deepEqual(decodeEventToon(stdin, { verify: false }).tags.find((t) => t[0] === "i"), [
+ *   "i",
+ *   "What is ILP?",
+ *   "text",
+ * ]);
  * ```
  */
 export async function skillInput(
@@ -141,29 +157,8 @@ export interface JobRunOptions {
 /**
  * Runs one paid job's skill and keeps its outputs; see the module doc.
  *
- * @example
- * ```ts
- * import { runJob, type SkillRunner } from "./job_run.ts";
- * import type { SkillEntry } from "../skills/skill_catalog.ts";
- *
- * declare const skill: SkillEntry;
- * declare const sandbox: SkillRunner;
- * declare const toon: string; // the job request, as TOON
- * declare const stateDir: string;
- * const outcome = await runJob({
- *   jobId: "job-1",
- *   skill,
- *   runner: sandbox,
- *   input: async () => toon,
- *   encrypted: false,
- *   signal: AbortSignal.timeout(60_000),
- *   maxInputBytes: 256 * 2 ** 20,
- *   blobCacheDir: `${stateDir}/blob-cache`,
- *   resultsDir: `${stateDir}/results`,
- *   removeLater: (dir) => void Deno.remove(dir, { recursive: true }),
- * });
- * if (outcome.status === "computed") console.log(outcome.result);
- * ```
+ * It runs a skill in the sandbox (createSkillSandbox's example runs one): no example that runs
+ * here: tests/unit/roles/provider/job_run_test.ts.
  */
 export async function runJob(o: JobRunOptions): Promise<JobRunOutcome> {
   let input: string;

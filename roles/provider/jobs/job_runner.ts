@@ -39,33 +39,8 @@ export interface JobRunnerOptions
 /**
  * Runs paid jobs and records how they end; see the module doc.
  *
- * @example
- * ```ts
- * import { JobRunner } from "./job_runner.ts";
- * import { BackgroundWork } from "../background_work.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
- * import type { JobPublisher } from "./job_publisher.ts";
- * import type { ProviderSkills } from "../skills/provider_skills.ts";
- *
- * declare const store: ProviderJobStore;
- * declare const skills: ProviderSkills;
- * declare const publisher: JobPublisher;
- * declare const signer: NodeSigner;
- * const runner = new JobRunner({
- *   stateDir: "/var/lib/turnpike",
- *   store,
- *   skills,
- *   publisher,
- *   signer,
- *   maxInputBytes: 256 * 2 ** 20,
- *   processingFeedbackMs: 100,
- *   work: new BackgroundWork({ onError: console.error }),
- *   log: console.log,
- *   markStatus: () => {},
- * });
- * await runner.runPaid("job-1", AbortSignal.timeout(60_000));
- * ```
+ * It needs a provider's store, skills and publisher: no example that runs here:
+ * tests/e2e/provider_node_test.ts.
  */
 export class JobRunner {
   #o: JobRunnerOptions;

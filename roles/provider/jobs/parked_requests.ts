@@ -26,17 +26,22 @@ export interface ParkedRequest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  * import { ParkedRequests } from "./parked_requests.ts";
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+ * import { encodeEventToon } from "../../../protocol/toon_codec.ts";
  *
- * declare const event: NostrEvent; // refused: its requester has no room here now
- * declare const toon: string;
- * declare function admit(event: NostrEvent, toon: string): void;
+ * const key = generateSecretKey();
+ * const nowSec = Math.floor(Date.now() / 1000);
+ * // Two requests refused now: their requester has no room here.
+ * const events = [1, 2].map((n) => finalizeEvent({ kind: 5601, created_at: nowSec - n, tags: [], content: "" }, key));
  * const parked = new ParkedRequests();
- * if (parked.park(event, toon, 600)) {
- *   // later, when that requester paid: as many as it has room for come in
- *   parked.release(event.pubkey, () => 1, admit);
- * }
+ * for (const event of events) assert(parked.park(event, encodeEventToon(event), 600));
+ * // Later, when that requester paid: as many as it has room for come in, in the order parked.
+ * const admitted: string[] = [];
+ * parked.release(events[0].pubkey, () => 1, (event) => admitted.push(event.id));
+ * assert.deepEqual(admitted, [events[0].id]);
+ * assert.equal(parked.size, 1);
  * ```
  */
 export class ParkedRequests {

@@ -84,17 +84,8 @@ const nowIso = () => new Date().toISOString();
 /**
  * Admits, drops or parks job requests and cancels jobs; see the module doc.
  *
- * @example
- * ```ts
- * import { RequestAdmission } from "./provider_admission.ts";
- * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
- *
- * declare const admission: RequestAdmission;
- * declare const request: NostrEvent; // from the feed, its signature checked
- * declare const toon: string;
- * await admission.onRequest(request, toon);
- * console.log(`${admission.parked} requests parked`);
- * ```
+ * It needs a provider's desk, store and town: no example that runs here:
+ * tests/e2e/provider_admission_test.ts.
  */
 export class RequestAdmission {
   #o: RequestAdmissionOptions;

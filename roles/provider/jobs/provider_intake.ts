@@ -75,16 +75,7 @@ export interface ProviderIntakeOptions extends
 /**
  * The feed of requests, cancellations and delivered kinds; see the module doc.
  *
- * @example
- * ```ts
- * import type { ProviderIntake } from "./provider_intake.ts";
- *
- * declare const intake: ProviderIntake;
- * await intake.subscribe();
- * console.log(intake.feedDescription);
- * await intake.resubscribe(); // the skills changed: their kinds now
- * await intake.close();
- * ```
+ * It subscribes on a town: no example that runs here: tests/e2e/provider_admission_test.ts.
  */
 export class ProviderIntake {
   #o: ProviderIntakeOptions;

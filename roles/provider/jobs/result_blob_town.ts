@@ -35,23 +35,7 @@ export interface PublishOnResultTownOptions {
 /**
  * Publishes `path` on the first of the result's towns that stores it (the home town first).
  *
- * @example
- * ```ts
- * import { publishOnResultTown } from "./result_blob_town.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
- * import type { TownClients } from "../../town_client/town_clients.ts";
- *
- * declare const signer: NodeSigner;
- * declare const towns: TownClients;
- * const { descriptor } = await publishOnResultTown({
- *   path: "/var/lib/turnpike/results/ab/result.bundle.sealed",
- *   targets: ["ws://127.0.0.1:7100"],
- *   home: "ws://127.0.0.1:7200",
- *   homePricePerMiB: 200n,
- *   signer,
- *   pay: async (relay, auth, amount) => (await towns.clientOf(relay)).sendPaid(auth, amount),
- * });
- * ```
+ * It uploads to towns: no example that runs here: tests/e2e/blob_job_test.ts.
  * @throws {Error} the last town's error when none stored it.
  */
 export async function publishOnResultTown(o: PublishOnResultTownOptions): Promise<PublishedBlob> {

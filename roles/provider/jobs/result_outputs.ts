@@ -64,10 +64,19 @@ export interface KeptOutputs {
  *
  * @example
  * ```ts
- * declare const workDir: string;
- * declare const keepDir: string;
- * declare const stdout: Parameters<typeof keepJobOutputs>[0]["stdout"];
+ * import assert from "node:assert/strict";
+ * import { keepJobOutputs } from "./result_outputs.ts";
+ *
+ * const workDir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${workDir}/out`);
+ * await Deno.writeTextFile(`${workDir}/out/report.txt`, "all green");
+ * await Deno.symlink("/etc/passwd", `${workDir}/out/link`);
+ * const keepDir = `${workDir}/keep`;
+ * const stdout = new TextEncoder().encode("done");
  * const kept = await keepJobOutputs({ outDir: `${workDir}/out`, keepDir, stdout });
+ * assert.deepEqual(kept, { inline: "done", files: ["report.txt"], skipped: ["link: not a regular file"] });
+ * assert.equal(await Deno.readTextFile(`${keepDir}/report.txt`), "all green");
+ * await Deno.remove(workDir, { recursive: true });
  * ```
  */
 export async function keepJobOutputs(o: KeepOutputsOptions): Promise<KeptOutputs> {

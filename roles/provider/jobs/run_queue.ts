@@ -27,10 +27,17 @@ export interface RunQueueOptions {
  *
  * @example
  * ```ts
- * declare function runJob(id: string, signal: AbortSignal): Promise<void>;
+ * import assert from "node:assert/strict";
+ * import { RunQueue } from "./run_queue.ts";
+ *
+ * const ran: string[] = [];
+ * const runJob = async (id: string, _signal: AbortSignal) => void ran.push(id);
  * const queue = new RunQueue({ maxConcurrent: 2, run: (id, signal) => runJob(id, signal) });
  * queue.enqueue("job-1");
+ * queue.enqueue("job-1"); // a payment retried: queued once
+ * queue.enqueue("job-2");
  * await queue.idle();
+ * assert.deepEqual(ran, ["job-1", "job-2"]);
  * ```
  */
 export class RunQueue {

@@ -19,7 +19,10 @@ export interface StderrTailOptions {
  *
  * @example
  * ```ts
- * stderrTail("step 1\n\u001b[31merror: no cmd\u001b[0m\n"); // "step 1 | error: no cmd"
+ * import assert from "node:assert/strict";
+ * import { stderrTail } from "./stderr_tail.ts";
+ *
+ * assert.equal(stderrTail("step 1\n\u001b[31merror: no cmd\u001b[0m\n"), "step 1 | error: no cmd");
  * ```
  */
 export function stderrTail(stderr: string, o: StderrTailOptions = {}): string {

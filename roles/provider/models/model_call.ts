@@ -46,18 +46,38 @@ export interface ModelCallResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { callModel } from "./model_call.ts";
  * import { parseModelPresets } from "../../../config/model_presets.ts";
  *
- * const { local } = parseModelPresets({ local: { upstream: "http://127.0.0.1:11434" } });
+ * // An upstream in-process on port 0 streaming a Chat Completions answer, its usage last.
+ * const chunks = [
+ *   { choices: [{ delta: { content: "Hi" } }] },
+ *   { choices: [{ delta: { content: " there" } }] },
+ *   { choices: [], usage: { prompt_tokens: 9, completion_tokens: 2 } },
+ * ];
+ * const body = chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join("") + "data: [DONE]\n\n";
+ * await using upstream = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+ *   () => new Response(body, { headers: { "content-type": "text/event-stream" } }),
+ * );
+ * const { local } = parseModelPresets({
+ *   local: { upstream: `http://127.0.0.1:${upstream.addr.port}` },
+ * });
+ * const pieces: string[] = [];
  * const answer = await callModel({
  *   preset: local,
  *   prompt: "Say hi",
  *   maxTokens: 16,
  *   maxAnswerBytes: 16384,
- *   onText: (delta) => console.log(delta),
+ *   onText: (delta) => pieces.push(delta),
  * });
- * console.log(answer.text, answer.usage);
+ * assert.deepEqual(pieces, ["Hi", " there"]);
+ * assert.deepEqual(answer, {
+ *   text: "Hi there",
+ *   usage: { inputTokens: 9, outputTokens: 2 },
+ *   cut: false,
+ * });
  * ```
  */
 export async function callModel(o: ModelCallOptions): Promise<ModelCallResult> {

@@ -44,6 +44,7 @@ export const PROMPT_TOKEN_OVERHEAD = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { textGenerationRequest } from "./text_generation_request.ts";
  * import { parseModelPresets } from "../../../config/model_presets.ts";
  *
@@ -56,7 +57,8 @@ export const PROMPT_TOKEN_OVERHEAD = 64;
  * });
  * // "Say hi" counts as 6 + 64 input tokens at most: 70 units, 30 left for output.
  * const call = textGenerationRequest([["i", "Say hi", "text"]], presets, 100n);
- * if (call.maxTokens !== 100 - 70 || !call.cutToBudget) throw new Error();
+ * assert.equal(call.maxTokens, 100 - 70);
+ * assert(call.cutToBudget);
  * ```
  */
 export function textGenerationRequest(
@@ -141,10 +143,11 @@ function fitToBudget(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tokenBudgetOf } from "./text_generation_request.ts";
  *
  * const record = { price: "900", deliveryPrice: "400", writesReserved: "2000" };
- * tokenBudgetOf(record, [["bid", "10000"]]); // 6700n
+ * assert.equal(tokenBudgetOf(record, [["bid", "10000"]]), 6700n);
  * ```
  */
 export function tokenBudgetOf(

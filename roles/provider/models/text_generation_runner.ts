@@ -37,14 +37,22 @@ export interface TextGenerationRunnerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createTextGenerationRunner } from "./text_generation_runner.ts";
  * import { parseModelPresets } from "../../../config/model_presets.ts";
+ * import { parseSkillManifest } from "../skills/skill_manifest.ts";
  *
+ * const skillDir = new URL("../../../skills/text-generation", import.meta.url).pathname;
+ * const manifest = parseSkillManifest(await Deno.readTextFile(`${skillDir}/SKILL.md`));
  * const runner = createTextGenerationRunner({
  *   presets: parseModelPresets({ local: { upstream: "http://127.0.0.1:11434" } }),
  *   jobsRoot: "/var/lib/turnpike/work",
- *   log: console.log,
+ *   log: () => {},
  * });
+ * // An input that is no TOON event is refused before any upstream is called.
+ * const outcome = await runner.run({ jobId: "j1", skillDir, manifest, input: "not an event" });
+ * assert.equal(outcome.status, "bad-input");
+ * assert.equal(outcome.workDir, "/var/lib/turnpike/work/j1");
  * ```
  */
 export function createTextGenerationRunner(o: TextGenerationRunnerOptions): SkillRunner {

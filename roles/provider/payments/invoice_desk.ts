@@ -87,7 +87,10 @@ const JOB_SEGMENT = 20;
  *
  * @example
  * ```ts
- * invoiceDestination("test.town.beta", "ab".repeat(32)); // "test.town.beta.abababababababababab"
+ * import assert from "node:assert/strict";
+ * import { invoiceDestination } from "./invoice_desk.ts";
+ *
+ * assert.equal(invoiceDestination("test.town.beta", "ab".repeat(32)), "test.town.beta.abababababababababab");
  * ```
  */
 export function invoiceDestination(address: string, jobId: string): string {
@@ -121,17 +124,21 @@ export class InvoiceDesk {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { InvoiceDesk } from "./invoice_desk.ts";
    * import { buildJobFeedback } from "../../../protocol/nip90_job.ts";
    *
    * const desk = new InvoiceDesk({ address: () => "g.town.provider", assetCode: "USD", assetScale: 6 });
    * const request = { id: "e".repeat(64), pubkey: "c".repeat(64) }; // the job request
    * const open = await desk.issue({ jobId: request.id, amount: 100n, expiryMs: 60_000 });
+   * assert.equal(open.invoice.destination, `g.town.provider.${"e".repeat(20)}`);
+   * assert.equal(desk.size, 1);
    * const feedback = buildJobFeedback({
    *   request,
    *   status: "payment-required",
    *   amount: { amount: "100", paymentRequest: open.text },
    * });
+   * assert.deepEqual(feedback.tags.find((t) => t[0] === "amount"), ["amount", "100", open.text]);
    * ```
    */
   async issue(options: IssueInvoiceOptions): Promise<OpenInvoice> {
@@ -177,13 +184,14 @@ export class InvoiceDesk {
    *
    * @example
    * ```ts
-   * import type { InvoiceDesk } from "./invoice_desk.ts";
+   * import assert from "node:assert/strict";
+   * import { InvoiceDesk } from "./invoice_desk.ts";
    *
-   * declare const desk: InvoiceDesk;
-   * function cancel(jobId: string): void {
-   *   if (!desk.close(jobId)) return; // paid or withdrawn meanwhile
-   *   console.log(`job ${jobId}: invoice closed`);
-   * }
+   * const desk = new InvoiceDesk({ address: () => "g.town.provider", assetCode: "USD", assetScale: 6 });
+   * const jobId = "e".repeat(64);
+   * await desk.issue({ jobId, amount: 100n, expiryMs: 60_000 });
+   * assert.equal(desk.close(jobId), true); // cancelled
+   * assert.equal(desk.close(jobId), false); // paid or withdrawn meanwhile: nothing to close
    * ```
    */
   close(jobId: string): boolean {
@@ -197,12 +205,22 @@ export class InvoiceDesk {
    *
    * @example
    * ```ts
-   * import type { InvoiceDesk } from "./invoice_desk.ts";
+   * import assert from "node:assert/strict";
+   * import { INVOICE_WITHDRAWN_MESSAGES, InvoiceDesk } from "./invoice_desk.ts";
    *
-   * declare const desk: InvoiceDesk;
-   * declare const jobId: string;
-   * declare function finish(jobId: string): Promise<void>; // answers the job unpaid
-   * if (desk.withdraw(jobId, "grace")) await finish(jobId);
+   * const desk = new InvoiceDesk({ address: () => "g.town.provider", assetCode: "USD", assetScale: 6 });
+   * const jobId = "e".repeat(64);
+   * const open = await desk.issue({ jobId, amount: 100n, expiryMs: 60_000 });
+   * assert.equal(desk.withdraw(jobId, "grace"), true); // the caller answers the job unpaid
+   * // A late payment is told why.
+   * const late = await desk.match({
+   *   amount: "100",
+   *   expiresAt: new Date(Date.now() + 30_000),
+   *   executionCondition: new Uint8Array(32),
+   *   destination: open.invoice.destination,
+   *   data: new Uint8Array(),
+   * });
+   * assert.equal(!late.ok && late.reply.type === "reject" && late.reply.message, INVOICE_WITHDRAWN_MESSAGES.grace);
    * ```
    */
   withdraw(jobId: string, why: InvoiceWithdrawal): boolean {
@@ -229,15 +247,24 @@ export class InvoiceDesk {
    *
    * @example
    * ```ts
-   * import type { InvoiceDesk } from "./invoice_desk.ts";
-   * import type { IlpPrepare, IlpReply } from "../../../protocol/ilp_packet.ts";
+   * import assert from "node:assert/strict";
+   * import { hexToBytes } from "@noble/hashes/utils.js";
+   * import { InvoiceDesk } from "./invoice_desk.ts";
    *
-   * declare const desk: InvoiceDesk;
-   * async function onPrepare(prepare: IlpPrepare): Promise<IlpReply> {
-   *   const m = await desk.match(prepare);
-   *   if (!m.ok) return m.reply;
-   *   return { type: "fulfill", fulfillment: m.open.fulfillment, data: new Uint8Array() };
-   * }
+   * const desk = new InvoiceDesk({ address: () => "g.town.provider", assetCode: "USD", assetScale: 6 });
+   * const open = await desk.issue({ jobId: "e".repeat(64), amount: 100n, expiryMs: 60_000 });
+   * const prepare = {
+   *   amount: "100",
+   *   expiresAt: new Date(Date.now() + 30_000),
+   *   executionCondition: hexToBytes(open.invoice.condition),
+   *   destination: open.invoice.destination,
+   *   data: new Uint8Array(),
+   * };
+   * const m = await desk.match(prepare);
+   * assert(m.ok); // the caller fulfils with m.open.fulfillment
+   * assert.deepEqual(m.open.fulfillment, open.fulfillment);
+   * const short = await desk.match({ ...prepare, amount: "99" });
+   * assert.equal(!short.ok && short.reply.type === "reject" && short.reply.code, "F04");
    * ```
    */
   async match(prepare: IlpPrepare): Promise<InvoiceMatch> {

@@ -78,16 +78,17 @@ const WITHDRAWAL_WHY: Readonly<Record<UnpaidWithdrawalReason, string>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { hexToBytes } from "@noble/hashes/utils.js";
  * import { PaymentDesk } from "./payment_desk.ts";
- * import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
- * import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
- * import type { PaymentEntry, PaymentLog } from "../../../state/payments/payment_log.ts";
+ * import { parseIlpInvoice } from "../../../protocol/ilp_invoice.ts";
+ * import { openProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
+ * import { openPaymentLog } from "../../../state/payments/payment_log.ts";
  *
- * declare const store: ProviderJobStore;
- * declare const payments: PaymentLog;
- * declare const record: ProviderJobRecord; // a job just admitted
- * declare function run(jobId: string): void;
- * declare function fail(record: ProviderJobRecord, why: string): void;
+ * const stateDir = await Deno.makeTempDir();
+ * const store = await openProviderJobStore({ stateDir });
+ * const payments = await openPaymentLog({ stateDir });
+ * const ran: string[] = [];
  * const desk = new PaymentDesk({
  *   address: () => "g.town.provider",
  *   assetCode: "USD",
@@ -96,14 +97,38 @@ const WITHDRAWAL_WHY: Readonly<Record<UnpaidWithdrawalReason, string>> = {
  *   invoiceLifetimeMs: 60_000,
  *   store,
  *   payments,
- *   onPaid: (r) => run(r.id),
- *   onWithdrawn: (r, _, why) => fail(r, why),
+ *   onPaid: (r) => ran.push(r.id),
+ *   onWithdrawn: () => {},
  *   onLatePayment: () => {},
  *   onRecordError: () => {},
  * });
+ * const now = new Date().toISOString();
+ * const record = { // a job just admitted
+ *   id: "e".repeat(64), kind: 5601, customer: "c".repeat(64), skill: "echo", price: "100",
+ *   status: "admitted" as const, requestToon: "", encrypted: false, attempts: 0,
+ *   admittedAt: now, updatedAt: now,
+ * };
+ * assert(desk.reserve(record).ok);
+ * assert.equal(desk.unpaidOf(record.customer), 1);
  * const billed = await desk.bill(record);
  * await store.put(billed);
  * desk.armExpiry(billed);
+ * // The requester pays the invoice: the payment is recorded, then FULFILLed and the job runs.
+ * const invoice = parseIlpInvoice(billed.invoice!);
+ * const reply = await desk.onPrepare({
+ *   amount: "100",
+ *   expiresAt: new Date(Date.now() + 30_000),
+ *   executionCondition: hexToBytes(invoice.condition),
+ *   destination: invoice.destination,
+ *   data: new Uint8Array(),
+ * });
+ * assert.equal(reply.type, "fulfill");
+ * assert.deepEqual(ran, [record.id]);
+ * assert.equal(desk.unpaidOf(record.customer), 0);
+ * assert.equal(store.get(record.id)?.status, "paid");
+ * desk.close();
+ * await payments.flush();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export class PaymentDesk {
@@ -132,16 +157,8 @@ export class PaymentDesk {
   }
 
   /**
-   * Unpaid jobs of one requester (holding a slot of the unpaid pool).
-   *
-   * @example
-   * ```ts
-   * import type { PaymentDesk } from "./payment_desk.ts";
-   *
-   * declare const desk: PaymentDesk;
-   * declare const pubkey: string; // a requester's
-   * const open = desk.unpaidOf(pubkey); // its jobs waiting for payment
-   * ```
+   * Unpaid jobs of one requester (holding a slot of the unpaid pool): the class example
+   * counts one.
    */
   unpaidOf(requester: string): number {
     return this.#unpaid.countOf(requester);

@@ -15,12 +15,26 @@ import type { PaymentEntry } from "../../../state/payments/payment_log.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { sha256 } from "@noble/hashes/sha2.js";
+ * import { bytesToHex } from "@noble/hashes/utils.js";
  * import { fulfillmentsAmong } from "./payment_proofs.ts";
- * import type { PaymentLog } from "../../../state/payments/payment_log.ts";
  *
- * declare const payments: PaymentLog;
- * declare const conditions: string[]; // from the town, hex
- * const proofs = fulfillmentsAmong(payments.entries(), conditions);
+ * const fulfillment = crypto.getRandomValues(new Uint8Array(32));
+ * const paid = {
+ *   ts: new Date().toISOString(),
+ *   direction: "in" as const,
+ *   event: "fulfilled" as const,
+ *   jobId: "j1",
+ *   invoiceId: "i1",
+ *   amount: "30",
+ *   asset: "USD",
+ *   peer: "c".repeat(64),
+ *   fulfillment: bytesToHex(fulfillment),
+ * };
+ * // The conditions the town asks about, hex: this payment's and one it never made.
+ * const conditions = [bytesToHex(sha256(fulfillment)), "00".repeat(32)];
+ * assert.deepEqual(fulfillmentsAmong([paid], conditions), [paid.fulfillment]);
  * ```
  */
 export function fulfillmentsAmong(

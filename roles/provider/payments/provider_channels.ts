@@ -52,19 +52,24 @@ export type RaiseAlert = (
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey } from "nostr-tools/pure";
  * import { openProviderChannel } from "./provider_channels.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
  *
- * declare const signer: NodeSigner;
+ * // Neither `--channel` nor `[channels] auto`: no channel, the writes are paid by ILP alone.
+ * // (One opened by `[channels] auto`: tests/e2e/channel_auto_test.ts.)
+ * const stateDir = await Deno.makeTempDir();
+ * using signer = localNodeSigner(generateSecretKey());
  * const sender = await openProviderChannel({
- *   stateDir: "/var/lib/turnpike",
+ *   stateDir,
  *   townPubkey: "ab".repeat(32),
  *   relayUrl: "ws://127.0.0.1:7777",
  *   signer,
- *   log: console.log,
- *   onChange: (change) => console.log(change.action),
- * }, (kind, message) => console.warn(kind, message));
- * await sender?.close();
+ *   log: () => {},
+ * }, () => {});
+ * assert.equal(sender, undefined);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function openProviderChannel(
@@ -94,16 +99,13 @@ export async function openProviderChannel(
  *
  * @example
  * ```ts
- * import { BtpClient } from "../../../transport/btp_client.ts";
+ * import assert from "node:assert/strict";
  * import { payoutClaimHandler } from "./provider_channels.ts";
- * import type { PayoutReceiver } from "../../channels/payout_receiver.ts";
  *
- * declare const payouts: PayoutReceiver | undefined;
- * const btp = new BtpClient({
- *   url: "ws://127.0.0.1:7768",
- *   authToken: "beta",
- *   onClaim: payoutClaimHandler(payouts, console.log),
- * });
+ * // No [chains] table: no payout receiver, so a claim the town sends over BTP (BtpClient's
+ * // `onClaim`) is refused. (One kept: tests/interop/anvil_town_payout_test.ts.)
+ * const onClaim = payoutClaimHandler(undefined, () => {});
+ * await assert.rejects(onClaim(new Uint8Array(8)), /keeps no payout claims/);
  * ```
  */
 export function payoutClaimHandler(
@@ -126,17 +128,21 @@ export function payoutClaimHandler(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey } from "nostr-tools/pure";
  * import { autoChannelOf } from "./provider_channels.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
  *
- * declare const signer: NodeSigner;
+ * // No `[channels] auto`: none (one opened: tests/e2e/channel_auto_test.ts).
+ * using signer = localNodeSigner(generateSecretKey());
  * const channelId = await autoChannelOf({
  *   stateDir: "/var/lib/turnpike",
  *   townPubkey: "ab".repeat(32),
  *   relayUrl: "ws://127.0.0.1:7777",
  *   signer,
- *   log: console.log,
- * }); // undefined: no `[channels] auto`
+ *   log: () => {},
+ * });
+ * assert.equal(channelId, undefined);
  * ```
  */
 export async function autoChannelOf(o: ProviderChannelsOptions): Promise<string | undefined> {
@@ -162,19 +168,21 @@ export async function autoChannelOf(o: ProviderChannelsOptions): Promise<string 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey } from "nostr-tools/pure";
  * import { payoutReceiverOf } from "./provider_channels.ts";
- * import type { NodeSigner } from "../../../protocol/node_signer.ts";
+ * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
  *
- * declare const signer: NodeSigner;
+ * // No [chains] table: payouts are not kept (kept on anvil: tests/interop/anvil_town_payout_test.ts).
+ * using signer = localNodeSigner(generateSecretKey());
  * const payouts = payoutReceiverOf({
  *   stateDir: "/var/lib/turnpike",
  *   townPubkey: "ab".repeat(32),
  *   relayUrl: "ws://127.0.0.1:7777",
  *   signer,
- *   log: console.log,
- *   onChange: (change) => console.log(change.action),
+ *   log: () => {},
  * });
- * await payouts?.close();
+ * assert.equal(payouts, undefined);
  * ```
  */
 export function payoutReceiverOf(o: ProviderChannelsOptions): PayoutReceiver | undefined {
@@ -210,13 +218,26 @@ export function payoutReceiverOf(o: ProviderChannelsOptions): PayoutReceiver | u
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { reportChannelChange } from "./provider_channels.ts";
- * import type { ChannelChange } from "../../channels/channel_watcher.ts";
+ * import { newChannelRecord } from "../../channels/channel_record_builder.ts";
+ * import { resolveChainConfig } from "../../../config/chain_config.ts";
  *
- * declare const change: ChannelChange;
- * reportChannelChange(change, console.log, {
- *   raise: (kind, message) => console.warn(kind, message),
- * });
+ * const chain = resolveChainConfig("evm:base:31337", { section: { rpc_url: "http://127.0.0.1:8545" } });
+ * const before = newChannelRecord(
+ *   { chain, address: `0x${"a1".repeat(20)}`, tokenNetworkAddress: `0x${"c1".repeat(20)}`, tokenAddress: `0x${"d1".repeat(20)}` },
+ *   { channelId: `0x${"ab".repeat(32)}`, peerAddress: `0x${"b2".repeat(20)}`, settleTimeout: 3600n, deposit: 1000n },
+ * );
+ * const record = { ...before, status: "closed" as const };
+ * const lines: string[] = [];
+ * const alerts: string[] = [];
+ * reportChannelChange(
+ *   { before, record, action: "close", fields: { Disputed: "closed with an old claim" } },
+ *   (line) => lines.push(line),
+ *   { raise: (kind) => alerts.push(kind) },
+ * );
+ * assert.deepEqual(lines, [`channel ${record.channelId}: close (closed on chain)`]);
+ * assert.deepEqual(alerts, ["channel-dispute"]);
  * ```
  */
 export function reportChannelChange(

@@ -28,10 +28,15 @@ const PROVIDER_CODES = ["sandbox-error", "agent-sandbox-error", "unavailable", "
  *
  * @example
  * ```ts
- * import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
+ * import assert from "node:assert/strict";
+ * import { providerSideCause } from "./refund_desk.ts";
  *
- * declare const record: ProviderJobRecord;
- * if (providerSideCause(record) !== undefined) console.log("its deposit goes back when asked");
+ * // The sandbox failed: the provider's cause, its deposit goes back when asked.
+ * const sandboxFailed = { status: "error" as const, error: "sandbox", errorCode: "sandbox-error" };
+ * assert.equal(providerSideCause(sandboxFailed), "sandbox-error");
+ * // The requester's gate failed: not the provider's.
+ * const gateFailed = { status: "error" as const, error: "gate failed", errorCode: "gate-failed" };
+ * assert.equal(providerSideCause(gateFailed), undefined);
  * ```
  */
 export function providerSideCause(
@@ -65,13 +70,27 @@ const REFUND_EXPIRY_MS = 20_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey } from "nostr-tools/pure";
  * import { RefundDesk } from "./refund_desk.ts";
- * import type { RefundDeskOptions } from "./refund_desk.ts";
+ * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
+ * import { openPaymentLog } from "../../../state/payments/payment_log.ts";
+ * import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
  *
- * declare const options: RefundDeskOptions;
- * const desk = new RefundDesk(options);
+ * const stateDir = await Deno.makeTempDir();
+ * using signer = localNodeSigner(generateSecretKey());
+ * const desk = new RefundDesk({
+ *   address: () => "g.town.provider",
+ *   store: new Map<string, ProviderJobRecord>(), // no jobs yet
+ *   payments: await openPaymentLog({ stateDir }),
+ *   signer,
+ *   send: () => Promise.reject(new Error("nothing is owed: nothing is sent")),
+ *   log: () => {},
+ * });
  * const answer = await desk.ask("ab".repeat(32), "g.town.alice"); // F99: what happened
- * console.log(answer.type === "reject" ? answer.message : "");
+ * assert.equal(answer.type === "reject" && answer.message, "no-refund: no such job");
+ * await Deno.remove(stateDir, { recursive: true });
+ * // A refund paid: tests/unit/roles/provider/refund_desk_test.ts.
  * ```
  */
 export class RefundDesk {

@@ -41,6 +41,7 @@ export interface RequesterShareOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requesterShare } from "./requester_share.ts";
  *
  * // A stranger: the floor.
@@ -51,7 +52,7 @@ export interface RequesterShareOptions {
  *   payments: [],
  *   nowMs: Date.now(),
  * });
- * console.log(share); // 2
+ * assert.equal(share, 2);
  * ```
  */
 export function requesterShare(requester: string, options: RequesterShareOptions): number {

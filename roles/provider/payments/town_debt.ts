@@ -28,11 +28,23 @@ export interface TownDebt {
  *
  * @example
  * ```ts
- * import { listChannels } from "../../../state/channels/channel_file.ts";
+ * import assert from "node:assert/strict";
+ * import { townDebtOf } from "./town_debt.ts";
+ * import { PAYOUT_CHANNEL_LABEL } from "../../channels/payout_receiver.ts";
  *
- * declare const stateDir: string;
- * declare const log: { entries(): Parameters<typeof townDebtOf>[0] };
- * const { debt } = townDebtOf(log.entries(), await listChannels(stateDir));
+ * // A job paid 30 through the town (the payment log's entry); its payout claims kept cover 20.
+ * const paid = {
+ *   ts: new Date().toISOString(),
+ *   direction: "in" as const,
+ *   event: "fulfilled" as const,
+ *   jobId: "j1",
+ *   invoiceId: "i1",
+ *   amount: "30",
+ *   asset: "USD",
+ *   peer: "c".repeat(64),
+ * };
+ * const payouts = { peerLabel: PAYOUT_CHANNEL_LABEL, received: 20n };
+ * assert.deepEqual(townDebtOf([paid], [payouts]), { earned: 30n, claimed: 20n, debt: 10n });
  * ```
  */
 export function townDebtOf(
@@ -55,8 +67,14 @@ export function townDebtOf(
  *
  * @example
  * ```ts
- * townDebtRefusal({ earned: 30n, claimed: 0n, debt: 30n }, 20n);
- * // "the town owes this provider 30 unclaimed (earned 30, claimed 0), over its limit 20"
+ * import assert from "node:assert/strict";
+ * import { townDebtRefusal } from "./town_debt.ts";
+ *
+ * assert.equal(
+ *   townDebtRefusal({ earned: 30n, claimed: 0n, debt: 30n }, 20n),
+ *   "the town owes this provider 30 unclaimed (earned 30, claimed 0), over its limit 20",
+ * );
+ * assert.equal(townDebtRefusal({ earned: 30n, claimed: 0n, debt: 30n }, 50n), undefined);
  * ```
  */
 export function townDebtRefusal(debt: TownDebt, limit: bigint | undefined): string | undefined {
@@ -81,15 +99,32 @@ export interface TownDebtGuardOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TownDebtGuard } from "./town_debt.ts";
  *
+ * // 30 paid through the town, no payout channel in the state dir yet: 30 owed.
+ * const paid = {
+ *   ts: new Date().toISOString(),
+ *   direction: "in" as const,
+ *   event: "fulfilled" as const,
+ *   jobId: "j1",
+ *   invoiceId: "i1",
+ *   amount: "30",
+ *   asset: "USD",
+ *   peer: "c".repeat(64),
+ * };
+ * const stateDir = await Deno.makeTempDir();
+ * const alerts: string[] = [];
  * const guard = new TownDebtGuard({
- *   stateDir: "/var/lib/turnpike",
- *   limit: 1_000_000n,
- *   entries: () => [],
- *   alert: (kind, message) => console.warn(kind, message),
+ *   stateDir,
+ *   limit: 20n,
+ *   entries: () => [paid],
+ *   alert: (kind) => alerts.push(kind),
  * });
- * const refusal = await guard.refusal(); // undefined: serve the job
+ * assert.match((await guard.refusal())!, /^the town owes this provider 30 unclaimed/);
+ * assert.match((await guard.refusal())!, /over its limit 20$/);
+ * assert.deepEqual(alerts, ["town-debt"]); // once per crossing
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export class TownDebtGuard {

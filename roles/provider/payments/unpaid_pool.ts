@@ -68,10 +68,11 @@ export class UnpaidPool {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { UnpaidPool } from "./unpaid_pool.ts";
    *
    * const pool = new UnpaidPool({ max: 8, maxPerRequester: 2, shareOf: () => 5 });
-   * console.log(pool.shareOf("ab".repeat(32))); // 5
+   * assert.equal(pool.shareOf("ab".repeat(32)), 5);
    * ```
    */
   shareOf(requester: string): number {
@@ -90,13 +91,15 @@ export class UnpaidPool {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { UnpaidPool } from "./unpaid_pool.ts";
    *
    * const pool = new UnpaidPool({ max: 8, maxPerRequester: 2 });
    * const requester = "c".repeat(64);
    * pool.reserve("job-1", requester);
    * pool.reserve("job-2", requester);
-   * console.assert(pool.countOf(requester) >= 2); // a third request of it is dropped
+   * assert.equal(pool.countOf(requester), 2);
+   * assert.equal(pool.reserve("job-3", requester).ok, false); // a third request of it is dropped
    * ```
    */
   countOf(requester: string): number {
@@ -111,17 +114,14 @@ export class UnpaidPool {
    *
    * @example
    * ```ts
-   * import { type UnpaidDropReason, UnpaidPool, type UnpaidWithdrawalReason } from "./unpaid_pool.ts";
-   * import type { NostrEvent } from "../../../protocol/nostr_event.ts";
+   * import assert from "node:assert/strict";
+   * import { UnpaidPool } from "./unpaid_pool.ts";
    *
-   * declare function drop(event: NostrEvent, reason: UnpaidDropReason, detail: string): void;
-   * declare function withdraw(jobId: string, reason: UnpaidWithdrawalReason): void;
-   * const pool = new UnpaidPool({ max: 8, maxPerRequester: 2 });
-   * function admit(event: NostrEvent): void {
-   *   const r = pool.reserve(event.id, event.pubkey);
-   *   if (!r.ok) return drop(event, r.reason, r.detail);
-   *   if (r.displaced !== undefined) withdraw(r.displaced, "unpaid-displaced");
-   * }
+   * const pool = new UnpaidPool({ max: 2, maxPerRequester: 2 });
+   * assert.deepEqual(pool.reserve("job-1", "a".repeat(64)), { ok: true, displaced: undefined });
+   * assert.deepEqual(pool.reserve("job-2", "b".repeat(64)), { ok: true, displaced: undefined });
+   * // Full: the oldest job gives up its slot, for the caller to withdraw ("unpaid-displaced").
+   * assert.deepEqual(pool.reserve("job-3", "c".repeat(64)), { ok: true, displaced: "job-1" });
    * ```
    */
   reserve(jobId: string, requester: string): UnpaidReservation {
@@ -150,12 +150,13 @@ export class UnpaidPool {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { UnpaidPool } from "./unpaid_pool.ts";
-   * import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
    *
-   * declare const unpaidRecords: ProviderJobRecord[]; // read back at start
-   * const pool = new UnpaidPool({ max: 8, maxPerRequester: 2 });
-   * for (const record of unpaidRecords) pool.restore(record.id, record.customer);
+   * // Three unpaid jobs read back at start, into a pool of two: none displaced.
+   * const pool = new UnpaidPool({ max: 2, maxPerRequester: 2 });
+   * for (const id of ["job-1", "job-2", "job-3"]) pool.restore(id, "c".repeat(64));
+   * assert.equal(pool.size, 3);
    * ```
    */
   restore(jobId: string, requester: string): void {
@@ -167,12 +168,14 @@ export class UnpaidPool {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { UnpaidPool } from "./unpaid_pool.ts";
    *
    * const pool = new UnpaidPool({ max: 8, maxPerRequester: 2 });
    * const jobId = "job-1";
    * pool.reserve(jobId, "c".repeat(64));
-   * console.assert(pool.release(jobId)); // paid: it leaves the pool
+   * assert.equal(pool.release(jobId), true); // paid: it leaves the pool
+   * assert.equal(pool.release(jobId), false);
    * ```
    */
   release(jobId: string): boolean {

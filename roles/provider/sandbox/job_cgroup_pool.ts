@@ -52,9 +52,15 @@ export interface JobCgroupLimits {
  *
  * @example
  * ```ts
- * const pool = new JobCgroupPool({ controllers: { memory: true, pids: true } });
+ * import assert from "node:assert/strict";
+ * import { JobCgroupPool } from "./job_cgroup_pool.ts";
+ * import { probeCgroupControllers } from "./sandbox_limits.ts";
+ *
+ * const pool = new JobCgroupPool({ controllers: await probeCgroupControllers() });
  * const groups = pool.acquire({ memoryBytes: 2 ** 28, maxProcesses: 256 });
  * // ... the job joins them and runs ...
+ * await pool.release(groups);
+ * assert.deepEqual(pool.acquire({ memoryBytes: 2 ** 28, maxProcesses: 256 }), groups); // reused
  * await pool.release(groups);
  * await pool.close();
  * ```
@@ -157,7 +163,16 @@ function setMemoryLimit(dir: string, bytes: number): void {
  *
  * @example
  * ```ts
- * await reapPooledCgroups();
+ * import assert from "node:assert/strict";
+ * import { reapPooledCgroups } from "./job_cgroup_pool.ts";
+ *
+ * // A pooled cgroup left by a process that is gone (a directory under the controller's root).
+ * const gone = new Deno.Command("true").spawn();
+ * await gone.status;
+ * const root = await Deno.makeTempDir();
+ * await Deno.mkdir(`${root}/turnpike-pool-${gone.pid}-1`);
+ * assert.equal(await reapPooledCgroups([root]), 1);
+ * await Deno.remove(root);
  * ```
  */
 export async function reapPooledCgroups(

@@ -14,9 +14,15 @@ import { sleep } from "../../../protocol/backoff.ts";
  *
  * @example
  * ```ts
- * declare const stateDir: string;
- * declare const jobId: string;
- * const pids = await reapSkillProcesses(`${stateDir}/work/${jobId}`);
+ * import assert from "node:assert/strict";
+ * import { reapSkillProcesses } from "./orphan_reaper.ts";
+ *
+ * // A process left over from a job naming its work dir (as the sandbox's unshare does) is killed.
+ * const workDir = await Deno.makeTempDir();
+ * const orphan = new Deno.Command("sh", { args: ["-c", "sleep 30; true", "job", workDir] }).spawn();
+ * assert((await reapSkillProcesses(workDir)).includes(orphan.pid)); // with its sleep, once forked
+ * assert.equal((await orphan.status).signal, "SIGKILL");
+ * await Deno.remove(workDir);
  * ```
  */
 export function reapSkillProcesses(workDir: string): Promise<number[]> {
@@ -36,10 +42,13 @@ export const PREPARED_PREFIX = ".pool-";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { reapPreparedSandboxes } from "./orphan_reaper.ts";
+ *
  * const jobsRoot = await Deno.makeTempDir();
  * await Deno.mkdir(`${jobsRoot}/.pool-x`);
  * await reapPreparedSandboxes(jobsRoot);
- * if ([...Deno.readDirSync(jobsRoot)].length !== 0) throw new Error("left behind");
+ * assert.deepEqual([...Deno.readDirSync(jobsRoot)], []); // nothing left behind
  * await Deno.remove(jobsRoot);
  * ```
  */
@@ -106,8 +115,15 @@ async function reapProcesses(matches: (arg: string) => boolean): Promise<number[
  *
  * @example
  * ```ts
- * declare const jobId: string;
- * await reapSkillCgroups(jobId);
+ * import assert from "node:assert/strict";
+ * import { reapSkillCgroups } from "./orphan_reaper.ts";
+ *
+ * // A killed provider left a memory cgroup of job j1 (a directory under the controller's root).
+ * const root = await Deno.makeTempDir();
+ * await Deno.mkdir(`${root}/turnpike-j1-0a1b2c3d`);
+ * assert.equal(await reapSkillCgroups("j1", [root]), 1);
+ * assert.deepEqual([...Deno.readDirSync(root)], []);
+ * await Deno.remove(root);
  * ```
  */
 export async function reapSkillCgroups(

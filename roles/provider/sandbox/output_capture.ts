@@ -20,10 +20,11 @@ export interface Captured {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readCapped } from "./output_capture.ts";
  *
  * const { bytes, truncated } = await readCapped(ReadableStream.from([new Uint8Array(5)]), 3, () => {});
- * [bytes.length, truncated]; // [3, true]
+ * assert.deepEqual([bytes.length, truncated], [3, true]);
  * ```
  */
 export async function readCapped(
@@ -55,12 +56,13 @@ export async function readCapped(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TailKeeper } from "./output_capture.ts";
  *
  * const tail = new TailKeeper(3);
  * tail.push(new TextEncoder().encode("abcd"));
  * tail.push(new TextEncoder().encode("ef"));
- * new TextDecoder().decode(tail.captured().bytes); // "def"
+ * assert.equal(new TextDecoder().decode(tail.captured().bytes), "def");
  * ```
  */
 export class TailKeeper {
@@ -97,10 +99,11 @@ export class TailKeeper {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readTail } from "./output_capture.ts";
  *
  * const tail = await readTail(ReadableStream.from([new TextEncoder().encode("abcdef")]), 2);
- * new TextDecoder().decode(tail.bytes); // "ef"
+ * assert.equal(new TextDecoder().decode(tail.bytes), "ef");
  * ```
  */
 export async function readTail(

@@ -24,8 +24,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PDEATHSIG_OPTION } from "./parent_death.ts";
- * if (PDEATHSIG_OPTION !== "--pdeathsig=KILL") throw new Error("changed");
+ *
+ * assert.equal(PDEATHSIG_OPTION, "--pdeathsig=KILL");
  * ```
  */
 export const PDEATHSIG_OPTION = "--pdeathsig=KILL";
@@ -36,10 +38,12 @@ export const PDEATHSIG_OPTION = "--pdeathsig=KILL";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DIE_WITH_PARENT } from "./parent_death.ts";
- * const [program, ...args] = [...DIE_WITH_PARENT, "unshare", "--pid", "--fork", "true"];
+ *
+ * const [program, ...args] = [...DIE_WITH_PARENT, "sh", "-c", "exit 3"];
  * const status = await new Deno.Command(program, { args }).output();
- * console.log(status.code);
+ * assert.equal(status.code, 3); // setpriv execs the command: its exit is the command's
  * ```
  */
 export const DIE_WITH_PARENT: readonly string[] = ["setpriv", PDEATHSIG_OPTION];

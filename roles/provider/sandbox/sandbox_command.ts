@@ -115,14 +115,13 @@ export interface AgentCommandCheckerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { agentCommandChecker } from "./sandbox_command.ts";
  *
- * const check = await agentCommandChecker({
- *   skillsDir: "skills",
- *   hidden: ["/var/lib/turnpike"],
- *   sandboxMode: "auto",
- * });
- * console.log(check("claude -p task") ?? "claude is there");
+ * const skillsDir = new URL("../../../skills", import.meta.url).pathname; // agent-task is there
+ * const check = await agentCommandChecker({ skillsDir, hidden: ["/var/lib/turnpike"], sandboxMode: "auto" });
+ * assert.equal(check("sh -c true"), undefined); // sh is in /bin
+ * assert.match(check("no-such-agent -p task")!, /not found/);
  * ```
  */
 export async function agentCommandChecker(

@@ -71,6 +71,7 @@ const FORWARDER_FILE = (() => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sandboxGatewayPlan } from "./sandbox_gateway.ts";
  *
  * const none = sandboxGatewayPlan(undefined, {
@@ -78,7 +79,7 @@ const FORWARDER_FILE = (() => {
  *   dropTo: "nobody",
  *   network: false,
  * });
- * none.setup; // "-"
+ * assert.deepEqual(none, { binds: [], setup: "-", env: {} });
  * ```
  */
 export function sandboxGatewayPlan(

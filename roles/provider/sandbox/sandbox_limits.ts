@@ -61,7 +61,12 @@ export interface JobCgroupsOptions {
  *
  * @example
  * ```ts
- * const { memory, pids } = await probeCgroupControllers();
+ * import assert from "node:assert/strict";
+ * import { probeCgroupControllers } from "./sandbox_limits.ts";
+ *
+ * const { memory, pids } = await probeCgroupControllers(); // both false unless root on cgroup v1
+ * assert.equal(typeof memory, "boolean");
+ * assert.equal(typeof pids, "boolean");
  * ```
  */
 export async function probeCgroupControllers(): Promise<{ memory: boolean; pids: boolean }> {
@@ -84,8 +89,14 @@ export async function probeCgroupControllers(): Promise<{ memory: boolean; pids:
  *
  * @example
  * ```ts
- * declare const controllers: Parameters<typeof createJobCgroups>[0]["controllers"];
+ * import assert from "node:assert/strict";
+ * import { createJobCgroups, probeCgroupControllers, removeJobCgroups } from "./sandbox_limits.ts";
+ *
+ * const controllers = await probeCgroupControllers();
  * const groups = createJobCgroups({ name: "job1", memoryBytes: 2 ** 28, maxProcesses: 256, controllers });
+ * assert.equal(groups.memory !== undefined, controllers.memory);
+ * if (groups.pids) assert.equal(await Deno.readTextFile(`${groups.pids}/pids.max`), "256\n");
+ * await removeJobCgroups(groups);
  * ```
  */
 export function createJobCgroups(o: JobCgroupsOptions): JobCgroups {
@@ -117,8 +128,15 @@ export function createJobCgroups(o: JobCgroupsOptions): JobCgroups {
  *
  * @example
  * ```ts
- * declare const groups: Parameters<typeof removeJobCgroups>[0];
+ * import assert from "node:assert/strict";
+ * import { createJobCgroups, probeCgroupControllers, removeJobCgroups } from "./sandbox_limits.ts";
+ *
+ * const controllers = await probeCgroupControllers();
+ * const groups = createJobCgroups({ name: "job1", memoryBytes: 2 ** 28, maxProcesses: 256, controllers });
  * await removeJobCgroups(groups);
+ * for (const dir of [groups.memory, groups.pids]) {
+ *   if (dir) await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+ * }
  * ```
  */
 export async function removeJobCgroups(groups: JobCgroups): Promise<void> {
@@ -139,8 +157,14 @@ export async function removeJobCgroups(groups: JobCgroups): Promise<void> {
  *
  * @example
  * ```ts
- * declare const groups: Parameters<typeof removeJobCgroups>[0];
- * if (!(await killCgroupProcesses(groups.memory))) console.log("still busy");
+ * import assert from "node:assert/strict";
+ * import { createJobCgroups, killCgroupProcesses, probeCgroupControllers, removeJobCgroups } from "./sandbox_limits.ts";
+ *
+ * const controllers = await probeCgroupControllers();
+ * const groups = createJobCgroups({ name: "job1", memoryBytes: 2 ** 28, maxProcesses: 256, controllers });
+ * assert.equal(await killCgroupProcesses(groups.memory), true); // no process in it: empty at once
+ * assert.equal(await killCgroupProcesses(undefined), true); // no group
+ * await removeJobCgroups(groups);
  * ```
  */
 export async function killCgroupProcesses(dir: string | undefined): Promise<boolean> {
@@ -163,8 +187,13 @@ export async function killCgroupProcesses(dir: string | undefined): Promise<bool
  *
  * @example
  * ```ts
- * declare const groups: Parameters<typeof removeJobCgroups>[0];
- * if (oomKills(groups.memory) > 0) console.log("memory-limit");
+ * import assert from "node:assert/strict";
+ * import { createJobCgroups, oomKills, probeCgroupControllers, removeJobCgroups } from "./sandbox_limits.ts";
+ *
+ * const controllers = await probeCgroupControllers();
+ * const groups = createJobCgroups({ name: "job1", memoryBytes: 2 ** 28, maxProcesses: 256, controllers });
+ * assert.equal(oomKills(groups.memory), 0); // nothing ran in it yet
+ * await removeJobCgroups(groups);
  * ```
  */
 export function oomKills(dir: string | undefined): number {
@@ -190,8 +219,13 @@ function cgroupPids(dir: string): number[] {
  *
  * @example
  * ```ts
- * declare const child: Deno.ChildProcess;
- * processTree(child.pid); // [1234, 1240, 1241]
+ * import assert from "node:assert/strict";
+ * import { killTree, processTree } from "./sandbox_limits.ts";
+ *
+ * const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
+ * assert.deepEqual(processTree(child.pid), [child.pid]); // no descendants
+ * killTree(child.pid);
+ * await child.status;
  * ```
  */
 export function processTree(pid: number): number[] {
@@ -211,8 +245,12 @@ export function processTree(pid: number): number[] {
  *
  * @example
  * ```ts
- * declare const child: Deno.ChildProcess;
+ * import assert from "node:assert/strict";
+ * import { killTree } from "./sandbox_limits.ts";
+ *
+ * const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
  * killTree(child.pid);
+ * assert.equal((await child.status).signal, "SIGKILL");
  * ```
  */
 export function killTree(pid: number): void {
@@ -239,9 +277,15 @@ function childrenOf(pid: number): number[] {
  *
  * @example
  * ```ts
- * declare const child: Deno.ChildProcess;
+ * import assert from "node:assert/strict";
+ * import { killTree, treeMemoryBytes } from "./sandbox_limits.ts";
+ *
+ * const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
  * const limit = 2 ** 28;
- * if (treeMemoryBytes(child.pid) > limit) killTree(child.pid);
+ * const bytes = treeMemoryBytes(child.pid);
+ * assert(bytes > 0 && bytes < limit); // a sleep is far under the limit: not killed for it
+ * killTree(child.pid);
+ * await child.status;
  * ```
  */
 export function treeMemoryBytes(pid: number): number {
@@ -269,8 +313,13 @@ export function treeMemoryBytes(pid: number): number {
  *
  * @example
  * ```ts
- * declare const child: Deno.ChildProcess;
- * if (treeMemoryBytes(child.pid) + treeMemfdBytes(child.pid) > 2 ** 28) killTree(child.pid);
+ * import assert from "node:assert/strict";
+ * import { killTree, treeMemfdBytes } from "./sandbox_limits.ts";
+ *
+ * const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
+ * assert.equal(treeMemfdBytes(child.pid), 0); // a sleep holds no memfd
+ * killTree(child.pid);
+ * await child.status;
  * ```
  */
 export function treeMemfdBytes(pid: number): number {
@@ -326,9 +375,14 @@ export interface JobTmpfsMeter {
  *
  * @example
  * ```ts
- * declare const initPid: number;
- * const meter = jobTmpfsMeter(initPid);
- * if (meter.bytes() > 2 ** 28) killTree(initPid);
+ * import assert from "node:assert/strict";
+ * import { jobTmpfsMeter } from "./sandbox_limits.ts";
+ *
+ * // A job whose init is gone (or not started) weighs nothing; a job's /tmp filled past its size:
+ * // tests/unit/roles/provider/skill_sandbox_test.ts.
+ * const child = new Deno.Command("true").spawn();
+ * await child.status;
+ * assert.equal(jobTmpfsMeter(child.pid).bytes(), 0);
  * ```
  */
 export function jobTmpfsMeter(initPid: number): JobTmpfsMeter {

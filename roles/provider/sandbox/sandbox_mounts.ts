@@ -132,9 +132,24 @@ interface Mount {
  *
  * @example
  * ```ts
- * declare const paths: Omit<Parameters<typeof buildSandboxFstab>[0], "root">;
- * const fstab = buildSandboxFstab({ root: "/state/work/.root", ...paths });
- * // "turnpike-root /state/work/.root tmpfs size=1048576,mode=0755 0 0\n/usr ..."
+ * import assert from "node:assert/strict";
+ * import { buildSandboxFstab } from "./sandbox_mounts.ts";
+ *
+ * const fstab = buildSandboxFstab({
+ *   root: "/state/work/.root",
+ *   devSkeleton: "/state/work/.dev",
+ *   binSkeleton: "/state/work/.bin",
+ *   deniedFile: "/state/work/.denied",
+ *   systemDirs: ["/usr", "/etc"],
+ *   workDir: "/state/work/j1",
+ *   denoBinary: "/usr/local/bin/deno",
+ *   skillDir: "/srv/skills/echo",
+ *   hidden: [{ path: "/state", isDirectory: true }],
+ *   tmpBytes: 2 ** 26,
+ * });
+ * const lines = fstab.trimEnd().split("\n");
+ * assert.match(lines[0], /^turnpike-root \/state\/work\/\.root tmpfs size=\d+,mode=0755 0 0$/);
+ * assert(lines.every((line) => line.split(" ")[1].startsWith("/state/work/.root")));
  * ```
  */
 export function buildSandboxFstab(o: SandboxFstabOptions): string {

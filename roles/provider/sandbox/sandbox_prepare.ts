@@ -32,7 +32,11 @@ import type { SkillJob, SkillOutcome, SkillSandboxOptions } from "./skill_sandbo
  *
  * @example
  * ```ts
- * if (!DENO_BINARY.startsWith("/")) throw new Error("not resolved");
+ * import assert from "node:assert/strict";
+ * import { DENO_BINARY } from "./sandbox_prepare.ts";
+ *
+ * assert(DENO_BINARY.startsWith("/")); // resolved, links followed
+ * assert.equal(DENO_BINARY, Deno.realPathSync(Deno.execPath()));
  * ```
  */
 export const DENO_BINARY = Deno.realPathSync(Deno.execPath());
@@ -42,7 +46,11 @@ export const DENO_BINARY = Deno.realPathSync(Deno.execPath());
  *
  * @example
  * ```ts
- * const bound = TOON_MODULE !== undefined; // then TURNPIKE_TOON_MODULE names it in the job
+ * import assert from "node:assert/strict";
+ * import { TOON_MODULE } from "./sandbox_prepare.ts";
+ *
+ * // Run from source, the module is a file: TURNPIKE_TOON_MODULE names it in the job.
+ * assert((await Deno.stat(TOON_MODULE!)).isFile);
  * ```
  */
 export const TOON_MODULE = toonModuleFile();
@@ -75,11 +83,8 @@ export interface SandboxHost {
  * (this user's, mode 000: without capabilities not even its owner reads it, so the job reads
  * "Permission denied" and the outcome names the denial from that).
  *
- * @example
- * ```ts
- * declare const host: SandboxHost;
- * ensureHostFiles(host);
- * ```
+ * It writes the host files of a sandbox createSkillSandbox made: no example that runs here:
+ * tests/unit/roles/provider/skill_sandbox_test.ts.
  */
 export function ensureHostFiles(host: SandboxHost): void {
   Deno.mkdirSync(host.root, { recursive: true, mode: 0o755 });
@@ -148,9 +153,17 @@ export interface PreparedJob {
  *
  * @example
  * ```ts
- * import type { SkillJob } from "./skill_sandbox.ts";
- * declare const job: SkillJob;
- * const key = poolKey(job, { jobsRoot: "/state/jobs", hiddenPaths: ["/state"] });
+ * import assert from "node:assert/strict";
+ * import { poolKey } from "./sandbox_prepare.ts";
+ * import { parseSkillManifest } from "../skills/skill_manifest.ts";
+ *
+ * const skillDir = new URL("../../../skills/echo", import.meta.url).pathname;
+ * const manifest = parseSkillManifest(await Deno.readTextFile(`${skillDir}/SKILL.md`));
+ * const options = { jobsRoot: "/state/jobs", hiddenPaths: ["/state"] };
+ * const job = { jobId: "j1", skillDir, manifest, input: "" };
+ * // Two jobs of one skill share a key (their id and input are not in it); no skill, no key.
+ * assert.equal(poolKey({ ...job, jobId: "j2", input: "x" }, options), poolKey(job, options));
+ * assert.equal(poolKey({ ...job, skillDir: "/nonexistent" }, options), undefined);
  * ```
  */
 export function poolKey(job: SkillJob, options: SkillSandboxOptions): string | undefined {
@@ -189,15 +202,8 @@ export interface JobPlan {
  * `name` is the work dir's (the job's id, or a prepared sandbox's); a refusal is the outcome
  * of a job whose manifest asks for more than the operator allows.
  *
- * @example
- * ```ts
- * import type { SkillJob } from "./skill_sandbox.ts";
- * declare const job: SkillJob;
- * declare const host: SandboxHost;
- * const options = { jobsRoot: "/state/jobs", hiddenPaths: ["/state"] };
- * const plan = prepareJob(job, options, host, job.jobId, "ro");
- * if ("refusal" in plan) console.log(plan.refusal.reason);
- * ```
+ * It needs the host a sandbox probed (createSkillSandbox, whose example runs a job): no example
+ * that runs here: tests/unit/roles/provider/skill_sandbox_test.ts.
  */
 export function prepareJob(
   job: SkillJob,
@@ -320,7 +326,16 @@ function freshWorkDir(
  *
  * @example
  * ```ts
- * copyInputFiles("/state/jobs/j1", [{ path: "/state/blobs/ab12", name: "ab12" }]);
+ * import assert from "node:assert/strict";
+ * import { copyInputFiles } from "./sandbox_prepare.ts";
+ *
+ * const workDir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${workDir}/inputs`);
+ * await Deno.writeTextFile(`${workDir}/blob`, "bytes");
+ * copyInputFiles(workDir, [{ path: `${workDir}/blob`, name: "ab12" }]);
+ * assert.equal(await Deno.readTextFile(`${workDir}/inputs/ab12`), "bytes");
+ * assert.equal((await Deno.stat(`${workDir}/inputs/ab12`)).mode! & 0o777, 0o444);
+ * await Deno.remove(workDir, { recursive: true });
  * ```
  */
 export function copyInputFiles(
@@ -342,7 +357,15 @@ export function copyInputFiles(
  *
  * @example
  * ```ts
- * const nobodyRunsDeno = othersMay(DENO_BINARY, 0o005);
+ * import assert from "node:assert/strict";
+ * import { othersMay } from "./sandbox_prepare.ts";
+ *
+ * const file = await Deno.makeTempFile();
+ * await Deno.chmod(file, 0o755);
+ * assert.equal(othersMay(file, 0o005), true); // others read and run it
+ * await Deno.chmod(file, 0o750);
+ * assert.equal(othersMay(file, 0o005), false);
+ * await Deno.remove(file);
  * ```
  */
 export function othersMay(path: string, bits: number): boolean {
@@ -355,7 +378,14 @@ export function othersMay(path: string, bits: number): boolean {
  *
  * @example
  * ```ts
- * const mode = modeOf(DENO_BINARY);
+ * import assert from "node:assert/strict";
+ * import { modeOf } from "./sandbox_prepare.ts";
+ *
+ * const file = await Deno.makeTempFile();
+ * await Deno.chmod(file, 0o640);
+ * assert.equal(modeOf(file), "0640");
+ * await Deno.remove(file);
+ * assert.equal(modeOf(file), "0000"); // absent
  * ```
  */
 export function modeOf(path: string): string {

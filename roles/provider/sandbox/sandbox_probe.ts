@@ -34,7 +34,12 @@ export interface SandboxProbe {
  *
  * @example
  * ```ts
- * const { mode, reason, limits } = await probeSandbox();
+ * import assert from "node:assert/strict";
+ * import { probeSandbox } from "./sandbox_probe.ts";
+ *
+ * const { mode, reason } = await probeSandbox();
+ * assert.equal(mode, Deno.uid() === 0 ? "root" : "rootless");
+ * assert.notEqual(reason, "");
  * ```
  */
 export async function probeSandbox(want: SandboxMode | "auto" = "auto"): Promise<SandboxProbe> {

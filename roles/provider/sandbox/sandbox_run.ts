@@ -44,15 +44,8 @@ const MiB = 1024 * 1024;
  * skill (the pool refilled after), else in one made now. `denoCache` is how the job sees the
  * Deno cache: `ro` for jobs, `rw` for a warm-up, undefined without one.
  *
- * @example
- * ```ts
- * import type { SkillJob } from "./skill_sandbox.ts";
- * import type { SandboxHost } from "./sandbox_prepare.ts";
- * declare const job: SkillJob;
- * declare const host: SandboxHost;
- * const options = { jobsRoot: "/state/jobs", hiddenPaths: ["/state"] };
- * const outcome = await runJob(job, options, host, "ro");
- * ```
+ * It needs the host a sandbox probed (createSkillSandbox, whose example runs a job): no example
+ * that runs here: tests/unit/roles/provider/skill_sandbox_test.ts.
  */
 export async function runJob(
   job: SkillJob,
@@ -112,16 +105,8 @@ async function runFresh(
 /**
  * Prepares sandboxes ahead for `key`'s skill, up to the pool's limits (now, or `later`).
  *
- * @example
- * ```ts
- * import type { SkillJob } from "./skill_sandbox.ts";
- * import { poolKey, type SandboxHost } from "./sandbox_prepare.ts";
- * declare const job: SkillJob;
- * declare const host: SandboxHost;
- * const options = { jobsRoot: "/state/jobs", hiddenPaths: ["/state"] };
- * const key = poolKey(job, options);
- * if (key !== undefined) fillPool(key, job, options, host, "ro");
- * ```
+ * It needs the host a sandbox probed and starts sandboxes that wait: no example that runs here:
+ * tests/unit/roles/provider/sandbox_pool_test.ts.
  */
 export function fillPool(
   key: string,

@@ -69,13 +69,8 @@ const MAX_WORK_FILES = 100_000;
  * tail, enforces the timeout, memory (when `sampled`, else the cgroup's count), disk and output
  * limits and cancellation, and classifies the outcome. The clock starts here.
  *
- * @example
- * ```ts
- * declare const job: Parameters<typeof superviseJob>[0];
- * declare const child: Deno.ChildProcess;
- * const outcome = await superviseJob(job, { hiddenPaths: [], jobsRoot: "/w" }, false, "/w/j1",
- *   child, new Uint8Array(), {});
- * ```
+ * It needs a sandbox's process started by runJob: no example that runs here:
+ * tests/unit/roles/provider/skill_sandbox_test.ts.
  */
 export async function superviseJob(
   job: SkillJob,

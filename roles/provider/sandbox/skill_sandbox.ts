@@ -195,10 +195,27 @@ const SANDBOX_HOST_DIR = ".sandbox";
  *
  * @example
  * ```ts
- * declare const manifest: Parameters<SkillSandbox["run"]>[0]["manifest"];
- * declare const input: Parameters<SkillSandbox["run"]>[0]["input"];
- * const sandbox = await createSkillSandbox({ jobsRoot: "/state/jobs", hiddenPaths: ["/state"] });
- * const outcome = await sandbox.run({ jobId: "j1", skillDir: "skills/echo", manifest, input });
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { createSkillSandbox } from "./skill_sandbox.ts";
+ * import { parseSkillManifest } from "../skills/skill_manifest.ts";
+ * import { encodeEventToon } from "../../../protocol/toon_codec.ts";
+ *
+ * const skillDir = new URL("../../../skills/echo", import.meta.url).pathname;
+ * const manifest = parseSkillManifest(await Deno.readTextFile(`${skillDir}/SKILL.md`));
+ * const request = finalizeEvent({
+ *   kind: 5601,
+ *   created_at: Math.floor(Date.now() / 1000),
+ *   tags: [["i", "hello", "text"]],
+ *   content: "",
+ * }, generateSecretKey());
+ * const stateDir = await Deno.makeTempDir();
+ * const sandbox = await createSkillSandbox({ jobsRoot: `${stateDir}/jobs`, hiddenPaths: [stateDir] });
+ * const outcome = await sandbox.run({ jobId: "j1", skillDir, manifest, input: encodeEventToon(request) });
+ * assert.equal(outcome.status, "ok");
+ * assert.equal(new TextDecoder().decode(outcome.stdout), "hello");
+ * await sandbox.close?.();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function createSkillSandbox(options: SkillSandboxOptions): Promise<SkillSandbox> {

@@ -58,19 +58,29 @@ export interface ProviderSkillsOptions extends
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ProviderSkills } from "./provider_skills.ts";
+ * import { writeSkillScaffold } from "./skill_scaffold.ts";
  *
+ * const stateDir = await Deno.makeTempDir();
+ * await writeSkillScaffold({ name: "wordcount", parentDir: `${stateDir}/skills`, kind: 5700 });
  * const skills = new ProviderSkills({
- *   stateDir: "/var/lib/turnpike",
- *   skillsDir: "skills",
- *   log: console.log,
+ *   stateDir,
+ *   skillsDir: `${stateDir}/skills`,
+ *   dockerHost: false,
+ *   preparedSandboxes: false,
+ *   log: () => {},
  *   stopped: () => false,
- *   onChange: () => console.log("skills changed"),
- *   onProblems: (problems) => console.log(problems),
+ *   onChange: () => {},
+ *   onProblems: () => {},
  * });
  * await skills.open();
  * await skills.probeDocker();
- * console.log(skills.announced().map((s) => s.name));
+ * assert.deepEqual(skills.announced().map((s) => [s.name, s.kinds]), [["wordcount", [5700]]]);
+ * assert.deepEqual(skills.docker, { unavailable: "disabled by the operator" });
+ * skills.closeCatalog();
+ * await skills.closeSandbox();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export class ProviderSkills {

@@ -60,9 +60,18 @@ export class SkillCatalogError extends RoleError {
  *
  * @example
  * ```ts
- * const catalog = await loadSkillCatalog({ dir: "skills" });
- * catalog.forKind(5601)?.manifest.name; // "echo"
+ * import assert from "node:assert/strict";
+ * import { loadSkillCatalog } from "./skill_catalog.ts";
+ * import { writeSkillScaffold } from "./skill_scaffold.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeSkillScaffold({ name: "wordcount", parentDir: dir, kind: 5700 });
+ * await Deno.mkdir(`${dir}/empty`);
+ * const catalog = await loadSkillCatalog({ dir });
+ * assert.equal(catalog.forKind(5700)?.manifest.name, "wordcount");
+ * assert.deepEqual([...catalog.problems().keys()], ["empty"]);
  * catalog.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadSkillCatalog(options: SkillCatalogOptions): Promise<SkillCatalog> {

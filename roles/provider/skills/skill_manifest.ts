@@ -109,8 +109,12 @@ const MAX_MEMORY_MIB = 65536;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSkillManifest } from "./skill_manifest.ts";
+ *
  * const m = parseSkillManifest("---\nname: echo\ndescription: x\nmetadata:\n  kinds: [5000]\n---\n");
- * m.kinds; // [5000]
+ * assert.equal(m.name, "echo");
+ * assert.deepEqual(m.kinds, [5000]);
  * ```
  */
 export function parseSkillManifest(text: string): SkillManifest {
@@ -241,7 +245,10 @@ function paramNames(value: unknown): string[] {
  *
  * @example
  * ```ts
- * missingParams([["param", "cmd", "sh test.sh"]], ["cmd", "image"]); // ["image"]
+ * import assert from "node:assert/strict";
+ * import { missingParams } from "./skill_manifest.ts";
+ *
+ * assert.deepEqual(missingParams([["param", "cmd", "sh test.sh"]], ["cmd", "image"]), ["image"]);
  * ```
  */
 export function missingParams(tags: readonly string[][], required: readonly string[]): string[] {

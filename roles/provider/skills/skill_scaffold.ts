@@ -32,7 +32,16 @@ export class SkillScaffoldError extends RoleError {
  *
  * @example
  * ```ts
- * const dir = await writeSkillScaffold({ name: "wordcount", parentDir: "skills", kind: 5700 });
+ * import assert from "node:assert/strict";
+ * import { parseSkillManifest } from "./skill_manifest.ts";
+ * import { writeSkillScaffold } from "./skill_scaffold.ts";
+ *
+ * const parentDir = await Deno.makeTempDir();
+ * const dir = await writeSkillScaffold({ name: "wordcount", parentDir, kind: 5700 });
+ * const manifest = parseSkillManifest(await Deno.readTextFile(`${dir}/SKILL.md`));
+ * assert.deepEqual([manifest.name, manifest.kinds], ["wordcount", [5700]]);
+ * assert((await Deno.stat(`${dir}/run`)).mode! & 0o100);
+ * await Deno.remove(parentDir, { recursive: true });
  * ```
  * @throws {SkillScaffoldError} for a bad name or an existing folder.
  */
