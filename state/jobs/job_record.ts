@@ -287,8 +287,12 @@ export function parseJobRoute(text: string): JobRoute {
  *
  * @example
  * ```ts
- * declare const someRecord: Parameters<typeof formatJobRecord>[0];
- * const rec = parseJobRecord(formatJobRecord(someRecord));
+ * import assert from "node:assert/strict";
+ *
+ * const record = { id: "ab".repeat(32), kind: 5100, skill: "echo", status: "sent" as const,
+ *   createdAtMs: 1, updatedAtMs: 1, payments: [] };
+ * assert.deepEqual(parseJobRecord(formatJobRecord(record)), record);
+ * assert.throws(() => parseJobRecord('id = "ab"'), JobRecordFormatError);
  * ```
  * @throws {JobRecordFormatError} bad TOML, a missing or ill-typed key, or over 64 KiB.
  */
@@ -352,8 +356,12 @@ export function parseJobRecord(text: string): RequesterJobRecord {
  *
  * @example
  * ```ts
- * declare const record: Parameters<typeof validateJobRecord>[0];
- * validateJobRecord(record); // throws JobRecordFormatError when invalid
+ * import assert from "node:assert/strict";
+ *
+ * const record = { id: "ab".repeat(32), kind: 5100, skill: "echo", status: "sent" as const,
+ *   createdAtMs: 1, updatedAtMs: 1, payments: [] };
+ * validateJobRecord(record);
+ * assert.throws(() => validateJobRecord({ ...record, kind: 1 }), JobRecordFormatError);
  * ```
  */
 export function validateJobRecord(r: RequesterJobRecord): void {
