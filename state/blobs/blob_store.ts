@@ -76,9 +76,9 @@ export interface BlobRecord {
  *
  * @example
  * ```ts
- * import { blobRecordAt } from "./blob_store.ts";
+ * import assert from "node:assert/strict";
  * const record = blobRecordAt({ sha256: "ab".repeat(32), size: 3 }, Date.now(), 86_400_000);
- * console.log(record.expires - record.uploaded); // 86400
+ * assert.equal(record.expires - record.uploaded, 86400); // seconds
  * ```
  */
 export function blobRecordAt(
@@ -555,10 +555,10 @@ export class BlobStore implements TownBlobStore {
  *
  * @example
  * ```ts
- * import { blobRecordFromRow } from "./blob_store.ts";
+ * import assert from "node:assert/strict";
  *
  * const record = blobRecordFromRow({ sha256: "ab", size: 3, type: null, uploaded: 1, expires: 2 });
- * record.type; // undefined
+ * assert.equal(record.type, undefined);
  * ```
  */
 export function blobRecordFromRow(row: Record<string, unknown>): BlobRecord {

@@ -42,7 +42,10 @@ const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const path = payoutOpenIntentPath("/srv/town", "0x00000000000000000000000000000000000000b0");
+ * assert.equal(path, "/srv/town/payout_opens/0x00000000000000000000000000000000000000b0.json");
  * ```
  */
 export function payoutOpenIntentPath(stateDir: string, peerAddress: string): string {
@@ -55,13 +58,18 @@ export function payoutOpenIntentPath(stateDir: string, peerAddress: string): str
  *
  * @example
  * ```ts
- * await writePayoutOpenIntent("/srv/town", {
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir(); // the town's
+ * await writePayoutOpenIntent(stateDir, {
  *   account: "beta",
  *   peerAddress: "0x00000000000000000000000000000000000000b0",
  *   deposit: 1_000_000n,
  *   settleTimeout: 600n,
  *   startedAt: new Date().toISOString(),
  * });
+ * assert.equal((await readPayoutOpenIntent(stateDir, "0x00000000000000000000000000000000000000b0"))?.deposit, 1_000_000n);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function writePayoutOpenIntent(
@@ -83,8 +91,11 @@ export async function writePayoutOpenIntent(
  *
  * @example
  * ```ts
- * const intent = await readPayoutOpenIntent("/srv/town", "0x00000000000000000000000000000000000000b0");
- * if (intent?.channelId) console.log(`open of ${intent.channelId} to finish`);
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * assert.equal(await readPayoutOpenIntent(stateDir, "0x00000000000000000000000000000000000000b0"), undefined); // no open under way
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readPayoutOpenIntent(
@@ -108,7 +119,13 @@ export async function readPayoutOpenIntent(
  *
  * @example
  * ```ts
- * for (const intent of await listPayoutOpenIntents("/srv/town")) console.log(intent.account);
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const started = { deposit: 1n, settleTimeout: 600n, startedAt: new Date().toISOString() };
+ * await writePayoutOpenIntent(stateDir, { ...started, account: "beta", peerAddress: "0x00000000000000000000000000000000000000b0" });
+ * assert.deepEqual((await listPayoutOpenIntents(stateDir)).map((i) => i.account), ["beta"]);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function listPayoutOpenIntents(stateDir: string): Promise<PayoutOpenIntent[]> {
@@ -130,7 +147,14 @@ export async function listPayoutOpenIntents(stateDir: string): Promise<PayoutOpe
  *
  * @example
  * ```ts
- * await clearPayoutOpenIntent("/srv/town", "0x00000000000000000000000000000000000000b0");
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const started = { deposit: 1n, settleTimeout: 600n, startedAt: new Date().toISOString() };
+ * await writePayoutOpenIntent(stateDir, { ...started, account: "beta", peerAddress: "0x00000000000000000000000000000000000000b0" });
+ * await clearPayoutOpenIntent(stateDir, "0x00000000000000000000000000000000000000b0");
+ * assert.deepEqual(await listPayoutOpenIntents(stateDir), []);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function clearPayoutOpenIntent(stateDir: string, peerAddress: string): Promise<void> {

@@ -620,9 +620,10 @@ export function mergeQueryResults(byFilter: readonly StoredEvent[][]): StoredEve
  *
  * @example
  * ```ts
- * import { parseAddress } from "./event_store.ts";
+ * import assert from "node:assert/strict";
  *
- * parseAddress(`30023:${"ab".repeat(32)}:post`); // { kind: 30023, pubkey: "abab...", d: "post" }
+ * const address = parseAddress(`30023:${"ab".repeat(32)}:post`);
+ * assert.deepEqual(address, { kind: 30023, pubkey: "ab".repeat(32), d: "post" });
  * ```
  */
 export function parseAddress(

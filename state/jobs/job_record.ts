@@ -128,10 +128,10 @@ export interface JobBead {
  *
  * @example
  * ```ts
- * import { NO_CALLBACK } from "./job_record.ts";
+ * import assert from "node:assert/strict";
  *
  * const callback = (skill: string) => skill === NO_CALLBACK ? undefined : skill;
- * console.log(callback("none")); // undefined
+ * assert.equal(callback("none"), undefined);
  * ```
  */
 export const NO_CALLBACK = "none";
@@ -187,8 +187,11 @@ const SHORT_TEXT = 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const text = formatJobRecord({ id: "ab".repeat(32), kind: 5100, skill: "echo",
  *   status: "sent", createdAtMs: 1, updatedAtMs: 1, payments: [] });
+ * assert.match(text, /^status = "sent"$/m);
  * ```
  */
 export function formatJobRecord(record: RequesterJobRecord): string {
@@ -265,7 +268,9 @@ function jobToml(text: string): Record<string, unknown> {
  *
  * @example
  * ```ts
- * parseJobRoute('skill = "echo"').skill; // "echo"
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(parseJobRoute('skill = "echo"').skill, "echo");
  * ```
  * @throws {JobRecordFormatError} for bad TOML, an oversized record or no skill.
  */

@@ -145,7 +145,10 @@ const OPTIONAL_STRINGS = [
  *
  * @example
  * ```ts
- * isTerminalProviderJob({ status: "published" }); // true
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isTerminalProviderJob({ status: "published" }), true);
+ * assert.equal(isTerminalProviderJob({ status: "paid" }), false);
  * ```
  */
 export function isTerminalProviderJob(record: Pick<ProviderJobRecord, "status">): boolean {

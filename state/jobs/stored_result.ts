@@ -25,9 +25,10 @@ export interface StoredResult {
  *
  * @example
  * ```ts
- * import { resultBlobPath } from "./stored_result.ts";
+ * import assert from "node:assert/strict";
  *
- * console.log(resultBlobPath("/home/a/.turnpike/default", "ab".repeat(32)));
+ * const path = resultBlobPath("/home/a/.turnpike/default", "ab".repeat(32));
+ * assert.equal(path, `/home/a/.turnpike/default/results/${"ab".repeat(32)}/result`);
  * ```
  */
 export function resultBlobPath(stateDir: string, id: string): string {
