@@ -28,7 +28,8 @@ export interface CappedFileOptions {
  * const path = `${dir}/channel.json`;
  * await Deno.writeTextFile(path, "{}");
  * const tooLarge = (p: string, max: number) => new ChannelFileError(`${p} is over ${max} bytes`);
- * assert.deepEqual(await readCappedFile(path, { maxBytes: 64 * 1024, tooLarge }), Uint8Array.of(123, 125));
+ * const bytes = await readCappedFile(path, { maxBytes: 64 * 1024, tooLarge });
+ * assert.deepEqual(bytes, new TextEncoder().encode("{}"));
  * await assert.rejects(readCappedFile(path, { maxBytes: 1, tooLarge }), ChannelFileError);
  * await Deno.remove(dir, { recursive: true });
  * ```

@@ -105,8 +105,9 @@ export async function appendChannelLog(
  * const stateDir = await Deno.makeTempDir();
  * const id = `0x${"c1".repeat(32)}`;
  * const entry = { ts: new Date().toISOString(), channelId: id, chain: "evm:base:31337", tx: "0x01" };
+ * const open = { ...entry, action: "open", amount: "1000", totalDeposit: "1000", auto: false };
  * const topUp = { ...entry, action: "topup", amount: "500", totalDeposit: "1500", auto: true } as const;
- * await appendChannelLog({ ...entry, action: "open", amount: "1000", totalDeposit: "1000", auto: false }, { stateDir });
+ * await appendChannelLog({ ...open, action: "open" }, { stateDir });
  * await appendChannelLog(topUp, { stateDir });
  * const deposited = (await readChannelLog(stateDir))
  *   .filter((e) => e.channelId === id).reduce((n, e) => n + BigInt(e.amount), 0n);

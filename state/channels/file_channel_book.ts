@@ -64,7 +64,8 @@ export function recordClaimBook(record: ChannelRecord): ClaimBook {
  *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 0n, sentNonce: 0n, received: 0n,
  *   receivedNonce: 0n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
  * };
- * const book = { ...recordClaimBook(record), nonce: 1n, claimed: 900n, forwarded: 700n, signature: "0x01" as const };
+ * const signature = "0x01" as const;
+ * const book = { ...recordClaimBook(record), nonce: 1n, claimed: 900n, forwarded: 700n, signature };
  * const next = recordWithClaimBook(record, book, false);
  * assert.deepEqual([next.receivedNonce, next.received, next.receivedForwarded], [1n, 900n, 900n]);
  * assert.equal(recordWithClaimBook(record, book, true).receivedForwarded, 700n);

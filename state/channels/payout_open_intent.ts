@@ -61,14 +61,15 @@ export function payoutOpenIntentPath(stateDir: string, peerAddress: string): str
  * import assert from "node:assert/strict";
  *
  * const stateDir = await Deno.makeTempDir(); // the town's
+ * const peerAddress = "0x00000000000000000000000000000000000000b0";
  * await writePayoutOpenIntent(stateDir, {
  *   account: "beta",
- *   peerAddress: "0x00000000000000000000000000000000000000b0",
+ *   peerAddress,
  *   deposit: 1_000_000n,
  *   settleTimeout: 600n,
  *   startedAt: new Date().toISOString(),
  * });
- * assert.equal((await readPayoutOpenIntent(stateDir, "0x00000000000000000000000000000000000000b0"))?.deposit, 1_000_000n);
+ * assert.equal((await readPayoutOpenIntent(stateDir, peerAddress))?.deposit, 1_000_000n);
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
@@ -94,7 +95,8 @@ export async function writePayoutOpenIntent(
  * import assert from "node:assert/strict";
  *
  * const stateDir = await Deno.makeTempDir();
- * assert.equal(await readPayoutOpenIntent(stateDir, "0x00000000000000000000000000000000000000b0"), undefined); // no open under way
+ * const peerAddress = "0x00000000000000000000000000000000000000b0";
+ * assert.equal(await readPayoutOpenIntent(stateDir, peerAddress), undefined); // no open under way
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
@@ -123,7 +125,8 @@ export async function readPayoutOpenIntent(
  *
  * const stateDir = await Deno.makeTempDir();
  * const started = { deposit: 1n, settleTimeout: 600n, startedAt: new Date().toISOString() };
- * await writePayoutOpenIntent(stateDir, { ...started, account: "beta", peerAddress: "0x00000000000000000000000000000000000000b0" });
+ * const peerAddress = "0x00000000000000000000000000000000000000b0";
+ * await writePayoutOpenIntent(stateDir, { ...started, account: "beta", peerAddress });
  * assert.deepEqual((await listPayoutOpenIntents(stateDir)).map((i) => i.account), ["beta"]);
  * await Deno.remove(stateDir, { recursive: true });
  * ```
@@ -151,8 +154,9 @@ export async function listPayoutOpenIntents(stateDir: string): Promise<PayoutOpe
  *
  * const stateDir = await Deno.makeTempDir();
  * const started = { deposit: 1n, settleTimeout: 600n, startedAt: new Date().toISOString() };
- * await writePayoutOpenIntent(stateDir, { ...started, account: "beta", peerAddress: "0x00000000000000000000000000000000000000b0" });
- * await clearPayoutOpenIntent(stateDir, "0x00000000000000000000000000000000000000b0");
+ * const peerAddress = "0x00000000000000000000000000000000000000b0";
+ * await writePayoutOpenIntent(stateDir, { ...started, account: "beta", peerAddress });
+ * await clearPayoutOpenIntent(stateDir, peerAddress);
  * assert.deepEqual(await listPayoutOpenIntents(stateDir), []);
  * await Deno.remove(stateDir, { recursive: true });
  * ```

@@ -109,7 +109,8 @@ export const DEFAULT_QUERY_LIMIT = 500;
  * import assert from "node:assert/strict";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * const event = finalizeEvent({ kind: 1, created_at: 0, tags: [], content: "" }, generateSecretKey());
+ * const template = { kind: 1, created_at: 0, tags: [], content: "" };
+ * const event = finalizeEvent(template, generateSecretKey());
  * assert.equal(eventExpiration({ ...event, tags: [["expiration", "1700000000"]] }), 1700000000);
  * ```
  */
@@ -127,7 +128,8 @@ export function eventExpiration(event: NostrEvent): number | undefined {
  * import assert from "node:assert/strict";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * const event = finalizeEvent({ kind: 30078, created_at: 0, tags: [], content: "" }, generateSecretKey());
+ * const template = { kind: 30078, created_at: 0, tags: [], content: "" };
+ * const event = finalizeEvent(template, generateSecretKey());
  * assert.equal(dTag({ ...event, tags: [["d", "profile"]] }), "profile");
  * ```
  */
@@ -145,7 +147,8 @@ export function dTag(event: NostrEvent): string {
  * import assert from "node:assert/strict";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * const event = finalizeEvent({ kind: 20001, created_at: 0, tags: [], content: "" }, generateSecretKey());
+ * const template = { kind: 20001, created_at: 0, tags: [], content: "" };
+ * const event = finalizeEvent(template, generateSecretKey());
  * const nowSec = Math.floor(Date.now() / 1000);
  * assert.equal(insertPrecheck(event, nowSec), "ephemeral");
  * ```
@@ -186,7 +189,8 @@ export interface InsertPlan {
  * import assert from "node:assert/strict";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * const event = finalizeEvent({ kind: 20001, created_at: 0, tags: [], content: "" }, generateSecretKey());
+ * const template = { kind: 20001, created_at: 0, tags: [], content: "" };
+ * const event = finalizeEvent(template, generateSecretKey());
  * const plan = planInsert(event, "toon", Math.floor(Date.now() / 1000));
  * assert.equal(plan.result(plan.early!).status, "ephemeral");
  * ```
@@ -245,7 +249,8 @@ export function storedVersionWins(
  * import assert from "node:assert/strict";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * const event = finalizeEvent({ kind: 1, created_at: 0, tags: [], content: "" }, generateSecretKey());
+ * const template = { kind: 1, created_at: 0, tags: [], content: "" };
+ * const event = finalizeEvent(template, generateSecretKey());
  * const tags = indexedTags({ ...event, tags: [["e", "ab"], ["e", "ab"], ["alt", "x"]] });
  * assert.deepEqual(tags, [["e", "ab"]]);
  * ```
@@ -579,7 +584,8 @@ function fromRow(row: StoredRow): StoredEvent {
  * import assert from "node:assert/strict";
  *
  * const e = (id: string, createdAt: number) => ({ id, createdAt, kind: 1, json: "", toon: "" });
- * assert.deepEqual([e("b", 1), e("a", 2), e("0", 1)].sort(newestFirst).map((x) => x.id), ["a", "0", "b"]);
+ * const sorted = [e("b", 1), e("a", 2), e("0", 1)].sort(newestFirst);
+ * assert.deepEqual(sorted.map((x) => x.id), ["a", "0", "b"]);
  * ```
  */
 export function newestFirst(a: StoredEvent, b: StoredEvent): number {

@@ -111,10 +111,11 @@ const SCHEMA_VERSION = "1";
  * const stateDir = await Deno.makeTempDir();
  * const repo = await openJobRepository({ stateDir });
  * const id = "c1c254bf".padEnd(64, "0");
- * await repo.create({ id, kind: 5100, skill: "echo", status: "sent", createdAtMs: 1, updatedAtMs: 1, payments: [] });
+ * await repo.create({ id, kind: 5100, skill: "echo", status: "sent", createdAtMs: 1, updatedAtMs: 1,
+ *   payments: [] });
  * assert.deepEqual(repo.listInFlight().map((j) => j.id), [id]);
  * assert.equal(repo.resolveId("c1c254bf"), id); // a prefix of 4+ hex that matches one job
- * await repo.remove(id, { paths: [`requester/${id}.json`] }); // its other files removed by the caller
+ * await repo.remove(id, { paths: [`requester/${id}.json`] }); // other files the caller removed
  * assert.equal(await repo.read(id), undefined);
  * repo.close();
  * await Deno.remove(stateDir, { recursive: true });

@@ -163,9 +163,9 @@ export function isTerminalProviderJob(record: Pick<ProviderJobRecord, "status">)
  * import assert from "node:assert/strict";
  *
  * const record = {
- *   id: "ab".repeat(32), kind: 5100, customer: "cd".repeat(32), skill: "echo", status: "admitted" as const,
- *   price: "1000", requestToon: "", encrypted: false, admittedAt: "2026-11-25T12:00:00.000Z",
- *   updatedAt: "2026-11-25T12:00:00.000Z", attempts: 0,
+ *   id: "ab".repeat(32), kind: 5100, customer: "cd".repeat(32), skill: "echo",
+ *   status: "admitted" as const, price: "1000", requestToon: "", encrypted: false,
+ *   admittedAt: "2026-11-25T12:00:00.000Z", updatedAt: "2026-11-25T12:00:00.000Z", attempts: 0,
  * };
  * const text = formatProviderJobRecord(record);
  * assert.deepEqual(parseProviderJobRecord(text), record);
@@ -186,9 +186,9 @@ export function formatProviderJobRecord(record: ProviderJobRecord): string {
  * import assert from "node:assert/strict";
  *
  * const record = {
- *   id: "ab".repeat(32), kind: 5100, customer: "cd".repeat(32), skill: "echo", status: "admitted" as const,
- *   price: "1000", requestToon: "", encrypted: false, admittedAt: "2026-11-25T12:00:00.000Z",
- *   updatedAt: "2026-11-25T12:00:00.000Z", attempts: 0,
+ *   id: "ab".repeat(32), kind: 5100, customer: "cd".repeat(32), skill: "echo",
+ *   status: "admitted" as const, price: "1000", requestToon: "", encrypted: false,
+ *   admittedAt: "2026-11-25T12:00:00.000Z", updatedAt: "2026-11-25T12:00:00.000Z", attempts: 0,
  * };
  * const path = await Deno.makeTempFile({ suffix: ".toml" });
  * await Deno.writeTextFile(path, formatProviderJobRecord(record));
@@ -247,12 +247,13 @@ export function parseProviderJobRecord(text: string): ProviderJobRecord {
  * import assert from "node:assert/strict";
  *
  * const record = {
- *   id: "ab".repeat(32), kind: 5100, customer: "cd".repeat(32), skill: "echo", status: "admitted" as const,
- *   price: "1000", requestToon: "", encrypted: false, admittedAt: "2026-11-25T12:00:00.000Z",
- *   updatedAt: "2026-11-25T12:00:00.000Z", attempts: 0,
+ *   id: "ab".repeat(32), kind: 5100, customer: "cd".repeat(32), skill: "echo",
+ *   status: "admitted" as const, price: "1000", requestToon: "", encrypted: false,
+ *   admittedAt: "2026-11-25T12:00:00.000Z", updatedAt: "2026-11-25T12:00:00.000Z", attempts: 0,
  * };
  * validateProviderJobRecord(record);
- * assert.throws(() => validateProviderJobRecord({ ...record, price: "-1" }), ProviderJobRecordError);
+ * const negative = { ...record, price: "-1" };
+ * assert.throws(() => validateProviderJobRecord(negative), ProviderJobRecordError);
  * ```
  */
 export function validateProviderJobRecord(r: ProviderJobRecord): void {
