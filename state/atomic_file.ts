@@ -35,7 +35,12 @@ export const TEMP_PREFIX = ".tmp-";
  *
  * @example
  * ```ts
- * await writeFileAtomic("/tmp/state/job.toml", 'status = "paid"\n', { mode: 0o600 });
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${stateDir}/job.toml`, 'status = "paid"\n', { mode: 0o600 });
+ * assert.equal(await Deno.readTextFile(`${stateDir}/job.toml`), 'status = "paid"\n');
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function writeFileAtomic(
@@ -78,7 +83,12 @@ export async function writeFileAtomic(
  *
  * @example
  * ```ts
- * const removed = await removeStaleTempFiles("/tmp/state/job.toml");
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${stateDir}/${TEMP_PREFIX}job.toml.123`, "torn");
+ * assert.equal(await removeStaleTempFiles(`${stateDir}/job.toml`), 1);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function removeStaleTempFiles(path: string): Promise<number> {
@@ -102,7 +112,13 @@ export async function removeStaleTempFiles(path: string): Promise<number> {
  *
  * @example
  * ```ts
- * const removed = await removeStaleTempFilesIn("/tmp/state/provider-jobs");
+ * import assert from "node:assert/strict";
+ *
+ * const jobsDir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${jobsDir}/${TEMP_PREFIX}a.json.1`, "torn");
+ * await Deno.writeTextFile(`${jobsDir}/b.json`, "{}");
+ * assert.equal(await removeStaleTempFilesIn(jobsDir), 1);
+ * await Deno.remove(jobsDir, { recursive: true });
  * ```
  */
 export async function removeStaleTempFilesIn(dir: string): Promise<number> {
@@ -139,7 +155,10 @@ export const dirSyncs: DirSyncGroup = new DirSyncGroup();
  *
  * @example
  * ```ts
- * await syncDir("/tmp/state/deliveries");
+ * const deliveries = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${deliveries}/proof.json`, "{}");
+ * await syncDir(deliveries);
+ * await Deno.remove(deliveries, { recursive: true });
  * ```
  */
 export function syncDir(dir: string): Promise<void> {

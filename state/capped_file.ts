@@ -21,13 +21,17 @@ export interface CappedFileOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChannelFileError } from "./channels/channel_file.ts";
  *
- * declare const path: string;
- * const bytes = await readCappedFile(path, {
- *   maxBytes: 64 * 1024,
- *   tooLarge: (p, max) => new ChannelFileError(`${p} is over ${max} bytes`),
- * });
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/channel.json`;
+ * await Deno.writeTextFile(path, "{}");
+ * const tooLarge = (p: string, max: number) => new ChannelFileError(`${p} is over ${max} bytes`);
+ * const bytes = await readCappedFile(path, { maxBytes: 64 * 1024, tooLarge });
+ * assert.deepEqual(bytes, new TextEncoder().encode("{}"));
+ * await assert.rejects(readCappedFile(path, { maxBytes: 1, tooLarge }), ChannelFileError);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 // deno-lint-ignore require-await
@@ -56,9 +60,13 @@ export async function readCappedFile(
  *
  * @example
  * ```ts
- * declare const path: string;
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "paid");
  * const tooLarge = (p: string, max: number) => new RangeError(`${p} is over ${max} bytes`);
- * const text = await readCappedTextFile(path, { maxBytes: 256 * 1024, tooLarge });
+ * assert.equal(await readCappedTextFile(path, { maxBytes: 256 * 1024, tooLarge }), "paid");
+ * await Deno.remove(path);
  * ```
  */
 export async function readCappedTextFile(

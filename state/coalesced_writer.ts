@@ -19,8 +19,14 @@ export interface CoalescedWriterOptions<T> {
  *
  * @example
  * ```ts
- * const writer = new CoalescedWriter<number>({ write: (n) => Deno.writeTextFile("n", `${n}`) });
- * await Promise.all([writer.save(1), writer.save(2), writer.save(3)]); // at most 2 writes
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * const writer = new CoalescedWriter<number>({ write: (n) => Deno.writeTextFile(path, `${n}`) });
+ * await Promise.all([writer.save(1), writer.save(2), writer.save(3)]);
+ * assert.equal(writer.writes, 1); // saved together: only the newest, 3, is written
+ * assert.equal(await Deno.readTextFile(path), "3");
+ * await Deno.remove(path);
  * ```
  */
 export class CoalescedWriter<T> {

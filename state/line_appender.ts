@@ -23,9 +23,13 @@ export interface LineAppenderOptions {
  *
  * @example
  * ```ts
- * import { LineAppender } from "./line_appender.ts";
- * const log = new LineAppender(await Deno.makeTempFile());
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * const log = new LineAppender(path);
  * await Promise.all([log.append('{"a":1}\n'), log.append('{"a":2}\n')]); // one write, one fsync
+ * assert.equal(await Deno.readTextFile(path), '{"a":1}\n{"a":2}\n');
+ * await Deno.remove(path);
  * ```
  */
 export class LineAppender {

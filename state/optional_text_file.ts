@@ -20,10 +20,13 @@ export interface OptionalTextFileOptions {
  *
  * @example
  * ```ts
- * declare const stateDir: string;
- * declare const id: string;
- * const text = await readOptionalTextFile(`${stateDir}/requester/${id}.json`);
- * if (text === undefined) console.log("no such file");
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * assert.equal(await readOptionalTextFile(`${stateDir}/requester/job-1.json`), undefined);
+ * await Deno.writeTextFile(`${stateDir}/kept.json`, "{}");
+ * assert.equal(await readOptionalTextFile(`${stateDir}/kept.json`), "{}");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readOptionalTextFile(

@@ -20,8 +20,12 @@ export interface PathExistsOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const stateDir = await Deno.makeTempDir();
- * if (await pathExists(`${stateDir}/wallet.toml`)) throw new Error("a wallet exists");
+ * assert.equal(await pathExists(`${stateDir}/wallet.toml`), false);
+ * assert.equal(await pathExists(stateDir), true);
+ * await Deno.remove(stateDir);
  * ```
  */
 export async function pathExists(path: string, options: PathExistsOptions = {}): Promise<boolean> {

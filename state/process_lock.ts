@@ -57,8 +57,13 @@ const MAX_LOCK_FILE_BYTES = 256;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const stateDir = await Deno.makeTempDir();
- * await using lock = await lockProcessFile(`${stateDir}/node.lock`, { label: "town up" });
+ * const lock = await lockProcessFile(`${stateDir}/node.lock`, { label: "town up" }); // or `await using`
+ * await assert.rejects(lockProcessFile(`${stateDir}/node.lock`), ProcessLockedError);
+ * await lock.release();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  * @throws {ProcessLockedError} when another process (or another open in this one) holds it.
  */
@@ -102,7 +107,9 @@ async function readHolder(file: Deno.FsFile): Promise<LockHolder> {
  *
  * @example
  * ```ts
- * await isProcessAlive(Deno.pid); // true
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(await isProcessAlive(Deno.pid), true);
  * ```
  */
 export async function isProcessAlive(pid: number): Promise<boolean> {
@@ -123,8 +130,14 @@ export async function isProcessAlive(pid: number): Promise<boolean> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const stateDir = await Deno.makeTempDir();
- * const holder = await readLockHolder(`${stateDir}/node.lock`);
+ * assert.equal(await readLockHolder(`${stateDir}/node.lock`), undefined); // nobody holds it
+ * const lock = await lockProcessFile(`${stateDir}/node.lock`, { label: "town up" });
+ * assert.equal((await readLockHolder(`${stateDir}/node.lock`))?.pid, Deno.pid);
+ * await lock.release();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readLockHolder(path: string): Promise<LockHolder | undefined> {

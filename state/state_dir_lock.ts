@@ -46,7 +46,9 @@ export class StateDirLockedError extends StateError {
  *
  * @example
  * ```ts
- * stateDirLockPath("/home/me/.turnpike/town"); // /home/me/.turnpike/town/node.lock
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(stateDirLockPath("/home/me/.turnpike/town/"), "/home/me/.turnpike/town/node.lock");
  * ```
  */
 export function stateDirLockPath(stateDir: string): string {
@@ -58,8 +60,13 @@ export function stateDirLockPath(stateDir: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const stateDir = await Deno.makeTempDir();
- * await using lock = await lockStateDir(stateDir, "node up");
+ * const lock = await lockStateDir(stateDir, "node up"); // or `await using`
+ * await assert.rejects(lockStateDir(stateDir, "town up"), StateDirLockedError);
+ * await lock.release();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  * @throws {StateDirLockedError} when another process (or another open in this one) holds it.
  */

@@ -10,14 +10,15 @@ import { TurnpikeError } from "../protocol/turnpike_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StateError } from "./state_error.ts";
  *
  * class PingTimeoutError extends StateError {
  *   override name = "PingTimeoutError";
  * }
  * const e = new PingTimeoutError("no pong");
- * e instanceof StateError; // true
- * e.code; // "ping-timeout"
+ * assert(e instanceof StateError);
+ * assert.equal(e.code, "ping-timeout");
  * ```
  */
 export abstract class StateError extends TurnpikeError {}

@@ -25,6 +25,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "pipeline",
   "transport",
   "chain",
+  "state",
   "roles/town_client",
   "roles/receipts",
   "roles/channels",

@@ -125,11 +125,11 @@ const GIT_CONFIG = [
  *
  * @example
  * ```ts
- * const dir = await Deno.makeTempDir(); // a state dir
- * const audit = await openAuditLog({ dir });
+ * const audit = await openAuditLog({ dir: await Deno.makeTempDir() }); // a state dir
  * audit.record({ action: "create", resource: "job", id: "ab".repeat(32),
  *   paths: [`jobs/${"ab".repeat(32)}.toml`], fields: { Status: "pending-send" } });
  * await audit.close(); // committed
+ * await Deno.remove(audit.dir, { recursive: true });
  * ```
  */
 export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> {

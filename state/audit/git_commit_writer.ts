@@ -68,21 +68,8 @@ const encoder = new TextEncoder();
  * Opens a writer on the repository's current branch; undefined when it cannot commit in process
  * (HEAD detached or unborn, or its ref only in `packed-refs`): the caller then uses `git`.
  *
- * @example
- * ```ts
- * import { openGitCommitWriter } from "./git_commit_writer.ts";
- *
- * declare const run: (args: string[]) => Promise<string>;
- * const writer = await openGitCommitWriter({
- *   dir: "/tmp/state",
- *   run,
- *   ignored: () => false,
- *   identity: "turnpike <turnpike@localhost>",
- * });
- * if (writer && !(await writer.commit(["jobs/a.toml"], "turnpike: update job a\n"))) {
- *   // the ref moved under it: commit with git instead
- * }
- * ```
+ * It needs a git repository and runs `git ls-tree` in it: no example that runs here:
+ * tests/unit/state/audit/git_commit_writer_test.ts.
  */
 export async function openGitCommitWriter(
   options: GitCommitWriterOptions,

@@ -76,9 +76,9 @@ export interface BlobRecord {
  *
  * @example
  * ```ts
- * import { blobRecordAt } from "./blob_store.ts";
+ * import assert from "node:assert/strict";
  * const record = blobRecordAt({ sha256: "ab".repeat(32), size: 3 }, Date.now(), 86_400_000);
- * console.log(record.expires - record.uploaded); // 86400
+ * assert.equal(record.expires - record.uploaded, 86400); // seconds
  * ```
  */
 export function blobRecordAt(
@@ -138,20 +138,20 @@ const PUBKEY_HEX = /^[0-9a-f]{64}$/;
  *
  * @example
  * ```ts
- * import { openBlobStore } from "./blob_store.ts";
+ * import assert from "node:assert/strict";
  * import { sha256 as digest } from "@noble/hashes/sha2.js";
  * import { bytesToHex } from "@noble/hashes/utils.js";
  *
  * const stateDir = await Deno.makeTempDir();
  * const bytes = new TextEncoder().encode("hello blob");
- * const sha256 = bytesToHex(digest(bytes));
- * const size = bytes.length;
+ * const [sha256, size] = [bytesToHex(digest(bytes)), bytes.length];
  * const pubkey = "c".repeat(64); // the uploader's (its authorization's pubkey)
  * const blobs = await openBlobStore({ dir: `${stateDir}/blobs` });
  * blobs.recordPayment({ sha256, size, pubkey, amount: 10n });
  * const record = await blobs.receive({ sha256, size, pubkey, body: ReadableStream.from([bytes]) });
- * console.assert(record.size === size);
+ * assert.equal(record.size, size);
  * blobs.close();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function openBlobStore(options: BlobStoreOptions): Promise<BlobStore> {
@@ -555,10 +555,10 @@ export class BlobStore implements TownBlobStore {
  *
  * @example
  * ```ts
- * import { blobRecordFromRow } from "./blob_store.ts";
+ * import assert from "node:assert/strict";
  *
  * const record = blobRecordFromRow({ sha256: "ab", size: 3, type: null, uploaded: 1, expires: 2 });
- * record.type; // undefined
+ * assert.equal(record.type, undefined);
  * ```
  */
 export function blobRecordFromRow(row: Record<string, unknown>): BlobRecord {

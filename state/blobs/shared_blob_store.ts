@@ -48,14 +48,8 @@ const PUBKEY_HEX = /^[0-9a-f]{64}$/;
  * Opens the shared store: the local copies whose blob the index no longer stores are dropped,
  * the others recorded as held here (under this process's current URL).
  *
- * @example
- * ```ts
- * declare const o: Parameters<typeof openSharedBlobStore>[0];
- * const { local, index } = o;
- * declare const sha256: string;
- * const blobs = await openSharedBlobStore({ local, index, selfUrl: "http://10.0.0.5:7301" });
- * const record = await blobs.get(sha256);
- * ```
+ * It needs the town's PostgreSQL index: no example that runs here:
+ * tests/unit/state/blobs/shared_blob_store_test.ts.
  */
 export async function openSharedBlobStore(
   options: SharedBlobStoreOptions,

@@ -46,9 +46,20 @@ export interface ChannelBooks {
  *
  * @example
  * ```ts
- * declare const record: Parameters<typeof channelBooks>[0];
+ * import assert from "node:assert/strict";
+ *
+ * const record = {
+ *   deposit: 10_000n,
+ *   withdrawn: 0n,
+ *   sent: 5_000n, // the newest claim
+ *   received: 0n,
+ *   status: "open",
+ *   warnPercent: 20,
+ * } as const;
  * const { remaining, low } = channelBooks(record);
+ * assert.deepEqual([remaining, low], [5_000n, false]);
  * const { sent, cover } = channelBooks(record, 4_000n); // paid 4,000 by the books
+ * assert.deepEqual([sent, cover], [4_000n, 1_000n]);
  * ```
  */
 export function channelBooks(

@@ -26,15 +26,17 @@ import type { PaymentEntry } from "../payments/payment_log.ts";
  *
  * @example
  * ```ts
- * import { channelsDelivered } from "./channel_delivered.ts";
+ * import assert from "node:assert/strict";
  * import { listChannels } from "./channel_file.ts";
  * import { openPaymentLog } from "../payments/payment_log.ts";
  *
- * const stateDir = "/home/a/.turnpike/default";
+ * const stateDir = await Deno.makeTempDir(); // a profile's
  * const delivered = channelsDelivered(
  *   await listChannels(stateDir),
  *   (await openPaymentLog({ stateDir })).entries(),
  * );
+ * assert.equal(delivered.size, 0); // no channel yet
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function channelsDelivered(

@@ -33,9 +33,10 @@ export class ChannelLockedError extends StateError {
  *
  * @example
  * ```ts
- * const stateDir = "/tmp/state";
+ * import assert from "node:assert/strict";
+ *
  * const channelId = "0x" + "ab".repeat(32);
- * channelLockPath(stateDir, channelId); // <stateDir>/channels/<id>.lock
+ * assert.equal(channelLockPath("/tmp/state", channelId), `/tmp/state/channels/${channelId}.lock`);
  * ```
  */
 export function channelLockPath(stateDir: string, channelId: string): string {
@@ -47,9 +48,14 @@ export function channelLockPath(stateDir: string, channelId: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const stateDir = await Deno.makeTempDir();
  * const channelId = "0x" + "ab".repeat(32);
- * await using lock = await lockChannel(stateDir, channelId);
+ * const lock = await lockChannel(stateDir, channelId); // `await using` releases it at scope end
+ * await assert.rejects(lockChannel(stateDir, channelId), ChannelLockedError);
+ * await lock.release();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  * @throws {ChannelLockedError} when another process (or another open in this one) holds it.
  */

@@ -48,10 +48,21 @@ export interface AppendChannelLogOptions {
  *
  * @example
  * ```ts
- * declare const entry: Parameters<typeof appendChannelLog>[0];
- * declare const options: Parameters<typeof appendChannelLog>[1];
- * const { stateDir, audit } = options;
- * await appendChannelLog(entry, { stateDir, audit });
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * await appendChannelLog({
+ *   ts: new Date().toISOString(),
+ *   action: "open",
+ *   channelId: `0x${"c1".repeat(32)}`,
+ *   chain: "evm:base:31337",
+ *   amount: "10000",
+ *   totalDeposit: "10000",
+ *   tx: `0x${"ab".repeat(32)}`,
+ *   auto: false,
+ * }, { stateDir }); // an `audit` log records it in the audit trail too
+ * assert.equal((await readChannelLog(stateDir)).length, 1);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function appendChannelLog(
@@ -89,10 +100,19 @@ export async function appendChannelLog(
  *
  * @example
  * ```ts
- * declare const stateDir: string;
- * declare const id: string;
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const id = `0x${"c1".repeat(32)}`;
+ * const entry = { ts: new Date().toISOString(), channelId: id, chain: "evm:base:31337", tx: "0x01" };
+ * const open = { ...entry, action: "open", amount: "1000", totalDeposit: "1000", auto: false };
+ * const topUp = { ...entry, action: "topup", amount: "500", totalDeposit: "1500", auto: true } as const;
+ * await appendChannelLog({ ...open, action: "open" }, { stateDir });
+ * await appendChannelLog(topUp, { stateDir });
  * const deposited = (await readChannelLog(stateDir))
  *   .filter((e) => e.channelId === id).reduce((n, e) => n + BigInt(e.amount), 0n);
+ * assert.equal(deposited, 1500n);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readChannelLog(stateDir: string): Promise<ChannelLogEntry[]> {
@@ -121,9 +141,15 @@ export async function readChannelLog(stateDir: string): Promise<ChannelLogEntry[
  *
  * @example
  * ```ts
- * declare const stateDir: string;
- * const startOfUtcDay = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
- * const today = autoTopUpsSince(await readChannelLog(stateDir), startOfUtcDay(new Date()));
+ * import assert from "node:assert/strict";
+ *
+ * const line = { channelId: "0x01", chain: "evm:base:31337", totalDeposit: "0", tx: "0x02" };
+ * const entries = [
+ *   { ...line, ts: "2026-01-01T09:00:00Z", action: "topup", amount: "500", auto: true },
+ *   { ...line, ts: "2026-01-02T09:00:00Z", action: "topup", amount: "700", auto: true },
+ *   { ...line, ts: "2026-01-02T10:00:00Z", action: "topup", amount: "900", auto: false },
+ * ] as const;
+ * assert.equal(autoTopUpsSince(entries, new Date("2026-01-02T00:00:00Z")), 700n);
  * ```
  */
 export function autoTopUpsSince(entries: readonly ChannelLogEntry[], since: Date): bigint {

@@ -20,11 +20,18 @@ import type { ChannelRecord } from "./channel_file.ts";
  *
  * @example
  * ```ts
- * import { recordClaimBook } from "./file_channel_book.ts";
+ * import assert from "node:assert/strict";
  * import type { ChannelRecord } from "./channel_file.ts";
  *
- * declare const record: ChannelRecord;
- * const { nonce, claimed, forwarded } = recordClaimBook(record);
+ * const record: ChannelRecord = {
+ *   channelId: `0x${"ab".repeat(32)}`, chain: "evm:base:31337", chainId: 31337, network: "local",
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, tokenSymbol: "M2M",
+ *   tokenDecimals: 6, selfAddress: `0x${"12".repeat(20)}`, peerAddress: `0x${"34".repeat(20)}`, status: "open",
+ *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 0n, sentNonce: 0n, received: 2_000n,
+ *   receivedNonce: 3n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
+ * };
+ * const { nonce, claimed, forwarded } = recordClaimBook(record); // an older file: all forwarded
+ * assert.deepEqual([nonce, claimed, forwarded], [3n, 2_000n, 2_000n]);
  * ```
  */
 export function recordClaimBook(record: ChannelRecord): ClaimBook {
@@ -47,14 +54,21 @@ export function recordClaimBook(record: ChannelRecord): ClaimBook {
  *
  * @example
  * ```ts
- * import { recordWithClaimBook } from "./file_channel_book.ts";
+ * import assert from "node:assert/strict";
  * import type { ChannelRecord } from "./channel_file.ts";
- * import type { ClaimBook } from "./channel_book.ts";
  *
- * declare const record: ChannelRecord;
- * declare const book: ClaimBook;
+ * const record: ChannelRecord = {
+ *   channelId: `0x${"ab".repeat(32)}`, chain: "evm:base:31337", chainId: 31337, network: "local",
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, tokenSymbol: "M2M",
+ *   tokenDecimals: 6, selfAddress: `0x${"12".repeat(20)}`, peerAddress: `0x${"34".repeat(20)}`, status: "open",
+ *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 0n, sentNonce: 0n, received: 0n,
+ *   receivedNonce: 0n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
+ * };
+ * const signature = "0x01" as const;
+ * const book = { ...recordClaimBook(record), nonce: 1n, claimed: 900n, forwarded: 700n, signature };
  * const next = recordWithClaimBook(record, book, false);
- * console.assert(next.receivedNonce === book.nonce);
+ * assert.deepEqual([next.receivedNonce, next.received, next.receivedForwarded], [1n, 900n, 900n]);
+ * assert.equal(recordWithClaimBook(record, book, true).receivedForwarded, 700n);
  * ```
  */
 export function recordWithClaimBook(
@@ -83,14 +97,22 @@ export function recordWithClaimBook(
  *
  * @example
  * ```ts
- * import { FileChannelBook, recordClaimBook } from "./file_channel_book.ts";
+ * import assert from "node:assert/strict";
  * import type { ChannelRecord } from "./channel_file.ts";
  *
- * declare const record: ChannelRecord;
+ * const record: ChannelRecord = {
+ *   channelId: `0x${"ab".repeat(32)}`, chain: "evm:base:31337", chainId: 31337, network: "local",
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, tokenSymbol: "M2M",
+ *   tokenDecimals: 6, selfAddress: `0x${"12".repeat(20)}`, peerAddress: `0x${"34".repeat(20)}`, status: "open",
+ *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 0n, sentNonce: 0n, received: 2_000n,
+ *   receivedNonce: 3n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
+ * };
  * const books = new FileChannelBook([recordClaimBook(record)]);
  * const seed = recordClaimBook(record);
  * await books.update(record.channelId, seed, (b) => ({ ...b, forwarded: b.forwarded + 10n }));
- * await books.release(record.channelId, 10n);
+ * assert.equal(books.current(record.channelId)?.forwarded, 2_010n);
+ * await books.release(record.channelId, 10n); // the packet was refused: its cover comes back
+ * assert.equal(books.current(record.channelId)?.forwarded, 2_000n);
  * ```
  */
 export class FileChannelBook implements ChannelBook {

@@ -21,11 +21,18 @@ import {
  *
  * @example
  * ```ts
- * import { recordSentBook } from "./file_sent_channel_book.ts";
+ * import assert from "node:assert/strict";
  * import type { ChannelRecord } from "./channel_file.ts";
  *
- * declare const record: ChannelRecord;
+ * const record: ChannelRecord = {
+ *   channelId: `0x${"ab".repeat(32)}`, chain: "evm:base:31337", chainId: 31337, network: "local",
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, tokenSymbol: "M2M",
+ *   tokenDecimals: 6, selfAddress: `0x${"12".repeat(20)}`, peerAddress: `0x${"34".repeat(20)}`, status: "open",
+ *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 1_500n, sentNonce: 2n, received: 0n,
+ *   receivedNonce: 0n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
+ * };
  * const { nonce, transferred } = recordSentBook(record);
+ * assert.deepEqual([nonce, transferred], [2n, 1_500n]);
  * ```
  */
 export function recordSentBook(record: ChannelRecord): SentClaimBook {
@@ -40,15 +47,23 @@ export function recordSentBook(record: ChannelRecord): SentClaimBook {
  *
  * @example
  * ```ts
- * import { FileSentChannelBook } from "./file_sent_channel_book.ts";
- * import { type ChannelRecord } from "./channel_file.ts";
+ * import assert from "node:assert/strict";
+ * import { type ChannelRecord, channelFilePath, readChannel } from "./channel_file.ts";
  * import { openSentClaimWriter } from "./channel_writer.ts";
  *
- * declare const stateDir: string;
- * declare const record: ChannelRecord;
+ * const record: ChannelRecord = {
+ *   channelId: `0x${"ab".repeat(32)}`, chain: "evm:base:31337", chainId: 31337, network: "local",
+ *   tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, tokenSymbol: "M2M",
+ *   tokenDecimals: 6, selfAddress: `0x${"12".repeat(20)}`, peerAddress: `0x${"34".repeat(20)}`, status: "open",
+ *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 0n, sentNonce: 0n, received: 0n,
+ *   receivedNonce: 0n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
+ * };
+ * const stateDir = await Deno.makeTempDir();
  * const books = new FileSentChannelBook([openSentClaimWriter({ stateDir, record })]);
  * // The next claim, 1500 more, signed in `decide` and in the file when this resolves.
  * await books.update(record.channelId, (b) => ({ ...b, nonce: b.nonce + 1n, transferred: b.transferred + 1500n }));
+ * assert.equal((await readChannel(channelFilePath(stateDir, record.channelId))).sent, 1500n);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export class FileSentChannelBook implements SentChannelBook {
@@ -100,13 +115,27 @@ export class FileSentChannelBook implements SentChannelBook {
    *
    * @example
    * ```ts
-   * import type { FileSentChannelBook } from "./file_sent_channel_book.ts";
+   * import assert from "node:assert/strict";
+   * import type { ChannelRecord } from "./channel_file.ts";
+   * import { openSentClaimWriter } from "./channel_writer.ts";
    *
-   * declare const books: FileSentChannelBook;
-   * declare const channelId: `0x${string}`;
-   * const { decided, kept } = books.decideThenKeep(channelId, (b) => ({ ...b, nonce: b.nonce + 1n }));
+   * const record: ChannelRecord = {
+   *   channelId: `0x${"ab".repeat(32)}`, chain: "evm:base:31337", chainId: 31337, network: "local",
+   *   tokenNetworkAddress: `0x${"cd".repeat(20)}`, tokenAddress: `0x${"ef".repeat(20)}`, tokenSymbol: "M2M",
+   *   tokenDecimals: 6, selfAddress: `0x${"12".repeat(20)}`, peerAddress: `0x${"34".repeat(20)}`, status: "open",
+   *   deposit: 50_000_000n, peerDeposit: 0n, withdrawn: 0n, peerWithdrawn: 0n, sent: 0n, sentNonce: 0n, received: 0n,
+   *   receivedNonce: 0n, settleTimeout: 3600n, settleAt: 0n, openedAt: "2026-11-25T12:00:00.000Z", warnPercent: 20,
+   * };
+   * const stateDir = await Deno.makeTempDir();
+   * const books = new FileSentChannelBook([openSentClaimWriter({ stateDir, record })]);
+   * const { decided, kept } = books.decideThenKeep(
+   *   record.channelId,
+   *   (b) => ({ ...b, nonce: b.nonce + 1n, transferred: 500n }),
+   * );
    * const book = await decided; // signed on; not sent before:
    * await kept;
+   * assert.equal(book.nonce, 1n);
+   * await Deno.remove(stateDir, { recursive: true });
    * ```
    */
   decideThenKeep(

@@ -42,7 +42,10 @@ const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const path = payoutOpenIntentPath("/srv/town", "0x00000000000000000000000000000000000000b0");
+ * assert.equal(path, "/srv/town/payout_opens/0x00000000000000000000000000000000000000b0.json");
  * ```
  */
 export function payoutOpenIntentPath(stateDir: string, peerAddress: string): string {
@@ -55,13 +58,19 @@ export function payoutOpenIntentPath(stateDir: string, peerAddress: string): str
  *
  * @example
  * ```ts
- * await writePayoutOpenIntent("/srv/town", {
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir(); // the town's
+ * const peerAddress = "0x00000000000000000000000000000000000000b0";
+ * await writePayoutOpenIntent(stateDir, {
  *   account: "beta",
- *   peerAddress: "0x00000000000000000000000000000000000000b0",
+ *   peerAddress,
  *   deposit: 1_000_000n,
  *   settleTimeout: 600n,
  *   startedAt: new Date().toISOString(),
  * });
+ * assert.equal((await readPayoutOpenIntent(stateDir, peerAddress))?.deposit, 1_000_000n);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function writePayoutOpenIntent(
@@ -83,8 +92,12 @@ export async function writePayoutOpenIntent(
  *
  * @example
  * ```ts
- * const intent = await readPayoutOpenIntent("/srv/town", "0x00000000000000000000000000000000000000b0");
- * if (intent?.channelId) console.log(`open of ${intent.channelId} to finish`);
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const peerAddress = "0x00000000000000000000000000000000000000b0";
+ * assert.equal(await readPayoutOpenIntent(stateDir, peerAddress), undefined); // no open under way
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readPayoutOpenIntent(
@@ -108,7 +121,14 @@ export async function readPayoutOpenIntent(
  *
  * @example
  * ```ts
- * for (const intent of await listPayoutOpenIntents("/srv/town")) console.log(intent.account);
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const started = { deposit: 1n, settleTimeout: 600n, startedAt: new Date().toISOString() };
+ * const peerAddress = "0x00000000000000000000000000000000000000b0";
+ * await writePayoutOpenIntent(stateDir, { ...started, account: "beta", peerAddress });
+ * assert.deepEqual((await listPayoutOpenIntents(stateDir)).map((i) => i.account), ["beta"]);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function listPayoutOpenIntents(stateDir: string): Promise<PayoutOpenIntent[]> {
@@ -130,7 +150,15 @@ export async function listPayoutOpenIntents(stateDir: string): Promise<PayoutOpe
  *
  * @example
  * ```ts
- * await clearPayoutOpenIntent("/srv/town", "0x00000000000000000000000000000000000000b0");
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const started = { deposit: 1n, settleTimeout: 600n, startedAt: new Date().toISOString() };
+ * const peerAddress = "0x00000000000000000000000000000000000000b0";
+ * await writePayoutOpenIntent(stateDir, { ...started, account: "beta", peerAddress });
+ * await clearPayoutOpenIntent(stateDir, peerAddress);
+ * assert.deepEqual(await listPayoutOpenIntents(stateDir), []);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function clearPayoutOpenIntent(stateDir: string, peerAddress: string): Promise<void> {

@@ -106,11 +106,12 @@ export const DEFAULT_QUERY_LIMIT = 500;
  *
  * @example
  * ```ts
- * import { eventExpiration } from "./event_store.ts";
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * declare const event: NostrEvent;
- * console.assert(eventExpiration({ ...event, tags: [["expiration", "1700000000"]] }) === 1700000000);
+ * const template = { kind: 1, created_at: 0, tags: [], content: "" };
+ * const event = finalizeEvent(template, generateSecretKey());
+ * assert.equal(eventExpiration({ ...event, tags: [["expiration", "1700000000"]] }), 1700000000);
  * ```
  */
 export function eventExpiration(event: NostrEvent): number | undefined {
@@ -124,11 +125,12 @@ export function eventExpiration(event: NostrEvent): number | undefined {
  *
  * @example
  * ```ts
- * import { dTag } from "./event_store.ts";
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * declare const event: NostrEvent;
- * console.assert(dTag({ ...event, tags: [["d", "profile"]] }) === "profile");
+ * const template = { kind: 30078, created_at: 0, tags: [], content: "" };
+ * const event = finalizeEvent(template, generateSecretKey());
+ * assert.equal(dTag({ ...event, tags: [["d", "profile"]] }), "profile");
  * ```
  */
 export function dTag(event: NostrEvent): string {
@@ -142,12 +144,13 @@ export function dTag(event: NostrEvent): string {
  *
  * @example
  * ```ts
- * import { insertPrecheck } from "./event_store.ts";
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * declare const event: NostrEvent;
+ * const template = { kind: 20001, created_at: 0, tags: [], content: "" };
+ * const event = finalizeEvent(template, generateSecretKey());
  * const nowSec = Math.floor(Date.now() / 1000);
- * console.assert(insertPrecheck({ ...event, kind: 20001, tags: [] }, nowSec) === "ephemeral");
+ * assert.equal(insertPrecheck(event, nowSec), "ephemeral");
  * ```
  */
 export function insertPrecheck(event: NostrEvent, nowSec: number): InsertStatus | undefined {
@@ -183,12 +186,13 @@ export interface InsertPlan {
  *
  * @example
  * ```ts
- * import { planInsert } from "./event_store.ts";
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * declare const event: NostrEvent;
+ * const template = { kind: 20001, created_at: 0, tags: [], content: "" };
+ * const event = finalizeEvent(template, generateSecretKey());
  * const plan = planInsert(event, "toon", Math.floor(Date.now() / 1000));
- * if (plan.early !== undefined) console.log(plan.result(plan.early).status);
+ * assert.equal(plan.result(plan.early!).status, "ephemeral");
  * ```
  */
 export function planInsert(event: NostrEvent, toon: string, nowSec: number): InsertPlan {
@@ -222,10 +226,10 @@ export function planInsert(event: NostrEvent, toon: string, nowSec: number): Ins
  *
  * @example
  * ```ts
- * import { storedVersionWins } from "./event_store.ts";
+ * import assert from "node:assert/strict";
  *
- * console.assert(storedVersionWins({ created_at: 10, id: "aa" }, { created_at: 9, id: "00" }));
- * console.assert(!storedVersionWins({ created_at: 10, id: "bb" }, { created_at: 10, id: "aa" }));
+ * assert(storedVersionWins({ created_at: 10, id: "aa" }, { created_at: 9, id: "00" }));
+ * assert(!storedVersionWins({ created_at: 10, id: "bb" }, { created_at: 10, id: "aa" }));
  * ```
  */
 export function storedVersionWins(
@@ -242,12 +246,13 @@ export function storedVersionWins(
  *
  * @example
  * ```ts
- * import { indexedTags } from "./event_store.ts";
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
- * declare const event: NostrEvent;
+ * const template = { kind: 1, created_at: 0, tags: [], content: "" };
+ * const event = finalizeEvent(template, generateSecretKey());
  * const tags = indexedTags({ ...event, tags: [["e", "ab"], ["e", "ab"], ["alt", "x"]] });
- * console.assert(tags.length === 1 && tags[0][1] === "ab"); // [["e", "ab"]]
+ * assert.deepEqual(tags, [["e", "ab"]]);
  * ```
  */
 export function indexedTags(event: NostrEvent): [name: string, value: string][] {
@@ -292,6 +297,30 @@ const MAX_CACHED_QUERIES = 256;
 /**
  * The event store. Synchronous (SQLite is in-process): each method returns when the data is
  * committed to disk.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ *
+ * let now = 1_000;
+ * const store = openEventStore({ path: ":memory:", now: () => now });
+ * const [key, pubkey] = [generateSecretKey(), "ab".repeat(32)];
+ * const note = (content: string, tags: string[][] = []) =>
+ *   finalizeEvent({ kind: 1, created_at: now, tags, content }, key);
+ * assert.equal(store.insert(note("hi", [["p", pubkey]])).status, "stored"); // or "duplicate"...
+ * const [a, b] = [note("a"), note("b", [["expiration", "1010"]])];
+ * const results = store.insertBatch([{ event: a }, { event: b }]); // one transaction, one fsync
+ * assert.deepEqual(results.map((r) => r.status), ["stored", "stored"]);
+ * const events = store.query([{ kinds: [1], "#p": [pubkey], limit: 10 }]); // newest first
+ * assert.equal(JSON.parse(events[0].json).content, "hi");
+ * assert.equal(store.count([{ kinds: [1] }]), 3); // NIP-45
+ * const page = store.scan(0, 2); // [{ seq, json, toon }, ...] in the order stored
+ * assert.equal(store.scan(page.at(-1)!.seq, 1000).length, 1); // the next page
+ * now = 2_000; // b expired: queries hide it, purgeExpired reclaims its space
+ * assert.deepEqual(store.purgeExpired(), [b.id]);
+ * store.close();
+ * ```
  */
 export class EventStore {
   readonly #db: DatabaseSync;
@@ -333,42 +362,12 @@ export class EventStore {
     };
   }
 
-  /**
-   * Inserts one event (in its own transaction) with NIP-01/09/40 semantics.
-   *
-   * @example
-   * ```ts
-   * import { openEventStore } from "./event_store.ts";
-   * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
-   *
-   * const store = openEventStore({ path: ":memory:" });
-   * const key = generateSecretKey();
-   * const note = (content: string) =>
-   *   finalizeEvent({ kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content }, key);
-   * const { status } = store.insert(note("hi")); // "stored", "duplicate", ...
-   * console.assert(status === "stored");
-   * ```
-   */
+  /** Inserts one event (in its own transaction) with NIP-01/09/40 semantics. */
   insert(event: NostrEvent, toon?: string): InsertResult {
     return this.insertBatch([{ event, toon }])[0];
   }
 
-  /**
-   * Inserts events in order, all in one transaction (one fsync): the fast path under load.
-   *
-   * @example
-   * ```ts
-   * import { openEventStore } from "./event_store.ts";
-   * import { encodeEventToon } from "../../protocol/toon_codec.ts";
-   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
-   *
-   * declare const a: NostrEvent;
-   * declare const b: NostrEvent;
-   * const store = openEventStore({ path: ":memory:" });
-   * const results = store.insertBatch([{ event: a, toon: encodeEventToon(a) }, { event: b }]);
-   * console.log(results.map((r) => r.status));
-   * ```
-   */
+  /** Inserts events in order, all in one transaction (one fsync): the fast path under load. */
   insertBatch(items: readonly InsertItem[]): InsertResult[] {
     // TOON encoding can throw on a bad shape: do it before the transaction starts.
     const prepared = items.map((item) => ({
@@ -462,16 +461,6 @@ export class EventStore {
    * NIP-01 query: events matching any filter, newest first (ties: lowest id first), each
    * filter's `limit` capped by `options.limit`; expired events are never returned.
    * Throws {@linkcode EventStoreQueryError} for a `search` filter (NIP-50 is not supported).
-   *
-   * @example
-   * ```ts
-   * import type { EventStore } from "./event_store.ts";
-   *
-   * declare const store: EventStore;
-   * declare const pubkey: string;
-   * const events = store.query([{ kinds: [1], "#p": [pubkey], limit: 10 }]);
-   * for (const e of events) console.log(e.id, e.json);
-   * ```
    */
   query(filters: readonly NostrFilter[], options: QueryOptions = {}): StoredEvent[] {
     const cap = options.limit ?? DEFAULT_QUERY_LIMIT;
@@ -499,15 +488,6 @@ export class EventStore {
 
   /**
    * NIP-45 count: the number of distinct unexpired events matching any filter (`limit` ignored).
-   *
-   * @example
-   * ```ts
-   * import type { EventStore } from "./event_store.ts";
-   *
-   * declare const store: EventStore;
-   * declare const id: string;
-   * const n = store.count([{ kinds: [7], "#e": [id] }]); // reactions to the event `id`
-   * ```
    */
   count(filters: readonly NostrFilter[]): number {
     if (filters.length === 0) return 0;
@@ -526,14 +506,6 @@ export class EventStore {
   /**
    * Deletes expired events (NIP-40); returns their ids. Call periodically (queries already hide
    * them, this reclaims the space).
-   *
-   * @example
-   * ```ts
-   * import type { EventStore } from "./event_store.ts";
-   *
-   * declare const store: EventStore;
-   * const purged = store.purgeExpired(); // ids of the events removed
-   * ```
    */
   purgeExpired(): string[] {
     const rows = this.#st.expired.all(this.#now()) as unknown as EventRow[];
@@ -552,15 +524,6 @@ export class EventStore {
   /**
    * Stored events in the order they were stored (`seq`), after `afterSeq`, at most `limit`: a
    * copy of the whole store pages through it with this (`event_store_copy.ts`).
-   *
-   * @example
-   * ```ts
-   * import type { EventStore } from "./event_store.ts";
-   *
-   * declare const store: EventStore;
-   * const page = store.scan(0, 1000); // [{ seq, json, toon }, ...]
-   * const next = page.at(-1)?.seq; // where the next page starts
-   * ```
    */
   scan(afterSeq: number, limit: number): { seq: number; json: string; toon: string }[] {
     const rows = this.#prepareCached(
@@ -618,10 +581,11 @@ function fromRow(row: StoredRow): StoredEvent {
  *
  * @example
  * ```ts
- * import { newestFirst, type StoredEvent } from "./event_store.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const events: StoredEvent[];
- * events.sort(newestFirst);
+ * const e = (id: string, createdAt: number) => ({ id, createdAt, kind: 1, json: "", toon: "" });
+ * const sorted = [e("b", 1), e("a", 2), e("0", 1)].sort(newestFirst);
+ * assert.deepEqual(sorted.map((x) => x.id), ["a", "0", "b"]);
  * ```
  */
 export function newestFirst(a: StoredEvent, b: StoredEvent): number {
@@ -635,10 +599,11 @@ export function newestFirst(a: StoredEvent, b: StoredEvent): number {
  *
  * @example
  * ```ts
- * import { mergeQueryResults, type StoredEvent } from "./event_store.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const byFilter: StoredEvent[][];
- * const events = mergeQueryResults(byFilter);
+ * const e = (id: string, createdAt: number) => ({ id, createdAt, kind: 1, json: "", toon: "" });
+ * const events = mergeQueryResults([[e("a", 1)], [e("b", 2), e("a", 1)]]);
+ * assert.deepEqual(events.map((x) => x.id), ["b", "a"]);
  * ```
  */
 export function mergeQueryResults(byFilter: readonly StoredEvent[][]): StoredEvent[] {
@@ -661,9 +626,10 @@ export function mergeQueryResults(byFilter: readonly StoredEvent[][]): StoredEve
  *
  * @example
  * ```ts
- * import { parseAddress } from "./event_store.ts";
+ * import assert from "node:assert/strict";
  *
- * parseAddress(`30023:${"ab".repeat(32)}:post`); // { kind: 30023, pubkey: "abab...", d: "post" }
+ * const address = parseAddress(`30023:${"ab".repeat(32)}:post`);
+ * assert.deepEqual(address, { kind: 30023, pubkey: "ab".repeat(32), d: "post" });
  * ```
  */
 export function parseAddress(
@@ -782,15 +748,16 @@ function buildSelect(filter: NostrFilter, now: number, { jsonOnly, keysOnly }: Q
  *
  * @example
  * ```ts
- * import { openEventStore } from "./event_store.ts";
+ * import assert from "node:assert/strict";
  * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  *
  * const stateDir = await Deno.makeTempDir();
  * const store = openEventStore({ path: `${stateDir}/events.sqlite` });
  * const template = { kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: "hi" };
  * store.insert(finalizeEvent(template, generateSecretKey()));
- * console.assert(store.size() === 1);
+ * assert.equal(store.size(), 1);
  * store.close();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function openEventStore(options: EventStoreOptions): EventStore {

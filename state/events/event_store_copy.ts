@@ -30,11 +30,20 @@ export interface CopyEventStoreResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  * import { openEventStore } from "./event_store.ts";
+ * import { SqliteTownStore } from "./town_store.ts";
  *
- * declare const path: string;
- * declare const pgStore: Parameters<typeof copyEventStore>[1];
- * const { read, outcomes } = await copyEventStore(openEventStore({ path }), pgStore);
+ * const source = openEventStore({ path: ":memory:" });
+ * source.insert(finalizeEvent({ kind: 1, created_at: 1, tags: [], content: "hi" }, generateSecretKey()));
+ * // the target of `town migrate` is a PostgreSQL store; any TownStore takes the copy
+ * const target = new SqliteTownStore(openEventStore({ path: ":memory:" }));
+ * const { read, outcomes } = await copyEventStore(source, target);
+ * assert.deepEqual([read, outcomes], [1, { stored: 1 }]);
+ * assert.equal((await copyEventStore(source, target)).outcomes.duplicate, 1); // run again: no change
+ * source.close();
+ * await target.close();
  * ```
  */
 export async function copyEventStore(

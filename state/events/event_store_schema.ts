@@ -29,6 +29,8 @@ export const EVENT_STORE_FORMAT = 2;
  *
  * const db = new DatabaseSync(":memory:");
  * db.exec(eventsTableSql("events_next"));
+ * db.prepare("SELECT count(*) FROM events_next").get(); // the table exists
+ * db.close();
  * ```
  */
 export function eventsTableSql(name = "events", dialect: SqlDialect = "sqlite"): string {
@@ -104,8 +106,10 @@ const FROM_UTF8 = new TextDecoder();
  *
  * @example
  * ```ts
- * toColumn("a\u0000b"); // Uint8Array [97, 0, 98]
- * toColumn("ab"); // "ab"
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(toColumn("a\u0000b"), Uint8Array.of(97, 0, 98));
+ * assert.equal(toColumn("ab"), "ab");
  * ```
  */
 export function toColumn(text: string): string | Uint8Array {
@@ -117,7 +121,9 @@ export function toColumn(text: string): string | Uint8Array {
  *
  * @example
  * ```ts
- * fromColumn(new Uint8Array([97, 0, 98])); // "a\u0000b"
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(fromColumn(new Uint8Array([97, 0, 98])), "a\u0000b");
  * ```
  */
 export function fromColumn(value: string | Uint8Array): string {

@@ -54,12 +54,17 @@ export interface TownStore {
  *
  * @example
  * ```ts
- * import type { NostrEvent } from "../../protocol/nostr_event.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
  * import { openEventStore } from "./event_store.ts";
  *
- * declare const event: NostrEvent;
- * const store = new SqliteTownStore(openEventStore({ path: "events.sqlite" }));
- * await store.insert(event);
+ * const stateDir = await Deno.makeTempDir();
+ * const store = new SqliteTownStore(openEventStore({ path: `${stateDir}/events.sqlite` }));
+ * const event = finalizeEvent({ kind: 1, created_at: 1, tags: [], content: "hi" }, generateSecretKey());
+ * assert.equal((await store.insert(event)).status, "stored");
+ * assert.equal(await store.size(), 1);
+ * await store.close();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export class SqliteTownStore implements TownStore {
@@ -117,9 +122,13 @@ function attempt<T>(fn: () => T): Promise<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openEventStore } from "./event_store.ts";
  *
  * const store = asTownStore(openEventStore({ path: ":memory:" }));
+ * assert.equal(store.backend, "sqlite");
+ * assert.equal(asTownStore(store), store);
+ * await store.close();
  * ```
  */
 export function asTownStore(store: EventStore | TownStore): TownStore {
@@ -131,8 +140,12 @@ export function asTownStore(store: EventStore | TownStore): TownStore {
  *
  * @example
  * ```ts
- * declare const store: Parameters<typeof sqliteEventsOf>[0];
- * const events = sqliteEventsOf(store); // EventStore | undefined
+ * import assert from "node:assert/strict";
+ * import { openEventStore } from "./event_store.ts";
+ *
+ * const events = openEventStore({ path: ":memory:" });
+ * assert.equal(sqliteEventsOf(new SqliteTownStore(events)), events); // a PostgreSQL store: undefined
+ * events.close();
  * ```
  */
 export function sqliteEventsOf(store: EventStore | TownStore): EventStore | undefined {

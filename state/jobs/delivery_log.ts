@@ -38,11 +38,14 @@ export interface DeliveryLogOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const stateDir = await Deno.makeTempDir();
  * const eventId = "ab".repeat(32);
- * const runTheSkill = () => console.log("running");
  * const log = await openDeliveryLog({ stateDir });
- * if (await log.claim({ eventId, kind: 1059, skill: "encrypted-dm" })) runTheSkill();
+ * assert.equal(await log.claim({ eventId, kind: 1059, skill: "encrypted-dm" }), true); // run it
+ * assert.equal(await log.claim({ eventId, kind: 1059, skill: "encrypted-dm" }), false); // again: no
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function openDeliveryLog(o: DeliveryLogOptions): Promise<DeliveryLog> {

@@ -11,9 +11,10 @@
  *
  * @example
  * ```ts
- * import { deliveryProofFile } from "./delivery_proof_file.ts";
+ * import assert from "node:assert/strict";
  *
- * deliveryProofFile("/home/a/.turnpike/alice", "ab".repeat(32)); // ".../proofs/abab...ab.json"
+ * const path = deliveryProofFile("/home/a/.turnpike/alice", "ab".repeat(32));
+ * assert.equal(path, `/home/a/.turnpike/alice/proofs/${"ab".repeat(32)}.json`);
  * ```
  */
 export function deliveryProofFile(stateDir: string, job: string): string {

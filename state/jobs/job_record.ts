@@ -128,10 +128,10 @@ export interface JobBead {
  *
  * @example
  * ```ts
- * import { NO_CALLBACK } from "./job_record.ts";
+ * import assert from "node:assert/strict";
  *
  * const callback = (skill: string) => skill === NO_CALLBACK ? undefined : skill;
- * console.log(callback("none")); // undefined
+ * assert.equal(callback("none"), undefined);
  * ```
  */
 export const NO_CALLBACK = "none";
@@ -187,8 +187,11 @@ const SHORT_TEXT = 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const text = formatJobRecord({ id: "ab".repeat(32), kind: 5100, skill: "echo",
  *   status: "sent", createdAtMs: 1, updatedAtMs: 1, payments: [] });
+ * assert.match(text, /^status = "sent"$/m);
  * ```
  */
 export function formatJobRecord(record: RequesterJobRecord): string {
@@ -265,7 +268,9 @@ function jobToml(text: string): Record<string, unknown> {
  *
  * @example
  * ```ts
- * parseJobRoute('skill = "echo"').skill; // "echo"
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(parseJobRoute('skill = "echo"').skill, "echo");
  * ```
  * @throws {JobRecordFormatError} for bad TOML, an oversized record or no skill.
  */
@@ -287,8 +292,12 @@ export function parseJobRoute(text: string): JobRoute {
  *
  * @example
  * ```ts
- * declare const someRecord: Parameters<typeof formatJobRecord>[0];
- * const rec = parseJobRecord(formatJobRecord(someRecord));
+ * import assert from "node:assert/strict";
+ *
+ * const record = { id: "ab".repeat(32), kind: 5100, skill: "echo", status: "sent" as const,
+ *   createdAtMs: 1, updatedAtMs: 1, payments: [] };
+ * assert.deepEqual(parseJobRecord(formatJobRecord(record)), record);
+ * assert.throws(() => parseJobRecord('id = "ab"'), JobRecordFormatError);
  * ```
  * @throws {JobRecordFormatError} bad TOML, a missing or ill-typed key, or over 64 KiB.
  */
@@ -352,8 +361,12 @@ export function parseJobRecord(text: string): RequesterJobRecord {
  *
  * @example
  * ```ts
- * declare const record: Parameters<typeof validateJobRecord>[0];
- * validateJobRecord(record); // throws JobRecordFormatError when invalid
+ * import assert from "node:assert/strict";
+ *
+ * const record = { id: "ab".repeat(32), kind: 5100, skill: "echo", status: "sent" as const,
+ *   createdAtMs: 1, updatedAtMs: 1, payments: [] };
+ * validateJobRecord(record);
+ * assert.throws(() => validateJobRecord({ ...record, kind: 1 }), JobRecordFormatError);
  * ```
  */
 export function validateJobRecord(r: RequesterJobRecord): void {

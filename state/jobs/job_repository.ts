@@ -106,9 +106,19 @@ const SCHEMA_VERSION = "1";
  *
  * @example
  * ```ts
- * const repo = await openJobRepository({ stateDir: "/tmp/state" });
- * const inFlight = repo.listInFlight();
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const repo = await openJobRepository({ stateDir });
+ * const id = "c1c254bf".padEnd(64, "0");
+ * await repo.create({ id, kind: 5100, skill: "echo", status: "sent", createdAtMs: 1, updatedAtMs: 1,
+ *   payments: [] });
+ * assert.deepEqual(repo.listInFlight().map((j) => j.id), [id]);
+ * assert.equal(repo.resolveId("c1c254bf"), id); // a prefix of 4+ hex that matches one job
+ * await repo.remove(id, { paths: [`requester/${id}.json`] }); // other files the caller removed
+ * assert.equal(await repo.read(id), undefined);
  * repo.close();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function openJobRepository(options: JobRepositoryOptions): Promise<JobRepository> {
@@ -213,13 +223,6 @@ export class JobRepository {
    * Deletes a job's record file and index row, recording the deletion (with `paths`, other
    * files of the job the caller removed) in the audit trail: git history keeps the record.
    * A job that does not exist is ignored.
-   *
-   * @example
-   * ```ts
-   * declare const repo: JobRepository;
-   * declare const id: string;
-   * await repo.remove(id, { paths: [`requester/${id}.json`] });
-   * ```
    */
   remove(
     id: string,
@@ -263,12 +266,6 @@ export class JobRepository {
 
   /**
    * The full id of the one job whose id starts with `prefix` (a full id is returned as is).
-   *
-   * @example
-   * ```ts
-   * declare const repo: JobRepository;
-   * const id = repo.resolveId("c1c254bf"); // "c1c254bf...64 hex"
-   * ```
    * @throws {JobIdPrefixError} when it is not hex, shorter than 4, or matches 0 or 2+ jobs.
    */
   resolveId(prefix: string): string {

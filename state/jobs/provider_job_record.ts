@@ -145,7 +145,10 @@ const OPTIONAL_STRINGS = [
  *
  * @example
  * ```ts
- * isTerminalProviderJob({ status: "published" }); // true
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isTerminalProviderJob({ status: "published" }), true);
+ * assert.equal(isTerminalProviderJob({ status: "paid" }), false);
  * ```
  */
 export function isTerminalProviderJob(record: Pick<ProviderJobRecord, "status">): boolean {
@@ -157,8 +160,15 @@ export function isTerminalProviderJob(record: Pick<ProviderJobRecord, "status">)
  *
  * @example
  * ```ts
- * declare const record: Parameters<typeof formatProviderJobRecord>[0];
+ * import assert from "node:assert/strict";
+ *
+ * const record = {
+ *   id: "ab".repeat(32), kind: 5100, customer: "cd".repeat(32), skill: "echo",
+ *   status: "admitted" as const, price: "1000", requestToon: "", encrypted: false,
+ *   admittedAt: "2026-11-25T12:00:00.000Z", updatedAt: "2026-11-25T12:00:00.000Z", attempts: 0,
+ * };
  * const text = formatProviderJobRecord(record);
+ * assert.deepEqual(parseProviderJobRecord(text), record);
  * ```
  */
 export function formatProviderJobRecord(record: ProviderJobRecord): string {
@@ -173,8 +183,18 @@ export function formatProviderJobRecord(record: ProviderJobRecord): string {
  *
  * @example
  * ```ts
- * declare const path: string;
- * const record = parseProviderJobRecord(await Deno.readTextFile(path));
+ * import assert from "node:assert/strict";
+ *
+ * const record = {
+ *   id: "ab".repeat(32), kind: 5100, customer: "cd".repeat(32), skill: "echo",
+ *   status: "admitted" as const, price: "1000", requestToon: "", encrypted: false,
+ *   admittedAt: "2026-11-25T12:00:00.000Z", updatedAt: "2026-11-25T12:00:00.000Z", attempts: 0,
+ * };
+ * const path = await Deno.makeTempFile({ suffix: ".toml" });
+ * await Deno.writeTextFile(path, formatProviderJobRecord(record));
+ * assert.equal(parseProviderJobRecord(await Deno.readTextFile(path)).status, "admitted");
+ * assert.throws(() => parseProviderJobRecord('id = "ab"'), ProviderJobRecordError);
+ * await Deno.remove(path);
  * ```
  */
 export function parseProviderJobRecord(text: string): ProviderJobRecord {
@@ -224,8 +244,16 @@ export function parseProviderJobRecord(text: string): ProviderJobRecord {
  *
  * @example
  * ```ts
- * declare const record: Parameters<typeof validateProviderJobRecord>[0];
+ * import assert from "node:assert/strict";
+ *
+ * const record = {
+ *   id: "ab".repeat(32), kind: 5100, customer: "cd".repeat(32), skill: "echo",
+ *   status: "admitted" as const, price: "1000", requestToon: "", encrypted: false,
+ *   admittedAt: "2026-11-25T12:00:00.000Z", updatedAt: "2026-11-25T12:00:00.000Z", attempts: 0,
+ * };
  * validateProviderJobRecord(record);
+ * const negative = { ...record, price: "-1" };
+ * assert.throws(() => validateProviderJobRecord(negative), ProviderJobRecordError);
  * ```
  */
 export function validateProviderJobRecord(r: ProviderJobRecord): void {

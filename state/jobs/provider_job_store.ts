@@ -37,8 +37,12 @@ export interface CorruptProviderJobFile {
  *
  * @example
  * ```ts
- * const store = await openProviderJobStore({ stateDir: "/tmp/state" });
- * for (const job of store.all()) console.log(job.id, job.status);
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const store = await openProviderJobStore({ stateDir });
+ * assert.deepEqual(store.all(), []); // each admitted job's record, resumed from its file
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function openProviderJobStore(
@@ -56,10 +60,11 @@ export async function openProviderJobStore(
  *
  * @example
  * ```ts
- * import { readProviderJobRecord } from "./provider_job_store.ts";
+ * import assert from "node:assert/strict";
  *
- * const record = await readProviderJobRecord("/home/me/.turnpike/provider", "ab".repeat(32));
- * console.log(record?.status ?? "no such job");
+ * const stateDir = await Deno.makeTempDir();
+ * assert.equal(await readProviderJobRecord(stateDir, "ab".repeat(32)), undefined); // no such job
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readProviderJobRecord(
@@ -128,9 +133,17 @@ export class ProviderJobStore {
    *
    * @example
    * ```ts
-   * declare const store: ProviderJobStore;
-   * declare const id: string;
+   * import assert from "node:assert/strict";
+   *
+   * const stateDir = await Deno.makeTempDir();
+   * const store = await openProviderJobStore({ stateDir });
+   * const id = "ab".repeat(32);
+   * const at = "2026-11-25T12:00:00.000Z";
+   * await store.put({ id, kind: 5100, customer: "cd".repeat(32), skill: "echo", status: "admitted",
+   *   price: "1000", requestToon: "", encrypted: false, admittedAt: at, updatedAt: at, attempts: 0 });
    * await store.remove(id);
+   * assert.equal(await readProviderJobRecord(stateDir, id), undefined);
+   * await Deno.remove(stateDir, { recursive: true });
    * ```
    */
   async remove(

@@ -25,9 +25,10 @@ export interface StoredResult {
  *
  * @example
  * ```ts
- * import { resultBlobPath } from "./stored_result.ts";
+ * import assert from "node:assert/strict";
  *
- * console.log(resultBlobPath("/home/a/.turnpike/default", "ab".repeat(32)));
+ * const path = resultBlobPath("/home/a/.turnpike/default", "ab".repeat(32));
+ * assert.equal(path, `/home/a/.turnpike/default/results/${"ab".repeat(32)}/result`);
  * ```
  */
 export function resultBlobPath(stateDir: string, id: string): string {
@@ -39,12 +40,19 @@ export function resultBlobPath(stateDir: string, id: string): string {
  *
  * @example
  * ```ts
- * import { readStoredResult } from "./stored_result.ts";
+ * import assert from "node:assert/strict";
+ * import { finalizeEvent, generateSecretKey } from "nostr-tools/pure";
+ * import { encodeEventToon } from "../../protocol/toon_codec.ts";
  *
- * declare const stateDir: string;
- * declare const jobId: string;
- * const result = await readStoredResult(stateDir, jobId);
- * console.log(result?.content);
+ * const stateDir = await Deno.makeTempDir();
+ * const jobId = "ab".repeat(32);
+ * assert.equal(await readStoredResult(stateDir, jobId), undefined); // none yet
+ * const template = { kind: 6100, created_at: 1, tags: [["e", jobId]], content: "42" };
+ * await Deno.mkdir(`${stateDir}/callbacks`);
+ * const toon = encodeEventToon(finalizeEvent(template, generateSecretKey()));
+ * await Deno.writeTextFile(`${stateDir}/callbacks/${jobId}.in.payload`, toon);
+ * assert.equal((await readStoredResult(stateDir, jobId))?.content, "42");
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function readStoredResult(

@@ -67,14 +67,14 @@ export const NEW_STANDING: CreditStanding = { repaid: 0n, mark: 0n };
  *
  * @example
  * ```ts
- * import { closeEpisode } from "./credit_line.ts";
+ * import assert from "node:assert/strict";
  *
  * const terms = { floor: 1_000n, ceiling: 10_000n, graceMs: 60_000 };
  * const row = { spent: 3_000n, paid: 0n, standing: { repaid: 0n, since: 0, mark: 500n } };
  * // Owed 3,000 at 10 s: the 2,500 spent since it went into credit are repaid.
- * console.log(closeEpisode(row, { owed: 3_000n, terms, now: 10_000 }).repaid); // 2500n
+ * assert.equal(closeEpisode(row, { owed: 3_000n, terms, now: 10_000 }).repaid, 2500n);
  * // The same at 2 minutes: a default.
- * console.log(closeEpisode(row, { owed: 3_000n, terms, now: 120_000 }).repaid); // 0n
+ * assert.equal(closeEpisode(row, { owed: 3_000n, terms, now: 120_000 }).repaid, 0n);
  * ```
  */
 export function closeEpisode(row: CreditRow, ask: CreditLineAsk): CreditStanding {
@@ -90,11 +90,11 @@ export function closeEpisode(row: CreditRow, ask: CreditLineAsk): CreditStanding
  *
  * @example
  * ```ts
- * import { creditLine } from "./credit_line.ts";
+ * import assert from "node:assert/strict";
  *
  * const terms = { floor: 1_000n, ceiling: 10_000n, graceMs: 60_000 };
- * console.log(creditLine({ repaid: 4_000n, mark: 0n }, terms, 0)); // 5000n
- * console.log(creditLine({ repaid: 4_000n, since: 0, mark: 0n }, terms, 120_000)); // 1000n
+ * assert.equal(creditLine({ repaid: 4_000n, mark: 0n }, terms, 0), 5000n);
+ * assert.equal(creditLine({ repaid: 4_000n, since: 0, mark: 0n }, terms, 120_000), 1000n);
  * ```
  */
 export function creditLine(standing: CreditStanding, terms: CreditLineTerms, now: number): bigint {
@@ -119,13 +119,13 @@ export interface LineTakeStep {
  *
  * @example
  * ```ts
- * import { lineTake, NEW_STANDING } from "./credit_line.ts";
+ * import assert from "node:assert/strict";
  *
  * const ask = { owed: 0n, terms: { floor: 1_000n, ceiling: 10_000n, graceMs: 60_000 }, now: 5 };
  * const row = { spent: 0n, paid: 0n, standing: NEW_STANDING };
  * const step = lineTake(row, 600n, ask);
- * console.log(step.taken, step.row.standing.since); // true 5
- * console.log(lineTake(step.row, 600n, ask).taken); // false
+ * assert.deepEqual([step.taken, step.row.standing.since], [true, 5]);
+ * assert.equal(lineTake(step.row, 600n, ask).taken, false);
  * ```
  */
 export function lineTake(row: CreditRow, amount: bigint, ask: CreditLineAsk): LineTakeStep {

@@ -50,12 +50,18 @@ export interface PaymentLine {
  *
  * @example
  * ```ts
- * import { foldPayments } from "./payment_lines.ts";
+ * import assert from "node:assert/strict";
  *
- * declare const log: { entries(): Parameters<typeof foldPayments>[0] };
- * const spent = foldPayments(log.entries())
+ * const intent = { ts: "2026-11-02T10:00:00Z", direction: "out", event: "intent", jobId: "j1",
+ *   invoiceId: "i1", amount: "1000", asset: "USD", peer: "p" } as const;
+ * const paid = { ...intent, event: "fulfilled" as const };
+ * const entries = [intent, paid, { ...intent, invoiceId: "i2" }];
+ * const lines = foldPayments(entries); // i1 paid, i2 in doubt (sent, no outcome)
+ * assert.deepEqual(lines.map((p) => p.amount), ["1000", "0"]);
+ * const spent = lines
  *   .filter((p) => p.direction === "out")
  *   .reduce((sum, p) => sum + BigInt(p.amount), 0n);
+ * assert.equal(spent, 1000n);
  * ```
  */
 export function foldPayments(entries: readonly PaymentEntry[]): PaymentLine[] {

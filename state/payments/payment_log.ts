@@ -96,8 +96,11 @@ export interface PaymentEntry {
  *
  * @example
  * ```ts
- * declare const entry: Parameters<typeof categoryOf>[0];
- * categoryOf({ ...entry, category: undefined }); // "job"
+ * import assert from "node:assert/strict";
+ *
+ * const entry = { ts: "", direction: "out", event: "intent", jobId: "j", invoiceId: "i",
+ *   amount: "1", asset: "USD", peer: "p" } as const; // written before categories existed
+ * assert.equal(categoryOf(entry), "job");
  * ```
  */
 export function categoryOf(entry: PaymentEntry): PaymentCategory {
@@ -162,9 +165,18 @@ const CSV_COLUMNS = [
  *
  * @example
  * ```ts
- * declare const intent: Parameters<PaymentLog["append"]>[0];
- * const log = await openPaymentLog({ stateDir: "/tmp/state" });
- * if (!log.hasPaid("inv1")) { await log.append({ ...intent }); }
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const log = await openPaymentLog({ stateDir });
+ * const intent = { ts: new Date().toISOString(), direction: "out", event: "intent", jobId: "j1",
+ *   invoiceId: "inv1", amount: "1000", asset: "USD", peer: "ab".repeat(32) } as const;
+ * if (!log.hasPaid("inv1")) await log.append(intent); // fsynced before the PREPARE is sent
+ * assert.equal(log.invoiceEntry("inv1")?.event, "intent"); // in doubt until its outcome
+ * await log.append({ ...intent, event: "fulfilled", fulfillment: "00".repeat(32) });
+ * assert.equal(log.invoiceState("inv1"), "paid");
+ * assert.equal(JSON.parse(log.exportJson()).length, 2); // exportCsv(): a header, a row each
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function openPaymentLog(options: PaymentLogOptions): Promise<PaymentLog> {
@@ -254,16 +266,7 @@ export class PaymentLog {
     }
   }
 
-  /**
-   * The newest entry of an outgoing invoice (its intent while it is in doubt), if any.
-   *
-   * @example
-   * ```ts
-   * declare const log: PaymentLog;
-   * declare const invoiceId: string;
-   * const intent = log.invoiceEntry(invoiceId); // { event: "intent", amount, peer, ... }
-   * ```
-   */
+  /** The newest entry of an outgoing invoice (its intent while it is in doubt), if any. */
   invoiceEntry(invoiceId: string): PaymentEntry | undefined {
     return this.#invoices.get(invoiceId)?.entry;
   }
@@ -333,29 +336,13 @@ export class PaymentLog {
     return [...this.#entries];
   }
 
-  /**
-   * The kept entries as JSON (an array).
-   *
-   * @example
-   * ```ts
-   * declare const log: PaymentLog;
-   * await Deno.writeTextFile("payments.json", log.exportJson());
-   * ```
-   */
+  /** The kept entries as JSON (an array). */
   exportJson(): string {
     const full = this.#entries.map((e) => ({ ...e, category: categoryOf(e) }));
     return JSON.stringify(full, null, 2) + "\n";
   }
 
-  /**
-   * The kept entries as CSV (RFC 4180, header line first).
-   *
-   * @example
-   * ```ts
-   * declare const log: PaymentLog;
-   * await Deno.writeTextFile("payments.csv", log.exportCsv());
-   * ```
-   */
+  /** The kept entries as CSV (RFC 4180, header line first). */
   exportCsv(): string {
     const rows = [csvRow(CSV_COLUMNS)];
     for (const e of this.#entries) {

@@ -50,6 +50,7 @@ const CHUNK = /^(\d{6})\.jsonl$/;
  *   "payment_log/2026-11-01/000002.jsonl",
  *   "payment_log/2026-11-01.jsonl",
  * ]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function listPaymentLogFiles(stateDir: string): Promise<PaymentLogFile[]> {
@@ -86,6 +87,7 @@ export async function listPaymentLogFiles(stateDir: string): Promise<PaymentLogF
  * const path = await sealPaymentLogChunk(dir, "2026-11-01");
  * assert.equal(path, "payment_log/2026-11-01/000001.jsonl");
  * assert.equal(await Deno.readTextFile(`${dir}/${path}`), "{}\n");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function sealPaymentLogChunk(
@@ -117,6 +119,7 @@ export async function sealPaymentLogChunk(
  * await Deno.writeTextFile(`${dir}/payment_log/2026-10-01/000001.jsonl`, "");
  * await Deno.writeTextFile(`${dir}/payment_log/2026-11-01.jsonl`, "");
  * assert.deepEqual(await prunePaymentLogFiles(dir, "2026-10-02"), ["payment_log/2026-10-01/000001.jsonl"]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function prunePaymentLogFiles(stateDir: string, oldest: string): Promise<string[]> {
@@ -145,6 +148,7 @@ export async function prunePaymentLogFiles(stateDir: string, oldest: string): Pr
  * await Deno.writeTextFile(`${dir}/payment_log/2026-11-01/000001.jsonl`, "{\"a\":1}\n");
  * await Deno.writeTextFile(`${dir}/payment_log.jsonl`, "{\"a\":2}\n");
  * assert.equal(await readPaymentLogText(dir), "{\"a\":1}\n{\"a\":2}\n");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readPaymentLogText(stateDir: string): Promise<string> {
@@ -177,6 +181,7 @@ export async function readPaymentLogText(stateDir: string): Promise<string> {
  * assert.equal(await hasPaymentLog(dir), false);
  * await Deno.mkdir(`${dir}/payment_log`);
  * assert.equal(await hasPaymentLog(dir), true);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function hasPaymentLog(stateDir: string): Promise<boolean> {

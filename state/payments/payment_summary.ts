@@ -52,8 +52,19 @@ export interface PaymentSummaryOptions {
  *
  * @example
  * ```ts
- * declare const log: { entries(): Parameters<typeof filterPayments>[0] };
- * filterPayments(log.entries(), { categories: ["town-write"], since: "2026-11-01" });
+ * import assert from "node:assert/strict";
+ *
+ * const paid = { direction: "out", event: "fulfilled", jobId: "j1", invoiceId: "i1",
+ *   amount: "1000", asset: "USD", peer: "p" } as const;
+ * const entries = [
+ *   { ...paid, ts: "2026-11-02T10:00:00Z", category: "town-write" as const, invoiceId: "w1",
+ *     amount: "5" },
+ *   { ...paid, ts: "2026-10-30T10:00:00Z" },
+ *   { ...paid, ts: "2026-11-03T10:00:00Z", direction: "in" as const, invoiceId: "i2",
+ *     amount: "3000" },
+ * ];
+ * const writes = filterPayments(entries, { categories: ["town-write"], since: "2026-11-01" });
+ * assert.deepEqual(writes.map((e) => e.invoiceId), ["w1"]);
  * ```
  */
 export function filterPayments(
@@ -73,9 +84,19 @@ export function filterPayments(
  *
  * @example
  * ```ts
- * declare const log: { entries(): Parameters<typeof summarizePayments>[0] };
- * const [usd] = summarizePayments(log.entries());
- * console.log(usd.net, usd.spent.byCategory["town-write"]);
+ * import assert from "node:assert/strict";
+ *
+ * const paid = { direction: "out", event: "fulfilled", jobId: "j1", invoiceId: "i1",
+ *   amount: "1000", asset: "USD", peer: "p" } as const;
+ * const entries = [
+ *   { ...paid, ts: "2026-11-02T10:00:00Z", category: "town-write" as const, invoiceId: "w1",
+ *     amount: "5" },
+ *   { ...paid, ts: "2026-10-30T10:00:00Z" },
+ *   { ...paid, ts: "2026-11-03T10:00:00Z", direction: "in" as const, invoiceId: "i2",
+ *     amount: "3000" },
+ * ];
+ * const [usd] = summarizePayments(entries);
+ * assert.deepEqual([usd.net, usd.spent.byCategory["town-write"], usd.payments], [1995n, 5n, 3]);
  * ```
  */
 export function summarizePayments(

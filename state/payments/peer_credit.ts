@@ -78,9 +78,9 @@ export interface StandingRecord {
  *
  * @example
  * ```ts
- * import { standingRecord } from "./peer_credit.ts";
+ * import assert from "node:assert/strict";
  *
- * console.log(standingRecord({ repaid: 5n, since: 9, mark: 2n })); // { r: "5", s: 9, m: "2" }
+ * assert.deepEqual(standingRecord({ repaid: 5n, since: 9, mark: 2n }), { r: "5", s: 9, m: "2" });
  * ```
  */
 export function standingRecord(s: CreditStanding): StandingRecord {
@@ -96,9 +96,9 @@ export function standingRecord(s: CreditStanding): StandingRecord {
  *
  * @example
  * ```ts
- * import { standingFromRecord } from "./peer_credit.ts";
+ * import assert from "node:assert/strict";
  *
- * console.log(standingFromRecord({ r: "5", m: "2" })); // { repaid: 5n, mark: 2n }
+ * assert.deepEqual(standingFromRecord({ r: "5", m: "2" }), { repaid: 5n, mark: 2n });
  * ```
  */
 export function standingFromRecord(r: unknown): CreditStanding {
@@ -130,11 +130,11 @@ export interface PayOutAmounts {
  *
  * @example
  * ```ts
- * import { payOutStep } from "./peer_credit.ts";
+ * import assert from "node:assert/strict";
  *
  * // Owed 1,000, 400 spent on packets, nothing paid out yet: 600 is paid.
- * console.log(payOutStep({ spent: 400n, paid: 0n }, { owed: 1_000n, cap: 5_000n, claimed: 0n }));
- * // { add: 600n, paid: 600n }
+ * const step = payOutStep({ spent: 400n, paid: 0n }, { owed: 1_000n, cap: 5_000n, claimed: 0n });
+ * assert.deepEqual(step, { add: 600n, paid: 600n });
  * ```
  */
 export function payOutStep(
@@ -166,12 +166,14 @@ export const PEER_CREDIT_FILE = "peer_credit.jsonl";
  *
  * @example
  * ```ts
- * import { openFilePeerCredit } from "./peer_credit.ts";
+ * import assert from "node:assert/strict";
  *
- * const credit = await openFilePeerCredit({ stateDir: await Deno.makeTempDir() });
- * console.log(await credit.take("child", 600n, 1_000n)); // { spent: 600n }
- * console.log(await credit.take("child", 600n, 1_000n)); // { refused: 600n }
+ * const stateDir = await Deno.makeTempDir();
+ * const credit = await openFilePeerCredit({ stateDir });
+ * assert.deepEqual(await credit.take("child", 600n, 1_000n), { spent: 600n });
+ * assert.deepEqual(await credit.take("child", 600n, 1_000n), { refused: 600n });
  * await credit.close();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function openFilePeerCredit(options: FilePeerCreditOptions): Promise<PeerCredit> {

@@ -124,8 +124,12 @@ type PacketState = { state: "in-flight" | "in-doubt" | "fulfilled"; amount: bigi
  *
  * @example
  * ```ts
- * const ledger = await openPeerLedger({ stateDir: "/tmp/town" });
- * ledger.balance("beta").owed; // 0n
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir(); // the town's
+ * const ledger = await openPeerLedger({ stateDir });
+ * assert.equal(ledger.balance("beta").owed, 0n);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function openPeerLedger(options: PeerLedgerOptions): Promise<PeerLedger> {
@@ -139,13 +143,16 @@ export async function openPeerLedger(options: PeerLedgerOptions): Promise<PeerLe
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ *
  * const stateDir = await Deno.makeTempDir();
  * const conditionHex = "ab".repeat(32);
  * const fulfillmentHex = "cd".repeat(32);
  * const ledger = await openPeerLedger({ stateDir });
  * await ledger.forward("beta", conditionHex, 2500n); // before the PREPARE leaves
  * await ledger.fulfilled("beta", conditionHex, fulfillmentHex); // before the FULFILL is relayed
- * ledger.balance("beta").owed; // 2500n
+ * assert.equal(ledger.balance("beta").owed, 2500n);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export class PeerLedger {

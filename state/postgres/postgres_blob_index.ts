@@ -27,13 +27,7 @@ CREATE TABLE IF NOT EXISTS turnpike_blob_holders (
 /**
  * The blob index in PostgreSQL. Times are unix seconds, given by the caller.
  *
- * @example
- * ```ts
- * declare const store: { sql: Parameters<typeof PostgresBlobIndex.open>[0] };
- * declare const sha256: string;
- * const index = await PostgresBlobIndex.open(store.sql);
- * const record = await index.get(sha256, Math.floor(Date.now() / 1000));
- * ```
+ * It needs PostgreSQL: no example that runs here: tests/unit/state/blobs/shared_blob_store_test.ts.
  */
 export class PostgresBlobIndex {
   readonly #sql: Sql;

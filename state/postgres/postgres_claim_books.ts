@@ -72,12 +72,7 @@ function fromRow(row: BookRow): ClaimBook {
 /**
  * The claim books in PostgreSQL: the shared backend of {@linkcode ChannelBook}.
  *
- * @example
- * ```ts
- * const books = await openPostgresClaimBooks({ url: "postgres://postgres@127.0.0.1:5432/town" });
- * const book = await books.read("0x" + "ab".repeat(32) as `0x${string}`);
- * await books.close();
- * ```
+ * It needs PostgreSQL: no example that runs here: tests/unit/chain/postgres_claim_books_test.ts.
  */
 export class PostgresClaimBooks implements ChannelBook {
   /** Every process of the town writes these books. */
@@ -171,10 +166,7 @@ export class PostgresClaimBooks implements ChannelBook {
 /**
  * Connects to the town's shared store and creates the books' table if it is not there.
  *
- * @example
- * ```ts
- * const books = await openPostgresClaimBooks({ url: Deno.env.get("TURNPIKE_STORE_URL")! });
- * ```
+ * It needs PostgreSQL: no example that runs here: tests/unit/chain/postgres_claim_books_test.ts.
  */
 export async function openPostgresClaimBooks(
   options: PostgresClaimBooksOptions,

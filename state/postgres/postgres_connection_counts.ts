@@ -89,14 +89,8 @@ FROM gone WHERE s.listener = gone.listener AND s.address = gone.address`;
 /**
  * The town-wide connection counts of this process's listeners.
  *
- * @example
- * ```ts
- * declare const store: { sql: Parameters<typeof PostgresConnectionCounts.open>[0] };
- * const counts = await PostgresConnectionCounts.open(store.sql);
- * const slot = await counts.take("btp", "10.0.0.7", 64);
- * if (slot === "address") console.log("64 from 10.0.0.7 on the town already");
- * else slot(); // on close
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/state/postgres/postgres_processes_test.ts.
  */
 export class PostgresConnectionCounts {
   /** This process's id in the tables. */

@@ -113,7 +113,9 @@ const FROM_UTF8 = new TextDecoder();
  *
  * @example
  * ```ts
- * pgText("a\u0000b"); // "a\\0b"
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(pgText("a\u0000b"), "a\\0b");
  * ```
  */
 export function pgText(value: string): string {
@@ -121,7 +123,10 @@ export function pgText(value: string): string {
   return value.replaceAll("\\", "\\\\").replaceAll("\u0000", "\\0");
 }
 
-/** The event store on PostgreSQL. Open it with {@linkcode openPostgresEventStore}. */
+/**
+ * The event store on PostgreSQL. Open it with {@linkcode openPostgresEventStore}. It needs
+ * PostgreSQL: no example that runs here: tests/unit/state/events/town_store_test.ts.
+ */
 export class PostgresEventStore implements TownStore {
   readonly backend = "postgres";
   readonly #sql: Sql;
@@ -154,19 +159,7 @@ export class PostgresEventStore implements TownStore {
     return this.#batches;
   }
 
-  /**
-   * Inserts one event; batched with concurrent inserts into one transaction.
-   *
-   * @example
-   * ```ts
-   * import type { PostgresEventStore } from "./postgres_event_store.ts";
-   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
-   *
-   * declare const store: PostgresEventStore;
-   * declare const event: NostrEvent;
-   * const { status } = await store.insert(event); // "stored", "duplicate", ...
-   * ```
-   */
+  /** Inserts one event; batched with concurrent inserts into one transaction. */
   insert(event: NostrEvent, toon?: string): Promise<InsertResult> {
     if (this.#closed) return Promise.reject(new PostgresStoreError("event store closed"));
     let item: Queued["item"];
@@ -181,20 +174,7 @@ export class PostgresEventStore implements TownStore {
     });
   }
 
-  /**
-   * Inserts events in order, all in one transaction.
-   *
-   * @example
-   * ```ts
-   * import type { PostgresEventStore } from "./postgres_event_store.ts";
-   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
-   *
-   * declare const store: PostgresEventStore;
-   * declare const a: NostrEvent;
-   * declare const b: NostrEvent;
-   * const results = await store.insertBatch([{ event: a }, { event: b }]);
-   * ```
-   */
+  /** Inserts events in order, all in one transaction. */
   async insertBatch(items: readonly InsertItem[]): Promise<InsertResult[]> {
     const prepared = items.map((i) => ({
       event: i.event,
@@ -417,17 +397,7 @@ export class PostgresEventStore implements TownStore {
     return removed;
   }
 
-  /**
-   * NIP-01 query; see {@linkcode TownStore.query}.
-   *
-   * @example
-   * ```ts
-   * import type { PostgresEventStore } from "./postgres_event_store.ts";
-   *
-   * declare const store: PostgresEventStore;
-   * const rows = await store.query([{ kinds: [1], limit: 10 }]);
-   * ```
-   */
+  /** NIP-01 query; see {@linkcode TownStore.query}. */
   async query(filters: readonly NostrFilter[], options: QueryOptions = {}): Promise<StoredEvent[]> {
     const cap = options.limit ?? DEFAULT_QUERY_LIMIT;
     const now = this.#now();
@@ -454,17 +424,7 @@ export class PostgresEventStore implements TownStore {
     return mergeQueryResults(byFilter);
   }
 
-  /**
-   * NIP-45 count; see {@linkcode TownStore.count}.
-   *
-   * @example
-   * ```ts
-   * import type { PostgresEventStore } from "./postgres_event_store.ts";
-   *
-   * declare const store: PostgresEventStore;
-   * const n = await store.count([{ kinds: [7] }]);
-   * ```
-   */
+  /** NIP-45 count; see {@linkcode TownStore.count}. */
   async count(filters: readonly NostrFilter[]): Promise<number> {
     if (filters.length === 0) return 0;
     const now = this.#now();
@@ -479,17 +439,7 @@ export class PostgresEventStore implements TownStore {
     return Number(row.n);
   }
 
-  /**
-   * Deletes expired events (NIP-40); their ids.
-   *
-   * @example
-   * ```ts
-   * import type { PostgresEventStore } from "./postgres_event_store.ts";
-   *
-   * declare const store: PostgresEventStore;
-   * const purged = await store.purgeExpired();
-   * ```
-   */
+  /** Deletes expired events (NIP-40); their ids. */
   async purgeExpired(): Promise<string[]> {
     const rows = await this.#sql.unsafe<{ id: string }[]>(
       "DELETE FROM events WHERE expiration IS NOT NULL AND expiration <= $1 RETURNING id",
@@ -507,16 +457,6 @@ export class PostgresEventStore implements TownStore {
   /**
    * Hears events other processes commit (LISTEN on {@linkcode EVENTS_CHANNEL}); rows are read
    * back after the notice, so only committed events are heard.
-   *
-   * @example
-   * ```ts
-   * import type { PostgresEventStore } from "./postgres_event_store.ts";
-   * import type { NostrEvent } from "../../protocol/nostr_event.ts";
-   *
-   * declare const store: PostgresEventStore;
-   * declare function publish(event: NostrEvent, toon: string): void; // to the live subscriptions
-   * store.onCommittedElsewhere(({ event, toon }) => publish(event, toon));
-   * ```
    */
   onCommittedElsewhere(listener: (committed: CommittedElsewhere) => void): void {
     this.#listeners.push(listener);
@@ -635,10 +575,7 @@ function isDataError(err: unknown): boolean {
  * Opens the store: connects, and creates or upgrades the schema (under an advisory lock, so
  * several processes starting together migrate once).
  *
- * @example
- * ```ts
- * const store = await openPostgresEventStore({ url: "postgres://postgres@127.0.0.1:5432/town" });
- * ```
+ * It needs PostgreSQL: no example that runs here: tests/unit/state/events/town_store_test.ts.
  */
 export async function openPostgresEventStore(
   options: PostgresEventStoreOptions,
@@ -657,17 +594,7 @@ export async function openPostgresEventStore(
 /**
  * Creates the schema, or checks its version.
  *
- * @example
- * ```ts
- * import { migratePostgres } from "./postgres_event_store.ts";
- * import postgres from "postgres";
- *
- * async function migrate(url: string): Promise<void> {
- *   const sql = postgres(url);
- *   await migratePostgres(sql);
- *   await sql.end();
- * }
- * ```
+ * It needs PostgreSQL: no example that runs here: tests/unit/state/events/town_store_test.ts.
  */
 export async function migratePostgres(sql: Sql): Promise<void> {
   await createPostgresSchema(sql, migrateInTransaction);

@@ -188,14 +188,8 @@ function sentBookOf(row: PayoutChannelRow): SentClaimBook {
  * The payout books in PostgreSQL; their channels' rows are the shared backend of
  * {@linkcode SentChannelBook}.
  *
- * @example
- * ```ts
- * import { openPostgresPayoutBooks } from "./postgres_payout_books.ts";
- *
- * const books = await openPostgresPayoutBooks({ url: "postgres://postgres@127.0.0.1:5432/town" });
- * const { owed, transferred } = await books.publish("beta", "host:/srv/town-a", 5_000n);
- * await books.close();
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/state/postgres/postgres_payout_books_test.ts.
  */
 export class PostgresPayoutBooks implements SentChannelBook {
   /** Every process of the town writes these books. */
@@ -477,12 +471,8 @@ export class PostgresPayoutBooks implements SentChannelBook {
  * Connects to the town's shared store and creates the payout books' tables if they are not
  * there.
  *
- * @example
- * ```ts
- * import { openPostgresPayoutBooks } from "./postgres_payout_books.ts";
- *
- * const books = await openPostgresPayoutBooks({ url: Deno.env.get("TURNPIKE_STORE_URL")! });
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/state/postgres/postgres_payout_books_test.ts.
  */
 export async function openPostgresPayoutBooks(
   options: PostgresPayoutBooksOptions,

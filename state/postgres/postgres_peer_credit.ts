@@ -65,15 +65,7 @@ interface Pending {
  * Opens the shared credit counts (creates the table when missing). The connection is the
  * store's; closing the counts leaves it open.
  *
- * @example
- * ```ts
- * import { openPostgresPeerCredit } from "./postgres_peer_credit.ts";
- *
- * declare const sql: Parameters<typeof openPostgresPeerCredit>[0];
- * const credit = await openPostgresPeerCredit(sql);
- * const take = await credit.take("child", 600n, 1_000n);
- * if ("refused" in take) console.log(`spent ${take.refused} already`);
- * ```
+ * It needs PostgreSQL: no example that runs here: tests/unit/state/postgres/peer_credit_test.ts.
  */
 export async function openPostgresPeerCredit(sql: Sql): Promise<PeerCredit> {
   await createPostgresSchema(sql, SCHEMA);

@@ -58,19 +58,8 @@ CREATE TABLE IF NOT EXISTS turnpike_peer_routes (
 /**
  * The town-wide table of BTP peers' connections.
  *
- * @example
- * ```ts
- * declare const sql: Parameters<typeof PostgresPeerRoutes.open>[0];
- * declare const btp: { peers(): string[] };
- * const routes = await PostgresPeerRoutes.open(sql, {
- *   process: crypto.randomUUID(),
- *   url: "http://127.0.0.1:40411",
- *   connected: () => btp.peers(),
- * });
- * routes.changed("bob"); // bob connected or left
- * const holder = await routes.holder("carol");
- * await routes.close();
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/state/postgres/postgres_processes_test.ts.
  */
 export class PostgresPeerRoutes {
   readonly #sql: Sql;

@@ -28,15 +28,8 @@ CREATE TABLE IF NOT EXISTS turnpike_processes (
  * transaction under the schema lock ({@linkcode createPostgresSchema}): a module whose queries
  * read `turnpike_processes` creates its tables through this.
  *
- * @example
- * ```ts
- * import { createWithProcessRegistry } from "./postgres_processes.ts";
- * import type postgres from "postgres";
- *
- * async function open(sql: ReturnType<typeof postgres>): Promise<void> {
- *   await createWithProcessRegistry(sql, "CREATE TABLE IF NOT EXISTS t (process TEXT)");
- * }
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/state/postgres/postgres_processes_test.ts.
  */
 export async function createWithProcessRegistry(sql: Sql, schema: string): Promise<void> {
   await createPostgresSchema(sql, async (tx: TransactionSql) => {
@@ -48,15 +41,8 @@ export async function createWithProcessRegistry(sql: Sql, schema: string): Promi
 /**
  * Writes `process`'s heartbeat: now, by the database's clock.
  *
- * @example
- * ```ts
- * import { writeHeartbeat } from "./postgres_processes.ts";
- * import type postgres from "postgres";
- *
- * async function beat(sql: ReturnType<typeof postgres>): Promise<void> {
- *   await writeHeartbeat(sql, crypto.randomUUID());
- * }
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/state/postgres/postgres_processes_test.ts.
  */
 export async function writeHeartbeat(sql: Sql, process: string): Promise<void> {
   await sql.unsafe(
@@ -69,15 +55,8 @@ export async function writeHeartbeat(sql: Sql, process: string): Promise<void> {
 /**
  * Removes the rows of processes not heard from for `seconds`.
  *
- * @example
- * ```ts
- * import { forgetSilentProcesses } from "./postgres_processes.ts";
- * import type postgres from "postgres";
- *
- * async function prune(sql: ReturnType<typeof postgres>): Promise<void> {
- *   await forgetSilentProcesses(sql, 30);
- * }
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/state/postgres/postgres_processes_test.ts.
  */
 export async function forgetSilentProcesses(sql: Sql, seconds: number): Promise<void> {
   await sql.unsafe(`DELETE FROM turnpike_processes WHERE heartbeat < ${DATABASE_NOW} - $1`, [
@@ -88,15 +67,8 @@ export async function forgetSilentProcesses(sql: Sql, seconds: number): Promise<
 /**
  * Removes `process`'s row (it stops).
  *
- * @example
- * ```ts
- * import { forgetProcess } from "./postgres_processes.ts";
- * import type postgres from "postgres";
- *
- * async function stop(sql: ReturnType<typeof postgres>, process: string): Promise<void> {
- *   await forgetProcess(sql, process);
- * }
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/state/postgres/postgres_processes_test.ts.
  */
 export async function forgetProcess(sql: Sql, process: string): Promise<void> {
   await sql.unsafe("DELETE FROM turnpike_processes WHERE process = $1", [process]);

@@ -45,12 +45,8 @@ RETURNING taken`;
 /**
  * Shared token buckets on the town's PostgreSQL store.
  *
- * @example
- * ```ts
- * declare const store: { sql: Parameters<typeof PostgresRateBuckets.open>[0] };
- * const buckets = await PostgresRateBuckets.open(store.sql);
- * if (!(await buckets.take("spsp:account:alice", 600 / 60, 100))) console.log("rate-limited");
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/roles/town/postgres_rate_buckets_test.ts.
  */
 export class PostgresRateBuckets {
   readonly #sql: Sql;

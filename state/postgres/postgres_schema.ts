@@ -28,15 +28,8 @@ export const SCHEMA_LOCK = 0x7475726e70696bn;
  * Creates a schema under {@linkcode SCHEMA_LOCK}: `schema` is run as is (statements separated by
  * `;`), or a function given the transaction does the work (a versioned migration).
  *
- * @example
- * ```ts
- * import { createPostgresSchema } from "./postgres_schema.ts";
- * import postgres from "postgres";
- *
- * async function create(sql: postgres.Sql): Promise<void> {
- *   await createPostgresSchema(sql, "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY)");
- * }
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/state/postgres/postgres_stray_errors_test.ts.
  */
 export async function createPostgresSchema(
   sql: Sql,
@@ -69,19 +62,8 @@ export interface OpenPostgresSchemaOptions {
  * Connects a pool and creates the schema; on failure the pool is ended and the module's error
  * thrown, `cannot open <what> at <url with the password hidden>: <reason>`.
  *
- * @example
- * ```ts
- * import { openPostgresSchema } from "./postgres_schema.ts";
- *
- * const sql = await openPostgresSchema({
- *   url: "postgres://postgres@127.0.0.1:5432/town",
- *   maxConnections: 2,
- *   what: "the example table",
- *   schema: "CREATE TABLE IF NOT EXISTS example (k TEXT PRIMARY KEY)",
- *   error: (message, cause) => new Error(message, { cause }),
- * });
- * await sql.end();
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/state/postgres/postgres_stray_errors_test.ts.
  */
 export async function openPostgresSchema(options: OpenPostgresSchemaOptions): Promise<Sql> {
   const { default: postgres } = await import("postgres");

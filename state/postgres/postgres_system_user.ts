@@ -37,13 +37,7 @@ export class PostgresSystemUserError extends StateError {
 /**
  * The server's system user, made first when there is none (root only: `useradd` needs it).
  *
- * @example
- * ```ts
- * if (Deno.uid() === 0) {
- *   const user = await postgresSystemUser();
- *   console.log(`${user.name} is uid ${user.uid}`);
- * }
- * ```
+ * It needs root and creates a system user: no example that runs here: tests/e2e/db_up_test.ts.
  */
 export async function postgresSystemUser(
   options: PostgresSystemUserOptions = {},

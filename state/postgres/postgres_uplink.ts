@@ -47,14 +47,8 @@ CREATE TABLE IF NOT EXISTS turnpike_uplink (
  * The parent link's lock and the town's learnt address, on one connection of its own (the
  * lock is that connection's session's).
  *
- * @example
- * ```ts
- * import { openPostgresUplink } from "./postgres_uplink.ts";
- * const uplink = await openPostgresUplink({ url: "postgres://postgres@127.0.0.1:5432/town" });
- * if (await uplink.tryHold()) console.log("this process dials the parent");
- * else console.log((await uplink.address())?.clientAddress);
- * await uplink.close();
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/state/postgres/shared_parent_link_test.ts.
  */
 export class PostgresUplink {
   readonly #sql: Sql;
@@ -110,12 +104,8 @@ export class PostgresUplink {
 /**
  * Connects (one connection: the lock's session) and creates the table if it is not there.
  *
- * @example
- * ```ts
- * import { openPostgresUplink } from "./postgres_uplink.ts";
- * const uplink = await openPostgresUplink({ url: Deno.env.get("TURNPIKE_STORE_URL")! });
- * await uplink.close();
- * ```
+ * It needs PostgreSQL: no example that runs here:
+ * tests/unit/state/postgres/shared_parent_link_test.ts.
  */
 export async function openPostgresUplink(options: PostgresUplinkOptions): Promise<PostgresUplink> {
   const sql = await openPostgresSchema({

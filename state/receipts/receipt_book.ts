@@ -39,11 +39,11 @@ export interface ReceiptBook {
  *
  * @example
  * ```ts
- * import { openReceiptBook } from "./receipt_book.ts";
+ * import assert from "node:assert/strict";
  *
  * const stateDir = await Deno.makeTempDir();
  * const book = await openReceiptBook({ stateDir });
- * console.log(book.events.length); // 0
+ * assert.equal(book.events.length, 0);
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
@@ -83,10 +83,10 @@ export async function openReceiptBook(options: ReceiptBookOptions): Promise<Rece
  *
  * @example
  * ```ts
- * import { latestReceipts } from "./receipt_book.ts";
+ * import assert from "node:assert/strict";
  *
  * const items = [{ k: "a", n: 1 }, { k: "a", n: 2 }, { k: "b", n: 3 }];
- * latestReceipts(items, (i) => i.k).map((i) => i.n); // [2, 3]
+ * assert.deepEqual(latestReceipts(items, (i) => i.k).map((i) => i.n), [2, 3]);
  * ```
  */
 export function latestReceipts<T>(items: readonly T[], keyOf: (item: T) => string): T[] {
