@@ -239,9 +239,13 @@ export function processTree(pid: number): number[] {
 }
 
 /**
- * SIGKILLs `pid` and its descendants, children first. Killing the PID namespace's init takes
+ * SIGKILLs `pid` and its descendants, parents first. Killing the PID namespace's init takes
  * the whole namespace down; `unshare --kill-child` alone is not enough, because the
- * parent-death signal it sets is cleared when setpriv changes the uid.
+ * parent-death signal it sets is cleared when setpriv changes the uid. Parents first, not
+ * children: a child killed first lets its parent run on until its own signal comes (a loaded
+ * machine's CI saw a job's shell print after its `sleep` was killed for memory), where the
+ * namespace's init killed first takes every process in it down at once, one forked since the
+ * walk too.
  *
  * @example
  * ```ts
@@ -254,7 +258,7 @@ export function processTree(pid: number): number[] {
  * ```
  */
 export function killTree(pid: number): void {
-  for (const p of processTree(pid).reverse()) {
+  for (const p of processTree(pid)) {
     try {
       Deno.kill(p, "SIGKILL");
     } catch { /* already gone */ }
