@@ -14,7 +14,7 @@
  * @module
  */
 import { RoleError } from "./role_error.ts";
-import { sleep } from "../protocol/backoff.ts";
+import { backoffDelay, sleep } from "../protocol/backoff.ts";
 import { ILP_ERROR } from "../protocol/ilp_packet.ts";
 import { buildBlobAuthorization } from "../protocol/blob_authorization.ts";
 import type { BlobDescriptor } from "../protocol/blob_descriptor.ts";
@@ -96,7 +96,7 @@ export async function publishBlob(o: PublishBlobOptions): Promise<PublishedBlob>
   );
   const upload = async (paid: bigint): Promise<PublishedBlob> => {
     const busyUntil = Date.now() + (o.busyWaitMs ?? 120_000);
-    for (let attempt = 1, busy = 1;; attempt++) {
+    for (let failures = 0, waits = 0;;) {
       try {
         const descriptor = await uploadBlobFile({
           server: o.server,
@@ -114,14 +114,13 @@ export async function publishBlob(o: PublishBlobOptions): Promise<PublishedBlob>
         // blob): when it ends the blob is stored and this upload returns it, costing nothing.
         if (status === 409 && Date.now() < busyUntil) {
           o.onWait?.(`another upload of blob ${sha256.slice(0, 12)} is in flight; waiting`);
-          attempt--;
-          await sleep(Math.min(250 * busy++, 2_000));
+          await sleep(backoffDelay(waits++, { initialMs: 250, maxMs: 2_000 }));
           continue;
         }
         // The allowance stays at the town: retrying costs nothing more. A 4xx other than a
         // timeout will not get better.
         const retryable = status === 0 || status >= 500 || status === 408;
-        if (!retryable || attempt >= (o.attempts ?? 3)) {
+        if (!retryable || ++failures >= (o.attempts ?? 3)) {
           throw new BlobPublishError(
             `the blob's upload failed${paid > 0n ? " after it was paid for" : ""}: ${
               (err as Error).message
@@ -130,7 +129,7 @@ export async function publishBlob(o: PublishBlobOptions): Promise<PublishedBlob>
             { cause: err },
           );
         }
-        await sleep(200 * attempt);
+        await sleep(200 * failures);
       }
     }
   };
