@@ -95,12 +95,14 @@ export function registerTrustPublishCommand(trust: Command): void {
     }));
     const receipts = await signedReceipts(config.stateDir, opts);
     const scores = trustScores(receipts.map((s) => s.receipt), { nowMs: Date.now() });
-    const published = new Map(
-      (await readOwnAssertions(relays, self)).map((a) => [a.subject, a.rank]),
-    );
+    // What the towns hold already, both read at once.
+    const [own, listed] = await Promise.all([
+      readOwnAssertions(relays, self),
+      readOwnRankServices(relays, self),
+    ]);
+    const published = new Map(own.map((a) => [a.subject, a.rank]));
     const ranks = new Map([...scores].map(([who, s]) => [who, s.rank]));
     const changed = changedRanks(ranks, published);
-    const listed = await readOwnRankServices(relays, self);
     const sameList = listed !== undefined &&
       listed.map((s) => s.pubkey).join() === services.map((s) => s.pubkey).join();
     const sent: Record<string, unknown>[] = [];
