@@ -79,6 +79,8 @@ export function provePassphrase(
 export async function* callNode(
   stateDir: string,
   request: NodeRequest,
+  /** The socket, when not the requester node's (a provider's: roles/provider/trust_socket.ts). */
+  socket: string = nodeSocketPath(stateDir),
 ): AsyncGenerator<Record<string, unknown>> {
   const proof = PROVEN_OPS.has(request.op)
     ? (await proven.get(stateDir)?.catch(() => undefined))?.proof
@@ -88,11 +90,11 @@ export async function* callNode(
     : request;
   let conn: Deno.UnixConn;
   try {
-    conn = await Deno.connect({ transport: "unix", path: nodeSocketPath(stateDir) });
+    conn = await Deno.connect({ transport: "unix", path: socket });
   } catch (err) {
     throw fated(
       new CliError("the profile's node is not running", {
-        context: nodeSocketPath(stateDir),
+        context: socket,
         code: "node-unreachable",
         cause: err,
       }),
@@ -106,7 +108,7 @@ export async function* callNode(
     } catch (err) {
       throw fated(
         new CliError("the profile's node closed the connection", {
-          context: nodeSocketPath(stateDir),
+          context: socket,
           code: "node-unreachable",
           cause: err,
         }),

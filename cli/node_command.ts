@@ -72,6 +72,7 @@ import { type ProviderFlags, resolveProviderSettings } from "../config/provider_
 import { jsonText, printJsonLine } from "./json_line.ts";
 import { terminalText } from "./terminal_text.ts";
 import { profileChainIds } from "../config/known_chains.ts";
+import { serveTrustSocket } from "../roles/provider/trust_socket.ts";
 import { addNodeStatusCommand, loadNodeSettings } from "./node_status_command.ts";
 
 /** `node up`'s flags: the root's, the town connection's, and the provider's own. */
@@ -308,6 +309,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
   // The lock before the passphrase prompt and the first write (the status file above all: a
   // second provider would overwrite the running one's); the lock and the signer held until this
   // function returns or throws, after the provider has stopped.
+  let proof: string | undefined;
   await using session = await startNodeSession({
     command: "node up",
     network: loaded.settings.network,
@@ -319,6 +321,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
       who: "the provider",
       missingSuggestion:
         "run `turnpike wallet init` first, or pass --generate-key for a dev provider",
+      onPassphraseProof: (p) => proof = p,
     },
   });
   const { signer } = session;
@@ -369,6 +372,13 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
       ? `${node.docker.version} builds ${node.docker.platform} at ${node.docker.host}`
       : `none (${node.docker.unavailable}): docker-build not served`,
   };
+  // The profile's `trust publish` asks this node, which holds the state dir (a wallet's key only).
+  await using _trust = proof === undefined ? undefined : await serveTrustSocket({
+    stateDir: resolved.stateDir,
+    proof,
+    signer,
+    write: (event) => node.writeToTowns(event),
+  });
   if (json) printJsonLine("node-up", info);
   else {
     console.log("provider up");

@@ -1,7 +1,8 @@
 /**
  * `turnpike trust publish`: the profile's own trust in each counterparty, published on its towns
  * as NIP-85 assertions (kind 30382: `d` the counterparty, `rank` 0-100; docs/PROTOCOL.md "Trust
- * assertions (NIP-85)"), paid writes by the profile's node as its roster is. Only the profile's
+ * assertions (NIP-85)"), paid writes by the profile's node as its roster is (a provider profile's
+ * `node up` when it runs: cli/trust_publish_node.ts). Only the profile's
  * own receipts are published, never what its roster said (a rank passed on would count twice in
  * a reader that follows both). A counterparty whose whole-number rank is already on the towns is
  * not sent again: the command reads its own assertions first.
@@ -17,7 +18,7 @@
  */
 import type { Command } from "commander";
 import { nip19 } from "nostr-tools";
-import { callRequesterNode } from "./job_command.ts";
+import { trustPublishNode } from "./trust_publish_node.ts";
 import {
   addRequesterConnectionOptions,
   loadRequesterConfig,
@@ -111,8 +112,9 @@ export function registerTrustPublishCommand(trust: Command): void {
       ...(changed.length > 0 ? [{ do: "assert" as const, ranks: changed }] : []),
       ...(sameList ? [] : [{ do: "rank-services" as const, services }]),
     ];
+    const call = await trustPublishNode(opts, config, cmd);
     for (const action of actions) {
-      for await (const line of callRequesterNode(opts, config, cmd, { op: "gt", action })) {
+      for await (const line of call({ op: "gt", action })) {
         if (line.type !== "gt") continue;
         if (action.do === "assert") sent.push(...line.asserted as Record<string, unknown>[]);
         else list = { services: line.services, event: line.event };

@@ -14,6 +14,7 @@ import { RoleError } from "../role_error.ts";
 import { undoOnFailure } from "../undo_on_failure.ts";
 import { nodeSignerOf } from "../../identity/local_node_signer.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
+import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { DEFAULT_BLOB_PRICE_PER_MIB } from "../../protocol/blob_pricing.ts";
 import { fetchRelayInfo, townBlobPrice } from "../../transport/relay_info.ts";
@@ -80,6 +81,8 @@ export interface ProviderNode {
   /** Requests parked until their requester has room here (paid an invoice, a job ended). */
   readonly parked: number;
   inFlight(): number;
+  /** Stores a signed event on the provider's towns (a paid write): what it publishes on asking. */
+  writeToTowns(event: NostrEvent): Promise<string[]>;
   /** Resolves when no job is running or queued to run. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -407,6 +410,10 @@ class Provider implements ProviderNode {
     let n = 0;
     for (const r of this.store.all()) if (!isTerminalProviderJob(r)) n++;
     return n;
+  }
+
+  writeToTowns(event: NostrEvent): Promise<string[]> {
+    return this.#towns!.writeTo(this.#towns!.relays, event);
   }
 
   idle(): Promise<void> {

@@ -18,11 +18,10 @@ import {
   workerProfile,
   workerRevocation,
 } from "../../protocol/gt_worker_identity.ts";
-import { assertedRank, trustAssertionEvent } from "../../protocol/trust_assertion.ts";
 import { currentWorkerKey, recordWorkerRotation } from "./worker_rotations.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NodeSigner, WorkerKeyRef } from "../../protocol/node_signer.ts";
-import { type RankService, trustProviderListEvent } from "../../protocol/trust_provider_list.ts";
+import { answerTrustAction, type TrustPublishAction } from "../receipts/trust_publication.ts";
 import { writeFileAtomic } from "../../state/atomic_file.ts";
 import type { EventFeed } from "../event_feed.ts";
 import { type JobFeedOptions, openJobFeed } from "./job_feed.ts";
@@ -34,10 +33,8 @@ export type GtNodeAction =
   | { do: "roster"; pubkeys: string[] }
   /** Replace `address`'s key with the next rotation's. */
   | { do: "rotate"; address: string }
-  /** Publish NIP-85 assertions (kind 30382): each subject's rank (docs/PROTOCOL.md). */
-  | { do: "assert"; ranks: { subject: string; rank: number }[] }
-  /** Publish the profile's rank services (NIP-85 kind 10040, protocol/trust_provider_list.ts). */
-  | { do: "rank-services"; services: RankService[] }
+  /** Publish NIP-85 assertions or rank services (roles/receipts/trust_publication.ts). */
+  | TrustPublishAction
   /** Pay for and store bead events the profile signed (roles/beads/bead_publish.ts). */
   | { do: "publish"; events: NostrEvent[] };
 
@@ -226,19 +223,8 @@ export class WorkerDesk {
       await this.#o.write(roster);
       return { roster: action.pubkeys, event: roster.id };
     }
-    if (action.do === "rank-services") {
-      const list = await this.#o.signer.signEvent(trustProviderListEvent(action.services));
-      await this.#o.write(list);
-      return { services: action.services, event: list.id };
-    }
-    if (action.do === "assert") {
-      const asserted = [];
-      for (const { subject, rank } of action.ranks) {
-        const event = await this.#o.signer.signEvent(trustAssertionEvent({ subject, rank }));
-        await this.#o.write(event);
-        asserted.push({ subject, rank: assertedRank(rank), event: event.id });
-      }
-      return { asserted };
+    if (action.do === "assert" || action.do === "rank-services") {
+      return await answerTrustAction(action, { signer: this.#o.signer, write: this.#o.write });
     }
     const { address } = action;
     const old = await currentWorkerKey(this.#o.stateDir, address);
