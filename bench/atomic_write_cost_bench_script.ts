@@ -4,13 +4,17 @@
  * `writeFileAtomic` one after the other with both fsyncs, without the directory's, without the
  * file's, without either; then the same writes 16 at a time, the directory fsync shared
  * (`state/dir_sync_group.ts`, what `writeFileAtomic` does) against one fsync of the directory
- * each (what it did before). Per write: wall ms, CPU ms of this process (of it kernel), and the
- * directory fsyncs made. The variants alternate, `--rounds` times.
+ * each (what it did before); then the same text as a column of a SQLite row in WAL, one commit a
+ * write, with `synchronous = FULL` (the WAL fsynced at each commit) and `NORMAL` (not), the way
+ * the requester's job records could be stored (docs/SCALE.md "A job's fixed cost"). Per write:
+ * wall ms, CPU ms of this process (of it kernel), and the directory fsyncs made. The variants
+ * alternate, `--rounds` times.
  *
  *     deno run -A bench/atomic_write_cost_bench_script.ts [--rounds 3] [--dir /tmp]
  *
  * @module
  */
+import { DatabaseSync } from "node:sqlite";
 import { dirSyncs, writeFileAtomic } from "../state/atomic_file.ts";
 
 const args = Deno.args;
@@ -35,6 +39,25 @@ async function ownDirFsync(dir: string): Promise<void> {
 }
 
 type Write = (dir: string, i: number) => Promise<number>;
+
+/** One upsert of the record's text into a row, one WAL commit each, `synchronous` as given. */
+const sqliteRow = (synchronous: "FULL" | "NORMAL"): Write => {
+  const dbs = new Map<string, DatabaseSync>();
+  return (dir, i) => {
+    let db = dbs.get(dir);
+    if (db === undefined) {
+      dbs.clear();
+      db = new DatabaseSync(`${dir}/index.sqlite`);
+      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous};
+        CREATE TABLE jobs (id TEXT PRIMARY KEY, status TEXT, record TEXT NOT NULL)`);
+      dbs.set(dir, db);
+    }
+    db.prepare(`INSERT INTO jobs (id, status, record) VALUES (?, ?, ?) ON CONFLICT (id)
+      DO UPDATE SET status = excluded.status, record = excluded.record`)
+      .run(`f${i % FILES}`, "sent", body + i);
+    return Promise.resolve(0);
+  };
+};
 
 const sequential = (opts: { skipFileSync?: boolean; skipDirSync?: boolean }): Write => {
   return async (dir, i) => {
@@ -66,6 +89,8 @@ const variants: { name: string; atOnce: number; write: Write }[] = [
       return 1;
     },
   },
+  { name: "SQLite WAL row, synchronous FULL", atOnce: 1, write: sqliteRow("FULL") },
+  { name: "SQLite WAL row, synchronous NORMAL", atOnce: 1, write: sqliteRow("NORMAL") },
 ];
 
 for (let round = 1; round <= rounds; round++) {
