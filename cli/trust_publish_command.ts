@@ -27,42 +27,11 @@ import {
 import { printJsonLine } from "./json_line.ts";
 import { signedReceipts } from "./receipts_command.ts";
 import { trustScores } from "../protocol/trust_score.ts";
-import { assertedRank } from "../protocol/trust_assertion.ts";
 import { readOwnAssertions, readOwnRankServices } from "../roles/requester/roster_assertions.ts";
 import type { RankService } from "../protocol/trust_provider_list.ts";
 import { recipientHex } from "./dm_command.ts";
+import { changedRanks } from "../roles/receipts/trust_publication.ts";
 import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
-
-/** An assertion to send: its subject and whole-number rank. */
-export interface RankToAssert {
-  subject: string;
-  rank: number;
-}
-
-/**
- * The ranks that differ from what the towns have (or that they lack), in `ranks`' order.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { changedRanks } from "./trust_publish_command.ts";
- *
- * const [x, y] = ["cd".repeat(32), "ef".repeat(32)];
- * const sent = changedRanks(new Map([[x, 29.4], [y, 12]]), new Map([[x, 29]]));
- * assert(sent.length === 1 && sent[0].subject === y);
- * ```
- */
-export function changedRanks(
-  ranks: ReadonlyMap<string, number>,
-  published: ReadonlyMap<string, number>,
-): RankToAssert[] {
-  const changed: RankToAssert[] = [];
-  for (const [subject, score] of ranks) {
-    const rank = assertedRank(score);
-    if (published.get(subject) !== rank) changed.push({ subject, rank });
-  }
-  return changed;
-}
 
 /**
  * Adds `publish` under `trust`.

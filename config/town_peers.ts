@@ -3,13 +3,14 @@
  * tables (`account`, `token`, `max_packet_amount`, and `credit_limit`: what a peer without a
  * channel may spend on credit), and the payment channel a peer settles over
  * (`--peer-channel account:0x<channel id>[:credit]` or the tables' `channel`, `credit_limit`:
- * what it may forward beyond its claims; docs/PROTOCOL.md). Flags replace the tables: with `--peer` flags the tables' peers and their
+ * what it may forward beyond its claims; docs/PROTOCOL.md), and the tables' `pubkey`: whose
+ * Nostr key the account is. Flags replace the tables: with `--peer` flags the tables' peers and their
  * channels are ignored.
  *
  * @module
  */
 import { ConfigError } from "./config_error.ts";
-import { uint64Setting } from "./setting_codecs.ts";
+import { pubkeySetting, uint64Setting } from "./setting_codecs.ts";
 
 /** One configured peer. */
 export interface BtpPeerAccountConfig {
@@ -24,6 +25,12 @@ export interface BtpPeerAccountConfig {
    * roles/town/btp/peer_credit_gate.ts). Default: the town's `peer_credit_limit`.
    */
   creditLimit?: bigint;
+  /**
+   * The peer's Nostr pubkey (`pubkey`, 64 hex): the subject of the town's NIP-85 assertion of
+   * it when the town publishes its trust (roles/town/town_trust_publish.ts). An account is a
+   * BTP login, not a key: only the operator can say whose it is.
+   */
+  pubkey?: string;
 }
 
 /** A peer that settles over a payment channel. */
@@ -212,7 +219,7 @@ function checkPeerChannels(
 
 function tomlPeers(value: unknown): BtpPeerAccountConfig[] {
   return tomlTables(value).map((p, i) => {
-    const { account, token, max_packet_amount, channel, credit_limit } = p;
+    const { account, token, max_packet_amount, channel, credit_limit, pubkey } = p;
     if (typeof account !== "string" || typeof token !== "string") {
       throw peerError(`town.peers[${i}] needs string "account" and "token"`);
     }
@@ -227,6 +234,9 @@ function tomlPeers(value: unknown): BtpPeerAccountConfig[] {
     // With a channel, credit_limit is what the peer may forward beyond its claims (tomlPeerChannels).
     if (channel === undefined && credit_limit !== undefined) {
       peer.creditLimit = uint64Setting(credit_limit, "peers", `town.peers[${i}].credit_limit`);
+    }
+    if (pubkey !== undefined) {
+      peer.pubkey = pubkeySetting(pubkey, "peers", `town.peers[${i}].pubkey`);
     }
     return peer;
   });

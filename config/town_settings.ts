@@ -31,6 +31,7 @@
  * | payouts            | -                         | -                                   | `[town.payouts]` `threshold`, `interval_seconds`, `max_owed`, `deposit` | threshold 1 M2M (10^6 base units), interval 1 h, max owed 10 M2M per peer, deposit = max owed |
  * | peers' payout addresses | -                    | -                                   | `[town.payouts.addresses]` `<account> = "0x..."` | none (no peer is paid on chain) |
  * | credit without a channel | -                   | `TURNPIKE_TOWN_PEER_CREDIT_LIMIT`   | `peer_credit_limit` (per peer: `[[town.peers]]` `credit_limit`) | 0 on a town that settles on a chain or pays out; none otherwise |
+ * | publish its trust  | -                         | `TURNPIKE_TOWN_PUBLISH_TRUST`(`_INTERVAL`) | `publish_trust`, `publish_trust_interval` (per peer: `[[town.peers]]` `pubkey`) | off; every 600 s |
  * | event store        | `--store postgres://...`  | `TURNPIKE_STORE_URL`                | `[store]` `url`         | SQLite in the state dir |
  * | processes sharing it | `--store-processes <n>` | `TURNPIKE_STORE_PROCESSES`          | `[store]` `processes`   | 1 (town-wide limits divided by it, roles/town/town_share.ts) |
  *
@@ -67,6 +68,7 @@ import { DEFAULT_TOWN_LIMITS, townLimitKey, type TownLimits } from "./town_limit
 import { blobPeer, blobsDir, storeUrl } from "./town_store_settings.ts";
 import { resolveTownTls, type TownTls } from "./town_tls.ts";
 import { type TownCreditLine, townCreditLine } from "./town_credit_line.ts";
+import { type TownTrustPublish, townTrustPublish } from "./town_trust_publish.ts";
 import { resolveTrustedProxies } from "./town_proxies.ts";
 import { isValidIlpAddress } from "../protocol/ilp_packet.ts";
 import type { RelayPricing } from "../protocol/relay_pricing.ts";
@@ -180,6 +182,8 @@ export interface TownSettings {
   peerCreditLimit?: bigint;
   /** How a peer's line grows from that limit with its history (config/town_credit_line.ts). */
   peerCreditLine?: TownCreditLine;
+  /** The town publishes its peers' ranks as NIP-85 assertions (config/town_trust_publish.ts). */
+  trustPublish?: TownTrustPublish;
 }
 
 /**
@@ -450,6 +454,7 @@ export function resolveTownSettings(options: ResolveTownSettingsOptions): TownSe
         Object.keys(payouts?.addresses ?? {}).length > 0,
     ),
     peerCreditLine: townCreditLine(pick),
+    trustPublish: townTrustPublish(pick, townCreditLine(pick)),
     storeProcesses: sharedStore === undefined ? undefined : positiveIntegerSetting(
       flags.storeProcesses ?? env("TURNPIKE_STORE_PROCESSES") ?? store.processes ?? 1,
       "storeProcesses",

@@ -22,6 +22,7 @@ import type { BtpPeerConnection } from "./btp/btp_peer_connection.ts";
 import type { ChannelCosignDesk } from "./channels/channel_cosign_desk.ts";
 import type { WriteCounters } from "./write/write_pipeline.ts";
 import { announceTownPeerInfo, type TownAnnouncement } from "./town_peer_info.ts";
+import { startTownTrustPublisher } from "./town_trust_publish.ts";
 import { TownAddress } from "./town_address.ts";
 import { sizeTownLimits } from "./town_sizing.ts";
 import { openTownStores } from "./town_stores.ts";
@@ -283,6 +284,18 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       settlement: config.settlement,
       maxPacketAmount: maxWriteAmount,
     });
+    if (config.trustPublish && books.credit) {
+      await startTownTrustPublisher({
+        store,
+        signer,
+        config,
+        credit: books.credit,
+        hasChannel,
+        intervalMs: config.trustPublish.intervalMs,
+        closers,
+        log,
+      });
+    }
     // Run first at a stop: what is in flight is answered while every socket and store is open.
     const timeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     closers.add(() => drainInFlight({ router, btp, timeoutMs, log }));
