@@ -40,7 +40,18 @@ const STAMP = "node_modules/.turnpike-install";
  *
  * @example
  * ```ts
- * await ensureNpmPrefix("tools"); // "current" or "installed"
+ * import assert from "node:assert/strict";
+ * import { ensureNpmPrefix } from "./npm_prefix_install.ts";
+ *
+ * // A prefix with no dependencies, and `true` standing in for npm: nothing is downloaded.
+ * const prefix = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${prefix}/package.json`, "{}\n");
+ * await Deno.writeTextFile(`${prefix}/package-lock.json`, "{}\n");
+ * await Deno.mkdir(`${prefix}/node_modules`);
+ * const options = { npm: "true", log: () => {} };
+ * assert.equal(await ensureNpmPrefix(prefix, options), "installed");
+ * assert.equal(await ensureNpmPrefix(prefix, options), "current");
+ * await Deno.remove(prefix, { recursive: true });
  * ```
  */
 export async function ensureNpmPrefix(
