@@ -1,12 +1,14 @@
 /**
- * Starts the reference Nostr relay (`tests/peers/nostr_relay.mjs`, @nostr-relay/* under Node)
+ * Starts the reference Nostr relay (`harness/peers/nostr_relay.mjs`, @nostr-relay/* under Node)
  * on a free port with its own SQLite file, and can SIGKILL and restart it on the same port and
  * database, for tests of reconnection.
  *
  * @module
  */
 
-const SCRIPT = new URL("../tests/peers/nostr_relay.mjs", import.meta.url);
+import { REFERENCE_PEERS_DIR } from "./reference_peers.ts";
+
+const SCRIPT = new URL("nostr_relay.mjs", REFERENCE_PEERS_DIR);
 
 /** Options for {@linkcode startReferenceRelay}. */
 export interface ReferenceRelayOptions {
