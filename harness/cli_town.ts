@@ -37,13 +37,8 @@ export interface CliTown extends AsyncDisposable {
 /**
  * Spawns `town up` and waits for the ready line.
  *
- * @example
- * ```ts
- * const stateDir = await Deno.makeTempDir();
- * const secret = ["--passphrase-file", `${stateDir}/pass`, "--non-interactive"];
- * await using town = await startCliTown({ stateDir, secret, ready: (l) => l.includes("settles") });
- * const health = await (await fetch(`${town.httpUrl}/health`)).json();
- * ```
+ * It runs `turnpike town up` as a process, so it has no example here:
+ * tests/e2e/channel_open_negotiation_test.ts starts its town with it.
  */
 export async function startCliTown(options: CliTownOptions): Promise<CliTown> {
   const process = spawnCli([

@@ -33,14 +33,9 @@ export interface CliWallet {
 /**
  * Creates `<dir>/<name>` with the mnemonic's wallet (one passphrase file per `dir`).
  *
- * @example
- * ```ts
- * import { ALICE_MNEMONIC } from "./anvil_channel_pair.ts";
- *
- * const dir = await Deno.makeTempDir();
- * const alice = await createCliWallet({ dir, name: "alice", mnemonic: ALICE_MNEMONIC });
- * const listed = await alice.run(["channel", "list"]);
- * ```
+ * It runs the CLI as a process for each command, so it has no example here:
+ * tests/unit/roles/requester/node_stopping_test.ts and tests/interop/anvil_channel_cli_test.ts
+ * make their wallets with it.
  */
 export async function createCliWallet(options: CliWalletOptions): Promise<CliWallet> {
   const { dir, name } = options;
@@ -65,15 +60,8 @@ export async function createCliWallet(options: CliWalletOptions): Promise<CliWal
  * Alice's wallet in `<dir>/state` with the pair's chain configured and no channel files yet:
  * where a CLI test of the payer starts (or her node after losing its state dir).
  *
- * @example
- * ```ts
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- *
- * declare const pair: ChannelPair;
- * const dir = await Deno.makeTempDir();
- * const alice = await createAliceChainWallet(pair, dir);
- * const recovered = await alice.run(["channel", "recover"]);
- * ```
+ * It needs a pair on anvil, so it has no example here: tests/interop/anvil_channel_recover_test.ts
+ * recovers a channel with it.
  */
 export function createAliceChainWallet(
   pair: Pick<ChannelPair, "anvil" | "contracts">,

@@ -78,11 +78,9 @@ export interface ReferenceConnector {
 /**
  * Spawns the reference connector and resolves once it logged "connector ready".
  *
- * @example
- * ```ts
- * await using connector = await startReferenceConnector({ accounts: { alice: {}, bob: {} } });
- * console.log(connector.accounts.alice.url, connector.accounts.alice.childAddress);
- * ```
+ * It runs the connector under Node from harness/peers/ (installed by `deno task setup`), so it has
+ * no example here: tests/interop/connector_town_paid_write_test.ts and
+ * tests/interop/connector_ilp_prepare_sink_test.ts run against it.
  */
 export async function startReferenceConnector(
   options: ReferenceConnectorOptions,

@@ -42,11 +42,9 @@ export interface ReferenceRelay {
 /**
  * Spawns the reference relay with Node and waits for its `READY <port>` line.
  *
- * @example
- * ```ts
- * const relay = await startReferenceRelay();
- * try { console.log(relay.url); } finally { await relay.stop(); }
- * ```
+ * It runs the relay under Node from harness/peers/ (installed by `deno task setup`), so it has no
+ * example here: tests/interop/nostr_relay_source_test.ts and tests/interop/event_feed_test.ts run
+ * against it.
  */
 export async function startReferenceRelay(
   options: ReferenceRelayOptions = {},

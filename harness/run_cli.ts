@@ -28,7 +28,12 @@ const CLI = new URL("../cli.ts", import.meta.url).pathname;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { runCli } from "./run_cli.ts";
+ *
  * const { code, stdout } = await runCli(["--help"]);
+ * assert.equal(code, 0);
+ * assert.match(stdout, /turnpike/);
  * ```
  */
 export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
@@ -65,11 +70,8 @@ export interface InitWalletWithCliOptions {
  * Creates a wallet the way a user scripts it (`wallet init --non-interactive --passphrase-file`),
  * failing with the command's stderr when it does not exit 0.
  *
- * @example
- * ```ts
- * const dir = await Deno.makeTempDir();
- * await initWalletWithCli({ stateDir: `${dir}/state`, passphraseFile: `${dir}/pass` });
- * ```
+ * It runs `turnpike wallet init` as a process, so it has no example here:
+ * tests/unit/config/asset_units_test.ts and tests/e2e/dm_send_test.ts make their wallets with it.
  */
 export async function initWalletWithCli(options: InitWalletWithCliOptions): Promise<CliResult> {
   const imported = options.mnemonicFile === undefined

@@ -39,6 +39,7 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "tools",
   "skills",
   "integrations",
+  "harness",
 ];
 
 const TYPESCRIPT = /^([cm]?[jt]s|[jt]sx|javascript|typescript)$/;
