@@ -45,7 +45,7 @@ interface LineWaiter {
  * Spawns `turnpike <args>` with stdin closed; both outputs are read continuously (so a chatty
  * process never blocks on a full pipe) until it exits.
  *
- * It runs the CLI as a process (a town that serves until stopped, say), so it has no example here:
+ * The example of `startCliTown` (harness/cli_town.ts) runs a town with it until it stops it;
  * tests/e2e/db_up_test.ts and tests/e2e/provider_channel_test.ts spawn theirs with it.
  */
 export function spawnCli(args: string[], options: SpawnCliOptions = {}): CliProcess {

@@ -37,8 +37,25 @@ export interface CliTown extends AsyncDisposable {
 /**
  * Spawns `town up` and waits for the ready line.
  *
- * It runs `turnpike town up` as a process, so it has no example here:
- * tests/e2e/channel_open_negotiation_test.ts starts its town with it.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startCliTown } from "./cli_town.ts";
+ * import { initWalletWithCli } from "./run_cli.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const stateDir = `${dir}/state`;
+ * await Deno.writeTextFile(`${dir}/pass`, "a passphrase for the example\n");
+ * await initWalletWithCli({ stateDir, passphraseFile: `${dir}/pass` });
+ * const secret = ["--passphrase-file", `${dir}/pass`, "--non-interactive"];
+ * {
+ *   await using town = await startCliTown({ stateDir, secret, ready: (l) => l.includes("learns") });
+ *   const health = await fetch(`${town.httpUrl}/health`);
+ *   assert.equal(health.status, 200);
+ *   await health.body?.cancel();
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function startCliTown(options: CliTownOptions): Promise<CliTown> {
   const process = spawnCli([

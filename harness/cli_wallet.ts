@@ -33,9 +33,18 @@ export interface CliWallet {
 /**
  * Creates `<dir>/<name>` with the mnemonic's wallet (one passphrase file per `dir`).
  *
- * It runs the CLI as a process for each command, so it has no example here:
- * tests/unit/roles/requester/node_stopping_test.ts and tests/interop/anvil_channel_cli_test.ts
- * make their wallets with it.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ALICE_MNEMONIC } from "./anvil_channel_pair.ts";
+ * import { createCliWallet } from "./cli_wallet.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const alice = await createCliWallet({ dir, name: "alice", mnemonic: ALICE_MNEMONIC });
+ * const listed = await alice.run(["channel", "list"]);
+ * assert.equal(listed.code, 0, listed.stderr);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function createCliWallet(options: CliWalletOptions): Promise<CliWallet> {
   const { dir, name } = options;

@@ -70,8 +70,17 @@ export interface InitWalletWithCliOptions {
  * Creates a wallet the way a user scripts it (`wallet init --non-interactive --passphrase-file`),
  * failing with the command's stderr when it does not exit 0.
  *
- * It runs `turnpike wallet init` as a process, so it has no example here:
- * tests/unit/config/asset_units_test.ts and tests/e2e/dm_send_test.ts make their wallets with it.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { initWalletWithCli } from "./run_cli.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/pass`, "a passphrase for the example\n");
+ * const init = await initWalletWithCli({ stateDir: `${dir}/state`, passphraseFile: `${dir}/pass` });
+ * assert.equal(init.code, 0);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function initWalletWithCli(options: InitWalletWithCliOptions): Promise<CliResult> {
   const imported = options.mnemonicFile === undefined
