@@ -19,17 +19,21 @@
  * assert.deepEqual([summary.kind, summary.pubkey], [1, signer.pubkey]);
  * ```
  *
- * @example A pipeline from a relay (compile-only: deno test --doc reports it ignored)
+ * @example A pipeline over chunks it is given (a relay-source stage first reads a relay instead:
+ * tests/interop/nostr_relay_source_test.ts runs one against the reference relay)
  * ```ts
- * import { createPipeline } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { createPipeline, encodeEventToon, localNodeSigner } from "./mod.ts";
+ * import { generateSecretKey } from "nostr-tools/pure";
  *
- * Deno.test({ name: "a pipeline from a relay", ignore: true, async fn() {
- *   await using pipeline = await createPipeline({
- *     stages: [{ name: "relay-source", flags: { relay: "ws://127.0.0.1:7100", kinds: "7000" } },
- *       { name: "kind-extractor" }],
- *   });
- *   await pipeline.run();
- * } });
+ * const signer = localNodeSigner(generateSecretKey());
+ * const event = await signer.signEvent({ kind: 7000, created_at: 1, tags: [], content: "" });
+ * await using pipeline = await createPipeline({
+ *   input: [{ type: "toon", toon: encodeEventToon(event) }],
+ *   stages: [{ name: "kind-extractor" }],
+ * });
+ * const outcome = await pipeline.run();
+ * assert.deepEqual([outcome.ok, outcome.chunksOut], [true, 1]);
  * ```
  *
  * @module

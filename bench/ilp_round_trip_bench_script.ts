@@ -16,6 +16,7 @@ import { startIlpReceiver } from "../harness/ilp_receiver.ts";
 import { BtpClient } from "../transport/btp_client.ts";
 import { fulfillmentFor, importFulfillmentKey } from "../protocol/ilp_fulfillment.ts";
 import type { IlpPrepare } from "../protocol/ilp_packet.ts";
+import { REFERENCE_PEERS_DIR } from "../harness/reference_peers.ts";
 
 const PACKETS = Number(Deno.args[0] ?? 2000);
 const WARMUP = 200;
@@ -102,7 +103,7 @@ async function startDirectPeer(port: number, secret: string) {
   `;
   const child = new Deno.Command("node", {
     args: ["-e", script],
-    cwd: new URL("../tests/peers/", import.meta.url).pathname,
+    cwd: REFERENCE_PEERS_DIR.pathname,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

@@ -29,9 +29,10 @@ export interface AgentCliOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ndjsonLines } from "./agent_cli.ts";
  *
- * ndjsonLines('{"type":"job","id":"ab"}\n'); // [{ type: "job", id: "ab" }]
+ * assert.deepEqual(ndjsonLines('{"type":"job","id":"ab"}\n'), [{ type: "job", id: "ab" }]);
  * ```
  */
 export function ndjsonLines(stdout: string): Record<string, unknown>[] {
@@ -49,14 +50,8 @@ export function ndjsonLines(stdout: string): Record<string, unknown>[] {
 /**
  * A runner of the profile's commands, as an agent runs them.
  *
- * @example
- * ```ts
- * import { agentCli } from "./agent_cli.ts";
- *
- * declare const net: { env: Record<string, string>; secret: string[] };
- * const alice = agentCli({ profile: "alice", env: net.env, secret: net.secret });
- * const { code, lines } = await alice("job", "list");
- * ```
+ * It runs the CLI against a requester network's town and provider, so it has no example here:
+ * tests/e2e/agent_accounting_test.ts drives its profiles with it.
  */
 export function agentCli(
   options: AgentCliOptions,

@@ -21,12 +21,14 @@ const SAMPLE = new URL("../fixtures/agent-repo", import.meta.url).pathname;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { commitAgentSample } from "./agent_task_kit.ts";
  * import { tempGitRepo } from "./temp_git_repo.ts";
  *
- * const repo = await tempGitRepo(await Deno.makeTempDir());
- * const base = await commitAgentSample(repo);
- * console.assert(base.length === 40);
+ * const dir = await Deno.makeTempDir();
+ * const base = await commitAgentSample(await tempGitRepo(dir));
+ * assert.match(base, /^[0-9a-f]{40}$/);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function commitAgentSample(repo: TempGitRepo): Promise<string> {
@@ -44,10 +46,11 @@ export async function commitAgentSample(repo: TempGitRepo): Promise<string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { agentSkillsDir } from "./agent_task_kit.ts";
  *
  * const dir = await agentSkillsDir({ "noop.sh": "true" });
- * await Deno.stat(`${dir}/agent-task/agents/noop.sh`);
+ * assert((await Deno.stat(`${dir}/agent-task/agents/noop.sh`)).isFile);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -69,15 +72,9 @@ export async function agentSkillsDir(scripts: Record<string, string>): Promise<s
  * The requester `alice` of `net`: a profile of its own (a wallet, config.toml) under
  * `<net.root>/agent-home`, its commands run as an agent runs them.
  *
- * @example
- * ```ts ignore
- * import { requesterProfile } from "./agent_task_kit.ts";
- * import { startRequesterNetwork } from "./requester_network.ts";
- *
- * const net = await startRequesterNetwork();
- * const alice = await requesterProfile(net);
- * const { code } = await alice("job", "list");
- * ```
+ * It needs a requester network (a town and a provider), so it has no example here:
+ * tests/e2e/agent_task_verify_test.ts and tests/e2e/agent_delivery_proof_test.ts make their
+ * profiles with it.
  */
 export async function requesterProfile(
   net: Pick<RequesterNetwork, "root" | "relayUrl" | "btpUrl">,
@@ -106,11 +103,13 @@ export async function requesterProfile(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { agentSkillsDir, scriptedPreset } from "./agent_task_kit.ts";
  *
  * const skills = await agentSkillsDir({ "fix.sh": "true" });
  * const preset = scriptedPreset(skills, "fix", { price: 500n });
- * console.assert(preset.command === `sh ${skills}/agent-task/agents/fix.sh`);
+ * assert.equal(preset.command, `sh ${skills}/agent-task/agents/fix.sh`);
+ * await Deno.remove(skills, { recursive: true });
  * ```
  */
 export function scriptedPreset(

@@ -46,10 +46,8 @@ export interface ChannelPairOptions {
 /**
  * Starts anvil, deploys, funds alice and bob (tokens + 1 ETH for gas).
  *
- * @example
- * ```ts
- * await using pair = await startChannelPair();
- * ```
+ * It starts anvil and deploys the contracts, so it has no example here:
+ * tests/interop/anvil_channel_lifecycle_test.ts runs a channel's whole life on it.
  */
 export async function startChannelPair(options: ChannelPairOptions = {}): Promise<ChannelPair> {
   const chainId = options.chainId ?? 31337;
@@ -107,14 +105,8 @@ export interface GasOnlyParty {
  * A third party on the pair's chain with a fresh key, gas to close and settle with (0.1 ETH) and
  * no tokens: a provider the town pays out on chain.
  *
- * @example
- * ```ts
- * import { startChannelPair, startGasOnlyParty } from "./anvil_channel_pair.ts";
- *
- * await using pair = await startChannelPair();
- * const beta = await startGasOnlyParty(pair);
- * console.log(await beta.client.tokenBalance()); // 0n
- * ```
+ * It needs a running pair on anvil, so it has no example here:
+ * tests/interop/anvil_town_payout_test.ts pays a gas-only party with it.
  */
 export async function startGasOnlyParty(pair: ChannelPair): Promise<GasOnlyParty> {
   const key = crypto.getRandomValues(new Uint8Array(32));

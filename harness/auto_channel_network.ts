@@ -67,11 +67,8 @@ export interface AutoChannelNetwork extends AsyncDisposable {
 /**
  * Sets up and starts everything; alice is ready to `job submit` with no channel.
  *
- * @example
- * ```ts
- * await using net = await startAutoChannelNetwork({ prefix: "auto_" });
- * const sent = await net.alice("job", "submit", "echo", "--input", "text:hi");
- * ```
+ * It starts a town, a provider and anvil as processes, so it has no example here:
+ * tests/e2e/profile_node_test.ts and tests/e2e/agent_town_outage_test.ts run on it.
  */
 export async function startAutoChannelNetwork(
   options: AutoChannelNetworkOptions,
@@ -276,11 +273,8 @@ export async function startAutoChannelNetwork(
  * Waits until the town lists an online provider of `kind` for alice (its announcement and
  * heartbeat are stored), so that a job is not refused `no-provider`.
  *
- * @example
- * ```ts
- * declare const net: { env: Record<string, string> };
- * await providerOnline(net.env, "echo");
- * ```
+ * It reads a running network's town, so it has no example here: tests/e2e/profile_node_test.ts
+ * waits with it.
  */
 export async function providerOnline(env: Record<string, string>, kind = "echo"): Promise<void> {
   for (let i = 0; i < 200; i++) {

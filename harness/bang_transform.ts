@@ -16,7 +16,12 @@ export type BangTransformOptions = Record<string, never>;
  *
  * @example
  * ```ts
- * const t = createBangTransform({});
+ * import assert from "node:assert/strict";
+ * import { createBangTransform } from "./bang_transform.ts";
+ *
+ * const out = ReadableStream.from([{ type: "toon" as const, toon: "n: 1" }])
+ *   .pipeThrough(createBangTransform({}));
+ * assert.deepEqual(await Array.fromAsync(out), [{ type: "toon", toon: "n: 1!" }]);
  * ```
  */
 export function createBangTransform(_options: BangTransformOptions): TransformStream<Chunk, Chunk> {

@@ -15,13 +15,7 @@ import { readWalletFile, walletFilePath } from "../identity/wallet_file.ts";
 /**
  * The town's NIP-01 URL.
  *
- * @example
- * ```ts ignore
- * import { townRelayUrl } from "./beads_sync_kit.ts";
- *
- * declare const town: SharedTownProcess;
- * townRelayUrl(town); // "ws://127.0.0.1:41234"
- * ```
+ * tests/e2e/beads_sync_test.ts reads it off the town process it starts.
  */
 export function townRelayUrl(town: SharedTownProcess): string {
   return `ws://127.0.0.1:${town.httpPort}`;
@@ -30,13 +24,7 @@ export function townRelayUrl(town: SharedTownProcess): string {
 /**
  * The town's BTP URL for account `user` (token `t`: the town takes any).
  *
- * @example
- * ```ts ignore
- * import { townBtpUrl } from "./beads_sync_kit.ts";
- *
- * declare const town: SharedTownProcess;
- * townBtpUrl(town, "alice"); // "btp+ws://alice:t@127.0.0.1:41235"
- * ```
+ * tests/e2e/beads_sync_test.ts reads it off the town process it starts.
  */
 export function townBtpUrl(town: SharedTownProcess, user: string): string {
   return `btp+ws://${user}:t@127.0.0.1:${town.btpPort}`;
@@ -83,14 +71,8 @@ export interface BeadsMember {
 /**
  * A member named `name` under `root` on `town`.
  *
- * @example
- * ```ts ignore
- * import { beadsMember } from "./beads_sync_kit.ts";
- *
- * declare const town: SharedTownProcess;
- * const alice = await beadsMember("/tmp/net", "alice", town);
- * await alice.bd("create", "Fix it", "--json");
- * ```
+ * It runs `bd` against a town process, so it has no example here: tests/e2e/beads_sync_test.ts
+ * syncs two members made with it.
  */
 export async function beadsMember(
   root: string,

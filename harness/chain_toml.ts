@@ -19,15 +19,8 @@ export interface ChainTomlOptions {
 /**
  * The `[chains]` table for the pair's anvil, as config.toml parses to.
  *
- * @example
- * ```ts
- * import { chainSections } from "./chain_toml.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- *
- * declare const pair: ChannelPair;
- * const chains = chainSections(pair);
- * console.log(Object.keys(chains));
- * ```
+ * It reads a pair on anvil, so it has no example here: tests/interop/anvil_channel_watcher_test.ts
+ * configures its town with it.
  */
 export function chainSections(
   pair: Pick<ChannelPair, "anvil" | "contracts"> & { chain?: { id: string } },
@@ -43,14 +36,8 @@ export function chainSections(
 /**
  * The chain table for the pair's anvil as TOML text, ending with a newline.
  *
- * @example
- * ```ts
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- *
- * declare const pair: ChannelPair;
- * const state = await Deno.makeTempDir();
- * await Deno.writeTextFile(`${state}/config.toml`, chainToml(pair));
- * ```
+ * It reads a pair on anvil, so it has no example here: tests/interop/anvil_channel_cli_test.ts
+ * writes the CLI's config with it.
  */
 export function chainToml(
   pair: Pick<ChannelPair, "anvil" | "contracts"> & { chain?: { id: string } },

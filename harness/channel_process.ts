@@ -26,16 +26,8 @@ export interface ChannelProcess {
 /**
  * Spawns `channel_crash_processes.ts <role> <json>` (stderr inherited).
  *
- * @example
- * ```ts
- * import { spawnChannelProcess } from "./channel_process.ts";
- * import type { PayerProcessArgs } from "./channel_crash_processes.ts";
- *
- * declare const payerArgs: PayerProcessArgs;
- * const payer = spawnChannelProcess("payer", payerArgs);
- * const line = await payer.readLine(); // undefined once it exited
- * await payer.kill9();
- * ```
+ * It runs a payer process against anvil, so it has no example here:
+ * tests/e2e/channel_crash_test.ts kills and restarts one.
  */
 export function spawnChannelProcess(
   role: "town" | "payer",
@@ -94,17 +86,8 @@ export interface TownProcessArgsOptions {
 /**
  * The `town` role's arguments: bob's key and the pair's anvil and contracts.
  *
- * @example
- * ```ts
- * import { startTownProcess, townProcessArgs } from "./channel_process.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- *
- * declare const pair: ChannelPair;
- * declare const channelId: `0x${string}`;
- * const townDir = await Deno.makeTempDir();
- * const town = await startTownProcess(townProcessArgs(pair, { stateDir: townDir, channelId }));
- * await town.process.stop();
- * ```
+ * It needs a pair on anvil and a channel, so it has no example here:
+ * tests/e2e/channel_crash_test.ts starts its town with it.
  */
 export function townProcessArgs(
   pair: ChannelPair,
@@ -130,20 +113,8 @@ export interface TownProcess {
 /**
  * Spawns the `town` role and reads its contact line.
  *
- * @example
- * ```ts
- * import { startTownProcess } from "./channel_process.ts";
- * import { connectClaimClient } from "./channel_town.ts";
- * import type { TownProcessArgs } from "./channel_crash_processes.ts";
- * import type { ChannelRecord } from "../state/channels/channel_file.ts";
- *
- * declare const args: TownProcessArgs;
- * declare const secretKey: Uint8Array; // alice's
- * declare const record: ChannelRecord; // alice's side of the channel
- * const stateDir = await Deno.makeTempDir();
- * const { process, contact } = await startTownProcess(args);
- * await using payer = await connectClaimClient({ ...contact, stateDir, secretKey, record });
- * ```
+ * It needs a pair on anvil and a channel, so it has no example here:
+ * tests/e2e/channel_crash_test.ts pays its town process with it.
  */
 export async function startTownProcess(args: TownProcessArgs): Promise<TownProcess> {
   const process = spawnChannelProcess("town", args);

@@ -41,16 +41,8 @@ export interface ChannelRecordOptions {
 /**
  * A fresh channel record as `channel open` writes it, from one side's point of view.
  *
- * @example
- * ```ts
- * import { channelRecord } from "./channel_town.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- *
- * declare const pair: ChannelPair;
- * declare const channelId: `0x${string}`;
- * // the town's (bob's) side of alice's channel
- * const record = channelRecord({ self: pair.bob, peer: pair.alice, channelId, deposit: 0n });
- * ```
+ * It reads a pair on anvil, so it has no example here:
+ * tests/interop/anvil_channel_cooperative_close_test.ts makes both sides' records with it.
  */
 export function channelRecord(options: ChannelRecordOptions): ChannelRecord {
   return {
@@ -74,23 +66,8 @@ export interface ClaimTownContact {
 /**
  * The contact of a running town, to spread into {@linkcode connectClaimClient}'s options.
  *
- * @example
- * ```ts
- * import { type ClaimTown, claimTownContact, connectClaimClient } from "./channel_town.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import type { ChannelRecord } from "../state/channels/channel_file.ts";
- *
- * declare const t: ClaimTown;
- * declare const pair: ChannelPair;
- * declare const record: ChannelRecord; // alice's side
- * const stateDir = await Deno.makeTempDir();
- * await using payer = await connectClaimClient({
- *   ...claimTownContact(t.town),
- *   stateDir,
- *   secretKey: pair.aliceKey,
- *   record,
- * });
- * ```
+ * It needs a town holding a channel on anvil, so it has no example here:
+ * tests/interop/anvil_channel_recover_test.ts connects with it.
  */
 export function claimTownContact(
   town: Pick<TownNode, "btpPort" | "ilpAddress" | "pubkey">,
@@ -119,15 +96,11 @@ export interface ClaimTownConfigOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { claimTownConfig } from "./channel_town.ts";
- * import { startTownNode } from "../roles/town/town_node.ts";
- * import { generateSecretKey } from "nostr-tools/pure";
  *
- * async function startTown() {
- *   const stateDir = await Deno.makeTempDir();
- *   const config = claimTownConfig({ stateDir });
- *   return await startTownNode({ config, secretKey: generateSecretKey(), databasePath: ":memory:" });
- * }
+ * const config = claimTownConfig({ stateDir: "/nonexistent/town" });
+ * assert.deepEqual([config.httpPort, config.btpPort, config.ilpAddress], [0, 0, "test.town"]);
  * ```
  */
 export function claimTownConfig(options: ClaimTownConfigOptions): TownSettings {
@@ -179,17 +152,8 @@ export interface ClaimTown extends AsyncDisposable {
 /**
  * Starts a town whose peer "alice" (token "alice-token") settles over the channel of `record`.
  *
- * @example
- * ```ts
- * import { startClaimTown } from "./channel_town.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import type { ChannelRecord } from "../state/channels/channel_file.ts";
- *
- * declare const pair: ChannelPair;
- * declare const record: ChannelRecord; // the town's (bob's) side
- * const stateDir = await Deno.makeTempDir();
- * await using t = await startClaimTown({ stateDir, secretKey: pair.bobKey, bob: pair.bob, record });
- * ```
+ * It needs a pair on anvil, so it has no example here: tests/interop/anvil_channel_recover_test.ts
+ * and tests/interop/anvil_btp_claim_rejection_test.ts start their town with it.
  */
 export async function startClaimTown(options: ClaimTownOptions): Promise<ClaimTown> {
   const audit = await openAuditLog({ dir: options.stateDir });
@@ -274,26 +238,8 @@ export interface ClaimClient extends AsyncDisposable {
 /**
  * Connects alice with claims, runs IL-DCP and SPSP.
  *
- * @example
- * ```ts
- * import { type ClaimTownContact, connectClaimClient } from "./channel_town.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import type { ChannelRecord } from "../state/channels/channel_file.ts";
- *
- * declare const pair: ChannelPair;
- * declare const contact: ClaimTownContact;
- * declare const record: ChannelRecord; // alice's side
- * const { url, townAddress, townPubkey } = contact;
- * const stateDir = await Deno.makeTempDir();
- * await using alice = await connectClaimClient({
- *   url,
- *   townAddress,
- *   townPubkey,
- *   stateDir,
- *   secretKey: pair.aliceKey,
- *   record,
- * });
- * ```
+ * It needs a town holding a channel on anvil, so it has no example here:
+ * tests/interop/anvil_town_payout_test.ts pays with it.
  */
 export async function connectClaimClient(options: ClaimClientOptions): Promise<ClaimClient> {
   const { record } = options;
@@ -366,8 +312,11 @@ export async function connectClaimClient(options: ClaimClientOptions): Promise<C
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { unfulfillablePayment } from "./channel_town.ts";
+ *
  * const prepare = unfulfillablePayment("test.town.nobody", 20_000n);
+ * assert.deepEqual([prepare.amount, prepare.destination], ["20000", "test.town.nobody"]);
  * ```
  */
 export function unfulfillablePayment(destination: string, amount: bigint): IlpPrepare {

@@ -45,13 +45,8 @@ interface LineWaiter {
  * Spawns `turnpike <args>` with stdin closed; both outputs are read continuously (so a chatty
  * process never blocks on a full pipe) until it exits.
  *
- * @example
- * ```ts
- * const town = spawnCli(["--output", "json", "town", "up", "--generate-key"]);
- * const info = JSON.parse(await town.waitForLine((l) => l.includes('"town-up"')));
- * town.child.kill("SIGTERM");
- * await town.done;
- * ```
+ * The example of `startCliTown` (harness/cli_town.ts) runs a town with it until it stops it;
+ * tests/e2e/db_up_test.ts and tests/e2e/provider_channel_test.ts spawn theirs with it.
  */
 export function spawnCli(args: string[], options: SpawnCliOptions = {}): CliProcess {
   const [program, ...before] = options.command ?? [Deno.execPath(), "run", "-A", CLI];

@@ -39,10 +39,22 @@ export interface CliTown extends AsyncDisposable {
  *
  * @example
  * ```ts
- * const stateDir = await Deno.makeTempDir();
- * const secret = ["--passphrase-file", `${stateDir}/pass`, "--non-interactive"];
- * await using town = await startCliTown({ stateDir, secret, ready: (l) => l.includes("settles") });
- * const health = await (await fetch(`${town.httpUrl}/health`)).json();
+ * import assert from "node:assert/strict";
+ * import { startCliTown } from "./cli_town.ts";
+ * import { initWalletWithCli } from "./run_cli.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const stateDir = `${dir}/state`;
+ * await Deno.writeTextFile(`${dir}/pass`, "a passphrase for the example\n");
+ * await initWalletWithCli({ stateDir, passphraseFile: `${dir}/pass` });
+ * const secret = ["--passphrase-file", `${dir}/pass`, "--non-interactive"];
+ * {
+ *   await using town = await startCliTown({ stateDir, secret, ready: (l) => l.includes("learns") });
+ *   const health = await fetch(`${town.httpUrl}/health`);
+ *   assert.equal(health.status, 200);
+ *   await health.body?.cancel();
+ * }
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function startCliTown(options: CliTownOptions): Promise<CliTown> {

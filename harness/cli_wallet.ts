@@ -35,11 +35,15 @@ export interface CliWallet {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ALICE_MNEMONIC } from "./anvil_channel_pair.ts";
+ * import { createCliWallet } from "./cli_wallet.ts";
  *
  * const dir = await Deno.makeTempDir();
  * const alice = await createCliWallet({ dir, name: "alice", mnemonic: ALICE_MNEMONIC });
  * const listed = await alice.run(["channel", "list"]);
+ * assert.equal(listed.code, 0, listed.stderr);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function createCliWallet(options: CliWalletOptions): Promise<CliWallet> {
@@ -65,15 +69,8 @@ export async function createCliWallet(options: CliWalletOptions): Promise<CliWal
  * Alice's wallet in `<dir>/state` with the pair's chain configured and no channel files yet:
  * where a CLI test of the payer starts (or her node after losing its state dir).
  *
- * @example
- * ```ts
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- *
- * declare const pair: ChannelPair;
- * const dir = await Deno.makeTempDir();
- * const alice = await createAliceChainWallet(pair, dir);
- * const recovered = await alice.run(["channel", "recover"]);
- * ```
+ * It needs a pair on anvil, so it has no example here: tests/interop/anvil_channel_recover_test.ts
+ * recovers a channel with it.
  */
 export function createAliceChainWallet(
   pair: Pick<ChannelPair, "anvil" | "contracts">,

@@ -48,10 +48,8 @@ async function lines(host: string, args: string[]): Promise<string[]> {
 /**
  * Starts (or borrows) an engine.
  *
- * @example
- * ```ts
- * await using engine = await startTestDockerEngine();
- * ```
+ * It starts a dockerd, so it has no example here: tests/e2e/docker_build_test.ts and
+ * tests/e2e/skill_cli_test.ts build on one.
  * @throws {NoDockerEngineError}
  */
 export async function startTestDockerEngine(): Promise<TestDockerEngine> {

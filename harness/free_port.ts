@@ -28,7 +28,11 @@ const EPHEMERAL_START = (() => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { freePorts } from "./free_port.ts";
+ *
  * const [town, btp] = freePorts(2);
+ * assert.notEqual(town, btp);
  * ```
  */
 export function freePorts(count: number): number[] {
@@ -54,7 +58,11 @@ export function freePorts(count: number): number[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { freePort } from "./free_port.ts";
+ *
  * const port = freePort();
+ * assert(port > 0 && port < 65536);
  * ```
  */
 export function freePort(): number {

@@ -35,13 +35,9 @@ export interface IlpReceiver {
 /**
  * Connects a receiver.
  *
- * @example
- * ```ts
- * declare const url: string;
- * declare const sharedSecret: Parameters<typeof startIlpReceiver>[0]["sharedSecret"];
- * const bob = await startIlpReceiver({ url, authToken: "secret-bob", sharedSecret });
- * await bob.close();
- * ```
+ * It connects to a BTP server (the reference connector or a town), so it has no example here:
+ * tests/interop/connector_ilp_prepare_sink_test.ts and tests/e2e/town_process_forward_test.ts
+ * receive with it.
  */
 export async function startIlpReceiver(options: IlpReceiverOptions): Promise<IlpReceiver> {
   const key = await importFulfillmentKey(options.sharedSecret);

@@ -10,7 +10,11 @@ import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { makeJobRecord } from "./job_record_factory.ts";
+ *
  * const job = makeJobRecord(1, { status: "sent" });
+ * assert.deepEqual([job.id, job.status], ["0".repeat(63) + "1", "sent"]);
  * ```
  */
 export function makeJobRecord(

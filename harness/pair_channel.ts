@@ -37,14 +37,8 @@ export interface PairChannel {
 /**
  * Opens alice's channel with bob on chain and builds both records.
  *
- * @example
- * ```ts
- * import { openPairChannel } from "./pair_channel.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- *
- * declare const pair: ChannelPair;
- * const channel = await openPairChannel(pair, { deposit: 50_000_000n });
- * ```
+ * It opens a channel on anvil, so it has no example here: tests/interop/anvil_town_payout_test.ts
+ * opens its channel with it.
  */
 export async function openPairChannel(
   pair: ChannelPair,
@@ -86,17 +80,8 @@ export interface SavePairChannelOptions {
 /**
  * Writes both first records, each in its side's state dir (with its audit commit).
  *
- * @example
- * ```ts
- * import { openPairChannel, savePairChannel } from "./pair_channel.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- *
- * declare const pair: ChannelPair;
- * const channel = await openPairChannel(pair, { deposit: 50_000_000n });
- * const townDir = await Deno.makeTempDir();
- * const aliceDir = await Deno.makeTempDir();
- * await savePairChannel(channel, { townDir, aliceDir });
- * ```
+ * It needs a channel on anvil, so it has no example here: tests/interop/anvil_town_payout_test.ts
+ * and tests/interop/anvil_channel_watcher_test.ts save theirs with it.
  */
 export async function savePairChannel(
   channel: PairChannel,
@@ -110,17 +95,8 @@ export async function savePairChannel(
  * Bob (the town) closes with the newest claim in his channel file, lets the settle timeout
  * pass on anvil, and settles: the chain pays out what the town's books say.
  *
- * @example
- * ```ts
- * import { settleOnTownClaim } from "./pair_channel.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import { channelFilePath, readChannel } from "../state/channels/channel_file.ts";
- *
- * declare const pair: ChannelPair;
- * declare const townDir: string;
- * declare const channelId: `0x${string}`;
- * await settleOnTownClaim(pair, await readChannel(channelFilePath(townDir, channelId)));
- * ```
+ * It settles on anvil, so it has no example here: tests/interop/anvil_town_payout_test.ts settles
+ * with it.
  */
 export async function settleOnTownClaim(pair: ChannelPair, townFile: ChannelRecord): Promise<void> {
   await pair.bob.closeChannel(townFile.channelId, partnerProof(townFile));
@@ -131,15 +107,8 @@ export async function settleOnTownClaim(pair: ChannelPair, townFile: ChannelReco
 /**
  * Alice's claim signer on a channel of hers with bob (`deposit`, less `withdrawn`).
  *
- * @example
- * ```ts
- * import { aliceClaimSigner } from "./pair_channel.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- *
- * declare const pair: ChannelPair;
- * declare const channelId: `0x${string}`;
- * const claim = await aliceClaimSigner(pair, channelId, 50_000_000n).pay(1_000n);
- * ```
+ * It needs a channel on anvil, so it has no example here:
+ * tests/interop/anvil_channel_forward_only_test.ts signs its claims with it.
  */
 export function aliceClaimSigner(
   pair: ChannelPair,
@@ -162,17 +131,8 @@ export function aliceClaimSigner(
  * Alice's and bob's signatures of a cooperative settle (participant1's first, as the contract
  * takes them when alice opened the channel).
  *
- * @example
- * ```ts
- * import { coSignSettle } from "./pair_channel.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- * import type { CooperativeSettle } from "../chain/balance_proof.ts";
- *
- * declare const pair: ChannelPair;
- * declare const settle: CooperativeSettle;
- * const [sig1, sig2] = await coSignSettle(pair, settle);
- * await pair.bob.cooperativeSettle(settle.channelId, settle.balance1, settle.balance2, sig1, sig2);
- * ```
+ * It needs a pair on anvil, so it has no example here:
+ * tests/interop/anvil_channel_lifecycle_test.ts closes a channel with it.
  */
 export async function coSignSettle(
   pair: ChannelPair,
@@ -200,14 +160,8 @@ export interface ClosedPairChannelOptions extends PairChannelOptions {
  * Alice's channel with bob, paid `paid` by her claim and closed on chain by bob with it: bob's
  * (the town's) record, `closed`, with the settle time the chain set (the timeout not passed).
  *
- * @example
- * ```ts
- * import { closedPairChannel } from "./pair_channel.ts";
- * import type { ChannelPair } from "./anvil_channel_pair.ts";
- *
- * declare const pair: ChannelPair;
- * const record = await closedPairChannel(pair, { deposit: 1_000_000n, paid: 250_000n });
- * ```
+ * It opens and closes a channel on anvil, so it has no example here:
+ * tests/interop/anvil_channel_settle_race_test.ts starts from it.
  */
 export async function closedPairChannel(
   pair: ChannelPair,

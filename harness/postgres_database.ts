@@ -12,13 +12,8 @@ let counter = 0;
 /**
  * Creates an empty database on the server at `serverUrl`; its URL.
  *
- * @example
- * ```ts
- * import { startPostgresServer } from "../state/postgres/postgres_server.ts";
- *
- * await using pg = await startPostgresServer();
- * const url = await freshDatabase(pg.url);
- * ```
+ * It needs a PostgreSQL server, so it has no example here:
+ * tests/unit/chain/postgres_claim_books_test.ts makes its databases with it.
  */
 export async function freshDatabase(serverUrl: string): Promise<string> {
   const name = `t_${Deno.pid}_${++counter}_${crypto.randomUUID().slice(0, 6)}`;

@@ -31,16 +31,8 @@ export interface PostgresMessageProxy extends AsyncDisposable {
 /**
  * Listens on a free loopback port and forwards each connection to `127.0.0.1:<serverPort>`.
  *
- * @example
- * ```ts
- * import { startPostgresServer } from "../state/postgres/postgres_server.ts";
- * import { startPostgresMessageProxy } from "./postgres_message_proxy.ts";
- *
- * await using pg = await startPostgresServer();
- * await using proxy = await startPostgresMessageProxy(pg.port);
- * const reset = proxy.on("typcategory", "reset"); // a new connection's array-types query
- * console.log(proxy.url(pg.url));
- * ```
+ * It needs a PostgreSQL server, so it has no example here:
+ * tests/interop/postgres_types_query_test.ts resets the array-types query with it.
  */
 export async function startPostgresMessageProxy(serverPort: number): Promise<PostgresMessageProxy> {
   let armed: { marker: string; action: MessageAction; done: () => void } | undefined;

@@ -28,11 +28,7 @@ export const REQUESTER_TOKEN = "alice-token";
 /**
  * A town with a provider account (`beta`) and a requester account (`alice`).
  *
- * @example
- * ```ts
- * const town = await startProviderTestTown();
- * await town.stop();
- * ```
+ * {@linkcode withProvider} starts one, its example a job on it.
  */
 export function startProviderTestTown(): Promise<TownNode> {
   return startTestTown({
@@ -59,11 +55,14 @@ export interface TestSkill {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeSkillsDir } from "./provider_test_kit.ts";
  *
  * const root = await Deno.makeTempDir();
  * const nap = { name: "nap", kinds: [5010], run: "#!/bin/sh\nsleep 9\n" };
- * const dir = await makeSkillsDir(root, ["echo"], [nap]);
+ * const dir = await makeSkillsDir(root, [], [nap]);
+ * assert((await Deno.stat(`${dir}/nap/run`)).isFile);
+ * await Deno.remove(root, { recursive: true });
  * ```
  */
 export async function makeSkillsDir(
@@ -123,19 +122,7 @@ export interface TestRequesterOptions {
 /**
  * Connects a requester to the town (BTP + SPSP) and subscribes to everything addressed to it.
  *
- * @example
- * ```ts
- * import { connectTestRequester, startProviderTestTown } from "./provider_test_kit.ts";
- * import { buildJobRequest } from "../protocol/nip90_job.ts";
- *
- * const town = await startProviderTestTown();
- * const alice = await connectTestRequester({ town });
- * const job = await alice.post(
- *   buildJobRequest({ kind: 5601, inputs: [{ data: "hi", type: "text" }] }),
- * );
- * await alice.close();
- * await town.stop();
- * ```
+ * The example of {@linkcode withProvider} posts a job with one.
  */
 export async function connectTestRequester(options: TestRequesterOptions): Promise<TestRequester> {
   const { town } = options;
@@ -229,15 +216,7 @@ export async function connectTestRequester(options: TestRequesterOptions): Promi
 /**
  * Predicate: feedback (7000) about `jobId` with `status`.
  *
- * @example
- * ```ts
- * import { feedbackOf, type TestRequester } from "./provider_test_kit.ts";
- * import type { NostrEvent } from "../protocol/nostr_event.ts";
- *
- * declare const alice: TestRequester;
- * declare const job: NostrEvent; // the job request alice posted
- * await alice.waitFor(feedbackOf(job.id, "success"));
- * ```
+ * The example of {@linkcode withProvider} waits for an invoice with it.
  */
 export function feedbackOf(jobId: string, status: string): (e: NostrEvent) => boolean {
   return (e) =>
@@ -248,16 +227,7 @@ export function feedbackOf(jobId: string, status: string): (e: NostrEvent) => bo
 /**
  * Predicate: a result (6xxx) for `jobId`.
  *
- * @example
- * ```ts
- * import { resultOf, type TestRequester } from "./provider_test_kit.ts";
- * import type { NostrEvent } from "../protocol/nostr_event.ts";
- *
- * declare const alice: TestRequester;
- * declare const job: NostrEvent; // the job request alice posted
- * const result = await alice.waitFor(resultOf(job.id));
- * console.log(result.content);
- * ```
+ * tests/e2e/provider_node_test.ts waits for a provider's result with it.
  */
 export function resultOf(jobId: string): (e: NostrEvent) => boolean {
   return (e) =>
@@ -269,11 +239,13 @@ export function resultOf(jobId: string): (e: NostrEvent) => boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { waitUntil } from "./provider_test_kit.ts";
  *
  * let published = false;
  * setTimeout(() => published = true, 10);
  * await waitUntil(() => published, 5_000, "the result published");
+ * assert(published);
  * ```
  */
 export async function waitUntil(
@@ -301,12 +273,21 @@ export interface ProviderWorld {
  * Runs `fn` with a town, a provider (in process, its own temp state dir) serving the given
  * skills, and a connected requester; tears everything down after.
  *
- * @example
+ * @example A job posted to the echo provider gets its invoice (feedbackOf)
  * ```ts
- * import { withProvider } from "./provider_test_kit.ts";
+ * import assert from "node:assert/strict";
+ * import { feedbackOf, withProvider } from "./provider_test_kit.ts";
+ * import { buildJobRequest } from "../protocol/nip90_job.ts";
  *
- * await withProvider(["echo"], [], async (world) => {
- *   console.log(Object.keys(world));
+ * await withProvider(["echo"], [], async ({ provider, alice }) => {
+ *   const job = await alice.post(buildJobRequest({
+ *     kind: 5601,
+ *     inputs: [{ data: "hi", type: "text" }],
+ *     bid: 1_000_000n,
+ *     providers: [provider.pubkey],
+ *   }));
+ *   const invoice = await alice.waitFor(feedbackOf(job.id, "payment-required"));
+ *   assert.equal(invoice.kind, 7000);
  * });
  * ```
  */

@@ -1,15 +1,15 @@
 /**
  * Starts the Interledger reference connector (`ilp-connector@23.0.2` + `ilp-plugin-btp@1.5.0`,
- * installed in `tests/peers/node_modules`) under Node, with one BTP listener account per name,
+ * installed in `harness/peers/node_modules`) under Node, with one BTP listener account per name,
  * on free loopback ports. Configuration is environment only, as the connector expects.
  *
  * @module
  */
 
 import { freePorts } from "./free_port.ts";
+import { REFERENCE_PEERS_DIR } from "./reference_peers.ts";
 
-const PEERS_DIR = new URL("../tests/peers/", import.meta.url);
-const CONNECTOR_ENTRY = new URL("node_modules/ilp-connector/dist/index.js", PEERS_DIR);
+const CONNECTOR_ENTRY = new URL("node_modules/ilp-connector/dist/index.js", REFERENCE_PEERS_DIR);
 
 /** One BTP listener account on the connector. */
 export interface ReferenceAccountOptions {
@@ -78,11 +78,9 @@ export interface ReferenceConnector {
 /**
  * Spawns the reference connector and resolves once it logged "connector ready".
  *
- * @example
- * ```ts
- * await using connector = await startReferenceConnector({ accounts: { alice: {}, bob: {} } });
- * console.log(connector.accounts.alice.url, connector.accounts.alice.childAddress);
- * ```
+ * It runs the connector under Node from harness/peers/ (installed by `deno task setup`), so it has
+ * no example here: tests/interop/connector_town_paid_write_test.ts and
+ * tests/interop/connector_ilp_prepare_sink_test.ts run against it.
  */
 export async function startReferenceConnector(
   options: ReferenceConnectorOptions,
@@ -137,7 +135,7 @@ export async function startReferenceConnector(
   const start = async () => {
     child = new Deno.Command("node", {
       args: [CONNECTOR_ENTRY.pathname],
-      cwd: PEERS_DIR.pathname,
+      cwd: REFERENCE_PEERS_DIR.pathname,
       env,
       stdin: "null",
       stdout: "piped",

@@ -1,12 +1,14 @@
 /**
- * Starts the reference Nostr relay (`tests/peers/nostr_relay.mjs`, @nostr-relay/* under Node)
+ * Starts the reference Nostr relay (`harness/peers/nostr_relay.mjs`, @nostr-relay/* under Node)
  * on a free port with its own SQLite file, and can SIGKILL and restart it on the same port and
  * database, for tests of reconnection.
  *
  * @module
  */
 
-const SCRIPT = new URL("../tests/peers/nostr_relay.mjs", import.meta.url);
+import { REFERENCE_PEERS_DIR } from "./reference_peers.ts";
+
+const SCRIPT = new URL("nostr_relay.mjs", REFERENCE_PEERS_DIR);
 
 /** Options for {@linkcode startReferenceRelay}. */
 export interface ReferenceRelayOptions {
@@ -40,11 +42,9 @@ export interface ReferenceRelay {
 /**
  * Spawns the reference relay with Node and waits for its `READY <port>` line.
  *
- * @example
- * ```ts
- * const relay = await startReferenceRelay();
- * try { console.log(relay.url); } finally { await relay.stop(); }
- * ```
+ * It runs the relay under Node from harness/peers/ (installed by `deno task setup`), so it has no
+ * example here: tests/interop/nostr_relay_source_test.ts and tests/interop/event_feed_test.ts run
+ * against it.
  */
 export async function startReferenceRelay(
   options: ReferenceRelayOptions = {},

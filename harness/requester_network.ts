@@ -89,13 +89,8 @@ export function echoSpec(text: string, overrides: Partial<JobSpec> = {}): JobSpe
 /**
  * Starts the town and the provider.
  *
- * @example
- * ```ts
- * const net = await startRequesterNetwork();
- * const req = await net.startRequester();
- * await req.close();
- * await net.stop();
- * ```
+ * It starts a town and a provider, so it has no example here: tests/e2e/agent_task_verify_test.ts
+ * and tests/e2e/agent_delivery_proof_test.ts run on it.
  */
 export async function startRequesterNetwork(
   options: RequesterNetworkOptions = {},

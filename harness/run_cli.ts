@@ -28,7 +28,12 @@ const CLI = new URL("../cli.ts", import.meta.url).pathname;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { runCli } from "./run_cli.ts";
+ *
  * const { code, stdout } = await runCli(["--help"]);
+ * assert.equal(code, 0);
+ * assert.match(stdout, /turnpike/);
  * ```
  */
 export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
@@ -67,8 +72,14 @@ export interface InitWalletWithCliOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { initWalletWithCli } from "./run_cli.ts";
+ *
  * const dir = await Deno.makeTempDir();
- * await initWalletWithCli({ stateDir: `${dir}/state`, passphraseFile: `${dir}/pass` });
+ * await Deno.writeTextFile(`${dir}/pass`, "a passphrase for the example\n");
+ * const init = await initWalletWithCli({ stateDir: `${dir}/state`, passphraseFile: `${dir}/pass` });
+ * assert.equal(init.code, 0);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function initWalletWithCli(options: InitWalletWithCliOptions): Promise<CliResult> {

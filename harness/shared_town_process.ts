@@ -90,12 +90,8 @@ export interface SharedTownProcess extends AsyncDisposable {
 /**
  * Starts one town process and waits until it listens.
  *
- * @example
- * ```ts
- * declare const storeUrl: string;
- * declare const secretKey: Parameters<typeof startSharedTownProcess>[0]["secretKey"];
- * await using a = await startSharedTownProcess({ storeUrl, secretKey });
- * ```
+ * It starts a town as a process on a shared store, so it has no example here:
+ * tests/e2e/town_network_test.ts and tests/e2e/town_peer_info_address_test.ts run on it.
  */
 export async function startSharedTownProcess(
   options: SharedTownProcessOptions,

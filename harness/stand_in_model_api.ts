@@ -55,6 +55,7 @@ export interface StandInModelApi extends AsyncDisposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { startStandInModelApi } from "./stand_in_model_api.ts";
  *
  * await using api = await startStandInModelApi({ apiKey: "sk-test" });
@@ -63,7 +64,7 @@ export interface StandInModelApi extends AsyncDisposable {
  *   headers: { "x-api-key": "sk-test" },
  *   body: JSON.stringify({ model: "m", messages: [] }),
  * });
- * (await res.json()).usage; // { input_tokens: 1000, output_tokens: 200 }
+ * assert.deepEqual((await res.json()).usage, { input_tokens: 1000, output_tokens: 200 });
  * ```
  */
 export async function startStandInModelApi(

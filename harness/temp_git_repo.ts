@@ -21,8 +21,13 @@ export interface TempGitRepo {
  *
  * @example
  * ```ts
- * const repo = await tempGitRepo(await Deno.makeTempDir(), 3);
- * await repo.git("rev-list", "--count", "HEAD"); // "3"
+ * import assert from "node:assert/strict";
+ * import { tempGitRepo } from "./temp_git_repo.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const repo = await tempGitRepo(dir, 3);
+ * assert.equal(await repo.git("rev-list", "--count", "HEAD"), "3");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function tempGitRepo(dir: string, commits = 0): Promise<TempGitRepo> {

@@ -23,8 +23,10 @@ const GUARD_MS = 60_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { randomBytes } from "./town_blob_kit.ts";
- * console.log(randomBytes(100_000).length);
+ *
+ * assert.equal(randomBytes(100_000).length, 100_000);
  * ```
  */
 export function randomBytes(size: number): Uint8Array<ArrayBuffer> {
@@ -38,8 +40,11 @@ export function randomBytes(size: number): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sha256Hex } from "./town_blob_kit.ts";
- * console.log(await sha256Hex(new Uint8Array(3)));
+ *
+ * const hex = "709e80c88487a2411e1ee4dfb9f22a861492d20c4765150c0c794abd70f8147c";
+ * assert.equal(await sha256Hex(new Uint8Array(3)), hex);
  * ```
  */
 export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
@@ -50,14 +55,8 @@ export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string>
  * Pays for a blob over ILP through the payer's connection, at `pricePerMiB`: the town's reply and
  * the signed upload authorization.
  *
- * @example
- * ```ts
- * import type { PayingClient } from "./town_test_node.ts";
- * import { payBlob } from "./town_blob_kit.ts";
- * declare const payer: PayingClient;
- * const { reply, auth } = await payBlob(payer, "ab".repeat(32), 1000, 200n);
- * console.log(reply.type, auth.id);
- * ```
+ * It pays a town, so it has no example here: tests/e2e/town_hosts_blobs_test.ts and
+ * tests/e2e/job_results_save_fetch_test.ts pay for their blobs with it.
  */
 export async function payBlob(
   payer: Pick<PayingClient, "client" | "grant" | "secretKey">,
@@ -81,14 +80,7 @@ export async function payBlob(
 /**
  * `PUT /upload` to the town process on `httpPort`: the status and the body's text.
  *
- * @example
- * ```ts
- * import type { NostrEvent } from "../protocol/nostr_event.ts";
- * import { uploadBlob } from "./town_blob_kit.ts";
- * declare const auth: NostrEvent;
- * const { status } = await uploadBlob(7100, auth, new Uint8Array(10));
- * console.log(status);
- * ```
+ * It needs a town, so it has no example here: tests/e2e/town_blob_test.ts uploads with it.
  */
 export async function uploadBlob(
   httpPort: number,
@@ -108,12 +100,7 @@ export async function uploadBlob(
  * `GET /<sha256>` from the town process on `httpPort`: the bytes, or the status and the
  * `X-Reason` header when it is not 200.
  *
- * @example
- * ```ts
- * import { downloadBlob } from "./town_blob_kit.ts";
- * const got = await downloadBlob(7100, "ab".repeat(32));
- * if (!(got instanceof Uint8Array)) console.log(got.status, got.reason);
- * ```
+ * It needs a town, so it has no example here: tests/e2e/town_blob_test.ts downloads with it.
  */
 export async function downloadBlob(
   httpPort: number,

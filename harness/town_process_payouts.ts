@@ -37,6 +37,9 @@ export interface TownProcessPayoutPlan {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { payoutPolicyOf } from "./town_process_payouts.ts";
+ *
  * const policy = payoutPolicyOf({
  *   addresses: {},
  *   threshold: "50000",
@@ -44,6 +47,7 @@ export interface TownProcessPayoutPlan {
  *   maxOwed: "1000000",
  *   deposit: "1000000",
  * });
+ * assert.deepEqual([policy.threshold, policy.maxOwed], [50_000n, 1_000_000n]);
  * ```
  */
 export function payoutPolicyOf(plan: TownProcessPayoutPlan): TownPayoutPolicy {
@@ -88,24 +92,9 @@ export interface TownProcessPayouts {
  * Starts the payouts of a running town (hand `payouts.owed` and `payouts.connected` the town's
  * `onOwed` and `onPeerConnected`).
  *
- * @example
- * ```ts
- * import { localNodeSigner } from "../identity/local_node_signer.ts";
- * import type { TownNode } from "../roles/town/town_node.ts";
- *
- * declare const town: TownNode;
- * declare const secretKey: Uint8Array;
- * declare const chainsTable: Record<string, Record<string, string>>;
- * declare const plan: TownProcessPayoutPlan;
- * const p = await startTownProcessPayouts({
- *   town,
- *   signer: localNodeSigner(secretKey),
- *   stateDir: "/tmp/town",
- *   chainsTable,
- *   plan,
- * });
- * const { paid, errors } = await p.payAll();
- * ```
+ * It pays over a town's channels on anvil, so it has no example here: the town process
+ * startSharedTownProcess starts with a payout plan runs it (harness/shared_town_process.ts), as
+ * tests/e2e/town_shared_payouts_test.ts does.
  */
 export async function startTownProcessPayouts(
   options: TownProcessPayoutsOptions,

@@ -37,9 +37,23 @@ export interface TestTownOptions extends Partial<TownSettings> {
 /**
  * Starts a town on ephemeral ports.
  *
- * @example
+ * @example A paying client writes a note to it (connectPayingClient)
  * ```ts
- * const town = await startTestTown({ peers: [{ account: "alice", token: "a" }] });
+ * import assert from "node:assert/strict";
+ * import { generateSecretKey, getPublicKey } from "nostr-tools";
+ * import { connectPayingClient, startTestTown } from "./town_test_node.ts";
+ *
+ * const secretKey = generateSecretKey();
+ * const town = await startTestTown({ peers: [{ account: "alice", token: "a" }], secretKey });
+ * const alice = await connectPayingClient({
+ *   url: `btp+ws://127.0.0.1:${town.btpPort}`,
+ *   token: "a",
+ *   townAddress: town.ilpAddress,
+ *   townPubkey: getPublicKey(secretKey),
+ * });
+ * const reply = await alice.write(alice.sign({ content: "hi" }));
+ * assert.equal(reply.type, "fulfill");
+ * await alice.close();
  * await town.stop();
  * ```
  */
@@ -130,14 +144,7 @@ export interface PayingClientOptions {
 /**
  * Connects, runs IL-DCP and the SPSP handshake.
  *
- * @example
- * ```ts
- * declare const url: string;
- * declare const townAddress: string;
- * declare const townPubkey: string;
- * const alice = await connectPayingClient({ url, token: "a", townAddress, townPubkey });
- * const reply = await alice.write(alice.sign({ content: "hi" }));
- * ```
+ * The example of {@linkcode startTestTown} pays a town with one.
  */
 export async function connectPayingClient(options: PayingClientOptions): Promise<PayingClient> {
   const client = new BtpClient({ url: options.url, authToken: options.token, reconnect: false });

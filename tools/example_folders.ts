@@ -36,6 +36,10 @@ export const EXAMPLE_FOLDERS: readonly string[] = [
   "roles/demo",
   "roles/provider",
   "cli",
+  "tools",
+  "skills",
+  "integrations",
+  "harness",
 ];
 
 const TYPESCRIPT = /^([cm]?[jt]s|[jt]sx|javascript|typescript)$/;
@@ -51,7 +55,8 @@ const TYPESCRIPT = /^([cm]?[jt]s|[jt]sx|javascript|typescript)$/;
  * import { exampleProblem } from "./example_folders.ts";
  *
  * const fence = "\x60\x60\x60";
- * const source = `/**\n * ${fence}ts\n * console.assert(1 === 1);\n * ${fence}\n *\u002f\n`;
+ * // "\x2e" keeps this example from being one: the check reads the source text.
+ * const source = `/**\n * ${fence}ts\n * console\x2eassert(1 === 1);\n * ${fence}\n *\u002f\n`;
  * assert.equal(exampleProblem(docExamples(source)[0]), "console.assert (it never fails)");
  * ```
  */

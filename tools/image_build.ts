@@ -84,15 +84,10 @@ const seconds = (since: number) => Math.round((performance.now() - since) / 100)
 
 /**
  * Makes the base and Deno images when the engine lacks them, then builds the Dockerfile with
- * them.
+ * them. It needs a Docker engine (and, the first time, debootstrap as root), so it has no example
+ * here: tests/e2e/image_test.ts builds the image with it on a private dockerd it starts, then runs
+ * the demo in it.
  *
- * @example
- * ```ts
- * Deno.test({ name: "builds on a local engine", ignore: true, fn: async () => {
- *   const report = await buildLocalImage({ tag: "turnpike" });
- *   console.log(report.base, report.buildSeconds, report.sizeBytes);
- * } });
- * ```
  * @throws {ImageBuildError}
  */
 export async function buildLocalImage(

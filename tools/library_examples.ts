@@ -4,10 +4,11 @@
  * lines, so a new export is covered), and the fenced code blocks in their doc comments, each
  * classed as `deno test --doc` treats it.
  *
- * An example runs unless it is compile-only: Deno has no fence that type-checks a block without
- * running it (`ignore` skips both), so an example that needs what a test cannot have (a relay, a
- * chain, a key vault's passphrase) wraps its body in `Deno.test({ ignore: true, ... })`, which
- * `deno test --doc` type-checks and reports as ignored.
+ * An example runs unless it is compile-only: its body in `Deno.test({ ignore: true, ... })`, which
+ * `deno test --doc` type-checks and reports as ignored (Deno has no fence that type-checks a block
+ * without running it; `ignore` skips both). No module keeps one any more: what needs what a test
+ * cannot have (a relay, a chain, a Docker engine) has no example, its prose naming the test that
+ * runs it; the class stays so tests/unit/project/doc_examples_test.ts can name one.
  *
  * ```sh
  * deno run -R tools/library_examples.ts    # examples, compile-only, run, assert; per module

@@ -1,5 +1,5 @@
 /**
- * Installs the npm packages of one or more prefix folders (`tools/`: anvil; `tests/peers/`: the
+ * Installs the npm packages of one or more prefix folders (`tools/`: anvil; `harness/peers/`: the
  * reference connector and relay) when they are missing or stale, and does nothing in ~50 ms
  * when they are current. `deno task demo` and `deno task test` depend on it, so the README's
  * two commands work on a machine that has only Node/npm.
@@ -10,7 +10,7 @@
  * optional binaries out, which `npm ci` refuses; npm install with exact versions and the
  * lockfile present installs the same tree.
  *
- * Usage: `deno run --allow-read --allow-write --allow-run=npm,node --allow-env tools/npm_prefix_install.ts tools tests/peers`
+ * Usage: `deno run --allow-read --allow-write --allow-run=npm,node --allow-env tools/npm_prefix_install.ts tools harness/peers`
  *
  * @module
  */
@@ -40,7 +40,18 @@ const STAMP = "node_modules/.turnpike-install";
  *
  * @example
  * ```ts
- * await ensureNpmPrefix("tools"); // "current" or "installed"
+ * import assert from "node:assert/strict";
+ * import { ensureNpmPrefix } from "./npm_prefix_install.ts";
+ *
+ * // A prefix with no dependencies, and `true` standing in for npm: nothing is downloaded.
+ * const prefix = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${prefix}/package.json`, "{}\n");
+ * await Deno.writeTextFile(`${prefix}/package-lock.json`, "{}\n");
+ * await Deno.mkdir(`${prefix}/node_modules`);
+ * const options = { npm: "true", log: () => {} };
+ * assert.equal(await ensureNpmPrefix(prefix, options), "installed");
+ * assert.equal(await ensureNpmPrefix(prefix, options), "current");
+ * await Deno.remove(prefix, { recursive: true });
  * ```
  */
 export async function ensureNpmPrefix(

@@ -65,10 +65,11 @@ export interface SuiteCounts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { planPieces } from "./test_suite.ts";
  *
  * const pieces = planPieces(["a_test.ts", "b_test.ts", "c_test.ts"], { "a_test.ts": 60 }, 20);
- * console.log(pieces[0].files); // ["a_test.ts"]
+ * assert.deepEqual(pieces[0].files, ["a_test.ts"]);
  * ```
  */
 export function planPieces(
@@ -159,10 +160,11 @@ export function folderDocPieces(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { summaryCounts } from "./test_suite.ts";
  *
  * const counts = summaryCounts("FAILED | 831 passed (86 steps) | 2 failed (25m17s)");
- * console.log(counts?.failed); // 2
+ * assert.equal(counts?.failed, 2);
  * ```
  */
 export function summaryCounts(output: string): SuiteCounts | undefined {
@@ -184,10 +186,11 @@ export function summaryCounts(output: string): SuiteCounts | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { failureLines } from "./test_suite.ts";
  *
  * const out = " FAILURES \n\nt => ./a_test.ts:1:6\n\nFAILED | 0 passed | 1 failed (1s)";
- * console.log(failureLines(out)); // ["t => ./a_test.ts:1:6"]
+ * assert.deepEqual(failureLines(out), ["t => ./a_test.ts:1:6"]);
  * ```
  */
 export function failureLines(output: string): string[] {
@@ -203,10 +206,11 @@ export function failureLines(output: string): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fileSeconds } from "./test_suite.ts";
  *
  * const out = "running 1 test from ./tests/unit/a_test.ts\nt ... ok (1s)\n";
- * console.log(fileSeconds(out)); // { "tests/unit/a_test.ts": 1 }
+ * assert.deepEqual(fileSeconds(out), { "tests/unit/a_test.ts": 1 });
  * ```
  */
 export function fileSeconds(output: string): Record<string, number> {

@@ -12,7 +12,13 @@
 import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 
 /** What a fresh checkout holds: the tracked files, without anything installed. */
-const LEFT_OUT = ["node_modules", "tools/node_modules", "tests/peers/node_modules", ".git", "dist"];
+const LEFT_OUT = [
+  "node_modules",
+  "tools/node_modules",
+  "harness/peers/node_modules",
+  ".git",
+  "dist",
+];
 
 async function copyProject(to: string): Promise<void> {
   const excludes = LEFT_OUT.flatMap((p) => ["--exclude", `./${p}`]);

@@ -12,6 +12,7 @@ import { startReferenceConnector } from "../../harness/reference_connector.ts";
 import { connectPayingClient, startTestTown } from "../../harness/town_test_node.ts";
 import { assert, assertEquals, assertMatch } from "../../harness/assert.ts";
 import { encodeEventToon } from "../../protocol/toon_codec.ts";
+import { REFERENCE_PEERS_DIR } from "../../harness/reference_peers.ts";
 
 Deno.test({
   name: "connector as parent: requester pays the town through the reference connector",
@@ -140,7 +141,7 @@ Deno.test("ilp-plugin-btp (the reference BTP client) authenticates and runs IL-D
   try {
     const out = await new Deno.Command("node", {
       args: ["-e", script, `btp+ws://:tok-plug@127.0.0.1:${town.btpPort}`],
-      cwd: new URL("../peers/", import.meta.url).pathname,
+      cwd: REFERENCE_PEERS_DIR.pathname,
       stdout: "piped",
       stderr: "piped",
     }).output();

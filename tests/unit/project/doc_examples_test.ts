@@ -35,6 +35,27 @@ Deno.test("doc examples: every example in a listed folder runs (no declare stub,
   );
 });
 
+Deno.test("doc examples: no module anywhere in the repository has a compile-only example", async () => {
+  const problems: string[] = [];
+  let modules = 0;
+  for await (const entry of Deno.readDir(root)) {
+    if (entry.name.startsWith(".") || entry.name === "node_modules") continue;
+    const paths = entry.isDirectory
+      ? await folderModules(root, entry.name)
+      : /\.tsx?$/.test(entry.name)
+      ? [entry.name]
+      : [];
+    for (const path of paths) {
+      modules++;
+      for (const example of docExamples(await Deno.readTextFile(new URL(path, root)))) {
+        if (example.compileOnly) problems.push(`${path}:${example.line}`);
+      }
+    }
+  }
+  assertEquals(problems, []);
+  assert(modules > 500, `only ${modules} modules found: the walk missed the tree`);
+});
+
 Deno.test("doc examples: deno task test:doc and the suite's doc pieces run exactly the listed folders", async () => {
   const config = JSON.parse(
     await Deno.readTextFile(new URL("deno.json", root)),

@@ -3,8 +3,8 @@
  * both use (towns, networks, processes, ports, assertions) lives in harness/, which tests/ and
  * bench/ import; neither bench/ nor harness/ imports a file under tests/. Static imports,
  * dynamic `import("...")` and module URLs (`new URL("...", import.meta.url)`, or a path from
- * the repository's root) all count. tests/peers/ is not code of the tests: it holds the
- * reference peers `deno task setup` installs (npm), run under Node, never imported.
+ * the repository's root) all count, the reference peers' folder too: it is harness/peers/
+ * (harness/reference_peers.ts).
  */
 import { assertEquals } from "../../../harness/assert.ts";
 
@@ -28,10 +28,10 @@ function namedModules(from: string, text: string): string[] {
   return found;
 }
 
-/** What `from` names under tests/, but the installed peers. */
+/** What `from` names under tests/. */
 function testFilesNamed(from: string, text: string): string[] {
   return namedModules(from, text)
-    .filter((path) => path.startsWith("tests/") && !path.startsWith("tests/peers/"))
+    .filter((path) => path.startsWith("tests/"))
     .map((path) => `${from} imports ${path}`);
 }
 
@@ -56,7 +56,7 @@ Deno.test("harness imports: no file of bench/ or harness/ imports a file under t
   assertEquals(problems, []);
 });
 
-Deno.test("harness imports: the check names a static, a lazy, a module URL and a root path into tests/, not the peers", () => {
+Deno.test("harness imports: the check names a static, a lazy, a module URL and a root path into tests/", () => {
   const text = [
     'import { x } from "../tests/support/a.ts";',
     'const m = await import("../tests/support/b.ts");',
@@ -69,6 +69,7 @@ Deno.test("harness imports: the check names a static, a lazy, a module URL and a
     "bench/f.ts imports tests/support/a.ts",
     "bench/f.ts imports tests/support/b.ts",
     "bench/f.ts imports tests/fixtures_stages/c.ts",
+    "bench/f.ts imports tests/peers/",
     "bench/f.ts imports tests/support/d.ts",
   ]);
 });
