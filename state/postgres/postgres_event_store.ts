@@ -26,7 +26,6 @@
 import { StateError } from "../state_error.ts";
 import { sleep } from "../../protocol/backoff.ts";
 import type postgres from "postgres";
-import type { Buffer } from "node:buffer";
 import { isAddressableKind, isEphemeralKind, isReplaceableKind } from "nostr-tools/kinds";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NostrFilter } from "../../protocol/nostr_filter.ts";
@@ -412,22 +411,14 @@ export class PostgresEventStore implements TownStore {
       const params: unknown[] = [];
       const where = buildWhere(filter, now, params);
       params.push(limit);
-      const text =
+      const rows = await this.#sql.unsafe<QueryRow[]>(
         `SELECT e.id, e.created_at, e.kind, ${options.keysOnly ? "''::text AS json" : "e.json"}, ` +
-        // Left out as text, not bytea: each bytea value is read into a Buffer of its own.
-        `${options.jsonOnly || options.keysOnly ? "''::text AS toon" : "e.toon"} ` +
-        `FROM events e WHERE ${where} ` +
-        `ORDER BY e.created_at DESC, e.id COLLATE "C" ASC LIMIT $${params.length}`;
-      if (options.jsonOnly || options.keysOnly) {
-        // Rows as undecoded bytes, made strings only once the whole answer is in: a page's answer
-        // arrives over several turns of the event loop, and its rows decoded as they came (16 KB
-        // strings in V8's young generation) outlived minor collections and filled the old one
-        // under a read flood (docs/OPERATIONS.md "Peers that do not read").
-        const raw = await this.#sql.unsafe(text, params as Param[]).raw();
-        byFilter.push((raw as unknown as Buffer[][]).map(fromRawRow));
-        continue;
-      }
-      const rows = await this.#sql.unsafe<QueryRow[]>(text, params as Param[]);
+          // Left out as text, not bytea: each bytea value is read into a Buffer of its own.
+          `${options.jsonOnly || options.keysOnly ? "''::text AS toon" : "e.toon"} ` +
+          `FROM events e WHERE ${where} ` +
+          `ORDER BY e.created_at DESC, e.id COLLATE "C" ASC LIMIT $${params.length}`,
+        params as Param[],
+      );
       byFilter.push(rows.map(fromRow));
     }
     return mergeQueryResults(byFilter);
@@ -534,17 +525,6 @@ function fromRow(row: QueryRow): StoredEvent {
     kind: row.kind,
     json: row.json,
     toon: typeof row.toon === "string" ? row.toon : FROM_UTF8.decode(row.toon),
-  };
-}
-
-/** A row of `id, created_at, kind, json` read with `.raw()` (the TOON left out). */
-function fromRawRow(row: Buffer[]): StoredEvent {
-  return {
-    id: row[0].toString("latin1"),
-    createdAt: Number(row[1].toString("latin1")),
-    kind: Number(row[2].toString("latin1")),
-    json: row[3].toString("utf8"),
-    toon: "",
   };
 }
 
