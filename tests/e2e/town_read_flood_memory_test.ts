@@ -35,7 +35,7 @@ const BOUND_MIB = 300;
 /**
  * On PostgreSQL the goal is not met in every run (310-376 MiB peak on 7b8acfe's code; 253-352 with two
  * pages read at once and freed memory trimmed, 308-323 on a lightly loaded machine, where the attack
- * runs faster; 283-303 with rows read as raw bytes, V8's young generation's 55 MiB left): the bound
+ * runs faster; of that, 55 MiB is V8's young generation, sized when the process starts): the bound
  * there is the old one (docs/OPERATIONS.md "Peers that do not read").
  */
 const POSTGRES_BOUND_MIB = 400;
