@@ -74,8 +74,9 @@ export interface BtpClaimGateOptions {
    * counts it. The book counts a packet as forwarded from its claim check on, before its write
    * commits: a process killed between the two must not have written it as delivered
    * (docs/PROTOCOL.md "Payment channels and claims"). A REJECT leaves it as it is, so refused
-   * cover is never written as delivered either. Absent: each new claim's book is written as the
-   * packet is routed, `forwarded` as the book has it.
+   * cover is never written as delivered either (the refused packet's new claim is written, not
+   * waited for). Absent: each new claim's book is written as the packet is routed, `forwarded` as
+   * the book has it.
    */
   delivered?: { amount: bigint };
 }
@@ -138,7 +139,11 @@ export function createBtpClaimGate(options: BtpClaimGateOptions): BtpClaimGate {
       ? writer.save(acceptance.book)
       : undefined;
     early?.catch(() => {}); // awaited below, after the packet is routed
-    const release = () => verifier.release(acceptance.channelId, amount);
+    const release = () => {
+      verifier.release(acceptance.channelId, amount);
+      // A refused packet's claim is still the peer's newest, and its value cover: keep it.
+      if (delivered && acceptance.newClaim) writer.save(acceptance.book).catch(() => {});
+    };
     let reply: Uint8Array;
     try {
       reply = await next();
@@ -203,6 +208,12 @@ export interface ChannelClaimGateOptions {
   triggeredBy: () => string;
   onReject?: (err: ClaimError) => void;
   /**
+   * What pays the peer: `packets` (default), each claim covering the packets it rides with,
+   * delivered as they are FULFILLed; or `claims`, the claim itself the payment with no packet
+   * (a payout, roles/channels/payout_receiver.ts): all of it delivered once kept.
+   */
+  payments?: "packets" | "claims";
+  /**
    * The claim books of the town's shared store (a town on several processes): claims and cover
    * are decided there under a row lock; the channel file still gets this process's newest.
    */
@@ -258,8 +269,8 @@ export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelC
   });
   // What the file says was delivered: FULFILLed packets only (createBtpClaimGate's `delivered`).
   // With shared books the file only mirrors this process's newest claim: the books of record,
-  // and what a close pays, are the shared store's.
-  const delivered = options.sharedBooks
+  // and what a close pays, are the shared store's. A payout's claim is delivered whole.
+  const delivered = options.sharedBooks || options.payments === "claims"
     ? undefined
     : { amount: record.receivedForwarded ?? record.received };
   const file = openChannelFileWriter<ClaimBook>({
