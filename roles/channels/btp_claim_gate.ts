@@ -67,13 +67,18 @@ export interface BtpClaimGateOptions {
   /** Refuses every paid packet while it returns an error (e.g. the channel closed on chain). */
   refuse?: () => ClaimError | undefined;
   /**
-   * Keeps cover given back by REJECTs durable (shared with the writer's record, see
-   * {@linkcode openChannelClaimGate}): a REJECT sets `pending` and writes the book; while it is
-   * set every accepted packet's book is written before its FULFILL (so the written `forwarded`
-   * never falls below what was FULFILLed); it clears once the claims no longer run ahead of the
-   * packets. Absent: only new claims are written.
+   * What the packets answered with a FULFILL add up to, from the record's `received_forwarded`
+   * on (shared with the writer's record, see {@linkcode openChannelClaimGate}): what the channel
+   * file says was delivered, so what a close pays. A packet counts once the router FULFILLs it
+   * (its write committed, its payment taken further on), and its FULFILL waits for a write that
+   * counts it. The book counts a packet as forwarded from its claim check on, before its write
+   * commits: a process killed between the two must not have written it as delivered
+   * (docs/PROTOCOL.md "Payment channels and claims"). A REJECT leaves it as it is, so refused
+   * cover is never written as delivered either (the refused packet's new claim is written, not
+   * waited for). Absent: each new claim's book is written as the packet is routed, `forwarded` as
+   * the book has it.
    */
-  refunds?: { pending: boolean };
+  delivered?: { amount: bigint };
 }
 
 /** Checks the cover of one peer's packets. */
@@ -129,19 +134,15 @@ export function createBtpClaimGate(options: BtpClaimGateOptions): BtpClaimGate {
       if (err instanceof ClaimError) return refuse(err);
       throw err;
     }
-    const refunds = options.refunds;
-    const save = acceptance.newClaim || refunds?.pending === true;
-    if (refunds && acceptance.book.forwarded >= acceptance.book.claimed) refunds.pending = false;
-    const durable = save ? writer.save(acceptance.book) : writer.durable();
-    durable.catch(() => {}); // awaited below, after the packet is routed
+    const delivered = options.delivered;
+    const early = delivered === undefined && acceptance.newClaim
+      ? writer.save(acceptance.book)
+      : undefined;
+    early?.catch(() => {}); // awaited below, after the packet is routed
     const release = () => {
       verifier.release(acceptance.channelId, amount);
-      if (refunds === undefined) return;
-      // The cover given back outlives a restart once written (not awaited: until then the file
-      // counts the packet as forwarded, the town's safe side).
-      refunds.pending = true;
-      const book = verifier.book(acceptance.channelId);
-      if (book) writer.save(book).catch(() => {});
+      // A refused packet's claim is still the peer's newest, and its value cover: keep it.
+      if (delivered && acceptance.newClaim) writer.save(acceptance.book).catch(() => {});
     };
     let reply: Uint8Array;
     try {
@@ -154,9 +155,14 @@ export function createBtpClaimGate(options: BtpClaimGateOptions): BtpClaimGate {
       release();
       return reply;
     }
+    if (delivered) delivered.amount += amount;
+    const durable = delivered
+      ? writer.save(verifier.book(acceptance.channelId) ?? acceptance.book)
+      : early ?? writer.durable();
     try {
       await durable;
     } catch (err) {
+      if (delivered) delivered.amount -= amount;
       release();
       const failure = new ClaimPersistError(`cannot persist the claim: ${(err as Error).message}`);
       return reject(ILP_ERROR.internalError, failure.message);
@@ -201,6 +207,12 @@ export interface ChannelClaimGateOptions {
   creditLimit?: bigint;
   triggeredBy: () => string;
   onReject?: (err: ClaimError) => void;
+  /**
+   * What pays the peer: `packets` (default), each claim covering the packets it rides with,
+   * delivered as they are FULFILLed; or `claims`, the claim itself the payment with no packet
+   * (a payout, roles/channels/payout_receiver.ts): all of it delivered once kept.
+   */
+  payments?: "packets" | "claims";
   /**
    * The claim books of the town's shared store (a town on several processes): claims and cover
    * are decided there under a row lock; the channel file still gets this process's newest.
@@ -255,18 +267,23 @@ export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelC
     currentChannel: options.sharedBooks ? record.channelId : undefined,
     books: record.receivedNonce > 0n || record.peerWithdrawn > 0n ? [recordClaimBook(record)] : [],
   });
-  // Cover given back by REJECTs and maybe not spent yet: the file then holds the exact
-  // `forwarded` (else the claimed total, the town's safe side, with no write per packet).
-  const refunds = {
-    pending: (record.receivedForwarded ?? record.received) < record.received,
-  };
+  // What the file says was delivered: FULFILLed packets only (createBtpClaimGate's `delivered`).
+  // With shared books the file only mirrors this process's newest claim: the books of record,
+  // and what a close pays, are the shared store's. A payout's claim is delivered whole.
+  const delivered = options.sharedBooks || options.payments === "claims"
+    ? undefined
+    : { amount: record.receivedForwarded ?? record.received };
   const file = openChannelFileWriter<ClaimBook>({
     stateDir: options.stateDir,
     record,
     audit: options.audit,
-    // The book as it is when the write starts (a saved copy may be older than a release).
-    withClaim: (r, saved) =>
-      recordWithClaimBook(r, verifier.book(saved.channelId) ?? saved, refunds.pending),
+    // The newest claim when the write starts (a saved copy may be older), with what was delivered.
+    withClaim: (r, saved) => {
+      const book = verifier.book(saved.channelId) ?? saved;
+      return delivered
+        ? recordWithClaimBook(r, { ...book, forwarded: delivered.amount }, true)
+        : recordWithClaimBook(r, book, false);
+    },
     onUpdate: (next) => {
       if (next.status !== "open") verifier.invalidate(next.channelId);
     },
@@ -277,7 +294,7 @@ export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelC
     writer,
     triggeredBy: options.triggeredBy,
     onReject: options.onReject,
-    refunds,
+    delivered,
     refuse: () => {
       const record = file.record();
       return record.status === "open" ? undefined : new ClaimError(

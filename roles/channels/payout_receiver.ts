@@ -187,6 +187,7 @@ export class PayoutReceiver {
       audit: this.#o.audit,
       readChannel: readOnChain,
       triggeredBy: () => "",
+      payments: "claims",
     });
   }
 
