@@ -15,6 +15,8 @@ import { runInNewContext } from "node:vm";
 export interface StartGarbageCollectionOptions {
   /** Milliseconds without a {@linkcode StartGarbageCollection.touch} before the collection. */
   quietMs: number;
+  /** Run after the collection (e.g. give the C allocator's freed pages back). */
+  afterCollect?: () => void;
 }
 
 let collect: (() => void) | null | undefined;
@@ -84,5 +86,6 @@ export class StartGarbageCollection {
     if (gc === undefined) return;
     gc();
     this.collected = true;
+    this.#o.afterCollect?.();
   }
 }
