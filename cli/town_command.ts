@@ -59,6 +59,8 @@ import { openTownGates } from "./town_gates.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
+import { trimFreedMemory } from "../transport/freed_memory_trim.ts";
+import { StartGarbageCollection } from "../transport/start_garbage_collection.ts";
 import { terminalText } from "./terminal_text.ts";
 
 /** A line of the town's log on stderr: it names peers' accounts and quotes what they sent. */
@@ -333,6 +335,9 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
   }
   hooks.payouts = await startPayouts(node, config, signer, chains, opts.mainnet, watchEveryMs);
   printStarted(node, opts, config, gates.settlements, gates.learnsOn);
+  // After the key's worker's own collection (1 s after its last request, before this), then the
+  // C allocator's pages the two freed (docs/SCALE.md "An idle town's memory").
+  new StartGarbageCollection({ quietMs: 1500, afterCollect: trimFreedMemory }).start();
   using _renewals = reloadOnHangup(node, opts.output === "json");
   // A town without its key can answer no SPSP request and co-sign nothing: it stops too.
   const lost = await session.stopped;

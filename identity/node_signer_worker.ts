@@ -18,6 +18,7 @@ import type { NodeSignerRequest } from "../protocol/node_signer.ts";
 import { answerSignerRequest } from "./signer_request_answer.ts";
 import { evmAddressOfPublicKey } from "./evm_address.ts";
 import { inWorker, serveWorker } from "../transport/worker_service.ts";
+import { StartGarbageCollection } from "../transport/start_garbage_collection.ts";
 import type { WalletRecord } from "./wallet_file.ts";
 
 /** Where a worker signer's key comes from (`openWorkerNodeSigner`). */
@@ -93,7 +94,12 @@ async function identityOf(source: SignerKeySource, key: Uint8Array): Promise<Sig
   return { pubkey: bytesToHex(point.subarray(1, 33)), evmAddress: evmAddressOfPublicKey(point) };
 }
 
+// The key's first multiplications leave this isolate's young generation grown with their garbage
+// until V8's memory reducer runs; collected once the start's signatures are done instead.
+const afterStart = new StartGarbageCollection({ quietMs: 1000 });
+
 async function answer(message: SignerWorkerRequest): Promise<unknown> {
+  afterStart.touch();
   if (message.t === "key") {
     const key = await keyOf(message.source);
     const identity = await identityOf(message.source, key);

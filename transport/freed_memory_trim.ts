@@ -32,6 +32,24 @@ function glibc(): Deno.DynamicLibrary<typeof SYMBOLS> | undefined {
 }
 
 /**
+ * Trims once: gives every free page of the C allocator back to the system now. False where it
+ * cannot (not glibc, no FFI).
+ *
+ * @example
+ * ```ts
+ * import { trimFreedMemory } from "./freed_memory_trim.ts";
+ *
+ * trimFreedMemory(); // after a start's garbage was collected
+ * ```
+ */
+export function trimFreedMemory(): boolean {
+  const lib = glibc();
+  if (lib === undefined) return false;
+  lib.symbols.malloc_trim(0n);
+  return true;
+}
+
+/**
  * One unreferenced interval timer that trims while `wanted()`, and once after.
  *
  * @example

@@ -11,12 +11,16 @@
  *
  * The driver is imported when a store is opened, not with this module: a town on SQLite names
  * these modules (its PostgreSQL choices are wired beside its SQLite ones) but never opens one, and
- * the driver's code would stay in its heap for nothing (docs/SCALE.md "An idle town's memory").
+ * the driver's code would stay in its heap for nothing (docs/SCALE.md "An idle town's memory"). Its
+ * name is held in a constant, not written in the `import()`: `deno run` reads and parses every
+ * local module a literal import names before the program starts, a dynamic one's included.
  *
  * @module
  */
 import type postgres from "postgres";
 import { dropStrayPostgresConnectionErrors } from "./postgres_stray_errors.ts";
+
+const DRIVER = "postgres";
 
 type Sql = postgres.Sql;
 type TransactionSql = postgres.TransactionSql;
@@ -66,7 +70,7 @@ export interface OpenPostgresSchemaOptions {
  * tests/unit/state/postgres/postgres_stray_errors_test.ts.
  */
 export async function openPostgresSchema(options: OpenPostgresSchemaOptions): Promise<Sql> {
-  const { default: postgres } = await import("postgres");
+  const { default: postgres } = await import(DRIVER) as typeof import("postgres");
   dropStrayPostgresConnectionErrors();
   const sql = postgres(options.url, {
     max: options.maxConnections,
