@@ -16,7 +16,14 @@ import { commandNeed, registerNeed } from "./cli/command_index.ts";
  *
  * @example
  * ```ts
- * const code = await main(["wallet", "show"]);
+ * import assert from "node:assert/strict";
+ * import { main } from "./cli.ts";
+ *
+ * assert.equal(await main(["--version"]), 0); // prints the version
+ * assert.equal(await main(["no-such-command"]), 2); // a usage error, printed by the parser
+ * const stateDir = await Deno.makeTempDir();
+ * assert.equal(await main(["--state-dir", stateDir, "wallet", "show"]), 1); // no wallet there
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function main(args: readonly string[]): Promise<number> {

@@ -36,13 +36,16 @@ export interface BenchFlags<V extends string, S extends string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBenchFlags } from "./bench_flags.ts";
+ *
  * const flags = parseBenchFlags(["--agents", "4", "--chaos"], {
  *   values: ["agents"],
  *   switches: ["chaos"],
  *   usage: "Usage: deno run -A bench/x.ts [--agents 30] [--chaos]",
  * });
- * console.assert(flags.values.agents === "4" && flags.switches.chaos === true);
+ * assert.equal(flags.values.agents, "4");
+ * assert.equal(flags.switches.chaos, true);
  * ```
  */
 export function parseBenchFlags<V extends string, S extends string>(

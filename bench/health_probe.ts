@@ -31,13 +31,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { healthProbe } from "./health_probe.ts";
  *
- * declare const townHttpPort: number;
- * const probe = healthProbe(townHttpPort);
+ * // A stand-in for a town's /health on port 0.
+ * await using town = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("ok"));
+ * const probe = healthProbe(town.addr.port);
  * await probe.ready();
- * const { p50, p95 } = await probe.stop();
- * console.log(`/health p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(0)} ms`);
+ * const { p50, count } = await probe.stop();
+ * assert(count >= 1 && p50 < 10_000, `${count} probes, p50 ${p50} ms`); // 10 s: one that failed
  * ```
  */
 export function healthProbe(port: number): HealthProbe {

@@ -158,14 +158,9 @@ export function attributeSettles(
  * id), each settle's sender, and each channel's state (`unread`, with why, when the RPC does not
  * answer for it: the harness's report then names that channel instead of failing).
  *
- * @example
- * ```ts
- * import type { TokenNetworkClient } from "../chain/token_network_client.ts";
- * import { readChannelFacts } from "./payout_settles.ts";
- *
- * declare const client: TokenNetworkClient;
- * const facts = await readChannelFacts(client, ["0x" + "ab".repeat(32)], 0n);
- * ```
+ * It reads a chain's logs, so it has no example here:
+ * tests/interop/anvil_payout_settle_attribution_test.ts reads the facts of channels settled on anvil
+ * with it.
  */
 export async function readChannelFacts(
   client: TokenNetworkClient,

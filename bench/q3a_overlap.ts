@@ -24,10 +24,11 @@ export interface Overlap {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hotFileOf } from "./q3a_overlap.ts";
  *
  * const beads = [0, 1, 2, 3, 4, 5].map((i) => hotFileOf(i, { hot: 2, share: 0.5 }));
- * if (beads.join() !== ",0,,1,,0") throw new Error(beads.join());
+ * assert.equal(beads.join(), ",0,,1,,0");
  * ```
  */
 export function hotFileOf(i: number, o: Overlap): number | undefined {
@@ -41,9 +42,10 @@ export function hotFileOf(i: number, o: Overlap): number | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sampleFiles } from "./q3a_overlap.ts";
  *
- * if (Object.keys(sampleFiles(3)).length !== 3) throw new Error();
+ * assert.equal(Object.keys(sampleFiles(3)).length, 3);
  * ```
  */
 export function sampleFiles(hot: number): Record<string, string> {
@@ -62,10 +64,11 @@ export function sampleFiles(hot: number): Record<string, string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { beadScript } from "./q3a_overlap.ts";
  *
  * const text = beadScript(1, { hot: 2, share: 0.5 });
- * if (!text.includes("src/hot0.txt")) throw new Error(text);
+ * assert(text.includes("src/hot0.txt"), text);
  * ```
  */
 export function beadScript(i: number, o: Overlap): string {

@@ -59,11 +59,8 @@ export interface ScaleChain {
 /**
  * Starts anvil, deploys the contracts and funds the wallets (one minter: sequential).
  *
- * @example
- * ```ts
- * const run = await startScaleChain({ payerKeys: [], townKeys: [], tokens: 10_000_000n });
- * await run.stop();
- * ```
+ * It starts anvil, so it has no example here: tests/e2e/network_scale_test.ts (the scale
+ * harness's small run, `--channels`) starts its chain with it.
  */
 export async function startScaleChain(options: ScaleChainOptions): Promise<ScaleChain> {
   const address = (key: Uint8Array) => localNodeSigner(key).evmAddress;
@@ -85,7 +82,11 @@ export async function startScaleChain(options: ScaleChainOptions): Promise<Scale
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { scaleChannelPolicy } from "./scale_channels.ts";
+ *
  * const policy = scaleChannelPolicy("12");
+ * assert.deepEqual([policy.deposit, policy.topUpBelow, policy.maxDeposit], ["12", "10%", "240"]);
  * ```
  */
 export function scaleChannelPolicy(deposit: string): ChannelPolicy {
@@ -112,11 +113,8 @@ export type TxCounts = Record<string, number>;
  * `approve`, `cooperativeSettle`, ...; `other` when no known ABI decodes it); `bySenders`
  * counts those sent from `senders` (lower-case addresses) apart.
  *
- * @example
- * ```ts
- * declare const rpcUrl: string;
- * const counts = await countTransactions(rpcUrl, 10n);
- * ```
+ * It reads a chain's blocks, so it has no example here: tests/e2e/network_scale_test.ts counts
+ * the run's transactions with it.
  */
 export async function countTransactions(
   rpcUrl: string,
@@ -235,12 +233,8 @@ export interface ScaleChannelsSettled {
  * holds. Cooperatively where the town co-signs (a town on a shared store too, from its shared
  * books); on chain where it refuses (a channel the town never took a claim on is unknown to it).
  *
- * @example
- * ```ts
- * declare const run: ScaleChain;
- * declare const holders: ScaleChannelHolder[];
- * const settled = await settleScaleChannels(run, holders, 8);
- * ```
+ * It closes channels on a chain, so it has no example here: tests/e2e/network_scale_test.ts
+ * settles the run's channels with it.
  */
 export async function settleScaleChannels(
   run: ScaleChain,
@@ -706,7 +700,12 @@ async function townReceived(h: ScaleChannelHolder, channelId: `0x${string}`): Pr
  *
  * @example
  * ```ts
- * const n = await claimsSigned("/tmp/r0");
+ * import assert from "node:assert/strict";
+ * import { claimsSigned } from "./scale_channels.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * assert.equal(await claimsSigned(stateDir), 0); // no channel yet
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function claimsSigned(stateDir: string): Promise<number> {

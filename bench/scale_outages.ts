@@ -71,11 +71,14 @@ function match(what: string, table: typeof DOWN | typeof UP): string | undefined
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { outagesOf } from "./scale_outages.ts";
+ *
  * const o = outagesOf([
  *   { atMs: 1000, what: "provider host 2 SIGKILL" },
  *   { atMs: 9000, what: "provider host 2 restarted" },
  * ], 60_000);
- * // [{ who: "provider host 2", fromMs: 1000, toMs: 9000 }]
+ * assert.deepEqual(o, [{ who: "provider host 2", fromMs: 1000, toMs: 9000 }]);
  * ```
  */
 export function outagesOf(events: readonly ChaosEvent[], endMs: number): Outage[] {
@@ -104,9 +107,13 @@ export function outagesOf(events: readonly ChaosEvent[], endMs: number): Outage[
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { outageOfJob } from "./scale_outages.ts";
+ *
  * const outages = [{ who: "provider host 2", fromMs: 1000, toMs: 9000 }];
- * outageOfJob(outages, { providerHost: 2, towns: [0], postgres: false }, 500, 130_000);
- * // "provider host down"
+ * const parts = { providerHost: 2, towns: [0], postgres: false };
+ * assert.equal(outageOfJob(outages, parts, 500, 130_000), "provider host down");
+ * assert.equal(outageOfJob(outages, parts, 10_000, 20_000), "no outage"); // after the restart
  * ```
  */
 export function outageOfJob(

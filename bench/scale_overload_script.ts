@@ -69,13 +69,15 @@ export interface OverloadRow {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { overloadRow } from "./scale_overload_script.ts";
+ *
  * const row = overloadRow(10, {
  *   jobs: { offered: 200, done: 100, failed: 100, lost: 0, paidTwice: 0, ranTwice: 0,
  *     failedReasons: { "submit: busy: 24 jobs in flight": 90, "timed-out": 10 } },
  *   jobsPerS: 4.5, offerWindow: { perS: 5 }, latencyMs: { p50: 4000, p99: 9000 },
  * });
- * console.log(row.busy, row.failedOther); // 90 10
+ * assert.deepEqual([row.busy, row.failedOther], [90, 10]);
  * ```
  */
 export function overloadRow(rate: number, report: ScaleReport): OverloadRow {

@@ -194,15 +194,8 @@ const KEEP_STALL_MS = 5_000;
  * compares the chain with the books (module doc). The providers must still be connected (the
  * claims go over their BTP links); they may be stopped once it resolves.
  *
- * @example
- * ```ts
- * import type { ScaleChain } from "./scale_channels.ts";
- *
- * declare const run: ScaleChain;
- * declare const payees: ScalePayee[];
- * declare const payers: ScalePayer[];
- * const settled = await settleScalePayouts(run, payees, payers, { concurrency: 8 });
- * ```
+ * It settles payouts on a chain, so it has no example here: tests/e2e/network_scale_test.ts
+ * (`--payout-threshold`) settles the run's payouts with it.
  */
 export async function settleScalePayouts(
   run: ScaleChain,
@@ -540,7 +533,12 @@ async function ledgerLines(stateDir: string): Promise<PeerLedgerEntry[]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { payeeAddress } from "./scale_payouts.ts";
+ *
  * const address = payeeAddress(new Uint8Array(32).fill(1));
+ * assert.match(address, /^0x[0-9a-fA-F]{40}$/);
+ * assert.equal(payeeAddress(new Uint8Array(32).fill(1)), address);
  * ```
  */
 export function payeeAddress(secretKey: Uint8Array): `0x${string}` {

@@ -14,7 +14,11 @@
  *
  * @example
  * ```ts
- * townProcessStateDir("/tmp/run", 0, 1); // "/tmp/run/town0-state-p1"
+ * import assert from "node:assert/strict";
+ * import { townProcessStateDir } from "./scale_pg_town.ts";
+ *
+ * assert.equal(townProcessStateDir("/tmp/run", 0, 1), "/tmp/run/town0-state-p1");
+ * assert.equal(townProcessStateDir("/tmp/run", 0, 0), "/tmp/run/town0-state");
  * ```
  */
 export function townProcessStateDir(root: string, index: number, slot: number): string {
@@ -34,7 +38,13 @@ export interface TownServes {
  *
  * @example
  * ```ts
- * const { answered, tries } = await probeTownServes(8080, 5);
+ * import assert from "node:assert/strict";
+ * import { probeTownServes } from "./scale_pg_town.ts";
+ *
+ * // A stand-in for a town's NIP-11 document on port 0.
+ * await using town = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+ *   Response.json({ name: "town", self: "ab".repeat(32) }));
+ * assert.deepEqual(await probeTownServes(town.addr.port, 3), { tries: 3, answered: 3 });
  * ```
  */
 export async function probeTownServes(httpPort: number, tries = 5): Promise<TownServes> {

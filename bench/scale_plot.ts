@@ -53,11 +53,13 @@ function niceMax(v: number): number {
  *
  * @example
  * ```ts
- * declare const o: Parameters<typeof renderScalePlot>[0];
- * const { samples } = o;
- * declare const report: { chaosEvents: typeof o.events };
- * const svg = renderScalePlot({ samples, events: report.chaosEvents, title: "1,000 agents" });
- * await Deno.writeTextFile("scale.svg", svg);
+ * import assert from "node:assert/strict";
+ * import { renderScalePlot } from "./scale_plot.ts";
+ *
+ * const samples = [0, 1, 2].map((s) => ({ atMs: s * 1000, done: s * 10, rss: 2 ** 27, townRss: 2 ** 28 }));
+ * const events = [{ atMs: 1500, what: "town 0 SIGKILL" }];
+ * const svg = renderScalePlot({ samples, events, title: "3 agents" });
+ * assert.match(svg, /^<svg[^]*3 agents[^]*town 0 SIGKILL[^]*<\/svg>\s*$/);
  * ```
  */
 export function renderScalePlot(options: ScalePlotOptions): string {

@@ -103,17 +103,8 @@ export interface RequesterHostEvents {
  * The harness's handle on one requester host process: starts it (bounded wait for `ready`),
  * offers jobs, asks for the records, SIGKILLs it.
  *
- * @example
- * ```ts
- * import { RequesterHost } from "./scale_requester_host.ts";
- * declare const planPath: string;
- * const host = new RequesterHost(0, planPath, {
- *   onCreated: () => {}, onEnded: () => {}, onGone: () => {},
- * });
- * await host.start();
- * host.offer(0, 0);
- * await host.kill();
- * ```
+ * It runs a requester host as a process over a town network, so it has no example here:
+ * tests/e2e/network_scale_test.ts runs two.
  */
 export class RequesterHost {
   /** Own CPU ms and children's of its earlier, killed processes. */

@@ -33,9 +33,11 @@ export interface OfferWindowThroughput {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { offerWindowThroughput } from "./scale_throughput.ts";
+ *
  * const t = offerWindowThroughput([{ atMs: 60_000, done: 600 }, { atMs: 120_000, done: 1260 }], 0, 120);
- * console.log(t.perS, t.perMinute); // 10.5 [10, 11]
+ * assert.deepEqual([t.perS, t.perMinute], [10.5, [10, 11]]);
  * ```
  */
 export function offerWindowThroughput(

@@ -12,11 +12,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { startInLanes } from "./start_lanes.ts";
  *
+ * const started: number[] = [];
  * await startInLanes([1, 2, 3], 2, async (n) => {
+ *   started.push(n);
  *   await new Promise((r) => setTimeout(r, n));
  * });
+ * assert.deepEqual(started.sort(), [1, 2, 3]);
  * ```
  */
 export async function startInLanes<T>(

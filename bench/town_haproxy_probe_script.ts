@@ -20,7 +20,12 @@ import { connectPayingClient, type PayingClient } from "../harness/town_test_nod
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { haproxyConfig } from "./town_haproxy_probe_script.ts";
+ *
  * const cfg = haproxyConfig({ http: 7100, btp: 3000 }, [{ host: "10.0.0.1", http: 7100, btp: 3000 }]);
+ * assert.match(cfg, /bind 127\.0\.0\.1:7100/);
+ * assert.match(cfg, /server town0 10\.0\.0\.1:3000 check port 7100/);
  * ```
  */
 export function haproxyConfig(

@@ -74,14 +74,8 @@ export class BlobPublishError extends RoleError {
 /**
  * Publishes a file as a blob.
  *
- * @example
- * ```ts
- * declare const o: Parameters<typeof publishBlob>[0];
- * const { path, server, signer } = o;
- * declare const link: { sendPaid: Parameters<typeof publishBlob>[0]["pay"] };
- * const { descriptor, paid } = await publishBlob({ path, server, pricePerMiB: 200n, signer,
- *   pay: (auth, amount) => link.sendPaid(auth, amount) });
- * ```
+ * It pays a town over BTP and uploads to its blob server, so it has no example here:
+ * tests/e2e/town_blob_test.ts publishes a blob with it (paid once, free the second time).
  */
 export async function publishBlob(o: PublishBlobOptions): Promise<PublishedBlob> {
   const { sha256, size } = await hashFile(o.path);

@@ -63,12 +63,8 @@ export interface DirectMessages {
 /**
  * Reads and opens the gift wraps addressed to the signer.
  *
- * @example
- * ```ts
- * declare const signer: Parameters<typeof readDirectMessages>[0]["signer"];
- * const { messages } = await readDirectMessages({ relayUrl: "ws://127.0.0.1:7100", signer });
- * for (const m of messages) console.log(m.sender, m.text);
- * ```
+ * It reads a town's relay with a NIP-42 answer, so it has no example here:
+ * tests/e2e/dm_read_test.ts reads the messages a sender stored there (`turnpike dm list`, `dm read`).
  * @throws {RelayQueryError} when the relay cannot be read.
  */
 export async function readDirectMessages(

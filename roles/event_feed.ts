@@ -77,12 +77,9 @@ export interface EventFeed {
 /**
  * Opens the feed and starts delivering events to `onEvent`.
  *
- * @example
- * ```ts
- * const feed = await openEventFeed({ relay: "ws://127.0.0.1:7100", filters: [{ kinds: [5100] }],
- *   onEvent: (e) => console.log(e.kind, e.id) });
- * await feed.close();
- * ```
+ * It follows a relay, so it has no example here: tests/interop/event_feed_test.ts reads the
+ * independent reference relay through it, and tests/interop/feed_private_kinds_test.ts a town's
+ * private kinds.
  */
 export async function openEventFeed(options: EventFeedOptions): Promise<EventFeed> {
   const mode = options.mode ?? "workers";

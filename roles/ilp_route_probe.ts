@@ -52,14 +52,9 @@ export class RouteProbeUplinkError extends RoleError {
  * Probes each target over one connection to the uplink (concurrently); the uplink's own
  * address comes with the answers.
  *
- * @example
- * ```ts
- * declare const btpUrl: string;
- * declare const btpToken: string;
- * const { routes } = await probeIlpRoutes({ btpUrl, btpToken, timeoutMs: 2000,
- *   targets: [{ name: "b", address: "g.conn.b" }] });
- * for (const r of routes) console.log(r.name, r.status, r.detail);
- * ```
+ * It needs an uplink to a connector and towns to reach, so it has no example here:
+ * tests/e2e/town_network_views_test.ts probes a routed town and an unrouted one through it
+ * (`turnpike doctor`).
  * @throws {RouteProbeUplinkError} when the uplink cannot be connected to.
  */
 export async function probeIlpRoutes(

@@ -45,7 +45,12 @@ const UNIT_MS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3
  *
  * @example
  * ```ts
- * parseAge("30d"); // 2_592_000_000
+ * import assert from "node:assert/strict";
+ * import { parseAge, PruneAgeError } from "./job_prune.ts";
+ *
+ * assert.equal(parseAge("30d"), 2_592_000_000);
+ * assert.equal(parseAge("90m"), 5_400_000);
+ * assert.throws(() => parseAge("a month"), PruneAgeError);
  * ```
  * @throws {PruneAgeError} for anything else.
  */
@@ -62,10 +67,24 @@ export function parseAge(text: string): number {
  *
  * @example
  * ```ts
- * declare const repo: Parameters<typeof pruneRequesterJobs>[0];
- * declare const stateDir: string;
- * const report = await pruneRequesterJobs(repo, { stateDir, beforeMs: Date.now() - parseAge("30d"),
- *   dryRun: true });
+ * import assert from "node:assert/strict";
+ * import { openJobRepository } from "../state/jobs/job_repository.ts";
+ * import { parseAge, pruneRequesterJobs } from "./job_prune.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const repo = await openJobRepository({ stateDir });
+ * const job = (n: number, status: "done" | "sent", atMs: number) => ({ id: String(n).repeat(64),
+ *   kind: 5100, skill: "echo", status, createdAtMs: atMs, updatedAtMs: atMs, payments: [] });
+ * const old = Date.now() - parseAge("40d");
+ * await repo.create(job(1, "done", old));
+ * await repo.create(job(2, "sent", old)); // in flight: kept however old
+ * await repo.create(job(3, "done", Date.now())); // recent: kept
+ * const beforeMs = Date.now() - parseAge("30d");
+ * const report = await pruneRequesterJobs(repo, { stateDir, beforeMs, dryRun: false });
+ * assert.deepEqual(report, { pruned: ["1".repeat(64)], inFlight: 1, recent: 1, dryRun: false });
+ * assert.equal(await repo.read("1".repeat(64)), undefined);
+ * repo.close();
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function pruneRequesterJobs(
@@ -98,10 +117,26 @@ export async function pruneRequesterJobs(
  *
  * @example
  * ```ts
- * declare const store: Parameters<typeof pruneProviderJobs>[0];
- * declare const stateDir: string;
+ * import assert from "node:assert/strict";
+ * import { formatProviderJobRecord } from "../state/jobs/provider_job_record.ts";
+ * import { openProviderJobStore, PROVIDER_JOBS_DIR } from "../state/jobs/provider_job_store.ts";
+ * import { parseAge, pruneProviderJobs } from "./job_prune.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const at = new Date(Date.now() - parseAge("40d")).toISOString();
+ * const id = "ab".repeat(32);
+ * await Deno.mkdir(`${stateDir}/${PROVIDER_JOBS_DIR}`);
+ * await Deno.writeTextFile(`${stateDir}/${PROVIDER_JOBS_DIR}/${id}.toml`, formatProviderJobRecord({
+ *   id, kind: 5100, customer: "cd".repeat(32), skill: "echo", status: "published", price: "1000",
+ *   requestToon: "", encrypted: false, admittedAt: at, updatedAt: at, attempts: 1,
+ * }));
+ * const store = await openProviderJobStore({ stateDir });
  * const beforeMs = Date.now() - parseAge("30d");
- * const report = await pruneProviderJobs(store, { stateDir, beforeMs, dryRun: false });
+ * const listed = await pruneProviderJobs(store, { stateDir, beforeMs, dryRun: true });
+ * assert.deepEqual([listed.pruned, store.all().length], [[id], 1]); // a dry run removes nothing
+ * await pruneProviderJobs(store, { stateDir, beforeMs, dryRun: false });
+ * assert.deepEqual(store.all(), []);
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export async function pruneProviderJobs(

@@ -57,14 +57,8 @@ export interface LocalChain extends AsyncDisposable {
 /**
  * Starts anvil, deploys the contracts and funds the given addresses.
  *
- * @example
- * ```ts
- * // fund: the addresses to give test tokens and gas
- * await using chain = await startLocalChain({
- *   fund: [{ to: "0x1111111111111111111111111111111111111111" }],
- * });
- * console.log(chain.configToml);
- * ```
+ * It starts anvil, so it has no example here: tests/e2e/chain_up_test.ts runs it as
+ * `turnpike chain up` does.
  */
 export async function startLocalChain(options: LocalChainOptions = {}): Promise<LocalChain> {
   const anvil = await startAnvil({ port: options.port, binary: options.binary });

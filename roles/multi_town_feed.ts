@@ -36,15 +36,8 @@ export interface MultiTownFeed extends EventFeed {
 /**
  * Opens one feed per relay and merges them.
  *
- * @example
- * ```ts
- * const feed = await openMultiTownFeed({
- *   relays: ["ws://127.0.0.1:7100", "ws://127.0.0.1:7200"],
- *   filters: [{ kinds: [5601] }],
- *   onEvent: (e, relay) => console.log(e.id, "first from", relay),
- * });
- * await feed.close();
- * ```
+ * It follows several towns' relays, so it has no example here: tests/e2e/town_network_test.ts
+ * runs a provider whose feed follows three towns through it.
  */
 export async function openMultiTownFeed(options: MultiTownFeedOptions): Promise<MultiTownFeed> {
   const relays = [...new Set(options.relays)];

@@ -67,9 +67,25 @@ export interface NodeAlerts {
  *
  * @example
  * ```ts
- * const alerts = createNodeAlerts({ webhook: "http://127.0.0.1:9000/hook" });
+ * import assert from "node:assert/strict";
+ * import { createNodeAlerts } from "./node_alerts.ts";
+ *
+ * const posted: { kind: string; details?: Record<string, string> }[] = [];
+ * await using hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+ *   posted.push(await req.json());
+ *   return new Response(null, { status: 204 });
+ * });
+ * const lines: string[] = [];
+ * const alerts = createNodeAlerts({
+ *   webhook: `http://127.0.0.1:${hook.addr.port}/hook`,
+ *   log: (line) => lines.push(line),
+ * });
  * alerts.raise("low-balance", "channel 0xab.. has 4 M2M left", { channelId: "0xab.." });
+ * alerts.raise("low-balance", "channel 0xab.. has 4 M2M left"); // within a minute: once
  * await alerts.close();
+ * assert.deepEqual(lines, ["alert: low-balance: channel 0xab.. has 4 M2M left"]);
+ * assert.deepEqual(posted.map((a) => [a.kind, a.details]), [["low-balance", { channelId: "0xab.." }]]);
+ * assert.equal(alerts.snapshot().counts["low-balance"], 1);
  * ```
  */
 export function createNodeAlerts(options: NodeAlertsOptions = {}): NodeAlerts {

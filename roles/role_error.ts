@@ -10,14 +10,15 @@ import { TurnpikeError } from "../protocol/turnpike_error.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RoleError } from "./role_error.ts";
  *
  * class PingTimeoutError extends RoleError {
  *   override name = "PingTimeoutError";
  * }
  * const e = new PingTimeoutError("no pong");
- * e instanceof RoleError; // true
- * e.code; // "ping-timeout"
+ * assert(e instanceof RoleError);
+ * assert.equal(e.code, "ping-timeout");
  * ```
  */
 export abstract class RoleError extends TurnpikeError {}

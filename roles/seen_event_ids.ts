@@ -20,9 +20,15 @@ export class SeenEventIds {
   /**
    * @example
    * ```ts
-   * const seen = new SeenEventIds({ max: 10 });
-   * seen.firstTime("ab".repeat(32)); // true
-   * seen.firstTime("ab".repeat(32)); // false
+   * import assert from "node:assert/strict";
+   * import { SeenEventIds } from "./seen_event_ids.ts";
+   *
+   * const seen = new SeenEventIds({ max: 1 });
+   * assert.equal(seen.firstTime("ab".repeat(32)), true);
+   * assert.equal(seen.firstTime("ab".repeat(32)), false);
+   * seen.firstTime("cd".repeat(32)); // past max: the oldest id is forgotten
+   * assert.equal(seen.size, 1);
+   * assert.equal(seen.firstTime("ab".repeat(32)), true);
    * ```
    */
   constructor(options: SeenEventIdsOptions = {}) {

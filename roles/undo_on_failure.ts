@@ -11,11 +11,18 @@
  *
  * @example
  * ```ts
- * import { Requester } from "./requester/requester_node.ts";
+ * import assert from "node:assert/strict";
+ * import { undoOnFailure } from "./undo_on_failure.ts";
  *
- * declare const options: ConstructorParameters<typeof Requester>[0];
- * const node = new Requester(options);
- * await undoOnFailure(() => node.open(), () => node.close());
+ * // A step that opened a listener, then failed: the listener is closed before the error goes on.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const failed = undoOnFailure(
+ *   () => Promise.reject(new Error("the relay refused")),
+ *   () => Promise.resolve(listener.close()),
+ * );
+ * await assert.rejects(failed, /the relay refused/);
+ * assert.throws(() => listener.close(), Deno.errors.BadResource); // already closed
+ * assert.equal(await undoOnFailure(() => Promise.resolve(7), () => Promise.resolve()), 7);
  * ```
  */
 export async function undoOnFailure<T>(

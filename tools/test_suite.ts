@@ -10,7 +10,8 @@
  * Run without paths, one more piece runs the library's doc examples: `deno test --doc` (type-checked
  * and run) over `mod.ts` and every module it re-exports from, the list read from `mod.ts` each time
  * (tools/library_examples.ts), its time kept in the durations as {@linkcode DOC_PIECE}; and one
- * piece per folder whose every example runs, `deno test --doc <folder>/` (tools/example_folders.ts).
+ * piece per folder whose every example runs, `deno test --doc <folder>/`, and per module or glob of
+ * modules outside them (`roles/*.ts`, tools/example_folders.ts).
  *
  * Each piece's output is printed whole when it ends, then one summary in `deno test`'s own words
  * (`ok | N passed (S steps) | N failed (time)`), after the failures by name; exit status 1 when
@@ -26,7 +27,7 @@
  */
 import { parseArgs } from "node:util";
 import { libraryModules } from "./library_examples.ts";
-import { EXAMPLE_FOLDERS } from "./example_folders.ts";
+import { EXAMPLE_FILES, EXAMPLE_FOLDERS, exampleArgument } from "./example_folders.ts";
 
 /** Fast files are packed into pieces of about this many seconds. */
 export const PACK_SECONDS = 20;
@@ -128,7 +129,8 @@ export function docPiece(
 }
 
 /**
- * One doc piece per folder whose every example runs: `deno test --doc <folder>/`.
+ * One doc piece per folder whose every example runs, `deno test --doc <folder>/`, or per file or
+ * glob of files (`deno test --doc roles/*.ts`).
  *
  * @example
  * ```ts
@@ -137,6 +139,7 @@ export function docPiece(
  *
  * const [piece] = folderDocPieces(["stages"], { "deno test --doc stages/": 30 });
  * assert.deepEqual(piece, { files: ["stages/"], seconds: 30, doc: true, name: "deno test --doc stages/" });
+ * assert.deepEqual(folderDocPieces(["roles/*.ts"], {})[0].files, ["roles/*.ts"]);
  * ```
  */
 export function folderDocPieces(
@@ -144,9 +147,9 @@ export function folderDocPieces(
   durations: Readonly<Record<string, number>>,
 ): SuitePiece[] {
   return folders.map((folder) => {
-    const name = `deno test --doc ${folder}/`;
+    const name = `deno test --doc ${exampleArgument(folder)}`;
     return {
-      files: [`${folder}/`],
+      files: [exampleArgument(folder)],
       seconds: durations[name] ?? DOC_SECONDS,
       doc: true,
       name,
@@ -342,7 +345,7 @@ async function main(): Promise<number> {
   if (!positionals.length) {
     const modText = await Deno.readTextFile(`${root}/mod.ts`);
     queue.push(docPiece(modText, durations, EXAMPLE_FOLDERS));
-    queue.push(...folderDocPieces(EXAMPLE_FOLDERS, durations));
+    queue.push(...folderDocPieces([...EXAMPLE_FOLDERS, ...EXAMPLE_FILES], durations));
     queue.sort((a, b) => b.seconds - a.seconds);
   }
   console.log(

@@ -6,17 +6,24 @@
  */
 import { assert, assertEquals } from "../../../harness/assert.ts";
 import { docExamples } from "../../../tools/library_examples.ts";
-import { EXAMPLE_FOLDERS, exampleProblem, folderModules } from "../../../tools/example_folders.ts";
+import {
+  argumentModules,
+  EXAMPLE_FILES,
+  EXAMPLE_FOLDERS,
+  exampleArgument,
+  exampleProblem,
+  folderModules,
+} from "../../../tools/example_folders.ts";
 import { docPiece, folderDocPieces } from "../../../tools/test_suite.ts";
 import { libraryModules } from "../../../tools/library_examples.ts";
 
 const root = new URL("../../../", import.meta.url);
 
-Deno.test("doc examples: every example in a listed folder runs (no declare stub, no console.assert, no compile-only)", async () => {
+Deno.test("doc examples: every example in a listed folder or module runs (no declare stub, no console.assert, no compile-only)", async () => {
   const problems: string[] = [];
   let examples = 0;
-  for (const folder of EXAMPLE_FOLDERS) {
-    for (const path of await folderModules(root, folder)) {
+  for (const folder of [...EXAMPLE_FOLDERS, ...EXAMPLE_FILES]) {
+    for (const path of await argumentModules(root, exampleArgument(folder))) {
       for (
         const example of docExamples(
           await Deno.readTextFile(new URL(path, root)),
@@ -56,23 +63,20 @@ Deno.test("doc examples: no module anywhere in the repository has a compile-only
   assert(modules > 500, `only ${modules} modules found: the walk missed the tree`);
 });
 
-Deno.test("doc examples: deno task test:doc and the suite's doc pieces run exactly the listed folders", async () => {
+Deno.test("doc examples: deno task test:doc and the suite's doc pieces run exactly the listed folders and modules", async () => {
   const config = JSON.parse(
     await Deno.readTextFile(new URL("deno.json", root)),
   ) as {
     tasks: Record<string, { command: string }>;
   };
   const command = config.tasks["test:doc"].command;
-  const named = command.split(/\s+/).filter((word) => /^[a-z_]+(\/[a-z_]+)*\/$/.test(word));
-  assertEquals(
-    named.sort(),
-    EXAMPLE_FOLDERS.map((folder) => `${folder}/`).sort(),
-  );
+  const listed = [...EXAMPLE_FOLDERS, ...EXAMPLE_FILES];
+  assertEquals(command.split(/\s+/).slice(4).sort(), listed.map(exampleArgument).sort());
   assert(/^deno test -A --doc /.test(command), command);
-  const pieces = folderDocPieces(EXAMPLE_FOLDERS, {});
+  const pieces = folderDocPieces(listed, {});
   assertEquals(
     pieces.map((p) => p.files),
-    EXAMPLE_FOLDERS.map((folder) => [`${folder}/`]),
+    listed.map((entry) => [exampleArgument(entry)]),
   );
   assert(pieces.every((p) => p.doc), "a folder's piece runs its doc examples");
 });
