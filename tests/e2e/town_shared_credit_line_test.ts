@@ -9,7 +9,6 @@
  * refused through both; repaid late, its line is the floor. Before, the line was the fixed 5,000
  * beyond its earnings whatever its history.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
 import { generateSecretKey } from "nostr-tools/pure";
 import { assertEquals } from "../../harness/assert.ts";
 import { freshDatabase } from "../../harness/postgres_database.ts";
@@ -18,8 +17,7 @@ import {
   startSharedTownProcess,
 } from "../../harness/shared_town_process.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
-import type { IlpReply } from "../../protocol/ilp_packet.ts";
-import { BtpClient } from "../../transport/btp_client.ts";
+import { invoicePeers } from "../../harness/invoice_peers.ts";
 
 const PRICE = 2_500n;
 /** Long enough that a repayment the test makes at once is in time. */
@@ -32,41 +30,14 @@ Deno.test("two town processes on PostgreSQL decide one learned credit line: a pe
   const credit = { floor: 5_000n, ceiling: 20_000n, graceMs: GRACE_MS };
   await using a = await startSharedTownProcess({ storeUrl, secretKey, credit });
   await using b = await startSharedTownProcess({ storeUrl, secretKey, credit });
-  const secrets = new Map<string, Uint8Array>();
-  const links: BtpClient[] = [];
-  const connect = async (town: SharedTownProcess, account: string) => {
-    const client = new BtpClient({
+  const peers = invoicePeers();
+  const connect = (town: SharedTownProcess, account: string) =>
+    peers.connect({
       url: `btp+ws://127.0.0.1:${town.btpPort}`,
       authUsername: account,
       authToken: `${account}-token`,
-      reconnect: false,
-      onPrepare: (p) => {
-        const secret = secrets.get(p.executionCondition.join(","));
-        return secret ? { type: "fulfill", fulfillment: secret, data: new Uint8Array(0) } : {
-          type: "reject",
-          code: "F02",
-          triggeredBy: "",
-          message: "no such invoice",
-          data: new Uint8Array(0),
-        };
-      },
     });
-    await client.connect();
-    links.push(client);
-    return client;
-  };
-  const pay = (from: BtpClient, to: string, amount: bigint): Promise<IlpReply> => {
-    const secret = crypto.getRandomValues(new Uint8Array(32));
-    const condition = sha256(secret);
-    secrets.set(condition.join(","), secret);
-    return from.sendPrepare({
-      destination: `test.town.${to}.invoice`,
-      amount: String(amount),
-      executionCondition: condition,
-      expiresAt: new Date(Date.now() + 30_000),
-      data: new Uint8Array(0),
-    });
-  };
+  const pay = peers.pay;
   try {
     await connect(a, "beta");
     const viaA = await connect(a, "child");
@@ -94,6 +65,6 @@ Deno.test("two town processes on PostgreSQL decide one learned credit line: a pe
     await earn("payer3");
     assertEquals(await spendBoth(), 2);
   } finally {
-    await Promise.all(links.map((l) => l.close()));
+    await peers.close();
   }
 });

@@ -9,7 +9,6 @@
  * published. alice, whose roster names the town, sees the town's word in `trust <npub>`.
  * Before, a town published nothing.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
 import { generateSecretKey, getPublicKey } from "nostr-tools/pure";
 import { nip19 } from "nostr-tools";
 import { assert, assertEquals } from "../../harness/assert.ts";
@@ -17,8 +16,7 @@ import { initWalletWithCli, runCli } from "../../harness/run_cli.ts";
 import { agentCli } from "../../harness/agent_cli.ts";
 import { type CliTown, startCliTown } from "../../harness/cli_town.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
-import { BtpClient } from "../../transport/btp_client.ts";
-import type { IlpReply } from "../../protocol/ilp_packet.ts";
+import { invoicePeers } from "../../harness/invoice_peers.ts";
 
 const PRICE = 2_500n;
 
@@ -73,41 +71,11 @@ credit_limit = "1000000000000"
     const peers = JSON.parse(shown.stdout).peers as { account: string; repaid?: string }[];
     return peers.find((p) => p.account === "child")?.repaid;
   };
-  // Every peer fulfils the invoices made for it (the fulfillment is the payee's secret).
-  const secrets = new Map<string, Uint8Array>();
-  const links: BtpClient[] = [];
-  const connect = async (town: CliTown, token: string) => {
-    const client = new BtpClient({
-      url: town.btpUrl,
-      authToken: token,
-      reconnect: false,
-      onPrepare: (p) => {
-        const secret = secrets.get(p.executionCondition.join(","));
-        return secret ? { type: "fulfill", fulfillment: secret, data: new Uint8Array(0) } : {
-          type: "reject",
-          code: "F02",
-          triggeredBy: "",
-          message: "no such invoice",
-          data: new Uint8Array(0),
-        };
-      },
-    });
-    await client.connect();
-    links.push(client);
-    return client;
-  };
-  const pay = (from: BtpClient, to: string, amount: bigint): Promise<IlpReply> => {
-    const fulfillment = crypto.getRandomValues(new Uint8Array(32));
-    const condition = sha256(fulfillment);
-    secrets.set(condition.join(","), fulfillment);
-    return from.sendPrepare({
-      destination: `test.town.${to}.invoice`,
-      amount: String(amount),
-      executionCondition: condition,
-      expiresAt: new Date(Date.now() + 30_000),
-      data: new Uint8Array(0),
-    });
-  };
+  // Every peer fulfils the invoices made for it.
+  const peers = invoicePeers();
+  const connect = (town: CliTown, token: string) =>
+    peers.connect({ url: town.btpUrl, authToken: token });
+  const pay = peers.pay;
 
   let town = await startTown();
   try {
@@ -122,7 +90,7 @@ credit_limit = "1000000000000"
     assertEquals((await pay(payerLink, "child", 5_000n)).type, "fulfill");
     // (The episode closes once the town has booked what it owes the child.)
     while (await repaid() !== "5000") await new Promise((resolve) => setTimeout(resolve, 100));
-    await Promise.all(links.splice(0).map((l) => l.close()));
+    await peers.close();
     // At its start it had no history of the child; beta, payer and alice have no pubkey.
     assertEquals(await stopForLines(town), [
       "trust: 0 assertions sent, 0 unchanged, 3 peers without a pubkey",
@@ -174,7 +142,7 @@ credit_limit = "1000000000000"
       "trust: 0 assertions sent, 1 unchanged, 3 peers without a pubkey",
     ]);
   } finally {
-    await Promise.all(links.map((l) => l.close()));
+    await peers.close();
     await town.stop();
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }

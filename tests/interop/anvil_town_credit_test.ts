@@ -8,7 +8,6 @@
  * also after a restart of the town. Alice, who pays over her channel, is served throughout.
  * Before, the town forwarded every packet and paid beta on chain from its own deposit.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
 import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
 import {
@@ -23,7 +22,8 @@ import { openChannelClaimGate } from "../../roles/channels/btp_claim_gate.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
-import { BtpClient } from "../../transport/btp_client.ts";
+import type { BtpClient } from "../../transport/btp_client.ts";
+import { invoicePeers } from "../../harness/invoice_peers.ts";
 
 const PRICE = 2_500n;
 
@@ -81,41 +81,11 @@ Deno.test("a peer without a channel spends only its credit; the town pays out no
     return { town, payouts };
   };
 
-  // Beta fulfils every invoice it is sent (the fulfillment is its secret).
-  const secrets = new Map<string, Uint8Array>();
-  const invoice = () => {
-    const secret = crypto.getRandomValues(new Uint8Array(32));
-    const condition = sha256(secret);
-    secrets.set(condition.join(","), secret);
-    return condition;
-  };
-  const connect = async (town: TownNode, token: string) => {
-    const client = new BtpClient({
-      url: claimTownContact(town).url,
-      authToken: token,
-      reconnect: false,
-      onPrepare: (p) => {
-        const secret = secrets.get(p.executionCondition.join(","));
-        return secret ? { type: "fulfill", fulfillment: secret, data: new Uint8Array(0) } : {
-          type: "reject",
-          code: "F02",
-          triggeredBy: "",
-          message: "no such invoice",
-          data: new Uint8Array(0),
-        };
-      },
-    });
-    await client.connect();
-    return client;
-  };
-  const pay = (from: BtpClient): Promise<IlpReply> =>
-    from.sendPrepare({
-      destination: "test.town.beta.invoice",
-      amount: String(PRICE),
-      executionCondition: invoice(),
-      expiresAt: new Date(Date.now() + 30_000),
-      data: new Uint8Array(0),
-    });
+  // Beta fulfils every invoice made for it.
+  const peers = invoicePeers();
+  const connect = (town: TownNode, token: string) =>
+    peers.connect({ url: claimTownContact(town).url, authToken: token });
+  const pay = (from: BtpClient): Promise<IlpReply> => peers.pay(from, "beta", PRICE);
   const codes = (replies: IlpReply[]) =>
     replies.map((r) => r.type === "fulfill" ? "fulfill" : r.code);
 

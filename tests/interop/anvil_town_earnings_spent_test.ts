@@ -10,7 +10,6 @@
  * what beta spends before a payout is not paid out to it; the town's claims add up to what the
  * child put in, also after a restart of the town.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
 import { assertEquals } from "../../harness/assert.ts";
 import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
 import { claimTownConfig, claimTownContact } from "../../harness/channel_town.ts";
@@ -19,7 +18,7 @@ import { openAuditLog } from "../../state/audit/audit_log.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
 import { TownPayouts } from "../../roles/town/channels/peer_payout.ts";
 import type { IlpReply } from "../../protocol/ilp_packet.ts";
-import { BtpClient } from "../../transport/btp_client.ts";
+import { invoicePeers } from "../../harness/invoice_peers.ts";
 
 Deno.test("a provider's earnings paid out on chain are not spent again through the town (anvil)", async () => {
   await using pair = await startChannelPair();
@@ -73,39 +72,11 @@ Deno.test("a provider's earnings paid out on chain are not spent again through t
     return { town, payouts };
   };
 
-  // Beta and mallory fulfil every invoice they are sent (the fulfillment is the payee's secret).
-  const secrets = new Map<string, Uint8Array>();
-  const connect = async (town: TownNode, token: string) => {
-    const client = new BtpClient({
-      url: claimTownContact(town).url,
-      authToken: token,
-      reconnect: false,
-      onPrepare: (p) => {
-        const secret = secrets.get(p.executionCondition.join(","));
-        return secret ? { type: "fulfill", fulfillment: secret, data: new Uint8Array(0) } : {
-          type: "reject",
-          code: "F02",
-          triggeredBy: "",
-          message: "no such invoice",
-          data: new Uint8Array(0),
-        };
-      },
-    });
-    await client.connect();
-    return client;
-  };
-  const pay = (from: BtpClient, to: string, amount: bigint): Promise<IlpReply> => {
-    const secret = crypto.getRandomValues(new Uint8Array(32));
-    const condition = sha256(secret);
-    secrets.set(condition.join(","), secret);
-    return from.sendPrepare({
-      destination: `test.town.${to}.invoice`,
-      amount: String(amount),
-      executionCondition: condition,
-      expiresAt: new Date(Date.now() + 30_000),
-      data: new Uint8Array(0),
-    });
-  };
+  // Every peer fulfils the invoices made for it.
+  const peers = invoicePeers();
+  const connect = (town: TownNode, token: string) =>
+    peers.connect({ url: claimTownContact(town).url, authToken: token });
+  const pay = peers.pay;
   const codes = async (replies: Promise<IlpReply>[]) =>
     (await Promise.all(replies)).map((r) => r.type === "fulfill" ? "fulfill" : r.code);
   const times = <T>(n: number, f: () => T) => Array.from({ length: n }, f);

@@ -8,12 +8,11 @@
  * the grace is a default: the line is the floor at once. Before, the line was the fixed 5,000
  * whatever the history.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
 import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 import { claimTownConfig, claimTownContact } from "../../harness/channel_town.ts";
 import { startTownNode, type TownNode } from "../../roles/town/town_node.ts";
-import type { IlpReply } from "../../protocol/ilp_packet.ts";
-import { BtpClient } from "../../transport/btp_client.ts";
+import type { BtpClient } from "../../transport/btp_client.ts";
+import { invoicePeers } from "../../harness/invoice_peers.ts";
 import { generateSecretKey } from "nostr-tools/pure";
 import { runCli } from "../../harness/run_cli.ts";
 
@@ -41,39 +40,11 @@ Deno.test("a channel-less peer's credit line grows with repaid use to the ceilin
       log: () => {},
     });
   };
-  // Every peer fulfils the invoices made for it (the fulfillment is the payee's secret).
-  const secrets = new Map<string, Uint8Array>();
-  const connect = async (town: TownNode, token: string) => {
-    const client = new BtpClient({
-      url: claimTownContact(town).url,
-      authToken: token,
-      reconnect: false,
-      onPrepare: (p) => {
-        const secret = secrets.get(p.executionCondition.join(","));
-        return secret ? { type: "fulfill", fulfillment: secret, data: new Uint8Array(0) } : {
-          type: "reject",
-          code: "F02",
-          triggeredBy: "",
-          message: "no such invoice",
-          data: new Uint8Array(0),
-        };
-      },
-    });
-    await client.connect();
-    return client;
-  };
-  const pay = (from: BtpClient, to: string, amount: bigint): Promise<IlpReply> => {
-    const secret = crypto.getRandomValues(new Uint8Array(32));
-    const condition = sha256(secret);
-    secrets.set(condition.join(","), secret);
-    return from.sendPrepare({
-      destination: `test.town.${to}.invoice`,
-      amount: String(amount),
-      executionCondition: condition,
-      expiresAt: new Date(Date.now() + 30_000),
-      data: new Uint8Array(0),
-    });
-  };
+  // Every peer fulfils the invoices made for it.
+  const peers = invoicePeers();
+  const connect = (town: TownNode, token: string) =>
+    peers.connect({ url: claimTownContact(town).url, authToken: token });
+  const pay = peers.pay;
   /** The codes of `n` payments of PRICE the child makes to beta, one after another. */
   const spend = async (child: BtpClient, n: number) => {
     const codes: string[] = [];
