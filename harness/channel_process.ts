@@ -6,6 +6,7 @@
  * @module
  */
 import { bytesToHex } from "viem";
+import { DatabaseSync } from "node:sqlite";
 import type { ChannelPair } from "./anvil_channel_pair.ts";
 import type { ClaimTownContact } from "./channel_town.ts";
 import type { PayerProcessArgs, TownProcessArgs } from "./channel_crash_processes.ts";
@@ -124,4 +125,32 @@ export async function startTownProcess(args: TownProcessArgs): Promise<TownProce
     throw new Error("the town process exited before printing its contact");
   }
   return { process, contact: JSON.parse(line) };
+}
+
+/**
+ * The ids of the events a claim town's SQLite store holds, read from its file (the town process
+ * may be gone): what the town may count as delivered.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DatabaseSync } from "node:sqlite";
+ * import { storedEventIds } from "./channel_process.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const db = new DatabaseSync(`${dir}/events.sqlite`);
+ * db.exec("CREATE TABLE events (id TEXT PRIMARY KEY); INSERT INTO events VALUES ('aa'), ('bb')");
+ * db.close();
+ * assert.deepEqual(storedEventIds(`${dir}/events.sqlite`), new Set(["aa", "bb"]));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function storedEventIds(databasePath: string): Set<string> {
+  const db = new DatabaseSync(databasePath, { readOnly: true });
+  try {
+    const rows = db.prepare("SELECT id FROM events").all() as { id: string }[];
+    return new Set(rows.map((r) => r.id));
+  } finally {
+    db.close();
+  }
 }

@@ -5,28 +5,20 @@
  * routed; the write it pays for commits a moment later, so a kill between the two must not leave
  * the town counting that write as delivered (docs/PROTOCOL.md "Payment channels and claims").
  */
-import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "../../harness/assert.ts";
 import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { connectClaimClient } from "../../harness/channel_town.ts";
-import { startTownProcess, townProcessArgs } from "../../harness/channel_process.ts";
+import {
+  startTownProcess,
+  storedEventIds,
+  townProcessArgs,
+} from "../../harness/channel_process.ts";
 import { openPairChannel, savePairChannel } from "../../harness/pair_channel.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
 
 const ROUNDS = 6;
 const IN_FLIGHT = 16;
-
-/** The ids of the events the town's store holds (the process is gone: its file is read). */
-function storedIds(databasePath: string): Set<string> {
-  const db = new DatabaseSync(databasePath, { readOnly: true });
-  try {
-    const rows = db.prepare("SELECT id FROM events").all() as { id: string }[];
-    return new Set(rows.map((r) => r.id));
-  } finally {
-    db.close();
-  }
-}
 
 Deno.test("channel crash: a town killed with writes in flight never counts as delivered a write it did not store", async () => {
   await using pair = await startChannelPair();
@@ -75,7 +67,7 @@ Deno.test("channel crash: a town killed with writes in flight never counts as de
         await town.kill9();
       }
       // The packets the kill caught were sent too: count them at their price if stored.
-      const stored = storedIds(`${townDir}/town-events.sqlite`);
+      const stored = storedEventIds(`${townDir}/town-events.sqlite`);
       let storedValue = 0n;
       for (const id of stored) storedValue += price.get(id) ?? 0n;
       const townFile = await readChannel(channelFilePath(townDir, channelId));

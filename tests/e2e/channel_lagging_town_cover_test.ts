@@ -6,11 +6,14 @@
  * channel file says it delivered = the writes the payer saw FULFILLed = the writes the town
  * stored (docs/PROTOCOL.md "Payment channels and claims").
  */
-import { DatabaseSync } from "node:sqlite";
 import { assertEquals } from "../../harness/assert.ts";
 import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { connectClaimClient, unfulfillablePayment } from "../../harness/channel_town.ts";
-import { startTownProcess, townProcessArgs } from "../../harness/channel_process.ts";
+import {
+  startTownProcess,
+  storedEventIds,
+  townProcessArgs,
+} from "../../harness/channel_process.ts";
 import { openPairChannel, savePairChannel } from "../../harness/pair_channel.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
@@ -18,16 +21,6 @@ import type { NostrEvent } from "../../protocol/nostr_event.ts";
 const WRITES = 600;
 const WRITE_LANES = 8;
 const REFUSED_LANES = 6;
-
-function storedIds(databasePath: string): Set<string> {
-  const db = new DatabaseSync(databasePath, { readOnly: true });
-  try {
-    const rows = db.prepare("SELECT id FROM events").all() as { id: string }[];
-    return new Set(rows.map((r) => r.id));
-  } finally {
-    db.close();
-  }
-}
 
 Deno.test("channel cover: a town that lags while REJECTs and new claims interleave keeps delivered = fulfilled = stored", async () => {
   await using pair = await startChannelPair();
@@ -102,7 +95,7 @@ Deno.test("channel cover: a town that lags while REJECTs and new claims interlea
     const aliceFile = await readChannel(channelFilePath(aliceDir, channelId));
     let paid = 0n;
     for (const amount of fulfilled.values()) paid += amount;
-    const stored = storedIds(`${townDir}/town-events.sqlite`);
+    const stored = storedEventIds(`${townDir}/town-events.sqlite`);
     let storedValue = 0n;
     for (const id of stored) storedValue += fulfilled.get(id) ?? 0n;
     assertEquals(fulfilled.size, WRITES);
