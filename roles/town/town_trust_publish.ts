@@ -19,6 +19,7 @@ import { newestAssertions, TRUST_ASSERTION_KIND } from "../../protocol/trust_ass
 import type { TownSettings } from "../../config/town_settings.ts";
 import type { PeerCredit } from "../../state/payments/peer_credit.ts";
 import { creditRank } from "../../state/payments/credit_rank.ts";
+import { inDefault } from "../../state/payments/credit_line.ts";
 import { answerTrustAction, changedRanks } from "../receipts/trust_publication.ts";
 import type { TownClosers } from "./town_stop.ts";
 
@@ -109,8 +110,9 @@ export async function publishTownTrust(o: TownTrustPublishOptions): Promise<Town
     const standing = await o.credit.standing(peer.account);
     const floor = (peer.creditLimit ?? config.peerCreditLimit)!;
     // A newcomer (nothing repaid, no default) has given the town nothing to say yet.
-    const overdue = standing.since !== undefined && now - standing.since > learned.graceMs;
-    if (standing.repaid === 0n && !overdue && !published.has(peer.pubkey!)) continue;
+    if (
+      standing.repaid === 0n && !inDefault(standing, learned, now) && !published.has(peer.pubkey!)
+    ) continue;
     ranks.set(peer.pubkey!, creditRank(standing, { floor, ...learned }, now));
   }
   const changed = changedRanks(ranks, published);

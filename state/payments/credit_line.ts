@@ -80,9 +80,30 @@ export const NEW_STANDING: CreditStanding = { repaid: 0n, mark: 0n };
 export function closeEpisode(row: CreditRow, ask: CreditLineAsk): CreditStanding {
   const { standing } = row;
   if (standing.since === undefined || row.spent > ask.owed) return standing;
-  if (ask.now - standing.since > ask.terms.graceMs) return { repaid: 0n, mark: 0n };
+  if (inDefault(standing, ask.terms, ask.now)) return { repaid: 0n, mark: 0n };
   const used = row.spent - row.paid - standing.mark;
   return { repaid: standing.repaid + (used > 0n ? used : 0n), mark: 0n };
+}
+
+/**
+ * Whether a standing is a default: in credit for longer than the grace (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const terms = { floor: 1_000n, ceiling: 10_000n, graceMs: 60_000 };
+ * assert.equal(inDefault({ repaid: 0n, since: 0, mark: 0n }, terms, 120_000), true);
+ * assert.equal(inDefault({ repaid: 0n, since: 0, mark: 0n }, terms, 60_000), false);
+ * assert.equal(inDefault({ repaid: 0n, mark: 0n }, terms, 120_000), false);
+ * ```
+ */
+export function inDefault(
+  standing: CreditStanding,
+  terms: Pick<CreditLineTerms, "graceMs">,
+  now: number,
+): boolean {
+  return standing.since !== undefined && now - standing.since > terms.graceMs;
 }
 
 /**
@@ -98,7 +119,7 @@ export function closeEpisode(row: CreditRow, ask: CreditLineAsk): CreditStanding
  * ```
  */
 export function creditLine(standing: CreditStanding, terms: CreditLineTerms, now: number): bigint {
-  if (standing.since !== undefined && now - standing.since > terms.graceMs) return terms.floor;
+  if (inDefault(standing, terms, now)) return terms.floor;
   const grown = terms.floor + standing.repaid;
   return grown < terms.ceiling ? grown : terms.ceiling > terms.floor ? terms.ceiling : terms.floor;
 }

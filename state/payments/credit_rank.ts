@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { CreditLineTerms, CreditStanding } from "./credit_line.ts";
+import { type CreditLineTerms, type CreditStanding, inDefault } from "./credit_line.ts";
 
 /**
  * The rank a standing gives (see the module doc).
@@ -27,7 +27,7 @@ import type { CreditLineTerms, CreditStanding } from "./credit_line.ts";
  * ```
  */
 export function creditRank(standing: CreditStanding, terms: CreditLineTerms, now: number): number {
-  if (standing.since !== undefined && now - standing.since > terms.graceMs) return 0;
+  if (inDefault(standing, terms, now)) return 0;
   if (standing.repaid <= 0n) return 0;
   const span = terms.ceiling > terms.floor ? terms.ceiling - terms.floor : 1n;
   return 100 * Number(standing.repaid) / Number(standing.repaid + span);
