@@ -19,11 +19,11 @@ export interface StartGarbageCollectionOptions {
   afterCollect?: () => void;
 }
 
-let collect: (() => void) | null | undefined;
+let collect: (() => void) | undefined;
 
 /** V8's `gc`, exposed once per process (the flag is the process's; each isolate asks its own). */
 function v8Collect(): (() => void) | undefined {
-  if (collect === null || collect === undefined) {
+  if (collect === undefined) {
     try {
       setFlagsFromString("--expose-gc");
       const gc = runInNewContext("gc");
@@ -32,7 +32,7 @@ function v8Collect(): (() => void) | undefined {
       collect = undefined;
     }
   }
-  return collect ?? undefined;
+  return collect;
 }
 
 /**
