@@ -7,16 +7,23 @@
  * request carries the proof of the wallet's passphrase (`identity/passphrase_proof.ts`): the
  * node pays for whoever knows it, not for every process that reaches the socket.
  *
+ * Limits, as the requester's node socket has them: {@linkcode MAX_TRUST_CLIENTS} connections at
+ * once (one more is closed unanswered), the request line within `REQUEST_TIMEOUT_MS` of
+ * connecting and capped by `node_wire.ts`.
+ *
  * @module
  */
 import { RoleError } from "../role_error.ts";
-import { encodeNodeLine, readNodeLines } from "../requester/node_wire.ts";
+import { encodeNodeLine, readNodeLines, REQUEST_TIMEOUT_MS } from "../requester/node_wire.ts";
 import { proofMatches } from "../../identity/passphrase_proof.ts";
 import {
   answerTrustAction,
   type TrustPublishAction,
   type TrustPublisher,
 } from "../receipts/trust_publication.ts";
+
+/** Connections served at once; `trust publish` makes one. */
+export const MAX_TRUST_CLIENTS = 16;
 
 /** A request the socket does not serve, or without the passphrase's proof. */
 export class TrustSocketRequestError extends RoleError {
@@ -73,6 +80,10 @@ export async function serveTrustSocket(o: TrustSocketOptions): Promise<AsyncDisp
   const open = new Set<Promise<void>>();
   const accepting = (async () => {
     for await (const conn of listener) {
+      if (open.size >= MAX_TRUST_CLIENTS) {
+        conn.close();
+        continue;
+      }
       const served = answer(conn, o).finally(() => open.delete(served));
       open.add(served);
     }
@@ -90,8 +101,11 @@ export async function serveTrustSocket(o: TrustSocketOptions): Promise<AsyncDisp
 async function answer(conn: Deno.UnixConn, o: TrustSocketOptions): Promise<void> {
   const writer = conn.writable.getWriter();
   const send = (line: object) => writer.write(new TextEncoder().encode(encodeNodeLine(line)));
+  // A client that connects and says nothing is let go (its read then ends in an error).
+  const deadline = setTimeout(() => conn.close(), REQUEST_TIMEOUT_MS);
   try {
     const { value: request } = await readNodeLines(conn.readable).next();
+    clearTimeout(deadline);
     try {
       const action = checked(request, o.proof);
       await send({ type: "gt", ...await answerTrustAction(action, o) });
@@ -102,6 +116,7 @@ async function answer(conn: Deno.UnixConn, o: TrustSocketOptions): Promise<void>
   } catch {
     // a client that sent garbage or went away: nothing to answer
   } finally {
+    clearTimeout(deadline);
     await writer.close().catch(() => {});
   }
 }

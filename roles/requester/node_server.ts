@@ -48,7 +48,7 @@ import { RoleError } from "../role_error.ts";
 import type { JobProgress, Requester } from "./requester_node.ts";
 import type { JobSpec } from "./job_spec.ts";
 import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
-import { encodeNodeLine, nodeSocketPath, readNodeLines } from "./node_wire.ts";
+import { encodeNodeLine, nodeSocketPath, readNodeLines, REQUEST_TIMEOUT_MS } from "./node_wire.ts";
 import { checkStagedUpload } from "./node_uploads.ts";
 import { type HeartbeatOptions, startHeartbeat } from "./job_heartbeat.ts";
 import { proofMatches } from "../../identity/passphrase_proof.ts";
@@ -195,9 +195,6 @@ const QUEUED_DRAIN_MS = 200;
 
 /** How long a closing node waits for its refusals to be read before closing their connections. */
 const REFUSAL_FLUSH_MS = 2_000;
-
-/** Time a client has to send its request line. */
-export const REQUEST_TIMEOUT_MS = 10_000;
 
 const DEFAULT_IDLE_MS = 300_000;
 

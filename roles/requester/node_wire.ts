@@ -15,6 +15,9 @@ import { RoleError } from "../role_error.ts";
 /** Largest line either side reads: a job spec with inline inputs fits (an event is < 32 KiB). */
 export const MAX_NODE_LINE_BYTES = 1024 * 1024;
 
+/** Time a client has to send its request line, on every node socket. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
 /** A line longer than {@linkcode MAX_NODE_LINE_BYTES}, or one that is not a JSON object. */
 export class NodeWireError extends RoleError {
   override name = "NodeWireError";
