@@ -183,10 +183,28 @@ export class ClaimVerifier {
   /** Gives back cover for a packet that was accepted but then not forwarded/fulfilled. */
   release(channelId: `0x${string}`, amount: bigint): void {
     const book = this.#books.get(channelId.toLowerCase());
-    if (book) book.forwarded = book.forwarded >= amount ? book.forwarded - amount : 0n;
+    if (book && this.#store.shared) book.inFlight = minus(book.inFlight ?? 0n, amount);
+    else if (book) book.forwarded = minus(book.forwarded, amount);
     // Unreachable store: the value stays counted as forwarded (the peer's cover is short by it;
     // never the other way round).
     this.#store.release(channelId, amount).catch(() => {});
+  }
+
+  /**
+   * Counts an accepted packet delivered once it is FULFILLed, before the FULFILL goes out: on
+   * shared books it moves from in flight to `forwarded` (what a close pays), so a process killed
+   * before its write committed never has it counted; on this process's own books it was counted
+   * at the check, and the channel file's delivered value is the gate's (roles/channels/btp_claim_gate.ts).
+   */
+  async deliver(channelId: `0x${string}`, amount: bigint): Promise<void> {
+    const store = this.#store;
+    if (!store.shared || store.deliver === undefined) return;
+    await store.deliver(channelId, amount);
+    const book = this.#books.get(channelId.toLowerCase());
+    if (book) {
+      book.inFlight = minus(book.inFlight ?? 0n, amount);
+      book.forwarded += amount;
+    }
   }
 
   async #accept(
@@ -217,12 +235,12 @@ export class ClaimVerifier {
         if (claim.nonce <= prev.nonce && claim.transferredAmount <= prev.claimed) {
           newClaim = false;
           credit = this.#checkCover(prev, amount);
-          return { ...prev, forwarded: prev.forwarded + amount };
+          return sharedCharge(prev, amount);
         }
         const next = await this.#nextBook(claim, prev, key, channel);
         newClaim = true;
         credit = this.#checkCover(next, amount);
-        return { ...next, forwarded: next.forwarded + amount };
+        return sharedCharge(next, amount);
       },
     );
     const kept = this.#kept(claim.channelId, book);
@@ -277,6 +295,7 @@ export class ClaimVerifier {
       claimed: claim.transferredAmount,
       signature: claim.signature,
       forwarded: prev.forwarded,
+      ...(prev.inFlight !== undefined ? { inFlight: prev.inFlight } : {}),
       ...(prev.peerWithdrawn !== undefined ? { peerWithdrawn: prev.peerWithdrawn } : {}),
     };
   }
@@ -307,7 +326,9 @@ export class ClaimVerifier {
     const book = await store.update(channelId, seed, (prev) => {
       if (store.shared) this.#checkShared(prev);
       credit = this.#checkCover(prev, amount);
-      return { ...prev, forwarded: prev.forwarded + amount };
+      return store.shared
+        ? sharedCharge(prev, amount)
+        : { ...prev, forwarded: prev.forwarded + amount };
     });
     const kept = this.#kept(channelId, book);
     this.#books.set(current, kept);
@@ -330,7 +351,7 @@ export class ClaimVerifier {
   }
 
   #checkCover(book: ClaimBook, amount: bigint): bigint {
-    const after = book.forwarded + amount;
+    const after = book.forwarded + (book.inFlight ?? 0n) + amount;
     const credit = after - book.claimed;
     if (credit > this.#creditLimit) {
       if (this.#creditLimit === 0n) {
@@ -455,4 +476,14 @@ export class ClaimVerifier {
   invalidate(channelId: `0x${string}`): void {
     this.#channels.delete(channelId.toLowerCase());
   }
+}
+
+/** `a - b`, not below 0. */
+function minus(a: bigint, b: bigint): bigint {
+  return a >= b ? a - b : 0n;
+}
+
+/** A shared book with a packet of `amount` charged: in flight until delivered. */
+function sharedCharge(book: ClaimBook, amount: bigint): ClaimBook {
+  return { ...book, inFlight: (book.inFlight ?? 0n) + amount };
 }

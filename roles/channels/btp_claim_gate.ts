@@ -76,7 +76,8 @@ export interface BtpClaimGateOptions {
    * (docs/PROTOCOL.md "Payment channels and claims"). A REJECT leaves it as it is, so refused
    * cover is never written as delivered either (the refused packet's new claim is written, not
    * waited for). Absent: each new claim's book is written as the packet is routed, `forwarded` as
-   * the book has it.
+   * the book has it; on shared books that is what {@linkcode ClaimVerifier.deliver} counts once
+   * the router FULFILLs, the same rule in the shared store.
    */
   delivered?: { amount: bigint };
 }
@@ -161,6 +162,8 @@ export function createBtpClaimGate(options: BtpClaimGateOptions): BtpClaimGate {
       : early ?? writer.durable();
     try {
       await durable;
+      // Shared books: the packet moves from in flight to delivered, before its FULFILL goes out.
+      await verifier.deliver(acceptance.channelId, amount);
     } catch (err) {
       if (delivered) delivered.amount -= amount;
       release();
@@ -269,7 +272,9 @@ export function openChannelClaimGate(options: ChannelClaimGateOptions): ChannelC
   });
   // What the file says was delivered: FULFILLed packets only (createBtpClaimGate's `delivered`).
   // With shared books the file only mirrors this process's newest claim: the books of record,
-  // and what a close pays, are the shared store's. A payout's claim is delivered whole.
+  // and what a close pays, are the shared store's, where a packet is in flight from its claim
+  // check and delivered from its FULFILL (ClaimVerifier.deliver). A payout's claim is delivered
+  // whole.
   const delivered = options.sharedBooks || options.payments === "claims"
     ? undefined
     : { amount: record.receivedForwarded ?? record.received };

@@ -21,7 +21,9 @@
  * node whose home town died still pays its other towns through their own uplinks. A write sent
  * again (another uplink, or a retry after its answer was lost) is not paid twice: a town that
  * already stores the event answers an F99 `duplicate` REJECT with a proof only it can compute
- * (protocol/duplicate_write_reply.ts), which `write` counts as stored, nothing paid.
+ * (protocol/duplicate_write_reply.ts), which `write` counts as stored, nothing paid; when an
+ * earlier attempt of the write got no answer after its PREPARE left, that attempt is the one
+ * that paid, and it is recorded then (roles/town_client/in_doubt_writes.ts).
  *
  * @module
  */
@@ -41,6 +43,8 @@ import { rejectClaimReason, TownRejectedError } from "./town_rejection.ts";
 import type { ClaimRejectReason } from "../../protocol/payment_channel_claim.ts";
 import { PAID_WRITE_RETRY } from "./town_retry.ts";
 import { isDuplicateWrite } from "../../protocol/duplicate_write_reply.ts";
+import { mayHaveArrived } from "../../transport/btp_unanswered.ts";
+import { InDoubtWrites } from "./in_doubt_writes.ts";
 
 /** An uplink: sends PREPAREs; a BtpClient also tells its connection state. */
 export interface TownUplink extends PrepareSender {
@@ -133,6 +137,8 @@ export class TownClient {
   published = 0;
   /** Of those, writes the town already held (answered `duplicate`, nothing paid). */
   duplicates = 0;
+  // Writes whose answer was lost after their PREPARE left: paid if the town stores them.
+  readonly #inDoubt = new InDoubtWrites();
 
   /**
    * A client of a town started here (in-process, port 0, a temporary state directory): it asks
@@ -278,8 +284,11 @@ export class TownClient {
     jobId: string | undefined,
   ): Promise<{ reply: IlpReply; duplicate: boolean }> {
     // A write given up on for want of an answer and FULFILLed after all was paid and stored:
-    // recorded then (its retry is answered `duplicate`, nothing paid, docs/PROTOCOL.md).
+    // recorded then (its retry is answered `duplicate`, nothing paid, docs/PROTOCOL.md), unless
+    // that retry's `duplicate` recorded it first.
+    const write = amount === undefined;
     const paidLate = (paid: bigint) => () => {
+      if (write && this.#inDoubt.take(event.id) === undefined) return;
       this.spent += paid;
       this.#o.record?.({
         event,
@@ -291,7 +300,10 @@ export class TownClient {
     };
     let onLateFulfill: (() => void) | undefined;
     const sender: PrepareSender = {
-      sendPrepare: (prepare) => this.#sendByUplinks(prepare, onLateFulfill),
+      sendPrepare: (prepare) =>
+        this.#sendByUplinks(prepare, onLateFulfill, () => {
+          if (write) this.#inDoubt.note(event.id, BigInt(prepare.amount));
+        }),
     };
     for (let handshake = 0;; handshake++) {
       const { prepare, fulfillment } = await buildPaidWrite({
@@ -306,6 +318,8 @@ export class TownClient {
         ...this.#o.retry,
       });
       if (reply.type === "fulfill") {
+        // Stored now, so an attempt whose answer was lost did not store it: it was not paid.
+        if (write) this.#inDoubt.take(event.id);
         const paid = BigInt(prepare.amount);
         this.spent += paid;
         await this.#o.record?.({
@@ -317,7 +331,20 @@ export class TownClient {
         });
         return { reply, duplicate: false };
       }
-      if (amount === undefined && isDuplicateWrite(reply, { eventId: event.id, fulfillment })) {
+      if (write && isDuplicateWrite(reply, { eventId: event.id, fulfillment })) {
+        // Stored by an attempt whose answer was lost: that attempt paid (a payer over a channel
+        // counted it in its claims); the log says so now (roles/town_client/in_doubt_writes.ts).
+        const lost = this.#inDoubt.take(event.id);
+        if (lost !== undefined) {
+          this.spent += lost;
+          await this.#o.record?.({
+            event,
+            amount: lost,
+            blob: false,
+            jobId,
+            townAddress: this.#o.townAddress,
+          });
+        }
         return { reply, duplicate: true };
       }
       // F05 (wrong condition) or F02 after a town restart: the grant is stale; ask again once.
@@ -337,10 +364,14 @@ export class TownClient {
     return typeof u === "function" ? u() : u;
   }
 
-  /** Sends by the open uplinks in order, moving on when one fails under the packet. */
+  /**
+   * Sends by the open uplinks in order, moving on when one fails under the packet; `onInDoubt`
+   * is told of each failure after the PREPARE left (it may have been FULFILLed).
+   */
   async #sendByUplinks(
     prepare: Parameters<PrepareSender["sendPrepare"]>[0],
     onLateFulfill?: () => void,
+    onInDoubt?: () => void,
   ): Promise<IlpReply> {
     const all = this.#uplinks();
     if (all.length === 0) throw new RangeError(`no uplink to ${this.#o.relayUrl}`);
@@ -352,6 +383,7 @@ export class TownClient {
         return await uplink.sendPrepare(prepare, { onLateFulfill });
       } catch (err) {
         failure = err;
+        if (mayHaveArrived(err)) onInDoubt?.();
         if (prepare.expiresAt.getTime() <= Date.now()) break;
       }
     }

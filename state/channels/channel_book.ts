@@ -17,7 +17,9 @@
  * What the users do maps onto the operations: recording a new claim with its checks, charging a
  * packet (marking value delivered) and marking a channel closing are each one
  * {@linkcode ChannelBook.update} (the checks run in `decide`: a throw changes nothing); giving
- * back the cover of a packet that was not delivered is {@linkcode ChannelBook.release}.
+ * back the cover of a packet that was not delivered is {@linkcode ChannelBook.release}. On shared
+books a charged packet is in flight until {@linkcode ChannelBook.deliver} counts it delivered,
+after its write committed: a process killed between the two never has it counted.
  *
  * @module
  */
@@ -42,8 +44,19 @@ export interface ClaimBook {
   claimed: bigint;
   /** Signature of the newest accepted claim (to close or update with on chain). */
   signature?: `0x${string}`;
-  /** Total value forwarded for the peer, base units. */
+  /**
+   * Total value forwarded for the peer, base units. On shared books: delivered, the packets
+   * FULFILLed (each counted before its FULFILL goes out), what a close pays.
+   */
   forwarded: bigint;
+  /**
+   * Shared books only: packets whose claim check passed and whose answer is not known yet, base
+   * units; they take cover (`forwarded + inFlight` stays within the claims) but are not
+   * delivered until {@linkcode ChannelBook.deliver}. A process killed with packets in flight
+   * leaves them here: cover the payer signed, never paid at a close (docs/PROTOCOL.md "Payment
+   * channels and claims").
+   */
+  inFlight?: bigint;
   /** The peer's withdrawn total as recorded (channel file `peerWithdrawn`); resumed as noted. */
   peerWithdrawn?: bigint;
   /**
@@ -85,8 +98,16 @@ export interface ChannelBook {
     seed: ClaimBook,
     decide: (book: ClaimBook) => ClaimBook | Promise<ClaimBook>,
   ): Promise<ClaimBook>;
-  /** Gives back `amount` of forwarded value (a packet accepted but then not fulfilled). */
+  /**
+   * Gives back `amount` of forwarded value (a packet accepted but then not fulfilled); on shared
+   * books, of the value in flight.
+   */
   release(channelId: `0x${string}`, amount: bigint): Promise<void>;
+  /**
+   * Shared books only: moves `amount` from in flight to delivered (`forwarded`), once the packet
+   * is FULFILLed and before the FULFILL goes out.
+   */
+  deliver?(channelId: `0x${string}`, amount: bigint): Promise<void>;
   /** The book of a channel, if one was written. */
   read(channelId: `0x${string}`): Promise<ClaimBook | undefined>;
   /** Every book written, by channel id. */

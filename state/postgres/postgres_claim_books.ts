@@ -1,8 +1,10 @@
 /**
  * Payment channel claim books shared by the processes of one town (docs/OPERATIONS.md, "A town
  * on several machines"): one row per channel in PostgreSQL, `turnpike_channel_books`, holding
- * the peer's newest accepted claim (nonce, cumulative amount, signature) and the value forwarded
- * for the peer. Every change runs in one transaction that first locks the channel's row (an
+ * the peer's newest accepted claim (nonce, cumulative amount, signature), the value delivered
+ * for the peer (`forwarded`: packets FULFILLed) and the value in flight (`in_flight`: packets
+ * whose claim check passed and whose write has not been answered; a process killed with packets
+ * in flight leaves them there, never delivered). Every change runs in one transaction that first locks the channel's row (an
  * `INSERT ... ON CONFLICT DO UPDATE` that returns it, which locks it as `SELECT ... FOR UPDATE`
  * would, and creates it the first time): a claim accepted by one process and a packet charged
  * by another are decided one after the other, on the same numbers, so no cover is counted twice. The
@@ -45,7 +47,8 @@ CREATE TABLE IF NOT EXISTS turnpike_channel_books (
   peer_withdrawn NUMERIC(78, 0) NOT NULL DEFAULT 0,
   updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-ALTER TABLE turnpike_channel_books ADD COLUMN IF NOT EXISTS closing BOOLEAN NOT NULL DEFAULT false`;
+ALTER TABLE turnpike_channel_books ADD COLUMN IF NOT EXISTS closing BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE turnpike_channel_books ADD COLUMN IF NOT EXISTS in_flight NUMERIC(78, 0) NOT NULL DEFAULT 0`;
 
 interface BookRow {
   channel_id: string;
@@ -53,6 +56,7 @@ interface BookRow {
   claimed: string;
   signature: string | null;
   forwarded: string;
+  in_flight: string;
   peer_withdrawn: string;
   closing: boolean;
 }
@@ -64,6 +68,7 @@ function fromRow(row: BookRow): ClaimBook {
     claimed: BigInt(row.claimed),
     signature: (row.signature ?? undefined) as `0x${string}` | undefined,
     forwarded: BigInt(row.forwarded),
+    inFlight: BigInt(row.in_flight),
     peerWithdrawn: BigInt(row.peer_withdrawn),
     ...(row.closing ? { closing: true } : {}),
   };
@@ -95,11 +100,11 @@ export class PostgresClaimBooks implements ChannelBook {
       // as it stands comes back.
       const [row] = await tx.unsafe<BookRow[]>(
         `INSERT INTO turnpike_channel_books AS b
-           (channel_id, nonce, claimed, signature, forwarded, peer_withdrawn)
-         VALUES ($1, $2, $3, $4, $5, $6)
+           (channel_id, nonce, claimed, signature, forwarded, peer_withdrawn, in_flight)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (channel_id) DO UPDATE SET channel_id = b.channel_id
          RETURNING channel_id, nonce::text, claimed::text, signature, forwarded::text,
-                   peer_withdrawn::text, closing`,
+                   in_flight::text, peer_withdrawn::text, closing`,
         [
           id,
           seed.nonce.toString(),
@@ -107,6 +112,7 @@ export class PostgresClaimBooks implements ChannelBook {
           seed.signature ?? null,
           seed.forwarded.toString(),
           (seed.peerWithdrawn ?? 0n).toString(),
+          (seed.inFlight ?? 0n).toString(),
         ],
       );
       const current = { ...fromRow(row), channelId };
@@ -115,7 +121,7 @@ export class PostgresClaimBooks implements ChannelBook {
         `UPDATE turnpike_channel_books
             SET nonce = $2, claimed = $3, signature = $4, forwarded = $5,
                 peer_withdrawn = GREATEST(peer_withdrawn, $6), closing = closing OR $7,
-                updated_at = now()
+                in_flight = $8, updated_at = now()
           WHERE channel_id = $1`,
         [
           id,
@@ -125,6 +131,7 @@ export class PostgresClaimBooks implements ChannelBook {
           next.forwarded.toString(),
           (next.peerWithdrawn ?? 0n).toString(),
           next.closing === true,
+          (next.inFlight ?? 0n).toString(),
         ],
       );
       return current.closing ? { ...next, closing: true } : next;
@@ -133,7 +140,17 @@ export class PostgresClaimBooks implements ChannelBook {
 
   async release(channelId: `0x${string}`, amount: bigint): Promise<void> {
     await this.#sql.unsafe(
-      `UPDATE turnpike_channel_books SET forwarded = GREATEST(forwarded - $2, 0), updated_at = now()
+      `UPDATE turnpike_channel_books SET in_flight = GREATEST(in_flight - $2, 0), updated_at = now()
+        WHERE channel_id = $1`,
+      [channelId.toLowerCase(), amount.toString()],
+    );
+  }
+
+  async deliver(channelId: `0x${string}`, amount: bigint): Promise<void> {
+    await this.#sql.unsafe(
+      `UPDATE turnpike_channel_books
+          SET forwarded = forwarded + $2, in_flight = GREATEST(in_flight - $2, 0),
+              updated_at = now()
         WHERE channel_id = $1`,
       [channelId.toLowerCase(), amount.toString()],
     );
@@ -142,7 +159,7 @@ export class PostgresClaimBooks implements ChannelBook {
   async read(channelId: `0x${string}`): Promise<ClaimBook | undefined> {
     const [row] = await this.#sql.unsafe<BookRow[]>(
       `SELECT channel_id, nonce::text, claimed::text, signature, forwarded::text,
-              peer_withdrawn::text, closing
+              in_flight::text, peer_withdrawn::text, closing
          FROM turnpike_channel_books WHERE channel_id = $1`,
       [channelId.toLowerCase()],
     );
@@ -152,7 +169,7 @@ export class PostgresClaimBooks implements ChannelBook {
   async list(): Promise<ClaimBook[]> {
     const rows = await this.#sql.unsafe<BookRow[]>(
       `SELECT channel_id, nonce::text, claimed::text, signature, forwarded::text,
-              peer_withdrawn::text, closing
+              in_flight::text, peer_withdrawn::text, closing
          FROM turnpike_channel_books ORDER BY channel_id`,
     );
     return rows.map(fromRow);

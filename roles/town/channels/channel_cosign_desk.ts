@@ -29,8 +29,10 @@
  * shared ones, locked for the check: a settle marks the book `closing` in the same transaction,
  * so from its commit every process refuses the channel's packets, and a withdraw raises the
  * book's withdrawn total, which every process's verifier caps claims by. The payer's packets on
- * other processes are answered before it asks (it closes with none in flight); one still in
- * flight there is counted as delivered, the town's side, as a packet of a killed process is.
+ * other processes are answered before it asks (it closes with none in flight). What the books
+ * count delivered (`forwarded`) is FULFILLed packets only: one still in flight there, or left in
+ * flight by a killed process, is not paid by the close (the payer's side; one FULFILLed after the
+ * settle was signed is the town's loss).
  *
  * @module
  */

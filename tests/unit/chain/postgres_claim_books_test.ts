@@ -4,7 +4,8 @@
  * channel at once and together never forward beyond its claim (the row lock; without it both
  * read the same `forwarded` and the cover is spent twice); a claim already held, or one below
  * the newest (it reached another process later), is charged as a packet without a claim; a
- * claim above it raises the book; a refused decision changes nothing; released value comes back;
+ * claim above it raises the book; a charged packet is in flight, delivered only once counted
+ * (its FULFILL); a refused decision changes nothing; released value comes back;
  * a withdraw and a settle one process co-signed (the book's withdrawn total, `closing`) hold on
  * the other; every process lists the books written.
  *
@@ -93,7 +94,7 @@ Deno.test("shared claim books", async (t) => {
   await using pg = await startPostgresServer();
 
   await t.step(
-    "two processes charging one channel at once never spend its cover twice",
+    "two processes charging one channel at once never spend its cover twice; charged packets are in flight until delivered",
     async () => {
       await using p = await twoProcesses(await freshDatabase(pg.url));
       const first = await p.verifiers[0].accept(await claim(1n, 1_000n), 10n);
@@ -111,12 +112,17 @@ Deno.test("shared claim books", async (t) => {
       assertEquals(accepted, 99);
       assertEquals(refused, 21);
       const book = await p.books[1].read(CHANNEL);
-      assertEquals(book?.forwarded, 1_000n);
-      assertEquals(book?.claimed, 1_000n);
+      // Charged, not answered: in flight, nothing delivered yet (a kill now pays none of it).
+      assertEquals([book?.forwarded, book?.inFlight, book?.claimed], [0n, 1_000n, 1_000n]);
+      // FULFILLed packets move to delivered, whichever process counts them.
+      for (let i = 0; i < 50; i++) await p.verifiers[i % 2].deliver(CHANNEL, 10n);
+      const delivered = await p.books[0].read(CHANNEL);
+      assertEquals([delivered?.forwarded, delivered?.inFlight], [500n, 500n]);
+      await assertRejects(() => p.verifiers[1].accept(undefined, 10n), ClaimError, "not-covered");
       // Released value (a packet that was not fulfilled) is cover again, on the other process too.
       p.verifiers[0].release(CHANNEL, 10n);
       const deadline = Date.now() + 10_000;
-      while ((await p.books[1].read(CHANNEL))?.forwarded !== 990n) {
+      while ((await p.books[1].read(CHANNEL))?.inFlight !== 490n) {
         assert(Date.now() < deadline, "the release reaches the book");
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -140,7 +146,7 @@ Deno.test("shared claim books", async (t) => {
       const third = await p.verifiers[0].accept(await claim(3n, 301n), 1n);
       assertEquals(third.newClaim, true);
       const book = await p.books[0].read(CHANNEL);
-      assertEquals([book?.nonce, book?.claimed, book?.forwarded], [3n, 301n, 301n]);
+      assertEquals([book?.nonce, book?.claimed, book?.inFlight], [3n, 301n, 301n]);
       // A lower nonce with a higher amount is still refused, and changes nothing.
       await assertRejects(
         async () => p.verifiers[1].accept(await claim(2n, 400n), 1n),
