@@ -13,7 +13,11 @@
  * @module
  */
 import { isValidIlpAddress } from "ilp-packet";
-import { OerLengthPrefixError, readCanonicalLength } from "./oer_length_prefix.ts";
+import {
+  canonicalLengthPrefix,
+  OerLengthPrefixError,
+  readCanonicalLength,
+} from "./oer_length_prefix.ts";
 
 /** A decoded PREPARE (the shape of protocol/ilp_packet.ts's `IlpPrepare`). */
 export interface FastIlpPrepare {
@@ -109,11 +113,10 @@ export function decodeIlpPrepareFast(
     const expiresAt = readTimestamp(bytes, at + 8);
     if (expiresAt === undefined) return undefined;
     const dest = readCanonicalLength(bytes, at + 57, end);
-    let destination = "";
-    for (let i = dest.start; i < dest.start + dest.length; i++) {
-      if (bytes[i] >= 0x80) return undefined; // ilp-packet reads 7-bit: not the same address
-      destination += String.fromCharCode(bytes[i]);
-    }
+    const destinationBytes = bytes.subarray(dest.start, dest.start + dest.length);
+    // ilp-packet reads 7-bit ASCII: a byte above it would not be the same address.
+    if (destinationBytes.some((b) => b >= 0x80)) return undefined;
+    const destination = String.fromCharCode(...destinationBytes);
     if (!isValidIlpAddress(destination)) return undefined;
     const data = readCanonicalLength(bytes, dest.start + dest.length, end);
     if (data.start + data.length !== end || data.length > MAX_DATA) return undefined;
@@ -130,14 +133,6 @@ export function decodeIlpPrepareFast(
   }
 }
 
-/** The canonical OER length prefix of `length` (one byte up to 127, else 0x80 | n, n bytes). */
-function lengthPrefix(length: number): number[] {
-  if (length < 128) return [length];
-  const out: number[] = [];
-  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) out.unshift(rest % 256);
-  return [0x80 | out.length, ...out];
-}
-
 /**
  * Encodes a FULFILL as `ilp-packet` does: type, length prefix, the 32-byte fulfillment, the data
  * with its length prefix. The caller checks the sizes (32 bytes; data at most 32767).
@@ -152,9 +147,9 @@ function lengthPrefix(length: number): number[] {
  * ```
  */
 export function encodeIlpFulfillFast(fulfillment: Uint8Array, data: Uint8Array): Uint8Array {
-  const dataPrefix = lengthPrefix(data.byteLength);
+  const dataPrefix = canonicalLengthPrefix(data.byteLength);
   const contentLength = 32 + dataPrefix.length + data.byteLength;
-  const envelopePrefix = lengthPrefix(contentLength);
+  const envelopePrefix = canonicalLengthPrefix(contentLength);
   const out = new Uint8Array(1 + envelopePrefix.length + contentLength);
   out[0] = FULFILL;
   out.set(envelopePrefix, 1);
