@@ -6,7 +6,9 @@
  * and 64 in flight (writes/s), for the town's default (group commit, signatures verified in a
  * worker) and, in the same run, the obvious alternatives: one transaction per event, and
  * signatures verified inline on the main thread. Events are signed and their PREPAREs built
- * before timing: the sender's cost is not the town's.
+ * before timing: the sender's cost is not the town's. The town's CPU a write is given for the
+ * 64-in-flight part alone (snapshots the town takes when asked on its stdin) and for the whole run
+ * (its start, the warm-up and the one-by-one writes included).
  *
  * `--tls` measures the default over plain `btp+ws://` and over `btp+wss://` in the same run: a CA
  * and a certificate for 127.0.0.1 made with `openssl` (docs/OPERATIONS.md "A town on the
@@ -22,6 +24,14 @@ import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { trustCaFile } from "../transport/tls_trust.ts";
 
 const IN_FLIGHT = 64;
+
+/** The town process's CPU seconds so far (all threads, and its main thread) and writes done. */
+interface TownCpu {
+  cpuSeconds: number;
+  mainThreadCpuSeconds: number;
+  fulfilled: number;
+  writeSyscalls: number;
+}
 
 interface Variant {
   name: string;
@@ -76,7 +86,17 @@ async function serve(variant: Variant): Promise<void> {
       pubkey: getPublicKey(secretKey),
     }),
   );
-  await Deno.stdin.readable.pipeTo(new WritableStream()); // until stdin closes
+  // Until stdin closes; each line from the client asks for a snapshot of this process's CPU, so
+  // the client can take the 64-in-flight part alone (without the start, warm-up and one-by-one).
+  for await (const _ of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+    console.log(JSON.stringify({
+      cpuSeconds: await cpuSeconds(),
+      mainThreadCpuSeconds: await cpuSeconds(`/proc/self/task/${Deno.pid}/stat`),
+      fulfilled: town.writeCounters.fulfilled,
+      // Write-family system calls (socket sends, log lines, SQLite pages): a per-packet one shows.
+      writeSyscalls: Number(/syscw: (\d+)/.exec(await Deno.readTextFile("/proc/self/io"))?.[1]),
+    }));
+  }
   // CPU seconds this town process used (user + system, all threads): capacity per core,
   // whatever else the machine was doing.
   console.error(JSON.stringify({
@@ -121,9 +141,19 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
     stderr: "piped",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let line = "";
-  while (!line.includes("\n")) line += (await reader.read()).value ?? "";
-  const info = JSON.parse(line);
+  let buffered = "";
+  const nextLine = async (): Promise<string> => {
+    while (!buffered.includes("\n")) buffered += (await reader.read()).value ?? "";
+    const line = buffered.slice(0, buffered.indexOf("\n"));
+    buffered = buffered.slice(line.length + 1);
+    return line;
+  };
+  const writer = child.stdin.getWriter();
+  const townCpu = async (): Promise<TownCpu> => {
+    await writer.write(new TextEncoder().encode("cpu\n"));
+    return JSON.parse(await nextLine());
+  };
+  const info = JSON.parse(await nextLine());
   const client = await connectPayingClient({
     url: `${variant.tls ? "btp+wss" : "btp+ws"}://127.0.0.1:${info.btpPort}`,
     token: "tok",
@@ -158,15 +188,18 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
   latencies.sort((a, b) => a - b);
   const conc = await prepare(concurrent);
   let next = 0;
+  const town0 = await townCpu();
   const clientCpu0 = await cpuSeconds();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
     while (next < conc.length) await send(conc[next++]);
   }));
   const perSecond = concurrent / ((performance.now() - t0) / 1000);
+  const town1 = await townCpu();
+  const inFlightWrites = town1.fulfilled - town0.fulfilled;
   const clientCpuMsPerWrite = ((await cpuSeconds()) - clientCpu0) * 1000 / concurrent;
   await client.close();
-  await child.stdin.close();
+  await writer.close();
   await reader.cancel();
   const errText = await new Response(child.stderr).text();
   await child.status;
@@ -181,6 +214,10 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
     mainCpuMsPerWrite,
     perBatch: variant.groupCommit ? usage.fulfilled / Math.max(1, usage.batches) : 1,
     clientCpuMsPerWrite,
+    inFlightCpuMsPerWrite: (town1.cpuSeconds - town0.cpuSeconds) * 1000 / inFlightWrites,
+    inFlightWriteSyscalls: (town1.writeSyscalls - town0.writeSyscalls) / inFlightWrites,
+    inFlightMainCpuMsPerWrite: (town1.mainThreadCpuSeconds - town0.mainThreadCpuSeconds) * 1000 /
+      inFlightWrites,
     perVerifierMessage: (usage.fulfilled - usage.verifiedInline - usage.verifiedOffThread) /
       Math.max(1, usage.verifierBatches),
     verifiedInline: usage.verifiedInline as number,
@@ -218,7 +255,10 @@ if (Deno.args[0] === "--serve") {
     const r = await measure(variant, sequential, concurrent);
     console.log(
       `${variant.name.padEnd(30)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms | ` +
-        `${IN_FLIGHT} in flight: ${Math.round(r.perSecond)} writes/s | town CPU ` +
+        `${IN_FLIGHT} in flight: ${Math.round(r.perSecond)} writes/s, town CPU ` +
+        `${r.inFlightCpuMsPerWrite.toFixed(3)} ms/write (main thread ` +
+        `${r.inFlightMainCpuMsPerWrite.toFixed(3)}), ${r.inFlightWriteSyscalls.toFixed(2)} write ` +
+        `syscalls/write | whole run: town CPU ` +
         `${r.cpuMsPerWrite.toFixed(3)} ms/write (main thread ${r.mainCpuMsPerWrite.toFixed(3)}), ${
           r.perBatch.toFixed(1)
         } writes/commit | client CPU ` +

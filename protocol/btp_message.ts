@@ -10,6 +10,7 @@ import { ProtocolError } from "./protocol_error.ts";
 import { Buffer } from "node:buffer";
 import * as BtpLib from "btp-packet";
 import { OerLengthPrefixError, readCanonicalLength } from "./oer_length_prefix.ts";
+import { decodeBtpMessageFast, encodeBtpMessageFast } from "./btp_fast_codec.ts";
 
 /** Default largest BTP frame accepted or sent: an ILP packet plus generous room for sub-protocols. */
 export const DEFAULT_MAX_BTP_FRAME_BYTES = 64 * 1024;
@@ -203,9 +204,9 @@ export function encodeBtpFrame(frame: BtpFrame, options: BtpCodecOptions = {}): 
   if (!Number.isInteger(frame.requestId) || frame.requestId < 0 || frame.requestId > 0xffffffff) {
     throw new BtpMessageError(`requestId ${frame.requestId} is not a uint32`);
   }
-  let bytes: Uint8Array;
+  let bytes = encodeBtpMessageFast(frame); // MESSAGE and RESPONSE by hand, the rest below
   try {
-    const buffer = BtpLib.serialize(toLibPacket(frame));
+    const buffer = bytes ?? BtpLib.serialize(toLibPacket(frame));
     // A plain Uint8Array view: Buffer#slice makes views, not copies, which would surprise callers.
     bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   } catch (err) {
@@ -271,6 +272,8 @@ function checkEnvelope(bytes: Uint8Array) {
  */
 export function decodeBtpFrame(bytes: Uint8Array, options: BtpCodecOptions = {}): BtpFrame {
   const max = options.maxFrameBytes ?? DEFAULT_MAX_BTP_FRAME_BYTES;
+  const fast = decodeBtpMessageFast(bytes, max); // a canonical MESSAGE or RESPONSE, by hand
+  if (fast !== undefined) return fast;
   if (bytes.byteLength > max) {
     throw new BtpMessageError(`frame is ${bytes.byteLength} bytes, over the limit of ${max}`);
   }
@@ -294,8 +297,7 @@ export function decodeBtpFrame(bytes: Uint8Array, options: BtpCodecOptions = {})
 
 /**
  * The decoded frame must encode back to the very same bytes: `btp-packet` reads names as 7-bit
- * ASCII (0xE5 becomes "e"), text with U+FFFD replacement and accepts long-form length prefixes,
- * so different bytes could otherwise decode to the same, or a wrong, frame.
+ * ASCII, text with U+FFFD replacement and accepts long prefixes (two byte strings, one frame).
  */
 function requireCanonical(bytes: Uint8Array, frame: BtpFrame, max: number) {
   let again: Uint8Array;
@@ -312,10 +314,8 @@ function requireCanonical(bytes: Uint8Array, frame: BtpFrame, max: number) {
 }
 
 /**
- * For MESSAGE and RESPONSE (every ILP packet rides one), the proof of {@linkcode requireCanonical}
- * by one walk over the bytes instead of a re-encode (the town's hot path): shortest length
- * prefixes, the entry count written as btp-packet writes it, protocol names exactly the
- * printable ASCII decoded, and the last entry ending exactly at the end of the frame.
+ * For MESSAGE and RESPONSE, the proof of {@linkcode requireCanonical} by one walk over the bytes
+ * (shortest prefixes, btp-packet's entry count, printable names, nothing after the last entry).
  */
 function requireCanonicalMessage(bytes: Uint8Array, entries: BtpProtocolData[]): void {
   try {

@@ -9,6 +9,7 @@ import { ProtocolError } from "./protocol_error.ts";
 import { Buffer } from "node:buffer";
 import * as IlpLib from "ilp-packet";
 import { OerLengthPrefixError, readCanonicalLength } from "./oer_length_prefix.ts";
+import { decodeIlpPrepareFast, encodeIlpFulfillFast } from "./ilp_fast_codec.ts";
 
 /** RFC 27: the data field of an ILP packet is at most 32767 bytes. */
 export const MAX_ILP_DATA_BYTES = 32767;
@@ -410,11 +411,11 @@ function checkEncodedSize(buffer: Uint8Array, options: IlpCodecOptions): Uint8Ar
  * ```
  */
 export function decodeIlpPrepare(bytes: Uint8Array, options: IlpCodecOptions = {}): IlpPrepare {
-  const contentOffset = checkEnvelope(
-    bytes,
-    IlpPacketType.prepare,
-    options.maxPacketBytes ?? DEFAULT_MAX_ILP_PACKET_BYTES,
-  );
+  const max = options.maxPacketBytes ?? DEFAULT_MAX_ILP_PACKET_BYTES;
+  // A canonical PREPARE by hand (the town's hot path); anything else decided, and worded, below.
+  const fast = decodeIlpPrepareFast(bytes, max);
+  if (fast) return fast;
+  const contentOffset = checkEnvelope(bytes, IlpPacketType.prepare, max);
   let p: IlpLib.IlpPrepare;
   try {
     p = IlpLib.deserializeIlpPrepare(asBuffer(bytes));
@@ -455,17 +456,7 @@ export function encodeIlpFulfill(fulfill: IlpFulfill, options: IlpCodecOptions =
   if (fulfill.fulfillment.byteLength !== 32) {
     throw new IlpPacketError("fulfillment must be 32 bytes");
   }
-  try {
-    return checkEncodedSize(
-      IlpLib.serializeIlpFulfill({
-        fulfillment: asBuffer(fulfill.fulfillment),
-        data: asBuffer(fulfill.data),
-      }),
-      options,
-    );
-  } catch (err) {
-    throw libError(err, "FULFILL");
-  }
+  return checkEncodedSize(encodeIlpFulfillFast(fulfill.fulfillment, fulfill.data), options);
 }
 
 /**

@@ -64,3 +64,22 @@ export function readCanonicalLength(
   }
   return { length, start };
 }
+
+/**
+ * The canonical length prefix of `length`, as oer-utils writes it: one byte up to 127, else
+ * 0x80 | n followed by the length in the fewest n bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { canonicalLengthPrefix } from "./oer_length_prefix.ts";
+ *
+ * assert.deepEqual([canonicalLengthPrefix(3), canonicalLengthPrefix(300)], [[3], [0x82, 1, 44]]);
+ * ```
+ */
+export function canonicalLengthPrefix(length: number): number[] {
+  if (length < 128) return [length];
+  const out: number[] = [];
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) out.unshift(rest % 256);
+  return [0x80 | out.length, ...out];
+}

@@ -124,8 +124,9 @@ export function parseWriteDestination(
 export class SpspSecrets {
   readonly #seed: Uint8Array;
   readonly #max: number;
-  // tag -> HMAC(secret, "ilp_stream_fulfillment"), so a packet costs one HMAC, not three.
-  readonly #keys = new Map<string, Uint8Array>();
+  // tag -> an HMAC keyed with HMAC(secret, "ilp_stream_fulfillment"), its key blocks absorbed:
+  // a packet costs part of one HMAC, not three.
+  readonly #keys = new Map<string, ReturnType<typeof hmac.create>>();
 
   constructor(options: SpspSecretsOptions) {
     if (options.seed.byteLength !== 32) throw new RangeError("SPSP seed must be 32 bytes");
@@ -151,16 +152,18 @@ export class SpspSecrets {
   /**
    * The fulfillment for `data` sent under `tag`. Hand-written with noble's synchronous HMAC
    * instead of protocol/ilp_fulfillment.ts (WebCrypto, async): on the town's hot path the two
-   * awaits per packet cost more than the hashing.
+   * awaits per packet cost more than the hashing. node:crypto's createHmac is native but slower
+   * at this size (an op per call: about 45 us against 20). The HMAC's inner and outer key blocks
+   * are hashed once per tag and the state cloned: two of its four SHA-256 blocks saved a packet.
    */
   fulfillment(tag: string, data: Uint8Array): Uint8Array {
-    let key = this.#keys.get(tag);
-    if (!key) {
-      key = hmac(sha256, this.secretForTag(tag), FULFILLMENT_LABEL);
+    let keyed = this.#keys.get(tag);
+    if (!keyed) {
+      keyed = hmac.create(sha256, hmac(sha256, this.secretForTag(tag), FULFILLMENT_LABEL));
       if (this.#keys.size >= this.#max) this.#keys.clear();
-      this.#keys.set(tag, key);
+      this.#keys.set(tag, keyed);
     }
-    return hmac(sha256, key, data);
+    return keyed.clone().update(data).digest();
   }
 }
 
