@@ -31,9 +31,32 @@ export interface IdleStoppingSignerWorkerOptions {
  * `idleMs` after the last answer.
  *
  * @example
- * ```ts ignore
- * const worker = new IdleStoppingSignerWorker(host, { idleMs: 5000, restart: startFromPort });
- * await worker.request({ t: "ask", request: { op: "derivedSecret", label: "x" } });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WorkerHost } from "../transport/worker_host.ts";
+ * import type { SignerWorkerRequest } from "./node_signer_worker.ts";
+ * import { IdleStoppingSignerWorker } from "./signer_worker_idle_stop.ts";
+ *
+ * const start = () =>
+ *   new WorkerHost<SignerWorkerRequest, unknown>({
+ *     url: new URL("./node_signer_worker.ts", import.meta.url),
+ *     permissions: "none",
+ *   });
+ * const host = start();
+ * await host.request({ t: "key", source: { generate: true } });
+ * const worker = new IdleStoppingSignerWorker(host, {
+ *   idleMs: 50,
+ *   restart: async (port) => {
+ *     const next = start();
+ *     await next.request({ t: "key", source: { port } }, { transfer: [port] });
+ *     return next;
+ *   },
+ * });
+ * const ask = { t: "ask", request: { op: "derivedSecret", label: "x" } } as const;
+ * const secret = await worker.request(ask);
+ * await new Promise((r) => setTimeout(r, 200)); // idle: the worker is stopped
+ * assert.equal(worker.running, false);
+ * assert.deepEqual(await worker.request(ask), secret); // the same key, in a new worker
  * await worker.close();
  * ```
  */
