@@ -120,9 +120,15 @@ export class IdleStoppingSignerWorker {
     this.#parked = undefined;
     try {
       if (port === undefined || this.#closed) throw new Error("the signer is closed");
-      this.#host = await this.#options.restart(port);
-      this.#options.onState?.(true);
-      return this.#host;
+      const host = await this.#options.restart(port);
+      if (this.#closed) {
+        // Closed while it started: it answers what was asked, then ends.
+        void host.close();
+      } else {
+        this.#host = host;
+        this.#options.onState?.(true);
+      }
+      return host;
     } finally {
       this.#starting = undefined;
     }
