@@ -30,6 +30,8 @@ export interface LoadNodeSignerOptions extends PassphraseFlags {
   stateDir: string;
   /** Who is missing the identity, for the error ("the town", "the provider"...). */
   who: string;
+  /** Stop the signer's worker after this long without a request (see `openWorkerNodeSigner`). */
+  stopWhenIdleMs?: number;
   /** Use a throwaway key instead of the wallet (only where the command offers it). */
   generateKey?: boolean;
   /** Suggestion shown when there is no wallet; default "run `turnpike wallet init` first". */
@@ -64,7 +66,7 @@ export interface LoadNodeSignerOptions extends PassphraseFlags {
  * ```
  */
 export async function loadNodeSigner(options: LoadNodeSignerOptions): Promise<NodeSigner> {
-  const workerOptions = { onFailure: options.onFailure };
+  const workerOptions = { onFailure: options.onFailure, stopWhenIdleMs: options.stopWhenIdleMs };
   if (options.generateKey) return await openWorkerNodeSigner({ generate: true }, workerOptions);
   const path = walletFilePath(options.stateDir);
   try {

@@ -66,6 +66,9 @@ import { terminalText } from "./terminal_text.ts";
 /** A line of the town's log on stderr: it names peers' accounts and quotes what they sent. */
 const logLine = (line: string) => console.error(terminalText(line));
 
+/** How long the town's key's worker runs without a request before it is stopped. */
+const KEY_WORKER_IDLE_MS = 5_000;
+
 interface TownUpOptions extends TownFlags, GlobalOptions {
   host?: string;
   townPort?: string;
@@ -270,6 +273,9 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
       ...opts,
       stateDir: config.stateDir,
       who: "the town",
+      // An idle town signs a few times an hour: its key's worker ends meanwhile
+      // (docs/ARCHITECTURE.md "The key's worker").
+      stopWhenIdleMs: KEY_WORKER_IDLE_MS,
       missingSuggestion: "run `turnpike wallet init` first, or pass --generate-key for a dev town",
     },
   });

@@ -47,7 +47,12 @@ export type SignerWorkerRequest =
   /** Where the key comes from; answered with the public identity. */
   | { t: "key"; source: SignerKeySource }
   /** One signing request. */
-  | { t: "ask"; request: NodeSignerRequest };
+  | { t: "ask"; request: NodeSignerRequest }
+  /**
+   * Posts the key's bytes on `port` for the next worker and forgets them: this worker is about to
+   * be stopped (identity/signer_worker_idle_stop.ts).
+   */
+  | { t: "park"; port: MessagePort };
 
 /** The answer to a `key` request. */
 export interface SignerKeyed {
@@ -108,6 +113,12 @@ async function answer(message: SignerWorkerRequest): Promise<unknown> {
     return identity;
   }
   if (secretKey === undefined) throw new Error("the signer has no key yet");
+  if (message.t === "park") {
+    message.port.postMessage({ secretKey });
+    message.port.close();
+    secretKey = undefined;
+    return true;
+  }
   return await answerSignerRequest(secretKey, message.request, { pubkey: publicKey });
 }
 

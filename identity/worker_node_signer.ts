@@ -15,6 +15,7 @@ import {
 } from "../protocol/node_signer.ts";
 import { WorkerCrashedError, WorkerHost } from "../transport/worker_host.ts";
 import { signerFromRequests } from "./local_node_signer.ts";
+import { IdleStoppingSignerWorker } from "./signer_worker_idle_stop.ts";
 import { CorruptVaultError, WrongPassphraseError } from "./vault_errors.ts";
 import type { SignerKeyed, SignerWorkerRequest, WorkerKeySource } from "./node_signer_worker.ts";
 import type { WalletUnlocked, WalletUnlockRequest } from "./wallet_unlock_worker.ts";
@@ -39,6 +40,14 @@ export interface WorkerNodeSignerOptions {
    * a node cannot work without its key, so a long-running command stops on it.
    */
   onFailure?: (error: NodeSignerError) => void;
+  /**
+   * Stops the worker after this many milliseconds without a request and starts it again at the
+   * next one, its key kept meanwhile in a `MessageChannel` this thread holds the other end of
+   * and never reads (identity/signer_worker_idle_stop.ts). Default: the worker runs until closed.
+   */
+  stopWhenIdleMs?: number;
+  /** Told each time the worker stopped (false) or started again (true) with `stopWhenIdleMs`. */
+  onWorkerState?: (running: boolean) => void;
 }
 
 // The errors getting a key can end in, revived as themselves so callers can catch them by class.
@@ -85,24 +94,26 @@ export async function openWorkerNodeSigner(
   }
   let open = false;
   let failed: NodeSignerError | undefined;
-  const host = new WorkerHost<SignerWorkerRequest, unknown>({
-    url: options.entry ?? new URL("./node_signer_worker.ts", import.meta.url),
-    permissions: "none",
-    errors: KEY_ERRORS,
-    onEvent: (body) => {
-      if (typeof body === "string") options.onLog?.(body);
-    },
-    onCrash: (crash) => {
-      failed = new NodeSignerError(`the signer's worker failed: ${crash.message}`);
-      if (open) options.onFailure?.(failed);
-    },
-  });
+  const startHost = () =>
+    new WorkerHost<SignerWorkerRequest, unknown>({
+      url: options.entry ?? new URL("./node_signer_worker.ts", import.meta.url),
+      permissions: "none",
+      errors: KEY_ERRORS,
+      onEvent: (body) => {
+        if (typeof body === "string") options.onLog?.(body);
+      },
+      onCrash: (crash) => {
+        failed = new NodeSignerError(`the signer's worker failed: ${crash.message}`);
+        if (open) options.onFailure?.(failed);
+      },
+    });
   // A crash is told as a NodeSignerError; the host's own errors (closed, terminated) likewise.
   const asSignerError = (err: unknown): never => {
     if (failed) throw failed;
     if (err instanceof WorkerCrashedError) throw new NodeSignerError(err.message);
     throw err;
   };
+  const host = startHost();
   let keyed: SignerKeyed;
   try {
     await host.ready;
@@ -114,13 +125,7 @@ export async function openWorkerNodeSigner(
       if (options.wipe) source.secretKey.fill(0);
       keyed = await asked as SignerKeyed;
     } else if (unlocked) {
-      const { port, wallet } = unlocked;
-      keyed = await host.request({ t: "key", source: { port } }, {
-        transfer: [port],
-      }) as SignerKeyed;
-      if (keyed.pubkey !== wallet.pubkey || keyed.evmAddress !== wallet.evmAddress) {
-        throw new NodeSignerError("the signer's worker names another key than the wallet's");
-      }
+      keyed = await keyFromPort(host, unlocked.port, unlocked.wallet);
     } else {
       keyed = await host.request({ t: "key", source: { generate: true } }) as SignerKeyed;
     }
@@ -130,15 +135,59 @@ export async function openWorkerNodeSigner(
     return asSignerError(err);
   }
   open = true;
-  const ask = (request: NodeSignerRequest): Promise<unknown> =>
-    host.request({ t: "ask", request }).catch(asSignerError);
+  if (options.stopWhenIdleMs === undefined) {
+    const ask = (request: NodeSignerRequest): Promise<unknown> =>
+      host.request({ t: "ask", request }).catch(asSignerError);
+    return signerFromRequests({
+      pubkey: keyed.pubkey,
+      evmAddress: keyed.evmAddress,
+      ask,
+      // Requests already asked are answered before the worker ends; later ones are refused.
+      close: () => void host.close(),
+    });
+  }
+  const worker = new IdleStoppingSignerWorker(host, {
+    idleMs: options.stopWhenIdleMs,
+    onState: options.onWorkerState,
+    restart: async (port) => {
+      const next = startHost();
+      try {
+        await next.ready;
+        await keyFromPort(next, port, keyed);
+        return next;
+      } catch (err) {
+        port.close();
+        next.terminate();
+        const error = err instanceof NodeSignerError
+          ? err
+          : new NodeSignerError(`the signer's worker did not start again: ${String(err)}`);
+        failed ??= error;
+        options.onFailure?.(failed);
+        throw failed;
+      }
+    },
+  });
   return signerFromRequests({
     pubkey: keyed.pubkey,
     evmAddress: keyed.evmAddress,
-    ask,
-    // Requests already asked are answered before the worker ends; later ones are refused.
-    close: () => void host.close(),
+    ask: (request) => worker.request({ t: "ask", request }).catch(asSignerError),
+    close: () => void worker.close(),
   });
+}
+
+/** Keys `host` from `port` and checks that it names the key `expected` names. */
+async function keyFromPort(
+  host: WorkerHost<SignerWorkerRequest, unknown>,
+  port: MessagePort,
+  expected: { pubkey: string; evmAddress: string },
+): Promise<SignerKeyed> {
+  const keyed = await host.request({ t: "key", source: { port } }, {
+    transfer: [port],
+  }) as SignerKeyed;
+  if (keyed.pubkey !== expected.pubkey || keyed.evmAddress !== expected.evmAddress) {
+    throw new NodeSignerError("the signer's worker names another key than the wallet's");
+  }
+  return keyed;
 }
 
 /**

@@ -11,6 +11,7 @@ import { assert, assertEquals } from "../../harness/assert.ts";
 import { createMnemonic } from "../../identity/mnemonic.ts";
 import { createWalletRecord } from "../../identity/wallet.ts";
 import { walletFilePath, writeWalletFile } from "../../identity/wallet_file.ts";
+import { connectPayingClient } from "../../harness/town_test_node.ts";
 
 /**
  * MiB. Measured 94.5-94.7 here (93-97 VmRSS in the bench's runs), 115.6-118.9 (the bench's VmHWM)
@@ -114,6 +115,50 @@ Deno.test("town up on a wallet: the unlocking worker is gone once the town is up
       `a town up on a wallet holds ${rss.toFixed(1)} MiB, bound ${WALLET_UP_BOUND_MIB} MiB`,
     );
     assertEquals(workerThreads(pid), 1, "only the key's worker runs once the town is up");
+  } finally {
+    town.child.kill("SIGTERM");
+    await town.done;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("town up: an idle town's key worker stops, and the town signs again at the next request", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "town_idle_key_worker_" });
+  const town = spawnCli([
+    "--state-dir",
+    dir,
+    "--json",
+    "town",
+    "up",
+    "--generate-key",
+    "--dev-accept-any-token",
+    "--town-port",
+    "0",
+    "--btp-port",
+    "0",
+  ], { env: { TURNPIKE_HOME: dir } });
+  try {
+    const info = JSON.parse(await town.waitForLine((l) => l.includes('"town-up"')));
+    const pid = town.child.pid;
+    // The town stops its key's worker 5 s after its last signature (cli/town_command.ts); read
+    // it after twice that, or as soon as it is gone.
+    for (let i = 0; i < 100 && workerThreads(pid) > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assertEquals(workerThreads(pid), 0, "no worker isolate runs in an idle town");
+    // An SPSP handshake: the town answers with an event its key signs (and a NIP-44 key).
+    const payer = await connectPayingClient({
+      url: `btp+ws://payer:t@127.0.0.1:${info.btpPort}`,
+      token: "t",
+      townAddress: info.ilpAddress,
+      townPubkey: info.pubkey,
+    });
+    try {
+      assert(payer.grant.destinationAccount.startsWith(info.ilpAddress));
+      assertEquals((await payer.write(payer.sign())).type, "fulfill");
+    } finally {
+      await payer.close();
+    }
   } finally {
     town.child.kill("SIGTERM");
     await town.done;
