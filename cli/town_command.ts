@@ -61,6 +61,7 @@ import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { trimFreedMemory } from "../transport/freed_memory_trim.ts";
 import { StartGarbageCollection } from "../transport/start_garbage_collection.ts";
+import { startWithSmallYoungGeneration } from "../transport/small_young_generation.ts";
 import { terminalText } from "./terminal_text.ts";
 
 /** A line of the town's log on stderr: it names peers' accounts and quotes what they sent. */
@@ -239,6 +240,9 @@ function printStarted(
 }
 
 async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
+  // Before anything is opened: the process may be replaced by itself with V8's young generation
+  // sized for a town (docs/OPERATIONS.md "Peers that do not read").
+  startWithSmallYoungGeneration();
   let config;
   let chains: Record<string, unknown> | undefined;
   let watchEveryMs: number | undefined;

@@ -100,7 +100,13 @@ export async function startSharedTownProcess(
   const runner = `${dir}/runner.ts`;
   await Deno.writeTextFile(
     runner,
-    `import { startTestTown } from "${new URL("./town_test_node.ts", import.meta.url)}";
+    `import { startWithSmallYoungGeneration } from "${new URL(
+      "../transport/small_young_generation.ts",
+      import.meta.url,
+    )}";
+// As \`town up\` starts: V8's young generation sized for a town (the process replaces itself).
+startWithSmallYoungGeneration();
+const { startTestTown } = await import("${new URL("./town_test_node.ts", import.meta.url)}");
 ${
       options.payouts === undefined
         ? ""

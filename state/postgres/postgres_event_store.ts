@@ -46,6 +46,7 @@ import {
 } from "../events/event_store.ts";
 import { eventStoreSchema } from "../events/event_store_schema.ts";
 import { createPostgresSchema, openPostgresSchema } from "./postgres_schema.ts";
+import { preparesFilterShape } from "./prepared_filter_shape.ts";
 import {
   plainInsertResults,
   type PlainInsertRow,
@@ -418,6 +419,7 @@ export class PostgresEventStore implements TownStore {
           `FROM events e WHERE ${where} ` +
           `ORDER BY e.created_at DESC, e.id COLLATE "C" ASC LIMIT $${params.length}`,
         params as Param[],
+        { prepare: preparesFilterShape(filter) },
       );
       byFilter.push(rows.map(fromRow));
     }
