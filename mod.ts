@@ -206,6 +206,7 @@ export {
   checkFulfillment,
   conditionOf,
   fulfillmentFor,
+  FulfillmentKey,
   type FulfillmentPair,
   IlpFulfillmentError,
   importFulfillmentKey,

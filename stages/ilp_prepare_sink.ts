@@ -48,6 +48,7 @@ import {
 import {
   checkFulfillment,
   fulfillmentFor,
+  type FulfillmentKey,
   importFulfillmentKey,
 } from "../protocol/ilp_fulfillment.ts";
 
@@ -169,7 +170,7 @@ function planFromPrepareChunk(chunk: PrepareChunk): Planned {
 async function planFromToon(
   chunk: ToonChunk,
   options: IlpPrepareSinkOptions,
-  key: Promise<CryptoKey> | undefined,
+  key: Promise<FulfillmentKey> | undefined,
 ): Promise<Planned> {
   if (!options.destination || options.pricePerByte === undefined || !key) {
     throw new IlpPrepareSinkInputError(
@@ -196,7 +197,7 @@ export interface PaidPrepareOptions {
   /** Base units per TOON byte. */
   pricePerByte: bigint;
   /** The SPSP shared secret: its 32 bytes, or the key {@linkcode importFulfillmentKey} made. */
-  key: Uint8Array | CryptoKey;
+  key: Uint8Array | FulfillmentKey;
   /** Overrides the amount (a blob payment; tests of underpayment). */
   amount?: bigint;
   /** Lifetime of the PREPARE. Default 30 s. */

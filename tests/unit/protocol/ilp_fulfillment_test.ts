@@ -42,3 +42,11 @@ Deno.test("secrets and fulfillments of the wrong size are refused", async () => 
   );
   await assertRejects(() => conditionOf(new Uint8Array(33)), IlpFulfillmentError);
 });
+
+Deno.test("ilp fulfillment: the per-secret key holds its derived bytes, HMAC-SHA256(secret, 'ilp_stream_fulfillment')", async () => {
+  const key = await importFulfillmentKey(secret);
+  const expected = hmac(sha256, secret, new TextEncoder().encode("ilp_stream_fulfillment"));
+  assertEquals(key.bytes, expected);
+  const data = new TextEncoder().encode("kind: 5100");
+  assertEquals((await fulfillmentFor(key, data)).fulfillment, hmac(sha256, expected, data));
+});
