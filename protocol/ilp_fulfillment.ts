@@ -28,6 +28,15 @@ export interface FulfillmentPair {
 /**
  * The per-secret HMAC key of the fulfillments ({@linkcode importFulfillmentKey}): 32 bytes,
  * `HMAC-SHA256(sharedSecret, "ilp_stream_fulfillment")`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const key = await importFulfillmentKey(new Uint8Array(32));
+ * assert.ok(key instanceof FulfillmentKey);
+ * assert.equal(key.bytes.byteLength, 32);
+ * ```
  */
 export class FulfillmentKey {
   /** The derived key's bytes. */
