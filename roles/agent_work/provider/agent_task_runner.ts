@@ -40,6 +40,7 @@ import { blobInputsOf } from "../../../protocol/job_blobs.ts";
 import { derivedBlobKey, sealBlob } from "../sealed_blob.ts";
 import { prepareAgentTaskInputs } from "./agent_task_inputs.ts";
 import type { CheckoutCache } from "./checkout_cache.ts";
+import { checkoutOverlay, checkoutToHost } from "./checkout_overlay.ts";
 import {
   AGENT_TASK_PARAM as PARAM,
   SEALED_RESULT_NAME,
@@ -82,7 +83,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
 export interface AgentTaskRunnerOptions {
   /** Per-job work dirs are here (the sandbox's `jobsRoot`; the host's files go beside). */
   jobsRoot: string;
-  sandbox: Pick<SkillSandbox, "run">;
+  /** The sandbox; its mode says whose the checkout must be (checkout_overlay.ts). */
+  sandbox: Pick<SkillSandbox, "run" | "mode">;
   /** The provider's presets, by name. */
   presets: Readonly<Record<string, AgentPreset>>;
   log?: (line: string) => void;
@@ -244,6 +246,11 @@ async function runAgentTask(
       await Deno.writeTextFile(`${hostDir}/host-agent-exit`, "0", { mode: 0o600 });
       files.push({ path: `${hostDir}/host-agent-exit`, name: "host-agent-exit" });
     }
+    // The job works on the checkout itself through an overlay, not on an unpacked copy of it.
+    const overlay = hostLog === undefined
+      ? await checkoutOverlay(hostDir, o.sandbox.mode).catch(() => undefined)
+      : undefined;
+    if (overlay !== undefined) files = files.filter((f) => f.name !== "worktree.tar");
     const budgetReached = new AbortController();
     let stoppedAt: GatewaySpend | undefined;
     const { preset } = request;
@@ -287,7 +294,9 @@ async function runAgentTask(
       files,
       signal: AbortSignal.any(signals),
       ...(gateway ? { gateway: { socketPath: gateway.socketPath, port: GATEWAY_PORT } } : {}),
+      ...(overlay ? { overlay } : {}),
     }).finally(() => reporter?.stop());
+    await checkoutToHost(hostDir, o.sandbox.mode).catch(() => {});
     const spend = gateway?.spend() ?? noSpend(request.budget);
     const refusals = gateway?.refusals() ?? [];
     const kept = await keep(o, job.jobId, hostLog ?? `${workDir}/${OUTPUTS_DIR}/agent.log`);

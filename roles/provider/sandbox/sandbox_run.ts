@@ -60,7 +60,8 @@ export async function runJob(
     throw new SkillJobError(`input is ${input.length} bytes, over the ${maxStdin}-byte limit`);
   }
   // Only a job whose sandbox is the same whatever the job: no gateway, no warm-up.
-  const key = host.pool !== undefined && job.gateway === undefined && denoCache !== "rw"
+  const key = host.pool !== undefined && job.gateway === undefined && job.overlay === undefined &&
+      denoCache !== "rw"
     ? poolKey(job, options)
     : undefined;
   if (key === undefined) return await runFresh(job, options, host, input, denoCache);
