@@ -41,6 +41,7 @@ import { derivedBlobKey, sealBlob } from "../sealed_blob.ts";
 import { prepareAgentTaskInputs } from "./agent_task_inputs.ts";
 import type { CheckoutCache } from "./checkout_cache.ts";
 import { checkoutOverlay, checkoutToHost } from "./checkout_overlay.ts";
+import { removeAgentTaskFiles, removeSocketDir, SOCKET_DIR_FILE } from "./agent_task_files.ts";
 import {
   AGENT_TASK_PARAM as PARAM,
   SEALED_RESULT_NAME,
@@ -70,8 +71,6 @@ import { OUTPUTS_DIR } from "../../provider/sandbox/sandbox_mounts.ts";
 /** The reason's code of a preset whose command could not run: the provider's failure. */
 export const PRESET_CANNOT_RUN = "preset-cannot-run";
 export { TRANSCRIPT_MAX_BYTES } from "./job_out_files.ts";
-/** In the host dir: the path of the gateway's socket dir. */
-const SOCKET_DIR_FILE = "gateway-dir";
 /** The loopback port the agent reaches its gateway on, in the job's namespace. */
 const GATEWAY_PORT = 8417;
 const HEX40 = /^[0-9a-f]{40}$/;
@@ -135,7 +134,18 @@ interface DriverReport {
 export function createAgentTaskRunner(
   options: AgentTaskRunnerOptions,
 ): { run(job: SkillJob & RunHooks): Promise<SkillOutcome> } {
-  return { run: (job) => runAgentTask(job, options) };
+  return {
+    // The host dir (the checkout: thousands of files) goes with the work dir, after the result
+    // is out (job_run.ts); a restart removes what a crash left (removeAgentTaskFiles).
+    run: (job) =>
+      runAgentTask(job, options).then(
+        (ran) => ({ ...ran, hostDirs: [`${options.jobsRoot}/${job.jobId}.agent`] }),
+        async (err) => {
+          await removeAgentTaskFiles(options.jobsRoot, job.jobId);
+          throw err;
+        },
+      ),
+  };
 }
 
 /** The request's params, checked. */
@@ -327,33 +337,8 @@ async function runAgentTask(
       o.deliveryForTests,
     );
   } finally {
-    await removeAgentTaskFiles(o.jobsRoot, job.jobId);
+    await removeSocketDir(hostDir);
   }
-}
-
-/**
- * Removes what an agent-task run keeps on the host beside its work dir (the repository in the
- * clear, the gateway's socket dir): after each run, and at a restart for a run a crash cut off.
- *
- * @example
- * ```ts
- * import { removeAgentTaskFiles } from "./agent_task_runner.ts";
- *
- * const jobsRoot = await Deno.makeTempDir();
- * await Deno.mkdir(`${jobsRoot}/job-1.agent`);
- * await removeAgentTaskFiles(jobsRoot, "job-1");
- * if (await Deno.stat(`${jobsRoot}/job-1.agent`).then(() => true, () => false)) throw new Error();
- * await Deno.remove(jobsRoot);
- * ```
- */
-export async function removeAgentTaskFiles(jobsRoot: string, jobId: string): Promise<void> {
-  const hostDir = `${jobsRoot}/${jobId}.agent`;
-  const socketDir = await Deno.readTextFile(`${hostDir}/${SOCKET_DIR_FILE}`).catch(() => "");
-  // Only a dir this runner makes: the file is the provider's own, but be strict all the same.
-  if (/^\/[^\0]*\/turnpike-gw-[A-Za-z0-9_]+$/.test(socketDir)) {
-    await Deno.remove(socketDir, { recursive: true }).catch(() => {});
-  }
-  await Deno.remove(hostDir, { recursive: true }).catch(() => {});
 }
 
 /** The run's bundle checked, sealed and left as the one output; the result JSON with its key. */

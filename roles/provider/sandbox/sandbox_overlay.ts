@@ -78,3 +78,25 @@ export function overlayDirs(
 export function overlayPathAllowed(path: string): boolean {
   return OVERLAY_PATH.test(path);
 }
+
+/**
+ * After the job: the overlay's own dirs (mode 000, made by the kernel in its work dir) opened to
+ * their owner, so that a provider that is not root can remove the work dir.
+ *
+ * @example
+ * ```ts
+ * import { releaseOverlayDirs } from "./sandbox_overlay.ts";
+ *
+ * const workDir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${workDir}/.overlay/work/work`, { recursive: true, mode: 0 });
+ * releaseOverlayDirs(workDir);
+ * await Deno.remove(workDir, { recursive: true });
+ * ```
+ */
+export function releaseOverlayDirs(workDir: string): void {
+  try {
+    for (const e of Deno.readDirSync(`${workDir}/${OVERLAY_DIR}/work`)) {
+      if (e.isDirectory) Deno.chmodSync(`${workDir}/${OVERLAY_DIR}/work/${e.name}`, 0o700);
+    }
+  } catch { /* no overlay, or gone */ }
+}

@@ -35,6 +35,7 @@ import {
   TOON_MODULE,
 } from "./sandbox_prepare.ts";
 import type { SkillJob, SkillOutcome, SkillSandboxOptions } from "./skill_sandbox.ts";
+import { releaseOverlayDirs } from "./sandbox_overlay.ts";
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const MiB = 1024 * 1024;
@@ -99,6 +100,7 @@ async function runFresh(
     try {
       Deno.removeSync(plan.fstab);
     } catch { /* already gone */ }
+    if (job.overlay !== undefined) releaseOverlayDirs(plan.workDir);
     await host.cgroupPool?.release(cgroups);
   }
 }

@@ -87,6 +87,8 @@ export interface SkillOutcome {
   workDir: string;
   /** Whether a sandbox prepared ahead ran it (sandbox_pool.ts). */
   prepared?: boolean;
+  /** A runner's host dirs of the job (an agent-task's checkout), removed with the work dir. */
+  hostDirs?: string[];
 }
 
 /** Options for {@linkcode createSkillSandbox}. */
