@@ -8,11 +8,12 @@
  *
  * On the host, before the sandbox: the sealed repository blob opened with the key of the
  * (encrypted) params, checked out with `worktreeFromBundle` into a pristine repository the agent
- * never touches, and handed to the job as a tar with the task and the two commands. The job's
+ * never touches, shown to the job as an overlay at `work/` (checkout_overlay.ts; a tar of it for a
+ * host preset), with the task and the two commands. The job's
  * gateway (agent_gateway.ts) listens on a socket beside the work dir; at the
  * budget the run is stopped.
  *
- * In the sandbox, one run of the skill's `run` (skills/agent-task/run): the worktree unpacked,
+ * In the sandbox, one run of the skill's `run` (skills/agent-task/run): the worktree found,
  * the preset's command, then `kill -KILL -1` (every other process of the job, the gateway's
  * forwarder with them: the gate has no network), the gateway closed (the driver, alone in the job,
  * posts its agent-over and waits until the socket still bound in refuses connections, or the gate
