@@ -8,11 +8,12 @@
  *
  * On the host, before the sandbox: the sealed repository blob opened with the key of the
  * (encrypted) params, checked out with `worktreeFromBundle` into a pristine repository the agent
- * never touches, and handed to the job as a tar with the task and the two commands. The job's
+ * never touches, shown to the job as an overlay at `work/` (checkout_overlay.ts; a tar of it for a
+ * host preset), with the task and the two commands. The job's
  * gateway (agent_gateway.ts) listens on a socket beside the work dir; at the
  * budget the run is stopped.
  *
- * In the sandbox, one run of the skill's `run` (skills/agent-task/run): the worktree unpacked,
+ * In the sandbox, one run of the skill's `run` (skills/agent-task/run): the worktree found,
  * the preset's command, then `kill -KILL -1` (every other process of the job, the gateway's
  * forwarder with them: the gate has no network), the gateway closed (the driver, alone in the job,
  * posts its agent-over and waits until the socket still bound in refuses connections, or the gate
@@ -40,6 +41,8 @@ import { blobInputsOf } from "../../../protocol/job_blobs.ts";
 import { derivedBlobKey, sealBlob } from "../sealed_blob.ts";
 import { prepareAgentTaskInputs } from "./agent_task_inputs.ts";
 import type { CheckoutCache } from "./checkout_cache.ts";
+import { checkoutOverlay, checkoutToHost } from "./checkout_overlay.ts";
+import { removeAgentTaskFiles, removeSocketDir, SOCKET_DIR_FILE } from "./agent_task_files.ts";
 import {
   AGENT_TASK_PARAM as PARAM,
   SEALED_RESULT_NAME,
@@ -69,8 +72,6 @@ import { OUTPUTS_DIR } from "../../provider/sandbox/sandbox_mounts.ts";
 /** The reason's code of a preset whose command could not run: the provider's failure. */
 export const PRESET_CANNOT_RUN = "preset-cannot-run";
 export { TRANSCRIPT_MAX_BYTES } from "./job_out_files.ts";
-/** In the host dir: the path of the gateway's socket dir. */
-const SOCKET_DIR_FILE = "gateway-dir";
 /** The loopback port the agent reaches its gateway on, in the job's namespace. */
 const GATEWAY_PORT = 8417;
 const HEX40 = /^[0-9a-f]{40}$/;
@@ -82,7 +83,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
 export interface AgentTaskRunnerOptions {
   /** Per-job work dirs are here (the sandbox's `jobsRoot`; the host's files go beside). */
   jobsRoot: string;
-  sandbox: Pick<SkillSandbox, "run">;
+  /** The sandbox; its mode says whose the checkout must be (checkout_overlay.ts). */
+  sandbox: Pick<SkillSandbox, "run" | "mode">;
   /** The provider's presets, by name. */
   presets: Readonly<Record<string, AgentPreset>>;
   log?: (line: string) => void;
@@ -133,7 +135,18 @@ interface DriverReport {
 export function createAgentTaskRunner(
   options: AgentTaskRunnerOptions,
 ): { run(job: SkillJob & RunHooks): Promise<SkillOutcome> } {
-  return { run: (job) => runAgentTask(job, options) };
+  return {
+    // The host dir (the checkout: thousands of files) goes with the work dir, after the result
+    // is out (job_run.ts); a restart removes what a crash left (removeAgentTaskFiles).
+    run: (job) =>
+      runAgentTask(job, options).then(
+        (ran) => ({ ...ran, hostDirs: [`${options.jobsRoot}/${job.jobId}.agent`] }),
+        async (err) => {
+          await removeAgentTaskFiles(options.jobsRoot, job.jobId);
+          throw err;
+        },
+      ),
+  };
 }
 
 /** The request's params, checked. */
@@ -244,6 +257,11 @@ async function runAgentTask(
       await Deno.writeTextFile(`${hostDir}/host-agent-exit`, "0", { mode: 0o600 });
       files.push({ path: `${hostDir}/host-agent-exit`, name: "host-agent-exit" });
     }
+    // The job works on the checkout itself through an overlay, not on an unpacked copy of it.
+    const overlay = hostLog === undefined
+      ? await checkoutOverlay(hostDir, o.sandbox.mode).catch(() => undefined)
+      : undefined;
+    if (overlay !== undefined) files = files.filter((f) => f.name !== "worktree.tar");
     const budgetReached = new AbortController();
     let stoppedAt: GatewaySpend | undefined;
     const { preset } = request;
@@ -287,7 +305,9 @@ async function runAgentTask(
       files,
       signal: AbortSignal.any(signals),
       ...(gateway ? { gateway: { socketPath: gateway.socketPath, port: GATEWAY_PORT } } : {}),
+      ...(overlay ? { overlay } : {}),
     }).finally(() => reporter?.stop());
+    await checkoutToHost(hostDir, o.sandbox.mode).catch(() => {});
     const spend = gateway?.spend() ?? noSpend(request.budget);
     const refusals = gateway?.refusals() ?? [];
     const kept = await keep(o, job.jobId, hostLog ?? `${workDir}/${OUTPUTS_DIR}/agent.log`);
@@ -318,33 +338,8 @@ async function runAgentTask(
       o.deliveryForTests,
     );
   } finally {
-    await removeAgentTaskFiles(o.jobsRoot, job.jobId);
+    await removeSocketDir(hostDir);
   }
-}
-
-/**
- * Removes what an agent-task run keeps on the host beside its work dir (the repository in the
- * clear, the gateway's socket dir): after each run, and at a restart for a run a crash cut off.
- *
- * @example
- * ```ts
- * import { removeAgentTaskFiles } from "./agent_task_runner.ts";
- *
- * const jobsRoot = await Deno.makeTempDir();
- * await Deno.mkdir(`${jobsRoot}/job-1.agent`);
- * await removeAgentTaskFiles(jobsRoot, "job-1");
- * if (await Deno.stat(`${jobsRoot}/job-1.agent`).then(() => true, () => false)) throw new Error();
- * await Deno.remove(jobsRoot);
- * ```
- */
-export async function removeAgentTaskFiles(jobsRoot: string, jobId: string): Promise<void> {
-  const hostDir = `${jobsRoot}/${jobId}.agent`;
-  const socketDir = await Deno.readTextFile(`${hostDir}/${SOCKET_DIR_FILE}`).catch(() => "");
-  // Only a dir this runner makes: the file is the provider's own, but be strict all the same.
-  if (/^\/[^\0]*\/turnpike-gw-[A-Za-z0-9_]+$/.test(socketDir)) {
-    await Deno.remove(socketDir, { recursive: true }).catch(() => {});
-  }
-  await Deno.remove(hostDir, { recursive: true }).catch(() => {});
 }
 
 /** The run's bundle checked, sealed and left as the one output; the result JSON with its key. */

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { removeAgentTaskFiles } from "../../agent_work/provider/agent_task_runner.ts";
+import { removeAgentTaskFiles } from "../../agent_work/provider/agent_task_files.ts";
 import { keepLeftTranscript } from "../../agent_work/provider/kept_transcript.ts";
 import { parseIlpInvoice } from "../../../protocol/ilp_invoice.ts";
 import {

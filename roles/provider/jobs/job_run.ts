@@ -229,6 +229,7 @@ async function classify(outcome: SkillOutcome, o: JobRunOptions): Promise<JobRun
     return { status: "failed", reason: err.message, code: "result-too-large" };
   } finally {
     o.removeLater(outcome.workDir);
+    for (const dir of outcome.hostDirs ?? []) o.removeLater(dir);
   }
   if (outcome.status === "cancelled") return { status: "cancelled" };
   const tail = stderrTail(outcome.stderrTail);

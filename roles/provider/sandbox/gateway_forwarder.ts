@@ -98,9 +98,12 @@ async function relay(client: Deno.TcpConn, socketPath: string): Promise<void> {
 export interface CloseGatewayOptions {
   /** The gateway's Unix socket, as the sandbox shows it. */
   socketPath: string;
-  /** Connection attempts before giving up; default 100, one every `retryMs`. */
+  /** Connection attempts before giving up; default 1000, one every `retryMs` (10 s in all). */
   attempts?: number;
-  /** Pause between attempts; default 100 ms. */
+  /**
+   * Pause between attempts; default 10 ms: the gateway stops listening right after its answer,
+   * and the gate waits for this (docs/SKILLS.md "agent-task").
+   */
   retryMs?: number;
 }
 
@@ -125,7 +128,7 @@ const AGENT_OVER_PATH = "/turnpike/agent-over";
 export async function closeGateway(options: CloseGatewayOptions): Promise<boolean> {
   const request = `POST ${AGENT_OVER_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
     "Content-Length: 0\r\nConnection: close\r\n\r\n";
-  for (let attempt = 0; attempt < (options.attempts ?? 100); attempt++) {
+  for (let attempt = 0; attempt < (options.attempts ?? 1000); attempt++) {
     let conn: Deno.UnixConn;
     try {
       conn = await Deno.connect({ transport: "unix", path: options.socketPath });
@@ -141,7 +144,7 @@ export async function closeGateway(options: CloseGatewayOptions): Promise<boolea
     try {
       conn.close();
     } catch { /* closed already */ }
-    await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 100));
+    await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 10));
   }
   return false;
 }

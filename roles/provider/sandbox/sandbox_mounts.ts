@@ -18,6 +18,9 @@
  *     <extra reads>           paths the manifest asks for and the operator allows, read-only
  *     /opt/turnpike/gateway   with a model gateway: its socket and forwarder, read-only
  *                             (roles/provider/sandbox/sandbox_gateway.ts)
+ *     /tmp/job/<dir>          with an overlay (an agent-task's checkout): the host's directory as
+ *                             the lower layer, never written; the job's writes go to the upper
+ *                             layer in its work dir's `.overlay/`, which is hidden from it
  *
  * Nothing else of the host exists in there: not the state dir, not the home dir, not a
  * passphrase file, not the daemon sockets under /run. Hidden paths that a bound directory
@@ -37,6 +40,8 @@ export const SANDBOX_WORK_DIR = "/tmp/job";
 export const INPUTS_DIR = "inputs";
 /** In the work dir: files the skill leaves for the result (TURNPIKE_OUTPUTS). */
 export const OUTPUTS_DIR = "out";
+/** In the work dir: an overlay's upper layer and work dir (hidden from the job). */
+export const OVERLAY_DIR = ".overlay";
 /** The sandbox's own tree inside the job's root (Deno, its cache, the gateway). */
 export const SANDBOX_TREE = "/opt/turnpike";
 /** The directory holding the running Deno binary inside the sandbox (first on PATH). */
@@ -106,6 +111,11 @@ export interface SandboxFstabOptions {
    * connecting to it is no write), e.g. the model gateway's (roles/provider/sandbox/sandbox_gateway.ts).
    */
   binds?: readonly { source: string; target: string }[];
+  /**
+   * A host directory shown writable at `<work dir>/<dir>` through an overlay: `upper` and `work`
+   * are the overlay's own dirs, inside the job's work dir (its writes count in its disk).
+   */
+  overlay?: { lower: string; upper: string; work: string; dir: string };
   /** The skills' Deno cache: host dir and mode; absent without one. */
   denoCache?: { dir: string; mode: "ro" | "rw" };
   /** Hidden paths that exist (resolved). */
@@ -188,6 +198,25 @@ export function buildSandboxFstab(o: SandboxFstabOptions): string {
   bind(o.skillDir, o.skillDir, true);
   for (const p of o.readPaths ?? []) bind(p, p, true);
   for (const b of o.binds ?? []) bind(b.source, b.target, true);
+
+  if (o.overlay !== undefined) {
+    const { lower, upper, work, dir } = o.overlay;
+    mounts.push({
+      source: "turnpike-overlay",
+      target: `${SANDBOX_WORK_DIR}/${dir}`,
+      type: "overlay",
+      opts: `lowerdir=${lower},upperdir=${upper},workdir=${work}`,
+      rank: 0,
+    });
+    // The layers' own dirs: written behind the overlay's back, what it shows is undefined.
+    mounts.push({
+      source: "turnpike-hidden",
+      target: `${SANDBOX_WORK_DIR}/${OVERLAY_DIR}`,
+      type: "tmpfs",
+      opts: "size=4096,mode=0",
+      rank: 1,
+    });
+  }
 
   // Hide only what some bind would otherwise show: the rest does not exist in the new root.
   const binds = mounts.filter((m) => m.type === "none");

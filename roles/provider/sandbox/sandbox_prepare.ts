@@ -26,6 +26,7 @@ import type { PreparedSandboxPool } from "./sandbox_pool.ts";
 import type { JobCgroups } from "./sandbox_limits.ts";
 import type { SandboxLimits, SandboxMode } from "./sandbox_probe.ts";
 import type { SkillJob, SkillOutcome, SkillSandboxOptions } from "./skill_sandbox.ts";
+import { overlayDirs } from "./sandbox_overlay.ts";
 
 /**
  * The running Deno: bound at SANDBOX_DENO_BIN_DIR/deno, that dir first on PATH.
@@ -237,6 +238,7 @@ export function prepareJob(
     }
   }
   freshWorkDir(workDir, host.mode, job.files ?? []);
+  const overlay = job.overlay && overlayDirs(workDir, host.mode, job.overlay);
   const refusal = permissionRefusal(job.manifest, options);
   if (refusal !== null) {
     return { refusal: emptyOutcome("denied", refusal, workDir) };
@@ -269,6 +271,7 @@ export function prepareJob(
         ? undefined
         : { dir: host.denoCacheDir, mode: denoCache },
       hidden: hiddenPaths([...options.hiddenPaths, options.jobsRoot]),
+      overlay,
       tmpBytes: Math.min(options.tmpBytes ?? 256 * MiB, job.manifest.memoryBytes),
     }),
     { mode: 0o600 },

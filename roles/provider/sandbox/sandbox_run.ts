@@ -35,6 +35,7 @@ import {
   TOON_MODULE,
 } from "./sandbox_prepare.ts";
 import type { SkillJob, SkillOutcome, SkillSandboxOptions } from "./skill_sandbox.ts";
+import { releaseOverlayDirs } from "./sandbox_overlay.ts";
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const MiB = 1024 * 1024;
@@ -60,7 +61,8 @@ export async function runJob(
     throw new SkillJobError(`input is ${input.length} bytes, over the ${maxStdin}-byte limit`);
   }
   // Only a job whose sandbox is the same whatever the job: no gateway, no warm-up.
-  const key = host.pool !== undefined && job.gateway === undefined && denoCache !== "rw"
+  const key = host.pool !== undefined && job.gateway === undefined && job.overlay === undefined &&
+      denoCache !== "rw"
     ? poolKey(job, options)
     : undefined;
   if (key === undefined) return await runFresh(job, options, host, input, denoCache);
@@ -98,6 +100,7 @@ async function runFresh(
     try {
       Deno.removeSync(plan.fstab);
     } catch { /* already gone */ }
+    if (job.overlay !== undefined) releaseOverlayDirs(plan.workDir);
     await host.cgroupPool?.release(cgroups);
   }
 }

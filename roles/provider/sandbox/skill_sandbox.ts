@@ -87,6 +87,8 @@ export interface SkillOutcome {
   workDir: string;
   /** Whether a sandbox prepared ahead ran it (sandbox_pool.ts). */
   prepared?: boolean;
+  /** A runner's host dirs of the job (an agent-task's checkout), removed with the work dir. */
+  hostDirs?: string[];
 }
 
 /** Options for {@linkcode createSkillSandbox}. */
@@ -152,6 +154,20 @@ export interface SkillJob {
   signal?: AbortSignal;
   /** The job's model gateway (agent_gateway.ts), reached on its loopback; never with network. */
   gateway?: SandboxGateway;
+  /**
+   * A host directory the job sees, writable, at `<work dir>/<dir>` without a copy being made: an
+   * overlay whose lower layer is `lower` (never written: the job's writes go to an upper layer in
+   * its own work dir, counted in its disk and removed with it). sandbox_mounts.ts.
+   */
+  overlay?: SandboxOverlay;
+}
+
+/** {@linkcode SkillJob.overlay}. */
+export interface SandboxOverlay {
+  /** The host directory shown (absolute; letters, digits, `._/-` only). */
+  lower: string;
+  /** Its name in the work dir (a safe file name, as an input file's). */
+  dir: string;
 }
 
 /** A sandbox that runs jobs. */
