@@ -29,12 +29,9 @@ const encoder = new TextEncoder();
  * Replaces this process with itself started with a small young generation, unless the flag is
  * set already; returns only when it was set already or could not be (false then).
  *
- * @example
- * ```ts ignore
- * import { startWithSmallYoungGeneration } from "./small_young_generation.ts";
- * // First thing in `town up`: the rest runs in the replaced process.
- * startWithSmallYoungGeneration();
- * ```
+ * It replaces the process that calls it: no example that runs here:
+ * tests/unit/transport/small_young_generation_test.ts (first thing in `town up`; the rest runs in
+ * the replaced process).
  */
 export function startWithSmallYoungGeneration(options: SmallYoungGenerationOptions = {}): boolean {
   const flags = envFlags();
