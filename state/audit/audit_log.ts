@@ -200,7 +200,9 @@ export class AuditLog {
     }
     await this.#run(["add", "-A", "."]);
     if (await this.#hasStaged()) {
-      await this.#commit("turnpike: recover state startup\n");
+      // Another process of this profile (a running node) may commit the same files between the
+      // add and this commit: then there is nothing left to commit, which is not a failure.
+      await this.#commit("turnpike: recover state startup\n", { allowNothing: true });
     }
     this.#ignoredRe = (await Deno.readTextFile(`${this.dir}/.gitignore`)).split("\n")
       .map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#") && !l.startsWith("!"))
