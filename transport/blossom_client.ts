@@ -205,7 +205,7 @@ export interface DownloadBlobOptions {
 
 /**
  * Downloads a blob to a file, hashing on the way; the file appears only when the bytes match
- * `sha256` and stay within `maxBytes` (written to `<to>.part` first, then renamed).
+ * `sha256` and stay within `maxBytes` (written to `<to>.<random>.part` first, then renamed).
  *
  * @example
  * ```ts
@@ -238,7 +238,9 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ size: numb
     await response.body.cancel();
     throw new BlossomError(413, `blob of ${declared} bytes is over the limit of ${o.maxBytes}`);
   }
-  const part = `${o.to}.part`;
+  // A name of its own: two jobs fetching the same blob into one cache at once would otherwise
+  // write one file and the second rename would find it gone (both renames give the same bytes).
+  const part = `${o.to}.${crypto.randomUUID().slice(0, 8)}.part`;
   const hasher = createStreamingSha256();
   const file = await Deno.open(part, { write: true, create: true, truncate: true, mode: 0o600 });
   let size = 0;
