@@ -193,15 +193,12 @@ export class AuditLog {
         "--cached",
         "--ignore-unmatch",
         "--",
-        ...added.map(
-          (p) => p.replace(/\/$/, ""),
-        ),
+        ...added.map((p) => p.replace(/\/$/, "")),
       ]);
     }
     await this.#run(["add", "-A", "."]);
     if (await this.#hasStaged()) {
-      // Another process of this profile (a running node) may commit the same files between the
-      // add and this commit: then there is nothing left to commit, which is not a failure.
+      // allowNothing: a running node of the profile may have committed them since the add.
       await this.#commit("turnpike: recover state startup\n", { allowNothing: true });
     }
     this.#ignoredRe = (await Deno.readTextFile(`${this.dir}/.gitignore`)).split("\n")
