@@ -173,12 +173,14 @@ Deno.test("provider blob inputs: SIGKILLed mid-download, restarted: the job comp
     const blob = await w.project(40_000_000);
     const job = await w.alice.post(ciJob(provider, blob));
     const paid = w.alice.payInvoice(await w.alice.waitFor(feedbackOf(job.id, "payment-required")));
-    const part = `${w.root}/state/blob-cache/${blob.sha256}.part`;
-    await waitUntil(
-      () => Deno.stat(part).then(() => true, () => false),
-      30_000,
-      "the download in progress",
-    );
+    // A download writes `<hash>.<random>.part` (its own part file), renamed when whole.
+    const downloading = async () => {
+      for await (const e of Deno.readDir(`${w.root}/state/blob-cache`)) {
+        if (e.name.startsWith(`${blob.sha256}.`) && e.name.endsWith(".part")) return true;
+      }
+      return false;
+    };
+    await waitUntil(() => downloading().catch(() => false), 30_000, "the download in progress");
     node.child.kill("SIGKILL");
     await node.done;
     assertEquals((await paid).reply.type, "fulfill");
