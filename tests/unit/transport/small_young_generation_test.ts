@@ -58,9 +58,10 @@ Deno.test({
     assertEquals(second.pid, first.pid);
     assertEquals(second.args, ["one", "two words"]);
     assertEquals(second.flags, "--max-semi-space-size=4");
-    // V8's default let the new space reach 64 MiB in this loop; 4 MiB semi spaces keep it at 8-16.
-    const { newSpaceMiB } = JSON.parse(lines[2]);
-    assert(newSpaceMiB <= 16, `new space ${newSpaceMiB} MiB`);
+    // The flag's effect on memory is not asserted here: V8's new space, sampled in this loop,
+    // ranged 15-58 MiB at 4 MiB semi spaces from run to run (64-85 without), no bound to test.
+    // The town's RSS under a read flood is: tests/e2e/town_read_flood_memory_test.ts.
+    assert(JSON.parse(lines[2]).newSpaceMiB > 0, lines[2]);
   },
 });
 
