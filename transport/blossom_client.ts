@@ -10,6 +10,7 @@
  * @module
  */
 import { HttpStatusError } from "../protocol/http_status_error.ts";
+import { TransportError } from "./transport_error.ts";
 import { createStreamingSha256 } from "../protocol/streaming_sha256.ts";
 import { authorizationHeader } from "../protocol/blob_authorization.ts";
 import { type BlobDescriptor, parseBlobDescriptor } from "../protocol/blob_descriptor.ts";
@@ -22,6 +23,17 @@ export type TransferProgress = (done: number, total: number) => void;
 /** A Blossom request that failed; `status` is the HTTP status (0: no answer). */
 export class BlossomError extends HttpStatusError {
   override name = "BlossomError";
+}
+
+/**
+ * A download's bytes could not be written here (the disk full, the folder gone): the fault of
+ * the machine that downloads, not of the server or of whoever named the blob.
+ */
+export class BlobWriteError extends TransportError {
+  override name = "BlobWriteError";
+  constructor(path: string, cause: unknown) {
+    super(`cannot write ${path}: ${(cause as Error).message}`, { cause });
+  }
 }
 
 /** What a `HEAD /<sha256>` found. */
@@ -229,6 +241,7 @@ export interface DownloadBlobOptions {
  * }
  * ```
  * @throws {BlossomError} 404 missing, 413 too large, 422 hash mismatch, others as answered.
+ * @throws {BlobWriteError} when the bytes cannot be written to `to`.
  */
 export async function downloadBlob(o: DownloadBlobOptions): Promise<{ size: number }> {
   const response = await request(o.url, { signal: o.signal });
@@ -242,7 +255,10 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ size: numb
   // write one file and the second rename would find it gone (both renames give the same bytes).
   const part = `${o.to}.${crypto.randomUUID().slice(0, 8)}.part`;
   const hasher = createStreamingSha256();
-  const file = await Deno.open(part, { write: true, create: true, truncate: true, mode: 0o600 });
+  const file = await Deno.open(part, { write: true, create: true, truncate: true, mode: 0o600 })
+    .catch((err) => {
+      throw new BlobWriteError(part, err);
+    });
   let size = 0;
   try {
     const total = Number.isFinite(declared) ? declared : 0;
@@ -255,7 +271,11 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ size: numb
       hasher.update(chunk);
       // writeSync: an async write op per body chunk is an order of magnitude slower here
       // (state/blobs/blob_store.ts has the figures).
-      for (let at = 0; at < chunk.byteLength;) at += file.writeSync(chunk.subarray(at));
+      try {
+        for (let at = 0; at < chunk.byteLength;) at += file.writeSync(chunk.subarray(at));
+      } catch (err) {
+        throw new BlobWriteError(part, err);
+      }
       report(size, total);
     }
     o.onProgress?.(size, total);
@@ -266,15 +286,20 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ size: numb
         `sha256 mismatch: expected ${o.sha256}, the bytes hash to ${digest}`,
       );
     }
-    await file.sync();
+    await file.sync().catch((err) => {
+      throw new BlobWriteError(part, err);
+    });
   } catch (err) {
     file.close();
     await Deno.remove(part).catch(() => {});
-    if (err instanceof BlossomError) throw err;
+    if (err instanceof BlossomError || err instanceof BlobWriteError) throw err;
     throw new BlossomError(0, `GET ${o.url}: ${(err as Error).message}`, { cause: err });
   }
   file.close();
-  await Deno.rename(part, o.to);
+  await Deno.rename(part, o.to).catch(async (err) => {
+    await Deno.remove(part).catch(() => {});
+    throw new BlobWriteError(o.to, err);
+  });
   return { size };
 }
 

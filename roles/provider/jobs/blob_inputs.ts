@@ -21,6 +21,7 @@
 import { RoleError } from "../../role_error.ts";
 import { blobInputsOf, type JobBlobInput } from "../../../protocol/job_blobs.ts";
 import {
+  BlobWriteError,
   BlossomError,
   downloadBlob,
   headBlobUrl,
@@ -218,12 +219,15 @@ export async function checkBlobInputs(
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  * @throws {BlobInputError} with the reason (missing, too large, sha256 mismatch) from every URL.
+ * @throws {BlobWriteError} when the cache cannot hold it (this machine's fault, not the blob's).
  */
 export async function fetchBlobInputs(
   inputs: readonly JobBlobInput[],
   o: BlobInputOptions & { cacheDir: string },
 ): Promise<{ path: string; name: string }[]> {
-  await Deno.mkdir(o.cacheDir, { recursive: true, mode: 0o700 });
+  await Deno.mkdir(o.cacheDir, { recursive: true, mode: 0o700 }).catch((err) => {
+    throw new BlobWriteError(o.cacheDir, err);
+  });
   const files: { path: string; name: string }[] = [];
   for (const input of inputs) {
     const path = `${o.cacheDir}/${input.sha256}`;
@@ -245,6 +249,8 @@ export async function fetchBlobInputs(
             });
             return;
           } catch (err) {
+            // This disk's failure, not the blob's nor its servers': the caller's to answer for.
+            if (err instanceof BlobWriteError) throw err;
             if (isPassing(err)) passing++;
             why.push(err instanceof BlossomError ? err.message : String(err));
             // Over the limit is over it wherever the bytes come from.

@@ -17,6 +17,7 @@ import type { SkillEntry } from "../skills/skill_catalog.ts";
 import type { SkillJob, SkillOutcome } from "../sandbox/skill_sandbox.ts";
 import { OUTPUTS_DIR } from "../sandbox/sandbox_mounts.ts";
 import { BlobInputError, checkBlobInputs, fetchBlobInputs } from "./blob_inputs.ts";
+import { BlobWriteError } from "../../../transport/blossom_client.ts";
 import { keepJobOutputs, ResultTooLargeError } from "./result_outputs.ts";
 import { stderrTail } from "./stderr_tail.ts";
 
@@ -169,6 +170,15 @@ export async function runJob(o: JobRunOptions): Promise<JobRunOutcome> {
     const blobs = await checkBlobInputs(tags, { maxBytes: o.maxInputBytes });
     files = await fetchBlobInputs(blobs, { maxBytes: o.maxInputBytes, cacheDir: o.blobCacheDir });
   } catch (err) {
+    // The provider's own disk failing its blob cache is its failure: the deposit comes back
+    // (docs/PROTOCOL.md "Whose each failure is").
+    if (err instanceof BlobWriteError) {
+      return {
+        status: "failed",
+        reason: `input blobs not stored: ${err.message}`,
+        code: "sandbox-error",
+      };
+    }
     const reason = err instanceof BlobInputError
       ? err.message
       : `cannot read the request: ${(err as Error).message}`;

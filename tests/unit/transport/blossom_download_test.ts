@@ -1,5 +1,5 @@
-import { assertEquals } from "../../../harness/assert.ts";
-import { downloadBlob } from "../../../transport/blossom_client.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
+import { BlobWriteError, BlossomError, downloadBlob } from "../../../transport/blossom_client.ts";
 import { createHash } from "node:crypto";
 
 Deno.test("two downloads of the same blob into one file at once both succeed with its bytes", async () => {
@@ -29,6 +29,27 @@ Deno.test("two downloads of the same blob into one file at once both succeed wit
     const left = [];
     for await (const e of Deno.readDir(dir)) left.push(e.name);
     assertEquals(left, [sha256]);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a download whose bytes cannot be written here fails as this machine's (BlobWriteError), not the server's", async () => {
+  const body = new TextEncoder().encode("a project");
+  const sha256 = createHash("sha256").update(body).digest("hex");
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    () => new Response(body),
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/${sha256}`;
+    const err = await downloadBlob({ url, to: `${dir}/gone/${sha256}`, sha256, maxBytes: 1024 })
+      .then(() => undefined, (e) => e);
+    assert(err instanceof BlobWriteError, `${err}`);
+    assert(!(err instanceof BlossomError));
+    assertEquals([...Deno.readDirSync(dir)], []);
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });

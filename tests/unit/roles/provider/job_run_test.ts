@@ -12,6 +12,7 @@ import { parseSkillManifest } from "../../../../roles/provider/skills/skill_mani
 import type { SkillEntry } from "../../../../roles/provider/skills/skill_catalog.ts";
 import { encodeEventToon } from "../../../../protocol/toon_codec.ts";
 import { blobInputTags } from "../../../../protocol/job_blobs.ts";
+import { createHash } from "node:crypto";
 
 const request = (tags: string[][] = []) =>
   encodeEventToon({
@@ -150,6 +151,29 @@ Deno.test("job run: a blob input that cannot be reached fails the job, unrun", a
     const outcome = await runJob(w.options(skill, { input: () => Promise.resolve(request(tags)) }));
     assertEquals(outcome.status, "failed");
     if (outcome.status === "failed") assertStringIncludes(outcome.reason, "cannot be reached");
+    assertEquals(w.removed.length, 0);
+  });
+});
+
+Deno.test("job run: a blob input the provider's own cache cannot store is the provider's failure (sandbox-error), not the requester's", async () => {
+  await withWorld(async (w) => {
+    const skill = await w.skill("never", "#!/bin/sh\nexit 0\n");
+    const body = new TextEncoder().encode("a project");
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    await using server = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", onListen() {} },
+      () => new Response(body),
+    );
+    const tags = blobInputTags({ url: `http://127.0.0.1:${server.addr.port}/${sha256}`, sha256 });
+    // The cache's place is taken by a file: the provider's disk, not the blob, is at fault.
+    await Deno.mkdir(`${w.root}/state`, { recursive: true });
+    await Deno.writeTextFile(`${w.root}/state/blob-cache`, "not a folder");
+    const outcome = await runJob(w.options(skill, { input: () => Promise.resolve(request(tags)) }));
+    assertEquals(outcome.status, "failed");
+    if (outcome.status === "failed") {
+      assertEquals(outcome.code, "sandbox-error", outcome.reason);
+      assertStringIncludes(outcome.reason, "input blobs not stored");
+    }
     assertEquals(w.removed.length, 0);
   });
 });
