@@ -23,6 +23,7 @@ import { blobOutputsOf } from "../../protocol/job_blobs.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import { fetchBlobFromTowns } from "./town_blob_fetch.ts";
+import { BlobWriteError } from "../../transport/blossom_client.ts";
 import { sealedBlobMax } from "../agent_work/requester/sealed_result.ts";
 import { keepDeliveryProof, openDelivery } from "../agent_work/delivery_proof.ts";
 
@@ -88,6 +89,9 @@ export async function checkBeforePaying(
         to: sealedPath(o.stateDir, o.id, c.name),
       });
     } catch (err) {
+      // This disk's failure is not the provider's: thrown, the job waits for its result again
+      // (read again when the node restarts) rather than declining a delivery that may be good.
+      if (err instanceof BlobWriteError) throw err;
       return `the committed blob ${c.name} (${c.sealed}): ${(err as Error).message}`;
     }
   }

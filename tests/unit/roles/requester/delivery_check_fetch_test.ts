@@ -101,3 +101,24 @@ Deno.test("before paying a delivery, a sealed blob whose tag states more than a 
     }
   });
 });
+
+Deno.test("before paying a delivery, the requester's own disk failing to store its sealed blob throws (the job waits) instead of refusing the provider's delivery", async () => {
+  await withTempDir(async (stateDir) => {
+    const sealed = crypto.getRandomValues(new Uint8Array(5_000));
+    const sha256 = sha256Hex(sealed);
+    const town = countingServer(new Map([[sha256, sealed]]));
+    try {
+      const event = resultEvent({ url: `${town.url}/${sha256}`, sha256, size: sealed.length });
+      // A folder, not empty, where the blob goes: the rename into place fails on this disk.
+      await Deno.mkdir(`${stateDir}/results/${JOB}/result.bundle.sealed/taken`, {
+        recursive: true,
+      });
+      const outcome = await checkBeforePaying({ stateDir, id: JOB, event, towns: [town.url] })
+        .then((refused) => ({ refused }), (err: Error) => ({ thrown: err.name }));
+      assertEquals(outcome, { thrown: "BlobWriteError" });
+      assertEquals(town.hits, [sha256]);
+    } finally {
+      await town.close();
+    }
+  });
+});
