@@ -26,6 +26,7 @@ import { readBundleHeader } from "./bundle_header.ts";
 import { treeExpandedSize } from "./expanded_size.ts";
 import { runGit } from "./git_command.ts";
 import { BASE_REF, DEFAULT_REPOSITORY_BUNDLE_MAX } from "./repository_bundle.ts";
+import { type CheckoutSeed, seedCheckout, unseedCheckout } from "./seeded_checkout.ts";
 
 /**
  * Bytes a checkout may write by default: half the agent-task skill's 4 GiB work dir, since the
@@ -70,6 +71,11 @@ export interface WorktreeFromBundleOptions {
   maxCheckoutBytes?: number;
   /** Milliseconds each git command may run. */
   timeoutMs?: number;
+  /**
+   * Checkouts of other bases to start from, best first (seeded_checkout.ts): the first whose base
+   * the bundle holds gives its files, and only those that differ are written.
+   */
+  seeds?: readonly CheckoutSeed[];
 }
 
 /** The worktree made. */
@@ -84,6 +90,8 @@ export interface BundleWorktree {
   commits: number;
   /** The commits marked shallow (their parents were not in the bundle). */
   shallow: string[];
+  /** The seed its files started from, when one was used. */
+  seed?: CheckoutSeed;
 }
 
 /**
@@ -114,6 +122,7 @@ export async function worktreeFromBundle(
   }
   const existed = await Deno.stat(dir).then(() => true, () => false);
   let shallow: string[];
+  let seed: CheckoutSeed | undefined;
   try {
     await runGit(["init", "-q", `--initial-branch=${branch}`, dir], { timeoutMs });
     const absBundle = await Deno.realPath(bundlePath);
@@ -135,12 +144,24 @@ export async function worktreeFromBundle(
       await runGit(["config", key, value], { dir, timeoutMs });
     }
     await runGit(["config", "commit.gpgSign", "false"], { dir, timeoutMs });
+    // The job sees the files through an overlay, and a seeded checkout as hard links: both
+    // change inodes and ctimes, which would make git hash every file again at its first command.
+    await runGit(["config", "core.checkStat", "minimal"], { dir, timeoutMs });
     await treeExpandedSize(base, {
       dir,
       limit: options.maxCheckoutBytes ?? DEFAULT_CHECKOUT_MAX,
       timeoutMs,
     });
-    await runGit(["reset", "-q", "--hard", base], { dir, timeoutMs });
+    seed = options.seeds === undefined
+      ? undefined
+      : await seedCheckout({ dir, seeds: options.seeds, timeoutMs });
+    await runGit(["reset", "-q", "--hard", base], { dir, timeoutMs }).catch(async (err) => {
+      if (seed === undefined) throw err;
+      // The seed misled the reset: its files dropped, and the base written whole.
+      seed = undefined;
+      await unseedCheckout(dir);
+      await runGit(["reset", "-q", "--hard", base], { dir, timeoutMs });
+    });
   } catch (err) {
     // Leave no half-made repository: the whole directory if it was made here, else its .git.
     await Deno.remove(existed ? `${dir}/.git` : dir, { recursive: true }).catch(() => {});
@@ -149,7 +170,7 @@ export async function worktreeFromBundle(
   const commits = Number(
     (await runGit(["rev-list", "--count", base], { dir, timeoutMs })).stdout.trim(),
   );
-  return { dir, base, branch, commits, shallow };
+  return { dir, base, branch, commits, shallow, ...(seed ? { seed } : {}) };
 }
 
 /** Writes `.git/shallow`: the unbundled commits whose parents are not in the repository. */

@@ -61,6 +61,8 @@ export async function prepareAgentTaskInputs(
       base: r.base,
       dir: `${hostDir}/pristine`,
       maxCheckoutBytes,
+      // A base new here starts from a cached checkout of one it descends from: fewer writes.
+      seeds: await cache?.seeds(),
     });
   }
   const protectedFiles = r.protect.length === 0 ? [] : await protectedPathInputs({

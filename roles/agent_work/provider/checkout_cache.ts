@@ -22,9 +22,12 @@
  */
 import { createStreamingSha256 } from "../../../protocol/streaming_sha256.ts";
 import { type CachedEntry, evictLeastUsed } from "../least_used_eviction.ts";
+import type { CheckoutSeed } from "../seeded_checkout.ts";
 
 /** The cache's folder in a provider's state dir: `<state dir>/agent-checkouts`. */
 export const CHECKOUT_CACHE_DIR = "agent-checkouts";
+/** Entries offered as seeds of a new base's checkout at most (the most recently used). */
+export const MAX_CHECKOUT_SEEDS = 8;
 /** Bytes the cached checkouts take at most by default (least recently used go first). */
 export const DEFAULT_CHECKOUT_CACHE_MAX_BYTES = 2 * 1024 * 1024 * 1024;
 
@@ -53,6 +56,12 @@ export interface CheckoutCache {
   take(key: CheckoutKey, hostDir: string, maxTarBytes: number): Promise<boolean>;
   /** Keeps a copy of `hostDir`'s checked `pristine/` and `worktree.tar` (best effort). */
   keep(key: CheckoutKey, hostDir: string): Promise<void>;
+  /**
+   * The entries' checkouts and bases, most recently used first, at most
+   * {@linkcode MAX_CHECKOUT_SEEDS}: where a new base's checkout may start from
+   * (roles/agent_work/seeded_checkout.ts).
+   */
+  seeds(): Promise<CheckoutSeed[]>;
 }
 
 /**
@@ -111,6 +120,7 @@ export function openCheckoutCache(o: CheckoutCacheOptions): CheckoutCache {
         await Deno.link(`${hostDir}/worktree.tar`, `${tmp}/worktree.tar`).catch(() =>
           Deno.copyFile(`${hostDir}/worktree.tar`, `${tmp}/worktree.tar`)
         );
+        await Deno.writeTextFile(`${tmp}/base`, k.base);
         await Deno.rename(tmp, entry);
       } catch {
         // Another job kept the same one first, or the disk is full: this job is not the worse.
@@ -118,6 +128,24 @@ export function openCheckoutCache(o: CheckoutCacheOptions): CheckoutCache {
         return;
       }
       await evict(o.dir, maxBytes);
+    },
+    async seeds() {
+      const found: (CheckoutSeed & { used: number })[] = [];
+      try {
+        for await (const e of Deno.readDir(o.dir)) {
+          if (e.name.startsWith(".")) continue;
+          const entry = `${o.dir}/${e.name}`;
+          const base = await Deno.readTextFile(`${entry}/base`).catch(() => undefined);
+          const used = (await Deno.stat(entry).catch(() => undefined))?.mtime?.getTime();
+          if (base !== undefined && used !== undefined) {
+            found.push({ dir: `${entry}/pristine`, base: base.trim(), used });
+          }
+        }
+      } catch {
+        return [];
+      }
+      found.sort((a, b) => b.used - a.used);
+      return found.slice(0, MAX_CHECKOUT_SEEDS).map(({ dir, base }) => ({ dir, base }));
     },
   };
 }
