@@ -11,6 +11,7 @@
  * @module
  */
 import { connectPayingClient } from "../harness/town_test_node.ts";
+import { startCheckoutTown, type TownUpLine } from "../harness/checkout_process.ts";
 
 const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const other = Deno.args[0] || undefined;
@@ -23,7 +24,7 @@ interface Run {
   secondMs: number;
 }
 
-async function handshakeMs(info: { btpPort: number; ilpAddress: string; pubkey: string }) {
+async function handshakeMs(info: TownUpLine) {
   const t0 = performance.now();
   const payer = await connectPayingClient({
     url: `btp+ws://p${crypto.randomUUID().slice(0, 8)}:t@127.0.0.1:${info.btpPort}`,
@@ -37,52 +38,19 @@ async function handshakeMs(info: { btpPort: number; ilpAddress: string; pubkey: 
 }
 
 async function oneRun(checkout: string): Promise<Run> {
-  const dir = await Deno.makeTempDir({ prefix: "idle_first_sign_" });
-  const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      `${checkout}/deno.json`,
-      `${checkout}/cli.ts`,
-      "--state-dir",
-      dir,
-      "--json",
-      "town",
-      "up",
-      "--generate-key",
-      "--dev-accept-any-token",
-      "--town-port",
-      "0",
-      "--btp-port",
-      "0",
-    ],
-    stdout: "piped",
-    stderr: "null",
-    env: { TURNPIKE_HOME: dir },
-  }).spawn();
+  const stateDir = await Deno.makeTempDir({ prefix: "idle_first_sign_" });
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("the town ended before its first line");
-      text += value;
-    }
-    const startMs = performance.now() - t0;
-    void (async () => {
-      while (!(await reader.read()).done) { /* drain */ }
-    })().catch(() => {});
-    const info = JSON.parse(text.split("\n")[0]);
+    await using town = await startCheckoutTown({
+      checkout,
+      stateDir,
+      townArgs: ["--dev-accept-any-token"],
+    });
     await new Promise((r) => setTimeout(r, idleS * 1000));
-    const firstMs = await handshakeMs(info);
-    const secondMs = await handshakeMs(info);
-    return { startMs, firstMs, secondMs };
+    const firstMs = await handshakeMs(town.info);
+    const secondMs = await handshakeMs(town.info);
+    return { startMs: town.startMs, firstMs, secondMs };
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
   }
 }
 

@@ -24,6 +24,11 @@ import { freshDatabase } from "../harness/postgres_database.ts";
 import { createMnemonic } from "../identity/mnemonic.ts";
 import { createWalletRecord } from "../identity/wallet.ts";
 import { walletFilePath, writeWalletFile } from "../identity/wallet_file.ts";
+import {
+  type CheckoutProcess,
+  startCheckoutProcess,
+  startCheckoutTown,
+} from "../harness/checkout_process.ts";
 
 const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const other = Deno.args[0] || undefined;
@@ -91,70 +96,41 @@ async function baselineProgram(checkout: string, withTown: boolean): Promise<str
   return path;
 }
 
-/** Starts `deno <args>`, waits for its first line, idles `idleS` s and reads its figures. */
-async function idleFigures(args: string[], env: Record<string, string>): Promise<Figures> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [args[0], ...extraFlags, ...args.slice(1)],
-    stdout: "piped",
-    stderr: "piped",
-    env,
-  }).spawn();
-  let errText = "";
-  void (async () => {
-    for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) errText += c;
-  })().catch(() => {});
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const deadline = setTimeout(() => child.kill("SIGKILL"), 120_000);
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`ended before its first line: ${errText.slice(-2000)}`);
-    text += value;
-  }
-  clearTimeout(deadline);
-  void (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })().catch(() => {});
+/** Waits `idleS` s after `process`'s first line, reads its figures and stops it. */
+async function idleFigures(process: CheckoutProcess): Promise<Figures> {
+  await using started = process;
   await new Promise((r) => setTimeout(r, idleS * 1000));
-  const figures = status(child.pid);
-  if (Deno.env.get("RSS_BENCH_THREADS")) console.error(threads(child.pid));
-  child.kill("SIGTERM");
-  await child.status;
+  const { pid } = started.process.child;
+  const figures = status(pid);
+  if (Deno.env.get("RSS_BENCH_THREADS")) console.error(threads(pid));
   return figures;
 }
 
 async function townFigures(checkout: string, storeUrl?: string): Promise<Figures> {
   const stateDir = await Deno.makeTempDir({ prefix: "rss_town_" });
   try {
-    return await idleFigures([
-      "run",
-      "-A",
-      "--config",
-      `${checkout}/deno.json`,
-      `${checkout}/cli.ts`,
-      "--state-dir",
-      stateDir,
-      "--json",
-      "town",
-      "up",
-      ...await keyArgs(stateDir),
-      "--town-port",
-      "0",
-      "--btp-port",
-      "0",
-      ...(storeUrl === undefined ? [] : ["--store", storeUrl]),
-    ], { TURNPIKE_HOME: stateDir });
+    return await idleFigures(
+      await startCheckoutTown({
+        checkout,
+        stateDir,
+        keyArgs: await keyArgs(stateDir),
+        townArgs: storeUrl === undefined ? [] : ["--store", storeUrl],
+        denoFlags: extraFlags,
+      }),
+    );
   } finally {
     await Deno.remove(stateDir, { recursive: true }).catch(() => {});
   }
 }
 
 async function baselineFigures(checkout: string, withTown: boolean): Promise<Figures> {
-  const path = await baselineProgram(checkout, withTown);
+  const program = await baselineProgram(checkout, withTown);
   try {
-    return await idleFigures(["run", "-A", "--config", `${checkout}/deno.json`, path], {});
+    return await idleFigures(
+      await startCheckoutProcess({ checkout, program, denoFlags: extraFlags }),
+    );
   } finally {
-    await Deno.remove(path.replace(/\/[^/]+$/, ""), { recursive: true }).catch(() => {});
+    await Deno.remove(program.replace(/\/[^/]+$/, ""), { recursive: true }).catch(() => {});
   }
 }
 

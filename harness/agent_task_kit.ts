@@ -131,3 +131,67 @@ export function scriptedPreset(
     ...more,
   };
 }
+
+/** Options for {@linkcode agentTaskArgs}: the flags of `job submit agent-task`. */
+export interface AgentTaskArgsOptions {
+  /** `--repo`: the requester's repository. */
+  repo: string;
+  /** `--depth`: how many commits the bundle ships. */
+  depth?: number;
+  /** `--title`. */
+  title?: string;
+  /** `--text`: the task's body. */
+  text?: string;
+  /** `--bead`: a bead file instead of a title. */
+  bead?: string;
+  /** `--accept`: the acceptance command. */
+  accept: string;
+  /** `--agent`: the preset. */
+  agent: string;
+  /** `--protect`: a path glob the agent may not change. */
+  protect?: string;
+  /** `--bid`; default 1000000. */
+  bid?: bigint;
+  /** `--provider`: the provider's pubkey. */
+  provider: string;
+  /** `--timeout` in seconds. */
+  timeoutS?: number;
+  /** `--wait`: wait for the result; default true. */
+  wait?: boolean;
+}
+
+/**
+ * The arguments of `job submit agent-task` with these flags, in the order the e2e tests have
+ * always passed them; a caller adds its own after them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { agentTaskArgs } from "./agent_task_kit.ts";
+ *
+ * const args = agentTaskArgs({ repo: "/r", title: "t", accept: "true", agent: "a", provider: "p" });
+ * assert.deepEqual(args, [
+ *   "job", "submit", "agent-task", "--repo", "/r", "--title", "t", "--accept", "true",
+ *   "--agent", "a", "--bid", "1000000", "--provider", "p", "--wait",
+ * ]);
+ * ```
+ */
+export function agentTaskArgs(options: AgentTaskArgsOptions): string[] {
+  const flag = (name: string, value: string | number | undefined) =>
+    value === undefined ? [] : [name, String(value)];
+  return [
+    ...["job", "submit", "agent-task"],
+    ...flag("--repo", options.repo),
+    ...flag("--depth", options.depth),
+    ...flag("--bead", options.bead),
+    ...flag("--title", options.title),
+    ...flag("--text", options.text),
+    ...flag("--accept", options.accept),
+    ...flag("--agent", options.agent),
+    ...flag("--protect", options.protect),
+    ...flag("--bid", String(options.bid ?? 1_000_000n)),
+    ...flag("--provider", options.provider),
+    ...flag("--timeout", options.timeoutS),
+    ...options.wait === false ? [] : ["--wait"],
+  ];
+}

@@ -14,14 +14,8 @@
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
-import { startRequesterNetwork } from "../../harness/requester_network.ts";
-import {
-  agentSkillsDir,
-  commitAgentSample,
-  requesterProfile,
-} from "../../harness/agent_task_kit.ts";
-import { tempGitRepo } from "../../harness/temp_git_repo.ts";
-import type { AgentPreset } from "../../config/agent_presets.ts";
+import { startAgentTaskNetwork } from "../../harness/agent_task_network.ts";
+import { agentTaskArgs, commitAgentSample, scriptedPreset } from "../../harness/agent_task_kit.ts";
 import type { AgentDeliveryForTests } from "../../roles/agent_work/provider/agent_task_runner.ts";
 import { sealBlob } from "../../roles/agent_work/sealed_blob.ts";
 import { sha256Hex } from "../../protocol/delivery_commitment.ts";
@@ -46,145 +40,120 @@ async function cheat(d: AgentDeliveryForTests): Promise<void> {
 }
 
 Deno.test("agent-task delivery: a wrong key is paid for and proven, a blob off its commitment is not paid, a bad transcript leaves the bundle applied with a warning", async (t) => {
-  const skills = await agentSkillsDir({
-    "fix.sh": [
-      "set -e",
-      "echo 'agent: fixing add'",
-      `sed -i 's/\\$1 - \\$2/$1 + $2/' add.sh`,
-      "git commit -q -am 'add: add, not subtract'",
-    ].join("\n"),
-  });
-  const preset = (name: string): AgentPreset => ({
-    name,
-    command: `sh ${skills}/agent-task/agents/fix.sh`,
-    price: 0n,
-    budget: 1000n,
-    flavor: "anthropic",
-    upstream: "http://127.0.0.1:9",
-    apiKey: "sk-unused",
-    inputPerMillion: 0n,
-    outputPerMillion: 0n,
-    headers: {},
-  });
-  const net = await startRequesterNetwork({
-    providerSkillsDir: skills,
-    providerOptions: {
-      agents: {
-        wrongkey: preset("wrongkey"),
-        badblob: preset("badblob"),
-        badtranscript: preset("badtranscript"),
-      },
-      agentDeliveryForTests: cheat,
+  await using kit = await startAgentTaskNetwork({
+    scripts: {
+      "fix.sh": [
+        "set -e",
+        "echo 'agent: fixing add'",
+        `sed -i 's/\\$1 - \\$2/$1 + $2/' add.sh`,
+        "git commit -q -am 'add: add, not subtract'",
+      ].join("\n"),
+    },
+    network: (skills) => {
+      const preset = (name: string) => scriptedPreset(skills, "fix", { name });
+      return {
+        providerOptions: {
+          agents: {
+            wrongkey: preset("wrongkey"),
+            badblob: preset("badblob"),
+            badtranscript: preset("badtranscript"),
+          },
+          agentDeliveryForTests: cheat,
+        },
+      };
     },
   });
-  try {
-    const alice = await requesterProfile(net);
-    const state = `${net.root}/agent-home/alice`;
-    const repo = await tempGitRepo(`${net.root}/repo`);
-    await commitAgentSample(repo);
-    const submit = (agent: string) =>
-      alice(
-        "job",
-        "submit",
-        "agent-task",
-        "--repo",
-        repo.dir,
-        "--title",
-        "Fix add",
-        "--text",
-        "add.sh subtracts",
-        "--accept",
-        "sh test.sh",
-        "--agent",
+  const { net, alice, repo } = kit;
+  const state = `${net.root}/agent-home/alice`;
+  await commitAgentSample(repo);
+  const submit = (agent: string) =>
+    alice(
+      ...agentTaskArgs({
+        repo: repo.dir,
+        title: "Fix add",
+        text: "add.sh subtracts",
+        accept: "sh test.sh",
         agent,
-        "--bid",
-        "1000000",
-        "--provider",
-        net.providerPubkey!,
-        "--timeout",
-        "240",
-        "--wait",
-      );
+        provider: net.providerPubkey!,
+        timeoutS: 240,
+      }),
+    );
 
-    await t.step("a wrong key: paid for, and a proof kept that anyone can verify", async () => {
-      const wrong = await submit("wrongkey");
-      const wrongEnd = wrong.lines.find((l) => l.type === "result")!;
-      assertEquals(wrongEnd.status, "done", wrong.stderr + JSON.stringify(wrongEnd));
-      assertEquals((wrongEnd.receipts as unknown[]).length, 2, JSON.stringify(wrongEnd.receipts));
-      const wid = String(wrongEnd.job);
-      assertEquals(wrongEnd.proof, `${state}/proofs/${wid}.json`);
-      const shown = await alice("job", "results", wid, "--proof");
-      assertEquals(shown.code, 0, shown.stderr);
-      const proof = shown.lines[0] as unknown as DeliveryProof;
-      assertEquals([proof.type, proof.job, proof.provider], [
-        "turnpike-delivery-proof",
-        wid,
-        net.providerPubkey,
-      ]);
-      assert(proof.failures.some((f) => f.what === "key"), JSON.stringify(proof.failures));
-      // Verified as a stranger would: the proof, and the blobs fetched from the town by hash.
-      const fetchBlob = fetchBlobOf(proof);
-      const found = await verifyDeliveryProof(proof, fetchBlob);
-      assert(found.some((f) => f.what === "key"), JSON.stringify(found));
-      // A forged proof (another fulfillment) does not hold.
-      const forged = { ...proof, fulfillment: "00".repeat(32) };
-      const refused = await verifyDeliveryProof(forged, fetchBlob).then(
-        () => "held",
-        (e) => e.name,
-      );
-      assertEquals(refused, "DeliveryProofError");
-      const notApplied = await alice("job", "results", wid, "--apply");
-      assertEquals(notApplied.code, 1, notApplied.stdout);
+  await t.step("a wrong key: paid for, and a proof kept that anyone can verify", async () => {
+    const wrong = await submit("wrongkey");
+    const wrongEnd = wrong.lines.find((l) => l.type === "result")!;
+    assertEquals(wrongEnd.status, "done", wrong.stderr + JSON.stringify(wrongEnd));
+    assertEquals((wrongEnd.receipts as unknown[]).length, 2, JSON.stringify(wrongEnd.receipts));
+    const wid = String(wrongEnd.job);
+    assertEquals(wrongEnd.proof, `${state}/proofs/${wid}.json`);
+    const shown = await alice("job", "results", wid, "--proof");
+    assertEquals(shown.code, 0, shown.stderr);
+    const proof = shown.lines[0] as unknown as DeliveryProof;
+    assertEquals([proof.type, proof.job, proof.provider], [
+      "turnpike-delivery-proof",
+      wid,
+      net.providerPubkey,
+    ]);
+    assert(proof.failures.some((f) => f.what === "key"), JSON.stringify(proof.failures));
+    // Verified as a stranger would: the proof, and the blobs fetched from the town by hash.
+    const fetchBlob = fetchBlobOf(proof);
+    const found = await verifyDeliveryProof(proof, fetchBlob);
+    assert(found.some((f) => f.what === "key"), JSON.stringify(found));
+    // A forged proof (another fulfillment) does not hold.
+    const forged = { ...proof, fulfillment: "00".repeat(32) };
+    const refused = await verifyDeliveryProof(forged, fetchBlob).then(
+      () => "held",
+      (e) => e.name,
+    );
+    assertEquals(refused, "DeliveryProofError");
+    const notApplied = await alice("job", "results", wid, "--apply");
+    assertEquals(notApplied.code, 1, notApplied.stdout);
+    assertEquals(
+      [notApplied.lines[0].code, notApplied.lines[0].proof],
+      ["delivery-broken", `${state}/proofs/${wid}.json`],
+    );
+  });
+
+  await t.step(
+    "a sealed bundle that is not the committed one: the delivery is not paid",
+    async () => {
+      const bad = await submit("badblob");
+      const badEnd = bad.lines.find((l) => l.type === "result")!;
+      assertEquals(badEnd.status, "error", JSON.stringify(badEnd));
+      assertStringIncludes(String(badEnd.error), "undelivered");
+      assertStringIncludes(String(badEnd.error), "result.bundle.sealed");
+      assertEquals((badEnd.receipts as unknown[]).length, 1, JSON.stringify(badEnd.receipts));
+      assertEquals(badEnd.proof, undefined);
+    },
+  );
+
+  await t.step(
+    "a transcript that does not open: the bundle applies, with a warning and a proof",
+    async () => {
+      const chatty = await submit("badtranscript");
+      const tEnd = chatty.lines.find((l) => l.type === "result")!;
+      assertEquals(tEnd.status, "done", chatty.stderr + JSON.stringify(tEnd));
+      const tid = String(tEnd.job);
+      const applied = await alice("job", "results", tid, "--apply");
+      assertEquals(applied.code, 0, applied.stderr);
+      const line = applied.lines[0];
+      assertEquals([line.type, line.created, line.verdict], ["applied", true, "passed"]);
+      assertEquals(line.proof, `${state}/proofs/${tid}.json`);
+      assertStringIncludes(String((line.warnings as string[])[0]), "transcript");
+      assertStringIncludes(applied.stderr, "warning: the transcript");
+      assertEquals(await repo.git("rev-parse", String(line.branch)), line.tip);
+      const tproof = (await alice("job", "results", tid, "--proof"))
+        .lines[0] as unknown as DeliveryProof;
       assertEquals(
-        [notApplied.lines[0].code, notApplied.lines[0].proof],
-        ["delivery-broken", `${state}/proofs/${wid}.json`],
+        tproof.failures.map((f) => [f.what, f.name]),
+        [["blob", "transcript.log.sealed"]],
       );
-    });
-
-    await t.step(
-      "a sealed bundle that is not the committed one: the delivery is not paid",
-      async () => {
-        const bad = await submit("badblob");
-        const badEnd = bad.lines.find((l) => l.type === "result")!;
-        assertEquals(badEnd.status, "error", JSON.stringify(badEnd));
-        assertStringIncludes(String(badEnd.error), "undelivered");
-        assertStringIncludes(String(badEnd.error), "result.bundle.sealed");
-        assertEquals((badEnd.receipts as unknown[]).length, 1, JSON.stringify(badEnd.receipts));
-        assertEquals(badEnd.proof, undefined);
-      },
-    );
-
-    await t.step(
-      "a transcript that does not open: the bundle applies, with a warning and a proof",
-      async () => {
-        const chatty = await submit("badtranscript");
-        const tEnd = chatty.lines.find((l) => l.type === "result")!;
-        assertEquals(tEnd.status, "done", chatty.stderr + JSON.stringify(tEnd));
-        const tid = String(tEnd.job);
-        const applied = await alice("job", "results", tid, "--apply");
-        assertEquals(applied.code, 0, applied.stderr);
-        const line = applied.lines[0];
-        assertEquals([line.type, line.created, line.verdict], ["applied", true, "passed"]);
-        assertEquals(line.proof, `${state}/proofs/${tid}.json`);
-        assertStringIncludes(String((line.warnings as string[])[0]), "transcript");
-        assertStringIncludes(applied.stderr, "warning: the transcript");
-        assertEquals(await repo.git("rev-parse", String(line.branch)), line.tip);
-        const tproof = (await alice("job", "results", tid, "--proof"))
-          .lines[0] as unknown as DeliveryProof;
-        assertEquals(
-          tproof.failures.map((f) => [f.what, f.name]),
-          [["blob", "transcript.log.sealed"]],
-        );
-        assertEquals(
-          (await verifyDeliveryProof(tproof, fetchBlobOf(tproof))).map((f) => f.name),
-          ["transcript.log.sealed"],
-        );
-      },
-    );
-  } finally {
-    await net.stop();
-    await Deno.remove(skills, { recursive: true }).catch(() => {});
-  }
+      assertEquals(
+        (await verifyDeliveryProof(tproof, fetchBlobOf(tproof))).map((f) => f.name),
+        ["transcript.log.sealed"],
+      );
+    },
+  );
 });
 
 /** A proof's blobs fetched from the town by their sealed hash. */

@@ -8,109 +8,98 @@
  * job's payments are those it had when cancelled, and a third party reading the town's feedback
  * and blobs finds none of it.
  */
+import { readPublicFrames } from "../../harness/public_frames.ts";
 import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
-import { startRequesterNetwork } from "../../harness/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../../harness/agent_task_kit.ts";
-import { tempGitRepo } from "../../harness/temp_git_repo.ts";
+import { agentTaskArgs } from "../../harness/agent_task_kit.ts";
+import { type AgentTaskNetwork, startAgentTaskNetwork } from "../../harness/agent_task_network.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 import { blobServerOf } from "../../transport/relay_info.ts";
 
 const SECRET = "SECRET-REPO-LINE-c3e07b";
 
 Deno.test("agent-task: a job its requester cancels mid-run: its transcript, sealed on the way, reaches the requester's profile with what the agent printed, nothing more is paid; the town's public feedback and blobs hold none of it", async () => {
-  const skills = await agentSkillsDir({
-    "slow.sh": [
-      "echo 'slow: reading notes.txt'",
-      "cat notes.txt",
-      "echo 'slow: thinking it over' >&2",
-      // Its `sleep` killed by the cancel, it says nothing more.
-      "sleep 600 && echo 'slow: never printed'",
-    ].join("\n"),
+  await using kit = await startAgentTaskNetwork({
+    scripts: {
+      "slow.sh": [
+        "echo 'slow: reading notes.txt'",
+        "cat notes.txt",
+        "echo 'slow: thinking it over' >&2",
+        // Its `sleep` killed by the cancel, it says nothing more.
+        "sleep 600 && echo 'slow: never printed'",
+      ].join("\n"),
+    },
+    network: (skills) => {
+      const slow: AgentPreset = {
+        name: "slow",
+        command: `sh ${skills}/agent-task/agents/slow.sh`,
+        price: 0n,
+        budget: 0n,
+        flavor: "anthropic",
+        apiKey: "",
+        inputPerMillion: 0n,
+        outputPerMillion: 0n,
+        headers: {},
+      };
+      return {
+        providerOptions: { agents: { slow } },
+      };
+    },
   });
-  const slow: AgentPreset = {
-    name: "slow",
-    command: `sh ${skills}/agent-task/agents/slow.sh`,
-    price: 0n,
-    budget: 0n,
-    flavor: "anthropic",
-    apiKey: "",
-    inputPerMillion: 0n,
-    outputPerMillion: 0n,
-    headers: {},
-  };
-  const net = await startRequesterNetwork({
-    providerSkillsDir: skills,
-    providerOptions: { agents: { slow } },
-  });
-  try {
-    const alice = await requesterProfile(net);
-    const repo = await tempGitRepo(`${net.root}/repo`);
-    await repo.commit("private notes", { "notes.txt": `${SECRET}\n` });
-    const posted = await alice(
-      "job",
-      "submit",
-      "agent-task",
-      "--repo",
-      repo.dir,
-      "--title",
-      "Tidy the notes",
-      "--accept",
-      "true",
-      "--agent",
-      "slow",
-      "--bid",
-      "1000000",
-      "--provider",
-      net.providerPubkey!,
-      "--timeout",
-      "300",
-    );
-    assertEquals(posted.code, 0, posted.stderr + posted.stdout);
-    const id = String(posted.lines.find((l) => l.type === "job")!.id);
+  const { net, alice, repo } = kit;
+  await repo.commit("private notes", { "notes.txt": `${SECRET}\n` });
+  const posted = await alice(
+    ...agentTaskArgs({
+      repo: repo.dir,
+      title: "Tidy the notes",
+      accept: "true",
+      agent: "slow",
+      provider: net.providerPubkey!,
+      timeoutS: 300,
+      wait: false,
+    }),
+  );
+  assertEquals(posted.code, 0, posted.stderr + posted.stdout);
+  const id = String(posted.lines.find((l) => l.type === "job")!.id);
 
-    // Mid-run: the agent has printed its lines and sleeps (read from the provider's work dir).
-    await agentPrinted(net.root, id, "slow: thinking it over");
-    const cancelledAt = Date.now();
-    const cancel = await alice("job", "cancel", id);
-    assertEquals(cancel.code, 0, cancel.stderr + cancel.stdout);
-    assertEquals(cancel.lines.find((l) => l.type === "job")?.status, "cancelled");
-    const cancelled = await alice("job", "status", id);
-    const paidAtCancel = cancelled.lines.find((l) => l.type === "job")!.payments;
+  // Mid-run: the agent has printed its lines and sleeps (read from the provider's work dir).
+  await agentPrinted(net.root, id, "slow: thinking it over");
+  const cancelledAt = Date.now();
+  const cancel = await alice("job", "cancel", id);
+  assertEquals(cancel.code, 0, cancel.stderr + cancel.stdout);
+  assertEquals(cancel.lines.find((l) => l.type === "job")?.status, "cancelled");
+  const cancelled = await alice("job", "status", id);
+  const paidAtCancel = cancelled.lines.find((l) => l.type === "job")!.payments;
 
-    // The transcript comes after the job ended: `job results` names it once it is in the profile.
-    const path = await transcriptNamed(alice, id);
-    console.log(`cancel -> transcript in the profile: ${Date.now() - cancelledAt} ms`);
-    assertEquals(path, `${net.root}/agent-home/alice/agent-tasks/${id}.transcript.log`);
-    const transcript = await Deno.readTextFile(path);
-    for (
-      const said of ["slow: reading notes.txt", SECRET, "slow: thinking it over"]
-    ) assertStringIncludes(transcript, said);
-    assert(!transcript.includes("slow: never printed"), transcript);
+  // The transcript comes after the job ended: `job results` names it once it is in the profile.
+  const path = await transcriptNamed(alice, id);
+  console.log(`cancel -> transcript in the profile: ${Date.now() - cancelledAt} ms`);
+  assertEquals(path, `${net.root}/agent-home/alice/agent-tasks/${id}.transcript.log`);
+  const transcript = await Deno.readTextFile(path);
+  for (
+    const said of ["slow: reading notes.txt", SECRET, "slow: thinking it over"]
+  ) assertStringIncludes(transcript, said);
+  assert(!transcript.includes("slow: never printed"), transcript);
 
-    // Still cancelled, `job status` names the transcript, and nothing more was paid for it.
-    const after = await alice("job", "status", id);
-    const record = after.lines.find((l) => l.type === "job")!;
-    assertEquals(record.status, "cancelled");
-    assertEquals(record.transcript, path);
-    assertEquals(record.payments, paidAtCancel);
+  // Still cancelled, `job status` names the transcript, and nothing more was paid for it.
+  const after = await alice("job", "status", id);
+  const record = after.lines.find((l) => l.type === "job")!;
+  assertEquals(record.status, "cancelled");
+  assertEquals(record.transcript, path);
+  assertEquals(record.payments, paidAtCancel);
 
-    // A third party: the public feedback says a code and names a blob; the blob is ciphertext.
-    const frames = await readPublic(net.relayUrl, { kinds: [7000], "#e": [id] });
-    const error = frames.map((f) => JSON.parse(f)).find((m) =>
-      m[0] === "EVENT" && m[2].tags.some((t: string[]) => t[0] === "status" && t[1] === "error")
-    )?.[2] as { tags: string[][] } | undefined;
-    assert(error !== undefined, frames.join("\n"));
-    for (const frame of frames) assert(!frame.includes(SECRET), `public: ${frame}`);
-    const blob = error.tags.find((t) => t[0] === "blob" && t[1] === "transcript.log.sealed");
-    assert(blob !== undefined, JSON.stringify(error.tags));
-    const stored = await fetch(`${blobServerOf(net.relayUrl)}/${blob[3]}`);
-    assertEquals(stored.status, 200);
-    const text = new TextDecoder("utf-8", { fatal: false }).decode(await stored.bytes());
-    assert(!text.includes(SECRET) && !text.includes("slow:"), "the stored blob is in the clear");
-  } finally {
-    await net.stop();
-    await Deno.remove(skills, { recursive: true }).catch(() => {});
-  }
+  // A third party: the public feedback says a code and names a blob; the blob is ciphertext.
+  const frames = await readPublicFrames(net.relayUrl, { kinds: [7000], "#e": [id] });
+  const error = frames.map((f) => JSON.parse(f)).find((m) =>
+    m[0] === "EVENT" && m[2].tags.some((t: string[]) => t[0] === "status" && t[1] === "error")
+  )?.[2] as { tags: string[][] } | undefined;
+  assert(error !== undefined, frames.join("\n"));
+  for (const frame of frames) assert(!frame.includes(SECRET), `public: ${frame}`);
+  const blob = error.tags.find((t) => t[0] === "blob" && t[1] === "transcript.log.sealed");
+  assert(blob !== undefined, JSON.stringify(error.tags));
+  const stored = await fetch(`${blobServerOf(net.relayUrl)}/${blob[3]}`);
+  assertEquals(stored.status, 200);
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(await stored.bytes());
+  assert(!text.includes(SECRET) && !text.includes("slow:"), "the stored blob is in the clear");
 });
 
 /** Waits until the job's agent log in the provider's work dir holds `line`. */
@@ -125,7 +114,7 @@ async function agentPrinted(root: string, id: string, line: string): Promise<voi
 
 /** The transcript path `job results` names, asked until it names one. */
 async function transcriptNamed(
-  alice: Awaited<ReturnType<typeof requesterProfile>>,
+  alice: AgentTaskNetwork["alice"],
   id: string,
 ): Promise<string> {
   // About the node's watch of a cancelled job (roles/requester/after_cancel.ts), no longer.
@@ -136,23 +125,4 @@ async function transcriptNamed(
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`hang guard: job results ${id} never named a transcript`);
-}
-
-/** Every message a relay sends for one REQ, up to its EOSE, on a socket that never AUTHs. */
-async function readPublic(url: string, filter: Record<string, unknown>): Promise<string[]> {
-  const ws = new WebSocket(url);
-  const frames: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => ws.send(JSON.stringify(["REQ", "third-party", filter]));
-    ws.onerror = () => reject(new Error(`cannot read ${url}`));
-    ws.onmessage = (m) => {
-      const text = String(m.data);
-      frames.push(text);
-      if (text.startsWith('["EOSE"') || text.startsWith('["CLOSED"')) resolve();
-    };
-  });
-  const closed = new Promise((resolve) => ws.onclose = resolve);
-  ws.close();
-  await closed;
-  return frames;
 }

@@ -7,9 +7,8 @@
  * same base, from that cache, starts from the base again. In both sandbox modes.
  */
 import { assertEquals } from "../../harness/assert.ts";
-import { startRequesterNetwork } from "../../harness/requester_network.ts";
-import { agentSkillsDir, requesterProfile, scriptedPreset } from "../../harness/agent_task_kit.ts";
-import { tempGitRepo } from "../../harness/temp_git_repo.ts";
+import { startAgentTaskNetwork } from "../../harness/agent_task_network.ts";
+import { agentTaskArgs, scriptedPreset } from "../../harness/agent_task_kit.ts";
 import { CHECKOUT_CACHE_DIR } from "../../roles/agent_work/provider/checkout_cache.ts";
 import type { SandboxMode } from "../../roles/provider/sandbox/sandbox_probe.ts";
 
@@ -25,59 +24,44 @@ const agent = [
 
 for (const mode of ["root", "rootless"] as SandboxMode[]) {
   Deno.test(`agent-task (${mode}): the job works on the provider's cached checkout through an overlay, and what it overwrites and deletes never reaches the cache`, async () => {
-    const skills = await agentSkillsDir({ "overlay.sh": agent });
-    const net = await startRequesterNetwork({
-      providerSkillsDir: skills,
-      providerOptions: {
-        agents: { overlay: scriptedPreset(skills, "overlay") },
-        sandboxMode: mode,
-      },
+    await using kit = await startAgentTaskNetwork({
+      scripts: { "overlay.sh": agent },
+      network: (skills) => ({
+        providerOptions: {
+          agents: { overlay: scriptedPreset(skills, "overlay") },
+          sandboxMode: mode,
+        },
+      }),
     });
-    try {
-      const alice = await requesterProfile(net);
-      const repo = await tempGitRepo(`${net.root}/repo`);
-      await repo.commit("base", { "README.md": "the base\n", "src.txt": "x\n" });
-      /** One task on the base, applied; what its agent found. */
-      const task = async (n: number) => {
-        const done = await alice(
-          "job",
-          "submit",
-          "agent-task",
-          "--repo",
-          repo.dir,
-          "--depth",
-          "1",
-          "--title",
-          `overlay ${n}`,
-          "--accept",
-          "test ! -e src.txt",
-          "--agent",
-          "overlay",
-          "--bid",
-          "1000000",
-          "--provider",
-          net.providerPubkey!,
-          "--wait",
-        );
-        assertEquals(done.code, 0, done.stderr + done.stdout);
-        const result = done.lines.find((l) => l.type === "result")!;
-        assertEquals(result.status, "done", JSON.stringify(result));
-        const id = String(result.job);
-        const applied = await alice("job", "results", id, "--apply", "--branch", `t/${n}`);
-        assertEquals(applied.code, 0, applied.stderr);
-        return await repo.git("show", `t/${n}:found.txt`);
-      };
-      // The first task checks the base out (and keeps it), the second takes it from the cache.
-      for (const n of [1, 2]) assertEquals(await task(n), "overlay\nthe base\n0");
-      const cache = `${net.root}/provider/${CHECKOUT_CACHE_DIR}`;
-      const entries = [...Deno.readDirSync(cache)].filter((e) => !e.name.startsWith("."));
-      assertEquals(entries.length, 1);
-      const pristine = `${cache}/${entries[0].name}/pristine`;
-      assertEquals(await Deno.readTextFile(`${pristine}/README.md`), "the base\n");
-      assertEquals(await Deno.readTextFile(`${pristine}/src.txt`), "x\n");
-    } finally {
-      await net.stop();
-      await Deno.remove(skills, { recursive: true }).catch(() => {});
-    }
+    const { net, alice, repo } = kit;
+    await repo.commit("base", { "README.md": "the base\n", "src.txt": "x\n" });
+    /** One task on the base, applied; what its agent found. */
+    const task = async (n: number) => {
+      const done = await alice(
+        ...agentTaskArgs({
+          repo: repo.dir,
+          depth: 1,
+          title: `overlay ${n}`,
+          accept: "test ! -e src.txt",
+          agent: "overlay",
+          provider: net.providerPubkey!,
+        }),
+      );
+      assertEquals(done.code, 0, done.stderr + done.stdout);
+      const result = done.lines.find((l) => l.type === "result")!;
+      assertEquals(result.status, "done", JSON.stringify(result));
+      const id = String(result.job);
+      const applied = await alice("job", "results", id, "--apply", "--branch", `t/${n}`);
+      assertEquals(applied.code, 0, applied.stderr);
+      return await repo.git("show", `t/${n}:found.txt`);
+    };
+    // The first task checks the base out (and keeps it), the second takes it from the cache.
+    for (const n of [1, 2]) assertEquals(await task(n), "overlay\nthe base\n0");
+    const cache = `${net.root}/provider/${CHECKOUT_CACHE_DIR}`;
+    const entries = [...Deno.readDirSync(cache)].filter((e) => !e.name.startsWith("."));
+    assertEquals(entries.length, 1);
+    const pristine = `${cache}/${entries[0].name}/pristine`;
+    assertEquals(await Deno.readTextFile(`${pristine}/README.md`), "the base\n");
+    assertEquals(await Deno.readTextFile(`${pristine}/src.txt`), "x\n");
   });
 }

@@ -5,9 +5,10 @@
  * through its CLI. The job's public `error` feedback (kind 7000), read by a third party with a
  * plain REQ and no AUTH, says only a code; the requester's `job status` shows the whole reason.
  */
+import { readPublicFrames } from "../../harness/public_frames.ts";
 import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 import { startRequesterNetwork } from "../../harness/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../../harness/agent_task_kit.ts";
+import { agentSkillsDir, agentTaskArgs, requesterProfile } from "../../harness/agent_task_kit.ts";
 import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 import type { AgentPreset } from "../../config/agent_presets.ts";
 
@@ -48,24 +49,14 @@ Deno.test("agent-task: a host preset that fails printing a line of the repositor
     const repo = await tempGitRepo(`${net.root}/repo`);
     await repo.commit("private notes", { "notes.txt": `${SECRET}\n` });
     const run = await alice(
-      "job",
-      "submit",
-      "agent-task",
-      "--repo",
-      repo.dir,
-      "--title",
-      "Tidy the notes",
-      "--accept",
-      "true",
-      "--agent",
-      "leaky",
-      "--bid",
-      "1000000",
-      "--provider",
-      net.providerPubkey!,
-      "--timeout",
-      "120",
-      "--wait",
+      ...agentTaskArgs({
+        repo: repo.dir,
+        title: "Tidy the notes",
+        accept: "true",
+        agent: "leaky",
+        provider: net.providerPubkey!,
+        timeoutS: 120,
+      }),
     );
     assertEquals(run.code, 1, run.stderr + run.stdout);
     const end = run.lines.find((l) => l.type === "result")!;
@@ -73,7 +64,7 @@ Deno.test("agent-task: a host preset that fails printing a line of the repositor
     const id = String(end.job);
 
     // A third party's plain REQ: every frame the town sends about the job.
-    const frames = await readPublic(net.relayUrl, { kinds: [7000], "#e": [id] });
+    const frames = await readPublicFrames(net.relayUrl, { kinds: [7000], "#e": [id] });
     assert(frames.some((f) => f.includes("agent-failed")), frames.join("\n"));
     for (const frame of frames) assert(!frame.includes(SECRET), `public: ${frame}`);
 
@@ -87,22 +78,3 @@ Deno.test("agent-task: a host preset that fails printing a line of the repositor
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
   }
 });
-
-/** Every message a relay sends for one REQ, up to its EOSE, on a socket that never AUTHs. */
-async function readPublic(url: string, filter: Record<string, unknown>): Promise<string[]> {
-  const ws = new WebSocket(url);
-  const frames: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => ws.send(JSON.stringify(["REQ", "third-party", filter]));
-    ws.onerror = () => reject(new Error(`cannot read ${url}`));
-    ws.onmessage = (m) => {
-      const text = String(m.data);
-      frames.push(text);
-      if (text.startsWith('["EOSE"') || text.startsWith('["CLOSED"')) resolve();
-    };
-  });
-  const closed = new Promise((resolve) => ws.onclose = resolve);
-  ws.close();
-  await closed;
-  return frames;
-}

@@ -9,14 +9,8 @@
  * the requester passed `--allow-protected`.
  */
 import { assertEquals, assertStringIncludes } from "../../harness/assert.ts";
-import { startRequesterNetwork } from "../../harness/requester_network.ts";
-import {
-  agentSkillsDir,
-  commitAgentSample,
-  requesterProfile,
-  scriptedPreset,
-} from "../../harness/agent_task_kit.ts";
-import { tempGitRepo } from "../../harness/temp_git_repo.ts";
+import { startAgentTaskNetwork } from "../../harness/agent_task_network.ts";
+import { agentTaskArgs, commitAgentSample, scriptedPreset } from "../../harness/agent_task_kit.ts";
 
 interface Change {
   path: string;
@@ -25,104 +19,86 @@ interface Change {
 }
 
 Deno.test("agent-task: an agent that rewrites a protected test to pass gets the gate run on the restored test, verdict fail, protected-changed naming it and its delivery unpaid; --allow-protected pays it", async () => {
-  const skills = await agentSkillsDir({
-    // The bug stays; test.sh says ok whatever add does, committed, and left in the tree.
-    "cheat.sh": [
-      "set -e",
-      "printf 'echo \"ok - add 2 3 = 5\"\\n' > test.sh",
-      "echo '# fixed' >> add.sh",
-      "git commit -q -am 'add: fixed, the test says so'",
-    ].join("\n"),
+  await using kit = await startAgentTaskNetwork({
+    scripts: {
+      // The bug stays; test.sh says ok whatever add does, committed, and left in the tree.
+      "cheat.sh": [
+        "set -e",
+        "printf 'echo \"ok - add 2 3 = 5\"\\n' > test.sh",
+        "echo '# fixed' >> add.sh",
+        "git commit -q -am 'add: fixed, the test says so'",
+      ].join("\n"),
+    },
+    network: (skills) => ({
+      providerOptions: { agents: { cheat: scriptedPreset(skills, "cheat") } },
+    }),
   });
-  const preset = scriptedPreset(skills, "cheat");
-  const net = await startRequesterNetwork({
-    providerSkillsDir: skills,
-    providerOptions: { agents: { cheat: preset } },
-  });
-  try {
-    const alice = await requesterProfile(net);
-    const state = `${net.root}/agent-home/alice`;
-    // The profile's default list; --protect adds test.sh below.
-    const config = await Deno.readTextFile(`${state}/config.toml`);
-    await Deno.writeTextFile(
-      `${state}/config.toml`,
-      `${config}\n[agents]\nprotect = ["README*"]\n`,
+  const { net, alice, repo } = kit;
+  const state = `${net.root}/agent-home/alice`;
+  // The profile's default list; --protect adds test.sh below.
+  const config = await Deno.readTextFile(`${state}/config.toml`);
+  await Deno.writeTextFile(
+    `${state}/config.toml`,
+    `${config}\n[agents]\nprotect = ["README*"]\n`,
+  );
+  await commitAgentSample(repo);
+  const submit = (...more: string[]) =>
+    alice(
+      ...agentTaskArgs({
+        repo: repo.dir,
+        title: "Fix add",
+        text: "add.sh subtracts",
+        accept: "sh test.sh",
+        agent: "cheat",
+        protect: "test*.sh",
+        provider: net.providerPubkey!,
+        timeoutS: 240,
+      }),
+      ...more,
     );
-    const repo = await tempGitRepo(`${net.root}/repo`);
-    await commitAgentSample(repo);
-    const submit = (...more: string[]) =>
-      alice(
-        "job",
-        "submit",
-        "agent-task",
-        "--repo",
-        repo.dir,
-        "--title",
-        "Fix add",
-        "--text",
-        "add.sh subtracts",
-        "--accept",
-        "sh test.sh",
-        "--agent",
-        "cheat",
-        "--protect",
-        "test*.sh",
-        "--bid",
-        "1000000",
-        "--provider",
-        net.providerPubkey!,
-        "--timeout",
-        "240",
-        "--wait",
-        ...more,
-      );
 
-    // 1. Not allowed: the gate ran the requester's test on the agent's add.sh and failed; the
-    // delivery is not paid (the deposit only) and the error names the path.
-    const refused = await submit();
-    assertEquals(refused.code, 1, refused.stderr + refused.stdout);
-    const end = refused.lines.find((l) => l.type === "result")!;
-    assertEquals(end.status, "error", JSON.stringify(end));
-    assertStringIncludes(String(end.error), "protected-changed");
-    assertStringIncludes(String(end.error), "test.sh");
-    assertEquals((end.receipts as unknown[]).length, 1, JSON.stringify(end.receipts));
-    const seen = end.report as {
-      verdict: string;
-      gate: { exitCode: number };
-      protect: string[];
-      protectedChanged: string[];
-      changes: Change[];
-    };
-    assertEquals([seen.verdict, seen.gate.exitCode], ["fail", 1], JSON.stringify(seen));
-    assertEquals(seen.protect, ["README*", "test*.sh"]);
-    assertEquals(seen.protectedChanged, ["test.sh"]);
-    assertEquals(seen.changes, [
-      { path: "add.sh", insertions: 1, deletions: 0 },
-      { path: "test.sh", insertions: 1, deletions: 10 },
-    ]);
-    const status = await alice("job", "status", String(end.job));
-    assertStringIncludes(String(status.lines[0].error), "protected-changed: ");
-    const results = await alice("job", "results", String(end.job));
-    const shown = results.lines[0].report as { changes: Change[] };
-    assertEquals(shown.changes.map((c) => c.path), ["add.sh", "test.sh"]);
+  // 1. Not allowed: the gate ran the requester's test on the agent's add.sh and failed; the
+  // delivery is not paid (the deposit only) and the error names the path.
+  const refused = await submit();
+  assertEquals(refused.code, 1, refused.stderr + refused.stdout);
+  const end = refused.lines.find((l) => l.type === "result")!;
+  assertEquals(end.status, "error", JSON.stringify(end));
+  assertStringIncludes(String(end.error), "protected-changed");
+  assertStringIncludes(String(end.error), "test.sh");
+  assertEquals((end.receipts as unknown[]).length, 1, JSON.stringify(end.receipts));
+  const seen = end.report as {
+    verdict: string;
+    gate: { exitCode: number };
+    protect: string[];
+    protectedChanged: string[];
+    changes: Change[];
+  };
+  assertEquals([seen.verdict, seen.gate.exitCode], ["fail", 1], JSON.stringify(seen));
+  assertEquals(seen.protect, ["README*", "test*.sh"]);
+  assertEquals(seen.protectedChanged, ["test.sh"]);
+  assertEquals(seen.changes, [
+    { path: "add.sh", insertions: 1, deletions: 0 },
+    { path: "test.sh", insertions: 1, deletions: 10 },
+  ]);
+  const status = await alice("job", "status", String(end.job));
+  assertStringIncludes(String(status.lines[0].error), "protected-changed: ");
+  const results = await alice("job", "results", String(end.job));
+  const shown = results.lines[0].report as { changes: Change[] };
+  assertEquals(shown.changes.map((c) => c.path), ["add.sh", "test.sh"]);
 
-    // 2. Allowed: paid (deposit and delivery), done; the gate still failed on the bug.
-    const allowed = await submit("--allow-protected");
-    assertEquals(allowed.code, 3, allowed.stderr + allowed.stdout);
-    const paid = allowed.lines.find((l) => l.type === "result")!;
-    assertEquals([paid.status, paid.verdict], ["done", "failed"], JSON.stringify(paid));
-    assertEquals((paid.receipts as unknown[]).length, 2, JSON.stringify(paid.receipts));
-    const applied = await alice("job", "results", String(paid.job), "--apply");
-    assertEquals(applied.code, 0, applied.stderr);
-    const line = applied.lines[0] as { protectedChanged: string[]; changes: Change[] };
-    assertEquals(line.protectedChanged, ["test.sh"]);
-    assertEquals(line.changes.find((c) => c.path === "test.sh"), {
-      path: "test.sh",
-      insertions: 1,
-      deletions: 10,
-    });
-  } finally {
-    await net.stop();
-    await Deno.remove(skills, { recursive: true }).catch(() => {});
-  }
+  // 2. Allowed: paid (deposit and delivery), done; the gate still failed on the bug.
+  const allowed = await submit("--allow-protected");
+  assertEquals(allowed.code, 3, allowed.stderr + allowed.stdout);
+  const paid = allowed.lines.find((l) => l.type === "result")!;
+  assertEquals([paid.status, paid.verdict], ["done", "failed"], JSON.stringify(paid));
+  assertEquals((paid.receipts as unknown[]).length, 2, JSON.stringify(paid.receipts));
+  const applied = await alice("job", "results", String(paid.job), "--apply");
+  assertEquals(applied.code, 0, applied.stderr);
+  const line = applied.lines[0] as { protectedChanged: string[]; changes: Change[] };
+  assertEquals(line.protectedChanged, ["test.sh"]);
+  assertEquals(line.changes.find((c) => c.path === "test.sh"), {
+    path: "test.sh",
+    insertions: 1,
+    deletions: 10,
+  });
 });

@@ -8,14 +8,9 @@
  * --bead` finds the job's payments.
  */
 import { assert, assertEquals } from "../../harness/assert.ts";
-import { startRequesterNetwork } from "../../harness/requester_network.ts";
-import {
-  agentSkillsDir,
-  commitAgentSample,
-  requesterProfile,
-} from "../../harness/agent_task_kit.ts";
+import { startAgentTaskNetwork } from "../../harness/agent_task_network.ts";
+import { agentTaskArgs, commitAgentSample } from "../../harness/agent_task_kit.ts";
 import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
-import { tempGitRepo } from "../../harness/temp_git_repo.ts";
 
 /** Fixes add.sh and commits it as an agent that pastes the task's heading does. */
 const AGENT = [
@@ -28,88 +23,74 @@ const AGENT = [
 Deno.test("agent-task applied: the branch's commit carries Turnpike-Job, Turnpike-Provider and Bead trailers under a subject without Markdown, the same on a second apply; wallet history --bead finds the job's payments", async () => {
   const apiKey = "sk-provider-provenance";
   await using api = await startStandInModelApi({ apiKey });
-  const skills = await agentSkillsDir({ "heading.sh": AGENT });
-  const net = await startRequesterNetwork({
-    providerSkillsDir: skills,
-    providerOptions: {
-      sandboxMode: "rootless",
-      agents: {
-        heading: {
-          name: "heading",
-          command: `sh ${skills}/agent-task/agents/heading.sh`,
-          price: 0n,
-          budget: 1000n,
-          flavor: "anthropic",
-          upstream: api.url,
-          apiKey,
-          inputPerMillion: 1000n,
-          outputPerMillion: 5000n,
-          headers: {},
+  await using kit = await startAgentTaskNetwork({
+    scripts: { "heading.sh": AGENT },
+    network: (skills) => ({
+      providerOptions: {
+        sandboxMode: "rootless",
+        agents: {
+          heading: {
+            name: "heading",
+            command: `sh ${skills}/agent-task/agents/heading.sh`,
+            price: 0n,
+            budget: 1000n,
+            flavor: "anthropic",
+            upstream: api.url,
+            apiKey,
+            inputPerMillion: 1000n,
+            outputPerMillion: 5000n,
+            headers: {},
+          },
         },
       },
-    },
+    }),
   });
-  try {
-    const alice = await requesterProfile(net);
-    const repo = await tempGitRepo(`${net.root}/repo`);
-    await commitAgentSample(repo);
-    await Deno.writeTextFile(
-      `${net.root}/bead.json`,
-      JSON.stringify({ id: "gt-1", title: "Fix add" }),
-    );
-    const done = await alice(
-      "job",
-      "submit",
-      "agent-task",
-      "--repo",
-      repo.dir,
-      "--bead",
-      `${net.root}/bead.json`,
-      "--accept",
-      "sh test.sh",
-      "--agent",
-      "heading",
-      "--bid",
-      "1000000",
-      "--provider",
-      net.providerPubkey!,
-      "--wait",
-    );
-    assertEquals(done.code, 0, done.stderr + done.stdout);
-    const id = String(done.lines.find((l) => l.type === "result")!.job);
-    const applied = await alice("job", "results", id, "--apply");
-    assertEquals([applied.code, applied.lines[0].verdict], [0, "passed"], applied.stderr);
-    const branch = String(applied.lines[0].branch);
-    const tip = String(applied.lines[0].tip);
-    assert(applied.lines[0].bundleTip !== tip, "the branch's commit is the requester's rewrite");
+  const { net, alice, repo } = kit;
+  await commitAgentSample(repo);
+  await Deno.writeTextFile(
+    `${net.root}/bead.json`,
+    JSON.stringify({ id: "gt-1", title: "Fix add" }),
+  );
+  const done = await alice(
+    ...agentTaskArgs({
+      repo: repo.dir,
+      bead: `${net.root}/bead.json`,
+      accept: "sh test.sh",
+      agent: "heading",
+      provider: net.providerPubkey!,
+    }),
+  );
+  assertEquals(done.code, 0, done.stderr + done.stdout);
+  const id = String(done.lines.find((l) => l.type === "result")!.job);
+  const applied = await alice("job", "results", id, "--apply");
+  assertEquals([applied.code, applied.lines[0].verdict], [0, "passed"], applied.stderr);
+  const branch = String(applied.lines[0].branch);
+  const tip = String(applied.lines[0].tip);
+  assert(applied.lines[0].bundleTip !== tip, "the branch's commit is the requester's rewrite");
 
-    const subject = (await repo.git("log", "-1", "--format=%s", branch)).trim();
-    assertEquals(subject, "Fix add now");
-    const trailers = (await repo.git("log", "-1", "--format=%(trailers:only,unfold)", branch))
-      .trim().split("\n");
-    assertEquals(trailers, [
-      `Turnpike-Job: ${id}`,
-      `Turnpike-Provider: ${net.providerPubkey}`,
-      "Bead: gt-1",
-    ]);
-    assertEquals(
-      (await repo.git("log", "-1", "--format=%b", branch)).split("\n")[0],
-      "The sum, not the difference.",
-    );
+  const subject = (await repo.git("log", "-1", "--format=%s", branch)).trim();
+  assertEquals(subject, "Fix add now");
+  const trailers = (await repo.git("log", "-1", "--format=%(trailers:only,unfold)", branch))
+    .trim().split("\n");
+  assertEquals(trailers, [
+    `Turnpike-Job: ${id}`,
+    `Turnpike-Provider: ${net.providerPubkey}`,
+    "Bead: gt-1",
+  ]);
+  assertEquals(
+    (await repo.git("log", "-1", "--format=%b", branch)).split("\n")[0],
+    "The sum, not the difference.",
+  );
 
-    const again = await alice("job", "results", id, "--apply");
-    assertEquals([again.code, again.lines[0].created, again.lines[0].tip], [0, false, tip]);
+  const again = await alice("job", "results", id, "--apply");
+  assertEquals([again.code, again.lines[0].created, again.lines[0].tip], [0, false, tip]);
 
-    const history = await alice("wallet", "history", "--bead", "gt-1");
-    assertEquals(history.code, 0, history.stderr);
-    const payments = history.lines.filter((l) => l.type === "payment");
-    // The job's own (its request's write, deposit, delivery) and its inputs' upload.
-    assertEquals(
-      payments.map((p) => p.category === "town-blob" ? "upload" : p.jobId === id),
-      ["upload", true, true, true],
-    );
-  } finally {
-    await net.stop();
-    await Deno.remove(skills, { recursive: true }).catch(() => {});
-  }
+  const history = await alice("wallet", "history", "--bead", "gt-1");
+  assertEquals(history.code, 0, history.stderr);
+  const payments = history.lines.filter((l) => l.type === "payment");
+  // The job's own (its request's write, deposit, delivery) and its inputs' upload.
+  assertEquals(
+    payments.map((p) => p.category === "town-blob" ? "upload" : p.jobId === id),
+    ["upload", true, true, true],
+  );
 });

@@ -7,85 +7,69 @@
  * the third task bundles and seals afresh (a new blob, paid), and is delivered and applied too.
  */
 import { assertEquals, assertNotEquals } from "../../harness/assert.ts";
-import { startRequesterNetwork } from "../../harness/requester_network.ts";
-import { agentSkillsDir, requesterProfile, scriptedPreset } from "../../harness/agent_task_kit.ts";
-import { tempGitRepo } from "../../harness/temp_git_repo.ts";
+import { startAgentTaskNetwork } from "../../harness/agent_task_network.ts";
+import { agentTaskArgs, scriptedPreset } from "../../harness/agent_task_kit.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { BUNDLE_CACHE_DIR } from "../../roles/agent_work/requester/repository_bundle_cache.ts";
 
 Deno.test("agent-task: a second task on the same base sends no repository blob again and is applied; a corrupted cache entry falls back to a fresh bundle, applied too", async () => {
-  const skills = await agentSkillsDir({
-    "note.sh": "date +%s%N > note.txt && git add note.txt && git commit -q -m 'a note'",
+  await using kit = await startAgentTaskNetwork({
+    scripts: {
+      "note.sh": "date +%s%N > note.txt && git add note.txt && git commit -q -m 'a note'",
+    },
+    network: (skills) => ({
+      providerOptions: { agents: { note: scriptedPreset(skills, "note") } },
+    }),
   });
-  const net = await startRequesterNetwork({
-    providerSkillsDir: skills,
-    providerOptions: { agents: { note: scriptedPreset(skills, "note") } },
-  });
-  try {
-    const alice = await requesterProfile(net);
-    const state = `${net.root}/agent-home/alice`;
-    const repo = await tempGitRepo(`${net.root}/repo`);
-    await repo.commit("one", { "README.md": "a repository\n" });
-    await repo.commit("two", { "README.md": "a repository, twice\n", "src.txt": "x\n" });
+  const { net, alice, repo } = kit;
+  const state = `${net.root}/agent-home/alice`;
+  await repo.commit("one", { "README.md": "a repository\n" });
+  await repo.commit("two", { "README.md": "a repository, twice\n", "src.txt": "x\n" });
 
-    /** One task, waited for and applied; its request's repository blob hash. */
-    const task = async (n: number) => {
-      const done = await alice(
-        "job",
-        "submit",
-        "agent-task",
-        "--repo",
-        repo.dir,
-        "--depth",
-        "2",
-        "--title",
-        `note ${n}`,
-        "--accept",
-        "test -f note.txt",
-        "--agent",
-        "note",
-        "--bid",
-        "1000000",
-        "--provider",
-        net.providerPubkey!,
-        "--wait",
-      );
-      assertEquals(done.code, 0, done.stderr + done.stdout);
-      const result = done.lines.find((l) => l.type === "result")!;
-      assertEquals(result.status, "done", JSON.stringify(result));
-      const id = String(result.job);
-      const applied = await alice("job", "results", id, "--apply");
-      assertEquals(applied.code, 0, applied.stderr);
-      assertEquals([applied.lines[0].created, applied.lines[0].verdict], [true, "passed"]);
-      const { events } = await queryRelay(net.relayUrl, [{ ids: [id] }]);
-      return events[0].tags.find((t) => t[0] === "x")![1];
-    };
-    /** The blob payments in the requester's log. */
-    const blobPayments = async () =>
-      (await openPaymentLog({ stateDir: state })).entries()
-        .filter((e) => e.invoiceId.startsWith("blob-") && e.event === "fulfilled").length;
+  /** One task, waited for and applied; its request's repository blob hash. */
+  const task = async (n: number) => {
+    const done = await alice(
+      ...agentTaskArgs({
+        repo: repo.dir,
+        depth: 2,
+        title: `note ${n}`,
+        accept: "test -f note.txt",
+        agent: "note",
+        provider: net.providerPubkey!,
+      }),
+    );
+    assertEquals(done.code, 0, done.stderr + done.stdout);
+    const result = done.lines.find((l) => l.type === "result")!;
+    assertEquals(result.status, "done", JSON.stringify(result));
+    const id = String(result.job);
+    const applied = await alice("job", "results", id, "--apply");
+    assertEquals(applied.code, 0, applied.stderr);
+    assertEquals([applied.lines[0].created, applied.lines[0].verdict], [true, "passed"]);
+    const { events } = await queryRelay(net.relayUrl, [{ ids: [id] }]);
+    return events[0].tags.find((t) => t[0] === "x")![1];
+  };
+  /** The blob payments in the requester's log. */
+  const blobPayments = async () =>
+    (await openPaymentLog({ stateDir: state })).entries()
+      .filter((e) => e.invoiceId.startsWith("blob-") && e.event === "fulfilled").length;
 
-    const first = await task(1);
-    assertEquals(await blobPayments(), 1);
-    const second = await task(2);
-    assertEquals(second, first);
-    assertEquals(await blobPayments(), 1);
+  const first = await task(1);
+  assertEquals(await blobPayments(), 1);
+  const second = await task(2);
+  assertEquals(second, first);
+  assertEquals(await blobPayments(), 1);
 
-    // A byte of the cached blob changed: the entry is dropped, a new blob made, sealed and paid.
-    const dir = `${state}/${BUNDLE_CACHE_DIR}`;
-    const name = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".sealed"))!.name;
-    const bytes = await Deno.readFile(`${dir}/${name}`);
-    bytes[100] ^= 1;
-    await Deno.writeFile(`${dir}/${name}`, bytes);
-    const third = await task(3);
-    assertNotEquals(third, first);
-    assertEquals(await blobPayments(), 2);
-    // The applied branches: three, each with its note on the one base.
-    const branches = await repo.git("branch", "--list", "turnpike/*");
-    assertEquals(branches.trim().split("\n").length, 3);
-  } finally {
-    await net.stop();
-    await Deno.remove(skills, { recursive: true }).catch(() => {});
-  }
+  // A byte of the cached blob changed: the entry is dropped, a new blob made, sealed and paid.
+  const dir = `${state}/${BUNDLE_CACHE_DIR}`;
+  const name = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".sealed"))!.name;
+  const bytes = await Deno.readFile(`${dir}/${name}`);
+  bytes[100] ^= 1;
+  await Deno.writeFile(`${dir}/${name}`, bytes);
+  const third = await task(3);
+  assertNotEquals(third, first);
+  assertEquals(await blobPayments(), 2);
+  // The applied branches: three, each with its note on the one base.
+  const branches = await repo.git("branch", "--list", "turnpike/*");
+  assertEquals(branches.trim().split("\n").length, 3);
 });

@@ -5,7 +5,7 @@
  * routed; the write it pays for commits a moment later, so a kill between the two must not leave
  * the town counting that write as delivered (docs/PROTOCOL.md "Payment channels and claims").
  */
-import { assert, assertEquals } from "../../harness/assert.ts";
+import { assert } from "../../harness/assert.ts";
 import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { connectClaimClient } from "../../harness/channel_town.ts";
 import {
@@ -15,7 +15,7 @@ import {
 } from "../../harness/channel_process.ts";
 import { openPairChannel, savePairChannel } from "../../harness/pair_channel.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
-import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
+import { payWritesUntilKilled, valueOfWrites } from "../../harness/writes_in_flight.ts";
 
 const ROUNDS = 6;
 const IN_FLIGHT = 16;
@@ -41,25 +41,13 @@ Deno.test("channel crash: a town killed with writes in flight never counts as de
           record: await readChannel(channelFilePath(aliceDir, channelId)),
         });
         try {
-          // Kill the town at a different point each round, writes in flight on every lane.
-          const killAt = 40 + round * 17;
-          let fulfilled = 0;
-          let next = 0;
-          await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-            while (next < 10_000) {
-              const event = payer.sign(`round ${round} note ${next++}`);
-              const { prepare } = await buildPaidWrite({
-                event,
-                grant: payer.grant,
-                pricePerByte: 10n, // the claim client's
-              });
-              price.set(event.id, BigInt(prepare.amount));
-              const reply = await payer.write(event).then((w) => w.reply, () => undefined);
-              if (reply === undefined) return; // the connection went with the town
-              assertEquals(reply.type, "fulfill");
-              if (++fulfilled === killAt) town.child.kill("SIGKILL");
-            }
-          }));
+          await payWritesUntilKilled({
+            payer,
+            round,
+            inFlight: IN_FLIGHT,
+            price,
+            kill: () => town.child.kill("SIGKILL"),
+          });
         } finally {
           await payer.close();
         }
@@ -67,9 +55,7 @@ Deno.test("channel crash: a town killed with writes in flight never counts as de
         await town.kill9();
       }
       // The packets the kill caught were sent too: count them at their price if stored.
-      const stored = storedEventIds(`${townDir}/town-events.sqlite`);
-      let storedValue = 0n;
-      for (const id of stored) storedValue += price.get(id) ?? 0n;
+      const storedValue = valueOfWrites(storedEventIds(`${townDir}/town-events.sqlite`), price);
       const townFile = await readChannel(channelFilePath(townDir, channelId));
       const delivered = townFile.receivedForwarded ?? townFile.received;
       assert(

@@ -9,7 +9,7 @@
  * tests/e2e/channel_crash_delivered_test.ts).
  */
 import postgres from "postgres";
-import { assert, assertEquals } from "../../harness/assert.ts";
+import { assert } from "../../harness/assert.ts";
 import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { connectAlice, prepareSharedChannelTown } from "../support/shared_channel_town.ts";
 import { openPairChannel } from "../../harness/pair_channel.ts";
@@ -17,7 +17,7 @@ import { freshDatabase } from "../../harness/postgres_database.ts";
 import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
-import { buildPaidWrite } from "../../roles/town_client/spsp_handshake.ts";
+import { payWritesUntilKilled, valueOfWrites } from "../../harness/writes_in_flight.ts";
 
 const ROUNDS = 4;
 const IN_FLIGHT = 16;
@@ -47,26 +47,14 @@ Deno.test("shared channel crash: a town process killed with writes in flight nev
           record: await readChannel(channelFilePath(aliceDir, channelId)),
         });
         try {
-          // Kill the town at a different point each round, writes in flight on every lane.
-          const killAt = 40 + round * 17;
-          let fulfilled = 0;
-          let next = 0;
-          await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-            while (next < 10_000) {
-              const event = payer.sign(`round ${round} note ${next++}`);
-              const { prepare } = await buildPaidWrite({
-                event,
-                grant: payer.grant,
-                pricePerByte: 10n, // the claim client's
-              });
-              price.set(event.id, BigInt(prepare.amount));
-              const reply = await payer.write(event).then((w) => w.reply, () => undefined);
-              if (reply === undefined) return; // the connection went with the town
-              assertEquals(reply.type, "fulfill");
-              fulfilledValue += price.get(event.id)!;
-              if (++fulfilled === killAt) process.process.child.kill("SIGKILL");
-            }
-          }));
+          await payWritesUntilKilled({
+            payer,
+            round,
+            inFlight: IN_FLIGHT,
+            price,
+            kill: () => process.process.child.kill("SIGKILL"),
+            onFulfill: (paid) => fulfilledValue += paid,
+          });
         } finally {
           await payer.close();
         }
@@ -79,8 +67,7 @@ Deno.test("shared channel crash: a town process killed with writes in flight nev
         await process.process.done.catch(() => {});
       }
       const rows = await sql.unsafe<{ id: string }[]>("SELECT id FROM events");
-      let storedValue = 0n;
-      for (const { id } of rows) storedValue += price.get(id) ?? 0n;
+      const storedValue = valueOfWrites(rows.map((r) => r.id), price);
       const books = await openPostgresClaimBooks({ url: storeUrl });
       const book = await books.read(channelId).finally(() => books.close());
       assert(book !== undefined, "the shared book exists");
