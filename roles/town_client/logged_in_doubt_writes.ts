@@ -59,7 +59,9 @@ export function loggedInDoubtWrites(options: LoggedInDoubtWritesOptions): InDoub
   const { payments, townAddress } = options;
   return new InDoubtWrites({
     limit: options.limit,
-    initial: openIntents(payments.entries(), townAddress),
+    initial: [...openWriteIntents(payments.entries(), townAddress)].map((
+      [id, intent],
+    ) => [id, BigInt(intent.amount)] as const),
     warn: options.warn,
     persist: async ({ event, amount, jobId }) => {
       await payments.append({
@@ -80,17 +82,32 @@ export function loggedInDoubtWrites(options: LoggedInDoubtWritesOptions): InDoub
 }
 
 /**
- * The town's write intents with no outcome after them, oldest first. By invoice and town: one
- * event is written to several towns, each its own payment.
+ * The town's write intents with no outcome after them, by event id, oldest first. By invoice and
+ * town: one event is written to several towns, each its own payment.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openWriteIntents } from "./logged_in_doubt_writes.ts";
+ *
+ * const intent = { ts: "2026-11-02T10:00:00Z", direction: "out", event: "intent", jobId: "e1",
+ *   invoiceId: "e1", amount: "100", asset: "USD", peer: "g.a", category: "town-write" } as const;
+ * const open = openWriteIntents([intent, { ...intent, invoiceId: "e2", jobId: "e2" },
+ *   { ...intent, invoiceId: "e2", jobId: "e2", event: "fulfilled" }], "g.a");
+ * assert.deepEqual([...open.keys()], ["e1"]); // e2's retry was FULFILLed
+ * ```
  */
-function openIntents(entries: PaymentEntry[], townAddress: string): [string, bigint][] {
-  const open = new Map<string, bigint>();
+export function openWriteIntents(
+  entries: readonly PaymentEntry[],
+  townAddress: string,
+): Map<string, PaymentEntry> {
+  const open = new Map<string, PaymentEntry>();
   for (const e of entries) {
     if (e.direction !== "out" || e.peer !== townAddress || categoryOf(e) !== "town-write") {
       continue;
     }
     open.delete(e.invoiceId);
-    if (e.event === "intent") open.set(e.invoiceId, BigInt(e.amount));
+    if (e.event === "intent") open.set(e.invoiceId, e);
   }
-  return [...open];
+  return open;
 }
