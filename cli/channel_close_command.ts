@@ -26,6 +26,7 @@ import { holdChannel } from "./channel_hold.ts";
 import { printRecords } from "./channel_rows.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../roles/channels/payout_receiver.ts";
 import { terminalText } from "./terminal_text.ts";
+import { resolveWritesInDoubtAtClose } from "./channel_close_in_doubt.ts";
 
 /**
  * `turnpike channel close <id>`: settles at once with the peer's co-signature over BTP; when
@@ -80,6 +81,10 @@ export async function channelClose(opts: CosignCliOptions, id: string): Promise<
     });
     const signed = record.sent;
     record = step.record;
+    // The channel pays no more: the writes still in doubt get their outcome on the payment log.
+    if (step.kind === "settled-cooperatively" || step.kind === "closed") {
+      await resolveWritesInDoubtAtClose(opts, ctx.stateDir);
+    }
     const at = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOString();
     if (step.kind === "settled-cooperatively") {
       const fmt = (v: bigint) => `${formatUnits(v, record.tokenDecimals)} ${record.tokenSymbol}`;

@@ -1,7 +1,7 @@
 /**
  * Test helper run as a separate process by tests/e2e/channel_crash_test.ts, so it can be killed
  * with SIGKILL mid-stream: `town <json>` runs a claim town from its state dir (resuming from
- * the channel file) and prints its contact `{"url","townAddress","townPubkey"}`; `payer <json>` pays `count`
+ * the channel file) and prints its contact `{"url","townAddress","townPubkey","relayUrl"}`; `payer <json>` pays `count`
  * writes with claims (resuming from its channel file) printing `ok <amount>` per FULFILL,
  * `done` at the end.
  *
@@ -59,7 +59,8 @@ async function runTown(args: TownProcessArgs): Promise<void> {
     databasePath: `${args.stateDir}/town-events.sqlite`,
     settle: args.settle,
   });
-  console.log(JSON.stringify(claimTownContact(t.town)));
+  const relayUrl = `ws://127.0.0.1:${t.town.httpPort}`;
+  console.log(JSON.stringify({ ...claimTownContact(t.town), relayUrl }));
   await Deno.stdin.readable.pipeTo(new WritableStream()); // until stdin closes (or SIGKILL)
   await t.stop();
 }

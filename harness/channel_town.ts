@@ -61,6 +61,8 @@ export interface ClaimTownContact {
   url: string;
   townAddress: string;
   townPubkey: string;
+  /** Its NIP-01 URL, when the town process printed it (harness/channel_crash_processes.ts). */
+  relayUrl?: string;
 }
 
 /**

@@ -15,6 +15,7 @@ import type { PaymentLog } from "../../state/payments/payment_log.ts";
 import { townWriteEntry } from "../../state/payments/town_write_entry.ts";
 import { TownClient, type TownUplink } from "../town_client/town_client.ts";
 import { TownClients } from "../town_client/town_clients.ts";
+import { loggedInDoubtWrites } from "../town_client/logged_in_doubt_writes.ts";
 import type { ProviderNodeOptions, ProviderTown } from "./provider_options.ts";
 import type { BackgroundWork } from "./background_work.ts";
 
@@ -34,7 +35,8 @@ export interface ProviderTownsOptions extends
   home: BtpClient;
   /** The more towns' own uplinks, by relay URL: filled here, closed by the node at stop. */
   uplinks: Map<string, BtpClient>;
-  payments: Pick<PaymentLog, "append">;
+  /** Each paid write's line, and the writes in doubt (roles/town_client/logged_in_doubt_writes.ts). */
+  payments: Pick<PaymentLog, "append" | "entries">;
   log: (line: string) => void;
   /** Retries run later, unless the node is stopping by then. */
   work: Pick<BackgroundWork, "later" | "stopped">;
@@ -65,6 +67,15 @@ export async function openProviderTowns(o: ProviderTownsOptions): Promise<TownCl
       scale: o.assetScale,
       peer: townAddress,
     }));
+  // The writes whose answer was lost, lasting in the log (a restart records them at their retry).
+  const inDoubtFor = (townAddress: string) =>
+    loggedInDoubtWrites({
+      payments: o.payments,
+      townAddress,
+      asset: o.assetCode,
+      scale: o.assetScale,
+      warn: o.log,
+    });
   await openUplinks(o);
   const homeBtp = o.home;
   const uplinksFor = (relay: string): TownUplink[] => {
@@ -81,12 +92,14 @@ export async function openProviderTowns(o: ProviderTownsOptions): Promise<TownCl
       signer: o.signer,
       pricePerByte: o.pricePerByte,
       record: (w) => recordWrite(w, homeAddress),
+      inDoubt: inDoubtFor(homeAddress),
     }),
     later: o.moreTowns,
     plain: o.plainRelays,
     uplinksFor,
     signer: o.signer,
     record: (w) => recordWrite(w, w.townAddress),
+    inDoubtFor,
   });
 }
 

@@ -32,6 +32,7 @@ import { ILP_ERROR } from "../../protocol/ilp_packet.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { TownClient } from "../town_client/town_client.ts";
+import type { InDoubtWrites } from "../town_client/in_doubt_writes.ts";
 
 /** Options for {@linkcode connectTownLink}. */
 export interface TownLinkOptions {
@@ -67,6 +68,12 @@ export interface TownLinkOptions {
   alert?: (kind: AlertKind, message: string, details: Record<string, string>) => void;
   /** Records each paid write the town fulfilled (the payment log) before `write` resolves. */
   recordWrite?: (paid: { event: NostrEvent; amount: bigint; townAddress: string }) => Promise<void>;
+  /**
+   * The town's writes in doubt, lasting in the payment log like `recordWrite`'s lines
+   * (roles/town_client/logged_in_doubt_writes.ts), by the town's address and asset. Default: in
+   * memory.
+   */
+  inDoubtWrites?: (town: { townAddress: string; asset: string; scale: number }) => InDoubtWrites;
 }
 
 /** The payment channel a town link pays over. */
@@ -220,6 +227,7 @@ export async function connectTownLink(options: TownLinkOptions): Promise<TownLin
     },
     // With no channel, a town that wants claims of this account (T04 `not-covered`) is not
     // cured by sending again: a request is refused at once, not retried to its deadline.
+    inDoubt: options.inDoubtWrites?.({ townAddress, asset: assetCode, scale: assetScale }),
     isFinal: sender
       ? undefined
       : (code, claimReason) =>

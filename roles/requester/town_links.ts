@@ -18,6 +18,7 @@ import type { AuditLog } from "../../state/audit/audit_log.ts";
 import type { PaymentLog } from "../../state/payments/payment_log.ts";
 import { townWriteEntry } from "../../state/payments/town_write_entry.ts";
 import { TownClients } from "../town_client/town_clients.ts";
+import { loggedInDoubtWrites } from "../town_client/logged_in_doubt_writes.ts";
 import { mayHaveArrived } from "../../transport/btp_unanswered.ts";
 
 export type { TownEndpoint };
@@ -231,8 +232,11 @@ export interface RequesterTownHooks {
   audit: AuditLog;
   /** Told about alerts (low channel balance, top-ups, price above the ceiling). */
   alert: NonNullable<TownLinkOptions["alert"]>;
-  /** Where each paid write is recorded (`state/payments/town_write_entry.ts`). */
-  payments: Pick<PaymentLog, "append">;
+  /**
+   * Where each paid write is recorded (`state/payments/town_write_entry.ts`), and its writes in
+   * doubt (roles/town_client/logged_in_doubt_writes.ts).
+   */
+  payments: Pick<PaymentLog, "append" | "entries">;
   /** The home town's link once connected (the asset a write is paid in). */
   home: () => TownLink | undefined;
   /** PREPAREs to this requester (a deposit's refund, roles/requester/job_refunds.ts). */
@@ -286,6 +290,14 @@ export function townLinksOptionsOf(
           scale: hooks.home()?.assetScale,
           peer: townAddress,
         })),
+      inDoubtWrites: ({ townAddress, asset, scale }) =>
+        loggedInDoubtWrites({
+          payments: hooks.payments,
+          townAddress,
+          asset: asset || "unknown",
+          scale,
+          warn: settings.warn,
+        }),
       channel: settings.channel === undefined
         ? undefined
         : { id: settings.channel, ...channelHome },

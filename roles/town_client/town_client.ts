@@ -124,6 +124,11 @@ export interface TownClientOptions {
    * Default none.
    */
   isFinal?: (code: string, claimReason: ClaimRejectReason | undefined) => boolean;
+  /**
+   * Its writes in doubt; lasting ones (roles/town_client/logged_in_doubt_writes.ts) outlive the
+   * process. Default: in memory.
+   */
+  inDoubt?: InDoubtWrites;
 }
 
 /** The client of one town: the SPSP grant, its uplinks, and its paid writes. */
@@ -138,7 +143,7 @@ export class TownClient {
   /** Of those, writes the town already held (answered `duplicate`, nothing paid). */
   duplicates = 0;
   // Writes whose answer was lost after their PREPARE left: paid if the town stores them.
-  readonly #inDoubt = new InDoubtWrites();
+  readonly #inDoubt: InDoubtWrites;
 
   /**
    * A client of a town started here (in-process, port 0, a temporary state directory): it asks
@@ -183,6 +188,7 @@ export class TownClient {
    */
   constructor(options: TownClientOptions) {
     this.#o = options;
+    this.#inDoubt = options.inDoubt ?? new InDoubtWrites();
   }
 
   /** The town's relay URL. */
@@ -301,8 +307,8 @@ export class TownClient {
     let onLateFulfill: (() => void) | undefined;
     const sender: PrepareSender = {
       sendPrepare: (prepare) =>
-        this.#sendByUplinks(prepare, onLateFulfill, () => {
-          if (write) this.#inDoubt.note(event.id, BigInt(prepare.amount));
+        this.#sendByUplinks(prepare, onLateFulfill, async () => {
+          if (write) await this.#inDoubt.note({ event, amount: BigInt(prepare.amount), jobId });
         }),
     };
     for (let handshake = 0;; handshake++) {
@@ -366,12 +372,13 @@ export class TownClient {
 
   /**
    * Sends by the open uplinks in order, moving on when one fails under the packet; `onInDoubt`
-   * is told of each failure after the PREPARE left (it may have been FULFILLed).
+   * is told of each failure after the PREPARE left (it may have been FULFILLed), and awaited: the
+   * doubt is lasting before the packet is sent again.
    */
   async #sendByUplinks(
     prepare: Parameters<PrepareSender["sendPrepare"]>[0],
     onLateFulfill?: () => void,
-    onInDoubt?: () => void,
+    onInDoubt?: () => Promise<void>,
   ): Promise<IlpReply> {
     const all = this.#uplinks();
     if (all.length === 0) throw new RangeError(`no uplink to ${this.#o.relayUrl}`);
@@ -383,7 +390,7 @@ export class TownClient {
         return await uplink.sendPrepare(prepare, { onLateFulfill });
       } catch (err) {
         failure = err;
-        if (mayHaveArrived(err)) onInDoubt?.();
+        if (mayHaveArrived(err)) await onInDoubt?.();
         if (prepare.expiresAt.getTime() <= Date.now()) break;
       }
     }

@@ -47,6 +47,8 @@ export interface TownClientsOptions {
   signer: NodeSigner;
   /** The payment log hook of the clients made on first use. */
   record?: TownClientOptions["record"];
+  /** The writes in doubt of a client made on first use, by its town's address. Default: its own. */
+  inDoubtFor?: (townAddress: string) => TownClientOptions["inDoubt"];
   /** Plain relays (not towns): written to for free, never paid. */
   plain?: string[];
   /** Stores an event on a plain relay. Default `publishToPlainRelay`. */
@@ -332,6 +334,7 @@ export class TownClients {
       signer: this.#o.signer,
       pricePerByte: (info && townPublicationPrice(info)) ?? 10n,
       record: this.#o.record,
+      inDoubt: this.#o.inDoubtFor?.(townAddress),
     });
   }
 }

@@ -1,0 +1,181 @@
+/**
+ * Test helper: a payer's paid writes in a process of their own, so the process can be SIGKILLed
+ * after a write's answer was lost and a new one of the same profile started
+ * (tests/e2e/channel_lost_answer_restart_test.ts). Run as `lost_answer_writer.ts <json>`: it
+ * connects with claims on the channel of its state dir (resumed from the channel file), opens
+ * the profile's payment log, and writes through a {@linkcode TownClient} whose paid writes and
+ * writes in doubt are kept in that log, as a requester's are (roles/requester/town_links.ts).
+ * It prints `{"start","ready"}` (what its claims had paid when it began, and once its SPSP
+ * handshakes were paid), then reads one command a line on stdin: `{"event", "patienceMs"?}`
+ * writes that signed event, printing `{"ok":true,"duplicate"}` or `{"error":"<name>"}`.
+ *
+ * @module
+ */
+import { hexToBytes } from "viem";
+import { generateSecretKey } from "nostr-tools/pure";
+import { channelFilePath, readChannel } from "../state/channels/channel_file.ts";
+import { openPaymentLog } from "../state/payments/payment_log.ts";
+import { townWriteEntry } from "../state/payments/town_write_entry.ts";
+import { TownClient } from "../roles/town_client/town_client.ts";
+import { loggedInDoubtWrites } from "../roles/town_client/logged_in_doubt_writes.ts";
+import { localNodeSigner } from "../identity/local_node_signer.ts";
+import type { NostrEvent } from "../protocol/nostr_event.ts";
+import { type ClaimTownContact, connectClaimClient } from "./channel_town.ts";
+
+const SCRIPT = new URL(import.meta.url).pathname;
+
+/** Arguments of the writer process. */
+export interface LostAnswerWriterArgs extends ClaimTownContact {
+  stateDir: string;
+  channelId: `0x${string}`;
+  /** Alice's key (signs claims), hex. */
+  secretKey: `0x${string}`;
+}
+
+/** A write the process was told to make. */
+export interface LostAnswerWrite {
+  event: NostrEvent;
+  /** How long the write waits for its answer; default the BTP client's. */
+  patienceMs?: number;
+}
+
+/** A running writer process. */
+export interface LostAnswerWriter {
+  /** Its claims' total when it began and once its SPSP handshakes were paid. */
+  paid: { start: bigint; ready: bigint };
+  /** Writes `write.event`; resolves with the process's answer line. */
+  write(write: LostAnswerWrite): Promise<{ ok?: boolean; duplicate?: boolean; error?: string }>;
+  /** SIGKILL. */
+  kill9(): Promise<void>;
+  /** Closes stdin: the process closes its connection and exits. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns the writer and waits until it is ready to write.
+ *
+ * It pays a town over a channel on anvil, so it has no example here:
+ * tests/e2e/channel_lost_answer_restart_test.ts kills one and starts another.
+ */
+export async function startLostAnswerWriter(
+  args: LostAnswerWriterArgs,
+): Promise<LostAnswerWriter> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", SCRIPT, JSON.stringify(args)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stdin = child.stdin.getWriter();
+  let buffer = "";
+  const readLine = async (): Promise<string> => {
+    while (!buffer.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error("the writer process exited");
+      buffer += value;
+    }
+    const i = buffer.indexOf("\n");
+    const line = buffer.slice(0, i);
+    buffer = buffer.slice(i + 1);
+    return line;
+  };
+  const release = async () => {
+    await lines.cancel().catch(() => {});
+    await stdin.close().catch(() => {});
+  };
+  let first: { start: string; ready: string };
+  try {
+    first = JSON.parse(await readLine());
+  } catch (err) {
+    child.kill("SIGKILL");
+    await child.status;
+    await release();
+    throw err;
+  }
+  return {
+    paid: { start: BigInt(first.start), ready: BigInt(first.ready) },
+    async write(write) {
+      await stdin.write(new TextEncoder().encode(JSON.stringify(write) + "\n"));
+      return JSON.parse(await readLine());
+    },
+    async kill9() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await child.status;
+      await release();
+    },
+    async stop() {
+      await stdin.close().catch(() => {});
+      await child.status;
+      await release();
+    },
+  };
+}
+
+async function runWriter(args: LostAnswerWriterArgs): Promise<void> {
+  const record = await readChannel(channelFilePath(args.stateDir, args.channelId));
+  const payer = await connectClaimClient({
+    ...args,
+    secretKey: hexToBytes(args.secretKey),
+    record,
+    reconnect: true,
+  });
+  const payments = await openPaymentLog({ stateDir: args.stateDir });
+  const town = { townAddress: args.townAddress, asset: "USD", scale: 6 };
+  let patienceMs: number | undefined;
+  const writer = new TownClient({
+    relayUrl: "ws://town.test",
+    townAddress: args.townAddress,
+    townPubkey: args.townPubkey,
+    signer: localNodeSigner(generateSecretKey()),
+    uplinks: [{
+      get state() {
+        return payer.client.state;
+      },
+      sendPrepare: (prepare, options) =>
+        payer.client.sendPrepare(prepare, { ...options, timeoutMs: patienceMs }),
+    }],
+    // The payment log as a requester keeps it: a line per paid write, and the writes in doubt.
+    record: ({ event, amount }) =>
+      payments.append(
+        townWriteEntry({
+          direction: "out",
+          kind: "write",
+          event,
+          amount,
+          ...town,
+          peer: town.townAddress,
+        }),
+      ),
+    inDoubt: loggedInDoubtWrites({ payments, ...town }),
+  });
+  await writer.grant();
+  console.log(JSON.stringify({
+    start: String(record.sent),
+    ready: String(payer.signer.transferred),
+  }));
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+  let buffer = "";
+  for await (const chunk of lines) {
+    buffer += chunk;
+    for (let i = buffer.indexOf("\n"); i >= 0; i = buffer.indexOf("\n")) {
+      const write = JSON.parse(buffer.slice(0, i)) as LostAnswerWrite;
+      buffer = buffer.slice(i + 1);
+      patienceMs = write.patienceMs;
+      const before = writer.duplicates;
+      const answer = await writer.write(write.event).then(
+        () => ({ ok: true, duplicate: writer.duplicates > before }),
+        (err: Error) => ({ error: err.name }),
+      );
+      console.log(JSON.stringify(answer));
+    }
+  }
+  await payments.flush();
+  await payer.close();
+}
+
+if (import.meta.main) await runWriter(JSON.parse(Deno.args[0]));

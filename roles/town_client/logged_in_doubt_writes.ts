@@ -1,0 +1,113 @@
+/**
+ * The writes in doubt of a town client, lasting in the payer's payment log
+ * (docs/PROTOCOL.md "Payment channels and claims"): a write whose answer was lost gets an
+ * `intent` line (category `town-write`, invoice the event id, peer the town), appended and fsynced
+ * like any line of the log (state/line_appender.ts) before the write is sent again; its outcome is
+ * the `fulfilled` line its town client records (the lost attempt's amount on a `duplicate` or a
+ * late FULFILL, the retry's own when the retry is FULFILLed), which closes it. A process of the
+ * profile started later reads the intents with no outcome for its town from the log and starts
+ * with them (roles/town_client/in_doubt_writes.ts).
+ *
+ * Only the failure path writes: a write answered in time adds no line and no fsync.
+ *
+ * @module
+ */
+import { categoryOf, type PaymentEntry } from "../../state/payments/payment_log.ts";
+import { townWriteEntry } from "../../state/payments/town_write_entry.ts";
+import { InDoubtWrites } from "./in_doubt_writes.ts";
+
+/** Options for {@linkcode loggedInDoubtWrites}. */
+export interface LoggedInDoubtWritesOptions {
+  /** The payer's payment log (loaded in full: its entries are read once, here). */
+  payments: {
+    entries(): PaymentEntry[];
+    append(entry: PaymentEntry): Promise<void>;
+  };
+  /** The town's ILP address: the peer of its writes' lines. */
+  townAddress: string;
+  /** The asset of the lines (the town's, as its writes' `fulfilled` lines say it). */
+  asset: string;
+  /** Its decimal places, when known. */
+  scale?: number;
+  /** How many are remembered; default the town client's. */
+  limit?: number;
+  /** Told when one is forgotten past the limit. */
+  warn?: (message: string) => void;
+}
+
+/**
+ * The town client's writes in doubt, started with those the log holds for the town and kept in
+ * it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openPaymentLog } from "../../state/payments/payment_log.ts";
+ * import { loggedInDoubtWrites } from "./logged_in_doubt_writes.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const town = { townAddress: "g.town", asset: "USD", scale: 6 };
+ * const event = { id: "ab".repeat(32), tags: [] };
+ * const before = loggedInDoubtWrites({ payments: await openPaymentLog({ stateDir }), ...town });
+ * await before.note({ event, amount: 1_500n }); // the answer was lost; then the process died
+ * const after = loggedInDoubtWrites({ payments: await openPaymentLog({ stateDir }), ...town });
+ * assert.equal(after.take(event.id), 1_500n); // its retry, `duplicate`: the lost attempt paid
+ * await Deno.remove(stateDir, { recursive: true });
+ * ```
+ */
+export function loggedInDoubtWrites(options: LoggedInDoubtWritesOptions): InDoubtWrites {
+  const { payments, townAddress } = options;
+  return new InDoubtWrites({
+    limit: options.limit,
+    initial: [...openWriteIntents(payments.entries(), townAddress)].map((
+      [id, intent],
+    ) => [id, BigInt(intent.amount)] as const),
+    warn: options.warn,
+    persist: async ({ event, amount, jobId }) => {
+      await payments.append({
+        ...townWriteEntry({
+          direction: "out",
+          kind: "write",
+          event,
+          jobId,
+          amount,
+          asset: options.asset,
+          scale: options.scale,
+          peer: townAddress,
+        }),
+        event: "intent",
+      });
+    },
+  });
+}
+
+/**
+ * The town's write intents with no outcome after them, by event id, oldest first. By invoice and
+ * town: one event is written to several towns, each its own payment.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openWriteIntents } from "./logged_in_doubt_writes.ts";
+ *
+ * const intent = { ts: "2026-11-02T10:00:00Z", direction: "out", event: "intent", jobId: "e1",
+ *   invoiceId: "e1", amount: "100", asset: "USD", peer: "g.a", category: "town-write" } as const;
+ * const open = openWriteIntents([intent, { ...intent, invoiceId: "e2", jobId: "e2" },
+ *   { ...intent, invoiceId: "e2", jobId: "e2", event: "fulfilled" }], "g.a");
+ * assert.deepEqual([...open.keys()], ["e1"]); // e2's retry was FULFILLed
+ * ```
+ */
+export function openWriteIntents(
+  entries: readonly PaymentEntry[],
+  townAddress: string,
+): Map<string, PaymentEntry> {
+  const open = new Map<string, PaymentEntry>();
+  for (const e of entries) {
+    if (e.direction !== "out" || e.peer !== townAddress || categoryOf(e) !== "town-write") {
+      continue;
+    }
+    open.delete(e.invoiceId);
+    if (e.event === "intent") open.set(e.invoiceId, e);
+  }
+  return open;
+}
