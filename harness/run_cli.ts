@@ -53,8 +53,13 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
   })();
   const [out] = await Promise.all([child.output(), feed]);
   const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  // Deno's own line when another test's process holds the checkout's node_modules lock (many
+  // start at once on a loaded machine): not the command's output.
+  const stderr = dec.decode(out.stderr).replaceAll(DENO_LOCK_WAIT, "");
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr };
 }
+
+const DENO_LOCK_WAIT = "Blocking waiting for file lock on node_modules directory\n";
 
 /** Options for {@linkcode initWalletWithCli}. */
 export interface InitWalletWithCliOptions {
