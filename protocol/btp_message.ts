@@ -8,7 +8,8 @@
  */
 import { ProtocolError } from "./protocol_error.ts";
 import { Buffer } from "node:buffer";
-import * as BtpLib from "btp-packet";
+import type * as BtpLib from "btp-packet";
+import { btpPacketLibrary } from "./packet_libraries.ts";
 import { OerLengthPrefixError, readCanonicalLength } from "./oer_length_prefix.ts";
 import { decodeBtpMessageFast, encodeBtpMessageFast } from "./btp_fast_codec.ts";
 
@@ -152,19 +153,15 @@ function toLibPacket(frame: BtpFrame): BtpLib.BtpPacket {
   const protocolData = toLibProtocolData(frame.protocolData);
   switch (frame.type) {
     case "message":
-      return { type: BtpLib.Type.TYPE_MESSAGE, requestId: frame.requestId, data: { protocolData } };
+      return { type: BtpFrameType.message, requestId: frame.requestId, data: { protocolData } };
     case "response":
-      return {
-        type: BtpLib.Type.TYPE_RESPONSE,
-        requestId: frame.requestId,
-        data: { protocolData },
-      };
+      return { type: BtpFrameType.response, requestId: frame.requestId, data: { protocolData } };
     case "transfer":
       if (!/^(0|[1-9][0-9]{0,19})$/.test(frame.amount) || BigInt(frame.amount) >= 2n ** 64n) {
         throw new BtpMessageError(`amount "${frame.amount}" is not a uint64 in decimal`);
       }
       return {
-        type: BtpLib.Type.TYPE_TRANSFER,
+        type: BtpFrameType.transfer,
         requestId: frame.requestId,
         data: { amount: frame.amount, protocolData },
       };
@@ -176,7 +173,7 @@ function toLibPacket(frame: BtpFrame): BtpLib.BtpPacket {
         throw new BtpMessageError("triggeredAt is not a valid date");
       }
       return {
-        type: BtpLib.Type.TYPE_ERROR,
+        type: BtpFrameType.error,
         requestId: frame.requestId,
         data: {
           code: frame.code,
@@ -206,7 +203,7 @@ export function encodeBtpFrame(frame: BtpFrame, options: BtpCodecOptions = {}): 
   }
   let bytes = encodeBtpMessageFast(frame); // MESSAGE and RESPONSE by hand, the rest below
   try {
-    const buffer = bytes ?? BtpLib.serialize(toLibPacket(frame));
+    const buffer = bytes ?? btpPacketLibrary().serialize(toLibPacket(frame));
     // A plain Uint8Array view: Buffer#slice makes views, not copies, which would surprise callers.
     bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   } catch (err) {
@@ -284,7 +281,7 @@ export function decodeBtpFrame(bytes: Uint8Array, options: BtpCodecOptions = {})
   }
   let packet: ReturnType<typeof BtpLib.deserialize>;
   try {
-    packet = BtpLib.deserialize(asBuffer(bytes));
+    packet = btpPacketLibrary().deserialize(asBuffer(bytes));
   } catch (err) {
     throw new BtpMessageError(`invalid BTP frame: ${(err as Error).message}`);
   }

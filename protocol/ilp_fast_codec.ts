@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { isValidIlpAddress } from "ilp-packet";
+import { isIlpAddress } from "./peer_info.ts";
 import {
   canonicalLengthPrefix,
   OerLengthPrefixError,
@@ -117,7 +117,7 @@ export function decodeIlpPrepareFast(
     // ilp-packet reads 7-bit ASCII: a byte above it would not be the same address.
     if (destinationBytes.some((b) => b >= 0x80)) return undefined;
     const destination = String.fromCharCode(...destinationBytes);
-    if (!isValidIlpAddress(destination)) return undefined;
+    if (!isIlpAddress(destination)) return undefined;
     const data = readCanonicalLength(bytes, dest.start + dest.length, end);
     if (data.start + data.length !== end || data.length > MAX_DATA) return undefined;
     return {

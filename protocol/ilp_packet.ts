@@ -7,7 +7,9 @@
  */
 import { ProtocolError } from "./protocol_error.ts";
 import { Buffer } from "node:buffer";
-import * as IlpLib from "ilp-packet";
+import type * as IlpLib from "ilp-packet";
+import { ilpPacketLibrary } from "./packet_libraries.ts";
+import { isIlpAddress } from "./peer_info.ts";
 import { OerLengthPrefixError, readCanonicalLength } from "./oer_length_prefix.ts";
 import { decodeIlpPrepareFast, encodeIlpFulfillFast } from "./ilp_fast_codec.ts";
 
@@ -91,34 +93,42 @@ export class IlpPacketError extends ProtocolError {
  * ```
  */
 export const ILP_ERROR = {
-  badRequest: IlpLib.IlpError.F00_BAD_REQUEST,
-  invalidPacket: IlpLib.IlpError.F01_INVALID_PACKET,
-  unreachable: IlpLib.IlpError.F02_UNREACHABLE,
-  invalidAmount: IlpLib.IlpError.F03_INVALID_AMOUNT,
-  insufficientDestinationAmount: IlpLib.IlpError.F04_INSUFFICIENT_DESTINATION_AMOUNT,
-  wrongCondition: IlpLib.IlpError.F05_WRONG_CONDITION,
-  unexpectedPayment: IlpLib.IlpError.F06_UNEXPECTED_PAYMENT,
-  cannotReceive: IlpLib.IlpError.F07_CANNOT_RECEIVE,
-  amountTooLarge: IlpLib.IlpError.F08_AMOUNT_TOO_LARGE,
-  finalApplicationError: IlpLib.IlpError.F99_APPLICATION_ERROR,
-  internalError: IlpLib.IlpError.T00_INTERNAL_ERROR,
-  peerUnreachable: IlpLib.IlpError.T01_PEER_UNREACHABLE,
-  peerBusy: IlpLib.IlpError.T02_PEER_BUSY,
-  connectorBusy: IlpLib.IlpError.T03_CONNECTOR_BUSY,
-  insufficientLiquidity: IlpLib.IlpError.T04_INSUFFICIENT_LIQUIDITY,
-  rateLimited: IlpLib.IlpError.T05_RATE_LIMITED,
-  temporaryApplicationError: IlpLib.IlpError.T99_APPLICATION_ERROR,
-  transferTimedOut: IlpLib.IlpError.R00_TRANSFER_TIMED_OUT,
-  insufficientSourceAmount: IlpLib.IlpError.R01_INSUFFICIENT_SOURCE_AMOUNT,
-  insufficientTimeout: IlpLib.IlpError.R02_INSUFFICIENT_TIMEOUT,
-  relativeApplicationError: IlpLib.IlpError.R99_APPLICATION_ERROR,
+  badRequest: "F00",
+  invalidPacket: "F01",
+  unreachable: "F02",
+  invalidAmount: "F03",
+  insufficientDestinationAmount: "F04",
+  wrongCondition: "F05",
+  unexpectedPayment: "F06",
+  cannotReceive: "F07",
+  amountTooLarge: "F08",
+  finalApplicationError: "F99",
+  internalError: "T00",
+  peerUnreachable: "T01",
+  peerBusy: "T02",
+  connectorBusy: "T03",
+  insufficientLiquidity: "T04",
+  rateLimited: "T05",
+  temporaryApplicationError: "T99",
+  transferTimedOut: "R00",
+  insufficientSourceAmount: "R01",
+  insufficientTimeout: "R02",
+  relativeApplicationError: "R99",
 } as const;
 
 /** One of the RFC 27 codes (`ilp-packet`'s own type). */
 export type IlpErrorCode = IlpLib.IlpErrorCode;
 
+/** `ilp-packet`'s `IlpError` enum written out: the library is loaded at its first packet. */
+const ILP_ERROR_NAMES = "F00 Bad Request,F01 Invalid Packet,F02 Unreachable,F03 Invalid Amount," +
+  "F04 Insufficient Destination Amount,F05 Wrong Condition,F06 Unexpected Payment," +
+  "F07 Cannot Receive,F08 Amount Too Large,F99 Application Error,T00 Internal Error," +
+  "T01 Peer Unreachable,T02 Peer Busy,T03 Connector Busy,T04 Insufficient Liquidity," +
+  "T05 Rate Limited,T99 Application Error,R00 Transfer Timed Out," +
+  "R01 Insufficient Source Amount,R02 Insufficient Timeout,R99 Application Error";
+
 /**
- * ILP error codes with the names RFC 27 gives them, read off `ilp-packet`'s `IlpError` enum
+ * ILP error codes with the names RFC 27 gives them, as `ilp-packet`'s `IlpError` enum has them
  * (`F04_INSUFFICIENT_DESTINATION_AMOUNT` -> `F04`: "Insufficient Destination Amount").
  *
  * @example
@@ -128,10 +138,7 @@ export type IlpErrorCode = IlpLib.IlpErrorCode;
  * ```
  */
 export const ILP_ERROR_CODES: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.entries(IlpLib.IlpError).map(([name, code]) => [
-    code,
-    name.slice(4).toLowerCase().split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join(" "),
-  ]),
+  ILP_ERROR_NAMES.split(",").map((entry) => [entry.slice(0, 3), entry.slice(4)]),
 );
 
 const ERROR_CODE_PATTERN = /^[FTR][0-9A-Z]{2}$/;
@@ -309,7 +316,7 @@ function requireCanonicalPrepare(bytes: Uint8Array, destination: string): void {
       `invalid PREPARE: not the canonical encoding (bad characters or length prefixes)`,
     );
   }
-  if (!IlpLib.isValidIlpAddress(destination)) {
+  if (!isIlpAddress(destination)) {
     throw new IlpPacketError(`invalid PREPARE: fields do not form an encodable packet`);
   }
 }
@@ -366,7 +373,7 @@ export function encodeIlpPrepare(prepare: IlpPrepare, options: IlpCodecOptions =
   if (prepare.executionCondition.byteLength !== 32) {
     throw new IlpPacketError("executionCondition must be 32 bytes");
   }
-  if (!IlpLib.isValidIlpAddress(prepare.destination)) {
+  if (!isIlpAddress(prepare.destination)) {
     throw new IlpPacketError(`invalid destination address "${prepare.destination}"`);
   }
   if (!(prepare.expiresAt instanceof Date) || Number.isNaN(prepare.expiresAt.getTime())) {
@@ -374,7 +381,7 @@ export function encodeIlpPrepare(prepare: IlpPrepare, options: IlpCodecOptions =
   }
   let bytes: Uint8Array;
   try {
-    bytes = IlpLib.serializeIlpPrepare({
+    bytes = ilpPacketLibrary().serializeIlpPrepare({
       amount: prepare.amount,
       expiresAt: prepare.expiresAt,
       executionCondition: asBuffer(prepare.executionCondition),
@@ -418,7 +425,7 @@ export function decodeIlpPrepare(bytes: Uint8Array, options: IlpCodecOptions = {
   const contentOffset = checkEnvelope(bytes, IlpPacketType.prepare, max);
   let p: IlpLib.IlpPrepare;
   try {
-    p = IlpLib.deserializeIlpPrepare(asBuffer(bytes));
+    p = ilpPacketLibrary().deserializeIlpPrepare(asBuffer(bytes));
   } catch (err) {
     throw libError(err, "PREPARE");
   }
@@ -475,7 +482,7 @@ export function decodeIlpFulfill(bytes: Uint8Array, options: IlpCodecOptions = {
     options.maxPacketBytes ?? DEFAULT_MAX_ILP_PACKET_BYTES,
   );
   try {
-    const f = IlpLib.deserializeIlpFulfill(asBuffer(bytes));
+    const f = ilpPacketLibrary().deserializeIlpFulfill(asBuffer(bytes));
     checkData(f.data);
     const fulfill = { fulfillment: copyOut(f.fulfillment), data: copyOut(f.data) };
     requireCanonicalFulfill(bytes);
@@ -498,12 +505,12 @@ export function encodeIlpReject(reject: IlpReject, options: IlpCodecOptions = {}
   if (!isIlpErrorCode(reject.code)) {
     throw new IlpPacketError(`invalid error code "${reject.code}"`);
   }
-  if (reject.triggeredBy !== "" && !IlpLib.isValidIlpAddress(reject.triggeredBy)) {
+  if (reject.triggeredBy !== "" && !isIlpAddress(reject.triggeredBy)) {
     throw new IlpPacketError(`invalid triggeredBy address "${reject.triggeredBy}"`);
   }
   try {
     return checkEncodedSize(
-      IlpLib.serializeIlpReject({
+      ilpPacketLibrary().serializeIlpReject({
         code: reject.code,
         triggeredBy: reject.triggeredBy,
         message: reject.message,
@@ -535,7 +542,7 @@ export function decodeIlpReject(bytes: Uint8Array, options: IlpCodecOptions = {}
   );
   let r: IlpLib.IlpReject;
   try {
-    r = IlpLib.deserializeIlpReject(asBuffer(bytes));
+    r = ilpPacketLibrary().deserializeIlpReject(asBuffer(bytes));
   } catch (err) {
     throw libError(err, "REJECT");
   }
@@ -612,5 +619,5 @@ export function encodeIlpReply(reply: IlpReply, options: IlpCodecOptions = {}): 
  * ```
  */
 export function isValidIlpAddress(address: string): boolean {
-  return IlpLib.isValidIlpAddress(address);
+  return isIlpAddress(address);
 }
