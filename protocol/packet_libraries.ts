@@ -6,6 +6,8 @@
  * idle town's memory"). The paid-write path's codecs (protocol/ilp_fast_codec.ts,
  * protocol/btp_fast_codec.ts) do without them; the first packet they leave to a library loads it,
  * synchronously (`require`, once per process), so every codec keeps its synchronous signature.
+ * A worker without read access cannot `require` (Deno reads the package's files then): its module
+ * imports protocol/packet_libraries_static.ts, which hands them over loaded by its static imports.
  *
  * @module
  */
@@ -41,4 +43,28 @@ export function ilpPacketLibrary(): typeof IlpLib {
  */
 export function btpPacketLibrary(): typeof BtpLib {
   return btp ??= require("btp-packet") as typeof BtpLib;
+}
+
+/** Options for {@linkcode usePacketLibraries}: the two libraries, loaded already. */
+export interface PacketLibraries {
+  ilp: typeof IlpLib;
+  btp: typeof BtpLib;
+}
+
+/**
+ * Uses libraries loaded by a static import instead of `require` at first use (a worker without
+ * read access: protocol/packet_libraries_static.ts). Libraries loaded already are kept.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as ilp from "ilp-packet";
+ * import * as btp from "btp-packet";
+ * usePacketLibraries({ ilp, btp });
+ * assert.equal(ilpPacketLibrary().IlpError.F02_UNREACHABLE, "F02");
+ * ```
+ */
+export function usePacketLibraries(libraries: PacketLibraries): void {
+  ilp ??= libraries.ilp;
+  btp ??= libraries.btp;
 }

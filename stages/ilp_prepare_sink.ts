@@ -17,6 +17,8 @@
  * @module
  */
 import { StagesError } from "./stages_error.ts";
+// The stage's worker has no read access: the packet libraries come by static import.
+import "../protocol/packet_libraries_static.ts";
 import { backoffDelay, type BackoffOptions, sleep } from "../protocol/backoff.ts";
 import type { FailedChunk, PrepareChunk, PrepareOutcomeChunk, ToonChunk } from "./chunks.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";

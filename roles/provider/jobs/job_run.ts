@@ -171,7 +171,7 @@ export async function runJob(o: JobRunOptions): Promise<JobRunOutcome> {
     files = await fetchBlobInputs(blobs, { maxBytes: o.maxInputBytes, cacheDir: o.blobCacheDir });
   } catch (err) {
     // The provider's own disk failing its blob cache is its failure: the deposit comes back
-    // (docs/PROTOCOL.md "Whose each failure is").
+    // (docs/PROTOCOL.md "Refunds: the provider's own failures").
     if (err instanceof BlobWriteError) {
       return {
         status: "failed",

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { assertEquals } from "../../../harness/assert.ts";
 import * as IlpLib from "ilp-packet";
 import * as BtpLib from "btp-packet";
@@ -47,4 +48,48 @@ Deno.test("ILP addresses are judged as ilp-packet judges them", () => {
     `g.${"a".repeat(1022)}`,
   ];
   assertEquals(addresses.map(isValidIlpAddress), addresses.map(IlpLib.isValidIlpAddress));
+});
+
+Deno.test("the ilp-prepare-sink stage, in a worker without read access, decodes a FULFILL by the library it imported statically", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "packet_libraries_worker_" });
+  try {
+    const root = new URL("../../../", import.meta.url).href;
+    const fulfill = IlpLib.serializeIlpFulfill({
+      fulfillment: Buffer.alloc(32, 7),
+      data: Buffer.from("receipt"),
+    });
+    await Deno.writeTextFile(
+      `${dir}/inner.ts`,
+      `import "${root}stages/ilp_prepare_sink.ts";
+import { decodeIlpFulfill } from "${root}protocol/ilp_packet.ts";
+self.onmessage = (e) => {
+  try {
+    const f = decodeIlpFulfill(new Uint8Array(e.data));
+    self.postMessage({ data: new TextDecoder().decode(f.data), first: f.fulfillment[0] });
+  } catch (err) {
+    self.postMessage({ error: String(err) });
+  }
+};
+`,
+    );
+    const worker = new Worker(new URL(`file://${dir}/inner.ts`).href, {
+      type: "module",
+      deno: { permissions: "none" },
+    });
+    try {
+      const answer = new Promise<unknown>((resolve, reject) => {
+        worker.onmessage = (e) => resolve(e.data);
+        worker.onerror = (e) => {
+          e.preventDefault();
+          reject(new Error(e.message));
+        };
+      });
+      worker.postMessage(new Uint8Array(fulfill).buffer);
+      assertEquals(await answer, { data: "receipt", first: 7 });
+    } finally {
+      worker.terminate();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
