@@ -78,7 +78,7 @@ export interface JobFeedOptions {
     | "afterCancel"
   >;
   /** Pays a job's invoice. */
-  payer: Pick<JobPayer, "pay">;
+  payer: Pick<JobPayer, "pay" | "settleAtResult">;
   /** Raises a node alert (a relay disconnected). */
   alert: (kind: AlertKind, message: string, details?: Record<string, string>) => void;
   /** Warnings (a stage of the feed failed, an event's handling failed). */
@@ -355,12 +355,21 @@ export class JobEventRouter {
         jobs.progress(id, "result", `the delivery breaks its commitment: the proof is ${proof}`);
       }
     }
+    // A payment still in doubt (a crash between its PREPARE and its outcome's line; replayed
+    // newest first, the result comes before the invoice's feedback): the provider's result says
+    // it was paid, so its receipt is asked now and logged; without one the job says so
+    // (docs/PROTOCOL.md "The receipt question").
+    const asked = record.payments.some((p) => p.status === "paying");
+    const doubts = asked
+      ? await this.#o.payer.settleAtResult(id, invoice ? (await this.#o.read(id))! : record)
+      : [];
+    const error = doubts.length === 0 ? undefined : inDoubtNote(doubts);
     // Without a payment here nothing wrote the record since #onJobEvent read it.
     return await jobs.finish(
       id,
       "done",
-      { toon, resultId: event.id },
-      invoice ? undefined : record,
+      { toon, resultId: event.id, error },
+      invoice || asked ? undefined : record,
     );
   }
 
@@ -402,6 +411,13 @@ export class JobEventRouter {
     if (saved !== undefined) this.#o.jobs.progress(id, "feedback", `transcript: ${saved}`);
     return reason;
   }
+}
+
+/** What a job done with payments still in doubt says (its record's `error`, `job status`). */
+function inDoubtNote(invoices: string[]): string {
+  const list = invoices.map((i) => i.slice(0, 12)).join(", ");
+  return `payment in doubt: no receipt for invoice ${list} (its answer was lost); the result ` +
+    `came, so the provider was most likely paid; never paid again (see the payment log)`;
 }
 
 /** The error's code of a result declined for changing protected paths. */

@@ -13,7 +13,12 @@
  */
 import type { InvoiceParts } from "../../protocol/bill_tag.ts";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { ILP_ERROR, type IlpReject, type IlpReply } from "../../protocol/ilp_packet.ts";
+import {
+  ILP_ERROR,
+  type IlpPrepare,
+  type IlpReject,
+  type IlpReply,
+} from "../../protocol/ilp_packet.ts";
 import { type IlpInvoice, parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import { formatAssetAmount } from "../../protocol/asset_amount.ts";
 import { conditionOf } from "../../protocol/ilp_fulfillment.ts";
@@ -24,7 +29,6 @@ import {
   tooSoonToPay,
 } from "../../protocol/spend_policy.ts";
 import { checkInvoiceDestination } from "../../protocol/invoice_destination.ts";
-import { encodeReceiptQuestion } from "../../protocol/payment_receipt.ts";
 import { sleep } from "../../protocol/backoff.ts";
 import type { JobWriteOptions } from "../../state/jobs/job_repository.ts";
 import type { JobStatus, RequesterJobRecord } from "../../state/jobs/job_record.ts";
@@ -37,6 +41,7 @@ import {
 import { JOB_PAYMENT_RETRY, nextRetryWait } from "../town_client/town_retry.ts";
 import { PaymentInDoubtError, type TownLinks } from "./town_links.ts";
 import { ProviderAddresses } from "./provider_addresses.ts";
+import { askReceipt } from "./receipt_ask.ts";
 
 /** What the payer does to a job's record while it pays (the requester's follower does it). */
 export interface PayerJobs {
@@ -169,6 +174,23 @@ export class JobPayer {
     return await this.#rejected(id, invoiceText, provider, invoice, entry, reply, options);
   }
 
+  /**
+   * A result came for a job: each payment of its record still in doubt (a crash between its
+   * PREPARE and its outcome's line, an answer lost) asks its receipt now, and a FULFILL is
+   * logged. Returns the invoices still in doubt (no receipt, or no destination on the record).
+   */
+  async settleAtResult(id: string, record: RequesterJobRecord): Promise<string[]> {
+    const left: string[] = [];
+    for (const p of record.payments.filter((p) => p.status === "paying")) {
+      const log = this.#o.payments();
+      const entry = log.invoiceEntry(p.invoiceId);
+      if (log.invoiceState(p.invoiceId) !== "in-doubt" || entry === undefined) continue;
+      const at = { condition: p.invoiceId, destination: p.destination ?? "" };
+      if (!p.destination || !(await this.#askReceipt(id, at, entry))) left.push(p.invoiceId);
+    }
+    return left;
+  }
+
   /** The invoice read from its text; one that does not parse refuses the payment. */
   async #parse(id: string, invoiceText: string): Promise<IlpInvoice | undefined> {
     try {
@@ -280,6 +302,7 @@ export class JobPayer {
         asset: invoice.assetCode,
         scale: invoice.assetScale,
         status: "paying",
+        destination: invoice.destination,
         startedAtMs: now,
       }],
     }), { action: "pay", fields: { Invoice: invoiceId, Amount: String(invoice.amount) } });
@@ -425,26 +448,20 @@ export class JobPayer {
    * fulfillment matches the condition is the receipt, recorded as the payment's outcome.
    * Returns whether it was paid; false also when nobody could answer (it stays in doubt).
    */
-  async #askReceipt(id: string, invoice: IlpInvoice, entry: PaymentIntent): Promise<boolean> {
-    const reply = await this.#o.links().sendPayment({
-      amount: "0",
-      destination: invoice.destination,
-      executionCondition: hexToBytes(invoice.condition),
-      expiresAt: new Date(Date.now() + 30_000),
-      data: encodeReceiptQuestion(id),
-    }).catch(() => undefined);
-    if (reply?.type !== "fulfill") return false;
-    if (bytesToHex(await conditionOf(reply.fulfillment)) !== invoice.condition) return false;
-    const fulfillment = bytesToHex(reply.fulfillment);
+  async #askReceipt(
+    id: string,
+    invoice: Pick<IlpInvoice, "condition" | "destination">,
+    entry: PaymentIntent,
+  ): Promise<boolean> {
+    const { condition, destination } = invoice;
+    const send = (prepare: IlpPrepare) => this.#o.links().sendPayment(prepare);
+    const fulfillment = await askReceipt({ send, jobId: id, condition, destination });
+    if (fulfillment === undefined) return false;
     await this.#recordPaymentOutcome(id, entry, { event: "fulfilled", fulfillment }, {
       action: "paid",
       fields: { Invoice: invoice.condition, Fulfillment: fulfillment, By: "receipt" },
     });
-    this.#o.jobs.progress(
-      id,
-      "paid",
-      `receipt ${fulfillment.slice(0, 16)} (asked after a doubt)`,
-    );
+    this.#o.jobs.progress(id, "paid", `receipt ${fulfillment.slice(0, 16)} (asked after a doubt)`);
     return true;
   }
 

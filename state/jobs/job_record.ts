@@ -33,6 +33,7 @@
  * asset = "M2M"
  * scale = 6                           # the asset's decimal places (4000 = 0.004 M2M)
  * status = "paid"                     # paying | paid | rejected
+ * destination = "g.town.prov.ab12"    # the ILP address paid: its receipt is asked there
  * fulfillment = "<64 hex>"            # the receipt
  * started_at_ms = 1762300000100
  * finished_at_ms = 1762300000200
@@ -41,6 +42,7 @@
  * @module
  */
 import { StateError } from "../state_error.ts";
+import { isValidIlpAddress } from "../../protocol/ilp_packet.ts";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 
 /** Where a job stands. `paying` = an invoice payment is in flight (see `state/payments/payment_log.ts`). */
@@ -79,6 +81,11 @@ export interface JobPayment {
   /** Decimal places of `asset`; absent in records written before it was kept. */
   scale?: number;
   status: JobPaymentStatus;
+  /**
+   * The invoice's ILP address: a payment in doubt asks its receipt there (docs/PROTOCOL.md "The
+   * receipt question"); absent in records written before it was kept.
+   */
+  destination?: string;
   /** Hex fulfillment: the receipt, once paid. */
   fulfillment?: string;
   startedAtMs: number;
@@ -222,6 +229,7 @@ export function formatJobRecord(record: RequesterJobRecord): string {
         asset: p.asset,
         scale: p.scale,
         status: p.status,
+        destination: p.destination,
         fulfillment: p.fulfillment,
         started_at_ms: p.startedAtMs,
         finished_at_ms: p.finishedAtMs,
@@ -401,6 +409,7 @@ export function validateJobRecord(r: RequesterJobRecord): void {
     if (p.amount < 0n) fail(`payment amount is negative`);
     if (!["paying", "paid", "rejected"].includes(p.status)) fail(`bad payment status`);
     if (p.fulfillment !== undefined && !HEX64.test(p.fulfillment)) fail(`bad "fulfillment"`);
+    if (p.destination !== undefined && !isValidIlpAddress(p.destination)) fail(`bad "destination"`);
     if (p.scale !== undefined && (p.scale < 0 || p.scale > 255)) fail(`bad payment "scale"`);
   }
 }
@@ -412,6 +421,7 @@ function parsePayment(t: Record<string, unknown>): JobPayment {
     asset: str(t, "asset"),
     scale: t.scale === undefined ? undefined : int(t, "scale"),
     status: str(t, "status") as JobPaymentStatus,
+    destination: t.destination === undefined ? undefined : str(t, "destination"),
     fulfillment: t.fulfillment === undefined ? undefined : str(t, "fulfillment"),
     startedAtMs: int(t, "started_at_ms"),
     finishedAtMs: t.finished_at_ms === undefined ? undefined : int(t, "finished_at_ms"),

@@ -1,0 +1,143 @@
+/**
+ * A requester killed between its PREPARE and the FULFILL's line in its payment log: its payment
+ * is in doubt when it starts again (state/payments/payment_log.ts). The provider was paid, so
+ * its result comes; a town replays stored events newest first, so the result is handled before
+ * the `payment-required` feedback whose replay would ask the receipt. The result must not end
+ * the job `done` with the payment unlogged: the receipt is asked then, and its FULFILL logged
+ * (docs/PROTOCOL.md "Paying a provider").
+ *
+ * Deterministic: the requester's process is SIGSTOPped when the provider logs the payment (its
+ * `paid` line, written before the FULFILL leaves it), kept stopped until the result is out (the
+ * FULFILL waits unread on the requester's socket), then SIGKILLed. The provider's skill
+ * sleeps 1.5 s, so the result is stored a second later than the feedback at least.
+ */
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { generateSecretKey } from "nostr-tools";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { startRequesterNetwork, writeRecordingSkill } from "../../harness/requester_network.ts";
+import { openJobRepository } from "../../state/jobs/job_repository.ts";
+import { openPaymentLog, type PaymentEntry } from "../../state/payments/payment_log.ts";
+
+const DRIVER = new URL("../support/requester_crash_driver.ts", import.meta.url).pathname;
+const ANSWER = "answered after a while";
+const ECHO = new URL("../../skills/echo", import.meta.url).pathname;
+
+/**
+ * The echo skill's metadata with a script that answers after 1.5 s (its result a second newer
+ * than its invoice), in shell: the sandbox shows the skill its own folder only.
+ */
+async function writeSlowEcho(dir: string): Promise<string> {
+  await Deno.mkdir(`${dir}/echo`, { recursive: true });
+  await Deno.copyFile(`${ECHO}/SKILL.md`, `${dir}/echo/SKILL.md`);
+  await Deno.writeTextFile(
+    `${dir}/echo/run`,
+    `#!/bin/sh\ncat >/dev/null\nsleep 1.5\nprintf '${ANSWER}'\n`,
+    {
+      mode: 0o755,
+    },
+  );
+  return dir;
+}
+
+/** The payment log's lines of a file, parsed (a partial last line skipped). */
+async function logLines(path: string): Promise<PaymentEntry[]> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  return text.split("\n").flatMap((l) => {
+    try {
+      return [JSON.parse(l) as PaymentEntry];
+    } catch {
+      return [];
+    }
+  });
+}
+
+Deno.test("requester: SIGKILLed between its PREPARE and the FULFILL's log line; the provider's result comes first after the restart: the job is done and the payment logged fulfilled once", async () => {
+  const root = await Deno.makeTempDir({ prefix: "turnpike-in-doubt-result-" });
+  let killed: Deno.ChildProcess | undefined;
+  let paidJob: string | undefined;
+  const net = await startRequesterNetwork({
+    providerSkillsDir: await writeSlowEcho(root),
+    providerOptions: {
+      // Called before the FULFILL is returned: the requester stops before it can read it.
+      log: (line) => {
+        if (!line.startsWith("paid ") || paidJob !== undefined) return;
+        killed?.kill("SIGSTOP");
+        paidJob = line.slice(5, 69);
+      },
+    },
+  });
+  try {
+    const stateDir = `${net.root}/killed-requester`;
+    await Deno.mkdir(stateDir, { recursive: true });
+    const skillsDir = await writeRecordingSkill(stateDir);
+    const key = bytesToHex(generateSecretKey());
+    const driver = () =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", DRIVER],
+        env: {
+          TP_STATE_DIR: stateDir,
+          TP_SECRET_KEY: key,
+          TP_RELAY_URL: net.relayUrl,
+          TP_BTP_URL: net.btpUrl.replace("btp+ws://", "btp+ws://killed:r@"),
+          TP_TOWN_PUBKEY: net.town.pubkey,
+          TP_TOWN_ADDRESS: net.town.ilpAddress,
+          TP_SKILLS_DIR: skillsDir,
+          TP_JOBS: "1",
+          TP_TIMEOUT_MS: "60000",
+          NO_COLOR: "1",
+        },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+
+    const logPath = `${stateDir}/payment_log.jsonl`;
+    const first = killed = driver();
+    // The provider paid (its record and its line on disk before its FULFILL) and its result out.
+    const provider = net.provider!;
+    for (
+      let i = 0;
+      paidJob === undefined || provider.store.get(paidJob)?.status !== "published";
+      i++
+    ) {
+      assert(
+        i < 600,
+        `the provider never published: ${JSON.stringify(provider.store.get(paidJob ?? ""))} ${
+          lines.join("\n")
+        }`,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const jobId = paidJob;
+    const intent = (await logLines(logPath)).find((e) =>
+      e.jobId === jobId && e.category === "job"
+    )!;
+    const before = await logLines(logPath);
+    assertEquals(
+      before.filter((e) => e.invoiceId === intent.invoiceId).map((e) => e.event),
+      ["intent"],
+      "the FULFILL is not logged before the kill",
+    );
+    first.kill("SIGKILL");
+    await first.status;
+    await Promise.all([first.stdout.cancel(), first.stderr.cancel()]);
+
+    const again = driver();
+    const out = await again.output();
+    assert(new TextDecoder().decode(out.stdout).includes("all-terminal"));
+
+    const repo = await openJobRepository({ stateDir });
+    const job = await repo.read(jobId);
+    repo.close();
+    assertEquals([job?.status, job?.error], ["done", undefined]);
+    assertEquals(job?.payments.map((p) => p.status), ["paid"], "the record says paid too");
+    const log = await openPaymentLog({ stateDir });
+    const outcomes = log.entries().filter((e) =>
+      e.invoiceId === intent.invoiceId && e.event !== "intent"
+    );
+    assertEquals(outcomes.map((e) => e.event), ["fulfilled"], "the payment's outcome logged once");
+    assertEquals(log.invoiceState(intent.invoiceId), "paid");
+  } finally {
+    await net.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
