@@ -99,12 +99,8 @@ Deno.test("requester: SIGKILLed between its PREPARE and the FULFILL's log line; 
       paidJob === undefined || provider.store.get(paidJob)?.status !== "published";
       i++
     ) {
-      assert(
-        i < 600,
-        `the provider never published: ${JSON.stringify(provider.store.get(paidJob ?? ""))} ${
-          lines.join("\n")
-        }`,
-      );
+      const now = paidJob === undefined ? undefined : provider.store.get(paidJob);
+      assert(i < 600, `the provider never published: ${JSON.stringify(now)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const jobId = paidJob;
