@@ -3,8 +3,8 @@
  * spend policy, with the payment log's never-pay-twice protocol (`state/payments/payment_log.ts`): the
  * job record goes to `paying` and the log gets the intent (both on disk) before the PREPARE;
  * the outcome goes to the log first, then to the job's record. A payment whose outcome is
- * unknown is never sent again: the provider is asked for its receipt, else its result (or the
- * timeout) ends the job. A town refusing for now (rate limited, busy, a channel not yet
+ * unknown is never sent again: the provider is asked for its receipt, again when its result
+ * comes (`settleAtResult`), else its result (or the timeout) ends the job. A town refusing for now (rate limited, busy, a channel not yet
  * covering it) is paid again while the invoice has time left (`JOB_PAYMENT_RETRY`). An invoice
  * whose destination is not the provider's announced ILP address, or under it, is never paid
  * (`protocol/invoice_destination.ts`).
