@@ -305,7 +305,7 @@ class Provider implements ProviderNode {
     const ildcp = await this.#btp.fetchIldcp();
     const { assetCode, assetScale } = ildcp;
     this.ilpAddress = ildcp.clientAddress;
-    this.#lifecycle.openDesk(assetCode, assetScale);
+    await this.#lifecycle.openDesk(assetCode, assetScale);
     await this.#skills.probeDocker();
     this.#blobPricePerMiB = o.blobPricePerMiB ??
       await fetchRelayInfo(o.relayUrl).then(townBlobPrice, () => undefined) ??

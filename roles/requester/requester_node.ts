@@ -53,6 +53,7 @@ import type { WorkerDesk } from "./worker_desk.ts";
 import type { JobSlots } from "./job_slots.ts";
 import type { JobSpec } from "./job_spec.ts";
 import type { TownLink } from "./town_link.ts";
+import { bringPaymentsToLog } from "./payments_from_log.ts";
 import { JobRefunds } from "./job_refunds.ts";
 import { connectTownLinks, type TownLinks, townLinksOptionsOf } from "./town_links.ts";
 
@@ -221,6 +222,16 @@ export class Requester {
     }));
     await this.#sender.publishRelayList();
     const inFlight = this.#o.resume === false ? [] : await this.#follower.loadInFlight();
+    // A SIGKILL between a payment's outcome line and its record write: the record is brought to
+    // the log before any event of the job is handled (roles/requester/payments_from_log.ts).
+    await bringPaymentsToLog({
+      inFlight,
+      log: this.payments,
+      read: (id) => this.repo.read(id),
+      update: (id, change, options) => this.repo.update(id, change, options),
+      onBrought: (r) =>
+        this.#follower.progress(r.id, r.status, "payment brought to the payment log"),
+    });
     await this.#feed;
     for (const record of inFlight) this.#sender.resume(record);
     this.#following.resolve();

@@ -4,7 +4,10 @@
  * SIGKILLs it at random instants and starts it again.
  *
  * Environment: TP_STATE_DIR, TP_SECRET_KEY (hex), TP_RELAY_URL, TP_BTP_URL, TP_TOWN_PUBKEY,
- * TP_TOWN_ADDRESS, TP_SKILLS_DIR, TP_JOBS, TP_TIMEOUT_MS.
+ * TP_TOWN_ADDRESS, TP_SKILLS_DIR, TP_JOBS, TP_TIMEOUT_MS. Optional: TP_KILL_AFTER_FULFILLED=1, the
+ * process SIGKILLs itself once a job payment's `fulfilled` line is on disk in its payment log,
+ * before the job's record takes it (the window state/payments/payment_log.ts names 5);
+ * TP_PROGRESS=1, each progress line printed (`progress <job id> <status> <detail>`).
  *
  * @module
  */
@@ -28,7 +31,20 @@ const req = await startRequester({
   townAddress: env("TP_TOWN_ADDRESS"),
   skillsDir: env("TP_SKILLS_DIR"),
   auditWindowMs: 20,
+  onProgress: Deno.env.get("TP_PROGRESS") === "1"
+    ? (p) => console.log(`progress ${p.jobId} ${p.status} ${p.detail ?? ""}`)
+    : undefined,
 });
+if (Deno.env.get("TP_KILL_AFTER_FULFILLED") === "1") {
+  const log = req.payments;
+  const append = log.append.bind(log);
+  log.append = async (entry) => {
+    await append(entry);
+    if (entry.direction === "out" && entry.category === "job" && entry.event === "fulfilled") {
+      Deno.kill(Deno.pid, "SIGKILL");
+    }
+  };
+}
 const jobs = Number(env("TP_JOBS"));
 const timeoutMs = Number(env("TP_TIMEOUT_MS"));
 while (req.repo.count() < jobs) {

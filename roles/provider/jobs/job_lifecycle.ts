@@ -16,6 +16,7 @@ import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.
 import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
 import type { TownClients } from "../../town_client/town_clients.ts";
 import { PaymentDesk } from "../payments/payment_desk.ts";
+import { reopenUnanswered } from "../payments/unanswered_payments.ts";
 import { RefundDesk, type RefundDeskOptions } from "../payments/refund_desk.ts";
 import { decodeRefundQuestion } from "../../../protocol/job_refund.ts";
 import { paymentRequiredInfo, priceJob } from "./job_pricing.ts";
@@ -144,9 +145,14 @@ export class JobLifecycle {
       .length;
   }
 
-  /** Opens the payment desk, once the asset is known (IL-DCP). */
-  openDesk(assetCode: string, assetScale: number): PaymentDesk {
+  /**
+   * Opens the payment desk, once the asset is known (IL-DCP). First a payment recorded and never
+   * answered (a crash between its record and its income line) awaits its payment again
+   * (`unanswered_payments.ts`), before the desk takes a PREPARE.
+   */
+  async openDesk(assetCode: string, assetScale: number): Promise<PaymentDesk> {
     const o = this.#o;
+    await reopenUnanswered({ store: o.store, entries: o.payments().entries(), log: o.log });
     // An invoice lives no longer than the grace its slot is held for.
     const grace = o.unpaidGraceMs ?? DEFAULT_UNPAID_GRACE_SEC * 1000;
     const [address, store, payments, log] = [() => o.ilpAddress(), o.store, o.payments(), o.log];

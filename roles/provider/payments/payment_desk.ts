@@ -394,28 +394,28 @@ export class PaymentDesk {
 
   /**
    * Records a payment before it is answered: an acknowledged payment is never lost. The record
-   * and the payment log's line are independent files, fsynced concurrently; both are on disk
-   * before the FULFILL. False (told to `onRecordError`) when either could not be written.
+   * first, then the payment log's line, both fsynced before the FULFILL: the income log never
+   * holds a payment its record does not, and a record paid without its line was never answered
+   * (a restart opens its invoice again, roles/provider/payments/unanswered_payments.ts). False
+   * (told to `onRecordError`) when either could not be written.
    */
   async #record(paid: ProviderJobRecord, open: OpenInvoice): Promise<boolean> {
     const { invoice, fulfillment } = open;
     try {
-      await Promise.all([
-        this.#o.store.put(paid),
-        this.#o.payments.append({
-          ts: this.#iso(),
-          direction: "in",
-          event: "fulfilled",
-          jobId: paid.id,
-          invoiceId: invoice.condition,
-          amount: String(invoice.amount),
-          asset: invoice.assetCode,
-          scale: invoice.assetScale,
-          peer: paid.customer,
-          fulfillment: bytesToHex(fulfillment),
-          category: "job",
-        }),
-      ]);
+      await this.#o.store.put(paid);
+      await this.#o.payments.append({
+        ts: this.#iso(),
+        direction: "in",
+        event: "fulfilled",
+        jobId: paid.id,
+        invoiceId: invoice.condition,
+        amount: String(invoice.amount),
+        asset: invoice.assetCode,
+        scale: invoice.assetScale,
+        peer: paid.customer,
+        fulfillment: bytesToHex(fulfillment),
+        category: "job",
+      });
       return true;
     } catch (err) {
       this.#o.onRecordError(paid.id, err as Error);

@@ -1,0 +1,123 @@
+/**
+ * A provider SIGKILLed while it records a job's payment, before its FULFILL leaves: the town
+ * answers the requester `T01` (the peer dropped) and `F02` to its retry while the provider is
+ * away, so the requester's job ends in error and no money moved. Whatever was on disk, the
+ * restarted provider must say so too: no income line for the job, its record awaiting the payment
+ * again (its invoice open), the job not run (roles/provider/payments/unanswered_payments.ts,
+ * docs/PROTOCOL.md "Paying a provider").
+ *
+ * - `line-before-record`: its income line on disk, its record not (a desk writing both at once
+ *   could die so): the line stayed, income never received.
+ * - `record-before-line`: its record `paid` on disk, its line not (the desk writes the record
+ *   first): without the restart's rule the job would run unpaid.
+ *
+ * Deterministic: the provider runs as its own process (tests/support/provider_crash_driver.ts,
+ * `TP_KILL_AT`) and SIGKILLs itself at that point; it starts again once the requester's job ended.
+ */
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { generateSecretKey } from "nostr-tools";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
+import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
+import { openProviderJobStore } from "../../state/jobs/provider_job_store.ts";
+
+const DRIVER = new URL("../support/provider_crash_driver.ts", import.meta.url).pathname;
+const ECHO = new URL("../../skills/echo", import.meta.url).pathname;
+
+/** The echo skill's metadata with a shell script (the sandbox shows a skill its own folder only). */
+async function writeShellEcho(dir: string): Promise<string> {
+  await Deno.mkdir(`${dir}/echo`, { recursive: true });
+  await Deno.copyFile(`${ECHO}/SKILL.md`, `${dir}/echo/SKILL.md`);
+  await Deno.writeTextFile(`${dir}/echo/run`, "#!/bin/sh\ncat\n", { mode: 0o755 });
+  return dir;
+}
+
+/** A provider process; resolves once it is serving. */
+async function startProvider(env: Record<string, string>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", DRIVER],
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines: string[] = [];
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const ready = Promise.withResolvers<void>();
+  const read = (async () => {
+    let rest = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const parts = (rest + value).split("\n");
+      rest = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        if (line === "ready") ready.resolve();
+      }
+    }
+    ready.reject(new Error(`the provider exited before it was ready: ${lines.join("\n")}`));
+  })();
+  await ready.promise;
+  return { child, lines, read };
+}
+
+for (const killAt of ["line-before-record", "record-before-line"]) {
+  Deno.test(`provider: SIGKILLed while it records a payment (${killAt}), started again: no income line, the job awaits its payment again and is not run, as the requester paid nothing`, async () => {
+    const root = await Deno.makeTempDir({ prefix: "turnpike-unanswered-" });
+    const townState = `${root}/town`;
+    await Deno.mkdir(townState);
+    const net = await startRequesterNetwork({ provider: false, town: { stateDir: townState } });
+    const providerState = `${root}/provider`;
+    const env = {
+      TP_STATE_DIR: providerState,
+      TP_SECRET_KEY: bytesToHex(generateSecretKey()),
+      TP_RELAY_URL: net.relayUrl,
+      TP_BTP_URL: net.btpUrl.replace("btp+ws://", "btp+ws://provider:p@"),
+      TP_TOWN_PUBKEY: net.town.pubkey,
+      TP_TOWN_ADDRESS: net.town.ilpAddress,
+      TP_SKILLS_DIR: await writeShellEcho(`${root}/skills`),
+    };
+    let provider: Awaited<ReturnType<typeof startProvider>> | undefined;
+    try {
+      const first = await startProvider({ ...env, TP_KILL_AT: killAt });
+      const requester = await net.startRequester();
+      const job = await requester.submit(echoSpec("paid once", { timeoutMs: 120_000 }));
+      const status = await first.child.status;
+      await first.read;
+      assertEquals(status.signal, "SIGKILL", first.lines.join("\n"));
+      // Refused while the provider is away: nothing paid.
+      const ended = await requester.waitFor(job.id);
+      assertEquals(ended.status, "error", ended.error);
+      const paid = requester.payments.entries().filter((e) =>
+        e.jobId === job.id && e.category === "job" && e.event === "fulfilled"
+      );
+      assertEquals(paid, [], "the requester paid nothing");
+      await requester.close();
+
+      provider = await startProvider(env);
+      const income = (await openPaymentLog({ stateDir: providerState })).entries().filter((e) =>
+        e.direction === "in" && e.jobId === job.id
+      );
+      assertEquals(income, [], "no income line");
+      const store = await openProviderJobStore({ stateDir: providerState });
+      const record = store.get(job.id);
+      assertEquals(
+        [record?.status, record?.paidAt, record?.attempts],
+        ["invoiced", undefined, 0],
+        "awaiting its payment again, not run",
+      );
+      const owed = (await openPeerLedger({ stateDir: townState })).balance("provider");
+      assertEquals([owed.owed, owed.packets], [0n, 0], "the town's books of the provider");
+      assert(provider.lines.some((l) => l.includes("invoiced")), provider.lines.join("\n"));
+    } finally {
+      if (provider) {
+        provider.child.kill("SIGTERM");
+        await provider.child.status;
+        await provider.read;
+      }
+      await net.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+}
