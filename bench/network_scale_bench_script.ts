@@ -32,7 +32,7 @@
  * Run: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
  *   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
  *   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2]
- *   [--max-in-flight 40]
+ *   [--max-in-flight 40|auto]
  *   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
  *   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
  *   [--payout-threshold M2M] [--payout-deposit M2M] [--payout-settle-after 0] [--report scale.json]
@@ -65,7 +65,7 @@ import { freshDatabase } from "../harness/postgres_database.ts";
 import { type PostgresServer, startPostgresServer } from "../state/postgres/postgres_server.ts";
 import { readPaymentLogText } from "../state/payments/payment_log_files.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
-import { JobSlots } from "../roles/requester/job_slots.ts";
+import { type JobBound, jobSlotsFor } from "../roles/requester/job_slots.ts";
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/sandbox/skill_sandbox.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
 import {
@@ -100,7 +100,7 @@ import { offerWindowThroughput } from "./scale_throughput.ts";
 const USAGE =
   `Usage: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
-  [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2] [--max-in-flight 40]
+  [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2] [--max-in-flight 40|auto]
   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
   [--payout-threshold M2M] [--payout-deposit M2M] [--payout-settle-after 0] [--report scale.json]
@@ -155,9 +155,13 @@ const jobTimeoutMs = arg("job-timeout", 60) * 1000;
 const auditWindowMs = arg("audit-window-ms", 200);
 // Graceful overload (docs/SCALE.md): the jobs the requesters follow at once, shared by all the
 // requesters of a process (split evenly over `--requester-hosts`); an offer past it is refused at
-// once (`submit: busy: ...`, a failed offer with its reason). 0: no bound.
-const maxInFlight = arg("max-in-flight", 0);
-const inProcessSlots = maxInFlight > 0 ? new JobSlots(maxInFlight) : undefined;
+// once (`submit: busy: ...`, a failed offer with its reason). 0: no bound. `auto`: a bound that
+// finds itself from the done jobs' latency (roles/requester/adaptive_job_limit.ts), one per
+// process (each requester host its own).
+const maxInFlight: JobBound | 0 = flags.values["max-in-flight"] === "auto"
+  ? "auto"
+  : arg("max-in-flight", 0);
+const inProcessSlots = jobSlotsFor(maxInFlight || undefined);
 // Providers take addressed requests only (`#p` subscription, docs/SCALE.md): the default here,
 // since every job of the harness names its provider; `--open-requests` for the kind-wide one.
 const addressedOnly = !flags.switches["open-requests"];
@@ -882,7 +886,11 @@ try {
         root,
         auditWindowMs,
         jobTimeoutMs,
-        maxInFlight: maxInFlight > 0 ? Math.ceil(maxInFlight / requesterHostsN) : undefined,
+        maxInFlight: maxInFlight === "auto"
+          ? "auto"
+          : maxInFlight > 0
+          ? Math.ceil(maxInFlight / requesterHostsN)
+          : undefined,
         ...requesterChannels,
         requesters: mine.map((p) => {
           const { relayUrl, btp } = urls(p.town);
@@ -1156,6 +1164,8 @@ try {
   let nextChaos = runStart + chaosEvery * 1000;
   let chaosTask: Promise<void> | undefined;
   const samples: Sample[] = [];
+  // The in-process bound each second (it moves when `--max-in-flight auto`).
+  const boundPerS: number[] = [];
   let lastSampleAtMs = since();
   const sample = async () => {
     const s = await agentsStat();
@@ -1168,6 +1178,7 @@ try {
     const recent = done.filter((j) => j.endedMs! > lastSampleAtMs)
       .map((j) => j.endedMs! - j.offeredMs).sort((a, b) => a - b);
     lastSampleAtMs = at;
+    if (inProcessSlots) boundPerS.push(inProcessSlots.max);
     samples.push({
       atMs: at,
       done: done.length,
@@ -1498,6 +1509,7 @@ try {
       rate,
       chaos,
       maxInFlight,
+      ...(inProcessSlots ? { jobBoundPerS: boundPerS } : {}),
       auditWindowMs,
       addressedOnly,
       connector: useConnector,

@@ -7,7 +7,8 @@
  *
  * Each run is a child process of `bench/network_scale_bench_script.ts` (its report in
  * `--out DIR`, default a temp dir); every flag after `--` goes to both runs as it is (e.g.
- * `-- --max-in-flight 24 --requester-hosts 2`).
+ * `-- --max-in-flight 24 --requester-hosts 2`, or `-- --max-in-flight auto`: a bound that finds
+ * itself, roles/requester/adaptive_job_limit.ts).
  *
  * Run: deno run -A bench/scale_overload_script.ts --rate 5 [--agents 40] [--towns 1]
  *   [--seconds 20] [--job-timeout 30] [--out DIR] [-- harness flags]

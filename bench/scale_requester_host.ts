@@ -18,7 +18,7 @@
  * @module
  */
 import type { ChannelPolicy } from "../config/channel_policy.ts";
-import { JobSlots } from "../roles/requester/job_slots.ts";
+import { type JobBound, jobSlotsFor } from "../roles/requester/job_slots.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
 import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
@@ -45,8 +45,11 @@ export interface RequesterHostPlan {
   root: string;
   auditWindowMs: number;
   jobTimeoutMs: number;
-  /** Jobs this host's requesters follow at once (one bound for all of them); none: no bound. */
-  maxInFlight?: number;
+  /**
+   * Jobs this host's requesters follow at once (one bound for all of them; `auto`: one that finds
+   * itself, roles/requester/adaptive_job_limit.ts); none: no bound.
+   */
+  maxInFlight?: JobBound;
   requesters: HostedRequester[];
   /** With `--channels`: each requester's `[channels]` policy and the chain (bench/scale_channels.ts). */
   channelPolicy?: ChannelPolicy;
@@ -261,7 +264,7 @@ if (import.meta.main) {
       () => {/* closing */},
     );
   };
-  const slots = plan.maxInFlight ? new JobSlots(plan.maxInFlight) : undefined;
+  const slots = jobSlotsFor(plan.maxInFlight || undefined);
   const start = async (r: HostedRequester) => {
     for (let attempt = 1;; attempt++) {
       try {

@@ -190,6 +190,18 @@ export const CLI_ERRORS = {
       suggestion: untrusted(err) ?? "is `turnpike town up` running? check --relay-url",
       cause: err,
     }),
+  /**
+   * The profile's node at its bound on jobs followed at once (`busy`,
+   * roles/requester/job_slots.ts): nothing was signed, written or paid.
+   */
+  requesterBusy: (err: Error): CliError =>
+    new CliError(err.message, {
+      code: "busy",
+      context: "max_jobs",
+      suggestion: "submit again later (the jobs in flight end first), or raise --max-jobs / " +
+        "max_jobs",
+      cause: err,
+    }),
   /** The profile's node was stopping and served nothing (`node-stopping`). */
   nodeStopping: (err: Error): CliError =>
     new CliError(err.message, {

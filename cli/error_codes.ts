@@ -76,6 +76,11 @@ export const ERROR_CODES = {
       "holds the state dir",
     fields: ["settings", "pid", "activeJobs"],
   },
+  "busy": {
+    exit: ExitCode.Failure,
+    when: "the profile's node follows as many jobs as its bound (`max_jobs`, a count or `auto`); " +
+      "nothing was signed, written or paid: submit again later",
+  },
   "node-unreachable": {
     exit: ExitCode.Failure,
     when: "the profile's node did not answer, or went away mid-request",

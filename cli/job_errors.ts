@@ -16,6 +16,7 @@ import type { JobNotPostedError } from "../roles/requester/town_down.ts";
  */
 const JOB_ERROR_CASES: readonly ErrorCase[] = [
   errorCase("NodeStoppingError", CLI_ERRORS.nodeStopping),
+  errorCase("RequesterBusyError", CLI_ERRORS.requesterBusy),
   errorCase("JobEndedError", CLI_ERRORS.jobEnded),
   errorCase(["RequesterJobError", "JobEndedError"], CLI_ERRORS.noJob),
   errorCase("TownRejectedError", CLI_ERRORS.townRejected),

@@ -96,6 +96,11 @@ export function addRequesterConnectionOptions(cmd: Command): Command {
       "spend policy: pay only these providers (repeatable)",
       collect,
     )
+    .option(
+      "--max-jobs <n|auto>",
+      "jobs the profile's node follows at once; past it a submit is refused busy (auto: found " +
+        "from the jobs' latency; default none)",
+    )
     .option("--allow-insecure", "allow non-loopback ws:// and btp+ws:// URLs")
     .option("--channel <id>", "pay the town with claims on this payment channel")
     .option(

@@ -19,6 +19,7 @@
  * | channel_prepay        | TURNPIKE_CHANNEL_PREPAY     | --channel-prepay     |
  * | `[alerts] webhook`    | TURNPIKE_ALERT_WEBHOOK      | --alert-webhook      |
  * | node_idle_timeout     | TURNPIKE_NODE_IDLE_TIMEOUT  | (none)               |
+ * | max_jobs              | TURNPIKE_MAX_JOBS           | --max-jobs           |
  * | deposit_share(_trusted) | TURNPIKE_DEPOSIT_SHARE(_TRUSTED) | (none)       |
  * | `[agents] protect`    | (none)                      | (none; `--protect` adds) |
  * | (none)                | (none)                      | --accept-price       |
@@ -26,6 +27,12 @@
  * Without a channel named, `[channels] auto = true` (config/channel_policy.ts) uses the open
  * channel with the town, or opens one, and keeps it funded. A town asking more per byte than
  * `price_ceiling` is refused unless `--accept-price`.
+ *
+ * `max_jobs` bounds the jobs the profile's node follows at once (`n`, `auto` or `none`, the
+ * default; docs/OPERATIONS.md "Running a requester"): past it a submit is refused `busy` before
+ * anything is signed or paid. `auto` finds the bound from the done jobs' latency against 2 s
+ * (roles/requester/adaptive_job_limit.ts). None by default: a profile's jobs run from a tenth of
+ * a second (a no-op) to minutes (an agent task), and one latency target cannot be right for both.
  *
  * `channel` names the payment channel whose claims pay the town (never picked implicitly).
  * `channel_prepay` (base units, default 0) lets each claim cover that much beyond the packets
@@ -42,6 +49,7 @@ import { ConfigError } from "./config_error.ts";
 import type { EnvReader } from "./state_dir.ts";
 import {
   durationSetting,
+  positiveIntegerSetting,
   pubkeySetting,
   stringListSetting,
   uint64Setting,
@@ -61,6 +69,8 @@ export interface RequesterFlags {
   channel?: string;
   channelPrepay?: string;
   acceptPrice?: boolean;
+  /** `--max-jobs <n|auto|none>`. */
+  maxJobs?: string;
   alertWebhook?: string;
 }
 
@@ -111,6 +121,11 @@ export interface RequesterSettings extends RequesterTownSettings {
   agentProtect: string[];
   /** How much of a bid is paid before delivery, by trust (config/deposit_share_settings.ts). */
   depositShares: DepositShares;
+  /**
+   * Jobs the profile's node follows at once (`max_jobs`): a count, `auto` (found from the done
+   * jobs' latency, roles/requester/adaptive_job_limit.ts), or undefined: no bound (the default).
+   */
+  maxJobs?: number | "auto";
 }
 
 /** Options for {@linkcode resolveRequesterSettings}. */
@@ -196,6 +211,7 @@ export function resolveRequesterSettings(
     { min: 1, max: 604_800 },
   ) / 1000;
   const protect = loaded.sections.agents?.protect;
+  const maxJobs = pick(flags.maxJobs, "TURNPIKE_MAX_JOBS", "max_jobs")?.trim().toLowerCase();
   return {
     stateDir: s.stateDir,
     network: s.network,
@@ -216,6 +232,9 @@ export function resolveRequesterSettings(
     asset: pick(undefined, "TURNPIKE_ASSET", "asset"),
     spendPolicy,
     depositShares: resolveDepositShares(fromTable),
+    ...(maxJobs === undefined || maxJobs === "none" ? {} : {
+      maxJobs: maxJobs === "auto" ? "auto" : positiveIntegerSetting(maxJobs, "maxJobs", "max_jobs"),
+    }),
     channel: channel?.toLowerCase(),
     channelPrepay: amount(
       pick(flags.channelPrepay, "TURNPIKE_CHANNEL_PREPAY", "channel_prepay"),

@@ -284,7 +284,11 @@ export class JobFollower {
   settle(id: string, final: RequesterJobRecord): RequesterJobRecord {
     const wasActive = this.#active.delete(id);
     this.#providers.delete(id);
-    this.#o.jobSlots?.release(id);
+    // The bound hears how it ended: a done job's latency, a timeout (adaptive_job_limit.ts).
+    this.#o.jobSlots?.release(
+      id,
+      final.status === "done" || final.status === "timed-out" ? final.status : "other",
+    );
     this.#wroteAtMs.delete(id);
     clearTimeout(this.#timers.get(id));
     this.#timers.delete(id);

@@ -74,7 +74,7 @@ export interface JobSenderOptions {
     | "finish"
   >;
   /** The slots of the jobs followed at once, when bounded. */
-  jobSlots?: Pick<JobSlots, "check" | "admit" | "release">;
+  jobSlots?: Pick<JobSlots, "check" | "admit" | "take" | "release">;
   /** A request's paid write is sent again after a passing failure. */
   onRetry: () => void;
   /** Warnings (a request sent again, a blob not stored on a town...). */
@@ -126,8 +126,9 @@ export class JobSender {
 
   /** Posts a job: persisted before anything is sent, then paid for at the town. */
   async submit(spec: JobSpec, options: SubmitOptions = {}): Promise<RequesterJobRecord> {
-    // A host at its bound refuses before anything is signed, written or paid.
-    this.#o.jobSlots?.check();
+    // A host at its bound refuses before anything is signed, written or paid; a chain's next
+    // link continues a job accepted before and takes its slot whatever the bound (as a resumed one).
+    if (!options.prev) this.#o.jobSlots?.check();
     // A worker's job: signed by its key, once its kind 0 is out and its feed open.
     const signer = spec.worker ? await this.#workers.prepare(spec.worker) : this.#o.signer;
     let event = await this.#sign(spec, 0, signer);
@@ -143,7 +144,8 @@ export class JobSender {
       event = await this.#sign(spec, bump, signer);
     }
     try {
-      this.#o.jobSlots?.admit(event.id);
+      if (options.prev) this.#o.jobSlots?.take(event.id);
+      else this.#o.jobSlots?.admit(event.id);
       options.onCreated?.(event.id);
       return await this.#create(event, spec, options);
     } finally {

@@ -6,9 +6,44 @@
  * requesters), so the bound is the host's, not each requester's. Jobs resumed after a restart
  * take their slots whatever the bound (they were accepted before).
  *
+ * The bound is fixed (a number: the jobs of a capacity measured as docs/SCALE.md does, times the
+ * latency wanted) or a {@linkcode JobLimit} that moves with what it is told of each job's end
+ * (roles/requester/adaptive_job_limit.ts: from the done jobs' latency).
+ *
  * @module
  */
 import { RoleError } from "../role_error.ts";
+import { AdaptiveJobLimit } from "./adaptive_job_limit.ts";
+
+/**
+ * How a job left its slot, as a {@linkcode JobLimit} reads it: `done`, `timed-out`, or any other
+ * end (an error, a cancel, a provider's `busy`, a job refused before it was followed).
+ */
+export type JobEnd = "done" | "timed-out" | "other";
+
+/**
+ * A bound that may move: {@linkcode JobSlots} asks `current` at each new job, calls `start` when a
+ * new job takes a slot and `end` with what `start` returned (undefined for a resumed job) when it
+ * leaves it.
+ *
+ * A fixed bound in a few lines:
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { JobLimit } from "./job_slots.ts";
+ * const fixed: JobLimit = { current: 3, start: () => 0, end: () => {}, describe: () => "fixed" };
+ * assert.equal(fixed.current, 3);
+ * ```
+ */
+export interface JobLimit {
+  /** Jobs that may be followed at once now (at least 1). */
+  readonly current: number;
+  /** A new job took a slot; what it returns comes back to `end`. */
+  start(): number;
+  /** A job left its slot (`startedAt` undefined: it was resumed, taken whatever the bound). */
+  end(startedAt: number | undefined, how: JobEnd): void;
+  /** What the bound follows, for the `busy` message (e.g. `fixed`). */
+  describe(): string;
+}
 
 /** A new job refused because the host already follows as many jobs as it may: temporary. */
 export class RequesterBusyError extends RoleError {
@@ -17,9 +52,9 @@ export class RequesterBusyError extends RoleError {
 
 /** Jobs followed at once, by id, up to a bound; see the module doc. */
 export class JobSlots {
-  /** The bound. */
-  readonly max: number;
-  #held = new Set<string>();
+  readonly #limit: JobLimit;
+  /** Each job holding a slot, with its start on the limit's clock (undefined: resumed). */
+  #held = new Map<string, number | undefined>();
 
   /**
    * @example
@@ -29,12 +64,30 @@ export class JobSlots {
    * const slots = new JobSlots(64);
    * assert.equal(slots.max, 64);
    * ```
+   * @throws {RangeError} when a fixed bound is not a positive integer.
    */
-  constructor(max: number) {
-    if (!Number.isSafeInteger(max) || max < 1) {
-      throw new RangeError(`a job slot bound is a positive integer, not ${max}`);
+  constructor(bound: number | JobLimit) {
+    if (typeof bound === "number") {
+      if (!Number.isSafeInteger(bound) || bound < 1) {
+        throw new RangeError(`a job slot bound is a positive integer, not ${bound}`);
+      }
+      bound = { current: bound, start: () => 0, end: () => {}, describe: () => "fixed" };
     }
-    this.max = max;
+    this.#limit = bound;
+  }
+
+  /**
+   * The bound now (a {@linkcode JobLimit}'s current one).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { JobSlots } from "./job_slots.ts";
+   * assert.equal(new JobSlots(8).max, 8);
+   * ```
+   */
+  get max(): number {
+    return this.#limit.current;
   }
 
   /**
@@ -64,7 +117,7 @@ export class JobSlots {
    * ```
    */
   get full(): boolean {
-    return this.#held.size >= this.max;
+    return this.#held.size >= this.#limit.current;
   }
 
   /**
@@ -84,7 +137,7 @@ export class JobSlots {
   admit(id: string): void {
     if (this.#held.has(id)) return;
     this.check();
-    this.#held.add(id);
+    this.#held.set(id, this.#limit.start());
   }
 
   /**
@@ -101,7 +154,7 @@ export class JobSlots {
     if (!this.full) return;
     throw new RequesterBusyError(
       `busy: ${this.#held.size} jobs in flight on this requester host, max ${this.max} ` +
-        `(nothing was sent or paid; submit again later)`,
+        `(${this.#limit.describe()}; nothing was sent or paid; submit again later)`,
     );
   }
 
@@ -119,11 +172,14 @@ export class JobSlots {
    * ```
    */
   take(id: string): void {
-    this.#held.add(id);
+    if (this.#held.has(id)) return;
+    this.#held.set(id, undefined);
+    this.#limit.start();
   }
 
   /**
-   * Frees a job's slot (none held: nothing happens).
+   * Frees a job's slot (none held: nothing happens); `how` it ended tells a moving bound
+   * (default `other`: says nothing of the load).
    *
    * @example
    * ```ts
@@ -135,7 +191,32 @@ export class JobSlots {
    * assert.equal(slots.full, false);
    * ```
    */
-  release(id: string): void {
+  release(id: string, how: JobEnd = "other"): void {
+    if (!this.#held.has(id)) return;
+    const startedAt = this.#held.get(id);
     this.#held.delete(id);
+    this.#limit.end(startedAt, how);
   }
+}
+
+/** A bound as a setting gives it: a count, or `auto` (roles/requester/adaptive_job_limit.ts). */
+export type JobBound = number | "auto";
+
+/**
+ * The slots of a bound as a setting gives it (`max_jobs`, the harness's `--max-in-flight`):
+ * a fixed count, `auto` (an {@linkcode AdaptiveJobLimit} with its defaults), or none (undefined:
+ * no bound).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { jobSlotsFor } from "./job_slots.ts";
+ * assert.equal(jobSlotsFor(20)?.max, 20);
+ * assert.equal(jobSlotsFor("auto")?.max, 16);
+ * assert.equal(jobSlotsFor(undefined), undefined);
+ * ```
+ */
+export function jobSlotsFor(bound: JobBound | undefined): JobSlots | undefined {
+  if (bound === undefined) return undefined;
+  return new JobSlots(bound === "auto" ? new AdaptiveJobLimit() : bound);
 }

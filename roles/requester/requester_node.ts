@@ -50,7 +50,7 @@ import { JobFollower, type JobProgress } from "./job_follower.ts";
 import { JobPayer } from "./job_payer.ts";
 import { JobSender, type SubmitOptions } from "./job_sender.ts";
 import type { WorkerDesk } from "./worker_desk.ts";
-import type { JobSlots } from "./job_slots.ts";
+import { type JobBound, type JobSlots, jobSlotsFor } from "./job_slots.ts";
 import type { JobSpec } from "./job_spec.ts";
 import type { TownLink } from "./town_link.ts";
 import { bringPaymentsToLog } from "./payments_from_log.ts";
@@ -85,6 +85,11 @@ export interface RequesterOptions extends RequesterTownSettings, NodeKeyOptions 
    * refuses at once with `RequesterBusyError` (roles/requester/job_slots.ts). Default: no bound.
    */
   jobSlots?: JobSlots;
+  /**
+   * Without `jobSlots`: this node's own bound, a count or `auto` (`max_jobs`,
+   * roles/requester/adaptive_job_limit.ts). Default: no bound.
+   */
+  maxJobs?: JobBound;
 }
 
 /**
@@ -133,6 +138,7 @@ export class Requester {
     this.#signer = nodeSignerOf(options);
     this.pubkey = this.#signer.pubkey;
     const closed = () => this.#closed;
+    const jobSlots = options.jobSlots ?? jobSlotsFor(options.maxJobs);
     this.#follower = new JobFollower({
       stateDir: this.stateDir,
       repo: () => this.repo,
@@ -141,7 +147,7 @@ export class Requester {
         skillsDir: options.skillsDir ?? `${this.stateDir}/skills`,
       }),
       submitNext: (spec, prev) => this.submit(spec, { prev }),
-      jobSlots: options.jobSlots,
+      jobSlots,
       onProgress: options.onProgress,
     });
     this.#payer = new JobPayer({
@@ -166,7 +172,7 @@ export class Requester {
       repo: () => this.repo,
       payments: () => this.payments,
       jobs: this.#follower,
-      jobSlots: options.jobSlots,
+      jobSlots,
       onRetry: () => this.sendRetries++,
       warn: options.warn,
       closed,

@@ -17,6 +17,7 @@ daily_cap = "1000"
 allow_providers = "${"cc".repeat(32)}"
 channel = "0x${"AB".repeat(32)}"
 node_idle_timeout = 60
+max_jobs = 20
 [channels]
 watch_interval = 2
 `;
@@ -38,6 +39,7 @@ Deno.test("requester settings: the file, then the environment, then the flag", a
   assertEquals(fromFile.spendPolicy.allowlist, ["cc".repeat(32)]);
   assertEquals(fromFile.channel, `0x${"ab".repeat(32)}`);
   assertEquals(fromFile.nodeIdleTimeoutS, 60);
+  assertEquals(fromFile.maxJobs, 20);
   assertEquals(fromFile.channelWatchIntervalMs, 2000);
 
   const env = {
@@ -45,19 +47,23 @@ Deno.test("requester settings: the file, then the environment, then the flag", a
     TURNPIKE_MAX_PER_JOB: "200",
     TURNPIKE_ALLOW_PROVIDERS: `${"dd".repeat(32)},${"ee".repeat(32)}`,
     TURNPIKE_NODE_IDLE_TIMEOUT: "90",
+    TURNPIKE_MAX_JOBS: "auto",
   };
   const fromEnv = await settingsWith(TOML, env);
   assertEquals(fromEnv.townPubkey, "bb".repeat(32));
   assertEquals(fromEnv.spendPolicy.perJobMax, 200n);
   assertEquals(fromEnv.spendPolicy.allowlist, ["dd".repeat(32), "ee".repeat(32)]);
   assertEquals(fromEnv.nodeIdleTimeoutS, 90);
+  assertEquals(fromEnv.maxJobs, "auto");
   assertEquals(fromEnv.spendPolicy.dailyCap, 1000n);
 
   const fromFlags = await settingsWith(TOML, env, {
     townPubkey: "ff".repeat(32),
     maxPerJob: "300",
     allowProvider: ["11".repeat(32)],
+    maxJobs: "none",
   });
+  assertEquals(fromFlags.maxJobs, undefined, "none: no bound, over the file and the environment");
   assertEquals(fromFlags.townPubkey, "ff".repeat(32));
   assertEquals(fromFlags.spendPolicy.perJobMax, 300n);
   assertEquals(fromFlags.spendPolicy.allowlist, ["11".repeat(32)]);
@@ -66,6 +72,7 @@ Deno.test("requester settings: the file, then the environment, then the flag", a
   const defaults = await settingsWith("");
   assertEquals(defaults.townPubkey, undefined);
   assertEquals(defaults.nodeIdleTimeoutS, 300);
+  assertEquals(defaults.maxJobs, undefined, "no bound by default");
   assertEquals(defaults.channelWatchIntervalMs, 15_000);
   assertEquals(defaults.skillsDir.endsWith("/skills"), true);
 });
@@ -79,6 +86,8 @@ Deno.test("requester settings: a bad value is a ConfigError naming the setting",
     ["", {}, { allowProvider: ["zz"] }, "spendPolicy.allowlist", "allowed provider"],
     ["", {}, { channel: "0x12" }, "channel", "is not a channel id"],
     ["", {}, { channelPrepay: "1.5" }, "channelPrepay", "channel-prepay"],
+    ["", {}, { maxJobs: "0" }, "maxJobs", "max_jobs must be a positive integer"],
+    ["", { TURNPIKE_MAX_JOBS: "fast" }, {}, "maxJobs", "max_jobs"],
     ["[requester]\nnode_idle_timeout = 0\n", {}, {}, "nodeIdleTimeoutS", "node_idle_timeout"],
     ["[alerts]\nwebhook = 5\n", {}, {}, "alertWebhook", "webhook must be a URL"],
   ];
