@@ -134,6 +134,14 @@ export class ChannelDiscovery<C extends DiscoveryChainClient = DiscoveryChainCli
   }
 
   /**
+   * The token the town settles in on a chain it learns channels on (by EIP-155 id), or
+   * undefined: what a claim on that chain must name.
+   */
+  tokenOn(chainId: number): `0x${string}` | undefined {
+    return this.#o.chains.find((c) => c.chain.chainId === chainId)?.tokenAddress;
+  }
+
+  /**
    * Checks the claim's channel (see the module doc); resolves with its first record or
    * rejects with a {@linkcode ClaimError}.
    */

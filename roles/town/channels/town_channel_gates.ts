@@ -240,7 +240,7 @@ export async function openTownChannelGates(
   return {
     claimGate: (account) => registry.claimGate(account),
     gate: (account) => registry.current(account)?.gate,
-    cosignDesk: (account) => registry.current(account)?.desk,
+    cosignDesk: (account) => registry.cosignDesk(account),
     settlements,
     learnsOn: discoveryChains.clients.map((c) => c.chain.id),
     settlementToken: [

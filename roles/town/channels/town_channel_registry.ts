@@ -22,15 +22,34 @@
  * An older channel of the account stays watched (its close is answered, it is settled) and its
  * gate answers claims naming it (refusing them once it is not open).
  *
+ * Co-sign requests (cooperative close, withdraw, last claim: channel_cosign_desk.ts) go to the
+ * desk of the channel they name when it pays for the account, else to the account's current
+ * channel's desk (which refuses another channel). On a town on several processes (shared books)
+ * a process may never have taken a claim on the channel a request names: the other processes
+ * took them all. The channel is then learned from the shared books' newest claim, verified on
+ * chain as a claim on BTP is, and the request answered from the shared books (docs/OPERATIONS.md
+ * "A town on several machines"). A channel with no claim in the books, or a town without shared
+ * books, answers `unknown-channel` as before.
+ *
  * @module
  */
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import { encodeIlpReply, ILP_ERROR } from "../../../protocol/ilp_packet.ts";
 import {
   ClaimError,
+  type ClaimRejectReason,
   decodeClaim,
   type PaymentChannelClaim,
 } from "../../../protocol/payment_channel_claim.ts";
+import {
+  ChannelCosignError,
+  type CosignAnswer,
+  type CosignReason,
+  type CosignRequest,
+  decodeCosignRequest,
+  encodeCosignAnswer,
+  refusalOf,
+} from "../../../protocol/payment_channel_cosign.ts";
 import type { AuditLog } from "../../../state/audit/audit_log.ts";
 import {
   ChannelFileError,
@@ -104,6 +123,7 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
   readonly #current = new Map<string, GatedChannel>();
   readonly #pending = new Map<string, Promise<void>>();
   readonly #routes = new Map<string, BtpClaimGate>();
+  readonly #desks = new Map<string, ChannelCosignDesk>();
 
   constructor(options: TownChannelRegistryOptions<C>) {
     this.#o = options;
@@ -192,6 +212,42 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
       this.#routes.set(account, route);
     }
     return route;
+  }
+
+  /**
+   * The co-sign desk of an account, for `startTownNode({ cosignDesk })`: each request answered by
+   * the desk of the channel it names, learned from the shared books first when this process
+   * holds no gate for it (see the module doc).
+   */
+  cosignDesk(account: string): ChannelCosignDesk {
+    let desk = this.#desks.get(account);
+    if (!desk) {
+      const decide = async (request: CosignRequest): Promise<CosignAnswer> => {
+        let gated: GatedChannel;
+        try {
+          gated = await this.#cosignChannel(account, request);
+        } catch (err) {
+          if (err instanceof ChannelCosignError) return refusalOf(request.channelId, err);
+          throw err;
+        }
+        return await gated.desk.decide(request);
+      };
+      desk = {
+        decide,
+        async answer(bytes) {
+          let request: CosignRequest;
+          try {
+            request = decodeCosignRequest(bytes);
+          } catch (err) {
+            if (!(err instanceof ChannelCosignError)) throw err;
+            return encodeCosignAnswer(refusalOf(`0x${"00".repeat(32)}`, err));
+          }
+          return encodeCosignAnswer(await decide(request));
+        },
+      };
+      this.#desks.set(account, desk);
+    }
+    return desk;
   }
 
   /** Waits for every gate's pending channel file writes. */
@@ -311,6 +367,60 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     return gated;
   }
 
+  /**
+   * The channel whose desk answers a co-sign request of the account: the one it names when it is
+   * the account's; else, on shared books, that channel learned from the books' newest claim (a
+   * process that never took a claim on it); else the account's current one.
+   */
+  async #cosignChannel(account: string, request: CosignRequest): Promise<GatedChannel> {
+    const id = request.channelId.toLowerCase();
+    const bound = this.#byChannel.get(id);
+    if (bound?.account === account) return bound;
+    const current = this.#current.get(account);
+    const books = this.#o.sharedBooks;
+    const discovery = this.#o.discovery;
+    if (bound === undefined && books !== undefined && discovery !== undefined) {
+      let book;
+      try {
+        book = await books.read(id as `0x${string}`);
+      } catch (err) {
+        throw new ChannelCosignError(
+          "internal-error",
+          `the town's shared channel books are unreachable: ${err}`,
+        );
+      }
+      const token = discovery.tokenOn(request.chainId);
+      if (book !== undefined && book.nonce > 0n && book.signature && token !== undefined) {
+        const claim: PaymentChannelClaim = {
+          version: 1,
+          messageId: "shared-books",
+          timestamp: new Date().toISOString(),
+          chainId: request.chainId,
+          tokenNetworkAddress: request.tokenNetworkAddress,
+          tokenAddress: token,
+          channelId: id as `0x${string}`,
+          nonce: book.nonce,
+          transferredAmount: book.claimed,
+          signature: book.signature,
+        };
+        try {
+          return await this.#learn(account, claim);
+        } catch (err) {
+          if (!(err instanceof ClaimError)) throw err;
+          throw new ChannelCosignError(
+            COSIGN_REASON_OF[err.reason] ?? "unknown-channel",
+            err.message,
+          );
+        }
+      }
+    }
+    if (current) return current;
+    throw new ChannelCosignError(
+      "unknown-channel",
+      `account ${account} settles over no payment channel here`,
+    );
+  }
+
   /** A channel the town already gates: this account's, or refused as another's. */
   #known(account: string, id: string): GatedChannel | undefined {
     const bound = this.#byChannel.get(id);
@@ -321,3 +431,13 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     return bound;
   }
 }
+
+/** A claim's reason as a co-sign refusal's, where one says the same; the rest `unknown-channel`. */
+const COSIGN_REASON_OF: Partial<Record<ClaimRejectReason, CosignReason>> = {
+  "wrong-chain": "wrong-chain",
+  "wrong-contract": "wrong-contract",
+  "channel-not-open": "channel-not-open",
+  "beyond-deposit": "beyond-deposit",
+  "chain-unavailable": "chain-unavailable",
+  "bad-signature": "bad-signature",
+};
