@@ -635,7 +635,8 @@ async function settleByFile(
 /**
  * What a requester's payment log says it paid: the amounts of its outgoing payments that were
  * fulfilled (writes and jobs), base units; and those it leaves in doubt (the last entry of the
- * invoice is its intent), by category.
+ * invoice is its intent), by category. A payment is an invoice to one peer, as the log keeps
+ * them (state/payments/invoice_states.ts: one event written to two towns is two payments).
  */
 async function paidByLog(
   stateDir: string,
@@ -651,17 +652,19 @@ async function paidByLog(
       direction: string;
       event: string;
       invoiceId: string;
+      peer?: string;
       amount?: string;
       category?: string;
     };
     if (e.direction !== "out") continue;
-    const before = last.get(e.invoiceId);
-    last.set(e.invoiceId, {
+    const key = `${e.invoiceId} ${e.peer ?? ""}`;
+    const before = last.get(key);
+    last.set(key, {
       event: e.event,
       amount: e.amount !== undefined ? BigInt(e.amount) : before?.amount ?? 0n,
       category: e.category ?? before?.category ?? "job",
     });
-    if (e.event === "fulfilled") fulfilled.add(e.invoiceId);
+    if (e.event === "fulfilled") fulfilled.add(key);
   }
   let paid = 0n;
   const inDoubt: Record<string, { payments: number; amount: bigint }> = {};
