@@ -3,12 +3,15 @@
  * PostgreSQL database (a real server this file starts) that never took a claim on the channel,
  * on a real anvil: the town learns channels from their first claim (`[channels] chains`), alice's
  * claims all went to process A, so only A learned the channel; her co-sign requests reach B (a
- * reconnect behind the town's load balancer lands anywhere). B learns the channel from the shared
- * books' newest claim and co-signs the settle at what the town delivered: chain = books
+ * reconnect behind the town's load balancer lands anywhere). B answers the last claim from the
+ * shared books, learns the channel from their newest claim once a settle signed by the channel's
+ * payer comes (one signed by anyone else, from another account, is refused and learns nothing) and
+ * co-signs the settle at what the town delivered: chain = books
  * (roles/town/channels/town_channel_registry.ts, docs/OPERATIONS.md "A town on several
  * machines"). Before, B refused `unknown-channel` and the payer had to close on chain.
  */
-import { assertEquals } from "../../harness/assert.ts";
+import { generateSecretKey } from "nostr-tools";
+import { assert, assertEquals } from "../../harness/assert.ts";
 import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import type { CliTown } from "../../harness/cli_town.ts";
 import { type ClaimClient, unfulfillablePayment } from "../../harness/channel_town.ts";
@@ -19,7 +22,12 @@ import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
 import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
 import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
 import { pathExists } from "../../state/path_exists.ts";
-import { requestLastClaim } from "../../roles/channels/channel_cosign_request.ts";
+import {
+  requestCooperativeSettle,
+  requestLastClaim,
+} from "../../roles/channels/channel_cosign_request.ts";
+import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
+import { BtpClient } from "../../transport/btp_client.ts";
 import { closeCooperatively } from "../../roles/channels/channel_cosign_chain.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 
@@ -76,6 +84,24 @@ Deno.test("shared learned channel: the process that never took a claim on a chan
     assertEquals([book?.claimed, book?.forwarded], [paid + LOST_PAYMENT, paid]);
     // Only A learned the channel (its file); B holds nothing on it.
     assertEquals(await pathExists(channelFilePath(town.stateDirs[0], channelId)), true);
+    assertEquals(await pathExists(channelFilePath(town.stateDirs[1], channelId)), false);
+
+    // Another account of the town asking B to settle alice's channel: refused, nothing learned
+    // for it (its request is not signed by the channel's payer), so alice's requests still pass.
+    const mallory = new BtpClient({ url: towns[1].btpUrl, authToken: "mallory-token" });
+    await mallory.connect();
+    try {
+      const refused = await requestCooperativeSettle({
+        peer: mallory,
+        record: { ...onA.sent.record(), sent: paid },
+        signer: localNodeSigner(generateSecretKey()),
+        onChain: await pair.alice.getChannel(channelId),
+      }).then(() => undefined, (err) => err);
+      assert(refused instanceof ChannelCosignError, String(refused));
+      assertEquals(refused.reason, "bad-signature");
+    } finally {
+      await mallory.close();
+    }
     assertEquals(await pathExists(channelFilePath(town.stateDirs[1], channelId)), false);
 
     // Asked of B: the last claim is the books' newest, and what was delivered.

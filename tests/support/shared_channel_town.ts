@@ -30,7 +30,8 @@ export interface SharedChannelTownOptions {
   ilpAddress?: string;
   /**
    * The town learns alice's channel from her first claim (`[channels] chains`) instead of having
-   * it configured and recovered: only the process that takes a claim on it knows it then.
+   * it configured and recovered: only the process that takes a claim on it knows it then. A second
+   * peer, `mallory` (token `mallory-token`), has no channel.
    */
   learn?: boolean;
 }
@@ -83,7 +84,11 @@ ilp_address = "${options.ilpAddress ?? "test.shtown"}"
 [[town.peers]]
 account = "alice"
 token = "alice-token"
-${learn ? "" : `channel = "${channelId}"\ncredit_limit = "0"\n`}
+${
+      learn
+        ? `\n[[town.peers]]\naccount = "mallory"\ntoken = "mallory-token"\n`
+        : `channel = "${channelId}"\ncredit_limit = "0"\n`
+    }
 ${chainToml(pair)}`,
   });
   if (!learn) {

@@ -134,11 +134,13 @@ export class ChannelDiscovery<C extends DiscoveryChainClient = DiscoveryChainCli
   }
 
   /**
-   * The token the town settles in on a chain it learns channels on (by EIP-155 id), or
-   * undefined: what a claim on that chain must name.
+   * The token the town settles in on a chain it learns channels on (by EIP-155 id) with that
+   * TokenNetwork contract, or undefined when the town learns no channel there.
    */
-  tokenOn(chainId: number): `0x${string}` | undefined {
-    return this.#o.chains.find((c) => c.chain.chainId === chainId)?.tokenAddress;
+  tokenOn(chainId: number, tokenNetworkAddress: string): `0x${string}` | undefined {
+    return this.#o.chains.find((c) =>
+      c.chain.chainId === chainId && sameAddress(c.tokenNetworkAddress, tokenNetworkAddress)
+    )?.tokenAddress;
   }
 
   /**

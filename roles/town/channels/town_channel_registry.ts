@@ -26,10 +26,11 @@
  * desk of the channel they name when it pays for the account, else to the account's current
  * channel's desk (which refuses another channel). On a town on several processes (shared books)
  * a process may never have taken a claim on the channel a request names: the other processes
- * took them all. The channel is then learned from the shared books' newest claim, verified on
- * chain as a claim on BTP is, and the request answered from the shared books (docs/OPERATIONS.md
- * "A town on several machines"). A channel with no claim in the books, or a town without shared
- * books, answers `unknown-channel` as before.
+ * took them all. It then answers from the shared books (shared_book_cosign.ts): a last claim as
+ * they hold it, a settle or withdraw signed by the channel's payer after learning the channel from
+ * their newest claim, verified on chain as a claim on BTP is (docs/OPERATIONS.md "A town on
+ * several machines"). A channel with no claim in the books, or a town without shared books,
+ * answers `unknown-channel` as before.
  *
  * @module
  */
@@ -37,19 +38,23 @@ import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import { encodeIlpReply, ILP_ERROR } from "../../../protocol/ilp_packet.ts";
 import {
   ClaimError,
-  type ClaimRejectReason,
   decodeClaim,
   type PaymentChannelClaim,
 } from "../../../protocol/payment_channel_claim.ts";
 import {
   ChannelCosignError,
   type CosignAnswer,
-  type CosignReason,
   type CosignRequest,
   decodeCosignRequest,
   encodeCosignAnswer,
   refusalOf,
 } from "../../../protocol/payment_channel_cosign.ts";
+import {
+  checkSignedByPayer,
+  claimOfBook,
+  cosignErrorOf,
+  lastClaimOfBook,
+} from "./shared_book_cosign.ts";
 import type { AuditLog } from "../../../state/audit/audit_log.ts";
 import {
   ChannelFileError,
@@ -216,21 +221,21 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
 
   /**
    * The co-sign desk of an account, for `startTownNode({ cosignDesk })`: each request answered by
-   * the desk of the channel it names, learned from the shared books first when this process
-   * holds no gate for it (see the module doc).
+   * the desk of the channel it names, or from the shared books when this process holds no gate
+   * for it (see the module doc).
    */
   cosignDesk(account: string): ChannelCosignDesk {
     let desk = this.#desks.get(account);
     if (!desk) {
       const decide = async (request: CosignRequest): Promise<CosignAnswer> => {
-        let gated: GatedChannel;
+        let routed: GatedChannel | CosignAnswer;
         try {
-          gated = await this.#cosignChannel(account, request);
+          routed = await this.#cosignChannel(account, request);
         } catch (err) {
           if (err instanceof ChannelCosignError) return refusalOf(request.channelId, err);
           throw err;
         }
-        return await gated.desk.decide(request);
+        return "desk" in routed ? await routed.desk.decide(request) : routed;
       };
       desk = {
         decide,
@@ -369,48 +374,37 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
 
   /**
    * The channel whose desk answers a co-sign request of the account: the one it names when it is
-   * the account's; else, on shared books, that channel learned from the books' newest claim (a
-   * process that never took a claim on it); else the account's current one.
+   * the account's; else, on shared books, that channel as the books hold it (a process that never
+   * took a claim on it): a settle or a withdraw signed by the channel's payer learns it for the
+   * account, a last claim is answered from the books without binding the channel to the account
+   * (it proves nothing of the payer's); else the account's current one.
    */
-  async #cosignChannel(account: string, request: CosignRequest): Promise<GatedChannel> {
-    const id = request.channelId.toLowerCase();
+  async #cosignChannel(
+    account: string,
+    request: CosignRequest,
+  ): Promise<GatedChannel | CosignAnswer> {
+    const id = request.channelId.toLowerCase() as `0x${string}`;
     const bound = this.#byChannel.get(id);
     if (bound?.account === account) return bound;
     const current = this.#current.get(account);
     const books = this.#o.sharedBooks;
-    const discovery = this.#o.discovery;
-    if (bound === undefined && books !== undefined && discovery !== undefined) {
-      let book;
-      try {
-        book = await books.read(id as `0x${string}`);
-      } catch (err) {
+    const token = this.#o.discovery?.tokenOn(request.chainId, request.tokenNetworkAddress);
+    if (bound === undefined && books !== undefined && token !== undefined) {
+      const book = await books.read(id).catch((err) => {
         throw new ChannelCosignError(
           "internal-error",
           `the town's shared channel books are unreachable: ${err}`,
         );
-      }
-      const token = discovery.tokenOn(request.chainId);
-      if (book !== undefined && book.nonce > 0n && book.signature && token !== undefined) {
-        const claim: PaymentChannelClaim = {
-          version: 1,
-          messageId: "shared-books",
-          timestamp: new Date().toISOString(),
-          chainId: request.chainId,
-          tokenNetworkAddress: request.tokenNetworkAddress,
-          tokenAddress: token,
-          channelId: id as `0x${string}`,
-          nonce: book.nonce,
-          transferredAmount: book.claimed,
-          signature: book.signature,
-        };
+      });
+      if (book !== undefined && book.nonce > 0n && book.signature !== undefined) {
+        const claim = claimOfBook(request, { ...book, signature: book.signature }, token);
+        if (request.type === "last-claim") return lastClaimOfBook(request, book);
+        await checkSignedByPayer(request, claim);
         try {
           return await this.#learn(account, claim);
         } catch (err) {
           if (!(err instanceof ClaimError)) throw err;
-          throw new ChannelCosignError(
-            COSIGN_REASON_OF[err.reason] ?? "unknown-channel",
-            err.message,
-          );
+          throw cosignErrorOf(err);
         }
       }
     }
@@ -431,13 +425,3 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     return bound;
   }
 }
-
-/** A claim's reason as a co-sign refusal's, where one says the same; the rest `unknown-channel`. */
-const COSIGN_REASON_OF: Partial<Record<ClaimRejectReason, CosignReason>> = {
-  "wrong-chain": "wrong-chain",
-  "wrong-contract": "wrong-contract",
-  "channel-not-open": "channel-not-open",
-  "beyond-deposit": "beyond-deposit",
-  "chain-unavailable": "chain-unavailable",
-  "bad-signature": "bad-signature",
-};
