@@ -30,7 +30,9 @@
  * they hold it, a settle or withdraw signed by the channel's payer after learning the channel from
  * their newest claim, verified on chain as a claim on BTP is (docs/OPERATIONS.md "A town on
  * several machines"). A channel with no claim in the books, or a town without shared books,
- * answers `unknown-channel` as before.
+ * answers `unknown-channel` as before. Such a process also watches the books' channels it holds
+ * no gate for ({@linkcode TownChannelRegistry.adoptFromBooks}), so their closes on chain are
+ * answered whichever process is up.
  *
  * @module
  */
@@ -129,6 +131,8 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
   readonly #pending = new Map<string, Promise<void>>();
   readonly #routes = new Map<string, BtpClaimGate>();
   readonly #desks = new Map<string, ChannelCosignDesk>();
+  /** Channels of the shared books watched here without a gate of an account's (see adopt). */
+  readonly #adopted = new Set<string>();
 
   constructor(options: TownChannelRegistryOptions<C>) {
     this.#o = options;
@@ -253,6 +257,48 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
       this.#desks.set(account, desk);
     }
     return desk;
+  }
+
+  /**
+   * Watches every channel the shared books hold a claim on that this process holds no gate for
+   * (another process of the town learned it): a close on chain is then answered here too, with
+   * the books' newest claim, and the channel settled, whichever process is up. Such a channel
+   * takes no packet or co-sign here until its account's claim or signed request comes (it is then
+   * learned as any channel is, and that gate's watch answers). Resolves with how many it adopted.
+   */
+  async adoptFromBooks(): Promise<number> {
+    const books = this.#o.sharedBooks;
+    const discovery = this.#o.discovery;
+    if (books === undefined || discovery === undefined) return 0;
+    let adopted = 0;
+    for (const book of await books.list()) {
+      const id = book.channelId.toLowerCase() as `0x${string}`;
+      if (this.#byChannel.has(id) || this.#adopted.has(id)) continue;
+      if (book.nonce === 0n || book.signature === undefined) continue;
+      const found = await discovery.adopt({ ...book, channelId: id, signature: book.signature });
+      this.#adopted.add(id);
+      if (found === undefined) continue;
+      const gate = openChannelClaimGate({
+        stateDir: this.#o.stateDir,
+        record: found.record,
+        audit: this.#o.audit,
+        readChannel: (cid) => found.client.getChannel(cid),
+        triggeredBy: this.#o.triggeredBy,
+        sharedBooks: books,
+      });
+      this.#o.watcher.add({
+        record: gate.record,
+        update: gate.update,
+        chain: found.client,
+        // Once an account's gate holds the channel here, its own watch answers: this one rests.
+        newest: async () =>
+          this.#byChannel.has(id)
+            ? { ...gate.record(), status: "settled" }
+            : withBookClaim(gate.record(), await books.read(id)),
+      });
+      adopted++;
+    }
+    return adopted;
   }
 
   /** Waits for every gate's pending channel file writes. */
