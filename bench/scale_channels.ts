@@ -502,7 +502,10 @@ async function closeOnChain(
     mine: ChannelRecord;
     payer: TokenNetworkClient;
     before: bigint;
-    /** The town's books for the channel: the newest claim it holds (final: the run is over). */
+    /**
+     * The town's books for the channel: what its answer takes, its delivered value against the
+     * newest claim it holds ({@linkcode townReceived}; final: the run is over).
+     */
     held: bigint;
     answered?: bigint;
   }[] = [];
@@ -537,9 +540,11 @@ async function closeOnChain(
       }
     }),
   );
-  // The town's answer: the newest claim the town holds, on chain (the payer's transferred
-  // amount and nonce). That is the payer's own newest claim unless its last paid packets got no
-  // answer (the town never took those claims: counted below as unanswered claims). A town's
+  // The town's answer: the newest claim the town holds, on chain (the payer's nonce), taking
+  // what the town delivered against it (the payer's transferred amount). That is the payer's own
+  // newest claim unless its last paid packets got no answer (the town never took those claims)
+  // or were refused or left in flight by a killed town process (the town took their claims, not
+  // their value): either way counted below as unanswered claims. A town's
   // watcher answers its closes one after another (hundreds at 1,000 agents): the wait ends when
   // no answer came for ANSWER_WAIT_MS, not at a fixed time after the first close.
   let lastAnswer = performance.now();
@@ -630,7 +635,8 @@ async function settleByFile(
 /**
  * What a requester's payment log says it paid: the amounts of its outgoing payments that were
  * fulfilled (writes and jobs), base units; and those it leaves in doubt (the last entry of the
- * invoice is its intent), by category.
+ * invoice is its intent), by category. A payment is an invoice to one peer, as the log keeps
+ * them (state/payments/invoice_states.ts: one event written to two towns is two payments).
  */
 async function paidByLog(
   stateDir: string,
@@ -646,17 +652,19 @@ async function paidByLog(
       direction: string;
       event: string;
       invoiceId: string;
+      peer?: string;
       amount?: string;
       category?: string;
     };
     if (e.direction !== "out") continue;
-    const before = last.get(e.invoiceId);
-    last.set(e.invoiceId, {
+    const key = `${e.invoiceId} ${e.peer ?? ""}`;
+    const before = last.get(key);
+    last.set(key, {
       event: e.event,
       amount: e.amount !== undefined ? BigInt(e.amount) : before?.amount ?? 0n,
       category: e.category ?? before?.category ?? "job",
     });
-    if (e.event === "fulfilled") fulfilled.add(e.invoiceId);
+    if (e.event === "fulfilled") fulfilled.add(key);
   }
   let paid = 0n;
   const inDoubt: Record<string, { payments: number; amount: bigint }> = {};
@@ -673,26 +681,50 @@ async function paidByLog(
 }
 
 /**
- * The town's books for a channel: its shared store's newest claim, else its channel file
- * (none: the town never took a claim on it).
+ * The town's books for a channel closed on chain: what its answer to the close takes, the value
+ * it delivered against the payer's newest claim (its shared store's `forwarded`, else its channel
+ * file's `received_forwarded`), never above that claim; 0 when it never took a claim on it. Not
+ * the claim itself: cover of packets refused after their claim was taken, or left in flight by a
+ * killed process, is not the town's (docs/PROTOCOL.md "Payment channels and claims"), as a
+ * co-signed close does not pay it either.
  */
 async function townReceived(h: ScaleChannelHolder, channelId: `0x${string}`): Promise<bigint> {
   if (h.townStoreUrl !== undefined) {
     const books = await openPostgresClaimBooks({ url: h.townStoreUrl });
     try {
       const book = await books.read(channelId);
-      if (book !== undefined) return book.claimed;
+      if (book !== undefined) return townTakes(book.claimed, book.forwarded);
     } finally {
       await books.close();
     }
   }
   try {
-    return (await readChannel(channelFilePath(h.townStateDir, channelId))).received;
+    const record = await readChannel(channelFilePath(h.townStateDir, channelId));
+    return townTakes(record.received, record.receivedForwarded);
   } catch (err) {
     // A channel the town never took a claim on has no file there: its books hold nothing.
     if (err instanceof Deno.errors.NotFound) return 0n;
     throw err;
   }
+}
+
+/**
+ * What a town's answer to a close on chain takes of the payer's newest claim `claimed`: what it
+ * delivered against it (`forwarded`; absent, as in older channel files: all of it), at most the
+ * claim (roles/channels/channel_chain_sync.ts `partnerProof`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { townTakes } from "./scale_channels.ts";
+ *
+ * assert.equal(townTakes(543_580n, 538_690n), 538_690n); // a write's cover left in flight
+ * assert.equal(townTakes(900n, undefined), 900n); // an older file: the claim
+ * assert.equal(townTakes(900n, 950n), 900n); // never above the claim
+ * ```
+ */
+export function townTakes(claimed: bigint, forwarded: bigint | undefined): bigint {
+  return forwarded !== undefined && forwarded < claimed ? forwarded : claimed;
 }
 
 /**

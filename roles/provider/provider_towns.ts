@@ -36,7 +36,7 @@ export interface ProviderTownsOptions extends
   /** The more towns' own uplinks, by relay URL: filled here, closed by the node at stop. */
   uplinks: Map<string, BtpClient>;
   /** Each paid write's line, and the writes in doubt (roles/town_client/logged_in_doubt_writes.ts). */
-  payments: Pick<PaymentLog, "append" | "entries">;
+  payments: Pick<PaymentLog, "append" | "inDoubt">;
   log: (line: string) => void;
   /** Retries run later, unless the node is stopping by then. */
   work: Pick<BackgroundWork, "later" | "stopped">;

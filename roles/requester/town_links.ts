@@ -236,7 +236,7 @@ export interface RequesterTownHooks {
    * Where each paid write is recorded (`state/payments/town_write_entry.ts`), and its writes in
    * doubt (roles/town_client/logged_in_doubt_writes.ts).
    */
-  payments: Pick<PaymentLog, "append" | "entries">;
+  payments: Pick<PaymentLog, "append" | "inDoubt">;
   /** The home town's link once connected (the asset a write is paid in). */
   home: () => TownLink | undefined;
   /** PREPAREs to this requester (a deposit's refund, roles/requester/job_refunds.ts). */

@@ -13,13 +13,13 @@
  */
 import type { PaymentEntry } from "../../state/payments/payment_log.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
-import { openWriteIntents } from "./logged_in_doubt_writes.ts";
+import { writesInDoubtAt } from "./logged_in_doubt_writes.ts";
 
 /** Options for {@linkcode resolveInDoubtWrites}. */
 export interface ResolveInDoubtWritesOptions {
   /** The payer's payment log, loaded in full. */
   payments: {
-    entries(): PaymentEntry[];
+    inDoubt(): PaymentEntry[];
     append(entry: PaymentEntry): Promise<void>;
   };
   /** The town's ILP address: the peer of its writes' lines. */
@@ -70,13 +70,13 @@ export const NOT_STORED_AT_CLOSE = "in doubt at the channel's close and not stor
 export async function resolveInDoubtWrites(
   options: ResolveInDoubtWritesOptions,
 ): Promise<ResolvedInDoubtWrites> {
-  const open = openWriteIntents(options.payments.entries(), options.townAddress);
+  const open = writesInDoubtAt(options.payments, options.townAddress);
   const done: ResolvedInDoubtWrites = { paid: 0, paidAmount: 0n, notPaid: 0 };
-  if (open.size === 0) return done;
-  const stored = await options.stored([...open.keys()]);
+  if (open.length === 0) return done;
+  const stored = await options.stored(open.map((intent) => intent.invoiceId));
   const ts = () => (options.now?.() ?? new Date()).toISOString();
-  for (const [id, intent] of open) {
-    if (stored.has(id)) {
+  for (const intent of open) {
+    if (stored.has(intent.invoiceId)) {
       done.paid++;
       done.paidAmount += BigInt(intent.amount);
       await options.payments.append({ ...intent, ts: ts(), event: "fulfilled" });

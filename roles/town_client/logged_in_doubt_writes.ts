@@ -18,9 +18,9 @@ import { InDoubtWrites } from "./in_doubt_writes.ts";
 
 /** Options for {@linkcode loggedInDoubtWrites}. */
 export interface LoggedInDoubtWritesOptions {
-  /** The payer's payment log (loaded in full: its entries are read once, here). */
+  /** The payer's payment log (loaded in full: its writes in doubt are read once, here). */
   payments: {
-    entries(): PaymentEntry[];
+    inDoubt(): PaymentEntry[];
     append(entry: PaymentEntry): Promise<void>;
   };
   /** The town's ILP address: the peer of its writes' lines. */
@@ -59,9 +59,9 @@ export function loggedInDoubtWrites(options: LoggedInDoubtWritesOptions): InDoub
   const { payments, townAddress } = options;
   return new InDoubtWrites({
     limit: options.limit,
-    initial: [...openWriteIntents(payments.entries(), townAddress)].map((
-      [id, intent],
-    ) => [id, BigInt(intent.amount)] as const),
+    initial: writesInDoubtAt(payments, townAddress).map((intent) =>
+      [intent.invoiceId, BigInt(intent.amount)] as const
+    ),
     warn: options.warn,
     persist: async ({ event, amount, jobId }) => {
       await payments.append({
@@ -82,32 +82,31 @@ export function loggedInDoubtWrites(options: LoggedInDoubtWritesOptions): InDoub
 }
 
 /**
- * The town's write intents with no outcome after them, by event id, oldest first. By invoice and
- * town: one event is written to several towns, each its own payment.
+ * The town's writes in doubt on the payer's log: its `town-write` intents with no outcome after
+ * them, oldest first. The log keeps them by invoice and peer (state/payments/invoice_states.ts):
+ * one event written to several towns is its own payment to each.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { openWriteIntents } from "./logged_in_doubt_writes.ts";
+ * import { openPaymentLog } from "../../state/payments/payment_log.ts";
+ * import { writesInDoubtAt } from "./logged_in_doubt_writes.ts";
  *
- * const intent = { ts: "2026-11-02T10:00:00Z", direction: "out", event: "intent", jobId: "e1",
+ * const stateDir = await Deno.makeTempDir();
+ * const log = await openPaymentLog({ stateDir });
+ * const intent = { ts: new Date().toISOString(), direction: "out", event: "intent", jobId: "e1",
  *   invoiceId: "e1", amount: "100", asset: "USD", peer: "g.a", category: "town-write" } as const;
- * const open = openWriteIntents([intent, { ...intent, invoiceId: "e2", jobId: "e2" },
- *   { ...intent, invoiceId: "e2", jobId: "e2", event: "fulfilled" }], "g.a");
- * assert.deepEqual([...open.keys()], ["e1"]); // e2's retry was FULFILLed
+ * await log.append(intent);
+ * await log.append({ ...intent, peer: "g.b" }); // the same event to another town
+ * await log.append({ ...intent, peer: "g.b", event: "fulfilled" });
+ * assert.deepEqual(writesInDoubtAt(log, "g.a").map((e) => e.invoiceId), ["e1"]);
+ * assert.deepEqual(writesInDoubtAt(log, "g.b"), []); // its retry there was FULFILLed
+ * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
-export function openWriteIntents(
-  entries: readonly PaymentEntry[],
+export function writesInDoubtAt(
+  payments: { inDoubt(): PaymentEntry[] },
   townAddress: string,
-): Map<string, PaymentEntry> {
-  const open = new Map<string, PaymentEntry>();
-  for (const e of entries) {
-    if (e.direction !== "out" || e.peer !== townAddress || categoryOf(e) !== "town-write") {
-      continue;
-    }
-    open.delete(e.invoiceId);
-    if (e.event === "intent") open.set(e.invoiceId, e);
-  }
-  return open;
+): PaymentEntry[] {
+  return payments.inDoubt().filter((e) => e.peer === townAddress && categoryOf(e) === "town-write");
 }

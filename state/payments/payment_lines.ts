@@ -46,7 +46,8 @@ export interface PaymentLine {
 
 /**
  * One line per payment, in the order they were sent (an `intent` and its outcome are one
- * payment; an outcome with no intent before it, as a town write's, is one of its own).
+ * payment; an outcome with no intent before it, as a town write's, is one of its own). A payment
+ * is an invoice to one peer: one event written to two towns is two.
  *
  * @example
  * ```ts
@@ -66,10 +67,10 @@ export interface PaymentLine {
  */
 export function foldPayments(entries: readonly PaymentEntry[]): PaymentLine[] {
   const lines: PaymentLine[] = [];
-  /** The line of each payment sent and not yet settled, by direction and invoice. */
+  /** The line of each payment sent and not yet settled, by direction, invoice and peer. */
   const open = new Map<string, PaymentLine>();
   for (const e of entries) {
-    const key = `${e.direction} ${e.invoiceId}`;
+    const key = `${e.direction} ${e.invoiceId} ${e.peer}`;
     if (e.event === "intent") {
       const line = lineOf(e, "in-doubt");
       line.sentAt = e.ts;

@@ -20,6 +20,11 @@
  *      REJECT:  append {event: "rejected", reason};       job payment "rejected"
  * ```
  *
+ * An invoice is a payment to one peer: states are kept per (invoice, peer), since one event
+ * written to several towns is a payment to each under the same invoice id (its event id). A
+ * reader that names no peer gets the invoice's most settled state over its peers (paid, then in
+ * doubt, then rejected): a provider's invoice or a transfer has one peer, so that is its state.
+ *
  * A crash between 3 and 5 leaves the invoice `in-doubt`: the packet may or may not have been
  * fulfilled. `hasPaid` is true for `in-doubt` as for `paid`, so a restarted requester never sends
  * it again; in-doubt invoices are listed by {@linkcode PaymentLog.inDoubt} for the operator (the
@@ -38,6 +43,7 @@ import { readOptionalTextFile } from "../optional_text_file.ts";
 import { LineAppender } from "../line_appender.ts";
 import type { AuditLog } from "../audit/audit_log.ts";
 import { csvRow } from "../../protocol/csv_row.ts";
+import { type InvoiceState, InvoiceStates } from "./invoice_states.ts";
 import {
   listPaymentLogFiles,
   PAYMENT_LOG_DIR,
@@ -107,8 +113,7 @@ export function categoryOf(entry: PaymentEntry): PaymentCategory {
   return entry.category ?? "job";
 }
 
-/** State of one outgoing invoice. */
-export type InvoiceState = "none" | "in-doubt" | "paid" | "rejected";
+export type { InvoiceState } from "./invoice_states.ts";
 
 /** Options for {@linkcode openPaymentLog}. */
 export interface PaymentLogOptions {
@@ -194,7 +199,7 @@ export class PaymentLog {
   #keepDays: number;
   #now: () => number;
   #audit: AuditLog | undefined;
-  #invoices = new Map<string, { state: InvoiceState; entry: PaymentEntry }>();
+  #invoices = new InvoiceStates();
   #entries: PaymentEntry[] = [];
   #currentDay: string | undefined;
   /** The current file's size as this log knows it (what it found, and what it wrote since). */
@@ -266,25 +271,32 @@ export class PaymentLog {
     }
   }
 
-  /** The newest entry of an outgoing invoice (its intent while it is in doubt), if any. */
-  invoiceEntry(invoiceId: string): PaymentEntry | undefined {
-    return this.#invoices.get(invoiceId)?.entry;
+  /**
+   * The newest entry of an outgoing invoice (its intent while it is in doubt), if any: to `peer`,
+   * or of its most settled state over its peers (see the module doc).
+   */
+  invoiceEntry(invoiceId: string, peer?: string): PaymentEntry | undefined {
+    return this.#invoices.get(invoiceId, peer)?.entry;
   }
 
-  /** State of an outgoing invoice. */
-  invoiceState(invoiceId: string): InvoiceState {
-    return this.#invoices.get(invoiceId)?.state ?? "none";
+  /** State of an outgoing invoice: to `peer`, or its most settled over its peers. */
+  invoiceState(invoiceId: string, peer?: string): InvoiceState {
+    return this.#invoices.get(invoiceId, peer)?.state ?? "none";
   }
 
   /** True when the invoice was paid or may have been (in doubt): never pay it again. */
-  hasPaid(invoiceId: string): boolean {
-    const state = this.invoiceState(invoiceId);
+  hasPaid(invoiceId: string, peer?: string): boolean {
+    const state = this.invoiceState(invoiceId, peer);
     return state === "paid" || state === "in-doubt";
   }
 
-  /** Outgoing intents with no outcome (a crash mid-payment): for the operator to resolve. */
+  /**
+   * Outgoing intents with no outcome (a crash mid-payment, a write whose answer was lost), one
+   * per invoice and peer, the oldest line first: for the operator to resolve, and for a town
+   * client to start with its town's writes in doubt (roles/town_client/logged_in_doubt_writes.ts).
+   */
   inDoubt(): PaymentEntry[] {
-    return [...this.#invoices.values()].filter((v) => v.state === "in-doubt").map((v) => v.entry);
+    return this.#invoices.inDoubt();
   }
 
   /**
@@ -294,7 +306,7 @@ export class PaymentLog {
   spentOn(options: { dayMs?: number; peer?: string } = {}): bigint {
     const day = isoDay(options.dayMs ?? this.#now());
     let total = 0n;
-    for (const { state, entry } of this.#invoices.values()) {
+    for (const { state, entry } of this.#invoices.records()) {
       if (state === "rejected" || state === "none" || categoryOf(entry).startsWith("town")) {
         continue;
       }
@@ -427,16 +439,7 @@ export class PaymentLog {
 
   #apply(entry: PaymentEntry): void {
     this.#entries.push(entry);
-    if (entry.direction !== "out") return;
-    const state: InvoiceState = entry.event === "intent"
-      ? "in-doubt"
-      : entry.event === "fulfilled"
-      ? "paid"
-      : "rejected";
-    const prior = this.#invoices.get(entry.invoiceId);
-    // A late reject never downgrades a fulfilled invoice.
-    if (prior?.state === "paid" && state !== "paid") return;
-    this.#invoices.set(entry.invoiceId, { state, entry });
+    if (entry.direction === "out") this.#invoices.apply(entry);
   }
 
   #today(): string {

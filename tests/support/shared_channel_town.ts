@@ -2,8 +2,9 @@
  * Test helper: a town of several `turnpike town up` processes over one PostgreSQL database,
  * gating one payment channel of alice's (docs/OPERATIONS.md "A town on several machines"): the
  * profile made once (its wallet, `[store]`, alice as a peer paying over the channel, the
- * channel recovered from the chain), copied into a state dir per process; and alice's claim
- * clients, one per process, signing one sequence of claims.
+ * channel recovered from the chain; or, with `learn`, the town learning it from alice's first
+ * claim as a town on `[channels] chains` does), copied into a state dir per process; and alice's
+ * claim clients, one per process, signing one sequence of claims.
  *
  * @module
  */
@@ -27,6 +28,12 @@ export interface SharedChannelTownOptions {
   processes: number;
   /** The town's ILP address. Default `test.shtown`. */
   ilpAddress?: string;
+  /**
+   * The town learns alice's channel from her first claim (`[channels] chains`) instead of having
+   * it configured and recovered: only the process that takes a claim on it knows it then. A second
+   * peer, `mallory` (token `mallory-token`), has no channel.
+   */
+  learn?: boolean;
 }
 
 /** The town's profile, in one state dir per process. */
@@ -59,6 +66,7 @@ export async function prepareSharedChannelTown(
   options: SharedChannelTownOptions,
 ): Promise<SharedChannelTown> {
   const { pair, channelId, dir } = options;
+  const learn = options.learn === true;
   const bob = await createCliWallet({
     dir,
     name: "town0",
@@ -69,20 +77,24 @@ processes = ${options.processes}
 
 [channels]
 watch_interval = 1
-
+${learn ? `chains = ["evm:base:31337"]\n` : ""}
 [town]
 ilp_address = "${options.ilpAddress ?? "test.shtown"}"
 
 [[town.peers]]
 account = "alice"
 token = "alice-token"
-channel = "${channelId}"
-credit_limit = "0"
-
+${
+      learn
+        ? `\n[[town.peers]]\naccount = "mallory"\ntoken = "mallory-token"\n`
+        : `channel = "${channelId}"\ncredit_limit = "0"\n`
+    }
 ${chainToml(pair)}`,
   });
-  const recovered = await bob.run(["channel", "recover"]);
-  assertEquals(recovered.code, 0, recovered.stderr);
+  if (!learn) {
+    const recovered = await bob.run(["channel", "recover"]);
+    assertEquals(recovered.code, 0, recovered.stderr);
+  }
   const stateDirs = [bob.stateDir];
   // The other processes: the same profile copied (docs/OPERATIONS.md), their own state dirs.
   for (let i = 1; i < options.processes; i++) {
@@ -97,7 +109,7 @@ ${chainToml(pair)}`,
       startCliTown({
         stateDir: stateDirs[i],
         secret: bob.secret,
-        ready: (l) => l.includes("settles"),
+        ready: (l) => learn ? l.startsWith("  learns") : l.includes("settles"),
       }),
   };
 }

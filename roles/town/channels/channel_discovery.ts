@@ -134,6 +134,59 @@ export class ChannelDiscovery<C extends DiscoveryChainClient = DiscoveryChainCli
   }
 
   /**
+   * The token the town settles in on a chain it learns channels on (by EIP-155 id) with that
+   * TokenNetwork contract, or undefined when the town learns no channel there.
+   */
+  tokenOn(chainId: number, tokenNetworkAddress: string): `0x${string}` | undefined {
+    return this.#o.chains.find((c) =>
+      c.chain.chainId === chainId && sameAddress(c.tokenNetworkAddress, tokenNetworkAddress)
+    )?.tokenAddress;
+  }
+
+  /**
+   * The record of a channel the town's shared books hold a claim on (another process of the town
+   * learned it), read on chain without the budgets (the books are the town's own, not a peer's
+   * word): on the first chain the town learns on where the channel is between the town and the
+   * claim's signer, open or closed (a close is what is to be answered). Undefined when none holds
+   * it so; a failed chain read rejects.
+   */
+  async adopt(book: {
+    channelId: `0x${string}`;
+    nonce: bigint;
+    claimed: bigint;
+    signature: `0x${string}`;
+  }): Promise<DiscoveredChannel<C> | undefined> {
+    for (const client of this.#o.chains) {
+      let payer: `0x${string}`;
+      try {
+        payer = recoverBalanceProofSignerKey(
+          { channelId: book.channelId, nonce: book.nonce, transferredAmount: book.claimed },
+          book.signature,
+          { chainId: client.chain.chainId, verifyingContract: client.tokenNetworkAddress },
+        ).address;
+      } catch (err) {
+        if (err instanceof BalanceProofSignatureError) continue;
+        throw err;
+      }
+      const onChain = await client.getChannel(book.channelId);
+      if (onChain.state !== "opened" && onChain.state !== "closed") continue;
+      const members = [onChain.participant1, onChain.participant2];
+      const peerAddress = members.find((m) => sameAddress(m, payer));
+      if (!members.some((m) => sameAddress(m, this.#o.selfAddress)) || !peerAddress) continue;
+      const record = applyChainState(
+        newChannelRecord(client, {
+          channelId: book.channelId.toLowerCase() as `0x${string}`,
+          peerAddress,
+          settleTimeout: onChain.settleTimeout,
+        }),
+        onChain,
+      );
+      return { record, client };
+    }
+    return undefined;
+  }
+
+  /**
    * Checks the claim's channel (see the module doc); resolves with its first record or
    * rejects with a {@linkcode ClaimError}.
    */

@@ -55,6 +55,7 @@ import {
 } from "../../channels/channel_watcher.ts";
 import { ChannelDiscovery, type ChannelDiscoveryLimits } from "./channel_discovery.ts";
 import { TownChannelRegistry } from "./town_channel_registry.ts";
+import { DEFAULT_WATCH_INTERVAL_MS } from "../../../config/channel_settings.ts";
 import type { ChannelBook } from "../../../state/channels/channel_book.ts";
 
 /** Options for {@linkcode openTownChannelGates}. */
@@ -230,9 +231,23 @@ export async function openTownChannelGates(
       learned: g.learned,
     };
   });
+  // On shared books, the channels other processes learned are watched here too (their closes
+  // answered whichever process is up): looked for at start and at every watch interval.
+  let adopting: Promise<unknown> | undefined;
+  const adopt = () => {
+    adopting ??= registry.adoptFromBooks()
+      .catch((err) => options.onWatchError?.("", err as Error))
+      .finally(() => adopting = undefined);
+  };
+  const adoptTimer = options.sharedBooks && learns
+    ? setInterval(adopt, options.watchIntervalMs ?? DEFAULT_WATCH_INTERVAL_MS)
+    : undefined;
+  if (adoptTimer !== undefined) adopt();
   let closed: Promise<void> | undefined;
   const close = () =>
     closed ??= (async () => {
+      clearInterval(adoptTimer);
+      await adopting;
       await watcher.stop();
       await registry.durable();
       await audit.close();
@@ -240,7 +255,7 @@ export async function openTownChannelGates(
   return {
     claimGate: (account) => registry.claimGate(account),
     gate: (account) => registry.current(account)?.gate,
-    cosignDesk: (account) => registry.current(account)?.desk,
+    cosignDesk: (account) => registry.cosignDesk(account),
     settlements,
     learnsOn: discoveryChains.clients.map((c) => c.chain.id),
     settlementToken: [

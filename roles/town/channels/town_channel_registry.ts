@@ -22,6 +22,18 @@
  * An older channel of the account stays watched (its close is answered, it is settled) and its
  * gate answers claims naming it (refusing them once it is not open).
  *
+ * Co-sign requests (cooperative close, withdraw, last claim: channel_cosign_desk.ts) go to the
+ * desk of the channel they name when it pays for the account, else to the account's current
+ * channel's desk (which refuses another channel). On a town on several processes (shared books)
+ * a process may never have taken a claim on the channel a request names: the other processes
+ * took them all. It then answers from the shared books (shared_book_cosign.ts): a last claim as
+ * they hold it, a settle or withdraw signed by the channel's payer after learning the channel from
+ * their newest claim, verified on chain as a claim on BTP is (docs/OPERATIONS.md "A town on
+ * several machines"). A channel with no claim in the books, or a town without shared books,
+ * answers `unknown-channel` as before. Such a process also watches the books' channels it holds
+ * no gate for ({@linkcode TownChannelRegistry.adoptFromBooks}), so their closes on chain are
+ * answered whichever process is up.
+ *
  * @module
  */
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
@@ -31,6 +43,20 @@ import {
   decodeClaim,
   type PaymentChannelClaim,
 } from "../../../protocol/payment_channel_claim.ts";
+import {
+  ChannelCosignError,
+  type CosignAnswer,
+  type CosignRequest,
+  decodeCosignRequest,
+  encodeCosignAnswer,
+  refusalOf,
+} from "../../../protocol/payment_channel_cosign.ts";
+import {
+  checkSignedByPayer,
+  claimOfBook,
+  cosignErrorOf,
+  lastClaimOfBook,
+} from "./shared_book_cosign.ts";
 import type { AuditLog } from "../../../state/audit/audit_log.ts";
 import {
   ChannelFileError,
@@ -104,6 +130,9 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
   readonly #current = new Map<string, GatedChannel>();
   readonly #pending = new Map<string, Promise<void>>();
   readonly #routes = new Map<string, BtpClaimGate>();
+  readonly #desks = new Map<string, ChannelCosignDesk>();
+  /** Channels of the shared books watched here without a gate of an account's (see adopt). */
+  readonly #adopted = new Set<string>();
 
   constructor(options: TownChannelRegistryOptions<C>) {
     this.#o = options;
@@ -192,6 +221,84 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
       this.#routes.set(account, route);
     }
     return route;
+  }
+
+  /**
+   * The co-sign desk of an account, for `startTownNode({ cosignDesk })`: each request answered by
+   * the desk of the channel it names, or from the shared books when this process holds no gate
+   * for it (see the module doc).
+   */
+  cosignDesk(account: string): ChannelCosignDesk {
+    let desk = this.#desks.get(account);
+    if (!desk) {
+      const decide = async (request: CosignRequest): Promise<CosignAnswer> => {
+        let routed: GatedChannel | CosignAnswer;
+        try {
+          routed = await this.#cosignChannel(account, request);
+        } catch (err) {
+          if (err instanceof ChannelCosignError) return refusalOf(request.channelId, err);
+          throw err;
+        }
+        return "desk" in routed ? await routed.desk.decide(request) : routed;
+      };
+      desk = {
+        decide,
+        async answer(bytes) {
+          let request: CosignRequest;
+          try {
+            request = decodeCosignRequest(bytes);
+          } catch (err) {
+            if (!(err instanceof ChannelCosignError)) throw err;
+            return encodeCosignAnswer(refusalOf(`0x${"00".repeat(32)}`, err));
+          }
+          return encodeCosignAnswer(await decide(request));
+        },
+      };
+      this.#desks.set(account, desk);
+    }
+    return desk;
+  }
+
+  /**
+   * Watches every channel the shared books hold a claim on that this process holds no gate for
+   * (another process of the town learned it): a close on chain is then answered here too, with
+   * the books' newest claim, and the channel settled, whichever process is up. Such a channel
+   * takes no packet or co-sign here until its account's claim or signed request comes (it is then
+   * learned as any channel is, and that gate's watch answers). Resolves with how many it adopted.
+   */
+  async adoptFromBooks(): Promise<number> {
+    const books = this.#o.sharedBooks;
+    const discovery = this.#o.discovery;
+    if (books === undefined || discovery === undefined) return 0;
+    let adopted = 0;
+    for (const book of await books.list()) {
+      const id = book.channelId.toLowerCase() as `0x${string}`;
+      if (this.#byChannel.has(id) || this.#adopted.has(id)) continue;
+      if (book.nonce === 0n || book.signature === undefined) continue;
+      const found = await discovery.adopt({ ...book, channelId: id, signature: book.signature });
+      this.#adopted.add(id);
+      if (found === undefined) continue;
+      const gate = openChannelClaimGate({
+        stateDir: this.#o.stateDir,
+        record: found.record,
+        audit: this.#o.audit,
+        readChannel: (cid) => found.client.getChannel(cid),
+        triggeredBy: this.#o.triggeredBy,
+        sharedBooks: books,
+      });
+      this.#o.watcher.add({
+        record: gate.record,
+        update: gate.update,
+        chain: found.client,
+        // Once an account's gate holds the channel here, its own watch answers: this one rests.
+        newest: async () =>
+          this.#byChannel.has(id)
+            ? { ...gate.record(), status: "settled" }
+            : withBookClaim(gate.record(), await books.read(id)),
+      });
+      adopted++;
+    }
+    return adopted;
   }
 
   /** Waits for every gate's pending channel file writes. */
@@ -309,6 +416,49 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     const gated = this.add(account, record, found.client, { learned: true });
     this.#o.onLearned?.(account, record, before);
     return gated;
+  }
+
+  /**
+   * The channel whose desk answers a co-sign request of the account: the one it names when it is
+   * the account's; else, on shared books, that channel as the books hold it (a process that never
+   * took a claim on it): a settle or a withdraw signed by the channel's payer learns it for the
+   * account, a last claim is answered from the books without binding the channel to the account
+   * (it proves nothing of the payer's); else the account's current one.
+   */
+  async #cosignChannel(
+    account: string,
+    request: CosignRequest,
+  ): Promise<GatedChannel | CosignAnswer> {
+    const id = request.channelId.toLowerCase() as `0x${string}`;
+    const bound = this.#byChannel.get(id);
+    if (bound?.account === account) return bound;
+    const current = this.#current.get(account);
+    const books = this.#o.sharedBooks;
+    const token = this.#o.discovery?.tokenOn(request.chainId, request.tokenNetworkAddress);
+    if (bound === undefined && books !== undefined && token !== undefined) {
+      const book = await books.read(id).catch((err) => {
+        throw new ChannelCosignError(
+          "internal-error",
+          `the town's shared channel books are unreachable: ${err}`,
+        );
+      });
+      if (book !== undefined && book.nonce > 0n && book.signature !== undefined) {
+        const claim = claimOfBook(request, { ...book, signature: book.signature }, token);
+        if (request.type === "last-claim") return lastClaimOfBook(request, book);
+        await checkSignedByPayer(request, claim);
+        try {
+          return await this.#learn(account, claim);
+        } catch (err) {
+          if (!(err instanceof ClaimError)) throw err;
+          throw cosignErrorOf(err);
+        }
+      }
+    }
+    if (current) return current;
+    throw new ChannelCosignError(
+      "unknown-channel",
+      `account ${account} settles over no payment channel here`,
+    );
   }
 
   /** A channel the town already gates: this account's, or refused as another's. */

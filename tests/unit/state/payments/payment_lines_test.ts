@@ -1,6 +1,7 @@
 /**
  * The payment log folded into payments (state/payments/payment_lines.ts): an intent and its outcome are
- * one line, a retried invoice two, a write with no intent one; the `amount`s sum to the books.
+ * one line, a retried invoice two, a write with no intent one, one event to two towns two; the
+ * `amount`s sum to the books.
  */
 import { assertEquals } from "../../../../harness/assert.ts";
 import { foldPayments } from "../../../../state/payments/payment_lines.ts";
@@ -36,4 +37,17 @@ Deno.test("wallet history lines: one per payment, amounts sum to the books", () 
   );
   const sum = lines.reduce((n, l) => n + BigInt(l.amount), 0n);
   assertEquals(sum, summarizePayments(entries)[0].spent.total);
+});
+
+Deno.test("wallet history lines: one event written to two towns is two payments, each its own outcome", () => {
+  const write = { ...base, invoiceId: "e", amount: "5", category: "town-write" as const };
+  const entries: PaymentEntry[] = [
+    { ...write, ts: "t1", event: "intent", peer: "g.a" },
+    { ...write, ts: "t2", event: "intent", peer: "g.b" },
+    { ...write, ts: "t3", event: "fulfilled", peer: "g.a" }, // g.b's answer still lost
+  ];
+  assertEquals(
+    foldPayments(entries).map((l) => [l.peer, l.state, l.amount, l.sentAt]),
+    [["g.a", "paid", "5", "t1"], ["g.b", "in-doubt", "0", "t2"]],
+  );
 });

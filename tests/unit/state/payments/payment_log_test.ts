@@ -1,6 +1,7 @@
 /**
- * Payment log: never-pay-twice states across reopen, daily rotation keeping 30 days, CSV/JSON
- * export, and a SIGKILL mid-append leaving a readable log.
+ * Payment log: never-pay-twice states across reopen, per invoice and peer (one event written to
+ * two towns), daily rotation keeping 30 days, CSV/JSON export, and a SIGKILL mid-append leaving a
+ * readable log.
  */
 import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import {
@@ -50,6 +51,36 @@ Deno.test("payment log: invoice states and hasPaid survive reopen", async () => 
     assertEquals(log.spentOn(), 200n);
     assertEquals(log.spentOn({ peer: "00" }), 0n);
     assertEquals((await Deno.stat(`${dir}/payment_log.jsonl`)).mode! & 0o777, 0o600);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("payment log: one invoice paid to two peers is two payments: in doubt at one while paid at the other, and so after reopen", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // One event written to two towns: its id is the invoice of both writes.
+    const write = (peer: string, event: PaymentEntry["event"]): PaymentEntry => ({
+      ...entry("e".repeat(64), event, T0),
+      peer,
+      category: "town-write",
+    });
+    let log = await openPaymentLog({ stateDir: dir, now: () => T0 });
+    await log.append(write("g.a", "intent"));
+    await log.append(write("g.b", "intent"));
+    await log.append(write("g.a", "fulfilled")); // g.b's answer is still lost
+    for (let reopened = 0; reopened < 2; reopened++) {
+      assertEquals(log.inDoubt().map((e) => [e.invoiceId, e.peer]), [["e".repeat(64), "g.b"]]);
+      assertEquals(log.invoiceState("e".repeat(64), "g.a"), "paid");
+      assertEquals(log.invoiceState("e".repeat(64), "g.b"), "in-doubt");
+      // Naming no peer: the most settled of the two.
+      assertEquals(log.invoiceState("e".repeat(64)), "paid");
+      log = await openPaymentLog({ stateDir: dir, now: () => T0 });
+    }
+    await log.append(write("g.b", "rejected"));
+    assertEquals(log.inDoubt(), []);
+    assertEquals(log.invoiceState("e".repeat(64), "g.b"), "rejected");
+    assertEquals(log.hasPaid("e".repeat(64), "g.b"), false);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
