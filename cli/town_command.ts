@@ -25,12 +25,8 @@ import { type Command, Option } from "commander";
 import { CliError } from "./cli_error.ts";
 import { registerTownMigrate } from "./town_migrate_command.ts";
 import { registerTownBalances } from "./town_balances_command.ts";
-import { PostgresStoreError } from "../state/postgres/postgres_event_store.ts";
-import {
-  ClaimBooksError,
-  openPostgresClaimBooks,
-  type PostgresClaimBooks,
-} from "../state/postgres/postgres_claim_books.ts";
+import { PostgresStoreError } from "../state/postgres/postgres_store_error.ts";
+import type { PostgresClaimBooks } from "../state/postgres/postgres_claim_books.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type Network } from "../config/settings.ts";
 import { networkField } from "./network_line.ts";
@@ -360,6 +356,11 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
 }
 
 async function openSharedBooks(url: string): Promise<PostgresClaimBooks> {
+  // The PostgreSQL wrappers are a shared store's only: a SQLite town does not load them
+  // (docs/SCALE.md "An idle town's memory").
+  const { ClaimBooksError, openPostgresClaimBooks } = await lazyImport<
+    typeof import("../state/postgres/postgres_claim_books.ts")
+  >(new URL("../state/postgres/postgres_claim_books.ts", import.meta.url));
   try {
     return await openPostgresClaimBooks({ url });
   } catch (err) {

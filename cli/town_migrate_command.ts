@@ -22,20 +22,33 @@ import { openEventStore } from "../state/events/event_store.ts";
 import { copyEventStore } from "../state/events/event_store_copy.ts";
 import { pathExists } from "../state/path_exists.ts";
 import { openBlobStore } from "../state/blobs/blob_store.ts";
-import { PostgresBlobIndex } from "../state/postgres/postgres_blob_index.ts";
+import type { PostgresBlobIndex } from "../state/postgres/postgres_blob_index.ts";
 import { listChannels } from "../state/channels/channel_file.ts";
-import { openPostgresClaimBooks } from "../state/postgres/postgres_claim_books.ts";
 import type { ClaimBook } from "../state/channels/channel_book.ts";
-import {
-  openPostgresEventStore,
-  PostgresStoreError,
-  redactUrl,
-} from "../state/postgres/postgres_event_store.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { printJsonLine } from "./json_line.ts";
+import { lazyImport } from "./lazy_import.ts";
 
 interface TownMigrateOptions extends GlobalOptions {
   to: string;
+}
+
+/**
+ * The PostgreSQL wrappers the migration uses, loaded when it runs: `town up` registers this
+ * command and a SQLite town does not load them (docs/SCALE.md "An idle town's memory").
+ */
+function postgresModules() {
+  return Promise.all([
+    lazyImport<typeof import("../state/postgres/postgres_event_store.ts")>(
+      new URL("../state/postgres/postgres_event_store.ts", import.meta.url),
+    ),
+    lazyImport<typeof import("../state/postgres/postgres_blob_index.ts")>(
+      new URL("../state/postgres/postgres_blob_index.ts", import.meta.url),
+    ),
+    lazyImport<typeof import("../state/postgres/postgres_claim_books.ts")>(
+      new URL("../state/postgres/postgres_claim_books.ts", import.meta.url),
+    ),
+  ]);
 }
 
 /**
@@ -59,6 +72,7 @@ export function registerTownMigrate(town: Command): void {
 }
 
 async function townMigrate(opts: TownMigrateOptions, cmd: Command): Promise<void> {
+  const [{ openPostgresEventStore, PostgresStoreError, redactUrl }] = await postgresModules();
   if (!/^postgres(ql)?:\/\/\S+$/.test(opts.to)) {
     throw new CliError(`--to must be a PostgreSQL URL, got "${redactUrl(opts.to)}"`, {
       exitCode: ExitCode.Usage,
@@ -134,7 +148,8 @@ async function copyBlobIndex(
   const local = await openBlobStore({ dir: `${stateDir}/blobs` });
   try {
     const rows = local.exportRows();
-    await (await PostgresBlobIndex.open(sql)).importRows(rows);
+    const [, { PostgresBlobIndex: BlobIndex }] = await postgresModules();
+    await (await BlobIndex.open(sql)).importRows(rows);
     return {
       blobs: rows.blobs.length,
       owners: rows.owners.length,
@@ -154,6 +169,7 @@ async function copyClaimBooks(stateDir: string, url: string): Promise<number> {
     r.receivedNonce > 0n || r.peerWithdrawn > 0n
   );
   if (received.length === 0) return 0;
+  const [, , { openPostgresClaimBooks }] = await postgresModules();
   const books = await openPostgresClaimBooks({ url });
   try {
     for (const r of received) {

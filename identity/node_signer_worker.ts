@@ -1,12 +1,14 @@
 /**
  * The entry module of a worker signer's Worker (see `identity/worker_node_signer.ts`): takes its
  * key from its first message (the key's bytes, a port the wallet's unlocking worker sends them on,
- * or a throwaway key to make here) and answers signing requests with it. The Worker is started
- * with no permissions: no file, network, environment or subprocess.
+ * the key sealed to this worker by the wallet's unlocking process, or a throwaway key to make
+ * here) and answers signing requests with it. The Worker is started with no permissions: no file,
+ * network, environment or subprocess.
  *
- * A wallet is unlocked in a worker of its own (identity/wallet_unlock_worker.ts), ended once the
- * key is here: Argon2id's WebAssembly memory and the wallet code would otherwise stay in this
- * isolate. A throwaway key and an unlocked wallet's are named with @noble/curves, the copy
+ * A wallet is unlocked in a process of its own (identity/wallet_unlock_process.ts), which seals
+ * the key to an X25519 key this worker made (identity/sealed_key.ts), or where the node may not
+ * start one in a worker of its own (identity/wallet_unlock_worker.ts), ended once the key is here:
+ * Argon2id's WebAssembly memory and the wallet code would otherwise stay in this isolate. A throwaway key and an unlocked wallet's are named with @noble/curves, the copy
  * identity/evm_address.ts already loads here, not with nostr-tools/pure: that would load
  * nostr-tools' own copy of @noble/curves into this isolate too (docs/OPERATIONS.md "Memory").
  *
@@ -20,6 +22,7 @@ import { evmAddressOfPublicKey } from "./evm_address.ts";
 import { inWorker, serveWorker } from "../transport/worker_service.ts";
 import { StartGarbageCollection } from "../transport/start_garbage_collection.ts";
 import type { WalletRecord } from "./wallet_file.ts";
+import { type KeyRecipient, newKeyRecipient, type SealedKey } from "./sealed_key.ts";
 
 /** Where a worker signer's key comes from (`openWorkerNodeSigner`). */
 export type WorkerKeySource =
@@ -39,6 +42,11 @@ export type SignerKeySource =
   | { secretKey: Uint8Array }
   /** The port the wallet's unlocking worker sends the key's bytes on. */
   | { port: MessagePort }
+  /**
+   * The key sealed to this worker's `recipient` key by the wallet's unlocking process
+   * (identity/wallet_unlock_process.ts): the caller's thread carried it and cannot open it.
+   */
+  | { sealed: SealedKey }
   /** A throwaway key to make here. */
   | { generate: true };
 
@@ -46,6 +54,11 @@ export type SignerKeySource =
 export type SignerWorkerRequest =
   /** Where the key comes from; answered with the public identity. */
   | { t: "key"; source: SignerKeySource }
+  /**
+   * Makes an X25519 key pair for a sealed key (`source: { sealed }`) and answers its public key
+   * (32 bytes); the private half stays in this isolate, not exportable.
+   */
+  | { t: "recipient" }
   /** One signing request. */
   | { t: "ask"; request: NodeSignerRequest }
   /**
@@ -62,6 +75,7 @@ export interface SignerKeyed {
 
 let secretKey: Uint8Array | undefined;
 let publicKey: string | undefined;
+let recipient: KeyRecipient | undefined;
 
 // No precomputed table for the base point in this isolate: @noble/curves would build one (2,080
 // points, ~100 ms) at its first multiplication, for a worker that multiplies the base point a
@@ -75,7 +89,18 @@ secp256k1.Point.BASE.precompute(1);
 async function keyOf(source: SignerKeySource): Promise<Uint8Array> {
   if ("secretKey" in source) return source.secretKey;
   if ("port" in source) return await keyFromPort(source.port);
+  if ("sealed" in source) return await keyFromSealed(source.sealed);
   return schnorr.utils.randomSecretKey();
+}
+
+async function keyFromSealed(sealed: SealedKey): Promise<Uint8Array> {
+  if (!recipient) throw new Error("no recipient key was made for the sealed key");
+  const key = await recipient.open(sealed);
+  recipient = undefined; // one key, once
+  if (!secp256k1.utils.isValidSecretKey(key)) {
+    throw new Error("the wallet's process sent no valid key");
+  }
+  return key;
 }
 
 function keyFromPort(port: MessagePort): Promise<Uint8Array> {
@@ -105,6 +130,10 @@ const afterStart = new StartGarbageCollection({ quietMs: 1000 });
 
 async function answer(message: SignerWorkerRequest): Promise<unknown> {
   afterStart.touch();
+  if (message.t === "recipient") {
+    recipient = await newKeyRecipient();
+    return recipient.publicKey;
+  }
   if (message.t === "key") {
     const key = await keyOf(message.source);
     const identity = await identityOf(message.source, key);

@@ -1,10 +1,14 @@
 /**
  * A {@linkcode NodeSigner} whose key lives only in a Worker with no permissions (see
  * `protocol/node_signer.ts` for why, and docs/ARCHITECTURE.md for what it costs per signature).
- * Given a wallet and its passphrase, a second Worker with no permissions unlocks it
- * (identity/wallet_unlock_worker.ts) and sends the key straight to the signer's on a
- * `MessagePort`, then ends: the key is never in the caller's thread at all, and the unlocking's
- * memory (Argon2id's 64 MiB) does not stay with the signer (docs/OPERATIONS.md "Memory").
+ * Given a wallet and its passphrase, a `deno run` process with no permissions unlocks it
+ * (identity/wallet_unlock_process.ts) and sends the key back sealed to an X25519 key the signer's
+ * worker made, so that the caller's thread carries a box it cannot open; where this process may
+ * not start Deno, a second Worker with no permissions unlocks it (identity/wallet_unlock_worker.ts)
+ * and sends the key straight to the signer's on a `MessagePort`, then ends. Either way the key is
+ * never in the caller's thread, and the unlocking's memory (Argon2id's 64 MiB) does not stay with
+ * the signer (docs/OPERATIONS.md "Memory"); the process keeps Argon2id's WebAssembly out of this
+ * process altogether (docs/SCALE.md "An idle town's memory").
  *
  * @module
  */
@@ -19,6 +23,7 @@ import { IdleStoppingSignerWorker } from "./signer_worker_idle_stop.ts";
 import { CorruptVaultError, WrongPassphraseError } from "./vault_errors.ts";
 import type { SignerKeyed, SignerWorkerRequest, WorkerKeySource } from "./node_signer_worker.ts";
 import type { WalletUnlocked, WalletUnlockRequest } from "./wallet_unlock_worker.ts";
+import { canUnlockInProcess, unlockWalletInProcess } from "./wallet_unlock_process.ts";
 
 export type { WorkerKeySource } from "./node_signer_worker.ts";
 
@@ -48,6 +53,12 @@ export interface WorkerNodeSignerOptions {
   stopWhenIdleMs?: number;
   /** Told each time the worker stopped (false) or started again (true) with `stopWhenIdleMs`. */
   onWorkerState?: (running: boolean) => void;
+  /**
+   * Where a wallet is unlocked: in a `deno run` process of its own (identity/wallet_unlock_process.ts)
+   * or in a worker of this process (identity/wallet_unlock_worker.ts). Default: a process where
+   * this one may start Deno's binary, else a worker.
+   */
+  unlockIn?: "process" | "worker";
 }
 
 // The errors getting a key can end in, revived as themselves so callers can catch them by class.
@@ -83,7 +94,8 @@ export async function openWorkerNodeSigner(
   // A wallet is unlocked first, in a worker that ends before the signer's starts: the two
   // isolates (Argon2id's 64 MiB in the first) are not alive at once.
   let unlocked: { wallet: WalletUnlocked; port: MessagePort } | undefined;
-  if ("wallet" in source) {
+  const unlockIn = options.unlockIn ?? (canUnlockInProcess() ? "process" : "worker");
+  if ("wallet" in source && unlockIn === "worker") {
     const channel = new MessageChannel();
     try {
       unlocked = { wallet: await unlockInWorker(source, channel.port1), port: channel.port2 };
@@ -126,6 +138,8 @@ export async function openWorkerNodeSigner(
       keyed = await asked as SignerKeyed;
     } else if (unlocked) {
       keyed = await keyFromPort(host, unlocked.port, unlocked.wallet);
+    } else if ("wallet" in source) {
+      keyed = await keyFromProcess(host, source);
     } else {
       keyed = await host.request({ t: "key", source: { generate: true } }) as SignerKeyed;
     }
@@ -185,6 +199,26 @@ async function keyFromPort(
     transfer: [port],
   }) as SignerKeyed;
   if (keyed.pubkey !== expected.pubkey || keyed.evmAddress !== expected.evmAddress) {
+    throw new NodeSignerError("the signer's worker names another key than the wallet's");
+  }
+  return keyed;
+}
+
+/**
+ * Unlocks `source`'s wallet in a process of its own, which seals the key to an X25519 key `host`'s
+ * worker made; the worker opens it and must name the wallet's key.
+ */
+async function keyFromProcess(
+  host: WorkerHost<SignerWorkerRequest, unknown>,
+  source: { wallet: WalletUnlockRequest["wallet"]; passphrase: string },
+): Promise<SignerKeyed> {
+  const recipient = await host.request({ t: "recipient" }) as Uint8Array;
+  const unlocked = await unlockWalletInProcess(source, recipient);
+  const keyed = await host.request({
+    t: "key",
+    source: { sealed: unlocked.sealed },
+  }) as SignerKeyed;
+  if (keyed.pubkey !== source.wallet.pubkey || keyed.evmAddress !== unlocked.evmAddress) {
     throw new NodeSignerError("the signer's worker names another key than the wallet's");
   }
   return keyed;

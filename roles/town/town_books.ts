@@ -11,7 +11,6 @@ import { openPaymentLog, type PaymentLog } from "../../state/payments/payment_lo
 import { openFilePeerCredit, type PeerCredit } from "../../state/payments/peer_credit.ts";
 import { openPeerLedger, type PeerLedger } from "../../state/payments/peer_ledger.ts";
 import type { PostgresEventStore } from "../../state/postgres/postgres_event_store.ts";
-import { openPostgresPeerCredit } from "../../state/postgres/postgres_peer_credit.ts";
 import type { TownClosers } from "./town_stop.ts";
 
 /** The books a town opened. */
@@ -25,6 +24,13 @@ export interface TownBooks {
   /** The credit limits configured per peer account. */
   creditLimits: Map<string, bigint>;
 }
+
+// Loaded by URL on a shared store only: a SQLite town neither reads nor evaluates the PostgreSQL
+// wrappers (docs/SCALE.md "An idle town's memory"; as cli/lazy_import.ts).
+const POSTGRES_PEER_CREDIT = new URL(
+  "../../state/postgres/postgres_peer_credit.ts",
+  import.meta.url,
+);
 
 /**
  * Opens the income log, the peer ledger and, when some peer has credit, the credit counts (their
@@ -61,7 +67,9 @@ export async function openTownBooks(
   const credit = config.peerCreditLimit === undefined && creditLimits.size === 0
     ? undefined
     : postgresStore
-    ? await openPostgresPeerCredit(postgresStore.sql)
+    ? await (await (import(POSTGRES_PEER_CREDIT.href) as Promise<
+      typeof import("../../state/postgres/postgres_peer_credit.ts")
+    >)).openPostgresPeerCredit(postgresStore.sql)
     : await openFilePeerCredit({ stateDir: config.stateDir });
   // Claims on the books that the counts do not hold yet (made before payouts were counted
   // there) are counted now, before any packet: earnings paid out never back credit again.

@@ -8,7 +8,6 @@
  */
 import type { TownSettings } from "../../config/town_settings.ts";
 import type { PostgresPeerRoutes } from "../../state/postgres/postgres_peer_routes.ts";
-import { openPostgresUplink } from "../../state/postgres/postgres_uplink.ts";
 import { connectParentLink, type ParentLink } from "./btp/btp_parent_link.ts";
 import type { BtpRouter, ElsewhereRoute } from "./btp/btp_router.ts";
 import { startSharedParentLink, UPLINK_ROUTE } from "./btp/shared_parent_link.ts";
@@ -36,6 +35,10 @@ export interface TownParentOptions {
   log: (line: string) => void;
 }
 
+// Loaded by URL on a shared store only: a SQLite town neither reads nor evaluates the PostgreSQL
+// wrappers (docs/SCALE.md "An idle town's memory"; as cli/lazy_import.ts).
+const POSTGRES_UPLINK = new URL("../../state/postgres/postgres_uplink.ts", import.meta.url);
+
 /**
  * Dials the parent (or takes turns at it with the town's other processes), binds `parentLink`
  * and has `address` learn the parent's IL-DCP answer. Nothing without a parent.
@@ -56,6 +59,9 @@ export async function linkTownToParent(options: TownParentOptions): Promise<void
   if (storeUrl !== undefined && elsewhere) {
     // A connector's account takes one connection: one process dials, the others send
     // their parent-bound packets to it (roles/town/btp/shared_parent_link.ts).
+    const { openPostgresUplink } = await (import(POSTGRES_UPLINK.href) as Promise<
+      typeof import("../../state/postgres/postgres_uplink.ts")
+    >);
     const lock = await openPostgresUplink({ url: storeUrl });
     closers.add(() => lock.close());
     const shared = await startSharedParentLink({

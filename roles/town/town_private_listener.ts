@@ -8,7 +8,6 @@
  * @module
  */
 import type { TownSettings } from "../../config/town_settings.ts";
-import { PostgresBlobIndex } from "../../state/postgres/postgres_blob_index.ts";
 import { openSharedBlobStore } from "../../state/blobs/shared_blob_store.ts";
 import type { TownBlobStore } from "../../state/blobs/town_blob_store.ts";
 import { type BlobPeerListener, startBlobPeerListener } from "./blobs/blob_peer_listener.ts";
@@ -37,6 +36,10 @@ export interface TownPrivateListener {
   /** To bind once the peer routes are open; until then forwarded packets are answered 503. */
   forwarded: LateBound<ForwardedPackets>;
 }
+
+// Loaded by URL on a shared store only: a SQLite town neither reads nor evaluates the PostgreSQL
+// wrappers (docs/SCALE.md "An idle town's memory"; as cli/lazy_import.ts).
+const POSTGRES_BLOB_INDEX = new URL("../../state/postgres/postgres_blob_index.ts", import.meta.url);
 
 /**
  * Starts the private listener of a process on a shared store (none otherwise) and opens the
@@ -67,7 +70,9 @@ export async function startTownPrivateListener(
   if (sharedBlobsDir !== undefined) return { listener, townBlobs: blobs, forwarded };
   const townBlobs = await openSharedBlobStore({
     local: blobs,
-    index: await PostgresBlobIndex.open(postgresStore.sql),
+    index: await (await (import(POSTGRES_BLOB_INDEX.href) as Promise<
+      typeof import("../../state/postgres/postgres_blob_index.ts")
+    >)).PostgresBlobIndex.open(postgresStore.sql),
     selfUrl: listener.url,
   });
   return { listener, townBlobs, forwarded };

@@ -9,7 +9,7 @@
  */
 import type { PostgresConnectionCounts } from "../../state/postgres/postgres_connection_counts.ts";
 import type { PostgresEventStore } from "../../state/postgres/postgres_event_store.ts";
-import { PostgresPeerRoutes } from "../../state/postgres/postgres_peer_routes.ts";
+import type { PostgresPeerRoutes } from "../../state/postgres/postgres_peer_routes.ts";
 import type { ParentLink } from "./btp/btp_parent_link.ts";
 import type { BtpRouter } from "./btp/btp_router.ts";
 import type { BtpServer } from "./btp/btp_server.ts";
@@ -40,6 +40,13 @@ export interface TownProcessRoutesOptions {
   log: (line: string) => void;
 }
 
+// Loaded by URL on a shared store only: a SQLite town neither reads nor evaluates the PostgreSQL
+// wrappers (docs/SCALE.md "An idle town's memory"; as cli/lazy_import.ts).
+const POSTGRES_PEER_ROUTES = new URL(
+  "../../state/postgres/postgres_peer_routes.ts",
+  import.meta.url,
+);
+
 /**
  * Opens the peer routes and binds the handler of the packets forwarded to this process.
  *
@@ -50,7 +57,10 @@ export async function routePeersAcrossProcesses(options: TownProcessRoutesOption
   const { btp, router, parentLink } = options;
   // Peers connected here are found by the other processes, which forward their packets
   // to this process's private listener (roles/town/btp/process_forward.ts).
-  const routes = await PostgresPeerRoutes.open(options.postgresStore.sql, {
+  const { PostgresPeerRoutes: Routes } = await (import(POSTGRES_PEER_ROUTES.href) as Promise<
+    typeof import("../../state/postgres/postgres_peer_routes.ts")
+  >);
+  const routes = await Routes.open(options.postgresStore.sql, {
     process: options.connectionCounts.process,
     url: options.privateUrl,
     // The parent link too, while held here: the others send parent-bound packets here.

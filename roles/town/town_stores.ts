@@ -8,13 +8,9 @@
 import type { TownSettings } from "../../config/town_settings.ts";
 import { type BlobStore, openBlobStore } from "../../state/blobs/blob_store.ts";
 import { openEventStore } from "../../state/events/event_store.ts";
-import { PostgresConnectionCounts } from "../../state/postgres/postgres_connection_counts.ts";
-import {
-  openPostgresEventStore,
-  type PostgresEventStore,
-  redactUrl,
-} from "../../state/postgres/postgres_event_store.ts";
-import { PostgresRateBuckets } from "../../state/postgres/postgres_rate_buckets.ts";
+import type { PostgresConnectionCounts } from "../../state/postgres/postgres_connection_counts.ts";
+import type { PostgresEventStore } from "../../state/postgres/postgres_event_store.ts";
+import type { PostgresRateBuckets } from "../../state/postgres/postgres_rate_buckets.ts";
 import { SqliteTownStore, type TownStore } from "../../state/events/town_store.ts";
 import type { TownClosers } from "./town_stop.ts";
 
@@ -46,6 +42,21 @@ export interface TownStores {
   blobs: BlobStore;
 }
 
+// The PostgreSQL wrappers, loaded by URL for a shared store only: a SQLite town neither reads nor
+// evaluates them (docs/SCALE.md "An idle town's memory"; as cli/lazy_import.ts).
+const POSTGRES_EVENT_STORE = new URL(
+  "../../state/postgres/postgres_event_store.ts",
+  import.meta.url,
+);
+const POSTGRES_RATE_BUCKETS = new URL(
+  "../../state/postgres/postgres_rate_buckets.ts",
+  import.meta.url,
+);
+const POSTGRES_CONNECTION_COUNTS = new URL(
+  "../../state/postgres/postgres_connection_counts.ts",
+  import.meta.url,
+);
+
 /**
  * Opens the event store, the town-wide counts of a shared store and the blob store, and adds
  * their closing to `closers`.
@@ -72,20 +83,32 @@ export interface TownStores {
  */
 export async function openTownStores(options: TownStoresOptions): Promise<TownStores> {
   const { config, storeUrl, log } = options;
-  const databasePath = storeUrl !== undefined
-    ? redactUrl(storeUrl)
+  const pg = storeUrl === undefined ? undefined : await Promise.all([
+    import(POSTGRES_EVENT_STORE.href) as Promise<
+      typeof import("../../state/postgres/postgres_event_store.ts")
+    >,
+    import(POSTGRES_RATE_BUCKETS.href) as Promise<
+      typeof import("../../state/postgres/postgres_rate_buckets.ts")
+    >,
+    import(POSTGRES_CONNECTION_COUNTS.href) as Promise<
+      typeof import("../../state/postgres/postgres_connection_counts.ts")
+    >,
+  ]);
+  const databasePath = storeUrl !== undefined && pg
+    ? pg[0].redactUrl(storeUrl)
     : options.databasePath ?? `${config.stateDir}/town-events.sqlite`;
   if (databasePath !== ":memory:") await Deno.mkdir(config.stateDir, { recursive: true });
-  const postgresStore = storeUrl !== undefined
-    ? await openPostgresEventStore({ url: storeUrl })
+  const postgresStore = storeUrl !== undefined && pg
+    ? await pg[0].openPostgresEventStore({ url: storeUrl })
     : undefined;
   const store: TownStore = postgresStore ??
     new SqliteTownStore(openEventStore({ path: databasePath }));
   // On a shared store the SPSP limits per account and in total hold town-wide in the database
   // (each process's share only while it cannot be reached).
-  const sharedBuckets = postgresStore && await PostgresRateBuckets.open(postgresStore.sql);
-  const connectionCounts = postgresStore &&
-    await PostgresConnectionCounts.open(postgresStore.sql, { log });
+  const sharedBuckets = postgresStore && pg &&
+    await pg[1].PostgresRateBuckets.open(postgresStore.sql);
+  const connectionCounts = postgresStore && pg &&
+    await pg[2].PostgresConnectionCounts.open(postgresStore.sql, { log });
   // The heartbeat at once: the other processes look this one's peers up by it.
   await connectionCounts?.exchange().catch((err) =>
     log(`connection counts not exchanged: ${(err as Error).message}`)

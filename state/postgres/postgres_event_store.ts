@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { StateError } from "../state_error.ts";
+import { PostgresStoreError } from "./postgres_store_error.ts";
 import { sleep } from "../../protocol/backoff.ts";
 import type postgres from "postgres";
 import { isAddressableKind, isEphemeralKind, isReplaceableKind } from "nostr-tools/kinds";
@@ -70,10 +70,7 @@ export interface PostgresEventStoreOptions {
   connectTimeoutSeconds?: number;
 }
 
-/** The database could not be reached or refused the schema. */
-export class PostgresStoreError extends StateError {
-  override name = "PostgresStoreError";
-}
+export { PostgresStoreError } from "./postgres_store_error.ts";
 
 /** The schema version this code writes. */
 export const POSTGRES_SCHEMA_VERSION = 1;

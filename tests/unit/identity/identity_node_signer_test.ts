@@ -163,27 +163,30 @@ Deno.test("a generated key is named from one point: its pubkey and EVM address a
   }
 });
 
-Deno.test("openWorkerNodeSigner: a wallet is unlocked in a worker of its own; a wrong passphrase is WrongPassphraseError", async () => {
-  const key = generateSecretKey();
-  const wallet = await createWalletRecord({ secretKey: key, passphrase: "right horse" });
-  const signer = await openWorkerNodeSigner({ wallet, passphrase: "right horse" });
-  try {
-    // The key went from the unlocking worker to the signer's: every answer is that key's.
-    await checkSigner(signer, key);
-  } finally {
-    signer.close();
-  }
-  await assertRejects(
-    () => openWorkerNodeSigner({ wallet, passphrase: "wrong horse" }),
-    WrongPassphraseError,
-  );
-  // A wallet whose vault holds another key than its pubkey says is refused by name.
-  const other = { ...wallet, pubkey: getPublicKey(generateSecretKey()) };
-  await assertRejects(
-    () => openWorkerNodeSigner({ wallet: other, passphrase: "right horse" }),
-    CorruptVaultError,
-  );
-});
+for (const unlockIn of ["process", "worker"] as const) {
+  Deno.test(`openWorkerNodeSigner: a wallet is unlocked in a ${unlockIn} of its own; a wrong passphrase is WrongPassphraseError`, async () => {
+    const key = generateSecretKey();
+    const wallet = await createWalletRecord({ secretKey: key, passphrase: "right horse" });
+    const signer = await openWorkerNodeSigner({ wallet, passphrase: "right horse" }, { unlockIn });
+    try {
+      // The key went from the unlocking process or worker to the signer's: every answer is that
+      // key's.
+      await checkSigner(signer, key);
+    } finally {
+      signer.close();
+    }
+    await assertRejects(
+      () => openWorkerNodeSigner({ wallet, passphrase: "wrong horse" }, { unlockIn }),
+      WrongPassphraseError,
+    );
+    // A wallet whose vault holds another key than its pubkey says is refused by name.
+    const other = { ...wallet, pubkey: getPublicKey(generateSecretKey()) };
+    await assertRejects(
+      () => openWorkerNodeSigner({ wallet: other, passphrase: "right horse" }, { unlockIn }),
+      CorruptVaultError,
+    );
+  });
+}
 
 Deno.test("openWorkerNodeSigner: a mnemonic wallet's key is its NIP-06 key", async () => {
   const mnemonic = "leader monkey parrot ring guide accident before fence cannon height naive bean";
