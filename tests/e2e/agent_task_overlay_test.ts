@@ -4,7 +4,8 @@
  * requester profile driven through its CLI. The job's `work/` is an overlay mount (no tar of the
  * base unpacked); what the agent writes in place and deletes changes its worktree only: the
  * provider's cached checkout, the overlay's lower layer, keeps the base, and the next task on the
- * same base, from that cache, starts from the base again. In both sandbox modes.
+ * same base, from that cache, starts from the base again. No tar of the worktree is made for a
+ * job on the overlay. In both sandbox modes.
  */
 import { assertEquals } from "../../harness/assert.ts";
 import { startAgentTaskNetwork } from "../../harness/agent_task_network.ts";
@@ -63,5 +64,8 @@ for (const mode of ["root", "rootless"] as SandboxMode[]) {
     const pristine = `${cache}/${entries[0].name}/pristine`;
     assertEquals(await Deno.readTextFile(`${pristine}/README.md`), "the base\n");
     assertEquals(await Deno.readTextFile(`${pristine}/src.txt`), "x\n");
+    // No tar of the worktree was made for a job on the overlay: none kept with the checkout.
+    const kept = [...Deno.readDirSync(`${cache}/${entries[0].name}`)].map((e) => e.name);
+    assertEquals(kept.includes("worktree.tar"), false, kept.join(" "));
   });
 }
