@@ -92,6 +92,8 @@ export interface BundleWorktree {
   shallow: string[];
   /** The seed its files started from, when one was used. */
   seed?: CheckoutSeed;
+  /** Bytes the base's files take checked out (from git's object sizes). */
+  bytes: number;
 }
 
 /**
@@ -123,6 +125,7 @@ export async function worktreeFromBundle(
   const existed = await Deno.stat(dir).then(() => true, () => false);
   let shallow: string[];
   let seed: CheckoutSeed | undefined;
+  let bytes: number;
   try {
     await runGit(["init", "-q", `--initial-branch=${branch}`, dir], { timeoutMs });
     const absBundle = await Deno.realPath(bundlePath);
@@ -147,7 +150,7 @@ export async function worktreeFromBundle(
     // The job sees the files through an overlay, and a seeded checkout as hard links: both
     // change inodes and ctimes, which would make git hash every file again at its first command.
     await runGit(["config", "core.checkStat", "minimal"], { dir, timeoutMs });
-    await treeExpandedSize(base, {
+    bytes = await treeExpandedSize(base, {
       dir,
       limit: options.maxCheckoutBytes ?? DEFAULT_CHECKOUT_MAX,
       timeoutMs,
@@ -170,7 +173,7 @@ export async function worktreeFromBundle(
   const commits = Number(
     (await runGit(["rev-list", "--count", base], { dir, timeoutMs })).stdout.trim(),
   );
-  return { dir, base, branch, commits, shallow, ...(seed ? { seed } : {}) };
+  return { dir, base, branch, commits, shallow, bytes, ...(seed ? { seed } : {}) };
 }
 
 /** Writes `.git/shallow`: the unbundled commits whose parents are not in the repository. */

@@ -326,7 +326,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     const env = await read("agent-env.txt");
     assertStringIncludes(env, "ANTHROPIC_BASE_URL=http://127.0.0.1:");
     const procs = await read("agent-procs.txt");
-    assertStringIncludes(procs, "forwarder.ts");
+    assertStringIncludes(procs, "forwarder.js");
     for (const seen of [env, procs]) assert(!seen.includes(apiKey), "the key reached the job");
     // The town holds ciphertext only: no task, no bundle in the clear.
     const town = await allBytes(townDir);

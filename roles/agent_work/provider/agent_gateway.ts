@@ -139,7 +139,7 @@ export const MAX_GATEWAY_CONNECTIONS = 32;
 const HEAD_TIMEOUT_MS = 30_000;
 /**
  * The path the job's driver posts to when its agent is over (skills/agent-task/run, through
- * `gateway_forwarder.ts close`): the gateway stops listening and removes its socket, so that the
+ * `gateway_forwarder.js close`): the gateway stops listening and removes its socket, so that the
  * gate, which runs next, cannot reach the model API.
  */
 export const AGENT_OVER_PATH = "/turnpike/agent-over";

@@ -8,8 +8,8 @@
  *
  * On the host, before the sandbox: the sealed repository blob opened with the key of the
  * (encrypted) params, checked out with `worktreeFromBundle` into a pristine repository the agent
- * never touches, shown to the job as an overlay at `work/` (checkout_overlay.ts; a tar of it for a
- * host preset), with the task and the two commands. The job's
+ * never touches, shown to the job as an overlay at `work/` (checkout_overlay.ts; a tar of it, made
+ * then, where its path cannot be an overlay's), with the task and the two commands. The job's
  * gateway (agent_gateway.ts) listens on a socket beside the work dir; at the
  * budget the run is stopped.
  *
@@ -30,7 +30,8 @@
  * While the agent runs, the gateway's spend so far goes to the run's `progress` hook
  * (spend_reporter.ts). Stopped at the
  * budget, a rewritten history, a bundle that does not apply or nothing committed: the job
- * fails, nothing is delivered, and only the deposit was paid.
+ * fails, nothing is delivered, and only the deposit was paid. Whatever the outcome, a checkout
+ * made for the job (not taken from the cache) is then moved into the cache (checkout_cache.ts).
  *
  * @module
  */
@@ -39,7 +40,7 @@ import type { AgentPreset } from "../../../config/agent_presets.ts";
 import { decodeEventToon } from "../../../protocol/toon_codec.ts";
 import { blobInputsOf } from "../../../protocol/job_blobs.ts";
 import { derivedBlobKey, sealBlob } from "../sealed_blob.ts";
-import { prepareAgentTaskInputs } from "./agent_task_inputs.ts";
+import { prepareAgentTaskInputs, worktreeTarInput } from "./agent_task_inputs.ts";
 import type { CheckoutCache } from "./checkout_cache.ts";
 import { checkoutOverlay, checkoutToHost } from "./checkout_overlay.ts";
 import { removeAgentTaskFiles, removeSocketDir, SOCKET_DIR_FILE } from "./agent_task_files.ts";
@@ -226,11 +227,14 @@ async function runAgentTask(
   }
   await Deno.remove(hostDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(hostDir, { recursive: true, mode: 0o700 });
+  let keepCheckout: (() => Promise<unknown>) | undefined;
   try {
-    let files = await prepareAgentTaskInputs(job, request, hostDir, o.checkoutCache).catch((
+    const inputs = await prepareAgentTaskInputs(job, request, hostDir, o.checkoutCache).catch((
       err: Error,
     ) => err);
-    if (files instanceof Error) return outcome("bad-input", files.message);
+    if (inputs instanceof Error) return outcome("bad-input", inputs.message);
+    keepCheckout = inputs.keep;
+    let files = inputs.files;
     // A host preset works on the host first; the sandbox then runs the gate and the bundle
     // only (docs/OPERATIONS.md "Host presets").
     let hostLog: string | undefined;
@@ -253,15 +257,20 @@ async function runAgentTask(
         return outcome(work.status, work.reason);
       }
       hostLog = work.logPath;
-      files = files.map((f) => f.name === "worktree.tar" ? { ...f, path: work.worktreeTar } : f);
+      files.push({ path: work.worktreeTar, name: "worktree.tar" });
       await Deno.writeTextFile(`${hostDir}/host-agent-exit`, "0", { mode: 0o600 });
       files.push({ path: `${hostDir}/host-agent-exit`, name: "host-agent-exit" });
     }
-    // The job works on the checkout itself through an overlay, not on an unpacked copy of it.
+    // The job works on the checkout itself through an overlay, not on an unpacked copy of it;
+    // where it cannot, it gets a tar of it.
     const overlay = hostLog === undefined
       ? await checkoutOverlay(hostDir, o.sandbox.mode).catch(() => undefined)
       : undefined;
-    if (overlay !== undefined) files = files.filter((f) => f.name !== "worktree.tar");
+    if (hostLog === undefined && overlay === undefined) {
+      const tar = await worktreeTarInput(hostDir).catch((err: Error) => err);
+      if (tar instanceof Error) return outcome("sandbox-error", tar.message);
+      files = [...files, tar];
+    }
     const budgetReached = new AbortController();
     let stoppedAt: GatewaySpend | undefined;
     const { preset } = request;
@@ -339,6 +348,11 @@ async function runAgentTask(
     );
   } finally {
     await removeSocketDir(hostDir);
+    if (keepCheckout !== undefined) {
+      // The provider's again before it is kept (a run that threw skipped the step above).
+      await checkoutToHost(hostDir, o.sandbox.mode).catch(() => {});
+      await keepCheckout();
+    }
   }
 }
 

@@ -2,21 +2,27 @@
  * The provider's cache of checked-out repositories (docs/OPERATIONS.md "The agent-task checkout
  * cache"): a task whose repository bundle is one the provider checked before (the requester sends
  * the same sealed blob for the same base: roles/agent_work/requester/repository_bundle_cache.ts)
- * gets its pristine repository and its worktree tar from here, as hard links, instead of
- * unbundling, checking and checking out again.
+ * gets its pristine repository from here, as hard links, instead of unbundling, checking and
+ * checking out again.
  *
  * The provider trusts the requester's bundle no more than before: an entry is made only from a
  * checkout that passed every check of `worktreeFromBundle` (roles/agent_work/bundle_worktree.ts),
  * and is named by the sha256 of the bundle's bytes (opened with the job's key, so authenticated)
  * and the base: only the very same bundle, whose checks would come out the same, finds it. Its
- * base's files are checked again against the job's own limit (the tar's size, which is at least
- * theirs): a job with a smaller disk takes the full path. Nothing in the cache is ever written
- * after it is made: the job's files are copies (the sandbox copies `inputs/`), a host preset copies
- * the pristine repository, and git on the host only reads it (git writes by rename in any case).
+ * base's files are checked again against the job's own limit (their size, kept with the entry): a
+ * job with a smaller disk takes the full path. Nothing in the cache is ever written after it is
+ * made: a job sees the checkout through an overlay whose lower layer the kernel never writes (or
+ * a tar of it in its `inputs/`), a host preset copies the pristine repository, and git on the host
+ * only reads it (git writes by rename in any case).
+ *
+ * An entry is kept once the job that checked it out is over ({@linkcode CheckoutCache.keep}): its
+ * checkout is moved into the cache, not copied, and the job's run never waits for it (docs/SKILLS.md
+ * "agent-task").
  *
  * On disk, beside the jobs' work dirs and hidden from every job as the whole state dir is:
- * `<dir>/<name>/pristine/` and `<dir>/<name>/worktree.tar`, made in `<dir>/.tmp-*` and renamed in.
- * The least recently used entries go past {@linkcode DEFAULT_CHECKOUT_CACHE_MAX_BYTES}.
+ * `<dir>/<name>/pristine/`, `<dir>/<name>/base`, `<dir>/<name>/bytes` (the base's files' size) and
+ * `<dir>/<name>/disk` (what the entry takes on disk), made in `<dir>/.tmp-*` and renamed in. The
+ * least recently used entries go past {@linkcode DEFAULT_CHECKOUT_CACHE_MAX_BYTES}.
  *
  * @module
  */
@@ -50,12 +56,16 @@ export interface CheckoutKey {
 /** The cache's calls. */
 export interface CheckoutCache {
   /**
-   * Links the entry's `pristine/` and `worktree.tar` into `hostDir`; false when there is none,
-   * its tar is over `maxTarBytes`, or linking failed (then nothing is left in `hostDir`).
+   * Links the entry's `pristine/` into `hostDir`; false when there is none, its base's files take
+   * more than `maxBytes`, or linking failed (then nothing is left in `hostDir`).
    */
-  take(key: CheckoutKey, hostDir: string, maxTarBytes: number): Promise<boolean>;
-  /** Keeps a copy of `hostDir`'s checked `pristine/` and `worktree.tar` (best effort). */
-  keep(key: CheckoutKey, hostDir: string): Promise<void>;
+  take(key: CheckoutKey, hostDir: string, maxBytes: number): Promise<boolean>;
+  /**
+   * Moves `hostDir`'s checked `pristine/` (whose base's files take `bytes`) into the cache, or
+   * copies it where it cannot be moved (best effort); the entry's `pristine/`, or undefined when
+   * none was made (one is there already, or the disk refused).
+   */
+  keep(key: CheckoutKey, hostDir: string, bytes: number): Promise<string | undefined>;
   /**
    * The entries' checkouts and bases, most recently used first, at most
    * {@linkcode MAX_CHECKOUT_SEEDS}: where a new base's checkout may start from
@@ -75,10 +85,11 @@ export interface CheckoutCache {
  * const cache = openCheckoutCache({ dir: `${dir}/cache` });
  * const key = { bundle: new Uint8Array([1]), base: "ab".repeat(20) };
  * await Deno.mkdir(`${dir}/job/pristine`, { recursive: true });
- * await Deno.writeTextFile(`${dir}/job/worktree.tar`, "tar");
- * await cache.keep(key, `${dir}/job`);
+ * await Deno.writeTextFile(`${dir}/job/pristine/a.txt`, "a");
+ * await cache.keep(key, `${dir}/job`, 1);
  * await Deno.mkdir(`${dir}/next`);
  * if (!await cache.take(key, `${dir}/next`, 1 << 20)) throw new Error("a miss");
+ * if (await cache.take(key, `${dir}/next`, 0)) throw new Error("over the job's limit");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -91,43 +102,46 @@ export function openCheckoutCache(o: CheckoutCacheOptions): CheckoutCache {
     return hash.digestHex().slice(0, 32);
   };
   return {
-    async take(k, hostDir, maxTarBytes) {
+    async take(k, hostDir, maxBytes) {
       const entry = `${o.dir}/${nameOf(k)}`;
-      const tar = await Deno.stat(`${entry}/worktree.tar`).catch(() => undefined);
-      if (tar === undefined || tar.size > maxTarBytes) return false;
+      // An entry without its size (kept by an older version) is not taken: the full path.
+      const bytes = Number(await Deno.readTextFile(`${entry}/bytes`).catch(() => "NaN"));
+      if (!Number.isSafeInteger(bytes) || bytes > maxBytes) return false;
       const now = new Date();
       await Deno.utime(entry, now, now).catch(() => {});
       try {
-        await Deno.link(`${entry}/worktree.tar`, `${hostDir}/worktree.tar`);
         await run("cp", ["-al", `${entry}/pristine`, `${hostDir}/pristine`]);
         return true;
       } catch {
         // Evicted meanwhile, or another file system: the full path, from nothing.
-        await Deno.remove(`${hostDir}/worktree.tar`).catch(() => {});
         await Deno.remove(`${hostDir}/pristine`, { recursive: true }).catch(() => {});
         return false;
       }
     },
-    async keep(k, hostDir) {
+    async keep(k, hostDir, bytes) {
       await Deno.mkdir(o.dir, { recursive: true, mode: 0o700 });
       const entry = `${o.dir}/${nameOf(k)}`;
-      if (await Deno.stat(entry).then(() => true, () => false)) return;
+      if (await Deno.stat(entry).then(() => true, () => false)) return undefined;
       const tmp = await Deno.makeTempDir({ dir: o.dir, prefix: ".tmp-" });
       try {
-        await run("cp", ["-al", `${hostDir}/pristine`, `${tmp}/pristine`]).catch(() =>
+        // Moved: the job is over, and its host dir goes next. Copied where it cannot be moved.
+        await Deno.rename(`${hostDir}/pristine`, `${tmp}/pristine`).catch(() =>
           run("cp", ["-a", `${hostDir}/pristine`, `${tmp}/pristine`])
         );
-        await Deno.link(`${hostDir}/worktree.tar`, `${tmp}/worktree.tar`).catch(() =>
-          Deno.copyFile(`${hostDir}/worktree.tar`, `${tmp}/worktree.tar`)
-        );
         await Deno.writeTextFile(`${tmp}/base`, k.base);
+        await Deno.writeTextFile(`${tmp}/bytes`, String(bytes));
+        await Deno.writeTextFile(
+          `${tmp}/disk`,
+          String(bytes + await treeBytes(`${tmp}/pristine/.git`)),
+        );
         await Deno.rename(tmp, entry);
       } catch {
         // Another job kept the same one first, or the disk is full: this job is not the worse.
         await Deno.remove(tmp, { recursive: true }).catch(() => {});
-        return;
+        return undefined;
       }
       await evict(o.dir, maxBytes);
+      return `${entry}/pristine`;
     },
     async seeds() {
       const found: (CheckoutSeed & { used: number })[] = [];
@@ -162,14 +176,29 @@ async function evict(dir: string, maxBytes: number): Promise<void> {
       continue;
     }
     const used = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime() ?? 0;
-    const du = await run("du", ["-sb", path]).catch(() => "0");
+    // Its size as kept with it; measured for an entry kept by an older version.
+    const kept = Number(await Deno.readTextFile(`${path}/disk`).catch(() => "NaN"));
+    const bytes = Number.isSafeInteger(kept)
+      ? kept
+      : Number((await run("du", ["-sb", path]).catch(() => "0")).split("\t")[0]) || 0;
     entries.push({
       used,
-      bytes: Number(du.split("\t")[0]) || 0,
+      bytes,
       remove: () => Deno.remove(path, { recursive: true }),
     });
   }
   await evictLeastUsed(entries, { maxBytes });
+}
+
+/** The bytes of the files under `dir` (a checkout's `.git`: a pack and a few small files). */
+async function treeBytes(dir: string): Promise<number> {
+  let sum = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) sum += await treeBytes(path);
+    else if (e.isFile) sum += (await Deno.lstat(path)).size;
+  }
+  return sum;
 }
 
 async function run(cmd: string, args: string[]): Promise<string> {

@@ -5,7 +5,7 @@
  *
  *     /opt/turnpike/gateway               a skeleton dir of the provider's, read-only
  *     /opt/turnpike/gateway/gateway.sock  the gateway's Unix socket, bound onto its mount point
- *     /opt/turnpike/gateway/forwarder.ts  roles/provider/sandbox/gateway_forwarder.ts, read-only
+ *     /opt/turnpike/gateway/forwarder.js  roles/provider/sandbox/gateway_forwarder.js, read-only
  *
  * and, in the setup script, as the namespace's root before the job starts: the loopback brought
  * up (`ip`, else busybox's), then the forwarder started with the job's own privileges (none) and
@@ -27,7 +27,7 @@ export const SANDBOX_GATEWAY_DIR = "/opt/turnpike/gateway";
 /** The gateway's socket inside the sandbox. */
 export const SANDBOX_GATEWAY_SOCKET = `${SANDBOX_GATEWAY_DIR}/gateway.sock`;
 /** The forwarder inside the sandbox. */
-export const SANDBOX_GATEWAY_FORWARDER = `${SANDBOX_GATEWAY_DIR}/forwarder.ts`;
+export const SANDBOX_GATEWAY_FORWARDER = `${SANDBOX_GATEWAY_DIR}/forwarder.js`;
 
 /** A job's gateway, as the sandbox is given it. */
 export interface SandboxGateway {
@@ -61,7 +61,7 @@ export interface SandboxGatewayPlanOptions {
  * The forwarder's file on the host. A compiled binary has none: a gateway is refused there.
  */
 const FORWARDER_FILE = (() => {
-  const url = new URL("./gateway_forwarder.ts", import.meta.url);
+  const url = new URL("./gateway_forwarder.js", import.meta.url);
   return url.protocol === "file:" ? decodeURIComponent(url.pathname) : undefined;
 })();
 
@@ -148,7 +148,7 @@ export function sandboxGatewayPlan(
 /** The skeleton dir: two empty files, the mount points of the socket and the forwarder. */
 function ensureSkeleton(dir: string): string {
   Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  for (const name of ["gateway.sock", "forwarder.ts"]) {
+  for (const name of ["gateway.sock", "forwarder.js"]) {
     if (statOrNull(`${dir}/${name}`)?.isFile !== true) {
       Deno.writeFileSync(`${dir}/${name}`, new Uint8Array(), { mode: 0o644 });
     }

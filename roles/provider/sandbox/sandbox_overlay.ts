@@ -80,8 +80,9 @@ export function overlayPathAllowed(path: string): boolean {
 }
 
 /**
- * After the job: the overlay's own dirs (mode 000, made by the kernel in its work dir) opened to
- * their owner, so that a provider that is not root can remove the work dir.
+ * After the job: the overlay's own dirs (mode 000, made by the kernel in its work dir: `work/`,
+ * and for a volatile overlay `incompat/volatile/`) opened to their owner, so that a provider that
+ * is not root can remove the work dir.
  *
  * @example
  * ```ts
@@ -89,14 +90,22 @@ export function overlayPathAllowed(path: string): boolean {
  *
  * const workDir = await Deno.makeTempDir();
  * await Deno.mkdir(`${workDir}/.overlay/work/work`, { recursive: true, mode: 0 });
+ * await Deno.mkdir(`${workDir}/.overlay/work/incompat/volatile`, { recursive: true });
+ * await Deno.chmod(`${workDir}/.overlay/work/incompat/volatile`, 0);
+ * await Deno.chmod(`${workDir}/.overlay/work/incompat`, 0);
  * releaseOverlayDirs(workDir);
  * await Deno.remove(workDir, { recursive: true });
  * ```
  */
 export function releaseOverlayDirs(workDir: string): void {
-  try {
-    for (const e of Deno.readDirSync(`${workDir}/${OVERLAY_DIR}/work`)) {
-      if (e.isDirectory) Deno.chmodSync(`${workDir}/${OVERLAY_DIR}/work/${e.name}`, 0o700);
+  const open = (dir: string, depth: number) => {
+    for (const e of Deno.readDirSync(dir)) {
+      if (!e.isDirectory) continue;
+      Deno.chmodSync(`${dir}/${e.name}`, 0o700);
+      if (depth > 0) open(`${dir}/${e.name}`, depth - 1);
     }
+  };
+  try {
+    open(`${workDir}/${OVERLAY_DIR}/work`, 2);
   } catch { /* no overlay, or gone */ }
 }

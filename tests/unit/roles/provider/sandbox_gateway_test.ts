@@ -123,7 +123,7 @@ found=$(cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\
 echo "key-in-processes $found"
 files=$(grep -rlsF -f <(printf '%s\\n' "$key") /tmp /var/tmp /run /opt /dev/shm "$HOME" | wc -l)
 echo "key-in-files $files"
-echo "forwarders $(grep -l 'forwarder[.]ts' /proc/[0-9]*/cmdline 2>/dev/null | wc -l)"
+echo "forwarders $(grep -l 'forwarder[.]js' /proc/[0-9]*/cmdline 2>/dev/null | wc -l)"
 `;
     const [dir, manifest] = await skill("agent", script);
     const o = await sandbox.run({

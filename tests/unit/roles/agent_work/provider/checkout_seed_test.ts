@@ -30,7 +30,7 @@ async function prepare(tmp: string, repo: TempGitRepo, cache: CheckoutCache, nam
     files: [{ path: `${tmp}/${name}.sealed`, name: "repo" }],
     manifest: { diskBytes: 1 << 30 },
   } as unknown as SkillJob;
-  await prepareAgentTaskInputs(
+  const made = await prepareAgentTaskInputs(
     job,
     {
       repoBlob: "repo",
@@ -44,7 +44,8 @@ async function prepare(tmp: string, repo: TempGitRepo, cache: CheckoutCache, nam
     hostDir,
     cache,
   );
-  return `${hostDir}/pristine`;
+  // Kept once the job is over, as the runner does: the checkout moves into the cache.
+  return await made.keep() ?? `${hostDir}/pristine`;
 }
 
 const inode = async (path: string) => (await Deno.stat(path)).ino;

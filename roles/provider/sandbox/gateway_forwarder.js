@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The model gateway's door inside a job's sandbox: listens on `127.0.0.1:<port>` in the job's
  * own network namespace and relays every connection, byte for byte, to the gateway's Unix socket
@@ -9,35 +10,38 @@
  * the job starts only when its gateway answers. It decides nothing: what may pass is the
  * gateway's call, outside the sandbox. A job that kills it only loses its own model API.
  *
- * Run as `forwarder.ts close <socket>` it is the other end of the job's model API: the agent-task
+ * Run as `forwarder.js close <socket>` it is the other end of the job's model API: the agent-task
  * driver, once the agent's processes are killed, tells the gateway the agent is over (it stops
  * listening and removes its socket) and waits until the socket refuses connections, before the gate
  * runs (skills/agent-task/run; {@linkcode closeGateway}).
  *
  * It imports nothing: it runs in the sandbox from its own file, with no project and no Deno
- * cache. There is no socat on the machines a provider runs on, hence these few lines.
+ * cache. There is no socat on the machines a provider runs on, hence these few lines. JavaScript
+ * (its types in JSDoc, checked by `deno check`), not TypeScript: Deno writes a TypeScript file's
+ * transpiled code to its cache, and in the sandbox, where no cache dir is writable, it retried
+ * that write five times (10-50 ms apart: 150 ms of sleep at each of the forwarder's two starts a
+ * job; docs/SKILLS.md "agent-task"). A JavaScript file is run as it is.
  *
  * @module
  */
 
-/** Options for {@linkcode runGatewayForwarder}. */
-export interface GatewayForwarderOptions {
-  /** The loopback port to listen on (in the job's network namespace). */
-  port: number;
-  /** The gateway's Unix socket, as the sandbox shows it. */
-  socketPath: string;
-  /** Called once the port listens. */
-  onReady?: () => void;
-  /** Stops listening (the relays under way end with their connections). */
-  signal?: AbortSignal;
-}
+/**
+ * Options for {@linkcode runGatewayForwarder}.
+ *
+ * @typedef {object} GatewayForwarderOptions
+ * @property {number} port The loopback port to listen on (in the job's network namespace).
+ * @property {string} socketPath The gateway's Unix socket, as the sandbox shows it.
+ * @property {() => void} [onReady] Called once the port listens.
+ * @property {AbortSignal} [signal] Stops listening (the relays under way end with their
+ *   connections).
+ */
 
 /**
  * Listens on `127.0.0.1:<port>` and relays each connection to the Unix socket, until `signal`.
  *
  * @example
  * ```ts
- * import { runGatewayForwarder } from "./gateway_forwarder.ts";
+ * import { runGatewayForwarder } from "./gateway_forwarder.js";
  *
  * const stop = new AbortController();
  * const running = runGatewayForwarder({
@@ -48,8 +52,11 @@ export interface GatewayForwarderOptions {
  * });
  * await running;
  * ```
+ *
+ * @param {GatewayForwarderOptions} options
+ * @returns {Promise<void>}
  */
-export async function runGatewayForwarder(options: GatewayForwarderOptions): Promise<void> {
+export async function runGatewayForwarder(options) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: options.port });
   const stop = () => listener.close();
   if (options.signal?.aborted) stop();
@@ -66,9 +73,16 @@ export async function runGatewayForwarder(options: GatewayForwarderOptions): Pro
   }
 }
 
-/** Both directions, each half-closed when its source ends; both ends closed after. */
-async function relay(client: Deno.TcpConn, socketPath: string): Promise<void> {
-  let upstream: Deno.UnixConn;
+/**
+ * Both directions, each half-closed when its source ends; both ends closed after.
+ *
+ * @param {Deno.TcpConn} client
+ * @param {string} socketPath
+ * @returns {Promise<void>}
+ */
+async function relay(client, socketPath) {
+  /** @type {Deno.UnixConn} */
+  let upstream;
   try {
     upstream = await Deno.connect({ transport: "unix", path: socketPath });
   } catch {
@@ -82,7 +96,8 @@ async function relay(client: Deno.TcpConn, socketPath: string): Promise<void> {
       } catch { /* closed already */ }
     }
   };
-  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
+  /** @type {(from: Deno.Conn, to: Deno.Conn) => Promise<void>} */
+  const pipe = async (from, to) => {
     try {
       await from.readable.pipeTo(to.writable, { preventClose: true });
       await to.closeWrite();
@@ -94,18 +109,16 @@ async function relay(client: Deno.TcpConn, socketPath: string): Promise<void> {
   closeBoth();
 }
 
-/** Options for {@linkcode closeGateway}. */
-export interface CloseGatewayOptions {
-  /** The gateway's Unix socket, as the sandbox shows it. */
-  socketPath: string;
-  /** Connection attempts before giving up; default 1000, one every `retryMs` (10 s in all). */
-  attempts?: number;
-  /**
-   * Pause between attempts; default 10 ms: the gateway stops listening right after its answer,
-   * and the gate waits for this (docs/SKILLS.md "agent-task").
-   */
-  retryMs?: number;
-}
+/**
+ * Options for {@linkcode closeGateway}.
+ *
+ * @typedef {object} CloseGatewayOptions
+ * @property {string} socketPath The gateway's Unix socket, as the sandbox shows it.
+ * @property {number} [attempts] Connection attempts before giving up; default 1000, one every
+ *   `retryMs` (10 s in all).
+ * @property {number} [retryMs] Pause between attempts; default 10 ms: the gateway stops listening
+ *   right after its answer, and the gate waits for this (docs/SKILLS.md "agent-task").
+ */
 
 /**
  * The path the gateway closes on (roles/agent_work/provider/agent_gateway.ts `AGENT_OVER_PATH`;
@@ -119,17 +132,21 @@ const AGENT_OVER_PATH = "/turnpike/agent-over";
  *
  * @example
  * ```ts
- * import { closeGateway } from "./gateway_forwarder.ts";
+ * import { closeGateway } from "./gateway_forwarder.js";
  *
  * const closed = await closeGateway({ socketPath: "/nonexistent/gateway.sock", attempts: 1 });
  * if (!closed) throw new Error("a socket that does not exist is closed");
  * ```
+ *
+ * @param {CloseGatewayOptions} options
+ * @returns {Promise<boolean>}
  */
-export async function closeGateway(options: CloseGatewayOptions): Promise<boolean> {
+export async function closeGateway(options) {
   const request = `POST ${AGENT_OVER_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
     "Content-Length: 0\r\nConnection: close\r\n\r\n";
   for (let attempt = 0; attempt < (options.attempts ?? 1000); attempt++) {
-    let conn: Deno.UnixConn;
+    /** @type {Deno.UnixConn} */
+    let conn;
     try {
       conn = await Deno.connect({ transport: "unix", path: options.socketPath });
     } catch {
