@@ -4,8 +4,10 @@
  * files, renames, fsyncs (file and directory), appends, SQLite writes and `mkdir`s of each role's
  * state dir (the requester's `requester-N/`, the provider's `provider/`, the town's
  * `turnpike-test-town-*`), grouped by path with ids folded. Only the job loop counts: from the
- * first rename of a requester record to the last (docs/SCALE.md "A no-op job's file calls by
- * role").
+ * first requester sidecar's rename (`requester/<id>.json`, written at each submit) to the last
+ * callback payload's (`callbacks/<id>.in.payload`, at each job's end), marks a tree with its
+ * records as files and one with them as rows both have (docs/SCALE.md "A no-op job's file calls
+ * by role").
  *
  *     strace -f -qq -tt -y -o /tmp/trace.txt \
  *       -e trace=openat,rename,renameat,renameat2,fsync,fdatasync,mkdir,mkdirat,unlink,unlinkat,write,pwrite64 \
@@ -34,7 +36,8 @@ const jobs = Number(values.jobs ?? 200);
 const min = Number(values.min ?? 0.2);
 
 const LINE = /^(\d+)\s+(\S+) (\w+)\((.*)$/;
-const RECORD_RENAME = /\/requester-\d+\/jobs\/[0-9a-f]+\.toml"/;
+const LOOP_START = /\/requester-\d+\/requester\/[0-9a-f]+\.json"/;
+const LOOP_END = /\/requester-\d+\/callbacks\/[0-9a-f]+\.in\.payload"/;
 
 interface Call {
   name: string;
@@ -47,10 +50,12 @@ for (const line of (await Deno.readTextFile(file)).split("\n")) {
   if (m === null || m[4].includes("resumed>")) continue;
   calls.push({ name: m[3], rest: m[4] });
 }
-const renames = calls.flatMap((c, i) =>
-  c.name.startsWith("rename") && RECORD_RENAME.test(c.rest) ? [i] : []
-);
-const loop = renames.length === 0 ? calls : calls.slice(renames[0], renames.at(-1)! + 1);
+const renamesOf = (re: RegExp) =>
+  calls.flatMap((c, i) => c.name.startsWith("rename") && re.test(c.rest) ? [i] : []);
+const [starts, ends] = [renamesOf(LOOP_START), renamesOf(LOOP_END)];
+const loop = starts.length === 0 || ends.length === 0
+  ? calls
+  : calls.slice(starts[0], ends.at(-1)! + 1);
 
 /** The role whose state dir holds `path`, and the path inside it; undefined for other paths. */
 function roleOf(path: string): [string, string] | undefined {

@@ -1,37 +1,42 @@
 /**
  * The dashboard's copy of the state dir, kept current by re-reading only what a change
- * touched: one job file when `jobs/<id>.toml` changed, the payment log's costs, the channels or
- * the provider's status file. Re-reading everything on each change costs tens of milliseconds
- * once a node has a few hundred jobs; one file costs well under one.
+ * touched: the job records written since the last read when the job index changed (its rows'
+ * versions, `state/jobs/job_text_reader.ts`), the payment log's costs, the channels or the
+ * provider's status file. Re-reading everything on each change costs tens of milliseconds once
+ * a node has a few hundred jobs; the changed rows cost well under one.
  *
  * @module
  */
 import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
 import { PROVIDER_STATUS_FILE } from "../roles/provider/provider_status.ts";
+import { JobTextReader } from "../state/jobs/job_text_reader.ts";
 import {
   assembleLocalView,
   type DashChannel,
   type DashProvider,
   type LocalView,
+  parseJobTexts,
   type ProviderJob,
   readChannels,
   readJobCosts,
-  readJobFile,
-  readJobFiles,
   readProvider,
   readProviderJobFile,
   readProviderJobs,
 } from "./dash_model.ts";
 
-/** Most job files held (the newest). */
+/** Most job records held (the newest). */
 const MAX_JOBS = 2000;
-const JOB_FILE = /\/jobs\/([0-9a-f]{64})\.toml$/;
+/** The job index and its WAL, where a record write lands. */
+const JOB_INDEX = /\/index\.sqlite(-wal)?$/;
 const PROVIDER_JOB_FILE = /\/provider-jobs\/([0-9a-f]{64})\.toml$/;
 
 /** A state dir's view, updated path by path; see the module doc. */
 export class LocalViewCache {
   readonly stateDir: string;
   #records = new Map<string, RequesterJobRecord>();
+  #jobs: JobTextReader;
+  /** The job index as last read: its rows' count and highest version. */
+  #jobsMark = { count: 0, version: 0 };
   #costs = new Map<string, string>();
   #channels: DashChannel[] = [];
   #provider: DashProvider | undefined;
@@ -39,6 +44,7 @@ export class LocalViewCache {
 
   private constructor(stateDir: string) {
     this.stateDir = stateDir.replace(/\/+$/, "");
+    this.#jobs = new JobTextReader(this.stateDir);
   }
 
   /**
@@ -59,7 +65,7 @@ export class LocalViewCache {
     const cache = new LocalViewCache(stateDir);
     const dir = cache.stateDir;
     const [records, costs, channels, provider, providerJobs] = await Promise.all([
-      readJobFiles(`${dir}/jobs`, MAX_JOBS),
+      cache.#readAllJobs(),
       readJobCosts(dir),
       readChannels(dir),
       readProvider(dir),
@@ -100,26 +106,24 @@ export class LocalViewCache {
    * ```
    */
   async apply(paths: readonly string[]): Promise<boolean> {
-    const jobs = new Set<string>();
     const providerJobs = new Set<string>();
-    let costs = false, channels = false, provider = false;
+    let jobs = false, costs = false, channels = false, provider = false;
     for (const p of paths) {
-      const job = JOB_FILE.exec(p);
       const providerJob = PROVIDER_JOB_FILE.exec(p);
-      if (job !== null) jobs.add(job[1]);
+      if (JOB_INDEX.test(p)) jobs = true;
       else if (providerJob !== null) providerJobs.add(providerJob[1]);
       else if (p.includes("/payment_log")) costs = true;
       else if (p.includes("/channels/")) channels = true;
       else if (p.endsWith(`/${PROVIDER_STATUS_FILE}`)) provider = true;
     }
+    const jobsChanged = jobs && this.#rereadJobs();
     await Promise.all([
-      ...[...jobs].map((id) => this.#rereadJob(id)),
       ...[...providerJobs].map((id) => this.#rereadProviderJob(id)),
       costs && readJobCosts(this.stateDir).then((c) => this.#costs = c),
       channels && readChannels(this.stateDir).then((c) => this.#channels = c),
       provider && readProvider(this.stateDir).then((p) => this.#provider = p),
     ]);
-    return jobs.size > 0 || providerJobs.size > 0 || costs || channels || provider;
+    return jobsChanged || providerJobs.size > 0 || costs || channels || provider;
   }
 
   async #rereadProviderJob(id: string): Promise<void> {
@@ -128,19 +132,34 @@ export class LocalViewCache {
     else this.#providerJobs.set(id, job);
   }
 
-  async #rereadJob(id: string): Promise<void> {
-    const record = await readJobFile(`${this.stateDir}/jobs/${id}.toml`);
-    if (record === undefined) {
-      // Gone, or caught mid-write by a reader racing the rename: keep what was there unless gone.
-      const exists = await Deno.stat(`${this.stateDir}/jobs/${id}.toml`).then(
-        () => true,
-        () => false,
-      );
-      if (!exists) this.#records.delete(id);
-      return;
+  /** The newest records, all read again; the index's mark taken first (a later write is read next time). */
+  #readAllJobs(): RequesterJobRecord[] {
+    this.#jobsMark = this.#jobs.mark();
+    return parseJobTexts(this.#jobs.newest(MAX_JOBS));
+  }
+
+  /**
+   * The rows written since the last read; all read again when rows went (a prune) or the
+   * index is another (its versions fell). True when anything changed.
+   */
+  #rereadJobs(): boolean {
+    const before = this.#jobsMark;
+    const mark = this.#jobs.mark();
+    if (mark.count === before.count && mark.version === before.version) return false;
+    const changed = this.#jobs.changedSince(before.version);
+    const added = parseJobTexts(changed.texts).filter((r) => !this.#records.has(r.id));
+    if (mark.version < before.version || mark.count < before.count + added.length) {
+      this.#records.clear();
+      this.#jobsMark = mark;
+      for (const r of parseJobTexts(this.#jobs.newest(MAX_JOBS))) this.#records.set(r.id, r);
+      return true;
     }
-    this.#records.set(id, record);
-    if (this.#records.size > MAX_JOBS) this.#dropOldest();
+    this.#jobsMark = { count: mark.count, version: changed.version };
+    for (const record of parseJobTexts(changed.texts)) {
+      this.#records.set(record.id, record);
+      if (this.#records.size > MAX_JOBS) this.#dropOldest();
+    }
+    return true;
   }
 
   #dropOldest(): void {

@@ -1,9 +1,9 @@
 /**
  * What `turnpike dash` shows of this node, read from its state dir without writing to it (so
- * it can run beside a requester or provider): the requester's job files with their costs and
+ * it can run beside a requester or provider): the requester's job records with their costs and
  * receipts, the payment channels with the low-balance warning, and a running provider's status
- * file. The job files are read directly rather than through the SQLite index, which a reader
- * would have to open for writing.
+ * file. The job records are read from the rows of the job index on a read-only connection
+ * (`state/jobs/job_text_reader.ts`), which neither creates nor imports anything.
  *
  * @module
  */
@@ -17,6 +17,7 @@ import {
   type RequesterJobRecord,
 } from "../state/jobs/job_record.ts";
 import { listChannels } from "../state/channels/channel_file.ts";
+import { JobTextReader } from "../state/jobs/job_text_reader.ts";
 import {
   isTerminalProviderJob,
   MAX_PROVIDER_JOB_RECORD_BYTES,
@@ -140,7 +141,7 @@ export async function readLocalView(
   options: LocalViewOptions = {},
 ): Promise<LocalView> {
   const [records, costs, channels, provider, providerJobs] = await Promise.all([
-    readJobFiles(`${stateDir}/jobs`, options.maxJobs ?? 2000),
+    readJobRecords(stateDir, options.maxJobs ?? 2000),
     readJobCosts(stateDir),
     readChannels(stateDir),
     readProvider(stateDir),
@@ -165,10 +166,10 @@ export interface LocalParts {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { assembleLocalView, readJobFiles } from "./dash_model.ts";
+ * import { assembleLocalView, readJobRecords } from "./dash_model.ts";
  *
  * const stateDir = await Deno.makeTempDir();
- * const records = await readJobFiles(`${stateDir}/jobs`, 2000);
+ * const records = readJobRecords(stateDir, 2000);
  * const view = assembleLocalView({ records, costs: new Map(), channels: [], providerJobs: [] });
  * assert(view.jobs.length === 0);
  * await Deno.remove(stateDir, { recursive: true });
@@ -195,69 +196,47 @@ export function assembleLocalView(parts: LocalParts): LocalView {
 }
 
 /**
- * The newest `max` job files of a jobs dir (by mtime when there are more), parsed; corrupt ones
- * skipped.
+ * The newest `max` job records of a state dir (by creation), parsed; corrupt ones skipped.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { readJobFiles } from "./dash_model.ts";
+ * import { readJobRecords } from "./dash_model.ts";
  *
  * const stateDir = await Deno.makeTempDir(); // a node's state dir; empty: nothing to show
- * const records = await readJobFiles(`${stateDir}/jobs`, 2000);
- * assert(records.length === 0);
+ * assert.equal(readJobRecords(stateDir, 2000).length, 0);
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
-export async function readJobFiles(dir: string, max: number): Promise<RequesterJobRecord[]> {
-  const names: string[] = [];
+export function readJobRecords(stateDir: string, max: number): RequesterJobRecord[] {
+  const reader = new JobTextReader(stateDir);
   try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && /^[0-9a-f]{64}\.toml$/.test(e.name)) names.push(e.name);
-    }
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return [];
-    throw err;
+    return parseJobTexts(reader.newest(max));
+  } finally {
+    reader.close();
   }
-  const picked = names.length <= max ? names : await newestFiles(dir, names, max);
-  const records = await Promise.all(picked.map((n) => readJobFile(`${dir}/${n}`)));
-  return records.filter((r) => r !== undefined);
-}
-
-async function newestFiles(dir: string, names: string[], max: number): Promise<string[]> {
-  const stamped = await Promise.all(names.map(async (n) => ({
-    n,
-    t: (await Deno.stat(`${dir}/${n}`).catch(() => undefined))?.mtime?.getTime() ?? 0,
-  })));
-  return stamped.sort((a, b) => b.t - a.t).slice(0, max).map((s) => s.n);
 }
 
 /**
- * One job file, or undefined when it is gone, too large or not a job record.
+ * The records of job texts (rows of the job index), corrupt ones skipped.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { readJobFile } from "./dash_model.ts";
+ * import { parseJobTexts } from "./dash_model.ts";
  *
- * const stateDir = await Deno.makeTempDir();
- * const record = await readJobFile(`${stateDir}/jobs/${"ab".repeat(32)}.toml`);
- * assert.equal(record, undefined); // no such job file
- * await Deno.remove(stateDir, { recursive: true });
+ * assert.deepEqual(parseJobTexts(["not toml ["]), []); // `job list` reports corrupt records
  * ```
  */
-export async function readJobFile(path: string): Promise<RequesterJobRecord | undefined> {
-  try {
-    const text = await Deno.readTextFile(path);
-    if (text.length > MAX_JOB_RECORD_BYTES) return undefined;
-    return parseJobRecord(text);
-  } catch (err) {
-    // Mid-rename or corrupt: `job list` reports corrupt files; the view skips them.
-    if (err instanceof JobRecordFormatError || err instanceof Deno.errors.NotFound) {
-      return undefined;
+export function parseJobTexts(texts: readonly string[]): RequesterJobRecord[] {
+  return texts.flatMap((text) => {
+    try {
+      return text.length > MAX_JOB_RECORD_BYTES ? [] : [parseJobRecord(text)];
+    } catch (err) {
+      if (err instanceof JobRecordFormatError) return [];
+      throw err;
     }
-    throw err;
-  }
+  });
 }
 
 /**

@@ -28,6 +28,7 @@ import {
 import { NO_PERMISSIONS, StageOptionsError, type TransformStage } from "./stage.ts";
 import { isJobResultKind, JOB_FEEDBACK_KIND } from "../protocol/nip90_job.ts";
 import { stageMain } from "./stage_runner.ts";
+import { jobIndexFiles } from "../state/jobs/job_text_reader.ts";
 
 /** Options for {@linkcode createCorrelator}; give exactly one of `store`, `jobs`, `stateDir`. */
 export interface CorrelatorOptions {
@@ -161,7 +162,7 @@ function parseCorrelatorFlags(flags: Record<string, string>): CorrelatorOptions 
   return options;
 }
 
-/** The correlator stage. Permissions: none, or read of `<stateDir>/jobs` only. */
+/** The correlator stage. Permissions: none, or read of the job index's files only. */
 export const correlatorStage: TransformStage<Chunk, Chunk, CorrelatorOptions> = {
   name: "correlator",
   role: "transform",
@@ -170,7 +171,7 @@ export const correlatorStage: TransformStage<Chunk, Chunk, CorrelatorOptions> = 
   permissions: (options) =>
     options.stateDir === undefined
       ? NO_PERMISSIONS
-      : { ...NO_PERMISSIONS, read: [`${options.stateDir.replace(/\/+$/, "")}/jobs`] },
+      : { ...NO_PERMISSIONS, read: jobIndexFiles(options.stateDir) },
   create: createCorrelator,
 };
 

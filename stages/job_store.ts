@@ -1,9 +1,10 @@
 /**
  * Where the correlator looks up the jobs this node posted: job id -> callback skill. An
- * in-memory store (tests, pipelines fed from code) and a directory store reading
- * `<state dir>/jobs/<id>.toml`, the files the requester writes when it posts a job.
+ * in-memory store (tests, pipelines fed from code) and a directory store reading the records
+ * the requester writes when it posts a job, rows of its job index `<state dir>/index.sqlite`
+ * (`state/jobs/job_text_reader.ts`, read-only).
  *
- * Job file format (TOML; other keys are kept in `extra` and ignored here):
+ * Job record format (TOML; other keys are kept in `extra` and ignored here):
  *
  * ```toml
  * id = "<64 lowercase hex: the job request's event id>"   # optional, must match the file name
@@ -15,6 +16,7 @@
  */
 import { StagesError } from "./stages_error.ts";
 import { JobRecordFormatError, parseJobRoute } from "../state/jobs/job_record.ts";
+import { JobTextReader } from "../state/jobs/job_text_reader.ts";
 
 /** What the correlator needs to know about a job: where its results go. */
 export interface JobRoute {
@@ -40,7 +42,7 @@ export class JobRouteError extends StagesError {
   override name = "JobRouteError";
 }
 
-/** Largest job file read (a job file is a few hundred bytes). */
+/** Largest job record read (a record is a few hundred bytes). */
 export const MAX_JOB_FILE_BYTES = 64 * 1024;
 
 const JOB_ID = /^[0-9a-f]{64}$/;
@@ -107,78 +109,79 @@ export class MemoryJobStore implements JobStore {
 
 /** Options for {@linkcode DirectoryJobStore}. */
 export interface DirectoryJobStoreOptions {
-  /** The node's state dir; jobs are read from `<stateDir>/jobs/<id>.toml`. */
+  /** The node's state dir; jobs are read from the rows of `<stateDir>/index.sqlite`. */
   stateDir: string;
   /** Most found jobs kept in memory. Default 10,000. */
   cacheSize?: number;
 }
 
 /**
- * Jobs read from `<stateDir>/jobs/<id>.toml`. Found jobs are cached (a job's skill never
- * changes); misses are not, since the requester may write the file after the first event.
+ * Jobs read from the requester's job index (`<stateDir>/index.sqlite`, read-only). Found jobs
+ * are cached (a job's skill never changes); misses are not, since the requester may write the
+ * record after the first event.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import { openJobRepository } from "../state/jobs/job_repository.ts";
+ *
  * const stateDir = await Deno.makeTempDir(); // e.g. /home/me/.turnpike/default
- * await Deno.mkdir(`${stateDir}/jobs`);
- * await Deno.writeTextFile(`${stateDir}/jobs/${"ab".repeat(32)}.toml`, 'skill = "echo"\n');
+ * const repo = await openJobRepository({ stateDir }); // the requester's records
+ * const job = await repo.create({ id: "ab".repeat(32), kind: 5100, skill: "echo", status: "sent" as const,
+ *   createdAtMs: 1, updatedAtMs: 1, payments: [] });
  * const store = new DirectoryJobStore({ stateDir });
- * assert.equal((await store.lookup("ab".repeat(32)))?.skill, "echo");
+ * assert.equal((await store.lookup(job.id))?.skill, "echo");
  * assert.equal(await store.lookup("cd".repeat(32)), undefined);
+ * store.close();
+ * repo.close();
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export class DirectoryJobStore implements JobStore {
-  /** Directory of the job files, `<stateDir>/jobs`. */
-  readonly jobsDir: string;
+  /** The index read, `<stateDir>/index.sqlite`. */
+  readonly indexPath: string;
+  #reader: JobTextReader;
   #cache = new Map<string, JobRoute>();
   #cacheSize: number;
 
-  /** Reads nothing yet; files are read on lookup. */
+  /** Reads nothing yet; rows are read on lookup. */
   constructor(options: DirectoryJobStoreOptions) {
-    this.jobsDir = `${options.stateDir.replace(/\/+$/, "")}/jobs`;
+    this.#reader = new JobTextReader(options.stateDir);
+    this.indexPath = this.#reader.indexPath;
     this.#cacheSize = options.cacheSize ?? 10_000;
   }
 
   /**
-   * Reads `<jobsDir>/<jobId>.toml`; undefined for a malformed id or a missing file.
-   * Throws JobRouteError when the file exists but is unusable.
+   * Reads the job's row; undefined for a malformed id or a job not there.
+   * Throws JobRouteError when its record is unusable.
    */
+  // deno-lint-ignore require-await
   async lookup(jobId: string): Promise<JobRoute | undefined> {
     if (!isJobId(jobId)) return undefined;
     const cached = this.#cache.get(jobId);
     if (cached !== undefined) return cached;
-    const path = `${this.jobsDir}/${jobId}.toml`;
-    let text: string;
-    try {
-      const file = await Deno.open(path, { read: true });
-      try {
-        const info = await file.stat();
-        if (info.size > MAX_JOB_FILE_BYTES) {
-          throw new JobRouteError(`${path} is over ${MAX_JOB_FILE_BYTES} bytes`);
-        }
-        text = new TextDecoder().decode(await new Response(file.readable).arrayBuffer());
-      } finally {
-        try {
-          file.close();
-        } catch { /* already closed by reading its stream to the end */ }
-      }
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return undefined;
-      throw err;
+    const text = this.#reader.text(jobId);
+    if (text === undefined) return undefined;
+    const where = `job ${jobId}`;
+    if (text.length > MAX_JOB_FILE_BYTES) {
+      throw new JobRouteError(`${where} is over ${MAX_JOB_FILE_BYTES} bytes`);
     }
-    const job = parseJobFile(text, jobId, path);
+    const job = parseJobFile(text, jobId, where);
     if (this.#cache.size >= this.#cacheSize) {
       this.#cache.delete(this.#cache.keys().next().value!);
     }
     this.#cache.set(jobId, job);
     return job;
   }
+
+  /** Closes the index's connection. */
+  close(): void {
+    this.#reader.close();
+  }
 }
 
 /**
- * Reads one job file's text.
+ * Reads one job record's text (`path`: where it came from, for the errors).
  *
  * @example
  * ```ts

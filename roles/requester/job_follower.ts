@@ -57,7 +57,7 @@ export interface JobFollowerOptions {
   /** The profile's state dir (the sidecars). */
   stateDir: string;
   /** The job records (opened with the node: read when a job is followed). */
-  repo: () => Pick<JobRepository, "read" | "update" | "listInFlight" | "jobsDir">;
+  repo: () => Pick<JobRepository, "read" | "update" | "listInFlight" | "versionOf">;
   /** Runs a job's callback skill, exactly once. */
   callbacks: Pick<CallbackRunner, "run">;
   /** Creates and sends the next job of a chain (`prev`: the job whose result it takes). */
@@ -68,7 +68,7 @@ export interface JobFollowerOptions {
   onProgress?: (progress: JobProgress) => void;
 }
 
-/** How often the files of waited jobs are checked for an end written by another process. */
+/** How often the records of waited jobs are checked for an end written by another process. */
 const JOB_FILE_POLL_MS = 1000;
 
 /**
@@ -364,27 +364,28 @@ export class JobFollower {
   }
 
   /**
-   * Checks the files of the jobs someone waits for, so a job ended by another process (`job
+   * Checks the records of the jobs someone waits for, so a job ended by another process (`job
    * cancel` in another shell) ends the wait within a poll instead of at the timeout. A poll
-   * (one `stat` per waited job, a read only when the file changed: a new inode, each write
-   * being a rename, or a new mtime) rather than a file watch: a watch wakes on every write of
-   * every job, and its cost per write grew with the watchers in the process (docs/SCALE.md).
+   * (one look at each waited job's row version, a read only when it rose: every write raises
+   * it) rather than a watch of the index's files: a watch wakes on every write of every job
+   * (docs/SCALE.md).
    */
   #watchJobFiles(): void {
     if (this.#watchTimer !== undefined || this.#closed) return;
-    const versions = new Map<string, string>();
-    let busy = false;
-    this.#watchTimer = setInterval(async () => {
-      if (busy) return;
+    const versions = new Map<string, number | undefined>();
+    this.#watchTimer = setInterval(() => {
       if (this.#waiters.size === 0) {
         clearInterval(this.#watchTimer);
         this.#watchTimer = undefined;
         return;
       }
-      busy = true;
       for (const id of [...this.#waiters.keys()]) {
-        const stat = await Deno.stat(`${this.#o.repo().jobsDir}/${id}.toml`).catch(() => undefined);
-        const version = `${stat?.ino}:${stat?.mtime?.getTime()}:${stat?.size}`;
+        let version: number | undefined;
+        try {
+          version = this.#o.repo().versionOf(id);
+        } catch {
+          continue; // the index closing with the node
+        }
         if (versions.get(id) === version) continue;
         // Changed, and this node wrote it within the last poll: most likely its own write, read
         // on a later poll once the job is quiet (or not at all, when it ends here first). A
@@ -399,7 +400,6 @@ export class JobFollower {
         }).catch(() => {});
       }
       for (const id of versions.keys()) if (!this.#waiters.has(id)) versions.delete(id);
-      busy = false;
     }, JOB_FILE_POLL_MS);
   }
 }

@@ -23,6 +23,12 @@
  * `turnpike: recover state startup`. Only one node may use a state dir at a time (the lock of
  * `state/state_dir_lock.ts`).
  *
+ * Paths held as rows of a database (`state/audit/row_held_paths.ts`: the requester's
+ * `jobs/<id>.toml`) are never on disk: every `git add` here leaves them out, a change stages
+ * them from the bytes it hands over (removed when it lists one without bytes), and their
+ * writer recovers a commit a kill lost itself (the change's `onCommitted`, and
+ * {@linkcode AuditLog.isCommitted} on open).
+ *
  * git runs via `Deno.Command` with `-c user.name=turnpike -c user.email=turnpike@localhost`
  * (never the global config), hooks and signing off, to open the repository; a group's commit
  * is then written in process (`state/audit/git_commit_writer.ts`: the objects and the ref under git's
@@ -33,10 +39,11 @@
  */
 
 import { StateError } from "../state_error.ts";
-import { sleep } from "../../protocol/backoff.ts";
 import { type GitCommitWriter, openGitCommitWriter } from "./git_commit_writer.ts";
 import { pathExists } from "../path_exists.ts";
+import { removeStaleLocks } from "./stale_git_locks.ts";
 import { STATE_DIR_IGNORE } from "./state_dir_ignore.ts";
+import { hideRowHeld, isRowHeld, ROW_HELD_EXCLUDES, stageRowHeld } from "./row_held_paths.ts";
 
 /** One change to record. */
 export interface AuditChange {
@@ -56,6 +63,8 @@ export interface AuditChange {
    * without bytes is read from disk.
    */
   contents?: Record<string, Uint8Array>;
+  /** Called once the commit holding this change is in history (never when it fails). */
+  onCommitted?: () => void;
 }
 
 /** A change read back from a commit message. */
@@ -156,6 +165,9 @@ export class AuditLog {
   #inProcess: boolean;
   #writer: GitCommitWriter | undefined;
   #ignoredRe: RegExp[] = [];
+  /** git in the state dir, its stdout (the writer's and the row-held paths' runner). */
+  #runner = async (args: string[], stdin?: string | Uint8Array) =>
+    (await this.#run(args, { stdin })).stdout;
 
   /** Takes the options only; {@linkcode openAuditLog} also runs `init()` (repository, ignores). */
   constructor(options: AuditLogOptions) {
@@ -196,7 +208,8 @@ export class AuditLog {
         ...added.map((p) => p.replace(/\/$/, "")),
       ]);
     }
-    await this.#run(["add", "-A", "."]);
+    // The row-held paths are not on disk: without the excludes they would be staged deleted.
+    await this.#run(["add", "-A", "--", ".", ...ROW_HELD_EXCLUDES]);
     if (await this.#hasStaged()) {
       // allowNothing: a running node of the profile may have committed them since the add.
       await this.#commit("turnpike: recover state startup\n", { allowNothing: true });
@@ -204,7 +217,16 @@ export class AuditLog {
     this.#ignoredRe = (await Deno.readTextFile(`${this.dir}/.gitignore`)).split("\n")
       .map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#") && !l.startsWith("!"))
       .map(ignoreRegExp);
+    await hideRowHeld(this.#runner);
     await this.#openWriter();
+  }
+
+  /**
+   * Whether HEAD holds exactly `bytes` at `path` (a row-held record's current text): undefined
+   * when it cannot tell (no in-process writer), which a caller takes as "not yet".
+   */
+  isCommitted(path: string, bytes: Uint8Array): boolean | undefined {
+    return this.#writer?.tipHas(path, bytes);
   }
 
   /** The in-process writer on the branch as it is now (none when it cannot be used). */
@@ -213,9 +235,10 @@ export class AuditLog {
     if (!this.#inProcess) return;
     this.#writer = await openGitCommitWriter({
       dir: this.dir,
-      run: async (args) => (await this.#run(args)).stdout,
+      run: this.#runner,
       ignored: (path) => this.#ignoredRe.some((re) => re.test(path)),
       identity: "turnpike <turnpike@localhost>",
+      notOnDisk: isRowHeld,
     });
   }
 
@@ -289,6 +312,7 @@ export class AuditLog {
         const done = await writer.commit(paths, message, contentsOf(group)).catch(() => false);
         if (done) {
           this.#commits++;
+          landed(group);
           return;
         }
         // The branch moved under the writer (another process committed), or it failed: git
@@ -296,14 +320,22 @@ export class AuditLog {
         this.#writer = undefined;
         await writer.resyncIndex();
       }
-      // -A with explicit paths stages additions, changes and removals of just those files.
-      await this.#run(["add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul"], {
-        stdin: paths.join("\0"),
-      });
+      // -A with explicit paths stages additions, changes and removals of just those files (an
+      // empty list would be the whole tree: the row-held paths left out of it).
+      const held = paths.filter(isRowHeld);
+      const onDisk = paths.filter((p) => !isRowHeld(p));
+      if (onDisk.length > 0) {
+        await this.#run(["add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul"], {
+          stdin: onDisk.join("\0"),
+        });
+      } else if (held.length === 0) await this.#run(["add", "-A", "--", ".", ...ROW_HELD_EXCLUDES]);
+      await stageRowHeld(this.#runner, held, contentsOf(group));
       // Empty commits allowed: when a file is rewritten again before this group's `git add`,
       // the newer bytes ride with this group and the next group stages nothing; its message
       // (the amounts, the nonce of that change) must still reach the history.
       await this.#commit(message, { allowEmpty: true });
+      landed(group);
+      if (held.length > 0) await hideRowHeld(this.#runner);
       await this.#openWriter();
     } catch (err) {
       this.#pending = group.concat(this.#pending);
@@ -362,7 +394,7 @@ export class AuditLog {
 
   async #run(
     args: string[],
-    opts: { stdin?: string; allowCodes?: number[] } = {},
+    opts: { stdin?: string | Uint8Array; allowCodes?: number[] } = {},
   ): Promise<{ code: number; stdout: string }> {
     const child = new Deno.Command(this.#git, {
       args: [...GIT_CONFIG, "-C", this.dir, ...args],
@@ -373,7 +405,8 @@ export class AuditLog {
     }).spawn();
     if (opts.stdin !== undefined) {
       const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(opts.stdin));
+      const stdin = opts.stdin;
+      await writer.write(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin);
       await writer.close();
     }
     const out = await child.output();
@@ -383,6 +416,17 @@ export class AuditLog {
       throw new AuditCommitError(`git ${args[0]} failed (exit ${code}): ${stderr}`);
     }
     return { code, stdout: new TextDecoder().decode(out.stdout) };
+  }
+}
+
+/** Tells each change of a committed group that it is in history. */
+function landed(group: AuditChange[]): void {
+  for (const change of group) {
+    try {
+      change.onCommitted?.();
+    } catch {
+      // The caller's bookkeeping: the commit stands either way.
+    }
   }
 }
 
@@ -487,60 +531,4 @@ function ignoreRegExp(pattern: string): RegExp {
   // No slash inside: matches a name at any depth; a directory pattern also what is under it.
   const anchored = p.includes("/") ? `^${glob}` : `(^|/)${glob}`;
   return new RegExp(`${anchored}${dirOnly ? "/" : "(/|$)"}`);
-}
-
-/**
- * A killed `git` leaves `*.lock` files that make every later git call fail. But a node killed
- * with SIGKILL can leave its `git` child running for a moment: its lock is live, and removing it
- * makes that git (or ours) fail with "Unable to write new index file". So locks get a grace
- * period to go away on their own; only those still there afterwards are stale.
- */
-async function removeStaleLocks(gitDir: string, graceMs = 2000): Promise<void> {
-  const deadline = Date.now() + graceMs;
-  // On a loaded machine the orphan can take longer than the grace: while a `git` still runs in
-  // this repository (Linux `/proc`), its lock is live; waited for up to a minute more.
-  const hardDeadline = deadline + 60_000;
-  const workDir = await Deno.realPath(gitDir.replace(/\/\.git$/, "")).catch(() => gitDir);
-  let locks = await lockFiles(gitDir);
-  while (
-    locks.length > 0 &&
-    (Date.now() < deadline || (Date.now() < hardDeadline && await gitRunningIn(workDir)))
-  ) {
-    await sleep(50);
-    locks = await lockFiles(gitDir);
-  }
-  for (const lock of locks) await Deno.remove(lock).catch(() => {});
-}
-
-/** Whether a `git` process runs with `dir` as its working directory (Linux `/proc`). */
-async function gitRunningIn(dir: string): Promise<boolean> {
-  try {
-    for await (const entry of Deno.readDir("/proc")) {
-      if (!/^\d+$/.test(entry.name)) continue;
-      try {
-        const comm = (await Deno.readTextFile(`/proc/${entry.name}/comm`)).trim();
-        if (comm !== "git") continue;
-        if ((await Deno.readLink(`/proc/${entry.name}/cwd`)) === dir) return true;
-      } catch {
-        // gone, or not ours to read
-      }
-    }
-  } catch {
-    // no /proc: the grace alone decides
-  }
-  return false;
-}
-
-async function lockFiles(gitDir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const dir of [gitDir, `${gitDir}/refs/heads`]) {
-    try {
-      for await (const entry of Deno.readDir(dir)) {
-        if (entry.isFile && entry.name.endsWith(".lock")) found.push(`${dir}/${entry.name}`);
-      }
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-  }
-  return found;
 }

@@ -35,8 +35,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { deflateSync } from "node:zlib";
 import { Buffer } from "node:buffer";
 
-/** Runs git in the state dir (the audit log's runner); returns its stdout. */
-export type GitRunner = (args: string[]) => Promise<string>;
+/** Runs git in the state dir (the audit log's runner), `stdin` given to it; returns its stdout. */
+export type GitRunner = (args: string[], stdin?: string) => Promise<string>;
 
 /** Options for {@linkcode openGitCommitWriter}. */
 export interface GitCommitWriterOptions {
@@ -48,6 +48,13 @@ export interface GitCommitWriterOptions {
   ignored: (path: string) => boolean;
   /** Author and committer, `Name <email>`. */
   identity: string;
+  /**
+   * Whether a path's bytes live outside the work tree (`state/audit/row_held_paths.ts`): such a
+   * path is committed only from the bytes handed over, removed when a change lists it without
+   * them, and kept out of the work tree's view (`git status`) by its index entry's
+   * skip-worktree bit. Default: none.
+   */
+  notOnDisk?: (path: string) => boolean;
 }
 
 /** A tree entry as it is written: the name git sorts by (a directory's with "/"), its bytes. */
@@ -170,9 +177,11 @@ export class GitCommitWriter {
         const name = path.slice(d === "" ? 0 : d.length + 1);
         const old = this.#dirs.get(d)?.get(name);
         const given = contents?.get(path);
-        const entry = given === undefined
-          ? this.#blobOf(path, old)
-          : this.#blobFrom(given, old?.key === name ? old : undefined);
+        const entry = given !== undefined
+          ? this.#blobFrom(given, old?.key === name ? old : undefined)
+          : this.#o.notOnDisk?.(path)
+          ? undefined
+          : this.#blobOf(path, old);
         if (entry === "dir") return false;
         if (entry === undefined) edit(d).delete(name);
         else if (old?.sha !== entry.sha || old.key !== name || old.mode !== entry.mode) {
@@ -228,11 +237,37 @@ export class GitCommitWriter {
     }
   }
 
-  /** Makes the index HEAD's tree again (after in-process commits), for `git add`/`git status`. */
+  /**
+   * Makes the index HEAD's tree again (after in-process commits), for `git add`/`git status`;
+   * the paths not on disk get their skip-worktree bit (else `git status` lists them deleted).
+   */
   async resyncIndex(): Promise<void> {
     if (!this.#indexStale) return;
     await this.#o.run(["read-tree", "HEAD"]);
+    const notOnDisk = this.#o.notOnDisk;
+    const held: string[] = [];
+    for (const [d, entries] of notOnDisk === undefined ? [] : this.#dirs) {
+      for (const line of entries.values()) {
+        const path = d === "" ? line.key : `${d}/${line.key}`;
+        if (line.mode !== "40000" && notOnDisk!(path)) held.push(path);
+      }
+    }
+    if (held.length > 0) {
+      await this.#o.run(["update-index", "-z", "--skip-worktree", "--stdin"], held.join("\0"));
+    }
     this.#indexStale = false;
+  }
+
+  /**
+   * Whether the tip holds exactly `bytes` (a regular file's) at `path`: a change whose commit
+   * a kill lost is handed again only when it is not.
+   */
+  tipHas(path: string, bytes: Uint8Array): boolean {
+    const d = parentOf(path)!;
+    const old = this.#dirs.get(d)?.get(path.slice(d === "" ? 0 : d.length + 1));
+    if (old === undefined || old.mode === "40000") return false;
+    const header = encoder.encode(`blob ${bytes.length}\0`);
+    return createHash("sha1").update(header).update(bytes).digest("hex") === old.sha;
   }
 
   /**

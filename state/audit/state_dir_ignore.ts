@@ -6,7 +6,8 @@
 
 /**
  * What never goes into a state dir's history, whichever role opened it first (one state dir can
- * serve several commands): derived indexes, databases, temp files, process locks, live status,
+ * serve several commands): derived indexes, databases (and the note that the job records are rows
+ * of one, `state/jobs/job_index_schema.ts`), temp files, process locks, live status,
  * per-job work dirs, the skills' Deno cache and the agent-task caches (the requester's sealed
  * repository bundles and their keys, the provider's checkouts). Every open makes sure `.gitignore` has them all.
  *
@@ -25,6 +26,7 @@ export const STATE_DIR_IGNORE: readonly string[] = [
   "town-events.sqlite-*",
   ".tmp-*",
   "*/.tmp-*",
+  "jobs/RECORDS_IN_INDEX.txt",
   "callbacks/",
   "channels/*.lock",
   "node.lock",

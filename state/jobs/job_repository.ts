@@ -1,32 +1,50 @@
 /**
- * The requester's job repository: `<state dir>/jobs/<id>.toml` files (the source of truth,
- * written atomically, mode 0600, the format of `state/jobs/job_record.ts`, readable by
- * `stages/job_store.ts`'s `DirectoryJobStore`) plus a SQLite index `<state dir>/index.sqlite`
- * (`node:sqlite`, WAL) so listing, filtering and loading the in-flight jobs at startup stay fast
- * at 100k+ records. The index holds only what can be rebuilt from the files.
+ * The requester's job repository: each record a row of the SQLite index
+ * `<state dir>/index.sqlite` (`node:sqlite`, WAL), its TOML text (the format of
+ * `state/jobs/job_record.ts`) beside the columns a listing filters on, so listing, filtering and
+ * loading the in-flight jobs at startup stay fast at 100k+ records (tables:
+ * `state/jobs/job_index_schema.ts`).
  *
- * Index consistency: a write first upserts the index row with `pending = 1`, then writes the
- * file, then clears `pending`. After a crash the rows still pending are re-read from their files
- * on open, so the index never disagrees with a file whose write returned. A missing, corrupt or
- * older-schema index is rebuilt from the files. (After an OS crash the WAL tail may be lost:
- * `rebuildIndex()` fixes that; the files themselves are fsynced.)
+ * A write is one transaction at `synchronous = FULL` holding the row and its text: durable when
+ * it returns (the WAL fsynced); a kill leaves the old row or the new one. No file is written.
  *
- * Each change is recorded in the git audit log (`state/audit/audit_log.ts`) when one is given.
+ * Each change is recorded in the git audit log (`state/audit/audit_log.ts`) when one is given,
+ * as `jobs/<id>.toml` from the record's bytes (docs/ARCHITECTURE.md "The requester's job
+ * records as rows"). A write flags its row `unaudited` until that commit lands; on open, the rows still
+ * flagged (a kill lost their commit) are handed to the audit again unless its history already
+ * holds their text.
+ *
+ * An older profile's `jobs/<id>.toml` files are imported into the rows once, on the first open
+ * of this schema, then left and never read again (`jobs/RECORDS_IN_INDEX.txt` says so): from
+ * then on a missing or damaged index is refused ({@linkcode JobIndexLostError}).
  *
  * @module
  */
-import { JobExistsError, JobIdPrefixError, JobNotFoundError } from "./job_repository_errors.ts";
+import {
+  JobExistsError,
+  JobIdPrefixError,
+  JobIndexLostError,
+  JobNotFoundError,
+} from "./job_repository_errors.ts";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { pathExists } from "../path_exists.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
 import type { AuditLog } from "../audit/audit_log.ts";
-import { readCappedTextFile } from "../capped_file.ts";
+import {
+  type CorruptJobFile,
+  createJobIndex,
+  importJobFiles,
+  JOB_INDEX_SCHEMA,
+  type RebuildReport,
+  RECORDS_IN_INDEX_FILE,
+  rowValues,
+  UPSERT_JOB_SQL,
+} from "./job_index_schema.ts";
 import {
   formatJobRecord,
   IN_FLIGHT_JOB_STATUSES,
   JobRecordFormatError,
   type JobStatus,
-  MAX_JOB_RECORD_BYTES,
   parseJobRecord,
   type RequesterJobRecord,
 } from "./job_record.ts";
@@ -37,12 +55,15 @@ export interface JobRepositoryOptions {
   stateDir: string;
   /** Git audit log to record changes in (absent: no audit). */
   audit?: AuditLog;
-  /** fsync each file (default true). False only for bulk loads and benchmarks. */
+  /**
+   * Each write's commit fsynced, `synchronous = FULL` (default true); false (`NORMAL`) only for
+   * bulk loads and benchmarks.
+   */
   durable?: boolean;
   /**
    * A reader beside the writer (`job list`, `job status`, `stats` while the profile's node runs):
-   * it never takes the writer's in-flight temp files for a crash's leftovers, and never marks
-   * the index open or closed (only the writer's crash is a crash). Default false.
+   * it hands no flagged row to an audit and, importing an older profile's files, keeps their
+   * temp files. Default false.
    */
   readOnly?: boolean;
 }
@@ -72,18 +93,6 @@ export interface JobListFilter {
   offset?: number;
 }
 
-/** A job file that could not be read into the index. */
-export interface CorruptJobFile {
-  path: string;
-  error: string;
-}
-
-/** Outcome of {@linkcode JobRepository.rebuildIndex}. */
-export interface RebuildReport {
-  indexed: number;
-  corrupt: CorruptJobFile[];
-}
-
 /** Options of a write: how it appears in the audit log. */
 export interface JobWriteOptions {
   /** Audit action; default "create" / "update". */
@@ -94,15 +103,15 @@ export interface JobWriteOptions {
   paths?: string[];
 }
 
-export { JobExistsError, JobIdPrefixError, JobNotFoundError };
+export { JobExistsError, JobIdPrefixError, JobIndexLostError, JobNotFoundError };
+export type { CorruptJobFile, RebuildReport } from "./job_index_schema.ts";
 
 /** Shortest prefix accepted (the progress lines show 12). */
 export const MIN_JOB_ID_PREFIX = 4;
 
-const SCHEMA_VERSION = "1";
-
 /**
- * Opens the repository: creates `jobs/`, opens (or rebuilds) the index, reconciles after a crash.
+ * Opens the repository: creates `jobs/`, opens the index (importing an older profile's files on
+ * the first open), hands the rows a kill left unaudited to the audit.
  *
  * @example
  * ```ts
@@ -127,12 +136,12 @@ export async function openJobRepository(options: JobRepositoryOptions): Promise<
   return repo;
 }
 
-/** Job records on disk with their SQLite index; see the module doc. */
+/** Job records as rows of the SQLite index; see the module doc. */
 export class JobRepository {
   readonly stateDir: string;
   readonly jobsDir: string;
   readonly indexPath: string;
-  /** Report of the rebuild done by `open`, if one was needed. */
+  /** Report of the import of an older profile's files done by `open`, if one was. */
   lastRebuild: RebuildReport | undefined;
   #audit: AuditLog | undefined;
   #durable: boolean;
@@ -141,6 +150,8 @@ export class JobRepository {
   #statements = new Map<string, StatementSync>();
   #locks = new Map<string, Promise<unknown>>();
   #readOnly: boolean;
+  /** Rows whose audit commit landed (id, the version committed), cleared together. */
+  #landed: [string, number][] = [];
 
   constructor(options: JobRepositoryOptions) {
     this.stateDir = options.stateDir.replace(/\/+$/, "");
@@ -151,33 +162,51 @@ export class JobRepository {
     this.#readOnly = options.readOnly ?? false;
   }
 
-  /** Opens the index (rebuilding it when needed); called by {@linkcode openJobRepository}. */
+  /** Opens the index (importing the files when needed); called by {@linkcode openJobRepository}. */
   async open(): Promise<void> {
     await Deno.mkdir(this.jobsDir, { recursive: true, mode: 0o700 });
-    let needsRebuild = false;
+    const marker = `${this.jobsDir}/${RECORDS_IN_INDEX_FILE}`;
+    const inRows = await pathExists(marker);
+    let schema: string | undefined;
     try {
       this.#db = this.#openDb();
-      const version = this.#meta("schema");
-      if (version !== SCHEMA_VERSION) needsRebuild = true;
-    } catch {
-      // A corrupt or foreign file: the files are the truth, start the index afresh.
+      this.#prepare("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        .run();
+      schema = this.#meta("schema");
+    } catch (err) {
       this.#db?.close();
+      this.#db = undefined;
+      if (inRows) throw new JobIndexLostError(`${this.indexPath} is damaged`, { cause: err });
+      // A corrupt or foreign file of an older profile: its files are the truth until imported.
       await removeIndexFiles(this.indexPath);
       this.#db = this.#openDb();
-      needsRebuild = true;
     }
-    if (needsRebuild) {
-      this.lastRebuild = await this.rebuildIndex();
-    } else if (this.#meta("open") === "1" && !this.#readOnly) {
-      await this.#recoverAfterCrash();
+    if (schema !== JOB_INDEX_SCHEMA) {
+      if (inRows) {
+        this.close();
+        throw new JobIndexLostError(`${this.indexPath} lost the job records it held`);
+      }
+      this.#statements.clear();
+      createJobIndex(this.#db!);
+      this.lastRebuild = await importJobFiles(this.#db!, this.jobsDir, {
+        keepTemps: this.#readOnly,
+      });
     }
-    if (!this.#readOnly) this.#setMeta("open", "1");
+    if (!inRows) {
+      await writeFileAtomic(
+        marker,
+        "The job records are rows of ../index.sqlite since this file was written; the .toml\n" +
+          "files here, if any, were imported then and are not read again (docs/OPERATIONS.md).\n",
+        { mode: 0o600 },
+      );
+    }
+    if (!this.#readOnly) this.#auditFlagged();
   }
 
-  /** Marks a clean shutdown and closes the index (flush the audit log separately). */
+  /** Closes the index (flush the audit log first: a commit landing after is not recorded). */
   close(): void {
     if (!this.#db) return;
-    if (!this.#readOnly) this.#setMeta("open", "0");
+    this.#clearLanded();
     this.#statements.clear();
     this.#db.close();
     this.#db = undefined;
@@ -188,13 +217,11 @@ export class JobRepository {
    * @throws {JobExistsError} when the id exists; {@linkcode JobRecordFormatError} when invalid.
    */
   create(record: RequesterJobRecord, options: JobWriteOptions = {}): Promise<RequesterJobRecord> {
-    return this.#withLock(record.id, async () => {
+    return this.#withLock(record.id, () => {
       const existing = this.#prepare("SELECT 1 FROM jobs WHERE id = ?").get(record.id);
-      if (existing !== undefined || await pathExists(this.#path(record.id))) {
-        throw new JobExistsError(`job ${record.id} exists`);
-      }
-      await this.#write(record, options.action ?? "create", options.fields, options.paths);
-      return record;
+      if (existing !== undefined) throw new JobExistsError(`job ${record.id} exists`);
+      this.#write(record, options.action ?? "create", options.fields, options.paths);
+      return Promise.resolve(record);
     });
   }
 
@@ -214,15 +241,15 @@ export class JobRepository {
       const next = change(structuredClone(current));
       if (next.id !== id) throw new JobRecordFormatError(`update cannot change the id of ${id}`);
       if (next.updatedAtMs === current.updatedAtMs) next.updatedAtMs = Date.now();
-      await this.#write(next, options.action ?? "update", options.fields);
+      this.#write(next, options.action ?? "update", options.fields);
       return next;
     });
   }
 
   /**
-   * Deletes a job's record file and index row, recording the deletion (with `paths`, other
-   * files of the job the caller removed) in the audit trail: git history keeps the record.
-   * A job that does not exist is ignored.
+   * Deletes a job's row (and an older profile's file of it), recording the deletion (with
+   * `paths`, other files of the job the caller removed) in the audit trail: git history keeps
+   * the record. A job that does not exist is ignored.
    */
   remove(
     id: string,
@@ -230,11 +257,7 @@ export class JobRepository {
   ): Promise<void> {
     return this.#withLock(id, async () => {
       if (!/^[0-9a-f]{64}$/.test(id)) return;
-      try {
-        await Deno.remove(this.#path(id));
-      } catch (err) {
-        if (!(err instanceof Deno.errors.NotFound)) throw err;
-      }
+      await Deno.remove(`${this.jobsDir}/${id}.toml`).catch(() => {});
       this.#prepare("DELETE FROM jobs WHERE id = ?").run(id);
       this.#audit?.record({
         action: "prune",
@@ -247,21 +270,26 @@ export class JobRepository {
   }
 
   /**
-   * Reads a job record from its file (undefined when absent).
-   * @throws {JobRecordFormatError} when the file is corrupt.
+   * Reads a job record from its row (undefined when absent).
+   * @throws {JobRecordFormatError} when its text is corrupt.
    */
+  // deno-lint-ignore require-await
   async read(id: string): Promise<RequesterJobRecord | undefined> {
     if (!/^[0-9a-f]{64}$/.test(id)) return undefined;
-    let text: string;
-    try {
-      text = await readBounded(this.#path(id));
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return undefined;
-      throw err;
-    }
-    const record = parseJobRecord(text);
-    if (record.id !== id) throw new JobRecordFormatError(`${id}.toml holds job ${record.id}`);
+    const row = this.#prepare("SELECT text FROM jobs WHERE id = ?").get(id);
+    if (row === undefined) return undefined;
+    const record = parseJobRecord(String(row.text));
+    if (record.id !== id) throw new JobRecordFormatError(`row ${id} holds job ${record.id}`);
     return record;
+  }
+
+  /**
+   * The version of a job's row, a number every write raises (undefined when absent): a change
+   * poll compares it, another process's writes included.
+   */
+  versionOf(id: string): number | undefined {
+    const row = this.#prepare("SELECT version FROM jobs WHERE id = ?").get(id);
+    return row === undefined ? undefined : Number(row.version);
   }
 
   /**
@@ -316,101 +344,92 @@ export class JobRepository {
     return Number(row?.n ?? 0);
   }
 
-  /** Job files found corrupt by the last rebuild or recovery. */
+  /** Job files found corrupt by the import of an older profile's files. */
   corruptFiles(): CorruptJobFile[] {
     return this.#db!.prepare("SELECT path, error FROM corrupt ORDER BY path").all()
       .map((r) => ({ path: String(r.path), error: String(r.error) }));
   }
 
-  /** Rebuilds the index from the job files; corrupt files are reported, not fatal. */
-  async rebuildIndex(): Promise<RebuildReport> {
-    const db = this.#db!;
-    const corrupt: CorruptJobFile[] = [];
-    const rows: RequesterJobRecord[] = [];
-    for await (const entry of Deno.readDir(this.jobsDir)) {
-      if (!entry.isFile) continue;
-      const path = `${this.jobsDir}/${entry.name}`;
-      if (entry.name.startsWith(".tmp-")) {
-        // Left by a crashed atomic write, or being written by the writer beside a reader.
-        if (!this.#readOnly) await Deno.remove(path).catch(() => {});
-        continue;
-      }
-      if (!entry.name.endsWith(".toml")) continue;
-      try {
-        const record = parseJobRecord(await readBounded(path));
-        if (`${record.id}.toml` !== entry.name) {
-          throw new JobRecordFormatError(`file holds job ${record.id}`);
-        }
-        rows.push(record);
-      } catch (err) {
-        if (!(err instanceof JobRecordFormatError)) throw err;
-        corrupt.push({ path, error: err.message });
-      }
-    }
-    db.exec("BEGIN");
-    try {
-      db.exec("DELETE FROM jobs; DELETE FROM corrupt;");
-      const upsert = this.#upsertStatement();
-      for (const r of rows) upsert.run(...rowValues(r, 0));
-      const bad = db.prepare("INSERT OR REPLACE INTO corrupt (path, error) VALUES (?, ?)");
-      for (const c of corrupt) bad.run(c.path, c.error);
-      db.exec("COMMIT");
-    } catch (err) {
-      db.exec("ROLLBACK");
-      throw err;
-    }
-    this.#setMeta("schema", SCHEMA_VERSION);
-    return { indexed: rows.length, corrupt };
-  }
-
-  async #write(
+  #write(
     record: RequesterJobRecord,
     action: string,
     fields?: Record<string, string>,
     paths: string[] = [],
-  ) {
-    const bytes = new TextEncoder().encode(formatJobRecord(record));
-    const upsert = this.#upsertStatement();
-    upsert.run(...rowValues(record, 1));
-    await writeFileAtomic(this.#path(record.id), bytes, {
-      mode: 0o600,
-      skipFileSync: !this.#durable,
-      skipDirSync: !this.#durable,
-    });
-    this.#prepare("UPDATE jobs SET pending = 0 WHERE id = ?").run(record.id);
+  ): void {
+    const text = formatJobRecord(record);
+    const row = this.#prepare(UPSERT_JOB_SQL).get(...rowValues(record, text));
+    this.#toAudit(record, text, Number(row!.version), action, fields, paths);
+  }
+
+  /** Hands a row's text to the audit; its `unaudited` flag is cleared once the commit lands. */
+  #toAudit(
+    record: RequesterJobRecord,
+    text: string,
+    version: number,
+    action: string,
+    fields?: Record<string, string>,
+    paths: string[] = [],
+  ): void {
+    const path = `jobs/${record.id}.toml`;
     this.#audit?.record({
       action,
       resource: "job",
       id: record.id,
-      paths: [`jobs/${record.id}.toml`, ...paths],
+      paths: [path, ...paths],
       fields: { Status: record.status, Kind: String(record.kind), ...fields },
-      // What was just written: the audit commit does not read the file back.
-      contents: { [`jobs/${record.id}.toml`]: bytes },
+      contents: { [path]: new TextEncoder().encode(text) },
+      onCommitted: () => this.#onLanded(record.id, version),
     });
   }
 
-  async #recoverAfterCrash(): Promise<void> {
-    const db = this.#db!;
-    const pending = db.prepare("SELECT id FROM jobs WHERE pending = 1").all().map((r) =>
-      String(r.id)
-    );
-    for (const id of pending) {
+  #onLanded(id: string, version: number): void {
+    if (this.#landed.push([id, version]) === 1) queueMicrotask(() => this.#clearLanded());
+  }
+
+  /** Clears the flags of the rows whose commit landed, in one transaction. */
+  #clearLanded(): void {
+    const landed = this.#landed;
+    this.#landed = [];
+    if (landed.length === 0 || this.#db === undefined) return;
+    const db = this.#db;
+    // No fsync for it: a flag a crash keeps only makes the next open check the row again.
+    db.exec("PRAGMA synchronous = NORMAL; BEGIN");
+    try {
+      const clear = this.#prepare("UPDATE jobs SET unaudited = 0 WHERE id = ? AND version = ?");
+      for (const [id, version] of landed) clear.run(id, version);
+      db.exec("COMMIT");
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw err;
+    } finally {
+      db.exec(`PRAGMA synchronous = ${this.#durable ? "FULL" : "NORMAL"}`);
+    }
+  }
+
+  /**
+   * The rows a kill left `unaudited`: those whose text the audit's history holds are cleared,
+   * the others handed to it again (what `git add -A .` of the files recovered before).
+   */
+  #auditFlagged(): void {
+    const audit = this.#audit;
+    if (audit === undefined) return;
+    const rows = this.#prepare("SELECT text, version FROM jobs WHERE unaudited = 1").all();
+    for (const row of rows) {
+      const text = String(row.text);
+      let record: RequesterJobRecord;
       try {
-        const record = await this.read(id);
-        if (record === undefined) db.prepare("DELETE FROM jobs WHERE id = ?").run(id);
-        else this.#upsertStatement().run(...rowValues(record, 0));
+        record = parseJobRecord(text);
       } catch (err) {
         if (!(err instanceof JobRecordFormatError)) throw err;
-        db.prepare("DELETE FROM jobs WHERE id = ?").run(id);
-        db.prepare("INSERT OR REPLACE INTO corrupt (path, error) VALUES (?, ?)")
-          .run(this.#path(id), err.message);
+        continue;
       }
+      const version = Number(row.version);
+      const bytes = new TextEncoder().encode(text);
+      if (audit.isCommitted(`jobs/${record.id}.toml`, bytes)) {
+        this.#onLanded(record.id, version);
+      } else this.#toAudit(record, text, version, "recover");
     }
-    for await (const entry of Deno.readDir(this.jobsDir)) {
-      if (entry.isFile && entry.name.startsWith(".tmp-")) {
-        await Deno.remove(`${this.jobsDir}/${entry.name}`).catch(() => {});
-      }
-    }
+    this.#clearLanded();
   }
 
   #openDb(): DatabaseSync {
@@ -418,19 +437,10 @@ export class JobRepository {
     const db = new DatabaseSync(this.indexPath);
     try {
       Deno.chmodSync(this.indexPath, 0o600);
-      // NORMAL: survives a killed process; after an OS crash rebuildIndex() repairs the tail.
-      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
-      db.exec(`
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS jobs (
-          id TEXT PRIMARY KEY, kind INTEGER NOT NULL, skill TEXT NOT NULL, status TEXT NOT NULL,
-          provider TEXT, created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,
-          last_seen_created_at INTEGER, pending INTEGER NOT NULL DEFAULT 0);
-        CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at_ms);
-        CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at_ms);
-        CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (pending) WHERE pending = 1;
-        CREATE TABLE IF NOT EXISTS corrupt (path TEXT PRIMARY KEY, error TEXT NOT NULL);
-      `);
+      // FULL: a write that returned survives an OS crash (the records live only here).
+      db.exec(
+        `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${this.#durable ? "FULL" : "NORMAL"};`,
+      );
     } catch (err) {
       db.close();
       throw err;
@@ -444,28 +454,9 @@ export class JobRepository {
     return statement;
   }
 
-  #upsertStatement() {
-    return this.#prepare(
-      `INSERT INTO jobs (id, kind, skill, status, provider, created_at_ms, updated_at_ms,
-        last_seen_created_at, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, skill = excluded.skill,
-        status = excluded.status, provider = excluded.provider,
-        created_at_ms = excluded.created_at_ms, updated_at_ms = excluded.updated_at_ms,
-        last_seen_created_at = excluded.last_seen_created_at, pending = excluded.pending`,
-    );
-  }
-
   #meta(key: string): string | undefined {
     const row = this.#prepare("SELECT value FROM meta WHERE key = ?").get(key);
     return row === undefined ? undefined : String(row.value);
-  }
-
-  #setMeta(key: string, value: string): void {
-    this.#prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, value);
-  }
-
-  #path(id: string): string {
-    return `${this.jobsDir}/${id}.toml`;
   }
 
   async #withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
@@ -481,20 +472,6 @@ export class JobRepository {
   }
 }
 
-function rowValues(r: RequesterJobRecord, pending: number): SQLInputValue[] {
-  return [
-    r.id,
-    r.kind,
-    r.skill,
-    r.status,
-    r.provider ?? null,
-    r.createdAtMs,
-    r.updatedAtMs,
-    r.lastSeenCreatedAt ?? null,
-    pending,
-  ];
-}
-
 function toSummary(row: Record<string, SQLInputValue>): JobSummary {
   const s: JobSummary = {
     id: String(row.id),
@@ -507,13 +484,6 @@ function toSummary(row: Record<string, SQLInputValue>): JobSummary {
   if (row.provider !== null) s.provider = String(row.provider);
   if (row.last_seen_created_at !== null) s.lastSeenCreatedAt = Number(row.last_seen_created_at);
   return s;
-}
-
-function readBounded(path: string): Promise<string> {
-  return readCappedTextFile(path, {
-    maxBytes: MAX_JOB_RECORD_BYTES,
-    tooLarge: (p, max) => new JobRecordFormatError(`${p} is over ${max} bytes`),
-  });
 }
 
 async function removeIndexFiles(path: string): Promise<void> {

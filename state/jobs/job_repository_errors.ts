@@ -24,3 +24,13 @@ export class JobIdPrefixError extends StateError {
     super(message);
   }
 }
+
+/**
+ * The job index is missing or damaged in a state dir whose records are its rows
+ * (`jobs/RECORDS_IN_INDEX.txt` says so): the records are in it only, and it is not rebuilt from
+ * the old files beside it (docs/OPERATIONS.md "State directory": the audit trail's history
+ * keeps each record as of its last commit).
+ */
+export class JobIndexLostError extends StateError {
+  override name = "JobIndexLostError";
+}

@@ -19,7 +19,7 @@ import { spawnCli } from "../../harness/cli_process.ts";
 import { hasProcessWith } from "../support/process_scan.ts";
 import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
 import { tempGitRepo } from "../../harness/temp_git_repo.ts";
-import { parseJobRecord } from "../../state/jobs/job_record.ts";
+import { openJobRepository } from "../../state/jobs/job_repository.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
 /** One payment-log line, as the tests read it. */
@@ -158,7 +158,9 @@ async function assertRefundedOnce(
     providerLines.filter((l) => l.direction === "in" && l.event === "fulfilled").length,
     1,
   );
-  const record = parseJobRecord(await Deno.readTextFile(`${n.aliceState}/jobs/${id}.toml`));
+  const records = await openJobRepository({ stateDir: n.aliceState, readOnly: true });
+  const record = (await records.read(id))!;
+  records.close();
   assertEquals(record.refund?.amount, BigInt(deposit));
   const history = await n.alice("wallet", "history", "--job", id);
   assertEquals(history.code, 0, history.stderr);

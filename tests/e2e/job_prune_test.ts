@@ -23,6 +23,16 @@ async function git(dir: string, ...args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
+/** Whether the job's record is in the state dir's job index. */
+async function recorded(dir: string, id: string): Promise<boolean> {
+  const repo = await openJobRepository({ stateDir: dir, readOnly: true });
+  try {
+    return await repo.read(id) !== undefined;
+  } finally {
+    repo.close();
+  }
+}
+
 Deno.test("job prune: dry run, then --yes; in-flight and recent jobs kept, history and payments intact", async () => {
   const dir = await Deno.makeTempDir({ prefix: "job_prune_" });
   try {
@@ -82,13 +92,13 @@ Deno.test("job prune: dry run, then --yes; in-flight and recent jobs kept, histo
     assertEquals(planned.dryRun, true);
     assertEquals(planned.pruned.sort(), [jobs[0].id, jobs[1].id]);
     assertEquals(planned.kept, { inFlight: 1, recent: 1 });
-    assert(await exists(`${dir}/jobs/${jobs[0].id}.toml`), "a dry run removes nothing");
+    assert(await recorded(dir, jobs[0].id), "a dry run removes nothing");
 
     const done = await runCli(["--state-dir", dir, "job", "prune", "--older-than", "30d", "--yes"]);
     assertEquals(done.code, 0, done.stderr);
     assertStringIncludes(done.stdout, "pruned 2 finished job(s) older than 30d; kept 1 in flight");
-    for (const job of jobs.slice(0, 2)) assert(!await exists(`${dir}/jobs/${job.id}.toml`));
-    for (const job of jobs.slice(2)) assert(await exists(`${dir}/jobs/${job.id}.toml`));
+    for (const job of jobs.slice(0, 2)) assert(!await recorded(dir, job.id));
+    for (const job of jobs.slice(2)) assert(await recorded(dir, job.id));
     assert(!await exists(`${dir}/requester/${jobs[0].id}.json`), "the sidecar went too");
     assert(!await exists(`${dir}/callbacks/${jobs[0].id}.in.payload`));
     for (const path of agentFiles(jobs[1].id)) assert(!await exists(path), path);

@@ -1,10 +1,10 @@
 /**
- * The dashboard's reading of a state dir (job files, a low channel, a provider status file) and
+ * The dashboard's reading of a state dir (job records, a low channel, a provider status file) and
  * its frames: 80x24 at most however many jobs there are, the selection scrolled into view, the
  * warning and the mainnet banner. Also the pure parts of `turnpike providers`.
  */
 import { renderToString } from "ink";
-import { formatJobRecord } from "../../../state/jobs/job_record.ts";
+import { openJobRepository } from "../../../state/jobs/job_repository.ts";
 import { saveChannel } from "../../../state/channels/channel_file.ts";
 import { writeProviderStatus } from "../../../roles/provider/provider_status.ts";
 import { formatProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
@@ -29,12 +29,17 @@ import {
 const STATUSES = ["sent", "payment-required", "processing", "done", "error"] as const;
 
 async function stateWithJobs(dir: string, n: number): Promise<void> {
-  await Deno.mkdir(`${dir}/jobs`, { recursive: true });
+  const repo = await openJobRepository({ stateDir: dir, durable: false });
   for (let i = 1; i <= n; i++) {
-    const r = makeJobRecord(i, { status: STATUSES[i % STATUSES.length] });
-    await Deno.writeTextFile(`${dir}/jobs/${r.id}.toml`, formatJobRecord(r));
+    await repo.create(makeJobRecord(i, { status: STATUSES[i % STATUSES.length] }));
   }
-  await Deno.writeTextFile(`${dir}/jobs/${"f".repeat(64)}.toml`, "not toml [");
+  await repo.create(makeJobRecord(n + 1, { id: "f".repeat(64) }));
+  repo.close();
+  // A corrupt row (by hand: the repository writes none).
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(`${dir}/index.sqlite`);
+  db.prepare("UPDATE jobs SET text = 'not toml [' WHERE id = ?").run("f".repeat(64));
+  db.close();
 }
 
 function frame(p: Partial<DashFrameProps> & Pick<DashFrameProps, "local">): string {
@@ -216,23 +221,25 @@ Deno.test("providers: --kind by number or skill name; csv quotes names", () => {
   assertEquals([agoText(undefined, 10), agoText(1, 91), agoText(0, 7200)], ["never", "1m", "2h"]);
 });
 
-Deno.test("dash: the cache re-reads only the job files a change names", async () => {
+Deno.test("dash: the cache re-reads only the job rows written since its last read", async () => {
   await withTempDir(async (dir) => {
     await stateWithJobs(dir, 3);
     const cache = await LocalViewCache.open(dir);
     const first = makeJobRecord(1);
-    const path = `${dir}/jobs/${first.id}.toml`;
-    await Deno.writeTextFile(path, formatJobRecord({ ...first, status: "done" }));
+    const repo = await openJobRepository({ stateDir: dir, durable: false });
+    await repo.update(first.id, (j) => ({ ...j, status: "done" }));
     const added = makeJobRecord(9, { status: "processing" });
-    await Deno.writeTextFile(`${dir}/jobs/${added.id}.toml`, formatJobRecord(added));
-    assertEquals(await cache.apply([`${dir}/index.sqlite-wal`, `${dir}/.git/index`]), false);
+    await repo.create(added);
+    assertEquals(await cache.apply([`${dir}/.git/index`]), false);
     assertEquals(cache.view().jobs.length, 3, "unnamed changes are not read");
-    assertEquals(await cache.apply([path, `${dir}/jobs/${added.id}.toml`]), true);
+    assertEquals(await cache.apply([`${dir}/index.sqlite-wal`]), true);
     const view = cache.view();
     assertEquals(view.jobs.map((j) => j.record.status).slice(0, 1), ["processing"]);
     assertEquals(view.jobs.find((j) => j.record.id === first.id)?.record.status, "done");
-    await Deno.remove(path);
-    await cache.apply([path]);
+    assertEquals(await cache.apply([`${dir}/index.sqlite-wal`]), false, "nothing new");
+    await repo.remove(first.id);
+    repo.close();
+    await cache.apply([`${dir}/index.sqlite-wal`]);
     assertEquals(cache.view().jobs.some((j) => j.record.id === first.id), false);
   });
 });

@@ -1,6 +1,8 @@
 import { assertEquals, assertRejects } from "../../../harness/assert.ts";
 import { createCorrelator, jobReferences } from "../../../stages/correlator.ts";
 import { DirectoryJobStore, JobRouteError, MemoryJobStore } from "../../../stages/job_store.ts";
+import { openJobRepository } from "../../../state/jobs/job_repository.ts";
+import { makeJobRecord } from "../../../harness/job_record_factory.ts";
 import type { Chunk, SummaryChunk } from "../../../stages/chunks.ts";
 
 const JOB = "a1".repeat(32);
@@ -54,19 +56,24 @@ Deno.test("passUnmatched emits unmatched summaries unchanged; wrong input is a F
   assertEquals(out[1].type === "failed" && out[1].error, "CorrelatorInputError");
 });
 
-Deno.test("the directory store reads jobs/<id>.toml and sees files written later", async () => {
+Deno.test("the directory store reads the requester's rows and sees rows written later", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.mkdir(`${dir}/jobs`);
     const store = new DirectoryJobStore({ stateDir: dir });
-    assertEquals(await store.lookup(JOB), undefined);
-    await Deno.writeTextFile(
-      `${dir}/jobs/${JOB}.toml`,
-      `id = "${JOB}"\nskill = "echo"\nstatus = "open"\n`,
-    );
+    assertEquals(await store.lookup(JOB), undefined); // no index yet
+    const repo = await openJobRepository({ stateDir: dir });
+    assertEquals(await store.lookup(JOB), undefined); // no row yet
+    await repo.create(makeJobRecord(1, { id: JOB, skill: "echo" }));
     assertEquals((await store.lookup(JOB))?.skill, "echo");
-    await Deno.writeTextFile(`${dir}/jobs/${OTHER}.toml`, `skill = "../bin"\n`);
+    await repo.create(makeJobRecord(2, { id: OTHER }));
+    repo.close();
+    // A row whose record names no usable skill (written by hand: the repository refuses it).
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(`${dir}/index.sqlite`);
+    db.prepare("UPDATE jobs SET text = ? WHERE id = ?").run(`skill = "../bin"\n`, OTHER);
+    db.close();
     await assertRejects(() => store.lookup(OTHER), JobRouteError);
+    store.close();
     const out = await run([summary(7000, [OTHER]), summary(6001, [JOB])], { stateDir: dir });
     assertEquals(out.map((c) => c.type === "failed" ? c.error : c.type), [
       "JobRouteError",

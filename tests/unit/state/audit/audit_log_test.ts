@@ -11,6 +11,7 @@ import {
   parseAuditMessage,
 } from "../../../../state/audit/audit_log.ts";
 import { openJobRepository } from "../../../../state/jobs/job_repository.ts";
+import { formatJobRecord } from "../../../../state/jobs/job_record.ts";
 import { killAfterLines } from "../../../support/kill_after_lines.ts";
 
 async function git(dir: string, ...args: string[]): Promise<string> {
@@ -80,8 +81,8 @@ Deno.test("audit log: a stale index.lock from a crash is cleared and leftovers c
   try {
     let audit = await openAuditLog({ dir });
     await audit.close();
-    await Deno.mkdir(`${dir}/jobs`);
-    await Deno.writeTextFile(`${dir}/jobs/x.toml`, "written before the crash\n");
+    await Deno.mkdir(`${dir}/notes`);
+    await Deno.writeTextFile(`${dir}/notes/x.toml`, "written before the crash\n");
     await Deno.writeTextFile(`${dir}/.git/index.lock`, "");
     audit = await openAuditLog({ dir });
     assertEquals((await messages(dir))[0], "turnpike: recover state startup");
@@ -141,6 +142,34 @@ Deno.test("audit log: after SIGKILL every returned write is present and committe
     const tracked = new Set((await git(dir, "ls-files", "jobs")).split("\n"));
     for (const id of written) assert(tracked.has(`jobs/${id}.toml`), `not committed ${id}`);
     assert(written.length >= 96, `only ${written.length} writes seen`);
+    repo.close();
+    await audit.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("audit log: job records killed before any audit commit are rows only, and all in history after the next open", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const writer =
+      new URL("../../../support/job_repository_crash_writer.ts", import.meta.url).pathname;
+    // A window no kill here outlives: not one of these writes reached a commit.
+    const lines = await killAfterLines({ script: writer, args: [dir, "0", "600000"], lines: 40 });
+    const written = lines.filter((l) => /^[0-9a-f]{64}$/.test(l));
+    assert(written.length >= 40, `only ${written.length} writes seen`);
+    const files = [];
+    for await (const e of Deno.readDir(`${dir}/jobs`)) if (e.name.endsWith(".toml")) files.push(e);
+    assertEquals(files, [], "a record is a row, never a file");
+    const audit = await openAuditLog({ dir });
+    const repo = await openJobRepository({ stateDir: dir, audit });
+    await audit.flush();
+    for (const id of written) {
+      const record = await repo.read(id);
+      assert(record !== undefined, `lost ${id}`);
+      assertEquals(await git(dir, "show", `HEAD:jobs/${id}.toml`), formatJobRecord(record));
+    }
+    assertEquals(await git(dir, "status", "--porcelain"), "");
     repo.close();
     await audit.close();
   } finally {
@@ -236,25 +265,25 @@ Deno.test("audit log: a group's commit spawns no git, and its tree is the one gi
     const { git: counting, calls } = await countingGit(tools);
     const audit = await openAuditLog({ dir, windowMs: 10_000, git: counting });
     const atOpen = (await calls()).length;
-    await Deno.mkdir(`${dir}/jobs/deep/er`, { recursive: true });
+    await Deno.mkdir(`${dir}/notes/deep/er`, { recursive: true });
     const write = (path: string, text: string) => Deno.writeTextFile(`${dir}/${path}`, text);
-    await write("jobs/a.toml", "a\n");
-    await write("jobs/deep/er/b.toml", "b\n");
+    await write("notes/a.toml", "a\n");
+    await write("notes/deep/er/b.toml", "b\n");
     await write("top.json", "{}\n");
-    await write("jobs/.tmp-x", "ignored: a temp file\n");
+    await write("notes/.tmp-x", "ignored: a temp file\n");
     audit.record({
       action: "create",
       resource: "job",
       id: "a",
-      paths: ["jobs/a.toml", "jobs/deep/er/b.toml", "top.json", "jobs/.tmp-x"],
+      paths: ["notes/a.toml", "notes/deep/er/b.toml", "top.json", "notes/.tmp-x"],
     });
     await audit.flush();
-    await write("jobs/a.toml", "a, changed\n");
-    await Deno.remove(`${dir}/jobs/deep/er/b.toml`);
-    await write("jobs/c.toml", "c\n");
-    audit.record({ action: "update", resource: "job", id: "a", paths: ["jobs/a.toml"] });
-    audit.record({ action: "prune", resource: "job", id: "b", paths: ["jobs/deep/er/b.toml"] });
-    audit.record({ action: "create", resource: "job", id: "c", paths: ["jobs/c.toml"] });
+    await write("notes/a.toml", "a, changed\n");
+    await Deno.remove(`${dir}/notes/deep/er/b.toml`);
+    await write("notes/c.toml", "c\n");
+    audit.record({ action: "update", resource: "job", id: "a", paths: ["notes/a.toml"] });
+    audit.record({ action: "prune", resource: "job", id: "b", paths: ["notes/deep/er/b.toml"] });
+    audit.record({ action: "create", resource: "job", id: "c", paths: ["notes/c.toml"] });
     await audit.flush();
     assertEquals(audit.commits, 3); // the start-up commit and the two groups
     // No add or commit: only the `read-tree` that puts the index back after each flush.
@@ -280,7 +309,7 @@ Deno.test("audit log: a group's commit spawns no git, and its tree is the one gi
     ]);
     assertEquals(
       (await git(dir, "ls-tree", "-r", "--name-only", "HEAD")).trim().split("\n"),
-      [".gitignore", "jobs/a.toml", "jobs/c.toml", "top.json"],
+      [".gitignore", "notes/a.toml", "notes/c.toml", "top.json"],
     );
     await audit.close();
   } finally {
@@ -309,6 +338,37 @@ Deno.test("audit log: two logs on one state dir interleave commits and lose none
     );
     assertEquals(await git(dir, "status", "--porcelain"), "");
     await git(dir, "fsck", "--strict", "--no-dangling");
+    await one.close();
+    await two.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("audit log: a job record committed by git after another process moved the branch comes from its bytes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const one = await openAuditLog({ dir, windowMs: 10_000 });
+    const repo = await openJobRepository({ stateDir: dir, audit: one });
+    const job = await repo.create(makeJobRecord(1));
+    await one.flush();
+    // A CLI command beside the node commits: the node's next group is committed by `git`.
+    const two = await openAuditLog({ dir, windowMs: 10_000 });
+    await Deno.writeTextFile(`${dir}/note.txt`, "beside\n");
+    two.record({ action: "create", resource: "note", id: "n", paths: ["note.txt"] });
+    await two.flush();
+    const sent = await repo.update(job.id, (j) => ({ ...j, status: "sent" }));
+    const other = await repo.create(makeJobRecord(2));
+    await repo.remove(job.id);
+    await one.flush();
+    assertMatch((await messages(dir))[0], /^turnpike: commit group 3\n/);
+    const tree = (await git(dir, "ls-tree", "-r", "--name-only", "HEAD")).trim().split("\n");
+    assertEquals(tree, [".gitignore", `jobs/${other.id}.toml`, "note.txt"]);
+    assertEquals(await git(dir, "show", `HEAD:jobs/${other.id}.toml`), formatJobRecord(other));
+    assertEquals(await git(dir, "show", `HEAD~1:jobs/${job.id}.toml`), formatJobRecord(job));
+    assert(sent.status === "sent");
+    assertEquals(await git(dir, "status", "--porcelain"), "");
+    repo.close();
     await one.close();
     await two.close();
   } finally {

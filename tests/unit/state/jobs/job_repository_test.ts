@@ -1,8 +1,9 @@
 /**
- * Job repository: records on disk + SQLite index. Many records created concurrently, listed and
- * reopened (the 100k-record rates are in bench/job_repository_scaling_bench_script.ts), index
- * rebuilt from files, corrupt files reported, crash reconciliation,
- * and the files are readable by the correlator's DirectoryJobStore.
+ * Job repository: records as rows of the SQLite index. Many records created concurrently, listed
+ * and reopened (the 100k-record rates are in bench/job_repository_scaling_bench_script.ts), no
+ * record file written, an older profile's files imported once (corrupt ones reported), a lost
+ * index refused, the rows a kill left unaudited handed to the audit again, and the rows readable
+ * by the correlator's DirectoryJobStore.
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "../../../../harness/assert.ts";
 import { makeJobRecord } from "../../../../harness/job_record_factory.ts";
@@ -14,8 +15,26 @@ import {
 } from "../../../../state/jobs/job_repository.ts";
 import { JobRecordFormatError, parseJobRecord } from "../../../../state/jobs/job_record.ts";
 import { DirectoryJobStore } from "../../../../stages/job_store.ts";
+import { formatJobRecord } from "../../../../state/jobs/job_record.ts";
+import { openAuditLog } from "../../../../state/audit/audit_log.ts";
+import { JobIndexLostError } from "../../../../state/jobs/job_repository.ts";
 
-Deno.test("job repository: create, read, update, list; files are mode 0600 and DirectoryJobStore reads them", async () => {
+async function git(dir: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("git", { args: ["-C", dir, ...args], stderr: "piped" })
+    .output();
+  assert(out.success, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
+}
+
+async function tomlFiles(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(`${dir}/jobs`)) {
+    if (e.name.endsWith(".toml")) names.push(e.name);
+  }
+  return names;
+}
+
+Deno.test("job repository: create, read, update, list; a record write makes no file and DirectoryJobStore reads the row", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const repo = await openJobRepository({ stateDir: dir });
@@ -40,7 +59,8 @@ Deno.test("job repository: create, read, update, list; files are mode 0600 and D
     assertEquals(await repo.read(job.id), updated);
     assertEquals(repo.list({ status: "paid" }).map((s) => s.id), [job.id]);
     assertEquals(repo.list({ provider: "cd".repeat(32) }).length, 1);
-    assertEquals((await Deno.stat(`${dir}/jobs/${job.id}.toml`)).mode! & 0o777, 0o600);
+    assertEquals(await tomlFiles(dir), [], "no jobs/<id>.toml: the record is a row");
+    assertEquals((await Deno.stat(`${dir}/index.sqlite`)).mode! & 0o777, 0o600);
     const store = new DirectoryJobStore({ stateDir: dir });
     const seen = await store.lookup(job.id);
     assertEquals([seen?.skill, seen?.status], ["summarize", "paid"]);
@@ -69,53 +89,89 @@ Deno.test("job repository: concurrent updates of one job do not interleave", asy
   }
 });
 
-Deno.test("job repository: corrupt file is reported, not fatal; index rebuilt after deletion", async () => {
+Deno.test("job repository: an older profile's files are imported on the first open, a corrupt one reported, then never read; a lost index is refused", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    let repo = await openJobRepository({ stateDir: dir, durable: false });
-    for (let i = 1; i <= 20; i++) {
-      await repo.create(makeJobRecord(i, { status: i % 2 ? "sent" : "done" }));
-    }
-    repo.close();
+    // An older turnpike's profile: the records as files, an index of schema 1 beside them.
+    await Deno.mkdir(`${dir}/jobs`);
+    const old = Array.from(
+      { length: 20 },
+      (_, i) => makeJobRecord(i + 1, { status: i % 2 ? "sent" : "done" }),
+    );
+    for (const r of old) await Deno.writeTextFile(`${dir}/jobs/${r.id}.toml`, formatJobRecord(r));
     const bad = makeJobRecord(99).id;
     await Deno.writeTextFile(`${dir}/jobs/${bad}.toml`, 'id = "broken\nkind = ');
     await Deno.writeTextFile(`${dir}/jobs/.tmp-${bad}.toml.123`, "half-written");
-    await Deno.remove(`${dir}/index.sqlite`);
-    await Deno.remove(`${dir}/index.sqlite-wal`).catch(() => {});
-    await Deno.remove(`${dir}/index.sqlite-shm`).catch(() => {});
-    repo = await openJobRepository({ stateDir: dir });
+    const { DatabaseSync } = await import("node:sqlite");
+    const v1 = new DatabaseSync(`${dir}/index.sqlite`);
+    v1.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta VALUES ('schema', '1');
+      CREATE TABLE jobs (id TEXT PRIMARY KEY, pending INTEGER NOT NULL DEFAULT 0);`);
+    v1.close();
+    let repo = await openJobRepository({ stateDir: dir });
     assertEquals(repo.lastRebuild?.indexed, 20);
     assertEquals(repo.corruptFiles().map((c) => c.path), [`${dir}/jobs/${bad}.toml`]);
     assertEquals(repo.count("sent"), 10);
     assertEquals(repo.listInFlight().length, 10);
-    await assertRejects(() => repo.read(bad), JobRecordFormatError);
+    for (const r of old) assertEquals(await repo.read(r.id), r);
+    assertEquals(await repo.read(bad), undefined);
+    await repo.update(old[1].id, (j) => ({ ...j, status: "done" }));
     repo.close();
-    // a garbage index file is replaced by a rebuilt one
+    // The files stay as they were and are not read again: the row has the update.
+    await Deno.writeTextFile(`${dir}/jobs/${old[3].id}.toml`, "not read any more");
+    repo = await openJobRepository({ stateDir: dir });
+    assertEquals(repo.lastRebuild, undefined);
+    assertEquals((await repo.read(old[1].id))?.status, "done");
+    assertEquals(await repo.read(old[3].id), old[3]);
+    assertEquals(repo.list({}).length, 20);
+    repo.close();
+    // The rows are the records now: a damaged or missing index is refused, not rebuilt from them.
     await Deno.writeTextFile(`${dir}/index.sqlite`, "not a database at all".repeat(100));
     await Deno.remove(`${dir}/index.sqlite-wal`).catch(() => {});
-    repo = await openJobRepository({ stateDir: dir });
-    assertEquals(repo.count(), 20);
-    repo.close();
+    await assertRejects(() => openJobRepository({ stateDir: dir }), JobIndexLostError);
+    await Deno.remove(`${dir}/index.sqlite`);
+    await assertRejects(() => openJobRepository({ stateDir: dir }), JobIndexLostError);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("job repository: a pending index row after a crash is reconciled with its file", async () => {
+Deno.test("job repository: a row whose audit commit a kill lost is committed on the next open, one already committed is only cleared", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const repo = await openJobRepository({ stateDir: dir, durable: false });
-    const job = await repo.create(makeJobRecord(3));
-    // Simulate a crash after the index upsert and before the file rename: row says "done",
-    // file says "pending-send", and the repository was never closed.
-    const { DatabaseSync } = await import("node:sqlite");
-    const db = new DatabaseSync(`${dir}/index.sqlite`);
-    db.prepare("UPDATE jobs SET status = 'done', pending = 1 WHERE id = ?").run(job.id);
-    db.close();
-    const reopened = await openJobRepository({ stateDir: dir });
-    assertEquals(reopened.list().map((s) => s.status), ["pending-send"]);
-    reopened.close();
+    let audit = await openAuditLog({ dir, windowMs: 10_000 });
+    let repo = await openJobRepository({ stateDir: dir, audit });
+    const [a, b] = [makeJobRecord(1), makeJobRecord(2)];
+    await repo.create(a);
+    await repo.update(a.id, (j) => ({ ...j, status: "sent", updatedAtMs: 2 }));
+    await audit.close();
     repo.close();
+    // b written as by a process killed before its audit commit: the row, no commit.
+    repo = await openJobRepository({ stateDir: dir });
+    await repo.create(b);
+    repo.close();
+    const unaudited = async () => {
+      const { DatabaseSync } = await import("node:sqlite");
+      const db = new DatabaseSync(`${dir}/index.sqlite`);
+      const ids = db.prepare("SELECT id FROM jobs WHERE unaudited = 1 ORDER BY id").all()
+        .map((r) => String(r.id));
+      db.close();
+      return ids;
+    };
+    assertEquals(await unaudited(), [b.id]);
+    audit = await openAuditLog({ dir, windowMs: 10_000 });
+    repo = await openJobRepository({ stateDir: dir, audit });
+    await audit.flush();
+    await new Promise((r) => setTimeout(r, 0));
+    assertEquals(await unaudited(), []);
+    assertEquals(await git(dir, "show", `HEAD:jobs/${b.id}.toml`), formatJobRecord(b));
+    assertEquals(
+      (await git(dir, "log", "-1", "--format=%s")).trim(),
+      `turnpike: recover job ${b.id}`,
+    );
+    assertEquals(await git(dir, "status", "--porcelain"), "");
+    repo.close();
+    await audit.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
