@@ -84,7 +84,7 @@ export interface CheckoutCache {
  * const dir = await Deno.makeTempDir();
  * const cache = openCheckoutCache({ dir: `${dir}/cache` });
  * const key = { bundle: new Uint8Array([1]), base: "ab".repeat(20) };
- * await Deno.mkdir(`${dir}/job/pristine`, { recursive: true });
+ * await Deno.mkdir(`${dir}/job/pristine/.git`, { recursive: true });
  * await Deno.writeTextFile(`${dir}/job/pristine/a.txt`, "a");
  * await cache.keep(key, `${dir}/job`, 1);
  * await Deno.mkdir(`${dir}/next`);
