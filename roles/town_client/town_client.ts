@@ -293,6 +293,9 @@ export class TownClient {
     // recorded then (its retry is answered `duplicate`, nothing paid, docs/PROTOCOL.md), unless
     // that retry's `duplicate` recorded it first.
     const write = amount === undefined;
+    // A write in doubt is sent again by one process of the profile at a time, and not at all once
+    // another recorded its outcome (state/payments/doubt_claims.ts).
+    await using _claim = write ? await this.#inDoubt.hold(event.id) : undefined;
     const paidLate = (paid: bigint) => () => {
       if (write && this.#inDoubt.take(event.id) === undefined) return;
       this.spent += paid;
