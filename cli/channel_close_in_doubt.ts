@@ -7,6 +7,7 @@
  * @module
  */
 import { loadSettings } from "../config/settings.ts";
+import { doubtClaims } from "../state/payments/doubt_claims.ts";
 import { categoryOf, openPaymentLog } from "../state/payments/payment_log.ts";
 import { PAYMENT_LOG_DIR, PAYMENT_LOG_NAME } from "../state/payments/payment_log_files.ts";
 import { pathExists } from "../state/path_exists.ts";
@@ -49,6 +50,7 @@ export async function resolveWritesInDoubtAtClose(
       payments,
       townAddress: fee.ilp_address,
       stored: storedOnRelay(relayUrl),
+      claims: doubtClaims(stateDir),
     });
     if (done.paid + done.notPaid === 0) return;
     infoLine(

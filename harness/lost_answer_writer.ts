@@ -7,7 +7,10 @@
  * writes in doubt are kept in that log, as a requester's are (roles/requester/town_links.ts).
  * It prints `{"start","ready"}` (what its claims had paid when it began, and once its SPSP
  * handshakes were paid), then reads one command a line on stdin: `{"event", "patienceMs"?}`
- * writes that signed event, printing `{"ok":true,"duplicate"}` or `{"error":"<name>"}`.
+ * writes that signed event, printing `{"ok":true,"duplicate"}` or `{"error":"<name>"}`. With
+ * `loadFirst` it reads the payment log's writes in doubt first, prints `{"loaded":true}` and waits
+ * for a line on stdin before it reads the channel and connects: a process of the profile that
+ * started while another one pays over the channel, and pays after it.
  *
  * @module
  */
@@ -18,6 +21,7 @@ import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { townWriteEntry } from "../state/payments/town_write_entry.ts";
 import { TownClient } from "../roles/town_client/town_client.ts";
 import { loggedInDoubtWrites } from "../roles/town_client/logged_in_doubt_writes.ts";
+import { doubtClaims } from "../state/payments/doubt_claims.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { type ClaimTownContact, connectClaimClient } from "./channel_town.ts";
@@ -30,6 +34,18 @@ export interface LostAnswerWriterArgs extends ClaimTownContact {
   channelId: `0x${string}`;
   /** Alice's key (signs claims), hex. */
   secretKey: `0x${string}`;
+  /** Load the writes in doubt, then wait for {@linkcode LoadedLostAnswerWriter.connect}. */
+  loadFirst?: boolean;
+  /** Without the profile's claims on its doubts (the code before them). Default with. */
+  noClaims?: boolean;
+}
+
+/** A writer process that has read the log's writes in doubt and waits to connect. */
+export interface LoadedLostAnswerWriter {
+  /** Lets it read the channel and connect; resolves once it is ready to write. */
+  connect(): Promise<LostAnswerWriter>;
+  /** SIGKILL (a writer never connected: a test that failed before). */
+  kill9(): Promise<void>;
 }
 
 /** A write the process was told to make. */
@@ -60,6 +76,19 @@ export interface LostAnswerWriter {
 export async function startLostAnswerWriter(
   args: LostAnswerWriterArgs,
 ): Promise<LostAnswerWriter> {
+  return await (await loadLostAnswerWriter({ ...args, loadFirst: false })).connect();
+}
+
+/**
+ * Spawns the writer with `loadFirst`: resolves once it has read the payment log's writes in doubt
+ * (or at once without `loadFirst`); it connects when told.
+ *
+ * It pays a town over a channel on anvil, so it has no example here:
+ * tests/e2e/channel_lost_answer_restart_test.ts runs two of one profile.
+ */
+export async function loadLostAnswerWriter(
+  args: LostAnswerWriterArgs,
+): Promise<LoadedLostAnswerWriter> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", SCRIPT, JSON.stringify(args)],
     stdin: "piped",
@@ -84,39 +113,69 @@ export async function startLostAnswerWriter(
     await lines.cancel().catch(() => {});
     await stdin.close().catch(() => {});
   };
-  let first: { start: string; ready: string };
-  try {
-    first = JSON.parse(await readLine());
-  } catch (err) {
-    child.kill("SIGKILL");
-    await child.status;
-    await release();
-    throw err;
-  }
-  return {
+  const firstLine = async <T>(): Promise<T> => {
+    try {
+      return JSON.parse(await readLine());
+    } catch (err) {
+      child.kill("SIGKILL");
+      await child.status;
+      await release();
+      throw err;
+    }
+  };
+  if (args.loadFirst) await firstLine<{ loaded: true }>();
+  const connect = async (): Promise<LostAnswerWriter> => {
+    if (args.loadFirst) await stdin.write(new TextEncoder().encode("connect\n"));
+    const first = await firstLine<{ start: string; ready: string }>();
+    return writerOf(first);
+  };
+  const writerOf = (first: { start: string; ready: string }): LostAnswerWriter => ({
     paid: { start: BigInt(first.start), ready: BigInt(first.ready) },
     async write(write) {
       await stdin.write(new TextEncoder().encode(JSON.stringify(write) + "\n"));
       return JSON.parse(await readLine());
     },
-    async kill9() {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await child.status;
-      await release();
-    },
+    kill9,
     async stop() {
       await stdin.close().catch(() => {});
       await child.status;
       await release();
     },
+  });
+  const kill9 = async () => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await child.status;
+    await release();
   };
+  return { connect, kill9 };
 }
 
 async function runWriter(args: LostAnswerWriterArgs): Promise<void> {
+  const payments = await openPaymentLog({ stateDir: args.stateDir });
+  const town = { townAddress: args.townAddress, asset: "USD", scale: 6 };
+  const claims = args.noClaims ? undefined : doubtClaims(args.stateDir);
+  const inDoubt = loggedInDoubtWrites({ payments, ...town, claims });
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  const readLine = async (): Promise<string | undefined> => {
+    while (!buffer.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) return undefined;
+      buffer += value;
+    }
+    const i = buffer.indexOf("\n");
+    const line = buffer.slice(0, i);
+    buffer = buffer.slice(i + 1);
+    return line;
+  };
+  if (args.loadFirst) {
+    console.log(JSON.stringify({ loaded: true }));
+    if (await readLine() === undefined) return;
+  }
   const record = await readChannel(channelFilePath(args.stateDir, args.channelId));
   const payer = await connectClaimClient({
     ...args,
@@ -124,8 +183,6 @@ async function runWriter(args: LostAnswerWriterArgs): Promise<void> {
     record,
     reconnect: true,
   });
-  const payments = await openPaymentLog({ stateDir: args.stateDir });
-  const town = { townAddress: args.townAddress, asset: "USD", scale: 6 };
   let patienceMs: number | undefined;
   const writer = new TownClient({
     relayUrl: "ws://town.test",
@@ -151,28 +208,22 @@ async function runWriter(args: LostAnswerWriterArgs): Promise<void> {
           peer: town.townAddress,
         }),
       ),
-    inDoubt: loggedInDoubtWrites({ payments, ...town }),
+    inDoubt,
   });
   await writer.grant();
   console.log(JSON.stringify({
     start: String(record.sent),
     ready: String(payer.signer.transferred),
   }));
-  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
-  let buffer = "";
-  for await (const chunk of lines) {
-    buffer += chunk;
-    for (let i = buffer.indexOf("\n"); i >= 0; i = buffer.indexOf("\n")) {
-      const write = JSON.parse(buffer.slice(0, i)) as LostAnswerWrite;
-      buffer = buffer.slice(i + 1);
-      patienceMs = write.patienceMs;
-      const before = writer.duplicates;
-      const answer = await writer.write(write.event).then(
-        () => ({ ok: true, duplicate: writer.duplicates > before }),
-        (err: Error) => ({ error: err.name }),
-      );
-      console.log(JSON.stringify(answer));
-    }
+  for (let line = await readLine(); line !== undefined; line = await readLine()) {
+    const write = JSON.parse(line) as LostAnswerWrite;
+    patienceMs = write.patienceMs;
+    const before = writer.duplicates;
+    const answer = await writer.write(write.event).then(
+      () => ({ ok: true, duplicate: writer.duplicates > before }),
+      (err: Error) => ({ error: err.name }),
+    );
+    console.log(JSON.stringify(answer));
   }
   await payments.flush();
   await payer.close();

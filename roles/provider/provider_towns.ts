@@ -16,6 +16,7 @@ import { townWriteEntry } from "../../state/payments/town_write_entry.ts";
 import { TownClient, type TownUplink } from "../town_client/town_client.ts";
 import { TownClients } from "../town_client/town_clients.ts";
 import { loggedInDoubtWrites } from "../town_client/logged_in_doubt_writes.ts";
+import { doubtClaims } from "../../state/payments/doubt_claims.ts";
 import type { ProviderNodeOptions, ProviderTown } from "./provider_options.ts";
 import type { BackgroundWork } from "./background_work.ts";
 
@@ -23,7 +24,13 @@ import type { BackgroundWork } from "./background_work.ts";
 export interface ProviderTownsOptions extends
   Pick<
     ProviderNodeOptions,
-    "relayUrl" | "townPubkey" | "townAddress" | "pricePerByte" | "moreTowns" | "plainRelays"
+    | "stateDir"
+    | "relayUrl"
+    | "townPubkey"
+    | "townAddress"
+    | "pricePerByte"
+    | "moreTowns"
+    | "plainRelays"
   > {
   signer: NodeSigner;
   /** This provider's ILP address (IL-DCP); the home town's address is its parent by default. */
@@ -68,6 +75,7 @@ export async function openProviderTowns(o: ProviderTownsOptions): Promise<TownCl
       peer: townAddress,
     }));
   // The writes whose answer was lost, lasting in the log (a restart records them at their retry).
+  const claims = doubtClaims(o.stateDir);
   const inDoubtFor = (townAddress: string) =>
     loggedInDoubtWrites({
       payments: o.payments,
@@ -75,6 +83,7 @@ export async function openProviderTowns(o: ProviderTownsOptions): Promise<TownCl
       asset: o.assetCode,
       scale: o.assetScale,
       warn: o.log,
+      claims,
     });
   await openUplinks(o);
   const homeBtp = o.home;

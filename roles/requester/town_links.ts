@@ -19,6 +19,7 @@ import type { PaymentLog } from "../../state/payments/payment_log.ts";
 import { townWriteEntry } from "../../state/payments/town_write_entry.ts";
 import { TownClients } from "../town_client/town_clients.ts";
 import { loggedInDoubtWrites } from "../town_client/logged_in_doubt_writes.ts";
+import { doubtClaims } from "../../state/payments/doubt_claims.ts";
 import { mayHaveArrived } from "../../transport/btp_unanswered.ts";
 
 export type { TownEndpoint };
@@ -297,6 +298,7 @@ export function townLinksOptionsOf(
           asset: asset || "unknown",
           scale,
           warn: settings.warn,
+          claims: doubtClaims(settings.stateDir),
         }),
       channel: settings.channel === undefined
         ? undefined

@@ -35,6 +35,11 @@ export interface InDoubtWritesOptions {
   persist?: (write: InDoubtWrite) => Promise<void>;
   /** Told when the oldest is forgotten past the limit. */
   warn?: (message: string) => void;
+  /**
+   * Claims a write in doubt for its retry across the processes of the profile and says whether
+   * it is still in doubt on the log (state/payments/doubt_claims.ts). Default: none, one process.
+   */
+  claim?: (eventId: string) => Promise<{ open: boolean } & AsyncDisposable>;
 }
 
 /**
@@ -57,12 +62,14 @@ export class InDoubtWrites {
   readonly #limit: number;
   readonly #persist: InDoubtWritesOptions["persist"];
   readonly #warn: InDoubtWritesOptions["warn"];
+  readonly #claim: InDoubtWritesOptions["claim"];
 
   /** Remembers at most `limit` writes, starting with `initial`. */
   constructor(options: InDoubtWritesOptions = {}) {
     this.#limit = options.limit ?? IN_DOUBT_WRITES_KEPT;
     this.#persist = options.persist;
     this.#warn = options.warn;
+    this.#claim = options.claim;
     for (const [id, amount] of options.initial ?? []) this.#remember(id, amount);
   }
 
@@ -79,6 +86,19 @@ export class InDoubtWrites {
     const known = this.#amounts.get(write.event.id) === write.amount;
     this.#remember(write.event.id, write.amount);
     if (!known) await this.#persist?.(write);
+  }
+
+  /**
+   * Before the write of `eventId` is sent again: when it is in doubt here and claims are kept,
+   * waits for its claim (another process of the profile may be sending it again) and forgets it
+   * when the log says it is settled already; the claim is held until the returned handle is
+   * disposed, once the retry's outcome is recorded. Undefined when there is nothing to hold.
+   */
+  async hold(eventId: string): Promise<AsyncDisposable | undefined> {
+    if (this.#claim === undefined || !this.#amounts.has(eventId)) return undefined;
+    const claim = await this.#claim(eventId);
+    if (!claim.open) this.#amounts.delete(eventId);
+    return claim;
   }
 
   /** The amount of the write of `eventId` in doubt, forgotten from now on; undefined if none. */

@@ -14,6 +14,7 @@
 import type { PaymentEntry } from "../../state/payments/payment_log.ts";
 import { queryRelay } from "../../transport/relay_query.ts";
 import { writesInDoubtAt } from "./logged_in_doubt_writes.ts";
+import type { DoubtClaims } from "../../state/payments/doubt_claims.ts";
 
 /** Options for {@linkcode resolveInDoubtWrites}. */
 export interface ResolveInDoubtWritesOptions {
@@ -28,6 +29,12 @@ export interface ResolveInDoubtWritesOptions {
   stored: (eventIds: string[]) => Promise<ReadonlySet<string>>;
   /** Clock. Default `new Date()`. */
   now?: () => Date;
+  /**
+   * The profile's claims on its payments in doubt: each is claimed before its outcome is written
+   * and left alone when another process of the profile recorded one meanwhile
+   * (state/payments/doubt_claims.ts). Default: none, this process alone.
+   */
+  claims?: DoubtClaims;
 }
 
 /** What {@linkcode resolveInDoubtWrites} wrote. */
@@ -76,6 +83,8 @@ export async function resolveInDoubtWrites(
   const stored = await options.stored(open.map((intent) => intent.invoiceId));
   const ts = () => (options.now?.() ?? new Date()).toISOString();
   for (const intent of open) {
+    await using claim = await options.claims?.claim(intent.invoiceId, intent.peer);
+    if (claim?.open === false) continue; // settled by another process of the profile meanwhile
     if (stored.has(intent.invoiceId)) {
       done.paid++;
       done.paidAmount += BigInt(intent.amount);

@@ -14,6 +14,7 @@
  */
 import { categoryOf, type PaymentEntry } from "../../state/payments/payment_log.ts";
 import { townWriteEntry } from "../../state/payments/town_write_entry.ts";
+import type { DoubtClaims } from "../../state/payments/doubt_claims.ts";
 import { InDoubtWrites } from "./in_doubt_writes.ts";
 
 /** Options for {@linkcode loggedInDoubtWrites}. */
@@ -33,6 +34,12 @@ export interface LoggedInDoubtWritesOptions {
   limit?: number;
   /** Told when one is forgotten past the limit. */
   warn?: (message: string) => void;
+  /**
+   * The profile's claims on its payments in doubt (`doubtClaims(stateDir)`): with them, a write
+   * in doubt is sent again by one process of the profile at a time and its outcome recorded once
+   * (state/payments/doubt_claims.ts). Without, this process alone is assumed.
+   */
+  claims?: DoubtClaims;
 }
 
 /**
@@ -56,13 +63,14 @@ export interface LoggedInDoubtWritesOptions {
  * ```
  */
 export function loggedInDoubtWrites(options: LoggedInDoubtWritesOptions): InDoubtWrites {
-  const { payments, townAddress } = options;
+  const { payments, townAddress, claims } = options;
   return new InDoubtWrites({
     limit: options.limit,
     initial: writesInDoubtAt(payments, townAddress).map((intent) =>
       [intent.invoiceId, BigInt(intent.amount)] as const
     ),
     warn: options.warn,
+    claim: claims && ((eventId) => claims.claim(eventId, townAddress)),
     persist: async ({ event, amount, jobId }) => {
       await payments.append({
         ...townWriteEntry({

@@ -293,6 +293,12 @@ export class TownClient {
     // recorded then (its retry is answered `duplicate`, nothing paid, docs/PROTOCOL.md), unless
     // that retry's `duplicate` recorded it first.
     const write = amount === undefined;
+    // A write in doubt is sent again by one process of the profile at a time, and not at all once
+    // another recorded its outcome (state/payments/doubt_claims.ts): held from here, or from its
+    // intent when this attempt's answer is the one lost, until this call's outcome is recorded.
+    await using claims = new AsyncDisposableStack();
+    let held = write ? await this.#inDoubt.hold(event.id) : undefined;
+    if (held) claims.use(held);
     const paidLate = (paid: bigint) => () => {
       if (write && this.#inDoubt.take(event.id) === undefined) return;
       this.spent += paid;
@@ -308,7 +314,9 @@ export class TownClient {
     const sender: PrepareSender = {
       sendPrepare: (prepare) =>
         this.#sendByUplinks(prepare, onLateFulfill, async () => {
-          if (write) await this.#inDoubt.note({ event, amount: BigInt(prepare.amount), jobId });
+          if (!write) return;
+          await this.#inDoubt.note({ event, amount: BigInt(prepare.amount), jobId });
+          if (held === undefined) claims.use(held = await this.#inDoubt.hold(event.id));
         }),
     };
     for (let handshake = 0;; handshake++) {

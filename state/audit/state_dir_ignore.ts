@@ -29,6 +29,7 @@ export const STATE_DIR_IGNORE: readonly string[] = [
   "jobs/RECORDS_IN_INDEX.txt",
   "callbacks/",
   "channels/*.lock",
+  "payment_doubts/",
   "node.lock",
   "node.sock",
   "node.start.lock",

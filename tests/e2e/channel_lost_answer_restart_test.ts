@@ -21,6 +21,7 @@ import {
 import { openPairChannel, savePairChannel } from "../../harness/pair_channel.ts";
 import { startTcpCutProxy } from "../../harness/tcp_cut_proxy.ts";
 import {
+  loadLostAnswerWriter,
   type LostAnswerWriterArgs,
   startLostAnswerWriter,
 } from "../../harness/lost_answer_writer.ts";
@@ -203,5 +204,37 @@ Deno.test("channel lost answer, payer killed: a write never sent again is in the
       stored: storedOnRelay(k.contact.relayUrl!),
     });
     assertEquals([again.paid, again.notPaid], [0, 0]);
+  });
+});
+
+Deno.test("channel lost answer, payer killed, two processes of the profile holding the write in doubt: the first to send it again records it paid, the other finds it settled on the log and records nothing, so the log says what the close paid", async () => {
+  await afterPayerKilled(async (k) => {
+    // Both read the log's intent at their start; the later one pays over the channel after the
+    // first stopped (one signer per channel), as a `job submit` beside a `node up` would.
+    const later = await loadLostAnswerWriter({ ...k.writerArgs, loadFirst: true });
+    try {
+      const first = await startLostAnswerWriter(k.writerArgs);
+      k.handshakes += first.paid.ready - first.paid.start;
+      try {
+        assertEquals(await first.write({ event: k.lost }), { ok: true, duplicate: true });
+      } finally {
+        await first.stop();
+      }
+      const second = await later.connect();
+      k.handshakes += second.paid.ready - second.paid.start;
+      try {
+        assertEquals(await second.write({ event: k.lost }), { ok: true, duplicate: true });
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await later.kill9();
+    }
+    const entries = (await openPaymentLog({ stateDir: k.aliceDir })).entries();
+    const fulfilled = entries.filter((e) => e.direction === "out" && e.event === "fulfilled");
+    const outcomes = fulfilled.filter((e) => e.invoiceId === k.lost.id);
+    assertEquals(outcomes.length, 1, "the lost write recorded once");
+    const logged = fulfilled.reduce((sum, e) => sum + BigInt(e.amount), 0n);
+    assertEquals(await closeChannel(k), logged, "closed at the log's fulfilled lines");
   });
 });
