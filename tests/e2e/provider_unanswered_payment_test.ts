@@ -15,23 +15,13 @@
  * `TP_KILL_AT`) and SIGKILLs itself at that point; it starts again once the requester's job ended.
  */
 import { assert, assertEquals } from "../../harness/assert.ts";
-import { generateSecretKey } from "nostr-tools";
-import { bytesToHex } from "@noble/hashes/utils.js";
 import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
+import { crashDriverEnv, writeShellEcho } from "../support/crash_driver_kit.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { openProviderJobStore } from "../../state/jobs/provider_job_store.ts";
 
 const DRIVER = new URL("../support/provider_crash_driver.ts", import.meta.url).pathname;
-const ECHO = new URL("../../skills/echo", import.meta.url).pathname;
-
-/** The echo skill's metadata with a shell script (the sandbox shows a skill its own folder only). */
-async function writeShellEcho(dir: string): Promise<string> {
-  await Deno.mkdir(`${dir}/echo`, { recursive: true });
-  await Deno.copyFile(`${ECHO}/SKILL.md`, `${dir}/echo/SKILL.md`);
-  await Deno.writeTextFile(`${dir}/echo/run`, "#!/bin/sh\ncat\n", { mode: 0o755 });
-  return dir;
-}
 
 /** A provider process; resolves once it is serving. */
 async function startProvider(env: Record<string, string>) {
@@ -69,15 +59,11 @@ for (const killAt of ["line-before-record", "record-before-line"]) {
     await Deno.mkdir(townState);
     const net = await startRequesterNetwork({ provider: false, town: { stateDir: townState } });
     const providerState = `${root}/provider`;
-    const env = {
-      TP_STATE_DIR: providerState,
-      TP_SECRET_KEY: bytesToHex(generateSecretKey()),
-      TP_RELAY_URL: net.relayUrl,
-      TP_BTP_URL: net.btpUrl.replace("btp+ws://", "btp+ws://provider:p@"),
-      TP_TOWN_PUBKEY: net.town.pubkey,
-      TP_TOWN_ADDRESS: net.town.ilpAddress,
-      TP_SKILLS_DIR: await writeShellEcho(`${root}/skills`),
-    };
+    const env = crashDriverEnv(net, {
+      stateDir: providerState,
+      auth: "provider:p",
+      skillsDir: await writeShellEcho(`${root}/skills`),
+    });
     let provider: Awaited<ReturnType<typeof startProvider>> | undefined;
     try {
       const first = await startProvider({ ...env, TP_KILL_AT: killAt });

@@ -12,32 +12,12 @@
  * sleeps 1.5 s, so the result is stored a second later than the feedback at least.
  */
 import { assert, assertEquals } from "../../harness/assert.ts";
-import { generateSecretKey } from "nostr-tools";
-import { bytesToHex } from "@noble/hashes/utils.js";
-import { startRequesterNetwork, writeRecordingSkill } from "../../harness/requester_network.ts";
+import { startRequesterNetwork } from "../../harness/requester_network.ts";
+import { requesterCrashDriver, writeShellEcho } from "../support/crash_driver_kit.ts";
 import { openJobRepository } from "../../state/jobs/job_repository.ts";
 import { openPaymentLog, type PaymentEntry } from "../../state/payments/payment_log.ts";
 
-const DRIVER = new URL("../support/requester_crash_driver.ts", import.meta.url).pathname;
 const ANSWER = "answered after a while";
-const ECHO = new URL("../../skills/echo", import.meta.url).pathname;
-
-/**
- * The echo skill's metadata with a script that answers after 1.5 s (its result a second newer
- * than its invoice), in shell: the sandbox shows the skill its own folder only.
- */
-async function writeSlowEcho(dir: string): Promise<string> {
-  await Deno.mkdir(`${dir}/echo`, { recursive: true });
-  await Deno.copyFile(`${ECHO}/SKILL.md`, `${dir}/echo/SKILL.md`);
-  await Deno.writeTextFile(
-    `${dir}/echo/run`,
-    `#!/bin/sh\ncat >/dev/null\nsleep 1.5\nprintf '${ANSWER}'\n`,
-    {
-      mode: 0o755,
-    },
-  );
-  return dir;
-}
 
 /** The payment log's lines of a file, parsed (a partial last line skipped). */
 async function logLines(path: string): Promise<PaymentEntry[]> {
@@ -56,7 +36,11 @@ Deno.test("requester: SIGKILLed between its PREPARE and the FULFILL's log line; 
   let killed: Deno.ChildProcess | undefined;
   let paidJob: string | undefined;
   const net = await startRequesterNetwork({
-    providerSkillsDir: await writeSlowEcho(root),
+    // Answers after 1.5 s: its result a second newer than its invoice.
+    providerSkillsDir: await writeShellEcho(
+      root,
+      `cat >/dev/null\nsleep 1.5\nprintf '${ANSWER}'\n`,
+    ),
     providerOptions: {
       // Called before the FULFILL is returned: the requester stops before it can read it.
       log: (line) => {
@@ -67,28 +51,9 @@ Deno.test("requester: SIGKILLed between its PREPARE and the FULFILL's log line; 
     },
   });
   try {
-    const stateDir = `${net.root}/killed-requester`;
-    await Deno.mkdir(stateDir, { recursive: true });
-    const skillsDir = await writeRecordingSkill(stateDir);
-    const key = bytesToHex(generateSecretKey());
-    const driver = () =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", DRIVER],
-        env: {
-          TP_STATE_DIR: stateDir,
-          TP_SECRET_KEY: key,
-          TP_RELAY_URL: net.relayUrl,
-          TP_BTP_URL: net.btpUrl.replace("btp+ws://", "btp+ws://killed:r@"),
-          TP_TOWN_PUBKEY: net.town.pubkey,
-          TP_TOWN_ADDRESS: net.town.ilpAddress,
-          TP_SKILLS_DIR: skillsDir,
-          TP_JOBS: "1",
-          TP_TIMEOUT_MS: "60000",
-          NO_COLOR: "1",
-        },
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+    const killable = await requesterCrashDriver(net);
+    const { stateDir } = killable;
+    const driver = () => killable.command().spawn();
 
     const logPath = `${stateDir}/payment_log.jsonl`;
     const first = killed = driver();

@@ -10,27 +10,11 @@
  * SIGKILLs its own process once the `fulfilled` line is on disk, before the record write.
  */
 import { assert, assertEquals } from "../../harness/assert.ts";
-import { generateSecretKey } from "nostr-tools";
-import { bytesToHex } from "@noble/hashes/utils.js";
-import {
-  callbackLogPath,
-  startRequesterNetwork,
-  writeRecordingSkill,
-} from "../../harness/requester_network.ts";
+import { callbackLogPath, startRequesterNetwork } from "../../harness/requester_network.ts";
+import { requesterCrashDriver, writeShellEcho } from "../support/crash_driver_kit.ts";
 import { openJobRepository } from "../../state/jobs/job_repository.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
-
-const DRIVER = new URL("../support/requester_crash_driver.ts", import.meta.url).pathname;
-const ECHO = new URL("../../skills/echo", import.meta.url).pathname;
-
-/** The echo skill's metadata with a shell script (the sandbox shows a skill its own folder only). */
-async function writeShellEcho(dir: string): Promise<string> {
-  await Deno.mkdir(`${dir}/echo`, { recursive: true });
-  await Deno.copyFile(`${ECHO}/SKILL.md`, `${dir}/echo/SKILL.md`);
-  await Deno.writeTextFile(`${dir}/echo/run`, "#!/bin/sh\ncat\n", { mode: 0o755 });
-  return dir;
-}
 
 Deno.test("requester: SIGKILLed between a payment's fulfilled line and the job record's write; started again, the record says paid as the log does, nothing is paid again, the job ends done and the provider was paid once", async () => {
   const root = await Deno.makeTempDir({ prefix: "turnpike-logged-payment-" });
@@ -41,30 +25,11 @@ Deno.test("requester: SIGKILLed between a payment's fulfilled line and the job r
     providerSkillsDir: await writeShellEcho(`${root}/skills`),
   });
   try {
-    const stateDir = `${net.root}/killed-requester`;
-    await Deno.mkdir(stateDir, { recursive: true });
-    const skillsDir = await writeRecordingSkill(stateDir);
-    const key = bytesToHex(generateSecretKey());
+    const killable = await requesterCrashDriver(net);
+    const { stateDir } = killable;
     const driver = (kill: boolean) =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", DRIVER],
-        env: {
-          TP_STATE_DIR: stateDir,
-          TP_SECRET_KEY: key,
-          TP_RELAY_URL: net.relayUrl,
-          TP_BTP_URL: net.btpUrl.replace("btp+ws://", "btp+ws://killed:r@"),
-          TP_TOWN_PUBKEY: net.town.pubkey,
-          TP_TOWN_ADDRESS: net.town.ilpAddress,
-          TP_SKILLS_DIR: skillsDir,
-          TP_JOBS: "1",
-          TP_TIMEOUT_MS: "60000",
-          TP_PROGRESS: "1",
-          ...(kill ? { TP_KILL_AFTER_FULFILLED: "1" } : {}),
-          NO_COLOR: "1",
-        },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      killable.command({ TP_PROGRESS: "1", ...(kill ? { TP_KILL_AFTER_FULFILLED: "1" } : {}) })
+        .output();
 
     const first = await driver(true);
     assertEquals(first.signal, "SIGKILL", new TextDecoder().decode(first.stderr));

@@ -12,15 +12,13 @@
  */
 import { generateSecretKey } from "nostr-tools";
 import { assert, assertEquals } from "../../harness/assert.ts";
-import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
-import type { CliTown } from "../../harness/cli_town.ts";
-import { type ClaimClient, unfulfillablePayment } from "../../harness/channel_town.ts";
-import { openPairChannel } from "../../harness/pair_channel.ts";
-import { connectAlice, prepareSharedChannelTown } from "../support/shared_channel_town.ts";
-import { freshDatabase } from "../../harness/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
-import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
-import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
+import {
+  loseClaimedPayment,
+  LOST_PAYMENT,
+  payWrites,
+  startSharedChannelTown,
+} from "../support/shared_channel_town.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { pathExists } from "../../state/path_exists.ts";
 import {
   requestCooperativeSettle,
@@ -28,110 +26,57 @@ import {
 } from "../../roles/channels/channel_cosign_request.ts";
 import { ChannelCosignError } from "../../protocol/payment_channel_cosign.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
-import { closeCooperatively } from "../../roles/channels/channel_cosign_chain.ts";
 import { localNodeSigner } from "../../identity/local_node_signer.ts";
 
-const MINTED = 100_000_000n;
-const DEPOSIT = 50_000_000n;
-/** Far more than one write: the packet refused after its claim was taken. */
-const LOST_PAYMENT = 20_000n;
-
 Deno.test("shared learned channel: the process that never took a claim on a channel co-signs its settle from the shared books", async () => {
-  await using pair = await startChannelPair();
-  await using pg = await startPostgresServer();
-  const storeUrl = await freshDatabase(pg.url);
-  const channel = await openPairChannel(pair, { deposit: DEPOSIT });
-  const { channelId } = channel;
-  const dir = await Deno.makeTempDir({ prefix: "shared_learned_cosign_" });
-  const towns: CliTown[] = [];
-  const clients: ClaimClient[] = [];
+  await using run = await startSharedChannelTown({ prefix: "shared_learned_cosign_", learn: true });
+  const { pair, channelId, town, towns, aliceDir, record } = run;
+  // Every claim goes to A; the connection to B only asks for co-signatures.
+  const onA = await run.connect(towns[0]);
+  const onB = await run.connect(towns[1], onA);
+  const paid = await payWrites([onA], 4, "learned cosign note");
+  // Claimed on A, then refused there: the cover stays alice's, a close does not pay it.
+  await loseClaimedPayment(onA, towns[0]);
+  const book = await run.readBook();
+  assertEquals([book?.claimed, book?.forwarded], [paid + LOST_PAYMENT, paid]);
+  // Only A learned the channel (its file); B holds nothing on it.
+  assertEquals(await pathExists(channelFilePath(town.stateDirs[0], channelId)), true);
+  assertEquals(await pathExists(channelFilePath(town.stateDirs[1], channelId)), false);
+
+  // Another account of the town asking B to settle alice's channel: refused, nothing learned
+  // for it (its request is not signed by the channel's payer), so alice's requests still pass.
+  const mallory = new BtpClient({ url: towns[1].btpUrl, authToken: "mallory-token" });
+  await mallory.connect();
   try {
-    const town = await prepareSharedChannelTown({
-      pair,
-      channelId,
-      storeUrl,
-      dir,
-      processes: 2,
-      learn: true,
-    });
-    for (const i of [0, 1]) towns.push(await town.start(i));
-    const aliceDir = `${dir}/alice`;
-    await saveChannel(channel.aliceRecord, { stateDir: aliceDir, action: "open" });
-    const record = await readChannel(channelFilePath(aliceDir, channelId));
-    // Every claim goes to A; the connection to B only asks for co-signatures.
-    const onA = await connectAlice(towns[0], { pair, stateDir: aliceDir, record });
-    clients.push(onA);
-    const onB = await connectAlice(towns[1], {
-      pair,
-      stateDir: aliceDir,
-      record,
-      shareClaimsOf: onA,
-    });
-    clients.push(onB);
-    let paid = 0n;
-    for (let i = 0; i < 4; i++) {
-      const { reply, amount } = await onA.write(onA.sign(`learned cosign note ${i}`));
-      assertEquals(reply.type, "fulfill", JSON.stringify(reply));
-      paid += amount;
-    }
-    // Claimed on A, then refused there: the cover stays alice's, a close does not pay it.
-    const lost = await onA.client.sendPrepare(
-      unfulfillablePayment(`${towns[0].field("ilpAddress")}.nobody`, LOST_PAYMENT),
-    );
-    assertEquals(lost.type === "reject" && lost.code, "F02");
-    const books = await openPostgresClaimBooks({ url: storeUrl });
-    const book = await books.read(channelId).finally(() => books.close());
-    assertEquals([book?.claimed, book?.forwarded], [paid + LOST_PAYMENT, paid]);
-    // Only A learned the channel (its file); B holds nothing on it.
-    assertEquals(await pathExists(channelFilePath(town.stateDirs[0], channelId)), true);
-    assertEquals(await pathExists(channelFilePath(town.stateDirs[1], channelId)), false);
-
-    // Another account of the town asking B to settle alice's channel: refused, nothing learned
-    // for it (its request is not signed by the channel's payer), so alice's requests still pass.
-    const mallory = new BtpClient({ url: towns[1].btpUrl, authToken: "mallory-token" });
-    await mallory.connect();
-    try {
-      const refused = await requestCooperativeSettle({
-        peer: mallory,
-        record: { ...onA.sent.record(), sent: paid },
-        signer: localNodeSigner(generateSecretKey()),
-        onChain: await pair.alice.getChannel(channelId),
-      }).then(() => undefined, (err) => err);
-      assert(refused instanceof ChannelCosignError, String(refused));
-      assertEquals(refused.reason, "bad-signature");
-    } finally {
-      await mallory.close();
-    }
-    assertEquals(await pathExists(channelFilePath(town.stateDirs[1], channelId)), false);
-
-    // Asked of B: the last claim is the books' newest, and what was delivered.
-    const held = await requestLastClaim({ peer: onB.client, record });
-    assertEquals([held.nonce, held.transferredAmount, held.delivered], [
-      book?.nonce,
-      book?.claimed,
-      paid,
-    ]);
-    // As `turnpike channel close` does, of B: co-signed at what the town delivered, settled.
-    const closed = await closeCooperatively({
-      peer: onB.client,
-      chain: pair.alice,
-      record: onA.sent.record(),
-      signer: localNodeSigner(pair.aliceKey),
-      stateDir: aliceDir,
-    });
-    assertEquals(closed.agreement.transferredAmount, paid);
-    assertEquals(closed.unclaimed, LOST_PAYMENT);
-    assertEquals((await pair.alice.getChannel(channelId)).state, "none");
-    // Chain = books: bob got what was delivered, alice the rest.
-    assertEquals(await pair.bob.tokenBalance(), MINTED + paid);
-    assertEquals(await pair.alice.tokenBalance(), MINTED - paid);
-    assertEquals((await readChannel(channelFilePath(aliceDir, channelId))).sent, paid);
-    // A takes nothing more on it: the books are closing.
-    const late = await onA.write(onA.sign("after the co-signature"));
-    assertEquals(late.reply.type, "reject", JSON.stringify(late.reply));
+    const refused = await requestCooperativeSettle({
+      peer: mallory,
+      record: { ...onA.sent.record(), sent: paid },
+      signer: localNodeSigner(generateSecretKey()),
+      onChain: await pair.alice.getChannel(channelId),
+    }).then(() => undefined, (err) => err);
+    assert(refused instanceof ChannelCosignError, String(refused));
+    assertEquals(refused.reason, "bad-signature");
   } finally {
-    for (const c of clients) await c.close().catch(() => {});
-    for (const t of towns) await t.stop().catch(() => {});
-    await Deno.remove(dir, { recursive: true });
+    await mallory.close();
   }
+  assertEquals(await pathExists(channelFilePath(town.stateDirs[1], channelId)), false);
+
+  // Asked of B: the last claim is the books' newest, and what was delivered.
+  const held = await requestLastClaim({ peer: onB.client, record });
+  assertEquals([held.nonce, held.transferredAmount, held.delivered], [
+    book?.nonce,
+    book?.claimed,
+    paid,
+  ]);
+  // As `turnpike channel close` does, of B: co-signed at what the town delivered, settled.
+  const closed = await run.closeCooperatively(onB.client, onA.sent.record());
+  assertEquals(closed.agreement.transferredAmount, paid);
+  assertEquals(closed.unclaimed, LOST_PAYMENT);
+  assertEquals((await pair.alice.getChannel(channelId)).state, "none");
+  // Chain = books: bob got what was delivered, alice the rest.
+  await run.assertChainPaid(paid);
+  assertEquals((await readChannel(channelFilePath(aliceDir, channelId))).sent, paid);
+  // A takes nothing more on it: the books are closing.
+  const late = await onA.write(onA.sign("after the co-signature"));
+  assertEquals(late.reply.type, "reject", JSON.stringify(late.reply));
 });

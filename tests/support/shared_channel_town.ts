@@ -4,17 +4,43 @@
  * profile made once (its wallet, `[store]`, alice as a peer paying over the channel, the
  * channel recovered from the chain; or, with `learn`, the town learning it from alice's first
  * claim as a town on `[channels] chains` does), copied into a state dir per process; and alice's
- * claim clients, one per process, signing one sequence of claims.
+ * claim clients, one per process, signing one sequence of claims. {@linkcode startSharedChannelTown}
+ * sets up the whole run the shared channel tests share: anvil, a PostgreSQL server, alice's
+ * channel, the town's processes and alice's record, all ended when it is disposed.
  *
  * @module
  */
 import { assertEquals } from "../../harness/assert.ts";
-import { BOB_MNEMONIC, type ChannelPair } from "../../harness/anvil_channel_pair.ts";
+import {
+  closeCooperatively,
+  type CooperativeClose,
+} from "../../roles/channels/channel_cosign_chain.ts";
+import type { CosignTransport } from "../../roles/channels/channel_cosign_request.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
+import {
+  BOB_MNEMONIC,
+  type ChannelPair,
+  startChannelPair,
+} from "../../harness/anvil_channel_pair.ts";
 import { chainToml } from "../../harness/chain_toml.ts";
 import { type CliWallet, createCliWallet } from "../../harness/cli_wallet.ts";
 import { type CliTown, startCliTown } from "../../harness/cli_town.ts";
-import { type ClaimClient, connectClaimClient } from "../../harness/channel_town.ts";
-import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+import {
+  type ClaimClient,
+  connectClaimClient,
+  unfulfillablePayment,
+} from "../../harness/channel_town.ts";
+import { openPairChannel, type PairChannel } from "../../harness/pair_channel.ts";
+import { freshDatabase } from "../../harness/postgres_database.ts";
+import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
+import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
+import type { ClaimBook } from "../../state/channels/channel_book.ts";
+import {
+  channelFilePath,
+  type ChannelRecord,
+  readChannel,
+  saveChannel,
+} from "../../state/channels/channel_file.ts";
 
 /** Options for {@linkcode prepareSharedChannelTown}. */
 export interface SharedChannelTownOptions {
@@ -150,4 +176,180 @@ export function connectAlice(town: CliTown, options: ConnectAliceOptions): Promi
     record: options.record,
     shareClaimsOf: options.shareClaimsOf,
   });
+}
+
+/** Tokens {@linkcode startChannelPair} mints alice and bob each. */
+export const MINTED = 100_000_000n;
+
+/** Options for {@linkcode startSharedChannelTown}. */
+export interface SharedChannelRunOptions {
+  /** The temp dir's prefix. */
+  prefix: string;
+  /** Alice's deposit in her channel with the town. Default 50 M2M. */
+  deposit?: bigint;
+  /** State dirs to make, one per process. Default 2. */
+  processes?: number;
+  /** Processes started at once, `0` to `up - 1`. Default 2. */
+  up?: number;
+  /** As {@linkcode SharedChannelTownOptions.learn}. */
+  learn?: boolean;
+}
+
+/** A shared channel town's run; disposing closes alice's clients, stops it, removes it all. */
+export interface SharedChannelRun extends AsyncDisposable {
+  pair: ChannelPair;
+  /** The town's database. */
+  storeUrl: string;
+  /** Alice's channel with the town (bob). */
+  channel: PairChannel;
+  channelId: `0x${string}`;
+  /** The temp dir: the town's state dirs and alice's. */
+  dir: string;
+  /** The town's profile. */
+  town: SharedChannelTown;
+  /** The processes started, in order. */
+  towns: CliTown[];
+  /** Alice's state dir: her channel file, her claims. */
+  aliceDir: string;
+  /** Alice's record of the channel as opened. */
+  record: ChannelRecord;
+  /** `town up` in state dir `i`, kept in `towns`. */
+  start(i: number): Promise<CliTown>;
+  /** Alice's claim client on `town`, closed at the end; `shareClaimsOf` as in `connectAlice`. */
+  connect(town: CliTown, shareClaimsOf?: ClaimClient): Promise<ClaimClient>;
+  /** The channel's shared book as the database holds it now. */
+  readBook(): Promise<ClaimBook | undefined>;
+  /** Alice closes cooperatively from `record`, asking `peer`, as `turnpike channel close` does. */
+  closeCooperatively(peer: CosignTransport, record: ChannelRecord): Promise<CooperativeClose>;
+  /** Chain = books: bob holds {@linkcode MINTED} and `delivered`, alice the rest. */
+  assertChainPaid(delivered: bigint): Promise<void>;
+}
+
+/**
+ * Starts anvil with alice's channel to the town, a PostgreSQL server with a fresh database, the
+ * town's profile in `processes` state dirs and its first `up` processes; alice's channel file
+ * saved in her own state dir.
+ *
+ * It starts anvil, PostgreSQL and town processes, so it has no example that runs here:
+ * tests/e2e/town_shared_cosign_test.ts runs on it.
+ */
+export async function startSharedChannelTown(
+  options: SharedChannelRunOptions,
+): Promise<SharedChannelRun> {
+  const pair = await startChannelPair();
+  const towns: CliTown[] = [];
+  const clients: ClaimClient[] = [];
+  const ends: (() => Promise<void>)[] = [async () => await pair[Symbol.asyncDispose]()];
+  // Every step runs; the first failure (the temp dir not removed) is thrown after the last.
+  const end = async () => {
+    for (const c of clients) await c.close().catch(() => {});
+    for (const t of towns) await t.stop().catch(() => {});
+    const failed: unknown[] = [];
+    for (const e of ends.splice(0).reverse()) await e().catch((err) => failed.push(err));
+    if (failed.length > 0) throw failed[0];
+  };
+  try {
+    const pg = await startPostgresServer();
+    ends.push(() => pg[Symbol.asyncDispose]());
+    const storeUrl = await freshDatabase(pg.url);
+    const channel = await openPairChannel(pair, { deposit: options.deposit ?? 50_000_000n });
+    const { channelId } = channel;
+    const dir = await Deno.makeTempDir({ prefix: options.prefix });
+    ends.push(() => Deno.remove(dir, { recursive: true }));
+    const town = await prepareSharedChannelTown({
+      pair,
+      channelId,
+      storeUrl,
+      dir,
+      processes: options.processes ?? 2,
+      learn: options.learn,
+    });
+    const start = async (i: number) => {
+      const started = await town.start(i);
+      towns.push(started);
+      return started;
+    };
+    for (let i = 0; i < (options.up ?? 2); i++) await start(i);
+    const aliceDir = `${dir}/alice`;
+    await saveChannel(channel.aliceRecord, { stateDir: aliceDir, action: "open" });
+    const record = await readChannel(channelFilePath(aliceDir, channelId));
+    return {
+      pair,
+      storeUrl,
+      channel,
+      channelId,
+      dir,
+      town,
+      towns,
+      aliceDir,
+      record,
+      start,
+      async connect(process, shareClaimsOf) {
+        const client = await connectAlice(process, {
+          pair,
+          stateDir: aliceDir,
+          record,
+          shareClaimsOf,
+        });
+        clients.push(client);
+        return client;
+      },
+      async readBook() {
+        const books = await openPostgresClaimBooks({ url: storeUrl });
+        return await books.read(channelId).finally(() => books.close());
+      },
+      closeCooperatively: (peer, record) =>
+        closeCooperatively({
+          peer,
+          chain: pair.alice,
+          record,
+          signer: localNodeSigner(pair.aliceKey),
+          stateDir: aliceDir,
+        }),
+      async assertChainPaid(delivered) {
+        assertEquals(await pair.bob.tokenBalance(), MINTED + delivered, "chain = books");
+        assertEquals(await pair.alice.tokenBalance(), MINTED - delivered);
+      },
+      [Symbol.asyncDispose]: end,
+    };
+  } catch (err) {
+    await end().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Pays `count` writes, `${note} ${i}`, over `clients` in turn, each FULFILLed; returns their sum.
+ *
+ * It needs a town, so it has no example that runs here: tests/e2e/town_shared_cosign_test.ts.
+ */
+export async function payWrites(
+  clients: readonly ClaimClient[],
+  count: number,
+  note: string,
+): Promise<bigint> {
+  let paid = 0n;
+  for (let i = 0; i < count; i++) {
+    const client = clients[i % clients.length];
+    const { reply, amount } = await client.write(client.sign(`${note} ${i}`));
+    assertEquals(reply.type, "fulfill", JSON.stringify(reply));
+    paid += amount;
+  }
+  return paid;
+}
+
+/** Far more than one write: the packet {@linkcode loseClaimedPayment} sends. */
+export const LOST_PAYMENT = 20_000n;
+
+/**
+ * Sends {@linkcode LOST_PAYMENT} to an account `town` has no route to: refused (F02) after its
+ * claim was taken, so its cover stays the payer's and a close does not pay it.
+ *
+ * It needs a town, so it has no example that runs here: tests/e2e/town_shared_cosign_test.ts.
+ */
+export async function loseClaimedPayment(client: ClaimClient, town: CliTown): Promise<void> {
+  const lost = await client.client.sendPrepare(
+    unfulfillablePayment(`${town.field("ilpAddress")}.nobody`, LOST_PAYMENT),
+  );
+  assertEquals(lost.type === "reject" && lost.code, "F02");
 }
