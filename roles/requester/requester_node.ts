@@ -188,7 +188,13 @@ export class Requester {
     // callbacks/ (the exactly-once marker files) is in STATE_DIR_IGNORE (state/audit/state_dir_ignore.ts).
     const { auditWindowMs: windowMs = 1000, durable = true } = this.#o;
     this.#audit = await openAuditLog({ dir: this.stateDir, windowMs });
-    this.repo = await openJobRepository({ stateDir: this.stateDir, audit: this.#audit, durable });
+    // A lost index is rebuilt from the audit's HEAD, with a warning (state/jobs/job_index_recovery.ts).
+    this.repo = await openJobRepository({
+      stateDir: this.stateDir,
+      audit: this.#audit,
+      durable,
+      warn: this.#o.warn,
+    });
     this.payments = await openPaymentLog({ stateDir: this.stateDir, audit: this.#audit });
     const { alertWebhook: webhook, warn: log } = this.#o;
     const alerts = this.#alerts = createNodeAlerts({ webhook, node: this.pubkey, log });

@@ -44,6 +44,7 @@ import { pathExists } from "../path_exists.ts";
 import { removeStaleLocks } from "./stale_git_locks.ts";
 import { STATE_DIR_IGNORE } from "./state_dir_ignore.ts";
 import { hideRowHeld, isRowHeld, ROW_HELD_EXCLUDES, stageRowHeld } from "./row_held_paths.ts";
+import { type HeadFiles, readHeadFiles } from "./audit_head_files.ts";
 
 /** One change to record. */
 export interface AuditChange {
@@ -182,6 +183,16 @@ export class AuditLog {
   /** Number of commits this instance made. */
   get commits(): number {
     return this.#commits;
+  }
+
+  /** The group commit window in ms: how far HEAD may lag the writes it records, plus a commit. */
+  get windowMs(): number {
+    return this.#windowMs;
+  }
+
+  /** HEAD's files under `folder` (`state/audit/audit_head_files.ts`); undefined: no commit. */
+  headFiles(folder: string): Promise<HeadFiles | undefined> {
+    return readHeadFiles({ dir: this.dir, folder, git: this.#git });
   }
 
   /** Changes recorded and not yet committed. */

@@ -12,6 +12,7 @@ import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { readCappedTextFile } from "../capped_file.ts";
 import {
   JobRecordFormatError,
+  type JobStatus,
   MAX_JOB_RECORD_BYTES,
   parseJobRecord,
   type RequesterJobRecord,
@@ -109,6 +110,45 @@ export function rowValues(r: RequesterJobRecord, text: string): SQLInputValue[] 
     r.lastSeenCreatedAt ?? null,
     text,
   ];
+}
+
+/** What the index knows about a job (enough to list, filter and resume it). */
+export interface JobSummary {
+  id: string;
+  kind: number;
+  skill: string;
+  status: JobStatus;
+  provider?: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+  lastSeenCreatedAt?: number;
+}
+
+/**
+ * A row of the `jobs` table as a {@linkcode JobSummary}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const row = { id: "ab".repeat(32), kind: 5100, skill: "echo", status: "sent", provider: null,
+ *   created_at_ms: 1, updated_at_ms: 2, last_seen_created_at: null };
+ * assert.equal(toSummary(row).updatedAtMs, 2);
+ * assert.equal("provider" in toSummary(row), false);
+ * ```
+ */
+export function toSummary(row: Record<string, SQLInputValue>): JobSummary {
+  const s: JobSummary = {
+    id: String(row.id),
+    kind: Number(row.kind),
+    skill: String(row.skill),
+    status: String(row.status) as JobStatus,
+    createdAtMs: Number(row.created_at_ms),
+    updatedAtMs: Number(row.updated_at_ms),
+  };
+  if (row.provider !== null) s.provider = String(row.provider);
+  if (row.last_seen_created_at !== null) s.lastSeenCreatedAt = Number(row.last_seen_created_at);
+  return s;
 }
 
 /**

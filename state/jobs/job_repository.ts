@@ -16,7 +16,8 @@
  *
  * An older profile's `jobs/<id>.toml` files are imported into the rows once, on the first open
  * of this schema, then left and never read again (`jobs/RECORDS_IN_INDEX.txt` says so): from
- * then on a missing or damaged index is refused ({@linkcode JobIndexLostError}).
+ * then a missing or damaged index is rebuilt from the audit trail's HEAD by a writer opened with
+ * it, else refused ({@linkcode JobIndexLostError}): `state/jobs/job_index_recovery.ts`.
  *
  * @module
  */
@@ -35,9 +36,11 @@ import {
   createJobIndex,
   importJobFiles,
   JOB_INDEX_SCHEMA,
+  type JobSummary,
   type RebuildReport,
   RECORDS_IN_INDEX_FILE,
   rowValues,
+  toSummary,
   UPSERT_JOB_SQL,
 } from "./job_index_schema.ts";
 import {
@@ -48,6 +51,7 @@ import {
   parseJobRecord,
   type RequesterJobRecord,
 } from "./job_record.ts";
+import { recoverJobIndex } from "./job_index_recovery.ts";
 
 /** Options for {@linkcode openJobRepository}. */
 export interface JobRepositoryOptions {
@@ -66,18 +70,8 @@ export interface JobRepositoryOptions {
    * temp files. Default false.
    */
   readOnly?: boolean;
-}
-
-/** What the index knows about a job (enough to list, filter and resume it). */
-export interface JobSummary {
-  id: string;
-  kind: number;
-  skill: string;
-  status: JobStatus;
-  provider?: string;
-  createdAtMs: number;
-  updatedAtMs: number;
-  lastSeenCreatedAt?: number;
+  /** Where the warning of a lost index's rebuild goes (default stderr). */
+  warn?: (line: string) => void;
 }
 
 /** Filter of {@linkcode JobRepository.list}. */
@@ -104,7 +98,7 @@ export interface JobWriteOptions {
 }
 
 export { JobExistsError, JobIdPrefixError, JobIndexLostError, JobNotFoundError };
-export type { CorruptJobFile, RebuildReport } from "./job_index_schema.ts";
+export type { CorruptJobFile, JobSummary, RebuildReport } from "./job_index_schema.ts";
 
 /** Shortest prefix accepted (the progress lines show 12). */
 export const MIN_JOB_ID_PREFIX = 4;
@@ -141,7 +135,7 @@ export class JobRepository {
   readonly stateDir: string;
   readonly jobsDir: string;
   readonly indexPath: string;
-  /** Report of the import of an older profile's files done by `open`, if one was. */
+  /** What `open` put in a fresh index (an older profile's files, or the audit's HEAD), if it did. */
   lastRebuild: RebuildReport | undefined;
   #audit: AuditLog | undefined;
   #durable: boolean;
@@ -150,6 +144,7 @@ export class JobRepository {
   #statements = new Map<string, StatementSync>();
   #locks = new Map<string, Promise<unknown>>();
   #readOnly: boolean;
+  #warn: (line: string) => void;
   /** Rows whose audit commit landed (id, the version committed), cleared together. */
   #landed: [string, number][] = [];
 
@@ -160,32 +155,49 @@ export class JobRepository {
     this.#audit = options.audit;
     this.#durable = options.durable ?? true;
     this.#readOnly = options.readOnly ?? false;
+    this.#warn = options.warn ?? ((line) => console.error(line));
   }
 
-  /** Opens the index (importing the files when needed); called by {@linkcode openJobRepository}. */
+  /**
+   * Opens the index: imports an older profile's files on the first open; rebuilds a converted
+   * profile's lost index from the audit trail (`state/jobs/job_index_recovery.ts`).
+   */
   async open(): Promise<void> {
     await Deno.mkdir(this.jobsDir, { recursive: true, mode: 0o700 });
     const marker = `${this.jobsDir}/${RECORDS_IN_INDEX_FILE}`;
     const inRows = await pathExists(marker);
+    const missing = inRows && !(await pathExists(this.indexPath));
     let schema: string | undefined;
-    try {
-      this.#db = this.#openDb();
-      this.#prepare("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        .run();
-      schema = this.#meta("schema");
-    } catch (err) {
-      this.#db?.close();
-      this.#db = undefined;
-      if (inRows) throw new JobIndexLostError(`${this.indexPath} is damaged`, { cause: err });
-      // A corrupt or foreign file of an older profile: its files are the truth until imported.
-      await removeIndexFiles(this.indexPath);
-      this.#db = this.#openDb();
-    }
-    if (schema !== JOB_INDEX_SCHEMA) {
-      if (inRows) {
+    let cause: unknown;
+    // A converted profile's missing index is not created here: it is rebuilt below, or refused.
+    if (!missing) {
+      try {
+        this.#db = this.#openDb();
+        this.#prepare("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+          .run();
+        schema = this.#meta("schema");
+      } catch (err) {
         this.close();
-        throw new JobIndexLostError(`${this.indexPath} lost the job records it held`);
+        cause = err;
+        // A corrupt or foreign file of an older profile: its files are the truth until imported.
+        if (!inRows) {
+          await removeIndexFiles(this.indexPath);
+          this.#db = this.#openDb();
+        }
       }
+    }
+    if (inRows && schema !== JOB_INDEX_SCHEMA) {
+      this.close();
+      const recovered = await recoverJobIndex({
+        indexPath: this.indexPath,
+        loss: missing ? "missing" : cause === undefined ? "empty" : "damaged",
+        cause,
+        audit: this.#readOnly ? undefined : this.#audit,
+        open: () => this.#openDb(),
+        warn: this.#warn,
+      });
+      [this.#db, this.lastRebuild] = [recovered.db, recovered.report];
+    } else if (schema !== JOB_INDEX_SCHEMA) {
       this.#statements.clear();
       createJobIndex(this.#db!);
       this.lastRebuild = await importJobFiles(this.#db!, this.jobsDir, {
@@ -470,20 +482,6 @@ export class JobRepository {
       if (this.#locks.get(id) === tail) this.#locks.delete(id);
     }
   }
-}
-
-function toSummary(row: Record<string, SQLInputValue>): JobSummary {
-  const s: JobSummary = {
-    id: String(row.id),
-    kind: Number(row.kind),
-    skill: String(row.skill),
-    status: String(row.status) as JobStatus,
-    createdAtMs: Number(row.created_at_ms),
-    updatedAtMs: Number(row.updated_at_ms),
-  };
-  if (row.provider !== null) s.provider = String(row.provider);
-  if (row.last_seen_created_at !== null) s.lastSeenCreatedAt = Number(row.last_seen_created_at);
-  return s;
 }
 
 async function removeIndexFiles(path: string): Promise<void> {

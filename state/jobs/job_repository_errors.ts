@@ -27,9 +27,9 @@ export class JobIdPrefixError extends StateError {
 
 /**
  * The job index is missing or damaged in a state dir whose records are its rows
- * (`jobs/RECORDS_IN_INDEX.txt` says so): the records are in it only, and it is not rebuilt from
- * the old files beside it (docs/OPERATIONS.md "State directory": the audit trail's history
- * keeps each record as of its last commit).
+ * (`jobs/RECORDS_IN_INDEX.txt` says so), and it cannot be rebuilt here: opened by a reader, or
+ * without an audit trail, or one with no commit (`state/jobs/job_index_recovery.ts`; its message
+ * says what to do). Never rebuilt from the old files beside it.
  */
 export class JobIndexLostError extends StateError {
   override name = "JobIndexLostError";
