@@ -25,6 +25,7 @@ import { doubtClaims } from "../state/payments/doubt_claims.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { type ClaimTownContact, connectClaimClient } from "./channel_town.ts";
+import { lineReader } from "./line_reader.ts";
 
 const SCRIPT = new URL(import.meta.url).pathname;
 
@@ -95,18 +96,11 @@ export async function loadLostAnswerWriter(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const lines = lineReader(child.stdout);
   const stdin = child.stdin.getWriter();
-  let buffer = "";
   const readLine = async (): Promise<string> => {
-    while (!buffer.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error("the writer process exited");
-      buffer += value;
-    }
-    const i = buffer.indexOf("\n");
-    const line = buffer.slice(0, i);
-    buffer = buffer.slice(i + 1);
+    const line = await lines.read();
+    if (line === undefined) throw new Error("the writer process exited");
     return line;
   };
   const release = async () => {
@@ -159,19 +153,8 @@ async function runWriter(args: LostAnswerWriterArgs): Promise<void> {
   const town = { townAddress: args.townAddress, asset: "USD", scale: 6 };
   const claims = args.noClaims ? undefined : doubtClaims(args.stateDir);
   const inDoubt = loggedInDoubtWrites({ payments, ...town, claims });
-  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  const readLine = async (): Promise<string | undefined> => {
-    while (!buffer.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) return undefined;
-      buffer += value;
-    }
-    const i = buffer.indexOf("\n");
-    const line = buffer.slice(0, i);
-    buffer = buffer.slice(i + 1);
-    return line;
-  };
+  const lines = lineReader(Deno.stdin.readable);
+  const readLine = () => lines.read();
   if (args.loadFirst) {
     console.log(JSON.stringify({ loaded: true }));
     if (await readLine() === undefined) return;
