@@ -15,7 +15,7 @@
  */
 import { parseArgs } from "node:util";
 import { startRequesterNetwork } from "../harness/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../harness/agent_task_kit.ts";
+import { agentSkillsDir, requesterProfile, scriptedPreset } from "../harness/agent_task_kit.ts";
 import { tempGitRepo } from "../harness/temp_git_repo.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { queryRelays } from "../transport/relay_query_many.ts";
@@ -43,18 +43,7 @@ const net = await startRequesterNetwork({
     agentHeartbeatMs: beatS * 1000,
     heartbeatMs: 20_000,
     agents: {
-      sleep: {
-        name: "sleep",
-        command: `sh ${skills}/agent-task/agents/sleep.sh`,
-        price: 0n,
-        budget: 1000n,
-        flavor: "anthropic",
-        upstream: "http://127.0.0.1:9",
-        apiKey: "sk-unused",
-        inputPerMillion: 1000n,
-        outputPerMillion: 5000n,
-        headers: {},
-      },
+      sleep: scriptedPreset(skills, "sleep", { inputPerMillion: 1000n, outputPerMillion: 5000n }),
     },
   },
 });

@@ -24,7 +24,7 @@
  */
 import { parseArgs } from "node:util";
 import { startRequesterNetwork } from "../harness/requester_network.ts";
-import { agentSkillsDir, requesterProfile } from "../harness/agent_task_kit.ts";
+import { agentSkillsDir, requesterProfile, scriptedPreset } from "../harness/agent_task_kit.ts";
 import { agentCli } from "../harness/agent_cli.ts";
 import { startStandInModelApi } from "../harness/stand_in_model_api.ts";
 import { createRepositoryBundle } from "../roles/agent_work/repository_bundle.ts";
@@ -64,18 +64,12 @@ const net = await startRequesterNetwork({
   providerSkillsDir: skills,
   providerOptions: {
     agents: {
-      stamp: {
-        name: "stamp",
-        command: `sh ${skills}/agent-task/agents/stamp.sh`,
-        price: 0n,
-        budget: 1000n,
-        flavor: "anthropic",
+      stamp: scriptedPreset(skills, "stamp", {
         upstream: api.url,
         apiKey,
         inputPerMillion: 1000n,
         outputPerMillion: 5000n,
-        headers: {},
-      },
+      }),
     },
   },
 });

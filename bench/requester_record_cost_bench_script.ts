@@ -21,6 +21,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { type AuditLog, openAuditLog } from "../state/audit/audit_log.ts";
 import { openJobRepository } from "../state/jobs/job_repository.ts";
+import { rowValues } from "../state/jobs/job_index_schema.ts";
 import {
   formatJobRecord,
   parseJobRecord,
@@ -71,17 +72,7 @@ function rowStore(dir: string, audit: AuditLog): RecordStore {
   const select = db.prepare("SELECT record FROM jobs WHERE id = ?");
   const write = (r: RequesterJobRecord, action: string) => {
     const text = formatJobRecord(r);
-    upsert.run(
-      r.id,
-      r.kind,
-      r.skill,
-      r.status,
-      r.provider ?? null,
-      r.createdAtMs,
-      r.updatedAtMs,
-      r.lastSeenCreatedAt ?? null,
-      text,
-    );
+    upsert.run(...rowValues(r, text));
     audit.record({
       action,
       resource: "job",

@@ -118,17 +118,39 @@ export function scriptedPreset(
   more: Partial<AgentPreset> = {},
 ): AgentPreset {
   return {
+    ...modelFreePreset(skills, name),
+    budget: 1000n,
+    upstream: "http://127.0.0.1:9",
+    apiKey: "sk-unused",
+    ...more,
+  };
+}
+
+/**
+ * A preset running the scripted agent `<skills>/agent-task/agents/<name>.sh` with no model (no
+ * `upstream`, no key, a budget of 0: its gateway refuses every call), free.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelFreePreset } from "./agent_task_kit.ts";
+ *
+ * const preset = modelFreePreset("/skills", "slow");
+ * assert.equal(preset.command, "sh /skills/agent-task/agents/slow.sh");
+ * assert.equal(preset.upstream, undefined);
+ * ```
+ */
+export function modelFreePreset(skills: string, name: string): AgentPreset {
+  return {
     name,
     command: `sh ${skills}/agent-task/agents/${name}.sh`,
     price: 0n,
-    budget: 1000n,
+    budget: 0n,
     flavor: "anthropic",
-    upstream: "http://127.0.0.1:9",
-    apiKey: "sk-unused",
+    apiKey: "",
     inputPerMillion: 0n,
     outputPerMillion: 0n,
     headers: {},
-    ...more,
   };
 }
 

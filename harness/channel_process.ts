@@ -10,6 +10,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { ChannelPair } from "./anvil_channel_pair.ts";
 import type { ClaimTownContact } from "./channel_town.ts";
 import type { PayerProcessArgs, TownProcessArgs } from "./channel_crash_processes.ts";
+import { lineReader } from "./line_reader.ts";
 
 const SCRIPT = new URL("./channel_crash_processes.ts", import.meta.url).pathname;
 
@@ -40,25 +41,14 @@ export function spawnChannelProcess(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
+  const lines = lineReader(child.stdout);
   const release = async () => {
     await lines.cancel().catch(() => {});
     await child.stdin.close().catch(() => {});
   };
   return {
     child,
-    async readLine() {
-      while (!buffer.includes("\n")) {
-        const { value, done } = await lines.read();
-        if (done) return undefined;
-        buffer += value;
-      }
-      const i = buffer.indexOf("\n");
-      const line = buffer.slice(0, i);
-      buffer = buffer.slice(i + 1);
-      return line;
-    },
+    readLine: () => lines.read(),
     async kill9() {
       try {
         child.kill("SIGKILL");

@@ -3,8 +3,9 @@
  * after a write's answer was lost and a new one of the same profile started
  * (tests/e2e/channel_lost_answer_restart_test.ts). Run as `lost_answer_writer.ts <json>`: it
  * connects with claims on the channel of its state dir (resumed from the channel file), opens
- * the profile's payment log, and writes through a {@linkcode TownClient} whose paid writes and
- * writes in doubt are kept in that log, as a requester's are (roles/requester/town_links.ts).
+ * the profile's payment log, and writes through a town client (harness/patient_town_writer.ts)
+ * whose paid writes and writes in doubt are kept in that log, as a requester's are
+ * (roles/requester/town_links.ts).
  * It prints `{"start","ready"}` (what its claims had paid when it began, and once its SPSP
  * handshakes were paid), then reads one command a line on stdin: `{"event", "patienceMs"?}`
  * writes that signed event, printing `{"ok":true,"duplicate"}` or `{"error":"<name>"}`. With
@@ -15,16 +16,15 @@
  * @module
  */
 import { hexToBytes } from "viem";
-import { generateSecretKey } from "nostr-tools/pure";
 import { channelFilePath, readChannel } from "../state/channels/channel_file.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { townWriteEntry } from "../state/payments/town_write_entry.ts";
-import { TownClient } from "../roles/town_client/town_client.ts";
 import { loggedInDoubtWrites } from "../roles/town_client/logged_in_doubt_writes.ts";
 import { doubtClaims } from "../state/payments/doubt_claims.ts";
-import { localNodeSigner } from "../identity/local_node_signer.ts";
 import type { NostrEvent } from "../protocol/nostr_event.ts";
 import { type ClaimTownContact, connectClaimClient } from "./channel_town.ts";
+import { lineReader } from "./line_reader.ts";
+import { patientTownWriter } from "./patient_town_writer.ts";
 
 const SCRIPT = new URL(import.meta.url).pathname;
 
@@ -95,18 +95,11 @@ export async function loadLostAnswerWriter(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const lines = lineReader(child.stdout);
   const stdin = child.stdin.getWriter();
-  let buffer = "";
   const readLine = async (): Promise<string> => {
-    while (!buffer.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error("the writer process exited");
-      buffer += value;
-    }
-    const i = buffer.indexOf("\n");
-    const line = buffer.slice(0, i);
-    buffer = buffer.slice(i + 1);
+    const line = await lines.read();
+    if (line === undefined) throw new Error("the writer process exited");
     return line;
   };
   const release = async () => {
@@ -159,19 +152,8 @@ async function runWriter(args: LostAnswerWriterArgs): Promise<void> {
   const town = { townAddress: args.townAddress, asset: "USD", scale: 6 };
   const claims = args.noClaims ? undefined : doubtClaims(args.stateDir);
   const inDoubt = loggedInDoubtWrites({ payments, ...town, claims });
-  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  const readLine = async (): Promise<string | undefined> => {
-    while (!buffer.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) return undefined;
-      buffer += value;
-    }
-    const i = buffer.indexOf("\n");
-    const line = buffer.slice(0, i);
-    buffer = buffer.slice(i + 1);
-    return line;
-  };
+  const lines = lineReader(Deno.stdin.readable);
+  const readLine = () => lines.read();
   if (args.loadFirst) {
     console.log(JSON.stringify({ loaded: true }));
     if (await readLine() === undefined) return;
@@ -183,19 +165,7 @@ async function runWriter(args: LostAnswerWriterArgs): Promise<void> {
     record,
     reconnect: true,
   });
-  let patienceMs: number | undefined;
-  const writer = new TownClient({
-    relayUrl: "ws://town.test",
-    townAddress: args.townAddress,
-    townPubkey: args.townPubkey,
-    signer: localNodeSigner(generateSecretKey()),
-    uplinks: [{
-      get state() {
-        return payer.client.state;
-      },
-      sendPrepare: (prepare, options) =>
-        payer.client.sendPrepare(prepare, { ...options, timeoutMs: patienceMs }),
-    }],
+  const { writer, patience } = patientTownWriter(payer, args, {
     // The payment log as a requester keeps it: a line per paid write, and the writes in doubt.
     record: ({ event, amount }) =>
       payments.append(
@@ -217,7 +187,7 @@ async function runWriter(args: LostAnswerWriterArgs): Promise<void> {
   }));
   for (let line = await readLine(); line !== undefined; line = await readLine()) {
     const write = JSON.parse(line) as LostAnswerWrite;
-    patienceMs = write.patienceMs;
+    patience(write.patienceMs);
     const before = writer.duplicates;
     const answer = await writer.write(write.event).then(
       () => ({ ok: true, duplicate: writer.duplicates > before }),

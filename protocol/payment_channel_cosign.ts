@@ -47,6 +47,8 @@ export const COSIGN_VERSION = 1;
 export const MAX_COSIGN_BYTES = 4096;
 /** Longest refusal message kept. */
 export const MAX_COSIGN_MESSAGE_LENGTH = 500;
+/** The channel a refusal names when the request named none it could read (all zeros). */
+export const NO_CHANNEL: `0x${string}` = `0x${"00".repeat(32)}`;
 
 const UINT256_MAX = 2n ** 256n - 1n;
 

@@ -12,6 +12,7 @@ import { startRequesterNetwork } from "../../harness/requester_network.ts";
 import {
   agentSkillsDir,
   commitAgentSample,
+  modelFreePreset,
   requesterProfile,
 } from "../../harness/agent_task_kit.ts";
 import { tempGitRepo } from "../../harness/temp_git_repo.ts";
@@ -115,18 +116,7 @@ async function agentNetwork(scripts: Record<string, string>, presets: Partial<Ag
   const skills = await agentSkillsDir(scripts);
   const agents: Record<string, AgentPreset> = {};
   for (const p of presets) {
-    agents[p.name!] = {
-      name: p.name!,
-      command: `sh ${skills}/agent-task/agents/${p.name}.sh`,
-      price: 0n,
-      budget: 0n,
-      flavor: "anthropic",
-      apiKey: "",
-      inputPerMillion: 0n,
-      outputPerMillion: 0n,
-      headers: {},
-      ...p,
-    };
+    agents[p.name!] = { ...modelFreePreset(skills, p.name!), ...p };
   }
   const net = await startRequesterNetwork({
     providerSkillsDir: skills,

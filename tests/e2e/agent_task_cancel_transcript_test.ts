@@ -8,12 +8,10 @@
  * job's payments are those it had when cancelled, and a third party reading the town's feedback
  * and blobs finds none of it.
  */
-import { readPublicFrames } from "../../harness/public_frames.ts";
 import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
-import { agentTaskArgs } from "../../harness/agent_task_kit.ts";
+import { agentTaskArgs, modelFreePreset } from "../../harness/agent_task_kit.ts";
+import { assertTranscriptSealed } from "../support/sealed_transcript.ts";
 import { type AgentTaskNetwork, startAgentTaskNetwork } from "../../harness/agent_task_network.ts";
-import type { AgentPreset } from "../../config/agent_presets.ts";
-import { blobServerOf } from "../../transport/relay_info.ts";
 
 const SECRET = "SECRET-REPO-LINE-c3e07b";
 
@@ -28,22 +26,9 @@ Deno.test("agent-task: a job its requester cancels mid-run: its transcript, seal
         "sleep 600 && echo 'slow: never printed'",
       ].join("\n"),
     },
-    network: (skills) => {
-      const slow: AgentPreset = {
-        name: "slow",
-        command: `sh ${skills}/agent-task/agents/slow.sh`,
-        price: 0n,
-        budget: 0n,
-        flavor: "anthropic",
-        apiKey: "",
-        inputPerMillion: 0n,
-        outputPerMillion: 0n,
-        headers: {},
-      };
-      return {
-        providerOptions: { agents: { slow } },
-      };
-    },
+    network: (skills) => ({
+      providerOptions: { agents: { slow: modelFreePreset(skills, "slow") } },
+    }),
   });
   const { net, alice, repo } = kit;
   await repo.commit("private notes", { "notes.txt": `${SECRET}\n` });
@@ -87,19 +72,8 @@ Deno.test("agent-task: a job its requester cancels mid-run: its transcript, seal
   assertEquals(record.transcript, path);
   assertEquals(record.payments, paidAtCancel);
 
-  // A third party: the public feedback says a code and names a blob; the blob is ciphertext.
-  const frames = await readPublicFrames(net.relayUrl, { kinds: [7000], "#e": [id] });
-  const error = frames.map((f) => JSON.parse(f)).find((m) =>
-    m[0] === "EVENT" && m[2].tags.some((t: string[]) => t[0] === "status" && t[1] === "error")
-  )?.[2] as { tags: string[][] } | undefined;
-  assert(error !== undefined, frames.join("\n"));
-  for (const frame of frames) assert(!frame.includes(SECRET), `public: ${frame}`);
-  const blob = error.tags.find((t) => t[0] === "blob" && t[1] === "transcript.log.sealed");
-  assert(blob !== undefined, JSON.stringify(error.tags));
-  const stored = await fetch(`${blobServerOf(net.relayUrl)}/${blob[3]}`);
-  assertEquals(stored.status, 200);
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(await stored.bytes());
-  assert(!text.includes(SECRET) && !text.includes("slow:"), "the stored blob is in the clear");
+  // A third party: the public feedback names a blob; the blob is ciphertext.
+  await assertTranscriptSealed(net.relayUrl, id, { hidden: SECRET, sealed: "slow:" });
 });
 
 /** Waits until the job's agent log in the provider's work dir holds `line`. */

@@ -7,12 +7,10 @@
  * requester's `job results` names it in the profile and it reads the agent's whole output, while a
  * third party reading the town's feedback and blobs finds none of it.
  */
-import { readPublicFrames } from "../../harness/public_frames.ts";
 import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
-import { agentTaskArgs } from "../../harness/agent_task_kit.ts";
+import { agentTaskArgs, modelFreePreset } from "../../harness/agent_task_kit.ts";
+import { assertTranscriptSealed } from "../support/sealed_transcript.ts";
 import { startAgentTaskNetwork } from "../../harness/agent_task_network.ts";
-import type { AgentPreset } from "../../config/agent_presets.ts";
-import { blobServerOf } from "../../transport/relay_info.ts";
 
 const SECRET = "SECRET-REPO-LINE-9a41d2";
 
@@ -27,22 +25,9 @@ Deno.test("agent-task: an agent that exits 3 having committed nothing: the reque
         "exit 3",
       ].join("\n"),
     },
-    network: (skills) => {
-      const crash: AgentPreset = {
-        name: "crash",
-        command: `sh ${skills}/agent-task/agents/crash.sh`,
-        price: 0n,
-        budget: 0n,
-        flavor: "anthropic",
-        apiKey: "",
-        inputPerMillion: 0n,
-        outputPerMillion: 0n,
-        headers: {},
-      };
-      return {
-        providerOptions: { agents: { crash } },
-      };
-    },
+    network: (skills) => ({
+      providerOptions: { agents: { crash: modelFreePreset(skills, "crash") } },
+    }),
   });
   const { net, alice, repo } = kit;
   await repo.commit("private notes", { "notes.txt": `${SECRET}\n` });
@@ -79,19 +64,6 @@ Deno.test("agent-task: an agent that exits 3 having committed nothing: the reque
     ]
   ) assertStringIncludes(transcript, said);
 
-  // A third party: the public feedback says a code and names a blob; the blob is ciphertext.
-  const frames = await readPublicFrames(net.relayUrl, { kinds: [7000], "#e": [id] });
-  const error = frames.map((f) => JSON.parse(f)).find((m) =>
-    m[0] === "EVENT" && m[2].tags.some((t: string[]) => t[0] === "status" && t[1] === "error")
-  )?.[2] as { tags: string[][] } | undefined;
-  assert(error !== undefined, frames.join("\n"));
-  for (const frame of frames) assert(!frame.includes(SECRET), `public: ${frame}`);
-  const blob = error.tags.find((t) => t[0] === "blob" && t[1] === "transcript.log.sealed");
-  assert(blob !== undefined, JSON.stringify(error.tags));
-  const stored = await fetch(`${blobServerOf(net.relayUrl)}/${blob[3]}`);
-  assertEquals(stored.status, 200);
-  const bytes = new Uint8Array(await stored.arrayBuffer());
-  assertEquals(bytes.length, Number(blob[4]));
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
-  assert(!text.includes(SECRET) && !text.includes("crash:"), "the stored blob is in the clear");
+  // A third party: the public feedback names a blob; the blob is ciphertext.
+  await assertTranscriptSealed(net.relayUrl, id, { hidden: SECRET, sealed: "crash:" });
 });

@@ -13,9 +13,9 @@ import {
   agentSkillsDir,
   commitAgentSample,
   requesterProfile,
+  scriptedPreset,
 } from "../../harness/agent_task_kit.ts";
 import { tempGitRepo } from "../../harness/temp_git_repo.ts";
-import type { AgentPreset } from "../../config/agent_presets.ts";
 import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
@@ -30,19 +30,7 @@ Deno.test("agent-task: a result published after the requester's timeout is had b
     ].join("\n"),
   });
   const skillDir = `${skills}/agent-task`;
-  const late: AgentPreset = {
-    name: "late",
-    command: `sh ${skillDir}/agents/late.sh`,
-    price: 0n,
-    budget: 1000n,
-    flavor: "anthropic",
-    // No model call: nothing listens there.
-    upstream: "http://127.0.0.1:9",
-    apiKey: "sk-unused",
-    inputPerMillion: 0n,
-    outputPerMillion: 0n,
-    headers: {},
-  };
+  const late = scriptedPreset(skills, "late");
   const net = await startRequesterNetwork({
     providerSkillsDir: skills,
     providerOptions: { agents: { late } },

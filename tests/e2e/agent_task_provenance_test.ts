@@ -9,7 +9,7 @@
  */
 import { assert, assertEquals } from "../../harness/assert.ts";
 import { startAgentTaskNetwork } from "../../harness/agent_task_network.ts";
-import { agentTaskArgs, commitAgentSample } from "../../harness/agent_task_kit.ts";
+import { agentTaskArgs, commitAgentSample, scriptedPreset } from "../../harness/agent_task_kit.ts";
 import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
 
 /** Fixes add.sh and commits it as an agent that pastes the task's heading does. */
@@ -29,18 +29,12 @@ Deno.test("agent-task applied: the branch's commit carries Turnpike-Job, Turnpik
       providerOptions: {
         sandboxMode: "rootless",
         agents: {
-          heading: {
-            name: "heading",
-            command: `sh ${skills}/agent-task/agents/heading.sh`,
-            price: 0n,
-            budget: 1000n,
-            flavor: "anthropic",
+          heading: scriptedPreset(skills, "heading", {
             upstream: api.url,
             apiKey,
             inputPerMillion: 1000n,
             outputPerMillion: 5000n,
-            headers: {},
-          },
+          }),
         },
       },
     }),

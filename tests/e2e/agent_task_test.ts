@@ -22,13 +22,13 @@ import {
   agentSkillsDir,
   commitAgentSample,
   requesterProfile,
+  scriptedPreset,
 } from "../../harness/agent_task_kit.ts";
 import { spawnCli } from "../../harness/cli_process.ts";
 import { hasProcessWith } from "../support/process_scan.ts";
 import { waitUntil } from "../../harness/provider_test_kit.ts";
 import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
 import { tempGitRepo } from "../../harness/temp_git_repo.ts";
-import type { AgentPreset } from "../../config/agent_presets.ts";
 import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
@@ -132,20 +132,18 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
   await using api = await startStandInModelApi({ apiKey });
   const skills = await agentSkillsDir(agentScripts());
   const skillDir = `${skills}/agent-task`;
-  const preset = (name: string, budget: bigint): AgentPreset => ({
-    name,
-    command: `sh ${skillDir}/agents/${name}.sh`,
-    // The honest agent's preset costs 1,000 more than the skill; the others nothing more.
-    price: name === "fix" ? 1000n : 0n,
-    budget,
-    flavor: "anthropic",
-    upstream: api.url,
-    apiKey,
-    // 1,000 input and 200 output tokens a call (the stand-in's): 1 + 1 units a call.
-    inputPerMillion: 1000n,
-    outputPerMillion: 5000n,
-    headers: { "anthropic-version": "2023-06-01" },
-  });
+  const preset = (name: string, budget: bigint) =>
+    scriptedPreset(skills, name, {
+      // The honest agent's preset costs 1,000 more than the skill; the others nothing more.
+      price: name === "fix" ? 1000n : 0n,
+      budget,
+      upstream: api.url,
+      apiKey,
+      // 1,000 input and 200 output tokens a call (the stand-in's): 1 + 1 units a call.
+      inputPerMillion: 1000n,
+      outputPerMillion: 5000n,
+      headers: { "anthropic-version": "2023-06-01" },
+    });
   const townDir = await Deno.makeTempDir({ prefix: "turnpike-agent-town-" });
   const net = await startRequesterNetwork({
     providerSkillsDir: skills,
@@ -678,18 +676,12 @@ Deno.test("agent-task in the rootless sandbox: the agent's commits come back and
     providerOptions: {
       sandboxMode: "rootless",
       agents: {
-        fix: {
-          name: "fix",
-          command: `sh ${skills}/agent-task/agents/fix.sh`,
-          price: 0n,
-          budget: 1000n,
-          flavor: "anthropic",
+        fix: scriptedPreset(skills, "fix", {
           upstream: api.url,
           apiKey,
           inputPerMillion: 1000n,
           outputPerMillion: 5000n,
-          headers: {},
-        },
+        }),
       },
     },
   });
@@ -749,18 +741,12 @@ Deno.test("agent-task on a town that keeps its request, result and feedback kind
     providerOptions: {
       sandboxMode: "rootless",
       agents: {
-        fix: {
-          name: "fix",
-          command: `sh ${skills}/agent-task/agents/fix.sh`,
-          price: 0n,
-          budget: 1000n,
-          flavor: "anthropic",
+        fix: scriptedPreset(skills, "fix", {
           upstream: api.url,
           apiKey,
           inputPerMillion: 1000n,
           outputPerMillion: 5000n,
-          headers: {},
-        },
+        }),
       },
     },
   });

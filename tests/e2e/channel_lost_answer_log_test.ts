@@ -11,6 +11,8 @@
 import { assertEquals, assertRejects } from "../../harness/assert.ts";
 import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
 import { connectClaimClient } from "../../harness/channel_town.ts";
+import { patientTownWriter } from "../../harness/patient_town_writer.ts";
+import { localNodeSigner } from "../../identity/local_node_signer.ts";
 import {
   startTownProcess,
   storedEventIds,
@@ -22,9 +24,7 @@ import { within } from "../support/town_network_kit.ts";
 import { closeCooperatively } from "../../roles/channels/channel_cosign_chain.ts";
 import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { BtpTimeoutError } from "../../transport/btp_client.ts";
-import { TownClient, type TownPayment } from "../../roles/town_client/town_client.ts";
-import { localNodeSigner } from "../../identity/local_node_signer.ts";
-import { generateSecretKey } from "nostr-tools/pure";
+import type { TownPayment } from "../../roles/town_client/town_client.ts";
 
 const MINTED = 100_000_000n;
 
@@ -62,19 +62,7 @@ Deno.test("channel lost answer: a write stored by the town whose answer the netw
     try {
       // The payment log as the requester keeps it: one line per paid write.
       const logged: TownPayment[] = [];
-      let patienceMs: number | undefined;
-      const writer = new TownClient({
-        relayUrl: "ws://town.test",
-        townAddress: contact.townAddress,
-        townPubkey: contact.townPubkey,
-        signer: localNodeSigner(generateSecretKey()),
-        uplinks: [{
-          get state() {
-            return payer.client.state;
-          },
-          sendPrepare: (prepare, options) =>
-            payer.client.sendPrepare(prepare, { ...options, timeoutMs: patienceMs }),
-        }],
+      const { writer, patience } = patientTownWriter(payer, contact, {
         record: (paid) => {
           logged.push(paid);
           return Promise.resolve();
@@ -90,9 +78,9 @@ Deno.test("channel lost answer: a write stored by the town whose answer the netw
       // the cut connection.
       const event = payer.sign("answer lost");
       town.child.kill("SIGSTOP");
-      patienceMs = 300;
+      patience(300);
       await assertRejects(() => writer.write(event), BtpTimeoutError);
-      patienceMs = undefined;
+      patience(undefined);
       proxy.cut();
       town.child.kill("SIGCONT");
       const store = `${townDir}/town-events.sqlite`;

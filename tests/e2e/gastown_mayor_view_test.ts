@@ -18,29 +18,13 @@ import {
   agentSkillsDir,
   commitAgentSample,
   requesterProfile,
+  scriptedPreset,
 } from "../../harness/agent_task_kit.ts";
 import { tempGitRepo } from "../../harness/temp_git_repo.ts";
-import type { AgentPreset } from "../../config/agent_presets.ts";
 import type { AgentDeliveryForTests } from "../../roles/agent_work/provider/agent_task_runner.ts";
 
 const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 const POLECAT = root("integrations/gastown/turnpike-polecat");
-
-/** A preset running `agents/<script>`; the scripted agents call no model (the upstream is dead). */
-function preset(skills: string, name: string, script: string): AgentPreset {
-  return {
-    name,
-    command: `sh ${skills}/agent-task/agents/${script}`,
-    price: 0n,
-    budget: 1000n,
-    flavor: "anthropic",
-    upstream: "http://127.0.0.1:9",
-    apiKey: "sk-unused",
-    inputPerMillion: 0n,
-    outputPerMillion: 0n,
-    headers: {},
-  };
-}
 
 /** The lie, test-only: the preset `liar`'s failed gate reported as passed. */
 function lyingVerdictForTests(d: AgentDeliveryForTests): Promise<void> {
@@ -63,7 +47,10 @@ Deno.test("gastown mayor view: a polecat's lines name its job, provider and spen
   const net = await startRequesterNetwork({
     providerSkillsDir: skills,
     providerOptions: {
-      agents: { fix: preset(skills, "fix", "fix.sh"), liar: preset(skills, "liar", "broken.sh") },
+      agents: {
+        fix: scriptedPreset(skills, "fix"),
+        liar: scriptedPreset(skills, "broken", { name: "liar" }),
+      },
       agentDeliveryForTests: lyingVerdictForTests,
     },
   });

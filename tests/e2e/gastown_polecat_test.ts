@@ -16,28 +16,12 @@ import {
   agentSkillsDir,
   commitAgentSample,
   requesterProfile,
+  scriptedPreset,
 } from "../../harness/agent_task_kit.ts";
 import { tempGitRepo } from "../../harness/temp_git_repo.ts";
-import type { AgentPreset } from "../../config/agent_presets.ts";
 
 const root = (path: string) => new URL(`../../${path}`, import.meta.url).pathname;
 const POLECAT = root("integrations/gastown/turnpike-polecat");
-
-/** A preset running `agents/<name>.sh`; the scripted agents call no model (the upstream is dead). */
-function preset(skills: string, name: string): AgentPreset {
-  return {
-    name,
-    command: `sh ${skills}/agent-task/agents/${name}.sh`,
-    price: 0n,
-    budget: 1000n,
-    flavor: "anthropic",
-    upstream: "http://127.0.0.1:9",
-    apiKey: "sk-unused",
-    inputPerMillion: 0n,
-    outputPerMillion: 0n,
-    headers: {},
-  };
-}
 
 Deno.test("gastown: a slung bead worked by a remote polecat comes back on the polecat's branch, then gt done; a failed gate, declined or kept, ends without gt done", async () => {
   const skills = await agentSkillsDir({
@@ -51,7 +35,9 @@ Deno.test("gastown: a slung bead worked by a remote polecat comes back on the po
   });
   const net = await startRequesterNetwork({
     providerSkillsDir: skills,
-    providerOptions: { agents: { fix: preset(skills, "fix"), broken: preset(skills, "broken") } },
+    providerOptions: {
+      agents: { fix: scriptedPreset(skills, "fix"), broken: scriptedPreset(skills, "broken") },
+    },
   });
   try {
     await requesterProfile(net);

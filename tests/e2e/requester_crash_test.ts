@@ -1,5 +1,4 @@
 import { assert, assertEquals } from "../../harness/assert.ts";
-import { generateSecretKey } from "nostr-tools";
 import { openJobRepository } from "../../state/jobs/job_repository.ts";
 import { TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
@@ -8,6 +7,7 @@ import {
   startRequesterNetwork,
   writeRecordingSkill,
 } from "../../harness/requester_network.ts";
+import { crashDriverEnv } from "../support/crash_driver_kit.ts";
 
 const JOBS = 50;
 const KILLED_ROUNDS = 40;
@@ -25,25 +25,18 @@ Deno.test("requester: SIGKILL at random points during 50 jobs: all terminal, cal
   });
   const stateDir = `${net.root}/crashing-requester`;
   await Deno.mkdir(stateDir, { recursive: true });
-  const skillsDir = await writeRecordingSkill(stateDir);
-  const key = Array.from(generateSecretKey(), (b) => b.toString(16).padStart(2, "0")).join("");
+  // One key for every run: the driver resumes the jobs it posted.
+  const env = crashDriverEnv(net, {
+    stateDir,
+    auth: "crashy:r",
+    skillsDir: await writeRecordingSkill(stateDir),
+  });
   let kills = 0;
   try {
     for (let round = 0; round < KILLED_ROUNDS + 5; round++) {
       const child = new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", DRIVER],
-        env: {
-          TP_STATE_DIR: stateDir,
-          TP_SECRET_KEY: key,
-          TP_RELAY_URL: net.relayUrl,
-          TP_BTP_URL: net.btpUrl.replace("btp+ws://", "btp+ws://crashy:r@"),
-          TP_TOWN_PUBKEY: net.town.pubkey,
-          TP_TOWN_ADDRESS: net.town.ilpAddress,
-          TP_SKILLS_DIR: skillsDir,
-          TP_JOBS: String(JOBS),
-          TP_TIMEOUT_MS: "15000",
-          NO_COLOR: "1",
-        },
+        env: { ...env, TP_JOBS: String(JOBS), TP_TIMEOUT_MS: "15000", NO_COLOR: "1" },
         stdout: "piped",
         stderr: "null",
       }).spawn();

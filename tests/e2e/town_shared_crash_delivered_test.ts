@@ -10,36 +10,28 @@
  */
 import postgres from "postgres";
 import { assert } from "../../harness/assert.ts";
-import { startChannelPair } from "../../harness/anvil_channel_pair.ts";
-import { connectAlice, prepareSharedChannelTown } from "../support/shared_channel_town.ts";
-import { openPairChannel } from "../../harness/pair_channel.ts";
-import { freshDatabase } from "../../harness/postgres_database.ts";
-import { startPostgresServer } from "../../state/postgres/postgres_server.ts";
-import { openPostgresClaimBooks } from "../../state/postgres/postgres_claim_books.ts";
-import { channelFilePath, readChannel, saveChannel } from "../../state/channels/channel_file.ts";
+import { connectAlice, startSharedChannelTown } from "../support/shared_channel_town.ts";
+import { channelFilePath, readChannel } from "../../state/channels/channel_file.ts";
 import { payWritesUntilKilled, valueOfWrites } from "../../harness/writes_in_flight.ts";
 
 const ROUNDS = 4;
 const IN_FLIGHT = 16;
 
 Deno.test("shared channel crash: a town process killed with writes in flight never leaves the shared books counting as delivered a write the store does not hold", async () => {
-  await using pair = await startChannelPair();
-  await using pg = await startPostgresServer();
-  const storeUrl = await freshDatabase(pg.url);
-  const channel = await openPairChannel(pair, { deposit: 50_000_000n });
-  const { channelId } = channel;
-  const dir = await Deno.makeTempDir({ prefix: "shared_crash_delivered_" });
-  const aliceDir = `${dir}/alice`;
-  const sql = postgres(storeUrl, { max: 1, onnotice: () => {} });
+  await using run = await startSharedChannelTown({
+    prefix: "shared_crash_delivered_",
+    processes: 1,
+    up: 0,
+  });
+  const { pair, channelId, aliceDir } = run;
+  const sql = postgres(run.storeUrl, { max: 1, onnotice: () => {} });
   // Every write sent, by event id, with its price: what the town may count once it stored it.
   const price = new Map<string, bigint>();
   // What the payer saw FULFILLed: each FULFILL waits for the books to count it delivered.
   let fulfilledValue = 0n;
   try {
-    const town = await prepareSharedChannelTown({ pair, channelId, storeUrl, dir, processes: 1 });
-    await saveChannel(channel.aliceRecord, { stateDir: aliceDir, action: "open" });
     for (let round = 0; round < ROUNDS; round++) {
-      const process = await town.start(0);
+      const process = await run.town.start(0);
       try {
         const payer = await connectAlice(process, {
           pair,
@@ -68,8 +60,7 @@ Deno.test("shared channel crash: a town process killed with writes in flight nev
       }
       const rows = await sql.unsafe<{ id: string }[]>("SELECT id FROM events");
       const storedValue = valueOfWrites(rows.map((r) => r.id), price);
-      const books = await openPostgresClaimBooks({ url: storeUrl });
-      const book = await books.read(channelId).finally(() => books.close());
+      const book = await run.readBook();
       assert(book !== undefined, "the shared book exists");
       assert(
         book.forwarded <= storedValue,
@@ -85,6 +76,5 @@ Deno.test("shared channel crash: a town process killed with writes in flight nev
     }
   } finally {
     await sql.end({ timeout: 1 });
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -57,6 +57,7 @@ import type { SlowConsumerGuard } from "../../../transport/slow_consumer_guard.t
 import {
   ChannelCosignError,
   encodeCosignAnswer,
+  NO_CHANNEL,
   refusalOf,
 } from "../../../protocol/payment_channel_cosign.ts";
 
@@ -256,7 +257,7 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
       "unknown-channel",
       `account ${from.account.account} settles over no payment channel here`,
     );
-    return Promise.resolve(encodeCosignAnswer(refusalOf(`0x${"00".repeat(32)}`, err)));
+    return Promise.resolve(encodeCosignAnswer(refusalOf(NO_CHANNEL, err)));
   };
 
   const failAuth = (socket: WebSocket, bytes: Uint8Array, address: string, why: string) => {

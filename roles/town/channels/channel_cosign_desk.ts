@@ -49,6 +49,7 @@ import {
   decodeCosignRequest,
   encodeCosignAnswer,
   type LastClaimRequest,
+  NO_CHANNEL,
   refusalOf,
   type WithdrawRequest,
 } from "../../../protocol/payment_channel_cosign.ts";
@@ -95,8 +96,6 @@ export interface ChannelCosignDesk {
   decide(request: CosignRequest): Promise<CosignAnswer>;
 }
 
-const NO_CHANNEL: `0x${string}` = `0x${"00".repeat(32)}`;
-
 /**
  * Builds the desk of one peer's channel; requests are answered one at a time.
  *
@@ -110,18 +109,42 @@ export function createChannelCosignDesk(options: ChannelCosignDeskOptions): Chan
     queue = run.catch(() => {});
     return run;
   };
-  return {
-    decide,
-    async answer(bytes) {
-      let request: CosignRequest;
-      try {
-        request = decodeCosignRequest(bytes);
-      } catch (err) {
-        if (!(err instanceof ChannelCosignError)) throw err;
-        return encodeCosignAnswer(refusalOf(NO_CHANNEL, err));
-      }
-      return encodeCosignAnswer(await decide(request));
-    },
+  return { decide, answer: answerCosignBytes(decide) };
+}
+
+/**
+ * A desk's `answer` from its `decide`: the bytes decoded, decided and the answer encoded; bytes
+ * that are no request are refused naming {@linkcode NO_CHANNEL}.
+ *
+ * @example
+ * ```ts
+ * import { answerCosignBytes } from "./channel_cosign_desk.ts";
+ * import {
+ *   ChannelCosignError,
+ *   decodeCosignAnswer,
+ *   NO_CHANNEL,
+ *   refusalOf,
+ * } from "../../../protocol/payment_channel_cosign.ts";
+ * import assert from "node:assert/strict";
+ * const answer = answerCosignBytes((request) =>
+ *   Promise.resolve(refusalOf(request.channelId, new ChannelCosignError("unknown-channel", "no")))
+ * );
+ * const refused = decodeCosignAnswer(await answer(new TextEncoder().encode("{}")));
+ * assert.ok(refused.type === "refused" && refused.channelId === NO_CHANNEL);
+ * ```
+ */
+export function answerCosignBytes(
+  decide: (request: CosignRequest) => Promise<CosignAnswer>,
+): (bytes: Uint8Array) => Promise<Uint8Array> {
+  return async (bytes) => {
+    let request: CosignRequest;
+    try {
+      request = decodeCosignRequest(bytes);
+    } catch (err) {
+      if (!(err instanceof ChannelCosignError)) throw err;
+      return encodeCosignAnswer(refusalOf(NO_CHANNEL, err));
+    }
+    return encodeCosignAnswer(await decide(request));
   };
 }
 

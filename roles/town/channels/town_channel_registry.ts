@@ -3,21 +3,8 @@
  * co-sign desk and chain watch of every channel the town holds (configured, restored from its
  * channel files, or learned), and the account's current one.
  *
- * What goes in: each paid packet of an account, with the claim its frame carries (if any).
- * Where it goes:
- *
- * - no claim: the account's current gate, or straight to the router when the account settles
- *   over no channel (it is trusted as configured, as before channels);
- * - a claim on the current channel: its gate (btp_claim_gate.ts);
- * - a claim on another channel: learned first (roles/town/channels/channel_discovery.ts verifies it on
- *   chain; the channel file is written with `btp_account` and the audit line
- *   `payment channel <id> learned`), then its gate, which becomes the account's current one.
- *   Packets of the account that arrive meanwhile wait, in order. Refused, with the claim's
- *   reason and nothing written: a channel another account pays with (`channel-in-use`), a new
- *   channel while the current one is still open between other keys or on another contract
- *   (`channel-in-use`; the same two keys on the same contract cannot have two channels, so the
- *   old one was settled), anything the discovery refuses, and every claim naming a channel the
- *   town cannot learn because it settles on no readable chain (`unknown-channel`).
+ * Each account's paid packets go to the gate of the channel their claim names, a channel the
+ * town does not gate yet learned from the claim first (learned_channel_routing.ts).
  *
  * An older channel of the account stays watched (its close is answered, it is settled) and its
  * gate answers claims naming it (refusing them once it is not open).
@@ -37,18 +24,11 @@
  * @module
  */
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
-import { encodeIlpReply, ILP_ERROR } from "../../../protocol/ilp_packet.ts";
-import {
-  ClaimError,
-  decodeClaim,
-  type PaymentChannelClaim,
-} from "../../../protocol/payment_channel_claim.ts";
+import { ClaimError } from "../../../protocol/payment_channel_claim.ts";
 import {
   ChannelCosignError,
   type CosignAnswer,
   type CosignRequest,
-  decodeCosignRequest,
-  encodeCosignAnswer,
   refusalOf,
 } from "../../../protocol/payment_channel_cosign.ts";
 import {
@@ -58,30 +38,23 @@ import {
   lastClaimOfBook,
 } from "./shared_book_cosign.ts";
 import type { AuditLog } from "../../../state/audit/audit_log.ts";
-import {
-  ChannelFileError,
-  channelFilePath,
-  type ChannelRecord,
-  readChannel,
-} from "../../../state/channels/channel_file.ts";
-import { recordChannel } from "../../../state/channels/channel_writer.ts";
+import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
 import type { OnChainChannel } from "../../../chain/token_network_client.ts";
-import {
-  type ChannelChain,
-  mergeChainSync,
-  withBookClaim,
-} from "../../channels/channel_chain_sync.ts";
+import { type ChannelChain, withBookClaim } from "../../channels/channel_chain_sync.ts";
 import type { ChannelChange, ChannelWatcher } from "../../channels/channel_watcher.ts";
 import {
   type BtpClaimGate,
   type ChannelClaimGate,
-  claimRejectReply,
   openChannelClaimGate,
 } from "../../channels/btp_claim_gate.ts";
-import { type ChannelCosignDesk, createChannelCosignDesk } from "./channel_cosign_desk.ts";
+import {
+  answerCosignBytes,
+  type ChannelCosignDesk,
+  createChannelCosignDesk,
+} from "./channel_cosign_desk.ts";
 import type { ChannelDiscovery, DiscoveryChainClient } from "./channel_discovery.ts";
-import { sameAddress } from "../../../chain/signer_check.ts";
 import type { ChannelBook } from "../../../state/channels/channel_book.ts";
+import { LearnedChannelRouting } from "./learned_channel_routing.ts";
 
 /** The chain calls of a gated channel: `TokenNetworkClient` fits. */
 export type GateChainClient = ChannelChain & {
@@ -128,14 +101,22 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
   readonly #o: TownChannelRegistryOptions<C>;
   readonly #byChannel = new Map<string, GatedChannel>();
   readonly #current = new Map<string, GatedChannel>();
-  readonly #pending = new Map<string, Promise<void>>();
-  readonly #routes = new Map<string, BtpClaimGate>();
+  readonly #routing: LearnedChannelRouting<C>;
   readonly #desks = new Map<string, ChannelCosignDesk>();
   /** Channels of the shared books watched here without a gate of an account's (see adopt). */
   readonly #adopted = new Set<string>();
 
   constructor(options: TownChannelRegistryOptions<C>) {
     this.#o = options;
+    this.#routing = new LearnedChannelRouting({
+      ...options,
+      channels: {
+        byChannel: (id) => this.#byChannel.get(id),
+        current: (account) => this.#current.get(account),
+        addLearned: (account, record, client) =>
+          this.add(account, record, client, { learned: true }),
+      },
+    });
   }
 
   /**
@@ -213,14 +194,9 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     return this.accountOf(change.record.channelId) ?? "";
   }
 
-  /** The claim gate of an account, for `startTownNode({ claimGate })` (see the module doc). */
+  /** The claim gate of an account, for `startTownNode({ claimGate })` (learned_channel_routing.ts). */
   claimGate(account: string): BtpClaimGate {
-    let route = this.#routes.get(account);
-    if (!route) {
-      route = { handle: (packet, claim, next) => this.#handle(account, packet, claim, next) };
-      this.#routes.set(account, route);
-    }
-    return route;
+    return this.#routing.claimGate(account);
   }
 
   /**
@@ -241,19 +217,7 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
         }
         return "desk" in routed ? await routed.desk.decide(request) : routed;
       };
-      desk = {
-        decide,
-        async answer(bytes) {
-          let request: CosignRequest;
-          try {
-            request = decodeCosignRequest(bytes);
-          } catch (err) {
-            if (!(err instanceof ChannelCosignError)) throw err;
-            return encodeCosignAnswer(refusalOf(`0x${"00".repeat(32)}`, err));
-          }
-          return encodeCosignAnswer(await decide(request));
-        },
-      };
+      desk = { decide, answer: answerCosignBytes(decide) };
       this.#desks.set(account, desk);
     }
     return desk;
@@ -306,118 +270,6 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
     for (const g of this.#byChannel.values()) await g.gate.writer.durable().catch(() => {});
   }
 
-  #handle(
-    account: string,
-    packet: Uint8Array,
-    claimBytes: Uint8Array | undefined,
-    next: () => Promise<Uint8Array>,
-  ): Promise<Uint8Array> {
-    const waiting = this.#pending.get(account);
-    if (waiting) return waiting.then(() => this.#handle(account, packet, claimBytes, next));
-    const current = this.#current.get(account);
-    if (claimBytes === undefined) {
-      return current ? current.gate.handle(packet, undefined, next) : next();
-    }
-    let claim: PaymentChannelClaim;
-    try {
-      claim = decodeClaim(claimBytes);
-    } catch (err) {
-      if (!(err instanceof ClaimError)) throw err;
-      return current
-        ? current.gate.handle(packet, claimBytes, next)
-        : Promise.resolve(this.#refuse(account, err));
-    }
-    const channelId = claim.channelId.toLowerCase();
-    if (current && current.gate.record().channelId.toLowerCase() === channelId) {
-      return current.gate.handle(packet, claimBytes, next);
-    }
-    const learning = this.#learn(account, claim);
-    const done = learning.then(() => {}, () => {});
-    this.#pending.set(account, done);
-    done.then(() => {
-      if (this.#pending.get(account) === done) this.#pending.delete(account);
-    });
-    return learning.then(
-      (gated) => gated.gate.handle(packet, claimBytes, next),
-      (err) => {
-        if (err instanceof ClaimError) return this.#refuse(account, err);
-        return encodeIlpReply({
-          type: "reject",
-          code: ILP_ERROR.internalError,
-          triggeredBy: this.#o.triggeredBy(),
-          message: `cannot record the channel ${channelId}: ${(err as Error).message}`.slice(
-            0,
-            500,
-          ),
-          data: new Uint8Array(0),
-        });
-      },
-    );
-  }
-
-  #refuse(account: string, err: ClaimError): Uint8Array {
-    this.#o.onReject?.(account, err);
-    return claimRejectReply(err, this.#o.triggeredBy());
-  }
-
-  async #learn(account: string, claim: PaymentChannelClaim): Promise<GatedChannel> {
-    const id = claim.channelId.toLowerCase() as `0x${string}`;
-    const known = this.#known(account, id);
-    if (known) return known;
-    const current = this.#current.get(account);
-    if (!this.#o.discovery) {
-      throw new ClaimError(
-        "unknown-channel",
-        current
-          ? `account ${account} pays over channel ${current.gate.record().channelId}, not ${id}`
-          : "this town learns no channels: it settles on no chain it can read " +
-            '([channels] chains with [chains."<id>"] rpc_url, token_network and token)',
-      );
-    }
-    const found = await this.#o.discovery.verify(account, claim);
-    // Another account may have learned it while the chain was read.
-    const raced = this.#known(account, id);
-    if (raced) return raced;
-    const before = current?.gate.record();
-    if (
-      before && before.status === "open" &&
-      !(sameAddress(before.peerAddress, found.record.peerAddress) &&
-        sameAddress(before.tokenNetworkAddress, found.record.tokenNetworkAddress))
-    ) {
-      throw new ClaimError(
-        "channel-in-use",
-        `account ${account} pays over channel ${before.channelId}, which is still open: ` +
-          `close it before paying over ${id}`,
-      );
-    }
-    const path = channelFilePath(this.#o.stateDir, id);
-    const existing = await readChannel(path).catch((err) => {
-      if (err instanceof Deno.errors.NotFound || err instanceof ChannelFileError) return undefined;
-      throw err;
-    });
-    if (existing?.btpAccount !== undefined && existing.btpAccount !== account) {
-      throw new ClaimError("channel-in-use", `channel ${id} pays for another account of this town`);
-    }
-    // A file the town already had (`channel recover`) keeps its newer claim counters.
-    const record: ChannelRecord =
-      existing && sameAddress(existing.selfAddress, found.record.selfAddress)
-        ? { ...mergeChainSync(existing, found.record), btpAccount: account }
-        : found.record;
-    await recordChannel(record, {
-      stateDir: this.#o.stateDir,
-      audit: this.#o.audit,
-      action: "learn",
-      fields: {
-        Account: account,
-        "Peer-Deposit": record.peerDeposit.toString(),
-        Verified: `on chain, TokenNetwork ${record.tokenNetworkAddress}`,
-      },
-    });
-    const gated = this.add(account, record, found.client, { learned: true });
-    this.#o.onLearned?.(account, record, before);
-    return gated;
-  }
-
   /**
    * The channel whose desk answers a co-sign request of the account: the one it names when it is
    * the account's; else, on shared books, that channel as the books hold it (a process that never
@@ -447,7 +299,7 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
         if (request.type === "last-claim") return lastClaimOfBook(request, book);
         await checkSignedByPayer(request, claim);
         try {
-          return await this.#learn(account, claim);
+          return await this.#routing.learn(account, claim);
         } catch (err) {
           if (!(err instanceof ClaimError)) throw err;
           throw cosignErrorOf(err);
@@ -459,15 +311,5 @@ export class TownChannelRegistry<C extends DiscoveryChainClient & GateChainClien
       "unknown-channel",
       `account ${account} settles over no payment channel here`,
     );
-  }
-
-  /** A channel the town already gates: this account's, or refused as another's. */
-  #known(account: string, id: string): GatedChannel | undefined {
-    const bound = this.#byChannel.get(id);
-    if (!bound) return undefined;
-    if (bound.account !== account) {
-      throw new ClaimError("channel-in-use", `channel ${id} pays for another account of this town`);
-    }
-    return bound;
   }
 }
