@@ -1783,6 +1783,12 @@ function payoutRows(p: any): string[][] {
       `${p.owed} / ${p.payout} / ${p.earnedByLog}`,
     ],
     [
+      "payouts: payments in doubt on the towns' books after a crash: proven (units) / left (units)",
+      p.inDoubt === undefined
+        ? "-"
+        : `${p.inDoubt.proven} (${p.inDoubt.provenAmount}) / ${p.inDoubt.left} (${p.inDoubt.leftAmount})`,
+    ],
+    [
       "payout side on-chain tx per agent-hour: opens / closes",
       `${n(p.txPerAgentHour.opens)} / ${n(p.txPerAgentHour.closes)}`,
     ],

@@ -111,6 +111,12 @@ export interface ScalePayoutsSettled {
   };
   /** Late FULFILLs over all providers: count, sum (base units), providers with any. */
   lateFulfills: { count: number; amount: string; providers: number };
+  /**
+   * Payments left in doubt by a town process's crash (forwarded, no answer on its books): proven
+   * since (the provider showed the fulfillment: owed), and still in doubt at the end (not owed;
+   * a provider's log above the books by them when it fulfilled them).
+   */
+  inDoubt: { proven: number; provenAmount: string; left: number; leftAmount: string };
   /** Payout channels the towns opened (their books' `opened` lines). */
   channelsOpened: number;
   /** Claims the towns signed and sent (their books' `claimed` lines), during the run and at the end. */
@@ -434,6 +440,12 @@ export async function settleScalePayouts(
       harnessRefused: settles.filter((s) => s.refused !== undefined).length,
       unexplained,
     },
+    inDoubt: {
+      proven: books.proven.length,
+      provenAmount: String(books.proven.reduce((a, e) => a + BigInt(e.amount), 0n)),
+      left: books.inDoubt.length,
+      leftAmount: String(books.inDoubt.reduce((a, p) => a + p.amount, 0n)),
+    },
     lateFulfills: {
       count: all.reduce((a, f) => a + f.lateFulfills, 0),
       amount: total("lateFulfilled"),
@@ -474,6 +486,8 @@ async function townBooks(payers: readonly ScalePayer[]) {
   const gaveUp = new Map<string, Set<string>>();
   const fulfilled = new Set<string>();
   const rejected: PeerLedgerEntry[] = [];
+  const proven: PeerLedgerEntry[] = [];
+  const inDoubt: { account: string; condition: string; amount: bigint }[] = [];
   const add = (m: Map<string, bigint>, k: string, v: bigint) => m.set(k, (m.get(k) ?? 0n) + v);
   for (const t of payers) {
     for (const dir of t.stateDirs) {
@@ -482,9 +496,11 @@ async function townBooks(payers: readonly ScalePayer[]) {
         add(owed, b.account, b.owed);
         add(claimed, b.account, b.claimed);
       }
+      inDoubt.push(...ledger.inDoubt());
       const lines = await ledgerLines(dir);
       for (const e of lines) {
         if (e.event === "fulfilled") fulfilled.add(`${e.account} ${e.condition}`);
+        if (e.event === "fulfilled" && e.proven) proven.push(e);
         if (e.event === "rejected") rejected.push(e);
       }
       // A town of several processes pays over one channel per peer, on every process's books.
@@ -502,7 +518,7 @@ async function townBooks(payers: readonly ScalePayer[]) {
     const set = gaveUp.get(e.account) ?? new Set<string>();
     gaveUp.set(e.account, set.add(e.condition!.toLowerCase()));
   }
-  return { owed, claimed, channels, openedByTown, gaveUp };
+  return { owed, claimed, channels, openedByTown, gaveUp, proven, inDoubt };
 }
 
 /** Claims each town signed so far (its books' `claimed` lines, all processes). */

@@ -269,6 +269,8 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         parentLink,
         peerRoutes,
         forwarded,
+        ledger: books.ledger,
+        onOwed,
         closers,
         log,
       });

@@ -3,7 +3,9 @@
  * peers connected here: they are recorded town-wide (state/postgres/postgres_peer_routes.ts), with the
  * parent link while this process holds it, and the packets the others forward to them are taken
  * on the private listener (roles/town/btp/process_forward.ts, docs/OPERATIONS.md "A town on
- * several machines").
+ * several machines"); so are the questions about payments in doubt, and this process's own
+ * payments in doubt are asked of their peers wherever they are connected
+ * (roles/town/btp/process_in_doubt.ts).
  *
  * @module
  */
@@ -14,6 +16,12 @@ import type { ParentLink } from "./btp/btp_parent_link.ts";
 import type { BtpRouter } from "./btp/btp_router.ts";
 import type { BtpServer } from "./btp/btp_server.ts";
 import { createForwardHandler } from "./btp/process_forward.ts";
+import {
+  createInDoubtHandler,
+  IN_DOUBT_PATH,
+  startInDoubtResolver,
+} from "./btp/process_in_doubt.ts";
+import type { PeerBalance, PeerLedger } from "../../state/payments/peer_ledger.ts";
 import { UPLINK_ROUTE } from "./btp/shared_parent_link.ts";
 import type { LateBound } from "./late_bound.ts";
 import type { ForwardedPackets } from "./town_private_listener.ts";
@@ -36,6 +44,10 @@ export interface TownProcessRoutesOptions {
   peerRoutes: LateBound<PostgresPeerRoutes>;
   /** Bound here: the private listener's handler of forwarded packets. */
   forwarded: LateBound<ForwardedPackets>;
+  /** This process's books: its payments in doubt are asked of their peers. */
+  ledger: PeerLedger;
+  /** Told after each payment in doubt proven. */
+  onOwed: ((balance: PeerBalance) => void) | undefined;
   closers: TownClosers;
   log: (line: string) => void;
 }
@@ -69,8 +81,22 @@ export async function routePeersAcrossProcesses(options: TownProcessRoutesOption
   });
   options.peerRoutes.bind(routes);
   options.closers.add(() => routes.close());
-  options.forwarded.bind(createForwardHandler({
+  const packets = createForwardHandler({
     key: options.forwardKey,
     route: (packet) => router.route({ kind: "process" }, packet),
-  }));
+  });
+  const questions = createInDoubtHandler({ key: options.forwardKey, peer: (a) => btp.peer(a) });
+  options.forwarded.bind((request) =>
+    new URL(request.url).pathname === IN_DOUBT_PATH ? questions(request) : packets(request)
+  );
+  // Payments left in doubt here by a crash, their peer perhaps on another process for good.
+  const resolver = startInDoubtResolver({
+    ledger: options.ledger,
+    key: options.forwardKey,
+    peer: (a) => btp.peer(a),
+    holder: (a) => routes.holder(a),
+    onOwed: options.onOwed,
+    log: options.log,
+  });
+  options.closers.add(() => resolver.close());
 }

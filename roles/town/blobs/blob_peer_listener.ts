@@ -10,18 +10,23 @@
  *
  * The same listener takes the packets the town's other processes forward to a BTP peer
  * connected to this one: `POST /ilp`, authenticated with a MAC from the town's key
- * (roles/town/btp/process_forward.ts). Without `blobs` (processes sharing one blob directory)
- * it serves only that.
+ * (roles/town/btp/process_forward.ts), and their questions about payments in doubt, `POST
+ * /in-doubt` (roles/town/btp/process_in_doubt.ts). Without `blobs` (processes sharing one blob
+ * directory) it serves only these.
  *
  * @module
  */
 import type { BlobStore } from "../../../state/blobs/blob_store.ts";
+import { IN_DOUBT_PATH } from "../btp/process_in_doubt.ts";
 
 /** Options for {@linkcode startBlobPeerListener}. */
 export interface BlobPeerListenerOptions {
   /** The bytes this process holds; absent: no blob fetches here. */
   blobs?: BlobStore;
-  /** Answers `POST /ilp`, packets forwarded by the town's other processes; absent: 404. */
+  /**
+   * Answers `POST /ilp` and `POST /in-doubt`, packets and questions from the town's other
+   * processes; absent: 404.
+   */
   forward?: (request: Request) => Promise<Response>;
   /** Address to bind (the host's address the town's other hosts reach). */
   hostname: string;
@@ -70,7 +75,9 @@ export function startBlobPeerListener(options: BlobPeerListenerOptions): BlobPee
     onListen: () => {},
   }, async (request) => {
     const path = new URL(request.url).pathname;
-    if (path === "/ilp" && options.forward) return await options.forward(request);
+    if ((path === "/ilp" || path === IN_DOUBT_PATH) && options.forward) {
+      return await options.forward(request);
+    }
     const match = BLOB_PATH.exec(path);
     const blobs = options.blobs;
     if (

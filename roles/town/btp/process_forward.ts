@@ -63,9 +63,29 @@ export async function deriveForwardKey(town: NodeSigner): Promise<Uint8Array> {
   return await town.derivedSecret(FORWARD_KEY_LABEL);
 }
 
-/** The MAC of a body (hex). */
-function macOf(key: Uint8Array, body: Uint8Array): string {
+/**
+ * The MAC of a body (hex), sent in {@linkcode FORWARD_MAC_HEADER}: what the town's processes
+ * authenticate what they send each other with.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { forwardMac, forwardMacMatches } from "./process_forward.ts";
+ *
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const body = new TextEncoder().encode("a packet");
+ * assert.equal(forwardMacMatches(key, body, forwardMac(key, body)), true);
+ * assert.equal(forwardMacMatches(key, body, "00".repeat(32)), false);
+ * ```
+ */
+export function forwardMac(key: Uint8Array, body: Uint8Array): string {
   return bytesToHex(hmac(sha256, key, body));
+}
+
+/** Whether `mac` (hex, as sent) is the body's MAC under the key; see {@linkcode forwardMac}. */
+export function forwardMacMatches(key: Uint8Array, body: Uint8Array, mac: string): boolean {
+  if (!/^[0-9a-f]{64}$/.test(mac)) return false;
+  return timingSafeEqual(hexToBytes(mac), hmac(sha256, key, body));
 }
 
 /** Where the holder of an account's connection takes packets (state/postgres/postgres_peer_routes.ts). */
@@ -214,7 +234,7 @@ async function postPacket(
     body: asBody(packet),
     headers: {
       "content-type": "application/octet-stream",
-      [FORWARD_MAC_HEADER]: macOf(key, packet),
+      [FORWARD_MAC_HEADER]: forwardMac(key, packet),
     },
     signal,
   });
@@ -293,7 +313,7 @@ export function createForwardHandler(
       if (body === undefined) {
         return text(413, `a forwarded packet is at most ${MAX_FORWARD_BYTES} bytes`);
       }
-      if (!timingSafeEqual(hexToBytes(mac), hmac(sha256, options.key, body))) {
+      if (!forwardMacMatches(options.key, body, mac)) {
         return text(401, "forward MAC does not match: not a process of this town");
       }
       const reply = await options.route(body);
@@ -306,8 +326,21 @@ export function createForwardHandler(
   };
 }
 
-/** Reads a stream whole; undefined when it is longer than `max` (the rest is cancelled). */
-async function readBounded(
+/**
+ * Reads a stream whole; undefined when it is longer than `max` (the rest is cancelled). Throws
+ * the signal's reason once it aborts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readBounded } from "./process_forward.ts";
+ *
+ * const body = () => new Response("0123456789").body;
+ * assert.equal((await readBounded(body(), 16))?.length, 10);
+ * assert.equal(await readBounded(body(), 4), undefined);
+ * ```
+ */
+export async function readBounded(
   stream: ReadableStream<Uint8Array> | null,
   max: number,
   signal?: AbortSignal,
