@@ -23,7 +23,12 @@ import { IdleStoppingSignerWorker } from "./signer_worker_idle_stop.ts";
 import { CorruptVaultError, WrongPassphraseError } from "./vault_errors.ts";
 import type { SignerKeyed, SignerWorkerRequest, WorkerKeySource } from "./node_signer_worker.ts";
 import type { WalletUnlocked, WalletUnlockRequest } from "./wallet_unlock_worker.ts";
-import { canUnlockInProcess, unlockWalletInProcess } from "./wallet_unlock_process.ts";
+
+// A wallet's unlock by a process of its own: named by URL and imported with a wallet only, so a
+// node on a throwaway key or key bytes does not evaluate it (docs/SCALE.md "An idle town's
+// memory"; as cli/lazy_import.ts).
+const WALLET_UNLOCK_PROCESS = new URL("./wallet_unlock_process.ts", import.meta.url);
+type WalletUnlockProcess = typeof import("./wallet_unlock_process.ts");
 
 export type { WorkerKeySource } from "./node_signer_worker.ts";
 
@@ -94,7 +99,10 @@ export async function openWorkerNodeSigner(
   // A wallet is unlocked first, in a worker that ends before the signer's starts: the two
   // isolates (Argon2id's 64 MiB in the first) are not alive at once.
   let unlocked: { wallet: WalletUnlocked; port: MessagePort } | undefined;
-  const unlockIn = options.unlockIn ?? (canUnlockInProcess() ? "process" : "worker");
+  const inProcess = "wallet" in source
+    ? await (import(WALLET_UNLOCK_PROCESS.href) as Promise<WalletUnlockProcess>)
+    : undefined;
+  const unlockIn = options.unlockIn ?? (inProcess?.canUnlockInProcess() ? "process" : "worker");
   if ("wallet" in source && unlockIn === "worker") {
     const channel = new MessageChannel();
     try {
@@ -138,8 +146,8 @@ export async function openWorkerNodeSigner(
       keyed = await asked as SignerKeyed;
     } else if (unlocked) {
       keyed = await keyFromPort(host, unlocked.port, unlocked.wallet);
-    } else if ("wallet" in source) {
-      keyed = await keyFromProcess(host, source);
+    } else if ("wallet" in source && inProcess) {
+      keyed = await keyFromProcess(host, source, inProcess);
     } else {
       keyed = await host.request({ t: "key", source: { generate: true } }) as SignerKeyed;
     }
@@ -211,9 +219,10 @@ async function keyFromPort(
 async function keyFromProcess(
   host: WorkerHost<SignerWorkerRequest, unknown>,
   source: { wallet: WalletUnlockRequest["wallet"]; passphrase: string },
+  inProcess: WalletUnlockProcess,
 ): Promise<SignerKeyed> {
   const recipient = await host.request({ t: "recipient" }) as Uint8Array;
-  const unlocked = await unlockWalletInProcess(source, recipient);
+  const unlocked = await inProcess.unlockWalletInProcess(source, recipient);
   const keyed = await host.request({
     t: "key",
     source: { sealed: unlocked.sealed },

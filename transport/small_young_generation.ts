@@ -5,8 +5,14 @@
  * process started without the flag replaces itself (`execve`, same pid, same arguments, same
  * descriptors and parent) with one started with it, through `DENO_V8_FLAGS`. Under read floods
  * the young generation was a fifth of a town's peak on PostgreSQL (docs/OPERATIONS.md "Peers
- * that do not read"). Nothing is done where the flag is already given (`--v8-flags` or
- * `DENO_V8_FLAGS`: the operator's choice wins), off Linux, or without FFI.
+ * that do not read"). The same start has V8 give an ended isolate's heap pages back to the
+ * system at once (`--no-memory-pool-share-memory-on-teardown`): by default they move to a
+ * process-wide pool for other isolates to reuse, which an idle process empties only when its
+ * memory reducer runs, about 30 s after start, so the key's worker, stopped when idle, left 4-5
+ * MiB of pages in an idle town's RSS until then (docs/SCALE.md "An idle town's memory"). Like the
+ * young generation's, the flag is read when V8 starts. Nothing is done where the semi space flag
+ * is already given (`--v8-flags` or `DENO_V8_FLAGS`: the operator's choice wins), off Linux, or
+ * without FFI.
  *
  * @module
  */
@@ -21,13 +27,17 @@ export interface SmallYoungGenerationOptions {
 /** The town's semi space, MiB (V8's default lets the young generation reach 55-64 MiB). */
 export const TOWN_SEMI_SPACE_MIB = 4;
 
+/** Flags given with the semi space one: an ended isolate's pages go back to the system at once. */
+const WITH_FLAGS = ["--no-memory-pool-share-memory-on-teardown"];
+
 const FLAG = "--max-semi-space-size";
 const SYMBOLS = { execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" } } as const;
 const encoder = new TextEncoder();
 
 /**
- * Replaces this process with itself started with a small young generation, unless the flag is
- * set already; returns only when it was set already or could not be (false then).
+ * Replaces this process with itself started with a small young generation and an ended
+ * isolate's pages given back at once, unless the semi space flag is set already; returns only
+ * when it was set already or could not be (false then).
  *
  * It replaces the process that calls it: no example that runs here:
  * tests/unit/transport/small_young_generation_test.ts (first thing in `town up`; the rest runs in
@@ -40,7 +50,7 @@ export function startWithSmallYoungGeneration(options: SmallYoungGenerationOptio
   if (argv === undefined || argv.some((a) => a.includes(FLAG))) return argv !== undefined;
   const libc = Deno.build.os === "linux" ? openNativeLibrary(["libc.so.6"], SYMBOLS) : undefined;
   if (libc === undefined) return false;
-  const value = `${FLAG}=${options.semiSpaceMiB ?? TOWN_SEMI_SPACE_MIB}`;
+  const value = [`${FLAG}=${options.semiSpaceMiB ?? TOWN_SEMI_SPACE_MIB}`, ...WITH_FLAGS].join(",");
   const env = { ...Deno.env.toObject(), DENO_V8_FLAGS: flags === "" ? value : `${flags},${value}` };
   const strings: Uint8Array[] = [];
   const cString = (text: string) => {

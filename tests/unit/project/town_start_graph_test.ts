@@ -2,9 +2,10 @@
  * What a SQLite town's start loads stays what it uses idle (docs/SCALE.md "An idle town's
  * memory"): the modules `turnpike town up` evaluates at start (cli.ts and cli/town_command.ts and
  * their static imports, from `deno info --json`) hold no chain or channel code, no viem, no
- * PostgreSQL driver nor the store's wrappers over it (state/postgres/), no WebAssembly signer and
- * no CommonJS packet library, and the local files `deno run` reads before the
- * program starts (static imports and literal dynamic ones) hold no PostgreSQL driver source.
+ * PostgreSQL driver nor the store's wrappers over it (state/postgres/), no WebAssembly signer, no
+ * CommonJS packet library nor the wallet unlock's process (a wallet's only), and the local files
+ * `deno run` reads before the program starts (static imports and literal dynamic ones) hold no
+ * PostgreSQL driver source.
  * Code reached through `lazyImport` (a URL), a non-literal `import()` or a type-only import is
  * not in either.
  */
@@ -75,9 +76,11 @@ const NOT_AT_START = [
   /^chain\//,
   /^roles\/channels\/(?!claim_reject_reply\.ts$)/,
   /^roles\/town\/channels\/(?!no_channel_gates\.ts$)/,
+  // A wallet's unlock in a process of its own: a wallet's only (identity/worker_node_signer.ts).
+  /^identity\/wallet_unlock_process(_main)?\.ts$/,
 ];
 
-Deno.test("town up evaluates no chain, channel, viem, PostgreSQL driver or wrapper, WebAssembly signer or CommonJS packet library code at start", async () => {
+Deno.test("town up evaluates no chain, channel, viem, PostgreSQL driver or wrapper, WebAssembly signer, CommonJS packet library or wallet unlock process code at start", async () => {
   const evaluated = await reached(false);
   assertEquals(evaluated.includes("roles/town/town_node.ts"), true, "the walk reaches the town");
   assertEquals(evaluated.filter((s) => NOT_AT_START.some((re) => re.test(s))), []);
