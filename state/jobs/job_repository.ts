@@ -173,11 +173,19 @@ export class JobRepository {
     if (!missing) {
       try {
         this.#db = this.#openDb();
-        this.#prepare("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-          .run();
+        // Read first: a write here on every open would wait on (or fail against) another
+        // process's write transaction, and a failure must never read as a damaged index.
+        if (this.#prepare(META_EXISTS_SQL).get() === undefined) {
+          this.#prepare(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+          )
+            .run();
+        }
         schema = this.#meta("schema");
       } catch (err) {
         this.close();
+        // Busy, locked, I/O or permission errors are not a lost index: nothing is moved aside.
+        if (!isDamagedDatabase(err)) throw err;
         cause = err;
         // A corrupt or foreign file of an older profile: its files are the truth until imported.
         if (!inRows) {
@@ -448,6 +456,8 @@ export class JobRepository {
     this.#statements.clear();
     const db = new DatabaseSync(this.indexPath);
     try {
+      // Many commands of one profile open this index at once: wait for another's write.
+      db.exec(`PRAGMA busy_timeout = ${INDEX_BUSY_TIMEOUT_MS}`);
       Deno.chmodSync(this.indexPath, 0o600);
       // FULL: a write that returned survives an OS crash (the records live only here).
       db.exec(
@@ -482,6 +492,20 @@ export class JobRepository {
       if (this.#locks.get(id) === tail) this.#locks.delete(id);
     }
   }
+}
+
+/** How long a statement waits for another connection's write lock before failing (busy). */
+const INDEX_BUSY_TIMEOUT_MS = 5_000;
+
+const META_EXISTS_SQL = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'";
+
+/**
+ * Whether opening threw because the file is not a usable database (SQLite's SQLITE_NOTADB and
+ * SQLITE_CORRUPT; node:sqlite gives only their messages), not because it is busy or unreadable.
+ */
+function isDamagedDatabase(err: unknown): boolean {
+  return err instanceof Error &&
+    /file is not a database|database disk image is malformed/.test(err.message);
 }
 
 async function removeIndexFiles(path: string): Promise<void> {

@@ -117,11 +117,14 @@ export class JobTextReader {
     }
     const db = new DatabaseSync(this.indexPath, { readOnly: true });
     try {
+      // A closing writer's checkpoint locks the file for a moment: wait, never read "no job".
+      db.exec("PRAGMA busy_timeout = 5000");
       this.#select = db.prepare("SELECT text FROM jobs WHERE id = ?");
-    } catch {
-      // No jobs table yet, or one without the texts (schema 1): looked for again next time.
+    } catch (err) {
       db.close();
-      return undefined;
+      // No jobs table yet, or one without the texts (schema 1): looked for again next time.
+      if (err instanceof Error && /no such (table|column)/.test(err.message)) return undefined;
+      throw err;
     }
     this.#db = db;
     return this.#select;

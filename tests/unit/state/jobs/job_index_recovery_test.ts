@@ -197,3 +197,45 @@ Deno.test("job index recovery: refused with what to do, nothing touched, by a re
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * Another process holds `path` locked (SQLite's exclusive locking mode: no reader gets in) for
+ * `ms` after it says so, as a closing process's checkpoint or a WAL recovery does for a moment.
+ */
+async function holdLocked(path: string, ms: number): Promise<Deno.ChildProcess> {
+  const code = `import { DatabaseSync } from "node:sqlite";
+const d = new DatabaseSync(${JSON.stringify(path)});
+d.exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT");
+console.log("held");
+setTimeout(() => d.close(), ${ms});`;
+  const child = new Deno.Command(Deno.execPath(), { args: ["eval", code], stdout: "piped" })
+    .spawn();
+  const reader = child.stdout.getReader();
+  const { value } = await reader.read();
+  assertStringIncludes(new TextDecoder().decode(value), "held");
+  reader.releaseLock();
+  return child;
+}
+
+Deno.test("job index recovery: an index another process holds locked is waited for, never taken as lost nor moved aside", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { head, version } = await profile(dir);
+    const before = await indexFiles(dir);
+    const warnings: string[] = [];
+    const holder = await holdLocked(`${dir}/index.sqlite`, 600);
+    const audit = await openAuditLog({ dir, windowMs: 10_000 });
+    const repo = await openJobRepository({ stateDir: dir, audit, warn: (l) => warnings.push(l) });
+    assertEquals((await holder.status).success, true);
+    assertEquals(repo.lastRebuild, undefined, "not rebuilt");
+    assertEquals(warnings, []);
+    assertEquals(repo.count(), N);
+    assertEquals(repo.versionOf(head[0].id), version, "the write after HEAD is kept");
+    assertEquals((await repo.read(head[0].id))?.status, "error");
+    repo.close();
+    await audit.close();
+    assertEquals(await indexFiles(dir), before, "nothing moved aside");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
