@@ -18,10 +18,7 @@ import {
 } from "../state/jobs/job_record.ts";
 import { listChannels } from "../state/channels/channel_file.ts";
 import { JobTextReader } from "../state/jobs/job_text_reader.ts";
-import {
-  isTerminalProviderJob,
-  type ProviderJobRecord,
-} from "../state/jobs/provider_job_record.ts";
+import type { ProviderJobRecord } from "../state/jobs/provider_job_record.ts";
 import { readProviderJobRecords } from "../state/jobs/provider_job_index.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { hasPaymentLog } from "../state/payments/payment_log_files.ts";
@@ -334,13 +331,14 @@ export async function readProvider(stateDir: string): Promise<DashProvider | und
  * ```
  */
 export async function readProviderJobs(stateDir: string): Promise<ProviderJob[]> {
-  return (await readProviderJobRecords(stateDir)).filter((r) => !isTerminalProviderJob(r))
-    .map(({ id, kind, skill, status, price, admittedAt }) => ({
-      id,
-      kind,
-      skill,
-      status,
-      price,
-      admittedAt,
-    }));
+  return (await readProviderJobRecords(stateDir, { unfinished: true })).map((
+    { id, kind, skill, status, price, admittedAt },
+  ) => ({
+    id,
+    kind,
+    skill,
+    status,
+    price,
+    admittedAt,
+  }));
 }

@@ -19,10 +19,12 @@ import { pathExists } from "../path_exists.ts";
 import type { PaymentEntry } from "../payments/payment_log.ts";
 import { inTransaction } from "./row_db.ts";
 import {
+  isTerminalProviderJob,
   MAX_PROVIDER_JOB_RECORD_BYTES,
   parseProviderJobRecord,
   type ProviderJobRecord,
   ProviderJobRecordError,
+  TERMINAL_PROVIDER_JOB_STATUSES,
 } from "./provider_job_record.ts";
 
 /** The schema the index has. */
@@ -119,7 +121,7 @@ export async function importProviderJobFiles(
  * Every provider job record of a state dir, read without opening the store (opening is a
  * writer's business: it imports and hands rows to the audit): from the index's rows, or, before
  * a provider ever opened it, from an older profile's files. Records that do not parse are left
- * out.
+ * out; with `unfinished`, only those of the jobs not finished (their texts alone are read).
  *
  * @example
  * ```ts
@@ -127,17 +129,27 @@ export async function importProviderJobFiles(
  *
  * const stateDir = await Deno.makeTempDir(); // no provider ran here
  * assert.deepEqual(await readProviderJobRecords(stateDir), []);
+ * assert.deepEqual(await readProviderJobRecords(stateDir, { unfinished: true }), []);
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
-export async function readProviderJobRecords(stateDir: string): Promise<ProviderJobRecord[]> {
+export async function readProviderJobRecords(
+  stateDir: string,
+  options: { unfinished?: boolean } = {},
+): Promise<ProviderJobRecord[]> {
+  // The unfinished only: the finished rows' texts are not read (a dashboard's poll).
+  const where = options.unfinished
+    ? `WHERE status NOT IN (${TERMINAL_PROVIDER_JOB_STATUSES.map((s) => `'${s}'`).join(", ")})`
+    : "";
   const rows = withIndex(
     stateDir,
-    (db) => db.prepare("SELECT text FROM provider_jobs").all().map((r) => String(r.text)),
+    (db) => db.prepare(`SELECT text FROM provider_jobs ${where}`).all().map((r) => String(r.text)),
   );
   if (rows === undefined) {
     const dir = `${stateDir}/${PROVIDER_JOBS_DIR}`;
-    return (await readRecordFiles(dir, { removeTemps: false })).records.map((r) => r.record);
+    const records = (await readRecordFiles(dir, { removeTemps: false })).records;
+    return records.map((r) => r.record)
+      .filter((r) => !options.unfinished || !isTerminalProviderJob(r));
   }
   return rows.flatMap((text) => {
     try {

@@ -6,6 +6,7 @@ import {
   ProviderJobRecordError,
 } from "../../../../state/jobs/provider_job_record.ts";
 import { openProviderJobStore } from "../../../../state/jobs/provider_job_store.ts";
+import { readProviderJobRecords } from "../../../../state/jobs/provider_job_index.ts";
 import { openAuditLog } from "../../../../state/audit/audit_log.ts";
 import { JobIndexLostError } from "../../../../state/jobs/job_repository_errors.ts";
 import { openPaymentLog } from "../../../../state/payments/payment_log.ts";
@@ -142,6 +143,13 @@ Deno.test("provider job store: a paid record's income is a row of the same trans
     again.close();
     const log = await openPaymentLog({ stateDir, now: () => Date.parse(income.ts) });
     assertEquals(log.entries(), [income]);
+    // A reader beside the provider: the rows, the unfinished alone when asked.
+    assertEquals((await readProviderJobRecords(stateDir)).map((r) => r.status), ["paid"]);
+    assertEquals((await readProviderJobRecords(stateDir, { unfinished: true })).length, 1);
+    const ended = await openProviderJobStore({ stateDir });
+    await ended.put({ ...record, status: "cancelled" });
+    ended.close();
+    assertEquals(await readProviderJobRecords(stateDir, { unfinished: true }), []);
   } finally {
     await Deno.remove(stateDir, { recursive: true });
   }
