@@ -17,7 +17,7 @@ import { DatabaseSync } from "node:sqlite";
 import { readCappedTextFile } from "../capped_file.ts";
 import { pathExists } from "../path_exists.ts";
 import type { PaymentEntry } from "../payments/payment_log.ts";
-import { inTransaction } from "./row_db.ts";
+import { inTransaction, ROW_DB_BUSY_TIMEOUT_MS } from "./row_db.ts";
 import {
   isTerminalProviderJob,
   MAX_PROVIDER_JOB_RECORD_BYTES,
@@ -240,11 +240,15 @@ function withIndex<T>(stateDir: string, read: (db: DatabaseSync) => T): T | unde
   }
   const db = new DatabaseSync(path, { readOnly: true });
   try {
+    // A writer's commit or checkpoint locks the file for a moment: wait, never read "no job".
+    db.exec(`PRAGMA busy_timeout = ${ROW_DB_BUSY_TIMEOUT_MS}`);
     let schema: unknown;
     try {
       schema = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get()?.value;
-    } catch {
-      return undefined; // being made: no table yet
+    } catch (err) {
+      // Being made: no table yet. Any other error (busy past the wait, I/O) is thrown.
+      if (err instanceof Error && /no such table/.test(err.message)) return undefined;
+      throw err;
     }
     return schema === PROVIDER_JOB_INDEX_SCHEMA ? read(db) : undefined;
   } finally {

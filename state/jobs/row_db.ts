@@ -30,7 +30,7 @@ export const ROW_DB_BUSY_TIMEOUT_MS = 5_000;
 export function openRowDb(path: string, durable = true): DatabaseSync {
   const db = new DatabaseSync(path);
   try {
-    // Many commands of one profile open an index at once: wait for another's write.
+    // Readers beside the writer (another process): wait for each other's locks, never fail busy.
     db.exec(`PRAGMA busy_timeout = ${ROW_DB_BUSY_TIMEOUT_MS}`);
     Deno.chmodSync(path, 0o600);
     // FULL: a write that returned survives an OS crash (the records live only here).
