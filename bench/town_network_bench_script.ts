@@ -24,6 +24,7 @@ import { startProviderNode } from "../roles/provider/provider_node.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import type { TownEndpoint } from "../config/town_list.ts";
 import { readPaymentLogText } from "../state/payments/payment_log_files.ts";
+import { readProviderIncome } from "../state/jobs/provider_job_index.ts";
 
 const arg = (name: string, fallback: number) =>
   Deno.args.includes(name) ? Number(Deno.args[Deno.args.indexOf(name) + 1]) : fallback;
@@ -51,7 +52,9 @@ interface LogEntry {
 }
 async function paymentLog(stateDir: string): Promise<LogEntry[]> {
   const text = await readPaymentLogText(stateDir);
-  return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  const lines = text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  // A provider's income: rows of its job index (state/jobs/provider_job_store.ts).
+  return [...lines, ...readProviderIncome(stateDir, "2000-01-01").entries as LogEntry[]];
 }
 
 const root = await Deno.makeTempDir({ prefix: "turnpike-net-bench-" });

@@ -20,7 +20,6 @@ import {
   readChannels,
   readJobCosts,
   readProvider,
-  readProviderJobFile,
   readProviderJobs,
 } from "./dash_model.ts";
 
@@ -28,7 +27,8 @@ import {
 const MAX_JOBS = 2000;
 /** The job index and its WAL, where a record write lands. */
 const JOB_INDEX = /\/index\.sqlite(-wal)?$/;
-const PROVIDER_JOB_FILE = /\/provider-jobs\/([0-9a-f]{64})\.toml$/;
+/** The provider's job index and its WAL, where its record writes land. */
+const PROVIDER_JOB_INDEX = /\/provider\.sqlite(-wal)?$/;
 
 /** A state dir's view, updated path by path; see the module doc. */
 export class LocalViewCache {
@@ -106,30 +106,30 @@ export class LocalViewCache {
    * ```
    */
   async apply(paths: readonly string[]): Promise<boolean> {
-    const providerJobs = new Set<string>();
-    let jobs = false, costs = false, channels = false, provider = false;
+    let jobs = false, providerJobs = false, costs = false, channels = false, provider = false;
     for (const p of paths) {
-      const providerJob = PROVIDER_JOB_FILE.exec(p);
       if (JOB_INDEX.test(p)) jobs = true;
-      else if (providerJob !== null) providerJobs.add(providerJob[1]);
+      // Its income rows too: the payment log's costs are read again with the records.
+      else if (PROVIDER_JOB_INDEX.test(p)) providerJobs = costs = true;
       else if (p.includes("/payment_log")) costs = true;
       else if (p.includes("/channels/")) channels = true;
       else if (p.endsWith(`/${PROVIDER_STATUS_FILE}`)) provider = true;
     }
     const jobsChanged = jobs && this.#rereadJobs();
     await Promise.all([
-      ...[...providerJobs].map((id) => this.#rereadProviderJob(id)),
+      providerJobs && this.#rereadProviderJobs(),
       costs && readJobCosts(this.stateDir).then((c) => this.#costs = c),
       channels && readChannels(this.stateDir).then((c) => this.#channels = c),
       provider && readProvider(this.stateDir).then((p) => this.#provider = p),
     ]);
-    return jobsChanged || providerJobs.size > 0 || costs || channels || provider;
+    return jobsChanged || providerJobs || costs || channels || provider;
   }
 
-  async #rereadProviderJob(id: string): Promise<void> {
-    const job = await readProviderJobFile(`${this.stateDir}/provider-jobs/${id}.toml`);
-    if (job === undefined) this.#providerJobs.delete(id);
-    else this.#providerJobs.set(id, job);
+  /** The provider's unfinished jobs, all read again (a few: the finished are left out). */
+  async #rereadProviderJobs(): Promise<void> {
+    const jobs = await readProviderJobs(this.stateDir);
+    this.#providerJobs.clear();
+    for (const j of jobs) this.#providerJobs.set(j.id, j);
   }
 
   /** The newest records, all read again; the index's mark taken first (a later write is read next time). */

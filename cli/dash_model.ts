@@ -18,14 +18,8 @@ import {
 } from "../state/jobs/job_record.ts";
 import { listChannels } from "../state/channels/channel_file.ts";
 import { JobTextReader } from "../state/jobs/job_text_reader.ts";
-import {
-  isTerminalProviderJob,
-  MAX_PROVIDER_JOB_RECORD_BYTES,
-  parseProviderJobRecord,
-  type ProviderJobRecord,
-  ProviderJobRecordError,
-} from "../state/jobs/provider_job_record.ts";
-import { PROVIDER_JOBS_DIR } from "../state/jobs/provider_job_store.ts";
+import type { ProviderJobRecord } from "../state/jobs/provider_job_record.ts";
+import { readProviderJobRecords } from "../state/jobs/provider_job_index.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { hasPaymentLog } from "../state/payments/payment_log_files.ts";
 import { summarizePayments } from "../state/payments/payment_summary.ts";
@@ -322,8 +316,8 @@ export async function readProvider(stateDir: string): Promise<DashProvider | und
 }
 
 /**
- * The provider's unfinished jobs (admitted, invoiced, paid, running...), read from its job files
- * without opening its store (which tidies the dir, a writer's business).
+ * The provider's unfinished jobs (admitted, invoiced, paid, running...), read from its job index
+ * without opening its store (which imports and audits, a writer's business).
  *
  * @example
  * ```ts
@@ -337,47 +331,14 @@ export async function readProvider(stateDir: string): Promise<DashProvider | und
  * ```
  */
 export async function readProviderJobs(stateDir: string): Promise<ProviderJob[]> {
-  const dir = `${stateDir}/${PROVIDER_JOBS_DIR}`;
-  const jobs: ProviderJob[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (!e.isFile || !/^[0-9a-f]{64}\.toml$/.test(e.name)) continue;
-      const job = await readProviderJobFile(`${dir}/${e.name}`);
-      if (job !== undefined) jobs.push(job);
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-  return jobs;
-}
-
-/**
- * One provider job file, when it is a job still in progress; undefined when finished, gone or
- * not a record.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { readProviderJobFile } from "./dash_model.ts";
- *
- * const stateDir = await Deno.makeTempDir();
- * const job = await readProviderJobFile(`${stateDir}/provider-jobs/${"ab".repeat(32)}.toml`);
- * assert.equal(job, undefined); // no such job file
- * await Deno.remove(stateDir, { recursive: true });
- * ```
- */
-export async function readProviderJobFile(path: string): Promise<ProviderJob | undefined> {
-  try {
-    const info = await Deno.stat(path);
-    if (info.size > MAX_PROVIDER_JOB_RECORD_BYTES) return undefined;
-    const r = parseProviderJobRecord(await Deno.readTextFile(path));
-    if (isTerminalProviderJob(r)) return undefined;
-    const { id, kind, skill, status, price, admittedAt } = r;
-    return { id, kind, skill, status, price, admittedAt };
-  } catch (err) {
-    if (err instanceof ProviderJobRecordError || err instanceof Deno.errors.NotFound) {
-      return undefined;
-    }
-    throw err;
-  }
+  return (await readProviderJobRecords(stateDir, { unfinished: true })).map((
+    { id, kind, skill, status, price, admittedAt },
+  ) => ({
+    id,
+    kind,
+    skill,
+    status,
+    price,
+    admittedAt,
+  }));
 }

@@ -2,7 +2,8 @@
  * `turnpike export`: the payment log (`payment_log.jsonl`, its chunks and rotated days, 30 kept) as
  * CSV (the default) or JSON, for accounting and scripts. One row per log line: an outgoing payment
  * has an `intent` line, then its outcome (`fulfilled` with the receipt, or `rejected`); incoming
- * payments (a provider's earnings) have `direction` `in`.
+ * payments (a provider's earnings, rows of its job index: `state/jobs/provider_job_store.ts`) have
+ * `direction` `in`.
  *
  * @module
  */

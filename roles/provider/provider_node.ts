@@ -190,7 +190,7 @@ class Provider implements ProviderNode {
       all: () => this.store.all(),
       get: (id: string) => this.store.get(id),
       has: (id: string) => this.store.has(id),
-      put: (r: Parameters<ProviderJobStore["put"]>[0]) => this.store.put(r),
+      put: (...args: Parameters<ProviderJobStore["put"]>) => this.store.put(...args),
     };
     const towns = () => this.#towns!;
     const foundOn = (id: string) => this.#intake.foundOn(id);
@@ -445,6 +445,6 @@ class Provider implements ProviderNode {
       await this.#status.flush().catch(() => {});
     }
     await this.#payments?.flush().catch(() => {});
-    await this.#audit?.close().catch(() => {});
+    await this.#audit?.close().catch(() => {}).then(() => this.store?.close()); // flags cleared
   }
 }

@@ -1,7 +1,7 @@
 /**
  * What an ended job's receipt says (protocol/job_receipt.ts), derived from the profile's own
  * books: the job's record (the requester's `jobs/<id>.toml`, the provider's
- * `provider-jobs/<id>.toml`), the payment log's lines for the job, the result's report and, on
+ * `provider.sqlite`), the payment log's lines for the job, the result's report and, on
  * the requester's side, its own `--verify` verdict (`agent-tasks/<id>.json`). The same derivation
  * writes a receipt (roles/receipts/receipt_catch_up.ts) and checks one (`receipts --check`).
  *

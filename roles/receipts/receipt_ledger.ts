@@ -27,8 +27,7 @@ import {
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { openJobRepository } from "../../state/jobs/job_repository.ts";
 import { TERMINAL_JOB_STATUSES } from "../../state/jobs/job_record.ts";
-import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
-import { PROVIDER_JOBS_DIR } from "../../state/jobs/provider_job_store.ts";
+import { readProviderJobRecords } from "../../state/jobs/provider_job_index.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { latestReceipts, openReceiptBook } from "../../state/receipts/receipt_book.ts";
 import { paymentsByJob, providerReceipt, requesterReceipt } from "./receipt_derive.ts";
@@ -94,16 +93,9 @@ export async function deriveReceipts(stateDir: string): Promise<Map<string, JobR
       repo.close();
     }
   }
-  // Read, not opened as a store: opening sweeps temp files a running provider may be writing.
-  const dir = `${stateDir}/${PROVIDER_JOBS_DIR}`;
-  if (await isDir(dir)) {
-    for await (const entry of Deno.readDir(dir)) {
-      if (!entry.isFile || !entry.name.endsWith(".toml")) continue;
-      const text = await Deno.readTextFile(`${dir}/${entry.name}`).catch(() => undefined);
-      try {
-        if (text !== undefined) put(providerReceipt(parseProviderJobRecord(text), byJob));
-      } catch { /* a corrupt record: `node status` lists it; it has no receipt */ }
-    }
+  // Read, not opened as a store: opening imports and audits, a running provider's business.
+  for (const record of await readProviderJobRecords(stateDir)) {
+    put(providerReceipt(record, byJob));
   }
   return derived;
 }

@@ -1,6 +1,7 @@
 /**
  * The state dir's paths whose bytes live in a database, not in files: the requester's job
- * records, `jobs/<id>.toml`, are rows of its index (`state/jobs/job_repository.ts`). The audit
+ * records, `jobs/<id>.toml`, are rows of its index (`state/jobs/job_repository.ts`), the
+ * provider's, `provider-jobs/<id>.toml`, rows of its own (`state/jobs/provider_job_store.ts`). The audit
  * trail still shows each version of such a record under its path, staged from the bytes the
  * writer hands over (docs/ARCHITECTURE.md "The requester's job records as rows"); every process that
  * runs `git add` on a state dir leaves these paths out, or it would stage them as deleted.
@@ -9,7 +10,7 @@
  */
 
 /** The directories (relative to the state dir) whose files are held as rows. */
-export const ROW_HELD_DIRS: readonly string[] = ["jobs"];
+export const ROW_HELD_DIRS: readonly string[] = ["jobs", "provider-jobs"];
 
 /**
  * The pathspecs that leave the row-held directories out of a `git add` (after a `.`).
@@ -19,7 +20,7 @@ export const ROW_HELD_DIRS: readonly string[] = ["jobs"];
  * import assert from "node:assert/strict";
  * import { ROW_HELD_EXCLUDES } from "./row_held_paths.ts";
  *
- * assert.deepEqual(ROW_HELD_EXCLUDES, [":(exclude,top)jobs/"]);
+ * assert.deepEqual(ROW_HELD_EXCLUDES, [":(exclude,top)jobs/", ":(exclude,top)provider-jobs/"]);
  * ```
  */
 export const ROW_HELD_EXCLUDES: readonly string[] = ROW_HELD_DIRS.map((d) => `:(exclude,top)${d}/`);
@@ -33,7 +34,8 @@ export const ROW_HELD_EXCLUDES: readonly string[] = ROW_HELD_DIRS.map((d) => `:(
  * import { isRowHeld } from "./row_held_paths.ts";
  *
  * assert.equal(isRowHeld(`jobs/${"ab".repeat(32)}.toml`), true);
- * assert.equal(isRowHeld(`provider-jobs/${"ab".repeat(32)}.toml`), false);
+ * assert.equal(isRowHeld(`provider-jobs/${"ab".repeat(32)}.toml`), true);
+ * assert.equal(isRowHeld("payment_log.jsonl"), false);
  * ```
  */
 export function isRowHeld(path: string): boolean {

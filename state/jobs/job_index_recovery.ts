@@ -32,13 +32,7 @@ import type { AuditLog } from "../audit/audit_log.ts";
 import type { HeadFiles } from "../audit/audit_head_files.ts";
 import { syncDir } from "../atomic_file.ts";
 import { JobIndexLostError } from "./job_repository_errors.ts";
-import {
-  type CorruptJobFile,
-  createJobIndex,
-  JOB_INDEX_SCHEMA,
-  type RebuildReport,
-  rowValues,
-} from "./job_index_schema.ts";
+import { type CorruptJobFile, type RebuildReport, writeIndexRows } from "./job_index_schema.ts";
 import {
   IN_FLIGHT_JOB_STATUSES,
   JobRecordFormatError,
@@ -68,11 +62,6 @@ export interface JobIndexRecoveryOptions {
 /** The folder of HEAD the records are read from. */
 const JOBS_FOLDER = "jobs";
 const JOB_PATH = /^jobs\/([0-9a-f]{64})\.toml$/;
-
-/** A rebuilt row: its text is HEAD's, so it is not flagged for the audit. */
-const INSERT_JOB_SQL = `INSERT INTO jobs (id, kind, skill, status, provider, created_at_ms,
-    updated_at_ms, last_seen_created_at, text, version, unaudited)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`;
 
 /**
  * Rebuilds a lost index from the audit trail's HEAD (see the module doc); returns the open
@@ -138,21 +127,7 @@ function fillFromHead(db: DatabaseSync, head: HeadFiles): RebuildReport & { inFl
     }
   }
   // Above every version a reader saw before: a profile makes far fewer writes than ms since 1970.
-  const base = Date.now();
-  db.exec("BEGIN");
-  try {
-    createJobIndex(db);
-    const insert = db.prepare(INSERT_JOB_SQL);
-    rows.forEach(({ record, text }, i) => insert.run(...rowValues(record, text), base + i));
-    const bad = db.prepare("INSERT INTO corrupt (path, error) VALUES (?, ?)");
-    for (const c of corrupt) bad.run(c.path, c.error);
-    db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)")
-      .run(JOB_INDEX_SCHEMA);
-    db.exec("COMMIT");
-  } catch (err) {
-    db.exec("ROLLBACK");
-    throw err;
-  }
+  writeIndexRows(db, rows, corrupt, { version: Date.now() });
   const inFlight = rows.filter((r) => IN_FLIGHT_JOB_STATUSES.includes(r.record.status)).length;
   return { indexed: rows.length, corrupt, inFlight };
 }

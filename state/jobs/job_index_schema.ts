@@ -10,6 +10,7 @@
  */
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { readCappedTextFile } from "../capped_file.ts";
+import { inTransaction } from "./row_db.ts";
 import {
   JobRecordFormatError,
   type JobStatus,
@@ -152,8 +153,9 @@ export function toSummary(row: Record<string, SQLInputValue>): JobSummary {
 }
 
 /**
- * Imports `<jobsDir>/<id>.toml` into the rows of a fresh index, in one transaction that also
- * records the schema (a kill before its commit leaves no schema: the next open imports again).
+ * Imports `<jobsDir>/<id>.toml` into the rows of a fresh index ({@linkcode writeIndexRows}: the
+ * tables, the rows and the schema in one transaction; a kill before its commit leaves no schema,
+ * the next open imports again).
  * Corrupt files are reported in the `corrupt` table, not fatal; temp files an atomic write left
  * are removed unless `keepTemps` (a reader beside a writer). The files are left as they are.
  *
@@ -164,7 +166,6 @@ export function toSummary(row: Record<string, SQLInputValue>): JobSummary {
  *
  * const jobsDir = await Deno.makeTempDir(); // an older profile's `jobs/`, here empty
  * const db = new DatabaseSync(":memory:");
- * createJobIndex(db);
  * assert.equal((await importJobFiles(db, jobsDir)).indexed, 0);
  * db.close();
  * await Deno.remove(jobsDir, { recursive: true });
@@ -200,18 +201,49 @@ export async function importJobFiles(
       corrupt.push({ path, error: err.message });
     }
   }
-  db.exec("BEGIN");
-  try {
-    const upsert = db.prepare(UPSERT_JOB_SQL);
-    for (const { record, text } of rows) upsert.get(...rowValues(record, text));
+  writeIndexRows(db, rows, corrupt);
+  return { indexed: rows.length, corrupt };
+}
+
+/**
+ * Makes the tables of a fresh index and writes `rows` and the `corrupt` list into them, in one
+ * transaction that also records the schema (a kill before its commit leaves no schema: the next
+ * open starts again). With `version`, the rows are numbered from it and not flagged (their text
+ * is the audit trail's HEAD: `state/jobs/job_index_recovery.ts`); without, from 1 and flagged
+ * `unaudited` (an older profile's files, handed to the audit: {@linkcode importJobFiles}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DatabaseSync } from "node:sqlite";
+ *
+ * const db = new DatabaseSync(":memory:");
+ * const record = { id: "ab".repeat(32), kind: 5100, skill: "echo", status: "sent" as const,
+ *   createdAtMs: 1, updatedAtMs: 1, payments: [] };
+ * writeIndexRows(db, [{ record, text: "the record's TOML" }], [], { version: 7 });
+ * assert.deepEqual({ ...db.prepare("SELECT version, unaudited FROM jobs").get() },
+ *   { version: 7, unaudited: 0 });
+ * db.close();
+ * ```
+ */
+export function writeIndexRows(
+  db: DatabaseSync,
+  rows: readonly { record: RequesterJobRecord; text: string }[],
+  corrupt: readonly CorruptJobFile[],
+  options: { version?: number } = {},
+): void {
+  const base = options.version;
+  inTransaction(db, () => {
+    createJobIndex(db);
+    const write = db.prepare(`INSERT INTO jobs (id, kind, skill, status, provider, created_at_ms,
+        updated_at_ms, last_seen_created_at, text, version, unaudited)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    rows.forEach(({ record, text }, i) =>
+      write.run(...rowValues(record, text), (base ?? 1) + i, base === undefined ? 1 : 0)
+    );
     const bad = db.prepare("INSERT OR REPLACE INTO corrupt (path, error) VALUES (?, ?)");
     for (const c of corrupt) bad.run(c.path, c.error);
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)")
       .run(JOB_INDEX_SCHEMA);
-    db.exec("COMMIT");
-  } catch (err) {
-    db.exec("ROLLBACK");
-    throw err;
-  }
-  return { indexed: rows.length, corrupt };
+  });
 }

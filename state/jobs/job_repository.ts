@@ -27,13 +27,13 @@ import {
   JobIndexLostError,
   JobNotFoundError,
 } from "./job_repository_errors.ts";
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import { LandedFlags, openRowDb, Statements } from "./row_db.ts";
 import { pathExists } from "../path_exists.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
 import type { AuditLog } from "../audit/audit_log.ts";
 import {
   type CorruptJobFile,
-  createJobIndex,
   importJobFiles,
   JOB_INDEX_SCHEMA,
   type JobSummary,
@@ -141,12 +141,12 @@ export class JobRepository {
   #durable: boolean;
   #db: DatabaseSync | undefined;
   /** The open index's statements by SQL: prepared once, not on every write. */
-  #statements = new Map<string, StatementSync>();
+  #statements = new Statements(() => this.#db!);
   #locks = new Map<string, Promise<unknown>>();
   #readOnly: boolean;
   #warn: (line: string) => void;
-  /** Rows whose audit commit landed (id, the version committed), cleared together. */
-  #landed: [string, number][] = [];
+  /** Rows whose audit commit landed, their flags cleared together. */
+  #landed: LandedFlags;
 
   constructor(options: JobRepositoryOptions) {
     this.stateDir = options.stateDir.replace(/\/+$/, "");
@@ -156,6 +156,7 @@ export class JobRepository {
     this.#durable = options.durable ?? true;
     this.#readOnly = options.readOnly ?? false;
     this.#warn = options.warn ?? ((line) => console.error(line));
+    this.#landed = new LandedFlags({ db: () => this.#db, table: "jobs", durable: this.#durable });
   }
 
   /**
@@ -207,7 +208,6 @@ export class JobRepository {
       [this.#db, this.lastRebuild] = [recovered.db, recovered.report];
     } else if (schema !== JOB_INDEX_SCHEMA) {
       this.#statements.clear();
-      createJobIndex(this.#db!);
       this.lastRebuild = await importJobFiles(this.#db!, this.jobsDir, {
         keepTemps: this.#readOnly,
       });
@@ -226,7 +226,7 @@ export class JobRepository {
   /** Closes the index (flush the audit log first: a commit landing after is not recorded). */
   close(): void {
     if (!this.#db) return;
-    this.#clearLanded();
+    this.#landed.clear();
     this.#statements.clear();
     this.#db.close();
     this.#db = undefined;
@@ -398,32 +398,8 @@ export class JobRepository {
       paths: [path, ...paths],
       fields: { Status: record.status, Kind: String(record.kind), ...fields },
       contents: { [path]: new TextEncoder().encode(text) },
-      onCommitted: () => this.#onLanded(record.id, version),
+      onCommitted: () => this.#landed.note(record.id, version),
     });
-  }
-
-  #onLanded(id: string, version: number): void {
-    if (this.#landed.push([id, version]) === 1) queueMicrotask(() => this.#clearLanded());
-  }
-
-  /** Clears the flags of the rows whose commit landed, in one transaction. */
-  #clearLanded(): void {
-    const landed = this.#landed;
-    this.#landed = [];
-    if (landed.length === 0 || this.#db === undefined) return;
-    const db = this.#db;
-    // No fsync for it: a flag a crash keeps only makes the next open check the row again.
-    db.exec("PRAGMA synchronous = NORMAL; BEGIN");
-    try {
-      const clear = this.#prepare("UPDATE jobs SET unaudited = 0 WHERE id = ? AND version = ?");
-      for (const [id, version] of landed) clear.run(id, version);
-      db.exec("COMMIT");
-    } catch (err) {
-      db.exec("ROLLBACK");
-      throw err;
-    } finally {
-      db.exec(`PRAGMA synchronous = ${this.#durable ? "FULL" : "NORMAL"}`);
-    }
   }
 
   /**
@@ -446,34 +422,19 @@ export class JobRepository {
       const version = Number(row.version);
       const bytes = new TextEncoder().encode(text);
       if (audit.isCommitted(`jobs/${record.id}.toml`, bytes)) {
-        this.#onLanded(record.id, version);
+        this.#landed.note(record.id, version);
       } else this.#toAudit(record, text, version, "recover");
     }
-    this.#clearLanded();
+    this.#landed.clear();
   }
 
   #openDb(): DatabaseSync {
     this.#statements.clear();
-    const db = new DatabaseSync(this.indexPath);
-    try {
-      // Many commands of one profile open this index at once: wait for another's write.
-      db.exec(`PRAGMA busy_timeout = ${INDEX_BUSY_TIMEOUT_MS}`);
-      Deno.chmodSync(this.indexPath, 0o600);
-      // FULL: a write that returned survives an OS crash (the records live only here).
-      db.exec(
-        `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${this.#durable ? "FULL" : "NORMAL"};`,
-      );
-    } catch (err) {
-      db.close();
-      throw err;
-    }
-    return db;
+    return openRowDb(this.indexPath, this.#durable);
   }
 
   #prepare(sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (statement === undefined) this.#statements.set(sql, statement = this.#db!.prepare(sql));
-    return statement;
+    return this.#statements.get(sql);
   }
 
   #meta(key: string): string | undefined {
@@ -493,9 +454,6 @@ export class JobRepository {
     }
   }
 }
-
-/** How long a statement waits for another connection's write lock before failing (busy). */
-const INDEX_BUSY_TIMEOUT_MS = 5_000;
 
 const META_EXISTS_SQL = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'";
 

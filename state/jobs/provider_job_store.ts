@@ -1,35 +1,68 @@
 /**
- * The provider's job records on disk: `<state dir>/provider-jobs/<id>.toml`, one per admitted
- * job, each write atomic (temp file, fsync, rename, mode 0600) and then recorded in the git audit
- * trail (`turnpike: <status> provider-job <id>`, group-committed). All records are loaded at
- * open: a provider holds at most a few thousand unfinished or recent jobs.
+ * The provider's job records: a row each in `<state dir>/provider.sqlite`
+ * (`state/jobs/provider_job_index.ts`), one per admitted job. A write is one transaction at
+ * `synchronous = FULL` (`state/jobs/row_db.ts`): durable when it returns, a kill leaves the old
+ * row or the new one; no file is written. The record that says a job paid carries its income
+ * row in the same transaction, so a kill leaves both or neither (docs/PROTOCOL.md "A crash
+ * between a payment's two records"). All records are loaded at open: a provider holds at most a
+ * few thousand unfinished or recent jobs.
  *
- * Kept apart from the requester's `jobs/` so one state dir can serve both roles.
+ * Each change is recorded in the git audit trail as `provider-jobs/<id>.toml` from the record's
+ * bytes (`turnpike: <status> provider-job <id>`, group-committed; a paid record's commit names
+ * its income); a write flags its row `unaudited` until that commit lands, and the rows a kill
+ * left flagged are handed to the audit again on open, as the requester's rows are
+ * (docs/ARCHITECTURE.md "The provider's job records as rows").
+ *
+ * An older profile's `provider-jobs/<id>.toml` files are imported on the first open, then left
+ * and never read again (`provider-jobs/RECORDS_IN_INDEX.txt` says so); from then a missing index
+ * is refused ({@linkcode JobIndexLostError}). Kept apart from the requester's `index.sqlite` so
+ * one state dir can serve both roles.
  *
  * @module
  */
-import { removeStaleTempFilesIn, writeFileAtomic } from "../atomic_file.ts";
+import type { DatabaseSync } from "node:sqlite";
+import { writeFileAtomic } from "../atomic_file.ts";
 import type { AuditLog } from "../audit/audit_log.ts";
+import { pathExists } from "../path_exists.ts";
+import { type PaymentEntry, validatePaymentEntry } from "../payments/payment_log.ts";
+import { JobIndexLostError } from "./job_repository_errors.ts";
+import {
+  type CorruptProviderJobFile,
+  importProviderJobFiles,
+  INSERT_INCOME_SQL,
+  PROVIDER_JOB_INDEX,
+  PROVIDER_JOB_INDEX_SCHEMA,
+  PROVIDER_JOBS_DIR,
+  PROVIDER_RECORDS_IN_INDEX_FILE,
+  UPSERT_PROVIDER_JOB_SQL,
+} from "./provider_job_index.ts";
 import {
   formatProviderJobRecord,
   parseProviderJobRecord,
   type ProviderJobRecord,
+  ProviderJobRecordError,
 } from "./provider_job_record.ts";
+import { inTransaction, LandedFlags, openRowDb, Statements } from "./row_db.ts";
 
-/** Directory of the records, relative to the state dir. */
-export const PROVIDER_JOBS_DIR = "provider-jobs";
+export { PROVIDER_JOBS_DIR };
+export type { CorruptProviderJobFile };
+export { readProviderJobRecord } from "./provider_job_index.ts";
 
 /** Options for {@linkcode openProviderJobStore}. */
 export interface ProviderJobStoreOptions {
   stateDir: string;
   /** Git audit trail the writes are recorded in. */
   audit?: AuditLog;
+  /** Each write's commit fsynced (default true); false only for benchmarks. */
+  durable?: boolean;
 }
 
-/** A record file that could not be read (kept on disk, listed for the operator). */
-export interface CorruptProviderJobFile {
-  path: string;
-  reason: string;
+/** Options of {@linkcode ProviderJobStore.put}. */
+export interface ProviderJobWrite {
+  /** Extra `Key: Value` lines for the audit commit. */
+  fields?: Record<string, string>;
+  /** The payment this write records as paid: its income row, in the same transaction. */
+  income?: PaymentEntry;
 }
 
 /**
@@ -41,7 +74,8 @@ export interface CorruptProviderJobFile {
  *
  * const stateDir = await Deno.makeTempDir();
  * const store = await openProviderJobStore({ stateDir });
- * assert.deepEqual(store.all(), []); // each admitted job's record, resumed from its file
+ * assert.deepEqual(store.all(), []); // each admitted job's record, resumed from its row
+ * store.close();
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
@@ -53,62 +87,83 @@ export async function openProviderJobStore(
   return store;
 }
 
-/**
- * One job's record as it is on disk now, read without opening the store: for a process beside
- * the running provider (a test, a status reader), as opening the store removes the temp files of
- * writes in flight. Undefined when there is no such record.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- *
- * const stateDir = await Deno.makeTempDir();
- * assert.equal(await readProviderJobRecord(stateDir, "ab".repeat(32)), undefined); // no such job
- * await Deno.remove(stateDir, { recursive: true });
- * ```
- */
-export async function readProviderJobRecord(
-  stateDir: string,
-  id: string,
-): Promise<ProviderJobRecord | undefined> {
-  const text = await Deno.readTextFile(`${stateDir}/${PROVIDER_JOBS_DIR}/${id}.toml`).catch(
-    (err) => {
-      if (err instanceof Deno.errors.NotFound) return undefined;
-      throw err;
-    },
-  );
-  return text === undefined ? undefined : parseProviderJobRecord(text);
-}
-
 /** The provider's job records; see the module doc. */
 export class ProviderJobStore {
+  /** `<state dir>/provider-jobs`: an older profile's files, and the marker. */
   readonly dir: string;
-  /** Record files that did not parse. */
+  readonly indexPath: string;
+  /** Records that did not parse (an older profile's files, or rows). */
   readonly corrupt: CorruptProviderJobFile[] = [];
   #audit: AuditLog | undefined;
+  #durable: boolean;
+  #db: DatabaseSync | undefined;
+  #statements = new Statements(() => this.#db!);
+  #landed: LandedFlags;
   #records = new Map<string, ProviderJobRecord>();
-  // Writes to one record are serialised so the file always holds the newest state.
-  #chains = new Map<string, Promise<void>>();
 
   constructor(options: ProviderJobStoreOptions) {
-    this.dir = `${options.stateDir}/${PROVIDER_JOBS_DIR}`;
+    const stateDir = options.stateDir.replace(/\/+$/, "");
+    this.dir = `${stateDir}/${PROVIDER_JOBS_DIR}`;
+    this.indexPath = `${stateDir}/${PROVIDER_JOB_INDEX}`;
     this.#audit = options.audit;
+    this.#durable = options.durable ?? true;
+    this.#landed = new LandedFlags({
+      db: () => this.#db,
+      table: "provider_jobs",
+      durable: this.#durable,
+    });
   }
 
-  /** Reads every record file (called by {@linkcode openProviderJobStore}). */
+  /** Opens the index (importing an older profile's files once) and reads every record. */
   async load(): Promise<void> {
     await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await removeStaleTempFilesIn(this.dir);
-    for await (const entry of Deno.readDir(this.dir)) {
-      if (!entry.isFile || !entry.name.endsWith(".toml")) continue;
-      const path = `${this.dir}/${entry.name}`;
+    const marker = `${this.dir}/${PROVIDER_RECORDS_IN_INDEX_FILE}`;
+    const inRows = await pathExists(marker);
+    if (inRows && !(await pathExists(this.indexPath))) throw this.#lost("is missing");
+    const db = this.#db = openRowDb(this.indexPath, this.#durable);
+    let schema: unknown;
+    try {
+      db.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+      schema = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get()?.value;
+    } catch (err) {
+      this.close();
+      throw this.#lost(`is damaged (${(err as Error).message})`, err);
+    }
+    if (schema !== PROVIDER_JOB_INDEX_SCHEMA) {
+      if (inRows) {
+        this.close();
+        throw this.#lost("holds no job table");
+      }
+      this.corrupt.push(...(await importProviderJobFiles(db, this.dir)).corrupt);
+    }
+    if (!inRows) {
+      await writeFileAtomic(
+        marker,
+        `The provider's job records are rows of ../${PROVIDER_JOB_INDEX} since this file was\n` +
+          "written; the .toml files here, if any, were imported then and are not read again\n" +
+          "(docs/OPERATIONS.md).\n",
+        { mode: 0o600 },
+      );
+    }
+    for (const row of db.prepare("SELECT id, text FROM provider_jobs").all()) {
       try {
-        const record = parseProviderJobRecord(await Deno.readTextFile(path));
+        const record = parseProviderJobRecord(String(row.text));
         this.#records.set(record.id, record);
       } catch (err) {
-        this.corrupt.push({ path, reason: (err as Error).message });
+        if (!(err instanceof ProviderJobRecordError)) throw err;
+        this.corrupt.push({ path: `${PROVIDER_JOB_INDEX}:${row.id}`, reason: err.message });
       }
     }
+    this.#auditFlagged();
+  }
+
+  /** Closes the index (flush the audit first: a commit landing after is not recorded). */
+  close(): void {
+    if (this.#db === undefined) return;
+    this.#landed.clear();
+    this.#statements.clear();
+    this.#db.close();
+    this.#db = undefined;
   }
 
   /** The record of a job, if admitted. */
@@ -128,12 +183,14 @@ export class ProviderJobStore {
   }
 
   /**
-   * Deletes a job's record (file and memory), recording the deletion (with `paths`, other files
-   * of the job the caller removed) in the audit trail: git history keeps the record.
+   * Deletes a job's record (row and memory; its income rows stay), recording the deletion (with
+   * `paths`, other files of the job the caller removed) in the audit trail: git history keeps
+   * the record.
    *
    * @example
    * ```ts
    * import assert from "node:assert/strict";
+   * import { readProviderJobRecord } from "./provider_job_index.ts";
    *
    * const stateDir = await Deno.makeTempDir();
    * const store = await openProviderJobStore({ stateDir });
@@ -143,6 +200,7 @@ export class ProviderJobStore {
    *   price: "1000", requestToon: "", encrypted: false, admittedAt: at, updatedAt: at, attempts: 0 });
    * await store.remove(id);
    * assert.equal(await readProviderJobRecord(stateDir, id), undefined);
+   * store.close();
    * await Deno.remove(stateDir, { recursive: true });
    * ```
    */
@@ -150,13 +208,10 @@ export class ProviderJobStore {
     id: string,
     options: { paths?: string[]; fields?: Record<string, string> } = {},
   ): Promise<void> {
-    await this.#chains.get(id)?.catch(() => {});
     this.#records.delete(id);
-    try {
-      await Deno.remove(`${this.dir}/${id}.toml`);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
+    this.#statements.get("DELETE FROM provider_jobs WHERE id = ?").run(id);
+    // An older profile's file of it, left by the import.
+    await Deno.remove(`${this.dir}/${id}.toml`).catch(() => {});
     this.#audit?.record({
       action: "prune",
       resource: "provider-job",
@@ -167,31 +222,89 @@ export class ProviderJobStore {
   }
 
   /**
-   * Writes the record (atomically, durably) and records the change in the audit trail; resolves
-   * once the file is on disk.
+   * Writes the record and, with `income`, the payment's income row, in one durable transaction,
+   * and records the change in the audit trail; resolves once it is committed (rejects, nothing
+   * written, when it could not be).
    */
-  put(record: ProviderJobRecord, fields: Record<string, string> = {}): Promise<void> {
+  put(record: ProviderJobRecord, options: ProviderJobWrite = {}): Promise<void> {
+    try {
+      this.#put(record, options);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #put(record: ProviderJobRecord, { fields = {}, income }: ProviderJobWrite): void {
     const copy = { ...record, updatedAt: new Date().toISOString() };
-    const bytes = new TextEncoder().encode(formatProviderJobRecord(copy));
-    this.#records.set(copy.id, copy);
-    const prev = this.#chains.get(copy.id) ?? Promise.resolve();
-    const next = prev.catch(() => {}).then(async () => {
-      await writeFileAtomic(`${this.dir}/${copy.id}.toml`, bytes);
-      const path = `${PROVIDER_JOBS_DIR}/${copy.id}.toml`;
-      this.#audit?.record({
-        action: copy.status,
-        resource: "provider-job",
-        id: copy.id,
-        paths: [path],
-        fields: { Kind: String(copy.kind), Skill: copy.skill, Price: copy.price, ...fields },
-        // What was just written: the audit commit does not read the file back.
-        contents: { [path]: bytes },
-      });
+    const text = formatProviderJobRecord(copy);
+    if (income !== undefined) validatePaymentEntry(income);
+    const version = inTransaction(this.#db!, () => {
+      const row = this.#statements.get(UPSERT_PROVIDER_JOB_SQL).get(copy.id, copy.status, text);
+      if (income !== undefined) {
+        this.#statements.get(INSERT_INCOME_SQL)
+          .run(income.invoiceId, income.jobId, income.ts, JSON.stringify(income));
+      }
+      return Number(row!.version);
     });
-    this.#chains.set(copy.id, next);
-    void next.finally(() => {
-      if (this.#chains.get(copy.id) === next) this.#chains.delete(copy.id);
-    }).catch(() => {});
-    return next;
+    this.#records.set(copy.id, copy);
+    const paid: Record<string, string> = income === undefined ? {} : {
+      "Invoice-Id": income.invoiceId,
+      Amount: `${income.amount} ${income.asset}`,
+      Direction: income.direction,
+    };
+    this.#toAudit(copy, text, version, copy.status, { ...paid, ...fields });
+  }
+
+  #toAudit(
+    record: ProviderJobRecord,
+    text: string,
+    version: number,
+    action: string,
+    fields: Record<string, string> = {},
+  ): void {
+    const path = `${PROVIDER_JOBS_DIR}/${record.id}.toml`;
+    this.#audit?.record({
+      action,
+      resource: "provider-job",
+      id: record.id,
+      paths: [path],
+      fields: { Kind: String(record.kind), Skill: record.skill, Price: record.price, ...fields },
+      // What was just written: the audit commit does not read the file back.
+      contents: { [path]: new TextEncoder().encode(text) },
+      onCommitted: () => this.#landed.note(record.id, version),
+    });
+  }
+
+  /**
+   * The rows a kill left `unaudited`: those whose text the audit's history holds are cleared,
+   * the others handed to it again.
+   */
+  #auditFlagged(): void {
+    const audit = this.#audit;
+    if (audit === undefined) return;
+    const rows = this.#statements.get(
+      "SELECT id, text, version FROM provider_jobs WHERE unaudited = 1",
+    ).all();
+    for (const row of rows) {
+      const record = this.#records.get(String(row.id));
+      if (record === undefined) continue;
+      const text = String(row.text);
+      const version = Number(row.version);
+      const bytes = new TextEncoder().encode(text);
+      if (audit.isCommitted(`${PROVIDER_JOBS_DIR}/${record.id}.toml`, bytes)) {
+        this.#landed.note(record.id, version);
+      } else this.#toAudit(record, text, version, "recover");
+    }
+    this.#landed.clear();
+  }
+
+  #lost(how: string, cause?: unknown): JobIndexLostError {
+    return new JobIndexLostError(
+      `the provider's job index ${this.indexPath} ${how}; the provider's job records are its ` +
+        `rows only (${PROVIDER_JOBS_DIR}/${PROVIDER_RECORDS_IN_INDEX_FILE}): restore it from a ` +
+        'backup of the state dir (docs/OPERATIONS.md "State directory")',
+      { cause },
+    );
   }
 }

@@ -32,17 +32,23 @@
  * a job "paying" with no intent line: nothing was sent, so paying it is safe. Only `rejected`
  * (a definite ILP reject: no money moved) allows a new attempt on the same invoice.
  *
+ * A provider's income is not a line of this file: each payment is a row of its job index,
+ * written in the transaction of the record that says the job paid
+ * (`state/jobs/provider_job_store.ts`); the log reads those rows at open and takes each new one
+ * in with {@linkcode PaymentLog.noteIncome}, so its entries, exports and readers hold both.
+ *
  * A SIGKILL mid-append can leave a partial last line; it is skipped when reading (counted in
  * `skippedLines`) and the next append starts on a fresh line.
  *
  * @module
  */
-import { billTag, type InvoiceParts, readBillTag } from "../../protocol/bill_tag.ts";
-import { StateError } from "../state_error.ts";
+import type { InvoiceParts } from "../../protocol/bill_tag.ts";
 import { readOptionalTextFile } from "../optional_text_file.ts";
 import { LineAppender } from "../line_appender.ts";
 import type { AuditLog } from "../audit/audit_log.ts";
 import { csvRow } from "../../protocol/csv_row.ts";
+import { PaymentEntryError, validatePaymentEntry } from "./payment_entry_check.ts";
+import { readProviderIncome } from "../jobs/provider_job_index.ts";
 import { type InvoiceState, InvoiceStates } from "./invoice_states.ts";
 import {
   listPaymentLogFiles,
@@ -62,14 +68,6 @@ export type PaymentEvent = "intent" | "fulfilled" | "rejected";
  * wallets"). Entries written before categories existed read as `job`.
  */
 export type PaymentCategory = "job" | "town-write" | "town-blob" | "transfer";
-
-/** Every category, in the order reports list them. */
-export const PAYMENT_CATEGORIES: readonly PaymentCategory[] = [
-  "job",
-  "town-write",
-  "town-blob",
-  "transfer",
-];
 
 /** One line of the payment log. */
 export interface PaymentEntry {
@@ -114,6 +112,11 @@ export function categoryOf(entry: PaymentEntry): PaymentCategory {
 }
 
 export type { InvoiceState } from "./invoice_states.ts";
+export {
+  PAYMENT_CATEGORIES,
+  PaymentEntryError,
+  validatePaymentEntry,
+} from "./payment_entry_check.ts";
 
 /** Options for {@linkcode openPaymentLog}. */
 export interface PaymentLogOptions {
@@ -137,11 +140,6 @@ export interface PaymentLogOptions {
    * never without (nothing commits the file then).
    */
   chunkBytes?: number;
-}
-
-/** A payment entry is malformed (bad field) and was not written. */
-export class PaymentEntryError extends StateError {
-  override name = "PaymentEntryError";
 }
 
 const LOG_NAME = PAYMENT_LOG_NAME;
@@ -235,6 +233,16 @@ export class PaymentLog {
     }
     const current = await readText(this.path);
     this.#ingest(current);
+    // The provider's income: rows of its job index, written with the record of the job paid.
+    const income = readProviderIncome(
+      this.#stateDir,
+      isoDay(this.#now() - this.#keepDays * DAY_MS),
+    );
+    this.skippedLines += income.skipped;
+    if (income.entries.length > 0) {
+      for (const e of income.entries) this.#apply(e);
+      this.#entries.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+    }
     this.#currentBytes = new TextEncoder().encode(current).length;
     this.#file.needsNewline = current.length > 0 && !current.endsWith("\n");
     const first = current.split("\n", 1)[0];
@@ -322,7 +330,7 @@ export class PaymentLog {
    * @throws {PaymentEntryError} when the entry is malformed.
    */
   append(entry: PaymentEntry): Promise<void> {
-    validateEntry(entry);
+    validatePaymentEntry(entry);
     const line = JSON.stringify(entry) + "\n";
     if (line.length > MAX_LINE) throw new PaymentEntryError("payment entry is too long");
     return this.#file.append(line).then(() => {
@@ -341,6 +349,17 @@ export class PaymentLog {
         },
       });
     });
+  }
+
+  /**
+   * Takes in an income entry the provider's job store committed with the record of the job
+   * paid (`state/jobs/provider_job_store.ts`): kept in memory as an appended line is, written
+   * nowhere (its row is its only copy; the next open reads it from there).
+   * @throws {PaymentEntryError} when the entry is malformed.
+   */
+  noteIncome(entry: PaymentEntry): void {
+    validatePaymentEntry(entry);
+    if (!this.#appendOnly) this.#apply(entry);
   }
 
   /** Every kept entry, oldest first. */
@@ -429,7 +448,7 @@ export class PaymentLog {
       if (line === "") continue;
       try {
         const entry = JSON.parse(line) as PaymentEntry;
-        validateEntry(entry);
+        validatePaymentEntry(entry);
         this.#apply(entry);
       } catch {
         this.skippedLines++;
@@ -444,28 +463,6 @@ export class PaymentLog {
 
   #today(): string {
     return isoDay(this.#now());
-  }
-}
-
-function validateEntry(e: PaymentEntry): void {
-  const fail = (msg: string): never => {
-    throw new PaymentEntryError(msg);
-  };
-  if (typeof e !== "object" || e === null) fail("entry is not an object");
-  if (typeof e.ts !== "string" || Number.isNaN(Date.parse(e.ts))) fail("bad ts");
-  if (e.direction !== "in" && e.direction !== "out") fail("bad direction");
-  if (!["intent", "fulfilled", "rejected"].includes(e.event)) fail("bad event");
-  for (const key of ["jobId", "invoiceId", "asset", "peer"] as const) {
-    if (typeof e[key] !== "string" || e[key].length === 0) fail(`bad ${key}`);
-  }
-  if (typeof e.amount !== "string" || !/^(0|[1-9][0-9]{0,38})$/.test(e.amount)) fail("bad amount");
-  if (e.fulfillment !== undefined && !/^[0-9a-f]{64}$/.test(e.fulfillment)) fail("bad fulfillment");
-  if (e.category !== undefined && !PAYMENT_CATEGORIES.includes(e.category)) fail("bad category");
-  if (e.parts !== undefined && readBillTag([billTag(e.parts)], BigInt(e.amount)) === undefined) {
-    fail("bad parts");
-  }
-  if (e.scale !== undefined && (!Number.isInteger(e.scale) || e.scale < 0 || e.scale > 255)) {
-    fail("bad scale");
   }
 }
 

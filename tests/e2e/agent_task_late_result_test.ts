@@ -16,8 +16,8 @@ import {
   scriptedPreset,
 } from "../../harness/agent_task_kit.ts";
 import { tempGitRepo } from "../../harness/temp_git_repo.ts";
-import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
+import { readProviderJobRecord } from "../../state/jobs/provider_job_index.ts";
 
 Deno.test("agent-task: a result published after the requester's timeout is had by job results --apply, its delivery paid once", async () => {
   const skills = await agentSkillsDir({
@@ -59,9 +59,8 @@ Deno.test("agent-task: a result published after the requester's timeout is had b
 
     // The agent finishes now; the provider publishes the result with its delivery invoice.
     await Deno.writeTextFile(`${skillDir}/agents/go`, "");
-    const providerRecord = `${net.root}/provider/provider-jobs/${id}.toml`;
     while (true) {
-      const status = parseProviderJobRecord(await Deno.readTextFile(providerRecord)).status;
+      const status = (await readProviderJobRecord(`${net.root}/provider`, id))?.status;
       if (status === "delivered") break;
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -29,8 +29,8 @@ import { hasProcessWith } from "../support/process_scan.ts";
 import { waitUntil } from "../../harness/provider_test_kit.ts";
 import { startStandInModelApi } from "../../harness/stand_in_model_api.ts";
 import { tempGitRepo } from "../../harness/temp_git_repo.ts";
-import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
+import { readProviderJobRecord } from "../../state/jobs/provider_job_index.ts";
 
 /** The gate: the sample's test, and no way out: the gateway's forwarder is gone by then. */
 const GATE = 'sh test.sh && ! curl -s -m 5 "$TURNPIKE_MODEL_GATEWAY/v1/models"';
@@ -419,9 +419,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     // The preset's price is the job's on top of the skill's, split as the skill splits it; the
     // writes each job made are billed beside it.
     const billed = async (job: string) => {
-      const r = parseProviderJobRecord(
-        await Deno.readTextFile(`${net.root}/provider/provider-jobs/${job}.toml`),
-      );
+      const r = (await readProviderJobRecord(`${net.root}/provider`, job))!;
       return BigInt(r.price) + BigInt(r.deliveryPrice ?? "0") - BigInt(r.depositWrites ?? "0") -
         BigInt(r.deliveryWrites ?? "0") - BigInt(r.deliveryBlobs ?? "0");
     };
@@ -446,8 +444,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     assertFailedWithDepositOnly(broken, "declined");
     const bid = String(broken.lines.find((l) => l.type === "result")!.job);
     await assertProviderPaidOnce(bid);
-    const record = await Deno.readTextFile(`${net.root}/provider/provider-jobs/${bid}.toml`);
-    assertStringIncludes(record, 'status = "delivered"');
+    assertEquals((await readProviderJobRecord(`${net.root}/provider`, bid))?.status, "delivered");
     const sealedOnly = await alice("job", "results", bid, "--apply");
     assertEquals(sealedOnly.code, 1, sealedOnly.stdout);
     assertStringIncludes(sealedOnly.stderr + sealedOnly.stdout, "not-delivered");
@@ -486,8 +483,7 @@ Deno.test("agent-task: a scripted agent fixes a failing test behind the gateway,
     const posted = await post("slow");
     assertEquals(posted.code, 0, posted.stderr);
     const sid = String(posted.lines.find((l) => l.type === "job")!.id);
-    const providerRecord = `${net.root}/provider/provider-jobs/${sid}.toml`;
-    while (!(await Deno.readTextFile(providerRecord).catch(() => "")).includes('"running"')) {
+    while ((await readProviderJobRecord(`${net.root}/provider`, sid))?.status !== "running") {
       await new Promise((r) => setTimeout(r, 100));
     }
     const node = (await alice("node", "status")).lines[0].node as { pid: number };

@@ -11,8 +11,9 @@ import { hexToBytes } from "@noble/hashes/utils.js";
 import { decodeEventToon } from "../../protocol/toon_codec.ts";
 import { DeliveryKeyError, openDeliveryKey } from "../../protocol/delivery_key.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
-import { parseProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
+import { readProviderJobRecord } from "../../state/jobs/provider_job_index.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
 
 /** The result key the skill reports (a fixed one: the test checks it comes out sealed). */
 const RESULT_KEY = "5e".repeat(32);
@@ -61,9 +62,7 @@ Deno.test("paid on delivery: the deposit up front, the rest with the result, eac
     assert(deposit.amount > 0n && total <= 1_000_000n, `${deposit.amount} + ${delivery.amount}`);
     assert(deposit.invoiceId !== delivery.invoiceId);
     // The provider's books: both payments in, the job published (not left `delivered`).
-    const record = parseProviderJobRecord(
-      await Deno.readTextFile(`${net.root}/provider/provider-jobs/${submitted.id}.toml`),
-    );
+    const record = (await readProviderJobRecord(`${net.root}/provider`, submitted.id))!;
     assertEquals(record.status, "published");
     assertEquals(record.price, String(deposit.amount));
     assertEquals(record.deliveryPrice, String(delivery.amount));
@@ -87,10 +86,7 @@ Deno.test("paid on delivery: the deposit up front, the rest with the result, eac
       () => openDeliveryKey(sealedKey, hexToBytes(deposit.fulfillment!)),
       DeliveryKeyError,
     );
-    const lines = (await Deno.readTextFile(`${net.root}/provider/payment_log.jsonl`))
-      .trim().split("\n").map((l) =>
-        JSON.parse(l) as { jobId?: string; amount: string; direction: string }
-      );
+    const lines = (await openPaymentLog({ stateDir: `${net.root}/provider` })).entries();
     assertEquals(
       lines.filter((l) => l.jobId === submitted.id && l.direction === "in").map((l) => l.amount),
       [String(deposit.amount), String(delivery.amount)],

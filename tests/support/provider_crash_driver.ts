@@ -4,10 +4,12 @@
  * it records a job's deposit payment (roles/provider/payments/payment_desk.ts), before the
  * FULFILL can leave:
  *
- * - `record-before-line`: once the job's `paid` record is on disk (its income line not yet);
+ * - `record-before-line`: once the job's `paid` record is on disk without its income: the state
+ *   an older turnpike's desk (the record first, its payment log line after) left a kill in;
  * - `line-before-record`: the `paid` record is not written; the process waits until the income
- *   line is in the payment log (written alongside the record by a desk that writes them at once)
- *   or 3 s have passed (a desk that writes the record first never writes it), then dies.
+ *   is on disk (a line of the payment log, or a row of the job index: written alongside the
+ *   record by a desk that writes them at once) or 3 s have passed (a desk that writes them in
+ *   one transaction never writes it alone), then dies.
  *
  * Environment: TP_STATE_DIR, TP_SECRET_KEY (hex), TP_RELAY_URL, TP_BTP_URL, TP_TOWN_PUBKEY,
  * TP_TOWN_ADDRESS, TP_SKILLS_DIR; optional TP_KILL_AT.
@@ -17,6 +19,8 @@
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { startProviderNode } from "../../roles/provider/provider_node.ts";
 import type { ProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
+import type { ProviderJobWrite } from "../../state/jobs/provider_job_store.ts";
+import { readProviderIncome } from "../../state/jobs/provider_job_index.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 
 const env = (name: string): string => {
@@ -38,18 +42,21 @@ const provider = await startProviderNode({
   log: (line) => console.log(line),
 });
 
-/** Whether the payment log holds a line naming the invoice's condition. */
+/** Whether the payment log or the job index holds the income of the invoice's condition. */
 async function lineOnDisk(condition: string): Promise<boolean> {
   const text = await Deno.readTextFile(`${stateDir}/payment_log.jsonl`).catch(() => "");
-  return text.includes(condition);
+  const rows = readProviderIncome(stateDir, "2000-01-01").entries;
+  return text.includes(condition) || rows.some((e) => e.invoiceId === condition);
 }
 
 const killAt = Deno.env.get("TP_KILL_AT");
 if (killAt !== undefined) {
   const store = provider.store;
   const put = store.put.bind(store);
-  store.put = async (record: ProviderJobRecord) => {
-    if (record.status !== "paid" || record.invoice === undefined) return await put(record);
+  store.put = async (record: ProviderJobRecord, options?: ProviderJobWrite) => {
+    if (record.status !== "paid" || record.invoice === undefined) {
+      return await put(record, options);
+    }
     if (killAt === "record-before-line") {
       await put(record);
     } else {

@@ -10,6 +10,7 @@ import { type Requester, startRequester } from "../../roles/requester/requester_
 import { writeRecordingSkill } from "../../harness/requester_network.ts";
 import type { SharedTownProcess } from "../../harness/shared_town_process.ts";
 import { readPaymentLogText } from "../../state/payments/payment_log_files.ts";
+import { readProviderIncome } from "../../state/jobs/provider_job_index.ts";
 
 /**
  * A hang guard (not a timing assertion): rejects with a clear error after `ms`.
@@ -31,7 +32,10 @@ export function within<T>(what: string, promise: Promise<T>, ms = 90_000): Promi
   ]);
 }
 
-/** One line of a node's payment log (its chunks and `payment_log.jsonl`), the fields the tests read. */
+/**
+ * One entry of a node's payment log (its chunks and `payment_log.jsonl`, and a provider's income
+ * rows), the fields the tests read.
+ */
 export interface PaymentLogEntry {
   event: string;
   jobId: string;
@@ -53,7 +57,8 @@ export interface PaymentLogEntry {
  */
 export async function paymentLog(stateDir: string): Promise<PaymentLogEntry[]> {
   const text = await readPaymentLogText(stateDir);
-  return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  const lines = text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  return [...lines, ...readProviderIncome(stateDir, "2000-01-01").entries as PaymentLogEntry[]];
 }
 
 /**

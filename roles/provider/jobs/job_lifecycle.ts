@@ -146,9 +146,9 @@ export class JobLifecycle {
   }
 
   /**
-   * Opens the payment desk, once the asset is known (IL-DCP). First a payment recorded and never
-   * answered (a crash between its record and its income line) awaits its payment again
-   * (`unanswered_payments.ts`), before the desk takes a PREPARE.
+   * Opens the payment desk, once the asset is known (IL-DCP). First a payment an older turnpike
+   * recorded and never answered (a crash between its record and its income line) awaits its
+   * payment again (`unanswered_payments.ts`), before the desk takes a PREPARE.
    */
   async openDesk(assetCode: string, assetScale: number): Promise<PaymentDesk> {
     const o = this.#o;

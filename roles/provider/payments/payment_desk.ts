@@ -2,8 +2,8 @@
  * The provider's payment desk: everything between "admitted" and "paid". It bills a job (an
  * invoice in memory, or `paid` straight away for a free skill), holds the job's slot in the
  * unpaid pool and its expiry timer, matches each incoming PREPARE to its invoice, and records
- * a payment (the job record `paid` and a payment log line, both on disk) before it answers
- * FULFILL. Invoices not paid in time, or displaced by newer requests, are withdrawn; a payment
+ * a payment (the job record `paid` and its income row, one transaction on disk) before it
+ * answers FULFILL. Invoices not paid in time, or displaced by newer requests, are withdrawn; a payment
  * arriving after that gets the withdrawal's reject. See docs/ARCHITECTURE.md, "Provider".
  *
  * @module
@@ -14,7 +14,7 @@ import { parseIlpInvoice } from "../../../protocol/ilp_invoice.ts";
 import { decodeReceiptQuestion } from "../../../protocol/payment_receipt.ts";
 import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
 import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
-import type { PaymentLog } from "../../../state/payments/payment_log.ts";
+import type { PaymentEntry, PaymentLog } from "../../../state/payments/payment_log.ts";
 import { INVOICE_WITHDRAWN_CODE, InvoiceDesk, type OpenInvoice } from "./invoice_desk.ts";
 import {
   type UnpaidDropReason,
@@ -40,8 +40,8 @@ export interface PaymentDeskOptions {
   deliveryLifetimeMs?: number;
   /** Where job records live: a payment is recorded here before it is acknowledged. */
   store: Pick<ProviderJobStore, "get" | "put">;
-  /** The payment log: each payment gets a line, on disk before the FULFILL. */
-  payments: Pick<PaymentLog, "append">;
+  /** The payment log: takes each payment's income in (its row is the job store's). */
+  payments: Pick<PaymentLog, "noteIncome">;
   /** A job was paid and recorded: run it. */
   onPaid: (record: ProviderJobRecord, amount: bigint, assetCode: string) => void;
   /** A job's delivery was paid and recorded: its key went out with the FULFILL. */
@@ -126,8 +126,9 @@ const WITHDRAWAL_WHY: Readonly<Record<UnpaidWithdrawalReason, string>> = {
  * assert.deepEqual(ran, [record.id]);
  * assert.equal(desk.unpaidOf(record.customer), 0);
  * assert.equal(store.get(record.id)?.status, "paid");
+ * assert.equal(payments.entries()[0].event, "fulfilled"); // the income, a row with the record
  * desk.close();
- * await payments.flush();
+ * store.close();
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
@@ -394,28 +395,29 @@ export class PaymentDesk {
 
   /**
    * Records a payment before it is answered: an acknowledged payment is never lost. The record
-   * first, then the payment log's line, both fsynced before the FULFILL: the income log never
-   * holds a payment its record does not, and a record paid without its line was never answered
-   * (a restart opens its invoice again, roles/provider/payments/unanswered_payments.ts). False
-   * (told to `onRecordError`) when either could not be written.
+   * that says paid and the payment's income row are one transaction of the job store, durable
+   * before the FULFILL: a kill leaves both or neither (docs/PROTOCOL.md "A crash between a
+   * payment's two records"). The payment log takes the income in, in memory. False (told to
+   * `onRecordError`) when it could not be written.
    */
   async #record(paid: ProviderJobRecord, open: OpenInvoice): Promise<boolean> {
     const { invoice, fulfillment } = open;
+    const income: PaymentEntry = {
+      ts: this.#iso(),
+      direction: "in",
+      event: "fulfilled",
+      jobId: paid.id,
+      invoiceId: invoice.condition,
+      amount: String(invoice.amount),
+      asset: invoice.assetCode,
+      scale: invoice.assetScale,
+      peer: paid.customer,
+      fulfillment: bytesToHex(fulfillment),
+      category: "job",
+    };
     try {
-      await this.#o.store.put(paid);
-      await this.#o.payments.append({
-        ts: this.#iso(),
-        direction: "in",
-        event: "fulfilled",
-        jobId: paid.id,
-        invoiceId: invoice.condition,
-        amount: String(invoice.amount),
-        asset: invoice.assetCode,
-        scale: invoice.assetScale,
-        peer: paid.customer,
-        fulfillment: bytesToHex(fulfillment),
-        category: "job",
-      });
+      await this.#o.store.put(paid, { income });
+      this.#o.payments.noteIncome(income);
       return true;
     } catch (err) {
       this.#o.onRecordError(paid.id, err as Error);

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../../../harness/assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "../../../../harness/assert.ts";
 import {
   formatProviderJobRecord,
   parseProviderJobRecord,
@@ -6,7 +6,10 @@ import {
   ProviderJobRecordError,
 } from "../../../../state/jobs/provider_job_record.ts";
 import { openProviderJobStore } from "../../../../state/jobs/provider_job_store.ts";
+import { readProviderJobRecords } from "../../../../state/jobs/provider_job_index.ts";
 import { openAuditLog } from "../../../../state/audit/audit_log.ts";
+import { JobIndexLostError } from "../../../../state/jobs/job_repository_errors.ts";
+import { openPaymentLog } from "../../../../state/payments/payment_log.ts";
 
 const record: ProviderJobRecord = {
   id: "ab".repeat(32),
@@ -44,7 +47,7 @@ Deno.test("provider job record: bad records are refused with a named error", () 
   );
 });
 
-Deno.test("provider job store: records persist atomically (0600), reload, and land in git", async () => {
+Deno.test("provider job store: records are rows of provider.sqlite (0600), reload, and land in git", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const audit = await openAuditLog({ dir, windowMs: 10 });
@@ -52,36 +55,106 @@ Deno.test("provider job store: records persist atomically (0600), reload, and la
     await store.put(record);
     await store.put({ ...record, status: "paid" });
     await audit.flush();
-    const file = `${dir}/provider-jobs/${record.id}.toml`;
-    assertEquals((await Deno.stat(file)).mode! & 0o777, 0o600);
-    await Deno.writeTextFile(`${dir}/provider-jobs/${"00".repeat(32)}.toml`, "garbage = [");
+    assertEquals(await exists(`${dir}/provider-jobs/${record.id}.toml`), false, "no file");
+    assertEquals((await Deno.stat(`${dir}/provider.sqlite`)).mode! & 0o777, 0o600);
     const again = await openProviderJobStore({ stateDir: dir });
     assertEquals(again.get(record.id)?.status, "paid");
-    assertEquals(again.corrupt.length, 1);
-    const log = await new Deno.Command("git", {
-      args: ["-C", dir, "log", "--format=%B"],
-      stdout: "piped",
-    })
-      .output();
-    const text = new TextDecoder().decode(log.stdout);
-    assertEquals(text.includes(`paid provider-job ${record.id}`), true);
+    assertEquals(again.corrupt, []);
+    again.close();
+    const git = (...args: string[]) =>
+      new Deno.Command("git", { args: ["-C", dir, ...args], stdout: "piped" }).output()
+        .then((o) => new TextDecoder().decode(o.stdout));
+    assertEquals(
+      (await git("log", "--format=%B")).includes(`paid provider-job ${record.id}`),
+      true,
+    );
+    // The audit trail holds the record's text at its path; `git status` does not call it deleted.
+    assertEquals(
+      parseProviderJobRecord(await git("show", `HEAD:provider-jobs/${record.id}.toml`)).status,
+      "paid",
+    );
+    assertEquals((await git("status", "--porcelain")).includes("provider-jobs"), false);
     await audit.close();
+    store.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("provider job store: a killed writer's leftover temp files are removed when it opens", async () => {
-  const stateDir = await Deno.makeTempDir({ prefix: "provider_jobs_tmp_" });
+Deno.test("provider job store: an older profile's files are imported once, a bad one listed, temp files removed", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "provider_jobs_import_" });
   try {
-    await Deno.mkdir(`${stateDir}/provider-jobs`, { recursive: true });
-    // What writeFileAtomic leaves when killed between writing its temp file and the rename.
-    const leftover = `${stateDir}/provider-jobs/.tmp-${"ab".repeat(32)}.toml.1f2e3d4c`;
+    const dir = `${stateDir}/provider-jobs`;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(`${dir}/${record.id}.toml`, formatProviderJobRecord(record));
+    await Deno.writeTextFile(`${dir}/${"00".repeat(32)}.toml`, "garbage = [");
+    // What writeFileAtomic left when killed between writing its temp file and the rename.
+    const leftover = `${dir}/.tmp-${"ab".repeat(32)}.toml.1f2e3d4c`;
     await Deno.writeTextFile(leftover, "half a record");
     const store = await openProviderJobStore({ stateDir });
-    assertEquals(store.all().length, 0);
-    assertEquals(await Deno.stat(leftover).then(() => true, () => false), false);
+    assertEquals(store.all().map((r) => r.status), ["invoiced"]);
+    assertEquals(store.corrupt.length, 1);
+    assertEquals(await exists(leftover), false);
+    await store.put({ ...record, status: "cancelled" });
+    store.close();
+    // Not read again: the row is the record now.
+    await Deno.writeTextFile(`${dir}/${record.id}.toml`, formatProviderJobRecord(record));
+    const again = await openProviderJobStore({ stateDir });
+    assertEquals(again.get(record.id)?.status, "cancelled");
+    again.close();
+    // A converted profile's lost index is refused, never rebuilt from the old files.
+    for (const f of ["", "-wal", "-shm"]) {
+      await Deno.remove(`${stateDir}/provider.sqlite${f}`).catch(() => {});
+    }
+    await assertRejects(() => openProviderJobStore({ stateDir }), JobIndexLostError, "is missing");
   } finally {
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("provider job store: a paid record's income is a row of the same transaction, read by the payment log", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "provider_jobs_income_" });
+  try {
+    const store = await openProviderJobStore({ stateDir });
+    await store.put(record);
+    const income = {
+      ts: "2026-11-22T00:00:01.000Z",
+      direction: "in" as const,
+      event: "fulfilled" as const,
+      jobId: record.id,
+      invoiceId: "ab".repeat(32),
+      amount: "100",
+      asset: "USD",
+      peer: record.customer,
+      fulfillment: record.fulfillment,
+      category: "job" as const,
+    };
+    await store.put({ ...record, status: "paid" }, { income });
+    // The same income again: the insert fails, so the record's write is rolled back with it.
+    await assertRejects(
+      () => store.put({ ...record, status: "running" }, { income }),
+      Error,
+      "UNIQUE constraint failed",
+    );
+    assertEquals(store.get(record.id)?.status, "paid");
+    store.close();
+    const again = await openProviderJobStore({ stateDir });
+    assertEquals(again.get(record.id)?.status, "paid");
+    again.close();
+    const log = await openPaymentLog({ stateDir, now: () => Date.parse(income.ts) });
+    assertEquals(log.entries(), [income]);
+    // A reader beside the provider: the rows, the unfinished alone when asked.
+    assertEquals((await readProviderJobRecords(stateDir)).map((r) => r.status), ["paid"]);
+    assertEquals((await readProviderJobRecords(stateDir, { unfinished: true })).length, 1);
+    const ended = await openProviderJobStore({ stateDir });
+    await ended.put({ ...record, status: "cancelled" });
+    ended.close();
+    assertEquals(await readProviderJobRecords(stateDir, { unfinished: true }), []);
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
