@@ -31,6 +31,10 @@ interface TownCpu {
   mainThreadCpuSeconds: number;
   fulfilled: number;
   writeSyscalls: number;
+  /** CPU seconds per thread name (the main thread, the commit worker, the pool, V8's helpers). */
+  threads: Record<string, number>;
+  /** Transactions committed so far. */
+  batches: number;
 }
 
 interface Variant {
@@ -95,6 +99,8 @@ async function serve(variant: Variant): Promise<void> {
       fulfilled: town.writeCounters.fulfilled,
       // Write-family system calls (socket sends, log lines, SQLite pages): a per-packet one shows.
       writeSyscalls: Number(/syscw: (\d+)/.exec(await Deno.readTextFile("/proc/self/io"))?.[1]),
+      threads: await cpuSecondsByThreadName(),
+      batches: town.writeBatches(),
     }));
   }
   // CPU seconds this town process used (user + system, all threads): capacity per core,
@@ -218,6 +224,14 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
     inFlightWriteSyscalls: (town1.writeSyscalls - town0.writeSyscalls) / inFlightWrites,
     inFlightMainCpuMsPerWrite: (town1.mainThreadCpuSeconds - town0.mainThreadCpuSeconds) * 1000 /
       inFlightWrites,
+    inFlightPerBatch: inFlightWrites / Math.max(1, town1.batches - town0.batches),
+    // ms a write per thread name over the 64-in-flight part (threads that ended meanwhile: none).
+    inFlightThreads: Object.entries(town1.threads)
+      .map(([name, seconds]): [string, number] => [name, seconds - (town0.threads[name] ?? 0)])
+      .filter(([, seconds]) => seconds > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, seconds]) => `${name} ${(seconds * 1000 / inFlightWrites).toFixed(3)}`)
+      .join(", "),
     perVerifierMessage: (usage.fulfilled - usage.verifiedInline - usage.verifiedOffThread) /
       Math.max(1, usage.verifierBatches),
     verifiedInline: usage.verifiedInline as number,
@@ -258,7 +272,8 @@ if (Deno.args[0] === "--serve") {
         `${IN_FLIGHT} in flight: ${Math.round(r.perSecond)} writes/s, town CPU ` +
         `${r.inFlightCpuMsPerWrite.toFixed(3)} ms/write (main thread ` +
         `${r.inFlightMainCpuMsPerWrite.toFixed(3)}), ${r.inFlightWriteSyscalls.toFixed(2)} write ` +
-        `syscalls/write | whole run: town CPU ` +
+        `syscalls/write, ${r.inFlightPerBatch.toFixed(1)} writes/commit; threads ms/write: ` +
+        `${r.inFlightThreads} | whole run: town CPU ` +
         `${r.cpuMsPerWrite.toFixed(3)} ms/write (main thread ${r.mainCpuMsPerWrite.toFixed(3)}), ${
           r.perBatch.toFixed(1)
         } writes/commit | client CPU ` +

@@ -20,7 +20,7 @@ import { UPLINK_ROUTE } from "./btp/shared_parent_link.ts";
 import { LateBound } from "./late_bound.ts";
 import type { TownAddress } from "./town_address.ts";
 import type { TownBooks } from "./town_books.ts";
-import type { WritePipeline } from "./write/write_pipeline.ts";
+import type { PaidFor, WritePipeline } from "./write/write_pipeline.ts";
 
 /** Options for {@linkcode createTownRouter}. */
 export interface TownRouterOptions {
@@ -80,10 +80,9 @@ export function createTownRouter(options: TownRouterOptions): TownRouter {
     pipeline,
     maxWriteAmount,
     onIncome: async (from, prepare, reply) => {
-      const paidFor = JSON.parse(new TextDecoder().decode(reply.data)) as {
-        eventId?: string;
-        sha256?: string;
-      };
+      // The pipeline's FULFILLs carry what they paid for; any other is read from its data.
+      const paidFor = reply.paidFor ??
+        JSON.parse(new TextDecoder().decode(reply.data)) as PaidFor;
       await income.append(townWriteEntry({
         direction: "in",
         kind: paidFor.sha256 !== undefined ? "blob" : "write",

@@ -46,7 +46,7 @@ import {
 import { encodeIldcpResponse, ILDCP_DESTINATION } from "../../../protocol/ildcp.ts";
 import type { BtpPeerAccount } from "./btp_accounts.ts";
 import { conditionMatches, parseWriteDestination } from "../spsp/spsp_secrets.ts";
-import type { WritePipeline } from "../write/write_pipeline.ts";
+import type { WritePipeline, WriteReply } from "../write/write_pipeline.ts";
 import { amountTooLargeData } from "../write/write_rejection.ts";
 
 /** Somewhere a packet can be sent: a child's connection or the parent link. */
@@ -147,7 +147,7 @@ export interface BtpRouterOptions {
   onIncome?: (
     from: string,
     prepare: IlpPrepare,
-    reply: IlpReply & { type: "fulfill" },
+    reply: WriteReply & { type: "fulfill" },
   ) => Promise<void>;
 }
 

@@ -126,13 +126,26 @@ export interface WriteCounters {
   readonly commitsInline: number;
 }
 
+/** What a FULFILL of the pipeline paid for: the event written, or the blob's sha256. */
+export interface PaidFor {
+  eventId?: string;
+  sha256?: string;
+}
+
+/**
+ * The pipeline's answer: a FULFILL of a paid write or blob also carries what it paid for (the
+ * JSON of its data, kept as it was built: the router's income line needs it, and parsing the data
+ * back cost a decode a write).
+ */
+export type WriteReply = IlpReply & { paidFor?: PaidFor };
+
 /** The pipeline. */
 export interface WritePipeline {
   /**
    * Answers a PREPARE addressed to the town (never throws); `from` is the BTP account it came
    * from (SPSP requests are rate-limited per account).
    */
-  handle(prepare: IlpPrepare, destination: WriteDestination, from?: string): Promise<IlpReply>;
+  handle(prepare: IlpPrepare, destination: WriteDestination, from?: string): Promise<WriteReply>;
   counters: WriteCounters;
   /** Its `close()` waits for queued commits (call before closing the store). */
   committer: WriteCommitter;
@@ -258,7 +271,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     },
   };
 
-  const reject = (err: TownWriteRejection): IlpReply => {
+  const reject = (err: TownWriteRejection): WriteReply => {
     counters.rejected[err.code] = (counters.rejected[err.code] ?? 0) + 1;
     return {
       type: "reject",
@@ -268,9 +281,9 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
       data: err.data,
     };
   };
-  const fulfill = (fulfillment: Uint8Array, data: Uint8Array): IlpReply => {
+  const fulfill = (fulfillment: Uint8Array, data: Uint8Array, paidFor?: PaidFor): WriteReply => {
     counters.fulfilled++;
-    return { type: "fulfill", fulfillment, data };
+    return { type: "fulfill", fulfillment, data, paidFor };
   };
 
   const answerSpsp = async (
@@ -343,6 +356,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     return fulfill(
       fulfillment,
       encoder.encode(JSON.stringify({ sha256: paid.sha256, status: "paid", size: paid.size })),
+      { sha256: paid.sha256 },
     );
   };
 
@@ -394,6 +408,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     return fulfill(
       fulfillment,
       encoder.encode(JSON.stringify({ eventId: event.id, status: result.status })),
+      { eventId: event.id },
     );
   };
 
@@ -401,6 +416,7 @@ export function createWritePipeline(options: WritePipelineOptions): WritePipelin
     counters,
     committer,
     close: () => verifier.close(),
+
     async handle(prepare, destination, from) {
       underWay++;
       try {
