@@ -156,7 +156,9 @@ export async function checkResultBundle(options: CheckResultOptions): Promise<Ch
     await Deno.writeTextFile(`${quarantine}/objects/info/alternates`, `${objects}\n`);
     const absBundle = await Deno.realPath(bundlePath);
     try {
+      // No automatic maintenance after it: the quarantine is removed below.
       await runGit([
+        ...["-c", "maintenance.auto=false", "-c", "gc.auto=0"],
         "fetch",
         "-q",
         "--no-tags",
