@@ -57,7 +57,7 @@ const usage = (message: string, suggestion?: string, cause?: unknown) =>
  */
 export async function agentTaskParts(
   flags: AgentTaskFlags,
-  directory: readonly ProviderListing[],
+  directory: readonly ProviderListing[] | Promise<readonly ProviderListing[]>,
   stateDir?: string,
 ): Promise<AgentTaskParts> {
   const { repo, accept, agent } = flags;
@@ -76,7 +76,8 @@ export async function agentTaskParts(
   if ((flags.provider?.length ?? 0) > 1) {
     throw usage("agent-task goes to one provider: give one --provider");
   }
-  const provider = flags.provider?.[0] ?? agentTaskProvider(directory);
+  // A named provider's task is bundled while the directory is still read (startAgentTaskParts).
+  const provider = flags.provider?.[0] ?? agentTaskProvider(await directory);
   if (provider === undefined) {
     throw usage(
       "no provider online serves agent-task",
@@ -110,6 +111,38 @@ export async function agentTaskParts(
       ),
     ]);
   });
+}
+
+/** An agent task's parts under way ({@linkcode startAgentTaskParts}). */
+export interface AgentTaskPartsStarted {
+  /** The parts, or the error they met (their usage errors among them). */
+  parts: Promise<AgentTaskParts>;
+  /** Waits for the parts and removes their sealed bundle: the command failed before using it. */
+  discard(): Promise<void>;
+}
+
+/**
+ * `job submit agent-task` to a named provider (cli/agent_task_options.ts `repositoryFirst`): its
+ * repository bundled, or found in the profile's cache, while the town's `directory` is still
+ * read; a directory that could not be read counts as empty here (the command reports it).
+ *
+ * It bundles a git repository (git processes), so it has no example that runs here:
+ * tests/unit/cli/agent_task_timeout_test.ts
+ */
+export function startAgentTaskParts(
+  flags: AgentTaskFlags,
+  directory: Promise<readonly ProviderListing[] | undefined>,
+  stateDir?: string,
+): AgentTaskPartsStarted {
+  const parts = agentTaskParts(flags, directory.then((d) => d ?? [], () => []), stateDir);
+  parts.catch(() => {}); // awaited by the command, or discarded
+  return {
+    parts,
+    discard: async () => {
+      const made = await parts.catch(() => undefined);
+      if (made !== undefined) await Deno.remove(made.sealedPath).catch(() => {});
+    },
+  };
 }
 
 async function readTask(flags: AgentTaskFlags): Promise<AgentTask> {

@@ -8,6 +8,7 @@
 import type { Command } from "commander";
 import { lazyImport } from "./lazy_import.ts";
 import type { QuoteFlags } from "./agent_task_quote_print.ts";
+import { AGENT_TASK_KIND } from "../roles/agent_work/agent_task_wire.ts";
 
 /** `job submit agent-task`'s own flags. */
 export interface AgentTaskFlags {
@@ -121,4 +122,24 @@ export function submitOrQuote<O extends QuoteFlags>(
     >(new URL("./agent_task_quote_print.ts", import.meta.url));
     await printAgentTaskQuote(kind, opts, cmd);
   };
+}
+
+/**
+ * Whether `job submit <kind>` is an agent task to the one provider named with `--provider`: then
+ * its repository is bundled (or found in the profile's cache) while the town's directory is read,
+ * which it needs only for the preset's timeout (cli/agent_task_command.ts `startAgentTaskParts`).
+ * `--provider auto` and `roster` pick the provider from the directory: not before it.
+ *
+ * @example
+ * ```ts
+ * import { repositoryFirst } from "./agent_task_options.ts";
+ *
+ * if (!repositoryFirst("agent-task", { provider: ["ab".repeat(32)] })) throw new Error();
+ * if (repositoryFirst("agent-task", { provider: ["auto"] })) throw new Error("auto");
+ * if (repositoryFirst("echo", { provider: ["ab".repeat(32)] })) throw new Error("echo");
+ * ```
+ */
+export function repositoryFirst(kind: string, flags: Pick<AgentTaskFlags, "provider">): boolean {
+  const named = flags.provider?.length === 1 && /^[0-9a-f]{64}$/.test(flags.provider[0]);
+  return named && (kind === "agent-task" || kind === String(AGENT_TASK_KIND));
 }

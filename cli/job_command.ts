@@ -50,7 +50,13 @@ import { transferProgressPrinter } from "./transfer_progress.ts";
 import { printJsonLine } from "./json_line.ts";
 import { lazyImport } from "./lazy_import.ts";
 import { specFromProfile } from "./spec_from_profile.ts";
-import { addAgentTaskOptions, type AgentTaskFlags, submitOrQuote } from "./agent_task_options.ts";
+import {
+  addAgentTaskOptions,
+  type AgentTaskFlags,
+  repositoryFirst,
+  submitOrQuote,
+} from "./agent_task_options.ts";
+import type { AgentTaskParts } from "../roles/agent_work/requester/agent_task_out.ts";
 import * as agentRecord from "../state/jobs/agent_task_record.ts";
 import { AGENT_TASK_KIND, agentPresetOf } from "../roles/agent_work/agent_task_wire.ts";
 import { jobLineFields } from "./job_line.ts";
@@ -268,6 +274,8 @@ async function buildSpec(
   opts: SubmitOptions,
   directory: readonly ProviderListing[] = [],
   stateDir?: string,
+  /** The agent task's parts, begun before the directory was read. */
+  early?: Promise<AgentTaskParts>,
 ): Promise<{ spec: JobSpec; uploads: PendingUpload[]; local?: agentRecord.AgentTaskLocal }> {
   const uploads: PendingUpload[] = [];
   try {
@@ -303,7 +311,8 @@ async function buildSpec(
       then: (opts.then ?? []).map((t) => parseThenSpec(t, defaults)),
     };
     if (spec.kind !== AGENT_TASK_KIND) return { spec, uploads };
-    const parts = await (await agentTaskCommand()).agentTaskParts(opts, directory, stateDir);
+    const parts = await (early ??
+      (await agentTaskCommand()).agentTaskParts(opts, directory, stateDir));
     uploads.push({ path: parts.sealedPath, temporary: true, name: parts.sealedName });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
     // The bead (its id, title, rig and polecat) kept on the job's record (cli/job_bead.ts).
@@ -399,7 +408,15 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
   const noPrompt = opts.passphraseFd !== undefined || opts.passphraseFile !== undefined ||
     opts.nonInteractive === true || !!Deno.env.get("TURNPIKE_PASSPHRASE_FILE");
   if (noPrompt) provePassphrase(config.stateDir, opts).catch(() => {});
-  let directory = await reading;
+  const protect = [...config.agentProtect, ...opts.protect ?? []]; // [agents] protect, then flags
+  // An agent task to a named provider: its repository is bundled while the directory is read.
+  const early = repositoryFirst(kindText, opts)
+    ? (await agentTaskCommand()).startAgentTaskParts({ ...opts, protect }, reading, config.stateDir)
+    : undefined;
+  let directory = await reading.catch(async (err) => {
+    await early?.discard();
+    throw err;
+  });
   const relays = [config.relayUrl, ...(config.moreTowns ?? []).map((t) => t.relayUrl)];
   const auto = opts.provider?.includes("auto");
   if (opts.provider?.includes("roster")) {
@@ -421,13 +438,16 @@ async function submit(kindText: string, opts: SubmitOptions, cmd: Command): Prom
       json,
     });
   }
-  const protect = [...config.agentProtect, ...opts.protect ?? []]; // [agents] protect, then flags
   const { spec, uploads, local } = await buildSpec(
     kindText,
     { ...opts, protect },
     directory ?? [],
     config.stateDir,
-  );
+    early?.parts,
+  ).catch(async (err) => {
+    await early?.discard();
+    throw err;
+  });
   await specFromProfile(spec, { ...config, relays, worker: opts.worker, json });
   const network = networkField(config.network);
   try {

@@ -135,7 +135,9 @@ export async function worktreeFromBundle(
     } catch (err) {
       throw new BundleFormatError("git refused the bundle's pack", { cause: err });
     }
-    shallow = await markShallow(dir, timeoutMs);
+    const gitDir = (await runGit(["rev-parse", "--absolute-git-dir"], { dir, timeoutMs })).stdout
+      .trim();
+    shallow = await markShallow(dir, gitDir, timeoutMs);
     await runGit(["update-ref", BASE_REF, base], { dir, timeoutMs });
     await runGit(["update-ref", `refs/heads/${branch}`, base], { dir, timeoutMs });
     try {
@@ -143,13 +145,7 @@ export async function worktreeFromBundle(
     } catch (err) {
       throw new BundleFormatError("the bundle lacks objects of the base's history", { cause: err });
     }
-    for (const [key, value] of [["user.name", identity.name], ["user.email", identity.email]]) {
-      await runGit(["config", key, value], { dir, timeoutMs });
-    }
-    await runGit(["config", "commit.gpgSign", "false"], { dir, timeoutMs });
-    // The job sees the files through an overlay, and a seeded checkout as hard links: both
-    // change inodes and ctimes, which would make git hash every file again at its first command.
-    await runGit(["config", "core.checkStat", "minimal"], { dir, timeoutMs });
+    await Deno.writeTextFile(`${gitDir}/config`, checkoutConfig(identity), { append: true });
     bytes = await treeExpandedSize(base, {
       dir,
       limit: options.maxCheckoutBytes ?? DEFAULT_CHECKOUT_MAX,
@@ -176,8 +172,40 @@ export async function worktreeFromBundle(
   return { dir, base, branch, commits, shallow, bytes, ...(seed ? { seed } : {}) };
 }
 
+/**
+ * The checkout's own settings, appended to its `.git/config` in one write (a `git config` for
+ * each was a process each): the agent's identity, no signing; `core.checkStat=minimal`, since
+ * the job sees the files through an overlay, and a seeded checkout as hard links, both of which
+ * change inodes and ctimes that would make git hash every file again at its first command; and
+ * no automatic maintenance (`maintenance.auto`, `gc.auto`), which would start a `git
+ * maintenance` process after each of the agent's commits in a repository thrown away with the
+ * job. Values are written quoted (a line break in one: a space).
+ */
+function checkoutConfig(identity: GitIdentity): string {
+  const quoted = (value: string) =>
+    `"${value.replaceAll(/[\n\r\0]/g, " ").replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  return [
+    "[user]",
+    `\tname = ${quoted(identity.name)}`,
+    `\temail = ${quoted(identity.email)}`,
+    "[commit]",
+    "\tgpgSign = false",
+    "[core]",
+    "\tcheckStat = minimal",
+    "[maintenance]",
+    "\tauto = false",
+    "[gc]",
+    "\tauto = 0",
+    "",
+  ].join("\n");
+}
+
 /** Writes `.git/shallow`: the unbundled commits whose parents are not in the repository. */
-async function markShallow(dir: string, timeoutMs: number | undefined): Promise<string[]> {
+async function markShallow(
+  dir: string,
+  gitDir: string,
+  timeoutMs: number | undefined,
+): Promise<string[]> {
   const { stdout: objects } = await runGit(
     ["cat-file", "--batch-all-objects", "--batch-check=%(objecttype) %(objectname)"],
     { dir, timeoutMs, maxOutput: 256 * 1024 * 1024 },
@@ -197,8 +225,6 @@ async function markShallow(dir: string, timeoutMs: number | undefined): Promise<
     .filter(([c, ...ps]) => c !== "" && ps.some((p) => !have.has(p)))
     .map(([c]) => c).sort();
   if (shallow.length > 0) {
-    const gitDir = (await runGit(["rev-parse", "--absolute-git-dir"], { dir, timeoutMs })).stdout
-      .trim();
     await Deno.writeTextFile(`${gitDir}/shallow`, shallow.join("\n") + "\n");
   }
   return shallow;

@@ -131,11 +131,15 @@ export async function checkResultBundle(options: CheckResultOptions): Promise<Ch
   if (bundled === undefined || more.length > 0) {
     throw new BundleRefsError(`a result carries exactly 1 ref; this one ${header.refs.length}`);
   }
-  const base =
-    (await runGit(["rev-parse", "--verify", "--end-of-options", `${options.base}^{commit}`], {
-      dir: repoDir,
-      timeoutMs,
-    })).stdout.trim();
+  // One process: the repository's object dir (for the quarantine below), then the base.
+  const [commonDir, base] = (await runGit([
+    "rev-parse",
+    "--path-format=absolute",
+    "--git-common-dir",
+    "--verify",
+    "--end-of-options",
+    `${options.base}^{commit}`,
+  ], { dir: repoDir, timeoutMs })).stdout.trim().split("\n");
   for (const oid of header.prerequisites) {
     const { code } = await runGit(["cat-file", "-e", `${oid}^{commit}`], {
       dir: repoDir,
@@ -149,14 +153,12 @@ export async function checkResultBundle(options: CheckResultOptions): Promise<Ch
   const quarantine = await Deno.makeTempDir({ prefix: "turnpike-result-" });
   try {
     await runGit(["init", "-q", "--bare", quarantine], { timeoutMs });
-    const objects = (await runGit(["rev-parse", "--path-format=absolute", "--git-common-dir"], {
-      dir: repoDir,
-      timeoutMs,
-    })).stdout.trim() + "/objects";
-    await Deno.writeTextFile(`${quarantine}/objects/info/alternates`, `${objects}\n`);
+    await Deno.writeTextFile(`${quarantine}/objects/info/alternates`, `${commonDir}/objects\n`);
     const absBundle = await Deno.realPath(bundlePath);
     try {
+      // No automatic maintenance after it: the quarantine is removed below.
       await runGit([
+        ...["-c", "maintenance.auto=false", "-c", "gc.auto=0"],
         "fetch",
         "-q",
         "--no-tags",

@@ -78,24 +78,30 @@ export async function checkBeforePaying(
     }
   }
   await Deno.mkdir(`${o.stateDir}/results/${o.id}`, { recursive: true, mode: 0o700 });
+  const wanted: { c: (typeof commitment.blobs)[number]; size: number }[] = [];
   for (const c of commitment.blobs) {
     const blob = named.find((b) => b.name === c.name);
     if (blob === undefined) return `the committed blob ${c.name} is not in the result`;
+    wanted.push({ c, size: blob.size });
+  }
+  // All at once (an agent-task's bundle and transcript); the first refusal in their order.
+  const refused = await Promise.all(wanted.map(async ({ c, size }) => {
     try {
       await fetchBlobFromTowns({
         servers: o.towns,
         sha256: c.sealed,
-        maxBytes: blob.size,
+        maxBytes: size,
         to: sealedPath(o.stateDir, o.id, c.name),
       });
+      return undefined;
     } catch (err) {
       // This disk's failure is not the provider's: thrown, the job waits for its result again
       // (read again when the node restarts) rather than declining a delivery that may be good.
       if (err instanceof BlobWriteError) throw err;
       return `the committed blob ${c.name} (${c.sealed}): ${(err as Error).message}`;
     }
-  }
-  return undefined;
+  }));
+  return refused.find((why) => why !== undefined);
 }
 
 /** Options of {@linkcode checkAfterPaying}. */

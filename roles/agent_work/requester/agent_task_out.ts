@@ -49,8 +49,8 @@ export interface SealAgentTaskOptions {
   protect: readonly string[];
   /** The one provider the job goes to. */
   provider: string;
-  /** The providers' announcements, for the preset's timeout. */
-  directory: readonly ProviderListing[];
+  /** The providers' announcements, for the preset's timeout (awaited once the bundle is made). */
+  directory: readonly ProviderListing[] | Promise<readonly ProviderListing[]>;
   /**
    * The profile's cache of sealed bundles (repository_bundle_cache.ts): a task on a base, depth
    * and provider it holds sends that blob again; none: bundled and sealed afresh each time.
@@ -103,7 +103,7 @@ export async function sealAgentTask(o: SealAgentTaskOptions): Promise<AgentTaskP
       sealedPath,
       sealedName: SEALED_REPOSITORY_NAME,
       provider: o.provider,
-      timeoutMs: announcedTimeoutMs(o.directory, o.provider, o.agent),
+      timeoutMs: announcedTimeoutMs(await o.directory, o.provider, o.agent),
       local: { repo: await Deno.realPath(o.repo), base, accept: o.accept },
     };
   } catch (err) {

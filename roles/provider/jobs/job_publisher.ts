@@ -76,11 +76,11 @@ export class JobPublisher {
 
   /** Publishes the kept output files as blobs; their `blob` tags for the result, and the paid. */
   async #publishOutputs(record: ProviderJobRecord): Promise<{ tags: string[][]; paid: bigint }> {
-    const tags: string[][] = [];
-    let paid = 0n;
-    for (const name of record.resultFiles ?? []) {
+    // All at once (an agent-task's result bundle and transcript), their tags in the files' order.
+    const published = await Promise.all((record.resultFiles ?? []).map(async (name) => ({
+      name,
       // On a town the result goes to: the requester fetches from its own towns only.
-      const published = await publishOnResultTown({
+      ...await publishOnResultTown({
         path: `${jobResultsDir(this.#o.stateDir, record.id)}/${name}`,
         targets: this.#townTargetsOf(record),
         home: this.#o.towns().home.relayUrl,
@@ -88,11 +88,12 @@ export class JobPublisher {
         signer: this.#o.signer,
         pay: async (relay, auth, amount) =>
           await (await this.#o.towns().clientOf(relay)).sendPaid(auth, amount, record.id),
-      });
-      tags.push(blobOutputTag({ name, ...published.descriptor }));
-      paid += published.paid;
-    }
-    return { tags, paid };
+      }),
+    })));
+    return {
+      tags: published.map((p) => blobOutputTag({ name: p.name, ...p.descriptor })),
+      paid: published.reduce((sum, p) => sum + p.paid, 0n),
+    };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { agentTaskParts } from "../../../cli/agent_task_command.ts";
+import { agentTaskParts, startAgentTaskParts } from "../../../cli/agent_task_command.ts";
 import { AGENT_DELIVERY_MARGIN_MS } from "../../../roles/agent_work/requester/agent_task_out.ts";
 import {
   buildHandlerAnnouncement,
@@ -6,7 +6,7 @@ import {
   parseHandlerAnnouncement,
 } from "../../../protocol/nip89_handler.ts";
 import type { ProviderListing } from "../../../roles/requester/provider_directory.ts";
-import { assertEquals } from "../../../harness/assert.ts";
+import { assert, assertEquals } from "../../../harness/assert.ts";
 
 const PROVIDER = "ab".repeat(32);
 
@@ -57,6 +57,44 @@ Deno.test("an agent task times out after its preset's announced timeout plus the
     const older = await agentTaskParts(flags, listing([preset]));
     await Deno.remove(older.sealedPath);
     assertEquals(older.timeoutMs, undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a task to a named provider is bundled before the directory is read, and takes its timeout from it once read; discarded, its sealed bundle goes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await git(dir, "init", "-q", "-b", "main");
+    await Deno.writeTextFile(`${dir}/a.txt`, "a\n");
+    await git(dir, "add", "a.txt");
+    await git(dir, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a");
+    const flags = { repo: dir, title: "t", accept: "true", agent: "claude", provider: [PROVIDER] };
+    const preset = { name: "claude", price: "1", budget: "1", timeout: 1800 };
+    // The directory is read only once the bundle is there: the parts wait for it, not it for them.
+    let read!: (listings: ProviderListing[]) => void;
+    const directory = new Promise<ProviderListing[]>((resolve) => read = resolve);
+    const state = await Deno.makeTempDir(); // the profile's: its cache keeps the sealed bundle
+    const started = startAgentTaskParts(flags, directory, state);
+    let sealed: string | undefined;
+    // Polled until it is there (bounded only so that code waiting for the directory fails).
+    for (let i = 0; i < 3000 && sealed === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const entries = await Array.fromAsync(Deno.readDir(`${state}/repository-bundles`))
+        .catch(() => []);
+      sealed = entries.find((e) => e.name.endsWith(".sealed"))?.name;
+    }
+    assert(sealed !== undefined, "the bundle is sealed while the directory is still unread");
+    read(listing([preset]));
+    const parts = await started.parts;
+    assertEquals(parts.timeoutMs, 1_800_000 + AGENT_DELIVERY_MARGIN_MS);
+    await started.discard();
+    assertEquals(await Deno.stat(parts.sealedPath).then(() => true, () => false), false);
+    // A directory that could not be read: no timeout of its own (the command reports the error).
+    const unread = startAgentTaskParts(flags, Promise.reject(new Error("unreachable")));
+    assertEquals((await unread.parts).timeoutMs, undefined);
+    await unread.discard();
+    await Deno.remove(state, { recursive: true });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -193,3 +193,42 @@ Deno.test("with a merge in the history the depth counts along every parent, and 
     await runGit(["fsck", "--connectivity-only"], { dir: tree.dir });
   });
 });
+
+Deno.test("the worktree's own settings: the identity as given (quotes and backslashes kept), no signing, minimal stat checks, and no automatic maintenance after the agent's commits", async () => {
+  await withTempDir(async (tmp) => {
+    const repo = await tempGitRepo(`${tmp}/repo`, 2);
+    const base = await repo.git("rev-parse", "HEAD");
+    const bundle = await createRepositoryBundle({ repoDir: repo.dir, outPath: `${tmp}/b` });
+    const name = 'a "quoted" \\ agent';
+    const tree = await worktreeFromBundle({
+      bundlePath: bundle.path,
+      base,
+      dir: `${tmp}/work`,
+      identity: { name, email: "q@example.invalid" },
+    });
+    const config = async (key: string) =>
+      (await runGit(["config", "--get", key], { dir: tree.dir })).stdout.trim();
+    assertEquals(await config("user.name"), name);
+    assertEquals(await config("user.email"), "q@example.invalid");
+    assertEquals(await config("commit.gpgSign"), "false");
+    assertEquals(await config("core.checkStat"), "minimal");
+    assertEquals(await config("maintenance.auto"), "false");
+    assertEquals(await config("gc.auto"), "0");
+    // A commit starts no `git maintenance run --auto` (git's own trace of the processes it starts).
+    await Deno.writeTextFile(`${tree.dir}/new.txt`, "new\n");
+    await runGit(["add", "new.txt"], { dir: tree.dir });
+    const trace = `${tmp}/trace.json`;
+    const commit = await new Deno.Command("git", {
+      args: ["-C", tree.dir, "commit", "-q", "-m", "agent"],
+      env: { GIT_TRACE2_EVENT: trace, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" },
+    }).output();
+    assert(commit.success, new TextDecoder().decode(commit.stderr));
+    const started = (await Deno.readTextFile(trace)).split("\n").filter((l) => l !== "")
+      .map((l) => JSON.parse(l)).filter((e) => e.event === "child_start");
+    assertEquals(started.map((e) => e.argv.join(" ")), []);
+    assertEquals(
+      await runGit(["log", "-1", "--format=%an"], { dir: tree.dir }).then((r) => r.stdout.trim()),
+      name,
+    );
+  });
+});
