@@ -106,6 +106,20 @@ export class AdaptiveJobLimit implements JobLimit {
   }
 
   /**
+   * The median latency of a done job at the last decision, ms (undefined: none yet).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AdaptiveJobLimit } from "./adaptive_job_limit.ts";
+   * assert.equal(new AdaptiveJobLimit().lastMedianMs, undefined);
+   * ```
+   */
+  get lastMedianMs(): number | undefined {
+    return this.#lastMedianMs;
+  }
+
+  /**
    * A job takes a slot; returns its start on this limit's clock (for {@linkcode end}).
    *
    * @example
