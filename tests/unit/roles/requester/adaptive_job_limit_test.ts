@@ -101,3 +101,38 @@ Deno.test("job slots on an adaptive limit: refused busy past the bound it found,
   slots.release("d", "done");
   assertEquals(slots.max, 2);
 });
+
+Deno.test("job slots on an adaptive limit: jobs held past the straggler age stop counting against the bound, at most the bound's worth", () => {
+  const clock = { t: 0 };
+  const slots = new JobSlots(new AdaptiveJobLimit({ initial: 2, now: () => clock.t }));
+  slots.admit("a");
+  slots.admit("b");
+  assertThrows(() => slots.admit("c"), RequesterBusyError);
+  // Held four times the 2 s target: presumed caught in an outage, excused.
+  clock.t += 8000;
+  assertEquals(slots.stragglers, 2);
+  slots.admit("c");
+  slots.admit("d");
+  // Two stragglers excused at most (the bound): four held, two counted, full.
+  const err = assertThrows(() => slots.admit("e"), RequesterBusyError);
+  assertMatch(
+    err.message,
+    /^busy: 4 jobs in flight on this requester host \(2 of them stragglers\), max 2/,
+  );
+  // A straggler that ends done still gives its latency: 8 s against 2 s halves the bound.
+  slots.release("a", "done");
+  assertEquals(slots.max, 1);
+  slots.release("b");
+  slots.release("c");
+  slots.release("d");
+  // Jobs resumed after a restart take slots whatever the bound, and become stragglers too.
+  slots.take("r1");
+  slots.take("r2");
+  assert(slots.full);
+  clock.t += 8000;
+  assertEquals(slots.stragglers, 1, "at most the bound (1)");
+  assert(slots.full, "two held, one excused: one counted against a bound of 1");
+  slots.release("r1");
+  assert(!slots.full, "one held, excused");
+  slots.admit("f");
+});
