@@ -12,8 +12,10 @@
  *
  * A limit may excuse stragglers ({@linkcode JobLimit.counts}): a job held far longer than the
  * latency wanted is presumed caught in an outage (its provider's host or town down: it ends at its
- * timeout, minutes later) and no longer counts against the bound, at most as many as the bound.
- * Without that, a few such jobs held every slot of a small bound, and the host refused every
+ * timeout, minutes later) and no longer counts against the bound, at most as many as the bound or
+ * {@linkcode STRAGGLERS_EXCUSED_AT_LEAST}, whichever is more (so a host under a real overload, its
+ * jobs all slow, still follows at most the bound and that many more). Without that, a few such
+ * jobs held every slot of a small bound (admitted under a larger one), and the host refused every
  * new job with no done job left to move the bound (docs/SCALE.md "Graceful overload").
  *
  * @module
@@ -55,6 +57,12 @@ export interface JobLimit {
    */
   counts?(startedAt: number): boolean;
 }
+
+/**
+ * Stragglers excused at least (when the bound is smaller): a bound shrunk to 1 or 2 whose slots
+ * went to jobs admitted under a larger one, now caught in an outage, is not held by them.
+ */
+export const STRAGGLERS_EXCUSED_AT_LEAST = 4;
 
 /** A new job refused because the host already follows as many jobs as it may: temporary. */
 export class RequesterBusyError extends RoleError {
@@ -135,7 +143,8 @@ export class JobSlots {
   }
 
   /**
-   * Held jobs excused from the bound as stragglers now (at most the bound; see the module doc).
+   * Held jobs excused from the bound as stragglers now (at most the bound or
+   * {@linkcode STRAGGLERS_EXCUSED_AT_LEAST}, whichever is more; see the module doc).
    *
    * @example
    * ```ts
@@ -149,7 +158,7 @@ export class JobSlots {
   get stragglers(): number {
     const limit = this.#limit;
     if (limit.counts === undefined) return 0;
-    const most = limit.current;
+    const most = Math.max(limit.current, STRAGGLERS_EXCUSED_AT_LEAST);
     let excused = 0;
     for (const { at } of this.#held.values()) {
       if (excused >= most || limit.counts(at)) break;
