@@ -34,7 +34,8 @@
  *   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2]
  *   [--max-in-flight 40|auto]
  *   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
- *   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
+ *   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--town-cpu-prof DIR] [--channels]
+ *   [--deposit M2M]
  *   [--payout-threshold M2M] [--payout-deposit M2M] [--payout-settle-after 0] [--report scale.json]
  *
  * `--postgres`: town 0 two town processes on one PostgreSQL store and the same ports
@@ -96,13 +97,15 @@ import { payeeAddress, settleScalePayouts } from "./scale_payouts.ts";
 import { parseBenchFlags } from "./bench_flags.ts";
 import { OUTAGE_KINDS, type OutageKind, outageOfJob, outagesOf } from "./scale_outages.ts";
 import { offerWindowThroughput } from "./scale_throughput.ts";
+import { HostBoundRecorder, hostBoundsCell } from "./scale_host_bounds.ts";
 
 const USAGE =
   `Usage: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2] [--max-in-flight 40|auto]
   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
-  [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--channels] [--deposit M2M]
+  [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--town-cpu-prof DIR] [--channels]
+  [--deposit M2M]
   [--payout-threshold M2M] [--payout-deposit M2M] [--payout-settle-after 0] [--report scale.json]
 What each flag does, and the report: docs/SCALE.md "The harness".`;
 // Anything but these flags is a typo, refused before a long run (bench/bench_flags.ts).
@@ -129,13 +132,14 @@ const flags = parseBenchFlags(Deno.args, {
     "report",
     "requester-cpu-prof",
     "provider-cpu-prof",
+    "town-cpu-prof",
   ],
   switches: ["channels", "chaos", "connector", "open-requests", "postgres"],
   usage: USAGE,
 });
 type NumberFlag = Exclude<
   keyof typeof flags.values,
-  "report" | "requester-cpu-prof" | "provider-cpu-prof"
+  "report" | "requester-cpu-prof" | "provider-cpu-prof" | "town-cpu-prof"
 >;
 function arg(name: NumberFlag, fallback: number): number {
   const given = flags.values[name];
@@ -182,6 +186,8 @@ const requesterHostsN = Math.min(arg("requester-hosts", 0), pairsN);
 const requesterCpuProf = flags.values["requester-cpu-prof"];
 // A V8 CPU profile of each provider host, written into this directory when it stops.
 const providerCpuProf = flags.values["provider-cpu-prof"];
+// A V8 CPU profile of each town process, written when it stops (a SIGKILLed one writes none).
+const townCpuProf = flags.values["town-cpu-prof"];
 // Payment channels on a local anvil (bench/scale_channels.ts).
 const useChannels = flags.switches.channels === true;
 const reportPath = flags.values.report;
@@ -301,6 +307,7 @@ async function startTown(t: Omit<Town, "proc"> & { proc?: SharedTownProcess }) {
     btpPort: t.btpPort,
     ...(t.storeUrl ? { storeUrl: t.storeUrl } : { databasePath: t.databasePath }),
     parent: t.parent,
+    cpuProfDir: townCpuProf,
     // Every agent connects from 127.0.0.1: four sockets a pair (relay and BTP, both sides).
     limits: {
       maxConnectionsPerAddress: 8 * pairsN + 64,
@@ -1166,6 +1173,8 @@ try {
   const samples: Sample[] = [];
   // The in-process bound each second (it moves when `--max-in-flight auto`).
   const boundPerS: number[] = [];
+  // Each requester host's bound each second, as the host says it (bench/scale_host_bounds.ts).
+  const hostBounds = new HostBoundRecorder(requesterHosts.length);
   let lastSampleAtMs = since();
   const sample = async () => {
     const s = await agentsStat();
@@ -1179,6 +1188,7 @@ try {
       .map((j) => j.endedMs! - j.offeredMs).sort((a, b) => a - b);
     lastSampleAtMs = at;
     if (inProcessSlots) boundPerS.push(inProcessSlots.max);
+    if (maxInFlight) hostBounds.sample(requesterHosts.map((h) => h.up ? h.bound : undefined));
     samples.push({
       atMs: at,
       done: done.length,
@@ -1510,6 +1520,9 @@ try {
       chaos,
       maxInFlight,
       ...(inProcessSlots ? { jobBoundPerS: boundPerS } : {}),
+      ...(maxInFlight && requesterHosts.length > 0
+        ? { requesterHostBounds: hostBounds.series() }
+        : {}),
       auditWindowMs,
       addressedOnly,
       connector: useConnector,
@@ -1645,6 +1658,10 @@ function markdown(r: Record<string, unknown>): string {
     [
       "requester host processes; their own CPU ms per job",
       `${x.agents.requesterHosts}; ${x.agents.requesterCpuMsPerJob ?? "-"}`,
+    ],
+    [
+      "requester hosts' job bounds: first, least, most, last",
+      hostBoundsCell(x.load.requesterHostBounds ?? []),
     ],
     ["jobs offered / done / failed", `${x.jobs.offered} / ${x.jobs.done} / ${x.jobs.failed}`],
     ["lost / paid twice / ran twice", `${x.jobs.lost} / ${x.jobs.paidTwice} / ${x.jobs.ranTwice}`],

@@ -13,12 +13,15 @@
  * `report` (job ids), each job's record as read from its file, then `reported`. A restarted host
  * resumes its requesters from their state dirs (what a requester does after a crash) and says
  * `ended` for each job it finishes, so the harness counts every job from the requesters' own
- * records.
+ * records. With a bound (`maxInFlight`) the host says `bound` every second: the bound, the jobs
+ * it follows and its adaptive limit's last median (bench/scale_host_bounds.ts).
  *
  * @module
  */
 import type { ChannelPolicy } from "../config/channel_policy.ts";
-import { type JobBound, jobSlotsFor } from "../roles/requester/job_slots.ts";
+import { type JobBound, JobSlots, jobSlotsFor } from "../roles/requester/job_slots.ts";
+import { AdaptiveJobLimit } from "../roles/requester/adaptive_job_limit.ts";
+import type { HostBound } from "./scale_host_bounds.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import type { JobSpec } from "../roles/requester/job_spec.ts";
 import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
@@ -75,7 +78,8 @@ export type RequesterHostMessage =
   | { t: "ended"; job?: ReportedJob; offer?: number; reason?: string }
   | { t: "report"; jobs: { pair: number; id: string }[] }
   | { t: "record"; job: ReportedJob | { id: string; pair: number; status: "absent" } }
-  | { t: "reported" };
+  | { t: "reported" }
+  | ({ t: "bound" } & HostBound);
 
 /** The job spec of the harness: a no-op `echo` addressed to the pair's provider. */
 export function scaleJobSpec(providerPubkey: string, timeoutMs: number): JobSpec {
@@ -116,6 +120,8 @@ export class RequesterHost {
   child?: Deno.ChildProcess;
   /** Ready and not being killed: offers may go to it. */
   up = false;
+  /** Its latest `bound` line (undefined: none since it last started). */
+  bound?: HostBound;
   #writer?: WritableStreamDefaultWriter<Uint8Array>;
   #records?: { want: number; got: Map<string, ReportedJob | { status: "absent" }>; done(): void };
 
@@ -142,6 +148,7 @@ export class RequesterHost {
       stderr: "piped",
     }).spawn();
     this.child = child;
+    this.bound = undefined;
     this.#writer = child.stdin.getWriter();
     let errText = "";
     void child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
@@ -187,6 +194,7 @@ export class RequesterHost {
     if (m.t === "ready") ready();
     else if (m.t === "created") this.events.onCreated(m.offer, m.id);
     else if (m.t === "ended") this.events.onEnded(m);
+    else if (m.t === "bound") this.bound = { max: m.max, held: m.held, medianMs: m.medianMs };
     else if (m.t === "record" && this.#records) {
       this.#records.got.set(m.job.id, m.job);
       if (this.#records.got.size >= this.#records.want) this.#records.done();
@@ -264,7 +272,9 @@ if (import.meta.main) {
       () => {/* closing */},
     );
   };
-  const slots = jobSlotsFor(plan.maxInFlight || undefined);
+  // The limit kept apart with `auto`: its median goes on the `bound` line.
+  const limit = plan.maxInFlight === "auto" ? new AdaptiveJobLimit() : undefined;
+  const slots = limit ? new JobSlots(limit) : jobSlotsFor(plan.maxInFlight || undefined);
   const start = async (r: HostedRequester) => {
     for (let attempt = 1;; attempt++) {
       try {
@@ -302,6 +312,11 @@ if (import.meta.main) {
   await startInLanes(plan.requesters, 8, start);
   const providerOf = new Map(plan.requesters.map((r) => [r.index, r.providerPubkey]));
   say({ t: "ready" });
+  if (slots) {
+    setInterval(() => {
+      say({ t: "bound", max: slots.max, held: slots.held, medianMs: limit?.lastMedianMs });
+    }, 1000);
+  }
   Deno.addSignalListener("SIGTERM", async () => {
     await Promise.allSettled([...nodes.values()].map((n) => n.close()));
     Deno.exit(0);

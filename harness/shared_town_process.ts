@@ -61,6 +61,8 @@ export interface SharedTownProcessOptions {
    * learned line's (config/town_credit_line.ts); absent: the town's default (no limit).
    */
   credit?: { floor: bigint; ceiling: bigint; graceMs: number };
+  /** A directory for a V8 CPU profile of the process (`--cpu-prof`, written when it stops). */
+  cpuProfDir?: string;
 }
 
 /** A running town process. */
@@ -169,7 +171,14 @@ Deno.addSignalListener("SIGTERM", () =>
 `,
   );
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", new URL("../deno.json", import.meta.url).pathname, runner],
+    args: [
+      "run",
+      "-A",
+      ...(options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : []),
+      "--config",
+      new URL("../deno.json", import.meta.url).pathname,
+      runner,
+    ],
     stdin: options.payouts === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

@@ -10,7 +10,10 @@
  *
  * A shrink applies once per round trip: the jobs started before it (whose latency came from the
  * larger bound) are not counted again, so one overload is not answered twice. A resumed job
- * (started before a restart) holds a slot but gives no sample.
+ * (started before a restart) holds a slot but gives no sample. A job held past `stragglerMs`
+ * (default four times the target) is a straggler ({@linkcode AdaptiveJobLimit.counts}): presumed
+ * caught in an outage, {@linkcode JobSlots} stops counting it against the bound; it still gives
+ * its sample if it ends `done`.
  *
  * Pure: the clock is an option (`now`); {@linkcode JobSlots} (job_slots.ts) calls
  * {@linkcode AdaptiveJobLimit.start} and {@linkcode AdaptiveJobLimit.end}.
@@ -31,6 +34,8 @@ export interface AdaptiveJobLimitOptions {
   max?: number;
   /** Decisions at most this often, ms. Default a quarter of the target. */
   windowMs?: number;
+  /** A job held this long is a straggler, not counted against the bound, ms. Default 4 x target. */
+  stragglerMs?: number;
   /** The clock, ms. Default `performance.now`. */
   now?: () => number;
 }
@@ -45,6 +50,7 @@ export class AdaptiveJobLimit implements JobLimit {
   readonly #min: number;
   readonly #max: number;
   readonly #windowMs: number;
+  readonly #stragglerMs: number;
   readonly #now: () => number;
   #limit: number;
   /** Jobs started and not ended (resumed ones included). */
@@ -68,7 +74,8 @@ export class AdaptiveJobLimit implements JobLimit {
    * assert.equal(limit.current, 4);
    * assert.equal(limit.targetMs, 2000);
    * ```
-   * @throws {RangeError} when the floor, ceiling, start or target are not consistent.
+   * @throws {RangeError} when the floor, ceiling, start, target or straggler age are not
+   *   consistent.
    */
   constructor(options: AdaptiveJobLimitOptions = {}) {
     this.targetMs = options.targetMs ?? 2000;
@@ -76,9 +83,11 @@ export class AdaptiveJobLimit implements JobLimit {
     this.#max = options.max ?? 1024;
     this.#now = options.now ?? (() => performance.now());
     this.#windowMs = options.windowMs ?? this.targetMs / 4;
+    this.#stragglerMs = options.stragglerMs ?? this.targetMs * 4;
     const initial = options.initial ?? Math.min(16, this.#max);
     if (
-      !(this.targetMs > 0) || !Number.isSafeInteger(this.#min) || this.#min < 1 ||
+      !(this.targetMs > 0) || !(this.#stragglerMs > 0) || !Number.isSafeInteger(this.#min) ||
+      this.#min < 1 ||
       !Number.isSafeInteger(this.#max) || this.#max < this.#min ||
       !Number.isSafeInteger(initial) || initial < this.#min || initial > this.#max
     ) {
@@ -103,6 +112,20 @@ export class AdaptiveJobLimit implements JobLimit {
    */
   get current(): number {
     return this.#limit;
+  }
+
+  /**
+   * The median latency of a done job at the last decision, ms (undefined: none yet).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AdaptiveJobLimit } from "./adaptive_job_limit.ts";
+   * assert.equal(new AdaptiveJobLimit().lastMedianMs, undefined);
+   * ```
+   */
+  get lastMedianMs(): number | undefined {
+    return this.#lastMedianMs;
   }
 
   /**
@@ -147,6 +170,27 @@ export class AdaptiveJobLimit implements JobLimit {
     if (how !== "done") return;
     this.#window.push(now - startedAt);
     if (this.#due(now)) this.#decide(now);
+  }
+
+  /**
+   * Whether a job held since `startedAt` (from {@linkcode start}) still counts against the bound:
+   * false once it is a straggler (held `stragglerMs` or more).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AdaptiveJobLimit } from "./adaptive_job_limit.ts";
+   * let t = 0;
+   * const limit = new AdaptiveJobLimit({ now: () => t });
+   * const started = limit.start();
+   * t = 7_999;
+   * assert.equal(limit.counts(started), true);
+   * t = 8_000;
+   * assert.equal(limit.counts(started), false);
+   * ```
+   */
+  counts(startedAt: number): boolean {
+    return this.#now() - startedAt < this.#stragglerMs;
   }
 
   /**

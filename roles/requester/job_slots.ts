@@ -10,6 +10,14 @@
  * latency wanted) or a {@linkcode JobLimit} that moves with what it is told of each job's end
  * (roles/requester/adaptive_job_limit.ts: from the done jobs' latency).
  *
+ * A limit may excuse stragglers ({@linkcode JobLimit.counts}): a job held far longer than the
+ * latency wanted is presumed caught in an outage (its provider's host or town down: it ends at its
+ * timeout, minutes later) and no longer counts against the bound, at most as many as the bound or
+ * {@linkcode STRAGGLERS_EXCUSED_AT_LEAST}, whichever is more (so a host under a real overload, its
+ * jobs all slow, still follows at most the bound and that many more). Without that, a few such
+ * jobs held every slot of a small bound (admitted under a larger one), and the host refused every
+ * new job with no done job left to move the bound (docs/SCALE.md "Graceful overload").
+ *
  * @module
  */
 import { RoleError } from "../role_error.ts";
@@ -43,7 +51,18 @@ export interface JobLimit {
   end(startedAt: number | undefined, how: JobEnd): void;
   /** What the bound follows, for the `busy` message (e.g. `fixed`). */
   describe(): string;
+  /**
+   * Whether a job held since `startedAt` (what `start` returned) still counts against the bound;
+   * false: a straggler, excused (see the module doc). Absent: every held job counts.
+   */
+  counts?(startedAt: number): boolean;
 }
+
+/**
+ * Stragglers excused at least (when the bound is smaller): a bound shrunk to 1 or 2 whose slots
+ * went to jobs admitted under a larger one, now caught in an outage, is not held by them.
+ */
+export const STRAGGLERS_EXCUSED_AT_LEAST = 4;
 
 /** A new job refused because the host already follows as many jobs as it may: temporary. */
 export class RequesterBusyError extends RoleError {
@@ -53,8 +72,11 @@ export class RequesterBusyError extends RoleError {
 /** Jobs followed at once, by id, up to a bound; see the module doc. */
 export class JobSlots {
   readonly #limit: JobLimit;
-  /** Each job holding a slot, with its start on the limit's clock (undefined: resumed). */
-  #held = new Map<string, number | undefined>();
+  /**
+   * Each job holding a slot, with when it took it on the limit's clock and whether it was resumed
+   * (taken whatever the bound: no latency sample). In the order taken: oldest first.
+   */
+  #held = new Map<string, { at: number; resumed: boolean }>();
 
   /**
    * @example
@@ -117,7 +139,32 @@ export class JobSlots {
    * ```
    */
   get full(): boolean {
-    return this.#held.size >= this.#limit.current;
+    return this.#held.size - this.stragglers >= this.#limit.current;
+  }
+
+  /**
+   * Held jobs excused from the bound as stragglers now (at most the bound or
+   * {@linkcode STRAGGLERS_EXCUSED_AT_LEAST}, whichever is more; see the module doc).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { JobSlots } from "./job_slots.ts";
+   * const slots = new JobSlots(1);
+   * slots.take("a");
+   * assert.equal(slots.stragglers, 0); // a fixed bound excuses none
+   * ```
+   */
+  get stragglers(): number {
+    const limit = this.#limit;
+    if (limit.counts === undefined) return 0;
+    const most = Math.max(limit.current, STRAGGLERS_EXCUSED_AT_LEAST);
+    let excused = 0;
+    for (const { at } of this.#held.values()) {
+      if (excused >= most || limit.counts(at)) break;
+      excused++;
+    }
+    return excused;
   }
 
   /**
@@ -137,7 +184,7 @@ export class JobSlots {
   admit(id: string): void {
     if (this.#held.has(id)) return;
     this.check();
-    this.#held.set(id, this.#limit.start());
+    this.#held.set(id, { at: this.#limit.start(), resumed: false });
   }
 
   /**
@@ -153,7 +200,9 @@ export class JobSlots {
   check(): void {
     if (!this.full) return;
     throw new RequesterBusyError(
-      `busy: ${this.#held.size} jobs in flight on this requester host, max ${this.max} ` +
+      `busy: ${this.#held.size} jobs in flight on this requester host` +
+        (this.stragglers > 0 ? ` (${this.stragglers} of them stragglers)` : "") +
+        `, max ${this.max} ` +
         `(${this.#limit.describe()}; nothing was sent or paid; submit again later)`,
     );
   }
@@ -173,8 +222,7 @@ export class JobSlots {
    */
   take(id: string): void {
     if (this.#held.has(id)) return;
-    this.#held.set(id, undefined);
-    this.#limit.start();
+    this.#held.set(id, { at: this.#limit.start(), resumed: true });
   }
 
   /**
@@ -192,10 +240,10 @@ export class JobSlots {
    * ```
    */
   release(id: string, how: JobEnd = "other"): void {
-    if (!this.#held.has(id)) return;
-    const startedAt = this.#held.get(id);
+    const held = this.#held.get(id);
+    if (held === undefined) return;
     this.#held.delete(id);
-    this.#limit.end(startedAt, how);
+    this.#limit.end(held.resumed ? undefined : held.at, how);
   }
 }
 

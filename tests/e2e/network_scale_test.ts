@@ -9,7 +9,8 @@
  * equals both sides' books. The towns pay their providers over payout channels (during the run
  * past the threshold, the rest at the end); every payout channel is settled, and each provider's
  * payout equals what its town's books say it forwarded (town 0: both processes' books, paid over
- * one channel from the shared store) and what the provider's payment log says it earned.
+ * one channel from the shared store) and what the provider's payment log says it earned. Each
+ * requester host runs its own adaptive job bound, and the report carries each one's over time.
  */
 import { assert, assertEquals } from "../../harness/assert.ts";
 import type { PayeeFigures } from "../../bench/scale_payouts.ts";
@@ -34,6 +35,7 @@ interface ScaleReport {
     providerHosts: number;
     connector: boolean;
     postgresTownProcesses: number;
+    requesterHostBounds?: { host: number; boundPerS: (number | null)[] }[];
   };
   offerWindow: { perS: number; perMinute: number[] };
   chainEqualsBooks: boolean;
@@ -89,6 +91,8 @@ Deno.test("network scale: 30 agents, 3 towns, channels, chaos: none lost, paid t
       ...["--cross", "0.2", "--provider-hosts", "5", "--requester-hosts", "2"],
       // A payout claim past 0.02 M2M owed: after each job (0.025 M2M), so during the run.
       ...["--channels", "--postgres", "--payout-threshold", "0.02"],
+      // Each requester host its own adaptive bound, which it says every second.
+      ...["--max-in-flight", "auto"],
       ...["--report", report],
     ],
     stdout: "null",
@@ -127,6 +131,13 @@ Deno.test("network scale: 30 agents, 3 towns, channels, chaos: none lost, paid t
       `a requester host was killed and restarted: ${JSON.stringify(r.chaosEvents)}`,
     );
     assertEquals(r.agents.requesterHosts, 2);
+    // Each host's bound recorded over the run, as the host said it (bench/scale_host_bounds.ts).
+    const bounds = r.load.requesterHostBounds ?? [];
+    assertEquals(bounds.map((b) => b.host), [0, 1], JSON.stringify(bounds));
+    for (const b of bounds) {
+      const said = b.boundPerS.filter((n) => n !== null);
+      assert(said.length > 0 && said.every((n) => n >= 1), JSON.stringify(b));
+    }
     assertEquals(r.towns.length, 3);
     assertEquals(
       { connector: r.load.connector, crossPairs: r.load.crossPairs, hosts: r.load.providerHosts },

@@ -101,3 +101,51 @@ Deno.test("job slots on an adaptive limit: refused busy past the bound it found,
   slots.release("d", "done");
   assertEquals(slots.max, 2);
 });
+
+Deno.test("job slots on an adaptive limit: jobs held past the straggler age stop counting against the bound, at most the bound's worth or 4", () => {
+  const clock = { t: 0 };
+  const slots = new JobSlots(new AdaptiveJobLimit({ initial: 8, now: () => clock.t }));
+  for (const id of ["a", "b", "c", "d", "e", "f", "g", "h"]) slots.admit(id);
+  assertThrows(() => slots.admit("i"), RequesterBusyError);
+  // Held four times the 2 s target: presumed caught in an outage, excused.
+  clock.t += 8000;
+  assertEquals(slots.stragglers, 8);
+  for (const id of ["i", "j", "k", "l", "m", "n", "o", "p"]) slots.admit(id);
+  // Eight stragglers excused at most (the bound): sixteen held, eight counted, full.
+  const err = assertThrows(() => slots.admit("q"), RequesterBusyError);
+  assertMatch(
+    err.message,
+    /^busy: 16 jobs in flight on this requester host \(8 of them stragglers\), max 8/,
+  );
+  // Stragglers that end done still give their latency: 8 s against 2 s halves the bound.
+  slots.release("a", "done");
+  slots.release("b", "done");
+  assertEquals(slots.max, 4);
+  for (const id of ["c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p"]) {
+    slots.release(id);
+  }
+});
+
+Deno.test("job slots on an adaptive limit: a bound shrunk to 1 is not held by stragglers admitted under a larger one (4 excused at least); resumed jobs become stragglers too", () => {
+  const clock = { t: 0 };
+  const slots = new JobSlots(new AdaptiveJobLimit({ initial: 1, now: () => clock.t }));
+  // Jobs resumed after a restart take slots whatever the bound.
+  for (const id of ["r1", "r2", "r3"]) slots.take(id);
+  assert(slots.full);
+  clock.t += 8000;
+  assertEquals(slots.stragglers, 3);
+  slots.admit("a");
+  assert(slots.full, "three excused, one counted against a bound of 1");
+  for (const id of ["r4", "r5", "r6"]) slots.take(id);
+  clock.t += 8000;
+  // Seven stragglers (r1-r6, a), four excused: three counted against a bound of 1.
+  assertEquals(slots.stragglers, 4);
+  const err = assertThrows(() => slots.admit("b"), RequesterBusyError);
+  assertMatch(
+    err.message,
+    /^busy: 7 jobs in flight on this requester host \(4 of them stragglers\), max 1/,
+  );
+  for (const id of ["r1", "r2", "r3"]) slots.release(id);
+  assert(!slots.full, "four held, all excused");
+  slots.admit("b");
+});
