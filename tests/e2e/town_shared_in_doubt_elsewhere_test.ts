@@ -14,8 +14,7 @@
  *    payment above the town's books and claims for as long as beta stayed on process 1. Now
  *    process 0 asks beta through process 1: the payment is proven, owed and claimed.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { InvoiceFulfiller } from "../support/invoice_fulfiller.ts";
 import { assert, assertEquals } from "../../harness/assert.ts";
 import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
 import { guard, twoProcessTownState } from "../support/shared_payout_town.ts";
@@ -83,37 +82,16 @@ Deno.test("shared payouts: a payment in doubt on a SIGKILLed process is proven t
 
     // Beta: fulfils its invoices (its log: what it fulfilled), shows the fulfillments it holds
     // when asked about payments in doubt, keeps the town's claims.
-    const secrets = new Map<string, Uint8Array>();
-    const fulfilledByBeta = new Set<string>();
-    let holdFulfills: Promise<void> | undefined;
+    const payee = new InvoiceFulfiller(PRICE);
+    const fulfilledByBeta = payee.fulfilled;
     const connectBeta = async (i: number) => {
       await betaLink?.close().catch(() => {});
       const client = new BtpClient({
         url: towns[i]!.btpUrl,
         authToken: "beta-token",
         reconnect: false,
-        onPrepare: async (p) => {
-          const key = bytesToHex(p.executionCondition);
-          const secret = secrets.get(key);
-          if (secret && BigInt(p.amount) === PRICE) {
-            fulfilledByBeta.add(key);
-            // A kill armed: the FULFILL leaves once the process is dead.
-            if (holdFulfills) await holdFulfills;
-            return { type: "fulfill", fulfillment: secret, data: new Uint8Array(0) };
-          }
-          return {
-            type: "reject",
-            code: "F02",
-            triggeredBy: "",
-            message: "no such invoice",
-            data: new Uint8Array(0),
-          };
-        },
-        onInDoubt: (conditions) =>
-          Promise.resolve(conditions.flatMap((c) => {
-            const s = secrets.get(c.toLowerCase());
-            return s && fulfilledByBeta.has(c.toLowerCase()) ? [bytesToHex(s)] : [];
-          })),
+        onPrepare: payee.onPrepare,
+        onInDoubt: payee.onInDoubt,
         onClaim: async (claim) => void await payouts.take(claim),
       });
       await guard(client.connect(), () => `beta connects to ${i}`);
@@ -136,13 +114,12 @@ Deno.test("shared payouts: a payment in doubt on a SIGKILLed process is proven t
       () => "alice connects to 1",
     );
     const payOnce = async (): Promise<"fulfill" | string> => {
-      const secret = crypto.getRandomValues(new Uint8Array(32));
-      secrets.set(bytesToHex(sha256(secret)), secret);
+      const condition = payee.invoice();
       try {
         const reply = await alice!.client.sendPrepare({
           destination: "test.paytown.beta.invoice",
           amount: String(PRICE),
-          executionCondition: sha256(secret),
+          executionCondition: condition,
           expiresAt: new Date(Date.now() + 30_000),
           data: new Uint8Array(0),
         });
@@ -165,7 +142,7 @@ Deno.test("shared payouts: a payment in doubt on a SIGKILLed process is proven t
 
     // 2. Process 0 SIGKILLed while beta holds the FULFILL of one more payment.
     const killed = Promise.withResolvers<void>();
-    holdFulfills = killed.promise;
+    payee.hold = killed.promise;
     const before = fulfilledByBeta.size;
     const paying = payOnce();
     await guard(
@@ -176,7 +153,7 @@ Deno.test("shared payouts: a payment in doubt on a SIGKILLed process is proven t
     await towns[0]!.process.done;
     towns[0] = undefined;
     killed.resolve();
-    holdFulfills = undefined;
+    payee.hold = undefined;
     const answer = await guard(paying, () => `the payment under the kill\n${logs()}`);
     assert(answer !== "fulfill", `alice was refused the payment cut by the kill (${answer})`);
 

@@ -27,8 +27,7 @@
  *
  * The figures it prints are quoted in docs/OPERATIONS.md ("Paying providers").
  */
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { InvoiceFulfiller } from "../support/invoice_fulfiller.ts";
 import { assert, assertEquals } from "../../harness/assert.ts";
 import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
 import { guard as sharedGuard, twoProcessTownState } from "../support/shared_payout_town.ts";
@@ -122,10 +121,9 @@ Deno.test("shared payouts through chaos: two town processes, one SIGKILLed mid-r
     // Beta: fulfils its invoices (their fulfillments are its secrets), shows the ones it holds
     // when a process asks about payments in doubt, and keeps the town's claims, except while the
     // second kill is armed: the claims in flight around it are lost (refused).
-    const secrets = new Map<string, Uint8Array>();
-    const fulfilledByBeta = new Set<string>();
+    const payee = new InvoiceFulfiller(PRICE);
+    const fulfilledByBeta = payee.fulfilled;
     let dropClaims = false;
-    let holdFulfills: Promise<void> | undefined;
     let claimsDropped = 0;
     const connectBeta = async (i: number) => {
       await betaLink?.close().catch(() => {});
@@ -133,30 +131,8 @@ Deno.test("shared payouts through chaos: two town processes, one SIGKILLed mid-r
         url: towns[i]!.btpUrl,
         authToken: "beta-token",
         reconnect: false,
-        onPrepare: async (p) => {
-          const key = bytesToHex(p.executionCondition);
-          const secret = secrets.get(key);
-          if (secret && BigInt(p.amount) === PRICE) {
-            fulfilledByBeta.add(key);
-            // A kill armed: the FULFILL leaves once the process is dead (in doubt on its books).
-            if (holdFulfills) await holdFulfills;
-            return { type: "fulfill", fulfillment: secret, data: new Uint8Array(0) };
-          }
-          return {
-            type: "reject",
-            code: "F02",
-            triggeredBy: "",
-            message: "no such invoice",
-            data: new Uint8Array(0),
-          };
-        },
-        onInDoubt: (conditions) =>
-          Promise.resolve(
-            conditions.flatMap((c) => {
-              const s = secrets.get(c.toLowerCase());
-              return s && fulfilledByBeta.has(c.toLowerCase()) ? [bytesToHex(s)] : [];
-            }),
-          ),
+        onPrepare: payee.onPrepare,
+        onInDoubt: payee.onInDoubt,
         onClaim: async (claim) => {
           if (dropClaims) {
             claimsDropped++;
@@ -197,13 +173,12 @@ Deno.test("shared payouts through chaos: two town processes, one SIGKILLed mid-r
     const payOnce = async (i: number): Promise<boolean> => {
       const alice = alices[i];
       if (!alice) return false;
-      const secret = crypto.getRandomValues(new Uint8Array(32));
-      secrets.set(bytesToHex(sha256(secret)), secret);
+      const condition = payee.invoice();
       try {
         const reply = await alice.client.sendPrepare({
           destination: "test.paytown.beta.invoice",
           amount: String(PRICE),
-          executionCondition: sha256(secret),
+          executionCondition: condition,
           expiresAt: new Date(Date.now() + 30_000),
           data: new Uint8Array(0),
         });
@@ -242,7 +217,7 @@ Deno.test("shared payouts through chaos: two town processes, one SIGKILLed mid-r
     // 2. Chaos one: process 0 (beta's) SIGKILLed under a round of payments, beta holding the
     //    FULFILLs of those that reached it (they are in doubt on process 0's books).
     const killed1 = Promise.withResolvers<void>();
-    holdFulfills = killed1.promise;
+    payee.hold = killed1.promise;
     const heldBefore = fulfilledByBeta.size;
     await guard(
       round(async () => {
@@ -252,7 +227,7 @@ Deno.test("shared payouts through chaos: two town processes, one SIGKILLed mid-r
       }),
       () => `the round of the first kill\n${logs()}`,
     );
-    holdFulfills = undefined;
+    payee.hold = undefined;
     const inDoubtAtKill1 = fulfilledByBeta.size - heldBefore;
     await alices[0]?.close().catch(() => {});
     alices[0] = undefined;
