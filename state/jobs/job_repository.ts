@@ -28,7 +28,13 @@ import {
   JobNotFoundError,
 } from "./job_repository_errors.ts";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
-import { LandedFlags, openRowDb, Statements } from "./row_db.ts";
+import {
+  ensureMetaTable,
+  isDamagedDatabase,
+  LandedFlags,
+  openRowDb,
+  Statements,
+} from "./row_db.ts";
 import { pathExists } from "../path_exists.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
 import type { AuditLog } from "../audit/audit_log.ts";
@@ -174,14 +180,7 @@ export class JobRepository {
     if (!missing) {
       try {
         this.#db = this.#openDb();
-        // Read first: a write here on every open would wait on (or fail against) another
-        // process's write transaction, and a failure must never read as a damaged index.
-        if (this.#prepare(META_EXISTS_SQL).get() === undefined) {
-          this.#prepare(
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-          )
-            .run();
-        }
+        ensureMetaTable(this.#db);
         schema = this.#meta("schema");
       } catch (err) {
         this.close();
@@ -453,17 +452,6 @@ export class JobRepository {
       if (this.#locks.get(id) === tail) this.#locks.delete(id);
     }
   }
-}
-
-const META_EXISTS_SQL = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'";
-
-/**
- * Whether opening threw because the file is not a usable database (SQLite's SQLITE_NOTADB and
- * SQLITE_CORRUPT; node:sqlite gives only their messages), not because it is busy or unreadable.
- */
-function isDamagedDatabase(err: unknown): boolean {
-  return err instanceof Error &&
-    /file is not a database|database disk image is malformed/.test(err.message);
 }
 
 async function removeIndexFiles(path: string): Promise<void> {

@@ -42,7 +42,14 @@ import {
   type ProviderJobRecord,
   ProviderJobRecordError,
 } from "./provider_job_record.ts";
-import { inTransaction, LandedFlags, openRowDb, Statements } from "./row_db.ts";
+import {
+  ensureMetaTable,
+  inTransaction,
+  isDamagedDatabase,
+  LandedFlags,
+  openRowDb,
+  Statements,
+} from "./row_db.ts";
 
 export { PROVIDER_JOBS_DIR };
 export type { CorruptProviderJobFile };
@@ -123,10 +130,12 @@ export class ProviderJobStore {
     const db = this.#db = openRowDb(this.indexPath, this.#durable);
     let schema: unknown;
     try {
-      db.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+      ensureMetaTable(db);
       schema = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get()?.value;
     } catch (err) {
       this.close();
+      // A lock held past the busy timeout, or an I/O error, is not a damaged index.
+      if (!isDamagedDatabase(err)) throw err;
       throw this.#lost(`is damaged (${(err as Error).message})`, err);
     }
     if (schema !== PROVIDER_JOB_INDEX_SCHEMA) {

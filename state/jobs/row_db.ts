@@ -43,6 +43,48 @@ export function openRowDb(path: string, durable = true): DatabaseSync {
 }
 
 /**
+ * Creates the `meta` table (key, value) if it is not there, writing nothing when it is: opening
+ * never takes the write lock another process may hold.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DatabaseSync } from "node:sqlite";
+ *
+ * const db = new DatabaseSync(":memory:");
+ * ensureMetaTable(db);
+ * ensureMetaTable(db);
+ * assert.equal(db.prepare("SELECT count(*) AS n FROM meta").get()?.n, 0);
+ * db.close();
+ * ```
+ */
+export function ensureMetaTable(db: DatabaseSync): void {
+  const there = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+    .get();
+  if (there === undefined) {
+    db.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  }
+}
+
+/**
+ * Whether an open threw because the file is not a usable database (SQLite's SQLITE_NOTADB and
+ * SQLITE_CORRUPT; node:sqlite gives only their messages), not because it is busy, locked or
+ * unreadable: only then is a row database taken as damaged.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isDamagedDatabase(new Error("file is not a database")), true);
+ * assert.equal(isDamagedDatabase(new Error("database is locked")), false);
+ * ```
+ */
+export function isDamagedDatabase(err: unknown): boolean {
+  return err instanceof Error &&
+    /file is not a database|database disk image is malformed/.test(err.message);
+}
+
+/**
  * Runs `fn` in one transaction: committed when it returns, rolled back when it throws.
  *
  * @example
