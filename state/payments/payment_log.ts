@@ -52,8 +52,11 @@ import {
   sealPaymentLogChunk,
 } from "./payment_log_files.ts";
 
-/** What happened to a payment. */
-export type PaymentEvent = "intent" | "fulfilled" | "rejected";
+/**
+ * What happened to a payment. `reversed` takes back an earlier income line (`in`, `fulfilled`) of
+ * the same invoice its payer's town says it does not owe (state/payments/income_reversals.ts).
+ */
+export type PaymentEvent = "intent" | "fulfilled" | "rejected" | "reversed";
 
 /**
  * What a payment was for: `job` a provider's invoice (paid by a requester, earned by a
@@ -454,7 +457,8 @@ function validateEntry(e: PaymentEntry): void {
   if (typeof e !== "object" || e === null) fail("entry is not an object");
   if (typeof e.ts !== "string" || Number.isNaN(Date.parse(e.ts))) fail("bad ts");
   if (e.direction !== "in" && e.direction !== "out") fail("bad direction");
-  if (!["intent", "fulfilled", "rejected"].includes(e.event)) fail("bad event");
+  if (!["intent", "fulfilled", "rejected", "reversed"].includes(e.event)) fail("bad event");
+  if (e.event === "reversed" && e.direction !== "in") fail("only income is reversed");
   for (const key of ["jobId", "invoiceId", "asset", "peer"] as const) {
     if (typeof e[key] !== "string" || e[key].length === 0) fail(`bad ${key}`);
   }

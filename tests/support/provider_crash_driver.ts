@@ -7,7 +7,9 @@
  * - `record-before-line`: once the job's `paid` record is on disk (its income line not yet);
  * - `line-before-record`: the `paid` record is not written; the process waits until the income
  *   line is in the payment log (written alongside the record by a desk that writes them at once)
- *   or 3 s have passed (a desk that writes the record first never writes it), then dies.
+ *   or 3 s have passed (a desk that writes the record first never writes it), then dies;
+ * - `line-before-fulfill`: once the income line of a job's payment is on disk (its record too),
+ *   before the FULFILL is sent (the desk sends it when the line's append resolves).
  *
  * Environment: TP_STATE_DIR, TP_SECRET_KEY (hex), TP_RELAY_URL, TP_BTP_URL, TP_TOWN_PUBKEY,
  * TP_TOWN_ADDRESS, TP_SKILLS_DIR; optional TP_KILL_AT.
@@ -18,6 +20,19 @@ import { hexToBytes } from "@noble/hashes/utils.js";
 import { startProviderNode } from "../../roles/provider/provider_node.ts";
 import type { ProviderJobRecord } from "../../state/jobs/provider_job_record.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+import { type PaymentEntry, PaymentLog } from "../../state/payments/payment_log.ts";
+
+const killAt = Deno.env.get("TP_KILL_AT");
+if (killAt === "line-before-fulfill") {
+  // Patched before the node opens its log: the kill lands between the append's fsync and the
+  // FULFILL the payment desk sends once the append resolves.
+  const append = PaymentLog.prototype.append;
+  PaymentLog.prototype.append = function (this: PaymentLog, entry: PaymentEntry) {
+    const written = append.call(this, entry);
+    if (entry.direction !== "in" || entry.event !== "fulfilled") return written;
+    return written.then(() => Deno.kill(Deno.pid, "SIGKILL"));
+  };
+}
 
 const env = (name: string): string => {
   const v = Deno.env.get(name);
@@ -44,8 +59,7 @@ async function lineOnDisk(condition: string): Promise<boolean> {
   return text.includes(condition);
 }
 
-const killAt = Deno.env.get("TP_KILL_AT");
-if (killAt !== undefined) {
+if (killAt === "record-before-line" || killAt === "line-before-record") {
   const store = provider.store;
   const put = store.put.bind(store);
   store.put = async (record: ProviderJobRecord) => {
