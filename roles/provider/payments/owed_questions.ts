@@ -24,7 +24,8 @@
  *   invoice opens again and the job does not run unpaid. A job that has run already keeps its
  *   record; only the books are corrected.
  * - **In doubt** (in flight, in doubt on the town after its own crash, on another process's
- *   books, or asked too soon): asked again every `intervalMs` (or the town's `retryAfterMs`) and
+ *   books, or asked too soon): asked again after `intervalMs` (or the town's `retryAfterMs`),
+ *   doubled after each round that settled none up to {@linkcode MAX_OWED_INTERVAL_MS}, and
  *   at each reconnect, until answered.
  *
  * A town that does not know the question answers without its protocol data or with BTP ERROR
@@ -49,6 +50,8 @@ import { unansweredPayment } from "./unanswered_payments.ts";
 export const OWED_WINDOW_MS = 60_000;
 /** Most payments asked about after one restart or reconnect. */
 export const MAX_OWED_ASKED = 1024;
+/** The longest wait between two questions about payments in doubt. */
+export const MAX_OWED_INTERVAL_MS = 300_000;
 
 /**
  * The income lines to ask about: standing, of a job, written at or after `sinceMs`, the newest
@@ -102,7 +105,10 @@ export interface OwedQuestionsOptions {
   payments: Pick<PaymentLog, "append" | "entries">;
   store: Pick<ProviderJobStore, "get" | "put">;
   log: (line: string) => void;
-  /** Between two questions about payments in doubt. Default 10 s. */
+  /**
+   * Between two questions about payments in doubt: this at first, doubled after each round that
+   * settled none, up to {@linkcode MAX_OWED_INTERVAL_MS}; back to this at a reconnect. Default 10 s.
+   */
   intervalMs?: number;
   /** Clock, ms (tests). Default Date.now. */
   now?: () => number;
@@ -126,10 +132,13 @@ export class OwedQuestions {
   /** When the connection to the town was last lost (ms), until it opens again. */
   #droppedAt?: number;
   #reverts = true;
+  /** The wait before the next round while payments stay in doubt. */
+  #intervalMs: number;
 
   constructor(options: OwedQuestionsOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#intervalMs = options.intervalMs ?? 10_000;
   }
 
   /**
@@ -159,6 +168,7 @@ export class OwedQuestions {
     const dropped = this.#droppedAt;
     if (dropped === undefined) return;
     this.#droppedAt = undefined;
+    this.#intervalMs = this.#o.intervalMs ?? 10_000;
     const entries = this.#o.payments.entries();
     for (const e of incomeToAsk(entries, dropped - OWED_WINDOW_MS)) {
       if (this.#pending.size >= MAX_OWED_ASKED) break;
@@ -185,7 +195,7 @@ export class OwedQuestions {
   async #ask(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    let retryMs = this.#o.intervalMs ?? 10_000;
+    let retryMs = this.#intervalMs;
     const conditions = [...this.#pending.keys()];
     for (
       let i = 0;
@@ -214,6 +224,10 @@ export class OwedQuestions {
       }
     }
     if (this.#pending.size > 0 && !this.#closed && !this.#unsupported) {
+      // Nothing settled this round (e.g. on another process's books): ask less often.
+      if (this.#pending.size === conditions.length) {
+        this.#intervalMs = Math.min(this.#intervalMs * 2, MAX_OWED_INTERVAL_MS);
+      }
       this.#timer = setTimeout(() => void this.#round(), retryMs);
     }
   }
