@@ -1,11 +1,12 @@
 /**
- * Income taken back: a `reversed` line (`in`) in the payment log cancels the latest earlier
- * income line (`in`, `fulfilled`) of the same invoice not cancelled yet. The log stays
- * append-only: the line it takes back is never rewritten. A provider writes one when its town
- * says it does not owe a payment the provider counted (docs/PROTOCOL.md "A crash between a
- * payment's two records": killed after its income line, before its FULFILL left); what reads the
- * income (`stats`, the town-debt check, the fulfillments shown to a town) reads it through
- * {@linkcode withoutReversed}.
+ * Income taken back: a `reversed` entry (`in`) cancels the latest earlier income entry (`in`,
+ * `fulfilled`) of the same invoice not cancelled yet. Nothing is rewritten: a provider's income
+ * row gets a `reversed` row after it (`ProviderJobStore.reverseIncome`, in the transaction of the
+ * record going back to `invoiced`), an older turnpike's income line a `reversed` line in the
+ * payment log. A provider writes one when its town says it does not owe a payment the provider
+ * counted (docs/PROTOCOL.md "A crash between a payment's two records": killed after its income,
+ * before its FULFILL left); what reads the income (`stats`, the town-debt check, the fulfillments
+ * shown to a town) reads it through {@linkcode withoutReversed}.
  *
  * @module
  */

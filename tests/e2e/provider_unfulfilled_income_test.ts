@@ -56,7 +56,7 @@ async function startProvider(env: Record<string, string>) {
   return { child, lines, read };
 }
 
-Deno.test("provider: SIGKILLed after its income line, before its FULFILL left, started again: the town says it does not owe that payment, a reversed line follows it, the job awaits its payment again, and stats, the town-debt check and the town's books agree at nothing earned", async () => {
+Deno.test("provider: SIGKILLed after its income row, before its FULFILL left, started again: the town says it does not owe that payment, a reversed row follows it with the record back to invoiced, the job awaits its payment again, and stats, the town-debt check and the town's books agree at nothing earned", async () => {
   const root = await Deno.makeTempDir({ prefix: "turnpike-unfulfilled-" });
   const townState = `${root}/town`;
   await Deno.mkdir(townState);
