@@ -24,6 +24,7 @@ import { PAYOUT_CHANNEL_LABEL } from "../roles/channels/payout_receiver.ts";
 import { type ChannelRecord, listChannels } from "../state/channels/channel_file.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import { summarizePayments } from "../state/payments/payment_summary.ts";
+import { withoutReversed } from "../state/payments/income_reversals.ts";
 import { openPeerLedger, type PeerLedgerEntry } from "../state/payments/peer_ledger.ts";
 import type { PayAllResult } from "../harness/town_process_payouts.ts";
 import type { ScaleChain } from "./scale_channels.ts";
@@ -371,7 +372,8 @@ export async function settleScalePayouts(
     const log = await openPaymentLog({ stateDir: p.stateDir });
     const earned = summarizePayments(log.entries()).reduce((a, b) => a + b.earned.total, 0n);
     const gaveUp = books.gaveUp.get(p.account) ?? new Set<string>();
-    const late = log.entries().filter((e) =>
+    // A late FULFILL the provider took back once its town said so (income_reversals.ts) is not one.
+    const late = withoutReversed(log.entries()).filter((e) =>
       e.direction === "in" && e.event === "fulfilled" && e.invoiceId !== undefined &&
       gaveUp.has(e.invoiceId.toLowerCase())
     );

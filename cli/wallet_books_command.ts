@@ -24,6 +24,7 @@ import {
   type PaymentCategory,
 } from "../state/payments/payment_log.ts";
 import { filterPayments } from "../state/payments/payment_summary.ts";
+import { withoutReversed } from "../state/payments/income_reversals.ts";
 import { foldPayments } from "../state/payments/payment_lines.ts";
 import { historyJobs } from "./history_jobs.ts";
 import { booksJson, booksText } from "./stats_command.ts";
@@ -228,7 +229,7 @@ async function payoutBooks(
 ): Promise<{ earned: string; claimed: string; settled: string }> {
   const log = await openPaymentLog({ stateDir });
   let earned = 0n;
-  for (const e of log.entries()) {
+  for (const e of withoutReversed(log.entries())) {
     if (e.direction === "in" && e.event === "fulfilled" && categoryOf(e) === "job") {
       earned += BigInt(e.amount);
     }

@@ -299,13 +299,13 @@ class Provider implements ProviderNode {
         Promise.resolve(fulfillmentsAmong(this.#payments?.entries() ?? [], conditions)),
       // The town's payouts (roles/channels/payout_receiver.ts): kept before the town hears so.
       onClaim: payoutClaimHandler(payouts, log),
+      onStateChange: (state) => this.#lifecycle.townConnection(state),
     });
     await this.#btp.connect();
     await payouts?.watchKept();
-    const ildcp = await this.#btp.fetchIldcp();
-    const { assetCode, assetScale } = ildcp;
-    this.ilpAddress = ildcp.clientAddress;
-    await this.#lifecycle.openDesk(assetCode, assetScale);
+    const { assetCode, assetScale, clientAddress } = await this.#btp.fetchIldcp();
+    this.ilpAddress = clientAddress;
+    await this.#lifecycle.openDesk(assetCode, assetScale, { uplink: this.#btp, store: this.store });
     await this.#skills.probeDocker();
     this.#blobPricePerMiB = o.blobPricePerMiB ??
       await fetchRelayInfo(o.relayUrl).then(townBlobPrice, () => undefined) ??
@@ -428,7 +428,7 @@ class Provider implements ProviderNode {
     this.#status.stopTicking();
     this.#announcer?.stop();
     this.#work.clearTimers();
-    this.#lifecycle.desk?.close();
+    this.#lifecycle.close();
     await this.#intake.close();
     this.#skills.closeCatalog();
     this.#deliveryAbort.abort(new Error("provider stopping"));

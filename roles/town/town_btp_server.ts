@@ -3,7 +3,8 @@
  * the packets of each peer pass its claim or credit gate to the router; failed auths and
  * connections per address are counted town-wide on a shared store; a peer that connects is
  * asked for the fulfillments of the payments in doubt it was forwarded before a crash
- * (protocol/payment_in_doubt.ts, docs/OPERATIONS.md).
+ * (protocol/payment_in_doubt.ts, docs/OPERATIONS.md), and a peer asking which of its payments the
+ * town owes it is answered from the books (protocol/payment_owed.ts, btp/owed_answers.ts).
  *
  * @module
  */
@@ -16,6 +17,7 @@ import type { PostgresPeerRoutes } from "../../state/postgres/postgres_peer_rout
 import { BtpAccounts } from "./btp/btp_accounts.ts";
 import type { BtpRouter } from "./btp/btp_router.ts";
 import { type BtpServer, startBtpServer } from "./btp/btp_server.ts";
+import { createOwedAnswers } from "./btp/owed_answers.ts";
 import type { BtpClaimGate } from "../channels/btp_claim_gate.ts";
 import type { ChannelCosignDesk } from "./channels/channel_cosign_desk.ts";
 import type { LateBound } from "./late_bound.ts";
@@ -103,6 +105,11 @@ export function startTownBtpServer(options: TownBtpServerOptions): BtpServer {
     },
     claimGate: options.claimGate,
     cosignDesk: options.cosignDesk,
+    // A peer's question about its payments, answered from these books (docs/PROTOCOL.md).
+    owedAnswers: createOwedAnswers({
+      ledger: options.ledger,
+      shared: options.stores.postgresStore !== undefined,
+    }),
     authTimeoutMs: limits.btpAuthTimeoutMs,
     handshakeTimeoutMs: limits.btpHandshakeTimeoutMs,
     maxFrameBytes: limits.btpMaxMessageBytes,

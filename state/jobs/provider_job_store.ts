@@ -24,7 +24,11 @@ import type { DatabaseSync } from "node:sqlite";
 import { writeFileAtomic } from "../atomic_file.ts";
 import type { AuditLog } from "../audit/audit_log.ts";
 import { pathExists } from "../path_exists.ts";
-import { type PaymentEntry, validatePaymentEntry } from "../payments/payment_log.ts";
+import {
+  type PaymentEntry,
+  PaymentEntryError,
+  validatePaymentEntry,
+} from "../payments/payment_log.ts";
 import { JobIndexLostError } from "./job_repository_errors.ts";
 import {
   type CorruptProviderJobFile,
@@ -250,10 +254,7 @@ export class ProviderJobStore {
     if (income !== undefined) validatePaymentEntry(income);
     const version = inTransaction(this.#db!, () => {
       const row = this.#statements.get(UPSERT_PROVIDER_JOB_SQL).get(copy.id, copy.status, text);
-      if (income !== undefined) {
-        this.#statements.get(INSERT_INCOME_SQL)
-          .run(income.invoiceId, income.jobId, income.ts, JSON.stringify(income));
-      }
+      if (income !== undefined) this.#insertIncome(income);
       return Number(row!.version);
     });
     this.#records.set(copy.id, copy);
@@ -263,6 +264,104 @@ export class ProviderJobStore {
       Direction: income.direction,
     };
     this.#toAudit(copy, text, version, copy.status, { ...paid, ...fields });
+  }
+
+  /**
+   * Takes back a payment's income row its town does not owe: a `reversed` row after it (the
+   * income row is never rewritten), with `record` (the job back to awaiting its payment, when
+   * given) in the same durable transaction, so a kill leaves both or neither
+   * (docs/PROTOCOL.md "A crash between a payment's two records"). False, nothing written, when
+   * no income row of that invoice stands (an older turnpike's payment log line: the caller
+   * appends the reversal there).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { readProviderIncome } from "./provider_job_index.ts";
+   *
+   * const stateDir = await Deno.makeTempDir();
+   * const store = await openProviderJobStore({ stateDir });
+   * const at = "2026-11-27T10:00:00.000Z";
+   * const income = { ts: at, direction: "in", event: "fulfilled", jobId: "j", invoiceId: "ab",
+   *   amount: "100", asset: "USD", peer: "c".repeat(64) } as const;
+   * const record = { id: "j", kind: 5100, customer: "c".repeat(64), skill: "echo",
+   *   status: "paid" as const, price: "100", requestToon: "", encrypted: false, admittedAt: at,
+   *   updatedAt: at, attempts: 0 };
+   * await store.put(record, { income });
+   * const reversal = { ...income, ts: "2026-11-27T10:01:00.000Z", event: "reversed" } as const;
+   * assert.equal(await store.reverseIncome(reversal, { ...record, status: "invoiced" }), true);
+   * assert.equal(store.get("j")?.status, "invoiced");
+   * assert.deepEqual(readProviderIncome(stateDir, "2026-01-01").entries.map((e) => e.event), [
+   *   "fulfilled",
+   *   "reversed",
+   * ]);
+   * assert.equal(await store.reverseIncome(reversal), false); // none stands now
+   * store.close();
+   * await Deno.remove(stateDir, { recursive: true });
+   * ```
+   */
+  reverseIncome(reversal: PaymentEntry, record?: ProviderJobRecord): Promise<boolean> {
+    try {
+      return Promise.resolve(this.#reverse(reversal, record));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #reverse(reversal: PaymentEntry, record: ProviderJobRecord | undefined): boolean {
+    validatePaymentEntry(reversal);
+    if (reversal.event !== "reversed") {
+      throw new PaymentEntryError("an income row is taken back by a reversed entry");
+    }
+    const copy = record && { ...record, updatedAt: new Date().toISOString() };
+    const text = copy && formatProviderJobRecord(copy);
+    const version = inTransaction(this.#db!, () => {
+      if (this.#standingIncome(reversal.invoiceId).standing === 0) return undefined;
+      this.#insertIncome(reversal);
+      if (copy === undefined) return 0;
+      const row = this.#statements.get(UPSERT_PROVIDER_JOB_SQL).get(copy.id, copy.status, text!);
+      return Number(row!.version);
+    });
+    if (version === undefined) return false;
+    if (copy !== undefined) {
+      this.#records.set(copy.id, copy);
+      this.#toAudit(copy, text!, version, copy.status, {
+        "Invoice-Id": reversal.invoiceId,
+        Reversed: `${reversal.amount} ${reversal.asset}`,
+      });
+    }
+    return true;
+  }
+
+  /**
+   * Inserts an income or reversal row. Its key is the invoice for the first row of it; a payment
+   * of an invoice whose income was taken back (paid again once its invoice opened again), and a
+   * reversal, take `<invoice>#<n>`, n the rows of it before. A second payment of an invoice whose
+   * income stands is refused (the key's constraint), as before reversals.
+   */
+  #insertIncome(entry: PaymentEntry): void {
+    const insert = this.#statements.get(INSERT_INCOME_SQL);
+    const json = JSON.stringify(entry);
+    if (entry.event === "fulfilled") {
+      try {
+        insert.run(entry.invoiceId, entry.jobId, entry.ts, json);
+        return;
+      } catch (err) {
+        const { rows, standing } = this.#standingIncome(entry.invoiceId);
+        if (rows === 0 || standing > 0) throw err;
+      }
+    }
+    const { rows } = this.#standingIncome(entry.invoiceId);
+    insert.run(`${entry.invoiceId}#${rows}`, entry.jobId, entry.ts, json);
+  }
+
+  /** The rows of an invoice's income (payments and reversals) and how many payments stand. */
+  #standingIncome(invoiceId: string): { rows: number; standing: number } {
+    const entries = this.#statements.get(
+      "SELECT entry FROM income WHERE invoice_id = ? OR invoice_id LIKE ? || '#%'",
+    ).all(invoiceId, invoiceId).map((r) => JSON.parse(String(r.entry)) as PaymentEntry);
+    const paid = entries.filter((e) => e.event === "fulfilled").length;
+    return { rows: entries.length, standing: paid - (entries.length - paid) };
   }
 
   #toAudit(

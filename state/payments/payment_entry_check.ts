@@ -42,7 +42,8 @@ export function validatePaymentEntry(e: PaymentEntry): void {
   if (typeof e !== "object" || e === null) fail("entry is not an object");
   if (typeof e.ts !== "string" || Number.isNaN(Date.parse(e.ts))) fail("bad ts");
   if (e.direction !== "in" && e.direction !== "out") fail("bad direction");
-  if (!["intent", "fulfilled", "rejected"].includes(e.event)) fail("bad event");
+  if (!["intent", "fulfilled", "rejected", "reversed"].includes(e.event)) fail("bad event");
+  if (e.event === "reversed" && e.direction !== "in") fail("only income is reversed");
   for (const key of ["jobId", "invoiceId", "asset", "peer"] as const) {
     if (typeof e[key] !== "string" || e[key].length === 0) fail(`bad ${key}`);
   }

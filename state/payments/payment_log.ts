@@ -35,7 +35,10 @@
  * A provider's income is not a line of this file: each payment is a row of its job index,
  * written in the transaction of the record that says the job paid
  * (`state/jobs/provider_job_store.ts`); the log reads those rows at open and takes each new one
- * in with {@linkcode PaymentLog.noteIncome}, so its entries, exports and readers hold both.
+ * in with {@linkcode PaymentLog.noteIncome}, so its entries, exports and readers hold both. An
+ * income row the provider's town does not owe is taken back by a `reversed` row, written in the
+ * transaction of the record going back to awaiting its payment
+ * (`ProviderJobStore.reverseIncome`); an older turnpike's income line by a `reversed` line.
  *
  * A SIGKILL mid-append can leave a partial last line; it is skipped when reading (counted in
  * `skippedLines`) and the next append starts on a fresh line.
@@ -58,8 +61,11 @@ import {
   sealPaymentLogChunk,
 } from "./payment_log_files.ts";
 
-/** What happened to a payment. */
-export type PaymentEvent = "intent" | "fulfilled" | "rejected";
+/**
+ * What happened to a payment. `reversed` takes back an earlier income line (`in`, `fulfilled`) of
+ * the same invoice its payer's town says it does not owe (state/payments/income_reversals.ts).
+ */
+export type PaymentEvent = "intent" | "fulfilled" | "rejected" | "reversed";
 
 /**
  * What a payment was for: `job` a provider's invoice (paid by a requester, earned by a
@@ -353,8 +359,9 @@ export class PaymentLog {
 
   /**
    * Takes in an income entry the provider's job store committed with the record of the job
-   * paid (`state/jobs/provider_job_store.ts`): kept in memory as an appended line is, written
-   * nowhere (its row is its only copy; the next open reads it from there).
+   * paid, or the `reversed` entry that took it back (`state/jobs/provider_job_store.ts`): kept in
+   * memory as an appended line is, written nowhere (its row is its only copy; the next open reads
+   * it from there).
    * @throws {PaymentEntryError} when the entry is malformed.
    */
   noteIncome(entry: PaymentEntry): void {

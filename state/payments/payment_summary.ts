@@ -11,6 +11,7 @@ import {
   type PaymentCategory,
   type PaymentEntry,
 } from "./payment_log.ts";
+import { withoutReversed } from "./income_reversals.ts";
 
 /** Base units per category, and their sum. */
 export interface CategoryTotals {
@@ -106,7 +107,8 @@ export function summarizePayments(
   const books = new Map<string, AssetBooks>();
   const days = new Map<string, Map<string, { spent: bigint; earned: bigint }>>();
   const jobs = new Map<string, Map<string, AssetBooks["byJob"][number]>>();
-  for (const e of filterPayments(entries, o)) {
+  // Income taken back is not income (income_reversals.ts).
+  for (const e of filterPayments(withoutReversed(entries), o)) {
     if (e.event !== "fulfilled") continue;
     let b = books.get(e.asset);
     if (b === undefined) {

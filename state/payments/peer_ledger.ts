@@ -117,6 +117,9 @@ const EVENTS: readonly PeerLedgerEvent[] = [
   "settled",
 ];
 
+/** Where a forwarded packet stands on the books ({@linkcode PeerLedger.packetState}). */
+export type PacketStanding = "in-flight" | "in-doubt" | "fulfilled" | "rejected";
+
 type PacketState = { state: "in-flight" | "in-doubt" | "fulfilled"; amount: bigint };
 
 /**
@@ -161,6 +164,8 @@ export class PeerLedger {
   skippedLines = 0;
   #now: () => number;
   #packets = new Map<string, PacketState>();
+  /** Packets whose last answer was a REJECT (forgotten by `#packets`, so they may go again). */
+  #rejected = new Set<string>();
   /** Newest claim per account and channel. */
   #claims = new Map<string, bigint>();
   #balances = new Map<string, PeerBalance>();
@@ -222,6 +227,19 @@ export class PeerLedger {
       condition: key.slice(key.indexOf(" ") + 1),
       amount: p.amount,
     }));
+  }
+
+  /**
+   * Where a packet forwarded to `account` stands on these books (roles/town/btp/owed_answers.ts):
+   * `fulfilled`, `in-flight` (this run), `in-doubt` (forwarded before a crash, no answer),
+   * `rejected` (its last answer), or undefined when never forwarded here.
+   */
+  packetState(
+    account: string,
+    condition: string,
+  ): PacketStanding | undefined {
+    const key = `${account} ${condition}`;
+    return this.#packets.get(key)?.state ?? (this.#rejected.has(key) ? "rejected" : undefined);
   }
 
   /**
@@ -348,9 +366,11 @@ export class PeerLedger {
       case "forward": {
         if (prior !== undefined) return () => {};
         this.#packets.set(key, { state: "in-flight", amount });
+        const wasRejected = this.#rejected.delete(key);
         b.inFlight += amount;
         return () => {
           restore();
+          if (wasRejected) this.#rejected.add(key);
           b.inFlight -= amount;
         };
       }
@@ -372,9 +392,11 @@ export class PeerLedger {
       case "rejected": {
         if (prior?.state !== "in-flight") return () => {};
         this.#packets.delete(key);
+        this.#rejected.add(key);
         b.inFlight -= prior.amount;
         return () => {
           restore();
+          this.#rejected.delete(key);
           b.inFlight += prior.amount;
         };
       }

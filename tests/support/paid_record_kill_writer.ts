@@ -5,7 +5,11 @@
  *
  * - `between`: once the job's `paid` record is written and before its income is: at the income
  *   row's insert or the income line's append, whichever the desk reaches;
- * - `answered`: once the desk answered FULFILL, nothing flushed or closed.
+ * - `answered`: once the desk answered FULFILL, nothing flushed or closed;
+ * - `reversal-between`: once answered, its income is taken back (the town does not owe it,
+ *   `ProviderJobStore.reverseIncome`, the record back to `invoiced`): killed inside that
+ *   transaction, after the reversal row's insert and at the record's;
+ * - `reversed`: once that reversal resolved.
  *
  * It prints the job's id first.
  *
@@ -15,6 +19,7 @@ import { hexToBytes } from "@noble/hashes/utils.js";
 import { StatementSync } from "node:sqlite";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
 import { type PaymentEntry, PaymentLog } from "../../state/payments/payment_log.ts";
+import { reversalOf } from "../../state/payments/income_reversals.ts";
 import { openTestDesk } from "./payment_desk_harness.ts";
 
 const [stateDir, killAt] = Deno.args;
@@ -55,6 +60,22 @@ const reply = await t.desk.onPrepare({
   destination: invoice.destination,
   data: new Uint8Array(),
 });
+if (reply.type === "fulfill" && (killAt === "reversal-between" || killAt === "reversed")) {
+  const record = t.store.get(billed.id)!;
+  const income = t.payments.entries().find((e) => e.jobId === billed.id)!;
+  const { paidAt: _paidAt, ...unpaid } = record;
+  if (killAt === "reversal-between") {
+    const get = StatementSync.prototype.get;
+    StatementSync.prototype.get = function (this: StatementSync, ...args: unknown[]) {
+      if (this.sourceSQL.startsWith("INSERT INTO provider_jobs")) kill();
+      return Reflect.apply(get, this, args);
+    } as typeof get;
+  }
+  const reversal = reversalOf(income, new Date().toISOString());
+  if (await t.store.reverseIncome(reversal, { ...unpaid, status: "invoiced" })) kill();
+  console.error(`not reversed (or not killed inside the reversal): ${JSON.stringify(income)}`);
+  Deno.exit(1);
+}
 if (reply.type === "fulfill") kill();
 console.error(`not fulfilled: ${JSON.stringify(reply)}`);
 Deno.exit(1);

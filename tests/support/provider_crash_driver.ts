@@ -9,7 +9,10 @@
  * - `line-before-record`: the `paid` record is not written; the process waits until the income
  *   is on disk (a line of the payment log, or a row of the job index: written alongside the
  *   record by a desk that writes them at once) or 3 s have passed (a desk that writes them in
- *   one transaction never writes it alone), then dies.
+ *   one transaction never writes it alone), then dies;
+ * - `line-before-fulfill`: once the income of a job's payment is on disk (its row, in the
+ *   transaction of its `paid` record), before the FULFILL is sent (the desk sends it when that
+ *   write resolves).
  *
  * Environment: TP_STATE_DIR, TP_SECRET_KEY (hex), TP_RELAY_URL, TP_BTP_URL, TP_TOWN_PUBKEY,
  * TP_TOWN_ADDRESS, TP_SKILLS_DIR; optional TP_KILL_AT.
@@ -22,6 +25,8 @@ import type { ProviderJobRecord } from "../../state/jobs/provider_job_record.ts"
 import type { ProviderJobWrite } from "../../state/jobs/provider_job_store.ts";
 import { readProviderIncome } from "../../state/jobs/provider_job_index.ts";
 import { parseIlpInvoice } from "../../protocol/ilp_invoice.ts";
+
+const killAt = Deno.env.get("TP_KILL_AT");
 
 const env = (name: string): string => {
   const v = Deno.env.get(name);
@@ -49,8 +54,16 @@ async function lineOnDisk(condition: string): Promise<boolean> {
   return text.includes(condition) || rows.some((e) => e.invoiceId === condition);
 }
 
-const killAt = Deno.env.get("TP_KILL_AT");
-if (killAt !== undefined) {
+if (killAt === "line-before-fulfill") {
+  // The kill lands between the commit of the record and its income row and the FULFILL the
+  // payment desk sends once that write resolves.
+  const store = provider.store;
+  const put = store.put.bind(store);
+  store.put = async (record: ProviderJobRecord, options?: ProviderJobWrite) => {
+    await put(record, options);
+    if (options?.income !== undefined) Deno.kill(Deno.pid, "SIGKILL");
+  };
+} else if (killAt === "record-before-line" || killAt === "line-before-record") {
   const store = provider.store;
   const put = store.put.bind(store);
   store.put = async (record: ProviderJobRecord, options?: ProviderJobWrite) => {

@@ -17,6 +17,9 @@ import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts
 import type { TownClients } from "../../town_client/town_clients.ts";
 import { PaymentDesk } from "../payments/payment_desk.ts";
 import { reopenUnanswered } from "../payments/unanswered_payments.ts";
+import { OwedQuestions } from "../payments/owed_questions.ts";
+import { askTownOwed } from "../payments/owed_ask.ts";
+import type { BtpClient, BtpClientState } from "../../../transport/btp_client.ts";
 import { RefundDesk, type RefundDeskOptions } from "../payments/refund_desk.ts";
 import { decodeRefundQuestion } from "../../../protocol/job_refund.ts";
 import { paymentRequiredInfo, priceJob } from "./job_pricing.ts";
@@ -78,6 +81,8 @@ export interface JobLifecycleOptions extends
 export class JobLifecycle {
   #o: JobLifecycleOptions;
   #desk?: PaymentDesk;
+  /** The payments counted just before a kill or a drop, asked of the town. */
+  #owed?: OwedQuestions;
   #refunds?: RefundDesk;
 
   constructor(options: JobLifecycleOptions) {
@@ -87,6 +92,18 @@ export class JobLifecycle {
   /** The payment desk, once open. */
   get desk(): PaymentDesk | undefined {
     return this.#desk;
+  }
+
+  /** The home town's connection changed: the payments of a drop's last moments are asked. */
+  townConnection(state: BtpClientState): void {
+    if (state === "open") this.#owed?.connection("open");
+    else if (state === "reconnecting" || state === "closed") this.#owed?.connection("lost");
+  }
+
+  /** Refuses further payments and questions: the node is stopping. */
+  close(): void {
+    this.#desk?.close();
+    this.#owed?.close();
   }
 
   /** Carries a job on from the state it is in (a restart, or a job just billed). */
@@ -148,11 +165,27 @@ export class JobLifecycle {
   /**
    * Opens the payment desk, once the asset is known (IL-DCP). First a payment an older turnpike
    * recorded and never answered (a crash between its record and its income line) awaits its
-   * payment again (`unanswered_payments.ts`), before the desk takes a PREPARE.
+   * payment again (`unanswered_payments.ts`), before the desk takes a PREPARE; then the income of
+   * the last moments of the run that ended is asked of the town over `owed.uplink`
+   * (`owed_questions.ts`: killed after the income row, before the FULFILL left), before any job
+   * is carried on; `owed.store` takes back what the town does not owe.
    */
-  async openDesk(assetCode: string, assetScale: number): Promise<PaymentDesk> {
+  async openDesk(
+    assetCode: string,
+    assetScale: number,
+    owed?: {
+      uplink: Pick<BtpClient, "sendMessage">;
+      store: Pick<ProviderJobStore, "get" | "put" | "reverseIncome">;
+    },
+  ): Promise<PaymentDesk> {
     const o = this.#o;
     await reopenUnanswered({ store: o.store, entries: o.payments().entries(), log: o.log });
+    if (owed !== undefined) {
+      const { uplink, store } = owed;
+      const [payments, log] = [o.payments(), o.log];
+      this.#owed = new OwedQuestions({ ask: (c) => askTownOwed(uplink, c), store, payments, log });
+      await this.#owed.atStart();
+    }
     // An invoice lives no longer than the grace its slot is held for.
     const grace = o.unpaidGraceMs ?? DEFAULT_UNPAID_GRACE_SEC * 1000;
     const [address, store, payments, log] = [() => o.ilpAddress(), o.store, o.payments(), o.log];

@@ -7,6 +7,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import type { PaymentEntry } from "../../../state/payments/payment_log.ts";
+import { withoutReversed } from "../../../state/payments/income_reversals.ts";
 
 /**
  * The fulfillments of the payments this node was paid, among these conditions (hex): the town
@@ -43,7 +44,8 @@ export function fulfillmentsAmong(
 ): string[] {
   const wanted = new Set(conditions);
   const out: string[] = [];
-  for (const e of entries) {
+  // A payment reversed (its town said it was not owed) proves nothing.
+  for (const e of withoutReversed(entries)) {
     if (e.direction !== "in" || e.event !== "fulfilled" || e.fulfillment === undefined) continue;
     if (wanted.has(bytesToHex(sha256(hexToBytes(e.fulfillment))))) out.push(e.fulfillment);
   }

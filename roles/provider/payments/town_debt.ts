@@ -10,6 +10,7 @@
 import { categoryOf, type PaymentEntry } from "../../../state/payments/payment_log.ts";
 import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
 import { listChannels } from "../../../state/channels/channel_file.ts";
+import { withoutReversed } from "../../../state/payments/income_reversals.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../../channels/payout_receiver.ts";
 import type { AlertKind } from "../../node_alerts.ts";
 
@@ -52,7 +53,8 @@ export function townDebtOf(
   channels: readonly Pick<ChannelRecord, "peerLabel" | "received">[],
 ): TownDebt {
   let earned = 0n;
-  for (const e of entries) {
+  // Income its town said it did not owe was taken back (state/payments/income_reversals.ts).
+  for (const e of withoutReversed(entries)) {
     if (e.event !== "fulfilled" || categoryOf(e) !== "job") continue;
     // A deposit refunded (roles/provider/payments/refund_desk.ts) was paid back out of it.
     earned += e.direction === "in" ? BigInt(e.amount) : -BigInt(e.amount);

@@ -17,11 +17,12 @@ import { parseIlpInvoice } from "../../../protocol/ilp_invoice.ts";
 import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
 import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
 import type { PaymentEntry } from "../../../state/payments/payment_log.ts";
+import { withoutReversed } from "../../../state/payments/income_reversals.ts";
 
-/** The invoices (conditions, hex) the income log holds a `fulfilled` line of. */
+/** The invoices (conditions, hex) the income log holds a `fulfilled` line of, not reversed. */
 export function answeredInvoices(entries: readonly PaymentEntry[]): Set<string> {
   const answered = new Set<string>();
-  for (const e of entries) {
+  for (const e of withoutReversed(entries)) {
     if (e.direction === "in" && e.event === "fulfilled") answered.add(e.invoiceId);
   }
   return answered;

@@ -33,6 +33,7 @@ import {
   encodeInDoubt,
   IN_DOUBT_PROTOCOL_NAME,
 } from "../../../protocol/payment_in_doubt.ts";
+import { OWED_PROTOCOL_NAME } from "../../../protocol/payment_owed.ts";
 import { BtpRequests } from "../../../transport/btp_requests.ts";
 import type {
   SlowConsumerGuard,
@@ -66,6 +67,12 @@ export interface BtpPeerConnectionOptions {
   onIlp: BtpIlpHandler;
   /** Co-sign requests (cooperative settle, withdraw); none: refused with BTP ERROR F00. */
   onCosign?: BtpCosignHandler;
+  /**
+   * Answers the `payment-owed` data of a peer's MESSAGE (without `ilp`) from the town's books
+   * (roles/town/btp/owed_answers.ts); throws on a malformed question (BTP ERROR F01). None:
+   * answered BTP ERROR F00.
+   */
+  onOwed?: (from: BtpPeerConnection, question: Uint8Array) => Uint8Array;
   /** Largest frame accepted from or sent to this peer. */
   maxFrameBytes: number;
   /** Bounds what waits to be sent to this peer; none: unbounded (and never behind). */
@@ -239,6 +246,29 @@ export class BtpPeerConnection {
     });
   }
 
+  #onOwedQuestion(requestId: number, question: Uint8Array): void {
+    if (!this.#o.onOwed) {
+      this.#error(requestId, BTP_ERROR.notAccepted, `${OWED_PROTOCOL_NAME} is not served`);
+      return;
+    }
+    let answer: Uint8Array;
+    try {
+      answer = this.#o.onOwed(this, question);
+    } catch (err) {
+      this.#error(requestId, BTP_ERROR.invalidFields, (err as Error).message.slice(0, 200));
+      return;
+    }
+    this.#send({
+      type: "response",
+      requestId,
+      protocolData: [{
+        protocolName: OWED_PROTOCOL_NAME,
+        contentType: BtpContentType.json,
+        data: answer,
+      }],
+    });
+  }
+
   #onMessage(data: unknown): void {
     if (!(data instanceof ArrayBuffer)) {
       this.close(1003, "BTP frames are binary");
@@ -280,6 +310,13 @@ export class BtpPeerConnection {
       : frame.protocolData.find((p) => p.protocolName === COSIGN_PROTOCOL_NAME);
     if (cosign) {
       this.#onCosign(frame.requestId, cosign.data);
+      return;
+    }
+    const owed = ilp
+      ? undefined
+      : frame.protocolData.find((p) => p.protocolName === OWED_PROTOCOL_NAME);
+    if (owed) {
+      this.#onOwedQuestion(frame.requestId, owed.data);
       return;
     }
     if (!ilp) {

@@ -131,6 +131,11 @@ export interface BtpServerOptions {
    * channel; an account without one is answered `unknown-channel`.
    */
   cosignDesk?: (account: string) => ChannelCosignDesk | undefined;
+  /**
+   * Answers a peer's `payment-owed` question from the town's books
+   * (roles/town/btp/owed_answers.ts); none: refused with BTP ERROR F00.
+   */
+  owedAnswers?: (account: string, question: Uint8Array) => Uint8Array;
 }
 
 /** A running BTP server. */
@@ -341,6 +346,8 @@ export function startBtpServer(options: BtpServerOptions): BtpServer {
         account,
         onIlp,
         onCosign,
+        onOwed: options.owedAnswers &&
+          ((from, question) => options.owedAnswers!(from.account.account, question)),
         maxFrameBytes,
         slowConsumers: options.slowConsumers,
         onSlowConsumer: (_reason, detail) => {

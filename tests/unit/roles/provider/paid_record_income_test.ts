@@ -7,6 +7,8 @@
 import { assertEquals } from "../../../../harness/assert.ts";
 import { openProviderJobStore } from "../../../../state/jobs/provider_job_store.ts";
 import { openPaymentLog } from "../../../../state/payments/payment_log.ts";
+import { withoutReversed } from "../../../../state/payments/income_reversals.ts";
+import { readProviderIncome } from "../../../../state/jobs/provider_job_index.ts";
 
 const WRITER = new URL("../../../support/paid_record_kill_writer.ts", import.meta.url).pathname;
 
@@ -53,6 +55,48 @@ Deno.test("provider: SIGKILLed once a payment is answered: its record and income
       "",
       "no record file, no payment log line",
     );
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+/** The job's record status and its income and reversal rows, as a restarted provider reads them. */
+async function rows(stateDir: string, id: string) {
+  const store = await openProviderJobStore({ stateDir });
+  const status = store.get(id)?.status;
+  store.close();
+  const entries = (await openPaymentLog({ stateDir })).entries().filter((e) => e.jobId === id);
+  const standing = withoutReversed(entries).filter((e) => e.event === "fulfilled");
+  return {
+    status,
+    rows: readProviderIncome(stateDir, "2000-01-01").entries.map((e) => e.event),
+    standing: standing.map((e) => e.amount),
+  };
+}
+
+Deno.test("provider: SIGKILLed while taking back an income the town does not owe: neither the reversal row nor the record's return to invoiced is on disk", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "paid_record_reversal_" });
+  try {
+    const id = await killedAt(stateDir, "reversal-between");
+    assertEquals(await rows(stateDir, id), {
+      status: "paid",
+      rows: ["fulfilled"],
+      standing: ["100"],
+    });
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("provider: SIGKILLed once an income the town does not owe was taken back: the reversal row and the record invoiced are both on disk", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "paid_record_reversed_" });
+  try {
+    const id = await killedAt(stateDir, "reversed");
+    assertEquals(await rows(stateDir, id), {
+      status: "invoiced",
+      rows: ["fulfilled", "reversed"],
+      standing: [],
+    });
   } finally {
     await Deno.remove(stateDir, { recursive: true });
   }

@@ -1,0 +1,98 @@
+/**
+ * The town's answer to a peer asking which of its payments the town's books owe it
+ * (`payment-owed`, protocol/payment_owed.ts; docs/PROTOCOL.md "A crash between a payment's two
+ * records"). A provider killed after its income line and before its FULFILL left asks so when it
+ * starts again; the town answers from its books per peer (state/payments/peer_ledger.ts), of the
+ * asking BTP account's packets only (the session authenticates the question: no peer learns
+ * another's books):
+ *
+ * - `fulfilled` -> `owed`;
+ * - `rejected` (the last answer relayed: the peer's REJECT, `T01` when it dropped, `R00` at the
+ *   packet's expiry) -> `notOwed`: no money moved for it;
+ * - `in-flight` or `in-doubt` (forwarded before a crash of the town, asked of the peer by
+ *   roles/town/town_btp_server.ts) -> `inDoubt`: ask again later;
+ * - never forwarded here -> `notOwed` on a town of one process (its books hold every packet it
+ *   forwarded); `inDoubt` on a shared store, where another process may have forwarded it and
+ *   holds its line (docs/OPERATIONS.md "A town on several machines").
+ *
+ * Bounded: at most {@linkcode MAX_OWED_QUESTION} conditions a question (longer is refused), and
+ * per account a bucket of `burst` questions refilled at `perSecond`; a question past it is
+ * answered all `inDoubt` with `retryAfterMs`, the books not read.
+ *
+ * @module
+ */
+import {
+  decodeOwedQuestion,
+  encodeOwedAnswer,
+  type OwedAnswer,
+} from "../../../protocol/payment_owed.ts";
+import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
+import { TokenBucket } from "../token_bucket.ts";
+
+/** Options for {@linkcode createOwedAnswers}. */
+export interface OwedAnswersOptions {
+  ledger: Pick<PeerLedger, "packetState">;
+  /** The town runs as several processes on a shared store: a packet unknown here is in doubt. */
+  shared: boolean;
+  /** Questions an account may ask at once. Default 8. */
+  burst?: number;
+  /** Questions per second an account's bucket refills at. Default 2. */
+  perSecond?: number;
+  /** Monotonic clock, ms (tests). Default `performance.now`. */
+  now?: () => number;
+}
+
+/**
+ * The answer (bytes) to an account's question (bytes).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createOwedAnswers } from "./owed_answers.ts";
+ * import { openPeerLedger } from "../../../state/payments/peer_ledger.ts";
+ * import { decodeOwedAnswer, encodeOwedQuestion } from "../../../protocol/payment_owed.ts";
+ *
+ * const stateDir = await Deno.makeTempDir();
+ * const ledger = await openPeerLedger({ stateDir });
+ * const [paid, refused] = ["ab".repeat(32), "cd".repeat(32)];
+ * await ledger.forward("beta", paid, 100n);
+ * await ledger.fulfilled("beta", paid, "ef".repeat(32));
+ * await ledger.forward("beta", refused, 100n);
+ * await ledger.rejected("beta", refused, "T01"); // beta dropped before its FULFILL left
+ * const answer = createOwedAnswers({ ledger, shared: false });
+ * const asked = (account: string) =>
+ *   decodeOwedAnswer(answer(account, encodeOwedQuestion([paid, refused])));
+ * assert.deepEqual(asked("beta"), { owed: [paid], notOwed: [refused], inDoubt: [] });
+ * assert.deepEqual(asked("gamma").owed, []); // another account's books stay its own
+ * await Deno.remove(stateDir, { recursive: true });
+ * ```
+ * @throws {OwedMessageError} on a malformed question (answered BTP ERROR by the caller).
+ */
+export function createOwedAnswers(
+  options: OwedAnswersOptions,
+): (account: string, question: Uint8Array) => Uint8Array {
+  const burst = options.burst ?? 8;
+  const perSecond = options.perSecond ?? 2;
+  const buckets = new Map<string, TokenBucket>();
+  return (account, question) => {
+    const conditions = decodeOwedQuestion(question);
+    let bucket = buckets.get(account);
+    if (bucket === undefined) {
+      bucket = new TokenBucket({ ratePerSecond: perSecond, capacity: burst, now: options.now });
+      buckets.set(account, bucket);
+    }
+    if (!bucket.take()) {
+      const retryAfterMs = Math.ceil((1 - bucket.level()) * 1000 / perSecond);
+      return encodeOwedAnswer({ owed: [], notOwed: [], inDoubt: conditions, retryAfterMs });
+    }
+    const answer: OwedAnswer = { owed: [], notOwed: [], inDoubt: [] };
+    for (const condition of new Set(conditions)) {
+      const state = options.ledger.packetState(account, condition);
+      if (state === "fulfilled") answer.owed.push(condition);
+      else if (state === "rejected" || (state === undefined && !options.shared)) {
+        answer.notOwed.push(condition);
+      } else answer.inDoubt.push(condition);
+    }
+    return encodeOwedAnswer(answer);
+  };
+}

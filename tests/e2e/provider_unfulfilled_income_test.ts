@@ -1,0 +1,142 @@
+/**
+ * A provider SIGKILLed after it recorded a job's payment and its income row, before its
+ * FULFILL left: the town answers the requester `T01` (the peer dropped) and `F02` to its retry
+ * while the provider is away, so the requester's job ends in error and no money moved; the town's
+ * books record the packet rejected. Started again, the provider asks its town about the income
+ * lines of its last moments (`payment-owed`, roles/provider/payments/owed_questions.ts) and takes
+ * back the one the town does not owe: a `reversed` row after its income row (never rewritten), in
+ * the transaction of the job's record going back to awaiting its payment (its invoice open), the
+ * job not run; its `stats`, its
+ * town-debt check and the town's books then agree, at nothing earned (docs/PROTOCOL.md "A crash
+ * between a payment's two records").
+ *
+ * Deterministic: the provider runs as its own process (tests/support/provider_crash_driver.ts,
+ * `TP_KILL_AT=line-before-fulfill`) and SIGKILLs itself once the record and its income row are
+ * committed.
+ */
+import { assert, assertEquals } from "../../harness/assert.ts";
+import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
+import { runCli } from "../../harness/run_cli.ts";
+import { crashDriverEnv, writeShellEcho } from "../support/crash_driver_kit.ts";
+import { listChannels } from "../../state/channels/channel_file.ts";
+import { openPaymentLog } from "../../state/payments/payment_log.ts";
+import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
+import { openProviderJobStore } from "../../state/jobs/provider_job_store.ts";
+import { readProviderIncome } from "../../state/jobs/provider_job_index.ts";
+import { townDebtOf } from "../../roles/provider/payments/town_debt.ts";
+
+const DRIVER = new URL("../support/provider_crash_driver.ts", import.meta.url).pathname;
+
+/** A provider process; resolves once it is serving (its start asked the town). */
+async function startProvider(env: Record<string, string>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", DRIVER],
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines: string[] = [];
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const ready = Promise.withResolvers<void>();
+  const read = (async () => {
+    let rest = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const parts = (rest + value).split("\n");
+      rest = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        if (line === "ready") ready.resolve();
+      }
+    }
+    ready.reject(new Error(`the provider exited before it was ready: ${lines.join("\n")}`));
+  })();
+  await ready.promise;
+  return { child, lines, read };
+}
+
+Deno.test("provider: SIGKILLed after its income row, before its FULFILL left, started again: the town says it does not owe that payment, a reversed row follows it with the record back to invoiced, the job awaits its payment again, and stats, the town-debt check and the town's books agree at nothing earned", async () => {
+  const root = await Deno.makeTempDir({ prefix: "turnpike-unfulfilled-" });
+  const townState = `${root}/town`;
+  await Deno.mkdir(townState);
+  const net = await startRequesterNetwork({ provider: false, town: { stateDir: townState } });
+  const providerState = `${root}/provider`;
+  const env = crashDriverEnv(net, {
+    stateDir: providerState,
+    auth: "provider:p",
+    skillsDir: await writeShellEcho(`${root}/skills`),
+  });
+  let provider: Awaited<ReturnType<typeof startProvider>> | undefined;
+  try {
+    const first = await startProvider({ ...env, TP_KILL_AT: "line-before-fulfill" });
+    const requester = await net.startRequester();
+    const job = await requester.submit(echoSpec("paid once", { timeoutMs: 120_000 }));
+    const status = await first.child.status;
+    await first.read;
+    assertEquals(status.signal, "SIGKILL", first.lines.join("\n"));
+    const killed = (await openPaymentLog({ stateDir: providerState })).entries().filter((e) =>
+      e.direction === "in" && e.jobId === job.id
+    );
+    assertEquals(killed.map((e) => e.event), ["fulfilled"], "killed with its income line");
+    // Refused while the provider is away: nothing paid.
+    const ended = await requester.waitFor(job.id);
+    assertEquals(ended.status, "error", ended.error);
+    const paid = requester.payments.entries().filter((e) =>
+      e.jobId === job.id && e.category === "job" && e.event === "fulfilled"
+    );
+    assertEquals(paid, [], "the requester paid nothing");
+    await requester.close();
+
+    provider = await startProvider(env);
+    const entries = (await openPaymentLog({ stateDir: providerState })).entries();
+    const income = entries.filter((e) => e.direction === "in" && e.jobId === job.id);
+    assertEquals(
+      income.map((e) => [e.event, e.invoiceId, e.amount]),
+      [
+        ["fulfilled", killed[0].invoiceId, killed[0].amount],
+        ["reversed", killed[0].invoiceId, killed[0].amount],
+      ],
+      "the income row stays, a reversal follows it",
+    );
+    // Both are rows of the job index, the reversal committed with the record (no log line).
+    assertEquals(
+      readProviderIncome(providerState, "2000-01-01").entries.filter((e) => e.jobId === job.id)
+        .map((e) => e.event),
+      ["fulfilled", "reversed"],
+    );
+    const log = await Deno.readTextFile(`${providerState}/payment_log.jsonl`).catch(() => "");
+    assert(!log.includes(killed[0].invoiceId), "no payment log line of it");
+    const store = await openProviderJobStore({ stateDir: providerState });
+    const record = store.get(job.id);
+    store.close();
+    assertEquals(
+      [record?.status, record?.paidAt, record?.attempts],
+      ["invoiced", undefined, 0],
+      "awaiting its payment again, not run",
+    );
+    // The town's books: the packet forwarded, then rejected; nothing owed, nothing claimed.
+    const books = (await openPeerLedger({ stateDir: townState })).balance("provider");
+    assertEquals([books.owed, books.packets, books.claimed], [0n, 0, 0n], "the town's books");
+    // The town-debt check and `stats` read the same log: nothing earned, as the town says.
+    const debt = townDebtOf(entries, await listChannels(providerState));
+    assertEquals([debt.earned, debt.claimed, debt.debt], [books.owed, books.claimed, 0n]);
+    const stats = await runCli(["--state-dir", providerState, "--output", "json", "stats"]);
+    assertEquals(stats.code, 0, stats.stderr);
+    const earned = (JSON.parse(stats.stdout).books as { earned: { total: string } }[])
+      .reduce((sum, b) => sum + BigInt(b.earned.total), 0n);
+    assertEquals(earned, books.owed, "stats: earned what the town owes");
+    assert(
+      provider.lines.some((l) => l.includes("not owed by the town")),
+      provider.lines.join("\n"),
+    );
+  } finally {
+    if (provider) {
+      provider.child.kill("SIGTERM");
+      await provider.child.status;
+      await provider.read;
+    }
+    await net.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
