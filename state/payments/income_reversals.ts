@@ -26,20 +26,30 @@ import type { PaymentEntry } from "./payment_log.ts";
  * assert.deepEqual(withoutReversed(entries), []);
  * // Paid again once its invoice opened again: that payment stands.
  * assert.equal(withoutReversed([...entries, paid]).length, 1);
+ * // A reversal ordered before its income (a clock gone back) still takes it.
+ * assert.deepEqual(withoutReversed([entries[1], paid]), []);
  * ```
  */
 export function withoutReversed(entries: readonly PaymentEntry[]): PaymentEntry[] {
   if (!entries.some((e) => e.event === "reversed")) return [...entries];
   const dropped = new Set<number>();
   const standing = new Map<string, number[]>();
+  // A reversal read before its income (entries ordered by a clock that went back across a
+  // restart) cancels the next income of its invoice: every reversal has an income to take.
+  const early = new Map<string, number>();
   entries.forEach((e, i) => {
     if (e.direction !== "in") return;
     if (e.event === "fulfilled") {
-      standing.set(e.invoiceId, [...standing.get(e.invoiceId) ?? [], i]);
+      const owed = early.get(e.invoiceId) ?? 0;
+      if (owed > 0) {
+        early.set(e.invoiceId, owed - 1);
+        dropped.add(i);
+      } else standing.set(e.invoiceId, [...standing.get(e.invoiceId) ?? [], i]);
     } else if (e.event === "reversed") {
       dropped.add(i);
       const taken = standing.get(e.invoiceId)?.pop();
       if (taken !== undefined) dropped.add(taken);
+      else early.set(e.invoiceId, (early.get(e.invoiceId) ?? 0) + 1);
     }
   });
   return entries.filter((_, i) => !dropped.has(i));
