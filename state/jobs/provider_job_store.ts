@@ -282,15 +282,16 @@ export class ProviderJobStore {
    * const stateDir = await Deno.makeTempDir();
    * const store = await openProviderJobStore({ stateDir });
    * const at = "2026-11-27T10:00:00.000Z";
-   * const income = { ts: at, direction: "in", event: "fulfilled", jobId: "j", invoiceId: "ab",
+   * const id = "a".repeat(64);
+   * const income = { ts: at, direction: "in", event: "fulfilled", jobId: id, invoiceId: "ab",
    *   amount: "100", asset: "USD", peer: "c".repeat(64) } as const;
-   * const record = { id: "j", kind: 5100, customer: "c".repeat(64), skill: "echo",
+   * const record = { id, kind: 5100, customer: "c".repeat(64), skill: "echo",
    *   status: "paid" as const, price: "100", requestToon: "", encrypted: false, admittedAt: at,
-   *   updatedAt: at, attempts: 0 };
+   *   updatedAt: at, attempts: 0, invoice: "lnturnpike-example", fulfillment: "ef".repeat(32) };
    * await store.put(record, { income });
    * const reversal = { ...income, ts: "2026-11-27T10:01:00.000Z", event: "reversed" } as const;
    * assert.equal(await store.reverseIncome(reversal, { ...record, status: "invoiced" }), true);
-   * assert.equal(store.get("j")?.status, "invoiced");
+   * assert.equal(store.get(id)?.status, "invoiced");
    * assert.deepEqual(readProviderIncome(stateDir, "2026-01-01").entries.map((e) => e.event), [
    *   "fulfilled",
    *   "reversed",
