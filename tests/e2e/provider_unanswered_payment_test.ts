@@ -16,41 +16,15 @@
  */
 import { assert, assertEquals } from "../../harness/assert.ts";
 import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
-import { crashDriverEnv, writeShellEcho } from "../support/crash_driver_kit.ts";
+import {
+  crashDriverEnv,
+  type ProviderCrashDriver,
+  startProviderDriver,
+  writeShellEcho,
+} from "../support/crash_driver_kit.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { openProviderJobStore } from "../../state/jobs/provider_job_store.ts";
-
-const DRIVER = new URL("../support/provider_crash_driver.ts", import.meta.url).pathname;
-
-/** A provider process; resolves once it is serving. */
-async function startProvider(env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", DRIVER],
-    env: { ...env, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines: string[] = [];
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const ready = Promise.withResolvers<void>();
-  const read = (async () => {
-    let rest = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      const parts = (rest + value).split("\n");
-      rest = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        if (line === "ready") ready.resolve();
-      }
-    }
-    ready.reject(new Error(`the provider exited before it was ready: ${lines.join("\n")}`));
-  })();
-  await ready.promise;
-  return { child, lines, read };
-}
 
 for (const killAt of ["line-before-record", "record-before-line"]) {
   Deno.test(`provider: SIGKILLed while it records a payment (${killAt}), started again: no income line, the job awaits its payment again and is not run, as the requester paid nothing`, async () => {
@@ -64,9 +38,9 @@ for (const killAt of ["line-before-record", "record-before-line"]) {
       auth: "provider:p",
       skillsDir: await writeShellEcho(`${root}/skills`),
     });
-    let provider: Awaited<ReturnType<typeof startProvider>> | undefined;
+    let provider: ProviderCrashDriver | undefined;
     try {
-      const first = await startProvider({ ...env, TP_KILL_AT: killAt });
+      const first = await startProviderDriver({ ...env, TP_KILL_AT: killAt });
       const requester = await net.startRequester();
       const job = await requester.submit(echoSpec("paid once", { timeoutMs: 120_000 }));
       const status = await first.child.status;
@@ -81,7 +55,7 @@ for (const killAt of ["line-before-record", "record-before-line"]) {
       assertEquals(paid, [], "the requester paid nothing");
       await requester.close();
 
-      provider = await startProvider(env);
+      provider = await startProviderDriver(env);
       const income = (await openPaymentLog({ stateDir: providerState })).entries().filter((e) =>
         e.direction === "in" && e.jobId === job.id
       );

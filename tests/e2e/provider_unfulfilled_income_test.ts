@@ -17,44 +17,18 @@
 import { assert, assertEquals } from "../../harness/assert.ts";
 import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
 import { runCli } from "../../harness/run_cli.ts";
-import { crashDriverEnv, writeShellEcho } from "../support/crash_driver_kit.ts";
+import {
+  crashDriverEnv,
+  type ProviderCrashDriver,
+  startProviderDriver,
+  writeShellEcho,
+} from "../support/crash_driver_kit.ts";
 import { listChannels } from "../../state/channels/channel_file.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { openProviderJobStore } from "../../state/jobs/provider_job_store.ts";
 import { readProviderIncome } from "../../state/jobs/provider_job_index.ts";
 import { townDebtOf } from "../../roles/provider/payments/town_debt.ts";
-
-const DRIVER = new URL("../support/provider_crash_driver.ts", import.meta.url).pathname;
-
-/** A provider process; resolves once it is serving (its start asked the town). */
-async function startProvider(env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", DRIVER],
-    env: { ...env, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines: string[] = [];
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const ready = Promise.withResolvers<void>();
-  const read = (async () => {
-    let rest = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      const parts = (rest + value).split("\n");
-      rest = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        if (line === "ready") ready.resolve();
-      }
-    }
-    ready.reject(new Error(`the provider exited before it was ready: ${lines.join("\n")}`));
-  })();
-  await ready.promise;
-  return { child, lines, read };
-}
 
 Deno.test("provider: SIGKILLed after its income row, before its FULFILL left, started again: the town says it does not owe that payment, a reversed row follows it with the record back to invoiced, the job awaits its payment again, and stats, the town-debt check and the town's books agree at nothing earned", async () => {
   const root = await Deno.makeTempDir({ prefix: "turnpike-unfulfilled-" });
@@ -67,9 +41,9 @@ Deno.test("provider: SIGKILLed after its income row, before its FULFILL left, st
     auth: "provider:p",
     skillsDir: await writeShellEcho(`${root}/skills`),
   });
-  let provider: Awaited<ReturnType<typeof startProvider>> | undefined;
+  let provider: ProviderCrashDriver | undefined;
   try {
-    const first = await startProvider({ ...env, TP_KILL_AT: "line-before-fulfill" });
+    const first = await startProviderDriver({ ...env, TP_KILL_AT: "line-before-fulfill" });
     const requester = await net.startRequester();
     const job = await requester.submit(echoSpec("paid once", { timeoutMs: 120_000 }));
     const status = await first.child.status;
@@ -88,7 +62,7 @@ Deno.test("provider: SIGKILLed after its income row, before its FULFILL left, st
     assertEquals(paid, [], "the requester paid nothing");
     await requester.close();
 
-    provider = await startProvider(env);
+    provider = await startProviderDriver(env);
     const entries = (await openPaymentLog({ stateDir: providerState })).entries();
     const income = entries.filter((e) => e.direction === "in" && e.jobId === job.id);
     assertEquals(

@@ -10,9 +10,11 @@
 import { generateSecretKey } from "nostr-tools";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { type RequesterNetwork, writeRecordingSkill } from "../../harness/requester_network.ts";
+import { lineReader } from "../../harness/line_reader.ts";
 
 const ECHO = new URL("../../skills/echo", import.meta.url).pathname;
 const REQUESTER_DRIVER = new URL("./requester_crash_driver.ts", import.meta.url).pathname;
+const PROVIDER_DRIVER = new URL("./provider_crash_driver.ts", import.meta.url).pathname;
 
 /**
  * Writes the echo skill into `<dir>/echo` with its metadata and `script` (default `cat`) as a
@@ -98,4 +100,43 @@ export async function requesterCrashDriver(net: RequesterNetwork): Promise<Reque
         stderr: "piped",
       }),
   };
+}
+
+/** A provider driver's process (tests/support/provider_crash_driver.ts) and what it printed. */
+export interface ProviderCrashDriver {
+  child: Deno.ChildProcess;
+  /** Its stdout's lines so far. */
+  lines: string[];
+  /** Settles once its stdout ended. */
+  read: Promise<void>;
+}
+
+/**
+ * Starts a provider driver with `env` (crashDriverEnv's and its TP_KILL_AT); resolves once it
+ * printed `ready` (serving, its start done); rejects with what it printed if it exits before.
+ *
+ * It needs a running network, so it has no example that runs here:
+ * tests/e2e/provider_unanswered_payment_test.ts.
+ */
+export async function startProviderDriver(
+  env: Record<string, string>,
+): Promise<ProviderCrashDriver> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", PROVIDER_DRIVER],
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines: string[] = [];
+  const stdout = lineReader(child.stdout);
+  const ready = Promise.withResolvers<void>();
+  const read = (async () => {
+    for (let line; (line = await stdout.read()) !== undefined;) {
+      lines.push(line);
+      if (line === "ready") ready.resolve();
+    }
+    ready.reject(new Error(`the provider exited before it was ready: ${lines.join("\n")}`));
+  })();
+  await ready.promise;
+  return { child, lines, read };
 }
