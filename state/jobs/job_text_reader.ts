@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { openRowDbReadOnly } from "./row_db.ts";
 
 /**
  * The index's files a {@linkcode JobTextReader} reads (a read permission's list).
@@ -109,16 +110,10 @@ export class JobTextReader {
 
   #statement(): StatementSync | undefined {
     if (this.#select !== undefined) return this.#select;
+    // A closing writer's checkpoint locks the file for a moment: the open waits, never "no job".
+    const db = openRowDbReadOnly(this.indexPath);
+    if (db === undefined) return undefined;
     try {
-      Deno.statSync(this.indexPath);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return undefined;
-      throw err;
-    }
-    const db = new DatabaseSync(this.indexPath, { readOnly: true });
-    try {
-      // A closing writer's checkpoint locks the file for a moment: wait, never read "no job".
-      db.exec("PRAGMA busy_timeout = 5000");
       this.#select = db.prepare("SELECT text FROM jobs WHERE id = ?");
     } catch (err) {
       db.close();

@@ -13,11 +13,11 @@
  *
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { readCappedTextFile } from "../capped_file.ts";
 import { pathExists } from "../path_exists.ts";
 import type { PaymentEntry } from "../payments/payment_log.ts";
-import { inTransaction, ROW_DB_BUSY_TIMEOUT_MS } from "./row_db.ts";
+import { inTransaction, openRowDbReadOnly } from "./row_db.ts";
 import {
   isTerminalProviderJob,
   MAX_PROVIDER_JOB_RECORD_BYTES,
@@ -232,16 +232,10 @@ export function readProviderIncome(
 /** `read` on a read-only connection to the index; undefined when there is none of this schema. */
 function withIndex<T>(stateDir: string, read: (db: DatabaseSync) => T): T | undefined {
   const path = `${stateDir.replace(/\/+$/, "")}/${PROVIDER_JOB_INDEX}`;
+  // A writer's commit or checkpoint locks the file for a moment: the open waits, never "no job".
+  const db = openRowDbReadOnly(path);
+  if (db === undefined) return undefined;
   try {
-    Deno.statSync(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-  const db = new DatabaseSync(path, { readOnly: true });
-  try {
-    // A writer's commit or checkpoint locks the file for a moment: wait, never read "no job".
-    db.exec(`PRAGMA busy_timeout = ${ROW_DB_BUSY_TIMEOUT_MS}`);
     let schema: unknown;
     try {
       schema = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get()?.value;

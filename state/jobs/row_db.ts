@@ -43,6 +43,41 @@ export function openRowDb(path: string, durable = true): DatabaseSync {
 }
 
 /**
+ * Opens a row database read-only for a reader beside its writer (another process), waiting as
+ * long as the writer does for a moment's lock (a commit's checkpoint) instead of failing busy;
+ * undefined when the file is not there.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * assert.equal(openRowDbReadOnly(`${dir}/rows.sqlite`), undefined);
+ * openRowDb(`${dir}/rows.sqlite`).close();
+ * const db = openRowDbReadOnly(`${dir}/rows.sqlite`)!;
+ * assert.throws(() => db.exec("CREATE TABLE t (n INTEGER)"));
+ * db.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function openRowDbReadOnly(path: string): DatabaseSync | undefined {
+  try {
+    Deno.statSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    db.exec(`PRAGMA busy_timeout = ${ROW_DB_BUSY_TIMEOUT_MS}`);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
+/**
  * Creates the `meta` table (key, value) if it is not there, writing nothing when it is: opening
  * never takes the write lock another process may hold.
  *
