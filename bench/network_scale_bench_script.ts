@@ -23,7 +23,9 @@
  *   requester's record as read from its file at the end, and its payment log.
  *
  * `jobs.offered/done/failed/lost/paidTwice/ranTwice`, `jobs.refunded` (failed jobs whose deposit
- * came back: an incoming FULFILL, never counted as a payment), `jobs.failedReasons`, `jobs.failedDuring`
+ * came back: an incoming FULFILL, never counted as a payment), `jobs.failedPaid` and
+ * `jobs.timedOutPaid` (failed, and of them timed-out, jobs that paid their provider and got no
+ * deposit back), `jobs.failedReasons`, `jobs.failedDuring`
  * (each failure charged to the chaos outage it lived through), `jobs.failedUnexplained` (the
  * first 100 failures that lived through none, each with its times, towns, hosts and reason),
  * `latencyMs.p50/p99`, per town: paid writes/s, events sent/s, CPU seconds and RSS of its
@@ -1324,6 +1326,8 @@ try {
   // the chaos log.
   const failedUnexplained: Record<string, string | number | undefined>[] = [];
   let done = 0, failed = 0, lost = 0, paidTwice = 0, ranTwice = 0;
+  // Failed jobs that paid their provider and got no deposit back; of them, the timed-out ones.
+  let failedPaid = 0, timedOutPaid = 0;
   let paidAmount = 0n;
   const latencies: number[] = [];
   const latencyIn: number[] = [];
@@ -1342,6 +1346,10 @@ try {
       (pairs[j.pair].cross ? latencyCross : latencyIn).push(j.endedMs! - j.offeredMs);
     } else {
       failed++;
+      if (paid > 0 && !refunded.has(j.id ?? "")) {
+        failedPaid++;
+        if (j.status === "timed-out") timedOutPaid++;
+      }
       // Ids, ports and times vary per job: folded so the reasons group.
       const reason = (j.reason ?? j.status).replace(/[0-9a-f]{16,}/g, "<id>")
         .replace(/\d{4,}/g, "<n>").replace(/expired at \S+/, "expired").slice(0, 120);
@@ -1543,6 +1551,8 @@ try {
       ranTwice,
       // Failed jobs whose deposit the provider paid back (its own failure).
       refunded: refunded.size,
+      failedPaid,
+      timedOutPaid,
       failedReasons,
       failedDuring,
       failedUnexplained,
@@ -1665,6 +1675,10 @@ function markdown(r: Record<string, unknown>): string {
     ],
     ["jobs offered / done / failed", `${x.jobs.offered} / ${x.jobs.done} / ${x.jobs.failed}`],
     ["lost / paid twice / ran twice", `${x.jobs.lost} / ${x.jobs.paidTwice} / ${x.jobs.ranTwice}`],
+    [
+      "failed after paying the provider (no deposit back); of them timed out",
+      `${x.jobs.failedPaid ?? "-"}; ${x.jobs.timedOutPaid ?? "-"}`,
+    ],
     ["failed jobs by the outage they lived through", outageCounts(x.jobs.failedDuring)],
     ["jobs/s done (the drain after the offers included)", x.jobsPerS.toFixed(2)],
     [
