@@ -25,7 +25,8 @@
  * `jobs.offered/done/failed/lost/paidTwice/ranTwice`, `jobs.refunded` (failed jobs whose deposit
  * came back: an incoming FULFILL, never counted as a payment), `jobs.failedPaid` and
  * `jobs.timedOutPaid` (failed, and of them timed-out, jobs that paid their provider and got no
- * deposit back), `jobs.failedReasons`, `jobs.failedDuring`
+ * deposit back; `jobs.failedPaidJobs` names the first 100, run with `SCALE_KEEP_ROOT=1` to keep
+ * their state dirs), `jobs.failedReasons`, `jobs.failedDuring`
  * (each failure charged to the chaos outage it lived through), `jobs.failedUnexplained` (the
  * first 100 failures that lived through none, each with its times, towns, hosts and reason),
  * `latencyMs.p50/p99`, per town: paid writes/s, events sent/s, CPU seconds and RSS of its
@@ -1328,6 +1329,8 @@ try {
   let done = 0, failed = 0, lost = 0, paidTwice = 0, ranTwice = 0;
   // Failed jobs that paid their provider and got no deposit back; of them, the timed-out ones.
   let failedPaid = 0, timedOutPaid = 0;
+  // The first 100 of them, each with its pair, times, towns, hosts and outage: to trace them.
+  const failedPaidJobs: Record<string, string | number | undefined>[] = [];
   let paidAmount = 0n;
   const latencies: number[] = [];
   const latencyIn: number[] = [];
@@ -1346,7 +1349,8 @@ try {
       (pairs[j.pair].cross ? latencyCross : latencyIn).push(j.endedMs! - j.offeredMs);
     } else {
       failed++;
-      if (paid > 0 && !refunded.has(j.id ?? "")) {
+      const paidUnrefunded = paid > 0 && !refunded.has(j.id ?? "");
+      if (paidUnrefunded) {
         failedPaid++;
         if (j.status === "timed-out") timedOutPaid++;
       }
@@ -1367,6 +1371,20 @@ try {
         j.endedMs ?? since(),
       );
       failedDuring[kind]++;
+      if (paidUnrefunded && failedPaidJobs.length < 100) {
+        failedPaidJobs.push({
+          id: j.id,
+          pair: j.pair,
+          offeredMs: Math.round(j.offeredMs),
+          endedMs: j.endedMs === undefined ? undefined : Math.round(j.endedMs),
+          town: pair.town.index,
+          providerTown: pair.providerTown.index,
+          requesterHost: requesterHostOf.get(j.pair)?.index,
+          providerHost: providerHostOf.get(j.pair),
+          outage: kind,
+          reason: (j.reason ?? j.status).slice(0, 200),
+        });
+      }
       if (kind === "no outage" && failedUnexplained.length < 100) {
         failedUnexplained.push({
           offeredMs: Math.round(j.offeredMs),
@@ -1553,6 +1571,7 @@ try {
       refunded: refunded.size,
       failedPaid,
       timedOutPaid,
+      failedPaidJobs,
       failedReasons,
       failedDuring,
       failedUnexplained,
