@@ -1371,31 +1371,20 @@ try {
         j.endedMs ?? since(),
       );
       failedDuring[kind]++;
+      // Where and when the job failed: its times, towns, hosts and reason.
+      const place = {
+        offeredMs: Math.round(j.offeredMs),
+        endedMs: j.endedMs === undefined ? undefined : Math.round(j.endedMs),
+        town: pair.town.index,
+        providerTown: pair.providerTown.index,
+        requesterHost: requesterHostOf.get(j.pair)?.index,
+        providerHost: providerHostOf.get(j.pair),
+        reason: (j.reason ?? j.status).slice(0, 200),
+      };
       if (paidUnrefunded && failedPaidJobs.length < 100) {
-        failedPaidJobs.push({
-          id: j.id,
-          pair: j.pair,
-          offeredMs: Math.round(j.offeredMs),
-          endedMs: j.endedMs === undefined ? undefined : Math.round(j.endedMs),
-          town: pair.town.index,
-          providerTown: pair.providerTown.index,
-          requesterHost: requesterHostOf.get(j.pair)?.index,
-          providerHost: providerHostOf.get(j.pair),
-          outage: kind,
-          reason: (j.reason ?? j.status).slice(0, 200),
-        });
+        failedPaidJobs.push({ id: j.id, pair: j.pair, outage: kind, ...place });
       }
-      if (kind === "no outage" && failedUnexplained.length < 100) {
-        failedUnexplained.push({
-          offeredMs: Math.round(j.offeredMs),
-          endedMs: j.endedMs === undefined ? undefined : Math.round(j.endedMs),
-          town: pair.town.index,
-          providerTown: pair.providerTown.index,
-          requesterHost: requesterHostOf.get(j.pair)?.index,
-          providerHost: providerHostOf.get(j.pair),
-          reason: (j.reason ?? j.status).slice(0, 200),
-        });
-      }
+      if (kind === "no outage" && failedUnexplained.length < 100) failedUnexplained.push(place);
     }
   }
   for (const l of [latencies, latencyIn, latencyCross]) l.sort((a, b) => a - b);
