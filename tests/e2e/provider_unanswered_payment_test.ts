@@ -15,12 +15,12 @@
  * `TP_KILL_AT`) and SIGKILLs itself at that point; it starts again once the requester's job ended.
  */
 import { assert, assertEquals } from "../../harness/assert.ts";
-import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
+import { echoSpec } from "../../harness/requester_network.ts";
 import {
-  crashDriverEnv,
+  assertRefusedUnpaid,
   type ProviderCrashDriver,
+  startProviderCrashRig,
   startProviderDriver,
-  writeShellEcho,
 } from "../support/crash_driver_kit.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
@@ -28,16 +28,8 @@ import { openProviderJobStore } from "../../state/jobs/provider_job_store.ts";
 
 for (const killAt of ["line-before-record", "record-before-line"]) {
   Deno.test(`provider: SIGKILLed while it records a payment (${killAt}), started again: no income line, the job awaits its payment again and is not run, as the requester paid nothing`, async () => {
-    const root = await Deno.makeTempDir({ prefix: "turnpike-unanswered-" });
-    const townState = `${root}/town`;
-    await Deno.mkdir(townState);
-    const net = await startRequesterNetwork({ provider: false, town: { stateDir: townState } });
-    const providerState = `${root}/provider`;
-    const env = crashDriverEnv(net, {
-      stateDir: providerState,
-      auth: "provider:p",
-      skillsDir: await writeShellEcho(`${root}/skills`),
-    });
+    const rig = await startProviderCrashRig("turnpike-unanswered-");
+    const { townState, providerState, net, env } = rig;
     let provider: ProviderCrashDriver | undefined;
     try {
       const first = await startProviderDriver({ ...env, TP_KILL_AT: killAt });
@@ -47,13 +39,7 @@ for (const killAt of ["line-before-record", "record-before-line"]) {
       await first.read;
       assertEquals(status.signal, "SIGKILL", first.lines.join("\n"));
       // Refused while the provider is away: nothing paid.
-      const ended = await requester.waitFor(job.id);
-      assertEquals(ended.status, "error", ended.error);
-      const paid = requester.payments.entries().filter((e) =>
-        e.jobId === job.id && e.category === "job" && e.event === "fulfilled"
-      );
-      assertEquals(paid, [], "the requester paid nothing");
-      await requester.close();
+      await assertRefusedUnpaid(requester, job.id);
 
       provider = await startProviderDriver(env);
       const income = (await openPaymentLog({ stateDir: providerState })).entries().filter((e) =>
@@ -71,13 +57,7 @@ for (const killAt of ["line-before-record", "record-before-line"]) {
       assertEquals([owed.owed, owed.packets], [0n, 0], "the town's books of the provider");
       assert(provider.lines.some((l) => l.includes("invoiced")), provider.lines.join("\n"));
     } finally {
-      if (provider) {
-        provider.child.kill("SIGTERM");
-        await provider.child.status;
-        await provider.read;
-      }
-      await net.stop();
-      await Deno.remove(root, { recursive: true });
+      await rig.stop(provider);
     }
   });
 }

@@ -15,13 +15,13 @@
  * committed.
  */
 import { assert, assertEquals } from "../../harness/assert.ts";
-import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
+import { echoSpec } from "../../harness/requester_network.ts";
 import { runCli } from "../../harness/run_cli.ts";
 import {
-  crashDriverEnv,
+  assertRefusedUnpaid,
   type ProviderCrashDriver,
+  startProviderCrashRig,
   startProviderDriver,
-  writeShellEcho,
 } from "../support/crash_driver_kit.ts";
 import { listChannels } from "../../state/channels/channel_file.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
@@ -31,16 +31,8 @@ import { readProviderIncome } from "../../state/jobs/provider_job_index.ts";
 import { townDebtOf } from "../../roles/provider/payments/town_debt.ts";
 
 Deno.test("provider: SIGKILLed after its income row, before its FULFILL left, started again: the town says it does not owe that payment, a reversed row follows it with the record back to invoiced, the job awaits its payment again, and stats, the town-debt check and the town's books agree at nothing earned", async () => {
-  const root = await Deno.makeTempDir({ prefix: "turnpike-unfulfilled-" });
-  const townState = `${root}/town`;
-  await Deno.mkdir(townState);
-  const net = await startRequesterNetwork({ provider: false, town: { stateDir: townState } });
-  const providerState = `${root}/provider`;
-  const env = crashDriverEnv(net, {
-    stateDir: providerState,
-    auth: "provider:p",
-    skillsDir: await writeShellEcho(`${root}/skills`),
-  });
+  const rig = await startProviderCrashRig("turnpike-unfulfilled-");
+  const { townState, providerState, net, env } = rig;
   let provider: ProviderCrashDriver | undefined;
   try {
     const first = await startProviderDriver({ ...env, TP_KILL_AT: "line-before-fulfill" });
@@ -54,13 +46,7 @@ Deno.test("provider: SIGKILLed after its income row, before its FULFILL left, st
     );
     assertEquals(killed.map((e) => e.event), ["fulfilled"], "killed with its income line");
     // Refused while the provider is away: nothing paid.
-    const ended = await requester.waitFor(job.id);
-    assertEquals(ended.status, "error", ended.error);
-    const paid = requester.payments.entries().filter((e) =>
-      e.jobId === job.id && e.category === "job" && e.event === "fulfilled"
-    );
-    assertEquals(paid, [], "the requester paid nothing");
-    await requester.close();
+    await assertRefusedUnpaid(requester, job.id);
 
     provider = await startProviderDriver(env);
     const entries = (await openPaymentLog({ stateDir: providerState })).entries();
@@ -105,12 +91,6 @@ Deno.test("provider: SIGKILLed after its income row, before its FULFILL left, st
       provider.lines.join("\n"),
     );
   } finally {
-    if (provider) {
-      provider.child.kill("SIGTERM");
-      await provider.child.status;
-      await provider.read;
-    }
-    await net.stop();
-    await Deno.remove(root, { recursive: true });
+    await rig.stop(provider);
   }
 });

@@ -9,8 +9,14 @@
  */
 import { generateSecretKey } from "nostr-tools";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { type RequesterNetwork, writeRecordingSkill } from "../../harness/requester_network.ts";
+import {
+  type RequesterNetwork,
+  startRequesterNetwork,
+  writeRecordingSkill,
+} from "../../harness/requester_network.ts";
 import { lineReader } from "../../harness/line_reader.ts";
+import { assertEquals } from "../../harness/assert.ts";
+import type { Requester } from "../../roles/requester/requester_node.ts";
 
 const ECHO = new URL("../../skills/echo", import.meta.url).pathname;
 const REQUESTER_DRIVER = new URL("./requester_crash_driver.ts", import.meta.url).pathname;
@@ -139,4 +145,71 @@ export async function startProviderDriver(
   })();
   await ready.promise;
   return { child, lines, read };
+}
+
+/** A requester network with no provider of its own, for a provider driver that may be killed. */
+export interface ProviderCrashRig {
+  root: string;
+  /** The town's state dir (`<root>/town`): its peer ledger. */
+  townState: string;
+  /** The provider driver's state dir (`<root>/provider`). */
+  providerState: string;
+  net: RequesterNetwork;
+  /** The provider driver's environment (crashDriverEnv's, the shell echo skill). */
+  env: Record<string, string>;
+  /** Stops `provider` (SIGTERM) if given, then the network, and removes `root`. */
+  stop(provider?: ProviderCrashDriver): Promise<void>;
+}
+
+/**
+ * Starts a requester network whose town keeps its state in `<root>/town`, and makes the
+ * environment of a provider driver on `<root>/provider` (account `provider`, the shell echo).
+ *
+ * It starts a network, so it has no example that runs here:
+ * tests/e2e/provider_unanswered_payment_test.ts.
+ */
+export async function startProviderCrashRig(prefix: string): Promise<ProviderCrashRig> {
+  const root = await Deno.makeTempDir({ prefix });
+  const townState = `${root}/town`;
+  await Deno.mkdir(townState);
+  const net = await startRequesterNetwork({ provider: false, town: { stateDir: townState } });
+  const providerState = `${root}/provider`;
+  const env = crashDriverEnv(net, {
+    stateDir: providerState,
+    auth: "provider:p",
+    skillsDir: await writeShellEcho(`${root}/skills`),
+  });
+  return {
+    root,
+    townState,
+    providerState,
+    net,
+    env,
+    async stop(provider) {
+      if (provider) {
+        provider.child.kill("SIGTERM");
+        await provider.child.status;
+        await provider.read;
+      }
+      await net.stop();
+      await Deno.remove(root, { recursive: true });
+    },
+  };
+}
+
+/**
+ * Waits for the job to end, asserts it ended in `error` with no payment of it fulfilled (the
+ * town refused it while its provider was away), and closes the requester.
+ *
+ * It needs a running network, so it has no example that runs here:
+ * tests/e2e/provider_unanswered_payment_test.ts.
+ */
+export async function assertRefusedUnpaid(requester: Requester, jobId: string): Promise<void> {
+  const ended = await requester.waitFor(jobId);
+  assertEquals(ended.status, "error", ended.error);
+  const paid = requester.payments.entries().filter((e) =>
+    e.jobId === jobId && e.category === "job" && e.event === "fulfilled"
+  );
+  assertEquals(paid, [], "the requester paid nothing");
+  await requester.close();
 }
