@@ -232,7 +232,7 @@ Deno.test("providers, stats --network and dash see a real town, provider and job
         await tmux.sendKeys("q");
         await waitUntil(async () => !await tmux.alive(), "the dashboard to quit");
       } finally {
-        if (await tmux.alive()) await tmux.kill();
+        await tmux.kill();
       }
     });
   } finally {

@@ -28,6 +28,7 @@ export interface TmuxSession {
   waitFor(test: (screen: string) => boolean, what: string, timeoutMs?: number): Promise<string>;
   /** True while the session (its command) runs. */
   alive(): Promise<boolean>;
+  /** Ends the session, if it still runs, and removes its server's socket. */
   kill(): Promise<void>;
 }
 
@@ -36,11 +37,26 @@ export class TmuxMissingError extends Error {
   override name = "TmuxMissingError";
 }
 
-async function tmux(args: string[]): Promise<{ ok: boolean; out: string }> {
+/**
+ * Runs tmux on the session's own server (`-S socket`): sessions started side by side by tests
+ * running at once would otherwise race to start the one default server, and one of them fails.
+ */
+async function tmux(
+  socket: string,
+  args: string[],
+): Promise<{ ok: boolean; out: string; err: string }> {
   try {
-    const out = await new Deno.Command("tmux", { args, stdout: "piped", stderr: "piped" })
-      .output();
-    return { ok: out.success, out: new TextDecoder().decode(out.stdout) };
+    const out = await new Deno.Command("tmux", {
+      args: ["-S", socket, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      ok: out.success,
+      out: decoder.decode(out.stdout),
+      err: decoder.decode(out.stderr).trim(),
+    };
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new TmuxMissingError(
@@ -63,7 +79,8 @@ async function tmux(args: string[]): Promise<{ ok: boolean; out: string }> {
  */
 export async function startTmuxSession(o: TmuxSessionOptions): Promise<TmuxSession> {
   const name = `turnpike-test-${crypto.randomUUID().slice(0, 8)}`;
-  const started = await tmux([
+  const socket = `${await Deno.makeTempDir({ prefix: "turnpike-tmux-" })}/socket`;
+  const started = await tmux(socket, [
     "new-session",
     "-d",
     "-s",
@@ -74,13 +91,15 @@ export async function startTmuxSession(o: TmuxSessionOptions): Promise<TmuxSessi
     String(o.rows ?? 24),
     o.command,
   ]);
-  if (!started.ok) throw new Error(`tmux new-session failed for ${o.command}`);
-  const capture = async () => (await tmux(["capture-pane", "-p", "-t", name])).out;
+  if (!started.ok) {
+    throw new Error(`tmux new-session failed for ${o.command}: ${started.err}`);
+  }
+  const capture = async () => (await tmux(socket, ["capture-pane", "-p", "-t", name])).out;
   return {
     name,
     capture,
     sendKeys: async (...keys) => {
-      await tmux(["send-keys", "-t", name, ...keys]);
+      await tmux(socket, ["send-keys", "-t", name, ...keys]);
     },
     async waitFor(test, what, timeoutMs = 60_000) {
       const deadline = performance.now() + timeoutMs;
@@ -92,9 +111,11 @@ export async function startTmuxSession(o: TmuxSessionOptions): Promise<TmuxSessi
       }
       throw new Error(`the screen never showed ${what}; last screen:\n${screen}`);
     },
-    alive: async () => (await tmux(["has-session", "-t", name])).ok,
+    alive: async () => (await tmux(socket, ["has-session", "-t", name])).ok,
     kill: async () => {
-      await tmux(["kill-session", "-t", name]);
+      // The server is the session's own.
+      await tmux(socket, ["kill-server"]);
+      await Deno.remove(socket.slice(0, -"/socket".length), { recursive: true });
     },
   };
 }
