@@ -140,6 +140,13 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
    */
   processingFeedbackMs?: number;
   /**
+   * How long a feedback or result write that failed for a passing reason (the town restarting
+   * or out of reach) is sent again, the same event, before the write is given up (default 30 s).
+   * A result given up is published again later while the node runs (docs/OPERATIONS.md
+   * "Stopping a town").
+   */
+  writeRetryMs?: number;
+  /**
    * The least time between two reports of an agent-task's model spend, each a `processing`
    * feedback (default 10 s; docs/PROTOCOL.md "Live spend").
    */

@@ -1,7 +1,8 @@
 /**
  * Test helper: a TCP proxy on a free loopback port forwarding to a target port, that a test can
- * cut (every connection closed, new ones refused) and open again: one link of a peer (a town's
- * BTP port) going away while the rest of it (its relay) still answers.
+ * cut (every connection closed, new ones refused) or hold for a while (every connection closed,
+ * new ones closed as they come, until released): one link of a peer (a town's BTP port) going
+ * away, for good or for a time, while the rest of it (its relay) still answers.
  *
  * @module
  */
@@ -12,6 +13,10 @@ export interface TcpProxy extends AsyncDisposable {
   port: number;
   /** Closes every connection and stops listening. */
   cut(): Promise<void>;
+  /** Closes every connection; each new one is closed at once until {@linkcode release}. */
+  hold(): void;
+  /** Forwards new connections again. */
+  release(): void;
 }
 
 /**
@@ -21,12 +26,15 @@ export interface TcpProxy extends AsyncDisposable {
  * ```ts
  * await using proxy = startTcpProxy(7768);
  * const url = `btp+ws://127.0.0.1:${proxy.port}`; // reaches port 7768 until cut
+ * proxy.hold(); // the link is down: each connection is closed as it comes
+ * proxy.release(); // and up again
  * await proxy.cut();
  * ```
  */
 export function startTcpProxy(targetPort: number): TcpProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
+  let held = false;
   const pipes: Promise<unknown>[] = [];
   const close = (c: Deno.Conn) => {
     conns.delete(c);
@@ -38,6 +46,10 @@ export function startTcpProxy(targetPort: number): TcpProxy {
   };
   const accepting = (async () => {
     for await (const inbound of listener) {
+      if (held) {
+        close(inbound);
+        continue;
+      }
       let outbound: Deno.Conn;
       try {
         outbound = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
@@ -68,6 +80,13 @@ export function startTcpProxy(targetPort: number): TcpProxy {
   return {
     port: (listener.addr as Deno.NetAddr).port,
     cut: stop,
+    hold() {
+      held = true;
+      for (const c of [...conns]) close(c);
+    },
+    release() {
+      held = false;
+    },
     [Symbol.asyncDispose]: stop,
   };
 }

@@ -33,16 +33,25 @@ import type { PaymentDesk } from "../payments/payment_desk.ts";
 import { encodeErrorContent, type ErrorTranscriptKey } from "../../agent_work/error_transcript.ts";
 import { SEALED_TRANSCRIPT_NAME } from "../../agent_work/agent_task_wire.ts";
 import { sealErrorTranscript } from "../../agent_work/provider/error_transcript_blob.ts";
+import type { BackgroundWork } from "../background_work.ts";
 
 /**
  * How long a feedback or result write that failed for a passing reason (the town restarting:
  * no answer, T03 while it stops) is sent again, the same event (docs/OPERATIONS.md "Stopping a
- * town"); past it a result is published again at the next start.
+ * town"), unless `writeRetryMs` says otherwise.
  */
 const WRITE_RETRY_MS = 30_000;
+/**
+ * A result still not out after that is published again while the node runs, first after this
+ * long, then twice as long each time up to {@linkcode RESULT_RETRY_MAX_MS}: a paid job's result
+ * must reach its requester without waiting for the provider's next start.
+ */
+const RESULT_RETRY_FIRST_MS = 1_000;
+const RESULT_RETRY_MAX_MS = 60_000;
 
 /** Options for {@linkcode JobPublisher}. */
-export interface JobPublisherOptions extends Pick<ProviderNodeOptions, "stateDir" | "relayUrl"> {
+export interface JobPublisherOptions
+  extends Pick<ProviderNodeOptions, "stateDir" | "relayUrl" | "writeRetryMs"> {
   store: Pick<ProviderJobStore, "put" | "get">;
   /** The payment desk, once open: a result paid on delivery carries its invoice. */
   desk?: () => Pick<PaymentDesk, "billDelivery" | "armDelivery" | "previewText"> | undefined;
@@ -58,6 +67,8 @@ export interface JobPublisherOptions extends Pick<ProviderNodeOptions, "stateDir
   markStatus: () => void;
   /** A requester's job ended: its parked requests may come in. */
   wakeParked: (requester: string) => void;
+  /** Where a result not yet out is published again from. */
+  work: Pick<BackgroundWork, "later" | "stopped">;
 }
 
 /**
@@ -98,9 +109,27 @@ export class JobPublisher {
 
   /**
    * Publishes a computed result (its outputs first, then its delivery billed for the writes
-   * they and the result make), then records the job `published`.
+   * they and the result make), then records the job `published`. When it cannot go out (its
+   * town out of reach past the write's retries), it is published again later, the record read
+   * afresh each time, until it is out or the node stops (the next start publishes it then).
    */
-  async publishResult(computed: ProviderJobRecord): Promise<void> {
+  async publishResult(computed: ProviderJobRecord, attempt = 0): Promise<void> {
+    try {
+      await this.#publishResultOnce(computed);
+    } catch (err) {
+      if (this.#o.work.stopped) throw err;
+      const delay = Math.min(RESULT_RETRY_FIRST_MS * 2 ** attempt, RESULT_RETRY_MAX_MS);
+      this.#o.log(
+        `result of ${computed.id} not published (${(err as Error).message}): again in ${delay} ms`,
+      );
+      this.#o.work.later(delay, async () => {
+        const now = this.#o.store.get(computed.id);
+        if (now?.status === "result-computed") await this.publishResult(now, attempt + 1);
+      });
+    }
+  }
+
+  async #publishResultOnce(computed: ProviderJobRecord): Promise<void> {
     const outputs = await this.#publishOutputs(computed);
     const record = await this.#billDelivery(computed, outputs);
     const template = await this.#resultTemplate(record, outputs.tags, {
@@ -116,7 +145,7 @@ export class JobPublisher {
     // each write is a paid one the quote would have to cover. A restart before `published` is
     // recorded republishes the result.
     const event = await this.#o.towns().publishTo(this.#targetsOf(record), template, {
-      retryUntil: Date.now() + WRITE_RETRY_MS,
+      retryUntil: Date.now() + (this.#o.writeRetryMs ?? WRITE_RETRY_MS),
     });
     this.#written.delete(record.id);
     // Read again: a delivery may have been paid while the result was going out.
@@ -364,7 +393,7 @@ export class JobPublisher {
       template,
       // A town restarting under the write: the same feedback again until the town is back (an
       // invoice the requester never sees is a job that times out unpaid).
-      { retryUntil: Date.now() + WRITE_RETRY_MS },
+      { retryUntil: Date.now() + (this.#o.writeRetryMs ?? WRITE_RETRY_MS) },
     );
     // Written after the deposit (its own payment-required is in it): billed with the delivery.
     if ((status === "processing" || status === "partial") && record.deliveryPrice !== undefined) {
