@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { depositDeadline } from "../../protocol/deposit_deadline.ts";
 import { type InvoiceParts, readBillTag } from "../../protocol/bill_tag.ts";
 import { parseSpendTag } from "../../protocol/agent_spend.ts";
 import type { NostrEvent } from "../../protocol/nostr_event.ts";
@@ -281,10 +282,17 @@ export class JobEventRouter {
           return await jobs.finish(id, "payment-refused", { error: overBound }, record);
         }
         if (invoice) {
+          const sidecar = jobs.sidecarOf(id);
           await this.#o.payer.pay(id, invoice, event.pubkey, {
             fromFeedback: true,
             current: record,
             parts: partsOf(event),
+            // Not paid when the job's timeout is too close for the provider to answer.
+            deadline: sidecar &&
+              depositDeadline({
+                deadlineMs: sidecar.deadlineMs,
+                timeoutMs: sidecar.spec.timeoutMs,
+              }),
           });
         } else await jobs.advance(id, "payment-required", { current: record });
       }

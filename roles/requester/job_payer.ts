@@ -42,6 +42,7 @@ import { JOB_PAYMENT_RETRY, nextRetryWait } from "../town_client/town_retry.ts";
 import { PaymentInDoubtError, type TownLinks } from "./town_links.ts";
 import { ProviderAddresses } from "./provider_addresses.ts";
 import { askReceipt } from "./receipt_ask.ts";
+import { type DepositDeadline, depositTooLate } from "../../protocol/deposit_deadline.ts";
 
 /** What the payer does to a job's record while it pays (the requester's follower does it). */
 export interface PayerJobs {
@@ -104,6 +105,8 @@ export interface PayOptions {
   attempt?: number;
   /** The invoice's parts, as its event's `bill` tag gives them (protocol/bill_tag.ts). */
   parts?: InvoiceParts;
+  /** A deposit's deadline: not paid past it (protocol/deposit_deadline.ts). */
+  deadline?: DepositDeadline;
 }
 
 /** A payment's log entry without its time and event (the intent's and the outcome's). */
@@ -160,6 +163,11 @@ export class JobPayer {
       return false;
     }
     const now = Date.now();
+    const late = options.deadline && depositTooLate(options.deadline, now);
+    if (late) {
+      await jobs.finish(id, "payment-refused", { error: late });
+      return false;
+    }
     if (!(await this.#allowed(id, invoice, provider, record, state, now))) return false;
     if (!(await this.#paysProvider(id, invoice, provider))) return false;
     const entry = await this.#recordIntent(id, invoice, provider, now, options.parts);
@@ -429,7 +437,11 @@ export class JobPayer {
         await sleep(wait, this.#o.closing);
         // Closing: the job stays `paying`, its invoice `rejected` in the log (no money moved).
         if (this.#o.closed()) return false;
-        return await this.pay(id, invoiceText, provider, { attempt, parts: options.parts });
+        return await this.pay(id, invoiceText, provider, {
+          attempt,
+          parts: options.parts,
+          deadline: options.deadline,
+        });
       }
     }
     await this.#o.jobs.finish(id, "error", {

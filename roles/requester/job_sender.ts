@@ -236,7 +236,12 @@ export class JobSender {
       createdAt: Math.floor(Date.now() / 1000) + bumpSeconds,
       // Blob inputs stay public even in an encrypted job: the provider must fetch them before
       // it can decrypt anything, and Blossom serves them to anyone with the hash anyway.
-      extraTags: (spec.blobs ?? []).flatMap(blobInputTags),
+      extraTags: [
+        ...(spec.blobs ?? []).flatMap(blobInputTags),
+        // Its timeout, NIP-40: a provider does not take it when too little of it is left, and
+        // the towns drop it after (protocol/deposit_deadline.ts).
+        ["expiration", String(Math.floor(Date.now() / 1000) + Math.ceil(spec.timeoutMs / 1000))],
+      ],
     });
     return await signer.signEvent(template);
   }

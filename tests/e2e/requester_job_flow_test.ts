@@ -143,6 +143,55 @@ Deno.test("requester: chain, timeout, cancel, refused payment, encrypted job", a
       }
     });
 
+    await t.step("a deposit asked too close to the job's timeout is not paid", async () => {
+      const lateKey = generateSecretKey();
+      const late = await connectPayingClient({
+        url: `btp+ws://greedy:g@127.0.0.1:${net.town.btpPort}`,
+        token: "g",
+        townAddress: net.town.ilpAddress,
+        townPubkey: net.town.pubkey,
+      });
+      try {
+        const job = await req.submit(echoSpec("too late to run", {
+          providers: [getPublicKey(lateKey)],
+          bid: 1000n,
+          timeoutMs: 10_000,
+        }));
+        const sidecar = (await readJobSidecar(req.stateDir, job.id))!;
+        const request = decodeEventToon(sidecar.requestToon);
+        // The request carries its timeout (NIP-40), for providers to see.
+        const expiration = Number(request.tags.find((t) => t[0] === "expiration")?.[1]);
+        assert(Math.abs(expiration * 1000 - sidecar.deadlineMs) <= 1_000, `${expiration}`);
+        // Its invoice comes 0.6 s before the timeout: within the last tenth of a 10 s job.
+        await new Promise((r) => setTimeout(r, sidecar.deadlineMs - 600 - Date.now()));
+        const invoice = formatIlpInvoice({
+          destination: `${net.town.ilpAddress}.greedy.${job.id.slice(0, 16)}`,
+          amount: 500n,
+          assetCode: "USD",
+          assetScale: 6,
+          condition: "ab".repeat(32),
+          expiresAt: new Date(Date.now() + 60_000),
+          jobId: job.id,
+        });
+        const feedback = finalizeEvent(
+          buildJobFeedback({
+            request,
+            status: "payment-required",
+            amount: { amount: "500", paymentRequest: invoice },
+          }),
+          lateKey,
+        ) as NostrEvent;
+        assertEquals((await late.write(feedback)).type, "fulfill");
+        const final = await req.waitFor(job.id);
+        assertEquals(final.status, "payment-refused", final.error);
+        assertMatch(final.error ?? "", /^too-late: the job times out in [01] s/);
+        const paid = req.payments.entries().filter((e) => e.jobId === job.id);
+        assertEquals(paid.map((e) => e.category), ["town-write"]);
+      } finally {
+        await late.close();
+      }
+    });
+
     await t.step(
       "an invoice to an accomplice's address is never paid; the provider's own still is",
       async () => {

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { depositMarginMs } from "../../../protocol/deposit_deadline.ts";
 import type { NostrEvent } from "../../../protocol/nostr_event.ts";
 
 /** Why a job request was dropped. */
@@ -102,6 +103,11 @@ export function decideAdmission(event: NostrEvent, ctx: AdmissionContext): Admis
   const expiration = event.tags.find((t) => t[0] === "expiration")?.[1];
   if (expiration !== undefined && /^[0-9]{1,12}$/.test(expiration)) {
     if (Number(expiration) <= ctx.nowSec) return drop("expired", `NIP-40 expiration ${expiration}`);
+    // Its requester pays no deposit this close to it (protocol/deposit_deadline.ts).
+    const left = Number(expiration) - ctx.nowSec;
+    if (left * 1000 <= depositMarginMs((Number(expiration) - event.created_at) * 1000)) {
+      return drop("expired", `NIP-40 expiration ${expiration}: ${left} s left, too soon to run it`);
+    }
   }
   if (event.created_at < ctx.nowSec - ctx.maxAgeSec) {
     return drop("expired", `created ${ctx.nowSec - event.created_at} s ago, max ${ctx.maxAgeSec}`);

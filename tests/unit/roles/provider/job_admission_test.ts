@@ -67,6 +67,22 @@ Deno.test("provider admission: a cancellation by someone else does not count; a 
   assertEquals(reason(e, context({ cancelled: (_id, by) => by === "someone-else" })), "admit");
 });
 
+Deno.test("provider admission: a request whose timeout (its expiration) is all but spent is not taken", () => {
+  // A 120 s job created 117 s ago: its requester pays no deposit in the last 5 s.
+  const late = request({ created_at: NOW - 117, tags: [["expiration", String(NOW + 3)]] });
+  const d = decideAdmission(late, context());
+  assertEquals(d, {
+    admit: false,
+    reason: "expired",
+    detail: `NIP-40 expiration ${NOW + 3}: 3 s left, too soon to run it`,
+  });
+  // 6 s left of it, or 2 s of a 10 s job (its margin 1 s): taken.
+  const inTime = request({ created_at: NOW - 114, tags: [["expiration", String(NOW + 6)]] });
+  assertEquals(reason(inTime, context()), "admit");
+  const short = request({ created_at: NOW - 8, tags: [["expiration", String(NOW + 2)]] });
+  assertEquals(reason(short, context()), "admit");
+});
+
 Deno.test("provider admission: capacity holds under a burst of 200 requests from 4 requesters", () => {
   const keys = [alice, generateSecretKey(), generateSecretKey(), generateSecretKey()];
   const inFlight = new Map<string, number>();
