@@ -41,6 +41,11 @@ export interface EventFeedOptions {
   /** Reconnect backoff of the relay source (see `stages/relay_source.ts`). */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Seconds before the newest event seen that a reconnect asks from (the relay source's; default
+   * 5): at least how late an event can reach the relay after its `created_at`.
+   */
+  overlapSeconds?: number;
   /** Largest relay message accepted (the relay source's; default 1 MiB). */
   maxMessageBytes?: number;
   /** "workers" (default): each stage in its worker; "inline": the same pipeline in this thread (benchmarks). */
@@ -88,6 +93,7 @@ export async function openEventFeed(options: EventFeedOptions): Promise<EventFee
     filters: options.filters,
     initialBackoffMs: options.initialBackoffMs,
     maxBackoffMs: options.maxBackoffMs,
+    ...(options.overlapSeconds === undefined ? {} : { overlapSeconds: options.overlapSeconds }),
     ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
     logChunks: true,
     // A stage worker does not share this process's trusted CAs: they go in its options.

@@ -95,6 +95,13 @@ export interface JobFeedOptions {
 
 /** Seconds before the oldest in-flight job's last seen event the subscription starts at. */
 const RESUME_OVERLAP_S = 5;
+/**
+ * Seconds before the newest event seen that a reconnect asks from: a provider sends the same
+ * signed feedback or result again for up to 30 s while its town is out of reach (its
+ * `writeRetryMs`), so an event can reach the town that long after its `created_at`, after this
+ * feed reconnected (docs/PROTOCOL.md "Events that arrive late").
+ */
+export const RECONNECT_OVERLAP_S = 60;
 /** Largest message read from a plain relay (a result bigger than this is not read there). */
 const PLAIN_MAX_MESSAGE_BYTES = 256 * 1024;
 
@@ -117,6 +124,7 @@ export async function openJobFeed(options: JobFeedOptions): Promise<EventFeed> {
       filters: [{ "#p": [options.pubkey], since: since - RESUME_OVERLAP_S }],
       initialBackoffMs: 200,
       maxBackoffMs: 5_000,
+      overlapSeconds: RECONNECT_OVERLAP_S,
       mode: options.mode,
       ...(plain ? { maxMessageBytes: PLAIN_MAX_MESSAGE_BYTES } : {
         // A town may keep result and feedback kinds private: the feed answers its challenge with

@@ -164,11 +164,8 @@ export class JobPayer {
     }
     const now = Date.now();
     const late = options.deadline && depositTooLate(options.deadline, now);
-    if (late) {
-      await jobs.finish(id, "payment-refused", { error: late });
-      return false;
-    }
-    if (!(await this.#allowed(id, invoice, provider, record, state, now))) return false;
+    if (late) await jobs.finish(id, "payment-refused", { error: late });
+    if (late || !(await this.#allowed(id, invoice, provider, record, state, now))) return false;
     if (!(await this.#paysProvider(id, invoice, provider))) return false;
     const entry = await this.#recordIntent(id, invoice, provider, now, options.parts);
     if (await this.#tooLateToSend(id, invoice, entry)) return false;
@@ -437,11 +434,8 @@ export class JobPayer {
         await sleep(wait, this.#o.closing);
         // Closing: the job stays `paying`, its invoice `rejected` in the log (no money moved).
         if (this.#o.closed()) return false;
-        return await this.pay(id, invoiceText, provider, {
-          attempt,
-          parts: options.parts,
-          deadline: options.deadline,
-        });
+        const { parts, deadline } = options;
+        return await this.pay(id, invoiceText, provider, { attempt, parts, deadline });
       }
     }
     await this.#o.jobs.finish(id, "error", {
