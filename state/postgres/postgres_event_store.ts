@@ -14,7 +14,11 @@
  * - Live push across processes: the transaction that stores events also sends
  *   `NOTIFY turnpike_events` with their ids (and the whole event for an ephemeral one, never
  *   stored), so the notice is delivered only if the commit happens; a listening process reads
- *   the rows back and hands them to {@linkcode PostgresEventStore.onCommittedElsewhere}.
+ *   the rows back and hands them to {@linkcode PostgresEventStore.onCommittedElsewhere}. A
+ *   notice sent while a process's LISTEN connection is down (the server restarting) reaches no
+ *   one: when it listens again, it reads the rows stored since the last it heard (a margin of
+ *   {@linkcode CATCH_UP_MARGIN} rows before, for commits out of sequence order) and hands on those
+ *   it has neither handed on nor committed itself (the newest {@linkcode RECENT_IDS} remembered).
  * - Text PostgreSQL cannot hold: the TOON (which may contain U+0000) is stored as UTF-8 bytes
  *   (bytea); the JSON never holds a raw U+0000 (JSON escapes it); tag values and `d` tags are
  *   matched through an injective escape of `\` and U+0000 ({@linkcode pgText}).
@@ -76,6 +80,12 @@ export { PostgresStoreError } from "./postgres_store_error.ts";
 export const POSTGRES_SCHEMA_VERSION = 1;
 /** The channel committed events are announced on. */
 export const EVENTS_CHANNEL = "turnpike_events";
+/** Rows before the last one heard that a catch-up reads again (commits out of `seq` order). */
+const CATCH_UP_MARGIN = 512n;
+/** The most rows one catch-up hands on. */
+const MAX_CATCH_UP = 10_000;
+/** Ids handed on or committed here that are remembered, so a catch-up tells none twice. */
+const RECENT_IDS = 16_384;
 /** NOTIFY payloads must stay under 8000 bytes. */
 const MAX_NOTIFY_BYTES = 7900;
 
@@ -138,6 +148,10 @@ export class PostgresEventStore implements TownStore {
   #listening: Promise<unknown> | undefined;
   /** Reads of notified rows, chained so listeners hear them in commit order. */
   #readChain: Promise<void> = Promise.resolve();
+  /** The highest `seq` heard (undefined until LISTEN is first in place). */
+  #heardSeq: bigint | undefined;
+  /** Ids handed on or committed here, the newest {@linkcode RECENT_IDS}, oldest first. */
+  #recent = new Set<string>();
   #batches = 0;
   #closed = false;
 
@@ -288,6 +302,8 @@ export class PostgresEventStore implements TownStore {
     results.forEach((r, i) => {
       if (r.status === "stored" || r.status === "replaced") {
         ids.push(r.id);
+        // Committed here (or rolled back: then in no row): a catch-up does not hand it on.
+        if (this.#listeners.length > 0) this.#remember(r.id);
         if (ids.length >= 100) flush();
       } else if (r.status === "ephemeral") {
         const payload = JSON.stringify({ o: this.#origin, e: items[i].event });
@@ -459,7 +475,50 @@ export class PostgresEventStore implements TownStore {
    */
   onCommittedElsewhere(listener: (committed: CommittedElsewhere) => void): void {
     this.#listeners.push(listener);
-    this.#listening ??= this.#sql.listen(EVENTS_CHANNEL, (payload) => this.#onNotice(payload));
+    this.#listening ??= this.#sql.listen(
+      EVENTS_CHANNEL,
+      (payload) => this.#onNotice(payload),
+      () => this.#onListen(),
+    );
+  }
+
+  /** LISTEN is in place: the first time, from now on; again, with what it missed meanwhile. */
+  #onListen(): void {
+    this.#readChain = this.#readChain.then(async () => {
+      if (this.#heardSeq === undefined) {
+        const [row] = await this.#sql.unsafe<{ seq: string | null }[]>(
+          "SELECT max(seq) AS seq FROM events",
+        ).catch(() => [{ seq: null }]);
+        this.#heardSeq = BigInt(row.seq ?? 0);
+        return;
+      }
+      const rows = await this.#sql.unsafe<NotifiedRow[]>(
+        "SELECT seq, id, json, toon FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        [String(this.#heardSeq - CATCH_UP_MARGIN), MAX_CATCH_UP],
+      ).catch(() => []);
+      this.#tellRows(rows);
+    });
+  }
+
+  /** Hands on the rows not handed on or committed here before. */
+  #tellRows(rows: NotifiedRow[]): void {
+    for (const row of rows) {
+      const seq = BigInt(row.seq);
+      if (this.#heardSeq === undefined || seq > this.#heardSeq) this.#heardSeq = seq;
+      if (this.#recent.has(row.id)) continue;
+      this.#remember(row.id);
+      const committed = {
+        event: JSON.parse(row.json) as NostrEvent,
+        toon: FROM_UTF8.decode(row.toon),
+      };
+      for (const listener of this.#listeners) listener(committed);
+    }
+  }
+
+  #remember(id: string): void {
+    this.#recent.add(id);
+    // A Set iterates in insertion order: its first is the oldest.
+    if (this.#recent.size > RECENT_IDS) this.#recent.delete(this.#recent.values().next().value!);
   }
 
   /** Resolves once LISTEN is in place (after {@linkcode onCommittedElsewhere}). */
@@ -486,13 +545,11 @@ export class PostgresEventStore implements TownStore {
         return;
       }
       if (!Array.isArray(notice.ids) || notice.ids.length === 0) return;
-      const rows = await this.#sql.unsafe<{ json: string; toon: Uint8Array }[]>(
-        "SELECT json, toon FROM events WHERE id = ANY($1::text[]) ORDER BY seq",
+      const rows = await this.#sql.unsafe<NotifiedRow[]>(
+        "SELECT seq, id, json, toon FROM events WHERE id = ANY($1::text[]) ORDER BY seq",
         [notice.ids],
       ).catch(() => []);
-      for (const row of rows) {
-        tell({ event: JSON.parse(row.json) as NostrEvent, toon: FROM_UTF8.decode(row.toon) });
-      }
+      this.#tellRows(rows);
     });
   }
 
@@ -506,6 +563,14 @@ export class PostgresEventStore implements TownStore {
     await this.#readChain;
     await this.#sql.end({ timeout: 5 });
   }
+}
+
+/** A row read back after a notice or a catch-up. */
+interface NotifiedRow {
+  seq: string;
+  id: string;
+  json: string;
+  toon: Uint8Array;
 }
 
 interface QueryRow {

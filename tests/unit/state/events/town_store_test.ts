@@ -172,4 +172,87 @@ Deno.test("town store suite: PostgreSQL (a real server)", async (t) => {
       await Promise.all([a.close(), b.close()]);
     }
   });
+
+  await t.step(
+    "commits made while a store's LISTEN connection is down are heard once it listens again, once each",
+    async () => {
+      const url = await freshDatabase(pg.url);
+      const [a, b] = await Promise.all([
+        openPostgresEventStore({ url }),
+        openPostgresEventStore({ url }),
+      ]);
+      try {
+        const heard: string[] = [];
+        b.onCommittedElsewhere((c) => heard.push(c.event.id));
+        await b.listening();
+        const key = generateSecretKey();
+        const events = Array.from(
+          { length: 20 },
+          (_, i) => makeEvent(key, 1, T0 + i, [], `n ${i}`),
+        );
+        await a.insert(events[0]);
+        const deadline = Date.now() + 60_000;
+        while (heard.length < 1 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        // b's LISTEN connection is cut (as by a restart of the server); a commits at once, one
+        // event after the other, before b can listen again: their notices reach no one.
+        const [listener] = await a.sql.unsafe<{ pid: number }[]>(
+          "SELECT pid FROM pg_stat_activity WHERE query ILIKE 'listen%' AND datname = current_database()",
+        );
+        await a.sql.unsafe("SELECT pg_terminate_backend($1)", [listener.pid]);
+        for (const event of events.slice(1)) await a.insert(event);
+        while (heard.length < events.length && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await new Promise((r) => setTimeout(r, 300));
+        assertEquals(heard, events.map((e) => e.id));
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    },
+  );
+
+  await t.step("across a PostgreSQL restart, a commit is still heard, once", async () => {
+    const url = await freshDatabase(pg.url);
+    const [a, b] = await Promise.all([
+      openPostgresEventStore({ url }),
+      openPostgresEventStore({ url }),
+    ]);
+    try {
+      const heard: string[] = [];
+      b.onCommittedElsewhere((c) => heard.push(c.event.id));
+      await b.listening();
+      const key = generateSecretKey();
+      const before = makeEvent(key, 1, T0, [], "before the restart");
+      await a.insert(before);
+      const waitHeard = async (n: number, what: string) => {
+        const deadline = Date.now() + 60_000;
+        while (heard.length < n && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assertEquals(heard.length, n, what);
+      };
+      await waitHeard(1, "the first commit heard");
+      // A crash of the server and its start again: b's LISTEN connection is gone meanwhile, and
+      // a's commit right after the start may come before b listens again.
+      await pg.stop("immediate");
+      await pg.start();
+      let after: ReturnType<typeof makeEvent> | undefined;
+      for (let i = 0; after === undefined && i < 600; i++) {
+        const candidate = makeEvent(key, 1, T0 + 1, [], "after the restart");
+        try {
+          await a.insert(candidate);
+          after = candidate;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100)); // a's pool reconnecting
+        }
+      }
+      await waitHeard(2, "the commit after the restart heard");
+      await new Promise((r) => setTimeout(r, 300));
+      assertEquals(heard, [before.id, after!.id]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });
