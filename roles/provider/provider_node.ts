@@ -3,13 +3,12 @@
  * announcements (10032 peer info, 31990 NIP-89 handler, a NIP-38 heartbeat), the job
  * subscription, admission, invoices, sandboxed runs, feedback and results, crash recovery.
  *
- * Per job: the states of `state/jobs/provider_job_record.ts` (admitted, invoiced, paid, running,
- * result-computed, delivered when paid on delivery, then published; error, cancelled,
- * declined), each persisted before its effects; a restart carries each job on from its state
- * (`job_recovery.ts`: finished jobs never re-run, `running` re-runs only an idempotent skill).
+ * Per job: the states of `state/jobs/provider_job_record.ts`, each persisted before its effects;
+ * a restart carries each job on from its state (`job_recovery.ts`).
  *
  * @module
  */
+import { connectFirst } from "../town_client/first_connect.ts";
 import { RoleError } from "../role_error.ts";
 import { undoOnFailure } from "../undo_on_failure.ts";
 import { nodeSignerOf } from "../../identity/local_node_signer.ts";
@@ -289,19 +288,20 @@ class Provider implements ProviderNode {
     for (const c of this.store.corrupt) log(`corrupt job record ${c.path}: ${c.reason}`);
     await this.#skills.open();
     const payouts = this.#payouts = payoutReceiverOf(channels);
-    this.#btp = new BtpClient({
-      url: o.btpUrl,
-      authToken: o.btpToken,
-      claims: sender?.claims,
-      onPrepare: (prepare) => this.#lifecycle.onPrepare(prepare),
-      // The town lost our answers in a crash: the fulfillments we hold prove those payments.
-      onInDoubt: (conditions) =>
-        Promise.resolve(fulfillmentsAmong(this.#payments?.entries() ?? [], conditions)),
-      // The town's payouts (roles/channels/payout_receiver.ts): kept before the town hears so.
-      onClaim: payoutClaimHandler(payouts, log),
-      onStateChange: (state) => this.#lifecycle.townConnection(state),
-    });
-    await this.#btp.connect();
+    // Tried again while the town restarts (first_connect.ts).
+    const make = () =>
+      new BtpClient({
+        url: o.btpUrl,
+        authToken: o.btpToken,
+        claims: sender?.claims,
+        onPrepare: (prepare) => this.#lifecycle.onPrepare(prepare),
+        // The town lost our answers in a crash: the fulfillments we hold prove those payments.
+        onInDoubt: (c) => Promise.resolve(fulfillmentsAmong(this.#payments?.entries() ?? [], c)),
+        // The town's payouts (roles/channels/payout_receiver.ts), kept before the town hears so.
+        onClaim: payoutClaimHandler(payouts, log),
+        onStateChange: (state) => this.#lifecycle.townConnection(state),
+      });
+    this.#btp = await connectFirst({ make, withinMs: o.firstConnectMs, log });
     await payouts?.watchKept();
     const { assetCode, assetScale, clientAddress } = await this.#btp.fetchIldcp();
     this.ilpAddress = clientAddress;

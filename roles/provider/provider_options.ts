@@ -28,6 +28,8 @@ export interface ProviderNodeOptions extends TownChannelSettings, NodeKeyOptions
   /** BTP URL of the town (or a connector in front of it). */
   btpUrl: string;
   btpToken: string;
+  /** How long the first connection to the town is tried at start (default 60 s). */
+  firstConnectMs?: number;
   /** The town's NIP-01 URL (reads are free). */
   relayUrl: string;
   /** The town's Nostr pubkey (SPSP answers are signed with it). */
