@@ -240,7 +240,9 @@ export class JobSender {
         ...(spec.blobs ?? []).flatMap(blobInputTags),
         // Its timeout, NIP-40: a provider does not take it when too little of it is left, and
         // the towns drop it after (protocol/deposit_deadline.ts).
-        ["expiration", String(Math.floor(Date.now() / 1000) + Math.ceil(spec.timeoutMs / 1000))],
+        // Rounded up: never before the job's deadline (a second's rounding down would expire a
+        // sub-second job before the town stored it).
+        ["expiration", String(Math.ceil((Date.now() + spec.timeoutMs) / 1000))],
       ],
     });
     return await signer.signEvent(template);
