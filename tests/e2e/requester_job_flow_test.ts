@@ -22,6 +22,36 @@ async function callbackLines(stateDir: string): Promise<string[]> {
   return text.trim().split("\n").filter((l) => l.length > 0);
 }
 
+/**
+ * A provider that is this test asks a deposit: its `payment-required` feedback with an invoice of
+ * `amount` under the town's address, written and paid by `client`; the write's answer.
+ */
+async function askDeposit(
+  client: { write(event: NostrEvent): Promise<{ type: string }> },
+  key: Uint8Array,
+  request: NostrEvent,
+  o: { townAddress: string; amount: bigint },
+): Promise<string> {
+  const invoice = formatIlpInvoice({
+    destination: `${o.townAddress}.greedy.${request.id.slice(0, 16)}`,
+    amount: o.amount,
+    assetCode: "USD",
+    assetScale: 6,
+    condition: "ab".repeat(32),
+    expiresAt: new Date(Date.now() + 60_000),
+    jobId: request.id,
+  });
+  const feedback = finalizeEvent(
+    buildJobFeedback({
+      request,
+      status: "payment-required",
+      amount: { amount: String(o.amount), paymentRequest: invoice },
+    }),
+    key,
+  ) as NostrEvent;
+  return (await client.write(feedback)).type;
+}
+
 Deno.test("requester: chain, timeout, cancel, refused payment, encrypted job", async (t) => {
   const net = await startRequesterNetwork();
   const req = await net.startRequester();
@@ -113,25 +143,8 @@ Deno.test("requester: chain, timeout, cancel, refused payment, encrypted job", a
         }));
         const sidecar = await readJobSidecar(req.stateDir, job.id);
         const request = decodeEventToon(sidecar!.requestToon);
-        const invoice = formatIlpInvoice({
-          destination: `${net.town.ilpAddress}.greedy.${job.id.slice(0, 16)}`,
-          amount: 5000n,
-          assetCode: "USD",
-          assetScale: 6,
-          condition: "ab".repeat(32),
-          expiresAt: new Date(Date.now() + 60_000),
-          jobId: job.id,
-        });
-        const feedback = finalizeEvent(
-          buildJobFeedback({
-            request,
-            status: "payment-required",
-            amount: { amount: "5000", paymentRequest: invoice },
-          }),
-          greedyKey,
-        ) as NostrEvent;
-        const reply = await greedy.write(feedback);
-        assertEquals(reply.type, "fulfill");
+        const invoice = { townAddress: net.town.ilpAddress, amount: 5000n };
+        assertEquals(await askDeposit(greedy, greedyKey, request, invoice), "fulfill");
         const final = await req.waitFor(job.id);
         assertEquals(final.status, "payment-refused");
         assertStringIncludes(final.error ?? "", "over-bid");
@@ -164,24 +177,8 @@ Deno.test("requester: chain, timeout, cancel, refused payment, encrypted job", a
         assert(Math.abs(expiration * 1000 - sidecar.deadlineMs) <= 1_000, `${expiration}`);
         // Its invoice comes 0.6 s before the timeout: within the last tenth of a 10 s job.
         await new Promise((r) => setTimeout(r, sidecar.deadlineMs - 600 - Date.now()));
-        const invoice = formatIlpInvoice({
-          destination: `${net.town.ilpAddress}.greedy.${job.id.slice(0, 16)}`,
-          amount: 500n,
-          assetCode: "USD",
-          assetScale: 6,
-          condition: "ab".repeat(32),
-          expiresAt: new Date(Date.now() + 60_000),
-          jobId: job.id,
-        });
-        const feedback = finalizeEvent(
-          buildJobFeedback({
-            request,
-            status: "payment-required",
-            amount: { amount: "500", paymentRequest: invoice },
-          }),
-          lateKey,
-        ) as NostrEvent;
-        assertEquals((await late.write(feedback)).type, "fulfill");
+        const invoice = { townAddress: net.town.ilpAddress, amount: 500n };
+        assertEquals(await askDeposit(late, lateKey, request, invoice), "fulfill");
         const final = await req.waitFor(job.id);
         assertEquals(final.status, "payment-refused", final.error);
         assertMatch(final.error ?? "", /^too-late: the job times out in [01] s/);

@@ -35,10 +35,7 @@ Deno.test("town store suite: PostgreSQL (a real server)", async (t) => {
 
   await t.step("two writers race versions of one replaceable event: one stays", async () => {
     const url = await freshDatabase(pg.url);
-    const [a, b] = await Promise.all([
-      openPostgresEventStore({ url }),
-      openPostgresEventStore({ url }),
-    ]);
+    const [a, b] = await twoStores(url);
     try {
       const key = generateSecretKey();
       const versions = Array.from(
@@ -96,10 +93,7 @@ Deno.test("town store suite: PostgreSQL (a real server)", async (t) => {
     "after a server restart the stores write and hear each other again by themselves",
     async () => {
       const url = await freshDatabase(pg.url);
-      const [a, b] = await Promise.all([
-        openPostgresEventStore({ url }),
-        openPostgresEventStore({ url }),
-      ]);
+      const [a, b] = await twoStores(url);
       try {
         const heard: string[] = [];
         b.onCommittedElsewhere((c) => heard.push(c.event.id));
@@ -139,10 +133,7 @@ Deno.test("town store suite: PostgreSQL (a real server)", async (t) => {
 
   await t.step("a commit on one store is heard by the other, after it committed", async () => {
     const url = await freshDatabase(pg.url);
-    const [a, b] = await Promise.all([
-      openPostgresEventStore({ url }),
-      openPostgresEventStore({ url }),
-    ]);
+    const [a, b] = await twoStores(url);
     try {
       const heard: CommittedElsewhere[] = [];
       const ownHeard: CommittedElsewhere[] = [];
@@ -177,10 +168,7 @@ Deno.test("town store suite: PostgreSQL (a real server)", async (t) => {
     "commits made while a store's LISTEN connection is down are heard once it listens again, once each",
     async () => {
       const url = await freshDatabase(pg.url);
-      const [a, b] = await Promise.all([
-        openPostgresEventStore({ url }),
-        openPostgresEventStore({ url }),
-      ]);
+      const [a, b] = await twoStores(url);
       try {
         const heard: string[] = [];
         b.onCommittedElsewhere((c) => heard.push(c.event.id));
@@ -212,47 +200,9 @@ Deno.test("town store suite: PostgreSQL (a real server)", async (t) => {
       }
     },
   );
-
-  await t.step("across a PostgreSQL restart, a commit is still heard, once", async () => {
-    const url = await freshDatabase(pg.url);
-    const [a, b] = await Promise.all([
-      openPostgresEventStore({ url }),
-      openPostgresEventStore({ url }),
-    ]);
-    try {
-      const heard: string[] = [];
-      b.onCommittedElsewhere((c) => heard.push(c.event.id));
-      await b.listening();
-      const key = generateSecretKey();
-      const before = makeEvent(key, 1, T0, [], "before the restart");
-      await a.insert(before);
-      const waitHeard = async (n: number, what: string) => {
-        const deadline = Date.now() + 60_000;
-        while (heard.length < n && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        assertEquals(heard.length, n, what);
-      };
-      await waitHeard(1, "the first commit heard");
-      // A crash of the server and its start again: b's LISTEN connection is gone meanwhile, and
-      // a's commit right after the start may come before b listens again.
-      await pg.stop("immediate");
-      await pg.start();
-      let after: ReturnType<typeof makeEvent> | undefined;
-      for (let i = 0; after === undefined && i < 600; i++) {
-        const candidate = makeEvent(key, 1, T0 + 1, [], "after the restart");
-        try {
-          await a.insert(candidate);
-          after = candidate;
-        } catch {
-          await new Promise((r) => setTimeout(r, 100)); // a's pool reconnecting
-        }
-      }
-      await waitHeard(2, "the commit after the restart heard");
-      await new Promise((r) => setTimeout(r, 300));
-      assertEquals(heard, [before.id, after!.id]);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  });
 });
+
+/** Two stores on one database: two town processes of one town. */
+function twoStores(url: string) {
+  return Promise.all([openPostgresEventStore({ url }), openPostgresEventStore({ url })]);
+}
