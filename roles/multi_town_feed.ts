@@ -8,7 +8,7 @@
  */
 import type { SummaryChunk } from "../stages/chunks.ts";
 import { type EventFeed, type EventFeedOptions, openEventFeed } from "./event_feed.ts";
-import { SeenEventIds } from "./seen_event_ids.ts";
+import { SeenEventIds } from "../protocol/seen_event_ids.ts";
 
 /** Options for {@linkcode openMultiTownFeed}. */
 export interface MultiTownFeedOptions

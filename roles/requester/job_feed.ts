@@ -35,7 +35,7 @@ import { fetchResultBlob, keepDecryptedResult, nip44Opener } from "./result_cont
 import type { NodeSigner } from "../../protocol/node_signer.ts";
 import { authenticateWith } from "../../protocol/nip42_auth.ts";
 import { blobServerOf } from "../../transport/relay_info.ts";
-import { SeenEventIds } from "../seen_event_ids.ts";
+import { SeenEventIds } from "../../protocol/seen_event_ids.ts";
 
 import { decodeErrorContent } from "../agent_work/error_transcript.ts";
 import { saveErrorTranscript } from "../agent_work/requester/error_transcript_save.ts";

@@ -28,6 +28,7 @@
  * @module
  */
 import { PostgresStoreError } from "./postgres_store_error.ts";
+import { SeenEventIds } from "../../protocol/seen_event_ids.ts";
 import { sleep } from "../../protocol/backoff.ts";
 import type postgres from "postgres";
 import { isAddressableKind, isEphemeralKind, isReplaceableKind } from "nostr-tools/kinds";
@@ -150,8 +151,8 @@ export class PostgresEventStore implements TownStore {
   #readChain: Promise<void> = Promise.resolve();
   /** The highest `seq` heard (undefined until LISTEN is first in place). */
   #heardSeq: bigint | undefined;
-  /** Ids handed on or committed here, the newest {@linkcode RECENT_IDS}, oldest first. */
-  #recent = new Set<string>();
+  /** Ids handed on or committed here, the newest {@linkcode RECENT_IDS}. */
+  #recent = new SeenEventIds({ max: RECENT_IDS });
   #batches = 0;
   #closed = false;
 
@@ -303,7 +304,7 @@ export class PostgresEventStore implements TownStore {
       if (r.status === "stored" || r.status === "replaced") {
         ids.push(r.id);
         // Committed here (or rolled back: then in no row): a catch-up does not hand it on.
-        if (this.#listeners.length > 0) this.#remember(r.id);
+        if (this.#listeners.length > 0) this.#recent.firstTime(r.id);
         if (ids.length >= 100) flush();
       } else if (r.status === "ephemeral") {
         const payload = JSON.stringify({ o: this.#origin, e: items[i].event });
@@ -505,20 +506,13 @@ export class PostgresEventStore implements TownStore {
     for (const row of rows) {
       const seq = BigInt(row.seq);
       if (this.#heardSeq === undefined || seq > this.#heardSeq) this.#heardSeq = seq;
-      if (this.#recent.has(row.id)) continue;
-      this.#remember(row.id);
+      if (!this.#recent.firstTime(row.id)) continue;
       const committed = {
         event: JSON.parse(row.json) as NostrEvent,
         toon: FROM_UTF8.decode(row.toon),
       };
       for (const listener of this.#listeners) listener(committed);
     }
-  }
-
-  #remember(id: string): void {
-    this.#recent.add(id);
-    // A Set iterates in insertion order: its first is the oldest.
-    if (this.#recent.size > RECENT_IDS) this.#recent.delete(this.#recent.values().next().value!);
   }
 
   /** Resolves once LISTEN is in place (after {@linkcode onCommittedElsewhere}). */

@@ -113,7 +113,11 @@ export class JobPublisher {
    * town out of reach past the write's retries), it is published again later, the record read
    * afresh each time, until it is out or the node stops (the next start publishes it then).
    */
-  async publishResult(computed: ProviderJobRecord, attempt = 0): Promise<void> {
+  publishResult(computed: ProviderJobRecord): Promise<void> {
+    return this.#publishResult(computed, 0);
+  }
+
+  async #publishResult(computed: ProviderJobRecord, attempt: number): Promise<void> {
     try {
       await this.#publishResultOnce(computed);
     } catch (err) {
@@ -124,7 +128,7 @@ export class JobPublisher {
       );
       this.#o.work.later(delay, async () => {
         const now = this.#o.store.get(computed.id);
-        if (now?.status === "result-computed") await this.publishResult(now, attempt + 1);
+        if (now?.status === "result-computed") await this.#publishResult(now, attempt + 1);
       });
     }
   }

@@ -2,7 +2,7 @@ import { assertEquals, assertThrows } from "../../../harness/assert.ts";
 import { resolveTownList } from "../../../config/town_list.ts";
 import { ConfigError } from "../../../config/config_error.ts";
 import { parseConfigText } from "../../../config/settings.ts";
-import { SeenEventIds } from "../../../roles/seen_event_ids.ts";
+import { SeenEventIds } from "../../../protocol/seen_event_ids.ts";
 
 Deno.test("town list: [towns.<name>] tables of config.toml become more towns", () => {
   const { sections } = parseConfigText(
