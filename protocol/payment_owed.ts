@@ -12,9 +12,15 @@
  * `{"owed": [...], "notOwed": [...], "inDoubt": [...], "retryAfterMs"?: n}`. The town answers only
  * of the asking account's packets: the BTP session is the authentication.
  *
+ * A payer asks too, of a payment it sent that is in doubt (docs/PROTOCOL.md "The town's word on a
+ * payment in doubt"): the question names the packets' destination, `"to": "<ILP address>"`, and
+ * the town answers of the packets it forwarded to that child: `notOwed` (rejected, or never
+ * forwarded, on one process) means no money moved for it; anything else is `inDoubt` (a payer
+ * learns nothing of another's books beyond whether a packet it holds the condition of was
+ * refused or never came).
+ *
  * @module
  */
-import { decodeInDoubt, encodeInDoubt } from "./payment_in_doubt.ts";
 import { ProtocolError } from "./protocol_error.ts";
 
 /** BTP protocol data name of the question and its answer. */
@@ -39,8 +45,19 @@ export interface OwedAnswer {
 
 const HEX32 = /^[0-9a-f]{64}$/;
 
+/** A question: the conditions (hex) asked about, and for a payer's question their destination. */
+export interface OwedQuestion {
+  conditions: string[];
+  /** The packets' destination (a payer asks): the town answers of its forwards to that child. */
+  to?: string;
+}
+
+/** ILP addresses are at most 1023 bytes of these characters (RFC 15). */
+const ILP_ADDRESS = /^[a-zA-Z0-9_~.-]{1,1023}$/;
+
 /**
- * Encodes a question: the conditions (hex) of the payments asked about.
+ * Encodes a question: the conditions (hex) of the payments asked about; `to`: a payer's
+ * question, of the packets it sent to that destination.
  *
  * @example
  * ```ts
@@ -48,15 +65,18 @@ const HEX32 = /^[0-9a-f]{64}$/;
  * import { decodeOwedQuestion, encodeOwedQuestion } from "./payment_owed.ts";
  *
  * const question = encodeOwedQuestion(["ab".repeat(32)]);
- * assert.deepEqual(decodeOwedQuestion(question), ["ab".repeat(32)]);
+ * assert.deepEqual(decodeOwedQuestion(question), { conditions: ["ab".repeat(32)] });
+ * const payer = encodeOwedQuestion(["ab".repeat(32)], "g.town.beta.job1");
+ * assert.equal(decodeOwedQuestion(payer).to, "g.town.beta.job1");
  * ```
- * @throws {OwedMessageError} with more than {@linkcode MAX_OWED_QUESTION} conditions.
+ * @throws {OwedMessageError} with more than {@linkcode MAX_OWED_QUESTION} conditions, or a
+ * condition or destination that is not one.
  */
-export function encodeOwedQuestion(conditions: readonly string[]): Uint8Array {
-  if (conditions.length > MAX_OWED_QUESTION) {
-    throw new OwedMessageError(`more than ${MAX_OWED_QUESTION} conditions in a question`);
-  }
-  return encodeInDoubt("conditions", conditions);
+export function encodeOwedQuestion(conditions: readonly string[], to?: string): Uint8Array {
+  checkQuestion(conditions, to);
+  return new TextEncoder().encode(
+    JSON.stringify(to === undefined ? { conditions } : { conditions, to }),
+  );
 }
 
 /**
@@ -72,17 +92,41 @@ export function encodeOwedQuestion(conditions: readonly string[]): Uint8Array {
  * ```
  * @throws {OwedMessageError} on a malformed question or one too long.
  */
-export function decodeOwedQuestion(data: Uint8Array): string[] {
-  let conditions: string[];
-  try {
-    conditions = decodeInDoubt("conditions", data);
-  } catch (err) {
-    throw new OwedMessageError((err as Error).message.replace("payment-in-doubt", "payment-owed"));
+export function decodeOwedQuestion(data: Uint8Array): OwedQuestion {
+  if (data.byteLength > MAX_OWED_QUESTION * 70 + 1100) {
+    throw new OwedMessageError("payment-owed question too large");
   }
+  let parsed: Record<string, unknown> | null;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    throw new OwedMessageError("payment-owed question is not JSON");
+  }
+  const conditions = parsed?.conditions;
+  if (!Array.isArray(conditions)) {
+    throw new OwedMessageError("payment-owed question has no conditions list");
+  }
+  const to = parsed?.to;
+  if (to !== undefined && typeof to !== "string") {
+    throw new OwedMessageError("payment-owed question's to is not an ILP address");
+  }
+  checkQuestion(conditions, to);
+  return to === undefined ? { conditions } : { conditions, to };
+}
+
+/** Throws unless the conditions are at most {@linkcode MAX_OWED_QUESTION} of 32 hex bytes. */
+function checkQuestion(conditions: readonly unknown[], to: string | undefined): void {
   if (conditions.length > MAX_OWED_QUESTION) {
     throw new OwedMessageError(`more than ${MAX_OWED_QUESTION} conditions in a question`);
   }
-  return conditions;
+  for (const c of conditions) {
+    if (typeof c !== "string" || !HEX32.test(c)) {
+      throw new OwedMessageError("conditions: an entry is not 32 hex bytes");
+    }
+  }
+  if (to !== undefined && !ILP_ADDRESS.test(to)) {
+    throw new OwedMessageError("payment-owed question's to is not an ILP address");
+  }
 }
 
 /**

@@ -3,8 +3,10 @@
  * spend policy, with the payment log's never-pay-twice protocol (`state/payments/payment_log.ts`): the
  * job record goes to `paying` and the log gets the intent (both on disk) before the PREPARE;
  * the outcome goes to the log first, then to the job's record. A payment whose outcome is
- * unknown is never sent again: the provider is asked for its receipt, again when its result
- * comes (`settleAtResult`), else its result (or the timeout) ends the job. A town refusing for now (rate limited, busy, a channel not yet
+ * unknown is never sent again while it may have been paid: the provider is asked for its receipt,
+ * again when its result comes (`settleAtResult`), and after the PREPARE's expiry its town, whose
+ * word that it never forwarded it lets the invoice be paid again (`doubt_at_town.ts`); else its
+ * result (or the timeout) ends the job. A town refusing for now (rate limited, busy, a channel not yet
  * covering it) is paid again while the invoice has time left (`JOB_PAYMENT_RETRY`). An invoice
  * whose destination is not the provider's announced ILP address, or under it, is never paid
  * (`protocol/invoice_destination.ts`).
@@ -30,8 +32,7 @@ import {
 } from "../../protocol/spend_policy.ts";
 import { checkInvoiceDestination } from "../../protocol/invoice_destination.ts";
 import { sleep } from "../../protocol/backoff.ts";
-import type { JobWriteOptions } from "../../state/jobs/job_repository.ts";
-import type { JobStatus, RequesterJobRecord } from "../../state/jobs/job_record.ts";
+import type { RequesterJobRecord } from "../../state/jobs/job_record.ts";
 import type { InvoiceState, PaymentEntry, PaymentLog } from "../../state/payments/payment_log.ts";
 import {
   isRetryablePaymentReject,
@@ -42,31 +43,9 @@ import { JOB_PAYMENT_RETRY, nextRetryWait } from "../town_client/town_retry.ts";
 import { PaymentInDoubtError, type TownLinks } from "./town_links.ts";
 import { ProviderAddresses } from "./provider_addresses.ts";
 import { askReceipt } from "./receipt_ask.ts";
+import { JOB_PREPARE_LIFETIME_MS, notForwardedByTown } from "./doubt_at_town.ts";
 import { type DepositDeadline, depositTooLate } from "../../protocol/deposit_deadline.ts";
-
-/** What the payer does to a job's record while it pays (the requester's follower does it). */
-export interface PayerJobs {
-  /** Moves a job forward (never backwards); `quiet`: no progress line. */
-  advance(
-    id: string,
-    status: JobStatus,
-    options?: { quiet?: boolean; current?: RequesterJobRecord },
-  ): Promise<RequesterJobRecord>;
-  /** Writes a change to the job's record. */
-  update(
-    id: string,
-    change: (current: RequesterJobRecord) => RequesterJobRecord,
-    options?: JobWriteOptions,
-  ): Promise<RequesterJobRecord>;
-  /** Ends a job (its callback run, its waiters told). */
-  finish(
-    id: string,
-    status: JobStatus,
-    detail: { error?: string },
-  ): Promise<RequesterJobRecord>;
-  /** A progress line. */
-  progress(jobId: string, status: JobStatus, detail?: string, more?: { paid?: string }): void;
-}
+import type { PayerJobs } from "./payer_jobs.ts";
 
 /** Options for {@linkcode JobPayer}. */
 export interface JobPayerOptions {
@@ -80,7 +59,7 @@ export interface JobPayerOptions {
    * provider's announced ILP address (kind 10032), the only place an invoice is paid at or under
    * (`roles/requester/provider_addresses.ts`).
    */
-  links: () => Pick<TownLinks, "sendPayment" | "relays">;
+  links: () => Pick<TownLinks, "sendPayment" | "relays" | "all">;
   /** A job's record as it is on disk. */
   read: (id: string) => Promise<RequesterJobRecord | undefined>;
   /** The job's record writes and progress lines. */
@@ -150,10 +129,12 @@ export class JobPayer {
       await jobs.advance(id, "payment-required", { quiet: true });
     }
     if (state === "paid") return true;
+    // Paid again only once the town said it never forwarded the one in doubt.
+    const again = () => this.pay(id, invoiceText, provider, { ...options, fromFeedback: false });
     if (state === "in-doubt") {
-      // A crash mid-payment: never pay again; ask the provider for its receipt, else wait for
-      // its result (or the timeout).
-      return await this.#settleDoubt(id, invoice, this.#o.payments().invoiceEntry(invoiceId));
+      // A crash mid-payment: never pay again; ask the provider for its receipt, else its town.
+      const entry = this.#o.payments().invoiceEntry(invoiceId);
+      return await this.#settleDoubt(id, invoice, entry, Date.parse(entry?.ts ?? ""), again);
     }
     // The bid and the payments so far: only this handler (events of a job run one at a time)
     // changes them, so the feed's read serves (the status write above changes neither).
@@ -173,7 +154,7 @@ export class JobPayer {
     if (reply === "in-doubt") {
       // Never paid again. The provider's receipt settles it; without one the intent stays
       // without an outcome, and the result, or the timeout, ends the job.
-      return await this.#settleDoubt(id, invoice, entry);
+      return await this.#settleDoubt(id, invoice, entry, now, again);
     }
     if (reply.type === "fulfill") return await this.#fulfilled(id, invoice, entry, reply);
     return await this.#rejected(id, invoiceText, provider, invoice, entry, reply, options);
@@ -207,21 +188,36 @@ export class JobPayer {
   }
 
   /**
-   * A payment in doubt: never sent again. True when the provider's receipt says it was paid;
-   * else it stays in doubt (the result, or the timeout, ends the job).
+   * A payment in doubt: never sent again while it may have been paid. True when the provider's
+   * receipt says it was paid, or when its town said it never forwarded it (no money moved:
+   * roles/requester/doubt_at_town.ts) and `again` paid it; else it stays in doubt (the result,
+   * or the timeout, ends the job).
    */
   async #settleDoubt(
     id: string,
     invoice: IlpInvoice,
     entry: PaymentIntent | undefined,
+    sentAtMs: number,
+    again: () => Promise<boolean>,
   ): Promise<boolean> {
     if (entry !== undefined && await this.#askReceipt(id, invoice, entry)) return true;
-    this.#o.jobs.progress(
-      id,
-      "paying",
-      `invoice ${invoice.condition.slice(0, 12)} in doubt: not paid again`,
-    );
-    return false;
+    const held = `invoice ${invoice.condition.slice(0, 12)} in doubt`;
+    this.#o.jobs.progress(id, "paying", `${held}: not paid again unless its town never sent it`);
+    const town = entry && !Number.isNaN(sentAtMs) && await notForwardedByTown({
+      links: () => this.#o.links().all,
+      invoice,
+      sentAtMs,
+      minTimeLeftMs: MIN_INVOICE_TIME_LEFT_MS,
+      signal: this.#o.closing,
+    });
+    if (!town || this.#o.closed()) return false;
+    const reason = `never forwarded by town ${town} (asked after its PREPARE expired)`;
+    await this.#recordPaymentOutcome(id, entry!, { event: "rejected", reason }, {
+      action: "payment-rejected",
+      fields: { Invoice: invoice.condition, Code: "not-forwarded" },
+    });
+    this.#o.jobs.progress(id, "paying", `${held}: ${reason}: no money moved, paying again`);
+    return await again();
   }
 
   /** The spend policy's decision (protocol/spend_policy.ts); a refusal ends the job. */
@@ -356,7 +352,7 @@ export class JobPayer {
       amount: String(invoice.amount),
       destination: invoice.destination,
       executionCondition: hexToBytes(invoice.condition),
-      expiresAt: new Date(Math.min(invoice.expiresAt.getTime(), now + 30_000)),
+      expiresAt: new Date(Math.min(invoice.expiresAt.getTime(), now + JOB_PREPARE_LIFETIME_MS)),
       data: new Uint8Array(),
     }).catch((err): LocalFailure | "in-doubt" =>
       err instanceof PaymentInDoubtError ? "in-doubt" : {

@@ -47,6 +47,8 @@ export interface TownBtpServerOptions {
   onPeerConnected: ((account: string) => void) | undefined;
   /** Told after each payment in doubt the peer proved. */
   onOwed: ((balance: PeerBalance) => void) | undefined;
+  /** The town's ILP address (a payer's `payment-owed` question names a child under it). */
+  townAddress: () => string;
   closers: TownClosers;
   log: (line: string) => void;
   /** Serve `btp+wss://` with it (roles/town/town_certificate.ts); absent: plain. */
@@ -109,6 +111,7 @@ export function startTownBtpServer(options: TownBtpServerOptions): BtpServer {
     owedAnswers: createOwedAnswers({
       ledger: options.ledger,
       shared: options.stores.postgresStore !== undefined,
+      townAddress: () => options.townAddress(),
     }),
     authTimeoutMs: limits.btpAuthTimeoutMs,
     handshakeTimeoutMs: limits.btpHandshakeTimeoutMs,

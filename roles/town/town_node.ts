@@ -253,6 +253,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       ledger: books.ledger,
       onPeerConnected,
       onOwed,
+      townAddress: () => address.ilpAddress,
       closers,
       log,
       certificate,

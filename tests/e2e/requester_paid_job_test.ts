@@ -15,7 +15,8 @@ Deno.test("requester: a paid echo job end to end (town + real provider)", async 
       async () => {
         const progress: string[] = [];
         const submitted = await req.submit(echoSpec("hello turnpike"));
-        assertEquals(submitted.status, "sent");
+        // Posted; how far it got by the time submit returns depends on the provider's speed.
+        assert(!["pending-send", "error"].includes(submitted.status), submitted.status);
         const final = await req.waitFor(submitted.id);
         assertEquals(final.status, "done", final.error);
         assertEquals(final.provider, net.providerPubkey);

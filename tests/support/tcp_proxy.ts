@@ -2,7 +2,9 @@
  * Test helper: a TCP proxy on a free loopback port forwarding to a target port, that a test can
  * cut (every connection closed, new ones refused) or hold for a while (every connection closed,
  * new ones closed as they come, until released): one link of a peer (a town's BTP port) going
- * away, for good or for a time, while the rest of it (its relay) still answers.
+ * away, for good or for a time, while the rest of it (its relay) still answers. A stall drops
+ * what the open connections send to the target until they are held: what was sent then never
+ * arrives (a payment's PREPARE written to a socket that dies before it is read).
  *
  * @module
  */
@@ -15,6 +17,8 @@ export interface TcpProxy extends AsyncDisposable {
   cut(): Promise<void>;
   /** Closes every connection; each new one is closed at once until {@linkcode release}. */
   hold(): void;
+  /** Drops what the open connections send to the target from now until {@linkcode hold}. */
+  stall(): void;
   /** Forwards new connections again. */
   release(): void;
 }
@@ -26,7 +30,8 @@ export interface TcpProxy extends AsyncDisposable {
  * ```ts
  * await using proxy = startTcpProxy(7768);
  * const url = `btp+ws://127.0.0.1:${proxy.port}`; // reaches port 7768 until cut
- * proxy.hold(); // the link is down: each connection is closed as it comes
+ * proxy.stall(); // what is sent now is lost...
+ * proxy.hold(); // ...with the link: each connection is closed as it comes
  * proxy.release(); // and up again
  * await proxy.cut();
  * ```
@@ -35,6 +40,7 @@ export function startTcpProxy(targetPort: number): TcpProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
   let held = false;
+  let stalled = false;
   const pipes: Promise<unknown>[] = [];
   const close = (c: Deno.Conn) => {
     conns.delete(c);
@@ -63,8 +69,12 @@ export function startTcpProxy(targetPort: number): TcpProxy {
         close(inbound);
         close(outbound);
       };
+      // A stall drops the chunks (the connection is held after it: nothing is out of order).
+      const gate = new TransformStream<Uint8Array, Uint8Array>({
+        transform: (chunk, out) => stalled ? undefined : out.enqueue(chunk),
+      });
       pipes.push(
-        inbound.readable.pipeTo(outbound.writable).catch(() => {}).finally(pair),
+        inbound.readable.pipeThrough(gate).pipeTo(outbound.writable).catch(() => {}).finally(pair),
         outbound.readable.pipeTo(inbound.writable).catch(() => {}).finally(pair),
       );
     }
@@ -82,7 +92,11 @@ export function startTcpProxy(targetPort: number): TcpProxy {
     cut: stop,
     hold() {
       held = true;
+      stalled = false;
       for (const c of [...conns]) close(c);
+    },
+    stall() {
+      stalled = true;
     },
     release() {
       held = false;

@@ -18,7 +18,7 @@ import type { TownClients } from "../../town_client/town_clients.ts";
 import { PaymentDesk } from "../payments/payment_desk.ts";
 import { reopenUnanswered } from "../payments/unanswered_payments.ts";
 import { OwedQuestions } from "../payments/owed_questions.ts";
-import { askTownOwed } from "../payments/owed_ask.ts";
+import { askTownOwed } from "../../town_client/owed_ask.ts";
 import type { BtpClient, BtpClientState } from "../../../transport/btp_client.ts";
 import { RefundDesk, type RefundDeskOptions } from "../payments/refund_desk.ts";
 import { decodeRefundQuestion } from "../../../protocol/job_refund.ts";

@@ -31,7 +31,7 @@
  *   at each reconnect, until answered.
  *
  * A town that does not know the question answers without its protocol data or with BTP ERROR
- * (owed_ask.ts): the payments stay as they are (as before this question existed) and it is not
+ * (roles/town_client/owed_ask.ts): the payments stay as they are (as before this question existed) and it is not
  * asked again this run.
  *
  * @module

@@ -15,6 +15,11 @@
  *   forwarded); `inDoubt` on a shared store, where another process may have forwarded it and
  *   holds its line (docs/OPERATIONS.md "A town on several machines").
  *
+ * A payer's question (`to`: the destination of the packets it sent, docs/PROTOCOL.md "The town's
+ * word on a payment in doubt") is answered of the town's forwards to the child `to` names: only
+ * `notOwed` (rejected, or never forwarded on one process: no money moved) or `inDoubt`
+ * (fulfilled, in flight, in doubt, on another process's books, or `to` not a child of this town).
+ *
  * Bounded: at most {@linkcode MAX_OWED_QUESTION} conditions a question (longer is refused), and
  * per account a bucket of `burst` questions refilled at `perSecond`; a question past it is
  * answered all `inDoubt` with `retryAfterMs`, the books not read.
@@ -34,6 +39,8 @@ export interface OwedAnswersOptions {
   ledger: Pick<PeerLedger, "packetState">;
   /** The town runs as several processes on a shared store: a packet unknown here is in doubt. */
   shared: boolean;
+  /** The town's ILP address, for a payer's question (`to`); none: such a question is in doubt. */
+  townAddress?: () => string;
   /** Questions an account may ask at once. Default 8. */
   burst?: number;
   /** Questions per second an account's bucket refills at. Default 2. */
@@ -75,7 +82,7 @@ export function createOwedAnswers(
   const perSecond = options.perSecond ?? 2;
   const buckets = new Map<string, TokenBucket>();
   return (account, question) => {
-    const conditions = decodeOwedQuestion(question);
+    const { conditions, to } = decodeOwedQuestion(question);
     let bucket = buckets.get(account);
     if (bucket === undefined) {
       bucket = new TokenBucket({ ratePerSecond: perSecond, capacity: burst, now: options.now });
@@ -86,9 +93,18 @@ export function createOwedAnswers(
       return encodeOwedAnswer({ owed: [], notOwed: [], inDoubt: conditions, retryAfterMs });
     }
     const answer: OwedAnswer = { owed: [], notOwed: [], inDoubt: [] };
+    // A payer asks of the packets it sent to a child of this town: never told more than refused.
+    const town = to === undefined ? undefined : options.townAddress?.();
+    const child = town !== undefined && to!.startsWith(`${town}.`)
+      ? to!.slice(town.length + 1).split(".")[0]
+      : undefined;
     for (const condition of new Set(conditions)) {
-      const state = options.ledger.packetState(account, condition);
-      if (state === "fulfilled") answer.owed.push(condition);
+      if (to !== undefined && child === undefined) {
+        answer.inDoubt.push(condition);
+        continue;
+      }
+      const state = options.ledger.packetState(child ?? account, condition);
+      if (state === "fulfilled" && child === undefined) answer.owed.push(condition);
       else if (state === "rejected" || (state === undefined && !options.shared)) {
         answer.notOwed.push(condition);
       } else answer.inDoubt.push(condition);

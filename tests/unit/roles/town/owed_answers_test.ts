@@ -75,3 +75,47 @@ Deno.test("owed answers: another account learns nothing of beta's books; a long 
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("owed answers: a payer asking of its packets to a child hears only refused or never forwarded (notOwed), everything else in doubt; a destination not under the town is in doubt", async () => {
+  const stateDir = await Deno.makeTempDir();
+  try {
+    const ledger = await openPeerLedger({ stateDir });
+    await ledger.forward("beta", PAID, 100n);
+    await ledger.fulfilled("beta", PAID, "ff".repeat(32));
+    await ledger.forward("beta", REFUSED, 100n);
+    await ledger.rejected("beta", REFUSED, "T01");
+    await ledger.forward("beta", FLYING, 100n);
+    const all = [PAID, REFUSED, FLYING, NEVER];
+    const ask = (shared: boolean, to: string) =>
+      decodeOwedAnswer(
+        createOwedAnswers({ ledger, shared, townAddress: () => "g.town" })(
+          "alice",
+          encodeOwedQuestion(all, to),
+        ),
+      );
+    // A fulfilled packet is not told to the payer as owed: only that it is not "never sent".
+    assertEquals(ask(false, "g.town.beta.job1"), {
+      owed: [],
+      notOwed: [REFUSED, NEVER],
+      inDoubt: [PAID, FLYING],
+    });
+    assertEquals(ask(true, "g.town.beta.job1"), {
+      owed: [],
+      notOwed: [REFUSED],
+      inDoubt: [PAID, FLYING, NEVER],
+    });
+    // Routed on (another town, a parent): not on these books, whatever they hold.
+    for (const to of ["g.other.beta.job1", "g.townbeta.job1"]) {
+      assertEquals(ask(false, to), { owed: [], notOwed: [], inDoubt: all });
+    }
+    // A town that does not know its address answers a payer nothing but doubt.
+    const blind = createOwedAnswers({ ledger, shared: false });
+    assertEquals(
+      decodeOwedAnswer(blind("alice", encodeOwedQuestion([NEVER], "g.town.beta"))).inDoubt,
+      [NEVER],
+    );
+    assertThrows(() => encodeOwedQuestion([NEVER], "not an address!"), OwedMessageError);
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});

@@ -1,18 +1,19 @@
 /**
- * One `payment-owed` question (protocol/payment_owed.ts) sent to the town over the provider's BTP
- * session (the session is the question's authentication), for roles/provider/payments/
- * owed_questions.ts.
+ * One `payment-owed` question (protocol/payment_owed.ts) sent to the town over a BTP session (the
+ * session is the question's authentication): a provider's, of its income
+ * (roles/provider/payments/owed_questions.ts), or a payer's, of a payment in doubt it sent to `to`
+ * (roles/requester/doubt_at_town.ts).
  *
  * @module
  */
-import { BtpContentType } from "../../../protocol/btp_message.ts";
+import { BtpContentType } from "../../protocol/btp_message.ts";
 import {
   decodeOwedAnswer,
   encodeOwedQuestion,
   OWED_PROTOCOL_NAME,
   type OwedAnswer,
-} from "../../../protocol/payment_owed.ts";
-import { type BtpClient, BtpRemoteError } from "../../../transport/btp_client.ts";
+} from "../../protocol/payment_owed.ts";
+import { type BtpClient, BtpRemoteError } from "../../transport/btp_client.ts";
 
 /** How long the town is given to answer. */
 const ASK_TIMEOUT_MS = 10_000;
@@ -30,13 +31,14 @@ const ASK_TIMEOUT_MS = 10_000;
 export async function askTownOwed(
   btp: Pick<BtpClient, "sendMessage">,
   conditions: string[],
+  to?: string,
 ): Promise<OwedAnswer | undefined> {
   let answer;
   try {
     answer = await btp.sendMessage([{
       protocolName: OWED_PROTOCOL_NAME,
       contentType: BtpContentType.json,
-      data: encodeOwedQuestion(conditions),
+      data: encodeOwedQuestion(conditions, to),
     }], { timeoutMs: ASK_TIMEOUT_MS });
   } catch (err) {
     if (err instanceof BtpRemoteError) return undefined;
