@@ -129,8 +129,10 @@ export class JobPayer {
       await jobs.advance(id, "payment-required", { quiet: true });
     }
     if (state === "paid") return true;
-    // Paid again only once the town said it never forwarded the one in doubt.
-    const again = () => this.pay(id, invoiceText, provider, { ...options, fromFeedback: false });
+    // Paid again only once the town said it never forwarded the one in doubt (its record read
+    // afresh then: the payment in doubt is `rejected` on it, not counted against the bid).
+    const again = () =>
+      this.pay(id, invoiceText, provider, { ...options, fromFeedback: false, current: undefined });
     if (state === "in-doubt") {
       // A crash mid-payment: never pay again; ask the provider for its receipt, else its town.
       const entry = this.#o.payments().invoiceEntry(invoiceId);

@@ -8,16 +8,21 @@
  * (`payment not received before expiry`) — the failure a requester killed between its payment's
  * intent and its PREPARE met (tests/e2e/profile_node_test.ts). A real town, provider (echo) and
  * requester in process; the provider's relay link also through a proxy, held until the
- * requester's BTP link is stalled, so that the invoice comes only then.
+ * requester's BTP link is stalled, so that the invoice comes only then. Then the same with the
+ * requester closed while the payment is in doubt and started again: its replayed invoice finds
+ * the intent alone on the payment log (as after a SIGKILL between the intent and the PREPARE)
+ * and asks the town as well.
  */
 import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
+import type { JobProgress } from "../../roles/requester/job_follower.ts";
+import type { Requester } from "../../roles/requester/requester_node.ts";
 import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { startProviderNode } from "../../roles/provider/provider_node.ts";
 import { echoSpec, startRequesterNetwork } from "../../harness/requester_network.ts";
 import { waitUntil } from "../../harness/provider_test_kit.ts";
 import { startTcpProxy } from "../support/tcp_proxy.ts";
 
-Deno.test("requester: a payment in doubt the town never forwarded is paid again after its PREPARE expires, once", async () => {
+Deno.test("requester: a payment in doubt the town never forwarded is paid again after its PREPARE expires, once; also after a restart", async (t) => {
   const net = await startRequesterNetwork({ provider: false });
   await using townBtp = startTcpProxy(net.town.btpPort);
   await using providerRelay = startTcpProxy(net.town.httpPort);
@@ -34,14 +39,19 @@ Deno.test("requester: a payment in doubt the town never forwarded is paid again 
     heartbeatMs: 3_600_000,
   });
   const progress: string[] = [];
-  const req = await net.startRequester({
+  const requester = {
+    stateDir: `${net.root}/requester`,
+    secretKey: generateSecretKey(),
     btpUrl: `btp+ws://requester1:r@127.0.0.1:${townBtp.port}`,
-    onProgress: (p) => progress.push(`${p.status}: ${p.detail ?? ""}`),
-  });
-  try {
+    onProgress: (p: JobProgress) => progress.push(`${p.status}: ${p.detail ?? ""}`),
+  };
+  let req = await net.startRequester(requester);
+
+  /** A job whose payment's PREPARE is lost with the requester's link: its id once in doubt. */
+  const inDoubt = async (text: string): Promise<string> => {
     // The provider does not see the request until the requester's PREPARE is bound to be lost.
     providerRelay.hold();
-    const job = await req.submit(echoSpec("paid after the doubt", {
+    const job = await req.submit(echoSpec(text, {
       providers: [getPublicKey(key)],
       timeoutMs: 120_000, // longer than the PREPARE's 30 s, as a job's default
     }));
@@ -58,21 +68,44 @@ Deno.test("requester: a payment in doubt the town never forwarded is paid again 
       60_000,
       "the doubt",
     );
-    townBtp.release();
-    const final = await req.waitFor(job.id);
+    return job.id;
+  };
+
+  /** The job ended `done`, its first payment refused by the town's word, the second paid. */
+  const paidAgain = async (node: Requester, id: string) => {
+    const final = await node.waitFor(id);
     assertEquals(final.status, "done", `${final.error}\n${progress.join("\n")}`);
     assert(
       progress.some((l) => l.includes(`never forwarded by town ${net.town.ilpAddress}`)),
       progress.join("\n"),
     );
-    const lines = req.payments.entries().filter((e) => e.jobId === job.id && e.category === "job");
+    const lines = node.payments.entries().filter((e) => e.jobId === id && e.category === "job");
     assertEquals(lines.map((e) => e.event), ["intent", "rejected", "intent", "fulfilled"]);
     assertStringIncludes(lines[1].reason ?? "", "never forwarded");
     assertEquals(final.payments.map((p) => p.status), ["paid"]);
-    // The town's books: the provider paid this one payment, once.
-    const [paid] = final.payments;
-    assertEquals(net.town.ledger.packetState("provider", paid.invoiceId), "fulfilled");
-    assertEquals(net.town.ledger.balance("provider").owed, paid.amount, "the provider paid once");
+    // The town's books: the provider paid this payment, once.
+    assertEquals(net.town.ledger.packetState("provider", final.payments[0].invoiceId), "fulfilled");
+    return final.payments[0].amount;
+  };
+
+  try {
+    let owed = 0n;
+    await t.step("the link lost under the PREPARE", async () => {
+      const id = await inDoubt("paid after the doubt");
+      townBtp.release();
+      owed += await paidAgain(req, id);
+      assertEquals(net.town.ledger.balance("provider").owed, owed, "the provider paid once");
+    });
+
+    await t.step("the requester closed while in doubt, then started again", async () => {
+      progress.length = 0;
+      const id = await inDoubt("paid after a restart");
+      await req.close();
+      townBtp.release();
+      req = await net.startRequester(requester);
+      owed += await paidAgain(req, id);
+      assertEquals(net.town.ledger.balance("provider").owed, owed, "each paid once");
+    });
   } finally {
     await req.close();
     await provider.stop();
