@@ -69,12 +69,12 @@ export function depositDeadline(o: DepositDeadlineOptions): DepositDeadline {
  *
  * const deadline = { timesOutAtMs: 120_000, payBy: 115_000 };
  * assert.equal(depositTooLate(deadline, 100_000), undefined);
- * assert.match(depositTooLate(deadline, 118_000)!, /^too-late: the job times out in 2 s/);
+ * assert.match(depositTooLate(deadline, 118_000)!, /^the job times out in 2 s/);
  * ```
  */
 export function depositTooLate(deadline: DepositDeadline, nowMs: number): string | undefined {
   if (nowMs <= deadline.payBy) return undefined;
   const left = Math.max(0, Math.round((deadline.timesOutAtMs - nowMs) / 1000));
-  return `too-late: the job times out in ${left} s, too soon for its provider to run it and ` +
+  return `the job times out in ${left} s, too soon for its provider to run it and ` +
     "publish its result; the deposit was not paid";
 }

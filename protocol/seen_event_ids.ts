@@ -1,7 +1,8 @@
 /**
  * The ids of events already handled, bounded (oldest forgotten first): a node following several
  * towns gets the same event from each and handles it once, whichever town delivered it first
- * (docs/ARCHITECTURE.md, "Several towns").
+ * (docs/ARCHITECTURE.md, "Several towns"); a relay source delivers an event its subscription got
+ * twice once (stages/relay_source.ts); a town process hands on once what it hears twice.
  *
  * @module
  */
@@ -26,6 +27,7 @@ export class SeenEventIds {
    * const seen = new SeenEventIds({ max: 1 });
    * assert.equal(seen.firstTime("ab".repeat(32)), true);
    * assert.equal(seen.firstTime("ab".repeat(32)), false);
+   * assert.equal(seen.has("ab".repeat(32)), true);
    * seen.firstTime("cd".repeat(32)); // past max: the oldest id is forgotten
    * assert.equal(seen.size, 1);
    * assert.equal(seen.firstTime("ab".repeat(32)), true);
@@ -41,6 +43,11 @@ export class SeenEventIds {
     this.#ids.add(id);
     if (this.#ids.size > this.#max) this.#ids.delete(this.#ids.values().next().value!);
     return true;
+  }
+
+  /** Whether `id` was offered before (and is still remembered); remembers nothing. */
+  has(id: string): boolean {
+    return this.#ids.has(id);
   }
 
   /** Ids remembered now. */

@@ -4,12 +4,14 @@
  *
  * Checks, in order (the first failing one is the reason): the invoice was not paid (or attempted)
  * before, its amount is positive, the asset is the expected one, it does not expire within
- * `minTimeLeftMs` (a payment sent that late cannot arrive before the invoice expires), the provider
+ * `minTimeLeftMs` (a payment sent that late cannot arrive before the invoice expires), a deposit
+ * is not paid in the job's last moments (`deposit`: protocol/deposit_deadline.ts), the provider
  * is on the allowlist (when there is one), the job's payments stay within the bid and the per-job
  * maximum, and today's spend stays within the per-provider and the daily cap.
  *
  * @module
  */
+import { type DepositDeadline, depositTooLate } from "./deposit_deadline.ts";
 
 /** The operator's limits. Absent limits do not apply. */
 export interface SpendPolicy {
@@ -55,6 +57,8 @@ export interface SpendRequest {
    * refused); the requester passes {@linkcode MIN_INVOICE_TIME_LEFT_MS}.
    */
   minTimeLeftMs?: number;
+  /** A deposit's deadline (protocol/deposit_deadline.ts): not paid past it. */
+  deposit?: DepositDeadline;
 }
 
 /**
@@ -73,6 +77,7 @@ export type SpendRefusalReason =
   | "invalid-amount"
   | "asset-mismatch"
   | "expired"
+  | "too-late"
   | "provider-not-allowed"
   | "no-bid"
   | "over-bid"
@@ -112,6 +117,8 @@ export function decideSpend(policy: SpendPolicy, req: SpendRequest): SpendDecisi
   if (req.expiresAtMs !== undefined && req.expiresAtMs - req.nowMs < (req.minTimeLeftMs ?? 0)) {
     return refuse("expired", tooSoonToPay(req.expiresAtMs - req.nowMs));
   }
+  const late = req.deposit && depositTooLate(req.deposit, req.nowMs);
+  if (late) return refuse("too-late", late);
   if (policy.allowlist !== undefined && !policy.allowlist.includes(req.provider)) {
     return refuse("provider-not-allowed", `provider ${req.provider} is not on the allowlist`);
   }

@@ -26,6 +26,7 @@
  * @module
  */
 import { StagesError } from "./stages_error.ts";
+import { SeenEventIds } from "../protocol/seen_event_ids.ts";
 import type { RelayEventMessage } from "../protocol/nip01_message.ts";
 import { encodeEventToon } from "../protocol/toon_codec.ts";
 import { extractSummary } from "../protocol/kind_extractor.ts";
@@ -116,19 +117,6 @@ const LOGGED_AS_CHUNKS = new Set<RelaySourceLogEntry["type"]>([
 ]);
 const FAILED_INPUT_PREFIX = 256;
 
-/** A bounded set of recently seen ids, evicting the oldest insert (Map keeps insert order). */
-class IdLru {
-  #ids = new Map<string, true>();
-  constructor(readonly capacity: number) {}
-  has(id: string): boolean {
-    return this.#ids.has(id);
-  }
-  add(id: string): void {
-    this.#ids.set(id, true);
-    if (this.#ids.size > this.capacity) this.#ids.delete(this.#ids.keys().next().value!);
-  }
-}
-
 /**
  * Opens the subscription and returns the stream of events. Cancelling the stream closes the
  * socket and stops reconnecting. With `context.authenticate` the relay's NIP-42 challenge is
@@ -146,7 +134,7 @@ export function createRelaySource(
   options.filters.forEach((f) => validateFilter(f));
   const hwm = options.highWaterMark ?? 1024;
   const subId = options.subId ?? `tp-${crypto.randomUUID().slice(0, 8)}`;
-  const seen = new IdLru(options.dedupCapacity ?? 100_000);
+  const seen = new SeenEventIds({ max: options.dedupCapacity ?? 100_000 });
   const onLog = options.onLog ?? (() => {});
   const log = (entry: RelaySourceLogEntry) => {
     onLog(entry);
@@ -198,7 +186,7 @@ export function createRelaySource(
     if (seen.has(id)) return client.covered(createdAt);
     // Backpressure: the socket is closed, the event in hand is not counted as delivered.
     if ((controller.desiredSize ?? 0) <= 0) return client.pause();
-    seen.add(id);
+    seen.firstTime(id);
     client.covered(createdAt);
     controller.enqueue({
       type: "toon",

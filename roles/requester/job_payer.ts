@@ -44,7 +44,7 @@ import { PaymentInDoubtError, type TownLinks } from "./town_links.ts";
 import { ProviderAddresses } from "./provider_addresses.ts";
 import { askReceipt } from "./receipt_ask.ts";
 import { JOB_PREPARE_LIFETIME_MS, notForwardedByTown } from "./doubt_at_town.ts";
-import { type DepositDeadline, depositTooLate } from "../../protocol/deposit_deadline.ts";
+import type { DepositDeadline } from "../../protocol/deposit_deadline.ts";
 import type { PayerJobs } from "./payer_jobs.ts";
 
 /** Options for {@linkcode JobPayer}. */
@@ -146,9 +146,7 @@ export class JobPayer {
       return false;
     }
     const now = Date.now();
-    const late = options.deadline && depositTooLate(options.deadline, now);
-    if (late) await jobs.finish(id, "payment-refused", { error: late });
-    if (late || !(await this.#allowed(id, invoice, provider, record, state, now))) return false;
+    if (!(await this.#allowed(id, invoice, provider, record, state, now, options))) return false;
     if (!(await this.#paysProvider(id, invoice, provider))) return false;
     const entry = await this.#recordIntent(id, invoice, provider, now, options.parts);
     if (await this.#tooLateToSend(id, invoice, entry)) return false;
@@ -230,6 +228,7 @@ export class JobPayer {
     record: RequesterJobRecord,
     state: InvoiceState,
     now: number,
+    options: Pick<PayOptions, "deadline">,
   ): Promise<boolean> {
     const payments = this.#o.payments();
     const invoiceId = invoice.condition;
@@ -250,6 +249,7 @@ export class JobPayer {
       expiresAtMs: invoice.expiresAt.getTime(),
       nowMs: now,
       minTimeLeftMs: MIN_INVOICE_TIME_LEFT_MS,
+      deposit: options.deadline,
     });
     if (decision.pay) return true;
     await this.#o.jobs.finish(id, "payment-refused", {

@@ -70,3 +70,11 @@ Deno.test("spend policy: an invoice that leaves less than the least time to pay 
   assertEquals(reason(at(1, 0)), "pay", "without a least time only an expired invoice is refused");
   assert(MIN_INVOICE_TIME_LEFT_MS >= 1_000, "long enough for a round trip through a busy town");
 });
+
+Deno.test("spend policy: a deposit in its job's last moments is refused too-late, up to them it pays", () => {
+  const deposit = { timesOutAtMs: 10_000, payBy: 9_000 };
+  assertEquals(reason(decideSpend({}, { ...base, deposit, nowMs: 9_000 })), "pay");
+  const late = decideSpend({}, { ...base, deposit, nowMs: 9_400 });
+  assertEquals(reason(late), "too-late");
+  assert(!late.pay && late.detail.startsWith("the job times out in 1 s"), JSON.stringify(late));
+});
