@@ -20,9 +20,10 @@
  * - The asking process proves each fulfillment on its own books: recorded owed only when its
  *   SHA-256 is the condition of a packet in doubt there, so nothing the holder says is trusted
  *   otherwise; a payout may follow, as after a FULFILL.
- * - Asked as the process starts, then every `intervalMs` while a payment in doubt has had no
- *   answer from its peer (the peer connected nowhere, its holder not heard from, the database
- *   down). A payment the peer answered without its fulfillment (it never fulfilled it) is not
+ * - Asked as the process starts, then again while a payment in doubt has had no answer from its
+ *   peer (the peer connected nowhere, its holder not heard from, the database down): after
+ *   `intervalMs`, doubled after each round that got no answer up to `maxIntervalMs`, back to
+ *   `intervalMs` after a round that got one. A payment the peer answered without its fulfillment (it never fulfilled it) is not
  *   asked again from here; it is asked again whenever the peer connects to this process. Once
  *   every payment in doubt was answered the timer stops (a payment is in doubt only after a
  *   restart).
@@ -201,8 +202,10 @@ export interface InDoubtResolverOptions {
   /** Told after each payment in doubt proven (a payout may be due). */
   onOwed?: (balance: PeerBalance) => void;
   log: (line: string) => void;
-  /** Between two rounds of questions while one is unanswered. Default 5 s. */
+  /** Between two rounds of questions while one is unanswered, at first. Default 5 s. */
   intervalMs?: number;
+  /** The most between two rounds, after rounds that got no answer. Default 5 minutes. */
+  maxIntervalMs?: number;
   /** How long a question is given. Default 10 s. */
   askTimeoutMs?: number;
 }
@@ -213,6 +216,8 @@ export interface InDoubtResolver {
   round(): Promise<void>;
   /** The payments in doubt no peer has answered yet. */
   unanswered(): number;
+  /** How long after the last round the next one runs, ms (rounds back off while unanswered). */
+  nextRoundMs(): number;
   close(): void;
 }
 
@@ -225,12 +230,14 @@ export interface InDoubtResolver {
 export function startInDoubtResolver(options: InDoubtResolverOptions): InDoubtResolver {
   const { ledger, log } = options;
   const intervalMs = options.intervalMs ?? 5_000;
+  const maxIntervalMs = Math.max(intervalMs, options.maxIntervalMs ?? 300_000);
   const timeoutMs = options.askTimeoutMs ?? 10_000;
+  let wait = intervalMs;
   /** `<account> <condition>` of the payments their peer answered. */
   const answered = new Set<string>();
   let closed = false;
   let running: Promise<void> | undefined;
-  let timer: ReturnType<typeof setInterval> | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
 
   const waiting = (): Map<string, string[]> => {
     const byAccount = new Map<string, string[]>();
@@ -274,18 +281,21 @@ export function startInDoubtResolver(options: InDoubtResolverOptions): InDoubtRe
     }
   };
 
+  const unanswered = () => [...waiting().values()].reduce((n, c) => n + c.length, 0);
   const roundNow = async (): Promise<void> => {
     const byAccount = waiting();
-    if (byAccount.size === 0) {
-      clearInterval(timer);
-      timer = undefined;
-      return;
-    }
+    const before = unanswered();
     for (const [account, conditions] of byAccount) {
       for (let i = 0; i < conditions.length && !closed; i += MAX_IN_DOUBT) {
         await ask(account, conditions.slice(i, i + MAX_IN_DOUBT));
       }
     }
+    // A round that got no answer waits twice as long before the next (a peer gone for good
+    // is not asked every few seconds forever); one that got an answer starts over.
+    const left = unanswered();
+    wait = left < before ? intervalMs : Math.min(wait * 2, maxIntervalMs);
+    clearTimeout(timer);
+    timer = left > 0 && !closed ? setTimeout(() => void round(), wait) : undefined;
   };
   const round = (): Promise<void> => {
     if (closed) return Promise.resolve();
@@ -293,16 +303,14 @@ export function startInDoubtResolver(options: InDoubtResolverOptions): InDoubtRe
     return running;
   };
 
-  if (ledger.inDoubt().length > 0) {
-    timer = setInterval(() => void round(), intervalMs);
-    void round();
-  }
+  if (ledger.inDoubt().length > 0) void round();
   return {
     round,
-    unanswered: () => [...waiting().values()].reduce((n, c) => n + c.length, 0),
+    unanswered,
+    nextRoundMs: () => wait,
     close() {
       closed = true;
-      clearInterval(timer);
+      clearTimeout(timer);
     },
   };
 }

@@ -61,7 +61,7 @@ Deno.test("in-doubt handler: the town's MAC, a well-formed question and a peer c
   assertEquals(await answered.json(), { fulfillments: [bytesToHex(paid)] });
 });
 
-Deno.test("in-doubt resolver: proves through the holder only what is in doubt here, asks again while the peer is away, then stops", async () => {
+Deno.test("in-doubt resolver: proves through the holder only what is in doubt here, asks again while the peer is away (less often each round), then stops", async () => {
   const stateDir = await Deno.makeTempDir();
   const paid = crypto.getRandomValues(new Uint8Array(32));
   const unpaid = crypto.getRandomValues(new Uint8Array(32));
@@ -99,14 +99,19 @@ Deno.test("in-doubt resolver: proves through the holder only what is in doubt he
       onOwed: (b) => owed.push(b),
       log: (l) => lines.push(l),
       intervalMs: 3_600_000, // the rounds below are run by hand
+      maxIntervalMs: 4 * 3_600_000,
     });
     try {
       await resolver.round(); // the holder not heard from: not asked
+      assertEquals(resolver.nextRoundMs(), 2 * 3_600_000, "no answer: the next round later");
       fresh = true;
       await resolver.round(); // beta not connected there (404): not asked
       assertEquals([asked.length, resolver.unanswered()], [0, 2]);
+      await resolver.round();
+      assertEquals(resolver.nextRoundMs(), 4 * 3_600_000, "at most maxIntervalMs");
       betaThere = true;
       await resolver.round();
+      assertEquals(resolver.nextRoundMs(), 3_600_000, "an answer: back to intervalMs");
       assertEquals(asked.length, 1);
       assertEquals(ledger.balance("beta").owed, 2_500n, "the payment beta proved is owed");
       assertEquals(ledger.balance("beta").inDoubt, 2_500n, "the other stays in doubt");
