@@ -13,8 +13,9 @@
  * of the asking account's packets: the BTP session is the authentication.
  *
  * A payer asks too, of a payment it sent that is in doubt (docs/PROTOCOL.md "The town's word on a
- * payment in doubt"): the question names the packets' destination, `"to": "<ILP address>"`, and
- * the town answers of the packets it forwarded to that child: `notOwed` (rejected, or never
+ * payment in doubt"): the question names the packets' destination and their PREPARE's expiry,
+ * `"to": "<ILP address>", "expiresAt": <unix ms>`, and the town answers, once that expiry is past
+ * on its own clock, of the packets it forwarded to that child: `notOwed` (rejected, or never
  * forwarded, on one process) means no money moved for it; anything else is `inDoubt` (a payer
  * learns nothing of another's books beyond whether a packet it holds the condition of was
  * refused or never came).
@@ -45,19 +46,27 @@ export interface OwedAnswer {
 
 const HEX32 = /^[0-9a-f]{64}$/;
 
-/** A question: the conditions (hex) asked about, and for a payer's question their destination. */
+/** A payer's question: of the packets it sent to `to`, whose PREPARE expired at `expiresAt`. */
+export interface PayerQuestion {
+  /** The packets' destination: the town answers of its forwards to the child it names. */
+  to: string;
+  /** When the packets' PREPARE expired (unix ms): the town answers once that is past. */
+  expiresAt: number;
+}
+
+/** A question: the conditions (hex) asked about, and a payer's destination and expiry. */
 export interface OwedQuestion {
   conditions: string[];
-  /** The packets' destination (a payer asks): the town answers of its forwards to that child. */
-  to?: string;
+  /** A payer asks (docs/PROTOCOL.md "The town's word on a payment in doubt"). */
+  payer?: PayerQuestion;
 }
 
 /** ILP addresses are at most 1023 bytes of these characters (RFC 15). */
 const ILP_ADDRESS = /^[a-zA-Z0-9_~.-]{1,1023}$/;
 
 /**
- * Encodes a question: the conditions (hex) of the payments asked about; `to`: a payer's
- * question, of the packets it sent to that destination.
+ * Encodes a question: the conditions (hex) of the payments asked about; `payer`: a payer's
+ * question, of the packets it sent to that destination with that expiry.
  *
  * @example
  * ```ts
@@ -66,16 +75,19 @@ const ILP_ADDRESS = /^[a-zA-Z0-9_~.-]{1,1023}$/;
  *
  * const question = encodeOwedQuestion(["ab".repeat(32)]);
  * assert.deepEqual(decodeOwedQuestion(question), { conditions: ["ab".repeat(32)] });
- * const payer = encodeOwedQuestion(["ab".repeat(32)], "g.town.beta.job1");
- * assert.equal(decodeOwedQuestion(payer).to, "g.town.beta.job1");
+ * const payer = { to: "g.town.beta.job1", expiresAt: 1_700_000_000_000 };
+ * assert.deepEqual(decodeOwedQuestion(encodeOwedQuestion(["ab".repeat(32)], payer)).payer, payer);
  * ```
  * @throws {OwedMessageError} with more than {@linkcode MAX_OWED_QUESTION} conditions, or a
- * condition or destination that is not one.
+ * condition, destination or expiry that is not one.
  */
-export function encodeOwedQuestion(conditions: readonly string[], to?: string): Uint8Array {
-  checkQuestion(conditions, to);
+export function encodeOwedQuestion(
+  conditions: readonly string[],
+  payer?: PayerQuestion,
+): Uint8Array {
+  checkQuestion(conditions, payer);
   return new TextEncoder().encode(
-    JSON.stringify(to === undefined ? { conditions } : { conditions, to }),
+    JSON.stringify(payer === undefined ? { conditions } : { conditions, ...payer }),
   );
 }
 
@@ -106,16 +118,21 @@ export function decodeOwedQuestion(data: Uint8Array): OwedQuestion {
   if (!Array.isArray(conditions)) {
     throw new OwedMessageError("payment-owed question has no conditions list");
   }
-  const to = parsed?.to;
-  if (to !== undefined && typeof to !== "string") {
-    throw new OwedMessageError("payment-owed question's to is not an ILP address");
+  const { to, expiresAt } = parsed ?? {};
+  if (to === undefined && expiresAt === undefined) {
+    checkQuestion(conditions);
+    return { conditions };
   }
-  checkQuestion(conditions, to);
-  return to === undefined ? { conditions } : { conditions, to };
+  if (typeof to !== "string" || typeof expiresAt !== "number") {
+    throw new OwedMessageError("payment-owed question: a payer's needs to and expiresAt");
+  }
+  const payer = { to, expiresAt };
+  checkQuestion(conditions, payer);
+  return { conditions, payer };
 }
 
 /** Throws unless the conditions are at most {@linkcode MAX_OWED_QUESTION} of 32 hex bytes. */
-function checkQuestion(conditions: readonly unknown[], to: string | undefined): void {
+function checkQuestion(conditions: readonly unknown[], payer?: PayerQuestion): void {
   if (conditions.length > MAX_OWED_QUESTION) {
     throw new OwedMessageError(`more than ${MAX_OWED_QUESTION} conditions in a question`);
   }
@@ -124,8 +141,12 @@ function checkQuestion(conditions: readonly unknown[], to: string | undefined): 
       throw new OwedMessageError("conditions: an entry is not 32 hex bytes");
     }
   }
-  if (to !== undefined && !ILP_ADDRESS.test(to)) {
+  if (payer === undefined) return;
+  if (!ILP_ADDRESS.test(payer.to)) {
     throw new OwedMessageError("payment-owed question's to is not an ILP address");
+  }
+  if (!Number.isSafeInteger(payer.expiresAt) || payer.expiresAt < 0) {
+    throw new OwedMessageError("payment-owed question's expiresAt is not a time");
   }
 }
 

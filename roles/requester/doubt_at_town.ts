@@ -5,8 +5,9 @@
  * and the provider's own "not paid" is not proof (it could be paid twice by saying so). The town
  * the provider is a child of can: its books hold every paid packet it forwarded to that child
  * before the packet left. Once the PREPARE's expiry is past (no hop forwards or accepts it any
- * more), plus {@linkcode DOUBT_ASK_MARGIN_MS} for the town's clock and a forward's fsync under
- * way, the requester asks that town (`payment-owed` with `to`, protocol/payment_owed.ts); an
+ * more), plus {@linkcode DOUBT_ASK_MARGIN_MS} for a forward's fsync under way, the requester asks
+ * that town (`payment-owed` with the destination and the PREPARE's expiry,
+ * protocol/payment_owed.ts; the town answers once that expiry is past on its own clock); an
  * answer `notOwed` means no money moved, and the invoice may be paid again.
  *
  * @module
@@ -67,17 +68,21 @@ export async function notForwardedByTown(
 ): Promise<string | undefined> {
   const { invoice, signal } = options;
   const now = options.now ?? Date.now;
-  const link = options.links().find((l) => invoice.destination.startsWith(`${l.townAddress}.`));
-  if (link === undefined) return undefined;
+  // The one town the destination is under (two that claim it: neither is asked).
+  const under = options.links().filter((l) => invoice.destination.startsWith(`${l.townAddress}.`));
+  if (under.length !== 1) return undefined;
+  const [link] = under;
   const expiresAt = invoice.expiresAt.getTime();
   const payBy = expiresAt - options.minTimeLeftMs;
-  let at = Math.min(expiresAt, options.sentAtMs + JOB_PREPARE_LIFETIME_MS) + DOUBT_ASK_MARGIN_MS;
+  const prepareExpiry = Math.min(expiresAt, options.sentAtMs + JOB_PREPARE_LIFETIME_MS);
+  const payer = { to: invoice.destination, expiresAt: prepareExpiry };
+  let at = prepareExpiry + DOUBT_ASK_MARGIN_MS;
   while (at < payBy && !signal?.aborted) {
     if (at > now()) await sleep(at - now(), signal);
     if (signal?.aborted) return undefined;
     let answer;
     try {
-      answer = await askTownOwed(link.btp, [invoice.condition], invoice.destination);
+      answer = await askTownOwed(link.btp, [invoice.condition], payer);
     } catch {
       // The town not reached now (its link reconnecting): asked again while time is left.
       at = now() + ASK_AGAIN_MS;
@@ -85,7 +90,8 @@ export async function notForwardedByTown(
     }
     if (answer === undefined) return undefined;
     if (answer.notOwed.includes(invoice.condition)) return link.townAddress;
-    // In doubt at the town; asked again only when the town said the question came too soon.
+    // In doubt at the town; asked again only when the town said the question came too soon
+    // (its bucket, or the PREPARE's expiry not yet past on its clock).
     if (answer.retryAfterMs === undefined) return undefined;
     at = now() + answer.retryAfterMs;
   }

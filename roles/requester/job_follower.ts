@@ -89,6 +89,8 @@ export class JobFollower {
   #seen = new Map<string, JobSeen>();
   /** Each followed job's provider, once known: named on its progress lines. */
   #providers = new Map<string, string>();
+  /** Jobs whose end (a cancel, the timeout) is queued behind their events, or may be. */
+  #ending = new Map<string, AbortController>();
   #closed = false;
   #watchTimer?: ReturnType<typeof setInterval>;
   /** The cancelled agent tasks whose transcript may still come (after_cancel.ts). */
@@ -185,13 +187,38 @@ export class JobFollower {
       record.id,
       setTimeout(() => {
         this.#timers.delete(record.id);
-        this.enqueue(
-          record.id,
-          () => this.finish(record.id, "timed-out", { error: "no result before the timeout" }),
-        )
+        this.endAfterQueued(record.id, "timed-out", "no result before the timeout")
           .catch(() => {});
       }, delay),
     );
+  }
+
+  /**
+   * Ends a job once what is queued for it is handled (a cancel, the timeout); {@linkcode ending}
+   * is true meanwhile.
+   */
+  endAfterQueued(id: string, status: JobStatus, error: string): Promise<RequesterJobRecord> {
+    this.beginEnd(id);
+    return this.enqueue(id, () => this.finish(id, status, { error }))
+      .finally(() => this.#ending.delete(id));
+  }
+
+  /** The job is ending (a cancel under way): a wait in its queue is cut short now. */
+  beginEnd(id: string): void {
+    this.endSignal(id);
+    this.#ending.get(id)!.abort();
+  }
+
+  /** Whether a job's end is queued: a payment waiting in its queue is not sent then. */
+  ending(id: string): boolean {
+    return this.#ending.get(id)?.signal.aborted ?? false;
+  }
+
+  /** Aborted when the job's end is queued: a wait in its queue is cut short by it. */
+  endSignal(id: string): AbortSignal {
+    let ending = this.#ending.get(id);
+    if (ending === undefined) this.#ending.set(id, ending = new AbortController());
+    return ending.signal;
   }
 
   /** Runs `fn` after everything queued for the job (the job's events, one at a time). */
@@ -290,6 +317,7 @@ export class JobFollower {
       final.status === "done" || final.status === "timed-out" ? final.status : "other",
     );
     this.#wroteAtMs.delete(id);
+    this.#ending.delete(id);
     clearTimeout(this.#timers.get(id));
     this.#timers.delete(id);
     const waiters = this.#waiters.get(id) ?? [];

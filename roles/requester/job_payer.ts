@@ -208,9 +208,11 @@ export class JobPayer {
       invoice,
       sentAtMs,
       minTimeLeftMs: MIN_INVOICE_TIME_LEFT_MS,
-      signal: this.#o.closing,
+      signal: AbortSignal.any([this.#o.closing, this.#o.jobs.endSignal(id)]),
     });
     if (!town || this.#o.closed()) return false;
+    // Cancelled or timed out meanwhile (its end queued behind this): not paid.
+    if (this.#o.jobs.ending(id)) return false;
     const reason = `never forwarded by town ${town} (asked after its PREPARE expired)`;
     await this.#recordPaymentOutcome(id, entry!, { event: "rejected", reason }, {
       action: "payment-rejected",

@@ -70,6 +70,8 @@ export interface JobSenderOptions {
     | "wrote"
     | "track"
     | "enqueue"
+    | "endAfterQueued"
+    | "beginEnd"
     | "advance"
     | "finish"
   >;
@@ -442,6 +444,8 @@ export class JobSender {
     const record = await this.#o.repo().read(id);
     if (!record) throw new RequesterJobError(`no job ${id}`);
     if (TERMINAL_JOB_STATUSES.includes(record.status)) throw new JobEndedError(id, record.status);
+    // A payment waiting in the job's queue is not sent from now (roles/requester/job_payer.ts).
+    this.#o.jobs.beginEnd(id);
     // A deletion counts only from the request's author: a worker's job is cancelled by its key.
     const signer = await this.#workers.signerOf(this.#o.jobs.sidecarOf(id)?.spec.worker);
     const deletion = await signer.signEvent({
@@ -452,8 +456,7 @@ export class JobSender {
     });
     await this.#o.links()!.writeAll(deletion);
     options.onDeletion?.(deletion.id);
-    const jobs = this.#o.jobs;
-    return await jobs.enqueue(id, () => jobs.finish(id, "cancelled", { error: "cancelled" }));
+    return await this.#o.jobs.endAfterQueued(id, "cancelled", "cancelled");
   }
 
   /** The Gas Town workers' desk (`turnpike gt`'s requests). */

@@ -11,7 +11,8 @@
  * requester's BTP link is stalled, so that the invoice comes only then. Then the same with the
  * requester closed while the payment is in doubt and started again: its replayed invoice finds
  * the intent alone on the payment log (as after a SIGKILL between the intent and the PREPARE)
- * and asks the town as well.
+ * and asks the town as well. And a job cancelled while in doubt: its cancel cuts the wait short,
+ * nothing is paid again.
  */
 import { assert, assertEquals, assertStringIncludes } from "../../harness/assert.ts";
 import type { JobProgress } from "../../roles/requester/job_follower.ts";
@@ -57,17 +58,21 @@ Deno.test("requester: a payment in doubt the town never forwarded is paid again 
     }));
     townBtp.stall();
     providerRelay.release();
+    // The PREPARE is on the socket (what the stall dropped), then the socket goes: in doubt.
+    const before = townBtp.dropped();
     await waitUntil(
-      async () => (await req.repo.read(job.id))?.status === "paying",
+      async () => (await req.repo.read(job.id))?.status === "paying" && townBtp.dropped() > before,
       60_000,
       "the payment on its way",
     );
-    townBtp.hold(); // the PREPARE dropped with the connection: in doubt
+    townBtp.hold();
     await waitUntil(
       () => progress.some((l) => l.includes("in doubt: not paid again unless its town")),
       60_000,
       "the doubt",
-    );
+    ).catch((err) => {
+      throw new Error(`${err.message}: ${progress.join("\n")}`);
+    });
     return job.id;
   };
 
@@ -106,6 +111,28 @@ Deno.test("requester: a payment in doubt the town never forwarded is paid again 
       owed += await paidAgain(req, id);
       assertEquals(net.town.ledger.balance("provider").owed, owed, "each paid once");
     });
+
+    await t.step(
+      "a job cancelled while in doubt is not paid again, its cancel not held",
+      async () => {
+        progress.length = 0;
+        const id = await inDoubt("cancelled in doubt");
+        townBtp.release();
+        const ended = await req.cancel(id);
+        // Cancelled, or ended by the provider's answer to the cancel if that came first.
+        const said = `${ended.status} ${ended.error}\n${progress.join("\n")}`;
+        assert(
+          ended.status === "cancelled" || ended.error?.includes("cancelled by the requester"),
+          said,
+        );
+        // The cancel cut the wait short: the town was never asked, nothing sent again.
+        assert(!progress.some((l) => l.includes("never forwarded")), said);
+        const lines = req.payments.entries().filter((e) => e.jobId === id && e.category === "job");
+        assertEquals(lines.map((e) => e.event), ["intent"], "in doubt, never sent again");
+        assertEquals(net.town.ledger.packetState("provider", lines[0].invoiceId), undefined);
+        assertEquals(net.town.ledger.balance("provider").owed, owed, "nothing more paid");
+      },
+    );
   } finally {
     await req.close();
     await provider.stop();

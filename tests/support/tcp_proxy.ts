@@ -3,11 +3,13 @@
  * cut (every connection closed, new ones refused) or hold for a while (every connection closed,
  * new ones closed as they come, until released): one link of a peer (a town's BTP port) going
  * away, for good or for a time, while the rest of it (its relay) still answers. A stall drops
- * what the open connections send to the target until they are held: what was sent then never
- * arrives (a payment's PREPARE written to a socket that dies before it is read).
+ * the WebSocket data frames the connections send to the target until they are held (their
+ * pings and pongs still pass, so the server keeps them): what was sent then never arrives (a
+ * payment's PREPARE written to a socket that dies before it is read).
  *
  * @module
  */
+import { websocketDataGate } from "./websocket_data_gate.ts";
 
 /** A running proxy. */
 export interface TcpProxy extends AsyncDisposable {
@@ -17,8 +19,10 @@ export interface TcpProxy extends AsyncDisposable {
   cut(): Promise<void>;
   /** Closes every connection; each new one is closed at once until {@linkcode release}. */
   hold(): void;
-  /** Drops what the open connections send to the target from now until {@linkcode hold}. */
+  /** Drops the WebSocket data frames sent to the target from now until {@linkcode hold}. */
   stall(): void;
+  /** How many data frames a stall dropped so far. */
+  dropped(): number;
   /** Forwards new connections again. */
   release(): void;
 }
@@ -41,6 +45,7 @@ export function startTcpProxy(targetPort: number): TcpProxy {
   const conns = new Set<Deno.Conn>();
   let held = false;
   let stalled = false;
+  let dropped = 0;
   const pipes: Promise<unknown>[] = [];
   const close = (c: Deno.Conn) => {
     conns.delete(c);
@@ -69,10 +74,8 @@ export function startTcpProxy(targetPort: number): TcpProxy {
         close(inbound);
         close(outbound);
       };
-      // A stall drops the chunks (the connection is held after it: nothing is out of order).
-      const gate = new TransformStream<Uint8Array, Uint8Array>({
-        transform: (chunk, out) => stalled ? undefined : out.enqueue(chunk),
-      });
+      // A stall drops the client's WebSocket data frames, whole (its keepalive still answered).
+      const gate = websocketDataGate({ dropping: () => stalled, onDrop: () => dropped++ });
       pipes.push(
         inbound.readable.pipeThrough(gate).pipeTo(outbound.writable).catch(() => {}).finally(pair),
         outbound.readable.pipeTo(inbound.writable).catch(() => {}).finally(pair),
@@ -98,6 +101,7 @@ export function startTcpProxy(targetPort: number): TcpProxy {
     stall() {
       stalled = true;
     },
+    dropped: () => dropped,
     release() {
       held = false;
     },

@@ -15,10 +15,13 @@
  *   forwarded); `inDoubt` on a shared store, where another process may have forwarded it and
  *   holds its line (docs/OPERATIONS.md "A town on several machines").
  *
- * A payer's question (`to`: the destination of the packets it sent, docs/PROTOCOL.md "The town's
- * word on a payment in doubt") is answered of the town's forwards to the child `to` names: only
- * `notOwed` (rejected, or never forwarded on one process: no money moved) or `inDoubt`
- * (fulfilled, in flight, in doubt, on another process's books, or `to` not a child of this town).
+ * A payer's question (`to`: the destination of the packets it sent, `expiresAt`: their PREPARE's
+ * expiry; docs/PROTOCOL.md "The town's word on a payment in doubt") is answered of the town's
+ * forwards to the child `to` names, once that expiry is {@linkcode PAYER_ANSWER_MARGIN_MS} past
+ * on this town's clock (before: all `inDoubt` with `retryAfterMs`): only `notOwed` (rejected, or
+ * never forwarded, on a town of one process: no money moved) or `inDoubt` (fulfilled, in flight,
+ * in doubt, `to` not a child of this town, or a town on a shared store, where another process may
+ * have forwarded it since this one refused it).
  *
  * Bounded: at most {@linkcode MAX_OWED_QUESTION} conditions a question (longer is refused), and
  * per account a bucket of `burst` questions refilled at `perSecond`; a question past it is
@@ -30,6 +33,7 @@ import {
   decodeOwedQuestion,
   encodeOwedAnswer,
   type OwedAnswer,
+  type PayerQuestion,
 } from "../../../protocol/payment_owed.ts";
 import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import { TokenBucket } from "../token_bucket.ts";
@@ -41,6 +45,8 @@ export interface OwedAnswersOptions {
   shared: boolean;
   /** The town's ILP address, for a payer's question (`to`); none: such a question is in doubt. */
   townAddress?: () => string;
+  /** Wall clock, unix ms, for a payer's `expiresAt` (tests). Default `Date.now`. */
+  clock?: () => number;
   /** Questions an account may ask at once. Default 8. */
   burst?: number;
   /** Questions per second an account's bucket refills at. Default 2. */
@@ -82,7 +88,7 @@ export function createOwedAnswers(
   const perSecond = options.perSecond ?? 2;
   const buckets = new Map<string, TokenBucket>();
   return (account, question) => {
-    const { conditions, to } = decodeOwedQuestion(question);
+    const { conditions, payer } = decodeOwedQuestion(question);
     let bucket = buckets.get(account);
     if (bucket === undefined) {
       bucket = new TokenBucket({ ratePerSecond: perSecond, capacity: burst, now: options.now });
@@ -92,23 +98,39 @@ export function createOwedAnswers(
       const retryAfterMs = Math.ceil((1 - bucket.level()) * 1000 / perSecond);
       return encodeOwedAnswer({ owed: [], notOwed: [], inDoubt: conditions, retryAfterMs });
     }
+    if (payer !== undefined) return encodeOwedAnswer(payerAnswer(options, conditions, payer));
     const answer: OwedAnswer = { owed: [], notOwed: [], inDoubt: [] };
-    // A payer asks of the packets it sent to a child of this town: never told more than refused.
-    const town = to === undefined ? undefined : options.townAddress?.();
-    const child = town !== undefined && to!.startsWith(`${town}.`)
-      ? to!.slice(town.length + 1).split(".")[0]
-      : undefined;
     for (const condition of new Set(conditions)) {
-      if (to !== undefined && child === undefined) {
-        answer.inDoubt.push(condition);
-        continue;
-      }
-      const state = options.ledger.packetState(child ?? account, condition);
-      if (state === "fulfilled" && child === undefined) answer.owed.push(condition);
+      const state = options.ledger.packetState(account, condition);
+      if (state === "fulfilled") answer.owed.push(condition);
       else if (state === "rejected" || (state === undefined && !options.shared)) {
         answer.notOwed.push(condition);
       } else answer.inDoubt.push(condition);
     }
     return encodeOwedAnswer(answer);
   };
+}
+
+/** How long past a payer's PREPARE expiry, on the town's clock, its question is answered. */
+export const PAYER_ANSWER_MARGIN_MS = 1_000;
+
+/** The answer to a payer's question (module doc): never more than refused or never forwarded. */
+function payerAnswer(
+  options: OwedAnswersOptions,
+  conditions: string[],
+  payer: PayerQuestion,
+): OwedAnswer {
+  const answer: OwedAnswer = { owed: [], notOwed: [], inDoubt: [...new Set(conditions)] };
+  const early = payer.expiresAt + PAYER_ANSWER_MARGIN_MS - (options.clock ?? Date.now)();
+  if (early > 0) return { ...answer, retryAfterMs: Math.min(early, 3_600_000) };
+  const town = options.townAddress?.();
+  if (options.shared || town === undefined || !payer.to.startsWith(`${town}.`)) return answer;
+  const child = payer.to.slice(town.length + 1).split(".")[0];
+  answer.inDoubt = [];
+  for (const condition of new Set(conditions)) {
+    const state = options.ledger.packetState(child, condition);
+    if (state === "rejected" || state === undefined) answer.notOwed.push(condition);
+    else answer.inDoubt.push(condition);
+  }
+  return answer;
 }

@@ -76,7 +76,7 @@ Deno.test("owed answers: another account learns nothing of beta's books; a long 
   }
 });
 
-Deno.test("owed answers: a payer asking of its packets to a child hears only refused or never forwarded (notOwed), everything else in doubt; a destination not under the town is in doubt", async () => {
+Deno.test("owed answers: a payer asking of its packets to a child, once their expiry is past on the town's clock, hears only refused or never forwarded (notOwed), everything else in doubt; on a shared store, or for a destination not under the town, all in doubt", async () => {
   const stateDir = await Deno.makeTempDir();
   try {
     const ledger = await openPeerLedger({ stateDir });
@@ -86,11 +86,12 @@ Deno.test("owed answers: a payer asking of its packets to a child hears only ref
     await ledger.rejected("beta", REFUSED, "T01");
     await ledger.forward("beta", FLYING, 100n);
     const all = [PAID, REFUSED, FLYING, NEVER];
-    const ask = (shared: boolean, to: string) =>
+    let clock = 10_000;
+    const ask = (shared: boolean, to: string, expiresAt = 5_000) =>
       decodeOwedAnswer(
-        createOwedAnswers({ ledger, shared, townAddress: () => "g.town" })(
+        createOwedAnswers({ ledger, shared, townAddress: () => "g.town", clock: () => clock })(
           "alice",
-          encodeOwedQuestion(all, to),
+          encodeOwedQuestion(all, { to, expiresAt }),
         ),
       );
     // A fulfilled packet is not told to the payer as owed: only that it is not "never sent".
@@ -99,22 +100,31 @@ Deno.test("owed answers: a payer asking of its packets to a child hears only ref
       notOwed: [REFUSED, NEVER],
       inDoubt: [PAID, FLYING],
     });
-    assertEquals(ask(true, "g.town.beta.job1"), {
+    // Before the PREPARE's expiry (and a second) on the town's clock: ask again then.
+    assertEquals(ask(false, "g.town.beta.job1", 9_500), {
       owed: [],
-      notOwed: [REFUSED],
-      inDoubt: [PAID, FLYING, NEVER],
+      notOwed: [],
+      inDoubt: all,
+      retryAfterMs: 500,
     });
+    clock = 10_500;
+    assertEquals(ask(false, "g.town.beta.job1", 9_500).notOwed, [REFUSED, NEVER]);
+    // On a shared store another process may have forwarded what this one refused.
+    assertEquals(ask(true, "g.town.beta.job1"), { owed: [], notOwed: [], inDoubt: all });
     // Routed on (another town, a parent): not on these books, whatever they hold.
     for (const to of ["g.other.beta.job1", "g.townbeta.job1"]) {
       assertEquals(ask(false, to), { owed: [], notOwed: [], inDoubt: all });
     }
     // A town that does not know its address answers a payer nothing but doubt.
     const blind = createOwedAnswers({ ledger, shared: false });
-    assertEquals(
-      decodeOwedAnswer(blind("alice", encodeOwedQuestion([NEVER], "g.town.beta"))).inDoubt,
-      [NEVER],
+    const question = encodeOwedQuestion([NEVER], { to: "g.town.beta", expiresAt: 0 });
+    assertEquals(decodeOwedAnswer(blind("alice", question)).inDoubt, [NEVER]);
+    assertThrows(
+      () => encodeOwedQuestion([NEVER], { to: "not an address!", expiresAt: 0 }),
+      OwedMessageError,
     );
-    assertThrows(() => encodeOwedQuestion([NEVER], "not an address!"), OwedMessageError);
+    const half = new TextEncoder().encode(JSON.stringify({ conditions: [NEVER], to: "g.town.b" }));
+    assertThrows(() => blind("alice", half), OwedMessageError);
   } finally {
     await Deno.remove(stateDir, { recursive: true });
   }
