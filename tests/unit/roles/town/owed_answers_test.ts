@@ -14,14 +14,20 @@ const [PAID, REFUSED, FLYING, NEVER, LOST] = ["a1", "b2", "c3", "d4", "e5"].map(
   h.repeat(32)
 );
 
+/** A ledger in `stateDir` with beta's packet PAID fulfilled and REFUSED rejected (T01). */
+async function paidAndRefused(stateDir: string) {
+  const ledger = await openPeerLedger({ stateDir });
+  await ledger.forward("beta", PAID, 100n);
+  await ledger.fulfilled("beta", PAID, "ff".repeat(32));
+  await ledger.forward("beta", REFUSED, 100n);
+  await ledger.rejected("beta", REFUSED, "T01");
+  return ledger;
+}
+
 Deno.test("owed answers: fulfilled is owed, rejected and never forwarded are not, in flight and in doubt after a crash are asked again; on a shared store a packet unknown here is in doubt", async () => {
   const stateDir = await Deno.makeTempDir();
   try {
-    const ledger = await openPeerLedger({ stateDir });
-    await ledger.forward("beta", PAID, 100n);
-    await ledger.fulfilled("beta", PAID, "ff".repeat(32));
-    await ledger.forward("beta", REFUSED, 100n);
-    await ledger.rejected("beta", REFUSED, "T01");
+    const ledger = await paidAndRefused(stateDir);
     await ledger.forward("beta", LOST, 100n); // the town killed before the answer
     const reopened = await openPeerLedger({ stateDir });
     await reopened.forward("beta", FLYING, 100n);
@@ -79,11 +85,7 @@ Deno.test("owed answers: another account learns nothing of beta's books; a long 
 Deno.test("owed answers: a payer asking of its packets to a child, once their expiry is past on the town's clock, hears only refused or never forwarded (notOwed), everything else in doubt; on a shared store, or for a destination not under the town, all in doubt", async () => {
   const stateDir = await Deno.makeTempDir();
   try {
-    const ledger = await openPeerLedger({ stateDir });
-    await ledger.forward("beta", PAID, 100n);
-    await ledger.fulfilled("beta", PAID, "ff".repeat(32));
-    await ledger.forward("beta", REFUSED, 100n);
-    await ledger.rejected("beta", REFUSED, "T01");
+    const ledger = await paidAndRefused(stateDir);
     await ledger.forward("beta", FLYING, 100n);
     const all = [PAID, REFUSED, FLYING, NEVER];
     let clock = 10_000;
