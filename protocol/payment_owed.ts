@@ -23,6 +23,7 @@
  * @module
  */
 import { ProtocolError } from "./protocol_error.ts";
+import { isIlpAddress } from "./peer_info.ts";
 
 /** BTP protocol data name of the question and its answer. */
 export const OWED_PROTOCOL_NAME = "payment-owed";
@@ -60,9 +61,6 @@ export interface OwedQuestion {
   /** A payer asks (docs/PROTOCOL.md "The town's word on a payment in doubt"). */
   payer?: PayerQuestion;
 }
-
-/** ILP addresses are at most 1023 bytes of these characters (RFC 15). */
-const ILP_ADDRESS = /^[a-zA-Z0-9_~.-]{1,1023}$/;
 
 /**
  * Encodes a question: the conditions (hex) of the payments asked about; `payer`: a payer's
@@ -142,7 +140,7 @@ function checkQuestion(conditions: readonly unknown[], payer?: PayerQuestion): v
     }
   }
   if (payer === undefined) return;
-  if (!ILP_ADDRESS.test(payer.to)) {
+  if (!isIlpAddress(payer.to)) {
     throw new OwedMessageError("payment-owed question's to is not an ILP address");
   }
   if (!Number.isSafeInteger(payer.expiresAt) || payer.expiresAt < 0) {

@@ -194,8 +194,8 @@ export class JobFollower {
   }
 
   /**
-   * Ends a job once what is queued for it is handled (a cancel, the timeout); {@linkcode ending}
-   * is true meanwhile.
+   * Ends a job once what is queued for it is handled (a cancel, the timeout); its
+   * {@linkcode endSignal} is aborted meanwhile.
    */
   endAfterQueued(id: string, status: JobStatus, error: string): Promise<RequesterJobRecord> {
     this.beginEnd(id);
@@ -207,11 +207,6 @@ export class JobFollower {
   beginEnd(id: string): void {
     this.endSignal(id);
     this.#ending.get(id)!.abort();
-  }
-
-  /** Whether a job's end is queued: a payment waiting in its queue is not sent then. */
-  ending(id: string): boolean {
-    return this.#ending.get(id)?.signal.aborted ?? false;
   }
 
   /** Aborted when the job's end is queued: a wait in its queue is cut short by it. */

@@ -203,16 +203,17 @@ export class JobPayer {
     if (entry !== undefined && await this.#askReceipt(id, invoice, entry)) return true;
     const held = `invoice ${invoice.condition.slice(0, 12)} in doubt`;
     this.#o.jobs.progress(id, "paying", `${held}: not paid again unless its town never sent it`);
+    // The node closing, or the job cancelled or timed out meanwhile (its end queued behind
+    // this): not paid.
+    const signal = AbortSignal.any([this.#o.closing, this.#o.jobs.endSignal(id)]);
     const town = entry && !Number.isNaN(sentAtMs) && await notForwardedByTown({
       links: () => this.#o.links().all,
       invoice,
       sentAtMs,
       minTimeLeftMs: MIN_INVOICE_TIME_LEFT_MS,
-      signal: AbortSignal.any([this.#o.closing, this.#o.jobs.endSignal(id)]),
+      signal,
     });
-    if (!town || this.#o.closed()) return false;
-    // Cancelled or timed out meanwhile (its end queued behind this): not paid.
-    if (this.#o.jobs.ending(id)) return false;
+    if (!town || this.#o.closed() || signal.aborted) return false;
     const reason = `never forwarded by town ${town} (asked after its PREPARE expired)`;
     await this.#recordPaymentOutcome(id, entry!, { event: "rejected", reason }, {
       action: "payment-rejected",

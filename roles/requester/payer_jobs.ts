@@ -27,9 +27,7 @@ export interface PayerJobs {
     status: JobStatus,
     detail: { error?: string },
   ): Promise<RequesterJobRecord>;
-  /** Whether the job's end (a cancel, the timeout) is queued: a payment is not sent then. */
-  ending(id: string): boolean;
-  /** Aborted once the job's end is queued: a wait before paying is cut short. */
+  /** Aborted once the job's end (a cancel, the timeout) is queued: no payment is sent then. */
   endSignal(id: string): AbortSignal;
   /** A progress line. */
   progress(jobId: string, status: JobStatus, detail?: string, more?: { paid?: string }): void;

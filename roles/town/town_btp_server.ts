@@ -111,7 +111,7 @@ export function startTownBtpServer(options: TownBtpServerOptions): BtpServer {
     owedAnswers: createOwedAnswers({
       ledger: options.ledger,
       shared: options.stores.postgresStore !== undefined,
-      townAddress: () => options.townAddress(),
+      townAddress: options.townAddress,
     }),
     authTimeoutMs: limits.btpAuthTimeoutMs,
     handshakeTimeoutMs: limits.btpHandshakeTimeoutMs,

@@ -284,7 +284,7 @@ export function startInDoubtResolver(options: InDoubtResolverOptions): InDoubtRe
   const unanswered = () => [...waiting().values()].reduce((n, c) => n + c.length, 0);
   const roundNow = async (): Promise<void> => {
     const byAccount = waiting();
-    const before = unanswered();
+    const before = [...byAccount.values()].reduce((n, c) => n + c.length, 0);
     for (const [account, conditions] of byAccount) {
       for (let i = 0; i < conditions.length && !closed; i += MAX_IN_DOUBT) {
         await ask(account, conditions.slice(i, i + MAX_IN_DOUBT));
