@@ -141,6 +141,7 @@ export function startAgentTaskParts(
     discard: async () => {
       const made = await parts.catch(() => undefined);
       if (made !== undefined) await Deno.remove(made.sealedPath).catch(() => {});
+      if (made?.delta) await Deno.remove(made.delta.path).catch(() => {});
     },
   };
 }

@@ -314,6 +314,7 @@ async function buildSpec(
     const parts = await (early ??
       (await agentTaskCommand()).agentTaskParts(opts, directory, stateDir));
     uploads.push({ path: parts.sealedPath, temporary: true, name: parts.sealedName });
+    if (parts.delta) uploads.push({ ...parts.delta, temporary: true });
     spec.inputs.push(...parts.inputs), spec.params.push(...parts.params);
     // The bead (its id, title, rig and polecat) kept on the job's record (cli/job_bead.ts).
     Object.assign(spec, {

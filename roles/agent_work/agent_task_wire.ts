@@ -14,7 +14,8 @@ export const AGENT_TASK_KIND: number = JOB_KIND_NAMES["agent-task"];
 
 /**
  * The job's params, by what each carries: the provider's preset, the base commit (40 hex), the
- * gate, the repository bundle's key (64 hex), the budget (base units), the protected globs.
+ * gate, the repository bundle's key (64 hex), the repository delta's key (64 hex; the delta is the
+ * second blob input) when the base goes as a delta, the budget (base units), the protected globs.
  *
  * @example
  * ```ts
@@ -28,12 +29,15 @@ export const AGENT_TASK_PARAM = {
   base: "base",
   accept: "accept",
   repoKey: "repo-key",
+  repoDelta: "repo-delta",
   budget: "budget",
   protect: "protect",
 } as const;
 
 /** The job's blob input: the repository bundle, sealed with the `repo-key` param's key. */
 export const SEALED_REPOSITORY_NAME = "repository.sealed";
+/** The job's second blob input, when the base goes as a delta: sealed with its own key. */
+export const SEALED_REPOSITORY_DELTA_NAME = "repository-delta.sealed";
 /** The result's blob output: the result bundle, sealed with the result's key. */
 export const SEALED_RESULT_NAME = "result.bundle.sealed";
 /** The result's blob output: the agent's transcript, sealed with a key derived from it. */

@@ -4,7 +4,9 @@
  * the real sandbox and git, and a requester profile driven through its CLI. The second task on the
  * base sends the first one's sealed blob: the same hash in its request, no second blob payment,
  * and it is delivered and applied as the first. A cache entry corrupted in the profile is dropped:
- * the third task bundles and seals afresh (a new blob, paid), and is delivered and applied too.
+ * the third task bundles and seals afresh (a new blob, paid), and is delivered and applied too. A
+ * fourth on a new base one commit on sends the third's blob again and a delta from its base
+ * (docs/PROTOCOL.md "A new base as a delta"): one blob paid, and applied on the new base.
  */
 import { assertEquals, assertNotEquals } from "../../harness/assert.ts";
 import { startAgentTaskNetwork } from "../../harness/agent_task_network.ts";
@@ -13,7 +15,7 @@ import { queryRelay } from "../../transport/relay_query.ts";
 import { openPaymentLog } from "../../state/payments/payment_log.ts";
 import { BUNDLE_CACHE_DIR } from "../../roles/agent_work/requester/repository_bundle_cache.ts";
 
-Deno.test("agent-task: a second task on the same base sends no repository blob again and is applied; a corrupted cache entry falls back to a fresh bundle, applied too", async () => {
+Deno.test("agent-task: a second task on the same base sends no repository blob again and is applied; a corrupted cache entry falls back to a fresh bundle, applied too; a new base goes as a delta", async () => {
   await using kit = await startAgentTaskNetwork({
     scripts: {
       "note.sh": "date +%s%N > note.txt && git add note.txt && git commit -q -m 'a note'",
@@ -46,9 +48,11 @@ Deno.test("agent-task: a second task on the same base sends no repository blob a
     const applied = await alice("job", "results", id, "--apply");
     assertEquals(applied.code, 0, applied.stderr);
     assertEquals([applied.lines[0].created, applied.lines[0].verdict], [true, "passed"]);
+    lastBranch = String(applied.lines[0].branch);
     const { events } = await queryRelay(net.relayUrl, [{ ids: [id] }]);
-    return events[0].tags.find((t) => t[0] === "x")![1];
+    return events[0].tags.filter((t) => t[0] === "x").map((t) => t[1]);
   };
+  let lastBranch = "";
   /** The blob payments in the requester's log. */
   const blobPayments = async () =>
     (await openPaymentLog({ stateDir: state })).entries()
@@ -58,6 +62,7 @@ Deno.test("agent-task: a second task on the same base sends no repository blob a
   assertEquals(await blobPayments(), 1);
   const second = await task(2);
   assertEquals(second, first);
+  assertEquals(first.length, 1);
   assertEquals(await blobPayments(), 1);
 
   // A byte of the cached blob changed: the entry is dropped, a new blob made, sealed and paid.
@@ -69,7 +74,17 @@ Deno.test("agent-task: a second task on the same base sends no repository blob a
   const third = await task(3);
   assertNotEquals(third, first);
   assertEquals(await blobPayments(), 2);
-  // The applied branches: three, each with its note on the one base.
+
+  // A new base one commit on: the third's blob again and a delta (one more blob paid, its own).
+  const base = await repo.commit("three", { "src.txt": "y\n" });
+  const fourth = await task(4);
+  assertEquals(fourth.length, 2);
+  assertEquals(fourth[0], third[0]);
+  assertEquals(await blobPayments(), 3);
+  // Applied on the new base: the provider's checkout was the new base's.
+  const tip = await repo.git("rev-parse", `refs/heads/${lastBranch}`);
+  assertEquals(await repo.git("rev-parse", `${tip}~1`), base);
+  // The applied branches: four, each with its note.
   const branches = await repo.git("branch", "--list", "turnpike/*");
-  assertEquals(branches.trim().split("\n").length, 3);
+  assertEquals(branches.trim().split("\n").length, 4);
 });

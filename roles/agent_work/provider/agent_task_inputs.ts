@@ -12,6 +12,11 @@ import { hexToBytes } from "@noble/hashes/utils.js";
 import type { AgentPreset } from "../../../config/agent_presets.ts";
 import { openBlob } from "../sealed_blob.ts";
 import { worktreeFromBundle } from "../bundle_worktree.ts";
+import { applyRepositoryDelta } from "../delta_worktree.ts";
+import { MAX_BUNDLE_HEADER, parseBundleHeader } from "../bundle_header.ts";
+import { BundleRefsError } from "../agent_work_errors.ts";
+import { blobInputsOf } from "../../../protocol/job_blobs.ts";
+import { AGENT_TASK_PARAM } from "../agent_task_wire.ts";
 import { protectedPathInputs } from "../protected_paths.ts";
 import { parseAgentTask, renderTaskPrompt } from "../agent_task.ts";
 import type { SkillJob } from "../../provider/sandbox/skill_sandbox.ts";
@@ -23,6 +28,11 @@ export interface AgentTaskInputsRequest {
   repoBlob: string;
   /** The bundle's key, hex. */
   repoKey: string;
+  /**
+   * The delta from the bundle's base to `base` (docs/PROTOCOL.md "A new base as a delta"): its
+   * name among the job's fetched files and its key, hex; absent: the bundle is of `base` itself.
+   */
+  delta?: { blob: string; key: string };
   /** The task, as the request carries it. */
   task: string;
   /** The base commit. */
@@ -57,27 +67,19 @@ export async function prepareAgentTaskInputs(
   hostDir: string,
   cache?: CheckoutCache,
 ): Promise<AgentTaskInputs> {
-  const blob = (job.files ?? []).find((f) => f.name === r.repoBlob);
-  if (blob === undefined) throw new Error(`the repository blob ${r.repoBlob} was not fetched`);
-  const sealed = await Deno.readFile(blob.path);
-  const plain = await openBlob(sealed, hexToBytes(r.repoKey) as Uint8Array<ArrayBuffer>);
+  const plain = await openFile(job, r.repoBlob, r.repoKey);
+  const delta = r.delta && await openFile(job, r.delta.blob, r.delta.key);
   const task = parseAgentTask(r.task);
   // The job may get the files as a tar and unpack it in its work dir: both fit in its limit,
   // or the checkout is refused before it writes them on the host (docs/SKILLS.md "agent-task").
   const maxCheckoutBytes = Math.floor(job.manifest.diskBytes / 2);
-  const key = { bundle: plain, base: r.base };
+  const key = { bundle: plain, delta, base: r.base };
   const cached = await cache?.take(key, hostDir, maxCheckoutBytes) ?? false;
   let keep = () => Promise.resolve<string | undefined>(undefined);
   if (!cached) {
-    await Deno.writeFile(`${hostDir}/repo.bundle`, plain, { mode: 0o600 });
-    const made = await worktreeFromBundle({
-      bundlePath: `${hostDir}/repo.bundle`,
-      base: r.base,
-      dir: `${hostDir}/pristine`,
-      maxCheckoutBytes,
-      // A base new here starts from a cached checkout of one it descends from: fewer writes.
-      seeds: await cache?.seeds(),
-    });
+    const made = delta === undefined
+      ? await checkOut(plain, r.base, hostDir, maxCheckoutBytes, cache)
+      : await checkOutDelta(plain, delta, r.base, hostDir, maxCheckoutBytes, cache);
     if (cache !== undefined) {
       keep = () => cache.keep(key, hostDir, made.bytes).catch(() => undefined);
     }
@@ -101,6 +103,94 @@ export async function prepareAgentTaskInputs(
     ...protectedFiles,
   ];
   return { files, keep };
+}
+
+/**
+ * The request's repository blob (its first blob input) and, when its base goes as a delta, the
+ * delta's (its second) with the `repo-delta` param's key; a string saying what is wrong otherwise.
+ *
+ * @example
+ * ```ts
+ * import { repositoryBlobsOf } from "./agent_task_inputs.ts";
+ *
+ * const [a, b, key] = ["a", "b", "c"].map((c) => c.repeat(64));
+ * const tags = [["i", `http://t/${a}`, "url"], ["x", a], ["i", `http://t/${b}`, "url"], ["x", b]];
+ * const got = repositoryBlobsOf([...tags, ["param", "repo-delta", key]]);
+ * if (typeof got === "string" || got.repoBlob !== a || got.delta?.blob !== b) throw new Error();
+ * if (typeof repositoryBlobsOf(tags.slice(0, 2).concat([["param", "repo-delta", key]])) !== "string") {
+ *   throw new Error("a delta's key and no second blob: refused");
+ * }
+ * ```
+ */
+export function repositoryBlobsOf(
+  tags: readonly string[][],
+): Pick<AgentTaskInputsRequest, "repoBlob" | "delta"> | string {
+  const [repoBlob, deltaBlob] = blobInputsOf(tags).map((b) => b.sha256);
+  if (repoBlob === undefined) return "no repository: a blob input with the sealed bundle";
+  const key = tags.find((t) => t[0] === "param" && t[1] === AGENT_TASK_PARAM.repoDelta);
+  if (key === undefined) return { repoBlob };
+  if (key.length !== 3 || !/^[0-9a-f]{64}$/.test(key[2]) || deltaBlob === undefined) {
+    return "param repo-delta: the second blob input's key, 64 hex digits";
+  }
+  return { repoBlob, delta: { blob: deltaBlob, key: key[2] } };
+}
+
+/** A sealed blob among the job's fetched files, opened with its key. */
+async function openFile(
+  job: SkillJob,
+  name: string,
+  keyHex: string,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const blob = (job.files ?? []).find((f) => f.name === name);
+  if (blob === undefined) throw new Error(`the repository blob ${name} was not fetched`);
+  return await openBlob(
+    await Deno.readFile(blob.path),
+    hexToBytes(keyHex) as Uint8Array<ArrayBuffer>,
+  );
+}
+
+/** The bundle checked and checked out at `base` in `hostDir/pristine`. */
+async function checkOut(
+  bundle: Uint8Array,
+  base: string,
+  hostDir: string,
+  maxCheckoutBytes: number,
+  cache: CheckoutCache | undefined,
+): Promise<{ bytes: number }> {
+  await Deno.writeFile(`${hostDir}/repo.bundle`, bundle, { mode: 0o600 });
+  return await worktreeFromBundle({
+    bundlePath: `${hostDir}/repo.bundle`,
+    base,
+    dir: `${hostDir}/pristine`,
+    maxCheckoutBytes,
+    // A base new here starts from a cached checkout of one it descends from: fewer writes.
+    seeds: await cache?.seeds(),
+  });
+}
+
+/**
+ * The bundle's own base checked out (from the cache when this provider kept it, else from the
+ * bundle), then moved on to `base` by the delta (delta_worktree.ts).
+ */
+async function checkOutDelta(
+  bundle: Uint8Array,
+  delta: Uint8Array,
+  base: string,
+  hostDir: string,
+  maxCheckoutBytes: number,
+  cache: CheckoutCache | undefined,
+): Promise<{ bytes: number }> {
+  const from = parseBundleHeader(bundle.subarray(0, MAX_BUNDLE_HEADER + 4)).refs[0]?.oid;
+  if (from === undefined) throw new BundleRefsError("the repository bundle carries no ref");
+  const taken = await cache?.take({ bundle, base: from }, hostDir, maxCheckoutBytes) ?? false;
+  if (!taken) await checkOut(bundle, from, hostDir, maxCheckoutBytes, cache);
+  await Deno.writeFile(`${hostDir}/repo-delta.bundle`, delta, { mode: 0o600 });
+  return await applyRepositoryDelta({
+    bundlePath: `${hostDir}/repo-delta.bundle`,
+    base,
+    dir: `${hostDir}/pristine`,
+    maxCheckoutBytes,
+  });
 }
 
 /**

@@ -38,9 +38,12 @@
 import { bytesToHex } from "@noble/hashes/utils.js";
 import type { AgentPreset } from "../../../config/agent_presets.ts";
 import { decodeEventToon } from "../../../protocol/toon_codec.ts";
-import { blobInputsOf } from "../../../protocol/job_blobs.ts";
 import { derivedBlobKey, sealBlob } from "../sealed_blob.ts";
-import { prepareAgentTaskInputs, worktreeTarInput } from "./agent_task_inputs.ts";
+import {
+  prepareAgentTaskInputs,
+  repositoryBlobsOf,
+  worktreeTarInput,
+} from "./agent_task_inputs.ts";
 import type { CheckoutCache } from "./checkout_cache.ts";
 import { checkoutOverlay, checkoutToHost } from "./checkout_overlay.ts";
 import { removeAgentTaskFiles, removeSocketDir, SOCKET_DIR_FILE } from "./agent_task_files.ts";
@@ -159,6 +162,8 @@ interface AgentRequest {
   budget: bigint;
   task: string;
   repoBlob: string;
+  /** The delta from the repository blob's base, when the base goes as one. */
+  delta?: { blob: string; key: string };
   /** The requester's protected globs (docs/PROTOCOL.md "Protected paths"). */
   protect: string[];
 }
@@ -187,8 +192,8 @@ function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | s
   const asked = budgetText === undefined ? preset.budget : BigInt(budgetText);
   const task = tags.find((t) => t[0] === "i" && t[2] === "text")?.[1];
   if (task === undefined) return "no task: a text input with the bead's JSON";
-  const repoBlob = blobInputsOf(tags)[0]?.sha256;
-  if (repoBlob === undefined) return "no repository: a blob input with the sealed bundle";
+  const repository = repositoryBlobsOf(tags);
+  if (typeof repository === "string") return repository;
   let protect: string[];
   try {
     protect = checkProtectGlobs(
@@ -205,7 +210,7 @@ function readRequest(job: SkillJob, o: AgentTaskRunnerOptions): AgentRequest | s
     repoKey,
     budget: asked < preset.budget ? asked : preset.budget,
     task,
-    repoBlob,
+    ...repository,
   };
 }
 

@@ -7,8 +7,9 @@
  *
  * The provider trusts the requester's bundle no more than before: an entry is made only from a
  * checkout that passed every check of `worktreeFromBundle` (roles/agent_work/bundle_worktree.ts),
- * and is named by the sha256 of the bundle's bytes (opened with the job's key, so authenticated)
- * and the base: only the very same bundle, whose checks would come out the same, finds it. Its
+ * and is named by the sha256 of the bundle's bytes (opened with the job's key, so authenticated),
+ * of the delta's when the job sent one (roles/agent_work/delta_worktree.ts), and the base: only the
+ * very same bundle and delta, whose checks would come out the same, find it. Its
  * base's files are checked again against the job's own limit (their size, kept with the entry): a
  * job with a smaller disk takes the full path. Nothing in the cache is ever written after it is
  * made: a job sees the checkout through an overlay whose lower layer the kernel never writes (or
@@ -49,6 +50,8 @@ export interface CheckoutCacheOptions {
 export interface CheckoutKey {
   /** The plaintext bundle. */
   bundle: Uint8Array;
+  /** The plaintext delta from the bundle's base to `base`, when the job sent one. */
+  delta?: Uint8Array;
   /** The base commit. */
   base: string;
 }
@@ -98,6 +101,10 @@ export function openCheckoutCache(o: CheckoutCacheOptions): CheckoutCache {
   const nameOf = (k: CheckoutKey) => {
     const hash = createStreamingSha256();
     hash.update(k.bundle);
+    if (k.delta !== undefined) {
+      hash.update(new TextEncoder().encode(` delta ${k.delta.length} `));
+      hash.update(k.delta);
+    }
     hash.update(new TextEncoder().encode(` ${k.base}`));
     return hash.digestHex().slice(0, 32);
   };

@@ -13,7 +13,9 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import type { JobInput, JobParam } from "../../../protocol/nip90_job.ts";
 import type { ProviderListing } from "../../requester/provider_directory.ts";
 import { createRepositoryBundle, resolveBase } from "../repository_bundle.ts";
-import type { BundleCache } from "./repository_bundle_cache.ts";
+import type { BundleCache, CachedBundle } from "./repository_bundle_cache.ts";
+import { createRepositoryDelta, deltaDistance } from "../repository_delta.ts";
+import { createStreamingSha256 } from "../../../protocol/streaming_sha256.ts";
 import { sealBlob } from "../sealed_blob.ts";
 import type { AgentTask } from "../agent_task.ts";
 import type { AgentTaskLocal } from "../../../state/jobs/agent_task_record.ts";
@@ -21,6 +23,7 @@ import { TaskRepositoryError } from "./requester_agent_errors.ts";
 import {
   AGENT_TASK_KIND,
   AGENT_TASK_PARAM as PARAM,
+  SEALED_REPOSITORY_DELTA_NAME,
   SEALED_REPOSITORY_NAME,
 } from "../agent_task_wire.ts";
 
@@ -66,6 +69,11 @@ export interface AgentTaskParts {
   sealedPath: string;
   /** The name the sealed bundle is uploaded as. */
   sealedName: string;
+  /**
+   * The base as a delta from the sealed bundle's base (repository_delta.ts): its sealed blob, a
+   * temporary file uploaded as the job's second blob input, and its name.
+   */
+  delta?: { path: string; name: string };
   provider: string;
   /**
    * The job's timeout when `--timeout` is not given (ms): the preset's wall time as the provider
@@ -88,7 +96,9 @@ export async function sealAgentTask(o: SealAgentTaskOptions): Promise<AgentTaskP
     throw new TaskRepositoryError(err.message, { cause: err });
   });
   const id = { base, depth: o.depth, provider: o.provider };
-  const { sealedPath, key } = await o.cache?.get(id) ?? await bundleAndSeal(o, base);
+  const repo = await Deno.realPath(o.repo);
+  const { sealedPath, key, delta } = await o.cache?.get(id) ??
+    (o.cache && await sealDelta(o, o.cache, base, repo)) ?? await bundleAndSeal(o, base, repo);
   try {
     return {
       inputs: [{ type: "text", data: JSON.stringify(beadShape(o.task)) }],
@@ -97,26 +107,97 @@ export async function sealAgentTask(o: SealAgentTaskOptions): Promise<AgentTaskP
         { name: PARAM.base, values: [base] },
         { name: PARAM.accept, values: [o.accept] },
         { name: PARAM.repoKey, values: [bytesToHex(key)] },
+        ...(delta === undefined
+          ? []
+          : [{ name: PARAM.repoDelta, values: [bytesToHex(delta.key)] }]),
         ...(o.budget === undefined ? [] : [{ name: PARAM.budget, values: [o.budget] }]),
         ...(o.protect.length === 0 ? [] : [{ name: PARAM.protect, values: [...o.protect] }]),
       ],
       sealedPath,
       sealedName: SEALED_REPOSITORY_NAME,
+      ...(delta === undefined
+        ? {}
+        : { delta: { path: delta.sealedPath, name: SEALED_REPOSITORY_DELTA_NAME } }),
       provider: o.provider,
       timeoutMs: announcedTimeoutMs(await o.directory, o.provider, o.agent),
-      local: { repo: await Deno.realPath(o.repo), base, accept: o.accept },
+      local: { repo, base, accept: o.accept },
     };
   } catch (err) {
     await Deno.remove(sealedPath).catch(() => {});
+    if (delta !== undefined) await Deno.remove(delta.sealedPath).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * A new base as a delta from the nearest base the cache holds a whole bundle of for this
+ * repository, depth and provider (repository_delta.ts): that bundle's blob again (the town holds
+ * it) and the delta, sealed with a fresh key and kept as the new base's entry. Undefined when no
+ * kept base allows one, or the delta could not be made: the caller bundles the base whole.
+ */
+async function sealDelta(
+  o: SealAgentTaskOptions,
+  cache: BundleCache,
+  base: string,
+  repo: string,
+): Promise<CachedBundle | undefined> {
+  let from: { base: string; distance: number } | undefined;
+  for (const kept of await cache.bundledBases({ repo, depth: o.depth, provider: o.provider })) {
+    const distance = await deltaDistance(o.repo, kept, base, o.depth);
+    if (distance !== undefined && distance < (from?.distance ?? Infinity)) {
+      from = { base: kept, distance };
+    }
+    if (from?.distance === 1) break;
+  }
+  if (from === undefined) return undefined;
+  const whole = await cache.get({ base: from.base, depth: o.depth, provider: o.provider });
+  if (whole === undefined || whole.delta !== undefined) {
+    await removeHit(whole);
+    return undefined;
+  }
+  const plainPath = await Deno.makeTempFile({ prefix: "turnpike-delta-", suffix: ".bundle" });
+  const sealedPath = await Deno.makeTempFile({ prefix: "turnpike-delta-", suffix: ".sealed" });
+  try {
+    const made = await createRepositoryDelta({
+      repoDir: o.repo,
+      from: from.base,
+      base,
+      depth: o.depth,
+      outPath: plainPath,
+    });
+    if (made === undefined) throw new Error("no delta");
+    const { sealed, key } = await sealBlob(await Deno.readFile(plainPath));
+    await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
+    // A cache that cannot keep it costs the next task the delta again, not this one its job.
+    await cache.put({ base, depth: o.depth, provider: o.provider }, sealedPath, key, {
+      from: from.base,
+    }).catch(() => {});
+    const hash = createStreamingSha256();
+    hash.update(sealed);
+    return { ...whole, delta: { sealedPath, key, sealedSha256: hash.digestHex() } };
+  } catch {
+    // Whatever failed here, the base bundled whole still makes the task.
+    await Deno.remove(sealedPath).catch(() => {});
+    await removeHit(whole);
+    return undefined;
+  } finally {
+    await Deno.remove(plainPath).catch(() => {});
+  }
+}
+
+/** Removes a cache hit's copies (handed out to this caller). */
+async function removeHit(hit: CachedBundle | undefined): Promise<void> {
+  if (hit === undefined) return;
+  await Deno.remove(hit.sealedPath).catch(() => {});
+  if (hit.delta !== undefined) await Deno.remove(hit.delta.sealedPath).catch(() => {});
 }
 
 /** The full path: the repository bundled at `base`, sealed with a fresh key, kept in the cache. */
 async function bundleAndSeal(
   o: SealAgentTaskOptions,
   base: string,
-): Promise<{ sealedPath: string; key: Uint8Array<ArrayBuffer> }> {
+  repo: string,
+): Promise<{ sealedPath: string; key: Uint8Array<ArrayBuffer>; delta?: undefined }> {
   const plainPath = await Deno.makeTempFile({ prefix: "turnpike-repo-", suffix: ".bundle" });
   const sealedPath = await Deno.makeTempFile({ prefix: "turnpike-repo-", suffix: ".sealed" });
   try {
@@ -125,14 +206,14 @@ async function bundleAndSeal(
       outPath: plainPath,
       base,
       depth: o.depth,
-      mirrorDir: o.cache?.mirrorOf(await Deno.realPath(o.repo)),
+      mirrorDir: o.cache?.mirrorOf(repo),
     }).catch((err: Error) => {
       throw new TaskRepositoryError(err.message, { cause: err });
     });
     const { sealed, key } = await sealBlob(await Deno.readFile(plainPath));
     await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
     // A cache that cannot keep it costs the next task the full path, not this one its job.
-    await o.cache?.put({ base, depth: o.depth, provider: o.provider }, sealedPath, key)
+    await o.cache?.put({ base, depth: o.depth, provider: o.provider }, sealedPath, key, { repo })
       .catch(() => {});
     return { sealedPath, key };
   } catch (err) {

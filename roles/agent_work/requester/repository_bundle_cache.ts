@@ -4,10 +4,14 @@
  * same provider, sends the very blob the first one sent, so it neither bundles, seals nor uploads
  * again (the town answers that it holds the blob: nothing to pay, nothing to send).
  *
- * Why the same sealed blob and its key, rather than a delta bundle against a base the provider
+ * Why the same sealed blob and its key, rather than a delta alone against a base the provider
  * has: the requester cannot know what a provider kept (a restart, an eviction, another machine
- * behind the same key), and a bundle with prerequisites is one the provider could not check alone
- * (roles/agent_work/bundle_worktree.ts refuses prerequisites). The same bytes under the same key
+ * behind the same key), and a bundle with prerequisites is one the provider could not check alone.
+ * So a new base near a kept one goes as that base's blob again with a delta from it
+ * (roles/agent_work/repository_delta.ts; docs/PROTOCOL.md "A new base as a delta"): the delta's
+ * entry names the base it goes from (`from`), and is a hit only while that base's entry is; the
+ * bases a delta may go from are the whole bundles kept with their repository's path. The same
+ * bytes under the same key
  * keep each guarantee of a fresh seal: the key still seals one message only (a hit never seals
  * again; a miss seals with a fresh key), it still travels only in the job's params encrypted to
  * that one provider (the entry is per provider: another provider gets a blob and key of its own),
@@ -55,6 +59,19 @@ export interface CachedBundle {
   key: Uint8Array<ArrayBuffer>;
   /** The sealed blob's sha256 (hex). */
   sealedSha256: string;
+  /**
+   * When the base went as a delta (roles/agent_work/repository_delta.ts): the delta's sealed blob,
+   * its key and sha256; the fields above are then the bundle of the base it goes from.
+   */
+  delta?: Omit<CachedBundle, "delta">;
+}
+
+/** What else an entry says when it is kept ({@linkcode BundleCache.put}). */
+export interface BundleCacheExtra {
+  /** The repository's real path: a later task of it may send a delta from this entry's base. */
+  repo?: string;
+  /** The blob is a delta from this base, whose own entry holds its bundle. */
+  from?: string;
 }
 
 /** Options of {@linkcode openBundleCache}. */
@@ -71,8 +88,21 @@ export interface BundleCacheOptions {
 export interface BundleCache {
   /** The entry's blob copied out and its key, or undefined (absent, or dropped as corrupt). */
   get(key: BundleCacheKey): Promise<CachedBundle | undefined>;
-  /** Keeps a sealed blob (read from `sealedPath`, left in place) and its key. */
-  put(key: BundleCacheKey, sealedPath: string, blobKey: Uint8Array<ArrayBuffer>): Promise<void>;
+  /**
+   * Keeps a sealed blob (read from `sealedPath`, left in place) and its key. A delta's entry
+   * (`extra.from`) is a hit only while the entry of the base it goes from is.
+   */
+  put(
+    key: BundleCacheKey,
+    sealedPath: string,
+    blobKey: Uint8Array<ArrayBuffer>,
+    extra?: BundleCacheExtra,
+  ): Promise<void>;
+  /**
+   * The bases of the whole bundles kept for this repository (its real path), depth and provider,
+   * most recently used first: those a new base's delta may go from.
+   */
+  bundledBases(key: Omit<BundleCacheKey, "base"> & { repo: string }): Promise<string[]>;
   /**
    * Where the bundles of the repository at `repo` (its real path) keep their mirror, which makes
    * the next bundle of another base incremental (roles/agent_work/bundle_mirror.ts).
@@ -87,6 +117,8 @@ interface EntryFile {
   provider: string;
   key: string;
   sealed: string;
+  repo?: string;
+  from?: string;
 }
 
 /**
@@ -119,39 +151,76 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
     await Deno.remove(`${path}.json`).catch(() => {});
     await Deno.remove(`${path}.sealed`).catch(() => {});
   };
+  /** The entry, checked (dropped when it fails), and its blob copied out; undefined: a miss. */
+  const one = async (k: BundleCacheKey) => {
+    const path = pathOf(k);
+    let entry: EntryFile;
+    let sealed: Uint8Array<ArrayBuffer>;
+    try {
+      entry = JSON.parse(await Deno.readTextFile(`${path}.json`));
+      sealed = await Deno.readFile(`${path}.sealed`);
+    } catch {
+      await drop(path);
+      return undefined;
+    }
+    const same = entry.version === 1 && entry.base === k.base &&
+      entry.depth === (k.depth ?? null) && entry.provider === k.provider &&
+      /^[0-9a-f]{64}$/.test(entry.key) && sha256Of(sealed) === entry.sealed;
+    const key = same ? hexToBytes(entry.key) as Uint8Array<ArrayBuffer> : undefined;
+    // Opening proves the bytes and the key belong together: a blob that does not open at the
+    // provider would fail the job after its deposit.
+    if (key === undefined || !await openBlob(sealed, key).then(() => true, () => false)) {
+      await drop(path);
+      return undefined;
+    }
+    const now = new Date();
+    await Deno.utime(`${path}.json`, now, now).catch(() => {});
+    // A copy the caller may move into the profile's uploads/ (same file system: a rename).
+    const sealedPath = `${o.dir}/.out-${crypto.randomUUID()}.sealed`;
+    await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
+    return { from: entry.from, hit: { sealedPath, key, sealedSha256: entry.sealed } };
+  };
   return {
     async get(k) {
-      const path = pathOf(k);
-      let entry: EntryFile;
-      let sealed: Uint8Array<ArrayBuffer>;
+      const found = await one(k);
+      if (found?.from === undefined) return found?.hit;
+      // A delta: a hit with the whole bundle of the base it goes from, itself no delta.
+      const from = await one({ ...k, base: found.from });
+      if (from === undefined || from.from !== undefined) {
+        await Deno.remove(found.hit.sealedPath).catch(() => {});
+        if (from !== undefined) await Deno.remove(from.hit.sealedPath).catch(() => {});
+        await drop(pathOf(k));
+        return undefined;
+      }
+      return { ...from.hit, delta: found.hit };
+    },
+    async bundledBases(k) {
+      const found: { base: string; used: number }[] = [];
       try {
-        entry = JSON.parse(await Deno.readTextFile(`${path}.json`));
-        sealed = await Deno.readFile(`${path}.sealed`);
+        for await (const e of Deno.readDir(o.dir)) {
+          if (!e.isFile || e.name.startsWith(".") || !e.name.endsWith(".json")) continue;
+          const path = `${o.dir}/${e.name}`;
+          const entry = await Deno.readTextFile(path).then(
+            (t) => JSON.parse(t) as EntryFile,
+            () => undefined,
+          );
+          if (
+            entry?.version !== 1 || entry.from !== undefined || entry.repo !== k.repo ||
+            entry.depth !== (k.depth ?? null) || entry.provider !== k.provider ||
+            !/^[0-9a-f]{40}$/.test(entry.base)
+          ) continue;
+          const used = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime() ?? 0;
+          found.push({ base: entry.base, used });
+        }
       } catch {
-        await drop(path);
-        return undefined;
+        return []; // no cache yet
       }
-      const same = entry.version === 1 && entry.base === k.base &&
-        entry.depth === (k.depth ?? null) && entry.provider === k.provider &&
-        /^[0-9a-f]{64}$/.test(entry.key) && sha256Of(sealed) === entry.sealed;
-      const key = same ? hexToBytes(entry.key) as Uint8Array<ArrayBuffer> : undefined;
-      // Opening proves the bytes and the key belong together: a blob that does not open at the
-      // provider would fail the job after its deposit.
-      if (key === undefined || !await openBlob(sealed, key).then(() => true, () => false)) {
-        await drop(path);
-        return undefined;
-      }
-      const now = new Date();
-      await Deno.utime(`${path}.json`, now, now).catch(() => {});
-      // A copy the caller may move into the profile's uploads/ (same file system: a rename).
-      const sealedPath = `${o.dir}/.out-${crypto.randomUUID()}.sealed`;
-      await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
-      return { sealedPath, key, sealedSha256: entry.sealed };
+      return found.sort((a, b) => b.used - a.used).map((f) => f.base);
     },
     mirrorOf(repo) {
       return `${o.dir}/mirrors/${sha256Of(new TextEncoder().encode(repo)).slice(0, 32)}`;
     },
-    async put(k, sealedPath, blobKey) {
+    async put(k, sealedPath, blobKey, extra) {
       await Deno.mkdir(o.dir, { recursive: true, mode: 0o700 });
       const path = pathOf(k);
       const sealed = await Deno.readFile(sealedPath);
@@ -162,6 +231,8 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
         provider: k.provider,
         key: bytesToHex(blobKey),
         sealed: sha256Of(sealed),
+        ...(extra?.repo === undefined ? {} : { repo: extra.repo }),
+        ...(extra?.from === undefined ? {} : { from: extra.from }),
       };
       // No fsyncs: an entry a crash cut short fails its check at the next get and is dropped.
       const quick = { skipDirSync: true, skipFileSync: true };

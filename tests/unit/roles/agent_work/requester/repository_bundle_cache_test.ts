@@ -115,3 +115,65 @@ Deno.test("past its bound the cache evicts the least recently used entry, whose 
     await Deno.remove(t.root, { recursive: true });
   }
 });
+
+Deno.test("a new base within the depth goes as a delta from the provider's kept base, with that base's very blob; sent again as is; a whole bundle when the kept base is gone", async () => {
+  const t = await setUp();
+  try {
+    const cache = openBundleCache({ dir: t.cacheDir });
+    const parts = async (provider: string) =>
+      await sealAgentTask({
+        repo: t.repo.dir,
+        depth: 5,
+        task: agentTaskFromText({ title: "t", text: "" }),
+        agent: "fix",
+        accept: "true",
+        protect: [],
+        provider,
+        directory: [],
+        cache,
+      });
+    const read = async (p: Awaited<ReturnType<typeof parts>>) => {
+      const out = {
+        whole: await Deno.readFile(p.sealedPath),
+        key: p.params.find((x) => x.name === "repo-key")!.values[0],
+        delta: p.delta && await Deno.readFile(p.delta.path),
+        deltaParam: p.params.find((x) => x.name === "repo-delta")?.values,
+      };
+      await Deno.remove(p.sealedPath);
+      if (p.delta) await Deno.remove(p.delta.path);
+      return out;
+    };
+    const first = await read(await parts(PROVIDER_A));
+    assertEquals(first.delta, undefined);
+    const from = await t.repo.git("rev-parse", "HEAD");
+    const base = await t.repo.commit("three", { "c.txt": "c\n" });
+
+    const second = await read(await parts(PROVIDER_A));
+    // The kept base's very blob and key, and a delta from it, its sha256 and key in the params.
+    assertEquals([second.whole, second.key], [first.whole, first.key]);
+    assert(second.delta !== undefined && second.deltaParam !== undefined);
+    const [deltaKey] = second.deltaParam;
+    const plain = new TextDecoder().decode(
+      await openBlob(second.delta, hexToBytes(deltaKey) as Uint8Array<ArrayBuffer>),
+    );
+    assert(plain.startsWith(`# v2 git bundle\n-${from}`), plain.slice(0, 120));
+    assert(plain.includes(`${base} refs/turnpike/base`));
+    // The same base again: the same two blobs and keys, nothing made.
+    const third = await read(await parts(PROVIDER_A));
+    assertEquals(third, second);
+    // Another provider was sent nothing: a whole bundle of its own.
+    assertEquals((await read(await parts(PROVIDER_B))).delta, undefined);
+
+    // The kept base's entry gone: the delta's entry is a miss, and the base goes whole.
+    for (const name of await t.entries()) {
+      if (!name.endsWith(".json")) continue;
+      const entry = JSON.parse(await Deno.readTextFile(`${t.cacheDir}/${name}`));
+      if (entry.base === from) await Deno.remove(`${t.cacheDir}/${name}`);
+    }
+    const fourth = await read(await parts(PROVIDER_A));
+    assertEquals(fourth.delta, undefined);
+    assertNotEquals(fourth.key, first.key);
+  } finally {
+    await Deno.remove(t.root, { recursive: true });
+  }
+});

@@ -1,0 +1,120 @@
+/**
+ * A task's repository as a delta: the commits from a base the provider was sent before (`from`)
+ * to the task's base, as one git bundle whose one prerequisite is `from` (docs/PROTOCOL.md "Agent
+ * work", "A new base as a delta"). The provider gets it together with the bundle of `from` it was
+ * sent before (the same sealed blob: the town holds it), so it can always check and apply it
+ * alone; a provider that kept its checkout of `from` unbundles kilobytes instead of the whole
+ * history (roles/agent_work/delta_worktree.ts).
+ *
+ * Made only where it shares nothing a bundle of the base to the same depth would not: `from` is an
+ * ancestor of the base and the base has fewer than `depth` commits that `from` has not. Each such
+ * commit is then at most `depth - 1` commits from the base along commits of that set, so within
+ * the base's own history to that depth, and what lies below them is `from`'s, which this provider
+ * was given with `from`'s bundle.
+ *
+ * The bundle is made in a throwaway bare repository that borrows the repository's objects
+ * (`objects/info/alternates`) and holds the one ref, {@linkcode BASE_REF}: nothing is written in the
+ * repository itself, and no fetch runs (a depth-50 bundle of this repository takes seconds to
+ * fetch; a delta of a few commits, milliseconds to pack).
+ *
+ * @module
+ */
+import { BundleTooLargeError } from "./agent_work_errors.ts";
+import { runGit } from "./git_command.ts";
+import { BASE_REF, DEFAULT_REPOSITORY_BUNDLE_MAX } from "./repository_bundle.ts";
+
+/** Options of {@linkcode createRepositoryDelta}. */
+export interface RepositoryDeltaOptions {
+  /** The repository (its worktree or git dir). */
+  repoDir: string;
+  /** The base sent before (full object id): the delta's one prerequisite. */
+  from: string;
+  /** The task's base (full object id). */
+  base: string;
+  /** The depth the task asks; the whole history when absent. */
+  depth?: number;
+  /** Where the delta is written. */
+  outPath: string;
+  /** Bytes the delta may have; the repository bundle's default limit by default. */
+  maxBytes?: number;
+  /** Milliseconds each git command may run. */
+  timeoutMs?: number;
+}
+
+/** What a delta holds. */
+export interface RepositoryDelta {
+  /** Where it was written. */
+  path: string;
+  /** The base sent before: its one prerequisite. */
+  from: string;
+  /** The task's base (the tip of {@linkcode BASE_REF}). */
+  base: string;
+  /** Its size in bytes. */
+  bytes: number;
+  /** How many commits it carries. */
+  commits: number;
+}
+
+/**
+ * How many commits `base` has that `from` has not, when `from` is its ancestor and a delta from it
+ * shares nothing the depth would not (fewer than `depth`, at least one); undefined otherwise
+ * (not an ancestor, too far, the same commit, or either unknown to the repository).
+ *
+ * It runs git: no example that runs here: tests/unit/roles/agent_work/repository_delta_test.ts.
+ */
+export async function deltaDistance(
+  repoDir: string,
+  from: string,
+  base: string,
+  depth?: number,
+  timeoutMs?: number,
+): Promise<number | undefined> {
+  const counted = await runGit(
+    ["rev-list", "--left-right", "--count", "--end-of-options", `${from}...${base}`],
+    { dir: repoDir, timeoutMs },
+  ).catch(() => undefined);
+  const [behind, ahead] = (counted?.stdout.trim().split(/\s+/) ?? []).map(Number);
+  if (behind !== 0 || !Number.isSafeInteger(ahead) || ahead < 1) return undefined;
+  return depth === undefined || ahead < depth ? ahead : undefined;
+}
+
+/**
+ * Writes the delta bundle from `from` to `base`; undefined when {@linkcode deltaDistance} allows
+ * none (then the caller bundles the base whole).
+ *
+ * It runs git: no example that runs here: tests/unit/roles/agent_work/repository_delta_test.ts.
+ */
+export async function createRepositoryDelta(
+  o: RepositoryDeltaOptions,
+): Promise<RepositoryDelta | undefined> {
+  const { repoDir, from, base, timeoutMs } = o;
+  const commits = await deltaDistance(repoDir, from, base, o.depth, timeoutMs);
+  if (commits === undefined) return undefined;
+  const gitPath = async (name: string) =>
+    (await runGit(["rev-parse", "--path-format=absolute", "--git-path", name], {
+      dir: repoDir,
+      timeoutMs,
+    })).stdout.trim();
+  const tmp = await Deno.makeTempDir({ prefix: "turnpike-delta-" });
+  try {
+    await runGit(["init", "-q", "--bare", tmp], { timeoutMs });
+    await Deno.writeTextFile(`${tmp}/objects/info/alternates`, `${await gitPath("objects")}\n`);
+    // A shallow repository's history stops where its own file says: the walk must too.
+    const shallow = await Deno.readTextFile(await gitPath("shallow")).catch(() => "");
+    if (shallow !== "") await Deno.writeTextFile(`${tmp}/shallow`, shallow);
+    await runGit(["update-ref", BASE_REF, base], { dir: tmp, timeoutMs });
+    await runGit(["bundle", "create", "-q", o.outPath, BASE_REF, `^${from}`], {
+      dir: tmp,
+      timeoutMs,
+    });
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  const { size } = await Deno.stat(o.outPath);
+  const maxBytes = o.maxBytes ?? DEFAULT_REPOSITORY_BUNDLE_MAX;
+  if (size > maxBytes) {
+    await Deno.remove(o.outPath).catch(() => {});
+    throw new BundleTooLargeError(size, maxBytes);
+  }
+  return { path: o.outPath, from, base, bytes: size, commits };
+}
