@@ -84,6 +84,11 @@ export interface HandlerSkill {
     /** The model's token prices, paid by the provider out of the price (handler_bill.ts). */
     model?: HandlerModel;
   }[];
+  /**
+   * An agent-task skill that takes a new base as a delta from a base sent before (docs/PROTOCOL.md
+   * "A new base as a delta"): true; absent, a requester sends every base whole.
+   */
+  repoDeltas?: true;
   /** How `price` is billed: its parts (protocol/handler_bill.ts). */
   bill?: HandlerBill;
   /** A text-generation skill's model presets (protocol/handler_models.ts). */
@@ -242,6 +247,7 @@ function checkSkills(value: unknown): HandlerSkill[] {
         ...optional("model", readHandlerModel(a.model)),
       }));
     }
+    if (s.repoDeltas === true) skill.repoDeltas = true;
     Object.assign(skill, optional("bill", readHandlerBill(s.bill)));
     Object.assign(skill, optional("models", readHandlerModels(s.models)));
     return skill;

@@ -15,8 +15,8 @@
  * updates), so a cached checkout's files are never changed.
  *
  * Nothing else of the checkout is written in place: the ref logs (appended to by git) are removed
- * from the copy first and not kept; the index, the refs and the new pack are written by rename or
- * as new files.
+ * from the copy first, so that git writes new ones; the index, the refs and the new pack are
+ * written by rename or as new files.
  *
  * @module
  */
@@ -80,10 +80,10 @@ export async function applyRepositoryDelta(o: ApplyRepositoryDeltaOptions): Prom
     }
     const gitDir = (await runGit(["rev-parse", "--absolute-git-dir"], { dir, timeoutMs })).stdout
       .trim();
-    // Appended to in place by git: in a cached checkout's hard-linked copy, the cache's own file.
+    // Appended to in place by git: in a cached checkout's hard-linked copy, the cache's own files
+    // (removed here, git writes new ones).
     await Deno.remove(`${gitDir}/logs`, { recursive: true }).catch(() => {});
-    const git = (args: string[]) =>
-      runGit(["-c", "core.logAllRefUpdates=false", ...args], { dir, timeoutMs });
+    const git = (args: string[]) => runGit(args, { dir, timeoutMs });
     const absBundle = await Deno.realPath(bundlePath);
     try {
       await git(["bundle", "verify", "-q", absBundle]);

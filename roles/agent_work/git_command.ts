@@ -53,7 +53,8 @@ const STDERR_KEPT = 4096;
 export async function runGit(args: string[], options: RunGitOptions = {}): Promise<GitResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS;
   const maxOutput = options.maxOutput ?? DEFAULT_GIT_MAX_OUTPUT;
-  const what = `git ${args[0] ?? ""}`;
+  // The command's name: past git's own options (`-c <name>=<value>`, `--no-replace-objects`).
+  const what = `git ${args.find((a, i) => !a.startsWith("-") && args[i - 1] !== "-c") ?? ""}`;
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("git", {

@@ -6,11 +6,15 @@
  * alone; a provider that kept its checkout of `from` unbundles kilobytes instead of the whole
  * history (roles/agent_work/delta_worktree.ts).
  *
- * Made only where it shares nothing a bundle of the base to the same depth would not: `from` is an
- * ancestor of the base and the base has fewer than `depth` commits that `from` has not. Each such
- * commit is then at most `depth - 1` commits from the base along commits of that set, so within
- * the base's own history to that depth, and what lies below them is `from`'s, which this provider
- * was given with `from`'s bundle.
+ * Made only where it shares nothing a bundle of the base to the same depth would not, and needs
+ * nothing but `from`: `from` is an ancestor of the base, the base has fewer than `depth` commits
+ * that `from` has not, and `from` is the only commit outside them that any of them names as a
+ * parent (a merged branch that forked below `from` would need its fork point, which the provider's
+ * checkout of `from` may not hold). Each such commit is then at most `depth - 1` commits from the
+ * base along commits of that set, so within the base's own history to that depth, and what lies
+ * below them is `from`'s, which this provider was given with `from`'s bundle. The history is read
+ * as the commits say it, never through the repository's replace refs or grafts (which a
+ * whole bundle's fetch does not follow either): the check runs in the throwaway repository.
  *
  * The bundle is made in a throwaway bare repository that borrows the repository's objects
  * (`objects/info/alternates`) and holds the one ref, {@linkcode BASE_REF}: nothing is written in the
@@ -22,6 +26,7 @@
 import { BundleTooLargeError } from "./agent_work_errors.ts";
 import { runGit } from "./git_command.ts";
 import { BASE_REF, DEFAULT_REPOSITORY_BUNDLE_MAX } from "./repository_bundle.ts";
+import { readBundleHeader } from "./bundle_header.ts";
 
 /** Options of {@linkcode createRepositoryDelta}. */
 export interface RepositoryDeltaOptions {
@@ -39,6 +44,8 @@ export interface RepositoryDeltaOptions {
   maxBytes?: number;
   /** Milliseconds each git command may run. */
   timeoutMs?: number;
+  /** Where the throwaway repository is made (a `.tmp-delta-*` in it); the system's temp dir. */
+  workDir?: string;
 }
 
 /** What a delta holds. */
@@ -70,7 +77,14 @@ export async function deltaDistance(
   timeoutMs?: number,
 ): Promise<number | undefined> {
   const counted = await runGit(
-    ["rev-list", "--left-right", "--count", "--end-of-options", `${from}...${base}`],
+    [
+      "--no-replace-objects",
+      "rev-list",
+      "--left-right",
+      "--count",
+      "--end-of-options",
+      `${from}...${base}`,
+    ],
     { dir: repoDir, timeoutMs },
   ).catch(() => undefined);
   const [behind, ahead] = (counted?.stdout.trim().split(/\s+/) ?? []).map(Number);
@@ -79,8 +93,8 @@ export async function deltaDistance(
 }
 
 /**
- * Writes the delta bundle from `from` to `base`; undefined when {@linkcode deltaDistance} allows
- * none (then the caller bundles the base whole).
+ * Writes the delta bundle from `from` to `base`; undefined when none is allowed (module doc; then
+ * the caller bundles the base whole).
  *
  * It runs git: no example that runs here: tests/unit/roles/agent_work/repository_delta_test.ts.
  */
@@ -88,14 +102,15 @@ export async function createRepositoryDelta(
   o: RepositoryDeltaOptions,
 ): Promise<RepositoryDelta | undefined> {
   const { repoDir, from, base, timeoutMs } = o;
-  const commits = await deltaDistance(repoDir, from, base, o.depth, timeoutMs);
-  if (commits === undefined) return undefined;
+  if (await deltaDistance(repoDir, from, base, o.depth, timeoutMs) === undefined) return undefined;
   const gitPath = async (name: string) =>
     (await runGit(["rev-parse", "--path-format=absolute", "--git-path", name], {
       dir: repoDir,
       timeoutMs,
     })).stdout.trim();
-  const tmp = await Deno.makeTempDir({ prefix: "turnpike-delta-" });
+  if (o.workDir !== undefined) await Deno.mkdir(o.workDir, { recursive: true, mode: 0o700 });
+  const tmp = await Deno.makeTempDir({ dir: o.workDir, prefix: ".tmp-delta-" });
+  let commits: number;
   try {
     await runGit(["init", "-q", "--bare", tmp], { timeoutMs });
     await Deno.writeTextFile(`${tmp}/objects/info/alternates`, `${await gitPath("objects")}\n`);
@@ -103,12 +118,28 @@ export async function createRepositoryDelta(
     const shallow = await Deno.readTextFile(await gitPath("shallow")).catch(() => "");
     if (shallow !== "") await Deno.writeTextFile(`${tmp}/shallow`, shallow);
     await runGit(["update-ref", BASE_REF, base], { dir: tmp, timeoutMs });
+    // The commits as the bundle will carry them, and the parents outside them they name.
+    const walked = (await runGit(
+      ["rev-list", "--boundary", BASE_REF, `^${from}`],
+      { dir: tmp, timeoutMs, maxOutput: 64 * 1024 * 1024 },
+    )).stdout.split("\n").filter((l) => l !== "");
+    const needs = new Set(walked.filter((l) => l.startsWith("-")).map((l) => l.slice(1)));
+    commits = walked.length - needs.size;
+    if (
+      commits < 1 || (o.depth !== undefined && commits >= o.depth) || needs.size !== 1 ||
+      !needs.has(from)
+    ) return undefined;
     await runGit(["bundle", "create", "-q", o.outPath, BASE_REF, `^${from}`], {
       dir: tmp,
       timeoutMs,
     });
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  const header = await readBundleHeader(o.outPath, Number.MAX_SAFE_INTEGER);
+  if (header.prerequisites.length !== 1 || header.prerequisites[0] !== from) {
+    await Deno.remove(o.outPath).catch(() => {});
+    return undefined;
   }
   const { size } = await Deno.stat(o.outPath);
   const maxBytes = o.maxBytes ?? DEFAULT_REPOSITORY_BUNDLE_MAX;

@@ -38,6 +38,8 @@ export interface AnnouncedSkill {
    * the agent's wall time in seconds.
    */
   agents?: { name: string; price: string; budget: string; host?: boolean; timeout?: number }[];
+  /** An agent-task skill takes a new base as a delta (docs/PROTOCOL.md "A new base as a delta"). */
+  repoDeltas?: true;
   /** A text-generation skill's model presets (protocol/handler_models.ts). */
   models?: HandlerModelPreset[];
 }

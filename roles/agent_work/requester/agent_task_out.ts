@@ -132,8 +132,9 @@ export async function sealAgentTask(o: SealAgentTaskOptions): Promise<AgentTaskP
 /**
  * A new base as a delta from the nearest base the cache holds a whole bundle of for this
  * repository, depth and provider (repository_delta.ts): that bundle's blob again (the town holds
- * it) and the delta, sealed with a fresh key and kept as the new base's entry. Undefined when no
- * kept base allows one, or the delta could not be made: the caller bundles the base whole.
+ * it) and the delta, sealed with a fresh key and kept as the new base's entry. Undefined when the
+ * provider does not announce that it takes deltas, no kept base allows one, or the delta could not
+ * be made: the caller bundles the base whole.
  */
 async function sealDelta(
   o: SealAgentTaskOptions,
@@ -150,13 +151,21 @@ async function sealDelta(
     if (from?.distance === 1) break;
   }
   if (from === undefined) return undefined;
+  // Only now the directory (a first task is bundled while it is read: startAgentTaskParts).
+  const directory = await Promise.resolve(o.directory).catch(() => []);
+  const listed = directory.find((p) => p.pubkey === o.provider);
+  if (!listed?.skills.some((s) => s.kinds.includes(AGENT_TASK_KIND) && s.repoDeltas)) {
+    return undefined;
+  }
   const whole = await cache.get({ base: from.base, depth: o.depth, provider: o.provider });
   if (whole === undefined || whole.delta !== undefined) {
     await removeHit(whole);
     return undefined;
   }
-  const plainPath = await Deno.makeTempFile({ prefix: "turnpike-delta-", suffix: ".bundle" });
-  const sealedPath = await Deno.makeTempFile({ prefix: "turnpike-delta-", suffix: ".sealed" });
+  // In the cache's folder: a crash's leftovers there go with its next eviction.
+  const name = `${cache.dir}/.tmp-delta-${crypto.randomUUID()}`;
+  const plainPath = `${name}.bundle`;
+  const sealedPath = `${name}.sealed`;
   try {
     const made = await createRepositoryDelta({
       repoDir: o.repo,
@@ -164,6 +173,7 @@ async function sealDelta(
       base,
       depth: o.depth,
       outPath: plainPath,
+      workDir: cache.dir,
     });
     if (made === undefined) throw new Error("no delta");
     const { sealed, key } = await sealBlob(await Deno.readFile(plainPath));

@@ -84,8 +84,10 @@ export interface BundleCacheOptions {
   maxEntries?: number;
 }
 
-/** The cache's two calls. */
+/** The cache's calls. */
 export interface BundleCache {
+  /** Its folder (entries, mirrors, and the `.tmp-*` leftovers its eviction removes). */
+  readonly dir: string;
   /** The entry's blob copied out and its key, or undefined (absent, or dropped as corrupt). */
   get(key: BundleCacheKey): Promise<CachedBundle | undefined>;
   /**
@@ -181,6 +183,7 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
     return { from: entry.from, hit: { sealedPath, key, sealedSha256: entry.sealed } };
   };
   return {
+    dir: o.dir,
     async get(k) {
       const found = await one(k);
       if (found?.from === undefined) return found?.hit;

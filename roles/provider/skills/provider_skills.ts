@@ -266,7 +266,9 @@ export class ProviderSkills {
       name: s.manifest.name,
       kinds: s.manifest.kinds.filter(isJobRequestKind),
       price: String(s.manifest.price),
-      ...(s.manifest.runner === "agent" ? { agents: agents(s.manifest.timeoutMs) } : {}),
+      ...(s.manifest.runner === "agent"
+        ? { agents: agents(s.manifest.timeoutMs), repoDeltas: true as const }
+        : {}),
       ...(s.manifest.runner === "model" ? { models: announcedModels(this.models) } : {}),
     })).filter((s) => s.kinds.length > 0);
   }

@@ -101,3 +101,18 @@ Deno.test("a skill's agent presets are read with it; a malformed list is left ou
     [{ name: "gastown", price: "1", budget: "0" }],
   );
 });
+
+Deno.test("a skill that takes repository deltas says so; anything but true is left out", () => {
+  const announce = (repoDeltas: unknown) =>
+    parseHandlerAnnouncement(buildHandlerAnnouncement({
+      d: "beta",
+      kinds: [5603],
+      metadata: {
+        name: "beta",
+        skills: [{ name: "agent-task", kinds: [5603], price: "20000", repoDeltas }],
+      } as HandlerMetadata,
+    })).metadata.skills![0];
+  assertEquals(announce(true).repoDeltas, true);
+  assertEquals("repoDeltas" in announce("yes"), false);
+  assertEquals("repoDeltas" in announce(undefined), false);
+});

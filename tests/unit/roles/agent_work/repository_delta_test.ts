@@ -151,6 +151,58 @@ Deno.test("a delta carries only the new commits, within the depth; none past it,
   });
 });
 
+Deno.test("a merge in the new commits: a delta when its branch forked at or above the base sent before, none when below it (its fork point would be a second prerequisite)", async () => {
+  await withTempDir(async (tmp) => {
+    const repo = await tempGitRepo(`${tmp}/repo`, 3);
+    const below = await repo.git("rev-parse", "HEAD~1");
+    const from = await repo.commit("four", { "m.txt": "4\n" });
+    const merged = async (forkAt: string, name: string) => {
+      await repo.git("checkout", "-q", "-b", name, forkAt);
+      await repo.commit(`side ${name}`, { [`${name}.txt`]: "s\n" });
+      await repo.git("checkout", "-q", "main");
+      await repo.git("merge", "-q", "--no-ff", "-m", `merge ${name}`, name);
+      return await repo.git("rev-parse", "HEAD");
+    };
+    const above = await merged(from, "above");
+    const made = await createRepositoryDelta({
+      repoDir: repo.dir,
+      from,
+      base: above,
+      depth: 5,
+      outPath: `${tmp}/above.bundle`,
+    });
+    assert(made !== undefined);
+    assertEquals((await readBundleHeader(made.path, 1 << 30)).prerequisites, [from]);
+    assertEquals(made.commits, 2);
+    const base = await merged(below, "below");
+    assertEquals(
+      await createRepositoryDelta({
+        repoDir: repo.dir,
+        from,
+        base,
+        depth: 5,
+        outPath: `${tmp}/below.bundle`,
+      }),
+      undefined,
+    );
+    // The whole history as the commits say it, whatever the repository's replace refs: a graft
+    // of the base onto `from` hides 2 commits, and a delta would carry them all past the depth.
+    const far = await repo.commit("far", { "f.txt": "f\n" });
+    await repo.git("replace", "--graft", far, above);
+    assertEquals(await repo.git("rev-list", "--count", `${above}..${far}`), "1");
+    assertEquals(
+      await createRepositoryDelta({
+        repoDir: repo.dir,
+        from: above,
+        base: far,
+        depth: 2,
+        outPath: `${tmp}/far.bundle`,
+      }),
+      undefined,
+    );
+  });
+});
+
 Deno.test("the provider's checkout from a delta is the one a whole bundle gives, from its cached checkout (left as it was) or from the bundle", async () => {
   await withTempDir(async (tmp) => {
     const repo = await tempGitRepo(`${tmp}/repo`);

@@ -116,10 +116,21 @@ Deno.test("past its bound the cache evicts the least recently used entry, whose 
   }
 });
 
-Deno.test("a new base within the depth goes as a delta from the provider's kept base, with that base's very blob; sent again as is; a whole bundle when the kept base is gone", async () => {
+Deno.test("a new base within the depth goes as a delta from the provider's kept base, with that base's very blob, to a provider that takes deltas; sent again as is; a whole bundle when the kept base is gone", async () => {
   const t = await setUp();
   try {
     const cache = openBundleCache({ dir: t.cacheDir });
+    // Each provider announces agent-task; A says it takes deltas, B does not.
+    const skills = (repoDeltas: boolean) => [{
+      name: "agent-task",
+      kinds: [5603],
+      price: "1",
+      ...(repoDeltas ? { repoDeltas: true as const } : {}),
+    }];
+    const directory = [
+      { pubkey: PROVIDER_A, name: "a", online: true, skills: skills(true) },
+      { pubkey: PROVIDER_B, name: "b", online: true, skills: skills(false) },
+    ];
     const parts = async (provider: string) =>
       await sealAgentTask({
         repo: t.repo.dir,
@@ -129,7 +140,7 @@ Deno.test("a new base within the depth goes as a delta from the provider's kept 
         accept: "true",
         protect: [],
         provider,
-        directory: [],
+        directory,
         cache,
       });
     const read = async (p: Awaited<ReturnType<typeof parts>>) => {
@@ -161,8 +172,12 @@ Deno.test("a new base within the depth goes as a delta from the provider's kept 
     // The same base again: the same two blobs and keys, nothing made.
     const third = await read(await parts(PROVIDER_A));
     assertEquals(third, second);
-    // Another provider was sent nothing: a whole bundle of its own.
+    // Another provider was sent nothing: a whole bundle of its own; nor does it take deltas: the
+    // next base goes to it whole too.
     assertEquals((await read(await parts(PROVIDER_B))).delta, undefined);
+    await t.repo.commit("three and a half", { "d.txt": "d\n" });
+    assertEquals((await read(await parts(PROVIDER_B))).delta, undefined);
+    await t.repo.git("reset", "-q", "--hard", base);
 
     // The kept base's entry gone: the delta's entry is a miss, and the base goes whole.
     for (const name of await t.entries()) {
