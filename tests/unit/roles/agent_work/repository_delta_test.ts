@@ -18,7 +18,7 @@ import { applyRepositoryDelta } from "../../../../roles/agent_work/delta_worktre
 import { worktreeFromBundle } from "../../../../roles/agent_work/bundle_worktree.ts";
 import { readBundleHeader } from "../../../../roles/agent_work/bundle_header.ts";
 import { sealBlob } from "../../../../roles/agent_work/sealed_blob.ts";
-import { prepareAgentTaskInputs } from "../../../../roles/agent_work/provider/agent_task_inputs.ts";
+import { checkedOutInputs } from "../../../support/checked_out_inputs.ts";
 import {
   type CheckoutCache,
   openCheckoutCache,
@@ -27,7 +27,6 @@ import {
   BundlePrerequisiteError,
   BundleRefsError,
 } from "../../../../roles/agent_work/agent_work_errors.ts";
-import type { SkillJob } from "../../../../roles/provider/sandbox/skill_sandbox.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
 const git = async (dir: string, ...args: string[]) =>
@@ -71,7 +70,7 @@ async function prepare(
 ) {
   const repoKey = await sealed(bundle, `${tmp}/${name}.sealed`);
   const files = [{ path: `${tmp}/${name}.sealed`, name: "repo" }];
-  let delta: { blob: string; key: string } | undefined;
+  let deltaKey: string | undefined;
   const from = (await readBundleHeader(bundle, 1 << 30)).refs[0].oid;
   if (from !== base) {
     const made = await createRepositoryDelta({
@@ -82,28 +81,12 @@ async function prepare(
       outPath: `${tmp}/${name}.delta`,
     });
     assert(made !== undefined);
-    delta = { blob: "delta", key: await sealed(made.path, `${tmp}/${name}.delta.sealed`) };
+    deltaKey = await sealed(made.path, `${tmp}/${name}.delta.sealed`);
     files.push({ path: `${tmp}/${name}.delta.sealed`, name: "delta" });
   }
   const hostDir = `${tmp}/${name}.agent`;
   await Deno.mkdir(hostDir);
-  const job = { files, manifest: { diskBytes: 1 << 30 } } as unknown as SkillJob;
-  const made = await prepareAgentTaskInputs(
-    job,
-    {
-      repoBlob: "repo",
-      repoKey,
-      ...(delta ? { delta } : {}),
-      task: JSON.stringify({ title: "t" }),
-      base,
-      protect: [],
-      accept: "true",
-      preset: { command: "true" },
-    },
-    hostDir,
-    cache,
-  );
-  return await made.keep() ?? `${hostDir}/pristine`;
+  return await checkedOutInputs({ files, repoKey, deltaKey, base, hostDir, cache });
 }
 
 Deno.test("a delta carries only the new commits, within the depth; none past it, none from a base not an ancestor", async () => {

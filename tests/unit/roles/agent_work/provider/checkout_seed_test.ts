@@ -10,12 +10,11 @@ import { type TempGitRepo, tempGitRepo } from "../../../../../harness/temp_git_r
 import { withTempDir } from "../../../../support/temp_dir.ts";
 import { createRepositoryBundle } from "../../../../../roles/agent_work/repository_bundle.ts";
 import { sealBlob } from "../../../../../roles/agent_work/sealed_blob.ts";
-import { prepareAgentTaskInputs } from "../../../../../roles/agent_work/provider/agent_task_inputs.ts";
+import { checkedOutInputs } from "../../../../support/checked_out_inputs.ts";
 import {
   type CheckoutCache,
   openCheckoutCache,
 } from "../../../../../roles/agent_work/provider/checkout_cache.ts";
-import type { SkillJob } from "../../../../../roles/provider/sandbox/skill_sandbox.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
 /** One job's inputs for `repo`'s HEAD at depth 5, as a requester sends it; the job's checkout. */
@@ -26,26 +25,13 @@ async function prepare(tmp: string, repo: TempGitRepo, cache: CheckoutCache, nam
   await Deno.writeFile(`${tmp}/${name}.sealed`, sealed);
   const hostDir = `${tmp}/${name}.agent`;
   await Deno.mkdir(hostDir);
-  const job = {
+  return await checkedOutInputs({
     files: [{ path: `${tmp}/${name}.sealed`, name: "repo" }],
-    manifest: { diskBytes: 1 << 30 },
-  } as unknown as SkillJob;
-  const made = await prepareAgentTaskInputs(
-    job,
-    {
-      repoBlob: "repo",
-      repoKey: bytesToHex(key),
-      task: JSON.stringify({ title: "t" }),
-      base,
-      protect: [],
-      accept: "true",
-      preset: { command: "true" },
-    },
+    repoKey: bytesToHex(key),
+    base,
     hostDir,
     cache,
-  );
-  // Kept once the job is over, as the runner does: the checkout moves into the cache.
-  return await made.keep() ?? `${hostDir}/pristine`;
+  });
 }
 
 const inode = async (path: string) => (await Deno.stat(path)).ino;
