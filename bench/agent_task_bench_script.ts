@@ -13,7 +13,8 @@
  * uploads the repository bundle, the second, on the same base, finds it in the profile's cache
  * (roles/agent_work/requester/repository_bundle_cache.ts) and the provider's checkout in its own
  * (roles/agent_work/provider/checkout_cache.ts); from the third on, each on a new base (one commit
- * more in the clone), the bundle is made from the profile's mirror (roles/agent_work/bundle_mirror.ts).
+ * more in the clone), goes as the first task's blob and a delta of the new commits
+ * (roles/agent_work/repository_delta.ts; docs/PROTOCOL.md "A new base as a delta").
  *
  * The requester's node stays up between the tasks (its default idle timeout, 300 s), as it does
  * between a user's commands; `--idle 2` starts one for each command instead.
