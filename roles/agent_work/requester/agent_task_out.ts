@@ -97,7 +97,10 @@ export async function sealAgentTask(o: SealAgentTaskOptions): Promise<AgentTaskP
   });
   const id = { base, depth: o.depth, provider: o.provider };
   const repo = await Deno.realPath(o.repo);
-  const { sealedPath, key, delta } = await o.cache?.get(id) ??
+  let hit = await o.cache?.get(id);
+  // A delta kept for a provider that no longer says it takes them: the base goes whole.
+  if (hit?.delta !== undefined && !await takesDeltas(o)) hit = await removeHit(hit);
+  const { sealedPath, key, delta } = hit ??
     (o.cache && await sealDelta(o, o.cache, base, repo)) ?? await bundleAndSeal(o, base, repo);
   try {
     return {
@@ -152,11 +155,7 @@ async function sealDelta(
   }
   if (from === undefined) return undefined;
   // Only now the directory (a first task is bundled while it is read: startAgentTaskParts).
-  const directory = await Promise.resolve(o.directory).catch(() => []);
-  const listed = directory.find((p) => p.pubkey === o.provider);
-  if (!listed?.skills.some((s) => s.kinds.includes(AGENT_TASK_KIND) && s.repoDeltas)) {
-    return undefined;
-  }
+  if (!await takesDeltas(o)) return undefined;
   const whole = await cache.get({ base: from.base, depth: o.depth, provider: o.provider });
   if (whole === undefined || whole.delta !== undefined) {
     await removeHit(whole);
@@ -195,11 +194,18 @@ async function sealDelta(
   }
 }
 
-/** Removes a cache hit's copies (handed out to this caller). */
-async function removeHit(hit: CachedBundle | undefined): Promise<void> {
+/** Removes a cache hit's copies (handed out to this caller); undefined. */
+async function removeHit(hit: CachedBundle | undefined): Promise<undefined> {
   if (hit === undefined) return;
   await Deno.remove(hit.sealedPath).catch(() => {});
   if (hit.delta !== undefined) await Deno.remove(hit.delta.sealedPath).catch(() => {});
+}
+
+/** The provider's agent-task skill announces that it takes deltas (a directory unread: no). */
+async function takesDeltas(o: SealAgentTaskOptions): Promise<boolean> {
+  const directory = await Promise.resolve(o.directory).catch(() => []);
+  return directory.find((p) => p.pubkey === o.provider)?.skills
+    .some((s) => s.kinds.includes(AGENT_TASK_KIND) && s.repoDeltas === true) ?? false;
 }
 
 /** The full path: the repository bundled at `base`, sealed with a fresh key, kept in the cache. */

@@ -188,6 +188,13 @@ Deno.test("a new base within the depth goes as a delta from the provider's kept 
     const fourth = await read(await parts(PROVIDER_A));
     assertEquals(fourth.delta, undefined);
     assertNotEquals(fourth.key, first.key);
+    // A delta kept for a provider that has since stopped saying it takes them: the base goes whole.
+    const next = await t.repo.commit("four", { "e.txt": "e\n" });
+    assert((await read(await parts(PROVIDER_A))).delta !== undefined);
+    directory[0].skills = skills(false);
+    const whole = await read(await parts(PROVIDER_A));
+    assertEquals(whole.delta, undefined);
+    assertEquals(await t.repo.git("rev-parse", "HEAD"), next);
   } finally {
     await Deno.remove(t.root, { recursive: true });
   }
