@@ -30,8 +30,12 @@ export const BLOB_KEY_BYTES = 32;
 /** Bytes a seal adds: the header (17) and the tag (16). */
 export const SEALED_BLOB_OVERHEAD = 33;
 
-const NONCE_BYTES = 12;
-const HEADER_BYTES = 17;
+/** Bytes of the GCM nonce, in the header after the magic and the version. */
+export const SEALED_BLOB_NONCE_BYTES = 12;
+/** Bytes of the header (magic, version, nonce): the GCM additional data. */
+export const SEALED_BLOB_HEADER_BYTES = 17;
+const NONCE_BYTES = SEALED_BLOB_NONCE_BYTES;
+const HEADER_BYTES = SEALED_BLOB_HEADER_BYTES;
 
 /** A blob sealed, and the key that opens it. */
 export interface SealedBlob {

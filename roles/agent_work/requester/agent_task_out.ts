@@ -1,10 +1,11 @@
 /**
  * An agent task going out (docs/PROTOCOL.md "agent-task (kind 5603)", docs/ARCHITECTURE.md "One
  * agent task, from `job submit` to `--apply`"): the repository bundled at its base, the bundle
- * sealed with a fresh key (the town stores ciphertext only), or the blob and key a task on the
- * same base, depth and provider sent before (repository_bundle_cache.ts), and the job's parts: the task as a
- * text input, and the preset, base, gate, key, budget and protected globs as params, all
- * encrypted to the one provider. `job submit agent-task` (cli/agent_task_command.ts) checks the
+ * sealed with a fresh key (the town stores ciphertext only; sealed_file.ts), or the blob and key a
+ * task on the same base, depth and provider sent before (repository_bundle_cache.ts), or a new
+ * base as such a blob and a delta (repository_delta.ts), and the job's parts: the task as a text
+ * input, and the preset, base, gate, key(s), budget and protected globs as params, all encrypted
+ * to the one provider. `job submit agent-task` (cli/agent_task_command.ts) checks the
  * flags and calls {@linkcode sealAgentTask}.
  *
  * @module
@@ -15,8 +16,7 @@ import type { ProviderListing } from "../../requester/provider_directory.ts";
 import { createRepositoryBundle, resolveBase } from "../repository_bundle.ts";
 import type { BundleCache, CachedBundle } from "./repository_bundle_cache.ts";
 import { createRepositoryDelta, deltaDistance } from "../repository_delta.ts";
-import { createStreamingSha256 } from "../../../protocol/streaming_sha256.ts";
-import { sealBlob } from "../sealed_blob.ts";
+import { sealFile } from "../sealed_file.ts";
 import type { AgentTask } from "../agent_task.ts";
 import type { AgentTaskLocal } from "../../../state/jobs/agent_task_record.ts";
 import { TaskRepositoryError } from "./requester_agent_errors.ts";
@@ -175,15 +175,12 @@ async function sealDelta(
       workDir: cache.dir,
     });
     if (made === undefined) throw new Error("no delta");
-    const { sealed, key } = await sealBlob(await Deno.readFile(plainPath));
-    await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
+    const { key, sha256 } = await sealFile(plainPath, sealedPath);
     // A cache that cannot keep it costs the next task the delta again, not this one its job.
     await cache.put({ base, depth: o.depth, provider: o.provider }, sealedPath, key, {
       from: from.base,
     }).catch(() => {});
-    const hash = createStreamingSha256();
-    hash.update(sealed);
-    return { ...whole, delta: { sealedPath, key, sealedSha256: hash.digestHex() } };
+    return { ...whole, delta: { sealedPath, key, sealedSha256: sha256 } };
   } catch {
     // Whatever failed here, the base bundled whole still makes the task.
     await Deno.remove(sealedPath).catch(() => {});
@@ -226,8 +223,7 @@ async function bundleAndSeal(
     }).catch((err: Error) => {
       throw new TaskRepositoryError(err.message, { cause: err });
     });
-    const { sealed, key } = await sealBlob(await Deno.readFile(plainPath));
-    await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
+    const { key } = await sealFile(plainPath, sealedPath);
     // A cache that cannot keep it costs the next task the full path, not this one its job.
     await o.cache?.put({ base, depth: o.depth, provider: o.provider }, sealedPath, key, { repo })
       .catch(() => {});

@@ -31,7 +31,7 @@
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { createStreamingSha256 } from "../../../protocol/streaming_sha256.ts";
 import { type CachedEntry, evictLeastUsed } from "../least_used_eviction.ts";
-import { openBlob } from "../sealed_blob.ts";
+import { checkSealedFile } from "../sealed_file.ts";
 import { writeFileAtomic } from "../../../state/atomic_file.ts";
 
 /** The cache's folder in a profile: `<state dir>/repository-bundles`. */
@@ -157,21 +157,20 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
   const one = async (k: BundleCacheKey) => {
     const path = pathOf(k);
     let entry: EntryFile;
-    let sealed: Uint8Array<ArrayBuffer>;
     try {
       entry = JSON.parse(await Deno.readTextFile(`${path}.json`));
-      sealed = await Deno.readFile(`${path}.sealed`);
     } catch {
       await drop(path);
       return undefined;
     }
     const same = entry.version === 1 && entry.base === k.base &&
       entry.depth === (k.depth ?? null) && entry.provider === k.provider &&
-      /^[0-9a-f]{64}$/.test(entry.key) && sha256Of(sealed) === entry.sealed;
+      /^[0-9a-f]{64}$/.test(entry.key);
     const key = same ? hexToBytes(entry.key) as Uint8Array<ArrayBuffer> : undefined;
-    // Opening proves the bytes and the key belong together: a blob that does not open at the
-    // provider would fail the job after its deposit.
-    if (key === undefined || !await openBlob(sealed, key).then(() => true, () => false)) {
+    // Opening proves the bytes and the key belong together (a blob that does not open at the
+    // provider would fail the job after its deposit), a chunk at a time: a bundle may be large.
+    const sha256 = key && await checkSealedFile(`${path}.sealed`, key).catch(() => undefined);
+    if (key === undefined || sha256 !== entry.sealed) {
       await drop(path);
       return undefined;
     }
@@ -179,7 +178,8 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
     await Deno.utime(`${path}.json`, now, now).catch(() => {});
     // A copy the caller may move into the profile's uploads/ (same file system: a rename).
     const sealedPath = `${o.dir}/.out-${crypto.randomUUID()}.sealed`;
-    await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
+    await Deno.copyFile(`${path}.sealed`, sealedPath);
+    await Deno.chmod(sealedPath, 0o600);
     return { from: entry.from, hit: { sealedPath, key, sealedSha256: entry.sealed } };
   };
   return {
@@ -226,21 +226,30 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
     async put(k, sealedPath, blobKey, extra) {
       await Deno.mkdir(o.dir, { recursive: true, mode: 0o700 });
       const path = pathOf(k);
-      const sealed = await Deno.readFile(sealedPath);
       const entry: EntryFile = {
         version: 1,
         base: k.base,
         depth: k.depth ?? null,
         provider: k.provider,
         key: bytesToHex(blobKey),
-        sealed: sha256Of(sealed),
+        sealed: await fileSha256(sealedPath),
         ...(extra?.repo === undefined ? {} : { repo: extra.repo }),
         ...(extra?.from === undefined ? {} : { from: extra.from }),
       };
       // No fsyncs: an entry a crash cut short fails its check at the next get and is dropped.
-      const quick = { skipDirSync: true, skipFileSync: true };
-      await writeFileAtomic(`${path}.sealed`, sealed, quick);
-      await writeFileAtomic(`${path}.json`, JSON.stringify(entry), quick);
+      // The blob copied, not read: a bundle may be large.
+      const copy = `${o.dir}/.tmp-put-${crypto.randomUUID()}`;
+      try {
+        await Deno.copyFile(sealedPath, copy);
+        await Deno.chmod(copy, 0o600);
+        await Deno.rename(copy, `${path}.sealed`);
+      } finally {
+        await Deno.remove(copy).catch(() => {});
+      }
+      await writeFileAtomic(`${path}.json`, JSON.stringify(entry), {
+        skipDirSync: true,
+        skipFileSync: true,
+      });
       await evict(o.dir, maxBytes, maxEntries);
     },
   };
@@ -274,7 +283,18 @@ async function evict(dir: string, maxBytes: number, maxEntries: number): Promise
   await evictLeastUsed(entries, { maxBytes, maxEntries });
 }
 
-/** Native SHA-256 (node:crypto): a bundle is megabytes. */
+/** Native SHA-256 (node:crypto): a bundle is megabytes, read a chunk at a time. */
+async function fileSha256(path: string): Promise<string> {
+  const hash = createStreamingSha256();
+  using file = await Deno.open(path, { read: true });
+  const buffer = new Uint8Array(1 << 20);
+  for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
+    hash.update(buffer.subarray(0, n));
+  }
+  return hash.digestHex();
+}
+
+/** The hex SHA-256 of a short text (an entry's name). */
 function sha256Of(bytes: Uint8Array): string {
   const hash = createStreamingSha256();
   hash.update(bytes);
