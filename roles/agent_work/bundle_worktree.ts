@@ -22,7 +22,7 @@ import {
   BundlePrerequisiteError,
   BundleRefsError,
 } from "./agent_work_errors.ts";
-import { readBundleHeader } from "./bundle_header.ts";
+import { type BundleHeader, readBundleHeader } from "./bundle_header.ts";
 import { treeExpandedSize } from "./expanded_size.ts";
 import { runGit } from "./git_command.ts";
 import { BASE_REF, DEFAULT_REPOSITORY_BUNDLE_MAX } from "./repository_bundle.ts";
@@ -117,11 +117,7 @@ export async function worktreeFromBundle(
       `a repository bundle must need no commits; this one needs ${header.prerequisites.length}`,
     );
   }
-  const [ref, ...more] = header.refs;
-  if (ref === undefined || more.length > 0 || ref.name !== BASE_REF || ref.oid !== base) {
-    const refs = header.refs.map((r) => `${r.name} at ${r.oid}`).join(", ") || "none";
-    throw new BundleRefsError(`expected only ${BASE_REF} at ${base}; the bundle has ${refs}`);
-  }
+  checkBaseRef(header, base, "bundle");
   const existed = await Deno.stat(dir).then(() => true, () => false);
   let shallow: string[];
   let seed: CheckoutSeed | undefined;
@@ -170,6 +166,30 @@ export async function worktreeFromBundle(
     (await runGit(["rev-list", "--count", base], { dir, timeoutMs })).stdout.trim(),
   );
   return { dir, base, branch, commits, shallow, bytes, ...(seed ? { seed } : {}) };
+}
+
+/**
+ * Throws {@linkcode BundleRefsError} unless the bundle (or delta: `what`) carries exactly one ref,
+ * {@linkcode BASE_REF}, at `base`.
+ *
+ * @example
+ * ```ts
+ * import { checkBaseRef } from "./bundle_worktree.ts";
+ *
+ * const base = "a".repeat(40);
+ * checkBaseRef({ refs: [{ name: "refs/turnpike/base", oid: base }] }, base, "bundle");
+ * ```
+ */
+export function checkBaseRef(
+  header: Pick<BundleHeader, "refs">,
+  base: string,
+  what: "bundle" | "delta",
+): void {
+  const [ref, ...more] = header.refs;
+  if (ref === undefined || more.length > 0 || ref.name !== BASE_REF || ref.oid !== base) {
+    const refs = header.refs.map((r) => `${r.name} at ${r.oid}`).join(", ") || "none";
+    throw new BundleRefsError(`expected only ${BASE_REF} at ${base}; the ${what} has ${refs}`);
+  }
 }
 
 /**

@@ -20,16 +20,12 @@
  *
  * @module
  */
-import {
-  BundleFormatError,
-  BundlePrerequisiteError,
-  BundleRefsError,
-} from "./agent_work_errors.ts";
+import { BundleFormatError, BundlePrerequisiteError } from "./agent_work_errors.ts";
 import { readBundleHeader } from "./bundle_header.ts";
 import { treeExpandedSize } from "./expanded_size.ts";
 import { runGit } from "./git_command.ts";
 import { BASE_REF, DEFAULT_REPOSITORY_BUNDLE_MAX } from "./repository_bundle.ts";
-import { DEFAULT_CHECKOUT_MAX, DEFAULT_WORK_BRANCH } from "./bundle_worktree.ts";
+import { checkBaseRef, DEFAULT_CHECKOUT_MAX, DEFAULT_WORK_BRANCH } from "./bundle_worktree.ts";
 
 /** Options of {@linkcode applyRepositoryDelta}. */
 export interface ApplyRepositoryDeltaOptions {
@@ -70,11 +66,7 @@ export async function applyRepositoryDelta(o: ApplyRepositoryDeltaOptions): Prom
   const branch = o.branch ?? DEFAULT_WORK_BRANCH;
   try {
     const header = await readBundleHeader(bundlePath, o.maxBytes ?? DEFAULT_REPOSITORY_BUNDLE_MAX);
-    const [ref, ...more] = header.refs;
-    if (ref === undefined || more.length > 0 || ref.name !== BASE_REF || ref.oid !== base) {
-      const refs = header.refs.map((r) => `${r.name} at ${r.oid}`).join(", ") || "none";
-      throw new BundleRefsError(`expected only ${BASE_REF} at ${base}; the delta has ${refs}`);
-    }
+    checkBaseRef(header, base, "delta");
     if (header.prerequisites.length === 0) {
       throw new BundlePrerequisiteError("a repository delta must need the base sent before");
     }

@@ -102,7 +102,6 @@ export async function createRepositoryDelta(
   o: RepositoryDeltaOptions,
 ): Promise<RepositoryDelta | undefined> {
   const { repoDir, from, base, timeoutMs } = o;
-  if (await deltaDistance(repoDir, from, base, o.depth, timeoutMs) === undefined) return undefined;
   const gitPath = async (name: string) =>
     (await runGit(["rev-parse", "--path-format=absolute", "--git-path", name], {
       dir: repoDir,
@@ -117,12 +116,17 @@ export async function createRepositoryDelta(
     // A shallow repository's history stops where its own file says: the walk must too.
     const shallow = await Deno.readTextFile(await gitPath("shallow")).catch(() => "");
     if (shallow !== "") await Deno.writeTextFile(`${tmp}/shallow`, shallow);
-    await runGit(["update-ref", BASE_REF, base], { dir: tmp, timeoutMs });
-    // The commits as the bundle will carry them, and the parents outside them they name.
-    const walked = (await runGit(
-      ["rev-list", "--boundary", BASE_REF, `^${from}`],
-      { dir: tmp, timeoutMs, maxOutput: 64 * 1024 * 1024 },
-    )).stdout.split("\n").filter((l) => l !== "");
+    // The commits as the bundle will carry them, and the parents outside them they name: `from`
+    // alone when it is an ancestor of the base (nothing else can be a parent of theirs that the
+    // walk leaves out); a commit unknown here is no delta either.
+    const walked = await runGit(["update-ref", BASE_REF, base], { dir: tmp, timeoutMs })
+      .then(() =>
+        runGit(
+          ["rev-list", "--boundary", BASE_REF, `^${from}`],
+          { dir: tmp, timeoutMs, maxOutput: 64 * 1024 * 1024 },
+        )
+      ).then((r) => r.stdout.split("\n").filter((l) => l !== ""), () => undefined);
+    if (walked === undefined) return undefined;
     const needs = new Set(walked.filter((l) => l.startsWith("-")).map((l) => l.slice(1)));
     commits = walked.length - needs.size;
     if (

@@ -30,11 +30,9 @@ export const BLOB_KEY_BYTES = 32;
 /** Bytes a seal adds: the header (17) and the tag (16). */
 export const SEALED_BLOB_OVERHEAD = 33;
 
-/** Bytes of the GCM nonce, in the header after the magic and the version. */
-export const SEALED_BLOB_NONCE_BYTES = 12;
 /** Bytes of the header (magic, version, nonce): the GCM additional data. */
 export const SEALED_BLOB_HEADER_BYTES = 17;
-const NONCE_BYTES = SEALED_BLOB_NONCE_BYTES;
+const NONCE_BYTES = 12;
 const HEADER_BYTES = SEALED_BLOB_HEADER_BYTES;
 
 /** A blob sealed, and the key that opens it. */
@@ -62,17 +60,11 @@ export async function sealBlob(
   plain: Uint8Array<ArrayBuffer>,
   key: Uint8Array<ArrayBuffer> = crypto.getRandomValues(new Uint8Array(BLOB_KEY_BYTES)),
 ): Promise<SealedBlob> {
-  if (key.length !== BLOB_KEY_BYTES) {
-    throw new SealedBlobFormatError(`a blob key is ${BLOB_KEY_BYTES} bytes, not ${key.length}`);
-  }
-  const header = new Uint8Array(HEADER_BYTES);
-  header.set(SEALED_BLOB_MAGIC, 0);
-  header[4] = SEALED_BLOB_VERSION;
-  const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
-  header.set(nonce, 5);
+  checkBlobKey(key);
+  const header = newSealedBlobHeader();
   const cipher = new Uint8Array(
     await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv: nonce, additionalData: header },
+      { name: "AES-GCM", iv: header.subarray(5), additionalData: header },
       await importKey(key, "encrypt"),
       plain,
     ),
@@ -100,18 +92,8 @@ export async function openBlob(
   sealed: Uint8Array<ArrayBuffer>,
   key: Uint8Array<ArrayBuffer>,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (key.length !== BLOB_KEY_BYTES) {
-    throw new SealedBlobFormatError(`a blob key is ${BLOB_KEY_BYTES} bytes, not ${key.length}`);
-  }
-  if (sealed.length < SEALED_BLOB_OVERHEAD) {
-    throw new SealedBlobFormatError(`${sealed.length} bytes are too few for a sealed blob`);
-  }
-  if (!SEALED_BLOB_MAGIC.every((b, i) => sealed[i] === b)) {
-    throw new SealedBlobFormatError("not a sealed blob (no TPSB magic)");
-  }
-  if (sealed[4] !== SEALED_BLOB_VERSION) {
-    throw new SealedBlobFormatError(`sealed blob version ${sealed[4]} is not one this code reads`);
-  }
+  checkBlobKey(key);
+  checkSealedBlobHeader(sealed, sealed.length);
   const header = sealed.subarray(0, HEADER_BYTES);
   try {
     return new Uint8Array(
@@ -125,6 +107,69 @@ export async function openBlob(
     throw new SealedBlobTamperedError("the sealed blob does not open with this key", {
       cause: err,
     });
+  }
+}
+
+/**
+ * Throws {@linkcode SealedBlobFormatError} unless `key` is a blob key's length.
+ *
+ * @example
+ * ```ts
+ * import { checkBlobKey } from "./sealed_blob.ts";
+ *
+ * checkBlobKey(new Uint8Array(32));
+ * ```
+ */
+export function checkBlobKey(key: Uint8Array): void {
+  if (key.length !== BLOB_KEY_BYTES) {
+    throw new SealedBlobFormatError(`a blob key is ${BLOB_KEY_BYTES} bytes, not ${key.length}`);
+  }
+}
+
+/**
+ * A new header: the magic, the version and a fresh random nonce (its last 12 bytes).
+ *
+ * @example
+ * ```ts
+ * import { checkSealedBlobHeader, newSealedBlobHeader } from "./sealed_blob.ts";
+ *
+ * checkSealedBlobHeader(newSealedBlobHeader(), 33);
+ * ```
+ */
+export function newSealedBlobHeader(): Uint8Array<ArrayBuffer> {
+  const header = new Uint8Array(HEADER_BYTES);
+  header.set(SEALED_BLOB_MAGIC, 0);
+  header[4] = SEALED_BLOB_VERSION;
+  header.set(crypto.getRandomValues(new Uint8Array(NONCE_BYTES)), 5);
+  return header;
+}
+
+/**
+ * Throws {@linkcode SealedBlobFormatError} unless a sealed blob of `size` bytes, whose first bytes
+ * are `header`, is one this code reads: long enough, the magic, the version.
+ *
+ * @example
+ * ```ts
+ * import { checkSealedBlobHeader } from "./sealed_blob.ts";
+ *
+ * let refused = false;
+ * try {
+ *   checkSealedBlobHeader(new Uint8Array(17), 33);
+ * } catch {
+ *   refused = true; // no magic
+ * }
+ * if (!refused) throw new Error("read a header without the magic");
+ * ```
+ */
+export function checkSealedBlobHeader(header: Uint8Array, size: number): void {
+  if (size < SEALED_BLOB_OVERHEAD) {
+    throw new SealedBlobFormatError(`${size} bytes are too few for a sealed blob`);
+  }
+  if (!SEALED_BLOB_MAGIC.every((b, i) => header[i] === b)) {
+    throw new SealedBlobFormatError("not a sealed blob (no TPSB magic)");
+  }
+  if (header[4] !== SEALED_BLOB_VERSION) {
+    throw new SealedBlobFormatError(`sealed blob version ${header[4]} is not one this code reads`);
   }
 }
 

@@ -16,13 +16,13 @@ import { createStreamingSha256 } from "../../protocol/streaming_sha256.ts";
 import { SealedBlobFormatError, SealedBlobTamperedError } from "./agent_work_errors.ts";
 import {
   BLOB_KEY_BYTES,
+  checkBlobKey,
+  checkSealedBlobHeader,
+  newSealedBlobHeader,
   openBlob,
   sealBlob,
   SEALED_BLOB_HEADER_BYTES,
-  SEALED_BLOB_MAGIC,
-  SEALED_BLOB_NONCE_BYTES,
   SEALED_BLOB_OVERHEAD,
-  SEALED_BLOB_VERSION,
 } from "./sealed_blob.ts";
 
 /** GCM's tag, at the end of a sealed blob. */
@@ -69,20 +69,14 @@ export async function sealFile(
   key: Uint8Array<ArrayBuffer> = crypto.getRandomValues(new Uint8Array(BLOB_KEY_BYTES)),
   options: SealedFileOptions = {},
 ): Promise<SealedFile> {
-  if (key.length !== BLOB_KEY_BYTES) {
-    throw new SealedBlobFormatError(`a blob key is ${BLOB_KEY_BYTES} bytes, not ${key.length}`);
-  }
+  checkBlobKey(key);
   if ((await Deno.stat(plainPath)).size <= (options.streamAbove ?? STREAM_ABOVE)) {
     const { sealed } = await sealBlob(await Deno.readFile(plainPath), key);
     await Deno.writeFile(sealedPath, sealed, { mode: 0o600 });
     return { key, sha256: sha256Hex(sealed), bytes: sealed.length };
   }
-  const header = new Uint8Array(SEALED_BLOB_HEADER_BYTES);
-  header.set(SEALED_BLOB_MAGIC, 0);
-  header[4] = SEALED_BLOB_VERSION;
-  const nonce = crypto.getRandomValues(new Uint8Array(SEALED_BLOB_NONCE_BYTES));
-  header.set(nonce, 5);
-  const cipher = createCipheriv("aes-256-gcm", key, nonce);
+  const header = newSealedBlobHeader();
+  const cipher = createCipheriv("aes-256-gcm", key, header.subarray(5));
   cipher.setAAD(header);
   const hash = createStreamingSha256();
   let bytes = 0;
@@ -134,9 +128,7 @@ export async function checkSealedFile(
   key: Uint8Array<ArrayBuffer>,
   options: SealedFileOptions = {},
 ): Promise<string> {
-  if (key.length !== BLOB_KEY_BYTES) {
-    throw new SealedBlobFormatError(`a blob key is ${BLOB_KEY_BYTES} bytes, not ${key.length}`);
-  }
+  checkBlobKey(key);
   using file = await Deno.open(path, { read: true });
   const { size } = await file.stat();
   if (size <= (options.streamAbove ?? STREAM_ABOVE) + SEALED_BLOB_OVERHEAD) {
@@ -144,19 +136,11 @@ export async function checkSealedFile(
     await openBlob(sealed, key);
     return sha256Hex(sealed);
   }
-  if (size < SEALED_BLOB_OVERHEAD) {
-    throw new SealedBlobFormatError(`${size} bytes are too few for a sealed blob`);
-  }
   const header = new Uint8Array(SEALED_BLOB_HEADER_BYTES);
   const tag = new Uint8Array(TAG_BYTES);
   await readExactly(file, header, 0);
   await readExactly(file, tag, size - TAG_BYTES);
-  if (!SEALED_BLOB_MAGIC.every((b, i) => header[i] === b)) {
-    throw new SealedBlobFormatError("not a sealed blob (no TPSB magic)");
-  }
-  if (header[4] !== SEALED_BLOB_VERSION) {
-    throw new SealedBlobFormatError(`sealed blob version ${header[4]} is not one this code reads`);
-  }
+  checkSealedBlobHeader(header, size);
   const decipher = createDecipheriv("aes-256-gcm", key, header.subarray(5));
   decipher.setAAD(header);
   decipher.setAuthTag(tag);

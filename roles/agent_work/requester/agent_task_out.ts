@@ -177,9 +177,11 @@ async function sealDelta(
     if (made === undefined) throw new Error("no delta");
     const { key, sha256 } = await sealFile(plainPath, sealedPath);
     // A cache that cannot keep it costs the next task the delta again, not this one its job.
-    await cache.put({ base, depth: o.depth, provider: o.provider }, sealedPath, key, {
-      from: from.base,
-    }).catch(() => {});
+    await cache.put({ base, depth: o.depth, provider: o.provider }, {
+      path: sealedPath,
+      key,
+      sha256,
+    }, { from: from.base }).catch(() => {});
     return { ...whole, delta: { sealedPath, key, sealedSha256: sha256 } };
   } catch {
     // Whatever failed here, the base bundled whole still makes the task.
@@ -223,10 +225,13 @@ async function bundleAndSeal(
     }).catch((err: Error) => {
       throw new TaskRepositoryError(err.message, { cause: err });
     });
-    const { key } = await sealFile(plainPath, sealedPath);
+    const { key, sha256 } = await sealFile(plainPath, sealedPath);
     // A cache that cannot keep it costs the next task the full path, not this one its job.
-    await o.cache?.put({ base, depth: o.depth, provider: o.provider }, sealedPath, key, { repo })
-      .catch(() => {});
+    await o.cache?.put({ base, depth: o.depth, provider: o.provider }, {
+      path: sealedPath,
+      key,
+      sha256,
+    }, { repo }).catch(() => {});
     return { sealedPath, key };
   } catch (err) {
     await Deno.remove(sealedPath).catch(() => {});

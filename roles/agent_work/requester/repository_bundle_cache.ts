@@ -66,6 +66,16 @@ export interface CachedBundle {
   delta?: Omit<CachedBundle, "delta">;
 }
 
+/** A sealed blob to keep ({@linkcode BundleCache.put}). */
+export interface KeptBlob {
+  /** The sealed file. */
+  path: string;
+  /** Its key. */
+  key: Uint8Array<ArrayBuffer>;
+  /** The sealed file's sha256 (hex). */
+  sha256: string;
+}
+
 /** What else an entry says when it is kept ({@linkcode BundleCache.put}). */
 export interface BundleCacheExtra {
   /** The repository's real path: a later task of it may send a delta from this entry's base. */
@@ -91,15 +101,11 @@ export interface BundleCache {
   /** The entry's blob copied out and its key, or undefined (absent, or dropped as corrupt). */
   get(key: BundleCacheKey): Promise<CachedBundle | undefined>;
   /**
-   * Keeps a sealed blob (read from `sealedPath`, left in place) and its key. A delta's entry
-   * (`extra.from`) is a hit only while the entry of the base it goes from is.
+   * Keeps a sealed blob (copied from `sealed.path`, left in place), its key and its sha256 as
+   * `sealFile` gave them (not hashed again: a wrong one makes the entry a miss at its next get). A
+   * delta's entry (`extra.from`) is a hit only while the entry of the base it goes from is.
    */
-  put(
-    key: BundleCacheKey,
-    sealedPath: string,
-    blobKey: Uint8Array<ArrayBuffer>,
-    extra?: BundleCacheExtra,
-  ): Promise<void>;
+  put(key: BundleCacheKey, sealed: KeptBlob, extra?: BundleCacheExtra): Promise<void>;
   /**
    * The bases of the whole bundles kept for this repository (its real path), depth and provider,
    * most recently used first: those a new base's delta may go from.
@@ -129,14 +135,14 @@ interface EntryFile {
  * @example
  * ```ts
  * import { openBundleCache } from "./repository_bundle_cache.ts";
- * import { sealBlob } from "../sealed_blob.ts";
+ * import { sealFile } from "../sealed_file.ts";
  *
  * const dir = await Deno.makeTempDir();
  * const cache = openBundleCache({ dir: `${dir}/cache` });
  * const id = { base: "ab".repeat(20), depth: 50, provider: "cd".repeat(32) };
- * const { sealed, key } = await sealBlob(new Uint8Array([1, 2, 3]));
- * await Deno.writeFile(`${dir}/repo.sealed`, sealed);
- * await cache.put(id, `${dir}/repo.sealed`, key);
+ * await Deno.writeFile(`${dir}/repo.bundle`, new Uint8Array([1, 2, 3]));
+ * const sealed = await sealFile(`${dir}/repo.bundle`, `${dir}/repo.sealed`);
+ * await cache.put(id, { path: `${dir}/repo.sealed`, ...sealed });
  * const hit = await cache.get(id);
  * if (hit === undefined || hit.key.length !== 32) throw new Error("a miss");
  * await Deno.remove(dir, { recursive: true });
@@ -223,7 +229,7 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
     mirrorOf(repo) {
       return `${o.dir}/mirrors/${sha256Of(new TextEncoder().encode(repo)).slice(0, 32)}`;
     },
-    async put(k, sealedPath, blobKey, extra) {
+    async put(k, sealed, extra) {
       await Deno.mkdir(o.dir, { recursive: true, mode: 0o700 });
       const path = pathOf(k);
       const entry: EntryFile = {
@@ -231,8 +237,8 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
         base: k.base,
         depth: k.depth ?? null,
         provider: k.provider,
-        key: bytesToHex(blobKey),
-        sealed: await fileSha256(sealedPath),
+        key: bytesToHex(sealed.key),
+        sealed: sealed.sha256,
         ...(extra?.repo === undefined ? {} : { repo: extra.repo }),
         ...(extra?.from === undefined ? {} : { from: extra.from }),
       };
@@ -240,7 +246,7 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
       // The blob copied, not read: a bundle may be large.
       const copy = `${o.dir}/.tmp-put-${crypto.randomUUID()}`;
       try {
-        await Deno.copyFile(sealedPath, copy);
+        await Deno.copyFile(sealed.path, copy);
         await Deno.chmod(copy, 0o600);
         await Deno.rename(copy, `${path}.sealed`);
       } finally {
@@ -281,17 +287,6 @@ async function evict(dir: string, maxBytes: number, maxEntries: number): Promise
     });
   }
   await evictLeastUsed(entries, { maxBytes, maxEntries });
-}
-
-/** Native SHA-256 (node:crypto): a bundle is megabytes, read a chunk at a time. */
-async function fileSha256(path: string): Promise<string> {
-  const hash = createStreamingSha256();
-  using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(1 << 20);
-  for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
-    hash.update(buffer.subarray(0, n));
-  }
-  return hash.digestHex();
 }
 
 /** The hex SHA-256 of a short text (an entry's name). */
