@@ -13,13 +13,14 @@
  * One process: `<state dir>/peer_credit.jsonl`, one `{"a":account,"d":delta}` line per take
  * and per give-back, `{"a":account,"d":delta,"p":delta}` per payout, fsynced before the take
  * resolves (lines arriving together share one write
- * and fsync, state/line_appender.ts); the file is summed at open. Several processes on one
+ * and fsync, state/line_appender.ts); the file is summed at open, a chunk at a time
+ * (state/line_file.ts: it grows by a line a packet, past what one string can hold). Several processes on one
  * PostgreSQL store: state/postgres/postgres_peer_credit.ts, the same interface.
  *
  * @module
  */
 import { LineAppender } from "../line_appender.ts";
-import { readOptionalTextFile } from "../optional_text_file.ts";
+import { readLineFile } from "../line_file.ts";
 import {
   closeEpisode,
   type CreditLineAsk,
@@ -181,9 +182,7 @@ export async function openFilePeerCredit(options: FilePeerCreditOptions): Promis
   const rows = new Map<string, CreditRow>();
   const row = (a: string): CreditRow =>
     rows.get(a) ?? { spent: 0n, paid: 0n, standing: NEW_STANDING };
-  const text = (await readOptionalTextFile(path)) ?? "";
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
+  const read = await readLineFile(path, (line) => {
     try {
       const { a, d, p, st } = JSON.parse(line) as {
         a: unknown;
@@ -191,8 +190,8 @@ export async function openFilePeerCredit(options: FilePeerCreditOptions): Promis
         p?: unknown;
         st?: unknown;
       };
-      if (typeof a !== "string" || typeof d !== "string") continue;
-      if (p !== undefined && typeof p !== "string") continue;
+      if (typeof a !== "string" || typeof d !== "string") return;
+      if (p !== undefined && typeof p !== "string") return;
       const r = row(a);
       rows.set(a, {
         spent: r.spent + BigInt(d),
@@ -203,8 +202,8 @@ export async function openFilePeerCredit(options: FilePeerCreditOptions): Promis
     } catch {
       // A partial last line (a crash mid-append): its take never resolved, nothing went on.
     }
-  }
-  const file = new LineAppender(path, { needsNewline: text !== "" && !text.endsWith("\n") });
+  });
+  const file = new LineAppender(path, { needsNewline: read !== undefined && !read.endsInNewline });
   const record = (account: string, delta: bigint, payout = false, standing?: CreditStanding) =>
     file.append(
       JSON.stringify({

@@ -30,10 +30,21 @@
  * SIGKILL mid-append can leave a partial last line; it is skipped when reading (counted in
  * `skippedLines`) and the next append starts on a fresh line.
  *
+ * Bounded in memory, however long the town runs (docs/SCALE.md "A town's books after a long
+ * run"): the balances, every packet in flight or in doubt, and of the answered ones (fulfilled,
+ * rejected) each account's newest {@linkcode PeerLedgerOptions.keepAnswered}; an older answered
+ * packet is forgotten from memory (its lines stay in the file). A provider asks about its newest
+ * payments only (roles/provider/payments/owed_questions.ts), which stay held. Of a packet not
+ * held, {@linkcode PeerLedger.packetState} says `unknown` once the account has forgotten any, and
+ * {@linkcode PeerLedger.forgottenUpTo} tells when the newest forgotten one was forwarded: a
+ * question about a packet forwarded after that has an exact answer. The file is read a chunk at a
+ * time (state/line_file.ts), and forgetting happens in the order of its lines, so a replay holds
+ * what the run that wrote them held.
+ *
  * @module
  */
 import { StateError } from "../state_error.ts";
-import { readOptionalTextFile } from "../optional_text_file.ts";
+import { readLineFile } from "../line_file.ts";
 import { LineAppender } from "../line_appender.ts";
 import { bytesToHex as toHex } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -99,7 +110,25 @@ export interface PeerLedgerOptions {
   stateDir: string;
   /** Clock (unix ms). Default Date.now. */
   now?: () => number;
+  /**
+   * Answered packets held per account, newest first (module doc); older ones are forgotten from
+   * memory. Default {@linkcode DEFAULT_KEEP_ANSWERED}, what a provider asks about at most.
+   */
+  keepAnswered?: number;
 }
+
+/**
+ * Answered packets a ledger holds per account by default: the most payments a provider asks
+ * about after a restart (roles/provider/payments/owed_questions.ts `MAX_OWED_ASKED`).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_KEEP_ANSWERED } from "./peer_ledger.ts";
+ *
+ * if (DEFAULT_KEEP_ANSWERED < 1024) throw new Error("fewer than a provider asks about");
+ * ```
+ */
+export const DEFAULT_KEEP_ANSWERED = 1024;
 
 /** A ledger line is malformed, or would record a packet twice: nothing was written. */
 export class PeerLedgerError extends StateError {
@@ -117,10 +146,30 @@ const EVENTS: readonly PeerLedgerEvent[] = [
   "settled",
 ];
 
-/** Where a forwarded packet stands on the books ({@linkcode PeerLedger.packetState}). */
-export type PacketStanding = "in-flight" | "in-doubt" | "fulfilled" | "rejected";
+/**
+ * Where a forwarded packet stands on the books ({@linkcode PeerLedger.packetState}); `unknown`:
+ * not held, and the account has answered packets this ledger no longer holds.
+ */
+export type PacketStanding = "in-flight" | "in-doubt" | "fulfilled" | "rejected" | "unknown";
 
-type PacketState = { state: "in-flight" | "in-doubt" | "fulfilled"; amount: bigint };
+/** A packet not answered yet; `at`: when it was forwarded (unix ms). */
+type LivePacket = { state: "in-flight" | "in-doubt"; amount: bigint; at: number };
+
+/**
+ * One account's packets, by condition (a map per account: the condition's hash is computed once
+ * per string, where an `account condition` key would be hashed again at each lookup).
+ */
+interface AccountPackets {
+  /** In flight or in doubt. */
+  live: Map<string, LivePacket>;
+  /**
+   * The newest answered ones, oldest first: when forwarded (unix ms) * 2, + 1 when fulfilled (a
+   * rejected one may be forwarded again).
+   */
+  answered: Map<string, number>;
+  /** When the newest answered packet no longer held was forwarded (unix ms). */
+  forgottenUpTo?: number;
+}
 
 /**
  * Opens the ledger, replaying its lines (forwards with no outcome become in doubt).
@@ -163,9 +212,8 @@ export class PeerLedger {
   /** Unreadable lines met while loading (partial last lines after a crash). */
   skippedLines = 0;
   #now: () => number;
-  #packets = new Map<string, PacketState>();
-  /** Packets whose last answer was a REJECT (forgotten by `#packets`, so they may go again). */
-  #rejected = new Set<string>();
+  #keepAnswered: number;
+  #packets = new Map<string, AccountPackets>();
   /** Newest claim per account and channel. */
   #claims = new Map<string, bigint>();
   #balances = new Map<string, PeerBalance>();
@@ -175,14 +223,13 @@ export class PeerLedger {
   constructor(options: PeerLedgerOptions) {
     this.path = `${options.stateDir.replace(/\/+$/, "")}/${LEDGER_NAME}`;
     this.#now = options.now ?? Date.now;
+    this.#keepAnswered = Math.max(1, options.keepAnswered ?? DEFAULT_KEEP_ANSWERED);
     this.#file = new LineAppender(this.path);
   }
 
   /** Replays the file; called by {@linkcode openPeerLedger}. */
   async load(): Promise<void> {
-    const text = await readText(this.path);
-    for (const line of text.split("\n")) {
-      if (line === "") continue;
+    const read = await readLineFile(this.path, (line) => {
       try {
         const entry = JSON.parse(line) as PeerLedgerEntry;
         validateEntry(entry);
@@ -190,16 +237,17 @@ export class PeerLedger {
       } catch {
         this.skippedLines++;
       }
-    }
+    }, { maxLine: MAX_LINE });
+    this.skippedLines += read?.tooLong ?? 0;
     // What was in flight when the last process stopped has no answer on record.
-    for (const [key, packet] of this.#packets) {
-      if (packet.state !== "in-flight") continue;
-      this.#packets.set(key, { state: "in-doubt", amount: packet.amount });
-      const b = this.#balance(key.slice(0, key.indexOf(" ")));
-      b.inFlight -= packet.amount;
-      b.inDoubt += packet.amount;
+    for (const { live } of this.#packets.values()) {
+      for (const packet of live.values()) packet.state = "in-doubt";
     }
-    this.#file.needsNewline = text.length > 0 && !text.endsWith("\n");
+    for (const b of this.#balances.values()) {
+      b.inDoubt += b.inFlight;
+      b.inFlight = 0n;
+    }
+    this.#file.needsNewline = read !== undefined && !read.endsInNewline;
     this.#loaded = true;
   }
 
@@ -222,11 +270,13 @@ export class PeerLedger {
 
   /** Packets forwarded before a crash with no answer on record (account, condition, amount). */
   inDoubt(): { account: string; condition: string; amount: bigint }[] {
-    return [...this.#packets].filter(([, p]) => p.state === "in-doubt").map(([key, p]) => ({
-      account: key.slice(0, key.indexOf(" ")),
-      condition: key.slice(key.indexOf(" ") + 1),
-      amount: p.amount,
-    }));
+    return [...this.#packets].flatMap(([account, { live }]) =>
+      [...live].filter(([, p]) => p.state === "in-doubt").map(([condition, p]) => ({
+        account,
+        condition,
+        amount: p.amount,
+      }))
+    );
   }
 
   /**
@@ -238,8 +288,29 @@ export class PeerLedger {
     account: string,
     condition: string,
   ): PacketStanding | undefined {
-    const key = `${account} ${condition}`;
-    return this.#packets.get(key)?.state ?? (this.#rejected.has(key) ? "rejected" : undefined);
+    const packets = this.#packets.get(account);
+    if (packets === undefined) return undefined;
+    const live = packets.live.get(condition);
+    if (live !== undefined) return live.state;
+    const answered = packets.answered.get(condition);
+    if (answered !== undefined) return answered % 2 === 1 ? "fulfilled" : "rejected";
+    return packets.forgottenUpTo === undefined ? undefined : "unknown";
+  }
+
+  /**
+   * When the newest answered packet to `account` this ledger no longer holds was forwarded
+   * (unix ms, this town's clock), or undefined when it holds every one: of a packet forwarded
+   * after it, {@linkcode PeerLedger.packetState} is exact (`unknown` is never forwarded).
+   */
+  forgottenUpTo(account: string): number | undefined {
+    return this.#packets.get(account)?.forgottenUpTo;
+  }
+
+  /** Answered packets held now, all accounts (bounded by `keepAnswered` each). */
+  answeredHeld(): number {
+    let n = 0;
+    for (const { answered } of this.#packets.values()) n += answered.size;
+    return n;
   }
 
   /**
@@ -247,8 +318,8 @@ export class PeerLedger {
    * @throws {PeerLedgerError} when that packet is already in flight, in doubt or fulfilled.
    */
   forward(account: string, condition: string, amount: bigint): Promise<void> {
-    const state = this.#packets.get(`${account} ${condition}`)?.state;
-    if (state !== undefined) {
+    const state = this.packetState(account, condition);
+    if (state === "in-flight" || state === "in-doubt" || state === "fulfilled") {
       return Promise.reject(
         new PeerLedgerError(`packet ${condition.slice(0, 16)} to ${account} is already ${state}`),
       );
@@ -258,7 +329,7 @@ export class PeerLedger {
 
   /** Records the peer's FULFILL of a forwarded packet; resolves once on disk. */
   fulfilled(account: string, condition: string, fulfillment: string): Promise<void> {
-    const packet = this.#packets.get(`${account} ${condition}`);
+    const packet = this.#packets.get(account)?.live.get(condition);
     if (packet?.state !== "in-flight") {
       return Promise.reject(
         new PeerLedgerError(`packet ${condition.slice(0, 16)} to ${account} is not in flight`),
@@ -275,7 +346,7 @@ export class PeerLedger {
 
   /** Records the peer's REJECT (or no answer) of a forwarded packet; resolves once on disk. */
   rejected(account: string, condition: string, code?: string): Promise<void> {
-    const packet = this.#packets.get(`${account} ${condition}`);
+    const packet = this.#packets.get(account)?.live.get(condition);
     if (packet?.state !== "in-flight") return Promise.resolve();
     return this.#append({
       event: "rejected",
@@ -292,7 +363,7 @@ export class PeerLedger {
    */
   async prove(account: string, fulfillment: Uint8Array): Promise<bigint> {
     const condition = toHex(sha256(fulfillment));
-    const packet = this.#packets.get(`${account} ${condition}`);
+    const packet = this.#packets.get(account)?.live.get(condition);
     if (packet?.state !== "in-doubt") return 0n;
     await this.#append({
       event: "fulfilled",
@@ -356,47 +427,56 @@ export class PeerLedger {
   #apply(entry: PeerLedgerEntry): () => void {
     const b = this.#balance(entry.account);
     const amount = BigInt(entry.amount);
-    const key = `${entry.account} ${entry.condition}`;
-    const prior = this.#packets.get(key);
-    const restore = () => {
-      if (prior) this.#packets.set(key, prior);
-      else this.#packets.delete(key);
-    };
     switch (entry.event) {
       case "forward": {
-        if (prior !== undefined) return () => {};
-        this.#packets.set(key, { state: "in-flight", amount });
-        const wasRejected = this.#rejected.delete(key);
+        const packets = this.#packetsOf(entry.account);
+        const condition = entry.condition!;
+        const answered = packets.answered.get(condition);
+        // In flight, in doubt or fulfilled already: the line changes nothing.
+        if (packets.live.has(condition) || (answered !== undefined && answered % 2 === 1)) {
+          return () => {};
+        }
+        // Rejected before: forwarded again (a retry of the same invoice), not an answered one.
+        packets.answered.delete(condition);
+        packets.live.set(condition, { state: "in-flight", amount, at: Date.parse(entry.ts) });
         b.inFlight += amount;
         return () => {
-          restore();
-          if (wasRejected) this.#rejected.add(key);
+          packets.live.delete(condition);
+          if (answered !== undefined) packets.answered.set(condition, answered);
           b.inFlight -= amount;
         };
       }
       case "fulfilled": {
-        // Counted once: a second FULFILL line of the same packet changes nothing.
-        if (prior === undefined || prior.state === "fulfilled") return () => {};
-        this.#packets.set(key, { state: "fulfilled", amount: prior.amount });
+        const packets = this.#packetsOf(entry.account);
+        const condition = entry.condition!;
+        const prior = packets.live.get(condition);
+        // Counted once: a FULFILL line of a packet not in flight or in doubt changes nothing.
+        if (prior === undefined) return () => {};
+        packets.live.delete(condition);
+        const unanswer = this.#answer(packets, condition, prior.at * 2 + 1);
         const from = prior.state === "in-doubt" ? "inDoubt" : "inFlight";
         b[from] -= prior.amount;
         b.owed += prior.amount;
         b.packets++;
         return () => {
-          restore();
+          unanswer();
+          packets.live.set(condition, prior);
           b[from] += prior.amount;
           b.owed -= prior.amount;
           b.packets--;
         };
       }
       case "rejected": {
+        const packets = this.#packetsOf(entry.account);
+        const condition = entry.condition!;
+        const prior = packets.live.get(condition);
         if (prior?.state !== "in-flight") return () => {};
-        this.#packets.delete(key);
-        this.#rejected.add(key);
+        packets.live.delete(condition);
+        const unanswer = this.#answer(packets, condition, prior.at * 2);
         b.inFlight -= prior.amount;
         return () => {
-          restore();
-          this.#rejected.delete(key);
+          unanswer();
+          packets.live.set(condition, prior);
           b.inFlight += prior.amount;
         };
       }
@@ -426,6 +506,35 @@ export class PeerLedger {
         return () => b.settled -= amount;
       }
     }
+  }
+  #packetsOf(account: string): AccountPackets {
+    let packets = this.#packets.get(account);
+    if (packets === undefined) {
+      this.#packets.set(account, packets = { live: new Map(), answered: new Map() });
+    }
+    return packets;
+  }
+
+  /**
+   * Holds an answered packet (`code`: see {@linkcode AccountPackets}) among its account's
+   * newest, forgetting the oldest past `keepAnswered`; returns what undoes both.
+   */
+  #answer(packets: AccountPackets, condition: string, code: number): () => void {
+    const { answered } = packets;
+    answered.set(condition, code);
+    if (answered.size <= this.#keepAnswered) return () => answered.delete(condition);
+    const oldest = answered.keys().next().value!;
+    const oldestCode = answered.get(oldest)!;
+    answered.delete(oldest);
+    const before = packets.forgottenUpTo;
+    packets.forgottenUpTo = Math.max(before ?? 0, Math.floor(oldestCode / 2));
+    // Undone after a failed write: the forgotten one is held again (as the newest: the file
+    // has no line that forgot it).
+    return () => {
+      answered.delete(condition);
+      answered.set(oldest, oldestCode);
+      packets.forgottenUpTo = before;
+    };
   }
 }
 
@@ -463,9 +572,4 @@ function validateEntry(e: PeerLedgerEntry): void {
   if (!packet && !/^0x[0-9a-f]{64}$/.test(e.channelId ?? "")) fail("bad channelId");
   if (e.event === "claimed" && !/^[1-9][0-9]{0,77}$/.test(e.nonce ?? "")) fail("bad nonce");
   if (e.code !== undefined && !/^[FTR][0-9]{2}$/.test(e.code)) fail("bad code");
-}
-
-/** A file's text, empty when it does not exist yet. */
-async function readText(path: string): Promise<string> {
-  return await readOptionalTextFile(path) ?? "";
 }

@@ -84,8 +84,17 @@ export type ElsewhereRoute =
   | { hop: IlpNextHop }
   | { code: IlpErrorCode; message: string };
 
-/** Furthest expiry accepted by default (5 minutes). */
-const DEFAULT_MAX_EXPIRY_MS = 300_000;
+/**
+ * Furthest expiry accepted by default (5 minutes).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_EXPIRY_MS } from "./btp_router.ts";
+ *
+ * if (DEFAULT_MAX_EXPIRY_MS !== 300_000) throw new Error("changed");
+ * ```
+ */
+export const DEFAULT_MAX_EXPIRY_MS = 300_000;
 
 /** Options for {@linkcode createBtpRouter}. */
 export interface BtpRouterOptions {

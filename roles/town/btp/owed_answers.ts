@@ -13,7 +13,9 @@
  *   roles/town/town_btp_server.ts) -> `inDoubt`: ask again later;
  * - never forwarded here -> `notOwed` on a town of one process (its books hold every packet it
  *   forwarded); `inDoubt` on a shared store, where another process may have forwarded it and
- *   holds its line (docs/OPERATIONS.md "A town on several machines").
+ *   holds its line (docs/OPERATIONS.md "A town on several machines");
+ * - `unknown` (not held: the books hold each account's newest answered packets only, and a
+ *   provider asks about its newest) -> `inDoubt`.
  *
  * A payer's question (`to`: the destination of the packets it sent, `expiresAt`: their PREPARE's
  * expiry; docs/PROTOCOL.md "The town's word on a payment in doubt") is answered of the town's
@@ -21,7 +23,10 @@
  * on this town's clock (before: all `inDoubt` with `retryAfterMs`): only `notOwed` (rejected, or
  * never forwarded, on a town of one process: no money moved) or `inDoubt` (fulfilled, in flight,
  * in doubt, `to` not a child of this town, or a town on a shared store, where another process may
- * have forwarded it since this one refused it).
+ * have forwarded it since this one refused it). A packet the books no longer hold (`unknown`) is
+ * never forwarded when `expiresAt` is more than the router's longest expiry (and a margin for
+ * the hops before this town) after the newest forgotten one was forwarded: the town forwards no
+ * PREPARE expiring further out (roles/town/btp/btp_router.ts), so that packet came later.
  *
  * Bounded: at most {@linkcode MAX_OWED_QUESTION} conditions a question (longer is refused), and
  * per account a bucket of `burst` questions refilled at `perSecond`; a question past it is
@@ -37,10 +42,11 @@ import {
 } from "../../../protocol/payment_owed.ts";
 import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import { TokenBucket } from "../token_bucket.ts";
+import { DEFAULT_MAX_EXPIRY_MS } from "./btp_router.ts";
 
 /** Options for {@linkcode createOwedAnswers}. */
 export interface OwedAnswersOptions {
-  ledger: Pick<PeerLedger, "packetState">;
+  ledger: Pick<PeerLedger, "packetState" | "forgottenUpTo">;
   /** The town runs as several processes on a shared store: a packet unknown here is in doubt. */
   shared: boolean;
   /** The town's ILP address, for a payer's question (`to`); none: such a question is in doubt. */
@@ -53,7 +59,22 @@ export interface OwedAnswersOptions {
   perSecond?: number;
   /** Monotonic clock, ms (tests). Default `performance.now`. */
   now?: () => number;
+  /** The router's furthest expiry accepted (its `maxExpiryMs`). Default 5 minutes. */
+  maxExpiryMs?: number;
 }
+
+/**
+ * What the hops before this town may have taken off a payer's expiry, at most, for
+ * {@linkcode createOwedAnswers}'s payer answers about packets the books no longer hold.
+ *
+ * @example
+ * ```ts
+ * import { HOPS_EXPIRY_MARGIN_MS } from "./owed_answers.ts";
+ *
+ * if (HOPS_EXPIRY_MARGIN_MS < 10_000) throw new Error("too tight for a few hops");
+ * ```
+ */
+export const HOPS_EXPIRY_MARGIN_MS = 60_000;
 
 /**
  * The answer (bytes) to an account's question (bytes).
@@ -127,10 +148,16 @@ function payerAnswer(
   if (options.shared || town === undefined || !payer.to.startsWith(`${town}.`)) return answer;
   const child = payer.to.slice(town.length + 1).split(".")[0];
   answer.inDoubt = [];
+  // Forwarded after every packet the books let go of: then not held is never forwarded.
+  const forgotten = options.ledger.forgottenUpTo(child);
+  const maxExpiryMs = options.maxExpiryMs ?? DEFAULT_MAX_EXPIRY_MS;
+  const later = forgotten === undefined ||
+    payer.expiresAt - maxExpiryMs - HOPS_EXPIRY_MARGIN_MS > forgotten;
   for (const condition of new Set(conditions)) {
     const state = options.ledger.packetState(child, condition);
-    if (state === "rejected" || state === undefined) answer.notOwed.push(condition);
-    else answer.inDoubt.push(condition);
+    if (state === "rejected" || state === undefined || (state === "unknown" && later)) {
+      answer.notOwed.push(condition);
+    } else answer.inDoubt.push(condition);
   }
   return answer;
 }

@@ -131,3 +131,40 @@ Deno.test("owed answers: a payer asking of its packets to a child, once their ex
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("owed answers: a packet the books no longer hold is in doubt, to its provider and to a payer, unless the payer's expiry shows it came after every packet let go", async () => {
+  const stateDir = await Deno.makeTempDir();
+  try {
+    let clock = 1_000_000;
+    const ledger = await openPeerLedger({ stateDir, now: () => clock, keepAnswered: 1 });
+    await ledger.forward("beta", PAID, 100n);
+    await ledger.fulfilled("beta", PAID, "ff".repeat(32));
+    clock += 1_000;
+    await ledger.forward("beta", REFUSED, 100n);
+    await ledger.rejected("beta", REFUSED, "T01"); // PAID let go (forwarded at 1,000,000)
+    assertEquals(ledger.packetState("beta", PAID), "unknown");
+    // Its provider: PAID may be owed; NEVER too, as far as these books can tell.
+    const answer = createOwedAnswers({ ledger, shared: false });
+    assertEquals(decodeOwedAnswer(answer("beta", encodeOwedQuestion([PAID, REFUSED, NEVER]))), {
+      owed: [],
+      notOwed: [REFUSED],
+      inDoubt: [PAID, NEVER],
+    });
+    // A payer: the town forwards no PREPARE expiring more than maxExpiryMs on (5 min, and a
+    // minute for the hops before it), so an expiry past 1,000,000 + 360,000 came later.
+    const payer = (expiresAt: number) =>
+      decodeOwedAnswer(
+        createOwedAnswers({
+          ledger,
+          shared: false,
+          townAddress: () => "g.town",
+          clock: () => expiresAt + 2_000,
+        })("alice", encodeOwedQuestion([PAID, NEVER], { to: "g.town.beta", expiresAt })),
+      );
+    assertEquals(payer(1_360_000), { owed: [], notOwed: [], inDoubt: [PAID, NEVER] });
+    // (A payer asking so of PAID asks of a packet forwarded later than PAID was: another one.)
+    assertEquals(payer(1_360_001), { owed: [], notOwed: [PAID, NEVER], inDoubt: [] });
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});

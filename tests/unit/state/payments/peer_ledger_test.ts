@@ -87,3 +87,68 @@ Deno.test("peer ledger: a torn last line and a duplicated FULFILL line count not
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("peer ledger: holds each account's newest answered packets only; a replay holds the same, and agrees on a forgotten packet forwarded again", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "peer_ledger_" });
+  try {
+    let clock = Date.parse("2026-01-01T00:00:00Z");
+    const now = () => clock;
+    const ledger = await openPeerLedger({ stateDir, now, keepAnswered: 3 });
+    const p = Array.from({ length: 8 }, (_, i) => packet(10 + i));
+    // beta: six answered (five fulfilled, one rejected), one in flight; gamma: one fulfilled.
+    for (const [i, x] of p.slice(0, 6).entries()) {
+      clock += 1_000;
+      await ledger.forward("beta", x.condition, 10n);
+      if (i === 4) await ledger.rejected("beta", x.condition, "T01");
+      else await ledger.fulfilled("beta", x.condition, x.hex);
+    }
+    await ledger.forward("beta", p[6].condition, 10n);
+    await ledger.forward("gamma", p[7].condition, 5n);
+    await ledger.fulfilled("gamma", p[7].condition, p[7].hex);
+    const states = (l: typeof ledger) => [
+      ...p.slice(0, 7).map((x) => l.packetState("beta", x.condition)),
+      l.packetState("gamma", p[7].condition),
+      l.packetState("gamma", p[0].condition),
+    ];
+    const held = [
+      "unknown",
+      "unknown",
+      "unknown",
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+      "in-flight",
+      "fulfilled",
+      undefined, // gamma has forgotten nothing: a packet it does not hold was never forwarded
+    ];
+    assertEquals(states(ledger), held);
+    assertEquals(ledger.answeredHeld(), 4);
+    // The newest forgotten was forwarded at the third second.
+    assertEquals(ledger.forgottenUpTo("beta"), Date.parse("2026-01-01T00:00:03Z"));
+    assertEquals(ledger.forgottenUpTo("gamma"), undefined);
+    // Balances count every packet, held or not.
+    assertEquals([ledger.balance("beta").owed, ledger.balance("beta").packets], [50n, 5]);
+    // A fulfilled packet held is not forwarded again; one forgotten is a new packet.
+    await assertRejects(() => ledger.forward("beta", p[3].condition, 10n), PeerLedgerError);
+    clock += 1_000;
+    await ledger.forward("beta", p[0].condition, 10n);
+    await ledger.fulfilled("beta", p[0].condition, p[0].hex);
+    // A replay forgets in the order of the lines: the same packets held, the same books.
+    const again = await openPeerLedger({ stateDir, keepAnswered: 3 });
+    assertEquals(
+      states(again),
+      ["fulfilled", "unknown", "unknown", "unknown", "rejected", "fulfilled", "in-doubt"].concat(
+        held.slice(7) as string[],
+      ),
+    );
+    assertEquals(states(again), states(ledger).map((s) => s === "in-flight" ? "in-doubt" : s));
+    assertEquals(again.balance("beta"), { ...ledger.balance("beta"), inFlight: 0n, inDoubt: 10n });
+    assertEquals(again.forgottenUpTo("beta"), ledger.forgottenUpTo("beta"));
+    // Held by default: a provider's newest questions' worth.
+    const wide = await openPeerLedger({ stateDir });
+    assertEquals(wide.packetState("beta", p[1].condition), "fulfilled");
+    assertEquals(wide.forgottenUpTo("beta"), undefined);
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
