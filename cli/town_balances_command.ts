@@ -92,6 +92,7 @@ async function balances(opts: BalancesOptions, cmd: Command): Promise<void> {
   const stateDir = await existingStateDir(opts, cmd);
   const ledger = await openPeerLedger({ stateDir });
   const peers = ledger.balances();
+  await ledger.flush(); // the checkpoint a long read leaves, written before the command ends
   // What each peer spent on the town's credit, its payouts excluded (they are `claimed`).
   const credit = await openFilePeerCredit({ stateDir });
   const spent = new Map<string, bigint>();

@@ -54,6 +54,11 @@ export class LineAppender {
     return done.promise;
   }
 
+  /** Whether no line is queued or being written: the file holds every line appended. */
+  get idle(): boolean {
+    return this.#writing === undefined && this.#queue.length === 0;
+  }
+
   /** Resolves once every queued line is written (or failed). */
   async flush(): Promise<void> {
     while (this.#writing) await this.#writing;

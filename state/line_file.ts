@@ -14,6 +14,8 @@ export interface ReadLineFileOptions {
   maxLine?: number;
   /** Bytes read at a time. Default 1 MiB. */
   chunkBytes?: number;
+  /** Where to start, in bytes (a line's start: a checkpoint's end). Default 0. */
+  offset?: number;
 }
 
 /** What {@linkcode readLineFile} read. */
@@ -57,6 +59,12 @@ export async function readLineFile(
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw err;
+  }
+  if (options.offset) {
+    await file.seek(options.offset, Deno.SeekMode.Start).catch((err) => {
+      file.close();
+      throw err;
+    });
   }
   const read: LineFileRead = { lines: 0, tooLong: 0, endsInNewline: true };
   const decoder = new TextDecoder();

@@ -30,80 +30,37 @@
  * SIGKILL mid-append can leave a partial last line; it is skipped when reading (counted in
  * `skippedLines`) and the next append starts on a fresh line.
  *
- * Bounded in memory, however long the town runs (docs/SCALE.md "A town's books after a long
- * run"): the balances, every packet in flight or in doubt, and of the answered ones (fulfilled,
- * rejected) each account's newest {@linkcode PeerLedgerOptions.keepAnswered}; an older answered
- * packet is forgotten from memory (its lines stay in the file). A provider asks about its newest
- * payments only (roles/provider/payments/owed_questions.ts), which stay held. Of a packet not
- * held, {@linkcode PeerLedger.packetState} says `unknown` once the account has forgotten any, and
- * {@linkcode PeerLedger.forgottenUpTo} tells when the newest forgotten one was forwarded: a
- * question about a packet forwarded after that has an exact answer. The file is read a chunk at a
- * time (state/line_file.ts), and forgetting happens in the order of its lines, so a replay holds
- * what the run that wrote them held.
+ * Bounded in memory, however long the town runs: the balances, and the packets
+ * state/payments/ledger_packets.ts holds (each account's newest answered ones, every one in flight
+ * or in doubt); the file is read a chunk at a time (state/line_file.ts). docs/SCALE.md "A town's
+ * books after a long run".
  *
  * @module
  */
-import { StateError } from "../state_error.ts";
+import {
+  checkPeerLedgerEntry,
+  emptyPeerBalance,
+  type PeerBalance,
+  type PeerLedgerEntry,
+  PeerLedgerError,
+} from "./peer_ledger_entry.ts";
 import { readLineFile } from "../line_file.ts";
+import { DEFAULT_KEEP_ANSWERED, LedgerPackets, type PacketStanding } from "./ledger_packets.ts";
+import {
+  type PeerLedgerState,
+  readPeerLedgerCheckpoint,
+  writePeerLedgerCheckpoint,
+} from "./peer_ledger_checkpoint.ts";
 import { LineAppender } from "../line_appender.ts";
 import { bytesToHex as toHex } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 
-/** What a ledger line records. */
-export type PeerLedgerEvent =
-  | "forward"
-  | "fulfilled"
-  | "rejected"
-  | "opened"
-  | "claimed"
-  | "settled";
-
-/** One line of the peer ledger. */
-export interface PeerLedgerEntry {
-  /** ISO 8601 time. */
-  ts: string;
-  event: PeerLedgerEvent;
-  /** The BTP account (`<town>.<account>`). */
-  account: string;
-  /** The packet's execution condition (hex), for packet events. */
-  condition?: string;
-  /** Base units, decimal string: the packet's amount, or the claim's cumulative amount. */
-  amount: string;
-  /** Hex fulfillment, for `fulfilled`. */
-  fulfillment?: string;
-  /** `fulfilled` lines written from a peer's proof after a crash. */
-  proven?: boolean;
-  /** The channel, for `claimed` and `settled`. */
-  channelId?: string;
-  /** The claim's nonce, for `claimed`. */
-  nonce?: string;
-  /**
-   * The ILP reject code relayed, for `rejected`: `R00` when the town gave the packet up at its
-   * expiry (a FULFILL after it is the peer's loss, docs/PROTOCOL.md "Expiry").
-   */
-  code?: string;
-}
-
-/** What the town and one peer stand at. */
-export interface PeerBalance {
-  account: string;
-  /** Fulfilled packets forwarded to the peer: what the town owes it in all. */
-  owed: bigint;
-  /** Claims signed to the peer: the newest one's cumulative amount, summed over its channels. */
-  claimed: bigint;
-  /** Paid out to the peer on chain. */
-  settled: bigint;
-  /** Forwarded and not answered yet (this run). */
-  inFlight: bigint;
-  /** Forwarded before a crash with no answer on record: owed only once proven. */
-  inDoubt: bigint;
-  /** Fulfilled packets. */
-  packets: number;
-  /** The channel the town pays the peer over, once opened. */
-  payoutChannel?: string;
-  /** The town's deposit in it. */
-  payoutDeposit: bigint;
-}
+export {
+  type PeerBalance,
+  type PeerLedgerEntry,
+  PeerLedgerError,
+  type PeerLedgerEvent,
+} from "./peer_ledger_entry.ts";
 
 /** Options for {@linkcode openPeerLedger}. */
 export interface PeerLedgerOptions {
@@ -111,66 +68,20 @@ export interface PeerLedgerOptions {
   /** Clock (unix ms). Default Date.now. */
   now?: () => number;
   /**
-   * Answered packets held per account, newest first (module doc); older ones are forgotten from
-   * memory. Default {@linkcode DEFAULT_KEEP_ANSWERED}, what a provider asks about at most.
+   * Answered packets held per account (state/payments/ledger_packets.ts); older ones are
+   * forgotten from memory. Default 1,024, what a provider asks about at most.
    */
   keepAnswered?: number;
-}
-
-/**
- * Answered packets a ledger holds per account by default: the most payments a provider asks
- * about after a restart (roles/provider/payments/owed_questions.ts `MAX_OWED_ASKED`).
- *
- * @example
- * ```ts
- * import { DEFAULT_KEEP_ANSWERED } from "./peer_ledger.ts";
- *
- * if (DEFAULT_KEEP_ANSWERED < 1024) throw new Error("fewer than a provider asks about");
- * ```
- */
-export const DEFAULT_KEEP_ANSWERED = 1024;
-
-/** A ledger line is malformed, or would record a packet twice: nothing was written. */
-export class PeerLedgerError extends StateError {
-  override name = "PeerLedgerError";
+  /**
+   * Lines between two checkpoints (state/payments/peer_ledger_checkpoint.ts: a start reads only
+   * the lines after the last one); at least four times the packets the last one held. 0: none.
+   * Default 100,000.
+   */
+  checkpointLines?: number;
 }
 
 const LEDGER_NAME = "peer_ledger.jsonl";
 const MAX_LINE = 4 * 1024;
-const EVENTS: readonly PeerLedgerEvent[] = [
-  "forward",
-  "fulfilled",
-  "rejected",
-  "opened",
-  "claimed",
-  "settled",
-];
-
-/**
- * Where a forwarded packet stands on the books ({@linkcode PeerLedger.packetState}); `unknown`:
- * not held, and the account has answered packets this ledger no longer holds.
- */
-export type PacketStanding = "in-flight" | "in-doubt" | "fulfilled" | "rejected" | "unknown";
-
-/** A packet not answered yet; `at`: when it was forwarded (unix ms). */
-type LivePacket = { state: "in-flight" | "in-doubt"; amount: bigint; at: number };
-
-/**
- * One account's packets, by condition (a map per account: the condition's hash is computed once
- * per string, where an `account condition` key would be hashed again at each lookup).
- */
-interface AccountPackets {
-  /** In flight or in doubt. */
-  live: Map<string, LivePacket>;
-  /**
-   * The newest answered ones, oldest first: when forwarded (unix ms) * 2, + 1 when fulfilled (a
-   * rejected one may be forwarded again).
-   */
-  answered: Map<string, number>;
-  /** When the newest answered packet no longer held was forwarded (unix ms). */
-  forgottenUpTo?: number;
-}
-
 /**
  * Opens the ledger, replaying its lines (forwards with no outcome become in doubt).
  *
@@ -212,43 +123,80 @@ export class PeerLedger {
   /** Unreadable lines met while loading (partial last lines after a crash). */
   skippedLines = 0;
   #now: () => number;
-  #keepAnswered: number;
-  #packets = new Map<string, AccountPackets>();
+  #packets: LedgerPackets;
   /** Newest claim per account and channel. */
   #claims = new Map<string, bigint>();
   #balances = new Map<string, PeerBalance>();
   #loaded = false;
   readonly #file: LineAppender;
+  readonly #stateDir: string;
+  readonly #keepAnswered: number;
+  readonly #checkpointLines: number;
+  /** Lines written since the last checkpoint (or read after it). */
+  #sinceCheckpoint = 0;
+  /** Packets the last checkpoint held: the next waits for four times as many lines. */
+  #checkpointHeld = 0;
+  /** The checkpoint being written. */
+  #checkpointing: Promise<void> | undefined;
+  /** A write failed this run (part of it may be in the file): no checkpoint until a restart. */
+  #writeFailed = false;
 
   constructor(options: PeerLedgerOptions) {
-    this.path = `${options.stateDir.replace(/\/+$/, "")}/${LEDGER_NAME}`;
+    this.#stateDir = options.stateDir.replace(/\/+$/, "");
+    this.path = `${this.#stateDir}/${LEDGER_NAME}`;
     this.#now = options.now ?? Date.now;
     this.#keepAnswered = Math.max(1, options.keepAnswered ?? DEFAULT_KEEP_ANSWERED);
+    this.#checkpointLines = options.checkpointLines ?? 100_000;
+    this.#packets = new LedgerPackets({ keepAnswered: this.#keepAnswered });
     this.#file = new LineAppender(this.path);
   }
 
-  /** Replays the file; called by {@linkcode openPeerLedger}. */
+  /**
+   * Replays the file, from its last checkpoint when there is one it still begins with; called by
+   * {@linkcode openPeerLedger}.
+   */
   async load(): Promise<void> {
+    const checkpoint = this.#checkpointLines > 0
+      ? await readPeerLedgerCheckpoint({ stateDir: this.#stateDir, ledgerPath: this.path })
+      : undefined;
+    if (checkpoint?.keepAnswered === this.#keepAnswered) {
+      this.skippedLines = checkpoint.skippedLines;
+      this.#balances = new Map(checkpoint.balances.map((b) => [b.account, b]));
+      this.#claims = new Map(checkpoint.claims);
+      this.#packets.restore(checkpoint.packets);
+    }
+    const offset = checkpoint?.keepAnswered === this.#keepAnswered ? checkpoint.offset : 0;
     const read = await readLineFile(this.path, (line) => {
       try {
         const entry = JSON.parse(line) as PeerLedgerEntry;
-        validateEntry(entry);
+        checkPeerLedgerEntry(entry);
         this.#apply(entry);
       } catch {
         this.skippedLines++;
       }
-    }, { maxLine: MAX_LINE });
+    }, { maxLine: MAX_LINE, offset });
     this.skippedLines += read?.tooLong ?? 0;
-    // What was in flight when the last process stopped has no answer on record.
-    for (const { live } of this.#packets.values()) {
-      for (const packet of live.values()) packet.state = "in-doubt";
+    this.#sinceCheckpoint = read?.lines ?? 0;
+    // A file ending on a line's end that took long to read: a checkpoint of it, so that the next
+    // start does not read it again (taken before what was in flight turns in doubt, as a replay
+    // of the same lines would hold it).
+    if (read?.endsInNewline && this.#sinceCheckpoint >= this.#checkpointLines) {
+      this.#checkpoint();
     }
+    // What was in flight when the last process stopped has no answer on record.
+    this.#packets.allInDoubt();
     for (const b of this.#balances.values()) {
       b.inDoubt += b.inFlight;
       b.inFlight = 0n;
     }
     this.#file.needsNewline = read !== undefined && !read.endsInNewline;
     this.#loaded = true;
+  }
+
+  /** Resolves once every line appended is written (or failed) and no checkpoint is being written. */
+  async flush(): Promise<void> {
+    await this.#file.flush();
+    while (this.#checkpointing) await this.#checkpointing;
   }
 
   /** Every peer on record, by account name. */
@@ -259,7 +207,7 @@ export class PeerLedger {
 
   /** One peer's balance (zeros for a peer never paid). */
   balance(account: string): PeerBalance {
-    return { ...this.#balances.get(account) ?? emptyBalance(account) };
+    return { ...this.#balances.get(account) ?? emptyPeerBalance(account) };
   }
 
   /** What the town owes the peer beyond its newest claim, in flight and in doubt included. */
@@ -270,13 +218,7 @@ export class PeerLedger {
 
   /** Packets forwarded before a crash with no answer on record (account, condition, amount). */
   inDoubt(): { account: string; condition: string; amount: bigint }[] {
-    return [...this.#packets].flatMap(([account, { live }]) =>
-      [...live].filter(([, p]) => p.state === "in-doubt").map(([condition, p]) => ({
-        account,
-        condition,
-        amount: p.amount,
-      }))
-    );
+    return this.#packets.inDoubt();
   }
 
   /**
@@ -288,13 +230,7 @@ export class PeerLedger {
     account: string,
     condition: string,
   ): PacketStanding | undefined {
-    const packets = this.#packets.get(account);
-    if (packets === undefined) return undefined;
-    const live = packets.live.get(condition);
-    if (live !== undefined) return live.state;
-    const answered = packets.answered.get(condition);
-    if (answered !== undefined) return answered % 2 === 1 ? "fulfilled" : "rejected";
-    return packets.forgottenUpTo === undefined ? undefined : "unknown";
+    return this.#packets.state(account, condition);
   }
 
   /**
@@ -303,14 +239,12 @@ export class PeerLedger {
    * after it, {@linkcode PeerLedger.packetState} is exact (`unknown` is never forwarded).
    */
   forgottenUpTo(account: string): number | undefined {
-    return this.#packets.get(account)?.forgottenUpTo;
+    return this.#packets.forgottenUpTo(account);
   }
 
   /** Answered packets held now, all accounts (bounded by `keepAnswered` each). */
   answeredHeld(): number {
-    let n = 0;
-    for (const { answered } of this.#packets.values()) n += answered.size;
-    return n;
+    return this.#packets.answeredHeld();
   }
 
   /**
@@ -329,7 +263,7 @@ export class PeerLedger {
 
   /** Records the peer's FULFILL of a forwarded packet; resolves once on disk. */
   fulfilled(account: string, condition: string, fulfillment: string): Promise<void> {
-    const packet = this.#packets.get(account)?.live.get(condition);
+    const packet = this.#packets.live(account, condition);
     if (packet?.state !== "in-flight") {
       return Promise.reject(
         new PeerLedgerError(`packet ${condition.slice(0, 16)} to ${account} is not in flight`),
@@ -346,7 +280,7 @@ export class PeerLedger {
 
   /** Records the peer's REJECT (or no answer) of a forwarded packet; resolves once on disk. */
   rejected(account: string, condition: string, code?: string): Promise<void> {
-    const packet = this.#packets.get(account)?.live.get(condition);
+    const packet = this.#packets.live(account, condition);
     if (packet?.state !== "in-flight") return Promise.resolve();
     return this.#append({
       event: "rejected",
@@ -363,7 +297,7 @@ export class PeerLedger {
    */
   async prove(account: string, fulfillment: Uint8Array): Promise<bigint> {
     const condition = toHex(sha256(fulfillment));
-    const packet = this.#packets.get(account)?.live.get(condition);
+    const packet = this.#packets.live(account, condition);
     if (packet?.state !== "in-doubt") return 0n;
     await this.#append({
       event: "fulfilled",
@@ -401,7 +335,7 @@ export class PeerLedger {
     if (!this.#loaded) return Promise.reject(new PeerLedgerError("the ledger is not loaded"));
     const entry = { ts: new Date(this.#now()).toISOString(), ...fields } as PeerLedgerEntry;
     try {
-      validateEntry(entry);
+      checkPeerLedgerEntry(entry);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -413,13 +347,56 @@ export class PeerLedger {
     // failed write is rolled back below.
     const undo = this.#apply(entry);
     const written = this.#file.append(line);
-    written.catch(undo);
+    written.then(() => {
+      this.#sinceCheckpoint++;
+      this.#checkpoint();
+    }, () => {
+      undo();
+      this.#writeFailed = true;
+    });
     return written;
+  }
+
+  /**
+   * Writes a checkpoint when it is due and the file holds every line applied (the appender idle,
+   * every line whole, no failed write this run): what is held now is what reading the file
+   * gives. In-doubt packets from before the last start may be in it where a replay would have
+   * them in flight: no line written since can tell the two apart (`rejected` is written only
+   * of a packet in flight; each ends in doubt at the next start).
+   */
+  #checkpoint(): void {
+    const due = Math.max(this.#checkpointLines, 4 * this.#checkpointHeld);
+    if (
+      this.#checkpointLines === 0 || this.#sinceCheckpoint < due ||
+      this.#checkpointing !== undefined ||
+      this.#writeFailed || !this.#file.idle || this.#file.needsNewline
+    ) return;
+    let offset: number;
+    try {
+      offset = Deno.statSync(this.path).size;
+    } catch {
+      return;
+    }
+    const state: PeerLedgerState = {
+      keepAnswered: this.#keepAnswered,
+      skippedLines: this.skippedLines,
+      balances: this.balances(),
+      claims: [...this.#claims],
+      packets: this.#packets.toRecord(),
+    };
+    this.#sinceCheckpoint = 0;
+    this.#checkpointHeld = this.#packets.held();
+    // Derived data: one that fails to be written only means a longer start.
+    this.#checkpointing = writePeerLedgerCheckpoint(
+      { stateDir: this.#stateDir, ledgerPath: this.path },
+      offset,
+      state,
+    ).catch(() => {}).finally(() => this.#checkpointing = undefined);
   }
 
   #balance(account: string): PeerBalance {
     let b = this.#balances.get(account);
-    if (!b) this.#balances.set(account, b = emptyBalance(account));
+    if (!b) this.#balances.set(account, b = emptyPeerBalance(account));
     return b;
   }
 
@@ -427,56 +404,45 @@ export class PeerLedger {
   #apply(entry: PeerLedgerEntry): () => void {
     const b = this.#balance(entry.account);
     const amount = BigInt(entry.amount);
+    const [account, condition] = [entry.account, entry.condition!];
     switch (entry.event) {
       case "forward": {
-        const packets = this.#packetsOf(entry.account);
-        const condition = entry.condition!;
-        const answered = packets.answered.get(condition);
         // In flight, in doubt or fulfilled already: the line changes nothing.
-        if (packets.live.has(condition) || (answered !== undefined && answered % 2 === 1)) {
-          return () => {};
-        }
-        // Rejected before: forwarded again (a retry of the same invoice), not an answered one.
-        packets.answered.delete(condition);
-        packets.live.set(condition, { state: "in-flight", amount, at: Date.parse(entry.ts) });
+        const undo = this.#packets.forward(account, condition, {
+          state: "in-flight",
+          amount,
+          at: Date.parse(entry.ts),
+        });
+        if (undo === undefined) return () => {};
         b.inFlight += amount;
         return () => {
-          packets.live.delete(condition);
-          if (answered !== undefined) packets.answered.set(condition, answered);
+          undo();
           b.inFlight -= amount;
         };
       }
       case "fulfilled": {
-        const packets = this.#packetsOf(entry.account);
-        const condition = entry.condition!;
-        const prior = packets.live.get(condition);
         // Counted once: a FULFILL line of a packet not in flight or in doubt changes nothing.
-        if (prior === undefined) return () => {};
-        packets.live.delete(condition);
-        const unanswer = this.#answer(packets, condition, prior.at * 2 + 1);
+        const prior = this.#packets.live(account, condition);
+        const undo = this.#packets.answer(account, condition, true);
+        if (prior === undefined || undo === undefined) return () => {};
         const from = prior.state === "in-doubt" ? "inDoubt" : "inFlight";
         b[from] -= prior.amount;
         b.owed += prior.amount;
         b.packets++;
         return () => {
-          unanswer();
-          packets.live.set(condition, prior);
+          undo();
           b[from] += prior.amount;
           b.owed -= prior.amount;
           b.packets--;
         };
       }
       case "rejected": {
-        const packets = this.#packetsOf(entry.account);
-        const condition = entry.condition!;
-        const prior = packets.live.get(condition);
+        const prior = this.#packets.live(account, condition);
         if (prior?.state !== "in-flight") return () => {};
-        packets.live.delete(condition);
-        const unanswer = this.#answer(packets, condition, prior.at * 2);
+        const undo = this.#packets.answer(account, condition, false)!;
         b.inFlight -= prior.amount;
         return () => {
-          unanswer();
-          packets.live.set(condition, prior);
+          undo();
           b.inFlight += prior.amount;
         };
       }
@@ -507,69 +473,4 @@ export class PeerLedger {
       }
     }
   }
-  #packetsOf(account: string): AccountPackets {
-    let packets = this.#packets.get(account);
-    if (packets === undefined) {
-      this.#packets.set(account, packets = { live: new Map(), answered: new Map() });
-    }
-    return packets;
-  }
-
-  /**
-   * Holds an answered packet (`code`: see {@linkcode AccountPackets}) among its account's
-   * newest, forgetting the oldest past `keepAnswered`; returns what undoes both.
-   */
-  #answer(packets: AccountPackets, condition: string, code: number): () => void {
-    const { answered } = packets;
-    answered.set(condition, code);
-    if (answered.size <= this.#keepAnswered) return () => answered.delete(condition);
-    const oldest = answered.keys().next().value!;
-    const oldestCode = answered.get(oldest)!;
-    answered.delete(oldest);
-    const before = packets.forgottenUpTo;
-    packets.forgottenUpTo = Math.max(before ?? 0, Math.floor(oldestCode / 2));
-    // Undone after a failed write: the forgotten one is held again (as the newest: the file
-    // has no line that forgot it).
-    return () => {
-      answered.delete(condition);
-      answered.set(oldest, oldestCode);
-      packets.forgottenUpTo = before;
-    };
-  }
-}
-
-function emptyBalance(account: string): PeerBalance {
-  return {
-    account,
-    owed: 0n,
-    claimed: 0n,
-    settled: 0n,
-    inFlight: 0n,
-    inDoubt: 0n,
-    packets: 0,
-    payoutDeposit: 0n,
-  };
-}
-
-function validateEntry(e: PeerLedgerEntry): void {
-  const fail = (msg: string): never => {
-    throw new PeerLedgerError(msg);
-  };
-  if (typeof e !== "object" || e === null) fail("entry is not an object");
-  if (typeof e.ts !== "string" || Number.isNaN(Date.parse(e.ts))) fail("bad ts");
-  if (!EVENTS.includes(e.event)) fail("bad event");
-  if (typeof e.account !== "string" || !/^[A-Za-z0-9_~-]{1,64}$/.test(e.account)) {
-    fail("bad account");
-  }
-  if (typeof e.amount !== "string" || !/^(0|[1-9][0-9]{0,77})$/.test(e.amount)) fail("bad amount");
-  const packet = e.event === "forward" || e.event === "fulfilled" || e.event === "rejected";
-  if (packet && (typeof e.condition !== "string" || !/^[0-9a-f]{64}$/.test(e.condition))) {
-    fail("bad condition");
-  }
-  if (e.event === "fulfilled" && !/^[0-9a-f]{64}$/.test(e.fulfillment ?? "")) {
-    fail("bad fulfillment");
-  }
-  if (!packet && !/^0x[0-9a-f]{64}$/.test(e.channelId ?? "")) fail("bad channelId");
-  if (e.event === "claimed" && !/^[1-9][0-9]{0,77}$/.test(e.nonce ?? "")) fail("bad nonce");
-  if (e.code !== undefined && !/^[FTR][0-9]{2}$/.test(e.code)) fail("bad code");
 }

@@ -1,0 +1,279 @@
+/**
+ * The packets a town's books per peer hold in memory (state/payments/peer_ledger.ts), bounded
+ * however long the town runs (docs/SCALE.md "A town's books after a long run"): every packet in
+ * flight or in doubt, and of the answered ones (fulfilled, rejected) each account's newest
+ * `keepAnswered`. An older answered packet is forgotten (its lines stay in the ledger's file);
+ * once an account has forgotten any, a packet not held is `unknown`, and
+ * {@linkcode LedgerPackets.forgottenUpTo} tells when the newest forgotten one was forwarded.
+ * Forgetting follows the order of the calls, which is the order of the file's lines: a replay
+ * holds what the run that wrote them held.
+ *
+ * @module
+ */
+
+/**
+ * Where a forwarded packet stands on the books; `unknown`: not held, and the account has
+ * answered packets the books no longer hold.
+ */
+export type PacketStanding = "in-flight" | "in-doubt" | "fulfilled" | "rejected" | "unknown";
+
+/** A packet not answered yet; `at`: when it was forwarded (unix ms). */
+export interface LivePacket {
+  state: "in-flight" | "in-doubt";
+  amount: bigint;
+  at: number;
+}
+
+/**
+ * Answered packets held per account by default: the most payments a provider asks about after a
+ * restart (roles/provider/payments/owed_questions.ts `MAX_OWED_ASKED`).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_KEEP_ANSWERED } from "./ledger_packets.ts";
+ *
+ * if (DEFAULT_KEEP_ANSWERED < 1024) throw new Error("fewer than a provider asks about");
+ * ```
+ */
+export const DEFAULT_KEEP_ANSWERED = 1024;
+
+/**
+ * One account's packets, by condition (a map per account: a condition's hash is computed once
+ * per string, where an `account condition` key would be hashed again at each lookup).
+ */
+interface AccountPackets {
+  live: Map<string, LivePacket>;
+  /**
+   * The newest answered ones: when forwarded (unix ms) * 2, + 1 when fulfilled (a rejected one
+   * may be forwarded again).
+   */
+  answered: Map<string, number>;
+  /**
+   * The order they were answered in, from `head` on, oldest first; an entry whose code is no
+   * longer the map's (forwarded again since) is passed over. Kept apart from the map's own
+   * order: taking a map's first key walks past every entry deleted before it until the map is
+   * rehashed (V8), which made forgetting cost as much as the rest of a replay.
+   */
+  order: [string, number][];
+  head: number;
+  /** When the newest answered packet no longer held was forwarded (unix ms). */
+  forgottenUpTo?: number;
+}
+
+/**
+ * The packets held, as JSON for a checkpoint (state/payments/peer_ledger.ts): per account its
+ * live packets (`[condition, state, amount, at]`) and its answered ones oldest first
+ * (`[condition, code]`), in the order they were held, so that forgetting goes on as before.
+ */
+export interface LedgerPacketsRecord {
+  [account: string]: {
+    live: [string, LivePacket["state"], string, number][];
+    answered: [string, number][];
+    forgottenUpTo?: number;
+  };
+}
+
+/** Options for {@linkcode LedgerPackets}. */
+export interface LedgerPacketsOptions {
+  /** Answered packets held per account. Default {@linkcode DEFAULT_KEEP_ANSWERED}. */
+  keepAnswered?: number;
+}
+
+/**
+ * The packets held; each change returns what undoes it (a ledger line whose write failed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LedgerPackets } from "./ledger_packets.ts";
+ *
+ * const packets = new LedgerPackets({ keepAnswered: 1 });
+ * const [a, b] = ["aa".repeat(32), "bb".repeat(32)];
+ * packets.forward("beta", a, { state: "in-flight", amount: 5n, at: 1_000 });
+ * packets.answer("beta", a, true);
+ * packets.forward("beta", b, { state: "in-flight", amount: 5n, at: 2_000 });
+ * packets.answer("beta", b, false); // a is let go
+ * assert.equal(packets.state("beta", a), "unknown");
+ * assert.equal(packets.state("beta", b), "rejected");
+ * assert.equal(packets.forgottenUpTo("beta"), 1_000);
+ * ```
+ */
+export class LedgerPackets {
+  #keep: number;
+  #accounts = new Map<string, AccountPackets>();
+
+  constructor(options: LedgerPacketsOptions = {}) {
+    this.#keep = Math.max(1, options.keepAnswered ?? DEFAULT_KEEP_ANSWERED);
+  }
+
+  /** Where a packet stands, or undefined when it was never forwarded. */
+  state(account: string, condition: string): PacketStanding | undefined {
+    const packets = this.#accounts.get(account);
+    if (packets === undefined) return undefined;
+    const live = packets.live.get(condition);
+    if (live !== undefined) return live.state;
+    const answered = packets.answered.get(condition);
+    if (answered !== undefined) return answered % 2 === 1 ? "fulfilled" : "rejected";
+    return packets.forgottenUpTo === undefined ? undefined : "unknown";
+  }
+
+  /** The packet when in flight or in doubt. */
+  live(account: string, condition: string): LivePacket | undefined {
+    return this.#accounts.get(account)?.live.get(condition);
+  }
+
+  /** When the newest answered packet to `account` no longer held was forwarded (unix ms). */
+  forgottenUpTo(account: string): number | undefined {
+    return this.#accounts.get(account)?.forgottenUpTo;
+  }
+
+  /**
+   * A packet forwarded: live from now (a rejected one held is no longer an answered one).
+   * Undefined, and nothing changed, when it is live or fulfilled already.
+   */
+  forward(account: string, condition: string, packet: LivePacket): (() => void) | undefined {
+    const packets = this.#of(account);
+    const answered = packets.answered.get(condition);
+    if (packets.live.has(condition) || (answered !== undefined && answered % 2 === 1)) {
+      return undefined;
+    }
+    packets.answered.delete(condition);
+    packets.live.set(condition, packet);
+    return () => {
+      packets.live.delete(condition);
+      if (answered !== undefined) packets.answered.set(condition, answered);
+    };
+  }
+
+  /**
+   * A live packet answered: held among its account's newest answered, the oldest past
+   * `keepAnswered` forgotten. Undefined, and nothing changed, when it is not live.
+   */
+  answer(account: string, condition: string, fulfilled: boolean): (() => void) | undefined {
+    const packets = this.#accounts.get(account);
+    const prior = packets?.live.get(condition);
+    if (packets === undefined || prior === undefined) return undefined;
+    const { answered, live } = packets;
+    live.delete(condition);
+    const code = prior.at * 2 + (fulfilled ? 1 : 0);
+    answered.set(condition, code);
+    packets.order.push([condition, code]);
+    if (answered.size <= this.#keep) {
+      return () => {
+        answered.delete(condition);
+        live.set(condition, prior);
+      };
+    }
+    const [oldest, oldestCode] = oldestOf(packets);
+    answered.delete(oldest);
+    const before = packets.forgottenUpTo;
+    packets.forgottenUpTo = Math.max(before ?? 0, Math.floor(oldestCode / 2));
+    // Undone after a failed write: the forgotten one is held again (as the newest: the file has
+    // no line that forgot it).
+    return () => {
+      answered.delete(condition);
+      live.set(condition, prior);
+      answered.set(oldest, oldestCode);
+      packets.order.push([oldest, oldestCode]);
+      packets.forgottenUpTo = before;
+    };
+  }
+
+  /** Every live packet in doubt (what was in flight when the last process stopped). */
+  allInDoubt(): void {
+    for (const { live } of this.#accounts.values()) {
+      for (const packet of live.values()) packet.state = "in-doubt";
+    }
+  }
+
+  /** The packets in doubt. */
+  inDoubt(): { account: string; condition: string; amount: bigint }[] {
+    return [...this.#accounts].flatMap(([account, { live }]) =>
+      [...live].filter(([, p]) => p.state === "in-doubt").map(([condition, p]) => ({
+        account,
+        condition,
+        amount: p.amount,
+      }))
+    );
+  }
+
+  /** The packets held, for a checkpoint. */
+  toRecord(): LedgerPacketsRecord {
+    const record: LedgerPacketsRecord = {};
+    for (const [account, packets] of this.#accounts) {
+      record[account] = {
+        live: [...packets.live].map(([c, p]) => [c, p.state, String(p.amount), p.at]),
+        answered: packets.order.slice(packets.head).filter(([c, code]) =>
+          packets.answered.get(c) === code
+        ),
+        ...(packets.forgottenUpTo === undefined ? {} : { forgottenUpTo: packets.forgottenUpTo }),
+      };
+    }
+    return record;
+  }
+
+  /**
+   * Holds what a checkpoint recorded (replacing what is held); throws a `TypeError` or
+   * `SyntaxError` on a record this module did not write.
+   */
+  restore(record: LedgerPacketsRecord): void {
+    const accounts = new Map<string, AccountPackets>();
+    for (const [account, { live, answered, forgottenUpTo }] of Object.entries(record)) {
+      const order = answered.map(([c, code]): [string, number] => [String(c), Number(code)]);
+      const packets: AccountPackets = {
+        live: new Map(live.map(([c, state, amount, at]) => {
+          if (state !== "in-flight" && state !== "in-doubt") throw new TypeError("bad state");
+          return [c, { state, amount: BigInt(amount), at: Number(at) }];
+        })),
+        answered: new Map(order),
+        order,
+        head: 0,
+      };
+      if (typeof forgottenUpTo === "number") packets.forgottenUpTo = forgottenUpTo;
+      accounts.set(account, packets);
+    }
+    this.#accounts = accounts;
+  }
+
+  /** Packets held now, live and answered, all accounts. */
+  held(): number {
+    let n = 0;
+    for (const { answered, live } of this.#accounts.values()) n += answered.size + live.size;
+    return n;
+  }
+
+  /** Answered packets held now, all accounts. */
+  answeredHeld(): number {
+    let n = 0;
+    for (const { answered } of this.#accounts.values()) n += answered.size;
+    return n;
+  }
+
+  #of(account: string): AccountPackets {
+    let packets = this.#accounts.get(account);
+    if (packets === undefined) {
+      this.#accounts.set(
+        account,
+        packets = {
+          live: new Map(),
+          answered: new Map(),
+          order: [],
+          head: 0,
+        },
+      );
+    }
+    return packets;
+  }
+}
+
+/** The oldest answered packet still held (there is one: the map is past `keepAnswered`). */
+function oldestOf(packets: AccountPackets): [string, number] {
+  for (;;) {
+    const entry = packets.order[packets.head++];
+    if (packets.head > 4096 && packets.head * 2 > packets.order.length) {
+      packets.order = packets.order.slice(packets.head);
+      packets.head = 0;
+    }
+    if (packets.answered.get(entry[0]) === entry[1]) return entry;
+  }
+}
