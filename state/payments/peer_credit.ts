@@ -14,13 +14,16 @@
  * and per give-back, `{"a":account,"d":delta,"p":delta}` per payout, fsynced before the take
  * resolves (lines arriving together share one write
  * and fsync, state/line_appender.ts); the file is summed at open, a chunk at a time
- * (state/line_file.ts: it grows by a line a packet, past what one string can hold). Several processes on one
+ * (state/line_file.ts: it grows by a line a packet, past what one string can hold), from the
+ * rows its last checkpoint held (`peer_credit.checkpoint.json`, state/line_file_checkpoint.ts).
+ * Several processes on one
  * PostgreSQL store: state/postgres/postgres_peer_credit.ts, the same interface.
  *
  * @module
  */
 import { LineAppender } from "../line_appender.ts";
 import { readLineFile } from "../line_file.ts";
+import { LineFileCheckpoints } from "../line_file_checkpoint.ts";
 import {
   closeEpisode,
   type CreditLineAsk,
@@ -156,6 +159,8 @@ export function payOutStep(
 export interface FilePeerCreditOptions {
   /** The town's state dir; the file is `peer_credit.jsonl` in it. */
   stateDir: string;
+  /** Lines between two checkpoints (state/line_file_checkpoint.ts); 0: none. Default 100,000. */
+  checkpointLines?: number;
 }
 
 /** The credit file's name in the state dir. */
@@ -179,9 +184,23 @@ export const PEER_CREDIT_FILE = "peer_credit.jsonl";
  */
 export async function openFilePeerCredit(options: FilePeerCreditOptions): Promise<PeerCredit> {
   const path = `${options.stateDir.replace(/\/+$/, "")}/${PEER_CREDIT_FILE}`;
-  const rows = new Map<string, CreditRow>();
+  let rows = new Map<string, CreditRow>();
   const row = (a: string): CreditRow =>
     rows.get(a) ?? { spent: 0n, paid: 0n, standing: NEW_STANDING };
+  const file = new LineAppender(path);
+  const checkpoints = new LineFileCheckpoints({
+    path: `${options.stateDir.replace(/\/+$/, "")}/peer_credit.checkpoint.json`,
+    linesPath: path,
+    appender: file,
+    every: options.checkpointLines ?? 100_000,
+    snapshot: () => ({
+      state: [...rows].map(([a, r]) => [a, r.spent, r.paid, standingRecord(r.standing)]),
+      entries: rows.size,
+    }),
+  });
+  const checkpoint = await checkpoints.read();
+  const held = rowsFromCheckpoint(checkpoint?.state);
+  if (held !== undefined) rows = held;
   const read = await readLineFile(path, (line) => {
     try {
       const { a, d, p, st } = JSON.parse(line) as {
@@ -202,10 +221,11 @@ export async function openFilePeerCredit(options: FilePeerCreditOptions): Promis
     } catch {
       // A partial last line (a crash mid-append): its take never resolved, nothing went on.
     }
-  });
-  const file = new LineAppender(path, { needsNewline: read !== undefined && !read.endsInNewline });
-  const record = (account: string, delta: bigint, payout = false, standing?: CreditStanding) =>
-    file.append(
+  }, { offset: held === undefined ? 0 : checkpoint!.offset });
+  checkpoints.opened(read?.lines ?? 0, read?.endsInNewline ?? false);
+  file.needsNewline = read !== undefined && !read.endsInNewline;
+  const record = (account: string, delta: bigint, payout = false, standing?: CreditStanding) => {
+    const written = file.append(
       JSON.stringify({
         a: account,
         d: delta.toString(),
@@ -213,6 +233,9 @@ export async function openFilePeerCredit(options: FilePeerCreditOptions): Promis
         ...(standing ? { st: standingRecord(standing) } : {}),
       }) + "\n",
     );
+    written.then(() => checkpoints.written(), () => checkpoints.failed());
+    return written;
+  };
   /** Sets a row, writes its line, and puts the row back when the line cannot be written. */
   const commit = async (account: string, next: CreditRow, line: () => Promise<void>) => {
     const before = row(account);
@@ -280,6 +303,22 @@ export async function openFilePeerCredit(options: FilePeerCreditOptions): Promis
       );
       return step.paid;
     },
-    close: () => file.flush(),
+    close: async () => {
+      await file.flush();
+      await checkpoints.flush();
+    },
   };
+}
+
+/** The rows a checkpoint held (`[account, spent, paid, standing]` each), or undefined. */
+function rowsFromCheckpoint(state: unknown): Map<string, CreditRow> | undefined {
+  if (!Array.isArray(state)) return undefined;
+  try {
+    return new Map(state.map(([a, spent, paid, st]) => {
+      if (typeof a !== "string") throw new TypeError("bad account");
+      return [a, { spent: BigInt(spent), paid: BigInt(paid), standing: standingFromRecord(st) }];
+    }));
+  } catch {
+    return undefined;
+  }
 }

@@ -47,10 +47,11 @@ import {
 import { readLineFile } from "../line_file.ts";
 import { DEFAULT_KEEP_ANSWERED, LedgerPackets, type PacketStanding } from "./ledger_packets.ts";
 import {
+  decodePeerLedgerState,
+  PEER_LEDGER_CHECKPOINT_NAME,
   type PeerLedgerState,
-  readPeerLedgerCheckpoint,
-  writePeerLedgerCheckpoint,
 } from "./peer_ledger_checkpoint.ts";
+import { LineFileCheckpoints } from "../line_file_checkpoint.ts";
 import { LineAppender } from "../line_appender.ts";
 import { bytesToHex as toHex } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -73,7 +74,7 @@ export interface PeerLedgerOptions {
    */
   keepAnswered?: number;
   /**
-   * Lines between two checkpoints (state/payments/peer_ledger_checkpoint.ts: a start reads only
+   * Lines between two checkpoints (state/line_file_checkpoint.ts: a start reads only
    * the lines after the last one); at least four times the packets the last one held. 0: none.
    * Default 100,000.
    */
@@ -129,26 +130,26 @@ export class PeerLedger {
   #balances = new Map<string, PeerBalance>();
   #loaded = false;
   readonly #file: LineAppender;
-  readonly #stateDir: string;
   readonly #keepAnswered: number;
-  readonly #checkpointLines: number;
-  /** Lines written since the last checkpoint (or read after it). */
-  #sinceCheckpoint = 0;
-  /** Packets the last checkpoint held: the next waits for four times as many lines. */
-  #checkpointHeld = 0;
-  /** The checkpoint being written. */
-  #checkpointing: Promise<void> | undefined;
-  /** A write failed this run (part of it may be in the file): no checkpoint until a restart. */
-  #writeFailed = false;
+  readonly #checkpoints: LineFileCheckpoints;
 
   constructor(options: PeerLedgerOptions) {
-    this.#stateDir = options.stateDir.replace(/\/+$/, "");
-    this.path = `${this.#stateDir}/${LEDGER_NAME}`;
+    const stateDir = options.stateDir.replace(/\/+$/, "");
+    this.path = `${stateDir}/${LEDGER_NAME}`;
     this.#now = options.now ?? Date.now;
     this.#keepAnswered = Math.max(1, options.keepAnswered ?? DEFAULT_KEEP_ANSWERED);
-    this.#checkpointLines = options.checkpointLines ?? 100_000;
     this.#packets = new LedgerPackets({ keepAnswered: this.#keepAnswered });
     this.#file = new LineAppender(this.path);
+    // In-doubt packets from before the last start may be in a checkpoint where a reading of the
+    // file would have them in flight: no line written since tells the two apart (`rejected` is
+    // written only of a packet in flight; each ends in doubt at the next start).
+    this.#checkpoints = new LineFileCheckpoints({
+      path: `${stateDir}/${PEER_LEDGER_CHECKPOINT_NAME}`,
+      linesPath: this.path,
+      appender: this.#file,
+      every: options.checkpointLines ?? 100_000,
+      snapshot: () => ({ state: this.#state(), entries: this.#packets.held() }),
+    });
   }
 
   /**
@@ -156,16 +157,16 @@ export class PeerLedger {
    * {@linkcode openPeerLedger}.
    */
   async load(): Promise<void> {
-    const checkpoint = this.#checkpointLines > 0
-      ? await readPeerLedgerCheckpoint({ stateDir: this.#stateDir, ledgerPath: this.path })
-      : undefined;
-    if (checkpoint?.keepAnswered === this.#keepAnswered) {
-      this.skippedLines = checkpoint.skippedLines;
-      this.#balances = new Map(checkpoint.balances.map((b) => [b.account, b]));
-      this.#claims = new Map(checkpoint.claims);
-      this.#packets.restore(checkpoint.packets);
+    const checkpoint = await this.#checkpoints.read();
+    const state = decodePeerLedgerState(checkpoint?.state);
+    let offset = 0;
+    if (checkpoint !== undefined && state?.keepAnswered === this.#keepAnswered) {
+      this.skippedLines = state.skippedLines;
+      this.#balances = new Map(state.balances.map((b) => [b.account, b]));
+      this.#claims = new Map(state.claims);
+      this.#packets.restore(state.packets);
+      offset = checkpoint.offset;
     }
-    const offset = checkpoint?.keepAnswered === this.#keepAnswered ? checkpoint.offset : 0;
     const read = await readLineFile(this.path, (line) => {
       try {
         const entry = JSON.parse(line) as PeerLedgerEntry;
@@ -176,13 +177,9 @@ export class PeerLedger {
       }
     }, { maxLine: MAX_LINE, offset });
     this.skippedLines += read?.tooLong ?? 0;
-    this.#sinceCheckpoint = read?.lines ?? 0;
-    // A file ending on a line's end that took long to read: a checkpoint of it, so that the next
-    // start does not read it again (taken before what was in flight turns in doubt, as a replay
-    // of the same lines would hold it).
-    if (read?.endsInNewline && this.#sinceCheckpoint >= this.#checkpointLines) {
-      this.#checkpoint();
-    }
+    // A long reading leaves a checkpoint, taken before what was in flight turns in doubt, as a
+    // reading of the same lines would hold it.
+    this.#checkpoints.opened(read?.lines ?? 0, read?.endsInNewline ?? false);
     // What was in flight when the last process stopped has no answer on record.
     this.#packets.allInDoubt();
     for (const b of this.#balances.values()) {
@@ -196,7 +193,7 @@ export class PeerLedger {
   /** Resolves once every line appended is written (or failed) and no checkpoint is being written. */
   async flush(): Promise<void> {
     await this.#file.flush();
-    while (this.#checkpointing) await this.#checkpointing;
+    await this.#checkpoints.flush();
   }
 
   /** Every peer on record, by account name. */
@@ -347,51 +344,22 @@ export class PeerLedger {
     // failed write is rolled back below.
     const undo = this.#apply(entry);
     const written = this.#file.append(line);
-    written.then(() => {
-      this.#sinceCheckpoint++;
-      this.#checkpoint();
-    }, () => {
+    written.then(() => this.#checkpoints.written(), () => {
       undo();
-      this.#writeFailed = true;
+      this.#checkpoints.failed();
     });
     return written;
   }
 
-  /**
-   * Writes a checkpoint when it is due and the file holds every line applied (the appender idle,
-   * every line whole, no failed write this run): what is held now is what reading the file
-   * gives. In-doubt packets from before the last start may be in it where a replay would have
-   * them in flight: no line written since can tell the two apart (`rejected` is written only
-   * of a packet in flight; each ends in doubt at the next start).
-   */
-  #checkpoint(): void {
-    const due = Math.max(this.#checkpointLines, 4 * this.#checkpointHeld);
-    if (
-      this.#checkpointLines === 0 || this.#sinceCheckpoint < due ||
-      this.#checkpointing !== undefined ||
-      this.#writeFailed || !this.#file.idle || this.#file.needsNewline
-    ) return;
-    let offset: number;
-    try {
-      offset = Deno.statSync(this.path).size;
-    } catch {
-      return;
-    }
-    const state: PeerLedgerState = {
+  /** What a checkpoint holds (state/payments/peer_ledger_checkpoint.ts). */
+  #state(): PeerLedgerState {
+    return {
       keepAnswered: this.#keepAnswered,
       skippedLines: this.skippedLines,
       balances: this.balances(),
       claims: [...this.#claims],
       packets: this.#packets.toRecord(),
     };
-    this.#sinceCheckpoint = 0;
-    this.#checkpointHeld = this.#packets.held();
-    // Derived data: one that fails to be written only means a longer start.
-    this.#checkpointing = writePeerLedgerCheckpoint(
-      { stateDir: this.#stateDir, ledgerPath: this.path },
-      offset,
-      state,
-    ).catch(() => {}).finally(() => this.#checkpointing = undefined);
   }
 
   #balance(account: string): PeerBalance {
