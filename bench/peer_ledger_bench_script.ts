@@ -8,11 +8,16 @@
  * same file and parsing each line, keeping nothing (the least any full replay does). Run from a
  * worktree of another revision to compare.
  *
+ * With `--credit-lines N`, the same for the town's peer credit counts (state/payments/peer_credit.ts:
+ * N lines of takes and give-backs, summed at open).
+ *
  * Run: deno run -A bench/peer_ledger_bench_script.ts [--packets 1000000] [--accounts 20]
+ *   [--credit-lines 0]
  */
 import { parseBenchFlags } from "./bench_flags.ts";
 
-const USAGE = "deno run -A bench/peer_ledger_bench_script.ts [--packets N] [--accounts N]";
+const USAGE =
+  "deno run -A bench/peer_ledger_bench_script.ts [--packets N] [--accounts N] [--credit-lines N]";
 
 /** One opening's figures, printed by the child as a JSON line. */
 interface Opened {
@@ -28,7 +33,13 @@ if (Deno.args[0] === "--child") {
   const started = performance.now();
   const out: Opened = { openMs: 0, peakRssMiB: 0, heapMiB: 0 };
   try {
-    if (mode === "ledger") {
+    if (mode === "credit") {
+      const { openFilePeerCredit } = await import("../state/payments/peer_credit.ts");
+      const credit = await openFilePeerCredit({ stateDir });
+      out.openMs = Math.round(performance.now() - started);
+      out.owed = String(await credit.spent("child1"));
+      await credit.close(); // with the checkpoint a long read leaves (not timed)
+    } else if (mode === "ledger") {
       const { openPeerLedger } = await import("../state/payments/peer_ledger.ts");
       const ledger = await openPeerLedger({ stateDir });
       // The checkpoint a long read leaves is written before the process ends (not timed).
@@ -61,12 +72,13 @@ if (Deno.args[0] === "--child") {
 }
 
 const flags = parseBenchFlags(Deno.args, {
-  values: ["packets", "accounts"],
+  values: ["packets", "accounts", "credit-lines"],
   switches: [],
   usage: USAGE,
 });
 const packets = Number(flags.values.packets ?? 1_000_000);
 const accounts = Number(flags.values.accounts ?? 20);
+const creditLines = Number(flags.values["credit-lines"] ?? 0);
 if (!(packets > 0) || !(accounts > 0)) {
   console.error(`Error: --packets and --accounts want positive numbers\n${USAGE}`);
   Deno.exit(2);
@@ -102,27 +114,53 @@ try {
     } MiB on disk`,
   );
   for (const mode of ["lines parsed, nothing kept", "ledger, first start", "ledger, next start"]) {
-    const child = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--v8-flags=--expose-gc",
-        new URL(import.meta.url).pathname,
-        "--child",
-        mode.startsWith("ledger") ? "ledger" : "parse",
-        stateDir,
-      ],
-      stderr: "inherit",
-    }).output();
-    const opened = JSON.parse(new TextDecoder().decode(child.stdout)) as Opened;
-    console.log(
-      `  ${mode.padEnd(27)} ${
-        opened.error === undefined
-          ? `open ${opened.openMs} ms, peak RSS ${opened.peakRssMiB} MiB, heap after GC ${opened.heapMiB} MiB`
-          : `FAILED after ${opened.openMs} ms: ${opened.error}`
-      }${opened.owed === undefined ? "" : ` (${opened.owed})`}`,
-    );
+    const opened = await openIn(mode.startsWith("ledger") ? "ledger" : "parse", stateDir);
+    console.log(`  ${mode.padEnd(27)} ${describe(opened)}`);
+  }
+  if (creditLines > 0) {
+    const credit = await Deno.open(`${stateDir}/peer_credit.jsonl`, { write: true, create: true });
+    let lines = "";
+    for (let i = 0; i < creditLines; i++) {
+      // A take, and every seventh a give-back (a refused packet), as a town writes them.
+      lines += `{"a":"child${i % accounts}","d":"${i % 7 === 0 ? "-2500" : "2500"}"}\n`;
+      if (lines.length > 1 << 20) {
+        await credit.write(encoder.encode(lines));
+        lines = "";
+      }
+    }
+    await credit.write(encoder.encode(lines));
+    credit.close();
+    const bytes = (await Deno.stat(`${stateDir}/peer_credit.jsonl`)).size;
+    console.log(`peer credit: ${creditLines} lines, ${(bytes / 2 ** 20).toFixed(1)} MiB on disk`);
+    for (const mode of ["credit, first start", "credit, next start"]) {
+      const opened = await openIn("credit", stateDir);
+      console.log(`  ${mode.padEnd(27)} ${describe(opened)}`);
+    }
   }
 } finally {
   await Deno.remove(stateDir, { recursive: true });
+}
+
+/** Opens the state dir's files in a process of its own (`--child mode`). */
+async function openIn(mode: string, stateDir: string): Promise<Opened> {
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL(import.meta.url).pathname,
+      "--child",
+      mode,
+      stateDir,
+    ],
+    stderr: "inherit",
+  }).output();
+  return JSON.parse(new TextDecoder().decode(child.stdout)) as Opened;
+}
+
+function describe(opened: Opened): string {
+  return (opened.error === undefined
+    ? `open ${opened.openMs} ms, peak RSS ${opened.peakRssMiB} MiB, heap after GC ${opened.heapMiB} MiB`
+    : `FAILED after ${opened.openMs} ms: ${opened.error}`) +
+    (opened.owed === undefined ? "" : ` (${opened.owed})`);
 }
