@@ -90,11 +90,11 @@ export function peerBalanceJson(
 
 async function balances(opts: BalancesOptions, cmd: Command): Promise<void> {
   const stateDir = await existingStateDir(opts, cmd);
-  const ledger = await openPeerLedger({ stateDir });
+  // Beside a running town: its checkpoints are read, none written (the town writes them).
+  const ledger = await openPeerLedger({ stateDir, readOnly: true });
   const peers = ledger.balances();
-  await ledger.flush(); // the checkpoint a long read leaves, written before the command ends
   // What each peer spent on the town's credit, its payouts excluded (they are `claimed`).
-  const credit = await openFilePeerCredit({ stateDir });
+  const credit = await openFilePeerCredit({ stateDir, readOnly: true });
   const spent = new Map<string, bigint>();
   const standings = new Map<string, CreditStanding>();
   for (const b of peers) {

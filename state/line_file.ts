@@ -26,6 +26,11 @@ export interface LineFileRead {
   tooLong: number;
   /** Whether the file is empty or ends in a newline (else its last line was cut short). */
   endsInNewline: boolean;
+  /**
+   * The byte offset just past the last newline read (`offset` when none): the lines before it
+   * are all that was read whole, whatever was appended to the file since.
+   */
+  linesEnd: number;
 }
 
 /**
@@ -66,7 +71,13 @@ export async function readLineFile(
       throw err;
     });
   }
-  const read: LineFileRead = { lines: 0, tooLong: 0, endsInNewline: true };
+  const read: LineFileRead = {
+    lines: 0,
+    tooLong: 0,
+    endsInNewline: true,
+    linesEnd: options.offset ?? 0,
+  };
+  let position = read.linesEnd;
   const decoder = new TextDecoder();
   const buf = new Uint8Array(options.chunkBytes ?? 1 << 20);
   let rest = "";
@@ -83,9 +94,13 @@ export async function readLineFile(
     for (;;) {
       const n = await file.read(buf);
       if (n === null) break;
+      // The raw bytes decide where lines end (a chunk may end inside a character).
+      read.endsInNewline = buf[n - 1] === 10;
+      const last = buf.subarray(0, n).lastIndexOf(10);
+      if (last !== -1) read.linesEnd = position + last + 1;
+      position += n;
       const text = decoder.decode(buf.subarray(0, n), { stream: true });
       if (text === "") continue;
-      read.endsInNewline = text.endsWith("\n");
       let start = 0;
       for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", start)) {
         if (skipping) skipping = false;

@@ -12,7 +12,8 @@
  * the last one held, so that writing them stays a small part of the writes), only at a moment the
  * file holds every line the reader applied: its appender idle, its last line whole, no failed
  * write this run (part of a failed batch may be in the file, which a reading would count), and
- * after an opening that read `every` lines or more.
+ * after an opening that read `every` lines or more, at the end of the last whole line it read (the
+ * file may have grown since: a reader beside the process that writes it).
  *
  * @module
  */
@@ -38,6 +39,11 @@ export interface LineFileCheckpointsOptions {
   appender: LineAppender;
   /** Lines between two checkpoints; 0: none (and none read). */
   every: number;
+  /**
+   * A reader beside the process that writes the file (`town balances` beside `town up`): reads
+   * the checkpoint, writes none and leaves the writer's temp files alone.
+   */
+  readOnly?: boolean;
   /**
    * The reader's state now, as JSON (bigints are written as decimal strings), and how many
    * entries it holds.
@@ -93,7 +99,7 @@ export class LineFileCheckpoints {
    */
   async read(): Promise<LineFileCheckpoint | undefined> {
     if (this.#o.every <= 0) return undefined;
-    await removeStaleTempFiles(this.#o.path).catch(() => 0);
+    if (!this.#o.readOnly) await removeStaleTempFiles(this.#o.path).catch(() => 0);
     let json: { version?: unknown; offset?: unknown; tail?: unknown; state?: unknown };
     try {
       json = JSON.parse(await Deno.readTextFile(this.#o.path));
@@ -109,10 +115,15 @@ export class LineFileCheckpoints {
     return now === tail ? { offset: offset as number, state: json.state } : undefined;
   }
 
-  /** The opening read `lines` after the checkpoint; takes one when that is `every` or more. */
-  opened(lines: number, endsInNewline: boolean): void {
+  /**
+   * The opening read `lines` after the checkpoint, whole up to the byte `linesEnd`
+   * (state/line_file.ts); takes one there when that is `every` lines or more and the file ended
+   * on a line's end (a cut last line is counted skipped, which a reading from `linesEnd` would
+   * count again).
+   */
+  opened(lines: number, read: { endsInNewline: boolean; linesEnd: number } | undefined): void {
     this.#since = lines;
-    if (endsInNewline) this.#take();
+    if (read?.endsInNewline) this.#take(read.linesEnd);
   }
 
   /** A line's write resolved: takes a checkpoint when one is due and the file holds every line. */
@@ -131,15 +142,16 @@ export class LineFileCheckpoints {
     while (this.#writing) await this.#writing;
   }
 
-  #take(): void {
+  /** Takes one when due, of the file's first `at` bytes (default: all, the appender idle). */
+  #take(at?: number): void {
     const { every, appender, linesPath, path } = this.#o;
     if (
-      every <= 0 || this.#since < Math.max(every, 4 * this.#entries) || this.#writing ||
-      this.#failed || !appender.idle || appender.needsNewline
+      every <= 0 || this.#o.readOnly || this.#since < Math.max(every, 4 * this.#entries) ||
+      this.#writing || this.#failed || !appender.idle || appender.needsNewline
     ) return;
     let offset: number;
     try {
-      offset = Deno.statSync(linesPath).size;
+      offset = at ?? Deno.statSync(linesPath).size;
     } catch {
       return;
     }

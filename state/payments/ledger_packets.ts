@@ -43,21 +43,31 @@ export const DEFAULT_KEEP_ANSWERED = 1024;
  */
 interface AccountPackets {
   live: Map<string, LivePacket>;
+  /** The newest answered ones. */
+  answered: Map<string, Answered>;
   /**
-   * The newest answered ones: when forwarded (unix ms) * 2, + 1 when fulfilled (a rejected one
-   * may be forwarded again).
-   */
-  answered: Map<string, number>;
-  /**
-   * The order they were answered in, from `head` on, oldest first; an entry whose code is no
-   * longer the map's (forwarded again since) is passed over. Kept apart from the map's own
-   * order: taking a map's first key walks past every entry deleted before it until the map is
-   * rehashed (V8), which made forgetting cost as much as the rest of a replay.
+   * The order they were answered in (`[condition, seq]`), from `head` on, oldest first; an
+   * entry whose `seq` is not the map's (forwarded again since, or answered again) is passed
+   * over. Kept apart from the map's own order: taking a map's first key walks past every entry
+   * deleted before it until the map is rehashed (V8). Compacted once it holds more than twice
+   * `keepAnswered` (and 64) past `head`.
    */
   order: [string, number][];
   head: number;
-  /** When the newest answered packet no longer held was forwarded (unix ms). */
+  /** The next answer's `seq`. */
+  next: number;
+  /**
+   * When the newest answered packet no longer held was forwarded (unix ms). It only grows (a
+   * failed write that held a packet again leaves it: a larger one only makes answers warier).
+   */
   forgottenUpTo?: number;
+}
+
+/** An answered packet held: `code` is when it was forwarded (unix ms) * 2, + 1 when fulfilled. */
+interface Answered {
+  code: number;
+  /** Its place in the account's answers (unique per account). */
+  seq: number;
 }
 
 /**
@@ -113,7 +123,7 @@ export class LedgerPackets {
     const live = packets.live.get(condition);
     if (live !== undefined) return live.state;
     const answered = packets.answered.get(condition);
-    if (answered !== undefined) return answered % 2 === 1 ? "fulfilled" : "rejected";
+    if (answered !== undefined) return answered.code % 2 === 1 ? "fulfilled" : "rejected";
     return packets.forgottenUpTo === undefined ? undefined : "unknown";
   }
 
@@ -134,7 +144,7 @@ export class LedgerPackets {
   forward(account: string, condition: string, packet: LivePacket): (() => void) | undefined {
     const packets = this.#of(account);
     const answered = packets.answered.get(condition);
-    if (packets.live.has(condition) || (answered !== undefined && answered % 2 === 1)) {
+    if (packets.live.has(condition) || (answered !== undefined && answered.code % 2 === 1)) {
       return undefined;
     }
     packets.answered.delete(condition);
@@ -155,27 +165,26 @@ export class LedgerPackets {
     if (packets === undefined || prior === undefined) return undefined;
     const { answered, live } = packets;
     live.delete(condition);
-    const code = prior.at * 2 + (fulfilled ? 1 : 0);
-    answered.set(condition, code);
-    packets.order.push([condition, code]);
+    const entry: Answered = { code: prior.at * 2 + (fulfilled ? 1 : 0), seq: packets.next++ };
+    answered.set(condition, entry);
+    packets.order.push([condition, entry.seq]);
+    if (packets.order.length - packets.head > 2 * this.#keep + 64) compact(packets);
     if (answered.size <= this.#keep) {
       return () => {
         answered.delete(condition);
         live.set(condition, prior);
       };
     }
-    const [oldest, oldestCode] = oldestOf(packets);
+    const [oldest, oldestEntry] = oldestOf(packets);
     answered.delete(oldest);
-    const before = packets.forgottenUpTo;
-    packets.forgottenUpTo = Math.max(before ?? 0, Math.floor(oldestCode / 2));
+    packets.forgottenUpTo = Math.max(packets.forgottenUpTo ?? 0, Math.floor(oldestEntry.code / 2));
     // Undone after a failed write: the forgotten one is held again (as the newest: the file has
-    // no line that forgot it).
+    // no line that forgot it); `forgottenUpTo` stays.
     return () => {
       answered.delete(condition);
       live.set(condition, prior);
-      answered.set(oldest, oldestCode);
-      packets.order.push([oldest, oldestCode]);
-      packets.forgottenUpTo = before;
+      answered.set(oldest, oldestEntry);
+      packets.order.push([oldest, oldestEntry.seq]);
     };
   }
 
@@ -203,9 +212,10 @@ export class LedgerPackets {
     for (const [account, packets] of this.#accounts) {
       record[account] = {
         live: [...packets.live].map(([c, p]) => [c, p.state, String(p.amount), p.at]),
-        answered: packets.order.slice(packets.head).filter(([c, code]) =>
-          packets.answered.get(c) === code
-        ),
+        answered: packets.order.slice(packets.head).flatMap(([c, seq]) => {
+          const held = packets.answered.get(c);
+          return held?.seq === seq ? [[c, held.code] as [string, number]] : [];
+        }),
         ...(packets.forgottenUpTo === undefined ? {} : { forgottenUpTo: packets.forgottenUpTo }),
       };
     }
@@ -219,17 +229,22 @@ export class LedgerPackets {
   restore(record: LedgerPacketsRecord): void {
     const accounts = new Map<string, AccountPackets>();
     for (const [account, { live, answered, forgottenUpTo }] of Object.entries(record)) {
-      const order = answered.map(([c, code]): [string, number] => [String(c), Number(code)]);
+      const held = answered.map(([c, code], seq): [string, Answered] => {
+        if (typeof c !== "string" || !Number.isSafeInteger(code)) throw new TypeError("bad answer");
+        return [c, { code, seq }];
+      });
       const packets: AccountPackets = {
         live: new Map(live.map(([c, state, amount, at]) => {
           if (state !== "in-flight" && state !== "in-doubt") throw new TypeError("bad state");
-          return [c, { state, amount: BigInt(amount), at: Number(at) }];
+          if (typeof c !== "string" || !Number.isSafeInteger(at)) throw new TypeError("bad packet");
+          return [c, { state, amount: BigInt(amount), at }];
         })),
-        answered: new Map(order),
-        order,
+        answered: new Map(held),
+        order: held.map(([c, { seq }]) => [c, seq]),
         head: 0,
+        next: held.length,
       };
-      if (typeof forgottenUpTo === "number") packets.forgottenUpTo = forgottenUpTo;
+      if (Number.isSafeInteger(forgottenUpTo)) packets.forgottenUpTo = forgottenUpTo;
       accounts.set(account, packets);
     }
     this.#accounts = accounts;
@@ -259,6 +274,7 @@ export class LedgerPackets {
           answered: new Map(),
           order: [],
           head: 0,
+          next: 0,
         },
       );
     }
@@ -267,13 +283,18 @@ export class LedgerPackets {
 }
 
 /** The oldest answered packet still held (there is one: the map is past `keepAnswered`). */
-function oldestOf(packets: AccountPackets): [string, number] {
+function oldestOf(packets: AccountPackets): [string, Answered] {
   for (;;) {
-    const entry = packets.order[packets.head++];
-    if (packets.head > 4096 && packets.head * 2 > packets.order.length) {
-      packets.order = packets.order.slice(packets.head);
-      packets.head = 0;
-    }
-    if (packets.answered.get(entry[0]) === entry[1]) return entry;
+    const [condition, seq] = packets.order[packets.head++];
+    const held = packets.answered.get(condition);
+    if (held?.seq === seq) return [condition, held];
   }
+}
+
+/** The order without what it has passed or no longer holds. */
+function compact(packets: AccountPackets): void {
+  packets.order = packets.order.slice(packets.head).filter(([c, seq]) =>
+    packets.answered.get(c)?.seq === seq
+  );
+  packets.head = 0;
 }

@@ -161,6 +161,8 @@ export interface FilePeerCreditOptions {
   stateDir: string;
   /** Lines between two checkpoints (state/line_file_checkpoint.ts); 0: none. Default 100,000. */
   checkpointLines?: number;
+  /** A reader beside the running town (`town balances`): writes no checkpoint, nor anything. */
+  readOnly?: boolean;
 }
 
 /** The credit file's name in the state dir. */
@@ -193,6 +195,7 @@ export async function openFilePeerCredit(options: FilePeerCreditOptions): Promis
     linesPath: path,
     appender: file,
     every: options.checkpointLines ?? 100_000,
+    readOnly: options.readOnly,
     snapshot: () => ({
       state: [...rows].map(([a, r]) => [a, r.spent, r.paid, standingRecord(r.standing)]),
       entries: rows.size,
@@ -222,7 +225,7 @@ export async function openFilePeerCredit(options: FilePeerCreditOptions): Promis
       // A partial last line (a crash mid-append): its take never resolved, nothing went on.
     }
   }, { offset: held === undefined ? 0 : checkpoint!.offset });
-  checkpoints.opened(read?.lines ?? 0, read?.endsInNewline ?? false);
+  checkpoints.opened(read?.lines ?? 0, read);
   file.needsNewline = read !== undefined && !read.endsInNewline;
   const record = (account: string, delta: bigint, payout = false, standing?: CreditStanding) => {
     const written = file.append(

@@ -22,7 +22,8 @@
  * (its SHA-256 is the condition, so only the party that was paid can produce it), which records
  * it owed, once ({@linkcode PeerLedger.prove}). A packet is identified by its account and
  * execution condition; a second `fulfilled` for the same packet is ignored when read and refused
- * when written.
+ * when written. A fulfilled packet the books have let go of (below) that is forwarded again is a
+ * new packet: its payer sent (and paid the town) a second PREPARE, and its child is owed twice.
  *
  * Payouts: an `opened` line names the channel the town pays the peer over (its deposit),
  * `claimed` lines carry the cumulative amount of the newest claim the town signed to the
@@ -79,6 +80,11 @@ export interface PeerLedgerOptions {
    * Default 100,000.
    */
   checkpointLines?: number;
+  /**
+   * A reader beside the running town (`town balances`): reads from the checkpoint, writes none.
+   * Nothing may be appended then.
+   */
+  readOnly?: boolean;
 }
 
 const LEDGER_NAME = "peer_ledger.jsonl";
@@ -148,6 +154,7 @@ export class PeerLedger {
       linesPath: this.path,
       appender: this.#file,
       every: options.checkpointLines ?? 100_000,
+      readOnly: options.readOnly,
       snapshot: () => ({ state: this.#state(), entries: this.#packets.held() }),
     });
   }
@@ -161,11 +168,16 @@ export class PeerLedger {
     const state = decodePeerLedgerState(checkpoint?.state);
     let offset = 0;
     if (checkpoint !== undefined && state?.keepAnswered === this.#keepAnswered) {
-      this.skippedLines = state.skippedLines;
-      this.#balances = new Map(state.balances.map((b) => [b.account, b]));
-      this.#claims = new Map(state.claims);
-      this.#packets.restore(state.packets);
-      offset = checkpoint.offset;
+      try {
+        // First: it throws on packets this module did not write, before anything is replaced.
+        this.#packets.restore(state.packets);
+        this.skippedLines = state.skippedLines;
+        this.#balances = new Map(state.balances.map((b) => [b.account, b]));
+        this.#claims = new Map(state.claims);
+        offset = checkpoint.offset;
+      } catch {
+        // Not one of ours after all: the whole file is read, as without a checkpoint.
+      }
     }
     const read = await readLineFile(this.path, (line) => {
       try {
@@ -179,7 +191,7 @@ export class PeerLedger {
     this.skippedLines += read?.tooLong ?? 0;
     // A long reading leaves a checkpoint, taken before what was in flight turns in doubt, as a
     // reading of the same lines would hold it.
-    this.#checkpoints.opened(read?.lines ?? 0, read?.endsInNewline ?? false);
+    this.#checkpoints.opened(read?.lines ?? 0, read);
     // What was in flight when the last process stopped has no answer on record.
     this.#packets.allInDoubt();
     for (const b of this.#balances.values()) {

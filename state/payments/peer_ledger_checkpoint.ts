@@ -46,6 +46,9 @@ export function decodePeerLedgerState(json: unknown): PeerLedgerState | undefine
       claims: [unknown, unknown][];
     };
     if (typeof j.packets !== "object" || j.packets === null) return undefined;
+    if (!Number.isSafeInteger(j.keepAnswered) || !Number.isSafeInteger(j.skippedLines)) {
+      return undefined;
+    }
     return {
       keepAnswered: Number(j.keepAnswered),
       skippedLines: Number(j.skippedLines),
@@ -53,6 +56,11 @@ export function decodePeerLedgerState(json: unknown): PeerLedgerState | undefine
         const balance = { ...b } as unknown as PeerBalance;
         for (const k of AMOUNTS) balance[k] = BigInt(b[k] as string);
         if (typeof balance.account !== "string") throw new TypeError("bad account");
+        if (!Number.isSafeInteger(balance.packets)) throw new TypeError("bad packets");
+        const channel = balance.payoutChannel;
+        if (channel !== undefined && typeof channel !== "string") {
+          throw new TypeError("bad channel");
+        }
         return balance;
       }),
       claims: j.claims.map(([k, v]) => [String(k), BigInt(v as string)]),

@@ -116,3 +116,80 @@ Deno.test("peer ledger checkpoint: a start reads the lines after it only, and ho
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("peer ledger checkpoint: a packet refused twice within one millisecond is let go in the same order from a checkpoint as from the whole file; a checkpoint with packets this module did not write is passed over", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "peer_ledger_cp_" });
+  try {
+    const [x, w, z] = [packet(1), packet(2), packet(3)];
+    // One millisecond: a refusal and the payer's retry inside it.
+    const opts = { stateDir, now: () => 1_700_000_000_000, keepAnswered: 2, checkpointLines: 1 };
+    const ledger = await openPeerLedger(opts);
+    await ledger.forward("beta", x.condition, 1n);
+    await ledger.rejected("beta", x.condition, "T01");
+    await ledger.forward("beta", w.condition, 1n);
+    await ledger.rejected("beta", w.condition, "T01");
+    await ledger.forward("beta", x.condition, 1n); // x's first answer is no longer one
+    await ledger.flush(); // a checkpoint with x in flight
+    await ledger.rejected("beta", x.condition, "T01");
+    await ledger.forward("beta", z.condition, 1n);
+    await ledger.fulfilled("beta", z.condition, z.hex); // one past keepAnswered: w goes
+    await ledger.flush();
+    const states = (l: PeerLedger) => [x, w, z].map((p) => l.packetState("beta", p.condition));
+    assertEquals(states(ledger), ["rejected", "unknown", "fulfilled"]);
+    const fromCheckpoint = await openPeerLedger({ ...opts, checkpointLines: 1_000 });
+    assertEquals(states(fromCheckpoint), states(ledger));
+    assertEquals(states(await openPeerLedger({ ...opts, checkpointLines: 0 })), states(ledger));
+
+    // Packets that do not restore: the whole file is read instead, nothing half replaced.
+    const path = `${stateDir}/${CHECKPOINT}`;
+    const checkpoint = JSON.parse(await Deno.readTextFile(path));
+    checkpoint.state.packets = { beta: { live: [["x", "in-flight", "1.5", 0]], answered: [] } };
+    await Deno.writeTextFile(path, JSON.stringify(checkpoint));
+    const passedOver = await openPeerLedger({ ...opts, checkpointLines: 1_000 });
+    assertEquals(
+      view(passedOver, [x, w, z].map((p) => p.condition)),
+      view(
+        await openPeerLedger({ ...opts, checkpointLines: 0 }),
+        [x, w, z].map((p) => p.condition),
+      ),
+    );
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("peer ledger: a failed write never lowers what it let go of, so a packet let go is never answered as never forwarded", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "peer_ledger_cp_" });
+  const sync = Deno.FsFile.prototype.sync;
+  try {
+    const ledger = await openPeerLedger({ stateDir, keepAnswered: 2, checkpointLines: 0 });
+    const [a1, a2, b, c] = [packet(1), packet(2), packet(3), packet(4)];
+    for (const p of [a1, a2]) {
+      await ledger.forward("beta", p.condition, 10n);
+      await ledger.fulfilled("beta", p.condition, p.hex);
+    }
+    await ledger.forward("beta", b.condition, 10n);
+    await ledger.forward("beta", c.condition, 10n);
+    let fail = true;
+    Deno.FsFile.prototype.sync = function (this: Deno.FsFile) {
+      if (fail) {
+        fail = false;
+        return Promise.reject(new Error("EIO"));
+      }
+      return sync.call(this);
+    };
+    const failed = ledger.fulfilled("beta", b.condition, b.hex).then(() => false, () => true);
+    await ledger.fulfilled("beta", c.condition, c.hex); // lets a2 go
+    assert(await failed);
+    await ledger.flush();
+    // b's failed FULFILL line held a1 again (the file has no line that let it go); a2 was let go
+    // by c's, after b's: what was let go stays let go.
+    assertEquals(ledger.packetState("beta", a1.condition), "fulfilled");
+    assertEquals(ledger.packetState("beta", a2.condition), "unknown");
+    assert(ledger.forgottenUpTo("beta") !== undefined);
+    assertEquals(ledger.balance("beta").owed, 30n);
+  } finally {
+    Deno.FsFile.prototype.sync = sync;
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
