@@ -86,27 +86,18 @@ if (!(packets > 0) || !(accounts > 0)) {
 
 const stateDir = await Deno.makeTempDir({ prefix: "peer_ledger_bench_" });
 try {
-  const file = await Deno.open(`${stateDir}/peer_ledger.jsonl`, { write: true, create: true });
-  const encoder = new TextEncoder();
   const start = Date.parse("2026-01-01T00:00:00Z");
-  let batch = "";
-  for (let i = 0; i < packets; i++) {
+  await writeLines(`${stateDir}/peer_ledger.jsonl`, packets, (i) => {
     const account = `child${i % accounts}`;
     // Distinct 64-hex conditions and fulfillments; the ledger does not check one against the
     // other when it replays (it did when it wrote them).
     const condition = i.toString(16).padStart(64, "c");
     const fulfillment = i.toString(16).padStart(64, "f");
     const ts = new Date(start + i * 40).toISOString();
-    batch += `{"ts":"${ts}","event":"forward","account":"${account}","condition":"${condition}",` +
+    return `{"ts":"${ts}","event":"forward","account":"${account}","condition":"${condition}",` +
       `"amount":"2500"}\n{"ts":"${ts}","event":"fulfilled","account":"${account}",` +
       `"condition":"${condition}","amount":"2500","fulfillment":"${fulfillment}"}\n`;
-    if (batch.length > 1 << 20) {
-      await file.write(encoder.encode(batch));
-      batch = "";
-    }
-  }
-  await file.write(encoder.encode(batch));
-  file.close();
+  });
   const bytes = (await Deno.stat(`${stateDir}/peer_ledger.jsonl`)).size;
   console.log(
     `peer ledger: ${packets} packets over ${accounts} accounts, ${
@@ -118,18 +109,12 @@ try {
     console.log(`  ${mode.padEnd(27)} ${describe(opened)}`);
   }
   if (creditLines > 0) {
-    const credit = await Deno.open(`${stateDir}/peer_credit.jsonl`, { write: true, create: true });
-    let lines = "";
-    for (let i = 0; i < creditLines; i++) {
-      // A take, and every seventh a give-back (a refused packet), as a town writes them.
-      lines += `{"a":"child${i % accounts}","d":"${i % 7 === 0 ? "-2500" : "2500"}"}\n`;
-      if (lines.length > 1 << 20) {
-        await credit.write(encoder.encode(lines));
-        lines = "";
-      }
-    }
-    await credit.write(encoder.encode(lines));
-    credit.close();
+    // A take, and every seventh a give-back (a refused packet), as a town writes them.
+    await writeLines(
+      `${stateDir}/peer_credit.jsonl`,
+      creditLines,
+      (i) => `{"a":"child${i % accounts}","d":"${i % 7 === 0 ? "-2500" : "2500"}"}\n`,
+    );
     const bytes = (await Deno.stat(`${stateDir}/peer_credit.jsonl`)).size;
     console.log(`peer credit: ${creditLines} lines, ${(bytes / 2 ** 20).toFixed(1)} MiB on disk`);
     for (const mode of ["credit, first start", "credit, next start"]) {
@@ -163,4 +148,19 @@ function describe(opened: Opened): string {
     ? `open ${opened.openMs} ms, peak RSS ${opened.peakRssMiB} MiB, heap after GC ${opened.heapMiB} MiB`
     : `FAILED after ${opened.openMs} ms: ${opened.error}`) +
     (opened.owed === undefined ? "" : ` (${opened.owed})`);
+}
+
+/** Writes `count` pieces of text, a MiB at a time. */
+async function writeLines(path: string, count: number, text: (i: number) => string) {
+  using file = await Deno.open(path, { write: true, create: true });
+  const encoder = new TextEncoder();
+  let batch = "";
+  for (let i = 0; i < count; i++) {
+    batch += text(i);
+    if (batch.length > 1 << 20) {
+      await file.write(encoder.encode(batch));
+      batch = "";
+    }
+  }
+  await file.write(encoder.encode(batch));
 }
