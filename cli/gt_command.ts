@@ -29,7 +29,7 @@ import { checkWorkerAddress } from "../identity/worker_key.ts";
 import { WorkerIdentityError } from "../protocol/gt_worker_identity.ts";
 import type { RequesterSettings } from "../config/requester_settings.ts";
 import { readIntroducedWorkers } from "../roles/requester/worker_desk.ts";
-import { lookUpWorker, readRoster } from "../roles/requester/worker_lookup.ts";
+import { lookUpWorker, readRosterList } from "../roles/requester/worker_lookup.ts";
 
 const towns = (config: RequesterSettings) => [
   config.relayUrl,
@@ -136,14 +136,15 @@ async function changeRoster(
 ): Promise<void> {
   const config = await loadRequesterConfig(opts, cmd);
   const mayor = (await readWalletFile(walletFilePath(config.stateDir))).pubkey;
-  const before = await readRoster(towns(config), mayor);
+  const read = await readRosterList(towns(config), mayor);
+  const before = read.pubkeys;
   let roster = before;
   if (who !== undefined) {
     const pubkey = recipientHex(who);
     roster = change === "add"
       ? [...new Set([...before, pubkey])]
       : before.filter((p) => p !== pubkey);
-    const action = { do: "roster" as const, pubkeys: roster };
+    const action = { do: "roster" as const, pubkeys: roster, after: read.createdAt };
     for await (const _ of callRequesterNode(opts, config, cmd, { op: "gt", action })) {
       // the node's `gt` line: the roster as published
     }

@@ -29,8 +29,11 @@ import { publishBeadEvents } from "../beads/bead_publish.ts";
 
 /** What `turnpike gt` asks of the profile's node (see {@linkcode WorkerDesk.answer}). */
 export type GtNodeAction =
-  /** Publish the Mayor's roster: these pubkeys, in this order. */
-  | { do: "roster"; pubkeys: string[] }
+  /**
+   * Publish the Mayor's roster: these pubkeys, in this order; `after`: the `created_at` of the
+   * list they were read from (the new one is later, even within its second).
+   */
+  | { do: "roster"; pubkeys: string[]; after?: number }
   /** Replace `address`'s key with the next rotation's. */
   | { do: "rotate"; address: string }
   /** Publish NIP-85 assertions or rank services (roles/receipts/trust_publication.ts). */
@@ -216,7 +219,11 @@ export class WorkerDesk {
     if (action.do === "roster") {
       const roster = await this.#o.signer.signEvent({
         kind: 3,
-        created_at: Math.floor(Date.now() / 1000),
+        // Later than the list it replaces: at the same second the towns keep the lower id.
+        created_at: Math.max(
+          Math.floor(Date.now() / 1000),
+          (Number.isSafeInteger(action.after) ? action.after! : -1) + 1,
+        ),
         tags: action.pubkeys.map((p) => ["p", p]),
         content: "",
       });

@@ -70,12 +70,27 @@ export async function lookUpWorker(relays: string[], pubkey: string): Promise<Wo
  * @throws {RelayQueryError} when no relay could be read.
  */
 export async function readRoster(relays: string[], mayor: string): Promise<string[]> {
+  return (await readRosterList(relays, mayor)).pubkeys;
+}
+
+/**
+ * `mayor`'s roster on `relays` and its list's `created_at` (undefined without one): a new list
+ * must be later, or the towns keep the one of lower id at the same second (NIP-01).
+ *
+ * It reads towns: no example that runs here: tests/e2e/gastown_worker_keys_test.ts.
+ * @throws {RelayQueryError} when no relay could be read.
+ */
+export async function readRosterList(
+  relays: string[],
+  mayor: string,
+): Promise<{ pubkeys: string[]; createdAt?: number }> {
   const { events } = await queryRelays(relays, [{ kinds: [3], authors: [mayor] }]);
   const list = newest(events);
-  return [
+  const pubkeys = [
     ...new Set(
       (list?.tags ?? []).filter((t) => t[0] === "p" && /^[0-9a-f]{64}$/.test(t[1] ?? ""))
         .map((t) => t[1]),
     ),
   ];
+  return list === undefined ? { pubkeys } : { pubkeys, createdAt: list.created_at };
 }
