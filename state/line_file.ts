@@ -65,12 +65,6 @@ export async function readLineFile(
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw err;
   }
-  if (options.offset) {
-    await file.seek(options.offset, Deno.SeekMode.Start).catch((err) => {
-      file.close();
-      throw err;
-    });
-  }
   const read: LineFileRead = {
     lines: 0,
     tooLong: 0,
@@ -91,6 +85,7 @@ export async function readLineFile(
     }
   };
   try {
+    if (options.offset) await file.seek(options.offset, Deno.SeekMode.Start);
     for (;;) {
       const n = await file.read(buf);
       if (n === null) break;

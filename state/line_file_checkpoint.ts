@@ -19,6 +19,8 @@
  */
 import { removeStaleTempFiles, writeFileAtomic } from "./atomic_file.ts";
 import type { LineAppender } from "./line_appender.ts";
+import { readFileRange } from "./file_range.ts";
+import type { LineFileRead } from "./line_file.ts";
 
 /** Bytes before `offset` a checkpoint keeps, to know its line file again. */
 const TAIL_BYTES = 256;
@@ -74,8 +76,8 @@ export interface LineFileCheckpointsOptions {
  *   sum += n;
  *   await appender.append(`${n}\n`);
  *   checkpoints.written();
+ *   await checkpoints.flush(); // one being written takes no other meanwhile
  * }
- * await checkpoints.flush();
  * assert.deepEqual(await checkpoints.read(), { offset: 8, state: { sum: 10 } });
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -116,13 +118,12 @@ export class LineFileCheckpoints {
   }
 
   /**
-   * The opening read `lines` after the checkpoint, whole up to the byte `linesEnd`
-   * (state/line_file.ts); takes one there when that is `every` lines or more and the file ended
-   * on a line's end (a cut last line is counted skipped, which a reading from `linesEnd` would
-   * count again).
+   * What the opening read after the checkpoint (state/line_file.ts; undefined: no file): takes
+   * one at its `linesEnd` when that was `every` lines or more and the file ended on a line's end
+   * (a cut last line is counted skipped, which a reading from `linesEnd` would count again).
    */
-  opened(lines: number, read: { endsInNewline: boolean; linesEnd: number } | undefined): void {
-    this.#since = lines;
+  opened(read: LineFileRead | undefined): void {
+    this.#since = read?.lines ?? 0;
     if (read?.endsInNewline) this.#take(read.linesEnd);
   }
 
@@ -180,13 +181,7 @@ async function tailOf(path: string, offset: number): Promise<string> {
   using file = await Deno.open(path, { read: true });
   if ((await file.stat()).size < offset) throw new RangeError("the file is shorter");
   const start = Math.max(0, offset - TAIL_BYTES);
-  await file.seek(start, Deno.SeekMode.Start);
   const buf = new Uint8Array(offset - start);
-  let got = 0;
-  while (got < buf.length) {
-    const n = await file.read(buf.subarray(got));
-    if (n === null) throw new RangeError("the file is shorter");
-    got += n;
-  }
+  if (!await readFileRange(file, buf, start)) throw new RangeError("the file is shorter");
   return new TextDecoder().decode(buf);
 }

@@ -13,6 +13,7 @@
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { createStreamingSha256 } from "../../protocol/streaming_sha256.ts";
+import { readFileRange } from "../../state/file_range.ts";
 import { SealedBlobFormatError, SealedBlobTamperedError } from "./agent_work_errors.ts";
 import {
   BLOB_KEY_BYTES,
@@ -138,8 +139,9 @@ export async function checkSealedFile(
   }
   const header = new Uint8Array(SEALED_BLOB_HEADER_BYTES);
   const tag = new Uint8Array(TAG_BYTES);
-  await readExactly(file, header, 0);
-  await readExactly(file, tag, size - TAG_BYTES);
+  if (!await readFileRange(file, header, 0) || !await readFileRange(file, tag, size - TAG_BYTES)) {
+    throw new SealedBlobFormatError("the sealed blob ended early");
+  }
   checkSealedBlobHeader(header, size);
   const decipher = createDecipheriv("aes-256-gcm", key, header.subarray(5));
   decipher.setAAD(header);
@@ -172,14 +174,4 @@ function sha256Hex(bytes: Uint8Array): string {
   const hash = createStreamingSha256();
   hash.update(bytes);
   return hash.digestHex();
-}
-
-/** Fills `into` from `file` at `offset`. */
-async function readExactly(file: Deno.FsFile, into: Uint8Array, offset: number): Promise<void> {
-  await file.seek(offset, Deno.SeekMode.Start);
-  for (let done = 0; done < into.length;) {
-    const n = await file.read(into.subarray(done));
-    if (n === null) throw new SealedBlobFormatError("the sealed blob ended early");
-    done += n;
-  }
 }

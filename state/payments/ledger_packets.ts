@@ -109,11 +109,12 @@ export interface LedgerPacketsOptions {
  * ```
  */
 export class LedgerPackets {
-  #keep: number;
+  /** Answered packets held per account (at least 1). */
+  readonly keepAnswered: number;
   #accounts = new Map<string, AccountPackets>();
 
   constructor(options: LedgerPacketsOptions = {}) {
-    this.#keep = Math.max(1, options.keepAnswered ?? DEFAULT_KEEP_ANSWERED);
+    this.keepAnswered = Math.max(1, options.keepAnswered ?? DEFAULT_KEEP_ANSWERED);
   }
 
   /** Where a packet stands, or undefined when it was never forwarded. */
@@ -168,8 +169,8 @@ export class LedgerPackets {
     const entry: Answered = { code: prior.at * 2 + (fulfilled ? 1 : 0), seq: packets.next++ };
     answered.set(condition, entry);
     packets.order.push([condition, entry.seq]);
-    if (packets.order.length - packets.head > 2 * this.#keep + 64) compact(packets);
-    if (answered.size <= this.#keep) {
+    if (packets.order.length - packets.head > 2 * this.keepAnswered + 64) compact(packets);
+    if (answered.size <= this.keepAnswered) {
       return () => {
         answered.delete(condition);
         live.set(condition, prior);
@@ -212,10 +213,7 @@ export class LedgerPackets {
     for (const [account, packets] of this.#accounts) {
       record[account] = {
         live: [...packets.live].map(([c, p]) => [c, p.state, String(p.amount), p.at]),
-        answered: packets.order.slice(packets.head).flatMap(([c, seq]) => {
-          const held = packets.answered.get(c);
-          return held?.seq === seq ? [[c, held.code] as [string, number]] : [];
-        }),
+        answered: heldInOrder(packets).map(([c]) => [c, packets.answered.get(c)!.code]),
         ...(packets.forgottenUpTo === undefined ? {} : { forgottenUpTo: packets.forgottenUpTo }),
       };
     }
@@ -293,8 +291,13 @@ function oldestOf(packets: AccountPackets): [string, Answered] {
 
 /** The order without what it has passed or no longer holds. */
 function compact(packets: AccountPackets): void {
-  packets.order = packets.order.slice(packets.head).filter(([c, seq]) =>
+  packets.order = heldInOrder(packets);
+  packets.head = 0;
+}
+
+/** The answered packets held, oldest first (`[condition, seq]`). */
+function heldInOrder(packets: AccountPackets): [string, number][] {
+  return packets.order.slice(packets.head).filter(([c, seq]) =>
     packets.answered.get(c)?.seq === seq
   );
-  packets.head = 0;
 }

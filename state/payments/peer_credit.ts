@@ -185,13 +185,14 @@ export const PEER_CREDIT_FILE = "peer_credit.jsonl";
  * ```
  */
 export async function openFilePeerCredit(options: FilePeerCreditOptions): Promise<PeerCredit> {
-  const path = `${options.stateDir.replace(/\/+$/, "")}/${PEER_CREDIT_FILE}`;
+  const stateDir = options.stateDir.replace(/\/+$/, "");
+  const path = `${stateDir}/${PEER_CREDIT_FILE}`;
   let rows = new Map<string, CreditRow>();
   const row = (a: string): CreditRow =>
     rows.get(a) ?? { spent: 0n, paid: 0n, standing: NEW_STANDING };
   const file = new LineAppender(path);
   const checkpoints = new LineFileCheckpoints({
-    path: `${options.stateDir.replace(/\/+$/, "")}/peer_credit.checkpoint.json`,
+    path: `${stateDir}/peer_credit.checkpoint.json`,
     linesPath: path,
     appender: file,
     every: options.checkpointLines ?? 100_000,
@@ -225,7 +226,7 @@ export async function openFilePeerCredit(options: FilePeerCreditOptions): Promis
       // A partial last line (a crash mid-append): its take never resolved, nothing went on.
     }
   }, { offset: held === undefined ? 0 : checkpoint!.offset });
-  checkpoints.opened(read?.lines ?? 0, read);
+  checkpoints.opened(read);
   file.needsNewline = read !== undefined && !read.endsInNewline;
   const record = (account: string, delta: bigint, payout = false, standing?: CreditStanding) => {
     const written = file.append(

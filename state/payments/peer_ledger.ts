@@ -46,7 +46,7 @@ import {
   PeerLedgerError,
 } from "./peer_ledger_entry.ts";
 import { readLineFile } from "../line_file.ts";
-import { DEFAULT_KEEP_ANSWERED, LedgerPackets, type PacketStanding } from "./ledger_packets.ts";
+import { LedgerPackets, type PacketStanding } from "./ledger_packets.ts";
 import {
   decodePeerLedgerState,
   PEER_LEDGER_CHECKPOINT_NAME,
@@ -136,15 +136,13 @@ export class PeerLedger {
   #balances = new Map<string, PeerBalance>();
   #loaded = false;
   readonly #file: LineAppender;
-  readonly #keepAnswered: number;
   readonly #checkpoints: LineFileCheckpoints;
 
   constructor(options: PeerLedgerOptions) {
     const stateDir = options.stateDir.replace(/\/+$/, "");
     this.path = `${stateDir}/${LEDGER_NAME}`;
     this.#now = options.now ?? Date.now;
-    this.#keepAnswered = Math.max(1, options.keepAnswered ?? DEFAULT_KEEP_ANSWERED);
-    this.#packets = new LedgerPackets({ keepAnswered: this.#keepAnswered });
+    this.#packets = new LedgerPackets({ keepAnswered: options.keepAnswered });
     this.#file = new LineAppender(this.path);
     // In-doubt packets from before the last start may be in a checkpoint where a reading of the
     // file would have them in flight: no line written since tells the two apart (`rejected` is
@@ -167,7 +165,7 @@ export class PeerLedger {
     const checkpoint = await this.#checkpoints.read();
     const state = decodePeerLedgerState(checkpoint?.state);
     let offset = 0;
-    if (checkpoint !== undefined && state?.keepAnswered === this.#keepAnswered) {
+    if (checkpoint !== undefined && state?.keepAnswered === this.#packets.keepAnswered) {
       try {
         // First: it throws on packets this module did not write, before anything is replaced.
         this.#packets.restore(state.packets);
@@ -191,7 +189,7 @@ export class PeerLedger {
     this.skippedLines += read?.tooLong ?? 0;
     // A long reading leaves a checkpoint, taken before what was in flight turns in doubt, as a
     // reading of the same lines would hold it.
-    this.#checkpoints.opened(read?.lines ?? 0, read);
+    this.#checkpoints.opened(read);
     // What was in flight when the last process stopped has no answer on record.
     this.#packets.allInDoubt();
     for (const b of this.#balances.values()) {
@@ -366,7 +364,7 @@ export class PeerLedger {
   /** What a checkpoint holds (state/payments/peer_ledger_checkpoint.ts). */
   #state(): PeerLedgerState {
     return {
-      keepAnswered: this.#keepAnswered,
+      keepAnswered: this.#packets.keepAnswered,
       skippedLines: this.skippedLines,
       balances: this.balances(),
       claims: [...this.#claims],

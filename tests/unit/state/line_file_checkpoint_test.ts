@@ -24,7 +24,7 @@ Deno.test("line file checkpoints: an opening's is taken where its reading ended,
     await Deno.writeTextFile(`${dir}/n.jsonl`, "1\n2\n3\n");
     const reader = setUp(dir);
     reader.state.sum = 3;
-    reader.checkpoints.opened(2, { endsInNewline: true, linesEnd: 4 });
+    reader.checkpoints.opened({ lines: 2, tooLong: 0, endsInNewline: true, linesEnd: 4 });
     await reader.checkpoints.flush();
     assertEquals(await reader.checkpoints.read(), { offset: 4, state: { sum: 3 } });
 
@@ -32,7 +32,7 @@ Deno.test("line file checkpoints: an opening's is taken where its reading ended,
     await Deno.remove(`${dir}/n.checkpoint.json`);
     await Deno.writeTextFile(`${dir}/.tmp-n.checkpoint.json.1`, "being written");
     const beside = setUp(dir, true);
-    beside.checkpoints.opened(3, { endsInNewline: true, linesEnd: 6 });
+    beside.checkpoints.opened({ lines: 3, tooLong: 0, endsInNewline: true, linesEnd: 6 });
     await beside.checkpoints.flush();
     assertEquals(await beside.checkpoints.read(), undefined);
     assert(await Deno.stat(`${dir}/.tmp-n.checkpoint.json.1`).then(() => true));
@@ -45,7 +45,7 @@ Deno.test("line file checkpoints: an opening's is taken where its reading ended,
     );
 
     // After a failed write, none until the next opening.
-    writer.checkpoints.opened(0, { endsInNewline: true, linesEnd: 6 });
+    writer.checkpoints.opened({ lines: 0, tooLong: 0, endsInNewline: true, linesEnd: 6 });
     writer.checkpoints.failed();
     for (const n of [4, 5, 6]) {
       writer.state.sum += n;
