@@ -4,8 +4,12 @@
  * providers, its receipts signed once into the book; then, each in a fresh process so that its
  * peak RSS (VmHWM) is its own:
  *
- * - `book`: every provider's trust from the receipt book, each line's signature checked (what
- *   `trust` and `providers` do);
+ * - `book`: every provider's trust from the receipt book, each line's signature checked once
+ *   (what `trust`, `providers` and `job submit` with a deposit share do: the lines a reading
+ *   before checked, unchanged, are not checked again; one reading before the timed ones);
+ * - `book-every`: the same with every line's signature checked at each reading (the book's
+ *   checked mark removed before each: what each reading cost before the mark, and what
+ *   `receipts --check` does);
  * - `records`: the obvious alternative, the receipts derived afresh from the job records and the
  *   payment log each time (what `receipts --check` does), then scored;
  * - `score`: the formula alone over receipts already in memory;
@@ -24,6 +28,7 @@ import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { openJobRepository } from "../state/jobs/job_repository.ts";
 import { PAYMENT_LOG_NAME } from "../state/payments/payment_log_files.ts";
 import { catchUpReceipts, deriveReceipts, readReceipts } from "../roles/receipts/receipt_ledger.ts";
+import { RECEIPT_BOOK_CHECKED_NAME } from "../state/receipts/receipt_book.ts";
 import { trustScores } from "../protocol/trust_score.ts";
 
 const { values } = parseBenchFlags(Deno.args, {
@@ -50,10 +55,16 @@ async function measure(mode: string, stateDir: string): Promise<void> {
       const read = await readReceipts(stateDir);
       return trustScores(read.receipts.map((s) => s.receipt), { nowMs: Date.now() }).size;
     },
+    "book-every": async () => {
+      await Deno.remove(`${stateDir}/${RECEIPT_BOOK_CHECKED_NAME}`).catch(() => {});
+      const read = await readReceipts(stateDir);
+      return trustScores(read.receipts.map((s) => s.receipt), { nowMs: Date.now() }).size;
+    },
     records: async () =>
       trustScores((await deriveReceipts(stateDir)).values(), { nowMs: Date.now() }).size,
     score: () => Promise.resolve(trustScores(inMemory, { nowMs: Date.now() }).size),
   };
+  if (mode === "book") await readReceipts(stateDir); // the mark a reading before leaves
   const times: number[] = [];
   let providers = 0;
   for (let i = 0; i < rounds; i++) {
@@ -130,7 +141,7 @@ if (values.measure !== undefined) {
     console.log(
       JSON.stringify({ receipts: signed, providers, signOnceMs: signMs, bookBytes: bytes }),
     );
-    for (const mode of ["none", "score", "book", "records"]) {
+    for (const mode of ["none", "score", "book-every", "book", "records"]) {
       const out = await new Deno.Command(Deno.execPath(), {
         args: [
           ...["run", "-A", new URL(import.meta.url).pathname, "--measure", mode],

@@ -159,8 +159,19 @@ export function receiptTemplate(r: JobReceipt, nowMs: number = Date.now()): Even
   };
 }
 
+/** Options for {@linkcode readReceipt}. */
+export interface ReadReceiptOptions {
+  /**
+   * The event's id and signature were checked before, as these very bytes (a line of the receipt
+   * book under its checked mark, state/receipts/receipt_book.ts): only the rest is checked.
+   * Default false.
+   */
+  signatureChecked?: boolean;
+}
+
 /**
- * Reads a signed receipt: checks its kind, its id and signature, and its content.
+ * Reads a signed receipt: checks its kind, its id and signature (unless `signatureChecked`), and
+ * its content.
  *
  * @example
  * ```ts
@@ -178,12 +189,14 @@ export function receiptTemplate(r: JobReceipt, nowMs: number = Date.now()): Even
  * ```
  * @throws {ReceiptError} a wrong kind, a bad id or signature, or content that is not a receipt.
  */
-export function readReceipt(event: NostrEvent): SignedReceipt {
+export function readReceipt(event: NostrEvent, options: ReadReceiptOptions = {}): SignedReceipt {
   if (event.kind !== JOB_RECEIPT_KIND) throw new ReceiptError("kind", `kind ${event.kind}`);
-  try {
-    verifyEvent(event);
-  } catch (err) {
-    throw new ReceiptError("signature", "the receipt's id or signature is wrong", { cause: err });
+  if (!options.signatureChecked) {
+    try {
+      verifyEvent(event);
+    } catch (err) {
+      throw new ReceiptError("signature", "the receipt's id or signature is wrong", { cause: err });
+    }
   }
   let receipt: JobReceipt;
   try {

@@ -119,9 +119,20 @@ export interface ReceiptReading {
   skippedLines: number;
 }
 
+/** Options for {@linkcode readReceipts}. */
+export interface ReadReceiptsOptions {
+  /**
+   * Check the signature of every line, not only of those after the book's checked mark
+   * (`receipts --check`). Default false.
+   */
+  everySignature?: boolean;
+}
+
 /**
  * Reads the book: each line's signature checked, and signed by `pubkey` (the profile's) when
- * given; the newest valid receipt per job and side.
+ * given; the newest valid receipt per job and side. The lines a reading before checked, unchanged
+ * since (their bytes' SHA-256, state/receipts/receipt_book.ts), are not checked again unless
+ * `everySignature`.
  *
  * @example
  * ```ts
@@ -149,21 +160,34 @@ export interface ReceiptReading {
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
-export async function readReceipts(stateDir: string, pubkey?: string): Promise<ReceiptReading> {
+export async function readReceipts(
+  stateDir: string,
+  pubkey?: string,
+  options: ReadReceiptsOptions = {},
+): Promise<ReceiptReading> {
   const book = await openReceiptBook({ stateDir });
   const valid: SignedReceipt[] = [];
   const bad: BadReceiptLine[] = [];
+  const known = options.everySignature ? 0 : book.checked.items;
+  const failed: number[] = [];
   book.events.forEach((event, i) => {
     try {
-      const signed = readReceipt(event);
+      if (i < known && book.checked.failed.has(i)) {
+        throw new ReceiptError("signature", "the receipt's id or signature is wrong");
+      }
+      const signed = readReceipt(event, { signatureChecked: i < known });
       if (pubkey !== undefined && signed.signer !== pubkey) {
         bad.push({ index: i + 1, id: String(event.id), reason: "signer" });
       } else valid.push(signed);
     } catch (err) {
       if (!(err instanceof ReceiptError)) throw err;
       bad.push({ index: i + 1, id: String(event.id), reason: err.reason });
+      if (err.reason === "signature" && i < book.wholeItems) failed.push(i);
     }
   });
+  // Derived, for the next reading: a reader that cannot write it (a read-only state dir) checks
+  // every signature again next time, as before the mark.
+  await book.markChecked(failed).catch(() => {});
   return {
     receipts: latestReceipts(valid, (s) => receiptKey(s.receipt)),
     bad,
@@ -282,7 +306,7 @@ export interface ReceiptCheck {
  */
 export async function checkReceipts(stateDir: string, pubkey?: string): Promise<ReceiptCheck> {
   const derived = await deriveReceipts(stateDir);
-  const reading = await readReceipts(stateDir, pubkey);
+  const reading = await readReceipts(stateDir, pubkey, { everySignature: true });
   const disagree: ReceiptDisagreement[] = [];
   let unverifiable = 0;
   for (const { receipt } of reading.receipts) {
