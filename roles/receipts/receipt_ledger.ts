@@ -47,6 +47,9 @@ export function receiptKey(r: Pick<JobReceipt, "side" | "job">): string {
   return `${r.side}:${r.job}`;
 }
 
+/** Ended jobs whose receipts are derived at once (their files read side by side). */
+const DERIVE_PARALLEL = 32;
+
 /**
  * Every ended job's receipt as the profile's books give it now, by {@linkcode receiptKey}.
  *
@@ -85,9 +88,16 @@ export async function deriveReceipts(stateDir: string): Promise<Map<string, JobR
         status: [...TERMINAL_JOB_STATUSES],
         limit: Number.MAX_SAFE_INTEGER,
       });
-      for (const summary of ended) {
-        const record = await repo.read(summary.id).catch(() => undefined);
-        if (record) put(await requesterReceipt(stateDir, record, byJob));
+      // A job's receipt reads its stored result and its agent task, small files each: read
+      // DERIVE_PARALLEL jobs at a time, so that their reads overlap (10,000 ended jobs: 1.93 s
+      // one at a time, 0.58 s; bench/trust_bench_script.ts `records`), the map in the list's
+      // order.
+      for (let i = 0; i < ended.length; i += DERIVE_PARALLEL) {
+        const batch = ended.slice(i, i + DERIVE_PARALLEL).map(async (summary) => {
+          const record = await repo.read(summary.id).catch(() => undefined);
+          return record && await requesterReceipt(stateDir, record, byJob);
+        });
+        for (const receipt of await Promise.all(batch)) put(receipt);
       }
     } finally {
       repo.close();
