@@ -17,9 +17,9 @@ import { asCliError } from "./job_errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { UnknownJobKindError } from "../protocol/job_kind_names.ts";
 import type { JobInput, JobInputType, JobParam } from "../protocol/nip90_job.ts";
-import { openPaymentLog } from "../state/payments/payment_log.ts";
+import { readPaymentEntries } from "../state/payments/payment_log_reader.ts";
 import { formatAssetAmount } from "../protocol/asset_amount.ts";
-import { costsOf } from "./job_report.ts";
+import { costsOf, paymentKeysOf } from "./job_report.ts";
 import {
   fetchProviderDirectory,
   kindOfSkill,
@@ -623,7 +623,7 @@ async function printCancel(
   deletion: string | undefined,
   output: string | undefined,
 ): Promise<void> {
-  const entries = (await openPaymentLog({ stateDir })).entries();
+  const entries = await readPaymentEntries({ stateDir, mentioning: paymentKeysOf([record]) });
   const costs = costsOf([record], entries);
   const fee = deletion === undefined
     ? []

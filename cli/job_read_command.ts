@@ -21,9 +21,9 @@ import {
   type JobRepository,
   openJobRepository,
 } from "../state/jobs/job_repository.ts";
-import { openPaymentLog } from "../state/payments/payment_log.ts";
+import { readPaymentEntries } from "../state/payments/payment_log_reader.ts";
 import { formatRecordedAmount } from "../protocol/asset_amount.ts";
-import { buildResultReport } from "./job_report.ts";
+import { buildResultReport, paymentKeysOf } from "./job_report.ts";
 import { type NetworkField, networkField } from "./network_line.ts";
 import {
   JOB_STATUSES,
@@ -225,8 +225,8 @@ export async function printOutcome(
   },
 ): Promise<void> {
   const last = chain[chain.length - 1];
-  const payments = await openPaymentLog({ stateDir });
-  const report = await buildResultReport({ stateDir, chain, payments: payments.entries() });
+  const payments = await readPaymentEntries({ stateDir, mentioning: paymentKeysOf(chain) });
+  const report = await buildResultReport({ stateDir, chain, payments });
   if (o.json) {
     printJsonLine("result", o.network === undefined ? report : { ...report, network: o.network });
   } else {

@@ -238,6 +238,25 @@ export function parseReport(content: string | undefined): unknown {
 }
 
 /**
+ * The strings every payment {@linkcode costsOf} counts for `chain` names (its jobs' ids, its
+ * inputs' upload invoices): what a command reads of the payment log (`readPaymentEntries`'
+ * `mentioning`, state/payments/payment_log_reader.ts).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { paymentKeysOf } from "./job_report.ts";
+ *
+ * const job = { id: "a1", kind: 5000, skill: "echo", status: "done" as const, createdAtMs: 1,
+ *   updatedAtMs: 2, payments: [], uploadInvoices: ["u1"] };
+ * assert.deepEqual(paymentKeysOf([job]), ["a1", "u1"]);
+ * ```
+ */
+export function paymentKeysOf(chain: readonly RequesterJobRecord[]): string[] {
+  return [...chain.map((r) => r.id), ...chain.flatMap((r) => r.uploadInvoices ?? [])];
+}
+
+/**
  * A chain's costs per asset from the payment log: the provider's invoices, the town's writes
  * (the request, a cancel's kind 5) and the inputs' uploads its records name.
  *

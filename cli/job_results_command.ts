@@ -8,8 +8,8 @@ import type { Command } from "commander";
 import { CliError } from "./cli_error.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { readStoredResult } from "../state/jobs/stored_result.ts";
-import { openPaymentLog } from "../state/payments/payment_log.ts";
-import { buildResultReport, parseReport } from "./job_report.ts";
+import { readPaymentEntries } from "../state/payments/payment_log_reader.ts";
+import { buildResultReport, parseReport, paymentKeysOf } from "./job_report.ts";
 import { type RequesterJobRecord, TERMINAL_JOB_STATUSES } from "../state/jobs/job_record.ts";
 import { blobOutputsOf } from "../protocol/job_blobs.ts";
 import { printJsonLine } from "./json_line.ts";
@@ -223,11 +223,14 @@ export async function jobResults(
       );
     }
     if (opts.output === "json") {
-      const payments = await openPaymentLog({ stateDir: repo.stateDir });
+      const payments = await readPaymentEntries({
+        stateDir: repo.stateDir,
+        mentioning: paymentKeysOf([record]),
+      });
       const report = await buildResultReport({
         stateDir: repo.stateDir,
         chain: [record],
-        payments: payments.entries(),
+        payments,
       });
       const raw = opts.raw ? { event: result.event, toon: result.toon } : {};
       printJsonLine("result", { ...report, saved, ...raw });

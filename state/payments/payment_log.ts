@@ -52,9 +52,9 @@ import type { AuditLog } from "../audit/audit_log.ts";
 import { csvRow } from "../../protocol/csv_row.ts";
 import { PaymentEntryError, validatePaymentEntry } from "./payment_entry_check.ts";
 import { readProviderIncome } from "../jobs/provider_job_index.ts";
+import { readPaymentLogLines } from "./payment_log_reader.ts";
 import { type InvoiceState, InvoiceStates } from "./invoice_states.ts";
 import {
-  listPaymentLogFiles,
   PAYMENT_LOG_DIR,
   PAYMENT_LOG_NAME,
   prunePaymentLogFiles,
@@ -234,11 +234,9 @@ export class PaymentLog {
   async load(): Promise<void> {
     await Deno.mkdir(this.rotatedDir, { recursive: true, mode: 0o700 });
     if (this.#appendOnly) return await this.#loadEnds();
-    for (const f of await listPaymentLogFiles(this.#stateDir)) {
-      this.#ingest(await readText(`${this.#stateDir}/${f.path}`));
-    }
-    const current = await readText(this.path);
-    this.#ingest(current);
+    // A chunk at a time (state/payments/payment_log_reader.ts): no file read into one string.
+    const read = await readPaymentLogLines({ stateDir: this.#stateDir }, (e) => this.#apply(e));
+    this.skippedLines += read.skipped;
     // The provider's income: rows of its job index, written with the record of the job paid.
     const income = readProviderIncome(
       this.#stateDir,
@@ -249,10 +247,10 @@ export class PaymentLog {
       for (const e of income.entries) this.#apply(e);
       this.#entries.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
     }
-    this.#currentBytes = new TextEncoder().encode(current).length;
-    this.#file.needsNewline = current.length > 0 && !current.endsWith("\n");
-    const first = current.split("\n", 1)[0];
-    this.#currentDay = current.length > 0 ? dayOfLine(first) ?? this.#today() : undefined;
+    const { bytes, endsInNewline, firstLine } = read.current;
+    this.#currentBytes = bytes;
+    this.#file.needsNewline = !endsInNewline;
+    this.#currentDay = bytes > 0 ? dayOfLine(firstLine ?? "") ?? this.#today() : undefined;
   }
 
   /** Append-only: the current file's day (its first line) and whether it ends in a newline. */
@@ -448,19 +446,6 @@ export class PaymentLog {
       this.#entries = this.#entries.filter((e) => e.ts.slice(0, 10) >= oldest);
     }
     return removed;
-  }
-
-  #ingest(text: string): void {
-    for (const line of text.split("\n")) {
-      if (line === "") continue;
-      try {
-        const entry = JSON.parse(line) as PaymentEntry;
-        validatePaymentEntry(entry);
-        this.#apply(entry);
-      } catch {
-        this.skippedLines++;
-      }
-    }
   }
 
   #apply(entry: PaymentEntry): void {
