@@ -9,7 +9,10 @@
  * - `job`: one job's entries as `job wait` / `job results --output json` / `job cancel` read them
  *   for the job's costs (`readPaymentEntries` with `mentioning`, state/payments/payment_log_reader.ts);
  * - `job-whole`: the obvious alternative, what those commands did before: the whole log opened
- *   and its entries filtered for the job.
+ *   and its entries filtered for the job;
+ * - `spend`: what a payment's decision asks of the open log, today's spend in total and to its
+ *   provider (`spentOn` twice, the spend policy's daily caps), the mean of 50 after a warm-up:
+ *   `ms` is the pair's, not the opening's.
  *
  * Prints per mode the best and median milliseconds and the highest peak RSS in MiB. Run from a
  * worktree of another revision to compare (`job` needs the reader; the other two run anywhere).
@@ -32,9 +35,20 @@ if (Deno.args[0] === "--child") {
   } else {
     const { openPaymentLog } = await import("../state/payments/payment_log.ts");
     const log = await openPaymentLog({ stateDir });
-    entries = mode === "node"
-      ? log.entries().length
-      : log.entries().filter((e) => e.jobId === job).length;
+    entries = mode === "job-whole"
+      ? log.entries().filter((e) => e.jobId === job).length
+      : log.entries().length;
+    if (mode === "spend") {
+      const peer = "c".repeat(64);
+      for (let i = 0; i < 5; i++) log.spentOn({ peer }) + log.spentOn();
+      const t0 = performance.now();
+      for (let i = 0; i < 50; i++) log.spentOn({ peer }) + log.spentOn();
+      const pairMs = (performance.now() - t0) / 50;
+      const status = Deno.readTextFileSync("/proc/self/status");
+      const peakMiB = Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024);
+      console.log(JSON.stringify({ ms: Number(pairMs.toFixed(3)), peakMiB, entries }));
+      Deno.exit(0);
+    }
   }
   const ms = Math.round(performance.now() - started);
   const status = Deno.readTextFileSync("/proc/self/status");
@@ -81,7 +95,7 @@ try {
   const bytes = (await Deno.stat(`${stateDir}/payment_log.jsonl`)).size;
   console.log(JSON.stringify({ payments, logMiB: Math.round(bytes / 2 ** 20) }));
   const job = jobId(Math.floor(payments / 2));
-  for (const mode of ["node", "job-whole", "job"]) {
+  for (const mode of ["node", "job-whole", "job", "spend"]) {
     const times: number[] = [];
     let peakMiB = 0;
     let entries = 0;

@@ -52,8 +52,14 @@ const SETTLED_RANK: Record<InvoiceState, number> = {
 export class InvoiceStates {
   readonly #byInvoice = new Map<string, Map<string, InvoiceRecord>>();
 
-  /** Takes one outgoing line (the caller passes only `direction: "out"` lines). */
-  apply(entry: PaymentEntry): void {
+  /**
+   * Takes one outgoing line (the caller passes only `direction: "out"` lines); returns the
+   * invoice's record to that peer before and after it, or undefined when the line changed nothing
+   * (a late reject after the payment).
+   */
+  apply(
+    entry: PaymentEntry,
+  ): { before: InvoiceRecord | undefined; after: InvoiceRecord } | undefined {
     const state: InvoiceState = entry.event === "intent"
       ? "in-doubt"
       : entry.event === "fulfilled"
@@ -62,11 +68,13 @@ export class InvoiceStates {
     const byPeer = this.#byInvoice.get(entry.invoiceId) ?? new Map<string, InvoiceRecord>();
     const prior = byPeer.get(entry.peer);
     // A late reject never downgrades a fulfilled invoice.
-    if (prior?.state === "paid" && state !== "paid") return;
+    if (prior?.state === "paid" && state !== "paid") return undefined;
+    const after = { state, entry };
     byPeer.delete(entry.peer);
-    byPeer.set(entry.peer, { state, entry });
+    byPeer.set(entry.peer, after);
     this.#byInvoice.delete(entry.invoiceId);
     this.#byInvoice.set(entry.invoiceId, byPeer);
+    return { before: prior, after };
   }
 
   /** The invoice to `peer`, or its most settled over its peers when no peer is named. */

@@ -54,6 +54,7 @@ import { PaymentEntryError, validatePaymentEntry } from "./payment_entry_check.t
 import { readProviderIncome } from "../jobs/provider_job_index.ts";
 import { readPaymentLogLines } from "./payment_log_reader.ts";
 import { type InvoiceState, InvoiceStates } from "./invoice_states.ts";
+import { DailySpend } from "./daily_spend.ts";
 import {
   PAYMENT_LOG_DIR,
   PAYMENT_LOG_NAME,
@@ -204,6 +205,8 @@ export class PaymentLog {
   #now: () => number;
   #audit: AuditLog | undefined;
   #invoices = new InvoiceStates();
+  /** What each day spent (town fees aside), for the spend policy's caps. */
+  #spend = new DailySpend((entry) => !categoryOf(entry).startsWith("town"));
   #entries: PaymentEntry[] = [];
   #currentDay: string | undefined;
   /** The current file's size as this log knows it (what it found, and what it wrote since). */
@@ -316,17 +319,8 @@ export class PaymentLog {
    * today), per peer or all: what the spend policy's caps count (town fees are not theirs).
    */
   spentOn(options: { dayMs?: number; peer?: string } = {}): bigint {
-    const day = isoDay(options.dayMs ?? this.#now());
-    let total = 0n;
-    for (const { state, entry } of this.#invoices.records()) {
-      if (state === "rejected" || state === "none" || categoryOf(entry).startsWith("town")) {
-        continue;
-      }
-      if (entry.ts.slice(0, 10) !== day) continue;
-      if (options.peer !== undefined && entry.peer !== options.peer) continue;
-      total += BigInt(entry.amount);
-    }
-    return total;
+    // Kept per day as the lines arrive (state/payments/daily_spend.ts), not summed at each ask.
+    return this.#spend.on(isoDay(options.dayMs ?? this.#now()), options.peer);
   }
 
   /**
@@ -445,12 +439,15 @@ export class PaymentLog {
     if (removed.length > 0) {
       this.#entries = this.#entries.filter((e) => e.ts.slice(0, 10) >= oldest);
     }
+    this.#spend.forgetBefore(oldest);
     return removed;
   }
 
   #apply(entry: PaymentEntry): void {
     this.#entries.push(entry);
-    if (entry.direction === "out") this.#invoices.apply(entry);
+    if (entry.direction !== "out") return;
+    const change = this.#invoices.apply(entry);
+    if (change !== undefined) this.#spend.change(change.before, change.after);
   }
 
   #today(): string {
