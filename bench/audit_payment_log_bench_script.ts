@@ -13,6 +13,7 @@
 import { openAuditLog } from "../state/audit/audit_log.ts";
 import { openPaymentLog, type PaymentEntry } from "../state/payments/payment_log.ts";
 import { parseBenchFlags } from "./bench_flags.ts";
+import { processCpuMs } from "./process_cpu.ts";
 
 const { values } = parseBenchFlags(Deno.args, {
   values: ["sizes", "commits"],
@@ -23,12 +24,6 @@ const { values } = parseBenchFlags(Deno.args, {
 const sizes = (values.sizes ?? "0,1000,10000").split(",").map(Number);
 const commits = Number(values.commits ?? 50);
 const FILL_GROUP = 500;
-
-/** utime + stime of this process, in ms (Linux `/proc`). */
-async function cpuMs(): Promise<number> {
-  const f = (await Deno.readTextFile("/proc/self/stat")).split(") ")[1].split(" ").map(Number);
-  return (f[11] + f[12]) * 10;
-}
 
 /** The files under `dir`: their bytes, and the disk they take (512-byte blocks). */
 function usage(dir: string): { bytes: number; disk: number } {
@@ -84,7 +79,7 @@ for (const size of sizes) {
     }
     const logBytes = usage(dir).bytes - usage(`${dir}/.git`).bytes;
     const g0 = usage(`${dir}/.git/objects`);
-    const c0 = await cpuMs();
+    const c0 = (await processCpuMs()).self;
     const t0 = performance.now();
     for (let i = 0; i < commits; i++) {
       const before = audit.commits;
@@ -92,7 +87,7 @@ for (const size of sizes) {
       // Committed by its window (1 ms), not by flush (which also puts the index back).
       while (audit.commits === before) await new Promise((r) => setTimeout(r, 1));
     }
-    const cpu = (await cpuMs()) - c0;
+    const cpu = ((await processCpuMs()).self) - c0;
     const ms = performance.now() - t0;
     const g1 = usage(`${dir}/.git/objects`);
     await audit.close();

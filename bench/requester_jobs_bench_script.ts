@@ -7,11 +7,9 @@
  * 2. 1,000 jobs in flight at once (sh no-op skill): completion rate, wall time, RSS.
  * 3. restart with 10k in-flight jobs on record: `startRequester` (parallel batched load)
  *    vs the obvious alternative (sequential `repo.read` of each in-flight job).
- *
  * 4. `--only feeds` (not in the default run): the receiving pipelines (`roles/event_feed.ts`) in
  *    their workers vs inline in the node's thread, same run, alternating: submit -> result of
  *    sh no-op jobs, and `startRequester` (the feed's workers start with it).
- *
  * 4b. `--only signers` (not in the default run): the provider's and the requester's keys in signer
  *    workers with no permissions (`identity/worker_node_signer.ts`, what the CLI runs) vs on the
  *    node's thread (`localNodeSigner`), same run, alternating: submit -> result of sh no-op jobs.
@@ -22,11 +20,10 @@
  *    sandboxed run cannot go below.
  *
  * Latency and in-flight runs also print the directory fsyncs per job the state writes asked for
- * and the ones made (writers of one directory share one, `state/dir_sync_group.ts`).
- *
- * Latency runs also print the CPU time per job of this process (town + provider + requester) and
- * of its reaped children (sandboxes, git), from /proc/self/stat: on a shared 2-core machine the
- * wall-clock figures swing with the others' load, the CPU figures much less.
+ * and the ones made (writers of one directory share one, `state/dir_sync_group.ts`). Latency runs
+ * also print the CPU time per job of this process (town + provider + requester) and of its reaped
+ * children (sandboxes, git), from /proc/self/stat: on a shared 2-core machine the wall-clock
+ * figures swing with the others' load, the CPU figures much less.
  *
  * Run: deno run -A bench/requester_jobs_bench_script.ts
  *   [--only latency|inflight|restart|trace|feeds|signers]
@@ -34,8 +31,8 @@
  *   default: the product's; the test network's own is 50)
  *   [--sandbox root|rootless] (the provider's sandbox mode in latency runs; default: root as uid 0)
  *   [--sh-only] (latency runs: the sh no-op skill only, not the Deno echo skill first)
- *   [--no-pool] (latency and trace runs: no sandbox prepared ahead, roles/provider/sandbox/sandbox_pool.ts;
- *   each job's made when it comes)
+ *   [--history N] (latency runs: an aged requester profile, N ended jobs: bench/aged_profile.ts)
+ *   [--no-pool] (latency and trace runs: no sandbox prepared ahead, sandbox_pool.ts)
  *
  * @module
  */
@@ -49,6 +46,8 @@ import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { openWorkerNodeSigner } from "../identity/worker_node_signer.ts";
 import { createSkillSandbox, type SkillSandbox } from "../roles/provider/sandbox/skill_sandbox.ts";
 import { dirSyncs } from "../state/atomic_file.ts";
+import { seedProviderHistory, seedRequesterHistory } from "./aged_profile.ts";
+import { processCpuMs } from "./process_cpu.ts";
 
 const only = Deno.args[Deno.args.indexOf("--only") + 1];
 // The requester's and the provider's audit group-commit window: the product default
@@ -60,6 +59,8 @@ const auditWindowMs = Deno.args.includes("--audit-window-ms")
 const sandboxMode = Deno.args.includes("--sandbox")
   ? Deno.args[Deno.args.indexOf("--sandbox") + 1] as "root" | "rootless"
   : undefined;
+/** Ended jobs in the requester's profile before a latency run (`--history N`; default none). */
+const history = Number(Deno.args[Deno.args.indexOf("--history") + 1] ?? 0) || 0;
 /** Sandboxes prepared ahead (one per skill, the provider's default) unless `--no-pool`. */
 const prepared = Deno.args.includes("--no-pool") ? undefined : {};
 const want = (name: string) => !Deno.args.includes("--only") || only === name;
@@ -78,14 +79,6 @@ async function shSkillsDir(): Promise<string> {
     mode: 0o755,
   });
   return dir;
-}
-
-/** CPU ms used so far by this process and by its reaped children (Linux /proc, 100 Hz ticks). */
-async function cpuMs(): Promise<{ self: number; sys: number; children: number }> {
-  const stat = await Deno.readTextFile("/proc/self/stat");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
-  // Fields 14-17 of proc(5) (utime stime cutime cstime) are 11-14 after the ") ".
-  return { self: (f[11] + f[12]) * 10, sys: f[12] * 10, children: (f[13] + f[14]) * 10 };
 }
 
 /** The audit commits in a state dir's history (`git rev-list --count HEAD`). */
@@ -114,20 +107,34 @@ function dirFsyncLine(
 }
 
 async function latency(label: string, skillsDir: string | undefined, n: number) {
+  // An aged provider's profile first: its node starts with the network.
+  const agedProvider = history > 0 ? await Deno.makeTempDir({ prefix: "tp-bench-aged-" }) : "";
+  const customer = "cd".repeat(32);
+  if (agedProvider) await seedProviderHistory({ stateDir: agedProvider, jobs: history, customer });
   const net = await startRequesterNetwork({
     providerSkillsDir: skillsDir,
     providerOptions: {
       auditWindowMs,
       preparedSandboxes: prepared ?? false,
       ...(sandboxMode === undefined ? {} : { sandboxMode }),
+      ...agedProvider && { stateDir: agedProvider },
     },
   });
-  const req = await net.startRequester({ durable: true, auditWindowMs });
-  const stateDirs = [req.stateDir, `${net.root}/provider`];
+  const aged = history > 0 ? `${net.root}/requester-aged` : undefined;
+  const provider = net.providerPubkey!;
+  if (aged) await seedRequesterHistory({ stateDir: aged, jobs: history, provider });
+  const req = await net.startRequester({
+    durable: true,
+    auditWindowMs,
+    ...aged && { stateDir: aged },
+  });
+  const stateDirs = [req.stateDir, agedProvider || `${net.root}/provider`];
   try {
+    // An aged profile's first commit of the history it was handed is no job's cost.
+    if (aged) await req.waitFor((await req.submit(echoSpec("warm-up", { skill: "none" }))).id);
     const commits0 = await Promise.all(stateDirs.map(auditCommits));
     const syncs0 = dirFsyncs();
-    const cpu0 = await cpuMs();
+    const cpu0 = await processCpuMs();
     const times: number[] = [];
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
@@ -136,7 +143,7 @@ async function latency(label: string, skillsDir: string | undefined, n: number) 
       if (done.status !== "done") throw new Error(`job ${i} ${done.status}: ${done.error}`);
       times.push(performance.now() - t0);
     }
-    const cpu1 = await cpuMs();
+    const cpu1 = await processCpuMs();
     const syncs1 = dirFsyncs();
     const commits1 = await Promise.all(stateDirs.map(auditCommits));
     times.sort((a, b) => a - b);
@@ -175,6 +182,7 @@ async function latency(label: string, skillsDir: string | undefined, n: number) 
   } finally {
     await req.close();
     await net.stop();
+    if (agedProvider) await Deno.remove(agedProvider, { recursive: true });
   }
 }
 

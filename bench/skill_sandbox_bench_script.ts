@@ -12,6 +12,7 @@
 import { parseSkillManifest } from "../roles/provider/skills/skill_manifest.ts";
 import { createSkillSandbox } from "../roles/provider/sandbox/skill_sandbox.ts";
 import type { SandboxMode } from "../roles/provider/sandbox/sandbox_probe.ts";
+import { processCpuMs } from "./process_cpu.ts";
 
 const jobs = Number(Deno.args[0] ?? 20);
 const input = await Deno.readTextFile("fixtures/events/valid/job-5000-0.toon");
@@ -32,13 +33,6 @@ async function direct(skillDir: string, expect: string): Promise<void> {
   await w.close();
   const { stdout } = await child.output();
   if (new TextDecoder().decode(stdout) !== expect) throw new Error(`direct: bad ${skillDir}`);
-}
-
-/** CPU ms used so far by this process and by its reaped children (Linux /proc, 100 Hz ticks). */
-async function cpuMs(): Promise<{ self: number; children: number }> {
-  const stat = await Deno.readTextFile("/proc/self/stat");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
-  return { self: (f[11] + f[12]) * 10, children: (f[13] + f[14]) * 10 };
 }
 
 async function perJob(fn: (i: number) => Promise<void>): Promise<number> {
@@ -88,9 +82,9 @@ try {
     await sandboxed(noop, "w")(1);
     const s = await perJob(sandboxed("skills/echo", "e"));
     const sc = await perJob(warmEcho);
-    const cpu0 = await cpuMs();
+    const cpu0 = await processCpuMs();
     const sn = await perJob(sandboxed(noop, "n"));
-    const cpu1 = await cpuMs();
+    const cpu1 = await processCpuMs();
     console.log(
       `-- ${mode} (memory ${sandbox.limits.memory}, processes ${sandbox.limits.processes})`,
     );

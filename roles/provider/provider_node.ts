@@ -187,6 +187,7 @@ class Provider implements ProviderNode {
     // The job store opens in start: its parts reach it through this.
     const store = {
       all: () => this.store.all(),
+      unfinished: () => this.store.unfinished(),
       get: (id: string) => this.store.get(id),
       has: (id: string) => this.store.has(id),
       put: (...args: Parameters<ProviderJobStore["put"]>) => this.store.put(...args),
@@ -408,7 +409,7 @@ class Provider implements ProviderNode {
 
   inFlight(): number {
     let n = 0;
-    for (const r of this.store.all()) if (!isTerminalProviderJob(r)) n++;
+    for (const r of this.store.unfinished()) if (!isTerminalProviderJob(r)) n++;
     return n;
   }
 

@@ -42,6 +42,7 @@ import {
 } from "./provider_job_index.ts";
 import {
   formatProviderJobRecord,
+  isTerminalProviderJob,
   parseProviderJobRecord,
   type ProviderJobRecord,
   ProviderJobRecordError,
@@ -111,6 +112,8 @@ export class ProviderJobStore {
   #statements = new Statements(() => this.#db!);
   #landed: LandedFlags;
   #records = new Map<string, ProviderJobRecord>();
+  /** The records not ended: what a request's admission and the status count, kept apart. */
+  #unfinished = new Map<string, ProviderJobRecord>();
 
   constructor(options: ProviderJobStoreOptions) {
     const stateDir = options.stateDir.replace(/\/+$/, "");
@@ -161,7 +164,7 @@ export class ProviderJobStore {
     for (const row of db.prepare("SELECT id, text FROM provider_jobs").all()) {
       try {
         const record = parseProviderJobRecord(String(row.text));
-        this.#records.set(record.id, record);
+        this.#keep(record);
       } catch (err) {
         if (!(err instanceof ProviderJobRecordError)) throw err;
         this.corrupt.push({ path: `${PROVIDER_JOB_INDEX}:${row.id}`, reason: err.message });
@@ -196,6 +199,21 @@ export class ProviderJobStore {
   }
 
   /**
+   * The records of the jobs not ended (copies): what a request's admission counts at each request,
+   * without a pass over every job the provider ever took (docs/SCALE.md "The payment log read by
+   * a command").
+   */
+  unfinished(): ProviderJobRecord[] {
+    return [...this.#unfinished.values()].map((r) => ({ ...r }));
+  }
+
+  #keep(record: ProviderJobRecord): void {
+    this.#records.set(record.id, record);
+    if (isTerminalProviderJob(record)) this.#unfinished.delete(record.id);
+    else this.#unfinished.set(record.id, record);
+  }
+
+  /**
    * Deletes a job's record (row and memory; its income rows stay), recording the deletion (with
    * `paths`, other files of the job the caller removed) in the audit trail: git history keeps
    * the record.
@@ -222,6 +240,7 @@ export class ProviderJobStore {
     options: { paths?: string[]; fields?: Record<string, string> } = {},
   ): Promise<void> {
     this.#records.delete(id);
+    this.#unfinished.delete(id);
     this.#statements.get("DELETE FROM provider_jobs WHERE id = ?").run(id);
     // An older profile's file of it, left by the import.
     await Deno.remove(`${this.dir}/${id}.toml`).catch(() => {});
@@ -257,7 +276,7 @@ export class ProviderJobStore {
       if (income !== undefined) this.#insertIncome(income);
       return Number(row!.version);
     });
-    this.#records.set(copy.id, copy);
+    this.#keep(copy);
     const paid: Record<string, string> = income === undefined ? {} : {
       "Invoice-Id": income.invoiceId,
       Amount: `${income.amount} ${income.asset}`,
@@ -325,7 +344,7 @@ export class ProviderJobStore {
     });
     if (version === undefined) return false;
     if (copy !== undefined) {
-      this.#records.set(copy.id, copy);
+      this.#keep(copy);
       this.#toAudit(copy, text!, version, copy.status, {
         "Invoice-Id": reversal.invoiceId,
         Reversed: `${reversal.amount} ${reversal.asset}`,

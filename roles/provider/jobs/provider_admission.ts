@@ -57,7 +57,7 @@ export interface RequestAdmissionOptions extends
   > {
   pubkey: string;
   signer: NodeSigner;
-  store: Pick<ProviderJobStore, "all" | "get" | "has" | "put">;
+  store: Pick<ProviderJobStore, "unfinished" | "get" | "has" | "put">;
   skills: Pick<ProviderSkills, "servableFor" | "engine" | "agentPrice" | "models">;
   /** What a job costs its requester (job_pricing.ts). */
   quote: (event: NostrEvent, entry: SkillEntry) => JobQuote;
@@ -107,7 +107,7 @@ export class RequestAdmission {
   /** Paid jobs not finished, of everyone or of one requester: unpaid ones are not counted. */
   #paidInFlight(pubkey?: string): number {
     let n = 0;
-    for (const r of this.#o.store.all()) {
+    for (const r of this.#o.store.unfinished()) {
       if (isTerminalProviderJob(r) || r.status === "admitted" || r.status === "invoiced") continue;
       if (pubkey === undefined || r.customer === pubkey) n++;
     }

@@ -158,3 +158,35 @@ Deno.test("provider job store: a paid record's income is a row of the same trans
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
+
+Deno.test("provider job store: the unfinished records are the not-ended ones, through puts, a removal and a reopen", async () => {
+  const stateDir = await Deno.makeTempDir();
+  try {
+    const store = await openProviderJobStore({ stateDir, durable: false });
+    const id = (n: number) => n.toString(16).padStart(64, "0");
+    const statuses = ["admitted", "paid", "published", "running", "error", "invoiced"] as const;
+    for (let n = 0; n < statuses.length; n++) {
+      await store.put({ ...record, id: id(n), status: statuses[n] });
+    }
+    const ids = (s: typeof store) => s.unfinished().map((r) => r.id).sort();
+    const expected = () =>
+      store.all().filter((r) => !["published", "error", "declined", "cancelled"].includes(r.status))
+        .map((r) => r.id).sort();
+    assertEquals(ids(store), expected());
+    assertEquals(ids(store), [id(0), id(1), id(3), id(5)]);
+    await store.put({ ...record, id: id(1), status: "published" }); // ended
+    await store.put({ ...record, id: id(4), status: "running" }); // again (a retry)
+    await store.remove(id(0));
+    assertEquals(ids(store), [id(3), id(4), id(5)]);
+    assertEquals(ids(store), expected());
+    // A copy: changing it changes nothing kept.
+    store.unfinished()[0].status = "published";
+    assertEquals(ids(store), [id(3), id(4), id(5)]);
+    store.close();
+    const again = await openProviderJobStore({ stateDir, durable: false });
+    assertEquals(ids(again), [id(3), id(4), id(5)]);
+    again.close();
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
