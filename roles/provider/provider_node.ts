@@ -408,9 +408,7 @@ class Provider implements ProviderNode {
   }
 
   inFlight(): number {
-    let n = 0;
-    for (const r of this.store.unfinished()) if (!isTerminalProviderJob(r)) n++;
-    return n;
+    return this.store.unfinished().length;
   }
 
   writeToTowns(event: NostrEvent): Promise<string[]> {
