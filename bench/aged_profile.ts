@@ -9,8 +9,60 @@
  * @module
  */
 import { openJobRepository } from "../state/jobs/job_repository.ts";
+import type { RequesterJobRecord } from "../state/jobs/job_record.ts";
 import { PAYMENT_LOG_DIR } from "../state/payments/payment_log_files.ts";
 import { openProviderJobStore } from "../state/jobs/provider_job_store.ts";
+
+/** The fulfillment every seeded payment shows (a bench's history, not a real preimage). */
+const FULFILLMENT = "f".repeat(64);
+
+/** What {@linkcode paidJobRecord} makes a record of. */
+export interface PaidJob {
+  id: string;
+  kind: number;
+  provider: string;
+  invoiceId: string;
+  amount: bigint;
+  /** When it was made, paid and ended (unix ms). */
+  at: number;
+  /** Default `done`. */
+  status?: "done" | "error";
+}
+
+/**
+ * A requester's record of an ended job whose one invoice was paid, as the benches seed them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { paidJobRecord } from "./aged_profile.ts";
+ *
+ * const r = paidJobRecord({ id: "a1", kind: 5000, provider: "cd", invoiceId: "e1", amount: 5n, at: 1 });
+ * assert.deepEqual([r.status, r.payments[0].status], ["done", "paid"]);
+ * ```
+ */
+export function paidJobRecord(job: PaidJob): RequesterJobRecord {
+  const { id, kind, provider, invoiceId, amount, at } = job;
+  return {
+    id,
+    kind,
+    skill: "none",
+    status: job.status ?? "done",
+    createdAtMs: at,
+    updatedAtMs: at,
+    provider,
+    payments: [{
+      invoiceId,
+      amount,
+      asset: "M2M",
+      scale: 6,
+      status: "paid",
+      fulfillment: FULFILLMENT,
+      startedAtMs: at,
+      finishedAtMs: at,
+    }],
+  };
+}
 
 /** Options for {@linkcode seedRequesterHistory}. */
 export interface AgedProfileOptions {
@@ -51,26 +103,7 @@ export async function seedRequesterHistory(options: AgedProfileOptions): Promise
       const at = dayStart - 86_400_000 + 1 - Math.round(((jobs - i) / jobs) * span);
       const hex = (prefix: string) => prefix + (i + 1).toString(16).padStart(63, "0");
       const [id, invoiceId] = [hex("d"), hex("e")];
-      const fulfillment = "f".repeat(64);
-      await repo.create({
-        id,
-        kind: 5000,
-        skill: "none",
-        status: "done",
-        createdAtMs: at,
-        updatedAtMs: at,
-        provider,
-        payments: [{
-          invoiceId,
-          amount: 1000n,
-          asset: "M2M",
-          scale: 6,
-          status: "paid",
-          fulfillment,
-          startedAtMs: at,
-          finishedAtMs: at,
-        }],
-      });
+      await repo.create(paidJobRecord({ id, kind: 5000, provider, invoiceId, amount: 1000n, at }));
       const ts = new Date(at).toISOString();
       const deposit = { ts, direction: "out", jobId: id, invoiceId, amount: "1000", asset: "M2M" };
       const write = { ...deposit, invoiceId: hex("b"), amount: "7" };
@@ -79,6 +112,7 @@ export async function seedRequesterHistory(options: AgedProfileOptions): Promise
       const job = { peer: provider, category: "job", scale: 6 };
       const town = { peer: "g.town", category: "town-write", scale: 6 };
       lines.push(JSON.stringify({ ...deposit, event: "intent", ...job }));
+      const fulfillment = FULFILLMENT;
       lines.push(JSON.stringify({ ...deposit, event: "fulfilled", ...job, fulfillment }));
       lines.push(JSON.stringify({ ...write, event: "intent", ...town }));
       lines.push(JSON.stringify({ ...write, event: "fulfilled", ...town, fulfillment }));
@@ -157,7 +191,7 @@ export async function seedProviderHistory(options: AgedProviderOptions): Promise
           peer: options.customer,
           category: "job",
           scale: 6,
-          fulfillment: "f".repeat(64),
+          fulfillment: FULFILLMENT,
         },
       });
     }

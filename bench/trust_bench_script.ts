@@ -29,6 +29,7 @@ import { openJobRepository } from "../state/jobs/job_repository.ts";
 import { PAYMENT_LOG_NAME } from "../state/payments/payment_log_files.ts";
 import { catchUpReceipts, deriveReceipts, readReceipts } from "../roles/receipts/receipt_ledger.ts";
 import { RECEIPT_BOOK_CHECKED_NAME } from "../state/receipts/receipt_book.ts";
+import { paidJobRecord } from "./aged_profile.ts";
 import { trustScores } from "../protocol/trust_score.ts";
 
 const { values } = parseBenchFlags(Deno.args, {
@@ -92,31 +93,15 @@ async function fill(stateDir: string, n: number, providers: number): Promise<voi
       const provider = (i % providers + 1).toString(16).padStart(64, "c");
       const at = now - (n - i) * 60_000;
       const invoiceId = (i + 1).toString(16).padStart(64, "e");
-      const fulfillment = (i + 1).toString(16).padStart(64, "f");
       const amount = 1000n + BigInt(i % 97) * 100n;
-      await repo.create({
-        id,
-        kind: 5603,
-        skill: "none",
-        status: i % 10 === 0 ? "error" : "done",
-        createdAtMs: at,
-        updatedAtMs: at,
-        provider,
-        payments: [{
-          invoiceId,
-          amount,
-          asset: "M2M",
-          scale: 6,
-          status: "paid",
-          fulfillment,
-          startedAtMs: at,
-          finishedAtMs: at,
-        }],
-      });
+      const status = i % 10 === 0 ? "error" : "done";
+      const record = paidJobRecord({ id, kind: 5603, provider, invoiceId, amount, at, status });
+      await repo.create(record);
       const ts = new Date(at).toISOString();
       const base = { ts, direction: "out", jobId: id, invoiceId, amount: String(amount) };
       const rest = { asset: "M2M", peer: provider, category: "job", scale: 6 };
       lines.push(JSON.stringify({ ...base, event: "intent", ...rest }));
+      const fulfillment = record.payments[0].fulfillment;
       lines.push(JSON.stringify({ ...base, event: "fulfilled", ...rest, fulfillment }));
     }
   } finally {
