@@ -72,7 +72,11 @@ Deno.test("receipt reading: the second reading uses the mark and says what the f
     const grown = { valid: ["1001", "1003", "1004"], bad: ["2:signature", "5:signature"] };
     assertEquals(await summary(stateDir), { ...grown, skipped: 1 });
     const again = await openReceiptBook({ stateDir });
-    assertEquals([again.checked.items, [...again.checked.failed], again.wholeItems], [5, [1, 4], 5]);
+    assertEquals([again.checked.items, [...again.checked.failed], again.wholeItems], [
+      5,
+      [1, 4],
+      5,
+    ]);
     assertEquals(await summary(stateDir), { ...grown, skipped: 1 });
     // The torn line completed by the next append: a line of its own, skipped; the mark covers it.
     await again.append([await signed(6)]);
