@@ -33,7 +33,7 @@ export interface JobRefundsOptions {
    */
   node: {
     readonly repo: Pick<JobRepository, "read" | "update">;
-    readonly payments: Pick<PaymentLog, "append" | "entries">;
+    readonly payments: Pick<PaymentLog, "append" | "incoming">;
     readonly workers?: Pick<WorkerDesk, "signerOf">;
     readonly stateDir?: string;
   };
@@ -98,7 +98,7 @@ export class JobRefunds {
     const invoiceId = refundInvoiceId(jobId);
     if (
       record.refund !== undefined ||
-      this.#o.node.payments.entries().some((e) => e.direction === "in" && e.invoiceId === invoiceId)
+      this.#o.node.payments.incoming(invoiceId).length > 0
     ) return reject(ILP_ERROR.finalApplicationError, "already-refunded");
     const paid = record.payments.filter((p) => p.status === "paid");
     const total = paid.reduce((sum, p) => sum + p.amount, 0n);

@@ -25,7 +25,7 @@ import type { PaymentEntry, PaymentLog } from "../../state/payments/payment_log.
 
 /** Options for {@linkcode TransferReceiver}. */
 export interface TransferReceiverOptions {
-  payments: Pick<PaymentLog, "append" | "entries">;
+  payments: Pick<PaymentLog, "append" | "incoming">;
   /** The receiver's address at its town (IL-DCP): the request's destination is under it. */
   address: string;
   amount?: bigint;
@@ -90,9 +90,7 @@ export class TransferReceiver {
       return reject(ILP_ERROR.finalApplicationError, "not this request's condition");
     }
     const hex = bytesToHex(this.#fulfillment);
-    const taken = this.#o.payments.entries().some((e) =>
-      e.direction === "in" && e.invoiceId === r.condition
-    );
+    const taken = this.#o.payments.incoming(r.condition).length > 0;
     const amount = BigInt(prepare.amount);
     if (amount === 0n && decodeReceiptQuestion(prepare.data) === r.transferId) {
       // The receipt question (protocol/payment_receipt.ts): amount 0, so a FULFILL moves nothing.

@@ -208,6 +208,8 @@ export class PaymentLog {
   /** What each day spent (town fees aside), for the spend policy's caps. */
   #spend = new DailySpend((entry) => !categoryOf(entry).startsWith("town"));
   #entries: PaymentEntry[] = [];
+  /** The incoming entries by invoice (kept with `#entries`). */
+  #incoming = new Map<string, PaymentEntry[]>();
   #currentDay: string | undefined;
   /** The current file's size as this log knows it (what it found, and what it wrote since). */
   #currentBytes = 0;
@@ -361,6 +363,14 @@ export class PaymentLog {
     if (!this.#appendOnly) this.#apply(entry);
   }
 
+  /**
+   * The kept incoming entries of an invoice (a refund taken, a transfer received), in the order
+   * they were taken in: looked up, not scanned for among every entry.
+   */
+  incoming(invoiceId: string): readonly PaymentEntry[] {
+    return this.#incoming.get(invoiceId) ?? [];
+  }
+
   /** Every kept entry, oldest first. */
   entries(): PaymentEntry[] {
     return [...this.#entries];
@@ -438,6 +448,8 @@ export class PaymentLog {
     const removed = await prunePaymentLogFiles(this.#stateDir, oldest);
     if (removed.length > 0) {
       this.#entries = this.#entries.filter((e) => e.ts.slice(0, 10) >= oldest);
+      this.#incoming.clear();
+      for (const e of this.#entries) if (e.direction === "in") this.#noteIncoming(e);
     }
     this.#spend.forgetBefore(oldest);
     return removed;
@@ -445,9 +457,16 @@ export class PaymentLog {
 
   #apply(entry: PaymentEntry): void {
     this.#entries.push(entry);
+    if (entry.direction === "in") this.#noteIncoming(entry);
     if (entry.direction !== "out") return;
     const change = this.#invoices.apply(entry);
     if (change !== undefined) this.#spend.change(change.before, change.after);
+  }
+
+  #noteIncoming(entry: PaymentEntry): void {
+    const lines = this.#incoming.get(entry.invoiceId);
+    if (lines === undefined) this.#incoming.set(entry.invoiceId, [entry]);
+    else lines.push(entry);
   }
 
   #today(): string {

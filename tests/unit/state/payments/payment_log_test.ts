@@ -192,3 +192,27 @@ Deno.test("payment log: append-only keeps nothing in memory, resumes the day and
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("payment log: an invoice's incoming entries are looked up, across a reopen, and let go with their day", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let now = T0;
+    const log = await openPaymentLog({ stateDir: dir, now: () => now });
+    const refund = { ...entry("refund-1", "fulfilled", now), direction: "in" } as const;
+    await log.append(entry("out-1", "fulfilled", now)); // outgoing: not incoming
+    await log.append(refund);
+    const incoming = (l: typeof log, id: string) => l.incoming(id).map((e) => e.event);
+    assertEquals([incoming(log, "refund-1"), incoming(log, "out-1")], [["fulfilled"], []]);
+    const reopened = await openPaymentLog({ stateDir: dir, now: () => now });
+    assertEquals(incoming(reopened, "refund-1"), ["fulfilled"]);
+    // Thirty-one days on, a rotation prunes its day: the entry and its lookup go together.
+    for (let day = 1; day <= 32; day++) {
+      now = T0 + day * DAY;
+      await reopened.append(entry(`later-${day}`, "intent", now));
+    }
+    assertEquals(reopened.entries().some((e) => e.invoiceId === "refund-1"), false);
+    assertEquals(incoming(reopened, "refund-1"), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
