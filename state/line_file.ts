@@ -72,7 +72,9 @@ export async function readLineFile(
     linesEnd: options.offset ?? 0,
   };
   let position = read.linesEnd;
-  const decoder = new TextDecoder();
+  // ignoreBOM: a byte-order mark is kept as text, as Deno.readTextFile keeps it (a line that
+  // begins with one is not JSON), not dropped from the file's first chunk.
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   const buf = new Uint8Array(options.chunkBytes ?? 1 << 20);
   let rest = "";
   /** Inside a line too long to keep: its rest is skipped up to the next newline. */

@@ -44,6 +44,8 @@ interface DayTotals {
 export class DailySpend {
   readonly #days = new Map<string, DayTotals>();
   readonly #counts: (entry: PaymentEntry) => boolean;
+  /** The oldest day still kept, once days were forgotten. */
+  #oldest: string | undefined;
 
   /** `counts`: whether an invoice of this line counts at all (default: every one). */
   constructor(counts: (entry: PaymentEntry) => boolean = () => true) {
@@ -63,8 +65,12 @@ export class DailySpend {
     return peer === undefined ? totals.total : totals.byPeer.get(peer) ?? 0n;
   }
 
-  /** Forgets the days before `oldest` (`YYYY-MM-DD`): the log no longer keeps them. */
+  /**
+   * Forgets the days before `oldest` (`YYYY-MM-DD`): the log no longer keeps them. A line of such
+   * a day met later (an invoice's late answer) neither adds to it nor takes from it.
+   */
   forgetBefore(oldest: string): void {
+    if (this.#oldest === undefined || oldest > this.#oldest) this.#oldest = oldest;
     for (const day of this.#days.keys()) if (day < oldest) this.#days.delete(day);
   }
 
@@ -72,6 +78,7 @@ export class DailySpend {
     if (state !== "paid" && state !== "in-doubt") return;
     if (!this.#counts(entry)) return;
     const day = entry.ts.slice(0, 10);
+    if (this.#oldest !== undefined && day < this.#oldest) return;
     let totals = this.#days.get(day);
     if (totals === undefined) this.#days.set(day, totals = { total: 0n, byPeer: new Map() });
     const amount = sign * BigInt(entry.amount);

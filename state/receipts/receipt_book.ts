@@ -109,7 +109,8 @@ export async function openReceiptBook(options: ReceiptBookOptions): Promise<Rece
 /** Parses `bytes`' lines into `into`; returns how many lines were not events. */
 function parseLines(bytes: Uint8Array, into: NostrEvent[]): number {
   let skipped = 0;
-  for (const line of new TextDecoder().decode(bytes).split("\n")) {
+  // ignoreBOM: each part decoded as the whole file was (Deno.readTextFile keeps a mark as text).
+  for (const line of new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes).split("\n")) {
     if (line === "") continue;
     try {
       const event = JSON.parse(line) as NostrEvent;

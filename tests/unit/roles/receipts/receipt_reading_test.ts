@@ -141,3 +141,21 @@ Deno.test("receipt reading: a state dir the mark cannot be written to reads the 
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("receipt reading: a line that begins with a byte-order mark is skipped, with the mark and without, as a whole-file read skips it", async () => {
+  const stateDir = await Deno.makeTempDir();
+  try {
+    await (await openReceiptBook({ stateDir })).append([await signed(1)]);
+    await summary(stateDir); // the mark
+    const path = `${stateDir}/${RECEIPT_BOOK_NAME}`;
+    await Deno.writeTextFile(path, "\uFEFF" + JSON.stringify(await signed(2)) + "\n", {
+      append: true,
+    });
+    const expected = { valid: ["1001"], bad: [], skipped: 1 };
+    assertEquals(await summary(stateDir), expected);
+    assertEquals(await summary(stateDir), expected); // now under the mark
+    assertEquals(await summary(stateDir, true), expected);
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});

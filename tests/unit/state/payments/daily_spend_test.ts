@@ -84,3 +84,30 @@ Deno.test("daily spend: spentOn equals the sum over the invoices' newest lines, 
     }
   }
 });
+
+Deno.test("daily spend: an invoice's late answer on a day the log let go neither adds to it nor takes from it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const day0 = Date.parse("2026-10-01T12:00:00Z");
+    let now = day0;
+    const log = await openPaymentLog({ stateDir: dir, now: () => now });
+    const intent: PaymentEntry = {
+      ts: new Date(day0).toISOString(),
+      direction: "out",
+      event: "intent",
+      jobId: "ab".repeat(32),
+      invoiceId: "late",
+      amount: "100",
+      asset: "USD",
+      peer: PEERS[0],
+    };
+    await log.append(intent);
+    now = day0 + 35 * 86_400_000; // a rotation prunes 2026-10-01
+    await log.append({ ...intent, ts: new Date(now).toISOString(), invoiceId: "today" });
+    await log.append({ ...intent, ts: new Date(now).toISOString(), event: "fulfilled" });
+    assertEquals(log.spentOn({ dayMs: day0 }), 0n);
+    assertEquals(log.spentOn(), 200n); // the late answer counts on its own day, as before
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
