@@ -31,7 +31,7 @@
  *   default: the product's; the test network's own is 50)
  *   [--sandbox root|rootless] (the provider's sandbox mode in latency runs; default: root as uid 0)
  *   [--sh-only] (latency runs: the sh no-op skill only, not the Deno echo skill first)
- *   [--history N] (latency runs: an aged requester profile, N ended jobs: bench/aged_profile.ts)
+ *   [--history N] (latency runs: aged profiles, N ended jobs each side: bench/aged_profile.ts)
  *   [--no-pool] (latency and trace runs: no sandbox prepared ahead, sandbox_pool.ts)
  *
  * @module
@@ -59,7 +59,7 @@ const auditWindowMs = Deno.args.includes("--audit-window-ms")
 const sandboxMode = Deno.args.includes("--sandbox")
   ? Deno.args[Deno.args.indexOf("--sandbox") + 1] as "root" | "rootless"
   : undefined;
-/** Ended jobs in the requester's profile before a latency run (`--history N`; default none). */
+/** Ended jobs in each profile before a latency run (`--history N`; default none). */
 const history = Number(Deno.args[Deno.args.indexOf("--history") + 1] ?? 0) || 0;
 /** Sandboxes prepared ahead (one per skill, the provider's default) unless `--no-pool`. */
 const prepared = Deno.args.includes("--no-pool") ? undefined : {};

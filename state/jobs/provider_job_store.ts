@@ -200,8 +200,8 @@ export class ProviderJobStore {
 
   /**
    * The records of the jobs not ended (copies): what a request's admission counts at each request,
-   * without a pass over every job the provider ever took (docs/SCALE.md "The payment log read by
-   * a command").
+   * without a pass over every job the provider ever took (docs/SCALE.md "A job on an aged
+   * profile").
    */
   unfinished(): ProviderJobRecord[] {
     return [...this.#unfinished.values()].map((r) => ({ ...r }));

@@ -51,8 +51,7 @@ import { LineAppender } from "../line_appender.ts";
 import type { AuditLog } from "../audit/audit_log.ts";
 import { csvRow } from "../../protocol/csv_row.ts";
 import { PaymentEntryError, validatePaymentEntry } from "./payment_entry_check.ts";
-import { readProviderIncome } from "../jobs/provider_job_index.ts";
-import { readPaymentLogLines } from "./payment_log_reader.ts";
+import { byTimestamp, readKeptIncome, readPaymentLogLines } from "./payment_log_reader.ts";
 import { type InvoiceState, InvoiceStates } from "./invoice_states.ts";
 import { DailySpend } from "./daily_spend.ts";
 import {
@@ -243,14 +242,15 @@ export class PaymentLog {
     const read = await readPaymentLogLines({ stateDir: this.#stateDir }, (e) => this.#apply(e));
     this.skippedLines += read.skipped;
     // The provider's income: rows of its job index, written with the record of the job paid.
-    const income = readProviderIncome(
-      this.#stateDir,
-      isoDay(this.#now() - this.#keepDays * DAY_MS),
-    );
+    const income = readKeptIncome({
+      stateDir: this.#stateDir,
+      keepDays: this.#keepDays,
+      now: this.#now,
+    });
     this.skippedLines += income.skipped;
     if (income.entries.length > 0) {
       for (const e of income.entries) this.#apply(e);
-      this.#entries.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+      this.#entries.sort(byTimestamp);
     }
     const { bytes, endsInNewline, firstLine } = read.current;
     this.#currentBytes = bytes;

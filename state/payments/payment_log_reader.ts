@@ -76,18 +76,17 @@ export async function readPaymentLogLines(
     if (err instanceof Deno.errors.NotFound) return [];
     throw err;
   });
-  const read = async (path: string, firstLine?: (line: string) => void) => {
-    let first = firstLine;
-    const read = await readLineFile(path, (line) => {
-      if (first !== undefined) (first(line), first = undefined);
-      onLine(line);
-    }, { maxLine: MAX_READ_LINE });
+  const readFile = async (path: string, each: (line: string) => void) => {
+    const read = await readLineFile(path, each, { maxLine: MAX_READ_LINE });
     skipped += read?.tooLong ?? 0;
     return read;
   };
-  for (const f of files) await read(`${dir}/${f.path}`);
+  for (const f of files) await readFile(`${dir}/${f.path}`, onLine);
   let firstLine: string | undefined;
-  const current = await read(`${dir}/${PAYMENT_LOG_NAME}`, (line) => firstLine = line);
+  const current = await readFile(`${dir}/${PAYMENT_LOG_NAME}`, (line) => {
+    firstLine ??= line;
+    onLine(line);
+  });
   const bytes = current === undefined
     ? 0
     : await Deno.stat(`${dir}/${PAYMENT_LOG_NAME}`).then((s) => s.size, () => 0);
@@ -130,13 +129,48 @@ export interface PaymentEntriesOptions extends PaymentLogLinesOptions {
 export async function readPaymentEntries(options: PaymentEntriesOptions): Promise<PaymentEntry[]> {
   const entries: PaymentEntry[] = [];
   await readPaymentLogLines(options, (e) => entries.push(e));
-  const since = isoDay((options.now ?? Date.now)() - (options.keepDays ?? 30) * 86_400_000);
   const wanted = options.mentioning;
-  const income = readProviderIncome(options.stateDir.replace(/\/+$/, ""), since).entries
+  const income = readKeptIncome(options).entries
     .filter((e) => wanted === undefined || wanted.some((s) => mentions(e, s)));
   if (income.length === 0) return entries;
   entries.push(...income);
-  return entries.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+  return entries.sort(byTimestamp);
+}
+
+/**
+ * The provider's income rows of the days the log keeps (`keepDays` back from `now`), as a node's
+ * log takes them in at open, and the rows that did not parse.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readKeptIncome } from "./payment_log_reader.ts";
+ *
+ * const stateDir = await Deno.makeTempDir(); // no provider index: no income
+ * assert.deepEqual(readKeptIncome({ stateDir }), { entries: [], skipped: 0 });
+ * await Deno.remove(stateDir, { recursive: true });
+ * ```
+ */
+export function readKeptIncome(
+  options: Omit<PaymentEntriesOptions, "mentioning">,
+): { entries: PaymentEntry[]; skipped: number } {
+  const since = isoDay((options.now ?? Date.now)() - (options.keepDays ?? 30) * 86_400_000);
+  return readProviderIncome(options.stateDir.replace(/\/+$/, ""), since);
+}
+
+/**
+ * Orders entries by their timestamp, as the log holds them once income rows are among its lines.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { byTimestamp } from "./payment_log_reader.ts";
+ *
+ * assert.deepEqual([{ ts: "b" }, { ts: "a" }].sort(byTimestamp), [{ ts: "a" }, { ts: "b" }]);
+ * ```
+ */
+export function byTimestamp(a: Pick<PaymentEntry, "ts">, b: Pick<PaymentEntry, "ts">): number {
+  return a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0;
 }
 
 /** Whether one of the entry's fields contains `s`, as its line would. */

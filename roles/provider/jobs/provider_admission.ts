@@ -108,7 +108,7 @@ export class RequestAdmission {
   #paidInFlight(pubkey?: string): number {
     let n = 0;
     for (const r of this.#o.store.unfinished()) {
-      if (isTerminalProviderJob(r) || r.status === "admitted" || r.status === "invoiced") continue;
+      if (r.status === "admitted" || r.status === "invoiced") continue;
       if (pubkey === undefined || r.customer === pubkey) n++;
     }
     return n;
