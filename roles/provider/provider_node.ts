@@ -39,6 +39,7 @@ import { pruneBlobCache } from "./jobs/blob_inputs.ts";
 import { blobCacheDirOf } from "./jobs/job_run.ts";
 import { type EventDelivery, openEventDelivery } from "./jobs/event_delivery.ts";
 import { TownDebtGuard } from "./payments/town_debt.ts";
+import { lateJobStore } from "./late_job_store.ts";
 import { recoverJobs } from "./jobs/job_recovery.ts";
 import { PROVIDER_STATUS_TOUCH_MS, ProviderStatusKeeper } from "./provider_status.ts";
 import { newProviderCounters, type ProviderCounters } from "./provider_counters.ts";
@@ -184,14 +185,7 @@ class Provider implements ProviderNode {
       },
       behind: (id) => this.#intake.fromPlainRelay(id),
     });
-    // The job store opens in start: its parts reach it through this.
-    const store = {
-      all: () => this.store.all(),
-      unfinished: () => this.store.unfinished(),
-      get: (id: string) => this.store.get(id),
-      has: (id: string) => this.store.has(id),
-      put: (...args: Parameters<ProviderJobStore["put"]>) => this.store.put(...args),
-    };
+    const store = lateJobStore(() => this.store);
     const towns = () => this.#towns!;
     const foundOn = (id: string) => this.#intake.foundOn(id);
     const wakeParked = (requester: string) => this.#admission.wakeParked(requester);
@@ -234,7 +228,8 @@ class Provider implements ProviderNode {
     const debt = new TownDebtGuard({
       stateDir: o.stateDir,
       limit: o.maxTownDebt,
-      entries: () => this.#payments?.entries(),
+      income: () => this.store,
+      payments: () => this.#payments,
       alert: this.#raise,
     });
     const admission = this.#admission = new RequestAdmission({

@@ -9,7 +9,8 @@
  *   (`state/jobs/job_index_schema.ts`).
  * - `income`: a row per payment the provider was paid, the payment log's line of it as JSON
  *   (`state/payments/payment_log.ts` `PaymentEntry`), written in the same transaction as the
- *   record that says the job paid (docs/PROTOCOL.md "A crash between a payment's two records").
+ *   record that says the job paid (docs/PROTOCOL.md "A crash between a payment's two records");
+ *   a row per payment taken back (`reversed`) and per deposit refunded (`out`, `fulfilled`).
  *
  * @module
  */

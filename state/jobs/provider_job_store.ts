@@ -29,11 +29,11 @@ import {
   PaymentEntryError,
   validatePaymentEntry,
 } from "../payments/payment_log.ts";
+import { ProviderIncomeRows } from "./provider_income_rows.ts";
 import { JobIndexLostError } from "./job_repository_errors.ts";
 import {
   type CorruptProviderJobFile,
   importProviderJobFiles,
-  INSERT_INCOME_SQL,
   PROVIDER_JOB_INDEX,
   PROVIDER_JOB_INDEX_SCHEMA,
   PROVIDER_JOBS_DIR,
@@ -114,6 +114,8 @@ export class ProviderJobStore {
   #records = new Map<string, ProviderJobRecord>();
   /** The records not ended: what a request's admission and the status count, kept apart. */
   #unfinished = new Map<string, ProviderJobRecord>();
+  /** The income table's rows: payments, reversals, refunds. */
+  #income = new ProviderIncomeRows({ db: () => this.#db!, statements: this.#statements });
 
   constructor(options: ProviderJobStoreOptions) {
     const stateDir = options.stateDir.replace(/\/+$/, "");
@@ -170,6 +172,7 @@ export class ProviderJobStore {
         this.corrupt.push({ path: `${PROVIDER_JOB_INDEX}:${row.id}`, reason: err.message });
       }
     }
+    this.#income.load();
     this.#auditFlagged();
   }
 
@@ -273,9 +276,10 @@ export class ProviderJobStore {
     if (income !== undefined) validatePaymentEntry(income);
     const version = inTransaction(this.#db!, () => {
       const row = this.#statements.get(UPSERT_PROVIDER_JOB_SQL).get(copy.id, copy.status, text);
-      if (income !== undefined) this.#insertIncome(income);
+      if (income !== undefined) this.#income.insert(income);
       return Number(row!.version);
     });
+    if (income !== undefined) this.#income.written(income);
     this.#keep(copy);
     const paid: Record<string, string> = income === undefined ? {} : {
       "Invoice-Id": income.invoiceId,
@@ -336,13 +340,14 @@ export class ProviderJobStore {
     const copy = record && { ...record, updatedAt: new Date().toISOString() };
     const text = copy && formatProviderJobRecord(copy);
     const version = inTransaction(this.#db!, () => {
-      if (this.#standingIncome(reversal.invoiceId).standing === 0) return undefined;
-      this.#insertIncome(reversal);
+      if (this.#income.standing(reversal.invoiceId).standing === 0) return undefined;
+      this.#income.insert(reversal);
       if (copy === undefined) return 0;
       const row = this.#statements.get(UPSERT_PROVIDER_JOB_SQL).get(copy.id, copy.status, text!);
       return Number(row!.version);
     });
     if (version === undefined) return false;
+    this.#income.written(reversal);
     if (copy !== undefined) {
       this.#keep(copy);
       this.#toAudit(copy, text!, version, copy.status, {
@@ -354,34 +359,61 @@ export class ProviderJobStore {
   }
 
   /**
-   * Inserts an income or reversal row. Its key is the invoice for the first row of it; a payment
-   * of an invoice whose income was taken back (paid again once its invoice opened again), and a
-   * reversal, take `<invoice>#<n>`, n the rows of it before. A second payment of an invoice whose
-   * income stands is refused (the key's constraint), as before reversals.
+   * Records a deposit this provider refunded (roles/provider/payments/refund_desk.ts): its
+   * `fulfilled` entry (`out`) as a row of the income table, durable when it resolves. The row is
+   * its only copy, as a payment's income is (the payment log reads it from there at open): kept
+   * for as long as the income it pays back, so what the provider earned stays exact past the
+   * log's 30 days ({@linkcode ProviderJobStore.earnings}).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { readProviderIncome } from "./provider_job_index.ts";
+   *
+   * const stateDir = await Deno.makeTempDir();
+   * const store = await openProviderJobStore({ stateDir });
+   * const jobId = "a".repeat(64);
+   * const paid = { ts: "2026-11-27T10:00:00.000Z", direction: "in", event: "fulfilled", jobId,
+   *   invoiceId: "ab", amount: "100", asset: "USD", peer: "c".repeat(64), category: "job" } as const;
+   * const record = { id: jobId, kind: 5100, customer: "c".repeat(64), skill: "echo",
+   *   status: "error" as const, price: "100", requestToon: "", encrypted: false,
+   *   admittedAt: paid.ts, updatedAt: paid.ts, attempts: 1 };
+   * await store.put(record, { income: paid });
+   * await store.recordRefund({ ...paid, direction: "out", invoiceId: `refund:${jobId}` });
+   * assert.equal(store.earnings(), 0n); // paid 100, refunded 100
+   * assert.equal(readProviderIncome(stateDir, "2026-01-01").entries.length, 2);
+   * store.close();
+   * await Deno.remove(stateDir, { recursive: true });
+   * ```
    */
-  #insertIncome(entry: PaymentEntry): void {
-    const insert = this.#statements.get(INSERT_INCOME_SQL);
-    const json = JSON.stringify(entry);
-    if (entry.event === "fulfilled") {
-      try {
-        insert.run(entry.invoiceId, entry.jobId, entry.ts, json);
-        return;
-      } catch (err) {
-        const { rows, standing } = this.#standingIncome(entry.invoiceId);
-        if (rows === 0 || standing > 0) throw err;
-      }
+  recordRefund(refund: PaymentEntry): Promise<void> {
+    try {
+      this.#income.refund(refund);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const { rows } = this.#standingIncome(entry.invoiceId);
-    insert.run(`${entry.invoiceId}#${rows}`, entry.jobId, entry.ts, json);
   }
 
-  /** The rows of an invoice's income (payments and reversals) and how many payments stand. */
-  #standingIncome(invoiceId: string): { rows: number; standing: number } {
-    const entries = this.#statements.get(
-      "SELECT entry FROM income WHERE invoice_id = ? OR invoice_id LIKE ? || '#%'",
-    ).all(invoiceId, invoiceId).map((r) => JSON.parse(String(r.entry)) as PaymentEntry);
-    const paid = entries.filter((e) => e.event === "fulfilled").length;
-    return { rows: entries.length, standing: paid - (entries.length - paid) };
+  /**
+   * What the provider earned for its jobs over every income row it ever wrote: payments taken,
+   * less those taken back and the deposits refunded (state/payments/provider_earnings.ts): kept
+   * with the rows (state/jobs/provider_income_rows.ts), read by the town-debt guard
+   * (`[provider] max_town_debt`) at each paid request.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   *
+   * const stateDir = await Deno.makeTempDir();
+   * const store = await openProviderJobStore({ stateDir });
+   * assert.equal(store.earnings(), 0n); // nothing paid yet
+   * store.close();
+   * await Deno.remove(stateDir, { recursive: true });
+   * ```
+   */
+  earnings(): bigint {
+    return this.#income.earnings();
   }
 
   #toAudit(

@@ -38,7 +38,10 @@
  * in with {@linkcode PaymentLog.noteIncome}, so its entries, exports and readers hold both. An
  * income row the provider's town does not owe is taken back by a `reversed` row, written in the
  * transaction of the record going back to awaiting its payment
- * (`ProviderJobStore.reverseIncome`); an older turnpike's income line by a `reversed` line.
+ * (`ProviderJobStore.reverseIncome`); an older turnpike's income line by a `reversed` line. A
+ * deposit the provider refunded is such a row too (`ProviderJobStore.recordRefund`: its
+ * `fulfilled` entry; the intent and a reject are lines), so the rows hold what it earned
+ * all-time (state/payments/provider_earnings.ts).
  *
  * A SIGKILL mid-append can leave a partial last line; it is skipped when reading (counted in
  * `skippedLines`) and the next append starts on a fresh line.
@@ -54,6 +57,7 @@ import { PaymentEntryError, validatePaymentEntry } from "./payment_entry_check.t
 import { byTimestamp, readKeptIncome, readPaymentLogLines } from "./payment_log_reader.ts";
 import { type InvoiceState, InvoiceStates } from "./invoice_states.ts";
 import { DailySpend } from "./daily_spend.ts";
+import { earningOf } from "./provider_earnings.ts";
 import {
   PAYMENT_LOG_DIR,
   PAYMENT_LOG_NAME,
@@ -207,6 +211,8 @@ export class PaymentLog {
   /** What each day spent (town fees aside), for the spend policy's caps. */
   #spend = new DailySpend((entry) => !categoryOf(entry).startsWith("town"));
   #entries: PaymentEntry[] = [];
+  /** What the lines (not the income rows) say a provider earned, by day (`earnedInLines`). */
+  #lineEarnings = new Map<string, bigint>();
   /** The incoming entries by invoice (kept with `#entries`). */
   #incoming = new Map<string, PaymentEntry[]>();
   #currentDay: string | undefined;
@@ -239,7 +245,10 @@ export class PaymentLog {
     await Deno.mkdir(this.rotatedDir, { recursive: true, mode: 0o700 });
     if (this.#appendOnly) return await this.#loadEnds();
     // A chunk at a time (state/payments/payment_log_reader.ts): no file read into one string.
-    const read = await readPaymentLogLines({ stateDir: this.#stateDir }, (e) => this.#apply(e));
+    const read = await readPaymentLogLines(
+      { stateDir: this.#stateDir },
+      (e) => this.#apply(e, true),
+    );
     this.skippedLines += read.skipped;
     // The provider's income: rows of its job index, written with the record of the job paid.
     const income = readKeptIncome({
@@ -249,7 +258,7 @@ export class PaymentLog {
     });
     this.skippedLines += income.skipped;
     if (income.entries.length > 0) {
-      for (const e of income.entries) this.#apply(e);
+      for (const e of income.entries) this.#apply(e, false);
       this.#entries.sort(byTimestamp);
     }
     const { bytes, endsInNewline, firstLine } = read.current;
@@ -336,7 +345,7 @@ export class PaymentLog {
     return this.#file.append(line).then(() => {
       this.#currentDay ??= this.#today();
       this.#currentBytes += line.length;
-      if (!this.#appendOnly) this.#apply(entry);
+      if (!this.#appendOnly) this.#apply(entry, true);
       this.#audit?.record({
         action: entry.event,
         resource: "payment",
@@ -353,14 +362,28 @@ export class PaymentLog {
 
   /**
    * Takes in an income entry the provider's job store committed with the record of the job
-   * paid, or the `reversed` entry that took it back (`state/jobs/provider_job_store.ts`): kept in
+   * paid, the `reversed` entry that took it back, or a refund's `fulfilled` entry
+   * (`state/jobs/provider_job_store.ts`): kept in
    * memory as an appended line is, written nowhere (its row is its only copy; the next open reads
    * it from there).
    * @throws {PaymentEntryError} when the entry is malformed.
    */
   noteIncome(entry: PaymentEntry): void {
     validatePaymentEntry(entry);
-    if (!this.#appendOnly) this.#apply(entry);
+    if (!this.#appendOnly) this.#apply(entry, false);
+  }
+
+  /**
+   * What the kept lines say a provider earned (state/payments/provider_earnings.ts), the income
+   * rows {@linkcode PaymentLog.noteIncome} takes in left out: an older turnpike's income, reversal
+   * and refund lines, written before they were rows. The town-debt guard adds it to the rows' sum
+   * (roles/provider/payments/town_debt.ts); kept a day at a time as lines arrive, let go with their
+   * day.
+   */
+  earnedInLines(): bigint {
+    let sum = 0n;
+    for (const amount of this.#lineEarnings.values()) sum += amount;
+    return sum;
   }
 
   /**
@@ -452,11 +475,18 @@ export class PaymentLog {
       for (const e of this.#entries) if (e.direction === "in") this.#noteIncoming(e);
     }
     this.#spend.forgetBefore(oldest);
+    for (const day of this.#lineEarnings.keys()) if (day < oldest) this.#lineEarnings.delete(day);
     return removed;
   }
 
-  #apply(entry: PaymentEntry): void {
+  /** Keeps an entry: a line of the log's files (`line`), or an income row taken in. */
+  #apply(entry: PaymentEntry, line: boolean): void {
     this.#entries.push(entry);
+    const earned = line ? earningOf(entry) : 0n;
+    if (earned !== 0n) {
+      const day = entry.ts.slice(0, 10);
+      this.#lineEarnings.set(day, (this.#lineEarnings.get(day) ?? 0n) + earned);
+    }
     if (entry.direction === "in") this.#noteIncoming(entry);
     if (entry.direction !== "out") return;
     const change = this.#invoices.apply(entry);

@@ -44,23 +44,13 @@ Deno.test("a provider refuses jobs paid through a town that owes it more than it
 });
 
 Deno.test("the town's debt: earned through the town less its payout claims", () => {
-  const paid = (amount: string, category?: "job" | "town-write") => ({
-    ts: new Date().toISOString(),
-    direction: "in" as const,
-    event: "fulfilled" as const,
-    jobId: "j",
-    invoiceId: crypto.randomUUID(),
-    amount,
-    asset: "M2M",
-    peer: "town",
-    category,
-  });
   const debt = townDebtOf(
-    [paid("300"), paid("200", "job"), paid("999", "town-write")],
+    500n,
     [{ peerLabel: PAYOUT_CHANNEL_LABEL, received: 120n }, { peerLabel: undefined, received: 5n }],
   );
   assertEquals(debt, { earned: 500n, claimed: 120n, debt: 380n });
   assertEquals(townDebtRefusal(debt, 380n), undefined);
   assertStringIncludes(townDebtRefusal(debt, 379n)!, "owes this provider 380 unclaimed");
   assertEquals(townDebtRefusal(debt, undefined), undefined);
+  assertEquals(townDebtOf(100n, [{ peerLabel: PAYOUT_CHANNEL_LABEL, received: 150n }]).debt, 0n);
 });

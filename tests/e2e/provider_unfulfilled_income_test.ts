@@ -49,7 +49,8 @@ Deno.test("provider: SIGKILLed after its income row, before its FULFILL left, st
     await assertRefusedUnpaid(requester, job.id);
 
     provider = await startProviderDriver(env);
-    const entries = (await openPaymentLog({ stateDir: providerState })).entries();
+    const reopened = await openPaymentLog({ stateDir: providerState });
+    const entries = reopened.entries();
     const income = entries.filter((e) => e.direction === "in" && e.jobId === job.id);
     assertEquals(
       income.map((e) => [e.event, e.invoiceId, e.amount]),
@@ -79,7 +80,12 @@ Deno.test("provider: SIGKILLed after its income row, before its FULFILL left, st
     const books = (await openPeerLedger({ stateDir: townState })).balance("provider");
     assertEquals([books.owed, books.packets, books.claimed], [0n, 0, 0n], "the town's books");
     // The town-debt check and `stats` read the same log: nothing earned, as the town says.
-    const debt = townDebtOf(entries, await listChannels(providerState));
+    const rows = await openProviderJobStore({ stateDir: providerState });
+    const debt = townDebtOf(
+      rows.earnings() + reopened.earnedInLines(),
+      await listChannels(providerState),
+    );
+    rows.close();
     assertEquals([debt.earned, debt.claimed, debt.debt], [books.owed, books.claimed, 0n]);
     const stats = await runCli(["--state-dir", providerState, "--output", "json", "stats"]);
     assertEquals(stats.code, 0, stats.stderr);

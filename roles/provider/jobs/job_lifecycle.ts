@@ -51,7 +51,7 @@ export interface JobLifecycleOptions extends
   pubkey: string;
   /** This provider's ILP address (IL-DCP). */
   ilpAddress: () => string;
-  store: Pick<ProviderJobStore, "all" | "get" | "put">;
+  store: Pick<ProviderJobStore, "all" | "get" | "put" | "recordRefund">;
   /** The payment log, once open. */
   payments: () => PaymentLog;
   /** Every town's client, once open. */

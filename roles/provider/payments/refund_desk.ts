@@ -5,7 +5,9 @@
  * per job and never more than the deposit paid. The payment log's intent (`out`, keyed
  * `refund:<job id>`) is on disk before the PREPARE leaves, so a refund is sent at most once
  * even across a crash between the two: an intent with no outcome is in doubt and is not sent
- * again (`turnpike wallet` lists it for the operator), as the requester's payments are.
+ * again (`turnpike wallet` lists it for the operator), as the requester's payments are. The
+ * refund paid is a row of the provider's income table (`ProviderJobStore.recordRefund`), kept
+ * as long as the income it pays back; the payment log takes it in from there, as it does income.
  *
  * @module
  */
@@ -15,6 +17,7 @@ import { ILP_ERROR, type IlpPrepare, type IlpReply } from "../../../protocol/ilp
 import { encodeRefundPayment, refundInvoiceId, refundLock } from "../../../protocol/job_refund.ts";
 import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
+import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
 import { RESTARTED_WHILE_RUNNING } from "../jobs/job_recovery.ts";
 import { PRESET_CANNOT_RUN } from "../../agent_work/provider/agent_task_runner.ts";
 import type { PaymentEntry, PaymentLog } from "../../../state/payments/payment_log.ts";
@@ -54,8 +57,8 @@ export function providerSideCause(
 export interface RefundDeskOptions {
   /** This provider's ILP address (the rejects' `triggeredBy`). */
   address: () => string;
-  store: { get(id: string): ProviderJobRecord | undefined };
-  payments: Pick<PaymentLog, "append" | "invoiceState">;
+  store: Pick<ProviderJobStore, "get" | "recordRefund">;
+  payments: Pick<PaymentLog, "append" | "invoiceState" | "noteIncome">;
   signer: Pick<NodeSigner, "conversationKey">;
   /** Sends a PREPARE by the home town. */
   send: (prepare: IlpPrepare) => Promise<IlpReply>;
@@ -75,13 +78,14 @@ const REFUND_EXPIRY_MS = 20_000;
  * import { RefundDesk } from "./refund_desk.ts";
  * import { localNodeSigner } from "../../../identity/local_node_signer.ts";
  * import { openPaymentLog } from "../../../state/payments/payment_log.ts";
- * import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
+ * import { openProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
  *
  * const stateDir = await Deno.makeTempDir();
  * using signer = localNodeSigner(generateSecretKey());
+ * const store = await openProviderJobStore({ stateDir }); // no jobs yet
  * const desk = new RefundDesk({
  *   address: () => "g.town.provider",
- *   store: new Map<string, ProviderJobRecord>(), // no jobs yet
+ *   store,
  *   payments: await openPaymentLog({ stateDir }),
  *   signer,
  *   send: () => Promise.reject(new Error("nothing is owed: nothing is sent")),
@@ -89,6 +93,7 @@ const REFUND_EXPIRY_MS = 20_000;
  * });
  * const answer = await desk.ask("ab".repeat(32), "g.town.alice"); // F99: what happened
  * assert.equal(answer.type === "reject" && answer.message, "no-refund: no such job");
+ * store.close();
  * await Deno.remove(stateDir, { recursive: true });
  * // A refund paid: tests/unit/roles/provider/refund_desk_test.ts.
  * ```
@@ -157,7 +162,9 @@ export class RefundDesk {
     const ts = new Date().toISOString();
     if (reply.type === "fulfill") {
       const fulfillment = bytesToHex(reply.fulfillment);
-      await this.#o.payments.append({ ...intent, ts, event: "fulfilled", fulfillment });
+      const refunded: PaymentEntry = { ...intent, ts, event: "fulfilled", fulfillment };
+      await this.#o.store.recordRefund(refunded);
+      this.#o.payments.noteIncome(refunded);
       this.#o.log(`refunded ${record.id}: ${deposit.amount} (${cause})`);
       return this.#answer(`refunded ${deposit.amount}`);
     }

@@ -1,16 +1,22 @@
 /**
- * What a town owes this provider (docs/OPERATIONS.md "Paying providers"): the invoices it was
- * paid through the town (its payment log: `in`, `fulfilled`, category `job`) less what the
- * town's payout claims kept in its channel files cover (roles/channels/payout_receiver.ts). Past the
- * provider's own limit (`[provider] max_town_debt`) it alerts and refuses new jobs paid through
- * that town: a town that does not pay loses its providers, not the providers their money.
+ * What a town owes this provider (docs/OPERATIONS.md "Paying providers"): what the provider earned
+ * for its jobs, all-time (its income rows: payments taken less those taken back and the deposits
+ * refunded, state/payments/provider_earnings.ts), less what the town's payout claims kept in its
+ * channel files cover (roles/channels/payout_receiver.ts), also all-time. Past the provider's own
+ * limit (`[provider] max_town_debt`) it alerts and refuses new jobs paid through that town: a town
+ * that does not pay loses its providers, not the providers their money.
+ *
+ * Both sides are all-time: the payment log keeps 30 days, and a debt read from its days against
+ * every claim ever kept read 0 after a month of work, whatever the town stopped paying. The
+ * income an older turnpike wrote as payment log lines (before income rows) is added from the
+ * log's kept days, where no row holds it.
  *
  * @module
  */
-import { categoryOf, type PaymentEntry } from "../../../state/payments/payment_log.ts";
+import type { PaymentLog } from "../../../state/payments/payment_log.ts";
 import type { ChannelRecord } from "../../../state/channels/channel_file.ts";
 import { listChannels } from "../../../state/channels/channel_file.ts";
-import { withoutReversed } from "../../../state/payments/income_reversals.ts";
+import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
 import { PAYOUT_CHANNEL_LABEL } from "../../channels/payout_receiver.ts";
 import type { AlertKind } from "../../node_alerts.ts";
 
@@ -25,7 +31,7 @@ export interface TownDebt {
 }
 
 /**
- * The town's debt from the payment log's entries and the payout channels' newest claims.
+ * The town's debt from what the provider earned and the payout channels' newest claims.
  *
  * @example
  * ```ts
@@ -33,32 +39,15 @@ export interface TownDebt {
  * import { townDebtOf } from "./town_debt.ts";
  * import { PAYOUT_CHANNEL_LABEL } from "../../channels/payout_receiver.ts";
  *
- * // A job paid 30 through the town (the payment log's entry); its payout claims kept cover 20.
- * const paid = {
- *   ts: new Date().toISOString(),
- *   direction: "in" as const,
- *   event: "fulfilled" as const,
- *   jobId: "j1",
- *   invoiceId: "i1",
- *   amount: "30",
- *   asset: "USD",
- *   peer: "c".repeat(64),
- * };
+ * // Jobs paid 30 through the town; its payout claims kept cover 20.
  * const payouts = { peerLabel: PAYOUT_CHANNEL_LABEL, received: 20n };
- * assert.deepEqual(townDebtOf([paid], [payouts]), { earned: 30n, claimed: 20n, debt: 10n });
+ * assert.deepEqual(townDebtOf(30n, [payouts]), { earned: 30n, claimed: 20n, debt: 10n });
  * ```
  */
 export function townDebtOf(
-  entries: readonly PaymentEntry[],
+  earned: bigint,
   channels: readonly Pick<ChannelRecord, "peerLabel" | "received">[],
 ): TownDebt {
-  let earned = 0n;
-  // Income its town said it did not owe was taken back (state/payments/income_reversals.ts).
-  for (const e of withoutReversed(entries)) {
-    if (e.event !== "fulfilled" || categoryOf(e) !== "job") continue;
-    // A deposit refunded (roles/provider/payments/refund_desk.ts) was paid back out of it.
-    earned += e.direction === "in" ? BigInt(e.amount) : -BigInt(e.amount);
-  }
   let claimed = 0n;
   for (const c of channels) if (c.peerLabel === PAYOUT_CHANNEL_LABEL) claimed += c.received;
   return { earned, claimed, debt: earned > claimed ? earned - claimed : 0n };
@@ -90,8 +79,10 @@ export interface TownDebtGuardOptions {
   stateDir: string;
   /** `[provider] max_town_debt`; undefined: no limit. */
   limit: bigint | undefined;
-  /** The payment log's entries (undefined before it is open). */
-  entries: () => readonly PaymentEntry[] | undefined;
+  /** The provider's income rows: what it earned, all-time (`earnings`). */
+  income: () => Pick<ProviderJobStore, "earnings">;
+  /** The payment log (undefined before it is open): its older lines' income (`earnedInLines`). */
+  payments: () => Pick<PaymentLog, "earnedInLines"> | undefined;
   /** Raises an alert (once per crossing of the limit). */
   alert: (kind: AlertKind, message: string, details: Record<string, string>) => void;
 }
@@ -104,23 +95,14 @@ export interface TownDebtGuardOptions {
  * import assert from "node:assert/strict";
  * import { TownDebtGuard } from "./town_debt.ts";
  *
- * // 30 paid through the town, no payout channel in the state dir yet: 30 owed.
- * const paid = {
- *   ts: new Date().toISOString(),
- *   direction: "in" as const,
- *   event: "fulfilled" as const,
- *   jobId: "j1",
- *   invoiceId: "i1",
- *   amount: "30",
- *   asset: "USD",
- *   peer: "c".repeat(64),
- * };
+ * // 30 earned, no payout channel in the state dir yet: 30 owed.
  * const stateDir = await Deno.makeTempDir();
  * const alerts: string[] = [];
  * const guard = new TownDebtGuard({
  *   stateDir,
  *   limit: 20n,
- *   entries: () => [paid],
+ *   income: () => ({ earnings: () => 30n }),
+ *   payments: () => ({ earnedInLines: () => 0n }),
  *   alert: (kind) => alerts.push(kind),
  * });
  * assert.match((await guard.refusal())!, /^the town owes this provider 30 unclaimed/);
@@ -144,9 +126,10 @@ export class TownDebtGuard {
   async refusal(): Promise<string | undefined> {
     const limit = this.#o.limit;
     if (limit === undefined) return undefined;
-    const entries = this.#o.entries();
-    if (!entries) return undefined;
-    const debt = townDebtOf(entries, await listChannels(this.#o.stateDir));
+    const payments = this.#o.payments();
+    if (payments === undefined) return undefined;
+    const earned = this.#o.income().earnings() + payments.earnedInLines();
+    const debt = townDebtOf(earned, await listChannels(this.#o.stateDir));
     const refusal = townDebtRefusal(debt, limit);
     if (refusal !== undefined && !this.#alerted) {
       this.#o.alert("town-debt", refusal, {

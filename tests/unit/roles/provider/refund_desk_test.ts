@@ -16,6 +16,11 @@ import { JobRefunds } from "../../../../roles/requester/job_refunds.ts";
 import type { ProviderJobRecord } from "../../../../state/jobs/provider_job_record.ts";
 import { openJobRepository } from "../../../../state/jobs/job_repository.ts";
 import { openPaymentLog } from "../../../../state/payments/payment_log.ts";
+import { readProviderIncome } from "../../../../state/jobs/provider_job_index.ts";
+import {
+  openProviderJobStore,
+  type ProviderJobStore,
+} from "../../../../state/jobs/provider_job_store.ts";
 
 const providerKey = generateSecretKey();
 const requesterKey = generateSecretKey();
@@ -81,14 +86,20 @@ async function sides(id: string) {
     links: () => undefined,
   });
   const sent: IlpPrepare[] = [];
-  /** A desk over the provider's state as a (re)started provider opens it. */
+  let store: ProviderJobStore | undefined;
+  /** A desk over the provider's state as a (re)started provider opens it, holding `records`. */
   const desk = async (records: ProviderJobRecord[]) => {
+    store?.close();
+    store = await openProviderJobStore({ stateDir: providerDir });
+    for (const id of store.all().map((r) => r.id)) await store.remove(id);
+    for (const record of records) await store.put(record);
     const payments = await openPaymentLog({ stateDir: providerDir });
     return {
       payments,
+      store,
       desk: new RefundDesk({
         address: () => "test.town.beta",
-        store: { get: (jobId) => records.find((r) => r.id === jobId) },
+        store,
         payments,
         signer: provider,
         // The town, stood in: the PREPARE goes straight to the requester's receiver.
@@ -100,7 +111,8 @@ async function sides(id: string) {
       }),
     };
   };
-  return { dir, repo, requesterLog, receiver, sent, desk, providerDir };
+  const close = () => store?.close();
+  return { dir, repo, requesterLog, receiver, sent, desk, providerDir, close };
 }
 
 Deno.test("refund desk: a provider's own failure refunds the deposit once; asked again after a restart, nothing more is sent", async () => {
@@ -111,15 +123,26 @@ Deno.test("refund desk: a provider's own failure refunds the deposit once; asked
     const first = await (await s.desk(records)).desk.ask(id, "test.town.alice");
     assertEquals(first.type === "reject" && first.message, `refunded ${DEPOSIT}`);
     assertEquals((await s.repo.read(id))?.refund?.amount, DEPOSIT);
-    // The provider restarted: its payment log is all it knows.
-    const again = await (await s.desk(records)).desk.ask(id, "test.town.alice");
+    // The provider restarted: its payment log and income rows are all it knows.
+    const restarted = await s.desk(records);
+    const again = await restarted.desk.ask(id, "test.town.alice");
     assertEquals(again.type === "reject" && again.message, "already-refunded");
+    // The refund paid is an income row (kept as long as the income), its intent a log line.
+    const rows = readProviderIncome(s.providerDir, "2000-01-01").entries;
+    assertEquals(rows.map((e) => [e.invoiceId, e.event]), [[refundInvoiceId(id), "fulfilled"]]);
+    assertEquals(restarted.store.earnings(), -DEPOSIT); // the deposit's own row is not here
+    const mine = restarted.payments.entries().filter((e) => e.invoiceId === refundInvoiceId(id));
+    assertEquals(mine.map((e) => [e.direction, e.event]), [["out", "intent"], [
+      "out",
+      "fulfilled",
+    ]]);
     assertEquals(s.sent.length, 1);
     const taken = s.requesterLog.entries().filter((e) => e.invoiceId === refundInvoiceId(id));
     assertEquals(taken.map((e) => [e.direction, e.event, e.amount]), [
       ["in", "fulfilled", String(DEPOSIT)],
     ]);
   } finally {
+    s.close();
     await Deno.remove(s.dir, { recursive: true });
   }
 });
@@ -146,6 +169,7 @@ Deno.test("refund desk: a crash between the refund's record and its PREPARE leav
     assertEquals(reply.type === "reject" && reply.message.startsWith("refund-in-doubt"), true);
     assertEquals(s.sent.length, 0);
   } finally {
+    s.close();
     await Deno.remove(s.dir, { recursive: true });
   }
 });
@@ -181,6 +205,7 @@ Deno.test("refund desk: no refund for the requester's or its agent's failures, n
       "agent-sandbox-error",
     ]);
   } finally {
+    s.close();
     await Deno.remove(s.dir, { recursive: true });
   }
 });
@@ -214,6 +239,7 @@ Deno.test("job refunds: the requester takes only its own job's refund, never mor
     assertEquals(message(await s.receiver.onPrepare(refund(DEPOSIT))), "already-refunded");
     assertEquals(s.requesterLog.entries().filter((e) => e.direction === "in").length, 1);
   } finally {
+    s.close();
     await Deno.remove(s.dir, { recursive: true });
   }
 });

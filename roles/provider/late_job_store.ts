@@ -1,0 +1,42 @@
+/**
+ * The provider's job store as the node's parts reach it: they are made before the node starts,
+ * the store opens in its start (roles/provider/provider_node.ts).
+ *
+ * @module
+ */
+import type { ProviderJobStore } from "../../state/jobs/provider_job_store.ts";
+
+/** What the node's parts call on the job store. */
+export type LateJobStore = Pick<
+  ProviderJobStore,
+  "all" | "unfinished" | "get" | "has" | "put" | "recordRefund"
+>;
+
+/**
+ * The store's calls, each made on the store `store()` returns when it is made.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lateJobStore } from "./late_job_store.ts";
+ * import { openProviderJobStore } from "../../state/jobs/provider_job_store.ts";
+ *
+ * let opened: Awaited<ReturnType<typeof openProviderJobStore>> | undefined;
+ * const store = lateJobStore(() => opened!); // made before the store is open
+ * const stateDir = await Deno.makeTempDir();
+ * opened = await openProviderJobStore({ stateDir });
+ * assert.deepEqual(store.all(), []);
+ * opened.close();
+ * await Deno.remove(stateDir, { recursive: true });
+ * ```
+ */
+export function lateJobStore(store: () => ProviderJobStore): LateJobStore {
+  return {
+    all: () => store().all(),
+    unfinished: () => store().unfinished(),
+    get: (id) => store().get(id),
+    has: (id) => store().has(id),
+    put: (record, options) => store().put(record, options),
+    recordRefund: (refund) => store().recordRefund(refund),
+  };
+}
