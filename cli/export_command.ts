@@ -8,6 +8,7 @@
  * @module
  */
 import type { Command } from "commander";
+import { paymentsCsv, paymentsJson } from "../state/payments/payment_export.ts";
 import { openPaymentLog } from "../state/payments/payment_log.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { existingStateDir } from "./state_dir_flags.ts";
@@ -36,7 +37,10 @@ export function registerExportCommand(program: Command): void {
       const opts = cmd.optsWithGlobals<ExportOptions>();
       const log = await openPaymentLog({ stateDir: await existingStateDir(opts, cmd) });
       // The log holds towns' and providers' words (peers, asset codes): no raw controls out.
-      const text = opts.output === "json" ? escapeJsonControls(log.exportJson()) : log.exportCsv();
+      const entries = log.entries();
+      const text = opts.output === "json"
+        ? escapeJsonControls(paymentsJson(entries))
+        : paymentsCsv(entries);
       if (opts.out === undefined) await Deno.stdout.write(new TextEncoder().encode(text));
       else await Deno.writeTextFile(opts.out, text, { mode: 0o600 });
     });

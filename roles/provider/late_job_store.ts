@@ -9,7 +9,7 @@ import type { ProviderJobStore } from "../../state/jobs/provider_job_store.ts";
 /** What the node's parts call on the job store. */
 export type LateJobStore = Pick<
   ProviderJobStore,
-  "all" | "unfinished" | "get" | "has" | "put" | "recordRefund"
+  "all" | "unfinished" | "ofCustomer" | "get" | "has" | "put" | "recordRefund"
 >;
 
 /**
@@ -34,6 +34,7 @@ export function lateJobStore(store: () => ProviderJobStore): LateJobStore {
   return {
     all: () => store().all(),
     unfinished: () => store().unfinished(),
+    ofCustomer: (customer) => store().ofCustomer(customer),
     get: (id) => store().get(id),
     has: (id) => store().has(id),
     put: (record, options) => store().put(record, options),

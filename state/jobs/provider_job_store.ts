@@ -114,6 +114,8 @@ export class ProviderJobStore {
   #records = new Map<string, ProviderJobRecord>();
   /** The records not ended: what a request's admission and the status count, kept apart. */
   #unfinished = new Map<string, ProviderJobRecord>();
+  /** The ids of each requester's records (a trusted requester's unpaid share reads them). */
+  #byCustomer = new Map<string, Set<string>>();
   /** The income table's rows: payments, reversals, refunds. */
   #income = new ProviderIncomeRows({ db: () => this.#db!, statements: this.#statements });
 
@@ -210,10 +212,30 @@ export class ProviderJobStore {
     return [...this.#unfinished.values()].map((r) => ({ ...r }));
   }
 
+  /**
+   * The records of one requester's jobs (copies): what its unpaid share is read from, without a
+   * pass over every job the provider ever took (docs/SCALE.md "A job on an aged profile").
+   */
+  ofCustomer(customer: string): ProviderJobRecord[] {
+    const ids = this.#byCustomer.get(customer) ?? [];
+    return [...ids].map((id) => ({ ...this.#records.get(id)! }));
+  }
+
   #keep(record: ProviderJobRecord): void {
+    const had = this.#records.get(record.id);
+    if (had !== undefined && had.customer !== record.customer) this.#forgetCustomer(had);
     this.#records.set(record.id, record);
+    const ids = this.#byCustomer.get(record.customer);
+    if (ids === undefined) this.#byCustomer.set(record.customer, new Set([record.id]));
+    else ids.add(record.id);
     if (isTerminalProviderJob(record)) this.#unfinished.delete(record.id);
     else this.#unfinished.set(record.id, record);
+  }
+
+  #forgetCustomer(record: ProviderJobRecord): void {
+    const ids = this.#byCustomer.get(record.customer);
+    ids?.delete(record.id);
+    if (ids?.size === 0) this.#byCustomer.delete(record.customer);
   }
 
   /**
@@ -242,6 +264,8 @@ export class ProviderJobStore {
     id: string,
     options: { paths?: string[]; fields?: Record<string, string> } = {},
   ): Promise<void> {
+    const had = this.#records.get(id);
+    if (had !== undefined) this.#forgetCustomer(had);
     this.#records.delete(id);
     this.#unfinished.delete(id);
     this.#statements.get("DELETE FROM provider_jobs WHERE id = ?").run(id);

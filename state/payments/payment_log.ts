@@ -52,12 +52,11 @@ import type { InvoiceParts } from "../../protocol/bill_tag.ts";
 import { readOptionalTextFile } from "../optional_text_file.ts";
 import { LineAppender } from "../line_appender.ts";
 import type { AuditLog } from "../audit/audit_log.ts";
-import { csvRow } from "../../protocol/csv_row.ts";
 import { PaymentEntryError, validatePaymentEntry } from "./payment_entry_check.ts";
 import { byTimestamp, readKeptIncome, readPaymentLogLines } from "./payment_log_reader.ts";
 import { type InvoiceState, InvoiceStates } from "./invoice_states.ts";
 import { DailySpend } from "./daily_spend.ts";
-import { earningOf } from "./provider_earnings.ts";
+import { EarningsByDay } from "./provider_earnings.ts";
 import {
   PAYMENT_LOG_DIR,
   PAYMENT_LOG_NAME,
@@ -158,20 +157,6 @@ const ROTATED_DIR = PAYMENT_LOG_DIR;
 const CHUNK_BYTES = 16 * 1024;
 const MAX_LINE = 8 * 1024;
 const DAY_MS = 86_400_000;
-const CSV_COLUMNS = [
-  "ts",
-  "direction",
-  "event",
-  "jobId",
-  "invoiceId",
-  "amount",
-  "asset",
-  "peer",
-  "fulfillment",
-  "reason",
-  "category",
-  "scale",
-] as const;
 
 /**
  * Opens the payment log, loading the kept days (for `hasPaid` and today's spend).
@@ -188,7 +173,7 @@ const CSV_COLUMNS = [
  * assert.equal(log.invoiceEntry("inv1")?.event, "intent"); // in doubt until its outcome
  * await log.append({ ...intent, event: "fulfilled", fulfillment: "00".repeat(32) });
  * assert.equal(log.invoiceState("inv1"), "paid");
- * assert.equal(JSON.parse(log.exportJson()).length, 2); // exportCsv(): a header, a row each
+ * assert.equal(log.entries().length, 2); // `turnpike export`: state/payments/payment_export.ts
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
@@ -211,8 +196,8 @@ export class PaymentLog {
   /** What each day spent (town fees aside), for the spend policy's caps. */
   #spend = new DailySpend((entry) => !categoryOf(entry).startsWith("town"));
   #entries: PaymentEntry[] = [];
-  /** What the lines (not the income rows) say a provider earned, by day (`earnedInLines`). */
-  #lineEarnings = new Map<string, bigint>();
+  /** What the lines (not the income rows) say a provider earned (`earnedInLines`). */
+  #lineEarnings = new EarningsByDay();
   /** The incoming entries by invoice (kept with `#entries`). */
   #incoming = new Map<string, PaymentEntry[]>();
   #currentDay: string | undefined;
@@ -381,9 +366,7 @@ export class PaymentLog {
    * day.
    */
   earnedInLines(): bigint {
-    let sum = 0n;
-    for (const amount of this.#lineEarnings.values()) sum += amount;
-    return sum;
+    return this.#lineEarnings.total();
   }
 
   /**
@@ -397,22 +380,6 @@ export class PaymentLog {
   /** Every kept entry, oldest first. */
   entries(): PaymentEntry[] {
     return [...this.#entries];
-  }
-
-  /** The kept entries as JSON (an array). */
-  exportJson(): string {
-    const full = this.#entries.map((e) => ({ ...e, category: categoryOf(e) }));
-    return JSON.stringify(full, null, 2) + "\n";
-  }
-
-  /** The kept entries as CSV (RFC 4180, header line first). */
-  exportCsv(): string {
-    const rows = [csvRow(CSV_COLUMNS)];
-    for (const e of this.#entries) {
-      const full = { ...e, category: categoryOf(e) };
-      rows.push(csvRow(CSV_COLUMNS.map((c) => full[c])));
-    }
-    return rows.join("\r\n") + "\r\n";
   }
 
   /** Resolves once every queued append is on disk. */
@@ -475,18 +442,14 @@ export class PaymentLog {
       for (const e of this.#entries) if (e.direction === "in") this.#noteIncoming(e);
     }
     this.#spend.forgetBefore(oldest);
-    for (const day of this.#lineEarnings.keys()) if (day < oldest) this.#lineEarnings.delete(day);
+    this.#lineEarnings.forgetBefore(oldest);
     return removed;
   }
 
   /** Keeps an entry: a line of the log's files (`line`), or an income row taken in. */
   #apply(entry: PaymentEntry, line: boolean): void {
     this.#entries.push(entry);
-    const earned = line ? earningOf(entry) : 0n;
-    if (earned !== 0n) {
-      const day = entry.ts.slice(0, 10);
-      this.#lineEarnings.set(day, (this.#lineEarnings.get(day) ?? 0n) + earned);
-    }
+    if (line) this.#lineEarnings.add(entry);
     if (entry.direction === "in") this.#noteIncoming(entry);
     if (entry.direction !== "out") return;
     const change = this.#invoices.apply(entry);

@@ -45,3 +45,47 @@ export function earningOf(entry: PaymentEntry): bigint {
   }
   return refund && entry.event === "fulfilled" ? -BigInt(entry.amount) : 0n;
 }
+
+/**
+ * What a log's lines say a provider earned, kept a day at a time as lines arrive and let go with
+ * their day (`PaymentLog.earnedInLines`: an older turnpike's income, reversal and refund lines,
+ * written before they were income rows).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EarningsByDay } from "./provider_earnings.ts";
+ *
+ * const days = new EarningsByDay();
+ * const paid = { ts: "2026-11-20T10:00:00.000Z", direction: "in", event: "fulfilled",
+ *   jobId: "j1", invoiceId: "i1", amount: "30", asset: "USD", peer: "c".repeat(64) } as const;
+ * days.add(paid);
+ * days.add({ ...paid, ts: "2026-11-21T10:00:00.000Z", amount: "12" });
+ * assert.equal(days.total(), 42n);
+ * days.forgetBefore("2026-11-21");
+ * assert.equal(days.total(), 12n);
+ * ```
+ */
+export class EarningsByDay {
+  #byDay = new Map<string, bigint>();
+
+  /** Counts an entry (nothing when it is no earning). */
+  add(entry: PaymentEntry): void {
+    const earned = earningOf(entry);
+    if (earned === 0n) return;
+    const day = entry.ts.slice(0, 10);
+    this.#byDay.set(day, (this.#byDay.get(day) ?? 0n) + earned);
+  }
+
+  /** Lets go of the days before `day` (`YYYY-MM-DD`). */
+  forgetBefore(day: string): void {
+    for (const d of this.#byDay.keys()) if (d < day) this.#byDay.delete(d);
+  }
+
+  /** The days' sum. */
+  total(): bigint {
+    let sum = 0n;
+    for (const amount of this.#byDay.values()) sum += amount;
+    return sum;
+  }
+}

@@ -51,7 +51,7 @@ export interface JobLifecycleOptions extends
   pubkey: string;
   /** This provider's ILP address (IL-DCP). */
   ilpAddress: () => string;
-  store: Pick<ProviderJobStore, "all" | "get" | "put" | "recordRefund">;
+  store: Pick<ProviderJobStore, "all" | "get" | "put" | "recordRefund" | "ofCustomer">;
   /** The payment log, once open. */
   payments: () => PaymentLog;
   /** Every town's client, once open. */
@@ -202,8 +202,8 @@ export class JobLifecycle {
           requesterShare(requester, {
             floor: o.maxUnpaidPerRequester ?? DEFAULT_MAX_UNPAID_PER_REQUESTER,
             ceiling: o.maxUnpaidPerTrustedRequester ?? 0,
-            records: o.store.all(),
-            payments: o.payments().entries(),
+            records: () => o.store.ofCustomer(requester),
+            payments: () => o.payments().entries(),
             nowMs: Date.now(),
           }),
       },

@@ -28,10 +28,14 @@ export interface RequesterShareOptions {
   floor: number;
   /** The most a trusted requester's share grows to (`max_unpaid_per_trusted_requester`). */
   ceiling: number;
-  /** The provider's job records (those of other requesters are skipped). */
-  records: Iterable<ProviderJobRecord>;
-  /** The provider's payment log. */
-  payments: readonly PaymentEntry[];
+  /**
+   * The requester's job records here (those of other requesters are skipped): read only when the
+   * ceiling is above the floor (`ProviderJobStore.ofCustomer`, not every record the provider
+   * ever took: docs/SCALE.md "A job on an aged profile").
+   */
+  records: () => Iterable<ProviderJobRecord>;
+  /** The provider's payment log's entries, read only when the records hold some of its jobs. */
+  payments: () => readonly PaymentEntry[];
   /** The clock (unix ms). */
   nowMs: number;
 }
@@ -48,8 +52,8 @@ export interface RequesterShareOptions {
  * const share = requesterShare("ab".repeat(32), {
  *   floor: 2,
  *   ceiling: 8,
- *   records: [],
- *   payments: [],
+ *   records: () => [],
+ *   payments: () => [],
  *   nowMs: Date.now(),
  * });
  * assert.equal(share, 2);
@@ -58,10 +62,10 @@ export interface RequesterShareOptions {
 export function requesterShare(requester: string, options: RequesterShareOptions): number {
   const { floor, ceiling } = options;
   if (ceiling <= floor) return floor;
-  const mine = [...options.records].filter((r) => r.customer === requester);
+  const mine = [...options.records()].filter((r) => r.customer === requester);
   if (mine.length === 0) return floor;
   const ids = new Set(mine.map((r) => r.id));
-  const byJob = paymentsByJob(options.payments.filter((e) => ids.has(e.jobId)));
+  const byJob = paymentsByJob(options.payments().filter((e) => ids.has(e.jobId)));
   const receipts = mine.flatMap((r): JobReceipt[] => {
     const receipt = providerReceipt(r, byJob);
     return receipt ? [receipt] : [];

@@ -50,7 +50,13 @@ function paid(jobId: string): PaymentEntry {
 
 Deno.test("requester share: a stranger's is the floor, paid jobs raise it toward the ceiling, a declined delivery drops it to the floor", () => {
   const share = (records: ProviderJobRecord[], payments: PaymentEntry[], ceiling = 8) =>
-    requesterShare(ALICE, { floor: 2, ceiling, records, payments, nowMs: NOW });
+    requesterShare(ALICE, {
+      floor: 2,
+      ceiling,
+      records: () => records,
+      payments: () => payments,
+      nowMs: NOW,
+    });
   assertEquals(share([], []), 2);
   // One paid job: rank 55.5 (docs/PROTOCOL.md "Receipts and trust"): 2 + floor(6 * 0.555).
   const one = [ended("j1", "published", 30)];
@@ -66,11 +72,19 @@ Deno.test("requester share: a stranger's is the floor, paid jobs raise it toward
     requesterShare("b2".repeat(32), {
       floor: 2,
       ceiling: 8,
-      records: five,
-      payments: fivePaid,
+      records: () => five,
+      payments: () => fivePaid,
       nowMs: NOW,
     }),
     2,
   );
   assertEquals(share(five, fivePaid, 2), 2);
+  // No ceiling above the floor: neither the records nor the payments are read.
+  const unread = () => {
+    throw new Error("read");
+  };
+  assertEquals(
+    requesterShare(ALICE, { floor: 2, ceiling: 2, records: unread, payments: unread, nowMs: NOW }),
+    2,
+  );
 });

@@ -190,3 +190,32 @@ Deno.test("provider job store: the unfinished records are the not-ended ones, th
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("provider job store: a requester's records are those all() holds of it, through puts, a removal and a reopen", async () => {
+  const stateDir = await Deno.makeTempDir();
+  try {
+    const store = await openProviderJobStore({ stateDir, durable: false });
+    const id = (n: number) => n.toString(16).padStart(64, "0");
+    const customers = ["a1".repeat(32), "b2".repeat(32), "a1".repeat(32), "c3".repeat(32)];
+    for (let n = 0; n < customers.length; n++) {
+      await store.put({ ...record, id: id(n), customer: customers[n] });
+    }
+    const of = (s: typeof store, c: string) => s.ofCustomer(c).map((r) => r.id).sort();
+    const expected = (c: string) =>
+      store.all().filter((r) => r.customer === c).map((r) => r.id).sort();
+    for (const c of new Set(customers)) assertEquals(of(store, c), expected(c));
+    assertEquals(of(store, customers[0]), [id(0), id(2)]);
+    await store.remove(id(0));
+    await store.put({ ...record, id: id(3), customer: customers[0], status: "published" });
+    assertEquals(of(store, customers[0]), [id(2), id(3)]);
+    assertEquals(of(store, "c3".repeat(32)), []);
+    assertEquals(of(store, "d4".repeat(32)), []); // a stranger
+    store.close();
+    const again = await openProviderJobStore({ stateDir, durable: false });
+    assertEquals(of(again, customers[0]), [id(2), id(3)]);
+    assertEquals(of(again, customers[1]), [id(1)]);
+    again.close();
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});

@@ -3,6 +3,7 @@
  * two towns), daily rotation keeping 30 days, CSV/JSON export, and a SIGKILL mid-append leaving a
  * readable log.
  */
+import { paymentsCsv, paymentsJson } from "../../../../state/payments/payment_export.ts";
 import { assert, assertEquals, assertRejects } from "../../../../harness/assert.ts";
 import {
   openPaymentLog,
@@ -115,11 +116,11 @@ Deno.test("payment log: export CSV and JSON", async () => {
     const log = await openPaymentLog({ stateDir: dir, now: () => T0 });
     await log.append(entry("a", "intent", T0));
     await log.append(entry("a", "rejected", T0));
-    const json = JSON.parse(log.exportJson()) as PaymentEntry[];
+    const json = JSON.parse(paymentsJson(log.entries())) as PaymentEntry[];
     assertEquals(json.map((e) => e.event), ["intent", "rejected"]);
     // Entries written without a category are provider invoices.
     assertEquals(json.map((e) => e.category), ["job", "job"]);
-    const csv = log.exportCsv().split("\r\n");
+    const csv = paymentsCsv(log.entries()).split("\r\n");
     assertEquals(
       csv[0],
       "ts,direction,event,jobId,invoiceId,amount,asset,peer,fulfillment,reason,category,scale",
