@@ -9,7 +9,7 @@ import type { ProviderJobStore } from "../../state/jobs/provider_job_store.ts";
 /** What the node's parts call on the job store. */
 export type LateJobStore = Pick<
   ProviderJobStore,
-  "all" | "unfinished" | "ofCustomer" | "get" | "has" | "put" | "recordRefund"
+  "all" | "unfinished" | "ofCustomer" | "get" | "has" | "put" | "recordRefund" | "incomeStands"
 >;
 
 /**
@@ -39,5 +39,6 @@ export function lateJobStore(store: () => ProviderJobStore): LateJobStore {
     has: (id) => store().has(id),
     put: (record, options) => store().put(record, options),
     recordRefund: (refund) => store().recordRefund(refund),
+    incomeStands: (invoiceId) => store().incomeStands(invoiceId),
   };
 }

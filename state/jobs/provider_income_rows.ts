@@ -162,9 +162,11 @@ export class ProviderIncomeRows {
 
   /** The rows of an invoice (payments and reversals) and how many payments stand. */
   standing(invoiceId: string): { rows: number; standing: number } {
+    // `<invoice>#<n>` as a range of the key ('$' follows '#'): the key's index, not a scan.
     const entries = this.#o.statements.get(
-      "SELECT entry FROM income WHERE invoice_id = ? OR invoice_id LIKE ? || '#%'",
-    ).all(invoiceId, invoiceId).map((r) => JSON.parse(String(r.entry)) as PaymentEntry);
+      "SELECT entry FROM income WHERE invoice_id = ? OR " +
+        "(invoice_id >= ? || '#' AND invoice_id < ? || '$')",
+    ).all(invoiceId, invoiceId, invoiceId).map((r) => JSON.parse(String(r.entry)) as PaymentEntry);
     const paid = entries.filter((e) => e.event === "fulfilled").length;
     return { rows: entries.length, standing: paid - (entries.length - paid) };
   }

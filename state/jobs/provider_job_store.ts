@@ -385,27 +385,21 @@ export class ProviderJobStore {
   /**
    * Records a deposit this provider refunded (roles/provider/payments/refund_desk.ts): its
    * `fulfilled` entry (`out`) as a row of the income table, durable when it resolves. The row is
-   * its only copy, as a payment's income is (the payment log reads it from there at open): kept
-   * for as long as the income it pays back, so what the provider earned stays exact past the
-   * log's 30 days ({@linkcode ProviderJobStore.earnings}).
+   * its only copy, as a payment's income is (the payment log reads it from there at open), kept
+   * as long as the income it pays back ({@linkcode ProviderJobStore.earnings}).
    *
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { readProviderIncome } from "./provider_job_index.ts";
    *
    * const stateDir = await Deno.makeTempDir();
    * const store = await openProviderJobStore({ stateDir });
    * const jobId = "a".repeat(64);
-   * const paid = { ts: "2026-11-27T10:00:00.000Z", direction: "in", event: "fulfilled", jobId,
-   *   invoiceId: "ab", amount: "100", asset: "USD", peer: "c".repeat(64), category: "job" } as const;
-   * const record = { id: jobId, kind: 5100, customer: "c".repeat(64), skill: "echo",
-   *   status: "error" as const, price: "100", requestToon: "", encrypted: false,
-   *   admittedAt: paid.ts, updatedAt: paid.ts, attempts: 1 };
-   * await store.put(record, { income: paid });
-   * await store.recordRefund({ ...paid, direction: "out", invoiceId: `refund:${jobId}` });
-   * assert.equal(store.earnings(), 0n); // paid 100, refunded 100
-   * assert.equal(readProviderIncome(stateDir, "2026-01-01").entries.length, 2);
+   * await store.recordRefund({ ts: "2026-11-27T10:00:00.000Z", direction: "out",
+   *   event: "fulfilled", jobId, invoiceId: `refund:${jobId}`, amount: "100", asset: "USD",
+   *   peer: "c".repeat(64), category: "job" });
+   * assert.equal(store.earnings(), -100n); // here its deposit's own income row is not
+   * assert.equal(store.incomeStands(`refund:${jobId}`), true);
    * store.close();
    * await Deno.remove(stateDir, { recursive: true });
    * ```
@@ -438,6 +432,15 @@ export class ProviderJobStore {
    */
   earnings(): bigint {
     return this.#income.earnings();
+  }
+
+  /**
+   * Whether an invoice's payment stands as an income row (paid, not taken back), however long
+   * ago: what a restarted provider asks of a record that says paid (its payment log keeps 30
+   * days; roles/provider/payments/unanswered_payments.ts).
+   */
+  incomeStands(invoiceId: string): boolean {
+    return this.#income.standing(invoiceId).standing > 0;
   }
 
   #toAudit(

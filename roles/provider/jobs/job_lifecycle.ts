@@ -51,7 +51,10 @@ export interface JobLifecycleOptions extends
   pubkey: string;
   /** This provider's ILP address (IL-DCP). */
   ilpAddress: () => string;
-  store: Pick<ProviderJobStore, "all" | "get" | "put" | "recordRefund" | "ofCustomer">;
+  store: Pick<
+    ProviderJobStore,
+    "all" | "get" | "put" | "recordRefund" | "ofCustomer" | "incomeStands"
+  >;
   /** The payment log, once open. */
   payments: () => PaymentLog;
   /** Every town's client, once open. */

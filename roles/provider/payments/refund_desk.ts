@@ -57,7 +57,7 @@ export function providerSideCause(
 export interface RefundDeskOptions {
   /** This provider's ILP address (the rejects' `triggeredBy`). */
   address: () => string;
-  store: Pick<ProviderJobStore, "get" | "recordRefund">;
+  store: Pick<ProviderJobStore, "get" | "recordRefund" | "incomeStands">;
   payments: Pick<PaymentLog, "append" | "invoiceState" | "noteIncome">;
   signer: Pick<NodeSigner, "conversationKey">;
   /** Sends a PREPARE by the home town. */
@@ -67,6 +67,13 @@ export interface RefundDeskOptions {
 
 /** How long the refund's PREPARE may take (within the question's 30 s). */
 const REFUND_EXPIRY_MS = 20_000;
+
+/**
+ * How long after its admission a job's refund may be asked for. Its intent, written when it is
+ * sent, is a payment log line, kept 30 days: within this window every question sees an intent sent
+ * before, so a refund in doubt is never sent again however late it is asked.
+ */
+const REFUND_WINDOW_MS = 7 * 86_400_000;
 
 /**
  * Answers refund questions; see the module doc.
@@ -120,9 +127,15 @@ export class RefundDesk {
     }
     const invoiceId = refundInvoiceId(jobId);
     const state = this.#o.payments.invoiceState(invoiceId);
-    if (state === "paid") return this.#answer("already-refunded");
+    // The refund paid is a row kept as long as the income: paid months ago is still paid.
+    if (state === "paid" || this.#o.store.incomeStands(invoiceId)) {
+      return this.#answer("already-refunded");
+    }
     if (this.#sending.has(jobId)) return this.#answer("refund-being-sent: ask again");
     if (state === "in-doubt") return this.#answer("refund-in-doubt: sent before; not sent again");
+    if (Date.now() - Date.parse(record.admittedAt) > REFUND_WINDOW_MS) {
+      return this.#answer("no-refund: asked more than 7 days after the job was admitted");
+    }
     this.#sending.add(jobId);
     try {
       return await this.#pay(record, cause, address);

@@ -53,7 +53,7 @@ export function answeredInvoices(entries: readonly PaymentEntry[]): Set<string> 
  */
 export function unansweredPayment(
   record: ProviderJobRecord,
-  answered: ReadonlySet<string>,
+  answered: { has(invoiceId: string): boolean },
 ): ProviderJobRecord | undefined {
   const unanswered = (text: string | undefined) =>
     text !== undefined && !answered.has(parseIlpInvoice(text).condition);
@@ -70,8 +70,8 @@ export function unansweredPayment(
 
 /** Options for {@linkcode reopenUnanswered}. */
 export interface ReopenUnansweredOptions {
-  store: Pick<ProviderJobStore, "all" | "put">;
-  /** The payment log's entries (loaded). */
+  store: Pick<ProviderJobStore, "all" | "put" | "incomeStands">;
+  /** The payment log's entries (loaded): an older turnpike's income lines. */
   entries: readonly PaymentEntry[];
   log: (line: string) => void;
 }
@@ -84,7 +84,9 @@ export interface ReopenUnansweredOptions {
  * tests/e2e/provider_unanswered_payment_test.ts.
  */
 export async function reopenUnanswered(o: ReopenUnansweredOptions): Promise<number> {
-  const answered = answeredInvoices(o.entries);
+  const lines = answeredInvoices(o.entries);
+  // The rows hold every payment however old; the log's lines only 30 days of an older turnpike's.
+  const answered = { has: (c: string) => lines.has(c) || o.store.incomeStands(c) };
   let reopened = 0;
   for (const record of o.store.all()) {
     const again = unansweredPayment(record, answered);

@@ -243,3 +243,41 @@ Deno.test("job refunds: the requester takes only its own job's refund, never mor
     await Deno.remove(s.dir, { recursive: true });
   }
 });
+
+Deno.test("refund desk: a refund paid before the payment log's 30 days is still paid; one asked over a week after the job's admission is refused", async () => {
+  const id = "34".repeat(32);
+  const s = await sides(id);
+  try {
+    const longAgo = new Date(Date.now() - 40 * 86_400_000).toISOString();
+    const old = { ...failed(id, RESTARTED_WHILE_RUNNING), admittedAt: longAgo, paidAt: longAgo };
+    const { store } = await s.desk([old]);
+    // Refunded 40 days ago: its intent line is gone with its day, its row stays.
+    await store.recordRefund({
+      ts: longAgo,
+      direction: "out",
+      event: "fulfilled",
+      jobId: id,
+      invoiceId: refundInvoiceId(id),
+      amount: String(DEPOSIT),
+      asset: "USD",
+      peer: getPublicKey(requesterKey),
+      category: "job",
+      fulfillment: "ef".repeat(32),
+    });
+    const again = await (await s.desk([old])).desk.ask(id, "test.town.alice");
+    assertEquals(again.type === "reject" && again.message, "already-refunded");
+    // Another job, never refunded, asked eight days after its admission: too late to ask.
+    const late = "56".repeat(32);
+    const eightDays = new Date(Date.now() - 8 * 86_400_000).toISOString();
+    const record = { ...failed(late, RESTARTED_WHILE_RUNNING), admittedAt: eightDays };
+    const reply = await (await s.desk([record])).desk.ask(late, "test.town.alice");
+    assertEquals(
+      reply.type === "reject" && reply.message,
+      "no-refund: asked more than 7 days after the job was admitted",
+    );
+    assertEquals(s.sent.length, 0);
+  } finally {
+    s.close();
+    await Deno.remove(s.dir, { recursive: true });
+  }
+});

@@ -1,7 +1,7 @@
 import { assertEquals } from "../../../../harness/assert.ts";
 import { openProviderJobStore } from "../../../../state/jobs/provider_job_store.ts";
 import type { ProviderJobRecord } from "../../../../state/jobs/provider_job_record.ts";
-import type { PaymentEntry } from "../../../../state/payments/payment_log.ts";
+import { openPaymentLog, type PaymentEntry } from "../../../../state/payments/payment_log.ts";
 import {
   reopenUnanswered,
   unansweredPayment,
@@ -92,6 +92,45 @@ Deno.test("unanswered_payments: at restart a paid record without its line is wri
     assertEquals(lines.length, 1);
     const reread = await openProviderJobStore({ stateDir });
     assertEquals(reread.get(JOB)?.status, "invoiced", "on disk");
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("unanswered_payments: a delivery paid before the payment log's 30 days is answered by its income row, never opened again", async () => {
+  const stateDir = await Deno.makeTempDir();
+  try {
+    const store = await openProviderJobStore({ stateDir });
+    const then = new Date(Date.now() - 40 * 86_400_000).toISOString();
+    const paid = record({
+      status: "published",
+      invoice: invoiceText("aa".repeat(32)),
+      fulfillment: "11".repeat(32),
+      paidAt: then,
+      admittedAt: then,
+      updatedAt: then,
+    });
+    await store.put(paid, { income: { ...line("aa".repeat(32)), ts: then } });
+    const delivered = {
+      ...paid,
+      deliveryInvoice: invoiceText("bb".repeat(32)),
+      deliveryFulfillment: "22".repeat(32),
+      deliveryPaidAt: then,
+    };
+    await store.put(delivered, { income: { ...line("bb".repeat(32)), ts: then } });
+    store.close();
+    // Restarted 40 days on: the log keeps 30 days, the rows every payment.
+    const reopened = await openProviderJobStore({ stateDir });
+    const entries = (await openPaymentLog({ stateDir })).entries();
+    const lines: string[] = [];
+    const count = await reopenUnanswered({
+      store: reopened,
+      entries,
+      log: (l) => lines.push(l),
+    });
+    assertEquals([count, lines], [0, []]);
+    assertEquals(reopened.get(JOB)?.deliveryPaidAt, then, "still paid");
+    reopened.close();
   } finally {
     await Deno.remove(stateDir, { recursive: true });
   }
