@@ -24,7 +24,7 @@ import {
   type PaymentCategory,
 } from "../state/payments/payment_log.ts";
 import { filterPayments } from "../state/payments/payment_summary.ts";
-import { withoutReversed } from "../state/payments/income_reversals.ts";
+import { readProviderEarnings } from "../state/jobs/provider_job_index.ts";
 import { foldPayments } from "../state/payments/payment_lines.ts";
 import { historyJobs } from "./history_jobs.ts";
 import { booksJson, booksText } from "./stats_command.ts";
@@ -219,21 +219,17 @@ async function balance(opts: BooksOptions, cmd: Command): Promise<void> {
 }
 
 /**
- * A provider's earnings (docs/OPERATIONS.md "Paying providers"): `earned` what its payment log
- * says it was paid for jobs, `claimed` what the town's claims kept in its payout channels' files
+ * A provider's earnings (docs/OPERATIONS.md "Paying providers"): `earned` what it was paid for
+ * jobs, all-time (state/payments/provider_earnings.ts), `claimed` what the town's claims kept in its payout channels' files
  * cover (roles/channels/payout_receiver.ts),
  * `settled` the part of it on channels settled on chain. Base units.
  */
 async function payoutBooks(
   stateDir: string,
 ): Promise<{ earned: string; claimed: string; settled: string }> {
+  // All-time, as the claims are: the income rows, and an older turnpike's lines of the log's days.
   const log = await openPaymentLog({ stateDir });
-  let earned = 0n;
-  for (const e of withoutReversed(log.entries())) {
-    if (e.direction === "in" && e.event === "fulfilled" && categoryOf(e) === "job") {
-      earned += BigInt(e.amount);
-    }
-  }
+  const earned = readProviderEarnings(stateDir) + log.earnedInLines();
   let claimed = 0n;
   let settled = 0n;
   for (const r of await listChannels(stateDir)) {

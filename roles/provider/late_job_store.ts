@@ -9,7 +9,14 @@ import type { ProviderJobStore } from "../../state/jobs/provider_job_store.ts";
 /** What the node's parts call on the job store. */
 export type LateJobStore = Pick<
   ProviderJobStore,
-  "all" | "unfinished" | "ofCustomer" | "get" | "has" | "put" | "recordRefund" | "incomeStands"
+  | "unfinished"
+  | "endedUnnotified"
+  | "paidOnRecord"
+  | "ofCustomer"
+  | "get"
+  | "has"
+  | "put"
+  | "income"
 >;
 
 /**
@@ -25,20 +32,22 @@ export type LateJobStore = Pick<
  * const store = lateJobStore(() => opened!); // made before the store is open
  * const stateDir = await Deno.makeTempDir();
  * opened = await openProviderJobStore({ stateDir });
- * assert.deepEqual(store.all(), []);
+ * assert.deepEqual(store.unfinished(), []);
  * opened.close();
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  */
 export function lateJobStore(store: () => ProviderJobStore): LateJobStore {
   return {
-    all: () => store().all(),
     unfinished: () => store().unfinished(),
+    endedUnnotified: () => store().endedUnnotified(),
+    paidOnRecord: () => store().paidOnRecord(),
     ofCustomer: (customer) => store().ofCustomer(customer),
     get: (id) => store().get(id),
     has: (id) => store().has(id),
     put: (record, options) => store().put(record, options),
-    recordRefund: (refund) => store().recordRefund(refund),
-    incomeStands: (invoiceId) => store().incomeStands(invoiceId),
+    get income() {
+      return store().income;
+    },
   };
 }

@@ -228,7 +228,7 @@ class Provider implements ProviderNode {
     const debt = new TownDebtGuard({
       stateDir: o.stateDir,
       limit: o.maxTownDebt,
-      income: () => this.store,
+      income: () => this.store.income,
       payments: () => this.#payments,
       alert: this.#raise,
     });
@@ -284,6 +284,8 @@ class Provider implements ProviderNode {
     for (const c of this.store.corrupt) log(`corrupt job record ${c.path}: ${c.reason}`);
     await this.#skills.open();
     const payouts = this.#payouts = payoutReceiverOf(channels);
+    // The income rows' payments, however old (the payment log keeps 30 days).
+    const rows = (condition: string) => this.store.income.standingEntries(condition);
     // Tried again while the town restarts (first_connect.ts).
     const make = () =>
       new BtpClient({
@@ -292,7 +294,8 @@ class Provider implements ProviderNode {
         claims: sender?.claims,
         onPrepare: (prepare) => this.#lifecycle.onPrepare(prepare),
         // The town lost our answers in a crash: the fulfillments we hold prove those payments.
-        onInDoubt: (c) => Promise.resolve(fulfillmentsAmong(this.#payments?.entries() ?? [], c)),
+        onInDoubt: (c) =>
+          Promise.resolve(fulfillmentsAmong(this.#payments?.entries() ?? [], c, rows)),
         // The town's payouts (roles/channels/payout_receiver.ts), kept before the town hears so.
         onClaim: payoutClaimHandler(payouts, log),
         onStateChange: (state) => this.#lifecycle.townConnection(state),

@@ -19,7 +19,8 @@ import {
   validatePaymentEntry,
 } from "../payments/payment_log.ts";
 import { earningOf } from "../payments/provider_earnings.ts";
-import { INSERT_INCOME_SQL } from "./provider_job_index.ts";
+import { withoutReversed } from "../payments/income_reversals.ts";
+import { incomeEarnings, INSERT_INCOME_SQL } from "./provider_job_index.ts";
 import { inTransaction, type Statements } from "./row_db.ts";
 
 /** Options for {@linkcode ProviderIncomeRows}. */
@@ -101,23 +102,9 @@ export class ProviderIncomeRows {
    * none, or it does not cover every row.
    */
   load(): void {
-    const kept = this.#o.statements.get("SELECT value FROM meta WHERE key = 'earnings'").get();
-    const rows = Number(this.#o.statements.get("SELECT count(*) AS n FROM income").get()!.n);
-    const total = kept === undefined ? undefined : parseTotal(String(kept.value));
-    if (total !== undefined && total.rows === rows) {
-      this.#total = total;
-      return;
-    }
-    let earned = 0n;
-    for (const row of this.#o.statements.get("SELECT entry FROM income").iterate()) {
-      try {
-        earned += earningOf(JSON.parse(String(row.entry)) as PaymentEntry);
-      } catch {
-        // A row that does not parse (a hand edit) is skipped, as the payment log's open skips it.
-      }
-    }
-    this.#total = { rows, earned };
-    inTransaction(this.#o.db(), () => this.#keep(this.#total));
+    const total = incomeEarnings(this.#o.db());
+    this.#total = { rows: total.rows, earned: total.earned };
+    if (!total.kept) inTransaction(this.#o.db(), () => this.#keep(this.#total));
   }
 
   /** Writes the total with `entry` counted, within the caller's transaction. */
@@ -160,25 +147,45 @@ export class ProviderIncomeRows {
     return this.#total.earned;
   }
 
+  /**
+   * Whether an invoice's payment stands as a row (paid, not taken back), however long ago: what a
+   * restarted provider asks of a record that says paid (the payment log keeps 30 days;
+   * roles/provider/payments/unanswered_payments.ts), and the refund desk of a refund paid.
+   */
+  stands(invoiceId: string): boolean {
+    return this.standing(invoiceId).standing > 0;
+  }
+
+  /** The payments of an invoice that stand (written, less those taken back), however old. */
+  standingEntries(invoiceId: string): PaymentEntry[] {
+    return withoutReversed(this.#rowsOf(invoiceId));
+  }
+
+  /**
+   * The rows of the last moments before the newest row, `withinMs` of it, oldest first (payments
+   * and reversals): what a restarted provider asks its town about when its payment log no longer
+   * holds them (roles/provider/payments/owed_questions.ts).
+   */
+  lastMoments(withinMs: number): PaymentEntry[] {
+    const newest = this.#o.statements.get("SELECT max(ts) AS ts FROM income").get()?.ts;
+    if (newest === null || newest === undefined) return [];
+    const since = new Date(Date.parse(String(newest)) - withinMs).toISOString();
+    return this.#o.statements.get("SELECT entry FROM income WHERE ts >= ? ORDER BY ts")
+      .all(since).map((r) => JSON.parse(String(r.entry)) as PaymentEntry);
+  }
+
   /** The rows of an invoice (payments and reversals) and how many payments stand. */
   standing(invoiceId: string): { rows: number; standing: number } {
-    // `<invoice>#<n>` as a range of the key ('$' follows '#'): the key's index, not a scan.
-    const entries = this.#o.statements.get(
-      "SELECT entry FROM income WHERE invoice_id = ? OR " +
-        "(invoice_id >= ? || '#' AND invoice_id < ? || '$')",
-    ).all(invoiceId, invoiceId, invoiceId).map((r) => JSON.parse(String(r.entry)) as PaymentEntry);
+    const entries = this.#rowsOf(invoiceId);
     const paid = entries.filter((e) => e.event === "fulfilled").length;
     return { rows: entries.length, standing: paid - (entries.length - paid) };
   }
-}
 
-/** The kept total, or undefined when it does not parse. */
-function parseTotal(text: string): { rows: number; earned: bigint } | undefined {
-  try {
-    const { rows, earned } = JSON.parse(text) as { rows: unknown; earned: unknown };
-    if (typeof rows !== "number" || typeof earned !== "string") return undefined;
-    return { rows, earned: BigInt(earned) };
-  } catch {
-    return undefined;
+  #rowsOf(invoiceId: string): PaymentEntry[] {
+    // `<invoice>#<n>` as a range of the key ('$' follows '#'): the key's index, not a scan.
+    return this.#o.statements.get(
+      "SELECT entry FROM income WHERE invoice_id = ? OR " +
+        "(invoice_id >= ? || '#' AND invoice_id < ? || '$') ORDER BY rowid",
+    ).all(invoiceId, invoiceId, invoiceId).map((r) => JSON.parse(String(r.entry)) as PaymentEntry);
   }
 }

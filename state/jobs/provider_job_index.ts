@@ -18,6 +18,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { readCappedTextFile } from "../capped_file.ts";
 import { pathExists } from "../path_exists.ts";
 import type { PaymentEntry } from "../payments/payment_log.ts";
+import { earningOf } from "../payments/provider_earnings.ts";
 import { inTransaction, openRowDbReadOnly } from "./row_db.ts";
 import {
   isTerminalProviderJob,
@@ -48,9 +49,10 @@ export interface CorruptProviderJobFile {
 
 /** The upsert of a record's row: `version` one above the highest, `unaudited` set. */
 export const UPSERT_PROVIDER_JOB_SQL = `INSERT INTO provider_jobs (id, status, text, version,
-    unaudited) VALUES (?, ?, ?, (SELECT coalesce(max(version), 0) + 1 FROM provider_jobs), 1)
+    unaudited, customer) VALUES (?, ?, ?, (SELECT coalesce(max(version), 0) + 1 FROM provider_jobs),
+    1, ?)
   ON CONFLICT (id) DO UPDATE SET status = excluded.status, text = excluded.text,
-    version = excluded.version, unaudited = 1
+    version = excluded.version, unaudited = 1, customer = excluded.customer
   RETURNING version`;
 
 /** The insert of a payment's income row. */
@@ -75,7 +77,8 @@ export function createProviderJobIndex(db: DatabaseSync): void {
   db.exec(`
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS provider_jobs (id TEXT PRIMARY KEY, status TEXT NOT NULL,
-      text TEXT NOT NULL, version INTEGER NOT NULL, unaudited INTEGER NOT NULL DEFAULT 0);
+      text TEXT NOT NULL, version INTEGER NOT NULL, unaudited INTEGER NOT NULL DEFAULT 0,
+      customer TEXT);
     CREATE INDEX IF NOT EXISTS provider_jobs_version ON provider_jobs (version);
     CREATE INDEX IF NOT EXISTS provider_jobs_unaudited ON provider_jobs (unaudited)
       WHERE unaudited = 1;
@@ -83,6 +86,38 @@ export function createProviderJobIndex(db: DatabaseSync): void {
       ts TEXT NOT NULL, entry TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS income_ts ON income (ts);
   `);
+}
+
+/**
+ * Gives an index made before the `customer` column its column, filled from each row's record
+ * (its `customer = "..."` line), and the column's index, in one transaction: a job's requester is
+ * looked up by it rather than every record kept in memory (docs/SCALE.md "A provider's memory
+ * and start"). Nothing is done to an index that has it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DatabaseSync } from "node:sqlite";
+ *
+ * const db = new DatabaseSync(":memory:");
+ * createProviderJobIndex(db);
+ * ensureCustomerColumn(db); // made with it: nothing to do
+ * assert.equal(db.prepare("SELECT count(*) AS n FROM provider_jobs WHERE customer IS NULL").get()?.n, 0);
+ * db.close();
+ * ```
+ */
+export function ensureCustomerColumn(db: DatabaseSync): void {
+  const columns = db.prepare("PRAGMA table_info(provider_jobs)").all().map((c) => String(c.name));
+  inTransaction(db, () => {
+    if (!columns.includes("customer")) {
+      db.exec("ALTER TABLE provider_jobs ADD COLUMN customer TEXT");
+      // The record's format writes the line as `customer = "<64 hex>"` (provider_job_record.ts).
+      db.exec(`UPDATE provider_jobs SET customer = substr(text,
+        instr(text, char(10) || 'customer = "') + 13, 64) WHERE instr(text, char(10) ||
+        'customer = "') > 0`);
+    }
+    db.exec("CREATE INDEX IF NOT EXISTS provider_jobs_customer ON provider_jobs (customer)");
+  });
 }
 
 /**
@@ -111,7 +146,9 @@ export async function importProviderJobFiles(
   inTransaction(db, () => {
     createProviderJobIndex(db);
     const upsert = db.prepare(UPSERT_PROVIDER_JOB_SQL);
-    for (const { record, text } of records) upsert.get(record.id, record.status, text);
+    for (const { record, text } of records) {
+      upsert.get(record.id, record.status, text, record.customer);
+    }
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)")
       .run(PROVIDER_JOB_INDEX_SCHEMA);
   });
@@ -228,6 +265,65 @@ export function readProviderIncome(
     }
   }
   return { entries, skipped };
+}
+
+/**
+ * What the provider earned over its income rows (state/jobs/provider_income_rows.ts): the total
+ * kept in `meta` when it covers every row (`kept`), else summed over the rows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DatabaseSync } from "node:sqlite";
+ *
+ * const db = new DatabaseSync(":memory:");
+ * createProviderJobIndex(db);
+ * assert.deepEqual(incomeEarnings(db), { rows: 0, earned: 0n, kept: false });
+ * db.close();
+ * ```
+ */
+export function incomeEarnings(db: DatabaseSync): { rows: number; earned: bigint; kept: boolean } {
+  const kept = db.prepare("SELECT value FROM meta WHERE key = 'earnings'").get();
+  const rows = Number(db.prepare("SELECT count(*) AS n FROM income").get()!.n);
+  const total = kept === undefined ? undefined : parseTotal(String(kept.value));
+  if (total !== undefined && total.rows === rows) return { ...total, kept: true };
+  let earned = 0n;
+  for (const row of db.prepare("SELECT entry FROM income").iterate()) {
+    try {
+      earned += earningOf(JSON.parse(String(row.entry)) as PaymentEntry);
+    } catch {
+      // A row that does not parse (a hand edit) is skipped, as the payment log's open skips it.
+    }
+  }
+  return { rows, earned, kept: false };
+}
+
+/**
+ * What a state dir's provider earned, all-time ({@linkcode incomeEarnings}), read without opening
+ * the store (`turnpike wallet balance` beside a running provider); 0 without an index.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const stateDir = await Deno.makeTempDir(); // no provider ran here
+ * assert.equal(readProviderEarnings(stateDir), 0n);
+ * await Deno.remove(stateDir, { recursive: true });
+ * ```
+ */
+export function readProviderEarnings(stateDir: string): bigint {
+  return withIndex(stateDir, (db) => incomeEarnings(db).earned) ?? 0n;
+}
+
+/** The kept total, or undefined when it does not parse. */
+function parseTotal(text: string): { rows: number; earned: bigint } | undefined {
+  try {
+    const { rows, earned } = JSON.parse(text) as { rows: unknown; earned: unknown };
+    if (typeof rows !== "number" || typeof earned !== "string") return undefined;
+    return { rows, earned: BigInt(earned) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** `read` on a read-only connection to the index; undefined when there is none of this schema. */

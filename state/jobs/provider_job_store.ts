@@ -4,8 +4,8 @@
  * `synchronous = FULL` (`state/jobs/row_db.ts`): durable when it returns, a kill leaves the old
  * row or the new one; no file is written. The record that says a job paid carries its income
  * row in the same transaction, so a kill leaves both or neither (docs/PROTOCOL.md "A crash
- * between a payment's two records"). All records are loaded at open: a provider holds at most a
- * few thousand unfinished or recent jobs.
+ * between a payment's two records"). Memory holds the unfinished records and a few hundred ended
+ * ones (state/jobs/provider_job_memory.ts); an ended record is read from its row when asked for.
  *
  * Each change is recorded in the git audit trail as `provider-jobs/<id>.toml` from the record's
  * bytes (`turnpike: <status> provider-job <id>`, group-committed; a paid record's commit names
@@ -33,6 +33,7 @@ import { ProviderIncomeRows } from "./provider_income_rows.ts";
 import { JobIndexLostError } from "./job_repository_errors.ts";
 import {
   type CorruptProviderJobFile,
+  ensureCustomerColumn,
   importProviderJobFiles,
   PROVIDER_JOB_INDEX,
   PROVIDER_JOB_INDEX_SCHEMA,
@@ -42,11 +43,12 @@ import {
 } from "./provider_job_index.ts";
 import {
   formatProviderJobRecord,
-  isTerminalProviderJob,
   parseProviderJobRecord,
   type ProviderJobRecord,
   ProviderJobRecordError,
+  TERMINAL_PROVIDER_JOB_STATUSES,
 } from "./provider_job_record.ts";
+import { ProviderJobMemory } from "./provider_job_memory.ts";
 import {
   ensureMetaTable,
   inTransaction,
@@ -111,13 +113,14 @@ export class ProviderJobStore {
   #db: DatabaseSync | undefined;
   #statements = new Statements(() => this.#db!);
   #landed: LandedFlags;
-  #records = new Map<string, ProviderJobRecord>();
-  /** The records not ended: what a request's admission and the status count, kept apart. */
-  #unfinished = new Map<string, ProviderJobRecord>();
-  /** The ids of each requester's records (a trusted requester's unpaid share reads them). */
-  #byCustomer = new Map<string, Set<string>>();
-  /** The income table's rows: payments, reversals, refunds. */
-  #income = new ProviderIncomeRows({ db: () => this.#db!, statements: this.#statements });
+  /** The records not ended, the ended ones used last, every job's id and requester. */
+  #memory = new ProviderJobMemory();
+  /**
+   * The income table's rows (payments, reversals, refunds paid): what the provider earned
+   * all-time, whether a payment stands however old, a refund's row (an example:
+   * state/jobs/provider_income_rows.ts).
+   */
+  readonly income = new ProviderIncomeRows({ db: () => this.#db!, statements: this.#statements });
 
   constructor(options: ProviderJobStoreOptions) {
     const stateDir = options.stateDir.replace(/\/+$/, "");
@@ -165,16 +168,15 @@ export class ProviderJobStore {
         { mode: 0o600 },
       );
     }
-    for (const row of db.prepare("SELECT id, text FROM provider_jobs").all()) {
-      try {
-        const record = parseProviderJobRecord(String(row.text));
-        this.#keep(record);
-      } catch (err) {
-        if (!(err instanceof ProviderJobRecordError)) throw err;
-        this.corrupt.push({ path: `${PROVIDER_JOB_INDEX}:${row.id}`, reason: err.message });
-      }
+    ensureCustomerColumn(db);
+    // The records not ended are read whole; the ended ones when asked for.
+    const ended = TERMINAL_PROVIDER_JOB_STATUSES.map((t) => `'${t}'`).join(", ");
+    const unfinished = `SELECT id, text FROM provider_jobs WHERE status NOT IN (${ended})`;
+    for (const row of db.prepare(unfinished).all()) {
+      const record = this.#parse(String(row.id), String(row.text));
+      if (record !== undefined) this.#memory.keep(record);
     }
-    this.#income.load();
+    this.income.load();
     this.#auditFlagged();
   }
 
@@ -187,20 +189,27 @@ export class ProviderJobStore {
     this.#db = undefined;
   }
 
-  /** The record of a job, if admitted. */
+  /** The record of a job, if admitted (an ended one not in memory read from its row). */
   get(id: string): ProviderJobRecord | undefined {
-    const r = this.#records.get(id);
-    return r === undefined ? undefined : { ...r };
+    let record = this.#memory.get(id);
+    if (record === undefined) {
+      const row = this.#statements.get("SELECT text FROM provider_jobs WHERE id = ?").get(id);
+      record = row === undefined ? undefined : this.#parse(id, String(row.text));
+      if (record !== undefined) this.#memory.keep(record);
+    }
+    return record === undefined ? undefined : { ...record };
   }
 
-  /** Whether the job was ever admitted. */
+  /** Whether the job was ever admitted (its row looked up, not read). */
   has(id: string): boolean {
-    return this.#records.has(id);
+    return this.#memory.get(id) !== undefined ||
+      this.#statements.get("SELECT 1 FROM provider_jobs WHERE id = ?").get(id) !== undefined;
   }
 
-  /** Every record (copies). */
+  /** Every record (copies), read from the rows: a pass over every job the provider took. */
   all(): ProviderJobRecord[] {
-    return [...this.#records.values()].map((r) => ({ ...r }));
+    const rows = this.#statements.get("SELECT id, text FROM provider_jobs").all();
+    return rows.flatMap((row) => this.#parse(String(row.id), String(row.text)) ?? []);
   }
 
   /**
@@ -209,7 +218,7 @@ export class ProviderJobStore {
    * profile").
    */
   unfinished(): ProviderJobRecord[] {
-    return [...this.#unfinished.values()].map((r) => ({ ...r }));
+    return [...this.#memory.unfinished()].map((r) => ({ ...r }));
   }
 
   /**
@@ -217,25 +226,56 @@ export class ProviderJobStore {
    * pass over every job the provider ever took (docs/SCALE.md "A job on an aged profile").
    */
   ofCustomer(customer: string): ProviderJobRecord[] {
-    const ids = this.#byCustomer.get(customer) ?? [];
-    return [...ids].map((id) => ({ ...this.#records.get(id)! }));
+    const rows = this.#statements.get("SELECT id, text FROM provider_jobs WHERE customer = ?")
+      .all(customer);
+    return rows.flatMap((row) => {
+      const id = String(row.id);
+      const record = this.#memory.get(id) ?? this.#parse(id, String(row.text));
+      return record === undefined ? [] : [{ ...record }];
+    });
   }
 
-  #keep(record: ProviderJobRecord): void {
-    const had = this.#records.get(record.id);
-    if (had !== undefined && had.customer !== record.customer) this.#forgetCustomer(had);
-    this.#records.set(record.id, record);
-    const ids = this.#byCustomer.get(record.customer);
-    if (ids === undefined) this.#byCustomer.set(record.customer, new Set([record.id]));
-    else ids.add(record.id);
-    if (isTerminalProviderJob(record)) this.#unfinished.delete(record.id);
-    else this.#unfinished.set(record.id, record);
+  /**
+   * The ended records whose requester was never told (`notified = false`): what a restart tells,
+   * read from the rows that say so, not from every record.
+   */
+  endedUnnotified(): ProviderJobRecord[] {
+    const ended = TERMINAL_PROVIDER_JOB_STATUSES.map((t) => `'${t}'`).join(", ");
+    return this.#rowsWith(`status IN (${ended}) AND`, "notified = false")
+      .filter((r) => r.notified === false);
   }
 
-  #forgetCustomer(record: ProviderJobRecord): void {
-    const ids = this.#byCustomer.get(record.customer);
-    ids?.delete(record.id);
-    if (ids?.size === 0) this.#byCustomer.delete(record.customer);
+  /**
+   * The records that say paid (`paid`, or a delivery's `deliveryPaidAt`): what a restart checks
+   * against the income (roles/provider/payments/unanswered_payments.ts), read from the rows that
+   * say so, not from every record.
+   */
+  paidOnRecord(): ProviderJobRecord[] {
+    return this.#rowsWith("status = 'paid' OR", "deliveryPaidAt = ")
+      .filter((r) => r.status === "paid" || r.deliveryPaidAt !== undefined);
+  }
+
+  /** The records of the rows `where` holds of or with a line beginning `line` (the caller checks). */
+  #rowsWith(where: string, line: string): ProviderJobRecord[] {
+    // A line of the record's format (strings escape their newlines: no value begins a line).
+    const rows = this.#statements.get(
+      `SELECT id, text FROM provider_jobs WHERE ${where} instr(text, char(10) || ?) > 0`,
+    ).all(line);
+    return rows.flatMap((row) => this.#parse(String(row.id), String(row.text)) ?? []);
+  }
+
+  /** A row's record; undefined, listed in `corrupt`, when it does not parse. */
+  #parse(id: string, text: string): ProviderJobRecord | undefined {
+    try {
+      return parseProviderJobRecord(text);
+    } catch (err) {
+      if (!(err instanceof ProviderJobRecordError)) throw err;
+      const path = `${PROVIDER_JOB_INDEX}:${id}`;
+      if (!this.corrupt.some((c) => c.path === path)) {
+        this.corrupt.push({ path, reason: err.message });
+      }
+      return undefined;
+    }
   }
 
   /**
@@ -264,10 +304,7 @@ export class ProviderJobStore {
     id: string,
     options: { paths?: string[]; fields?: Record<string, string> } = {},
   ): Promise<void> {
-    const had = this.#records.get(id);
-    if (had !== undefined) this.#forgetCustomer(had);
-    this.#records.delete(id);
-    this.#unfinished.delete(id);
+    this.#memory.forget(id);
     this.#statements.get("DELETE FROM provider_jobs WHERE id = ?").run(id);
     // An older profile's file of it, left by the import.
     await Deno.remove(`${this.dir}/${id}.toml`).catch(() => {});
@@ -299,12 +336,17 @@ export class ProviderJobStore {
     const text = formatProviderJobRecord(copy);
     if (income !== undefined) validatePaymentEntry(income);
     const version = inTransaction(this.#db!, () => {
-      const row = this.#statements.get(UPSERT_PROVIDER_JOB_SQL).get(copy.id, copy.status, text);
-      if (income !== undefined) this.#income.insert(income);
+      const row = this.#statements.get(UPSERT_PROVIDER_JOB_SQL).get(
+        copy.id,
+        copy.status,
+        text,
+        copy.customer,
+      );
+      if (income !== undefined) this.income.insert(income);
       return Number(row!.version);
     });
-    if (income !== undefined) this.#income.written(income);
-    this.#keep(copy);
+    if (income !== undefined) this.income.written(income);
+    this.#memory.keep(copy);
     const paid: Record<string, string> = income === undefined ? {} : {
       "Invoice-Id": income.invoiceId,
       Amount: `${income.amount} ${income.asset}`,
@@ -364,83 +406,27 @@ export class ProviderJobStore {
     const copy = record && { ...record, updatedAt: new Date().toISOString() };
     const text = copy && formatProviderJobRecord(copy);
     const version = inTransaction(this.#db!, () => {
-      if (this.#income.standing(reversal.invoiceId).standing === 0) return undefined;
-      this.#income.insert(reversal);
+      if (this.income.standing(reversal.invoiceId).standing === 0) return undefined;
+      this.income.insert(reversal);
       if (copy === undefined) return 0;
-      const row = this.#statements.get(UPSERT_PROVIDER_JOB_SQL).get(copy.id, copy.status, text!);
+      const row = this.#statements.get(UPSERT_PROVIDER_JOB_SQL).get(
+        copy.id,
+        copy.status,
+        text!,
+        copy.customer!,
+      );
       return Number(row!.version);
     });
     if (version === undefined) return false;
-    this.#income.written(reversal);
+    this.income.written(reversal);
     if (copy !== undefined) {
-      this.#keep(copy);
+      this.#memory.keep(copy);
       this.#toAudit(copy, text!, version, copy.status, {
         "Invoice-Id": reversal.invoiceId,
         Reversed: `${reversal.amount} ${reversal.asset}`,
       });
     }
     return true;
-  }
-
-  /**
-   * Records a deposit this provider refunded (roles/provider/payments/refund_desk.ts): its
-   * `fulfilled` entry (`out`) as a row of the income table, durable when it resolves. The row is
-   * its only copy, as a payment's income is (the payment log reads it from there at open), kept
-   * as long as the income it pays back ({@linkcode ProviderJobStore.earnings}).
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   *
-   * const stateDir = await Deno.makeTempDir();
-   * const store = await openProviderJobStore({ stateDir });
-   * const jobId = "a".repeat(64);
-   * await store.recordRefund({ ts: "2026-11-27T10:00:00.000Z", direction: "out",
-   *   event: "fulfilled", jobId, invoiceId: `refund:${jobId}`, amount: "100", asset: "USD",
-   *   peer: "c".repeat(64), category: "job" });
-   * assert.equal(store.earnings(), -100n); // here its deposit's own income row is not
-   * assert.equal(store.incomeStands(`refund:${jobId}`), true);
-   * store.close();
-   * await Deno.remove(stateDir, { recursive: true });
-   * ```
-   */
-  recordRefund(refund: PaymentEntry): Promise<void> {
-    try {
-      this.#income.refund(refund);
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  /**
-   * What the provider earned for its jobs over every income row it ever wrote: payments taken,
-   * less those taken back and the deposits refunded (state/payments/provider_earnings.ts): kept
-   * with the rows (state/jobs/provider_income_rows.ts), read by the town-debt guard
-   * (`[provider] max_town_debt`) at each paid request.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   *
-   * const stateDir = await Deno.makeTempDir();
-   * const store = await openProviderJobStore({ stateDir });
-   * assert.equal(store.earnings(), 0n); // nothing paid yet
-   * store.close();
-   * await Deno.remove(stateDir, { recursive: true });
-   * ```
-   */
-  earnings(): bigint {
-    return this.#income.earnings();
-  }
-
-  /**
-   * Whether an invoice's payment stands as an income row (paid, not taken back), however long
-   * ago: what a restarted provider asks of a record that says paid (its payment log keeps 30
-   * days; roles/provider/payments/unanswered_payments.ts).
-   */
-  incomeStands(invoiceId: string): boolean {
-    return this.#income.standing(invoiceId).standing > 0;
   }
 
   #toAudit(
@@ -474,9 +460,9 @@ export class ProviderJobStore {
       "SELECT id, text, version FROM provider_jobs WHERE unaudited = 1",
     ).all();
     for (const row of rows) {
-      const record = this.#records.get(String(row.id));
-      if (record === undefined) continue;
       const text = String(row.text);
+      const record = this.#parse(String(row.id), text);
+      if (record === undefined) continue;
       const version = Number(row.version);
       const bytes = new TextEncoder().encode(text);
       if (audit.isCommitted(`${PROVIDER_JOBS_DIR}/${record.id}.toml`, bytes)) {

@@ -39,7 +39,7 @@
  * income row the provider's town does not owe is taken back by a `reversed` row, written in the
  * transaction of the record going back to awaiting its payment
  * (`ProviderJobStore.reverseIncome`); an older turnpike's income line by a `reversed` line. A
- * deposit the provider refunded is such a row too (`ProviderJobStore.recordRefund`: its
+ * deposit the provider refunded is such a row too (`ProviderIncomeRows.refund`: its
  * `fulfilled` entry; the intent and a reject are lines), so the rows hold what it earned
  * all-time (state/payments/provider_earnings.ts).
  *

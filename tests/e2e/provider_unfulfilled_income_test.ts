@@ -82,7 +82,7 @@ Deno.test("provider: SIGKILLed after its income row, before its FULFILL left, st
     // The town-debt check and `stats` read the same log: nothing earned, as the town says.
     const rows = await openProviderJobStore({ stateDir: providerState });
     const debt = townDebtOf(
-      rows.earnings() + reopened.earnedInLines(),
+      rows.income.earnings() + reopened.earnedInLines(),
       await listChannels(providerState),
     );
     rows.close();

@@ -53,7 +53,7 @@ export interface JobLifecycleOptions extends
   ilpAddress: () => string;
   store: Pick<
     ProviderJobStore,
-    "all" | "get" | "put" | "recordRefund" | "ofCustomer" | "incomeStands"
+    "get" | "put" | "income" | "ofCustomer" | "paidOnRecord"
   >;
   /** The payment log, once open. */
   payments: () => PaymentLog;
@@ -178,7 +178,7 @@ export class JobLifecycle {
     assetScale: number,
     owed?: {
       uplink: Pick<BtpClient, "sendMessage">;
-      store: Pick<ProviderJobStore, "get" | "put" | "reverseIncome">;
+      store: Pick<ProviderJobStore, "get" | "put" | "reverseIncome" | "income">;
     },
   ): Promise<PaymentDesk> {
     const o = this.#o;

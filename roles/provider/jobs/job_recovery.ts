@@ -91,7 +91,7 @@ export function recoveryStepFor(
 /** Options for {@linkcode recoverJobs}: what carries the steps out. */
 export interface RecoverJobsOptions {
   stateDir: string;
-  store: Pick<ProviderJobStore, "all" | "put">;
+  store: Pick<ProviderJobStore, "unfinished" | "endedUnnotified" | "put">;
   /** The skill a record names (undefined once it is gone: not idempotent). */
   skillOf: (record: ProviderJobRecord) => SkillEntry | undefined;
   /** Queues a paid job to run. */
@@ -110,7 +110,8 @@ export interface RecoverJobsOptions {
  * tests/e2e/provider_crash_test.ts.
  */
 export async function recoverJobs(o: RecoverJobsOptions): Promise<void> {
-  for (const record of o.store.all()) {
+  // An ended record's step is `none` unless its requester was never told: those alone are read.
+  for (const record of [...o.store.unfinished(), ...o.store.endedUnnotified()]) {
     try {
       await recoverOne(record, o);
     } catch (err) {

@@ -105,7 +105,7 @@ export interface OwedQuestionsOptions {
    */
   ask: (conditions: string[]) => Promise<OwedAnswer | undefined>;
   payments: Pick<PaymentLog, "append" | "entries" | "noteIncome">;
-  store: Pick<ProviderJobStore, "get" | "put" | "reverseIncome">;
+  store: Pick<ProviderJobStore, "get" | "put" | "reverseIncome" | "income">;
   log: (line: string) => void;
   /**
    * Between two questions about payments in doubt: this at first, doubled after each round that
@@ -149,7 +149,11 @@ export class OwedQuestions {
    * the town could not be asked: those stay in doubt, asked again later).
    */
   async atStart(): Promise<void> {
-    const entries = this.#o.payments.entries();
+    let entries = this.#o.payments.entries();
+    // Stopped longer than the log keeps its days: the income rows still hold the last moments.
+    const rows = this.#o.store.income.lastMoments(OWED_WINDOW_MS);
+    const newestRow = rows.length === 0 ? undefined : Date.parse(rows.at(-1)!.ts);
+    if (newestRow !== undefined && newestRow > (newestLineMs(entries) ?? -Infinity)) entries = rows;
     const newest = newestLineMs(entries);
     if (newest === undefined) return;
     for (const e of incomeToAsk(entries, newest - OWED_WINDOW_MS)) {
@@ -238,9 +242,13 @@ export class OwedQuestions {
   async #settle(condition: string, keep: number): Promise<void> {
     const asked = this.#pending.get(condition);
     if (asked === undefined) return;
-    const lines = withoutReversed(this.#o.payments.entries()).filter((e) =>
-      e.direction === "in" && e.event === "fulfilled" && e.invoiceId === condition
-    );
+    // Its income rows however old; else an older turnpike's lines of the log's days.
+    const rows = this.#o.store.income.standingEntries(condition);
+    const lines = rows.length > 0
+      ? rows
+      : withoutReversed(this.#o.payments.entries()).filter((e) =>
+        e.direction === "in" && e.event === "fulfilled" && e.invoiceId === condition
+      );
     if (lines.length <= keep) {
       this.#pending.delete(condition);
       return;

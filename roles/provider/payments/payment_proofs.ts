@@ -12,7 +12,8 @@ import { withoutReversed } from "../../../state/payments/income_reversals.ts";
 /**
  * The fulfillments of the payments this node was paid, among these conditions (hex): the town
  * lost its answers in a crash (BTP `onInDoubt`), and the fulfillments the payment log holds prove
- * those payments.
+ * those payments; with `standing` (`ProviderIncomeRows.standingEntries`), those paid before the
+ * log's 30 days too.
  *
  * @example
  * ```ts
@@ -41,13 +42,19 @@ import { withoutReversed } from "../../../state/payments/income_reversals.ts";
 export function fulfillmentsAmong(
   entries: readonly PaymentEntry[],
   conditions: readonly string[],
+  standing: (condition: string) => readonly PaymentEntry[] = () => [],
 ): string[] {
   const wanted = new Set(conditions);
   const out: string[] = [];
+  const prove = (e: PaymentEntry) => {
+    if (e.direction !== "in" || e.event !== "fulfilled" || e.fulfillment === undefined) return;
+    const condition = bytesToHex(sha256(hexToBytes(e.fulfillment)));
+    if (!wanted.delete(condition)) return;
+    out.push(e.fulfillment);
+  };
   // A payment reversed (its town said it was not owed) proves nothing.
-  for (const e of withoutReversed(entries)) {
-    if (e.direction !== "in" || e.event !== "fulfilled" || e.fulfillment === undefined) continue;
-    if (wanted.has(bytesToHex(sha256(hexToBytes(e.fulfillment))))) out.push(e.fulfillment);
-  }
+  for (const e of withoutReversed(entries)) prove(e);
+  // Paid before the log's days: its income row, kept as long as the profile.
+  for (const condition of [...wanted]) for (const e of standing(condition)) prove(e);
   return out;
 }

@@ -6,7 +6,7 @@
  * `refund:<job id>`) is on disk before the PREPARE leaves, so a refund is sent at most once
  * even across a crash between the two: an intent with no outcome is in doubt and is not sent
  * again (`turnpike wallet` lists it for the operator), as the requester's payments are. The
- * refund paid is a row of the provider's income table (`ProviderJobStore.recordRefund`), kept
+ * refund paid is a row of the provider's income table (`ProviderJobStore.income`, `refund`), kept
  * as long as the income it pays back; the payment log takes it in from there, as it does income.
  *
  * @module
@@ -57,7 +57,7 @@ export function providerSideCause(
 export interface RefundDeskOptions {
   /** This provider's ILP address (the rejects' `triggeredBy`). */
   address: () => string;
-  store: Pick<ProviderJobStore, "get" | "recordRefund" | "incomeStands">;
+  store: Pick<ProviderJobStore, "get" | "income">;
   payments: Pick<PaymentLog, "append" | "invoiceState" | "noteIncome">;
   signer: Pick<NodeSigner, "conversationKey">;
   /** Sends a PREPARE by the home town. */
@@ -128,7 +128,7 @@ export class RefundDesk {
     const invoiceId = refundInvoiceId(jobId);
     const state = this.#o.payments.invoiceState(invoiceId);
     // The refund paid is a row kept as long as the income: paid months ago is still paid.
-    if (state === "paid" || this.#o.store.incomeStands(invoiceId)) {
+    if (state === "paid" || this.#o.store.income.stands(invoiceId)) {
       return this.#answer("already-refunded");
     }
     if (this.#sending.has(jobId)) return this.#answer("refund-being-sent: ask again");
@@ -176,7 +176,7 @@ export class RefundDesk {
     if (reply.type === "fulfill") {
       const fulfillment = bytesToHex(reply.fulfillment);
       const refunded: PaymentEntry = { ...intent, ts, event: "fulfilled", fulfillment };
-      await this.#o.store.recordRefund(refunded);
+      this.#o.store.income.refund(refunded);
       this.#o.payments.noteIncome(refunded);
       this.#o.log(`refunded ${record.id}: ${deposit.amount} (${cause})`);
       return this.#answer(`refunded ${deposit.amount}`);

@@ -80,7 +80,7 @@ export interface TownDebtGuardOptions {
   /** `[provider] max_town_debt`; undefined: no limit. */
   limit: bigint | undefined;
   /** The provider's income rows: what it earned, all-time (`earnings`). */
-  income: () => Pick<ProviderJobStore, "earnings">;
+  income: () => Pick<ProviderJobStore["income"], "earnings">;
   /** The payment log (undefined before it is open): its older lines' income (`earnedInLines`). */
   payments: () => Pick<PaymentLog, "earnedInLines"> | undefined;
   /** Raises an alert (once per crossing of the limit). */

@@ -70,7 +70,7 @@ export function unansweredPayment(
 
 /** Options for {@linkcode reopenUnanswered}. */
 export interface ReopenUnansweredOptions {
-  store: Pick<ProviderJobStore, "all" | "put" | "incomeStands">;
+  store: Pick<ProviderJobStore, "paidOnRecord" | "put" | "income">;
   /** The payment log's entries (loaded): an older turnpike's income lines. */
   entries: readonly PaymentEntry[];
   log: (line: string) => void;
@@ -86,9 +86,9 @@ export interface ReopenUnansweredOptions {
 export async function reopenUnanswered(o: ReopenUnansweredOptions): Promise<number> {
   const lines = answeredInvoices(o.entries);
   // The rows hold every payment however old; the log's lines only 30 days of an older turnpike's.
-  const answered = { has: (c: string) => lines.has(c) || o.store.incomeStands(c) };
+  const answered = { has: (c: string) => lines.has(c) || o.store.income.stands(c) };
   let reopened = 0;
-  for (const record of o.store.all()) {
+  for (const record of o.store.paidOnRecord()) {
     const again = unansweredPayment(record, answered);
     if (again === undefined) continue;
     await o.store.put(again);

@@ -205,3 +205,35 @@ Deno.test("owed questions: an income row the town does not owe is taken back by 
     await Deno.remove(t.dir, { recursive: true });
   }
 });
+
+Deno.test("owed questions at start: a provider stopped longer than its payment log keeps its days asks about its last income rows; one the town refused is taken back and its job awaits it again", async () => {
+  const t = await setUp();
+  try {
+    // Killed after the paid record and its income row, before its FULFILL left (T01), 31 days ago.
+    await t.ledger.forward("provider", COND[0], 100n);
+    await t.ledger.rejected("provider", COND[0], "T01");
+    const then = new Date(Date.now() - 31 * 86_400_000).toISOString();
+    await t.store.put(paidRecord(job(1), COND[0], "paid"), {
+      income: income(job(1), COND[0], then),
+    });
+    const log = await openPaymentLog({ stateDir: t.dir });
+    assertEquals(log.entries(), [], "the log's days no longer hold it");
+    const q = new OwedQuestions({
+      ask: (conditions) =>
+        Promise.resolve(decodeOwedAnswer(t.answers("provider", encodeOwedQuestion(conditions)))),
+      payments: log,
+      store: t.store,
+      log: (l) => t.lines.push(l),
+      intervalMs: 20,
+    });
+    await q.atStart();
+    q.close();
+    assertEquals(t.store.get(job(1))?.status, "invoiced", t.lines.join("\n"));
+    assertEquals(t.store.income.earnings(), 0n);
+    assertEquals(t.store.income.standingEntries(COND[0]), []);
+  } finally {
+    await t.payments.flush();
+    t.store.close();
+    await Deno.remove(t.dir, { recursive: true });
+  }
+});

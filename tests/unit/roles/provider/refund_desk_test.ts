@@ -130,7 +130,7 @@ Deno.test("refund desk: a provider's own failure refunds the deposit once; asked
     // The refund paid is an income row (kept as long as the income), its intent a log line.
     const rows = readProviderIncome(s.providerDir, "2000-01-01").entries;
     assertEquals(rows.map((e) => [e.invoiceId, e.event]), [[refundInvoiceId(id), "fulfilled"]]);
-    assertEquals(restarted.store.earnings(), -DEPOSIT); // the deposit's own row is not here
+    assertEquals(restarted.store.income.earnings(), -DEPOSIT); // the deposit's own row is not here
     const mine = restarted.payments.entries().filter((e) => e.invoiceId === refundInvoiceId(id));
     assertEquals(mine.map((e) => [e.direction, e.event]), [["out", "intent"], [
       "out",
@@ -252,7 +252,7 @@ Deno.test("refund desk: a refund paid before the payment log's 30 days is still 
     const old = { ...failed(id, RESTARTED_WHILE_RUNNING), admittedAt: longAgo, paidAt: longAgo };
     const { store } = await s.desk([old]);
     // Refunded 40 days ago: its intent line is gone with its day, its row stays.
-    await store.recordRefund({
+    store.income.refund({
       ts: longAgo,
       direction: "out",
       event: "fulfilled",

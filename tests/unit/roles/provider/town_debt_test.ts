@@ -90,7 +90,7 @@ async function guardOf(stateDir: string, limit: bigint) {
   const guard = new TownDebtGuard({
     stateDir,
     limit,
-    income: () => store,
+    income: () => store.income,
     payments: () => payments,
     alert: (_kind, message) => alerts.push(message),
   });
@@ -135,8 +135,8 @@ Deno.test("town debt: a refund paid is taken from the earnings, a requester's ow
       invoiceId: refundInvoiceId(deposit.jobId),
       fulfillment: "ef".repeat(32),
     };
-    await setup.recordRefund(refunded);
-    assertEquals(setup.earnings(), 200n);
+    setup.income.refund(refunded);
+    assertEquals(setup.income.earnings(), 200n);
     setup.close();
     // The same profile also buys work: its payment to another provider, a refund it took.
     const log = await openPaymentLog({ stateDir });

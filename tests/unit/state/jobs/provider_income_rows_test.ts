@@ -8,7 +8,10 @@ import { DatabaseSync } from "node:sqlite";
 import { refundInvoiceId } from "../../../../protocol/job_refund.ts";
 import type { ProviderJobRecord } from "../../../../state/jobs/provider_job_record.ts";
 import { openProviderJobStore } from "../../../../state/jobs/provider_job_store.ts";
-import { readProviderIncome } from "../../../../state/jobs/provider_job_index.ts";
+import {
+  readProviderEarnings,
+  readProviderIncome,
+} from "../../../../state/jobs/provider_job_index.ts";
 import type { PaymentEntry } from "../../../../state/payments/payment_log.ts";
 
 const CUSTOMER = "c".repeat(64);
@@ -63,22 +66,25 @@ Deno.test("provider income rows: the earnings are kept with the rows, read at op
     const [a, b, c] = [job(1), job(2), job(3)];
     for (const j of [a, b, c]) await store.put(j.record, { income: j.income });
     await store.reverseIncome({ ...b.income, event: "reversed" });
-    await store.recordRefund({
+    store.income.refund({
       ...c.income,
       direction: "out",
       invoiceId: refundInvoiceId(c.record.id),
       fulfillment: "ef".repeat(32),
     });
     // 100 + 200 - 200 (taken back) + 300 - 300 (refunded)
-    assertEquals(store.earnings(), 100n);
+    assertEquals(store.income.earnings(), 100n);
     assertEquals(keptTotal(stateDir), { rows: 5, earned: "100" });
     // A second payment of an invoice whose income stands is refused: nothing counted.
     await assertRejects(() => store.put(a.record, { income: a.income }), Error, "UNIQUE");
-    assertEquals([store.earnings(), keptTotal(stateDir)], [100n, { rows: 5, earned: "100" }]);
+    assertEquals([store.income.earnings(), keptTotal(stateDir)], [100n, {
+      rows: 5,
+      earned: "100",
+    }]);
     store.close();
 
     store = await openProviderJobStore({ stateDir });
-    assertEquals(store.earnings(), 100n);
+    assertEquals(store.income.earnings(), 100n);
     store.close();
 
     // An older turnpike wrote a row without the total: summed again at open, and kept.
@@ -88,8 +94,10 @@ Deno.test("provider income rows: the earnings are kept with the rows, read at op
       .run(d.income.invoiceId, d.income.jobId, d.income.ts, JSON.stringify(d.income));
     db.close();
     store = await openProviderJobStore({ stateDir });
-    assertEquals(store.earnings(), 500n);
+    assertEquals(store.income.earnings(), 500n);
     assertEquals(keptTotal(stateDir), { rows: 6, earned: "500" });
+    // Read beside it without opening the store (`wallet balance`).
+    assertEquals(readProviderEarnings(stateDir), 500n);
     store.close();
 
     // A total that does not parse is summed again too.
@@ -97,7 +105,7 @@ Deno.test("provider income rows: the earnings are kept with the rows, read at op
     edit.prepare("UPDATE meta SET value = 'nonsense' WHERE key = 'earnings'").run();
     edit.close();
     store = await openProviderJobStore({ stateDir });
-    assertEquals(store.earnings(), 500n);
+    assertEquals(store.income.earnings(), 500n);
     assertEquals(readProviderIncome(stateDir, "2000-01-01").entries.length, 6);
     store.close();
   } finally {

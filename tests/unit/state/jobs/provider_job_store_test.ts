@@ -219,3 +219,58 @@ Deno.test("provider job store: a requester's records are those all() holds of it
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("provider job store: ended records beyond the few in memory are read from their rows, equal to what was written; a restart reads the unfinished and the untold only", async () => {
+  const stateDir = await Deno.makeTempDir();
+  try {
+    const store = await openProviderJobStore({ stateDir, durable: false });
+    const id = (n: number) => n.toString(16).padStart(64, "0");
+    const customers = ["a1".repeat(32), "b2".repeat(32)];
+    const written: ProviderJobRecord[] = [];
+    // More ended records than memory keeps (512), a few not ended, one whose requester was never
+    // told, one whose delivery was paid.
+    for (let n = 0; n < 700; n++) {
+      const status = n % 100 === 7 ? "running" : n % 3 === 0 ? "error" : "published";
+      const one: ProviderJobRecord = {
+        ...record,
+        id: id(n),
+        customer: customers[n % 2],
+        status,
+        ...(n === 5 ? { notified: false } : {}),
+        ...(n === 9 ? { deliveryPaidAt: record.admittedAt, deliveryInvoice: "inv" } : {}),
+      };
+      await store.put(one);
+      written.push(one);
+    }
+    const strip = (r: ProviderJobRecord | undefined) => r && { ...r, updatedAt: "" };
+    const check = (s: typeof store) => {
+      for (const w of written) assertEquals(strip(s.get(w.id)), strip(w));
+      assertEquals(s.has(id(0)), true);
+      assertEquals([s.get(id(9999)), s.has(id(9999))], [undefined, false]);
+      assertEquals(s.all().length, 700);
+      assertEquals(
+        s.unfinished().map((r) => r.id).sort(),
+        written.filter((w) => w.status === "running").map((w) => w.id).sort(),
+      );
+      assertEquals(s.ofCustomer(customers[1]).length, 350);
+      assertEquals(s.endedUnnotified().map((r) => r.id), [id(5)]);
+      assertEquals(s.paidOnRecord().map((r) => r.id), [id(9)]);
+    };
+    check(store);
+    // A copy: changing it changes nothing kept.
+    store.get(id(1))!.status = "running";
+    assertEquals(store.get(id(1))?.status, "published");
+    store.close();
+    const again = await openProviderJobStore({ stateDir, durable: false });
+    check(again);
+    await again.remove(id(1));
+    assertEquals([again.get(id(1)), again.has(id(1)), again.ofCustomer(customers[1]).length], [
+      undefined,
+      false,
+      349,
+    ]);
+    again.close();
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
