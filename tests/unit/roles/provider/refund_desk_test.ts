@@ -15,7 +15,7 @@ import { providerSideCause, RefundDesk } from "../../../../roles/provider/paymen
 import { JobRefunds } from "../../../../roles/requester/job_refunds.ts";
 import type { ProviderJobRecord } from "../../../../state/jobs/provider_job_record.ts";
 import { openJobRepository } from "../../../../state/jobs/job_repository.ts";
-import { openPaymentLog } from "../../../../state/payments/payment_log.ts";
+import { openPaymentLog, type PaymentEntry } from "../../../../state/payments/payment_log.ts";
 import { readProviderIncome } from "../../../../state/jobs/provider_job_index.ts";
 import {
   openProviderJobStore,
@@ -115,10 +115,35 @@ async function sides(id: string) {
   return { dir, repo, requesterLog, receiver, sent, desk, providerDir, close };
 }
 
-Deno.test("refund desk: a provider's own failure refunds the deposit once; asked again after a restart, nothing more is sent", async () => {
-  const id = "ab".repeat(32);
+/** The provider's entry of a job's refund (its deposit back to the requester). */
+function refundEntry(id: string, event: "intent" | "fulfilled", ts: string): PaymentEntry {
+  return {
+    ts,
+    direction: "out",
+    event,
+    jobId: id,
+    invoiceId: refundInvoiceId(id),
+    amount: String(DEPOSIT),
+    asset: "USD",
+    peer: getPublicKey(requesterKey),
+    category: "job",
+  };
+}
+
+/** Runs `fn` over both sides of a job, then closes and removes them. */
+async function withSides(id: string, fn: (s: Awaited<ReturnType<typeof sides>>) => Promise<void>) {
   const s = await sides(id);
   try {
+    await fn(s);
+  } finally {
+    s.close();
+    await Deno.remove(s.dir, { recursive: true });
+  }
+}
+
+Deno.test("refund desk: a provider's own failure refunds the deposit once; asked again after a restart, nothing more is sent", async () => {
+  const id = "ab".repeat(32);
+  await withSides(id, async (s) => {
     const records = [failed(id, RESTARTED_WHILE_RUNNING)];
     const first = await (await s.desk(records)).desk.ask(id, "test.town.alice");
     assertEquals(first.type === "reject" && first.message, `refunded ${DEPOSIT}`);
@@ -141,43 +166,25 @@ Deno.test("refund desk: a provider's own failure refunds the deposit once; asked
     assertEquals(taken.map((e) => [e.direction, e.event, e.amount]), [
       ["in", "fulfilled", String(DEPOSIT)],
     ]);
-  } finally {
-    s.close();
-    await Deno.remove(s.dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("refund desk: a crash between the refund's record and its PREPARE leaves it in doubt, never sent again", async () => {
   const id = "cd".repeat(32);
-  const s = await sides(id);
-  try {
+  await withSides(id, async (s) => {
     const { payments } = await s.desk([]);
     // What a provider killed right after recording the refund leaves on disk.
-    await payments.append({
-      ts: new Date().toISOString(),
-      direction: "out",
-      event: "intent",
-      jobId: id,
-      invoiceId: refundInvoiceId(id),
-      amount: String(DEPOSIT),
-      asset: "USD",
-      peer: getPublicKey(requesterKey),
-      category: "job",
-    });
+    await payments.append(refundEntry(id, "intent", new Date().toISOString()));
     const { desk } = await s.desk([failed(id, RESTARTED_WHILE_RUNNING)]);
     const reply = await desk.ask(id, "test.town.alice");
     assertEquals(reply.type === "reject" && reply.message.startsWith("refund-in-doubt"), true);
     assertEquals(s.sent.length, 0);
-  } finally {
-    s.close();
-    await Deno.remove(s.dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("refund desk: no refund for the requester's or its agent's failures, nor without a deposit paid", async () => {
   const id = "ef".repeat(32);
-  const s = await sides(id);
-  try {
+  await withSides(id, async (s) => {
     const theirs = [
       failed(
         id,
@@ -204,16 +211,12 @@ Deno.test("refund desk: no refund for the requester's or its agent's failures, n
       "preset-cannot-run",
       "agent-sandbox-error",
     ]);
-  } finally {
-    s.close();
-    await Deno.remove(s.dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("job refunds: the requester takes only its own job's refund, never more than the job paid, once", async () => {
   const id = "12".repeat(32);
-  const s = await sides(id);
-  try {
+  await withSides(id, async (s) => {
     const { fulfillment, condition } = refundLock(
       await provider.conversationKey(getPublicKey(requesterKey)),
       id,
@@ -238,32 +241,17 @@ Deno.test("job refunds: the requester takes only its own job's refund, never mor
     assertEquals(taken.type === "fulfill" && taken.fulfillment, fulfillment);
     assertEquals(message(await s.receiver.onPrepare(refund(DEPOSIT))), "already-refunded");
     assertEquals(s.requesterLog.entries().filter((e) => e.direction === "in").length, 1);
-  } finally {
-    s.close();
-    await Deno.remove(s.dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("refund desk: a refund paid before the payment log's 30 days is still paid; one asked over a week after the job's admission is refused", async () => {
   const id = "34".repeat(32);
-  const s = await sides(id);
-  try {
+  await withSides(id, async (s) => {
     const longAgo = new Date(Date.now() - 40 * 86_400_000).toISOString();
     const old = { ...failed(id, RESTARTED_WHILE_RUNNING), admittedAt: longAgo, paidAt: longAgo };
     const { store } = await s.desk([old]);
     // Refunded 40 days ago: its intent line is gone with its day, its row stays.
-    store.income.refund({
-      ts: longAgo,
-      direction: "out",
-      event: "fulfilled",
-      jobId: id,
-      invoiceId: refundInvoiceId(id),
-      amount: String(DEPOSIT),
-      asset: "USD",
-      peer: getPublicKey(requesterKey),
-      category: "job",
-      fulfillment: "ef".repeat(32),
-    });
+    store.income.refund({ ...refundEntry(id, "fulfilled", longAgo), fulfillment: "ef".repeat(32) });
     const again = await (await s.desk([old])).desk.ask(id, "test.town.alice");
     assertEquals(again.type === "reject" && again.message, "already-refunded");
     // Another job, never refunded, asked eight days after its admission: too late to ask.
@@ -276,8 +264,5 @@ Deno.test("refund desk: a refund paid before the payment log's 30 days is still 
       "no-refund: asked more than 7 days after the job was admitted",
     );
     assertEquals(s.sent.length, 0);
-  } finally {
-    s.close();
-    await Deno.remove(s.dir, { recursive: true });
-  }
+  });
 });
