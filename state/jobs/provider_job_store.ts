@@ -113,14 +113,17 @@ export class ProviderJobStore {
   #db: DatabaseSync | undefined;
   #statements = new Statements(() => this.#db!);
   #landed: LandedFlags;
-  /** The records not ended, the ended ones used last, every job's id and requester. */
+  /** The records not ended and the ended ones used last. */
   #memory = new ProviderJobMemory();
   /**
    * The income table's rows (payments, reversals, refunds paid): what the provider earned
    * all-time, whether a payment stands however old, a refund's row (an example:
    * state/jobs/provider_income_rows.ts).
    */
-  readonly income = new ProviderIncomeRows({ db: () => this.#db!, statements: this.#statements });
+  readonly income: ProviderIncomeRows = new ProviderIncomeRows({
+    db: () => this.#db!,
+    statements: this.#statements,
+  });
 
   constructor(options: ProviderJobStoreOptions) {
     const stateDir = options.stateDir.replace(/\/+$/, "");
