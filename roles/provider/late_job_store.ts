@@ -10,6 +10,7 @@ import type { ProviderJobStore } from "../../state/jobs/provider_job_store.ts";
 export type LateJobStore = Pick<
   ProviderJobStore,
   | "unfinished"
+  | "getUnfinished"
   | "endedUnnotified"
   | "paidOnRecord"
   | "ofCustomer"
@@ -40,6 +41,7 @@ export type LateJobStore = Pick<
 export function lateJobStore(store: () => ProviderJobStore): LateJobStore {
   return {
     unfinished: () => store().unfinished(),
+    getUnfinished: (id) => store().getUnfinished(id),
     endedUnnotified: () => store().endedUnnotified(),
     paidOnRecord: () => store().paidOnRecord(),
     ofCustomer: (customer) => store().ofCustomer(customer),

@@ -20,6 +20,8 @@ import {
 } from "../payments/payment_log.ts";
 import { earningOf } from "../payments/provider_earnings.ts";
 import { withoutReversed } from "../payments/income_reversals.ts";
+import { readPaymentLogLines } from "../payments/payment_log_reader.ts";
+import { refundInvoiceId } from "../../protocol/job_refund.ts";
 import { incomeEarnings, INSERT_INCOME_SQL } from "./provider_job_index.ts";
 import { inTransaction, type Statements } from "./row_db.ts";
 
@@ -98,6 +100,31 @@ export class ProviderIncomeRows {
   }
 
   /**
+   * Copies the refunds paid that an older turnpike wrote as payment log lines (the `fulfilled`
+   * line of `refund:<job id>`) into rows, once: at the first open of a store whose earnings were
+   * never kept, before they are summed. Without them the deposits stay in the rows' sum while their
+   * refunds leave with the log's days. A kill before the sum is kept copies again: a refund whose
+   * row is there is left.
+   */
+  async importRefundLines(stateDir: string): Promise<void> {
+    if (this.#o.statements.get("SELECT 1 FROM meta WHERE key = 'earnings'").get()) return;
+    const refunds: PaymentEntry[] = [];
+    await readPaymentLogLines({ stateDir, mentioning: ["refund:"] }, (e) => {
+      const refund = e.invoiceId === refundInvoiceId(e.jobId);
+      if (refund && e.direction === "out" && e.event === "fulfilled") refunds.push(e);
+    });
+    if (refunds.length === 0) return;
+    inTransaction(this.#o.db(), () => {
+      const insert = this.#o.statements.get(INSERT_INCOME_SQL);
+      for (const r of refunds) {
+        if (this.standing(r.invoiceId).rows === 0) {
+          insert.run(r.invoiceId, r.jobId, r.ts, JSON.stringify(r));
+        }
+      }
+    });
+  }
+
+  /**
    * Reads the earnings kept in `meta` at open; sums the rows (and keeps the sum) when there is
    * none, or it does not cover every row.
    */
@@ -167,7 +194,10 @@ export class ProviderIncomeRows {
    * holds them (roles/provider/payments/owed_questions.ts).
    */
   lastMoments(withinMs: number): PaymentEntry[] {
-    const newest = this.#o.statements.get("SELECT max(ts) AS ts FROM income").get()?.ts;
+    // From the newest payment: a reversal written by a start after it is no last moment.
+    const newest = this.#o.statements.get(
+      `SELECT max(ts) AS ts FROM income WHERE instr(entry, '"event":"reversed"') = 0`,
+    ).get()?.ts;
     if (newest === null || newest === undefined) return [];
     const since = new Date(Date.parse(String(newest)) - withinMs).toISOString();
     return this.#o.statements.get("SELECT entry FROM income WHERE ts >= ? ORDER BY ts")

@@ -43,6 +43,7 @@ import {
 } from "./provider_job_index.ts";
 import {
   formatProviderJobRecord,
+  isTerminalProviderJob,
   parseProviderJobRecord,
   type ProviderJobRecord,
   ProviderJobRecordError,
@@ -179,6 +180,7 @@ export class ProviderJobStore {
       const record = this.#parse(String(row.id), String(row.text));
       if (record !== undefined) this.#memory.keep(record);
     }
+    await this.income.importRefundLines(this.dir.slice(0, -PROVIDER_JOBS_DIR.length - 1));
     this.income.load();
     this.#auditFlagged();
   }
@@ -222,6 +224,12 @@ export class ProviderJobStore {
    */
   unfinished(): ProviderJobRecord[] {
     return [...this.#memory.unfinished()].map((r) => ({ ...r }));
+  }
+
+  /** The record of a job not ended (a copy), from memory: no row is read for an ended one. */
+  getUnfinished(id: string): ProviderJobRecord | undefined {
+    const record = this.#memory.get(id);
+    return record === undefined || isTerminalProviderJob(record) ? undefined : { ...record };
   }
 
   /**

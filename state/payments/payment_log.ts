@@ -360,8 +360,8 @@ export class PaymentLog {
 
   /**
    * What the kept lines say a provider earned (state/payments/provider_earnings.ts), the income
-   * rows {@linkcode PaymentLog.noteIncome} takes in left out: an older turnpike's income, reversal
-   * and refund lines, written before they were rows. The town-debt guard adds it to the rows' sum
+   * rows {@linkcode PaymentLog.noteIncome} takes in left out: an older turnpike's income and
+   * reversal lines, written before they were rows (its refund lines are copied into rows). The town-debt guard adds it to the rows' sum
    * (roles/provider/payments/town_debt.ts); kept a day at a time as lines arrive, let go with their
    * day.
    */

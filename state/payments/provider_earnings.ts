@@ -48,8 +48,9 @@ export function earningOf(entry: PaymentEntry): bigint {
 
 /**
  * What a log's lines say a provider earned, kept a day at a time as lines arrive and let go with
- * their day (`PaymentLog.earnedInLines`: an older turnpike's income, reversal and refund lines,
- * written before they were income rows).
+ * their day (`PaymentLog.earnedInLines`: an older turnpike's income and reversal lines, written
+ * before they were income rows). Its refund lines are not counted: the first open of a provider's
+ * store copies them into income rows (`ProviderIncomeRows.importRefundLines`), which count them.
  *
  * @example
  * ```ts
@@ -69,9 +70,9 @@ export function earningOf(entry: PaymentEntry): bigint {
 export class EarningsByDay {
   #byDay = new Map<string, bigint>();
 
-  /** Counts an entry (nothing when it is no earning). */
+  /** Counts an entry (nothing when it is no earning, or a refund paid: a row counts it). */
   add(entry: PaymentEntry): void {
-    const earned = earningOf(entry);
+    const earned = entry.direction === "in" ? earningOf(entry) : 0n;
     if (earned === 0n) return;
     const day = entry.ts.slice(0, 10);
     this.#byDay.set(day, (this.#byDay.get(day) ?? 0n) + earned);

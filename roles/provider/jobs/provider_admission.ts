@@ -13,10 +13,7 @@ import type { NodeSigner } from "../../../protocol/node_signer.ts";
 import { buildJobFeedback } from "../../../protocol/nip90_job.ts";
 import type { JobQuote } from "../../../protocol/provider_quote.ts";
 import { decodeEventToon } from "../../../protocol/toon_codec.ts";
-import {
-  isTerminalProviderJob,
-  type ProviderJobRecord,
-} from "../../../state/jobs/provider_job_record.ts";
+import type { ProviderJobRecord } from "../../../state/jobs/provider_job_record.ts";
 import type { ProviderJobStore } from "../../../state/jobs/provider_job_store.ts";
 import type { TownClients } from "../../town_client/town_clients.ts";
 import { decideAdmission } from "./job_admission.ts";
@@ -57,7 +54,7 @@ export interface RequestAdmissionOptions extends
   > {
   pubkey: string;
   signer: NodeSigner;
-  store: Pick<ProviderJobStore, "unfinished" | "get" | "has" | "put">;
+  store: Pick<ProviderJobStore, "unfinished" | "getUnfinished" | "get" | "has" | "put">;
   skills: Pick<ProviderSkills, "servableFor" | "engine" | "agentPrice" | "models">;
   /** What a job costs its requester (job_pricing.ts). */
   quote: (event: NostrEvent, entry: SkillEntry) => JobQuote;
@@ -221,15 +218,17 @@ export class RequestAdmission {
     const o = this.#o;
     for (const tag of event.tags) {
       if (tag[0] !== "e" || tag[1] === undefined) continue;
-      const record = o.store.get(tag[1]);
-      if (record === undefined) {
+      if (!o.store.has(tag[1])) {
         this.#cancelledEarly.set(tag[1], event.pubkey);
         if (this.#cancelledEarly.size > 10_000) {
           this.#cancelledEarly.delete(this.#cancelledEarly.keys().next().value!);
         }
         continue;
       }
-      if (record.customer !== event.pubkey || isTerminalProviderJob(record)) continue;
+      // Only a job not ended is cancelled: an ended one's row is not read (a deletion may name
+      // hundreds of ended jobs).
+      const record = o.store.getUnfinished(tag[1]);
+      if (record === undefined || record.customer !== event.pubkey) continue;
       o.log(`cancel ${record.id} (kind 5 from its requester)`);
       if (o.runs.cancel(record.id, new Error("cancelled by the requester")) === "running") {
         continue; // the job runner records the outcome

@@ -152,7 +152,7 @@ export class OwedQuestions {
     let entries = this.#o.payments.entries();
     // Stopped longer than the log keeps its days: the income rows still hold the last moments.
     const rows = this.#o.store.income.lastMoments(OWED_WINDOW_MS);
-    const newestRow = rows.length === 0 ? undefined : Date.parse(rows.at(-1)!.ts);
+    const newestRow = newestLineMs(rows);
     if (newestRow !== undefined && newestRow > (newestLineMs(entries) ?? -Infinity)) entries = rows;
     const newest = newestLineMs(entries);
     if (newest === undefined) return;

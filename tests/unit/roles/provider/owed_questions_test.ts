@@ -237,3 +237,36 @@ Deno.test("owed questions at start: a provider stopped longer than its payment l
     await Deno.remove(t.dir, { recursive: true });
   }
 });
+
+Deno.test("owed questions at start: a reversal a start wrote after the last payments does not hide the payments still in doubt", async () => {
+  const t = await setUp();
+  try {
+    // Two payments in the last moments of a run 31 days ago; a later start took one back, left
+    // the other in doubt, and stopped.
+    await t.ledger.forward("provider", COND[1], 100n);
+    await t.ledger.rejected("provider", COND[1], "T01");
+    const then = Date.now() - 31 * 86_400_000;
+    const paid = income(job(1), COND[0], new Date(then).toISOString());
+    await t.store.put(paidRecord(job(1), COND[0], "published"), { income: paid });
+    await t.store.put(paidRecord(job(2), COND[1], "paid"), {
+      income: income(job(2), COND[1], new Date(then + 500).toISOString()),
+    });
+    await t.store.reverseIncome(reversalOf(paid, new Date(then + 3_600_000).toISOString()));
+    const q = new OwedQuestions({
+      ask: (conditions) =>
+        Promise.resolve(decodeOwedAnswer(t.answers("provider", encodeOwedQuestion(conditions)))),
+      payments: await openPaymentLog({ stateDir: t.dir }),
+      store: t.store,
+      log: (l) => t.lines.push(l),
+      intervalMs: 20,
+    });
+    await q.atStart();
+    q.close();
+    assertEquals(t.store.get(job(2))?.status, "invoiced", t.lines.join("\n"));
+    assertEquals(t.store.income.standingEntries(COND[1]), []);
+  } finally {
+    await t.payments.flush();
+    t.store.close();
+    await Deno.remove(t.dir, { recursive: true });
+  }
+});

@@ -12,7 +12,7 @@ import {
   readProviderEarnings,
   readProviderIncome,
 } from "../../../../state/jobs/provider_job_index.ts";
-import type { PaymentEntry } from "../../../../state/payments/payment_log.ts";
+import { openPaymentLog, type PaymentEntry } from "../../../../state/payments/payment_log.ts";
 
 const CUSTOMER = "c".repeat(64);
 
@@ -107,6 +107,41 @@ Deno.test("provider income rows: the earnings are kept with the rows, read at op
     store = await openProviderJobStore({ stateDir });
     assertEquals(store.income.earnings(), 500n);
     assertEquals(readProviderIncome(stateDir, "2000-01-01").entries.length, 6);
+    store.close();
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("provider income rows: the refunds an older turnpike wrote as payment log lines become rows at the first open, once, and stay counted after the log lets their day go", async () => {
+  const stateDir = await Deno.makeTempDir();
+  try {
+    let store = await openProviderJobStore({ stateDir });
+    const a = job(1);
+    await store.put(a.record, { income: a.income });
+    store.close();
+    // The older turnpike: a refund paid was a payment log line, no earnings kept.
+    const log = await openPaymentLog({ stateDir });
+    const refund = {
+      ...a.income,
+      direction: "out" as const,
+      invoiceId: refundInvoiceId(a.record.id),
+      fulfillment: "ef".repeat(32),
+    };
+    await log.append(refund);
+    await log.flush();
+    const db = new DatabaseSync(`${stateDir}/provider.sqlite`);
+    db.prepare("DELETE FROM meta WHERE key = 'earnings'").run();
+    db.close();
+    assertEquals(log.earnedInLines(), 0n, "a refund line is not counted as a line");
+    store = await openProviderJobStore({ stateDir });
+    assertEquals(store.income.earnings(), 0n); // 100 paid, 100 refunded
+    assertEquals(store.income.stands(refund.invoiceId), true);
+    store.close();
+    // Opened again: not copied twice.
+    store = await openProviderJobStore({ stateDir });
+    assertEquals(readProviderIncome(stateDir, "2000-01-01").entries.length, 2);
+    assertEquals(store.income.earnings(), 0n);
     store.close();
   } finally {
     await Deno.remove(stateDir, { recursive: true });
