@@ -23,7 +23,6 @@ import {
   openProviderJobStore,
   type ProviderJobStore,
 } from "../../state/jobs/provider_job_store.ts";
-import { isTerminalProviderJob } from "../../state/jobs/provider_job_record.ts";
 import type { EventFeed } from "../event_feed.ts";
 import type { TownClients } from "../town_client/town_clients.ts";
 import { type ChannelSender, ChannelSenderError } from "../channels/channel_sender.ts";
@@ -257,7 +256,7 @@ class Provider implements ProviderNode {
       onRequest: (event, toon) => admission.onRequest(event, toon),
       onDeletion: (event) => admission.onDeletion(event),
       delivery: () => this.#delivery!,
-      plainGate: { isOpen: (id) => store.has(id) && !isTerminalProviderJob(store.get(id)!) },
+      plainGate: { isOpen: (id) => store.getUnfinished(id) !== undefined },
       onFeed: (feed) => this.#status.set({ feed }),
       alert: this.#raise,
     });
