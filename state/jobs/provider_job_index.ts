@@ -55,6 +55,10 @@ export const UPSERT_PROVIDER_JOB_SQL = `INSERT INTO provider_jobs (id, status, t
     version = excluded.version, unaudited = 1, customer = excluded.customer
   RETURNING version`;
 
+/** The ended statuses as an SQL list (`'published', ...`), for `status IN (...)`. */
+export const ENDED_STATUSES_SQL: string = TERMINAL_PROVIDER_JOB_STATUSES.map((t) => `'${t}'`)
+  .join(", ");
+
 /** The insert of a payment's income row. */
 export const INSERT_INCOME_SQL =
   "INSERT INTO income (invoice_id, job_id, ts, entry) VALUES (?, ?, ?, ?)";
@@ -176,9 +180,7 @@ export async function readProviderJobRecords(
   options: { unfinished?: boolean } = {},
 ): Promise<ProviderJobRecord[]> {
   // The unfinished only: the finished rows' texts are not read (a dashboard's poll).
-  const where = options.unfinished
-    ? `WHERE status NOT IN (${TERMINAL_PROVIDER_JOB_STATUSES.map((s) => `'${s}'`).join(", ")})`
-    : "";
+  const where = options.unfinished ? `WHERE status NOT IN (${ENDED_STATUSES_SQL})` : "";
   const rows = withIndex(
     stateDir,
     (db) => db.prepare(`SELECT text FROM provider_jobs ${where}`).all().map((r) => String(r.text)),

@@ -33,6 +33,7 @@ import { ProviderIncomeRows } from "./provider_income_rows.ts";
 import { JobIndexLostError } from "./job_repository_errors.ts";
 import {
   type CorruptProviderJobFile,
+  ENDED_STATUSES_SQL,
   ensureCustomerColumn,
   importProviderJobFiles,
   PROVIDER_JOB_INDEX,
@@ -47,7 +48,6 @@ import {
   parseProviderJobRecord,
   type ProviderJobRecord,
   ProviderJobRecordError,
-  TERMINAL_PROVIDER_JOB_STATUSES,
 } from "./provider_job_record.ts";
 import { ProviderJobMemory } from "./provider_job_memory.ts";
 import {
@@ -174,8 +174,8 @@ export class ProviderJobStore {
     }
     ensureCustomerColumn(db);
     // The records not ended are read whole; the ended ones when asked for.
-    const ended = TERMINAL_PROVIDER_JOB_STATUSES.map((t) => `'${t}'`).join(", ");
-    const unfinished = `SELECT id, text FROM provider_jobs WHERE status NOT IN (${ended})`;
+    const unfinished =
+      `SELECT id, text FROM provider_jobs WHERE status NOT IN (${ENDED_STATUSES_SQL})`;
     for (const row of db.prepare(unfinished).all()) {
       const record = this.#parse(String(row.id), String(row.text));
       if (record !== undefined) this.#memory.keep(record);
@@ -251,8 +251,7 @@ export class ProviderJobStore {
    * read from the rows that say so, not from every record.
    */
   endedUnnotified(): ProviderJobRecord[] {
-    const ended = TERMINAL_PROVIDER_JOB_STATUSES.map((t) => `'${t}'`).join(", ");
-    return this.#rowsWith(`status IN (${ended}) AND`, "notified = false")
+    return this.#rowsWith(`status IN (${ENDED_STATUSES_SQL}) AND`, "notified = false")
       .filter((r) => r.notified === false);
   }
 
