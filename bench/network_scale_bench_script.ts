@@ -347,6 +347,7 @@ const innerSandbox = await createSkillSandbox({ jobsRoot: `${root}/work`, hidden
 const sandbox: SkillSandbox = {
   mode: innerSandbox.mode,
   modeReason: innerSandbox.modeReason,
+  setup: innerSandbox.setup,
   limits: innerSandbox.limits,
   memoryLimits: innerSandbox.memoryLimits,
   run: async (job) => {

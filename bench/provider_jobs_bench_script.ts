@@ -36,6 +36,7 @@ function directRunner(jobsRoot: string): SkillSandbox {
     // Not a sandbox at all: the baseline the sandboxed runs are compared with.
     mode: "rootless",
     modeReason: "no sandbox: a plain subprocess (benchmark baseline)",
+    setup: "shell",
     limits: { memory: "none", processes: "none" },
     memoryLimits: false,
     async run(job: SkillJob): Promise<SkillOutcome> {

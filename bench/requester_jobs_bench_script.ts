@@ -311,6 +311,7 @@ async function trace(n: number) {
   const sandbox: SkillSandbox = {
     mode: inner.mode,
     modeReason: inner.modeReason,
+    setup: inner.setup,
     limits: inner.limits,
     memoryLimits: inner.memoryLimits,
     run: async (job) => {

@@ -57,6 +57,7 @@ if (import.meta.main) {
   const sandbox: SkillSandbox = {
     mode: inner.mode,
     modeReason: inner.modeReason,
+    setup: inner.setup,
     limits: inner.limits,
     memoryLimits: inner.memoryLimits,
     run: async (job) => {

@@ -360,7 +360,7 @@ async function nodeUp(opts: NodeOptions, cmd: Command): Promise<void> {
     network: networkField(loaded.settings.network).line.replace("Network: ", ""),
     sandbox:
       `${node.sandbox.mode} (${node.sandbox.modeReason}; memory ${node.sandbox.limits.memory}, ` +
-      `processes ${node.sandbox.limits.processes})`,
+      `processes ${node.sandbox.limits.processes}; setup ${node.sandbox.setup})`,
     periodic: `heartbeat every ${
       Math.round((resolved.heartbeatMs ?? 3_600_000) / 1000)
     } s, announcements daily: ${node.periodicCostPerDay} base units per day`,

@@ -68,7 +68,7 @@ export interface ProviderNode {
   counters: ProviderCounters;
   store: ProviderJobStore;
   /** How skills run: the sandbox's mode, why, its limits, and the sandboxes kept prepared. */
-  sandbox: Pick<SkillSandbox, "mode" | "modeReason" | "limits" | "preparedNow">;
+  sandbox: Pick<SkillSandbox, "mode" | "modeReason" | "setup" | "limits" | "preparedNow">;
   /** The Docker engine docker-build skills run on, or why there is none. */
   docker: DockerEngineInfo | { unavailable: string };
   /** What the heartbeat and announcements cost per day (base units), at their last price. */
@@ -379,7 +379,7 @@ class Provider implements ProviderNode {
   }
 
   /** The skills' sandbox: its mode and limits, and the sandboxes it keeps prepared ahead. */
-  get sandbox(): Pick<SkillSandbox, "mode" | "modeReason" | "limits" | "preparedNow"> {
+  get sandbox(): Pick<SkillSandbox, "mode" | "modeReason" | "setup" | "limits" | "preparedNow"> {
     return this.#skills.sandbox;
   }
 

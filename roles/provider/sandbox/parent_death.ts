@@ -12,6 +12,9 @@
  * 4. when the init dies the kernel kills every process of its PID namespace: the agent, what
  *    it forked or daemonized, the gateway's forwarder.
  *
+ * The compiled setup (sandbox_init.c) is the same chain in one program: it asks for the signal
+ * as it starts (1), its namespace's init asks again after the fork (2) and after the drop (3).
+ *
  * The signal follows the thread that spawned the child: Deno spawns from its JavaScript
  * thread, which lives as long as the provider. The orphan reaper (orphan_reaper.ts) stays for
  * what a host without this (util-linux before 2.33) would leave.

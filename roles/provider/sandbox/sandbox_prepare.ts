@@ -22,6 +22,7 @@ import {
   sandboxTreeClash,
 } from "./sandbox_mounts.ts";
 import { SANDBOX_SETUP_SCRIPT, SANDBOX_UID } from "./sandbox_setup_script.ts";
+import { DIE_WITH_PARENT } from "./parent_death.ts";
 import type { PreparedSandboxPool } from "./sandbox_pool.ts";
 import type { JobCgroups } from "./sandbox_limits.ts";
 import type { SandboxLimits, SandboxMode } from "./sandbox_probe.ts";
@@ -77,6 +78,8 @@ export interface SandboxHost {
   denoCacheDir?: string;
   /** With `prepared` in the options: the sandboxes set up ahead. */
   pool?: PreparedSandboxPool<PreparedJob>;
+  /** The compiled setup program (sandbox_init.ts); undefined: the shell setup. */
+  init?: string;
 }
 /**
  * The sandbox's fixed host files, (re)made when absent or changed: the empty root mount point,
@@ -187,7 +190,9 @@ export interface JobPlan {
   workDir: string;
   /** The job's mounts (in jobsRoot, beside its work dir), removed when the job ends. */
   fstab: string;
-  /** unshare's arguments, without the limits... */
+  /** The program started: the compiled setup (sandbox_init.ts), else setpriv, then unshare. */
+  program: string;
+  /** Its arguments, without the limits... */
   args: string[];
   /** ...which go in at this index. */
   limitsAt: number;
@@ -196,7 +201,7 @@ export interface JobPlan {
 }
 
 /**
- * The job's work dir, fstab and unshare arguments. Synchronous on purpose: these are a dozen
+ * The job's work dir, fstab and the command that sets up its sandbox. Synchronous on purpose: these are a dozen
  * metadata calls of microseconds each (no fsync), and as async ops each would wait for a turn
  * of an event loop that, in a provider, is busy with the town link, signatures and fsyncs
  * (measured: 15 ms -> 42 ms per sandboxed no-op job with the loop busy 5 ms of every turn).
@@ -276,29 +281,39 @@ export function prepareJob(
     }),
     { mode: 0o600 },
   );
-  const args = [
-    ...(host.mode === "rootless" ? ["--user", "--map-root-user"] : []),
-    "--mount",
-    "--propagation=private",
-    "--pid",
-    "--fork",
-    "--kill-child",
-    "--ipc",
-    "--uts",
-    ...(job.manifest.permissions.network ? [] : ["--net"]),
-    "bash",
-    "-c",
-    SANDBOX_SETUP_SCRIPT,
-    "turnpike-sandbox",
-    fstab,
-    host.root,
-    // The work dir stays a whole argument of unshare: the orphan reaper finds jobs by it.
-    workDir,
-    gateway.setup,
-  ];
+  const net = job.manifest.permissions.network;
+  // The work dir stays a whole argument: the orphan reaper finds jobs by it.
+  const positional = [fstab, host.root, workDir, gateway.setup];
+  const args = host.init !== undefined
+    ? [...(host.mode === "rootless" ? ["--user"] : []), ...(net ? [] : ["--net"]), ...positional]
+    : [
+      ...DIE_WITH_PARENT.slice(1),
+      "unshare",
+      ...(host.mode === "rootless" ? ["--user", "--map-root-user"] : []),
+      "--mount",
+      "--propagation=private",
+      "--pid",
+      "--fork",
+      "--kill-child",
+      "--ipc",
+      "--uts",
+      ...(net ? [] : ["--net"]),
+      "bash",
+      "-c",
+      SANDBOX_SETUP_SCRIPT,
+      "turnpike-sandbox",
+      ...positional,
+    ];
   const limitsAt = args.length;
   args.push("--", `${skillDir}/run`);
-  return { workDir, fstab, args, limitsAt, env: gateway.env };
+  return {
+    workDir,
+    fstab,
+    program: host.init ?? DIE_WITH_PARENT[0],
+    args,
+    limitsAt,
+    env: gateway.env,
+  };
 }
 
 /**

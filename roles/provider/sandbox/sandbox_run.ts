@@ -16,7 +16,6 @@ import {
   SANDBOX_TOON_MODULE,
   SANDBOX_WORK_DIR,
 } from "./sandbox_mounts.ts";
-import { DIE_WITH_PARENT } from "./parent_death.ts";
 import { SANDBOX_GO_LINE } from "./sandbox_setup_script.ts";
 import { PREPARED_PREFIX, reapSkillProcesses } from "./orphan_reaper.ts";
 import {
@@ -253,7 +252,7 @@ function startSandbox(
   ];
   const args = [...plan.args.slice(0, plan.limitsAt), ...limits, ...plan.args.slice(plan.limitsAt)];
   try {
-    return { child: spawnSandbox(args, denoCache, plan.env), cgroups };
+    return { child: spawnSandbox(plan.program, args, denoCache, plan.env), cgroups };
   } catch (err) {
     host.cgroupPool?.release(cgroups);
     throw err;
@@ -261,13 +260,14 @@ function startSandbox(
 }
 
 function spawnSandbox(
+  program: string,
   args: string[],
   denoCache: "ro" | "rw" | undefined,
   extraEnv: Record<string, string>,
 ): Deno.ChildProcess {
-  // unshare, dying with the provider (parent_death.ts): the setup joins the cgroups first.
-  return new Deno.Command(DIE_WITH_PARENT[0], {
-    args: [...DIE_WITH_PARENT.slice(1), "unshare", ...args],
+  // Dying with the provider (parent_death.ts): the setup joins the cgroups first.
+  return new Deno.Command(program, {
+    args,
     clearEnv: true,
     env: skillEnvironment({
       inputs: `${SANDBOX_WORK_DIR}/${INPUTS_DIR}`,

@@ -55,6 +55,12 @@ import {
   type SandboxHost,
 } from "./sandbox_prepare.ts";
 import { fillPool, runJob } from "./sandbox_run.ts";
+import {
+  SANDBOX_SETUP_ENV,
+  sandboxInitBinary,
+  sandboxInitDir,
+  type SandboxSetup,
+} from "./sandbox_init.ts";
 
 /** How a job ended. */
 export type SkillOutcomeStatus =
@@ -134,6 +140,13 @@ export interface SkillSandboxOptions {
    * it. Jobs with a model gateway always get a sandbox of their own made when they come.
    */
   prepared?: PreparedSandboxOptions;
+  /**
+   * How each job's sandbox is set up (sandbox_init.ts): `compiled` (one program, built with the
+   * host's C compiler; the sandbox is refused without one), `shell` (util-linux's programs from
+   * bash) or `auto` (compiled where it builds). Default: the environment's
+   * `TURNPIKE_SANDBOX_SETUP`, else `auto`.
+   */
+  setup?: SandboxSetup | "auto";
 }
 
 /** One job for the sandbox. */
@@ -184,6 +197,8 @@ export interface SkillSandbox {
   >;
   /** The mode jobs run in. */
   readonly mode: SandboxMode;
+  /** How each job's sandbox is set up: one compiled program, or util-linux's from bash. */
+  readonly setup: SandboxSetup;
   /** Why this mode (for `doctor` and the provider's banner). */
   readonly modeReason: string;
   readonly limits: SandboxLimits;
@@ -274,9 +289,20 @@ export async function createSkillSandbox(options: SkillSandboxOptions): Promise<
     pool: options.prepared === undefined ? undefined : new PreparedSandboxPool(options.prepared),
   };
   ensureHostFiles(host);
+  const setupWanted = options.setup ?? setupFromEnvironment();
+  if (setupWanted !== "shell") {
+    host.init = await sandboxInitBinary({ dir: sandboxInitDir(hostDir) });
+    if (host.init === undefined && setupWanted === "compiled") {
+      throw new SkillSandboxUnavailableError(
+        "the compiled sandbox setup was asked for, and no C compiler (cc, gcc, clang) built " +
+          "roles/provider/sandbox/sandbox_init.c here",
+      );
+    }
+  }
   const denoCache = cache === undefined ? undefined : "ro";
   return {
     mode: probe.mode,
+    setup: host.init === undefined ? "shell" : "compiled",
     modeReason: probe.reason,
     limits: probe.limits,
     memoryLimits: probe.limits.memory !== "none",
@@ -318,5 +344,15 @@ function isDenoScript(path: string): boolean {
     }
   } catch {
     return false;
+  }
+}
+
+/** `TURNPIKE_SANDBOX_SETUP`, when it names a setup. */
+function setupFromEnvironment(): SandboxSetup | "auto" {
+  try {
+    const value = Deno.env.get(SANDBOX_SETUP_ENV);
+    return value === "compiled" || value === "shell" ? value : "auto";
+  } catch {
+    return "auto";
   }
 }

@@ -13,6 +13,7 @@ import {
   SANDBOX_DENO_DIR,
 } from "../../../../roles/provider/sandbox/sandbox_mounts.ts";
 import { encodeEventToon } from "../../../../protocol/toon_codec.ts";
+import { SANDBOX_SETUP_ENV } from "../../../../roles/provider/sandbox/sandbox_init.ts";
 import { denoTestAsNobody } from "../../../support/unprivileged_run.ts";
 import { closeTestSandboxes, POOLED, testSandbox } from "../../../support/pooled_sandbox.ts";
 
@@ -683,10 +684,12 @@ Deno.test(`skill sandbox (${MODE}): the work dir holds at most the manifest's di
 
 if (Deno.uid() === 0) {
   Deno.test("skill sandbox: the whole suite again as an unprivileged user (rootless mode)", async () => {
-    const run = await denoTestAsNobody(
-      "tests/unit/roles/provider/skill_sandbox_test.ts",
-      POOLED ? { TURNPIKE_TEST_SANDBOX_POOL: "1" } : {},
-    );
+    // The pool and the setup (sandbox_init_test.ts runs this file through the shell setup) kept.
+    const setup = Deno.env.get(SANDBOX_SETUP_ENV);
+    const run = await denoTestAsNobody("tests/unit/roles/provider/skill_sandbox_test.ts", {
+      ...(POOLED ? { TURNPIKE_TEST_SANDBOX_POOL: "1" } : {}),
+      ...(setup === undefined ? {} : { [SANDBOX_SETUP_ENV]: setup }),
+    });
     assertEquals([run.code, run.failed], [0, 0], run.output.slice(-4000));
     // Every test above, in rootless mode, as uid 65534 (this one is not registered there).
     assertStringIncludes(run.output, "skill sandbox (rootless): echo round trip");

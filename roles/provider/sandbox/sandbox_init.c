@@ -1,0 +1,397 @@
+/*
+ * turnpike's sandbox init: ONE program that builds a job's sandbox and execs the skill, where the
+ * shell setup (sandbox_setup_script.ts) runs eight: setpriv, unshare, bash, mount, pivot_root,
+ * umount, env and setpriv again (and unshare a second time rootless). Each of those costs a fork
+ * or an exec and the dynamic linker, ~1-1.5 ms of CPU apiece, about half a no-op job's children
+ * (docs/SCALE.md "A job's CPU"). Written by hand because no library or packaged tool does the
+ * whole setup in one process (bubblewrap has no cgroup join, rlimits or go line). It does
+ * exactly what the shell setup does, in the same order, with the same arguments and exit codes:
+ * docs/ARCHITECTURE.md "Skills" and roles/provider/sandbox/sandbox_setup_script.ts.
+ *
+ *   sandbox-init [--user] [--net] fstab root work gateway memcg pidscg nproc datakb fsizekb \
+ *     dropto wait -- command...
+ *
+ * --user: a new user namespace mapping the caller to root (unshare --map-root-user); --net: a
+ * new network namespace. Always new mount (private), PID, IPC and UTS namespaces. The outer
+ * process dies with its parent (SIGKILL) and waits for the namespace's init, whose exit or
+ * signal it passes on (unshare --fork --kill-child). Setup errors print `turnpike-sandbox: ...`
+ * and exit 125. Built by roles/provider/sandbox/sandbox_init.ts with the host's C compiler.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SETUP_EXIT 125
+#define SANDBOX_UID 65534
+#define WORK_DIR "/tmp/job"
+#define VERSION "turnpike-sandbox-init 1"
+
+static void fail(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  fputs("turnpike-sandbox: ", stderr);
+  vfprintf(stderr, format, args);
+  fputc('\n', stderr);
+  va_end(args);
+  exit(SETUP_EXIT);
+}
+
+static int write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t n = strlen(text);
+  ssize_t w = write(fd, text, n);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return w == (ssize_t)n ? 0 : -1;
+}
+
+/* The id maps of the namespace just made: `inside` is the caller's euid/egid outside. */
+static void map_ids(unsigned inside, unsigned uid, unsigned gid) {
+  char line[64];
+  if (write_file("/proc/self/setgroups", "deny") != 0 && errno != ENOENT) {
+    fail("cannot deny setgroups: %s", strerror(errno));
+  }
+  snprintf(line, sizeof line, "%u %u 1", inside, uid);
+  if (write_file("/proc/self/uid_map", line) != 0) fail("cannot map the user: %s", strerror(errno));
+  snprintf(line, sizeof line, "%u %u 1", inside, gid);
+  if (write_file("/proc/self/gid_map", line) != 0) fail("cannot map the group: %s", strerror(errno));
+}
+
+/* fstab(5) escapes: \040 and the like. In place. */
+static void unescape(char *s) {
+  char *out = s;
+  for (char *in = s; *in;) {
+    if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' &&
+        in[3] >= '0' && in[3] <= '7') {
+      *out++ = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 + (in[3] - '0'));
+      in += 4;
+    } else {
+      *out++ = *in++;
+    }
+  }
+  *out = 0;
+}
+
+/* mkdir -p, 0755 (X-mount.mkdir). */
+static void make_dirs(char *path) {
+  for (char *p = path + 1;; p++) {
+    if (*p == '/' || *p == 0) {
+      char saved = *p;
+      *p = 0;
+      if (mkdir(path, 0755) != 0 && errno != EEXIST) fail("mkdir %s: %s", path, strerror(errno));
+      *p = saved;
+      if (saved == 0) break;
+    }
+  }
+}
+
+/* What a bind remount must keep of the mount's flags: a user namespace may not clear them. */
+static unsigned long locked_flags(const char *target) {
+  struct statvfs st;
+  if (statvfs(target, &st) != 0) return 0;
+  unsigned long flags = 0;
+  if (st.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+  if (st.f_flag & ST_NODEV) flags |= MS_NODEV;
+  if (st.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+  if (st.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+  if (st.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+  if (st.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+  return flags;
+}
+
+/* One fstab line, as `mount --all --no-canonicalize` does it for the options the provider
+ * writes (sandbox_mounts.ts): bind, rbind, remount, ro, nosuid, nodev, noexec, X-mount.mkdir;
+ * anything else is the file system's data (size=, mode=, lowerdir=...). */
+static void mount_line(char *line) {
+  char *fields[4];
+  int n = 0;
+  for (char *save = NULL, *f = strtok_r(line, " \t", &save); f && n < 4;
+       f = strtok_r(NULL, " \t", &save)) {
+    fields[n++] = f;
+  }
+  if (n == 0 || fields[0][0] == '#') return;
+  if (n < 4) fail("a short fstab line");
+  char *source = fields[0], *target = fields[1], *type = fields[2];
+  unescape(source);
+  unescape(target);
+  unsigned long flags = 0;
+  int bind = 0, rbind = 0, remount = 0, mkdirs = 0;
+  char data[4096] = "";
+  for (char *save = NULL, *o = strtok_r(fields[3], ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+    if (strcmp(o, "bind") == 0) bind = 1;
+    else if (strcmp(o, "rbind") == 0) bind = rbind = 1;
+    else if (strcmp(o, "remount") == 0) remount = 1;
+    else if (strcmp(o, "ro") == 0) flags |= MS_RDONLY;
+    else if (strcmp(o, "rw") == 0) flags &= ~MS_RDONLY;
+    else if (strcmp(o, "nosuid") == 0) flags |= MS_NOSUID;
+    else if (strcmp(o, "nodev") == 0) flags |= MS_NODEV;
+    else if (strcmp(o, "noexec") == 0) flags |= MS_NOEXEC;
+    else if (strcmp(o, "X-mount.mkdir") == 0) mkdirs = 1;
+    else if (strcmp(o, "defaults") == 0) continue;
+    else {
+      if (strlen(data) + strlen(o) + 2 > sizeof data) fail("fstab options too long");
+      if (data[0]) strcat(data, ",");
+      strcat(data, o);
+    }
+  }
+  if (mkdirs) make_dirs(target);
+  if (remount) {
+    unsigned long how = MS_REMOUNT | flags | (bind ? MS_BIND | locked_flags(target) : 0);
+    if (mount(NULL, target, NULL, how, data[0] ? data : NULL) != 0) {
+      fail("mount: %s: cannot remount: %s", target, strerror(errno));
+    }
+  } else if (bind) {
+    if (mount(source, target, NULL, MS_BIND | (rbind ? MS_REC : 0), NULL) != 0) {
+      fail("mount: %s: cannot bind %s: %s", target, source, strerror(errno));
+    }
+    if (flags != 0) {
+      unsigned long how = MS_REMOUNT | MS_BIND | flags | locked_flags(target);
+      if (mount(NULL, target, NULL, how, NULL) != 0) {
+        fail("mount: %s: cannot remount: %s", target, strerror(errno));
+      }
+    }
+  } else if (mount(source, target, type, flags, data[0] ? data : NULL) != 0) {
+    fail("mount: %s: cannot mount %s (%s): %s", target, source, type, strerror(errno));
+  }
+}
+
+static void mount_all(const char *fstab) {
+  FILE *f = fopen(fstab, "re");
+  if (!f) fail("cannot read %s: %s", fstab, strerror(errno));
+  char *line = NULL;
+  size_t size = 0;
+  ssize_t len;
+  while ((len = getline(&line, &size, f)) >= 0) {
+    if (len > 0 && line[len - 1] == '\n') line[len - 1] = 0;
+    mount_line(line);
+  }
+  free(line);
+  fclose(f);
+}
+
+static void join_cgroup(const char *dir) {
+  if (strcmp(dir, "-") == 0) return;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+  if (write_file(path, "0") != 0) fail("cannot join %s", dir);
+}
+
+/* Descriptors the provider inherited from its own parent are not the job's business. */
+static void close_inherited(void) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+#endif
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  int own = dirfd(d);
+  for (struct dirent *e; (e = readdir(d));) {
+    int fd = atoi(e->d_name);
+    if (fd > 2 && fd != own) close(fd);
+  }
+  closedir(d);
+}
+
+static void limit(int resource, const char *value, unsigned long long scale, const char *name) {
+  if (strcmp(value, "-") == 0) return;
+  char *end;
+  unsigned long long n = strtoull(value, &end, 10);
+  if (*end != 0) fail("ulimit %s: %s is not a number", name, value);
+  struct rlimit rl = {n * scale, n * scale};
+  if (setrlimit(resource, &rl) != 0) fail("ulimit %s: %s", name, strerror(errno));
+}
+
+/* The model gateway's step (sandbox_gateway.ts), shell run as the namespace's root. */
+static void run_gateway(const char *script) {
+  if (strcmp(script, "-") == 0) return;
+  static const char prelude[] =
+      "fail() { echo \"turnpike-sandbox: $*\" >&2; exit 125; }\n"
+      "PATH=$PATH:/usr/sbin:/sbin\n";
+  char *text = malloc(sizeof prelude + strlen(script));
+  if (!text) fail("out of memory");
+  strcpy(text, prelude);
+  strcat(text, script);
+  pid_t pid = fork();
+  if (pid < 0) fail("fork: %s", strerror(errno));
+  if (pid == 0) {
+    execl("/bin/bash", "bash", "-c", text, (char *)NULL);
+    fail("cannot run bash for the model gateway: %s", strerror(errno));
+  }
+  free(text);
+  int status;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) fail("waitpid: %s", strerror(errno));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) exit(SETUP_EXIT);
+}
+
+/* A prepared sandbox waits here for one line: "go" starts the job, anything else or end of
+ * input (the provider gone) ends it. A byte at a time: the rest of stdin is the job's input. */
+static void wait_for_go(void) {
+  char line[16];
+  size_t n = 0;
+  for (;;) {
+    char c;
+    ssize_t r = read(0, &c, 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) exit(0);
+    if (c == '\n') break;
+    if (n == sizeof line - 1) exit(0);
+    line[n++] = c;
+  }
+  line[n] = 0;
+  if (strcmp(line, "go") != 0) exit(0);
+}
+
+/* No capability survives into the job: bounding set, inheritable and ambient sets cleared. */
+static void drop_capabilities(void) {
+  int last = CAP_LAST_CAP;
+  FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+  if (f) {
+    if (fscanf(f, "%d", &last) != 1) last = CAP_LAST_CAP;
+    fclose(f);
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+    fail("cannot clear the ambient capabilities: %s", strerror(errno));
+  }
+  for (int cap = 0; cap <= last; cap++) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+      fail("cannot drop capability %d: %s", cap, strerror(errno));
+    }
+  }
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct caps[2];
+  if (syscall(SYS_capget, &header, caps) != 0) fail("capget: %s", strerror(errno));
+  caps[0].inheritable = caps[1].inheritable = 0;
+  if (syscall(SYS_capset, &header, caps) != 0) fail("capset: %s", strerror(errno));
+}
+
+static void set_pdeathsig(void) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail("pdeathsig: %s", strerror(errno));
+}
+
+/* PID 1 of the job's namespace: the setup script's steps, then the skill. */
+static void job_init(char **pos, char **command) {
+  const char *fstab = pos[0], *root = pos[1], *gateway = pos[3], *memcg = pos[4];
+  const char *pidscg = pos[5], *nproc = pos[6], *datakb = pos[7], *fsizekb = pos[8];
+  const char *dropto = pos[9], *wait = pos[10];
+  // The cgroups first: everything the job allocates from here on (its tmpfs too) counts.
+  join_cgroup(memcg);
+  join_cgroup(pidscg);
+  close_inherited();
+  mount_all(fstab);
+  if (chdir(root) != 0) fail("cd %s: %s", root, strerror(errno));
+  if (syscall(SYS_pivot_root, ".", ".") != 0) fail("pivot_root failed: %s", strerror(errno));
+  if (umount2(".", MNT_DETACH) != 0) fail("cannot detach the host's root: %s", strerror(errno));
+  if (chdir(WORK_DIR) != 0) fail("cd %s: %s", WORK_DIR, strerror(errno));
+  limit(RLIMIT_NPROC, nproc, 1, "-u");
+  limit(RLIMIT_DATA, datakb, 1024, "-d");
+  // No one file larger than the work dir may hold (the sum is sampled: see superviseJob).
+  limit(RLIMIT_FSIZE, fsizekb, 1024, "-f");
+  run_gateway(gateway);
+  if (strcmp(wait, "go") == 0) wait_for_go();
+  if (strcmp(dropto, "nobody") == 0) {
+    drop_capabilities();
+    gid_t none[1];
+    if (setgroups(0, none) != 0) fail("setgroups: %s", strerror(errno));
+    if (setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) != 0) fail("setgid: %s", strerror(errno));
+    if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) != 0) fail("setuid: %s", strerror(errno));
+  } else {
+    // Rootless: the last user namespace maps the job to 65534 (sandbox_setup_script.ts says
+    // why), and no namespace below it may be made (a tmpfs no limit sees); SysV segments no
+    // process maps die.
+    if (write_file("/proc/sys/user/max_user_namespaces", "1") != 0) {
+      fail("cannot limit nested user namespaces");
+    }
+    if (write_file("/proc/sys/kernel/shm_rmid_forced", "1") != 0) {
+      fail("cannot set shm_rmid_forced");
+    }
+    unsigned uid = geteuid(), gid = getegid();
+    if (unshare(CLONE_NEWUSER) != 0) fail("unshare --user: %s", strerror(errno));
+    map_ids(SANDBOX_UID, uid, gid);
+    drop_capabilities();
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs: %s", strerror(errno));
+  // A change of user clears the parent-death signal: asked again (parent_death.ts).
+  set_pdeathsig();
+  execvp(command[0], command);
+  int saved = errno;
+  fprintf(stderr, "turnpike-sandbox: cannot run %s: %s\n", command[0], strerror(saved));
+  exit(saved == ENOENT ? 127 : 126);
+}
+
+int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+    puts(VERSION);
+    return 0;
+  }
+  int i = 1, user = 0, net = 0;
+  for (; i < argc && strncmp(argv[i], "--", 2) == 0 && argv[i][2] != 0; i++) {
+    if (strcmp(argv[i], "--user") == 0) user = 1;
+    else if (strcmp(argv[i], "--net") == 0) net = 1;
+    else fail("unknown option %s", argv[i]);
+  }
+  if (argc - i < 13 || strcmp(argv[i + 11], "--") != 0) {
+    fail("usage: sandbox-init [--user] [--net] fstab root work gateway memcg pidscg nproc "
+         "datakb fsizekb dropto wait -- command...");
+  }
+  char **pos = argv + i, **command = argv + i + 12;
+  // Dies with the provider (parent_death.ts).
+  pid_t parent = getppid();
+  set_pdeathsig();
+  if (getppid() != parent) return SETUP_EXIT;
+  unsigned uid = geteuid(), gid = getegid();
+  int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+  if (user) flags |= CLONE_NEWUSER;
+  if (net) flags |= CLONE_NEWNET;
+  if (unshare(flags) != 0) fail("unshare failed: %s", strerror(errno));
+  if (user) map_ids(0, uid, gid);
+  if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+    fail("cannot make the mounts private: %s", strerror(errno));
+  }
+  // As unshare --fork: the outer process ignores SIGINT and SIGTERM while it waits.
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  pid_t me = getpid();
+  pid_t child = fork();
+  if (child < 0) fail("fork: %s", strerror(errno));
+  if (child == 0) {
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    set_pdeathsig(); // --kill-child (a getppid() check is no use: it reads 0 in the namespace)
+    job_init(pos, command);
+  }
+  int status;
+  while (waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) fail("waitpid: %s", strerror(errno));
+  }
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    signal(sig, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    kill(me, sig);
+    return 128 + sig;
+  }
+  return WEXITSTATUS(status);
+}
