@@ -233,7 +233,7 @@ static void run_gateway(const char *script) {
   pid_t pid = fork();
   if (pid < 0) fail("fork: %s", strerror(errno));
   if (pid == 0) {
-    execl("/bin/bash", "bash", "-c", text, (char *)NULL);
+    execlp("bash", "bash", "-c", text, (char *)NULL);
     fail("cannot run bash for the model gateway: %s", strerror(errno));
   }
   free(text);
