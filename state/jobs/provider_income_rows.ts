@@ -90,8 +90,16 @@ export class ProviderIncomeRows {
         if (rows === 0 || standing > 0) throw err;
       }
     }
-    const { rows } = this.standing(entry.invoiceId);
-    insert.run(`${entry.invoiceId}#${rows}`, entry.jobId, entry.ts, json);
+    insert.run(this.#nextKey(entry.invoiceId, true), entry.jobId, entry.ts, json);
+  }
+
+  /**
+   * The key of an invoice's next row: the invoice for its first (unless `numbered`: a row after
+   * a refused first insert), `<invoice>#<n>` after n rows.
+   */
+  #nextKey(invoiceId: string, numbered = false): string {
+    const { rows } = this.standing(invoiceId);
+    return rows === 0 && !numbered ? invoiceId : `${invoiceId}#${rows}`;
   }
 
   /** Counts a row the caller's transaction committed in the earnings kept in memory. */
@@ -157,10 +165,8 @@ export class ProviderIncomeRows {
     inTransaction(this.#o.db(), () => {
       this.#count(refund);
       // The same refund paid twice (never sent again while in doubt: only by hand) is kept too.
-      const { rows } = this.standing(refund.invoiceId);
-      const key = rows === 0 ? refund.invoiceId : `${refund.invoiceId}#${rows}`;
       this.#o.statements.get(INSERT_INCOME_SQL).run(
-        key,
+        this.#nextKey(refund.invoiceId),
         refund.jobId,
         refund.ts,
         JSON.stringify(refund),
