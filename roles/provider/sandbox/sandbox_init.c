@@ -8,14 +8,24 @@
  * exactly what the shell setup does, in the same order, with the same arguments and exit codes:
  * docs/ARCHITECTURE.md "Skills" and roles/provider/sandbox/sandbox_setup_script.ts.
  *
- *   sandbox-init [--user] [--net] fstab root work gateway memcg pidscg nproc datakb fsizekb \
- *     dropto wait -- command...
+ *   sandbox-init [--user] [--net] [--parent=<pid>] fstab root work gateway memcg pidscg nproc \
+ *     datakb fsizekb dropto wait -- command...
  *
  * --user: a new user namespace mapping the caller to root (unshare --map-root-user); --net: a
- * new network namespace. Always new mount (private), PID, IPC and UTS namespaces. The outer
- * process dies with its parent (SIGKILL) and waits for the namespace's init, whose exit or
- * signal it passes on (unshare --fork --kill-child). Setup errors print `turnpike-sandbox: ...`
- * and exit 125. Built by roles/provider/sandbox/sandbox_init.ts with the host's C compiler.
+ * new network namespace; --parent: the provider's pid (a provider gone before this program asked
+ * to die with it ends it). Always new mount (private), PID, IPC and UTS namespaces. The outer
+ * process dies with its parent (SIGKILL) and waits for the namespace's init, then passes the
+ * skill's exit or signal on (unshare --fork --kill-child). Setup errors print
+ * `turnpike-sandbox: ...` and exit 125. Built by roles/provider/sandbox/sandbox_init.ts with the
+ * host's C compiler.
+ *
+ * One difference from the shell setup, on purpose: the init stays PID 1 and runs the skill as its
+ * child (the shell setup execs the skill as PID 1). A skill that is PID 1 may clear its own
+ * parent-death signal and outlive a killed provider; this init keeps its own, cannot be signalled
+ * from inside its namespace, and keeps the capabilities the job drops (the kernel lets no process
+ * trace or read the memory of one holding capabilities it lacks), so the whole namespace dies
+ * with the provider. Its arguments are wiped once read (the job sees no host path). The skill's
+ * status comes back to the outer process through a pipe (PID 1 cannot raise a signal on itself).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -23,6 +33,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -42,7 +53,7 @@
 #define SETUP_EXIT 125
 #define SANDBOX_UID 65534
 #define WORK_DIR "/tmp/job"
-#define VERSION "turnpike-sandbox-init 1"
+#define VERSION "turnpike-sandbox-init 2"
 
 static void fail(const char *format, ...) {
   va_list args;
@@ -116,6 +127,9 @@ static unsigned long locked_flags(const char *target) {
   if (st.f_flag & ST_NOATIME) flags |= MS_NOATIME;
   if (st.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
   if (st.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+  // Neither: strictatime, said so (without an atime flag the kernel would make it relatime,
+  // which a user namespace may not change).
+  if (!(st.f_flag & (ST_NOATIME | ST_RELATIME))) flags |= MS_STRICTATIME;
   return flags;
 }
 
@@ -196,17 +210,21 @@ static void join_cgroup(const char *dir) {
   if (write_file(path, "0") != 0) fail("cannot join %s", dir);
 }
 
-/* Descriptors the provider inherited from its own parent are not the job's business. */
+/* The init's end of the status pipe, kept at this descriptor (close-on-exec). */
+#define STATUS_FD 3
+
+/* Descriptors the provider inherited from its own parent are not the job's business: all but
+ * 0-2 and the status pipe go. */
 static void close_inherited(void) {
 #ifdef SYS_close_range
-  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+  if (syscall(SYS_close_range, STATUS_FD + 1U, ~0U, 0U) == 0) return;
 #endif
   DIR *d = opendir("/proc/self/fd");
   if (!d) return;
   int own = dirfd(d);
   for (struct dirent *e; (e = readdir(d));) {
     int fd = atoi(e->d_name);
-    if (fd > 2 && fd != own) close(fd);
+    if (fd > STATUS_FD && fd != own) close(fd);
   }
   closedir(d);
 }
@@ -289,6 +307,23 @@ static void set_pdeathsig(void) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail("pdeathsig: %s", strerror(errno));
 }
 
+/* The init's arguments copied, then wiped from its command line: the job sees its init, and the
+ * host's paths (state dir, home) and the gateway's script are none of its business. The outer
+ * process, outside the job's PID namespace, keeps them (the orphan reaper finds jobs by them). */
+static char **hide_arguments(int argc, char **argv) {
+  char **copy = calloc(argc + 1, sizeof *copy);
+  if (!copy) fail("out of memory");
+  for (int i = 0; i < argc; i++) {
+    copy[i] = strdup(argv[i]);
+    if (!copy[i]) fail("out of memory");
+  }
+  char *end = argv[argc - 1] + strlen(argv[argc - 1]);
+  memset(argv[0], 0, end - argv[0]);
+  static const char name[] = "turnpike-sandbox-init";
+  if ((size_t)(end - argv[0]) >= sizeof name) memcpy(argv[0], name, sizeof name);
+  return copy;
+}
+
 /* PID 1 of the job's namespace: the setup script's steps, then the skill. */
 static void job_init(char **pos, char **command) {
   const char *fstab = pos[0], *root = pos[1], *gateway = pos[3], *memcg = pos[4];
@@ -309,13 +344,8 @@ static void job_init(char **pos, char **command) {
   limit(RLIMIT_FSIZE, fsizekb, 1024, "-f");
   run_gateway(gateway);
   if (strcmp(wait, "go") == 0) wait_for_go();
-  if (strcmp(dropto, "nobody") == 0) {
-    drop_capabilities();
-    gid_t none[1];
-    if (setgroups(0, none) != 0) fail("setgroups: %s", strerror(errno));
-    if (setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) != 0) fail("setgid: %s", strerror(errno));
-    if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) != 0) fail("setuid: %s", strerror(errno));
-  } else {
+  int rootless = strcmp(dropto, "nobody") != 0;
+  if (rootless) {
     // Rootless: the last user namespace maps the job to 65534 (sandbox_setup_script.ts says
     // why), and no namespace below it may be made (a tmpfs no limit sees); SysV segments no
     // process maps die.
@@ -325,18 +355,45 @@ static void job_init(char **pos, char **command) {
     if (write_file("/proc/sys/kernel/shm_rmid_forced", "1") != 0) {
       fail("cannot set shm_rmid_forced");
     }
-    unsigned uid = geteuid(), gid = getegid();
-    if (unshare(CLONE_NEWUSER) != 0) fail("unshare --user: %s", strerror(errno));
-    map_ids(SANDBOX_UID, uid, gid);
-    drop_capabilities();
   }
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs: %s", strerror(errno));
-  // A change of user clears the parent-death signal: asked again (parent_death.ts).
-  set_pdeathsig();
-  execvp(command[0], command);
-  int saved = errno;
-  fprintf(stderr, "turnpike-sandbox: cannot run %s: %s\n", command[0], strerror(saved));
-  exit(saved == ENOENT ? 127 : 126);
+  pid_t skill = fork();
+  if (skill < 0) fail("fork: %s", strerror(errno));
+  if (skill == 0) {
+    if (rootless) {
+      unsigned uid = geteuid(), gid = getegid();
+      if (unshare(CLONE_NEWUSER) != 0) fail("unshare --user: %s", strerror(errno));
+      map_ids(SANDBOX_UID, uid, gid);
+      drop_capabilities();
+    } else {
+      drop_capabilities();
+      gid_t none[1];
+      if (setgroups(0, none) != 0) fail("setgroups: %s", strerror(errno));
+      if (setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) != 0) fail("setgid: %s", strerror(errno));
+      if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) != 0) fail("setuid: %s", strerror(errno));
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs: %s", strerror(errno));
+    // With its init: the init dies with the outer process, and the namespace with the init.
+    set_pdeathsig();
+    execvp(command[0], command);
+    int saved = errno;
+    fprintf(stderr, "turnpike-sandbox: cannot run %s: %s\n", command[0], strerror(saved));
+    exit(saved == ENOENT ? 127 : 126);
+  }
+  // The job's pipes are the skill's alone: its output ends when it and its children do.
+  close(0);
+  close(1);
+  close(2);
+  // PID 1: reaps what is orphaned in the namespace until the skill ends, then ends it.
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) exit(SETUP_EXIT);
+    if (pid == skill) {
+      ssize_t w = write(STATUS_FD, &status, sizeof status);
+      exit(w == sizeof status ? 0 : SETUP_EXIT);
+    }
+  }
 }
 
 int main(int argc, char **argv) {
@@ -344,21 +401,23 @@ int main(int argc, char **argv) {
     puts(VERSION);
     return 0;
   }
+
   int i = 1, user = 0, net = 0;
+  long parent = -1;
   for (; i < argc && strncmp(argv[i], "--", 2) == 0 && argv[i][2] != 0; i++) {
     if (strcmp(argv[i], "--user") == 0) user = 1;
     else if (strcmp(argv[i], "--net") == 0) net = 1;
+    else if (strncmp(argv[i], "--parent=", 9) == 0) parent = strtol(argv[i] + 9, NULL, 10);
     else fail("unknown option %s", argv[i]);
   }
   if (argc - i < 13 || strcmp(argv[i + 11], "--") != 0) {
     fail("usage: sandbox-init [--user] [--net] fstab root work gateway memcg pidscg nproc "
          "datakb fsizekb dropto wait -- command...");
   }
-  char **pos = argv + i, **command = argv + i + 12;
-  // Dies with the provider (parent_death.ts).
-  pid_t parent = getppid();
+  char **pos = argv + i;
+  // Dies with the provider (parent_death.ts); a provider gone already is seen by its pid.
   set_pdeathsig();
-  if (getppid() != parent) return SETUP_EXIT;
+  if (parent > 0 && getppid() != parent) return SETUP_EXIT;
   unsigned uid = geteuid(), gid = getegid();
   int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   if (user) flags |= CLONE_NEWUSER;
@@ -374,17 +433,41 @@ int main(int argc, char **argv) {
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
   sigprocmask(SIG_BLOCK, &block, &old);
+  // alive: the init sees the outer process gone (the hang-up of its end) if it died before the
+  // init asked to die with it; status: the skill's wait status, from the init.
+  int alive[2], status_pipe[2];
+  if (pipe2(alive, O_CLOEXEC) != 0 || pipe2(status_pipe, O_CLOEXEC) != 0) {
+    fail("pipe: %s", strerror(errno));
+  }
   pid_t me = getpid();
   pid_t child = fork();
   if (child < 0) fail("fork: %s", strerror(errno));
   if (child == 0) {
     sigprocmask(SIG_SETMASK, &old, NULL);
-    set_pdeathsig(); // --kill-child (a getppid() check is no use: it reads 0 in the namespace)
-    job_init(pos, command);
+    set_pdeathsig(); // --kill-child (getppid() reads 0 in the namespace: the pipe tells instead)
+    close(alive[1]);
+    struct pollfd gone = {alive[0], POLLIN, 0};
+    if (poll(&gone, 1, 0) != 0) _exit(SETUP_EXIT);
+    close(alive[0]);
+    close(status_pipe[0]);
+    if (status_pipe[1] != STATUS_FD) {
+      if (dup3(status_pipe[1], STATUS_FD, O_CLOEXEC) < 0) fail("dup3: %s", strerror(errno));
+      close(status_pipe[1]);
+    }
+    char **args = hide_arguments(argc, argv);
+    job_init(args + (pos - argv), args + (pos - argv) + 12);
   }
+  close(alive[0]);
+  close(status_pipe[1]);
   int status;
   while (waitpid(child, &status, 0) < 0) {
     if (errno != EINTR) fail("waitpid: %s", strerror(errno));
+  }
+  // The init ended on its own after the skill: the skill's status is the job's.
+  int skill_status;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+      read(status_pipe[0], &skill_status, sizeof skill_status) == sizeof skill_status) {
+    status = skill_status;
   }
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);

@@ -78,7 +78,7 @@ export async function sandboxInitBinary(options: SandboxInitOptions): Promise<st
 }
 
 async function built(path: string, compilers: readonly string[]): Promise<string | undefined> {
-  if (await runs(path)) return path;
+  if (ours(path) && await runs(path)) return path;
   await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
   const temp = `${path}.${crypto.randomUUID()}.tmp`;
   try {
@@ -97,6 +97,39 @@ async function built(path: string, compilers: readonly string[]): Promise<string
     return undefined;
   } finally {
     await Deno.remove(temp).catch(() => {});
+  }
+}
+
+/** Whether `path` is a file of this user's that no one else may change (not a link). */
+function ours(path: string): boolean {
+  try {
+    const info = Deno.lstatSync(path);
+    return info.isFile && info.uid === Deno.uid() && ((info.mode ?? 0o777) & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether no one but this user and root can change what `dir` holds: it and every directory above
+ * it owned by one of the two and not writable by others (a sticky one, /tmp, may be: what lies in
+ * it can be renamed by its owner only).
+ */
+function trusted(dir: string): boolean {
+  const uid = Deno.uid();
+  let path = dir;
+  for (;;) {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(path);
+    } catch {
+      return false;
+    }
+    const mode = info.mode ?? 0o777;
+    const writable = (mode & 0o022) !== 0 && !(path !== dir && (mode & 0o1000) !== 0);
+    if (!info.isDirectory || (info.uid !== uid && info.uid !== 0) || writable) return false;
+    if (path === "/") return true;
+    path = path.slice(0, path.lastIndexOf("/")) || "/";
   }
 }
 
@@ -121,8 +154,9 @@ async function runs(path: string): Promise<boolean> {
 
 /**
  * Where the compiled setup is kept: the user's cache (`$XDG_CACHE_HOME/turnpike`, else
- * `~/.cache/turnpike`: built once for every state dir of this user) when it is this user's own
- * and closed to others, else `fallback` (the sandbox's host dir).
+ * `~/.cache/turnpike`: built once for every state dir of this user) when it and every directory
+ * above it are this user's or root's and closed to others, else `fallback` (the sandbox's host
+ * dir).
  *
  * @example
  * ```ts
@@ -141,12 +175,12 @@ export function sandboxInitDir(fallback: string): string {
     return fallback; // no environment access
   }
   if (base === undefined || !base.startsWith("/")) return fallback;
-  const dir = `${base}/turnpike`;
   try {
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const info = Deno.statSync(dir);
-    // Root runs the program before dropping to nobody: no one else may have put it there.
-    if (info.uid === Deno.uid() && ((info.mode ?? 0o777) & 0o022) === 0) return dir;
+    Deno.mkdirSync(`${base}/turnpike`, { recursive: true, mode: 0o700 });
+    const dir = Deno.realPathSync(`${base}/turnpike`);
+    // Root runs the program before dropping to nobody: no one else may put one there, nor swap
+    // a directory on the way to it.
+    if (trusted(dir)) return dir;
   } catch {
     // not writable: the host dir
   }

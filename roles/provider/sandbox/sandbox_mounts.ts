@@ -322,5 +322,10 @@ function compareTargets(a: string, b: string): number {
 
 /** fstab(5) escaping: whitespace and backslash as octal, so any path is one field. */
 function fstabField(value: string): string {
-  return value.replace(/[\s\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`);
+  // The ASCII white space only: fstab's octal escapes are of bytes, and a wider character (U+00A0)
+  // written as its code point would name another path; its UTF-8 bytes split no field.
+  return value.replace(
+    /[ \t\n\r\v\f\\]/g,
+    (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`,
+  );
 }

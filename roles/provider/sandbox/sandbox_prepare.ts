@@ -285,7 +285,12 @@ export function prepareJob(
   // The work dir stays a whole argument: the orphan reaper finds jobs by it.
   const positional = [fstab, host.root, workDir, gateway.setup];
   const args = host.init !== undefined
-    ? [...(host.mode === "rootless" ? ["--user"] : []), ...(net ? [] : ["--net"]), ...positional]
+    ? [
+      ...(host.mode === "rootless" ? ["--user"] : []),
+      ...(net ? [] : ["--net"]),
+      `--parent=${Deno.pid}`,
+      ...positional,
+    ]
     : [
       ...DIE_WITH_PARENT.slice(1),
       "unshare",

@@ -13,6 +13,8 @@ import {
 import { sandboxInitBinary } from "../../../../roles/provider/sandbox/sandbox_init.ts";
 import type { SandboxMode } from "../../../../roles/provider/sandbox/sandbox_probe.ts";
 import { SANDBOX_SETUP_EXIT } from "../../../../roles/provider/sandbox/sandbox_setup_script.ts";
+import { hasProcessWith } from "../../../support/process_scan.ts";
+import { waitUntil } from "../../../../harness/provider_test_kit.ts";
 
 const MODES: SandboxMode[] = Deno.uid() === 0 ? ["root", "rootless"] : ["rootless"];
 
@@ -34,7 +36,12 @@ echo hi > /tmp/job/out/f && echo wrote
 read -r line; echo "stdin: $line"
 `;
 
-async function probe(mode: SandboxMode, setup: "compiled" | "shell", prepared: boolean) {
+async function probe(
+  mode: SandboxMode,
+  setup: "compiled" | "shell",
+  prepared: boolean,
+  script = PROBE,
+) {
   const root = await Deno.makeTempDir();
   let sandbox: SkillSandbox | undefined;
   try {
@@ -44,7 +51,7 @@ async function probe(mode: SandboxMode, setup: "compiled" | "shell", prepared: b
     await Deno.chmod(`${root}/skills`, 0o755);
     const md = "---\nname: probe\ndescription: t\nmetadata:\n  kinds: [5000]\n---\n";
     await Deno.writeTextFile(`${skillDir}/SKILL.md`, md);
-    await Deno.writeTextFile(`${skillDir}/run`, PROBE, { mode: 0o755 });
+    await Deno.writeTextFile(`${skillDir}/run`, script, { mode: 0o755 });
     await Deno.chmod(`${skillDir}/run`, 0o755);
     const state = `${root}/state`;
     sandbox = await createSkillSandbox({
@@ -60,8 +67,12 @@ async function probe(mode: SandboxMode, setup: "compiled" | "shell", prepared: b
     const outcome = await sandbox.run(job);
     assertEquals(outcome.status, "ok", `${outcome.reason} ${outcome.stderrTail}`);
     assertEquals(outcome.prepared === true, prepared);
-    // The skill's own path names the temp dir: the same in both runs once replaced.
-    return new TextDecoder().decode(outcome.stdout).replaceAll(root, "<root>");
+    // The skill's own path names the temp dir: the same in both runs once replaced. Its pid is
+    // 1 in the shell setup, 2 in the compiled one (the init stays PID 1: "the init outlives
+    // what the job does to itself" below).
+    const world = new TextDecoder().decode(outcome.stdout).replaceAll(root, "<root>");
+    if (script === PROBE) assertMatch(world, setup === "shell" ? /^pid 1$/m : /^pid 2$/m);
+    return world.replace(/^pid \d+$/m, "pid");
   } finally {
     await sandbox?.close?.();
     await Deno.remove(root, { recursive: true });
@@ -76,7 +87,6 @@ for (const mode of MODES) {
     assertMatch(world, /^uid=65534\(nobody\)/);
     assertMatch(world, /CapEff:\s+0000000000000000\nCapBnd:\s+0000000000000000/);
     assertMatch(world, /NoNewPrivs:\s+1/);
-    assertMatch(world, /^pid 1$/m);
     assertMatch(world, /^\/ ro,\S* turnpike-root$/m);
     assertMatch(world, /Read-only file system/);
     assertMatch(world, /^stdin: the input$/m);
@@ -85,6 +95,21 @@ for (const mode of MODES) {
 
   Deno.test(`sandbox init (${mode}): a prepared sandbox's compiled setup waits for go, then the same world`, async () => {
     assertEquals(await probe(mode, "compiled", true), await probe(mode, "shell", true));
+  });
+}
+
+for (const mode of MODES) {
+  Deno.test(`sandbox init (${mode}): the job cannot look into its init, nor trace it`, async () => {
+    const script = "#!/bin/sh\n" +
+      "cat /proc/1/environ > /dev/null 2>&1 && echo environ readable\n" +
+      "ls /proc/1/root/ > /dev/null 2>&1 && echo root readable\n" +
+      "tr '\\0' ' ' < /proc/1/cmdline; echo\n" +
+      "kill -9 1 2> /dev/null; sleep 0.1; echo alive\n";
+    const world = await probe(mode, "compiled", false, script);
+    // Its arguments wiped (no host path), its memory and root closed (it keeps the capabilities
+    // the job drops), and a signal from inside
+    // its namespace does not end PID 1 (which would end the job: not "ok").
+    assertEquals(world.replace(/ +\n/, "\n"), "turnpike-sandbox-init\nalive\n");
   });
 }
 
@@ -146,3 +171,108 @@ Deno.test("sandbox init: the sandbox's hostile tests pass through the shell setu
   const summary = /ok \| (\d+) passed/.exec(text);
   assert(summary !== null && Number(summary[1]) >= 20, text.slice(-2000));
 });
+
+const MODE: SandboxMode = Deno.uid() === 0 ? "root" : "rootless";
+
+Deno.test(`sandbox init (${MODE}): the init outlives what the job does to itself: a job that clears its parent-death signal still dies with a SIGKILLed provider`, async () => {
+  const root = await Deno.makeTempDir();
+  await Deno.chmod(root, 0o755);
+  try {
+    const skillDir = `${root}/skills/clearer`;
+    await Deno.mkdir(skillDir, { recursive: true, mode: 0o755 });
+    await Deno.chmod(`${root}/skills`, 0o755);
+    await Deno.writeTextFile(
+      `${skillDir}/SKILL.md`,
+      "---\nname: clearer\ndescription: t\nmetadata:\n  kinds: [5000]\n  timeout: 600\n---\n",
+    );
+    // prctl(PR_SET_PDEATHSIG, 0): the skill asks not to die with its parent, then lives on.
+    const prctl = Deno.build.arch === "x86_64" ? 157 : 167;
+    await Deno.writeTextFile(
+      `${skillDir}/run`,
+      `#!/usr/bin/perl\nsyscall(${prctl}, 1, 0) == 0 or die "prctl: $!";\n` +
+        `exec "/bin/sh", "-c", "sleep 987653 & exec sleep 987653";\n`,
+      { mode: 0o755 },
+    );
+    await Deno.chmod(`${skillDir}/run`, 0o755);
+    const url = (path: string) => new URL(`../../../../${path}`, import.meta.url).href;
+    const script = `
+      import { createSkillSandbox } from "${url("roles/provider/sandbox/skill_sandbox.ts")}";
+      import { parseSkillManifest } from "${url("roles/provider/skills/skill_manifest.ts")}";
+      const [skillDir, jobs, mode] = Deno.args;
+      const sandbox = await createSkillSandbox({ jobsRoot: jobs, hiddenPaths: [], mode, setup: "compiled" });
+      const manifest = parseSkillManifest(await Deno.readTextFile(skillDir + "/SKILL.md"));
+      console.log(JSON.stringify(await sandbox.run({ jobId: "j", skillDir, manifest, input: "" })));
+    `;
+    await Deno.writeTextFile(`${root}/provider.ts`, script);
+    const provider = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--config",
+        "deno.json",
+        `${root}/provider.ts`,
+        skillDir,
+        `${root}/state/jobs`,
+        MODE,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    await waitUntil(() => hasProcessWith("987653"), 30_000, "the job to start");
+    provider.kill("SIGKILL");
+    await provider.output();
+    await waitUntil(async () => !await hasProcessWith("987653"), 30_000, "the job to die");
+  } finally {
+    for (const pid of await pidsWith("987653")) Deno.kill(pid, "SIGKILL");
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test(`sandbox init (${MODE}): killed at any instant of its start, it leaves no init behind`, async () => {
+  const dir = await Deno.makeTempDir();
+  const init = await sandboxInitBinary({ dir: `${dir}/bin` });
+  try {
+    if (init === undefined) throw new Error("no C compiler here: the compiled setup is not built");
+    // The init blocks opening a FIFO for its fstab: it stays until something kills it.
+    const fifo = `${dir}/fstab`;
+    assertEquals((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
+    const marker = `${dir}/job-marker`;
+    const args = [
+      ...(Deno.uid() === 0 ? [] : ["--user"]),
+      "--net",
+      `--parent=${Deno.pid}`,
+      ...[fifo, dir, marker, "-", "-", "-", "-", "-", "1024", "nobody", "-", "--", "/bin/true"],
+    ];
+    for (let i = 0; i < 200; i++) {
+      const child = new Deno.Command(init, {
+        args,
+        env: { TURNPIKE_RACE_MARKER: marker },
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      // Each kill lands somewhere in the first 1.5 ms: before, during or after the fork.
+      const until = performance.now() + (i % 16) * 0.1;
+      while (performance.now() < until) { /* spin */ }
+      child.kill("SIGKILL");
+      await child.status;
+    }
+    // The init wipes its arguments (hide_arguments): found by its environment instead.
+    const left = () => pidsWith(`TURNPIKE_RACE_MARKER=${marker}`, "environ");
+    await waitUntil(async () => (await left()).length === 0, 10_000, "every init to die");
+  } finally {
+    const left = await pidsWith(`TURNPIKE_RACE_MARKER=${dir}/job-marker`, "environ");
+    for (const pid of left) Deno.kill(pid, "SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The pids of processes with `item` among their arguments (or environment). */
+async function pidsWith(item: string, file = "cmdline"): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    const text = await Deno.readTextFile(`/proc/${e.name}/${file}`).catch(() => "");
+    if (text.split("\0").includes(item)) pids.push(Number(e.name));
+  }
+  return pids;
+}

@@ -51,6 +51,24 @@ Deno.test("fstab: system dirs bound with their submounts, each submount read-onl
   assert(fstab.some((l) => l.startsWith("/usr /w/root/usr none rbind,ro,")), fstab.join("\n"));
 });
 
+Deno.test("fstab: ASCII white space and backslashes escaped as bytes, wider characters kept", () => {
+  const fstab = buildSandboxFstab({
+    root: "/w/root",
+    devSkeleton: "/w/dev",
+    binSkeleton: "/w/bin",
+    deniedFile: "/w/denied",
+    systemDirs: [],
+    workDir: "/w/job",
+    denoBinary: "/x/deno",
+    skillDir: "/s/a b\\c\td\u00a0e\u2028f",
+    hidden: [],
+    tmpBytes: 1 << 20,
+  }).split("\n");
+  // U+00A0 and U+2028 as code points in octal would name another path: kept as their UTF-8.
+  const line = "/s/a\\040b\\134c\\011d\u00a0e\u2028f /w/root/s/a\\040b\\134c\\011d\u00a0e\u2028f";
+  assert(fstab.some((l) => l.startsWith(`${line} none bind,ro,`)), fstab.join("\n"));
+});
+
 Deno.test("a skill or project overlapping the sandbox's /opt/turnpike is named, others pass", () => {
   for (const dir of ["/opt/turnpike", "/opt/turnpike/skills/echo", "/opt", "/"]) {
     assert(sandboxTreeClash(dir)?.startsWith(`${dir} overlaps /opt/turnpike`), dir);
