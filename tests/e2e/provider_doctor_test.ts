@@ -16,6 +16,7 @@ const MACHINE_CHECKS = [
   "sandbox: mode",
   "sandbox: memory limits",
   "sandbox: process limits",
+  "sandbox: setup",
   "docker engine",
   "state dir",
   "wallet",
@@ -67,6 +68,10 @@ Deno.test("doctor: configured relay and BTP that do not answer fail, the whole r
     const mode = checks.get("sandbox: mode")!;
     assertEquals(mode.status, "ok", mode.detail);
     assert(mode.detail.startsWith(Deno.uid() === 0 ? "root:" : "rootless:"), mode.detail);
+    // This machine kind has a C compiler: the sandbox's init is built (roles/provider/sandbox).
+    const setup = checks.get("sandbox: setup")!;
+    assertEquals(setup.status, "ok", setup.detail);
+    assert(setup.detail.startsWith("compiled: one program a job"), setup.detail);
     assertEquals(checks.get("relay")?.status, "fail");
     assertStringIncludes(checks.get("relay")!.detail, "from flag --relay-url");
     assertEquals(checks.get("btp")?.status, "fail");

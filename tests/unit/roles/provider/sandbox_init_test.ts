@@ -10,7 +10,11 @@ import {
   createSkillSandbox,
   type SkillSandbox,
 } from "../../../../roles/provider/sandbox/skill_sandbox.ts";
-import { sandboxInitBinary } from "../../../../roles/provider/sandbox/sandbox_init.ts";
+import {
+  SANDBOX_SETUP_ENV,
+  sandboxInitBinary,
+} from "../../../../roles/provider/sandbox/sandbox_init.ts";
+import { rerunSandboxTests } from "../../../support/sandbox_test_rerun.ts";
 import type { SandboxMode } from "../../../../roles/provider/sandbox/sandbox_probe.ts";
 import { SANDBOX_SETUP_EXIT } from "../../../../roles/provider/sandbox/sandbox_setup_script.ts";
 import { hasProcessWith } from "../../../support/process_scan.ts";
@@ -157,19 +161,11 @@ Deno.test("sandbox init: built once and kept; no compiler, no program", async ()
 });
 
 Deno.test("sandbox init: the sandbox's hostile tests pass through the shell setup too", async () => {
-  const files = ["skill_sandbox", "sandbox_gateway"].map((f) =>
-    `tests/unit/roles/provider/${f}_test.ts`
+  await rerunSandboxTests(
+    ["skill_sandbox", "sandbox_gateway"],
+    { [SANDBOX_SETUP_ENV]: "shell" },
+    20,
   );
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["test", "-A", ...files],
-    env: { TURNPIKE_SANDBOX_SETUP: "shell", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  assertEquals(out.code, 0, text.slice(-4000));
-  const summary = /ok \| (\d+) passed/.exec(text);
-  assert(summary !== null && Number(summary[1]) >= 20, text.slice(-2000));
 });
 
 const MODE: SandboxMode = Deno.uid() === 0 ? "root" : "rootless";
