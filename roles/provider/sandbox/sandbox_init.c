@@ -2,11 +2,12 @@
  * turnpike's sandbox init: ONE program that builds a job's sandbox and execs the skill, where the
  * shell setup (sandbox_setup_script.ts) runs eight: setpriv, unshare, bash, mount, pivot_root,
  * umount, env and setpriv again (and unshare a second time rootless). Each of those costs a fork
- * or an exec and the dynamic linker, ~1-1.5 ms of CPU apiece, about half a no-op job's children
- * (docs/SCALE.md "A job's CPU"). Written by hand because no library or packaged tool does the
- * whole setup in one process (bubblewrap has no cgroup join, rlimits or go line). It does
- * exactly what the shell setup does, in the same order, with the same arguments and exit codes:
- * docs/ARCHITECTURE.md "Skills" and roles/provider/sandbox/sandbox_setup_script.ts.
+ * or an exec and the dynamic linker, ~1-1.5 ms of CPU apiece: 17-21 ms of a no-op job's CPU
+ * (docs/SCALE.md "The sandbox's setup as one program"). Written by hand because no library or
+ * packaged tool does the whole setup in one process (bubblewrap has no cgroup join, rlimits or go
+ * line). It does what the shell setup does, in the same order, with the same arguments and exit
+ * codes, but for the differences below: docs/ARCHITECTURE.md "The sandbox's setup" and
+ * roles/provider/sandbox/sandbox_setup_script.ts.
  *
  *   sandbox-init [--user] [--net] [--parent=<pid>] fstab root work gateway memcg pidscg nproc \
  *     datakb fsizekb dropto wait -- command...

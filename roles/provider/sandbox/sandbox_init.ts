@@ -3,7 +3,8 @@
  * job's namespaces, mounts and limits and execs the skill, where the shell setup
  * (sandbox_setup_script.ts) starts eight. Built once per source with the host's C compiler into
  * a cache dir; a host without one (the image, say) gets the shell setup, which does the same
- * with util-linux's programs. docs/ARCHITECTURE.md "Skills", docs/OPERATIONS.md "The sandbox".
+ * with util-linux's programs. docs/ARCHITECTURE.md "The sandbox's setup", docs/OPERATIONS.md
+ * "Running a provider".
  *
  * @module
  */
