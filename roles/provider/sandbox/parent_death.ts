@@ -13,7 +13,10 @@
  *    it forked or daemonized, the gateway's forwarder.
  *
  * The compiled setup (sandbox_init.c) is the same chain in one program: it asks for the signal
- * as it starts (1), its namespace's init asks again after the fork (2) and after the drop (3).
+ * as it starts (1; a provider already gone is seen by its pid, `--parent`), its namespace's init
+ * asks after the fork (2; an outer process already gone is seen by a pipe). That init never drops
+ * its privileges: the skill is its child and asks too, and a skill that clears its own signal
+ * still dies with the init's namespace (3 and 4 without a gap a job can open).
  *
  * The signal follows the thread that spawned the child: Deno spawns from its JavaScript
  * thread, which lives as long as the provider. The orphan reaper (orphan_reaper.ts) stays for
