@@ -22,6 +22,7 @@ import {
   SANDBOX_SETUP_ENV,
   sandboxInitBinary,
   sandboxInitDir,
+  setupFromEnvironment,
 } from "../roles/provider/sandbox/sandbox_init.ts";
 import { probeDockerEngine } from "../roles/provider/docker/docker_engine.ts";
 import { endpointChecks } from "./doctor_endpoints.ts";
@@ -98,7 +99,7 @@ export async function sandboxChecks(): Promise<DoctorCheck[]> {
  */
 async function setupCheck(): Promise<DoctorCheck> {
   const name = "sandbox: setup";
-  if (Deno.env.get(SANDBOX_SETUP_ENV) === "shell") {
+  if (setupFromEnvironment() === "shell") {
     return { name, status: "ok", detail: `shell (${SANDBOX_SETUP_ENV}=shell)` };
   }
   const fallback = await Deno.makeTempDir({ prefix: "turnpike-doctor-" });

@@ -412,8 +412,8 @@ int main(int argc, char **argv) {
     else fail("unknown option %s", argv[i]);
   }
   if (argc - i < 13 || strcmp(argv[i + 11], "--") != 0) {
-    fail("usage: sandbox-init [--user] [--net] fstab root work gateway memcg pidscg nproc "
-         "datakb fsizekb dropto wait -- command...");
+    fail("usage: sandbox-init [--user] [--net] [--parent=<pid>] fstab root work gateway memcg "
+         "pidscg nproc datakb fsizekb dropto wait -- command...");
   }
   char **pos = argv + i;
   // Dies with the provider (parent_death.ts); a provider gone already is seen by its pid.

@@ -25,6 +25,26 @@ export type SandboxSetup = "compiled" | "shell";
  */
 export const SANDBOX_SETUP_ENV = "TURNPIKE_SANDBOX_SETUP";
 
+/**
+ * The setup {@linkcode SANDBOX_SETUP_ENV} asks for: `compiled`, `shell`, else (unset, another
+ * value, no environment access) `auto`.
+ *
+ * @example
+ * ```ts
+ * import { setupFromEnvironment } from "./sandbox_init.ts";
+ *
+ * if (!["compiled", "shell", "auto"].includes(setupFromEnvironment())) throw new Error("no setup");
+ * ```
+ */
+export function setupFromEnvironment(): SandboxSetup | "auto" {
+  try {
+    const value = Deno.env.get(SANDBOX_SETUP_ENV);
+    return value === "compiled" || value === "shell" ? value : "auto";
+  } catch {
+    return "auto";
+  }
+}
+
 /** Options for {@linkcode sandboxInitBinary}. */
 export interface SandboxInitOptions {
   /** Where the built program is kept (the sandbox's host dir: the provider's own). */

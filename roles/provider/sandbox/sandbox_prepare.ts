@@ -201,12 +201,12 @@ export interface JobPlan {
 }
 
 /**
- * The job's work dir, fstab and the command that sets up its sandbox. Synchronous on purpose: these are a dozen
- * metadata calls of microseconds each (no fsync), and as async ops each would wait for a turn
- * of an event loop that, in a provider, is busy with the town link, signatures and fsyncs
- * (measured: 15 ms -> 42 ms per sandboxed no-op job with the loop busy 5 ms of every turn).
- * `name` is the work dir's (the job's id, or a prepared sandbox's); a refusal is the outcome
- * of a job whose manifest asks for more than the operator allows.
+ * The job's work dir, fstab and the command that sets up its sandbox. Synchronous on purpose:
+ * these are a dozen metadata calls of microseconds each (no fsync), and as async ops each would
+ * wait for a turn of an event loop that, in a provider, is busy with the town link, signatures
+ * and fsyncs (measured: 15 ms -> 42 ms per sandboxed no-op job with the loop busy 5 ms of every
+ * turn). `name` is the work dir's (the job's id, or a prepared sandbox's); a refusal is the
+ * outcome of a job whose manifest asks for more than the operator allows.
  *
  * It needs the host a sandbox probed (createSkillSandbox, whose example runs a job): no example
  * that runs here: tests/unit/roles/provider/skill_sandbox_test.ts.

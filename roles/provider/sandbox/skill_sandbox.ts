@@ -56,10 +56,10 @@ import {
 } from "./sandbox_prepare.ts";
 import { fillPool, runJob } from "./sandbox_run.ts";
 import {
-  SANDBOX_SETUP_ENV,
   sandboxInitBinary,
   sandboxInitDir,
   type SandboxSetup,
+  setupFromEnvironment,
 } from "./sandbox_init.ts";
 
 /** How a job ended. */
@@ -344,15 +344,5 @@ function isDenoScript(path: string): boolean {
     }
   } catch {
     return false;
-  }
-}
-
-/** `TURNPIKE_SANDBOX_SETUP`, when it names a setup. */
-function setupFromEnvironment(): SandboxSetup | "auto" {
-  try {
-    const value = Deno.env.get(SANDBOX_SETUP_ENV);
-    return value === "compiled" || value === "shell" ? value : "auto";
-  } catch {
-    return "auto";
   }
 }
