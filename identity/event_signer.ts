@@ -1,6 +1,10 @@
 /**
- * Signs Nostr events for the job path (provider feedback and results, requester requests) with
- * libsecp256k1 compiled to WebAssembly (`nostr-wasm`, the engine `stages/signer.ts` also uses).
+ * Signs Nostr events for the job path (provider feedback and results, requester requests): with
+ * the system's libsecp256k1 through FFI where the process may use it
+ * (identity/native_event_signer.ts), else with libsecp256k1 compiled to WebAssembly (nostr-wasm's
+ * module called directly, identity/wasm_event_signer.ts), as in the key's worker, which has no
+ * permissions. Both derive a key's key pair once and keep it, where nostr-wasm's own
+ * `finalizeEvent` derives it at every signature.
  *
  * Why not `finalizeEvent` from nostr-tools: its pure-JS Schnorr signer measured 1.7-2.9 ms per
  * event here against 0.7-1.0 ms for nostr-wasm, and a paid job signs 5 events on its critical
@@ -15,10 +19,9 @@
 import { schnorr } from "@noble/curves/secp256k1.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import type { initNostrWasm } from "nostr-wasm";
 import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
-
-type NostrWasm = Awaited<ReturnType<typeof initNostrWasm>>;
+import { loadNativeEventSigner } from "./native_event_signer.ts";
+import { loadWasmEventSigner, type WasmEventSigner } from "./wasm_event_signer.ts";
 
 /**
  * Signatures made with @noble/curves before nostr-wasm is loaded. An idle node signs a few events
@@ -29,13 +32,13 @@ type NostrWasm = Awaited<ReturnType<typeof initNostrWasm>>;
 const NOBLE_SIGNATURES = 8;
 
 /** undefined: not loaded (yet); null: it could not load, @noble/curves signs. */
-let wasm: NostrWasm | null | undefined;
+let wasm: WasmEventSigner | null | undefined;
 let loading: Promise<void> | undefined;
 let signedWithNoble = 0;
 
 function loadWasm(): Promise<void> {
   // The module (its WebAssembly embedded as text) is imported with the load, not at start.
-  loading ??= import("nostr-wasm").then((m) => m.initNostrWasm()).then((loaded) => {
+  loading ??= loadWasmEventSigner().then((loaded) => {
     wasm = loaded;
   }, () => {
     wasm = null; // @noble/curves below
@@ -44,17 +47,18 @@ function loadWasm(): Promise<void> {
 }
 
 /**
- * Which engine {@linkcode signEventTemplate} uses now: `noble` until nostr-wasm has loaded.
+ * Which engine {@linkcode signEventTemplate} uses now: `native` where the process may use FFI
+ * and the system's libsecp256k1 passed its self-test; else `noble` until nostr-wasm has loaded.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  *
- * assert.ok(["nostr-wasm", "noble"].includes(eventSignerEngine()));
+ * assert.ok(["native", "nostr-wasm", "noble"].includes(eventSignerEngine()));
  * ```
  */
-export function eventSignerEngine(): "nostr-wasm" | "noble" {
-  return wasm ? "nostr-wasm" : "noble";
+export function eventSignerEngine(): "native" | "nostr-wasm" | "noble" {
+  return loadNativeEventSigner() ? "native" : wasm ? "nostr-wasm" : "noble";
 }
 
 /**
@@ -66,7 +70,7 @@ export function eventSignerEngine(): "nostr-wasm" | "noble" {
  * import assert from "node:assert/strict";
  *
  * await loadEventSigner();
- * assert.equal(eventSignerEngine(), "nostr-wasm");
+ * assert.notEqual(eventSignerEngine(), "noble");
  * ```
  */
 export function loadEventSigner(): Promise<void> {
@@ -107,22 +111,13 @@ export function signEventTemplate(
   secretKey: Uint8Array,
   options: EventSignerOptions = {},
 ): NostrEvent {
+  const native = loadNativeEventSigner();
+  if (native) return native.sign(template, secretKey);
   if (!wasm) {
     if (wasm === undefined && ++signedWithNoble > NOBLE_SIGNATURES) void loadWasm();
     return signWithNoble(template, secretKey, options.pubkey);
   }
-  const event: NostrEvent = {
-    kind: template.kind,
-    created_at: template.created_at,
-    tags: template.tags,
-    content: template.content,
-    id: "",
-    pubkey: "",
-    sig: "",
-  };
-  // nostr-wasm fills pubkey, id and sig in place.
-  wasm.finalizeEvent(event, secretKey);
-  return event;
+  return wasm.sign(template, secretKey);
 }
 
 /** BIP-340 with @noble/curves: the id is the SHA-256 of NIP-01's serialisation, signed. */

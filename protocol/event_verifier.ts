@@ -16,8 +16,8 @@
  * - `noble`: pure JS, about 2x slower than either; used when the WebAssembly cannot load.
  *
  * nostr-wasm keeps the module's exports private, so the instance it creates is captured while
- * it loads (once: the bytes are embedded in the package, no file or network access) and checked
- * by a known-answer self-test before it is trusted; if anything about it differs, `nostr-wasm` is
+ * it loads (protocol/nostr_wasm_instance.ts) and checked by a known-answer self-test before it is
+ * trusted; if anything about it differs, `nostr-wasm` is
  * used as is. The WebAssembly is loaded after the first few verifications, not on import
  * (`NOBLE_VERIFICATIONS`; `loadEventVerifier` loads it at once): until then `noble` verifies.
  *
@@ -29,36 +29,20 @@ import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import type { NostrEvent } from "./nostr_event.ts";
 import { EventValidationError } from "./event_validation_error.ts";
 import { loadNativeSchnorr, type SchnorrVerifier } from "./native_schnorr.ts";
+import {
+  loadNostrWasmInstance,
+  type NostrWasmApi,
+  type Secp256k1Exports,
+  WASM_CONTEXT_FLAGS,
+} from "./nostr_wasm_instance.ts";
 
 export { EventValidationError } from "./event_validation_error.ts";
 
 /** Which signature verifier is in use. */
 export type VerifierBackend = "libsecp256k1-native" | "libsecp256k1" | "nostr-wasm" | "noble";
 
-interface NostrWasmApi {
-  verifyEvent(event: NostrEvent): void;
-  /** Sets `pubkey`, `id` and `sig` on the event. */
-  finalizeEvent(event: Partial<NostrEvent>, secretKey: Uint8Array): void;
-}
-
-/** The libsecp256k1 exports of nostr-wasm's module, under the names its loader maps them from. */
-interface Secp256k1Exports {
-  /** memory */
-  g: WebAssembly.Memory;
-  /** malloc(size) -> pointer */
-  i(size: number): number;
-  /** context_create(flags) -> context */
-  o(flags: number): number;
-  /** xonly_pubkey_parse(context, out64, in32) -> 1 on success */
-  p(context: number, out: number, input: number): number;
-  /** schnorrsig_verify(context, sig64, msg, msgLength, xonlyPubkey) -> 1 when valid */
-  u(context: number, sig: number, msg: number, msgLength: number, pubkey: number): number;
-}
-
 /** secp256k1_xonly_pubkey, the parsed form of a 32-byte x-only key. */
 const PARSED_KEY_BYTES = 64;
-/** SECP256K1_CONTEXT_VERIFY | SECP256K1_CONTEXT_SIGN, as nostr-wasm creates its own. */
-const CONTEXT_FLAGS = 257 | 513;
 /** Parsed keys kept; past that the cache starts over (a key costs one parse to re-enter). */
 const MAX_CACHED_KEYS = 1024;
 
@@ -75,7 +59,7 @@ class DirectSchnorr implements SchnorrVerifier {
 
   constructor(x: Secp256k1Exports) {
     this.#x = x;
-    this.#context = x.o(CONTEXT_FLAGS);
+    this.#context = x.o(WASM_CONTEXT_FLAGS);
     this.#sig = x.i(64);
     this.#msg = x.i(32);
     this.#pubkey = x.i(32);
@@ -112,39 +96,14 @@ interface Loaded {
   direct: DirectSchnorr | null;
 }
 
-function isSecp256k1Exports(x: WebAssembly.Exports): boolean {
-  return x.g instanceof WebAssembly.Memory &&
-    ["i", "o", "p", "u"].every((name) => typeof x[name] === "function");
-}
-
 async function loadWasm(): Promise<Loaded | null> {
-  const original = WebAssembly.instantiate;
-  let instance: WebAssembly.Instance | undefined;
-  const capture = async (...args: Parameters<typeof original>) => {
-    const result = await (original as (...a: unknown[]) => Promise<unknown>)(...args);
-    const source = result as WebAssembly.WebAssemblyInstantiatedSource;
-    // Only libsecp256k1's (another module instantiated meanwhile is left alone).
-    if (
-      source && source.instance instanceof WebAssembly.Instance &&
-      isSecp256k1Exports(source.instance.exports)
-    ) instance = source.instance;
-    return result;
-  };
-  let api: NostrWasmApi;
-  try {
-    // The module (its WebAssembly embedded as text) is imported with the load, not at start.
-    const { initNostrWasm } = await import("nostr-wasm");
-    WebAssembly.instantiate = capture as typeof original;
-    api = await initNostrWasm() as unknown as NostrWasmApi;
-  } catch {
-    return null; // the noble verifier is used
-  } finally {
-    WebAssembly.instantiate = original;
-  }
+  const loaded = await loadNostrWasmInstance();
+  if (loaded === null) return null; // the noble verifier is used
+  const { api, exports } = loaded;
   let direct: DirectSchnorr | null = null;
   try {
-    if (instance && isSecp256k1Exports(instance.exports)) {
-      direct = new DirectSchnorr(instance.exports as unknown as Secp256k1Exports);
+    if (exports) {
+      direct = new DirectSchnorr(exports);
       if (!selfTest(api, direct)) direct = null;
     }
   } catch {
