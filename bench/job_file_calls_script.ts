@@ -4,10 +4,10 @@
  * files, renames, fsyncs (file and directory), appends, SQLite writes and `mkdir`s of each role's
  * state dir (the requester's `requester-N/`, the provider's `provider/`, the town's
  * `turnpike-test-town-*`), grouped by path with ids folded. Only the job loop counts: from the
- * first requester sidecar's rename (`requester/<id>.json`, written at each submit) to the last
- * callback payload's (`callbacks/<id>.in.payload`, at each job's end), marks a tree with its
- * records as files and one with them as rows both have (docs/SCALE.md "A no-op job's file calls
- * by role").
+ * first requester sidecar's rename (`requester/<id>.json`, written at each submit by a tree whose
+ * sidecars are files) to the last callback payload's (`callbacks/<id>.in.payload`, at each job's
+ * end). A tree whose sidecars are rows has no such rename: its loop starts at the first payload's,
+ * one job later, and counts one job fewer (docs/SCALE.md "A no-op job's file calls by role").
  *
  *     strace -f -qq -tt -y -o /tmp/trace.txt \
  *       -e trace=openat,rename,renameat,renameat2,fsync,fdatasync,mkdir,mkdirat,unlink,unlinkat,write,pwrite64 \
@@ -53,9 +53,11 @@ for (const line of (await Deno.readTextFile(file)).split("\n")) {
 const renamesOf = (re: RegExp) =>
   calls.flatMap((c, i) => c.name.startsWith("rename") && re.test(c.rest) ? [i] : []);
 const [starts, ends] = [renamesOf(LOOP_START), renamesOf(LOOP_END)];
-const loop = starts.length === 0 || ends.length === 0
+// Sidecars as rows: from the first job's end, so the loop holds one job fewer.
+const [first, counted] = starts.length > 0 ? [starts[0], jobs] : [ends[0], jobs - 1];
+const loop = first === undefined || ends.length === 0
   ? calls
-  : calls.slice(starts[0], ends.at(-1)! + 1);
+  : calls.slice(first, ends.at(-1)! + 1);
 
 /** The role whose state dir holds `path`, and the path inside it; undefined for other paths. */
 function roleOf(path: string): [string, string] | undefined {
@@ -123,11 +125,11 @@ for (const c of loop) {
   const total = `${role[0].padEnd(10)} ${kind[0]}`;
   totals.set(total, (totals.get(total) ?? 0) + 1);
 }
-console.log(`${loop.length} calls in the job loop, per job of ${jobs}:`);
+console.log(`${loop.length} calls in the job loop, per job of ${counted}:`);
 for (const [group, n] of [...groups].sort()) {
-  if (n / jobs >= min) console.log(`${(n / jobs).toFixed(2).padStart(7)}  ${group}`);
+  if (n / counted >= min) console.log(`${(n / counted).toFixed(2).padStart(7)}  ${group}`);
 }
 console.log("totals per job:");
 for (const [total, n] of [...totals].sort()) {
-  console.log(`${(n / jobs).toFixed(2).padStart(7)}  ${total}`);
+  console.log(`${(n / counted).toFixed(2).padStart(7)}  ${total}`);
 }

@@ -40,7 +40,7 @@ import { generateSecretKey, getPublicKey } from "nostr-tools";
 import { echoSpec, startRequesterNetwork } from "../harness/requester_network.ts";
 import { connectPayingClient } from "../harness/town_test_node.ts";
 import { openJobRepository } from "../state/jobs/job_repository.ts";
-import { writeJobSidecar } from "../roles/requester/job_sidecar.ts";
+import { formatJobSidecar } from "../roles/requester/job_sidecar.ts";
 import { type Requester, startRequester } from "../roles/requester/requester_node.ts";
 import { localNodeSigner } from "../identity/local_node_signer.ts";
 import { openWorkerNodeSigner } from "../identity/worker_node_signer.ts";
@@ -251,11 +251,6 @@ async function restart(n: number) {
         crypto.getRandomValues(new Uint8Array(32)),
         (b) => b.toString(16).padStart(2, "0"),
       ).join("");
-      await writeJobSidecar(opts.stateDir, id, {
-        requestToon: toon,
-        spec: echoSpec("x", { skill: "none" }),
-        deadlineMs: now + 3_600_000,
-      }, { durable: false });
       await repo.create({
         id,
         kind: 5601,
@@ -264,6 +259,12 @@ async function restart(n: number) {
         createdAtMs: now,
         updatedAtMs: now,
         payments: [],
+      }, {
+        sidecar: formatJobSidecar({
+          requestToon: toon,
+          spec: echoSpec("x", { skill: "none" }),
+          deadlineMs: now + 3_600_000,
+        }),
       });
     }
     repo.close();

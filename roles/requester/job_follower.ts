@@ -57,7 +57,10 @@ export interface JobFollowerOptions {
   /** The profile's state dir (the sidecars). */
   stateDir: string;
   /** The job records (opened with the node: read when a job is followed). */
-  repo: () => Pick<JobRepository, "read" | "update" | "listInFlight" | "versionOf">;
+  repo: () => Pick<
+    JobRepository,
+    "read" | "update" | "listInFlight" | "versionOf" | "sidecarText"
+  >;
   /** Runs a job's callback skill, exactly once. */
   callbacks: Pick<CallbackRunner, "run">;
   /** Creates and sends the next job of a chain (`prev`: the job whose result it takes). */
@@ -156,13 +159,14 @@ export class JobFollower {
 
   /** In-flight jobs from the index plus their sidecars (the records are read lazily). */
   async loadInFlight(): Promise<JobSummary[]> {
-    const summaries = this.#o.repo().listInFlight();
+    const repo = this.#o.repo();
+    const summaries = repo.listInFlight();
     const found: JobSummary[] = [];
     // Parallel batches: at 10k jobs one-by-one reads dominate the restart time.
     for (let i = 0; i < summaries.length; i += 512) {
       const batch = summaries.slice(i, i + 512);
       const sidecars = await Promise.all(
-        batch.map((s) => readJobSidecar(this.#o.stateDir, s.id).catch(() => undefined)),
+        batch.map((s) => readJobSidecar(this.#o.stateDir, s.id, repo).catch(() => undefined)),
       );
       batch.forEach((summary, k) => {
         const sidecar = sidecars[k];

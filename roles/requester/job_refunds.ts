@@ -32,7 +32,7 @@ export interface JobRefundsOptions {
    * worker's job (its sidecar's `spec.worker`) is refunded to the worker's key, which posted it.
    */
   node: {
-    readonly repo: Pick<JobRepository, "read" | "update">;
+    readonly repo: Pick<JobRepository, "read" | "update" | "sidecarText">;
     readonly payments: Pick<PaymentLog, "append" | "incoming">;
     readonly workers?: Pick<WorkerDesk, "signerOf">;
     readonly stateDir?: string;
@@ -137,7 +137,7 @@ export class JobRefunds {
   async #signerOf(jobId: string): Promise<Pick<NodeSigner, "conversationKey">> {
     const { workers, stateDir } = this.#o.node;
     if (workers === undefined || stateDir === undefined) return this.#o.signer;
-    const worker = (await readJobSidecar(stateDir, jobId))?.spec.worker;
+    const worker = (await readJobSidecar(stateDir, jobId, this.#o.node.repo))?.spec.worker;
     return worker === undefined ? this.#o.signer : await workers.signerOf(worker);
   }
 }

@@ -28,7 +28,7 @@ import { publishBlob } from "../blob_publisher.ts";
 import { isTransientWriteError } from "../town_client/town_rejection.ts";
 import { nextRetryWait, REQUEST_WRITE_RETRY } from "../town_client/town_retry.ts";
 import type { JobFollower } from "./job_follower.ts";
-import { type JobSidecar, writeJobSidecar } from "./job_sidecar.ts";
+import { formatJobSidecar, type JobSidecar } from "./job_sidecar.ts";
 import type { JobSlots } from "./job_slots.ts";
 import type { JobSpec } from "./job_spec.ts";
 import { JobEndedError, RequesterJobError } from "./requester_job_error.ts";
@@ -186,7 +186,6 @@ export class JobSender {
       deadlineMs: now + spec.timeoutMs,
       prev: options.prev,
     };
-    await writeJobSidecar(this.#o.stateDir, event.id, sidecar, { durable: this.#o.durable });
     this.#o.jobs.keepSidecar(event.id, sidecar);
     const record: RequesterJobRecord = {
       id: event.id,
@@ -208,10 +207,8 @@ export class JobSender {
         }
         : undefined,
     };
-    await this.#o.repo().create(record, {
-      action: "submit",
-      paths: [`requester/${event.id}.json`],
-    });
+    // The sidecar in the record's own commit: the job never exists without it.
+    await this.#o.repo().create(record, { action: "submit", sidecar: formatJobSidecar(sidecar) });
     this.#o.jobs.wrote(event.id);
     if (options.prev) this.#o.jobs.chain(options.prev, event.id);
     this.#o.jobs.track(record, sidecar);

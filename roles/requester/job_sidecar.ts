@@ -1,13 +1,14 @@
 /**
- * What a requester keeps next to a job record so it can resume after a crash:
- * `<state dir>/requester/<id>.json` with the signed request (TOON, to resend a job whose send
- * was interrupted), the spec (for the rest of a chain) and the deadline. Written atomically
- * before the job record is created, i.e. before anything is sent.
+ * What a requester keeps next to a job record so it can resume after a crash: the signed request
+ * (TOON, to resend a job whose send was interrupted), the spec (for the rest of a chain) and the
+ * deadline. A row of the profile's index written in the job record's first commit, i.e. before
+ * anything is sent (`state/jobs/job_repository.ts`), shown by the audit trail as
+ * `requester/<id>.json`; an older profile's jobs keep theirs as files of that name.
  *
  * @module
  */
 import { RoleError } from "../role_error.ts";
-import { writeFileAtomic } from "../../state/atomic_file.ts";
+import { readJobSidecarText } from "../../state/jobs/job_repository.ts";
 import { readOptionalTextFile } from "../../state/optional_text_file.ts";
 import { type JobSpec, jobSpecFromJson, jobSpecToJson } from "./job_spec.ts";
 
@@ -30,7 +31,7 @@ export class JobSidecarError extends RoleError {
 const MAX_SIDECAR_BYTES = 1024 * 1024;
 
 /**
- * Path of a job's sidecar.
+ * Path of a job's sidecar file (an older profile's; a new job's sidecar is a row).
  *
  * @example
  * ```ts
@@ -44,38 +45,32 @@ export function sidecarPath(stateDir: string, id: string): string {
 }
 
 /**
- * Writes a sidecar atomically (fsync, rename).
+ * A sidecar's text as it is kept: a row of the profile's index, written with the job's record
+ * (`JobRepository.create`'s `sidecar`), or replaced (`putSidecar`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { readJobSidecar, writeJobSidecar } from "./job_sidecar.ts";
+ * import { formatJobSidecar, parseJobSidecar } from "./job_sidecar.ts";
  *
- * const stateDir = await Deno.makeTempDir();
- * const id = "ab".repeat(32);
  * const spec = { kind: 5600, inputs: [], params: [], providers: [], skill: "none", timeoutMs: 30_000, encrypt: false, then: [] };
- * await writeJobSidecar(stateDir, id, { requestToon: "toon", spec, deadlineMs: 30_000 });
- * assert.deepEqual((await readJobSidecar(stateDir, id))?.spec, spec);
- * await Deno.remove(stateDir, { recursive: true });
+ * const text = formatJobSidecar({ requestToon: "toon", spec, deadlineMs: 30_000 });
+ * assert.deepEqual(parseJobSidecar(text, "ab".repeat(32)).spec, spec);
  * ```
  */
-export async function writeJobSidecar(
-  stateDir: string,
-  id: string,
-  sidecar: JobSidecar,
-  options: { durable?: boolean } = {},
-): Promise<void> {
-  await Deno.mkdir(`${stateDir}/requester`, { recursive: true });
-  const text = JSON.stringify({ ...sidecar, spec: jobSpecToJson(sidecar.spec) });
-  const durable = options.durable ?? true;
-  await writeFileAtomic(sidecarPath(stateDir, id), text, {
-    skipFileSync: !durable,
-    skipDirSync: !durable,
-  });
+export function formatJobSidecar(sidecar: JobSidecar): string {
+  return JSON.stringify({ ...sidecar, spec: jobSpecToJson(sidecar.spec) });
+}
+
+/** Where a sidecar is read from: the profile's job repository (its rows). */
+export interface JobSidecarSource {
+  sidecarText(id: string): string | undefined;
 }
 
 /**
- * Reads a sidecar (undefined when absent).
+ * Reads a job's sidecar (undefined when it has none): its row in the profile's index (from
+ * `repo` when given, else read from the index file beside the node), else an older profile's
+ * file, `requester/<id>.json`.
  *
  * @example
  * ```ts
@@ -91,10 +86,28 @@ export async function writeJobSidecar(
 export async function readJobSidecar(
   stateDir: string,
   id: string,
+  repo?: JobSidecarSource,
 ): Promise<JobSidecar | undefined> {
-  const text = await readOptionalTextFile(sidecarPath(stateDir, id));
+  const text = (repo ? repo.sidecarText(id) : readJobSidecarText(stateDir, id)) ??
+    await readOptionalTextFile(sidecarPath(stateDir, id));
   if (text === undefined) return undefined;
   if (text.length > MAX_SIDECAR_BYTES) throw new JobSidecarError(`sidecar of ${id} is too large`);
+  return parseJobSidecar(text, id);
+}
+
+/**
+ * A sidecar from its text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { JobSidecarError, parseJobSidecar } from "./job_sidecar.ts";
+ *
+ * assert.throws(() => parseJobSidecar("{}", "ab".repeat(32)), JobSidecarError);
+ * ```
+ * @throws {JobSidecarError} when it is not one.
+ */
+export function parseJobSidecar(text: string, id: string): JobSidecar {
   try {
     const v = JSON.parse(text) as Record<string, unknown>;
     if (typeof v.requestToon !== "string" || typeof v.deadlineMs !== "number") {

@@ -16,7 +16,7 @@ import type { JobRepository } from "../../state/jobs/job_repository.ts";
 import { JobEventRouter, type JobFeedOptions } from "./job_feed.ts";
 import { authenticateWith } from "../../protocol/nip42_auth.ts";
 import type { JobFollower } from "./job_follower.ts";
-import { readJobSidecar, writeJobSidecar } from "./job_sidecar.ts";
+import { formatJobSidecar, readJobSidecar } from "./job_sidecar.ts";
 
 /** How long a job reopened for its late result is followed before it times out again. */
 export const LATE_RESULT_WINDOW_MS = 120_000;
@@ -79,8 +79,8 @@ export interface LateResultsOptions {
   relays: readonly string[];
   /** Answers a town's NIP-42 challenge. */
   authenticate?: QueryRelayOptions["authenticate"];
-  /** The job records. */
-  repo: Pick<JobRepository, "read" | "update">;
+  /** The job records and their sidecars. */
+  repo: Pick<JobRepository, "read" | "update" | "sidecarText" | "putSidecar">;
   /** The jobs followed. */
   jobs: Pick<JobFollower, "isFollowed" | "waitFor" | "keepSidecar" | "track">;
   /** Handles the result as the feed's (checked, its delivery paid once, the job ended). */
@@ -121,10 +121,10 @@ export class LateResults {
     if (!event) return record;
     // Followed again with a new deadline, written first: a crash from here resumes it as any job
     // in flight (the feed replays the result, the payer pays it at most once).
-    const stored = await readJobSidecar(stateDir, id);
+    const stored = await readJobSidecar(stateDir, id, repo);
     if (!stored) return record;
     const sidecar = { ...stored, deadlineMs: Date.now() + LATE_RESULT_WINDOW_MS };
-    await writeJobSidecar(stateDir, id, sidecar, { durable: this.#o.durable });
+    await repo.putSidecar(id, formatJobSidecar(sidecar), { action: "late-result" });
     // The timeout kept an empty stored result (callback_runner.ts): the late one takes its
     // place. A callback skill, run once at the timeout, is not run again.
     const payload = `${stateDir}/callbacks/${id}.in.payload`;

@@ -1,6 +1,7 @@
 /**
  * The state dir's paths whose bytes live in a database, not in files: the requester's job
- * records, `jobs/<id>.toml`, are rows of its index (`state/jobs/job_repository.ts`), the
+ * records, `jobs/<id>.toml`, and their sidecars, `requester/<id>.json`, are rows of its index
+ * (`state/jobs/job_repository.ts`; an older profile's sidecars stay files there), the
  * provider's, `provider-jobs/<id>.toml`, rows of its own (`state/jobs/provider_job_store.ts`). The audit
  * trail still shows each version of such a record under its path, staged from the bytes the
  * writer hands over (docs/ARCHITECTURE.md "The requester's job records as rows"); every process that
@@ -10,7 +11,7 @@
  */
 
 /** The directories (relative to the state dir) whose files are held as rows. */
-export const ROW_HELD_DIRS: readonly string[] = ["jobs", "provider-jobs"];
+export const ROW_HELD_DIRS: readonly string[] = ["jobs", "requester", "provider-jobs"];
 
 /**
  * The pathspecs that leave the row-held directories out of a `git add` (after a `.`).
@@ -20,7 +21,11 @@ export const ROW_HELD_DIRS: readonly string[] = ["jobs", "provider-jobs"];
  * import assert from "node:assert/strict";
  * import { ROW_HELD_EXCLUDES } from "./row_held_paths.ts";
  *
- * assert.deepEqual(ROW_HELD_EXCLUDES, [":(exclude,top)jobs/", ":(exclude,top)provider-jobs/"]);
+ * assert.deepEqual(ROW_HELD_EXCLUDES, [
+ *   ":(exclude,top)jobs/",
+ *   ":(exclude,top)requester/",
+ *   ":(exclude,top)provider-jobs/",
+ * ]);
  * ```
  */
 export const ROW_HELD_EXCLUDES: readonly string[] = ROW_HELD_DIRS.map((d) => `:(exclude,top)${d}/`);

@@ -8,12 +8,13 @@
  * An index that is missing, not a database, or without its tables is, when the repository is
  * opened with its audit trail by the writer (the requester's node, `job prune`):
  *
- * 1. read from HEAD: every `jobs/<id>.toml` blob (`state/audit/audit_head_files.ts`: three git
- *    processes whatever the number of jobs);
+ * 1. read from HEAD: every `jobs/<id>.toml` blob and every sidecar, `requester/<id>.json`
+ *    (`state/audit/audit_head_files.ts`: three git processes a folder whatever the number of
+ *    jobs);
  * 2. moved aside, never deleted: `index.sqlite` and its `-wal` and `-shm` renamed to
  *    `index.sqlite-lost-<time>` (and `-wal`, `-shm`: SQLite opens them together), names the
  *    state dir's `.gitignore` keeps out of the history;
- * 3. made again in one transaction: the tables, a row per record, unflagged (HEAD holds its
+ * 3. made again in one transaction: the tables, a row per record and per sidecar, unflagged (HEAD holds its
  *    text), versions from the time of the rebuild up, so that they stay above every version a
  *    reader saw before (a change poll's mark only rises); a blob that is not a record is named
  *    in the `corrupt` table (`<commit>:jobs/<id>.toml`). A kill before its commit leaves no
@@ -32,7 +33,12 @@ import type { AuditLog } from "../audit/audit_log.ts";
 import type { HeadFiles } from "../audit/audit_head_files.ts";
 import { syncDir } from "../atomic_file.ts";
 import { JobIndexLostError } from "./job_repository_errors.ts";
-import { type CorruptJobFile, type RebuildReport, writeIndexRows } from "./job_index_schema.ts";
+import {
+  type CorruptJobFile,
+  type RebuildReport,
+  SIDECARS_DIR,
+  writeIndexRows,
+} from "./job_index_schema.ts";
 import {
   IN_FLIGHT_JOB_STATUSES,
   JobRecordFormatError,
@@ -62,6 +68,7 @@ export interface JobIndexRecoveryOptions {
 /** The folder of HEAD the records are read from. */
 const JOBS_FOLDER = "jobs";
 const JOB_PATH = /^jobs\/([0-9a-f]{64})\.toml$/;
+const SIDECAR_PATH = /^requester\/([0-9a-f]{64})\.json$/;
 
 /**
  * Rebuilds a lost index from the audit trail's HEAD (see the module doc); returns the open
@@ -85,6 +92,8 @@ export async function recoverJobIndex(
     );
   }
   const head = await audit.headFiles(JOBS_FOLDER);
+  // The jobs' sidecars, rows beside them (an older profile's are files, and stay so).
+  const sidecarFiles = head === undefined ? undefined : await audit.headFiles(SIDECARS_DIR);
   if (head === undefined) {
     throw new JobIndexLostError(
       `${what}, and the state dir's audit trail has no commit to rebuild it from: restore ` +
@@ -96,7 +105,7 @@ export async function recoverJobIndex(
   const db = options.open();
   let report: RebuildReport & { inFlight: number };
   try {
-    report = fillFromHead(db, head);
+    report = fillFromHead(db, head, sidecarFiles?.files ?? new Map());
   } catch (err) {
     db.close();
     throw err;
@@ -107,7 +116,11 @@ export async function recoverJobIndex(
 }
 
 /** The tables and HEAD's records, in one transaction with the schema. */
-function fillFromHead(db: DatabaseSync, head: HeadFiles): RebuildReport & { inFlight: number } {
+function fillFromHead(
+  db: DatabaseSync,
+  head: HeadFiles,
+  sidecarFiles: ReadonlyMap<string, Uint8Array>,
+): RebuildReport & { inFlight: number } {
   const rows: { record: RequesterJobRecord; text: string }[] = [];
   const corrupt: CorruptJobFile[] = [];
   for (const [path, bytes] of head.files) {
@@ -126,8 +139,18 @@ function fillFromHead(db: DatabaseSync, head: HeadFiles): RebuildReport & { inFl
       corrupt.push({ path: `${head.commit}:${path}`, error: err.message });
     }
   }
+  const sidecars = new Map<string, string>();
+  for (const [path, bytes] of sidecarFiles) {
+    const id = SIDECAR_PATH.exec(path)?.[1];
+    if (id === undefined) continue;
+    try {
+      sidecars.set(id, new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch {
+      // Not UTF-8: its job is not followed again (as a missing sidecar), `job status` shows it.
+    }
+  }
   // Above every version a reader saw before: a profile makes far fewer writes than ms since 1970.
-  writeIndexRows(db, rows, corrupt, { version: Date.now() });
+  writeIndexRows(db, rows, corrupt, { version: Date.now(), sidecars });
   const inFlight = rows.filter((r) => IN_FLIGHT_JOB_STATUSES.includes(r.record.status)).length;
   return { indexed: rows.length, corrupt, inFlight };
 }

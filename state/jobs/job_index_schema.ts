@@ -41,6 +41,21 @@ export interface RebuildReport {
 }
 
 /**
+ * The requester's job sidecars (what a job needs to resume: its signed request, its spec, its
+ * deadline; `roles/requester/job_sidecar.ts`), a row per job beside its record, written in the
+ * record's first commit. Created where missing on every open: an index made before them gets the
+ * table, and its jobs' sidecars stay the files they were (`requester/<id>.json`).
+ */
+export const SIDECARS_TABLE_SQL =
+  "CREATE TABLE IF NOT EXISTS sidecars (id TEXT PRIMARY KEY, text TEXT NOT NULL);";
+
+/** Writes (or replaces) a job's sidecar row: id, text. */
+export const PUT_SIDECAR_SQL = "INSERT OR REPLACE INTO sidecars (id, text) VALUES (?, ?)";
+
+/** The folder the audit trail shows the sidecars under, as `requester/<id>.json`. */
+export const SIDECARS_DIR = "requester";
+
+/**
  * The upsert of a record's row, its text with it; `version` one above the highest, `unaudited`
  * set. Values: {@linkcode rowValues}. Returns the row's `version`.
  */
@@ -72,6 +87,7 @@ export const UPSERT_JOB_SQL = `INSERT INTO jobs (id, kind, skill, status, provid
 export function createJobIndex(db: DatabaseSync): void {
   db.exec(`
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    ${SIDECARS_TABLE_SQL}
     DROP TABLE IF EXISTS jobs;
     DROP TABLE IF EXISTS corrupt;
     CREATE TABLE jobs (
@@ -230,7 +246,7 @@ export function writeIndexRows(
   db: DatabaseSync,
   rows: readonly { record: RequesterJobRecord; text: string }[],
   corrupt: readonly CorruptJobFile[],
-  options: { version?: number } = {},
+  options: { version?: number; sidecars?: ReadonlyMap<string, string> } = {},
 ): void {
   const base = options.version;
   inTransaction(db, () => {
@@ -243,6 +259,8 @@ export function writeIndexRows(
     );
     const bad = db.prepare("INSERT OR REPLACE INTO corrupt (path, error) VALUES (?, ?)");
     for (const c of corrupt) bad.run(c.path, c.error);
+    const sidecar = db.prepare(PUT_SIDECAR_SQL);
+    for (const [id, text] of options.sidecars ?? []) sidecar.run(id, text);
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)")
       .run(JOB_INDEX_SCHEMA);
   });

@@ -7,6 +7,9 @@
  *
  * A write is one transaction at `synchronous = FULL` holding the row and its text: durable when
  * it returns (the WAL fsynced); a kill leaves the old row or the new one. No file is written.
+ * A new job's sidecar (`roles/requester/job_sidecar.ts`) is a row of its own written in the
+ * record's first transaction: a kill leaves both or neither (docs/ARCHITECTURE.md "The
+ * requester's job records as rows").
  *
  * Each change is recorded in the git audit log (`state/audit/audit_log.ts`) when one is given,
  * as `jobs/<id>.toml` from the record's bytes (docs/ARCHITECTURE.md "The requester's job
@@ -30,11 +33,13 @@ import {
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import {
   ensureMetaTable,
+  inTransaction,
   isDamagedDatabase,
   LandedFlags,
   openRowDb,
   Statements,
 } from "./row_db.ts";
+import { ensureSidecarsTable, sidecarAuditPath } from "./job_sidecar_rows.ts";
 import { pathExists } from "../path_exists.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
 import type { AuditLog } from "../audit/audit_log.ts";
@@ -43,6 +48,7 @@ import {
   importJobFiles,
   JOB_INDEX_SCHEMA,
   type JobSummary,
+  PUT_SIDECAR_SQL,
   type RebuildReport,
   RECORDS_IN_INDEX_FILE,
   rowValues,
@@ -103,7 +109,18 @@ export interface JobWriteOptions {
   paths?: string[];
 }
 
+/** Options of {@linkcode JobRepository.create}. */
+export interface JobCreateOptions extends JobWriteOptions {
+  /**
+   * The job's sidecar (what it needs to resume, `roles/requester/job_sidecar.ts`), written in the
+   * same commit as the record: a row of the index, shown by the audit trail as
+   * `requester/<id>.json`.
+   */
+  sidecar?: string;
+}
+
 export { JobExistsError, JobIdPrefixError, JobIndexLostError, JobNotFoundError };
+export { readJobSidecarText } from "./job_sidecar_rows.ts";
 export type { CorruptJobFile, JobSummary, RebuildReport } from "./job_index_schema.ts";
 
 /** Shortest prefix accepted (the progress lines show 12). */
@@ -219,6 +236,7 @@ export class JobRepository {
         { mode: 0o600 },
       );
     }
+    ensureSidecarsTable(this.#db!);
     if (!this.#readOnly) this.#auditFlagged();
   }
 
@@ -235,12 +253,49 @@ export class JobRepository {
    * Writes a new job record.
    * @throws {JobExistsError} when the id exists; {@linkcode JobRecordFormatError} when invalid.
    */
-  create(record: RequesterJobRecord, options: JobWriteOptions = {}): Promise<RequesterJobRecord> {
+  create(record: RequesterJobRecord, options: JobCreateOptions = {}): Promise<RequesterJobRecord> {
     return this.#withLock(record.id, () => {
       const existing = this.#prepare("SELECT 1 FROM jobs WHERE id = ?").get(record.id);
       if (existing !== undefined) throw new JobExistsError(`job ${record.id} exists`);
-      this.#write(record, options.action ?? "create", options.fields, options.paths);
+      const { sidecar } = options;
+      if (sidecar === undefined) {
+        this.#write(record, options.action ?? "create", options.fields, options.paths);
+      } else {
+        // One transaction, one WAL commit: the record never exists without its sidecar.
+        inTransaction(this.#db!, () => {
+          this.#prepare(PUT_SIDECAR_SQL).run(record.id, sidecar);
+          this.#write(record, options.action ?? "create", options.fields, options.paths, sidecar);
+        });
+      }
       return Promise.resolve(record);
+    });
+  }
+
+  /**
+   * A job's sidecar text from its row; undefined when it has none here (an older profile's job
+   * keeps its `requester/<id>.json` file: `roles/requester/job_sidecar.ts` reads that then).
+   */
+  sidecarText(id: string): string | undefined {
+    const row = this.#prepare("SELECT text FROM sidecars WHERE id = ?").get(id);
+    return row === undefined ? undefined : String(row.text);
+  }
+
+  /**
+   * Replaces a job's sidecar (a job followed again: a new deadline), durable when it returns,
+   * recorded in the audit trail as `requester/<id>.json`.
+   */
+  putSidecar(id: string, text: string, options: { action?: string } = {}): Promise<void> {
+    return this.#withLock(id, () => {
+      this.#prepare(PUT_SIDECAR_SQL).run(id, text);
+      const path = sidecarAuditPath(id);
+      this.#audit?.record({
+        action: options.action ?? "sidecar",
+        resource: "job",
+        id,
+        paths: [path],
+        contents: { [path]: new TextEncoder().encode(text) },
+      });
+      return Promise.resolve();
     });
   }
 
@@ -278,11 +333,13 @@ export class JobRepository {
       if (!/^[0-9a-f]{64}$/.test(id)) return;
       await Deno.remove(`${this.jobsDir}/${id}.toml`).catch(() => {});
       this.#prepare("DELETE FROM jobs WHERE id = ?").run(id);
+      this.#prepare("DELETE FROM sidecars WHERE id = ?").run(id);
       this.#audit?.record({
         action: "prune",
         resource: "job",
         id,
-        paths: [`jobs/${id}.toml`, ...(options.paths ?? [])],
+        // Its sidecar's row goes with it: the trail's copy too.
+        paths: [...new Set([`jobs/${id}.toml`, sidecarAuditPath(id), ...(options.paths ?? [])])],
         fields: options.fields,
       });
     });
@@ -374,13 +431,17 @@ export class JobRepository {
     action: string,
     fields?: Record<string, string>,
     paths: string[] = [],
+    sidecar?: string,
   ): void {
     const text = formatJobRecord(record);
     const row = this.#prepare(UPSERT_JOB_SQL).get(...rowValues(record, text));
-    this.#toAudit(record, text, Number(row!.version), action, fields, paths);
+    this.#toAudit(record, text, Number(row!.version), action, fields, paths, sidecar);
   }
 
-  /** Hands a row's text to the audit; its `unaudited` flag is cleared once the commit lands. */
+  /**
+   * Hands a row's text (and its sidecar's, when given) to the audit; its `unaudited` flag is
+   * cleared once the commit lands.
+   */
   #toAudit(
     record: RequesterJobRecord,
     text: string,
@@ -388,15 +449,23 @@ export class JobRepository {
     action: string,
     fields?: Record<string, string>,
     paths: string[] = [],
+    sidecar?: string,
   ): void {
     const path = `jobs/${record.id}.toml`;
+    const contents: Record<string, Uint8Array> = { [path]: new TextEncoder().encode(text) };
+    const more = [...paths];
+    if (sidecar !== undefined) {
+      const at = sidecarAuditPath(record.id);
+      contents[at] = new TextEncoder().encode(sidecar);
+      if (!more.includes(at)) more.push(at);
+    }
     this.#audit?.record({
       action,
       resource: "job",
       id: record.id,
-      paths: [path, ...paths],
+      paths: [path, ...more],
       fields: { Status: record.status, Kind: String(record.kind), ...fields },
-      contents: { [path]: new TextEncoder().encode(text) },
+      contents,
       onCommitted: () => this.#landed.note(record.id, version),
     });
   }
@@ -422,7 +491,13 @@ export class JobRepository {
       const bytes = new TextEncoder().encode(text);
       if (audit.isCommitted(`jobs/${record.id}.toml`, bytes)) {
         this.#landed.note(record.id, version);
-      } else this.#toAudit(record, text, version, "recover");
+      } else {
+        // Its sidecar's commit may have been lost with it (a job's first commit holds both).
+        const sidecar = this.sidecarText(record.id);
+        const lost = sidecar !== undefined &&
+          !audit.isCommitted(sidecarAuditPath(record.id), new TextEncoder().encode(sidecar));
+        this.#toAudit(record, text, version, "recover", undefined, [], lost ? sidecar : undefined);
+      }
     }
     this.#landed.clear();
   }

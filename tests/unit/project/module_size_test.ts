@@ -29,6 +29,7 @@ const LARGER: Readonly<Record<string, number>> = {
   "protocol/payment_channel_cosign.ts": 599,
   "state/blobs/blob_store.ts": 581,
   "state/audit/audit_log.ts": 547,
+  "state/jobs/job_repository.ts": 540,
   "stages/ilp_prepare_sink.ts": 513,
 };
 

@@ -50,6 +50,10 @@ function unauditedRows(dir: string): number {
 
 const N = 30;
 
+/** The sidecar text each job of the profile is created with (any text: the index keeps it). */
+const sidecarOf = (id: string) =>
+  JSON.stringify({ requestToon: `request of ${id}`, deadlineMs: 1 });
+
 /**
  * A converted profile with N jobs in HEAD, a third of them ended; one more version of job 0 is
  * written after HEAD's commit by a writer killed before its commit (no audit), and HEAD holds
@@ -60,7 +64,8 @@ async function profile(dir: string): Promise<{ head: RequesterJobRecord[]; versi
   let repo = await openJobRepository({ stateDir: dir, audit });
   const head: RequesterJobRecord[] = [];
   for (let i = 0; i < N; i++) {
-    const record = await repo.create(makeJobRecord(i + 1));
+    const job = makeJobRecord(i + 1);
+    const record = await repo.create(job, { sidecar: sidecarOf(job.id) });
     const status = i % 3 === 0 ? "done" : i % 3 === 1 ? "sent" : "paying";
     head.push(await repo.update(record.id, (j) => ({ ...j, status, updatedAtMs: 2e12 + i })));
   }
@@ -97,6 +102,7 @@ async function assertRebuilt(
     const text = await git(dir, "show", `HEAD:jobs/${r.id}.toml`);
     assertEquals(await repo.read(r.id), parseJobRecord(text), "HEAD's version");
     assertEquals(await repo.read(r.id), r);
+    assertEquals(repo.sidecarText(r.id), sidecarOf(r.id), "its sidecar, from HEAD too");
   }
   assertEquals((await repo.read(head[0].id))?.status, "done", "the write after HEAD is lost");
   const inFlight = head.filter((r) => IN_FLIGHT_JOB_STATUSES.includes(r.status)).length;

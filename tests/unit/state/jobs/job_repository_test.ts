@@ -17,7 +17,7 @@ import { JobRecordFormatError, parseJobRecord } from "../../../../state/jobs/job
 import { DirectoryJobStore } from "../../../../stages/job_store.ts";
 import { formatJobRecord } from "../../../../state/jobs/job_record.ts";
 import { openAuditLog } from "../../../../state/audit/audit_log.ts";
-import { JobIndexLostError } from "../../../../state/jobs/job_repository.ts";
+import { JobIndexLostError, readJobSidecarText } from "../../../../state/jobs/job_repository.ts";
 
 async function git(dir: string, ...args: string[]): Promise<string> {
   const out = await new Deno.Command("git", { args: ["-C", dir, ...args], stderr: "piped" })
@@ -170,6 +170,68 @@ Deno.test("job repository: a row whose audit commit a kill lost is committed on 
       `turnpike: recover job ${b.id}`,
     );
     assertEquals(await git(dir, "status", "--porcelain"), "");
+    repo.close();
+    await audit.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("job repository: a job's sidecar is a row written in its record's commit, audited as requester/<id>.json, replaced, read without the repository, removed with the job", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const audit = await openAuditLog({ dir, windowMs: 10_000 });
+    const repo = await openJobRepository({ stateDir: dir, audit });
+    const job = makeJobRecord(1);
+    await repo.create(job, { action: "submit", sidecar: '{"deadlineMs":1}' });
+    await audit.flush();
+    assertEquals(repo.sidecarText(job.id), '{"deadlineMs":1}');
+    assertEquals(readJobSidecarText(dir, job.id), '{"deadlineMs":1}', "another connection sees it");
+    // One commit holds both, and no file is made for either.
+    const shown = await git(dir, "show", "--name-only", "--format=%s", "HEAD");
+    assertEquals(shown.trim().split("\n").slice(-2).sort(), [
+      `jobs/${job.id}.toml`,
+      `requester/${job.id}.json`,
+    ]);
+    assertEquals(await git(dir, "show", `HEAD:requester/${job.id}.json`), '{"deadlineMs":1}');
+    await assertRejects(() => Deno.stat(`${dir}/requester`), Deno.errors.NotFound);
+    // A record without a sidecar is refused nothing; its sidecar is none.
+    const other = makeJobRecord(2);
+    await repo.create(other);
+    assertEquals(repo.sidecarText(other.id), undefined);
+    // Replaced (a job followed again), audited.
+    await repo.putSidecar(job.id, '{"deadlineMs":2}', { action: "late-result" });
+    await audit.flush();
+    assertEquals(await git(dir, "show", `HEAD:requester/${job.id}.json`), '{"deadlineMs":2}');
+    assertEquals(await git(dir, "status", "--porcelain"), "");
+    // Removed with its job (a prune), and gone from the trail's tree.
+    await repo.remove(job.id);
+    await audit.flush();
+    assertEquals(repo.sidecarText(job.id), undefined);
+    assertEquals(
+      (await git(dir, "ls-tree", "-r", "--name-only", "HEAD")).includes(`requester/${job.id}`),
+      false,
+    );
+    repo.close();
+    await audit.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("job repository: a job whose first commit a kill lost gets its record and its sidecar committed on the next open", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Created as by a process killed before its audit commit: the rows, no commit.
+    let repo = await openJobRepository({ stateDir: dir });
+    const job = makeJobRecord(3);
+    await repo.create(job, { sidecar: '{"deadlineMs":3}' });
+    repo.close();
+    const audit = await openAuditLog({ dir, windowMs: 10_000 });
+    repo = await openJobRepository({ stateDir: dir, audit });
+    await audit.flush();
+    assertEquals(await git(dir, "show", `HEAD:jobs/${job.id}.toml`), formatJobRecord(job));
+    assertEquals(await git(dir, "show", `HEAD:requester/${job.id}.json`), '{"deadlineMs":3}');
     repo.close();
     await audit.close();
   } finally {
