@@ -8,7 +8,7 @@
  * @module
  */
 import { deflateSync } from "node:zlib";
-import { zlibStored } from "../state/audit/git_commit_writer.ts";
+import { zlibStored } from "../state/audit/git_pack_writer.ts";
 
 const record = new TextEncoder().encode(
   `blob 700\0${'id = "' + "ab".repeat(32) + '"\nstatus = "sent"\nkind = 5100\n'}`.repeat(6),

@@ -96,8 +96,9 @@ export interface AuditLogOptions {
    */
   inProcess?: boolean;
   /**
-   * Commits between two packings of the loose objects they leave (`git repack -d`, and every
-   * 25th time `-a`, merging the packs; refs stay loose for the in-process writer). Default 2,000.
+   * Commits between two roll-ups of the packs they write (`git repack -d --geometric=2`: the
+   * smaller packs, and any loose objects a `git` commit left, merged so that each pack is at
+   * least twice the next; refs stay loose for the in-process writer). Default 50.
    */
   packEvery?: number;
 }
@@ -162,7 +163,6 @@ export class AuditLog {
   #commits = 0;
   #packEvery: number;
   #packedAt = 0;
-  #packs = 0;
   #inProcess: boolean;
   #writer: GitCommitWriter | undefined;
   #ignoredRe: RegExp[] = [];
@@ -177,7 +177,7 @@ export class AuditLog {
     this.#git = options.git ?? "git";
     this.#ignore = [...new Set([...STATE_DIR_IGNORE, ...(options.ignore ?? [])])];
     this.#inProcess = options.inProcess ?? true;
-    this.#packEvery = options.packEvery ?? 2_000;
+    this.#packEvery = options.packEvery ?? 50;
   }
 
   /** Number of commits this instance made. */
@@ -354,14 +354,13 @@ export class AuditLog {
     }
   }
 
-  /** A commit leaves a few loose objects: packed every `packEvery` commits (docs/OPERATIONS.md "State directory"). */
+  /** A commit writes a pack: rolled up every `packEvery` commits (docs/OPERATIONS.md "State directory"). */
   async #packIfDue(): Promise<void> {
     if (this.#commits - this.#packedAt < this.#packEvery) return;
     this.#packedAt = this.#commits;
-    // The loose objects into a new pack; every 25th time all packs into one. Best effort: a
-    // repack that fails leaves the objects loose, as before.
-    const all = ++this.#packs % 25 === 0 ? ["-a"] : [];
-    await this.#run(["repack", "-d", "-q", ...all]).catch(() => {});
+    // A geometric roll-up costs about what the new packs hold, not the whole history. Best
+    // effort: a repack that fails leaves the packs as they are, each one whole.
+    await this.#run(["repack", "-d", "-q", "--geometric=2"]).catch(() => {});
   }
 
   async #commit(

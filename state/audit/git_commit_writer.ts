@@ -1,6 +1,6 @@
 /**
  * Writes the audit trail's commits in process: the blobs of the changed files, the trees above
- * them, the commit object (loose objects, zlib-deflated, named by SHA-1, as git writes them), and
+ * them, the commit object (as one pack a commit, `state/audit/git_pack_writer.ts`), and
  * the branch's ref under git's own lock protocol (`<ref>.lock` created exclusively, the new value
  * written into it, renamed over the ref). No `git` process per commit.
  *
@@ -15,25 +15,22 @@
  * uses the index (the spawned fallback, `close`), {@linkcode GitCommitWriter.resyncIndex} reads
  * HEAD into it. The ref update is a compare-and-swap: when the ref is not the commit this writer
  * made last (another process committed, the ref was packed), `commit` returns false and the
- * caller commits with `git` and opens a new writer. Loose objects are written to a temp file and
- * renamed, so a kill mid-write leaves no torn object (`git add` trusts any loose file of the
- * right name, so one torn object would break the recovery commit); like git's default, they are
- * not fsynced (the state files are the truth: docs/ARCHITECTURE.md "One job, from `job submit`
- * to the skill and back").
+ * caller commits with `git` and opens a new writer. A commit's new objects are one pack, written
+ * under temp names and renamed, its index last, before the ref: a kill mid-write leaves no torn
+ * object git would read; like git's default, it is not fsynced (the state files are the truth:
+ * docs/ARCHITECTURE.md "One job, from `job submit` to the skill and back").
  *
  * The file calls per commit are cut to what the objects need (the same section): a file whose
  * bytes the caller hands over (it just wrote them) is not read back; a blob or tree whose id is
- * the one the tip already has is not written again (it exists); an object's temp file is created
- * with its final mode (no `chmod`); and an object under 4 KiB is stored without compression
- * (zlib's "stored" blocks, which git reads as any loose object): it takes one 4 KiB disk block
- * either way, and a `deflateSync` call costs more than the object's write.
+ * the one the tip already has is not written again (it exists); and the objects go in one pack
+ * (two new files a commit, where each loose object was a new file and a rename).
  *
  * @module
  */
 
-import { createHash, randomBytes } from "node:crypto";
-import { deflateSync } from "node:zlib";
+import { createHash } from "node:crypto";
 import { Buffer } from "node:buffer";
+import { type PackObject, writeGitPack } from "./git_pack_writer.ts";
 
 /** Runs git in the state dir (the audit log's runner), `stdin` given to it; returns its stdout. */
 export type GitRunner = (args: string[], stdin?: string) => Promise<string>;
@@ -65,9 +62,6 @@ interface Line {
   mode: string;
   bytes: Uint8Array;
 }
-
-/** Objects this small are stored, not deflated: a loose object takes a 4 KiB block anyway. */
-const STORED_BELOW = 4096;
 
 const encoder = new TextEncoder();
 
@@ -116,6 +110,8 @@ export class GitCommitWriter {
   /** The tip's root tree id, once this writer has made a commit (else unknown). */
   #rootTree: string | undefined;
   #indexStale = false;
+  /** The objects of the commit under way, written as one pack before its ref. */
+  #batch = new Map<string, PackObject>();
 
   /** Use {@linkcode openGitCommitWriter}. */
   constructor(
@@ -162,6 +158,7 @@ export class GitCommitWriter {
       throw err;
     }
     let renamed = false;
+    this.#batch.clear();
     try {
       if (readRefSync(`${this.#gitDir}/${this.#ref}`) !== this.#tip) return false;
       // Copies of the directories this commit changes; the others stay shared.
@@ -213,6 +210,9 @@ export class GitCommitWriter {
       const body = `tree ${root}\nparent ${this.#tip}\nauthor ${who}\ncommitter ${who}\n\n` +
         cleanMessage(message);
       const commit = this.#writeObject("commit", encoder.encode(body));
+      // Every object before the ref that names them: a kill leaves an unreferenced pack at worst.
+      writeGitPack(this.#gitDir, [...this.#batch.values()]);
+      this.#batch.clear();
       file.writeSync(encoder.encode(`${commit}\n`));
       file.close();
       Deno.renameSync(lock, `${this.#gitDir}/${this.#ref}`);
@@ -318,87 +318,15 @@ export class GitCommitWriter {
   }
 
   /**
-   * Writes a loose object (a temp file renamed to its name: one already there has the same
-   * bytes, so it is simply replaced); returns its id. Nothing is written when the id is
-   * `existing` (an object the tip's trees hold, so it is in the repository).
+   * Adds an object to this commit's pack; returns its id. Nothing is added when the id is
+   * `existing` (an object the tip's trees hold, so it is in the repository) or already added.
    */
-  #writeObject(type: string, content: Uint8Array, existing?: string): string {
+  #writeObject(type: PackObject["type"], content: Uint8Array, existing?: string): string {
     const header = encoder.encode(`${type} ${content.length}\0`);
-    const raw = Buffer.concat([header, content]);
-    const sha = createHash("sha1").update(raw).digest("hex");
-    if (sha === existing) return sha;
-    const dir = `${this.#gitDir}/objects/${sha.slice(0, 2)}`;
-    const path = `${dir}/${sha.slice(2)}`;
-    // The temp file beside its object; the fan-out directory made only when it is missing.
-    const tmp = `${dir}/tmp_obj_${randomBytes(6).toString("hex")}`;
-    const bytes = raw.length < STORED_BELOW ? zlibStored(raw) : deflateSync(raw, { level: 1 });
-    try {
-      writeNewFile(tmp, bytes);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-      Deno.mkdirSync(dir, { recursive: true });
-      writeNewFile(tmp, bytes);
-    }
-    try {
-      Deno.renameSync(tmp, path);
-    } catch (err) {
-      try {
-        Deno.removeSync(tmp);
-      } catch { /* gone */ }
-      throw err;
-    }
+    const sha = createHash("sha1").update(header).update(content).digest("hex");
+    if (sha !== existing && !this.#batch.has(sha)) this.#batch.set(sha, { sha, type, content });
     return sha;
   }
-}
-
-/**
- * Creates `path` with `bytes`, read-only as git makes its objects: the mode given to `open`
- * (the umask only takes bits away from 0o444), no `chmod` after it as `Deno.writeFileSync` with
- * a mode does.
- */
-function writeNewFile(path: string, bytes: Uint8Array): void {
-  using file = Deno.openSync(path, { write: true, createNew: true, mode: 0o444 });
-  let off = 0;
-  while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
-}
-
-/**
- * zlib's format with "stored" (uncompressed) deflate blocks (RFC 1950/1951): what
- * `deflateSync(raw, { level: 0 })` writes, without a zlib stream's set-up per call.
- */
-export function zlibStored(raw: Uint8Array): Uint8Array {
-  const blocks = Math.max(1, Math.ceil(raw.length / 0xffff));
-  const out = new Uint8Array(2 + blocks * 5 + raw.length + 4);
-  out[0] = 0x78; // deflate, 32 KiB window
-  out[1] = 0x01; // no dictionary, fastest; (0x78 << 8 | 0x01) % 31 === 0
-  let o = 2;
-  for (let b = 0, i = 0; b < blocks; b++) {
-    const n = Math.min(0xffff, raw.length - i);
-    out[o++] = b === blocks - 1 ? 1 : 0; // BFINAL, BTYPE 00
-    out[o++] = n & 0xff;
-    out[o++] = n >>> 8;
-    out[o++] = ~n & 0xff;
-    out[o++] = (~n >>> 8) & 0xff;
-    out.set(raw.subarray(i, i + n), o);
-    o += n;
-    i += n;
-  }
-  // Adler-32 of the raw bytes, big-endian; the sums reduced every 5552 bytes (zlib's NMAX).
-  let a = 1, s = 0;
-  for (let i = 0; i < raw.length;) {
-    const end = Math.min(raw.length, i + 5552);
-    for (; i < end; i++) {
-      a += raw[i];
-      s += a;
-    }
-    a %= 65521;
-    s %= 65521;
-  }
-  out[o++] = s >>> 8;
-  out[o++] = s & 0xff;
-  out[o++] = a >>> 8;
-  out[o] = a & 0xff;
-  return out;
 }
 
 function readRefSync(path: string): string | undefined {

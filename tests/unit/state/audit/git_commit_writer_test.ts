@@ -5,7 +5,8 @@
  */
 import { assert, assertEquals } from "../../../../harness/assert.ts";
 import { inflateSync } from "node:zlib";
-import { openGitCommitWriter, zlibStored } from "../../../../state/audit/git_commit_writer.ts";
+import { openGitCommitWriter } from "../../../../state/audit/git_commit_writer.ts";
+import { zlibStored } from "../../../../state/audit/git_pack_writer.ts";
 
 async function git(dir: string, ...args: string[]): Promise<string> {
   const out = await new Deno.Command("git", {
@@ -36,9 +37,30 @@ async function repoWith(files: Record<string, string>) {
   return { dir, writer };
 }
 
-/** The loose object file of `sha`. */
-const objectPath = (dir: string, sha: string) =>
-  `${dir}/.git/objects/${sha.slice(0, 2)}/${sha.slice(2)}`;
+/** How many loose objects the repository has. */
+async function looseObjects(dir: string): Promise<number> {
+  let n = 0;
+  for await (const d of Deno.readDir(`${dir}/.git/objects`)) {
+    if (!/^[0-9a-f]{2}$/.test(d.name)) continue;
+    for await (const _ of Deno.readDir(`${dir}/.git/objects/${d.name}`)) n++;
+  }
+  return n;
+}
+
+/** The pack indexes in the repository (file names). */
+async function packIndexes(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(`${dir}/.git/objects/pack`)) {
+    if (e.name.endsWith(".idx")) names.push(e.name);
+  }
+  return names.sort();
+}
+
+/** The ids of a pack's objects as `git verify-pack` reads them (which also checks it). */
+async function packObjects(dir: string, idx: string): Promise<string[]> {
+  const out = await git(dir, "verify-pack", "-v", `${dir}/.git/objects/pack/${idx}`);
+  return out.split("\n").filter((l) => /^[0-9a-f]{40} /.test(l)).map((l) => l.slice(0, 40)).sort();
+}
 
 Deno.test("git commit writer: zlibStored is zlib's format for any size, one block or several", () => {
   for (const size of [0, 1, 100, 5552, 5553, 65535, 65536, 200_000]) {
@@ -76,31 +98,30 @@ Deno.test("git commit writer: opened over subdirectories, a top-level change wri
   }
 });
 
-Deno.test("git commit writer: small objects stored, unchanged ones not rewritten, handed bytes not read", async () => {
+Deno.test("git commit writer: a commit's new objects are one pack (no loose object), unchanged ones not rewritten, handed bytes not read", async () => {
   const { dir, writer } = await repoWith({ "jobs/a.toml": "a\n", "jobs/b.toml": "b\n" });
   try {
+    const loose0 = await looseObjects(dir);
     const text = 'status = "sent"\n'.repeat(20);
     await Deno.writeTextFile(`${dir}/jobs/a.toml`, text);
     assert(await writer.commit(["jobs/a.toml"], "turnpike: update job a\n"));
     const blob = (await git(dir, "rev-parse", "HEAD:jobs/a.toml")).trim();
     const tree = (await git(dir, "rev-parse", "HEAD:jobs")).trim();
-    // Stored: the file is the raw object plus zlib's 2-byte header, one 5-byte block header
-    // and the 4-byte checksum.
-    const raw = `blob ${text.length}\0${text}`.length;
-    assertEquals((await Deno.stat(objectPath(dir, blob))).size, raw + 11);
-    assertEquals((await Deno.stat(objectPath(dir, blob))).mode! & 0o777, 0o444);
-    const before = {
-      blob: (await Deno.stat(objectPath(dir, blob))).ino,
-      tree: (await Deno.stat(objectPath(dir, tree))).ino,
-    };
-    // The same bytes again (a commit whose message is the record): neither the blob nor the
-    // jobs/ tree is written again (a rewrite would be a new file: a new inode).
+    const root = (await git(dir, "rev-parse", "HEAD^{tree}")).trim();
+    const head = (await git(dir, "rev-parse", "HEAD")).trim();
+    // The blob, the two trees and the commit, in one new pack git verifies; nothing loose.
+    let packs = await packIndexes(dir);
+    assertEquals(packs.length, 1);
+    assertEquals(await packObjects(dir, packs[0]), [blob, head, root, tree].sort());
+    assertEquals(await looseObjects(dir), loose0);
+    // The same bytes again (a commit whose message is the record): neither the blob nor a tree
+    // is written again: the second pack holds the commit alone.
     assert(await writer.commit(["jobs/a.toml"], "turnpike: pay job a\n"));
-    assertEquals({
-      blob: (await Deno.stat(objectPath(dir, blob))).ino,
-      tree: (await Deno.stat(objectPath(dir, tree))).ino,
-    }, before);
     assertEquals((await git(dir, "rev-parse", "HEAD:jobs")).trim(), tree);
+    const second = (await packIndexes(dir)).filter((p) => !packs.includes(p));
+    assertEquals(second.length, 1);
+    assertEquals(await packObjects(dir, second[0]), [(await git(dir, "rev-parse", "HEAD")).trim()]);
+    packs = await packIndexes(dir);
     // Handed-over bytes are what is committed: the file is not read (here it says otherwise).
     const handed = new TextEncoder().encode('status = "done"\n');
     assert(
@@ -114,7 +135,7 @@ Deno.test("git commit writer: small objects stored, unchanged ones not rewritten
     assertEquals((await git(dir, "ls-tree", "HEAD", "jobs/a.toml")).slice(0, 6), "100644");
     await Deno.writeTextFile(`${dir}/jobs/a.toml`, 'status = "done"\n');
     assertEquals(await git(dir, "diff", "HEAD", "--stat"), "");
-    // A large object is still deflated (smaller than its raw bytes) and git reads it.
+    // A large object is deflated (its pack smaller than its raw bytes) and git reads it.
     const big = "x".repeat(100_000);
     assert(
       await writer.commit(
@@ -124,9 +145,14 @@ Deno.test("git commit writer: small objects stored, unchanged ones not rewritten
       ),
     );
     const bigSha = (await git(dir, "rev-parse", "HEAD:jobs/big.toml")).trim();
-    assert((await Deno.stat(objectPath(dir, bigSha))).size < 10_000);
+    const bigPack = (await packIndexes(dir)).find((p) => !packs.includes(p))!;
+    assert(
+      (await Deno.stat(`${dir}/.git/objects/pack/${bigPack.replace(/idx$/, "pack")}`)).size <
+        10_000,
+    );
     await git(dir, "fsck", "--strict", "--no-dangling");
     assertEquals((await git(dir, "cat-file", "-p", bigSha)).length, 100_000);
+    assertEquals(await looseObjects(dir), loose0, "still nothing loose");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
