@@ -23,6 +23,7 @@ import { openNativeSecp256k1, SECP256K1_CONTEXT_FLAGS } from "../protocol/native
 import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
 import { BIP340_VECTOR_1 } from "./wasm_event_signer.ts";
 import { EventSigningError } from "./event_signing_error.ts";
+import { KeptKeyPairs } from "./kept_key_pairs.ts";
 
 /** secp256k1_keypair: the secret key and its public point, as the library lays them out. */
 const KEYPAIR_BYTES = 96;
@@ -69,8 +70,7 @@ class NativeSigner implements NativeEventSigner {
   readonly #lib: Library;
   readonly #context: Deno.PointerValue;
   /** By the caller's key object; each use checks the bytes are still the ones derived from. */
-  #pairs = new WeakMap<Uint8Array, KeyPair>();
-  #count = 0;
+  #pairs = new KeptKeyPairs<KeyPair>(MAX_CACHED_KEYS);
   readonly #sig = new Uint8Array(64);
   readonly #aux = new Uint8Array(32);
 
@@ -112,7 +112,7 @@ class NativeSigner implements NativeEventSigner {
   /** The key pair of `secretKey`: kept, or derived now (and kept). */
   pairOf(secretKey: Uint8Array): KeyPair {
     const kept = this.#pairs.get(secretKey);
-    if (kept !== undefined && sameBytes(kept.secret, secretKey)) return kept;
+    if (kept !== undefined) return kept;
     if (secretKey.byteLength !== 32) throw new EventSigningError("a secret key is 32 bytes");
     const s = this.#lib.symbols;
     const keypair = new Uint8Array(KEYPAIR_BYTES);
@@ -126,16 +126,9 @@ class NativeSigner implements NativeEventSigner {
       s.secp256k1_xonly_pubkey_serialize(this.#context, out, xonly) !== 1
     ) throw new EventSigningError("the key pair's public key could not be read");
     const pair = { secret: secretKey.slice(), keypair, pubkey: bytesToHex(out) };
-    if (++this.#count > MAX_CACHED_KEYS) (this.#pairs = new WeakMap(), this.#count = 1);
-    this.#pairs.set(secretKey, pair);
+    this.#pairs.keep(secretKey, pair);
     return pair;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** The vector's public key and signature must come out exactly. */

@@ -25,6 +25,7 @@ import {
 } from "../protocol/nostr_wasm_instance.ts";
 import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
 import { EventSigningError } from "./event_signing_error.ts";
+import { KeptKeyPairs } from "./kept_key_pairs.ts";
 
 /** secp256k1_keypair, as the library lays it out. */
 const KEYPAIR_BYTES = 96;
@@ -62,8 +63,7 @@ class DirectWasmSigner implements WasmEventSigner {
   readonly #msg: number;
   readonly #aux: number;
   readonly #sig: number;
-  #pairs = new WeakMap<Uint8Array, KeptPair>();
-  #count = 0;
+  #pairs = new KeptKeyPairs<KeptPair>(MAX_CACHED_KEYS);
   /** The pair whose bytes are at `#keypair` now. */
   #current: KeptPair | undefined;
 
@@ -112,7 +112,7 @@ class DirectWasmSigner implements WasmEventSigner {
   /** The kept pair of `secretKey`, derived now when it is not kept (or its bytes changed). */
   pairOf(secretKey: Uint8Array): KeptPair {
     const kept = this.#pairs.get(secretKey);
-    if (kept !== undefined && sameBytes(kept.secret, secretKey)) return kept;
+    if (kept !== undefined) return kept;
     if (secretKey.byteLength !== 32) throw new EventSigningError("a secret key is 32 bytes");
     const heap = new Uint8Array(this.#x.g.buffer);
     heap.set(secretKey, this.#secret);
@@ -130,8 +130,7 @@ class DirectWasmSigner implements WasmEventSigner {
       pubkey: bytesToHex(heap.slice(this.#out32, this.#out32 + 32)),
     };
     this.#current = pair;
-    if (++this.#count > MAX_CACHED_KEYS) (this.#pairs = new WeakMap(), this.#count = 1);
-    this.#pairs.set(secretKey, pair);
+    this.#pairs.keep(secretKey, pair);
     return pair;
   }
 }
@@ -159,12 +158,6 @@ class ApiWasmSigner implements WasmEventSigner {
     this.#api.finalizeEvent(event, secretKey);
     return event;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** BIP-340's test vector 1 (bip-0340/test-vectors.csv): every input and the expected output. */
