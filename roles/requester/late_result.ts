@@ -71,10 +71,8 @@ export async function findLateResult(
 
 /** Options for {@linkcode LateResults}. */
 export interface LateResultsOptions {
-  /** The profile's state dir (the sidecars, the stored results). */
+  /** The profile's state dir (the stored results; an older profile's sidecar files). */
   stateDir: string;
-  /** Whether the sidecar's write is synced. */
-  durable?: boolean;
   /** The towns' relay URLs. */
   relays: readonly string[];
   /** Answers a town's NIP-42 challenge. */
@@ -149,7 +147,7 @@ export class LateResults {
  */
 export function lateResultsOf(
   feed: JobFeedOptions,
-  o: Pick<LateResultsOptions, "repo" | "jobs" | "durable">,
+  o: Pick<LateResultsOptions, "repo" | "jobs">,
 ): LateResults {
   return new LateResults({
     ...o,

@@ -218,11 +218,8 @@ export class Requester {
       refunds: new JobRefunds({ node: this, signer: this.#signer, links: () => this.#links }),
     };
     this.#feed = openJobFeed(feedOptions);
-    this.#lateResults = lateResultsOf(feedOptions, {
-      repo: this.repo,
-      jobs: this.#follower,
-      durable: this.#o.durable,
-    });
+    // The sidecar it replaces is a row: as durable as the repository's writes.
+    this.#lateResults = lateResultsOf(feedOptions, { repo: this.repo, jobs: this.#follower });
     this.#feed.catch(() => {}); // awaited below, or closed with the node
     this.#links = await connectTownLinks(townLinksOptionsOf(this.#o, {
       signer: this.#signer,
