@@ -11,17 +11,18 @@
  * and frees it after each call, and @noble/curves is JavaScript (several times slower again).
  *
  * Used only where the process may use FFI (`-A` as the CLI's node runs, the harness and benches);
- * the key's worker has no permissions and signs with nostr-wasm as before (identity/event_signer.ts).
+ * the key's worker has no permissions and signs with nostr-wasm's module called directly
+ * (identity/wasm_event_signer.ts), the engine identity/event_signer.ts picks there.
  * Trusted only after a known-answer self-test: BIP-340's test vector 1 signed with its own
  * auxiliary randomness must give the vector's public key and its signature byte for byte.
  *
  * @module
  */
 import { createHash } from "node:crypto";
-import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { openNativeSecp256k1, SECP256K1_CONTEXT_FLAGS } from "../protocol/native_secp256k1.ts";
 import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
-import { BIP340_VECTOR_1 } from "./wasm_event_signer.ts";
+import { signsBip340Vector1 } from "../protocol/bip340_test_vector.ts";
 import { EventSigningError } from "./event_signing_error.ts";
 import { KeptKeyPairs } from "./kept_key_pairs.ts";
 
@@ -131,14 +132,6 @@ class NativeSigner implements NativeEventSigner {
   }
 }
 
-/** The vector's public key and signature must come out exactly. */
-function selfTest(signer: NativeSigner): boolean {
-  const v = BIP340_VECTOR_1;
-  const pair = signer.pairOf(hexToBytes(v.secretKey));
-  return pair.pubkey === v.pubkey &&
-    signer.signHash(hexToBytes(v.msg), pair, hexToBytes(v.aux)) === v.sig;
-}
-
 let loaded: NativeEventSigner | null | undefined;
 
 /**
@@ -166,7 +159,7 @@ export function loadNativeEventSigner(): NativeEventSigner | null {
   if (lib === undefined) return loaded;
   try {
     const native = new NativeSigner(lib);
-    if (selfTest(native)) loaded = native;
+    if (signsBip340Vector1(native)) loaded = native;
     else lib.close();
   } catch {
     lib.close();

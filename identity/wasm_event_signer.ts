@@ -16,7 +16,7 @@
  * @module
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import {
   loadNostrWasmInstance,
   type NostrWasmApi,
@@ -24,6 +24,7 @@ import {
   WASM_CONTEXT_FLAGS,
 } from "../protocol/nostr_wasm_instance.ts";
 import type { EventTemplate, NostrEvent } from "../protocol/nostr_event.ts";
+import { signsBip340Vector1 } from "../protocol/bip340_test_vector.ts";
 import { EventSigningError } from "./event_signing_error.ts";
 import { KeptKeyPairs } from "./kept_key_pairs.ts";
 
@@ -77,10 +78,8 @@ class DirectWasmSigner implements WasmEventSigner {
     this.#msg = x.i(32);
     this.#aux = x.i(32);
     this.#sig = x.i(64);
-    if (![this.#context, this.#secret, this.#keypair, this.#xonly, this.#out32].every(Boolean)) {
-      throw new EventSigningError("libsecp256k1 allocation failed");
-    }
-    if (![this.#msg, this.#aux, this.#sig].every(Boolean)) {
+    const made = [this.#secret, this.#keypair, this.#xonly, this.#out32, this.#msg, this.#aux];
+    if (!this.#context || !this.#sig || !made.every(Boolean)) {
       throw new EventSigningError("libsecp256k1 allocation failed");
     }
   }
@@ -160,24 +159,6 @@ class ApiWasmSigner implements WasmEventSigner {
   }
 }
 
-/** BIP-340's test vector 1 (bip-0340/test-vectors.csv): every input and the expected output. */
-export const BIP340_VECTOR_1 = {
-  secretKey: "b7e151628aed2a6abf7158809cf4f3c762e7160f38b4da56a784d9045190cfef",
-  pubkey: "dff1d77f2a671c5f36183726db2341be58feae1da2deced843240f7b502ba659",
-  aux: "0000000000000000000000000000000000000000000000000000000000000001",
-  msg: "243f6a8885a308d313198a2e03707344a4093822299f31d0082efa98ec4e6c89",
-  sig: "6896bd60eeae296db48a229ff71dfe071bde413e6d43f917dc8dcf8c78de3341" +
-    "8906d11ac976abccb20b091292bff4ea897efcb639ea871cfa95f6de339e4b0a",
-} as const;
-
-/** The vector's public key and signature must come out exactly. */
-function selfTest(signer: DirectWasmSigner): boolean {
-  const v = BIP340_VECTOR_1;
-  const pair = signer.pairOf(hexToBytes(v.secretKey));
-  return pair.pubkey === v.pubkey &&
-    signer.signHash(hexToBytes(v.msg), pair, hexToBytes(v.aux)) === v.sig;
-}
-
 /**
  * Loads nostr-wasm and returns its signer: direct calls with kept key pairs when the module's
  * exports were captured and pass the self-test, else nostr-wasm's own API; null when nostr-wasm
@@ -204,7 +185,7 @@ export async function loadWasmEventSigner(): Promise<WasmEventSigner | null> {
   if (loaded.exports) {
     try {
       const direct = new DirectWasmSigner(loaded.exports);
-      if (selfTest(direct)) return direct;
+      if (signsBip340Vector1(direct)) return direct;
     } catch {
       // nostr-wasm's own API below
     }

@@ -25,6 +25,7 @@
  */
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { openNativeSecp256k1, SECP256K1_CONTEXT_FLAGS } from "./native_secp256k1.ts";
+import { BIP340_VECTOR_1 } from "./bip340_test_vector.ts";
 
 /** secp256k1_xonly_pubkey, the parsed form of a 32-byte x-only key. */
 const PARSED_KEY_BYTES = 64;
@@ -137,21 +138,13 @@ class NativeSchnorr implements SchnorrVerifier {
   }
 }
 
-/** BIP-340's test vector 1 (bip-0340/test-vectors.csv): key, message and a valid signature. */
-const KNOWN_ANSWER = {
-  pubkeyHex: "dff1d77f2a671c5f36183726db2341be58feae1da2deced843240f7b502ba659",
-  msg: "243f6a8885a308d313198a2e03707344a4093822299f31d0082efa98ec4e6c89",
-  sig: "6896bd60eeae296db48a229ff71dfe071bde413e6d43f917dc8dcf8c78de3341" +
-    "8906d11ac976abccb20b091292bff4ea897efcb639ea871cfa95f6de339e4b0a",
-} as const;
-
 /** The known answer, and the same signature with one bit flipped. */
 function selfTestVector() {
-  const msg = hexToBytes(KNOWN_ANSWER.msg);
-  const sig = hexToBytes(KNOWN_ANSWER.sig);
+  const msg = hexToBytes(BIP340_VECTOR_1.msg);
+  const sig = hexToBytes(BIP340_VECTOR_1.sig);
   const flipped = sig.slice();
   flipped[63] ^= 1;
-  return { sig, flipped, msg, pubkeyHex: KNOWN_ANSWER.pubkeyHex };
+  return { sig, flipped, msg, pubkeyHex: BIP340_VECTOR_1.pubkey };
 }
 
 /** The signature must verify, the flipped one not. */

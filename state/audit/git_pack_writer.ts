@@ -8,8 +8,9 @@
  * rolled up now and then by `git repack -d --geometric=2` (state/audit/audit_log.ts), which also
  * finds the deltas between a record's versions.
  *
- * Written by hand because no library in the project writes packs (isomorphic-git's `packObjects`
- * writes no index, and git itself is a process per commit: docs/SCALE.md). The format is
+ * Written by hand because no dependency of the project writes packs (isomorphic-git was considered
+ * for the commits and left out: state/audit/git_commit_writer.ts), and git itself is a process per
+ * commit (docs/SCALE.md); a pack without deltas and its index are about a hundred lines. The format is
  * git's Documentation/gitformat-pack.txt; `git fsck --strict` and `git verify-pack` read what this
  * writes in tests/unit/state/audit/git_pack_writer_test.ts.
  *
@@ -17,7 +18,7 @@
  * (docs/ARCHITECTURE.md "One job, from `job submit` to the skill and back"). It is written to a
  * temp name and renamed, its index last: git uses a pack only once its `.idx` is there, so a kill
  * at any instant leaves either no pack or a whole one (a `tmp_pack_*` file or an unindexed pack
- * at worst, which git ignores and `git gc` removes).
+ * at worst, which git reads as neither: docs/OPERATIONS.md "State directory").
  *
  * @module
  */

@@ -68,7 +68,7 @@ export interface JobIndexRecoveryOptions {
 /** The folder of HEAD the records are read from. */
 const JOBS_FOLDER = "jobs";
 const JOB_PATH = /^jobs\/([0-9a-f]{64})\.toml$/;
-const SIDECAR_PATH = /^requester\/([0-9a-f]{64})\.json$/;
+const SIDECAR_PATH = new RegExp(`^${SIDECARS_DIR}/([0-9a-f]{64})\\.json$`);
 
 /**
  * Rebuilds a lost index from the audit trail's HEAD (see the module doc); returns the open
