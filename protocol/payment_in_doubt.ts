@@ -6,8 +6,13 @@
  * fulfillments the peer holds for any of them. The town records each as owed once its SHA-256
  * matches (state/payments/peer_ledger.ts); a fulfillment proves a payment, so nothing else is trusted.
  *
- * Both are JSON: `{"conditions": ["<64 hex>", ...]}` and `{"fulfillments": ["<64 hex>", ...]}`,
- * at most {@linkcode MAX_IN_DOUBT} entries each.
+ * Both are JSON: `{"conditions": ["<64 hex>", ...]}` and `{"fulfillments": ["<64 hex>", ...],
+ * "expiresAt": ["<ISO 8601>" | null, ...]}`, at most {@linkcode MAX_IN_DOUBT} entries each.
+ * `expiresAt[i]` is the expiry of the PREPARE the peer fulfilled with `fulfillments[i]` (null, or
+ * no list from an older peer: not known). A peer fulfills an invoice once, but the town may have
+ * forwarded its condition more than once (a payer's PREPARE sent again after a crash cut the first
+ * off, by another process of the town): the expiry says which of those packets the fulfillment
+ * paid, so the others are not owed (docs/PROTOCOL.md "A payment in doubt on another process").
  *
  * @module
  */
@@ -25,6 +30,16 @@ export class InDoubtMessageError extends ProtocolError {
 }
 
 const HEX32 = /^[0-9a-f]{64}$/;
+/** `Date.toISOString()`'s shape: the expiry as an ILP packet carries it, to the millisecond. */
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** A fulfillment a peer shows, with the expiry of the PREPARE it fulfilled when it knows it. */
+export interface InDoubtProof {
+  /** 32 bytes, hex. */
+  fulfillment: string;
+  /** The fulfilled PREPARE's expiry, `Date.toISOString()`; undefined: not known. */
+  expiresAt?: string;
+}
 
 /**
  * Encodes a list (`conditions` or `fulfillments`) of 32-byte hex values.
@@ -63,7 +78,7 @@ export function encodeInDoubt(
  * @throws {InDoubtMessageError} on a malformed message.
  */
 export function decodeInDoubt(field: "conditions" | "fulfillments", data: Uint8Array): string[] {
-  if (data.byteLength > MAX_IN_DOUBT * 70 + 64) {
+  if (data.byteLength > MAX_IN_DOUBT * 100 + 64) {
     throw new InDoubtMessageError("payment-in-doubt message too large");
   }
   let parsed: unknown;
@@ -87,4 +102,67 @@ export function decodeInDoubt(field: "conditions" | "fulfillments", data: Uint8A
     }
   }
   return values as string[];
+}
+
+/**
+ * Encodes a peer's answer: the fulfillments it holds, each with its PREPARE's expiry when known.
+ *
+ * @example
+ * ```ts
+ * import { encodeInDoubtAnswer } from "./payment_in_doubt.ts";
+ *
+ * const data = encodeInDoubtAnswer([
+ *   { fulfillment: "ab".repeat(32), expiresAt: "2026-11-28T19:56:31.839Z" },
+ * ]);
+ * ```
+ * @throws {InDoubtMessageError} on more than {@linkcode MAX_IN_DOUBT} proofs or a malformed one.
+ */
+export function encodeInDoubtAnswer(proofs: readonly InDoubtProof[]): Uint8Array {
+  const fulfillments = decodeInDoubt(
+    "fulfillments",
+    new TextEncoder().encode(JSON.stringify({ fulfillments: proofs.map((p) => p.fulfillment) })),
+  );
+  const expiresAt = proofs.map((p) => {
+    if (p.expiresAt !== undefined && !ISO_MS.test(p.expiresAt)) {
+      throw new InDoubtMessageError(`expiresAt: ${p.expiresAt.slice(0, 40)} is not an ISO time`);
+    }
+    return p.expiresAt ?? null;
+  });
+  return new TextEncoder().encode(JSON.stringify({ fulfillments, expiresAt }));
+}
+
+/**
+ * Decodes a peer's answer ({@linkcode encodeInDoubtAnswer}, or an older peer's
+ * `{"fulfillments": [...]}`, whose expiries are not known); refuses anything else.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeInDoubtAnswer, encodeInDoubt, encodeInDoubtAnswer } from "./payment_in_doubt.ts";
+ *
+ * const proof = { fulfillment: "ab".repeat(32), expiresAt: "2026-11-28T19:56:31.839Z" };
+ * assert.deepEqual(decodeInDoubtAnswer(encodeInDoubtAnswer([proof])), [proof]);
+ * // An older peer's answer: the fulfillments alone.
+ * const older = encodeInDoubt("fulfillments", [proof.fulfillment]);
+ * assert.deepEqual(decodeInDoubtAnswer(older), [{ fulfillment: proof.fulfillment }]);
+ * ```
+ * @throws {InDoubtMessageError} on a malformed answer.
+ */
+export function decodeInDoubtAnswer(data: Uint8Array): InDoubtProof[] {
+  const fulfillments = decodeInDoubt("fulfillments", data);
+  const { expiresAt } = JSON.parse(new TextDecoder().decode(data)) as { expiresAt?: unknown };
+  if (expiresAt === undefined) return fulfillments.map((fulfillment) => ({ fulfillment }));
+  if (!Array.isArray(expiresAt) || expiresAt.length !== fulfillments.length) {
+    throw new InDoubtMessageError(
+      "payment-in-doubt answer: expiresAt does not match its fulfillments",
+    );
+  }
+  return fulfillments.map((fulfillment, i) => {
+    const at: unknown = expiresAt[i];
+    if (at === null) return { fulfillment };
+    if (typeof at !== "string" || !ISO_MS.test(at)) {
+      throw new InDoubtMessageError("payment-in-doubt answer: an expiresAt is not an ISO time");
+    }
+    return { fulfillment, expiresAt: at };
+  });
 }

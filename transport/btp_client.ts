@@ -61,8 +61,9 @@ import {
 } from "../protocol/payment_channel_claim.ts";
 import {
   decodeInDoubt,
-  encodeInDoubt,
+  encodeInDoubtAnswer,
   IN_DOUBT_PROTOCOL_NAME,
+  type InDoubtProof,
 } from "../protocol/payment_in_doubt.ts";
 import {
   decodeIldcpResponse,
@@ -150,9 +151,9 @@ export interface BtpClientOptions {
   /**
    * Answers the peer's `payment-in-doubt` question (protocol/payment_in_doubt.ts): given the
    * conditions of payments the town forwarded before a crash, the fulfillments this node holds
-   * for them. Without it the answer lists none.
+   * for them, each with the expiry of the PREPARE it fulfilled. Without it the answer lists none.
    */
-  onInDoubt?: (conditions: string[]) => Promise<string[]>;
+  onInDoubt?: (conditions: string[]) => Promise<InDoubtProof[]>;
   /** TCP_NODELAY socket (transport/nodelay_websocket.ts). Default true; false: built-in WebSocket. */
   noDelay?: boolean;
 }
@@ -271,7 +272,7 @@ export class BtpClient {
   readonly #late = new BtpLateAnswers((amount, data) => this.#giveBack(amount, data));
   #onPrepare?: BtpPrepareHandler;
   #onClaim?: (claim: Uint8Array) => Promise<void>;
-  #onInDoubt?: (conditions: string[]) => Promise<string[]>;
+  #onInDoubt?: (conditions: string[]) => Promise<InDoubtProof[]>;
   #onStateChange?: (state: BtpClientState) => void;
   #wsUrl: string;
   #username: string;
@@ -770,10 +771,10 @@ export class BtpClient {
       ? undefined
       : frame.protocolData.find((p) => p.protocolName === IN_DOUBT_PROTOCOL_NAME);
     if (inDoubt) {
-      let fulfillments: string[] = [];
+      let answer: Uint8Array;
       try {
         const conditions = decodeInDoubt("conditions", inDoubt.data);
-        fulfillments = (await this.#onInDoubt?.(conditions)) ?? [];
+        answer = encodeInDoubtAnswer((await this.#onInDoubt?.(conditions)) ?? []);
       } catch (err) {
         const why = (err as Error).message.slice(0, 300);
         this.#sendError(ws, frame.requestId, BTP_ERROR.invalidFields, why);
@@ -785,7 +786,7 @@ export class BtpClient {
         protocolData: [{
           protocolName: IN_DOUBT_PROTOCOL_NAME,
           contentType: BtpContentType.json,
-          data: encodeInDoubt("fulfillments", fulfillments),
+          data: answer,
         }],
       });
       return;

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { hexToBytes } from "@noble/hashes/utils.js";
 import { effectivePrefixCap } from "../../config/town_limits.ts";
 import type { TownSettings } from "../../config/town_settings.ts";
 import { MAX_IN_DOUBT } from "../../protocol/payment_in_doubt.ts";
@@ -18,6 +17,7 @@ import { BtpAccounts } from "./btp/btp_accounts.ts";
 import type { BtpRouter } from "./btp/btp_router.ts";
 import { type BtpServer, startBtpServer } from "./btp/btp_server.ts";
 import { createOwedAnswers } from "./btp/owed_answers.ts";
+import { proveShown } from "./btp/process_in_doubt.ts";
 import type { BtpClaimGate } from "../channels/btp_claim_gate.ts";
 import type { ChannelCosignDesk } from "./channels/channel_cosign_desk.ts";
 import type { LateBound } from "./late_bound.ts";
@@ -150,7 +150,7 @@ export function startTownBtpServer(options: TownBtpServerOptions): BtpServer {
 
 /**
  * Payments forwarded before a crash with no answer on record: the peer shows the fulfillments it
- * holds (protocol/payment_in_doubt.ts), each owed once proven.
+ * holds (protocol/payment_in_doubt.ts), each owed once proven to be of the packet forwarded.
  */
 async function resolveInDoubt(
   btp: BtpServer,
@@ -163,13 +163,6 @@ async function resolveInDoubt(
     const peer = btp.peer(account);
     if (!peer) return;
     const shown = await peer.askInDoubt(doubts.slice(i, i + MAX_IN_DOUBT), 10_000);
-    for (const fulfillment of shown) {
-      const amount = await ledger.prove(account, hexToBytes(fulfillment));
-      if (amount > 0n) {
-        log(`peer ${account}: payment in doubt proven, ${amount} owed`);
-        // Owed now, as after a FULFILL: a payout may be due (docs/OPERATIONS.md).
-        options.onOwed?.(ledger.balance(account));
-      }
-    }
+    await proveShown({ ledger, onOwed: options.onOwed, log }, account, shown);
   }
 }

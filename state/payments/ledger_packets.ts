@@ -17,11 +17,15 @@
  */
 export type PacketStanding = "in-flight" | "in-doubt" | "fulfilled" | "rejected" | "unknown";
 
-/** A packet not answered yet; `at`: when it was forwarded (unix ms). */
+/**
+ * A packet not answered yet; `at`: when it was forwarded (unix ms); `expiresAt`: the expiry of
+ * the PREPARE as forwarded (unix ms), when its line says it.
+ */
 export interface LivePacket {
   state: "in-flight" | "in-doubt";
   amount: bigint;
   at: number;
+  expiresAt?: number;
 }
 
 /**
@@ -72,12 +76,12 @@ interface Answered {
 
 /**
  * The packets held, as JSON for a checkpoint (state/payments/peer_ledger.ts): per account its
- * live packets (`[condition, state, amount, at]`) and its answered ones oldest first
+ * live packets (`[condition, state, amount, at]`, and `expiresAt` when known) and its answered ones oldest first
  * (`[condition, code]`), in the order they were held, so that forgetting goes on as before.
  */
 export interface LedgerPacketsRecord {
   [account: string]: {
-    live: [string, LivePacket["state"], string, number][];
+    live: [string, LivePacket["state"], string, number, number?][];
     answered: [string, number][];
     forgottenUpTo?: number;
   };
@@ -212,7 +216,11 @@ export class LedgerPackets {
     const record: LedgerPacketsRecord = {};
     for (const [account, packets] of this.#accounts) {
       record[account] = {
-        live: [...packets.live].map(([c, p]) => [c, p.state, String(p.amount), p.at]),
+        live: [...packets.live].map(([c, p]) =>
+          p.expiresAt === undefined
+            ? [c, p.state, String(p.amount), p.at]
+            : [c, p.state, String(p.amount), p.at, p.expiresAt]
+        ),
         answered: heldInOrder(packets).map(([c]) => [c, packets.answered.get(c)!.code]),
         ...(packets.forgottenUpTo === undefined ? {} : { forgottenUpTo: packets.forgottenUpTo }),
       };
@@ -232,10 +240,18 @@ export class LedgerPackets {
         return [c, { code, seq }];
       });
       const packets: AccountPackets = {
-        live: new Map(live.map(([c, state, amount, at]) => {
+        live: new Map(live.map(([c, state, amount, at, expiresAt]) => {
           if (state !== "in-flight" && state !== "in-doubt") throw new TypeError("bad state");
           if (typeof c !== "string" || !Number.isSafeInteger(at)) throw new TypeError("bad packet");
-          return [c, { state, amount: BigInt(amount), at }];
+          if (expiresAt !== undefined && !Number.isSafeInteger(expiresAt)) {
+            throw new TypeError("bad expiry");
+          }
+          return [c, {
+            state,
+            amount: BigInt(amount),
+            at,
+            ...(expiresAt === undefined ? {} : { expiresAt }),
+          }];
         })),
         answered: new Map(held),
         order: held.map(([c, { seq }]) => [c, seq]),

@@ -49,6 +49,7 @@ export function validatePaymentEntry(e: PaymentEntry): void {
   }
   if (typeof e.amount !== "string" || !/^(0|[1-9][0-9]{0,38})$/.test(e.amount)) fail("bad amount");
   if (e.fulfillment !== undefined && !/^[0-9a-f]{64}$/.test(e.fulfillment)) fail("bad fulfillment");
+  if (e.expiresAt !== undefined && Number.isNaN(Date.parse(e.expiresAt))) fail("bad expiresAt");
   if (e.category !== undefined && !PAYMENT_CATEGORIES.includes(e.category)) fail("bad category");
   if (e.parts !== undefined && readBillTag([billTag(e.parts)], BigInt(e.amount)) === undefined) {
     fail("bad parts");

@@ -94,6 +94,11 @@ export interface PaymentEntry {
   peer: string;
   /** Hex fulfillment (the receipt) for `fulfilled`. */
   fulfillment?: string;
+  /**
+   * For income `fulfilled`: the expiry of the PREPARE fulfilled (ISO 8601), shown with the
+   * fulfillment to a town that lost its answer in a crash (protocol/payment_in_doubt.ts).
+   */
+  expiresAt?: string;
   /** Reject reason for `rejected`. */
   reason?: string;
   /** What it paid for (default `job`). */

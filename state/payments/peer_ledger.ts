@@ -64,6 +64,16 @@ export {
   type PeerLedgerEvent,
 } from "./peer_ledger_entry.ts";
 
+/**
+ * What a fulfillment a peer showed did to a packet in doubt ({@linkcode PeerLedger.prove}):
+ * recorded owed; recorded `rejected` (the peer fulfilled another packet of that condition); or
+ * nothing (no packet of that condition in doubt here).
+ */
+export type InDoubtOutcome =
+  | { kind: "owed"; amount: bigint }
+  | { kind: "another-packet"; amount: bigint }
+  | { kind: "none" };
+
 /** Options for {@linkcode openPeerLedger}. */
 export interface PeerLedgerOptions {
   stateDir: string;
@@ -145,8 +155,8 @@ export class PeerLedger {
     this.#packets = new LedgerPackets({ keepAnswered: options.keepAnswered });
     this.#file = new LineAppender(this.path);
     // In-doubt packets from before the last start may be in a checkpoint where a reading of the
-    // file would have them in flight: no line written since tells the two apart (`rejected` is
-    // written only of a packet in flight; each ends in doubt at the next start).
+    // file would have them in flight: no line written since tells the two apart (a `rejected` or
+    // `fulfilled` line answers either the same way; each ends in doubt at the next start).
     this.#checkpoints = new LineFileCheckpoints({
       path: `${stateDir}/${PEER_LEDGER_CHECKPOINT_NAME}`,
       linesPath: this.path,
@@ -255,17 +265,25 @@ export class PeerLedger {
   }
 
   /**
-   * Records a PREPARE about to be forwarded to `account`; resolves once on disk.
+   * Records a PREPARE about to be forwarded to `account`, with the expiry it leaves with (which
+   * tells it from another packet of the same condition after a crash, {@linkcode prove});
+   * resolves once on disk.
    * @throws {PeerLedgerError} when that packet is already in flight, in doubt or fulfilled.
    */
-  forward(account: string, condition: string, amount: bigint): Promise<void> {
+  forward(account: string, condition: string, amount: bigint, expiresAt?: Date): Promise<void> {
     const state = this.packetState(account, condition);
     if (state === "in-flight" || state === "in-doubt" || state === "fulfilled") {
       return Promise.reject(
         new PeerLedgerError(`packet ${condition.slice(0, 16)} to ${account} is already ${state}`),
       );
     }
-    return this.#append({ event: "forward", account, condition, amount: String(amount) });
+    return this.#append({
+      event: "forward",
+      account,
+      condition,
+      amount: String(amount),
+      ...(expiresAt === undefined ? {} : { expiresAt: expiresAt.toISOString() }),
+    });
   }
 
   /** Records the peer's FULFILL of a forwarded packet; resolves once on disk. */
@@ -300,12 +318,32 @@ export class PeerLedger {
 
   /**
    * Resolves a packet in doubt with the fulfillment the peer shows: recorded owed when its
-   * SHA-256 is the packet's condition. Returns the amount recorded (0 when nothing matched).
+   * SHA-256 is the packet's condition, unless the peer says it fulfilled a PREPARE of another
+   * expiry (`expiresAt`, the peer's answer): then another packet of that condition was the one
+   * paid (a peer fulfills an invoice once; the payer sent it again after a crash cut this one off,
+   * another process of the town forwarded it) and this one is recorded `rejected`, not owed.
+   * Without an expiry on either side (an older peer, an older line) it is recorded owed.
    */
-  async prove(account: string, fulfillment: Uint8Array): Promise<bigint> {
+  async prove(
+    account: string,
+    fulfillment: Uint8Array,
+    expiresAt?: string,
+  ): Promise<InDoubtOutcome> {
     const condition = toHex(sha256(fulfillment));
     const packet = this.#packets.live(account, condition);
-    if (packet?.state !== "in-doubt") return 0n;
+    if (packet?.state !== "in-doubt") return { kind: "none" };
+    const sent = packet.expiresAt;
+    if (sent !== undefined && expiresAt !== undefined && Date.parse(expiresAt) !== sent) {
+      await this.#append({
+        event: "rejected",
+        account,
+        condition,
+        amount: String(packet.amount),
+        expiresAt: new Date(sent).toISOString(),
+        paidExpiresAt: expiresAt,
+      });
+      return { kind: "another-packet", amount: packet.amount };
+    }
     await this.#append({
       event: "fulfilled",
       account,
@@ -314,7 +352,7 @@ export class PeerLedger {
       fulfillment: toHex(fulfillment),
       proven: true,
     });
-    return packet.amount;
+    return { kind: "owed", amount: packet.amount };
   }
 
   /** Records a claim the town signed to the peer (its cumulative amount); resolves once on disk. */
@@ -390,6 +428,7 @@ export class PeerLedger {
           state: "in-flight",
           amount,
           at: Date.parse(entry.ts),
+          ...(entry.expiresAt === undefined ? {} : { expiresAt: Date.parse(entry.expiresAt) }),
         });
         if (undo === undefined) return () => {};
         b.inFlight += amount;
@@ -415,13 +454,16 @@ export class PeerLedger {
         };
       }
       case "rejected": {
+        // Of a packet in flight (its peer's REJECT), or in doubt (its peer fulfilled another
+        // packet of the condition, `prove`; in flight when the file is read from its start).
         const prior = this.#packets.live(account, condition);
-        if (prior?.state !== "in-flight") return () => {};
+        if (prior === undefined) return () => {};
         const undo = this.#packets.answer(account, condition, false)!;
-        b.inFlight -= prior.amount;
+        const from = prior.state === "in-doubt" ? "inDoubt" : "inFlight";
+        b[from] -= prior.amount;
         return () => {
           undo();
-          b.inFlight += prior.amount;
+          b[from] += prior.amount;
         };
       }
       case "opened": {

@@ -30,6 +30,17 @@ export interface PeerLedgerEntry {
   fulfillment?: string;
   /** `fulfilled` lines written from a peer's proof after a crash. */
   proven?: boolean;
+  /**
+   * The expiry of the PREPARE as forwarded to the peer (ISO 8601, to the millisecond), for
+   * `forward`, and for a `rejected` written from a peer's proof (`paidExpiresAt`).
+   */
+  expiresAt?: string;
+  /**
+   * For a `rejected` written from a peer's proof after a crash: the expiry of the PREPARE the peer
+   * says it fulfilled with this condition, another packet than this one (which is not owed: a peer
+   * fulfills an invoice once; docs/PROTOCOL.md "A payment in doubt on another process").
+   */
+  paidExpiresAt?: string;
   /** The channel, for `claimed` and `settled`. */
   channelId?: string;
   /** The claim's nonce, for `claimed`. */
@@ -132,4 +143,9 @@ export function checkPeerLedgerEntry(e: PeerLedgerEntry): void {
   if (!packet && !/^0x[0-9a-f]{64}$/.test(e.channelId ?? "")) fail("bad channelId");
   if (e.event === "claimed" && !/^[1-9][0-9]{0,77}$/.test(e.nonce ?? "")) fail("bad nonce");
   if (e.code !== undefined && !/^[FTR][0-9]{2}$/.test(e.code)) fail("bad code");
+  for (const at of [e.expiresAt, e.paidExpiresAt]) {
+    if (at !== undefined && (typeof at !== "string" || Number.isNaN(Date.parse(at)))) {
+      fail("bad expiresAt");
+    }
+  }
 }

@@ -2,7 +2,8 @@
  * A town of two `turnpike town up` processes on one PostgreSQL database: a payment left in doubt
  * on one process's books by a SIGKILL is owed once its peer shows the fulfillment, even when the
  * peer never connects to that process again (roles/town/btp/process_in_doubt.ts; docs/PROTOCOL.md
- * "A payment in doubt on another process"):
+ * "A payment in doubt on another process"), and is not owed when the peer's fulfillment paid
+ * another packet of the same condition:
  *
  * 1. beta, the provider, is connected to process 0; alice pays beta's invoices through process 1,
  *    which forwards them to 0 (0 keeps them on its books).
@@ -13,6 +14,13 @@
  *    beta about its payment in doubt only when beta connected to it: beta's log stayed one
  *    payment above the town's books and claims for as long as beta stayed on process 1. Now
  *    process 0 asks beta through process 1: the payment is proven, owed and claimed.
+ *
+ * The second test kills process 0 while beta has not answered a PREPARE (it expires unpaid);
+ * alice pays the same invoice again, now through process 1's own books, and beta fulfills that
+ * one. Asked at its restart, beta shows the invoice's fulfillment: before, process 0 recorded it
+ * owed too, and the town paid beta twice for one invoice (the 1,000-agent goal run's payouts
+ * differed from beta's log by one payment, docs/SCALE.md). Now beta's answer names the expiry of
+ * the PREPARE it fulfilled, and process 0's packet, of another expiry, is recorded not owed.
  */
 import { InvoiceFulfiller } from "../support/invoice_fulfiller.ts";
 import { assert, assertEquals } from "../../harness/assert.ts";
@@ -27,6 +35,7 @@ import { channelFilePath, readChannel, saveChannel } from "../../state/channels/
 import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
+import { bytesToHex } from "@noble/hashes/utils.js";
 
 const PRICE = 2_500n;
 /** Each payment owed is claimed at once. */
@@ -42,7 +51,25 @@ async function poll<T>(probe: () => Promise<T | undefined>): Promise<T> {
   }
 }
 
-Deno.test("shared payouts: a payment in doubt on a SIGKILLed process is proven through the process its peer moved to; the town's books = the provider's log", async () => {
+/** The two processes, beta and alice, and what the tests do with them. */
+interface InDoubtTown {
+  towns: (CliTown | undefined)[];
+  payee: InvoiceFulfiller;
+  payouts: PayoutReceiver;
+  logs(): string;
+  up(i: number): Promise<CliTown>;
+  connectBeta(i: number): Promise<void>;
+  /** Alice pays `condition` (a new invoice by default) through process 1, expiring in `ms`. */
+  payOnce(condition?: Uint8Array, ms?: number): Promise<"fulfill" | string>;
+  /** Pays new invoices until `target` were fulfilled to alice in all. */
+  payUntil(target: number): Promise<void>;
+  /** Both processes' books for beta, summed. */
+  books(): Promise<{ owed: bigint; inDoubt: bigint }>;
+  /** Stops alice, beta and both processes, then reads the books. */
+  stopAll(): Promise<{ owed: bigint; inDoubt: bigint }>;
+}
+
+async function withInDoubtTown(run: (t: InDoubtTown) => Promise<void>): Promise<void> {
   await using pair = await startChannelPair();
   await using pg = await startPostgresServer();
   const storeUrl = await freshDatabase(pg.url);
@@ -83,7 +110,6 @@ Deno.test("shared payouts: a payment in doubt on a SIGKILLed process is proven t
     // Beta: fulfils its invoices (its log: what it fulfilled), shows the fulfillments it holds
     // when asked about payments in doubt, keeps the town's claims.
     const payee = new InvoiceFulfiller(PRICE);
-    const fulfilledByBeta = payee.fulfilled;
     const connectBeta = async (i: number) => {
       await betaLink?.close().catch(() => {});
       const client = new BtpClient({
@@ -113,14 +139,13 @@ Deno.test("shared payouts: a payment in doubt on a SIGKILLed process is proven t
       }),
       () => "alice connects to 1",
     );
-    const payOnce = async (): Promise<"fulfill" | string> => {
-      const condition = payee.invoice();
+    const payOnce = async (condition = payee.invoice(), ms = 30_000) => {
       try {
         const reply = await alice!.client.sendPrepare({
           destination: "test.paytown.beta.invoice",
           amount: String(PRICE),
           executionCondition: condition,
-          expiresAt: new Date(Date.now() + 30_000),
+          expiresAt: new Date(Date.now() + ms),
           data: new Uint8Array(0),
         });
         return reply.type === "fulfill" ? "fulfill" : reply.code;
@@ -135,32 +160,6 @@ Deno.test("shared payouts: a payment in doubt on a SIGKILLed process is proven t
         else await sleep(200); // the route to beta being learnt
       }
     };
-
-    // 1. Beta on process 0, alice paying through process 1.
-    await connectBeta(0);
-    await payUntil(2);
-
-    // 2. Process 0 SIGKILLed while beta holds the FULFILL of one more payment.
-    const killed = Promise.withResolvers<void>();
-    payee.hold = killed.promise;
-    const before = fulfilledByBeta.size;
-    const paying = payOnce();
-    await guard(
-      poll(() => Promise.resolve(fulfilledByBeta.size > before || undefined)),
-      () => `beta holds a payment\n${logs()}`,
-    );
-    towns[0]!.process.child.kill("SIGKILL");
-    await towns[0]!.process.done;
-    towns[0] = undefined;
-    killed.resolve();
-    payee.hold = undefined;
-    const answer = await guard(paying, () => `the payment under the kill\n${logs()}`);
-    assert(answer !== "fulfill", `alice was refused the payment cut by the kill (${answer})`);
-
-    // 3. Beta on process 1 from now on; process 0 restarted on its state dir.
-    await connectBeta(1);
-    await up(0);
-    const earned = BigInt(fulfilledByBeta.size) * PRICE;
     const books = async () => {
       let owed = 0n;
       let inDoubt = 0n;
@@ -171,45 +170,29 @@ Deno.test("shared payouts: a payment in doubt on a SIGKILLed process is proven t
       }
       return { owed, inDoubt };
     };
-    let seen = { owed: 0n, inDoubt: 0n };
-    await guard(
-      poll(async () => (seen = await books()).owed === earned || undefined),
-      () =>
-        `the books owe what beta fulfilled (${earned}): owed ${seen.owed}, in doubt ` +
-        `${seen.inDoubt}\n${logs()}`,
-    );
-    const claim = await guard(
-      poll(async () => {
-        const [r] = await payouts.records();
-        return r?.received === earned ? r : undefined;
-      }),
-      () => `beta keeps a claim for ${earned}\n${logs()}`,
-    );
-    assert(
-      towns[0]!.process.stderr.some((l) => l.includes("payment in doubt proven")),
-      "process 0 proved its payment in doubt",
-    );
-
-    await betaLink?.close();
-    betaLink = undefined;
-    await alice.close();
-    alice = undefined;
-    for (const [i, t] of towns.entries()) {
-      await t?.stop();
-      towns[i] = undefined;
-    }
-    const final = await books();
-    console.log(JSON.stringify({
-      fulfilledToAlice: fulfilled,
-      fulfilledByBeta: fulfilledByBeta.size,
-      earnedByBeta: String(earned),
-      owedByBooks: String(final.owed),
-      inDoubtOnBooks: String(final.inDoubt),
-      claimed: String(claim.received),
-    }));
-    assertEquals(final.owed, earned, "the town's books = beta's log");
-    assertEquals(final.inDoubt, 0n, "nothing left in doubt");
-    assertEquals(claim.received, earned, "beta's newest claim covers its log");
+    const stopAll = async () => {
+      await betaLink?.close();
+      betaLink = undefined;
+      await alice?.close();
+      alice = undefined;
+      for (const [i, t] of towns.entries()) {
+        await t?.stop();
+        towns[i] = undefined;
+      }
+      return await books();
+    };
+    await run({
+      towns,
+      payee,
+      payouts,
+      logs,
+      up,
+      connectBeta,
+      payOnce,
+      payUntil,
+      books,
+      stopAll,
+    });
     await payouts.close();
   } finally {
     await alice?.close().catch(() => {});
@@ -225,4 +208,145 @@ Deno.test("shared payouts: a payment in doubt on a SIGKILLed process is proven t
     }
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Beta's newest claim, once it covers `earned`. */
+function claimFor(t: InDoubtTown, earned: bigint) {
+  return guard(
+    poll(async () => {
+      const [r] = await t.payouts.records();
+      return r?.received === earned ? r : undefined;
+    }),
+    () => `beta keeps a claim for ${earned}\n${t.logs()}`,
+  );
+}
+
+/** SIGKILLs process 0 and waits for it to be gone. */
+async function killZero(t: InDoubtTown): Promise<void> {
+  t.towns[0]!.process.child.kill("SIGKILL");
+  await t.towns[0]!.process.done;
+  t.towns[0] = undefined;
+}
+
+Deno.test("shared payouts: a payment in doubt on a SIGKILLed process is proven through the process its peer moved to; the town's books = the provider's log", async () => {
+  await withInDoubtTown(async (t) => {
+    const { payee, logs } = t;
+    // 1. Beta on process 0, alice paying through process 1.
+    await t.connectBeta(0);
+    await t.payUntil(2);
+
+    // 2. Process 0 SIGKILLed while beta holds the FULFILL of one more payment.
+    const killed = Promise.withResolvers<void>();
+    payee.hold = killed.promise;
+    const before = payee.fulfilled.size;
+    const paying = t.payOnce();
+    await guard(
+      poll(() => Promise.resolve(payee.fulfilled.size > before || undefined)),
+      () => `beta holds a payment\n${logs()}`,
+    );
+    await killZero(t);
+    killed.resolve();
+    payee.hold = undefined;
+    const answer = await guard(paying, () => `the payment under the kill\n${logs()}`);
+    assert(answer !== "fulfill", `alice was refused the payment cut by the kill (${answer})`);
+
+    // 3. Beta on process 1 from now on; process 0 restarted on its state dir.
+    await t.connectBeta(1);
+    await t.up(0);
+    const earned = BigInt(payee.fulfilled.size) * PRICE;
+    let seen = { owed: 0n, inDoubt: 0n };
+    await guard(
+      poll(async () => (seen = await t.books()).owed === earned || undefined),
+      () =>
+        `the books owe what beta fulfilled (${earned}): owed ${seen.owed}, in doubt ` +
+        `${seen.inDoubt}\n${logs()}`,
+    );
+    const claim = await claimFor(t, earned);
+    assert(
+      t.towns[0]!.process.stderr.some((l) => l.includes("payment in doubt proven")),
+      "process 0 proved its payment in doubt",
+    );
+    const final = await t.stopAll();
+    console.log(JSON.stringify({
+      fulfilledByBeta: payee.fulfilled.size,
+      earnedByBeta: String(earned),
+      owedByBooks: String(final.owed),
+      inDoubtOnBooks: String(final.inDoubt),
+      claimed: String(claim.received),
+    }));
+    assertEquals(final.owed, earned, "the town's books = beta's log");
+    assertEquals(final.inDoubt, 0n, "nothing left in doubt");
+    assertEquals(claim.received, earned, "beta's newest claim covers its log");
+  });
 });
+
+Deno.test("shared payouts: a payment in doubt whose invoice beta was paid by another process's packet is not owed twice", async () => {
+  await withInDoubtTown(async (t) => {
+    const { payee, logs } = t;
+    await t.connectBeta(0);
+    await t.payUntil(2);
+
+    // Process 0 forwards an invoice's PREPARE (expiring in 6 s) to beta, which has not answered
+    // it when process 0 is SIGKILLed; by the time beta looks, the packet has expired: refused.
+    const released = Promise.withResolvers<void>();
+    payee.pause = released.promise;
+    const invoice = payee.invoice();
+    const key = bytesToHex(invoice);
+    const paying = t.payOnce(invoice, 6_000);
+    await guard(
+      poll(() => Promise.resolve(payee.arrived.has(key) || undefined)),
+      () => `the PREPARE reaches beta\n${logs()}`,
+    );
+    await killZero(t);
+    const cut = await guard(paying, () => `the payment under the kill\n${logs()}`);
+    assert(cut !== "fulfill", `alice was refused the payment cut by the kill (${cut})`);
+    await sleep(6_500);
+    released.resolve();
+    payee.pause = undefined;
+    assert(!payee.fulfilled.has(key), "beta let the expired PREPARE go unpaid");
+
+    // Alice pays the same invoice again: beta is on process 1 now, which books it itself.
+    await t.connectBeta(1);
+    await guard(
+      poll(async () => (await t.payOnce(invoice)) === "fulfill" || undefined),
+      () => `the invoice paid again through process 1\n${logs()}`,
+    );
+    assert(payee.fulfilled.has(key), "beta fulfilled the invoice once");
+
+    // Process 0 restarts with the first packet in doubt; beta, asked through process 1, shows
+    // the invoice's fulfillment with the expiry of the PREPARE it paid: not process 0's.
+    await t.up(0);
+    const earned = BigInt(payee.fulfilled.size) * PRICE;
+    let seen = { owed: 0n, inDoubt: 0n };
+    await guard(
+      poll(async () => {
+        seen = await t.books();
+        return seen.inDoubt === 0n || undefined;
+      }),
+      () => `process 0's payment in doubt answered: ${JSON.stringify(seen, bigints)}\n${logs()}`,
+    );
+    const claim = await claimFor(t, earned);
+    assert(
+      t.towns[0]!.process.stderr.some((l) => l.includes("payment in doubt not owed")),
+      `process 0 recorded its packet not owed\n${logs()}`,
+    );
+    const final = await t.stopAll();
+    console.log(JSON.stringify({
+      fulfilledByBeta: payee.fulfilled.size,
+      earnedByBeta: String(earned),
+      owedByBooks: String(final.owed),
+      claimed: String(claim.received),
+    }));
+    assertEquals(
+      final.owed,
+      earned,
+      "the town owes beta each invoice once: its books = beta's log",
+    );
+    assertEquals(final.inDoubt, 0n, "nothing left in doubt");
+    assertEquals(claim.received, earned, "beta's newest claim covers its log, no more");
+  });
+});
+
+function bigints(_: string, v: unknown): unknown {
+  return typeof v === "bigint" ? String(v) : v;
+}

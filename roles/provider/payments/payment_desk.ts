@@ -340,7 +340,7 @@ export class PaymentDesk {
       record?.deliveryInvoice !== undefined &&
       parseIlpInvoice(record.deliveryInvoice).condition === invoice.condition
     ) {
-      return await this.#deliveryPaid(record, match.open);
+      return await this.#deliveryPaid(record, match.open, prepare);
     }
     if (record?.status !== "invoiced") {
       return this.#reject(ILP_ERROR.unreachable, "job is not awaiting payment");
@@ -356,7 +356,7 @@ export class PaymentDesk {
     this.#unpaid.release(invoice.jobId);
     this.#disarm(invoice.jobId);
     const paid: ProviderJobRecord = { ...record, status: "paid", paidAt: this.#iso() };
-    if (!(await this.#record(paid, match.open))) {
+    if (!(await this.#record(paid, match.open, prepare))) {
       return this.#reject(ILP_ERROR.internalError, "cannot record the payment");
     }
     this.#o.onPaid(paid, invoice.amount, invoice.assetCode);
@@ -367,7 +367,11 @@ export class PaymentDesk {
    * The delivery of a job paid: recorded (the job `published` once its result is out, the
    * payment log's line) before the FULFILL, which carries the key-releasing fulfillment.
    */
-  async #deliveryPaid(record: ProviderJobRecord, open: OpenInvoice): Promise<IlpReply> {
+  async #deliveryPaid(
+    record: ProviderJobRecord,
+    open: OpenInvoice,
+    prepare: IlpPrepare,
+  ): Promise<IlpReply> {
     if (record.deliveryPaidAt !== undefined || record.status === "declined") {
       return this.#reject(ILP_ERROR.unreachable, "job is not awaiting payment");
     }
@@ -384,7 +388,7 @@ export class PaymentDesk {
       status: current.status === "delivered" ? "published" : current.status,
       deliveryPaidAt: this.#iso(),
     };
-    if (!(await this.#record(paid, open))) {
+    if (!(await this.#record(paid, open, prepare))) {
       // Not acknowledged: the invoice opens again for the payment sent again.
       this.#invoices.restore(open);
       return this.#reject(ILP_ERROR.internalError, "cannot record the payment");
@@ -398,9 +402,10 @@ export class PaymentDesk {
    * that says paid and the payment's income row are one transaction of the job store, durable
    * before the FULFILL: a kill leaves both or neither (docs/PROTOCOL.md "A crash between a
    * payment's two records"). The payment log takes the income in, in memory. False (told to
-   * `onRecordError`) when it could not be written.
+   * `onRecordError`) when it could not be written. The income keeps the PREPARE's expiry: which
+   * packet paid, for a town that lost its answer (protocol/payment_in_doubt.ts).
    */
-  async #record(paid: ProviderJobRecord, open: OpenInvoice): Promise<boolean> {
+  async #record(paid: ProviderJobRecord, open: OpenInvoice, prepare: IlpPrepare): Promise<boolean> {
     const { invoice, fulfillment } = open;
     const income: PaymentEntry = {
       ts: this.#iso(),
@@ -413,6 +418,7 @@ export class PaymentDesk {
       scale: invoice.assetScale,
       peer: paid.customer,
       fulfillment: bytesToHex(fulfillment),
+      expiresAt: prepare.expiresAt.toISOString(),
       category: "job",
     };
     try {

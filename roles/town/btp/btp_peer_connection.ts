@@ -29,9 +29,10 @@ import {
 import { CLAIM_PROTOCOL_NAME } from "../../../protocol/payment_channel_claim.ts";
 import { COSIGN_PROTOCOL_NAME } from "../../../protocol/payment_channel_cosign.ts";
 import {
-  decodeInDoubt,
+  decodeInDoubtAnswer,
   encodeInDoubt,
   IN_DOUBT_PROTOCOL_NAME,
+  type InDoubtProof,
 } from "../../../protocol/payment_in_doubt.ts";
 import { OWED_PROTOCOL_NAME } from "../../../protocol/payment_owed.ts";
 import { BtpRequests } from "../../../transport/btp_requests.ts";
@@ -150,9 +151,10 @@ export class BtpPeerConnection {
 
   /**
    * Asks the peer which of these payments (their conditions, hex) it fulfilled, after a crash
-   * left them in doubt (protocol/payment_in_doubt.ts); resolves with the fulfillments it shows.
+   * left them in doubt (protocol/payment_in_doubt.ts); resolves with the fulfillments it shows,
+   * each with its PREPARE's expiry when the peer says it.
    */
-  async askInDoubt(conditions: readonly string[], timeoutMs: number): Promise<string[]> {
+  async askInDoubt(conditions: readonly string[], timeoutMs: number): Promise<InDoubtProof[]> {
     const frame = await this.#request(
       [{
         protocolName: IN_DOUBT_PROTOCOL_NAME,
@@ -162,7 +164,7 @@ export class BtpPeerConnection {
       timeoutMs,
     );
     const answer = frame.protocolData.find((p) => p.protocolName === IN_DOUBT_PROTOCOL_NAME);
-    return answer ? decodeInDoubt("fulfillments", answer.data) : [];
+    return answer ? decodeInDoubtAnswer(answer.data) : [];
   }
 
   async #request(

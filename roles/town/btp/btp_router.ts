@@ -63,10 +63,12 @@ export interface IlpNextHop {
 /**
  * The town's books per peer for the packets forwarded to a child (roles/town/btp/peer_books.ts):
  * `before` resolves once the packet is on record, or with the REJECT to answer instead (the
- * peer's credit limit); `after` once the child's answer is on record.
+ * peer's credit limit); `after` once the child's answer is on record. `sentExpiresAt`: the expiry
+ * the packet leaves with (the margin taken off), which tells it from another packet of the same
+ * condition.
  */
 export interface ForwardBooks {
-  before(account: string, prepare: IlpPrepare): Promise<IlpReply | undefined>;
+  before(account: string, prepare: IlpPrepare, sentExpiresAt: Date): Promise<IlpReply | undefined>;
   after(account: string, prepare: IlpPrepare, reply: IlpReply): Promise<void>;
 }
 
@@ -211,10 +213,13 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
     );
   };
 
+  /** The expiry a packet is forwarded with: the margin taken off, as connectors do. */
+  const sentExpiry = (prepare: IlpPrepare) => new Date(prepare.expiresAt.getTime() - margin);
+
   const forward = async (hop: IlpNextHop, prepare: IlpPrepare): Promise<IlpReply> => {
     const refused = behind(hop);
     if (refused) return refused;
-    const expiresAt = new Date(prepare.expiresAt.getTime() - margin);
+    const expiresAt = sentExpiry(prepare);
     const left = expiresAt.getTime() - now();
     if (left <= 0) {
       return reject(ILP_ERROR.insufficientTimeout, "insufficient timeout to forward the packet");
@@ -263,7 +268,7 @@ export function createBtpRouter(options: BtpRouterOptions): BtpRouter {
     let refused = behind(hop);
     if (refused) return refused;
     try {
-      refused = await books.before(account, prepare);
+      refused = await books.before(account, prepare, sentExpiry(prepare));
     } catch (err) {
       return reject(
         ILP_ERROR.internalError,

@@ -34,7 +34,11 @@ export interface PeerBooksOptions {
 export function createPeerBooks(options: PeerBooksOptions): ForwardBooks {
   const { ledger } = options;
   return {
-    async before(account: string, prepare: IlpPrepare): Promise<IlpReply | undefined> {
+    async before(
+      account: string,
+      prepare: IlpPrepare,
+      sentExpiresAt: Date,
+    ): Promise<IlpReply | undefined> {
       const amount = BigInt(prepare.amount);
       const limit = options.maxOwed(account);
       const exposure = ledger.exposure(account);
@@ -48,7 +52,7 @@ export function createPeerBooks(options: PeerBooksOptions): ForwardBooks {
           data: new Uint8Array(0),
         };
       }
-      await ledger.forward(account, bytesToHex(prepare.executionCondition), amount);
+      await ledger.forward(account, bytesToHex(prepare.executionCondition), amount, sentExpiresAt);
       return undefined;
     },
     async after(account: string, prepare: IlpPrepare, reply: IlpReply): Promise<void> {

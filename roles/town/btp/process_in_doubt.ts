@@ -15,10 +15,13 @@
  * - `POST <holder's private listener>/in-doubt`, the body `{"account": "...", "conditions":
  *   ["<64 hex>", ...]}` (at most {@linkcode MAX_IN_DOUBT}), authenticated as forwarded packets
  *   are (`turnpike-forward-mac`, roles/town/btp/process_forward.ts); the holder asks its peer
- *   (BTP `payment-in-doubt`, protocol/payment_in_doubt.ts) and answers `200` with
- *   `{"fulfillments": [...]}`, or `404` when the peer is not connected to it.
+ *   (BTP `payment-in-doubt`, protocol/payment_in_doubt.ts) and answers `200` with the peer's
+ *   answer as it came (`{"fulfillments": [...], "expiresAt": [...]}`), or `404` when the peer is
+ *   not connected to it.
  * - The asking process proves each fulfillment on its own books: recorded owed only when its
- *   SHA-256 is the condition of a packet in doubt there, so nothing the holder says is trusted
+ *   SHA-256 is the condition of a packet in doubt there and the PREPARE the peer fulfilled is the
+ *   one this process forwarded (its expiry; else another packet of that condition was paid, by
+ *   another process, and this one is recorded not owed), so nothing the holder says is trusted
  *   otherwise; a payout may follow, as after a FULFILL.
  * - Asked as the process starts, then again while a payment in doubt has had no answer from its
  *   peer (the peer connected nowhere, its holder not heard from, the database down): after
@@ -32,7 +35,14 @@
  */
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { RoleError } from "../../role_error.ts";
-import { decodeInDoubt, encodeInDoubt, MAX_IN_DOUBT } from "../../../protocol/payment_in_doubt.ts";
+import {
+  decodeInDoubt,
+  decodeInDoubtAnswer,
+  encodeInDoubt,
+  encodeInDoubtAnswer,
+  type InDoubtProof,
+  MAX_IN_DOUBT,
+} from "../../../protocol/payment_in_doubt.ts";
 import type { PeerBalance, PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import {
   FORWARD_MAC_HEADER,
@@ -55,7 +65,7 @@ export class ProcessInDoubtError extends RoleError {
 
 /** A peer's connection to this process, as far as questions in doubt go. */
 export interface InDoubtPeer {
-  askInDoubt(conditions: readonly string[], timeoutMs: number): Promise<string[]>;
+  askInDoubt(conditions: readonly string[], timeoutMs: number): Promise<InDoubtProof[]>;
 }
 
 /** Options for {@linkcode createInDoubtHandler}. */
@@ -117,15 +127,13 @@ export function createInDoubtHandler(
     }
     const peer = options.peer(question.account);
     if (peer === undefined) return text(404, `${question.account} is not connected here`);
-    let shown: string[];
+    let shown: InDoubtProof[];
     try {
       shown = await peer.askInDoubt(question.conditions, timeoutMs);
     } catch (err) {
       return text(502, `${question.account} did not answer: ${(err as Error).message}`);
     }
-    const answer = new TextDecoder().decode(
-      encodeInDoubt("fulfillments", shown.slice(0, MAX_IN_DOUBT)),
-    );
+    const answer = new TextDecoder().decode(encodeInDoubtAnswer(shown.slice(0, MAX_IN_DOUBT)));
     return new Response(answer, {
       headers: { "content-type": "application/json" },
     });
@@ -161,7 +169,7 @@ export async function askInDoubtThrough(
   account: string,
   conditions: readonly string[],
   timeoutMs: number,
-): Promise<string[] | undefined> {
+): Promise<InDoubtProof[] | undefined> {
   encodeInDoubt("conditions", conditions); // checks them
   const body = new TextEncoder().encode(JSON.stringify({ account, conditions }));
   let response: Response;
@@ -186,7 +194,49 @@ export async function askInDoubtThrough(
     const why = new TextDecoder().decode(answer).trim().slice(0, 160);
     throw new ProcessInDoubtError(`town process ${url} answered ${response.status} ${why}`);
   }
-  return decodeInDoubt("fulfillments", answer);
+  return decodeInDoubtAnswer(answer);
+}
+
+/** What {@linkcode proveShown} records on and tells. */
+export interface ProveShownOptions {
+  ledger: Pick<PeerLedger, "prove" | "balance">;
+  /** Told after each payment in doubt proven (a payout may be due). */
+  onOwed?: (balance: PeerBalance) => void;
+  log: (line: string) => void;
+}
+
+/**
+ * Proves on this process's books each fulfillment a peer showed (`via`: through which process,
+ * for the log): owed, or not owed when the peer paid another packet of that condition
+ * (state/payments/peer_ledger.ts `prove`).
+ *
+ * It needs a peer's answer and a ledger with payments in doubt: no example that runs here:
+ * tests/e2e/town_shared_in_doubt_elsewhere_test.ts.
+ */
+export async function proveShown(
+  options: ProveShownOptions,
+  account: string,
+  shown: readonly InDoubtProof[],
+  via = "",
+): Promise<void> {
+  const { ledger, log } = options;
+  for (const { fulfillment, expiresAt } of shown) {
+    try {
+      const outcome = await ledger.prove(account, hexToBytes(fulfillment), expiresAt);
+      if (outcome.kind === "another-packet") {
+        log(
+          `peer ${account}: payment in doubt not owed${via}: the peer fulfilled another packet ` +
+            `of its condition (expiring ${expiresAt}), ${outcome.amount} not owed here`,
+        );
+      } else if (outcome.kind === "owed") {
+        log(`peer ${account}: payment in doubt proven${via}, ${outcome.amount} owed`);
+        // Owed now, as after a FULFILL: a payout may be due (docs/OPERATIONS.md).
+        options.onOwed?.(ledger.balance(account));
+      }
+    } catch (err) {
+      log(`peer ${account}: payment in doubt not proven: ${(err as Error).message}`);
+    }
+  }
 }
 
 /** Options for {@linkcode startInDoubtResolver}. */
@@ -249,7 +299,7 @@ export function startInDoubtResolver(options: InDoubtResolverOptions): InDoubtRe
   };
 
   const ask = async (account: string, conditions: string[]): Promise<void> => {
-    let shown: string[] | undefined;
+    let shown: InDoubtProof[] | undefined;
     let via = "";
     try {
       const here = options.peer(account);
@@ -267,18 +317,7 @@ export function startInDoubtResolver(options: InDoubtResolverOptions): InDoubtRe
     }
     if (shown === undefined) return; // it left that process: asked at the next round
     for (const c of conditions) answered.add(`${account} ${c}`);
-    for (const fulfillment of shown) {
-      let amount: bigint;
-      try {
-        amount = await ledger.prove(account, hexToBytes(fulfillment));
-      } catch (err) {
-        log(`peer ${account}: payment in doubt not proven: ${(err as Error).message}`);
-        continue;
-      }
-      if (amount === 0n) continue;
-      log(`peer ${account}: payment in doubt proven${via}, ${amount} owed`);
-      options.onOwed?.(ledger.balance(account));
-    }
+    await proveShown(options, account, shown, via);
   };
 
   const unanswered = () => [...waiting().values()].reduce((n, c) => n + c.length, 0);

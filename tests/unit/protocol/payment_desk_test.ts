@@ -49,11 +49,11 @@ Deno.test("payment desk: the exact PREPARE is recorded on disk, then fulfilled, 
   assertEquals(billed.status, "invoiced");
   assertEquals(d.desk.openInvoices, 1);
   assertEquals(codeOf(await d.desk.onPrepare(prepareFor(billed, "499"))), "F04");
-  const [first, second] = await Promise.all([
-    d.desk.onPrepare(prepareFor(billed)),
-    d.desk.onPrepare(prepareFor(billed)),
-  ]);
+  const prepares = [prepareFor(billed), prepareFor(billed)];
+  prepares[1].expiresAt = new Date(prepares[0].expiresAt.getTime() + 1);
+  const [first, second] = await Promise.all(prepares.map((p) => d.desk.onPrepare(p)));
   assertEquals([codeOf(first), codeOf(second)].sort(), ["F02", "fulfill"]);
+  const paidBy = prepares[codeOf(first) === "fulfill" ? 0 : 1];
   assertEquals(d.paid, [billed.id]);
   assertEquals(d.desk.openInvoices, 0);
   // What a restart would find: the record paid and the payment logged.
@@ -62,6 +62,8 @@ Deno.test("payment desk: the exact PREPARE is recorded on disk, then fulfilled, 
   const log = await openPaymentLog({ stateDir });
   const lines = log.entries().filter((e) => e.jobId === billed.id);
   assertEquals(lines.map((e) => [e.direction, e.amount, e.category]), [["in", "500", "job"]]);
+  // With the expiry of the PREPARE it fulfilled: which packet paid, for a town that lost its answer.
+  assertEquals(lines[0].expiresAt, paidBy.expiresAt.toISOString());
   d.desk.close();
   await Deno.remove(stateDir, { recursive: true });
 });

@@ -10,12 +10,12 @@ import { openProviderJobStore } from "../../../../state/jobs/provider_job_store.
 import { openPaymentLog } from "../../../../state/payments/payment_log.ts";
 import { reversalOf } from "../../../../state/payments/income_reversals.ts";
 
-Deno.test("payment proofs: a payment taken before the payment log's days is proven by its income row; one taken back is not", async () => {
+Deno.test("payment proofs: a payment taken before the payment log's days is proven by its income row, with its PREPARE's expiry; one taken back is not", async () => {
   const stateDir = await Deno.makeTempDir();
   try {
     const store = await openProviderJobStore({ stateDir });
     const then = new Date(Date.now() - 40 * 86_400_000).toISOString();
-    const proofs: string[] = [];
+    const proofs: { fulfillment: string; expiresAt: string }[] = [];
     const conditions: string[] = [];
     for (const n of [1, 2]) {
       const fulfillment = crypto.getRandomValues(new Uint8Array(32));
@@ -31,6 +31,8 @@ Deno.test("payment proofs: a payment taken before the payment log's days is prov
         asset: "USD",
         peer: "c".repeat(64),
         fulfillment: bytesToHex(fulfillment),
+        // The PREPARE's expiry, kept with the income: which packet of the condition was paid.
+        expiresAt: new Date(Date.parse(then) + 30_000 + n).toISOString(),
         category: "job" as const,
       };
       await store.put({
@@ -47,7 +49,7 @@ Deno.test("payment proofs: a payment taken before the payment log's days is prov
         attempts: 1,
         paidAt: then,
       }, { income });
-      proofs.push(income.fulfillment);
+      proofs.push({ fulfillment: income.fulfillment, expiresAt: income.expiresAt });
       conditions.push(condition);
       if (n === 2) await store.reverseIncome(reversalOf(income, then));
     }

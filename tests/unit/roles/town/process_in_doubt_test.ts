@@ -26,7 +26,12 @@ function peerHolding(fulfillments: Uint8Array[], asked: string[][] = []): InDoub
   return {
     askInDoubt(conditions) {
       asked.push([...conditions]);
-      return Promise.resolve(conditions.flatMap((c) => byCondition.get(c) ?? []));
+      return Promise.resolve(
+        conditions.flatMap((c) => {
+          const fulfillment = byCondition.get(c);
+          return fulfillment === undefined ? [] : [{ fulfillment }];
+        }),
+      );
     },
   };
 }
@@ -58,7 +63,7 @@ Deno.test("in-doubt handler: the town's MAC, a well-formed question and a peer c
   assert((await text(await ask({ account: "gamma", conditions: [condition] }))).startsWith("404"));
   const answered = await ask({ account: "beta", conditions: [condition, "00".repeat(32)] });
   assertEquals(answered.status, 200);
-  assertEquals(await answered.json(), { fulfillments: [bytesToHex(paid)] });
+  assertEquals(await answered.json(), { fulfillments: [bytesToHex(paid)], expiresAt: [null] });
 });
 
 Deno.test("in-doubt resolver: proves through the holder only what is in doubt here, asks again while the peer is away (less often each round), then stops", async () => {

@@ -83,7 +83,10 @@ Deno.test("peer ledger checkpoint: a start reads the lines after it only, and ho
     // More lines after a restart (p[7] in doubt, proven), a second checkpoint past the first,
     // then a kill mid-line: the torn line is skipped either way.
     ledger = await openPeerLedger(opts);
-    assertEquals(await ledger.prove("beta", new Uint8Array(32).fill(8)), 17n);
+    assertEquals(await ledger.prove("beta", new Uint8Array(32).fill(8)), {
+      kind: "owed",
+      amount: 17n,
+    });
     for (const [i, x] of p.slice(8).entries()) {
       await ledger.forward("beta", x.condition, 5n);
       if (i < 3) await ledger.fulfilled("beta", x.condition, x.hex);

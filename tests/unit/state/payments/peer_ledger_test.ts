@@ -47,9 +47,9 @@ Deno.test("peer ledger: forwarded, fulfilled once, rejected, claimed, replayed f
     ]);
     assertEquals(again.inDoubt(), [{ account: "beta", condition: c.condition, amount: 7n }]);
     // A fulfillment that is not the packet's proves nothing; the right one records it once.
-    assertEquals(await again.prove("beta", packet(9).fulfillment), 0n);
-    assertEquals(await again.prove("beta", c.fulfillment), 7n);
-    assertEquals(await again.prove("beta", c.fulfillment), 0n);
+    assertEquals(await again.prove("beta", packet(9).fulfillment), { kind: "none" });
+    assertEquals(await again.prove("beta", c.fulfillment), { kind: "owed", amount: 7n });
+    assertEquals(await again.prove("beta", c.fulfillment), { kind: "none" });
     const third = await openPeerLedger({ stateDir });
     assertEquals([third.balance("beta").owed, third.balance("beta").inDoubt], [157n, 0n]);
     assertEquals(third.balances().map((x) => x.account), ["beta"]);
@@ -152,3 +152,71 @@ Deno.test("peer ledger: holds each account's newest answered packets only; a rep
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("peer ledger: a packet in doubt whose condition the peer paid in another PREPARE (another expiry) is not owed, on every reading", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "peer_ledger_" });
+  try {
+    const [a, b, old] = [packet(1), packet(2), packet(3)];
+    const sentA = new Date("2026-11-28T19:56:19.927Z");
+    const sentB = new Date("2026-11-28T19:56:25.000Z");
+    const ledger = await openPeerLedger({ stateDir });
+    await ledger.forward("beta", a.condition, 26_510n, sentA);
+    await ledger.forward("beta", b.condition, 100n, sentB);
+    await ledger.forward("beta", old.condition, 5n); // an older town's line: no expiry
+    // Killed before any answer: all three in doubt.
+    const again = await openPeerLedger({ stateDir });
+    assertEquals(again.balance("beta").inDoubt, 26_615n);
+    // The peer fulfilled a's condition in a PREPARE expiring later (the payer's second, through
+    // another process): this packet was not the one paid.
+    const later = "2026-11-28T19:56:40.839Z";
+    assertEquals(await again.prove("beta", a.fulfillment, later), {
+      kind: "another-packet",
+      amount: 26_510n,
+    });
+    // b's own PREPARE, and the packet with no expiry on record: owed.
+    assertEquals(await again.prove("beta", b.fulfillment, sentB.toISOString()), {
+      kind: "owed",
+      amount: 100n,
+    });
+    assertEquals(await again.prove("beta", old.fulfillment, later), { kind: "owed", amount: 5n });
+    // Answered now: showing a's fulfillment again changes nothing.
+    assertEquals(await again.prove("beta", a.fulfillment), { kind: "none" });
+    for (const books of [again, await openPeerLedger({ stateDir })]) {
+      const bal = books.balance("beta");
+      assertEquals([bal.owed, bal.inDoubt, bal.inFlight, bal.packets], [105n, 0n, 0n, 2]);
+      assertEquals(books.packetState("beta", a.condition), "rejected");
+    }
+    // From a checkpoint taken while a was in doubt, the `rejected` line answers it the same way.
+    const checkpointed = await openPeerLedger({ stateDir: await inDoubtThenRead(a, sentA, later) });
+    assertEquals(checkpointed.balance("beta").inDoubt, 0n);
+    assertEquals(checkpointed.balance("beta").owed, 0n);
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+/**
+ * A ledger whose packet `p` went in doubt, was checkpointed so, then shown paid elsewhere, before
+ * a newer checkpoint: the next reading starts from the packet in doubt.
+ */
+async function inDoubtThenRead(
+  p: ReturnType<typeof packet>,
+  sent: Date,
+  paidAt: string,
+): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "peer_ledger_cp_" });
+  const first = await openPeerLedger({ stateDir: dir });
+  await first.forward("beta", p.condition, 10n, sent);
+  const second = await openPeerLedger({ stateDir: dir, checkpointLines: 1 });
+  assertEquals(second.balance("beta").inDoubt, 10n);
+  // A checkpoint every four lines here (four times the packets held).
+  for (const n of [1n, 2n, 3n, 4n]) await second.claimed("beta", `0x${"ab".repeat(32)}`, n, n);
+  await second.flush();
+  const checkpoint = `${dir}/peer_ledger.checkpoint.json`;
+  const inDoubt = await Deno.readTextFile(checkpoint);
+  assertEquals(inDoubt.includes(`"${p.condition}","in-doubt"`), true, inDoubt.slice(-400));
+  await second.prove("beta", p.fulfillment, paidAt);
+  await second.flush();
+  assertEquals(await Deno.readTextFile(checkpoint), inDoubt, "no newer checkpoint");
+  return dir;
+}
