@@ -12,6 +12,8 @@
  *   sandbox-init [--user] [--net] [--parent=<pid>] fstab root work gateway memcg pidscg nproc \
  *     datakb fsizekb dropto wait -- command...
  *
+ * fstab: the path of the job's fstab(5), or `inline:` followed by its text.
+ *
  * --user: a new user namespace mapping the caller to root (unshare --map-root-user); --net: a
  * new network namespace; --parent: the provider's pid (a provider gone before this program asked
  * to die with it ends it). Always new mount (private), PID, IPC and UTS namespaces. The outer
@@ -54,7 +56,7 @@
 #define SETUP_EXIT 125
 #define SANDBOX_UID 65534
 #define WORK_DIR "/tmp/job"
-#define VERSION "turnpike-sandbox-init 2"
+#define VERSION "turnpike-sandbox-init 3"
 
 static void fail(const char *format, ...) {
   va_list args;
@@ -104,17 +106,18 @@ static void unescape(char *s) {
   *out = 0;
 }
 
-/* mkdir -p, 0755 (X-mount.mkdir). */
+/* mkdir -p, 0755 (X-mount.mkdir): the whole path first, its parents only when missing. A walk
+ * from `/` down would ask the kernel for every level of every mount's target: ~140 mkdir calls a
+ * job, ~75 of them on dirs that exist (docs/SCALE.md "The provider's fstab inline"). */
 static void make_dirs(char *path) {
-  for (char *p = path + 1;; p++) {
-    if (*p == '/' || *p == 0) {
-      char saved = *p;
-      *p = 0;
-      if (mkdir(path, 0755) != 0 && errno != EEXIST) fail("mkdir %s: %s", path, strerror(errno));
-      *p = saved;
-      if (saved == 0) break;
-    }
-  }
+  if (mkdir(path, 0755) == 0 || errno == EEXIST) return;
+  if (errno != ENOENT) fail("mkdir %s: %s", path, strerror(errno));
+  char *slash = strrchr(path, '/');
+  if (slash == NULL || slash == path) fail("mkdir %s: %s", path, strerror(ENOENT));
+  *slash = 0;
+  make_dirs(path);
+  *slash = '/';
+  if (mkdir(path, 0755) != 0 && errno != EEXIST) fail("mkdir %s: %s", path, strerror(errno));
 }
 
 /* What a bind remount must keep of the mount's flags: a user namespace may not clear them. */
@@ -190,9 +193,14 @@ static void mount_line(char *line) {
   }
 }
 
+/* The job's mounts: `inline:` and the fstab's text itself (no file made and removed per job:
+ * docs/SCALE.md "The provider's fstab inline"), else the path of the file holding it. */
 static void mount_all(const char *fstab) {
-  FILE *f = fopen(fstab, "re");
-  if (!f) fail("cannot read %s: %s", fstab, strerror(errno));
+  static const char prefix[] = "inline:";
+  int inline_text = strncmp(fstab, prefix, sizeof prefix - 1) == 0;
+  const char *text = fstab + sizeof prefix - 1;
+  FILE *f = inline_text ? fmemopen((void *)text, strlen(text), "r") : fopen(fstab, "re");
+  if (!f) fail("cannot read %s: %s", inline_text ? "the inline fstab" : fstab, strerror(errno));
   char *line = NULL;
   size_t size = 0;
   ssize_t len;

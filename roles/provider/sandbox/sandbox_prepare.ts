@@ -144,7 +144,8 @@ export interface PreparedJob {
   child: Deno.ChildProcess;
   /** `<jobsRoot>/.pool-<random>`, the work dir of the job that takes it. */
   readonly workDir: string;
-  fstab: string;
+  /** Its fstab file (the shell setup's; the compiled one takes the text inline). */
+  fstab?: string;
   cgroups: JobCgroups;
   exited: Promise<Deno.CommandStatus>;
   discard(): Promise<void>;
@@ -188,8 +189,11 @@ export function poolKey(job: SkillJob, options: SkillSandboxOptions): string | u
 /** A job's sandbox before its process starts: what {@linkcode prepareJob} made. */
 export interface JobPlan {
   workDir: string;
-  /** The job's mounts (in jobsRoot, beside its work dir), removed when the job ends. */
-  fstab: string;
+  /**
+   * The file of the job's mounts (in jobsRoot, beside its work dir), removed when the job ends;
+   * undefined with the compiled setup, which takes them inline in its arguments.
+   */
+  fstab?: string;
   /** The program started: the compiled setup (sandbox_init.ts), else setpriv, then unshare. */
   program: string;
   /** Its arguments, without the limits... */
@@ -254,36 +258,36 @@ export function prepareJob(
     dropTo: host.mode === "root" ? "nobody" : "self",
     network: job.manifest.permissions.network,
   });
-  const fstab = `${options.jobsRoot}/${name}.fstab`;
-  // Not fsynced: it only has to outlive this job's start; a crash leaves a stray file.
-  Deno.writeTextFileSync(
-    fstab,
-    buildSandboxFstab({
-      root: host.root,
-      devSkeleton: host.devSkeleton,
-      binSkeleton: host.binSkeleton,
-      deniedFile: host.deniedFile,
-      systemDirs: host.systemDirs,
-      systemSubmounts: host.systemSubmounts,
-      workDir: Deno.realPathSync(workDir),
-      denoBinary: DENO_BINARY,
-      toonModule: TOON_MODULE,
-      skillDir,
-      projectDir,
-      readPaths: resolvedPaths(job.manifest.permissions.read),
-      binds: gateway.binds,
-      denoCache: denoCache === undefined || host.denoCacheDir === undefined
-        ? undefined
-        : { dir: host.denoCacheDir, mode: denoCache },
-      hidden: hiddenPaths([...options.hiddenPaths, options.jobsRoot]),
-      overlay,
-      tmpBytes: Math.min(options.tmpBytes ?? 256 * MiB, job.manifest.memoryBytes),
-    }),
-    { mode: 0o600 },
-  );
+  const mounts = buildSandboxFstab({
+    root: host.root,
+    devSkeleton: host.devSkeleton,
+    binSkeleton: host.binSkeleton,
+    deniedFile: host.deniedFile,
+    systemDirs: host.systemDirs,
+    systemSubmounts: host.systemSubmounts,
+    workDir: Deno.realPathSync(workDir),
+    denoBinary: DENO_BINARY,
+    toonModule: TOON_MODULE,
+    skillDir,
+    projectDir,
+    readPaths: resolvedPaths(job.manifest.permissions.read),
+    binds: gateway.binds,
+    denoCache: denoCache === undefined || host.denoCacheDir === undefined
+      ? undefined
+      : { dir: host.denoCacheDir, mode: denoCache },
+    hidden: hiddenPaths([...options.hiddenPaths, options.jobsRoot]),
+    overlay,
+    tmpBytes: Math.min(options.tmpBytes ?? 256 * MiB, job.manifest.memoryBytes),
+  });
+  // The compiled setup takes the mounts inline (its arguments are wiped once read): no file made
+  // and removed per job, each a new inode (docs/SCALE.md "The provider's fstab inline"). The
+  // shell setup's `mount --all` reads a file: not fsynced, it only has to outlive this job's
+  // start; a crash leaves a stray file.
+  const fstab = host.init === undefined ? `${options.jobsRoot}/${name}.fstab` : undefined;
+  if (fstab !== undefined) Deno.writeTextFileSync(fstab, mounts, { mode: 0o600 });
   const net = job.manifest.permissions.network;
   // The work dir stays a whole argument: the orphan reaper finds jobs by it.
-  const positional = [fstab, host.root, workDir, gateway.setup];
+  const positional = [fstab ?? `inline:${mounts}`, host.root, workDir, gateway.setup];
   const args = host.init !== undefined
     ? [
       ...(host.mode === "rootless" ? ["--user"] : []),

@@ -96,9 +96,7 @@ async function runFresh(
     const sampled = host.limits.memory === "sampled";
     return await superviseJob(job, options, sampled, plan.workDir, started.child, input, cgroups);
   } finally {
-    try {
-      Deno.removeSync(plan.fstab);
-    } catch { /* already gone */ }
+    removeFstab(plan.fstab);
     if (job.overlay !== undefined) releaseOverlayDirs(plan.workDir);
     await host.cgroupPool?.release(cgroups);
   }
@@ -138,7 +136,7 @@ export function fillPool(
       // own, as without a pool.
       for (const path of [plan.workDir, plan.fstab]) {
         try {
-          Deno.removeSync(path, { recursive: true });
+          if (path !== undefined) Deno.removeSync(path, { recursive: true });
         } catch { /* not made */ }
       }
       return undefined;
@@ -163,7 +161,7 @@ export function fillPool(
         // parent), the setup may live on: it carries the work dir among its arguments.
         await reapSkillProcesses(prepared.workDir);
         for (const path of [prepared.workDir, plan.fstab]) {
-          await Deno.remove(path, { recursive: true }).catch(() => {});
+          if (path !== undefined) await Deno.remove(path, { recursive: true }).catch(() => {});
         }
         await host.cgroupPool?.release(cgroups);
       },
@@ -219,11 +217,17 @@ async function runPrepared(
     Deno.renameSync(workDir, byId);
     return { ...outcome, workDir: byId, prepared: true };
   } finally {
-    try {
-      Deno.removeSync(prepared.fstab);
-    } catch { /* already gone */ }
+    removeFstab(prepared.fstab);
     await host.cgroupPool?.release(prepared.cgroups);
   }
+}
+
+/** The job's fstab file, when the shell setup needed one. */
+function removeFstab(path: string | undefined): void {
+  if (path === undefined) return;
+  try {
+    Deno.removeSync(path);
+  } catch { /* already gone */ }
 }
 
 /** Takes the job's cgroups and spawns its sandbox (`wait`: prepared, waiting for go). */

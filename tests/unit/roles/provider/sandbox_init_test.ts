@@ -130,26 +130,32 @@ Deno.test("sandbox init: built once and kept; no compiler, no program", async ()
     assertEquals(await sandboxInitBinary({ dir: none, compilers: ["no-such-cc"] }), undefined);
     assertEquals([...Deno.readDirSync(none)], []);
     await Deno.remove(none, { recursive: true });
-    // A setup that cannot be made says so the way the shell setup does: exit 125, its prefix.
-    const out = await new Deno.Command(first, {
-      args: [
-        ...(Deno.uid() === 0 ? [] : ["--user"]),
-        `${dir}/no-such.fstab`,
-        dir,
-        dir,
-        "-",
-        "-",
-        "-",
-        "-",
-        "-",
-        "1024",
-        "nobody",
-        "-",
-        "--",
-        "true",
-      ],
-      stderr: "piped",
-    }).output();
+    // A setup that cannot be made says so the way the shell setup does: exit 125, its prefix;
+    // from an fstab file or its text inline alike.
+    const setup = (fstab: string) =>
+      new Deno.Command(first, {
+        args: [
+          ...(Deno.uid() === 0 ? [] : ["--user"]),
+          fstab,
+          dir,
+          dir,
+          "-",
+          "-",
+          "-",
+          "-",
+          "-",
+          "1024",
+          "nobody",
+          "-",
+          "--",
+          "true",
+        ],
+        stderr: "piped",
+      }).output();
+    const short = await setup(`inline:tmpfs ${dir}\n`);
+    assertEquals(short.code, SANDBOX_SETUP_EXIT);
+    assertMatch(new TextDecoder().decode(short.stderr), /^turnpike-sandbox: a short fstab line/);
+    const out = await setup(`${dir}/no-such.fstab`);
     assertEquals(out.code, SANDBOX_SETUP_EXIT);
     assertMatch(
       new TextDecoder().decode(out.stderr),
