@@ -25,7 +25,7 @@
 import { InvoiceFulfiller } from "../support/invoice_fulfiller.ts";
 import { assert, assertEquals } from "../../harness/assert.ts";
 import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
-import { guard, twoProcessTownState } from "../support/shared_payout_town.ts";
+import { guard, killTowns, twoProcessTownState } from "../support/shared_payout_town.ts";
 import { type CliTown, startCliTown } from "../../harness/cli_town.ts";
 import { type ClaimClient, connectClaimClient } from "../../harness/channel_town.ts";
 import { openPairChannel } from "../../harness/pair_channel.ts";
@@ -197,15 +197,7 @@ async function withInDoubtTown(run: (t: InDoubtTown) => Promise<void>): Promise<
   } finally {
     await alice?.close().catch(() => {});
     await betaLink?.close().catch(() => {});
-    for (const t of towns) {
-      if (!t) continue;
-      try {
-        t.process.child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await t.process.done.catch(() => {});
-    }
+    await killTowns(towns);
     await Deno.remove(dir, { recursive: true });
   }
 }

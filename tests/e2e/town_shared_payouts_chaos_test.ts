@@ -30,7 +30,11 @@
 import { InvoiceFulfiller } from "../support/invoice_fulfiller.ts";
 import { assert, assertEquals } from "../../harness/assert.ts";
 import { startChannelPair, startGasOnlyParty } from "../../harness/anvil_channel_pair.ts";
-import { guard as sharedGuard, twoProcessTownState } from "../support/shared_payout_town.ts";
+import {
+  guard as sharedGuard,
+  killTowns,
+  twoProcessTownState,
+} from "../support/shared_payout_town.ts";
 import { type CliTown, startCliTown } from "../../harness/cli_town.ts";
 import { type ClaimClient, connectClaimClient } from "../../harness/channel_town.ts";
 import { openPairChannel } from "../../harness/pair_channel.ts";
@@ -368,15 +372,7 @@ Deno.test("shared payouts through chaos: two town processes, one SIGKILLed mid-r
   } finally {
     for (const a of alices) await a?.close().catch(() => {});
     await betaLink?.close().catch(() => {});
-    for (const t of towns) {
-      if (!t) continue;
-      try {
-        t.process.child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await t.process.done.catch(() => {});
-    }
+    await killTowns(towns);
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -33,6 +33,23 @@ import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";
 import type { TokenNetworkClient } from "../../chain/token_network_client.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 
+/**
+ * SIGKILLs every town process still up (a test's end, passed or failed) and waits for each.
+ *
+ * It needs running towns: no example that runs here: tests/e2e/town_shared_payouts_test.ts.
+ */
+export async function killTowns(towns: readonly (CliTown | undefined)[]): Promise<void> {
+  for (const t of towns) {
+    if (!t) continue;
+    try {
+      t.process.child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await t.process.done.catch(() => {});
+  }
+}
+
 /** An invoice's price (base units). */
 export const PRICE = 2_500n;
 /** The town's payout threshold. */
@@ -221,14 +238,7 @@ export async function startSharedPayoutTown(
     const links: BtpClient[] = [];
     stack.defer(async () => {
       for (const link of links) await link.close().catch(() => {});
-      for (const t of towns) {
-        try {
-          t.process.child.kill("SIGKILL");
-        } catch {
-          // already gone
-        }
-        await t.process.done.catch(() => {});
-      }
+      await killTowns(towns);
     });
     const { secret, stateA, stateB } = await twoProcessTownState({
       dir,
