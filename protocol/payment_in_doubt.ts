@@ -4,7 +4,10 @@
  * connects, which of those payments it fulfilled. The request (the town's BTP MESSAGE, no `ilp`)
  * lists the packets' execution conditions; the RESPONSE (same protocol name) lists the
  * fulfillments the peer holds for any of them. The town records each as owed once its SHA-256
- * matches (state/payments/peer_ledger.ts); a fulfillment proves a payment, so nothing else is trusted.
+ * matches (state/payments/peer_ledger.ts); a fulfillment proves a payment. The expiry beside it
+ * (below) is the peer's word, trusted to tell which packet paid: a peer that lies about it can only
+ * be owed twice after a crash, or not at all (docs/PROTOCOL.md "A payment in doubt on another
+ * process").
  *
  * Both are JSON: `{"conditions": ["<64 hex>", ...]}` and `{"fulfillments": ["<64 hex>", ...],
  * "expiresAt": ["<ISO 8601>" | null, ...]}`, at most {@linkcode MAX_IN_DOUBT} entries each.

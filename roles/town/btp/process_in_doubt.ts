@@ -21,8 +21,9 @@
  * - The asking process proves each fulfillment on its own books: recorded owed only when its
  *   SHA-256 is the condition of a packet in doubt there and the PREPARE the peer fulfilled is the
  *   one this process forwarded (its expiry; else another packet of that condition was paid, by
- *   another process, and this one is recorded not owed), so nothing the holder says is trusted
- *   otherwise; a payout may follow, as after a FULFILL.
+ *   another process, and this one is recorded not owed). The fulfillment is checked; the expiry the
+ *   holder passes on is trusted as the peer's word (docs/PROTOCOL.md "A payment in doubt on
+ *   another process" says what that leaves open). A payout may follow, as after a FULFILL.
  * - Asked as the process starts, then again while a payment in doubt has had no answer from its
  *   peer (the peer connected nowhere, its holder not heard from, the database down): after
  *   `intervalMs`, doubled after each round that got no answer up to `maxIntervalMs`, back to
