@@ -121,10 +121,8 @@ export function decodeInDoubt(field: "conditions" | "fulfillments", data: Uint8A
  * @throws {InDoubtMessageError} on more than {@linkcode MAX_IN_DOUBT} proofs or a malformed one.
  */
 export function encodeInDoubtAnswer(proofs: readonly InDoubtProof[]): Uint8Array {
-  const fulfillments = decodeInDoubt(
-    "fulfillments",
-    new TextEncoder().encode(JSON.stringify({ fulfillments: proofs.map((p) => p.fulfillment) })),
-  );
+  const fulfillments = proofs.map((p) => p.fulfillment);
+  encodeInDoubt("fulfillments", fulfillments); // checks them
   const expiresAt = proofs.map((p) => {
     if (p.expiresAt !== undefined && !ISO_MS.test(p.expiresAt)) {
       throw new InDoubtMessageError(`expiresAt: ${p.expiresAt.slice(0, 40)} is not an ISO time`);
