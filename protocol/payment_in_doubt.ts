@@ -27,6 +27,19 @@ export const IN_DOUBT_PROTOCOL_NAME = "payment-in-doubt";
 /** Most conditions (or fulfillments) in one message. */
 export const MAX_IN_DOUBT = 256;
 
+/**
+ * The longest message read, a question or an answer (its fulfillments and their expiries).
+ *
+ * @example
+ * ```ts
+ * import { MAX_IN_DOUBT, MAX_IN_DOUBT_BYTES } from "./payment_in_doubt.ts";
+ *
+ * // A fulfillment (66 bytes quoted, a comma) and an expiry (26 quoted, a comma) an entry.
+ * if (MAX_IN_DOUBT_BYTES < MAX_IN_DOUBT * (67 + 27)) throw new Error("too small for an answer");
+ * ```
+ */
+export const MAX_IN_DOUBT_BYTES = MAX_IN_DOUBT * 100 + 64;
+
 /** A `payment-in-doubt` message that cannot be read. */
 export class InDoubtMessageError extends ProtocolError {
   override name = "InDoubtMessageError";
@@ -35,6 +48,13 @@ export class InDoubtMessageError extends ProtocolError {
 const HEX32 = /^[0-9a-f]{64}$/;
 /** `Date.toISOString()`'s shape: the expiry as an ILP packet carries it, to the millisecond. */
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** A time as `Date.toISOString()` writes it: its shape, and a day and hour that exist. */
+function isIsoMs(at: string): boolean {
+  if (!ISO_MS.test(at)) return false;
+  const ms = Date.parse(at);
+  return !Number.isNaN(ms) && new Date(ms).toISOString() === at;
+}
 
 /** A fulfillment a peer shows, with the expiry of the PREPARE it fulfilled when it knows it. */
 export interface InDoubtProof {
@@ -81,7 +101,7 @@ export function encodeInDoubt(
  * @throws {InDoubtMessageError} on a malformed message.
  */
 export function decodeInDoubt(field: "conditions" | "fulfillments", data: Uint8Array): string[] {
-  if (data.byteLength > MAX_IN_DOUBT * 100 + 64) {
+  if (data.byteLength > MAX_IN_DOUBT_BYTES) {
     throw new InDoubtMessageError("payment-in-doubt message too large");
   }
   let parsed: unknown;
@@ -124,7 +144,7 @@ export function encodeInDoubtAnswer(proofs: readonly InDoubtProof[]): Uint8Array
   const fulfillments = proofs.map((p) => p.fulfillment);
   encodeInDoubt("fulfillments", fulfillments); // checks them
   const expiresAt = proofs.map((p) => {
-    if (p.expiresAt !== undefined && !ISO_MS.test(p.expiresAt)) {
+    if (p.expiresAt !== undefined && !isIsoMs(p.expiresAt)) {
       throw new InDoubtMessageError(`expiresAt: ${p.expiresAt.slice(0, 40)} is not an ISO time`);
     }
     return p.expiresAt ?? null;
@@ -146,6 +166,10 @@ export function encodeInDoubtAnswer(proofs: readonly InDoubtProof[]): Uint8Array
  * // An older peer's answer: the fulfillments alone.
  * const older = encodeInDoubt("fulfillments", [proof.fulfillment]);
  * assert.deepEqual(decodeInDoubtAnswer(older), [{ fulfillment: proof.fulfillment }]);
+ * // A day that does not exist is no expiry.
+ * const impossible = JSON.stringify({ ...JSON.parse(new TextDecoder().decode(older)),
+ *   expiresAt: ["2026-02-30T10:00:00.000Z"] });
+ * assert.throws(() => decodeInDoubtAnswer(new TextEncoder().encode(impossible)));
  * ```
  * @throws {InDoubtMessageError} on a malformed answer.
  */
@@ -161,7 +185,7 @@ export function decodeInDoubtAnswer(data: Uint8Array): InDoubtProof[] {
   return fulfillments.map((fulfillment, i) => {
     const at: unknown = expiresAt[i];
     if (at === null) return { fulfillment };
-    if (typeof at !== "string" || !ISO_MS.test(at)) {
+    if (typeof at !== "string" || !isIsoMs(at)) {
       throw new InDoubtMessageError("payment-in-doubt answer: an expiresAt is not an ISO time");
     }
     return { fulfillment, expiresAt: at };

@@ -10,7 +10,11 @@
  *
  * Both are JSON: `{"conditions": ["<64 hex>", ...]}` (at most {@linkcode MAX_OWED_QUESTION}) and
  * `{"owed": [...], "notOwed": [...], "inDoubt": [...], "retryAfterMs"?: n}`. The town answers only
- * of the asking account's packets: the BTP session is the authentication.
+ * of the asking account's packets: the BTP session is the authentication. A provider names, per
+ * condition, the expiry of the PREPARE its income fulfilled (`"paidExpiresAt": [<unix ms> | null,
+ * ...]`, null where its income has none): a town of several processes answers `notOwed` only of
+ * that packet, not of another packet of the same condition it refused (docs/PROTOCOL.md "A
+ * payment in doubt on another process"). A town that does not read the list answers as before.
  *
  * A payer asks too, of a payment it sent that is in doubt (docs/PROTOCOL.md "The town's word on a
  * payment in doubt"): the question names the packets' destination and their PREPARE's expiry,
@@ -60,11 +64,20 @@ export interface OwedQuestion {
   conditions: string[];
   /** A payer asks (docs/PROTOCOL.md "The town's word on a payment in doubt"). */
   payer?: PayerQuestion;
+  /**
+   * A provider asks: per condition, the expiry (unix ms) of the PREPARE its income fulfilled,
+   * null where its income does not say it.
+   */
+  paidExpiresAt?: (number | null)[];
 }
+
+/** What a question says besides its conditions ({@linkcode encodeOwedQuestion}). */
+export type OwedQuestionOptions = Omit<OwedQuestion, "conditions">;
 
 /**
  * Encodes a question: the conditions (hex) of the payments asked about; `payer`: a payer's
- * question, of the packets it sent to that destination with that expiry.
+ * question, of the packets it sent to that destination with that expiry; `paidExpiresAt`: a
+ * provider's, the expiry of each PREPARE it fulfilled.
  *
  * @example
  * ```ts
@@ -74,19 +87,27 @@ export interface OwedQuestion {
  * const question = encodeOwedQuestion(["ab".repeat(32)]);
  * assert.deepEqual(decodeOwedQuestion(question), { conditions: ["ab".repeat(32)] });
  * const payer = { to: "g.town.beta.job1", expiresAt: 1_700_000_000_000 };
- * assert.deepEqual(decodeOwedQuestion(encodeOwedQuestion(["ab".repeat(32)], payer)).payer, payer);
+ * assert.deepEqual(
+ *   decodeOwedQuestion(encodeOwedQuestion(["ab".repeat(32)], { payer })).payer,
+ *   payer,
+ * );
+ * const paid = encodeOwedQuestion(["ab".repeat(32)], { paidExpiresAt: [1_700_000_000_000] });
+ * assert.deepEqual(decodeOwedQuestion(paid).paidExpiresAt, [1_700_000_000_000]);
  * ```
  * @throws {OwedMessageError} with more than {@linkcode MAX_OWED_QUESTION} conditions, or a
  * condition, destination or expiry that is not one.
  */
 export function encodeOwedQuestion(
   conditions: readonly string[],
-  payer?: PayerQuestion,
+  options: OwedQuestionOptions = {},
 ): Uint8Array {
-  checkQuestion(conditions, payer);
-  return new TextEncoder().encode(
-    JSON.stringify(payer === undefined ? { conditions } : { conditions, ...payer }),
-  );
+  const { payer, paidExpiresAt } = options;
+  checkQuestion(conditions, payer, paidExpiresAt);
+  return new TextEncoder().encode(JSON.stringify({
+    conditions,
+    ...payer,
+    ...(paidExpiresAt === undefined ? {} : { paidExpiresAt }),
+  }));
 }
 
 /**
@@ -103,7 +124,7 @@ export function encodeOwedQuestion(
  * @throws {OwedMessageError} on a malformed question or one too long.
  */
 export function decodeOwedQuestion(data: Uint8Array): OwedQuestion {
-  if (data.byteLength > MAX_OWED_QUESTION * 70 + 1100) {
+  if (data.byteLength > MAX_OWED_QUESTION * 86 + 1100) {
     throw new OwedMessageError("payment-owed question too large");
   }
   let parsed: Record<string, unknown> | null;
@@ -116,10 +137,17 @@ export function decodeOwedQuestion(data: Uint8Array): OwedQuestion {
   if (!Array.isArray(conditions)) {
     throw new OwedMessageError("payment-owed question has no conditions list");
   }
-  const { to, expiresAt } = parsed ?? {};
+  const { to, expiresAt, paidExpiresAt } = parsed ?? {};
   if (to === undefined && expiresAt === undefined) {
-    checkQuestion(conditions);
-    return { conditions };
+    if (paidExpiresAt === undefined) {
+      checkQuestion(conditions);
+      return { conditions };
+    }
+    if (!Array.isArray(paidExpiresAt)) {
+      throw new OwedMessageError("payment-owed question's paidExpiresAt is not a list");
+    }
+    checkQuestion(conditions, undefined, paidExpiresAt);
+    return { conditions, paidExpiresAt };
   }
   if (typeof to !== "string" || typeof expiresAt !== "number") {
     throw new OwedMessageError("payment-owed question: a payer's needs to and expiresAt");
@@ -129,8 +157,15 @@ export function decodeOwedQuestion(data: Uint8Array): OwedQuestion {
   return { conditions, payer };
 }
 
-/** Throws unless the conditions are at most {@linkcode MAX_OWED_QUESTION} of 32 hex bytes. */
-function checkQuestion(conditions: readonly unknown[], payer?: PayerQuestion): void {
+/**
+ * Throws unless the conditions are at most {@linkcode MAX_OWED_QUESTION} of 32 hex bytes, with a
+ * payer's destination and expiry, or a provider's expiries (one a condition, a time or null).
+ */
+function checkQuestion(
+  conditions: readonly unknown[],
+  payer?: PayerQuestion,
+  paidExpiresAt?: readonly unknown[],
+): void {
   if (conditions.length > MAX_OWED_QUESTION) {
     throw new OwedMessageError(`more than ${MAX_OWED_QUESTION} conditions in a question`);
   }
@@ -139,13 +174,28 @@ function checkQuestion(conditions: readonly unknown[], payer?: PayerQuestion): v
       throw new OwedMessageError("conditions: an entry is not 32 hex bytes");
     }
   }
+  if (paidExpiresAt !== undefined) {
+    if (payer !== undefined || paidExpiresAt.length !== conditions.length) {
+      throw new OwedMessageError("payment-owed question's paidExpiresAt is not one a condition");
+    }
+    for (const at of paidExpiresAt) {
+      if (at !== null && !isTime(at)) {
+        throw new OwedMessageError("payment-owed question's paidExpiresAt: an entry is not a time");
+      }
+    }
+  }
   if (payer === undefined) return;
   if (!isIlpAddress(payer.to)) {
     throw new OwedMessageError("payment-owed question's to is not an ILP address");
   }
-  if (!Number.isSafeInteger(payer.expiresAt) || payer.expiresAt < 0) {
+  if (!isTime(payer.expiresAt)) {
     throw new OwedMessageError("payment-owed question's expiresAt is not a time");
   }
+}
+
+/** A unix time in ms. */
+function isTime(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
 /**

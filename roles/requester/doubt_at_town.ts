@@ -82,7 +82,7 @@ export async function notForwardedByTown(
     if (signal?.aborted) return undefined;
     let answer;
     try {
-      answer = await askTownOwed(link.btp, [invoice.condition], payer);
+      answer = await askTownOwed(link.btp, [invoice.condition], { payer });
     } catch {
       // The town not reached now (its link reconnecting): asked again while time is left.
       at = now() + ASK_AGAIN_MS;

@@ -1,8 +1,8 @@
 /**
  * One `payment-owed` question (protocol/payment_owed.ts) sent to the town over a BTP session (the
- * session is the question's authentication): a provider's, of its income
- * (roles/provider/payments/owed_questions.ts), or a payer's (`payer`), of a payment in doubt it
- * sent (roles/requester/doubt_at_town.ts).
+ * session is the question's authentication): a provider's, of its income and the expiries of the
+ * PREPAREs it fulfilled (`paidExpiresAt`, roles/provider/payments/owed_questions.ts), or a
+ * payer's (`payer`), of a payment in doubt it sent (roles/requester/doubt_at_town.ts).
  *
  * @module
  */
@@ -12,7 +12,7 @@ import {
   encodeOwedQuestion,
   OWED_PROTOCOL_NAME,
   type OwedAnswer,
-  type PayerQuestion,
+  type OwedQuestionOptions,
 } from "../../protocol/payment_owed.ts";
 import { type BtpClient, BtpRemoteError } from "../../transport/btp_client.ts";
 
@@ -32,14 +32,14 @@ const ASK_TIMEOUT_MS = 10_000;
 export async function askTownOwed(
   btp: Pick<BtpClient, "sendMessage">,
   conditions: string[],
-  payer?: PayerQuestion,
+  options: OwedQuestionOptions = {},
 ): Promise<OwedAnswer | undefined> {
   let answer;
   try {
     answer = await btp.sendMessage([{
       protocolName: OWED_PROTOCOL_NAME,
       contentType: BtpContentType.json,
-      data: encodeOwedQuestion(conditions, payer),
+      data: encodeOwedQuestion(conditions, options),
     }], { timeoutMs: ASK_TIMEOUT_MS });
   } catch (err) {
     if (err instanceof BtpRemoteError) return undefined;

@@ -72,17 +72,34 @@ interface Answered {
   code: number;
   /** Its place in the account's answers (unique per account). */
   seq: number;
+  /** The expiry of the PREPARE as forwarded (unix ms), when its line said it. */
+  expiresAt?: number;
+  /** Rejected because the peer showed it fulfilled another packet of the condition. */
+  paidElsewhere?: true;
+}
+
+/**
+ * What the books know of a packet beyond its standing (roles/town/btp/owed_answers.ts): the
+ * expiry of its PREPARE as forwarded (unix ms, when its line said it), and whether it was
+ * recorded rejected because the peer fulfilled another packet of the condition (a payment in
+ * doubt proven by another process's packet, state/payments/peer_ledger.ts `prove`).
+ */
+export interface PacketDetail {
+  expiresAt?: number;
+  paidElsewhere: boolean;
 }
 
 /**
  * The packets held, as JSON for a checkpoint (state/payments/peer_ledger.ts): per account its
- * live packets (`[condition, state, amount, at]`, and `expiresAt` when known) and its answered ones oldest first
- * (`[condition, code]`), in the order they were held, so that forgetting goes on as before.
+ * live packets (`[condition, state, amount, at]`, and `expiresAt` when known) and its answered ones
+ * oldest first (`[condition, code]`, then `expiresAt` when known and `1` when paid elsewhere,
+ * `expiresAt` `null` when only that is said), in the order they were held, so that forgetting
+ * goes on as before.
  */
 export interface LedgerPacketsRecord {
   [account: string]: {
     live: [string, LivePacket["state"], string, number, number?][];
-    answered: [string, number][];
+    answered: [string, number, (number | null)?, 1?][];
     forgottenUpTo?: number;
   };
 }
@@ -132,6 +149,17 @@ export class LedgerPackets {
     return packets.forgottenUpTo === undefined ? undefined : "unknown";
   }
 
+  /** The packet's expiry and how it was answered, or undefined when not held. */
+  detail(account: string, condition: string): PacketDetail | undefined {
+    const packets = this.#accounts.get(account);
+    const held = packets?.live.get(condition) ?? packets?.answered.get(condition);
+    if (held === undefined) return undefined;
+    return {
+      ...(held.expiresAt === undefined ? {} : { expiresAt: held.expiresAt }),
+      paidElsewhere: "paidElsewhere" in held && held.paidElsewhere === true,
+    };
+  }
+
   /** The packet when in flight or in doubt. */
   live(account: string, condition: string): LivePacket | undefined {
     return this.#accounts.get(account)?.live.get(condition);
@@ -163,14 +191,22 @@ export class LedgerPackets {
   /**
    * A live packet answered: held among its account's newest answered, the oldest past
    * `keepAnswered` forgotten. Undefined, and nothing changed, when it is not live.
+   * `paidElsewhere`: rejected because the peer fulfilled another packet of the condition.
    */
-  answer(account: string, condition: string, fulfilled: boolean): (() => void) | undefined {
+  answer(
+    account: string,
+    condition: string,
+    fulfilled: boolean,
+    paidElsewhere = false,
+  ): (() => void) | undefined {
     const packets = this.#accounts.get(account);
     const prior = packets?.live.get(condition);
     if (packets === undefined || prior === undefined) return undefined;
     const { answered, live } = packets;
     live.delete(condition);
     const entry: Answered = { code: prior.at * 2 + (fulfilled ? 1 : 0), seq: packets.next++ };
+    if (prior.expiresAt !== undefined) entry.expiresAt = prior.expiresAt;
+    if (paidElsewhere && !fulfilled) entry.paidElsewhere = true;
     answered.set(condition, entry);
     packets.order.push([condition, entry.seq]);
     if (packets.order.length - packets.head > 2 * this.keepAnswered + 64) compact(packets);
@@ -221,7 +257,7 @@ export class LedgerPackets {
             ? [c, p.state, String(p.amount), p.at]
             : [c, p.state, String(p.amount), p.at, p.expiresAt]
         ),
-        answered: heldInOrder(packets).map(([c]) => [c, packets.answered.get(c)!.code]),
+        answered: heldInOrder(packets).map(([c]) => answeredRecord(c, packets.answered.get(c)!)),
         ...(packets.forgottenUpTo === undefined ? {} : { forgottenUpTo: packets.forgottenUpTo }),
       };
     }
@@ -235,9 +271,16 @@ export class LedgerPackets {
   restore(record: LedgerPacketsRecord): void {
     const accounts = new Map<string, AccountPackets>();
     for (const [account, { live, answered, forgottenUpTo }] of Object.entries(record)) {
-      const held = answered.map(([c, code], seq): [string, Answered] => {
+      const held = answered.map(([c, code, expiresAt, elsewhere], seq): [string, Answered] => {
         if (typeof c !== "string" || !Number.isSafeInteger(code)) throw new TypeError("bad answer");
-        return [c, { code, seq }];
+        if (expiresAt != null && !Number.isSafeInteger(expiresAt)) {
+          throw new TypeError("bad expiry");
+        }
+        if (elsewhere !== undefined && elsewhere !== 1) throw new TypeError("bad answer");
+        const entry: Answered = { code, seq };
+        if (expiresAt != null) entry.expiresAt = expiresAt;
+        if (elsewhere === 1) entry.paidElsewhere = true;
+        return [c, entry];
       });
       const packets: AccountPackets = {
         live: new Map(live.map(([c, state, amount, at, expiresAt]) => {
@@ -294,6 +337,15 @@ export class LedgerPackets {
     }
     return packets;
   }
+}
+
+/** An answered packet as a checkpoint holds it (`LedgerPacketsRecord`). */
+function answeredRecord(
+  condition: string,
+  { code, expiresAt, paidElsewhere }: Answered,
+): [string, number, (number | null)?, 1?] {
+  if (paidElsewhere) return [condition, code, expiresAt ?? null, 1];
+  return expiresAt === undefined ? [condition, code] : [condition, code, expiresAt];
 }
 
 /** The oldest answered packet still held (there is one: the map is past `keepAnswered`). */

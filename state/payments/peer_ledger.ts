@@ -41,12 +41,13 @@
 import {
   checkPeerLedgerEntry,
   emptyPeerBalance,
+  type InDoubtOutcome,
   type PeerBalance,
   type PeerLedgerEntry,
   PeerLedgerError,
 } from "./peer_ledger_entry.ts";
 import { readLineFile } from "../line_file.ts";
-import { LedgerPackets, type PacketStanding } from "./ledger_packets.ts";
+import { LedgerPackets, type PacketDetail, type PacketStanding } from "./ledger_packets.ts";
 import {
   decodePeerLedgerState,
   PEER_LEDGER_CHECKPOINT_NAME,
@@ -58,21 +59,12 @@ import { bytesToHex as toHex } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 
 export {
+  type InDoubtOutcome,
   type PeerBalance,
   type PeerLedgerEntry,
   PeerLedgerError,
   type PeerLedgerEvent,
 } from "./peer_ledger_entry.ts";
-
-/**
- * What a fulfillment a peer showed did to a packet in doubt ({@linkcode PeerLedger.prove}):
- * recorded owed; recorded `rejected` (the peer fulfilled another packet of that condition); or
- * nothing (no packet of that condition in doubt here).
- */
-export type InDoubtOutcome =
-  | { kind: "owed"; amount: bigint }
-  | { kind: "another-packet"; amount: bigint }
-  | { kind: "none" };
 
 /** Options for {@linkcode openPeerLedger}. */
 export interface PeerLedgerOptions {
@@ -248,6 +240,14 @@ export class PeerLedger {
     condition: string,
   ): PacketStanding | undefined {
     return this.#packets.state(account, condition);
+  }
+
+  /**
+   * A packet's expiry as forwarded and whether it was recorded rejected because the peer
+   * fulfilled another packet of its condition ({@linkcode prove}); undefined when not held.
+   */
+  packetDetail(account: string, condition: string): PacketDetail | undefined {
+    return this.#packets.detail(account, condition);
   }
 
   /**
@@ -458,7 +458,8 @@ export class PeerLedger {
         // packet of the condition, `prove`; in flight when the file is read from its start).
         const prior = this.#packets.live(account, condition);
         if (prior === undefined) return () => {};
-        const undo = this.#packets.answer(account, condition, false)!;
+        const elsewhere = entry.paidExpiresAt !== undefined;
+        const undo = this.#packets.answer(account, condition, false, elsewhere)!;
         const from = prior.state === "in-doubt" ? "inDoubt" : "inFlight";
         b[from] -= prior.amount;
         return () => {

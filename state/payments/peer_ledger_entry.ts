@@ -149,3 +149,13 @@ export function checkPeerLedgerEntry(e: PeerLedgerEntry): void {
     }
   }
 }
+
+/**
+ * What a fulfillment a peer showed did to a packet in doubt (`PeerLedger.prove`, state/payments/peer_ledger.ts):
+ * recorded owed; recorded `rejected` (the peer fulfilled another packet of that condition); or
+ * nothing (no packet of that condition in doubt here).
+ */
+export type InDoubtOutcome =
+  | { kind: "owed"; amount: bigint }
+  | { kind: "another-packet"; amount: bigint }
+  | { kind: "none" };

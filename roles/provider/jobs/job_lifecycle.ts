@@ -186,7 +186,12 @@ export class JobLifecycle {
     if (owed !== undefined) {
       const { uplink, store } = owed;
       const [payments, log] = [o.payments(), o.log];
-      this.#owed = new OwedQuestions({ ask: (c) => askTownOwed(uplink, c), store, payments, log });
+      this.#owed = new OwedQuestions({
+        ask: (conditions, paidExpiresAt) => askTownOwed(uplink, conditions, { paidExpiresAt }),
+        store,
+        payments,
+        log,
+      });
       await this.#owed.atStart();
     }
     // An invoice lives no longer than the grace its slot is held for.

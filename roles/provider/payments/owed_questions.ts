@@ -6,7 +6,8 @@
  * (or its socket to the town dropped then), the provider counts a payment the town refused its payer
  * (`T01`, the peer dropped). So, as it starts and whenever its connection to the town opens again,
  * it asks (`payment-owed`, protocol/payment_owed.ts, over its BTP session: the town answers of
- * this account's packets only) about each such payment, at most
+ * this account's packets only) about each such payment, naming the expiry of the PREPARE it
+ * fulfilled (a town of several processes may have refused another packet of the condition), at most
  * {@linkcode MAX_OWED_QUESTION} a question:
  *
  * - **Which**: its income lines (`in`, `fulfilled`, `job`) still standing, written at most
@@ -83,6 +84,12 @@ export function incomeToAsk(entries: readonly PaymentEntry[], sinceMs: number): 
   return [...asked.values()];
 }
 
+/** The expiry (unix ms) of the PREPARE an income line fulfilled, null when it does not say it. */
+function paidExpiry(entry: PaymentEntry | undefined): number | null {
+  const at = entry?.expiresAt === undefined ? NaN : Date.parse(entry.expiresAt);
+  return Number.isSafeInteger(at) && at >= 0 ? at : null;
+}
+
 /**
  * The newest line's time in the log (ms), reversals left out (written after the run's end by a
  * start killed while it wrote them), or undefined for an empty log.
@@ -100,10 +107,11 @@ function newestLineMs(entries: readonly PaymentEntry[]): number | undefined {
 /** Options for {@linkcode OwedQuestions}. */
 export interface OwedQuestionsOptions {
   /**
-   * Asks the town (protocol/payment_owed.ts); undefined when it answered without the question's
-   * protocol data (it does not know the question).
+   * Asks the town (protocol/payment_owed.ts) of these conditions, each with the expiry of the
+   * PREPARE its income fulfilled (unix ms, null where the income does not say it); undefined when
+   * it answered without the question's protocol data (it does not know the question).
    */
-  ask: (conditions: string[]) => Promise<OwedAnswer | undefined>;
+  ask: (conditions: string[], paidExpiresAt: (number | null)[]) => Promise<OwedAnswer | undefined>;
   payments: Pick<PaymentLog, "append" | "entries" | "noteIncome">;
   store: Pick<ProviderJobStore, "get" | "put" | "reverseIncome" | "income">;
   log: (line: string) => void;
@@ -211,7 +219,7 @@ export class OwedQuestions {
       const batch = conditions.slice(i, i + MAX_OWED_QUESTION);
       let answer: OwedAnswer | undefined;
       try {
-        answer = await this.#o.ask(batch);
+        answer = await this.#o.ask(batch, batch.map((c) => paidExpiry(this.#pending.get(c))));
       } catch (err) {
         this.#o.log(`payments not asked of the town: ${(err as Error).message}`);
         break;

@@ -8,7 +8,13 @@
  *
  * - `fulfilled` -> `owed`;
  * - `rejected` (the last answer relayed: the peer's REJECT, `T01` when it dropped, `R00` at the
- *   packet's expiry) -> `notOwed`: no money moved for it;
+ *   packet's expiry) -> `notOwed`: no money moved for it. On a shared store, where another
+ *   process may have forwarded another packet of the same condition, only when it is the packet
+ *   the provider asks about (the expiry of the PREPARE its income fulfilled, `paidExpiresAt`, is
+ *   this packet's; or either does not say it) and it was not recorded rejected because the
+ *   provider showed it fulfilled another packet (a payment in doubt proven by another process's
+ *   packet, state/payments/peer_ledger.ts `prove`); else `inDoubt`: the process that forwarded
+ *   the packet paid holds its answer (docs/PROTOCOL.md "A payment in doubt on another process");
  * - `in-flight` or `in-doubt` (forwarded before a crash of the town, asked of the peer by
  *   roles/town/town_btp_server.ts) -> `inDoubt`: ask again later;
  * - never forwarded here -> `notOwed` on a town of one process (its books hold every packet it
@@ -46,7 +52,7 @@ import { DEFAULT_MAX_EXPIRY_MS } from "./btp_router.ts";
 
 /** Options for {@linkcode createOwedAnswers}. */
 export interface OwedAnswersOptions {
-  ledger: Pick<PeerLedger, "packetState" | "forgottenUpTo">;
+  ledger: Pick<PeerLedger, "packetState" | "packetDetail" | "forgottenUpTo">;
   /** The town runs as several processes on a shared store: a packet unknown here is in doubt. */
   shared: boolean;
   /** The town's ILP address, for a payer's question (`to`); none: such a question is in doubt. */
@@ -109,7 +115,7 @@ export function createOwedAnswers(
   const perSecond = options.perSecond ?? 2;
   const buckets = new Map<string, TokenBucket>();
   return (account, question) => {
-    const { conditions, payer } = decodeOwedQuestion(question);
+    const { conditions, payer, paidExpiresAt } = decodeOwedQuestion(question);
     let bucket = buckets.get(account);
     if (bucket === undefined) {
       bucket = new TokenBucket({ ratePerSecond: perSecond, capacity: burst, now: options.now });
@@ -121,15 +127,38 @@ export function createOwedAnswers(
     }
     if (payer !== undefined) return encodeOwedAnswer(payerAnswer(options, conditions, payer));
     const answer: OwedAnswer = { owed: [], notOwed: [], inDoubt: [] };
-    for (const condition of new Set(conditions)) {
+    const asked = new Map<string, number | null>();
+    conditions.forEach((c, i) => asked.has(c) || asked.set(c, paidExpiresAt?.[i] ?? null));
+    for (const [condition, paidAt] of asked) {
       const state = options.ledger.packetState(account, condition);
       if (state === "fulfilled") answer.owed.push(condition);
-      else if (state === "rejected" || (state === undefined && !options.shared)) {
+      else if (
+        (state === "rejected" &&
+          (!options.shared || thePacketAsked(options, account, condition, paidAt))) ||
+        (state === undefined && !options.shared)
+      ) {
         answer.notOwed.push(condition);
       } else answer.inDoubt.push(condition);
     }
     return encodeOwedAnswer(answer);
   };
+}
+
+/**
+ * Whether the packet of the condition this process refused is the one the provider's income
+ * fulfilled (module doc): not when it was refused because another packet was paid, nor when its
+ * expiry is not the one the provider names.
+ */
+function thePacketAsked(
+  options: OwedAnswersOptions,
+  account: string,
+  condition: string,
+  paidAt: number | null,
+): boolean {
+  const detail = options.ledger.packetDetail(account, condition);
+  if (detail === undefined) return true;
+  if (detail.paidElsewhere) return false;
+  return paidAt === null || detail.expiresAt === undefined || detail.expiresAt === paidAt;
 }
 
 /** How long past a payer's PREPARE expiry, on the town's clock, its question is answered. */

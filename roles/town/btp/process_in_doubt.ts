@@ -43,6 +43,7 @@ import {
   encodeInDoubtAnswer,
   type InDoubtProof,
   MAX_IN_DOUBT,
+  MAX_IN_DOUBT_BYTES,
 } from "../../../protocol/payment_in_doubt.ts";
 import type { PeerBalance, PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import {
@@ -134,9 +135,12 @@ export function createInDoubtHandler(
     } catch (err) {
       return text(502, `${question.account} did not answer: ${(err as Error).message}`);
     }
-    const answer = new TextDecoder().decode(encodeInDoubtAnswer(shown.slice(0, MAX_IN_DOUBT)));
-    return new Response(answer, {
-      headers: { "content-type": "application/json" },
+    const answer = encodeInDoubtAnswer(shown.slice(0, MAX_IN_DOUBT));
+    return new Response(new TextDecoder().decode(answer), {
+      headers: {
+        "content-type": "application/json",
+        [FORWARD_MAC_HEADER]: answerMac(options.key, body, answer),
+      },
     });
   };
 }
@@ -190,12 +194,45 @@ export async function askInDoubtThrough(
     await response.body?.cancel().catch(() => {});
     return undefined;
   }
-  const answer = new Uint8Array(await response.arrayBuffer());
+  // Bounded as the codec bounds it: a process that answers more is not read past that.
+  let answer: Uint8Array | undefined;
+  try {
+    answer = await readBounded(response.body, MAX_IN_DOUBT_BYTES, AbortSignal.timeout(timeoutMs));
+  } catch (err) {
+    throw new ProcessInDoubtError(`town process ${url}'s answer not read: ${err}`, { cause: err });
+  }
+  if (answer === undefined) {
+    throw new ProcessInDoubtError(
+      `town process ${url} answered more than ${MAX_IN_DOUBT_BYTES} bytes`,
+    );
+  }
   if (response.status !== 200) {
     const why = new TextDecoder().decode(answer).trim().slice(0, 160);
     throw new ProcessInDoubtError(`town process ${url} answered ${response.status} ${why}`);
   }
-  return decodeInDoubtAnswer(answer);
+  const proofs = decodeInDoubtAnswer(answer);
+  const mac = response.headers.get(FORWARD_MAC_HEADER);
+  // An older process passes the fulfillments alone and no MAC: read as it was (no expiries).
+  if (mac === null) return proofs.map(({ fulfillment }) => ({ fulfillment }));
+  if (!forwardMacMatches(key, concat(body, answer), mac)) {
+    throw new ProcessInDoubtError(`town process ${url} answered with a MAC that does not match`);
+  }
+  return proofs;
+}
+
+/**
+ * The MAC of a holder's answer, bound to its question: a fulfillment proves itself, the expiry
+ * beside it does not (it decides owed or not, state/payments/peer_ledger.ts `prove`).
+ */
+function answerMac(key: Uint8Array, question: Uint8Array, answer: Uint8Array): string {
+  return forwardMac(key, concat(question, answer));
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a);
+  out.set(b, a.byteLength);
+  return out;
 }
 
 /** What {@linkcode proveShown} records on and tells. */

@@ -43,6 +43,9 @@ Deno.test("payment-in-doubt: an answer carries each fulfilled PREPARE's expiry; 
   refused({ fulfillments: [f], expiresAt: "x" }, "does not match");
   refused({ fulfillments: [f], expiresAt: ["yesterday"] }, "not an ISO time");
   refused({ fulfillments: [f], expiresAt: [1764359791839] }, "not an ISO time");
+  // The shape of a time, not a time: no such day, no such hour.
+  refused({ fulfillments: [f], expiresAt: ["2026-02-30T10:00:00.000Z"] }, "not an ISO time");
+  refused({ fulfillments: [f], expiresAt: ["2026-11-28T24:00:00.000Z"] }, "not an ISO time");
   assertThrows(
     () => encodeInDoubtAnswer([{ fulfillment: f, expiresAt: "soon" }]),
     InDoubtMessageError,

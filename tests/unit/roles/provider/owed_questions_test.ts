@@ -63,14 +63,14 @@ async function setUp() {
   const store = await openProviderJobStore({ stateDir: dir });
   const answers = createOwedAnswers({ ledger, shared: false });
   const lines: string[] = [];
-  const questions = (ledgerOf: PeerLedger = ledger) =>
+  const questions = (ledgerOf: PeerLedger = ledger, shared = false) =>
     new OwedQuestions({
-      ask: (conditions) =>
+      ask: (conditions, paidExpiresAt) =>
         Promise.resolve(
           decodeOwedAnswer(
-            createOwedAnswers({ ledger: ledgerOf, shared: false })(
+            createOwedAnswers({ ledger: ledgerOf, shared })(
               "provider",
-              encodeOwedQuestion(conditions),
+              encodeOwedQuestion(conditions, { paidExpiresAt }),
             ),
           ),
         ),
@@ -267,6 +267,38 @@ Deno.test("owed questions at start: a reversal a start wrote after the last paym
   } finally {
     await t.payments.flush();
     t.store.close();
+    await Deno.remove(t.dir, { recursive: true });
+  }
+});
+
+Deno.test("owed questions on a town of several processes: a payment whose PREPARE this process refused is reversed; one paid by another packet of the condition (another expiry) stands, asked again", async () => {
+  const t = await setUp();
+  try {
+    const newest = Date.parse("2026-11-27T10:00:00.000Z");
+    const expiry = (ms: number) => new Date(newest + ms);
+    // Both packets refused here (T01) with expiry +30 s; the provider fulfilled COND[0]'s packet
+    // of that expiry, and COND[1]'s of +29 s: another process's PREPARE.
+    for (const c of [COND[0], COND[1]]) {
+      await t.ledger.forward("provider", c, 100n, expiry(30_000));
+      await t.ledger.rejected("provider", c, "T01");
+    }
+    await t.store.put(paidRecord(job(1), COND[0], "paid"));
+    await t.store.put(paidRecord(job(2), COND[1], "paid"));
+    const line = (n: number, c: string, ms: number): PaymentEntry => ({
+      ...income(job(n), c, new Date(newest).toISOString()),
+      expiresAt: expiry(ms).toISOString(),
+    });
+    await t.payments.append(line(1, COND[0], 30_000));
+    await t.payments.append(line(2, COND[1], 29_000));
+    const q = t.questions(t.ledger, true);
+    await q.atStart();
+    q.close();
+    const standing = withoutReversed(t.payments.entries()).map((e) => e.invoiceId);
+    assertEquals(standing, [COND[1]]);
+    assertEquals(q.inDoubt, 1);
+    assertEquals(t.store.get(job(1))?.status, "invoiced");
+    assertEquals(t.store.get(job(2))?.status, "paid");
+  } finally {
     await Deno.remove(t.dir, { recursive: true });
   }
 });

@@ -1,4 +1,6 @@
 /** The town's answer to a peer's `payment-owed` question: from its books, of that peer's packets only, bounded. */
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { assertEquals, assertThrows } from "../../../../harness/assert.ts";
 import { createOwedAnswers } from "../../../../roles/town/btp/owed_answers.ts";
 import { openPeerLedger } from "../../../../state/payments/peer_ledger.ts";
@@ -93,7 +95,7 @@ Deno.test("owed answers: a payer asking of its packets to a child, once their ex
       decodeOwedAnswer(
         createOwedAnswers({ ledger, shared, townAddress: () => "g.town", clock: () => clock })(
           "alice",
-          encodeOwedQuestion(all, { to, expiresAt }),
+          encodeOwedQuestion(all, { payer: { to, expiresAt } }),
         ),
       );
     // A fulfilled packet is not told to the payer as owed: only that it is not "never sent".
@@ -119,10 +121,10 @@ Deno.test("owed answers: a payer asking of its packets to a child, once their ex
     }
     // A town that does not know its address answers a payer nothing but doubt.
     const blind = createOwedAnswers({ ledger, shared: false });
-    const question = encodeOwedQuestion([NEVER], { to: "g.town.beta", expiresAt: 0 });
+    const question = encodeOwedQuestion([NEVER], { payer: { to: "g.town.beta", expiresAt: 0 } });
     assertEquals(decodeOwedAnswer(blind("alice", question)).inDoubt, [NEVER]);
     assertThrows(
-      () => encodeOwedQuestion([NEVER], { to: "not an address!", expiresAt: 0 }),
+      () => encodeOwedQuestion([NEVER], { payer: { to: "not an address!", expiresAt: 0 } }),
       OwedMessageError,
     );
     const half = new TextEncoder().encode(JSON.stringify({ conditions: [NEVER], to: "g.town.b" }));
@@ -159,7 +161,7 @@ Deno.test("owed answers: a packet the books no longer hold is in doubt, to its p
           shared: false,
           townAddress: () => "g.town",
           clock: () => expiresAt + 2_000,
-        })("alice", encodeOwedQuestion([PAID, NEVER], { to: "g.town.beta", expiresAt })),
+        })("alice", encodeOwedQuestion([PAID, NEVER], { payer: { to: "g.town.beta", expiresAt } })),
       );
     assertEquals(payer(1_360_000), { owed: [], notOwed: [], inDoubt: [PAID, NEVER] });
     // (A payer asking so of PAID asks of a packet forwarded later than PAID was: another one.)
@@ -168,3 +170,65 @@ Deno.test("owed answers: a packet the books no longer hold is in doubt, to its p
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("owed answers: on a shared store a packet refused here is not owed only when it is the packet the provider's income fulfilled; one refused because another process's packet was paid stays in doubt, on every reading", async () => {
+  const stateDir = await Deno.makeTempDir();
+  try {
+    const [sent, paidElsewhere] = [Date.parse("2026-11-28T19:56:19.927Z"), 1_795_000_000_000];
+    const shown = new Uint8Array(32).fill(7);
+    const proven = bytesToHex(sha256(shown));
+    const ledger = await openPeerLedger({ stateDir });
+    await ledger.forward("beta", REFUSED, 100n, new Date(sent));
+    await ledger.rejected("beta", REFUSED, "T01");
+    await ledger.forward("beta", proven, 100n, new Date(sent));
+    // Killed before beta answered; beta shows it fulfilled a PREPARE of another expiry.
+    const again = await openPeerLedger({ stateDir, checkpointLines: 1 });
+    const outcome = await again.prove("beta", shown, new Date(paidElsewhere).toISOString());
+    assertEquals(outcome.kind, "another-packet");
+    for (let n = 1n; n <= 4n; n++) await again.claimed("beta", `0x${"ab".repeat(32)}`, n, n);
+    await again.flush();
+    const checkpoint = await Deno.readTextFile(`${stateDir}/peer_ledger.checkpoint.json`);
+    assertEquals(checkpoint.includes(`"${proven}"`), true, "the answer is in a checkpoint");
+    // The books as written, as replayed from the file, as restored from the checkpoint.
+    const copy = await copyWithout(stateDir);
+    const fromFile = await openPeerLedger({ stateDir: copy });
+    await Deno.remove(copy, { recursive: true });
+    for (const books of [again, fromFile, await openPeerLedger({ stateDir })]) {
+      const ask = (shared: boolean, conditions: string[], paidExpiresAt?: (number | null)[]) =>
+        decodeOwedAnswer(
+          createOwedAnswers({ ledger: books, shared })(
+            "beta",
+            encodeOwedQuestion(conditions, paidExpiresAt && { paidExpiresAt }),
+          ),
+        );
+      // One process: its books hold every packet of the condition; nothing moved here.
+      assertEquals(ask(false, [REFUSED, proven], [paidElsewhere, paidElsewhere]).notOwed, [
+        REFUSED,
+        proven,
+      ]);
+      // Shared: the packet beta was paid by is another process's to answer.
+      assertEquals(ask(true, [REFUSED, proven], [paidElsewhere, paidElsewhere]), {
+        owed: [],
+        notOwed: [],
+        inDoubt: [REFUSED, proven],
+      });
+      // This packet's own expiry, or an older provider's question: REFUSED is this one.
+      assertEquals(ask(true, [REFUSED, proven], [sent, null]), {
+        owed: [],
+        notOwed: [REFUSED],
+        inDoubt: [proven],
+      });
+      assertEquals(ask(true, [REFUSED, proven]).notOwed, [REFUSED]);
+      assertEquals(books.packetDetail("beta", proven), { expiresAt: sent, paidElsewhere: true });
+    }
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+/** A copy of a state dir without its ledger's checkpoint: read from the file's first line. */
+async function copyWithout(stateDir: string): Promise<string> {
+  const copy = await Deno.makeTempDir();
+  await Deno.copyFile(`${stateDir}/peer_ledger.jsonl`, `${copy}/peer_ledger.jsonl`);
+  return copy;
+}

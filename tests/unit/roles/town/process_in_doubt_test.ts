@@ -132,3 +132,41 @@ Deno.test("in-doubt resolver: proves through the holder only what is in doubt he
     await Deno.remove(stateDir, { recursive: true });
   }
 });
+
+Deno.test("in-doubt asked through a holder: its answer is read with the expiries only under the town's MAC bound to the question, an older holder's without them, a forged or an oversized one refused", async () => {
+  const paid = crypto.getRandomValues(new Uint8Array(32));
+  const condition = bytesToHex(sha256(paid));
+  const expiresAt = "2026-11-28T19:56:31.839Z";
+  const handle = createInDoubtHandler({
+    key,
+    peer: () => ({
+      askInDoubt: () => Promise.resolve([{ fulfillment: bytesToHex(paid), expiresAt }]),
+    }),
+  });
+  let serve: (request: Request) => Promise<Response> = handle;
+  await using holder = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (r) => serve(r),
+  );
+  const url = `http://127.0.0.1:${holder.addr.port}`;
+  const ask = () => askInDoubtThrough(url, key, "beta", [condition], 5_000);
+  assertEquals(await ask(), [{ fulfillment: bytesToHex(paid), expiresAt }]);
+  // The same answer under a MAC of another question (a replay), or altered on the way.
+  const altered = (change: (answer: string, mac: string) => [string, string]) => {
+    serve = async (request) => {
+      const answer = await handle(request);
+      const [body, mac] = change(await answer.text(), answer.headers.get(FORWARD_MAC_HEADER)!);
+      return new Response(body, { headers: { [FORWARD_MAC_HEADER]: mac } });
+    };
+  };
+  altered((answer) => [answer, forwardMac(key, new TextEncoder().encode(answer))]);
+  await assertRejects(ask, ProcessInDoubtError, "MAC that does not match");
+  altered((answer, mac) => [answer.replace("31.839Z", "32.839Z"), mac]);
+  await assertRejects(ask, ProcessInDoubtError, "MAC that does not match");
+  // An older holder: no MAC, and no expiries passed on; read as before (the fulfillment alone).
+  serve = async (request) => new Response(await (await handle(request)).text());
+  assertEquals(await ask(), [{ fulfillment: bytesToHex(paid) }]);
+  // An answer past the codec's bound is not read past it.
+  serve = () => Promise.resolve(new Response("x".repeat(300_000)));
+  await assertRejects(ask, ProcessInDoubtError, "answered more than");
+});
