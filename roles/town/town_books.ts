@@ -2,7 +2,8 @@
  * A town's start-up step that opens its books: its income (one line per paid write or blob), what
  * it owes each BTP peer it forwards payments to (state/payments/peer_ledger.ts), both on disk before the
  * FULFILL leaves, and what each peer without a channel spent on credit, in the database on a
- * shared store (btp/peer_credit_gate.ts, docs/OPERATIONS.md).
+ * shared store (btp/peer_credit_gate.ts, docs/OPERATIONS.md), and there which process owes each
+ * condition paid (btp/paid_once.ts).
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { openFilePeerCredit, type PeerCredit } from "../../state/payments/peer_c
 import { openPeerLedger, type PeerLedger } from "../../state/payments/peer_ledger.ts";
 import type { PostgresEventStore } from "../../state/postgres/postgres_event_store.ts";
 import type { TownClosers } from "./town_stop.ts";
+import { PaidOnce, sharedBooksId } from "./btp/paid_once.ts";
 
 /** The books a town opened. */
 export interface TownBooks {
@@ -23,6 +25,8 @@ export interface TownBooks {
   credit: PeerCredit | undefined;
   /** The credit limits configured per peer account. */
   creditLimits: Map<string, bigint>;
+  /** On a shared store: which process owes each condition paid (btp/paid_once.ts). */
+  paidOnce?: PaidOnce;
 }
 
 // Loaded by URL on a shared store only: a SQLite town neither reads nor evaluates the PostgreSQL
@@ -31,10 +35,14 @@ const POSTGRES_PEER_CREDIT = new URL(
   "../../state/postgres/postgres_peer_credit.ts",
   import.meta.url,
 );
+const POSTGRES_PAID_CONDITIONS = new URL(
+  "../../state/postgres/postgres_paid_conditions.ts",
+  import.meta.url,
+);
 
 /**
  * Opens the income log, the peer ledger and, when some peer has credit, the credit counts (their
- * closing added to `closers`).
+ * closing added to `closers`); on a shared store the paid conditions (`log`: what they report).
  *
  * @example
  * ```ts
@@ -54,6 +62,7 @@ export async function openTownBooks(
   config: Pick<TownSettings, "stateDir" | "peers" | "peerCreditLimit">,
   postgresStore: PostgresEventStore | undefined,
   closers: TownClosers,
+  log: (line: string) => void = () => {},
 ): Promise<TownBooks> {
   // The town's income, one line per paid write or blob, on disk before the FULFILL leaves.
   // Only appended to here (a line per paid write): none of it is kept in memory.
@@ -76,8 +85,18 @@ export async function openTownBooks(
   for (const b of credit ? ledger.balances() : []) {
     if (b.claimed > 0n) await credit!.payOut(b.account, { owed: 0n, cap: 0n, claimed: b.claimed });
   }
+  // A condition paid is owed by one process's books: recorded after each FULFILL, claimed
+  // before a payment in doubt is proven (docs/PROTOCOL.md "A payment in doubt on another process").
+  const paidOnce = postgresStore && new PaidOnce({
+    conditions: await (await (import(POSTGRES_PAID_CONDITIONS.href) as Promise<
+      typeof import("../../state/postgres/postgres_paid_conditions.ts")
+    >)).openPostgresPaidConditions(postgresStore.sql),
+    books: await sharedBooksId(config.stateDir),
+    log,
+  });
   closers.add(async () => {
+    await paidOnce?.close();
     await credit?.close();
   });
-  return { income, ledger, credit, creditLimits };
+  return { income, ledger, credit, creditLimits, ...(paidOnce && { paidOnce }) };
 }

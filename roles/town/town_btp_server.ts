@@ -12,6 +12,7 @@ import { effectivePrefixCap } from "../../config/town_limits.ts";
 import type { TownSettings } from "../../config/town_settings.ts";
 import { MAX_IN_DOUBT } from "../../protocol/payment_in_doubt.ts";
 import type { PeerBalance, PeerLedger } from "../../state/payments/peer_ledger.ts";
+import type { PaidOnce } from "./btp/paid_once.ts";
 import type { PostgresPeerRoutes } from "../../state/postgres/postgres_peer_routes.ts";
 import { BtpAccounts } from "./btp/btp_accounts.ts";
 import type { BtpRouter } from "./btp/btp_router.ts";
@@ -43,6 +44,8 @@ export interface TownBtpServerOptions {
   /** Which process holds each BTP peer, once open: told when a peer comes or goes. */
   peerRoutes: LateBound<PostgresPeerRoutes>;
   ledger: PeerLedger;
+  /** On a shared store: a condition is owed by one process's books (btp/paid_once.ts). */
+  paidOnce: PaidOnce | undefined;
   /** Told when a BTP peer connected. */
   onPeerConnected: ((account: string) => void) | undefined;
   /** Told after each payment in doubt the peer proved. */
@@ -155,7 +158,7 @@ export function startTownBtpServer(options: TownBtpServerOptions): BtpServer {
 async function resolveInDoubt(
   btp: BtpServer,
   account: string,
-  options: Pick<TownBtpServerOptions, "ledger" | "onOwed" | "log">,
+  options: Pick<TownBtpServerOptions, "ledger" | "paidOnce" | "onOwed" | "log">,
 ): Promise<void> {
   const { ledger, log } = options;
   const doubts = ledger.inDoubt().filter((p) => p.account === account).map((p) => p.condition);
@@ -163,6 +166,10 @@ async function resolveInDoubt(
     const peer = btp.peer(account);
     if (!peer) return;
     const shown = await peer.askInDoubt(doubts.slice(i, i + MAX_IN_DOUBT), 10_000);
-    await proveShown({ ledger, onOwed: options.onOwed, log }, account, shown);
+    await proveShown(
+      { ledger, onOwed: options.onOwed, paidOnce: options.paidOnce, log },
+      account,
+      shown,
+    );
   }
 }

@@ -178,7 +178,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
   // The configured address and asset until the parent's IL-DCP answers.
   const address = new TownAddress(config);
   const accounts = townBtpAccounts(config);
-  const books = await openTownBooks(config, postgresStore, closers);
+  const books = await openTownBooks(config, postgresStore, closers, log);
   const relay = await createTownRelay({
     config,
     stores,
@@ -251,6 +251,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
       slowConsumers: http.slowConsumers,
       peerRoutes,
       ledger: books.ledger,
+      paidOnce: books.paidOnce,
       onPeerConnected,
       onOwed,
       townAddress: () => address.ilpAddress,
@@ -271,6 +272,7 @@ export async function startTownNode(options: TownNodeOptions): Promise<TownNode>
         peerRoutes,
         forwarded,
         ledger: books.ledger,
+        paidOnce: books.paidOnce,
         onOwed,
         closers,
         log,

@@ -22,6 +22,7 @@ import {
   startInDoubtResolver,
 } from "./btp/process_in_doubt.ts";
 import type { PeerBalance, PeerLedger } from "../../state/payments/peer_ledger.ts";
+import type { PaidOnce } from "./btp/paid_once.ts";
 import { UPLINK_ROUTE } from "./btp/shared_parent_link.ts";
 import type { LateBound } from "./late_bound.ts";
 import type { ForwardedPackets } from "./town_private_listener.ts";
@@ -46,6 +47,8 @@ export interface TownProcessRoutesOptions {
   forwarded: LateBound<ForwardedPackets>;
   /** This process's books: its payments in doubt are asked of their peers. */
   ledger: PeerLedger;
+  /** A condition is owed by one process's books (roles/town/btp/paid_once.ts). */
+  paidOnce: PaidOnce | undefined;
   /** Told after each payment in doubt proven. */
   onOwed: ((balance: PeerBalance) => void) | undefined;
   closers: TownClosers;
@@ -96,6 +99,7 @@ export async function routePeersAcrossProcesses(options: TownProcessRoutesOption
     peer: (a) => btp.peer(a),
     holder: (a) => routes.holder(a),
     onOwed: options.onOwed,
+    paidOnce: options.paidOnce,
     log: options.log,
   });
   options.closers.add(() => resolver.close());

@@ -27,7 +27,7 @@ export interface TownRouterOptions {
   config: Pick<TownSettings, "maxPacketAmount" | "pricing" | "maxEventBytes" | "payouts" | "peers">;
   pipeline: WritePipeline;
   address: TownAddress;
-  books: Pick<TownBooks, "income" | "ledger">;
+  books: Pick<TownBooks, "income" | "ledger" | "paidOnce">;
   /** Base units per MiB of blob, and the largest blob: they size the largest write's price. */
   blobPricePerMiB: bigint;
   maxBlobBytes: number;
@@ -104,6 +104,7 @@ export function createTownRouter(options: TownRouterOptions): TownRouter {
       maxOwed: () => payouts.maxOwed,
       triggeredBy: () => address.ilpAddress,
       onOwed: options.onOwed,
+      paidOnce: options.books.paidOnce,
     }),
     onBooksError: (account, err) => log(`peer ${account}: answer not on the books: ${err.message}`),
   });

@@ -317,30 +317,33 @@ export class PeerLedger {
   }
 
   /**
-   * Resolves a packet in doubt with the fulfillment the peer shows: recorded owed when its
-   * SHA-256 is the packet's condition, unless the peer says it fulfilled a PREPARE of another
-   * expiry (`expiresAt`, the peer's answer): then another packet of that condition was the one
-   * paid (a peer fulfills an invoice once; the payer sent it again after a crash cut this one off,
-   * another process of the town forwarded it) and this one is recorded `rejected`, not owed.
-   * Without an expiry on either side (an older peer, an older line) it is recorded owed.
+   * Resolves a packet in doubt with the fulfillment the peer shows (its SHA-256 is the
+   * condition): owed, unless another packet of the condition was the one paid (a peer fulfills
+   * an invoice once), recorded `rejected`: the peer says it fulfilled a PREPARE of another expiry
+   * (`expiresAt`; without one on either side, an older peer or line, the expiry tells nothing),
+   * or on a town of several processes `claim` (roles/town/btp/paid_once.ts) names the books of
+   * another process that holds the condition (`paidBy`; undefined: owed here).
    */
   async prove(
     account: string,
     fulfillment: Uint8Array,
     expiresAt?: string,
+    claim?: (condition: string) => Promise<string | undefined>,
   ): Promise<InDoubtOutcome> {
     const condition = toHex(sha256(fulfillment));
     const packet = this.#packets.live(account, condition);
     if (packet?.state !== "in-doubt") return { kind: "none" };
     const sent = packet.expiresAt;
-    if (sent !== undefined && expiresAt !== undefined && Date.parse(expiresAt) !== sent) {
+    const another = sent !== undefined && expiresAt !== undefined && Date.parse(expiresAt) !== sent;
+    const paidBy = another ? undefined : await claim?.(condition);
+    if (another || paidBy !== undefined) {
       await this.#append({
         event: "rejected",
         account,
         condition,
         amount: String(packet.amount),
-        expiresAt: new Date(sent).toISOString(),
-        paidExpiresAt: expiresAt,
+        ...(sent === undefined ? {} : { expiresAt: new Date(sent).toISOString() }),
+        ...(another ? { paidExpiresAt: expiresAt } : { paidBy }),
       });
       return { kind: "another-packet", amount: packet.amount };
     }
@@ -458,7 +461,7 @@ export class PeerLedger {
         // packet of the condition, `prove`; in flight when the file is read from its start).
         const prior = this.#packets.live(account, condition);
         if (prior === undefined) return () => {};
-        const elsewhere = entry.paidExpiresAt !== undefined;
+        const elsewhere = entry.paidExpiresAt !== undefined || entry.paidBy !== undefined;
         const undo = this.#packets.answer(account, condition, false, elsewhere)!;
         const from = prior.state === "in-doubt" ? "inDoubt" : "inFlight";
         b[from] -= prior.amount;

@@ -41,6 +41,12 @@ export interface PeerLedgerEntry {
    * fulfills an invoice once; docs/PROTOCOL.md "A payment in doubt on another process").
    */
   paidExpiresAt?: string;
+  /**
+   * For a `rejected` written from a peer's proof after a crash: the books of the town's process
+   * that holds the condition paid (a town on a shared store; state/postgres/
+   * postgres_paid_conditions.ts), this packet not the one paid.
+   */
+  paidBy?: string;
   /** The channel, for `claimed` and `settled`. */
   channelId?: string;
   /** The claim's nonce, for `claimed`. */
@@ -143,6 +149,9 @@ export function checkPeerLedgerEntry(e: PeerLedgerEntry): void {
   if (!packet && !/^0x[0-9a-f]{64}$/.test(e.channelId ?? "")) fail("bad channelId");
   if (e.event === "claimed" && !/^[1-9][0-9]{0,77}$/.test(e.nonce ?? "")) fail("bad nonce");
   if (e.code !== undefined && !/^[FTR][0-9]{2}$/.test(e.code)) fail("bad code");
+  if (e.paidBy !== undefined && (typeof e.paidBy !== "string" || e.paidBy.length > 1024)) {
+    fail("bad paidBy");
+  }
   for (const at of [e.expiresAt, e.paidExpiresAt]) {
     if (at !== undefined && (typeof at !== "string" || Number.isNaN(Date.parse(at)))) {
       fail("bad expiresAt");

@@ -13,6 +13,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { ILP_ERROR, type IlpPrepare, type IlpReply } from "../../../protocol/ilp_packet.ts";
 import type { PeerBalance, PeerLedger } from "../../../state/payments/peer_ledger.ts";
 import type { ForwardBooks } from "./btp_router.ts";
+import type { PaidOnce } from "./paid_once.ts";
 
 /** Options for {@linkcode createPeerBooks}. */
 export interface PeerBooksOptions {
@@ -23,6 +24,8 @@ export interface PeerBooksOptions {
   triggeredBy: () => string;
   /** Told after each FULFILL is on the books (a payout may be due). */
   onOwed?: (balance: PeerBalance) => void;
+  /** A town on a shared store: each FULFILL's condition recorded as this process's to owe. */
+  paidOnce?: Pick<PaidOnce, "paid">;
 }
 
 /**
@@ -59,6 +62,7 @@ export function createPeerBooks(options: PeerBooksOptions): ForwardBooks {
       const condition = bytesToHex(prepare.executionCondition);
       if (reply.type === "fulfill") {
         await ledger.fulfilled(account, condition, bytesToHex(reply.fulfillment));
+        options.paidOnce?.paid(account, condition);
         options.onOwed?.(ledger.balance(account));
       } else {
         await ledger.rejected(account, condition, reply.code);

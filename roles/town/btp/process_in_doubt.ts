@@ -46,6 +46,7 @@ import {
   MAX_IN_DOUBT_BYTES,
 } from "../../../protocol/payment_in_doubt.ts";
 import type { PeerBalance, PeerLedger } from "../../../state/payments/peer_ledger.ts";
+import type { PaidOnce } from "./paid_once.ts";
 import {
   FORWARD_MAC_HEADER,
   type ForwardHolder,
@@ -240,13 +241,15 @@ export interface ProveShownOptions {
   ledger: Pick<PeerLedger, "prove" | "balance">;
   /** Told after each payment in doubt proven (a payout may be due). */
   onOwed?: (balance: PeerBalance) => void;
+  /** A town on a shared store: a condition is owed by one process's books. */
+  paidOnce?: Pick<PaidOnce, "claim">;
   log: (line: string) => void;
 }
 
 /**
  * Proves on this process's books each fulfillment a peer showed (`via`: through which process,
- * for the log): owed, or not owed when the peer paid another packet of that condition
- * (state/payments/peer_ledger.ts `prove`).
+ * for the log): owed, or not owed when the peer paid another packet of that condition (another
+ * expiry, or another process's books hold the condition: state/payments/peer_ledger.ts `prove`).
  *
  * It needs a peer's answer and a ledger with payments in doubt: no example that runs here:
  * tests/e2e/town_shared_in_doubt_elsewhere_test.ts.
@@ -259,12 +262,18 @@ export async function proveShown(
 ): Promise<void> {
   const { ledger, log } = options;
   for (const { fulfillment, expiresAt } of shown) {
+    let holder: string | undefined;
+    const claim = options.paidOnce &&
+      (async (condition: string) => holder = await options.paidOnce!.claim(account, condition));
     try {
-      const outcome = await ledger.prove(account, hexToBytes(fulfillment), expiresAt);
+      const outcome = await ledger.prove(account, hexToBytes(fulfillment), expiresAt, claim);
       if (outcome.kind === "another-packet") {
+        const which = holder === undefined
+          ? `expiring ${expiresAt}`
+          : `booked by the town's process ${holder}`;
         log(
           `peer ${account}: payment in doubt not owed${via}: the peer fulfilled another packet ` +
-            `of its condition (expiring ${expiresAt}), ${outcome.amount} not owed here`,
+            `of its condition (${which}), ${outcome.amount} not owed here`,
         );
       } else if (outcome.kind === "owed") {
         log(`peer ${account}: payment in doubt proven${via}, ${outcome.amount} owed`);
@@ -289,6 +298,8 @@ export interface InDoubtResolverOptions {
   holder: (account: string) => Promise<ForwardHolder | undefined>;
   /** Told after each payment in doubt proven (a payout may be due). */
   onOwed?: (balance: PeerBalance) => void;
+  /** A town on a shared store: a condition is owed by one process's books. */
+  paidOnce?: Pick<PaidOnce, "claim">;
   log: (line: string) => void;
   /** Between two rounds of questions while one is unanswered, at first. Default 5 s. */
   intervalMs?: number;
