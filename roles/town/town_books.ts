@@ -94,6 +94,8 @@ export async function openTownBooks(
     books: await sharedBooksId(config.stateDir),
     log,
   });
+  // Those booked before a kill within a batch's time, or while the store refused them.
+  void paidOnce?.recordHeld(ledger.fulfilledHeld());
   closers.add(async () => {
     await paidOnce?.close();
     await credit?.close();

@@ -314,6 +314,17 @@ export class LedgerPackets {
     return n;
   }
 
+  /** The fulfilled packets held, all accounts. */
+  fulfilledHeld(): { account: string; condition: string }[] {
+    const out: { account: string; condition: string }[] = [];
+    for (const [account, { answered }] of this.#accounts) {
+      for (const [condition, { code }] of answered) {
+        if (code % 2 === 1) out.push({ account, condition });
+      }
+    }
+    return out;
+  }
+
   /** Answered packets held now, all accounts. */
   answeredHeld(): number {
     let n = 0;

@@ -50,6 +50,7 @@ import { readLineFile } from "../line_file.ts";
 import { LedgerPackets, type PacketDetail, type PacketStanding } from "./ledger_packets.ts";
 import {
   decodePeerLedgerState,
+  PEER_LEDGER_CHECKPOINT_FORMAT,
   PEER_LEDGER_CHECKPOINT_NAME,
   type PeerLedgerState,
 } from "./peer_ledger_checkpoint.ts";
@@ -235,25 +236,18 @@ export class PeerLedger {
    * `fulfilled`, `in-flight` (this run), `in-doubt` (forwarded before a crash, no answer),
    * `rejected` (its last answer), or undefined when never forwarded here.
    */
-  packetState(
-    account: string,
-    condition: string,
-  ): PacketStanding | undefined {
+  packetState(account: string, condition: string): PacketStanding | undefined {
     return this.#packets.state(account, condition);
   }
 
-  /**
-   * A packet's expiry as forwarded and whether it was recorded rejected because the peer
-   * fulfilled another packet of its condition ({@linkcode prove}); undefined when not held.
-   */
+  /** A held packet's expiry, and whether another packet was paid ({@linkcode prove}). */
   packetDetail(account: string, condition: string): PacketDetail | undefined {
     return this.#packets.detail(account, condition);
   }
 
   /**
-   * When the newest answered packet to `account` this ledger no longer holds was forwarded
-   * (unix ms, this town's clock), or undefined when it holds every one: of a packet forwarded
-   * after it, {@linkcode PeerLedger.packetState} is exact (`unknown` is never forwarded).
+   * When the newest answered packet to `account` no longer held was forwarded (unix ms), or
+   * undefined: of a packet forwarded after it, `packetState` is exact (`unknown`: never forwarded).
    */
   forgottenUpTo(account: string): number | undefined {
     return this.#packets.forgottenUpTo(account);
@@ -262,6 +256,11 @@ export class PeerLedger {
   /** Answered packets held now, all accounts (bounded by `keepAnswered` each). */
   answeredHeld(): number {
     return this.#packets.answeredHeld();
+  }
+
+  /** The fulfilled packets held (roles/town/btp/paid_once.ts records them again at a start). */
+  fulfilledHeld(): { account: string; condition: string }[] {
+    return this.#packets.fulfilledHeld();
   }
 
   /**
@@ -405,6 +404,7 @@ export class PeerLedger {
   /** What a checkpoint holds (state/payments/peer_ledger_checkpoint.ts). */
   #state(): PeerLedgerState {
     return {
+      format: PEER_LEDGER_CHECKPOINT_FORMAT,
       keepAnswered: this.#packets.keepAnswered,
       skippedLines: this.skippedLines,
       balances: this.balances(),

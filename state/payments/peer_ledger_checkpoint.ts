@@ -12,8 +12,26 @@ import type { PeerBalance } from "./peer_ledger_entry.ts";
 /** The checkpoint's file name in the state dir. */
 export const PEER_LEDGER_CHECKPOINT_NAME = "peer_ledger.checkpoint.json";
 
+/**
+ * The checkpoints' format: 2 since an answered packet keeps its expiry and whether another
+ * packet was paid (state/payments/ledger_packets.ts). A checkpoint of another format is passed
+ * over (the file is read from its start): it would hold answered packets without them.
+ *
+ * @example
+ * ```ts
+ * import { decodePeerLedgerState, PEER_LEDGER_CHECKPOINT_FORMAT } from "./peer_ledger_checkpoint.ts";
+ *
+ * const older = { keepAnswered: 1024, skippedLines: 0, balances: [], claims: [], packets: {} };
+ * if (decodePeerLedgerState(older) !== undefined) throw new Error("an older checkpoint read");
+ * if (PEER_LEDGER_CHECKPOINT_FORMAT < 2) throw new Error("answered packets without their expiry");
+ * ```
+ */
+export const PEER_LEDGER_CHECKPOINT_FORMAT = 2;
+
 /** What the ledger held after reading some bytes of its file. */
 export interface PeerLedgerState {
+  /** {@linkcode PEER_LEDGER_CHECKPOINT_FORMAT} when written. */
+  format: number;
   /** The ledger's `keepAnswered` (another one would have let other packets go). */
   keepAnswered: number;
   skippedLines: number;
@@ -34,7 +52,9 @@ const AMOUNTS = ["owed", "claimed", "settled", "inFlight", "inDoubt", "payoutDep
  * import assert from "node:assert/strict";
  * import { decodePeerLedgerState } from "./peer_ledger_checkpoint.ts";
  *
- * const json = { keepAnswered: 1024, skippedLines: 0, balances: [], claims: [["b 0x1", "5"]], packets: {} };
+ * const json = {
+ *   format: 2, keepAnswered: 1024, skippedLines: 0, balances: [], claims: [["b 0x1", "5"]], packets: {},
+ * };
  * assert.deepEqual(decodePeerLedgerState(json)?.claims, [["b 0x1", 5n]]);
  * assert.equal(decodePeerLedgerState({ claims: 1 }), undefined);
  * ```
@@ -45,11 +65,13 @@ export function decodePeerLedgerState(json: unknown): PeerLedgerState | undefine
       balances: Record<string, unknown>[];
       claims: [unknown, unknown][];
     };
+    if (j.format !== PEER_LEDGER_CHECKPOINT_FORMAT) return undefined;
     if (typeof j.packets !== "object" || j.packets === null) return undefined;
     if (!Number.isSafeInteger(j.keepAnswered) || !Number.isSafeInteger(j.skippedLines)) {
       return undefined;
     }
     return {
+      format: PEER_LEDGER_CHECKPOINT_FORMAT,
       keepAnswered: Number(j.keepAnswered),
       skippedLines: Number(j.skippedLines),
       balances: j.balances.map((b) => {

@@ -8,7 +8,8 @@
  * condition, with the same expiry (or a peer naming the wrong one), is not owed twice.
  *
  * Rows older than {@linkcode PAID_CONDITION_DAYS} days are deleted when a process opens the
- * table: a payment in doubt proven later than that is decided by its expiry alone.
+ * table and every hour after (roles/town/btp/paid_once.ts): a payment in doubt proven later than
+ * that is decided by its expiry alone.
  *
  * @module
  */
@@ -34,13 +35,24 @@ CREATE TABLE IF NOT EXISTS turnpike_paid_conditions (
   account TEXT NOT NULL,
   condition TEXT NOT NULL,
   books TEXT NOT NULL,
+  kind TEXT NOT NULL,
   at TIMESTAMPTZ NOT NULL DEFAULT now(),
-  PRIMARY KEY (account, condition))`;
+  PRIMARY KEY (account, condition));
+CREATE INDEX IF NOT EXISTS turnpike_paid_conditions_at ON turnpike_paid_conditions (at)`;
 
 /** A condition a process booked paid. */
 export interface PaidCondition {
   account: string;
   condition: string;
+}
+
+/**
+ * Who holds a condition: the books, and how they came to (`booked`: a FULFILL of one of its
+ * packets; `claimed`: a payment in doubt it proved).
+ */
+export interface PaidConditionHolder {
+  books: string;
+  kind: "booked" | "claimed";
 }
 
 /**
@@ -67,8 +79,8 @@ export class PostgresPaidConditions {
       `WITH given AS (
          SELECT * FROM unnest($2::text[], $3::text[]) AS g(account, condition)),
        added AS (
-         INSERT INTO turnpike_paid_conditions (account, condition, books)
-         SELECT account, condition, $1 FROM given ON CONFLICT DO NOTHING RETURNING 1)
+         INSERT INTO turnpike_paid_conditions (account, condition, books, kind)
+         SELECT account, condition, $1, 'booked' FROM given ON CONFLICT DO NOTHING RETURNING 1)
        SELECT p.account, p.condition FROM turnpike_paid_conditions p
          JOIN given g ON p.account = g.account AND p.condition = g.condition
         WHERE p.books <> $1`,
@@ -78,22 +90,23 @@ export class PostgresPaidConditions {
   }
 
   /**
-   * Claims a condition for `books` unless other books hold it; answers the books that hold it
-   * now (`books` itself when claimed here, now or before).
+   * Claims a condition for `books` (`claimed`) unless some books hold it already; answers who
+   * holds it now.
    */
-  async claim(books: string, account: string, condition: string): Promise<string> {
-    const added = await this.#sql.unsafe<{ books: string }[]>(
-      `INSERT INTO turnpike_paid_conditions (account, condition, books) VALUES ($2, $3, $1)
-       ON CONFLICT DO NOTHING RETURNING books`,
+  async claim(books: string, account: string, condition: string): Promise<PaidConditionHolder> {
+    const added = await this.#sql.unsafe(
+      `INSERT INTO turnpike_paid_conditions (account, condition, books, kind)
+       VALUES ($2, $3, $1, 'claimed') ON CONFLICT DO NOTHING RETURNING 1`,
       [books, account, condition],
     );
-    if (added.length > 0) return books;
+    if (added.length > 0) return { books, kind: "claimed" };
     // A statement of its own: its snapshot holds the row a concurrent claim committed.
-    const [held] = await this.#sql.unsafe<{ books: string }[]>(
-      `SELECT books FROM turnpike_paid_conditions WHERE account = $1 AND condition = $2`,
+    const [held] = await this.#sql.unsafe<PaidConditionHolder[]>(
+      `SELECT books, kind FROM turnpike_paid_conditions WHERE account = $1 AND condition = $2`,
       [account, condition],
     );
-    return held?.books ?? books;
+    if (held === undefined) throw new Error(`paid condition ${condition.slice(0, 16)} vanished`);
+    return { books: held.books, kind: held.kind === "claimed" ? "claimed" : "booked" };
   }
 
   /** Deletes rows older than {@linkcode PAID_CONDITION_DAYS} days; answers how many. */

@@ -36,6 +36,7 @@ import { openPeerLedger } from "../../state/payments/peer_ledger.ts";
 import { PayoutReceiver } from "../../roles/channels/payout_receiver.ts";
 import { BtpClient } from "../../transport/btp_client.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import postgres from "postgres";
 
 const PRICE = 2_500n;
 /** Each payment owed is claimed at once. */
@@ -67,6 +68,10 @@ interface InDoubtTown {
   books(): Promise<{ owed: bigint; inDoubt: bigint }>;
   /** Stops alice, beta and both processes, then reads the books. */
   stopAll(): Promise<{ owed: bigint; inDoubt: bigint }>;
+  /** The books (`host:state dir`) the shared store says owe beta a condition (hex). */
+  paidBy(condition: string): Promise<string | undefined>;
+  /** The processes' state dirs. */
+  stateDirs: string[];
 }
 
 async function withInDoubtTown(run: (t: InDoubtTown) => Promise<void>): Promise<void> {
@@ -181,18 +186,32 @@ async function withInDoubtTown(run: (t: InDoubtTown) => Promise<void>): Promise<
       }
       return await books();
     };
-    await run({
-      towns,
-      payee,
-      payouts,
-      logs,
-      up,
-      connectBeta,
-      payOnce,
-      payUntil,
-      books,
-      stopAll,
-    });
+    const sql = postgres(storeUrl, { max: 1, onnotice: () => {} });
+    const paidBy = async (condition: string) => {
+      const [row] = await sql.unsafe<{ books: string }[]>(
+        "SELECT books FROM turnpike_paid_conditions WHERE account = 'beta' AND condition = $1",
+        [condition],
+      );
+      return row?.books;
+    };
+    try {
+      await run({
+        towns,
+        payee,
+        payouts,
+        logs,
+        up,
+        connectBeta,
+        payOnce,
+        payUntil,
+        books,
+        stopAll,
+        paidBy,
+        stateDirs,
+      });
+    } finally {
+      await sql.end();
+    }
     await payouts.close();
   } finally {
     await alice?.close().catch(() => {});
@@ -304,6 +323,12 @@ Deno.test("shared payouts: a payment in doubt whose invoice beta was paid by ano
       () => `the invoice paid again through process 1\n${logs()}`,
     );
     assert(payee.fulfilled.has(key), "beta fulfilled the invoice once");
+    // Process 1 booked the FULFILL: the shared store names its books as owing the condition.
+    const process1 = `${Deno.hostname()}:${await Deno.realPath(t.stateDirs[1])}`;
+    await guard(
+      poll(async () => (await t.paidBy(key)) === process1 || undefined),
+      () => `process 1's books hold the condition: ${logs()}`,
+    );
 
     // Process 0 restarts with the first packet in doubt; beta, asked through process 1, shows
     // the invoice's fulfillment with the expiry of the PREPARE it paid: not process 0's.

@@ -34,7 +34,8 @@
  *
  * @module
  */
-import { hexToBytes } from "@noble/hashes/utils.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { RoleError } from "../../role_error.ts";
 import {
   decodeInDoubt,
@@ -140,7 +141,7 @@ export function createInDoubtHandler(
     return new Response(new TextDecoder().decode(answer), {
       headers: {
         "content-type": "application/json",
-        [FORWARD_MAC_HEADER]: answerMac(options.key, body, answer),
+        [FORWARD_MAC_HEADER]: forwardMac(options.key, answerMacked(body, answer)),
       },
     });
   };
@@ -215,24 +216,24 @@ export async function askInDoubtThrough(
   const mac = response.headers.get(FORWARD_MAC_HEADER);
   // An older process passes the fulfillments alone and no MAC: read as it was (no expiries).
   if (mac === null) return proofs.map(({ fulfillment }) => ({ fulfillment }));
-  if (!forwardMacMatches(key, concat(body, answer), mac)) {
+  if (!forwardMacMatches(key, answerMacked(body, answer), mac)) {
     throw new ProcessInDoubtError(`town process ${url} answered with a MAC that does not match`);
   }
   return proofs;
 }
 
-/**
- * The MAC of a holder's answer, bound to its question: a fulfillment proves itself, the expiry
- * beside it does not (it decides owed or not, state/payments/peer_ledger.ts `prove`).
- */
-function answerMac(key: Uint8Array, question: Uint8Array, answer: Uint8Array): string {
-  return forwardMac(key, concat(question, answer));
-}
+/** What a holder's answer MAC covers: a label (not a forwarded packet's), its question, itself. */
+const ANSWER_LABEL = new TextEncoder().encode("turnpike in-doubt answer\0");
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a);
-  out.set(b, a.byteLength);
+/**
+ * The bytes a holder's answer MAC covers, bound to its question: a fulfillment proves itself, the
+ * expiry beside it does not (it decides owed or not, state/payments/peer_ledger.ts `prove`).
+ */
+function answerMacked(question: Uint8Array, answer: Uint8Array): Uint8Array {
+  const out = new Uint8Array(ANSWER_LABEL.byteLength + question.byteLength + answer.byteLength);
+  out.set(ANSWER_LABEL);
+  out.set(question, ANSWER_LABEL.byteLength);
+  out.set(answer, ANSWER_LABEL.byteLength + question.byteLength);
   return out;
 }
 
@@ -250,6 +251,9 @@ export interface ProveShownOptions {
  * Proves on this process's books each fulfillment a peer showed (`via`: through which process,
  * for the log): owed, or not owed when the peer paid another packet of that condition (another
  * expiry, or another process's books hold the condition: state/payments/peer_ledger.ts `prove`).
+ * Proofs of one packet run one after another (a peer connected here and the resolver may show
+ * it at once: the second finds it answered). Returns the conditions whose proof failed (the
+ * books or the shared store could not be written): still in doubt, to be asked again.
  *
  * It needs a peer's answer and a ledger with payments in doubt: no example that runs here:
  * tests/e2e/town_shared_in_doubt_elsewhere_test.ts.
@@ -259,18 +263,23 @@ export async function proveShown(
   account: string,
   shown: readonly InDoubtProof[],
   via = "",
-): Promise<void> {
+): Promise<string[]> {
   const { ledger, log } = options;
+  const failed: string[] = [];
   for (const { fulfillment, expiresAt } of shown) {
+    const bytes = hexToBytes(fulfillment);
+    const condition = bytesToHex(sha256(bytes));
     let holder: string | undefined;
     const claim = options.paidOnce &&
-      (async (condition: string) => holder = await options.paidOnce!.claim(account, condition));
+      (async (c: string) => holder = await options.paidOnce!.claim(account, c));
     try {
-      const outcome = await ledger.prove(account, hexToBytes(fulfillment), expiresAt, claim);
+      const outcome = await inTurn(
+        ledger,
+        `${account} ${condition}`,
+        () => ledger.prove(account, bytes, expiresAt, claim),
+      );
       if (outcome.kind === "another-packet") {
-        const which = holder === undefined
-          ? `expiring ${expiresAt}`
-          : `booked by the town's process ${holder}`;
+        const which = holder === undefined ? `expiring ${expiresAt}` : `booked by ${holder}`;
         log(
           `peer ${account}: payment in doubt not owed${via}: the peer fulfilled another packet ` +
             `of its condition (${which}), ${outcome.amount} not owed here`,
@@ -281,9 +290,27 @@ export async function proveShown(
         options.onOwed?.(ledger.balance(account));
       }
     } catch (err) {
+      failed.push(condition);
       log(`peer ${account}: payment in doubt not proven: ${(err as Error).message}`);
     }
   }
+  return failed;
+}
+
+/** Per ledger, the proof of each packet running now (`<account> <condition>`). */
+const proving = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+/** Runs `fn` after the ledger's proof of the same packet, if one runs. */
+function inTurn<T>(ledger: object, key: string, fn: () => Promise<T>): Promise<T> {
+  let running = proving.get(ledger);
+  if (running === undefined) proving.set(ledger, running = new Map());
+  const run = (running.get(key) ?? Promise.resolve()).then(fn);
+  const settled = run.catch(() => {});
+  running.set(key, settled);
+  void settled.then(() => {
+    if (running.get(key) === settled) running.delete(key);
+  });
+  return run;
 }
 
 /** Options for {@linkcode startInDoubtResolver}. */
@@ -366,7 +393,10 @@ export function startInDoubtResolver(options: InDoubtResolverOptions): InDoubtRe
     }
     if (shown === undefined) return; // it left that process: asked at the next round
     for (const c of conditions) answered.add(`${account} ${c}`);
-    await proveShown(options, account, shown, via);
+    // A proof that could not be written (the shared store down): asked again next round.
+    for (const c of await proveShown(options, account, shown, via)) {
+      answered.delete(`${account} ${c}`);
+    }
   };
 
   const unanswered = () => [...waiting().values()].reduce((n, c) => n + c.length, 0);

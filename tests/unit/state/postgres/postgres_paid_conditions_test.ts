@@ -16,7 +16,7 @@ import { startPostgresServer } from "../../../../state/postgres/postgres_server.
 import { openPostgresPaidConditions } from "../../../../state/postgres/postgres_paid_conditions.ts";
 import { openPeerLedger } from "../../../../state/payments/peer_ledger.ts";
 import { PaidOnce } from "../../../../roles/town/btp/paid_once.ts";
-import { proveShown } from "../../../../roles/town/btp/process_in_doubt.ts";
+import { proveShown, startInDoubtResolver } from "../../../../roles/town/btp/process_in_doubt.ts";
 
 function packet(n: number) {
   const fulfillment = new Uint8Array(32).fill(n);
@@ -26,7 +26,10 @@ function packet(n: number) {
 Deno.test("paid conditions: a payment in doubt booked paid by another process is not owed here, whatever expiry the peer names; one claimed here stays owed here across a restart", async () => {
   await using pg = await startPostgresServer();
   const url = await freshDatabase(pg.url);
-  const pools = [postgres(url, { max: 2, onnotice: () => {} }), postgres(url, { max: 2 })];
+  const pools = [
+    postgres(url, { max: 2, onnotice: () => {} }),
+    postgres(url, { max: 2, onnotice: () => {} }),
+  ];
   const dirs = await Promise.all([0, 1, 2].map(() => Deno.makeTempDir()));
   try {
     const [store0, store1] = await Promise.all(pools.map((sql) => openPostgresPaidConditions(sql)));
@@ -67,15 +70,19 @@ Deno.test("paid conditions: a payment in doubt booked paid by another process is
     // Killed after its claim of `own`, before its line: the claim is its own at the next start
     // (the same books), and no other process's.
     assertEquals(await once0.claim("beta", own.condition), undefined);
-    assertEquals(
-      await new PaidOnce({ conditions: store0, books: "host:/town-2", log })
-        .claim("beta", own.condition),
-      "host:/town-0",
-    );
+    const once2 = new PaidOnce({ conditions: store0, books: "host:/town-2", log });
+    assertEquals(await once2.claim("beta", own.condition), "the town's process host:/town-0");
     // A FULFILL booked after another process proved the condition is reported, not hidden.
     once1.paid("beta", own.condition);
     await once1.close();
     assert(lines.some((l) => l.includes("held by another process's books")));
+    // A packet in doubt whose condition this process booked paid (a FULFILL of another of its
+    // packets) is not owed again here.
+    assertEquals(
+      await once1.claim("beta", paid.condition),
+      "this process (a FULFILL of another packet)",
+    );
+    await Promise.all([once0.close(), once2.close()]);
   } finally {
     await Promise.all(pools.map((sql) => sql.end()));
     await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true })));
@@ -85,7 +92,10 @@ Deno.test("paid conditions: a payment in doubt booked paid by another process is
 Deno.test("paid conditions: two processes claiming at once give each condition one owner; rows past their days are deleted", async () => {
   await using pg = await startPostgresServer();
   const url = await freshDatabase(pg.url);
-  const pools = [postgres(url, { max: 4, onnotice: () => {} }), postgres(url, { max: 4 })];
+  const pools = [
+    postgres(url, { max: 4, onnotice: () => {} }),
+    postgres(url, { max: 4, onnotice: () => {} }),
+  ];
   try {
     const stores = await Promise.all(pools.map((sql) => openPostgresPaidConditions(sql)));
     const conditions = Array.from({ length: 40 }, (_, i) => packet(i + 10).condition);
@@ -97,15 +107,82 @@ Deno.test("paid conditions: two processes claiming at once give each condition o
     ));
     for (const [a, b] of owners) {
       assertEquals(a, b, "both processes see one owner");
-      assert(a === "books-0" || a === "books-1");
+      assert(a.books === "books-0" || a.books === "books-1");
+      assertEquals(a.kind, "claimed");
     }
     await pools[0].unsafe(
       `UPDATE turnpike_paid_conditions SET at = now() - interval '8 days' WHERE condition = $1`,
       [conditions[0]],
     );
     assertEquals(await stores[1].prune(), 1);
-    assertEquals(await stores[1].claim("books-1", "beta", conditions[0]), "books-1");
+    assertEquals(await stores[1].claim("books-1", "beta", conditions[0]), {
+      books: "books-1",
+      kind: "claimed",
+    });
   } finally {
     await Promise.all(pools.map((sql) => sql.end()));
+  }
+});
+
+Deno.test("paid conditions: a batch the store refused is written once it is back; a process's start records again the fulfilled packets its books hold; a proof the store could not decide is asked again", async () => {
+  await using pg = await startPostgresServer();
+  const url = await freshDatabase(pg.url);
+  const pools = [
+    postgres(url, { max: 2, onnotice: () => {} }),
+    postgres(url, { max: 2, onnotice: () => {} }),
+  ];
+  const stateDir = await Deno.makeTempDir();
+  try {
+    const [store0, store1] = await Promise.all(pools.map((sql) => openPostgresPaidConditions(sql)));
+    const lines: string[] = [];
+    const log = (line: string) => lines.push(line);
+    const [booked, held, doubted] = [packet(31), packet(32), packet(33)];
+    const ledger = await openPeerLedger({ stateDir });
+    for (const p of [held, booked]) {
+      await ledger.forward("beta", p.condition, 100n);
+      await ledger.fulfilled("beta", p.condition, p.fulfillment);
+    }
+    await ledger.forward("beta", doubted.condition, 100n);
+    const once = new PaidOnce({ conditions: store0, books: "books-0", log });
+    const other = new PaidOnce({ conditions: store1, books: "books-1", log });
+
+    // The store down: the FULFILL's condition waits; a proof cannot be decided.
+    await pg.stop("immediate");
+    once.paid("beta", booked.condition);
+    await once.flush();
+    assert(lines.some((l) => l.startsWith("paid conditions not recorded (1 wait")), lines.at(-1));
+    const restarted = await openPeerLedger({ stateDir }); // doubted is in doubt now
+    const resolver = startInDoubtResolver({
+      ledger: restarted,
+      key: new Uint8Array(32),
+      peer: () => ({
+        askInDoubt: () => Promise.resolve([{ fulfillment: doubted.fulfillment }]),
+      }),
+      holder: () => Promise.resolve(undefined),
+      paidOnce: once,
+      log,
+      intervalMs: 3_600_000, // rounds run by hand
+    });
+    try {
+      await resolver.round();
+      assertEquals(resolver.unanswered(), 1, "asked again: the store could not decide it");
+      assertEquals(restarted.balance("beta").inDoubt, 100n);
+
+      // Back: the waiting condition is written, the proof decided at the next round.
+      await pg.start();
+      await once.flush();
+      assertEquals(await other.claim("beta", booked.condition), "the town's process books-0");
+      await resolver.round();
+      assertEquals([resolver.unanswered(), restarted.balance("beta").owed], [0, 300n]);
+    } finally {
+      resolver.close();
+    }
+    // A start records again what the books hold fulfilled (a batch lost with a killed process).
+    await once.recordHeld(restarted.fulfilledHeld());
+    assertEquals(await other.claim("beta", held.condition), "the town's process books-0");
+    await Promise.all([once.close(), other.close()]);
+  } finally {
+    await Promise.all(pools.map((sql) => sql.end()));
+    await Deno.remove(stateDir, { recursive: true });
   }
 });
