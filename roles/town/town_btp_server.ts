@@ -114,6 +114,7 @@ export function startTownBtpServer(options: TownBtpServerOptions): BtpServer {
     owedAnswers: createOwedAnswers({
       ledger: options.ledger,
       shared: options.stores.postgresStore !== undefined,
+      held: options.paidOnce && ((a, c) => options.paidOnce!.held(a, c)),
       townAddress: options.townAddress,
     }),
     authTimeoutMs: limits.btpAuthTimeoutMs,

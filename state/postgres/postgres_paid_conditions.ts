@@ -109,6 +109,16 @@ export class PostgresPaidConditions {
     return { books: held.books, kind: held.kind === "claimed" ? "claimed" : "booked" };
   }
 
+  /** Of an account's conditions, those some books hold (booked or claimed). */
+  async held(account: string, conditions: readonly string[]): Promise<Set<string>> {
+    const rows = await this.#sql.unsafe<{ condition: string }[]>(
+      `SELECT condition FROM turnpike_paid_conditions
+        WHERE account = $1 AND condition = ANY($2::text[])`,
+      [account, [...conditions]],
+    );
+    return new Set(rows.map((r) => r.condition));
+  }
+
   /** Deletes rows older than {@linkcode PAID_CONDITION_DAYS} days; answers how many. */
   async prune(): Promise<number> {
     const rows = await this.#sql.unsafe(

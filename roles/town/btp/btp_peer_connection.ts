@@ -73,7 +73,7 @@ export interface BtpPeerConnectionOptions {
    * (roles/town/btp/owed_answers.ts); throws on a malformed question (BTP ERROR F01). None:
    * answered BTP ERROR F00.
    */
-  onOwed?: (from: BtpPeerConnection, question: Uint8Array) => Uint8Array;
+  onOwed?: (from: BtpPeerConnection, question: Uint8Array) => Promise<Uint8Array>;
   /** Largest frame accepted from or sent to this peer. */
   maxFrameBytes: number;
   /** Bounds what waits to be sent to this peer; none: unbounded (and never behind). */
@@ -253,21 +253,17 @@ export class BtpPeerConnection {
       this.#error(requestId, BTP_ERROR.notAccepted, `${OWED_PROTOCOL_NAME} is not served`);
       return;
     }
-    let answer: Uint8Array;
-    try {
-      answer = this.#o.onOwed(this, question);
-    } catch (err) {
-      this.#error(requestId, BTP_ERROR.invalidFields, (err as Error).message.slice(0, 200));
-      return;
-    }
-    this.#send({
-      type: "response",
-      requestId,
-      protocolData: [{
-        protocolName: OWED_PROTOCOL_NAME,
-        contentType: BtpContentType.json,
-        data: answer,
-      }],
+    this.#o.onOwed(this, question).then((answer) =>
+      this.#send({
+        type: "response",
+        requestId,
+        protocolData: [{
+          protocolName: OWED_PROTOCOL_NAME,
+          contentType: BtpContentType.json,
+          data: answer,
+        }],
+      }), (err: Error) => {
+      this.#error(requestId, BTP_ERROR.invalidFields, err.message.slice(0, 200));
     });
   }
 

@@ -135,7 +135,7 @@ export interface BtpServerOptions {
    * Answers a peer's `payment-owed` question from the town's books
    * (roles/town/btp/owed_answers.ts); none: refused with BTP ERROR F00.
    */
-  owedAnswers?: (account: string, question: Uint8Array) => Uint8Array;
+  owedAnswers?: (account: string, question: Uint8Array) => Promise<Uint8Array>;
 }
 
 /** A running BTP server. */

@@ -20,6 +20,10 @@
  * - never forwarded here -> `notOwed` on a town of one process (its books hold every packet it
  *   forwarded); `inDoubt` on a shared store, where another process may have forwarded it and
  *   holds its line (docs/OPERATIONS.md "A town on several machines");
+ * - on a shared store, whatever these books say short of `fulfilled`: `owed` when another
+ *   process's books owe the condition (`held`, the shared store's paid conditions,
+ *   roles/town/btp/paid_once.ts: a peer fulfills an invoice once, and the town owes it once);
+ *   when the store cannot be read, what would have been `notOwed` is `inDoubt`;
  * - `unknown` (not held: the books hold each account's newest answered packets only, and a
  *   provider asks about its newest) -> `inDoubt`.
  *
@@ -55,6 +59,11 @@ export interface OwedAnswersOptions {
   ledger: Pick<PeerLedger, "packetState" | "packetDetail" | "forgottenUpTo">;
   /** The town runs as several processes on a shared store: a packet unknown here is in doubt. */
   shared: boolean;
+  /**
+   * On a shared store: which of an account's conditions some process's books owe
+   * (roles/town/btp/paid_once.ts); throws when the store cannot be read.
+   */
+  held?: (account: string, conditions: string[]) => Promise<ReadonlySet<string>>;
   /** The town's ILP address, for a payer's question (`to`); none: such a question is in doubt. */
   townAddress?: () => string;
   /** Wall clock, unix ms, for a payer's `expiresAt` (tests). Default `Date.now`. */
@@ -100,21 +109,21 @@ export const HOPS_EXPIRY_MARGIN_MS = 60_000;
  * await ledger.forward("beta", refused, 100n);
  * await ledger.rejected("beta", refused, "T01"); // beta dropped before its FULFILL left
  * const answer = createOwedAnswers({ ledger, shared: false });
- * const asked = (account: string) =>
- *   decodeOwedAnswer(answer(account, encodeOwedQuestion([paid, refused])));
- * assert.deepEqual(asked("beta"), { owed: [paid], notOwed: [refused], inDoubt: [] });
- * assert.deepEqual(asked("gamma").owed, []); // another account's books stay its own
+ * const asked = async (account: string) =>
+ *   decodeOwedAnswer(await answer(account, encodeOwedQuestion([paid, refused])));
+ * assert.deepEqual(await asked("beta"), { owed: [paid], notOwed: [refused], inDoubt: [] });
+ * assert.deepEqual((await asked("gamma")).owed, []); // another account's books stay its own
  * await Deno.remove(stateDir, { recursive: true });
  * ```
  * @throws {OwedMessageError} on a malformed question (answered BTP ERROR by the caller).
  */
 export function createOwedAnswers(
   options: OwedAnswersOptions,
-): (account: string, question: Uint8Array) => Uint8Array {
+): (account: string, question: Uint8Array) => Promise<Uint8Array> {
   const burst = options.burst ?? 8;
   const perSecond = options.perSecond ?? 2;
   const buckets = new Map<string, TokenBucket>();
-  return (account, question) => {
+  return async (account, question) => {
     const { conditions, payer, paidExpiresAt } = decodeOwedQuestion(question);
     let bucket = buckets.get(account);
     if (bucket === undefined) {
@@ -129,12 +138,13 @@ export function createOwedAnswers(
     const answer: OwedAnswer = { owed: [], notOwed: [], inDoubt: [] };
     const asked = new Map<string, number | null>();
     conditions.forEach((c, i) => asked.has(c) || asked.set(c, paidExpiresAt?.[i] ?? null));
+    const elsewhere = await heldElsewhere(options, account, asked);
     for (const [condition, paidAt] of asked) {
       const state = options.ledger.packetState(account, condition);
-      if (state === "fulfilled") answer.owed.push(condition);
+      if (state === "fulfilled" || elsewhere?.has(condition)) answer.owed.push(condition);
       else if (
-        (state === "rejected" &&
-          (!options.shared || thePacketAsked(options, account, condition, paidAt))) ||
+        (state === "rejected" && (!options.shared ||
+          (elsewhere !== undefined && thePacketAsked(options, account, condition, paidAt)))) ||
         (state === undefined && !options.shared)
       ) {
         answer.notOwed.push(condition);
@@ -142,6 +152,27 @@ export function createOwedAnswers(
     }
     return encodeOwedAnswer(answer);
   };
+}
+
+/**
+ * Of the conditions these books do not hold fulfilled, those another process's books owe (on a
+ * shared store; an empty set on one process, or with no store to ask); undefined when the store
+ * could not be read.
+ */
+async function heldElsewhere(
+  options: OwedAnswersOptions,
+  account: string,
+  asked: Map<string, number | null>,
+): Promise<ReadonlySet<string> | undefined> {
+  const open = [...asked.keys()].filter((c) =>
+    options.ledger.packetState(account, c) !== "fulfilled"
+  );
+  if (!options.shared || options.held === undefined || open.length === 0) return new Set();
+  try {
+    return await options.held(account, open);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -32,7 +32,7 @@ const PRUNE_EVERY_MS = 3_600_000;
 
 /** Options for {@linkcode PaidOnce}. */
 export interface PaidOnceOptions {
-  conditions: Pick<PostgresPaidConditions, "record" | "claim" | "prune">;
+  conditions: Pick<PostgresPaidConditions, "record" | "claim" | "prune" | "held">;
   /** This process's books in the shared store: its host and state dir. */
   books: string;
   log: (line: string) => void;
@@ -106,6 +106,14 @@ export class PaidOnce {
     const holder = await this.#o.conditions.claim(this.books, account, condition);
     if (holder.books !== this.books) return `the town's process ${holder.books}`;
     return holder.kind === "claimed" ? undefined : "this process (a FULFILL of another packet)";
+  }
+
+  /**
+   * Of an account's conditions, those some process's books owe (roles/town/btp/owed_answers.ts).
+   * @throws the store's error when it cannot be read.
+   */
+  held(account: string, conditions: string[]): Promise<ReadonlySet<string>> {
+    return this.#o.conditions.held(account, conditions);
   }
 
   /** Records what is pending (once) and stops the timers. */

@@ -66,14 +66,10 @@ async function setUp() {
   const questions = (ledgerOf: PeerLedger = ledger, shared = false) =>
     new OwedQuestions({
       ask: (conditions, paidExpiresAt) =>
-        Promise.resolve(
-          decodeOwedAnswer(
-            createOwedAnswers({ ledger: ledgerOf, shared })(
-              "provider",
-              encodeOwedQuestion(conditions, { paidExpiresAt }),
-            ),
-          ),
-        ),
+        createOwedAnswers({ ledger: ledgerOf, shared })(
+          "provider",
+          encodeOwedQuestion(conditions, { paidExpiresAt }),
+        ).then(decodeOwedAnswer),
       payments,
       store,
       log: (l) => lines.push(l),
@@ -220,7 +216,7 @@ Deno.test("owed questions at start: a provider stopped longer than its payment l
     assertEquals(log.entries(), [], "the log's days no longer hold it");
     const q = new OwedQuestions({
       ask: (conditions) =>
-        Promise.resolve(decodeOwedAnswer(t.answers("provider", encodeOwedQuestion(conditions)))),
+        t.answers("provider", encodeOwedQuestion(conditions)).then(decodeOwedAnswer),
       payments: log,
       store: t.store,
       log: (l) => t.lines.push(l),
@@ -254,7 +250,7 @@ Deno.test("owed questions at start: a reversal a start wrote after the last paym
     await t.store.reverseIncome(reversalOf(paid, new Date(then + 3_600_000).toISOString()));
     const q = new OwedQuestions({
       ask: (conditions) =>
-        Promise.resolve(decodeOwedAnswer(t.answers("provider", encodeOwedQuestion(conditions)))),
+        t.answers("provider", encodeOwedQuestion(conditions)).then(decodeOwedAnswer),
       payments: await openPaymentLog({ stateDir: t.dir }),
       store: t.store,
       log: (l) => t.lines.push(l),

@@ -1,7 +1,7 @@
 /** The town's answer to a peer's `payment-owed` question: from its books, of that peer's packets only, bounded. */
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { assertEquals, assertThrows } from "../../../../harness/assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "../../../../harness/assert.ts";
 import { createOwedAnswers } from "../../../../roles/town/btp/owed_answers.ts";
 import { openPeerLedger } from "../../../../state/payments/peer_ledger.ts";
 import {
@@ -33,20 +33,28 @@ Deno.test("owed answers: fulfilled is owed, rejected and never forwarded are not
     await ledger.forward("beta", LOST, 100n); // the town killed before the answer
     const reopened = await openPeerLedger({ stateDir });
     await reopened.forward("beta", FLYING, 100n);
-    const ask = (shared: boolean): OwedAnswer =>
+    const ask = async (shared: boolean): Promise<OwedAnswer> =>
       decodeOwedAnswer(
-        createOwedAnswers({ ledger: reopened, shared })(
+        await createOwedAnswers({ ledger: reopened, shared })(
           "beta",
           encodeOwedQuestion([PAID, REFUSED, FLYING, NEVER, LOST]),
         ),
       );
-    assertEquals(ask(false), { owed: [PAID], notOwed: [REFUSED, NEVER], inDoubt: [FLYING, LOST] });
-    assertEquals(ask(true), { owed: [PAID], notOwed: [REFUSED], inDoubt: [FLYING, NEVER, LOST] });
+    assertEquals(await ask(false), {
+      owed: [PAID],
+      notOwed: [REFUSED, NEVER],
+      inDoubt: [FLYING, LOST],
+    });
+    assertEquals(await ask(true), {
+      owed: [PAID],
+      notOwed: [REFUSED],
+      inDoubt: [FLYING, NEVER, LOST],
+    });
     // A rejected packet forwarded again (its invoice paid again) stands as that answer says.
     await reopened.rejected("beta", FLYING, "F99");
     await reopened.forward("beta", REFUSED, 100n);
     await reopened.fulfilled("beta", REFUSED, "ee".repeat(32));
-    assertEquals(ask(false), {
+    assertEquals(await ask(false), {
       owed: [PAID, REFUSED],
       notOwed: [FLYING, NEVER],
       inDoubt: [LOST],
@@ -70,15 +78,16 @@ Deno.test("owed answers: another account learns nothing of beta's books; a long 
       perSecond: 1,
       now: () => now,
     });
-    const ask = (account: string) => decodeOwedAnswer(answers(account, encodeOwedQuestion([PAID])));
-    assertEquals(ask("gamma"), { owed: [], notOwed: [PAID], inDoubt: [] });
-    assertEquals(ask("beta").owed, [PAID]);
-    assertEquals(ask("beta").owed, [PAID]);
-    assertEquals(ask("beta"), { owed: [], notOwed: [], inDoubt: [PAID], retryAfterMs: 1000 });
+    const ask = async (account: string) =>
+      decodeOwedAnswer(await answers(account, encodeOwedQuestion([PAID])));
+    assertEquals(await ask("gamma"), { owed: [], notOwed: [PAID], inDoubt: [] });
+    assertEquals((await ask("beta")).owed, [PAID]);
+    assertEquals((await ask("beta")).owed, [PAID]);
+    assertEquals(await ask("beta"), { owed: [], notOwed: [], inDoubt: [PAID], retryAfterMs: 1000 });
     now += 1000;
-    assertEquals(ask("beta").owed, [PAID]);
+    assertEquals((await ask("beta")).owed, [PAID]);
     const long = JSON.stringify({ conditions: Array(MAX_OWED_QUESTION + 1).fill(PAID) });
-    assertThrows(() => answers("beta", new TextEncoder().encode(long)), OwedMessageError);
+    await assertRejects(() => answers("beta", new TextEncoder().encode(long)), OwedMessageError);
   } finally {
     await Deno.remove(stateDir, { recursive: true });
   }
@@ -91,44 +100,49 @@ Deno.test("owed answers: a payer asking of its packets to a child, once their ex
     await ledger.forward("beta", FLYING, 100n);
     const all = [PAID, REFUSED, FLYING, NEVER];
     let clock = 10_000;
-    const ask = (shared: boolean, to: string, expiresAt = 5_000) =>
+    const ask = async (shared: boolean, to: string, expiresAt = 5_000) =>
       decodeOwedAnswer(
-        createOwedAnswers({ ledger, shared, townAddress: () => "g.town", clock: () => clock })(
+        await createOwedAnswers({
+          ledger,
+          shared,
+          townAddress: () => "g.town",
+          clock: () => clock,
+        })(
           "alice",
           encodeOwedQuestion(all, { payer: { to, expiresAt } }),
         ),
       );
     // A fulfilled packet is not told to the payer as owed: only that it is not "never sent".
-    assertEquals(ask(false, "g.town.beta.job1"), {
+    assertEquals(await ask(false, "g.town.beta.job1"), {
       owed: [],
       notOwed: [REFUSED, NEVER],
       inDoubt: [PAID, FLYING],
     });
     // Before the PREPARE's expiry (and a second) on the town's clock: ask again then.
-    assertEquals(ask(false, "g.town.beta.job1", 9_500), {
+    assertEquals(await ask(false, "g.town.beta.job1", 9_500), {
       owed: [],
       notOwed: [],
       inDoubt: all,
       retryAfterMs: 500,
     });
     clock = 10_500;
-    assertEquals(ask(false, "g.town.beta.job1", 9_500).notOwed, [REFUSED, NEVER]);
+    assertEquals((await ask(false, "g.town.beta.job1", 9_500)).notOwed, [REFUSED, NEVER]);
     // On a shared store another process may have forwarded what this one refused.
-    assertEquals(ask(true, "g.town.beta.job1"), { owed: [], notOwed: [], inDoubt: all });
+    assertEquals(await ask(true, "g.town.beta.job1"), { owed: [], notOwed: [], inDoubt: all });
     // Routed on (another town, a parent): not on these books, whatever they hold.
     for (const to of ["g.other.beta.job1", "g.townbeta.job1"]) {
-      assertEquals(ask(false, to), { owed: [], notOwed: [], inDoubt: all });
+      assertEquals(await ask(false, to), { owed: [], notOwed: [], inDoubt: all });
     }
     // A town that does not know its address answers a payer nothing but doubt.
     const blind = createOwedAnswers({ ledger, shared: false });
     const question = encodeOwedQuestion([NEVER], { payer: { to: "g.town.beta", expiresAt: 0 } });
-    assertEquals(decodeOwedAnswer(blind("alice", question)).inDoubt, [NEVER]);
+    assertEquals(decodeOwedAnswer(await blind("alice", question)).inDoubt, [NEVER]);
     assertThrows(
       () => encodeOwedQuestion([NEVER], { payer: { to: "not an address!", expiresAt: 0 } }),
       OwedMessageError,
     );
     const half = new TextEncoder().encode(JSON.stringify({ conditions: [NEVER], to: "g.town.b" }));
-    assertThrows(() => blind("alice", half), OwedMessageError);
+    await assertRejects(() => blind("alice", half), OwedMessageError);
   } finally {
     await Deno.remove(stateDir, { recursive: true });
   }
@@ -147,25 +161,28 @@ Deno.test("owed answers: a packet the books no longer hold is in doubt, to its p
     assertEquals(ledger.packetState("beta", PAID), "unknown");
     // Its provider: PAID may be owed; NEVER too, as far as these books can tell.
     const answer = createOwedAnswers({ ledger, shared: false });
-    assertEquals(decodeOwedAnswer(answer("beta", encodeOwedQuestion([PAID, REFUSED, NEVER]))), {
-      owed: [],
-      notOwed: [REFUSED],
-      inDoubt: [PAID, NEVER],
-    });
+    assertEquals(
+      decodeOwedAnswer(await answer("beta", encodeOwedQuestion([PAID, REFUSED, NEVER]))),
+      {
+        owed: [],
+        notOwed: [REFUSED],
+        inDoubt: [PAID, NEVER],
+      },
+    );
     // A payer: the town forwards no PREPARE expiring more than maxExpiryMs on (5 min, and a
     // minute for the hops before it), so an expiry past 1,000,000 + 360,000 came later.
-    const payer = (expiresAt: number) =>
+    const payer = async (expiresAt: number) =>
       decodeOwedAnswer(
-        createOwedAnswers({
+        await createOwedAnswers({
           ledger,
           shared: false,
           townAddress: () => "g.town",
           clock: () => expiresAt + 2_000,
         })("alice", encodeOwedQuestion([PAID, NEVER], { payer: { to: "g.town.beta", expiresAt } })),
       );
-    assertEquals(payer(1_360_000), { owed: [], notOwed: [], inDoubt: [PAID, NEVER] });
+    assertEquals(await payer(1_360_000), { owed: [], notOwed: [], inDoubt: [PAID, NEVER] });
     // (A payer asking so of PAID asks of a packet forwarded later than PAID was: another one.)
-    assertEquals(payer(1_360_001), { owed: [], notOwed: [PAID, NEVER], inDoubt: [] });
+    assertEquals(await payer(1_360_001), { owed: [], notOwed: [PAID, NEVER], inDoubt: [] });
   } finally {
     await Deno.remove(stateDir, { recursive: true });
   }
@@ -194,31 +211,35 @@ Deno.test("owed answers: on a shared store a packet refused here is not owed onl
     const fromFile = await openPeerLedger({ stateDir: copy });
     await Deno.remove(copy, { recursive: true });
     for (const books of [again, fromFile, await openPeerLedger({ stateDir })]) {
-      const ask = (shared: boolean, conditions: string[], paidExpiresAt?: (number | null)[]) =>
+      const ask = async (
+        shared: boolean,
+        conditions: string[],
+        paidExpiresAt?: (number | null)[],
+      ) =>
         decodeOwedAnswer(
-          createOwedAnswers({ ledger: books, shared })(
+          await createOwedAnswers({ ledger: books, shared })(
             "beta",
             encodeOwedQuestion(conditions, paidExpiresAt && { paidExpiresAt }),
           ),
         );
       // One process: its books hold every packet of the condition; nothing moved here.
-      assertEquals(ask(false, [REFUSED, proven], [paidElsewhere, paidElsewhere]).notOwed, [
+      assertEquals((await ask(false, [REFUSED, proven], [paidElsewhere, paidElsewhere])).notOwed, [
         REFUSED,
         proven,
       ]);
       // Shared: the packet beta was paid by is another process's to answer.
-      assertEquals(ask(true, [REFUSED, proven], [paidElsewhere, paidElsewhere]), {
+      assertEquals(await ask(true, [REFUSED, proven], [paidElsewhere, paidElsewhere]), {
         owed: [],
         notOwed: [],
         inDoubt: [REFUSED, proven],
       });
       // This packet's own expiry, or an older provider's question: REFUSED is this one.
-      assertEquals(ask(true, [REFUSED, proven], [sent, null]), {
+      assertEquals(await ask(true, [REFUSED, proven], [sent, null]), {
         owed: [],
         notOwed: [REFUSED],
         inDoubt: [proven],
       });
-      assertEquals(ask(true, [REFUSED, proven]).notOwed, [REFUSED]);
+      assertEquals((await ask(true, [REFUSED, proven])).notOwed, [REFUSED]);
       assertEquals(books.packetDetail("beta", proven), { expiresAt: sent, paidElsewhere: true });
     }
   } finally {

@@ -16,6 +16,8 @@ import { startPostgresServer } from "../../../../state/postgres/postgres_server.
 import { openPostgresPaidConditions } from "../../../../state/postgres/postgres_paid_conditions.ts";
 import { openPeerLedger } from "../../../../state/payments/peer_ledger.ts";
 import { PaidOnce } from "../../../../roles/town/btp/paid_once.ts";
+import { createOwedAnswers } from "../../../../roles/town/btp/owed_answers.ts";
+import { decodeOwedAnswer, encodeOwedQuestion } from "../../../../protocol/payment_owed.ts";
 import { proveShown, startInDoubtResolver } from "../../../../roles/town/btp/process_in_doubt.ts";
 
 function packet(n: number) {
@@ -183,6 +185,60 @@ Deno.test("paid conditions: a batch the store refused is written once it is back
     await Promise.all([once.close(), other.close()]);
   } finally {
     await Promise.all(pools.map((sql) => sql.end()));
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("paid conditions: a provider asking the process that refused its packet hears owed when another process's books owe the condition, whatever the expiry; in doubt while the store cannot be read", async () => {
+  await using pg = await startPostgresServer();
+  const url = await freshDatabase(pg.url);
+  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  const stateDir = await Deno.makeTempDir();
+  try {
+    const store = await openPostgresPaidConditions(sql);
+    const once = new PaidOnce({ conditions: store, books: "books-0", log: () => {} });
+    const [paidThere, refused] = [packet(41), packet(42)];
+    const expiry = new Date("2026-11-28T19:56:49.927Z");
+    // This process refused both packets (beta dropped, T01); another process booked a FULFILL of
+    // paidThere's condition, its packet with the same expiry.
+    const ledger = await openPeerLedger({ stateDir });
+    for (const p of [paidThere, refused]) {
+      await ledger.forward("beta", p.condition, 100n, expiry);
+      await ledger.rejected("beta", p.condition, "T01");
+    }
+    const other = new PaidOnce({ conditions: store, books: "books-1", log: () => {} });
+    other.paid("beta", paidThere.condition);
+    await other.close();
+    const answers = createOwedAnswers({
+      ledger,
+      shared: true,
+      held: (account, conditions) => once.held(account, conditions),
+    });
+    const ask = async () =>
+      decodeOwedAnswer(
+        await answers(
+          "beta",
+          encodeOwedQuestion([paidThere.condition, refused.condition], {
+            paidExpiresAt: [expiry.getTime(), expiry.getTime()],
+          }),
+        ),
+      );
+    assertEquals(await ask(), {
+      owed: [paidThere.condition],
+      notOwed: [refused.condition],
+      inDoubt: [],
+    });
+    // The store down: nothing said not owed that another process might owe.
+    await pg.stop("immediate");
+    assertEquals(await ask(), {
+      owed: [],
+      notOwed: [],
+      inDoubt: [paidThere.condition, refused.condition],
+    });
+    await pg.start();
+    await once.close();
+  } finally {
+    await sql.end();
     await Deno.remove(stateDir, { recursive: true });
   }
 });
