@@ -32,6 +32,7 @@ import type { JobSpec } from "./job_spec.ts";
 import { RequesterJobError } from "./requester_job_error.ts";
 import { AfterCancel } from "./after_cancel.ts";
 import { JOB_KIND_NAMES } from "../../protocol/job_kind_names.ts";
+import { KeyedTurns } from "../../state/keyed_turns.ts";
 
 /** A progress line. */
 export interface JobProgress {
@@ -86,7 +87,7 @@ export class JobFollower {
   /** When this node last wrote each followed job's record (the file poll skips those). */
   #wroteAtMs = new Map<string, number>();
   #nextOf = new Map<string, string>();
-  #queues = new Map<string, Promise<unknown>>();
+  readonly #queues = new KeyedTurns();
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #waiters = new Map<string, PromiseWithResolvers<RequesterJobRecord>[]>();
   #seen = new Map<string, JobSeen>();
@@ -222,13 +223,7 @@ export class JobFollower {
 
   /** Runs `fn` after everything queued for the job (the job's events, one at a time). */
   enqueue<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#queues.get(id) ?? Promise.resolve();
-    const next = prev.catch(() => {}).then(fn);
-    this.#queues.set(id, next);
-    next.finally(() => {
-      if (this.#queues.get(id) === next) this.#queues.delete(id);
-    }).catch(() => {});
-    return next;
+    return this.#queues.run(id, fn);
   }
 
   /**
@@ -387,7 +382,7 @@ export class JobFollower {
 
   /** Resolves once everything queued for the jobs has run. */
   async drain(): Promise<void> {
-    await Promise.allSettled([...this.#queues.values()]);
+    await this.#queues.idle();
   }
 
   /**

@@ -19,6 +19,7 @@
  */
 import type { AuditLog } from "../audit/audit_log.ts";
 import { CoalescedWriter } from "../coalesced_writer.ts";
+import { KeyedTurns } from "../keyed_turns.ts";
 import {
   ChannelFileError,
   channelFilePath,
@@ -39,18 +40,8 @@ export interface ChannelWriteOptions {
   fields?: Record<string, string>;
 }
 
-// One queue per channel file in this process; removed once it runs empty.
-const queues = new Map<string, Promise<unknown>>();
-
-function serial<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  const run = (queues.get(path) ?? Promise.resolve()).then(fn);
-  const tail = run.catch(() => {});
-  queues.set(path, tail);
-  tail.then(() => {
-    if (queues.get(path) === tail) queues.delete(path);
-  });
-  return run;
-}
+// One queue per channel file in this process; let go once it runs empty.
+const writes = new KeyedTurns();
 
 async function current(path: string, base: ChannelRecord): Promise<ChannelRecord> {
   try {
@@ -90,7 +81,7 @@ export function recordChannel(
   options: ChannelWriteOptions,
 ): Promise<ChannelRecord> {
   const path = channelFilePath(options.stateDir, record.channelId);
-  return serial(path, async () => {
+  return writes.run(path, async () => {
     await saveChannel(record, options);
     return record;
   });
@@ -141,7 +132,7 @@ function changeInTurn(
   written?: (record: ChannelRecord) => void,
 ): Promise<ChannelRecord> {
   const path = channelFilePath(options.stateDir, base.channelId);
-  return serial(path, async () => {
+  return writes.run(path, async () => {
     const next = change(await current(path, base));
     await saveChannel(next, options);
     written?.(next);

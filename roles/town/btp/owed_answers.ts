@@ -51,6 +51,7 @@ import {
   type PayerQuestion,
 } from "../../../protocol/payment_owed.ts";
 import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
+import type { PacketStanding } from "../../../state/payments/ledger_packets.ts";
 import { TokenBucket } from "../token_bucket.ts";
 import { DEFAULT_MAX_EXPIRY_MS } from "./btp_router.ts";
 
@@ -136,11 +137,16 @@ export function createOwedAnswers(
     }
     if (payer !== undefined) return encodeOwedAnswer(payerAnswer(options, conditions, payer));
     const answer: OwedAnswer = { owed: [], notOwed: [], inDoubt: [] };
-    const asked = new Map<string, number | null>();
-    conditions.forEach((c, i) => asked.has(c) || asked.set(c, paidExpiresAt?.[i] ?? null));
-    const elsewhere = await heldElsewhere(options, account, asked);
-    for (const [condition, paidAt] of asked) {
-      const state = options.ledger.packetState(account, condition);
+    const asked = new Map<string, { paidAt: number | null; state?: PacketStanding }>();
+    conditions.forEach((c, i) =>
+      asked.has(c) || asked.set(c, {
+        paidAt: paidExpiresAt?.[i] ?? null,
+        state: options.ledger.packetState(account, c),
+      })
+    );
+    const open = [...asked].filter(([, a]) => a.state !== "fulfilled").map(([c]) => c);
+    const elsewhere = await heldElsewhere(options, account, open);
+    for (const [condition, { paidAt, state }] of asked) {
       if (state === "fulfilled" || elsewhere?.has(condition)) answer.owed.push(condition);
       else if (
         (state === "rejected" && (!options.shared ||
@@ -155,18 +161,15 @@ export function createOwedAnswers(
 }
 
 /**
- * Of the conditions these books do not hold fulfilled, those another process's books owe (on a
+ * Of the conditions these books do not hold fulfilled (`open`), those another process's books owe (on a
  * shared store; an empty set on one process, or with no store to ask); undefined when the store
  * could not be read.
  */
 async function heldElsewhere(
   options: OwedAnswersOptions,
   account: string,
-  asked: Map<string, number | null>,
+  open: string[],
 ): Promise<ReadonlySet<string> | undefined> {
-  const open = [...asked.keys()].filter((c) =>
-    options.ledger.packetState(account, c) !== "fulfilled"
-  );
   if (!options.shared || options.held === undefined || open.length === 0) return new Set();
   try {
     return await options.held(account, open);

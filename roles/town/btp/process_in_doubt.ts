@@ -47,6 +47,7 @@ import {
   MAX_IN_DOUBT_BYTES,
 } from "../../../protocol/payment_in_doubt.ts";
 import type { PeerBalance, PeerLedger } from "../../../state/payments/peer_ledger.ts";
+import { KeyedTurns } from "../../../state/keyed_turns.ts";
 import type { PaidOnce } from "./paid_once.ts";
 import {
   FORWARD_MAC_HEADER,
@@ -273,8 +274,7 @@ export async function proveShown(
     const claim = options.paidOnce &&
       (async (c: string) => holder = await options.paidOnce!.claim(account, c));
     try {
-      const outcome = await inTurn(
-        ledger,
+      const outcome = await proving.run(
         `${account} ${condition}`,
         () => ledger.prove(account, bytes, expiresAt, claim),
       );
@@ -297,21 +297,8 @@ export async function proveShown(
   return failed;
 }
 
-/** Per ledger, the proof of each packet running now (`<account> <condition>`). */
-const proving = new WeakMap<object, Map<string, Promise<unknown>>>();
-
-/** Runs `fn` after the ledger's proof of the same packet, if one runs. */
-function inTurn<T>(ledger: object, key: string, fn: () => Promise<T>): Promise<T> {
-  let running = proving.get(ledger);
-  if (running === undefined) proving.set(ledger, running = new Map());
-  const run = (running.get(key) ?? Promise.resolve()).then(fn);
-  const settled = run.catch(() => {});
-  running.set(key, settled);
-  void settled.then(() => {
-    if (running.get(key) === settled) running.delete(key);
-  });
-  return run;
-}
+/** The proofs running now, one at a time per packet (`<account> <condition>`). */
+const proving = new KeyedTurns();
 
 /** Options for {@linkcode startInDoubtResolver}. */
 export interface InDoubtResolverOptions {

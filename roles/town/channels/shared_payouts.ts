@@ -37,6 +37,7 @@ import {
   readPayoutOpenIntent,
 } from "../../../state/channels/payout_open_intent.ts";
 import { adoptPayoutChannel } from "./payout_channel_open.ts";
+import { KeyedTurns } from "../../../state/keyed_turns.ts";
 import { SharedPayoutWatch } from "./shared_payout_watch.ts";
 import { openTownPayoutChannel, type TownPayoutsOptions } from "./peer_payout.ts";
 
@@ -59,7 +60,7 @@ export interface SharedTownPayoutsOptions extends TownPayoutsOptions {
 export class SharedTownPayouts {
   readonly #o: SharedTownPayoutsOptions;
   /** Per peer, this process's payout steps one after another. */
-  readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #steps = new KeyedTurns();
   /** Per peer, the nonce this process last delivered. */
   readonly #delivered = new Map<string, bigint>();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -135,18 +136,12 @@ export class SharedTownPayouts {
     clearInterval(this.#timer);
     clearInterval(this.#watchTimer);
     await this.#watch?.stop().catch(() => {});
-    await Promise.all([...this.#queues.values()].map((q) => q.catch(() => {})));
+    await this.#steps.idle();
     await this.#o.books.close();
   }
 
   #step<T>(account: string, run: () => Promise<T>): Promise<T> {
-    const next = (this.#queues.get(account) ?? Promise.resolve()).then(run);
-    const settled = next.catch(() => {});
-    this.#queues.set(account, settled);
-    void settled.then(() => {
-      if (this.#queues.get(account) === settled) this.#queues.delete(account);
-    });
-    return next;
+    return this.#steps.run(account, run);
   }
 
   async #publish(account: string): Promise<void> {
