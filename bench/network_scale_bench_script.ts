@@ -106,6 +106,7 @@ const USAGE =
   `Usage: deno run -A bench/network_scale_bench_script.ts --agents 30 --towns 3 --seconds 60
   [--rate 3] [--chaos] [--chaos-every 10] [--job-timeout 60] [--audit-window-ms 200]
   [--idle-seconds 5] [--start-batch 8] [--open-requests] [--connector] [--cross 0.2] [--max-in-flight 40|auto]
+  [--job-target-ms 2000]
   [--postgres] [--pg-processes 2] [--provider-hosts 50] [--requester-hosts 4]
   [--requester-cpu-prof DIR] [--provider-cpu-prof DIR] [--town-cpu-prof DIR] [--channels]
   [--deposit M2M]
@@ -120,6 +121,7 @@ const flags = parseBenchFlags(Deno.args, {
     "cross",
     "deposit",
     "idle-seconds",
+    "job-target-ms",
     "job-timeout",
     "max-in-flight",
     "payout-deposit",
@@ -168,7 +170,11 @@ const auditWindowMs = arg("audit-window-ms", 200);
 const maxInFlight: JobBound | 0 = flags.values["max-in-flight"] === "auto"
   ? "auto"
   : arg("max-in-flight", 0);
-const inProcessSlots = jobSlotsFor(maxInFlight || undefined);
+// With `auto`: the latency the bound aims the done jobs' median at (AdaptiveJobLimit's target).
+const jobTargetMs = flags.values["job-target-ms"] === undefined
+  ? undefined
+  : arg("job-target-ms", 2000);
+const inProcessSlots = jobSlotsFor(maxInFlight || undefined, { targetMs: jobTargetMs });
 // Providers take addressed requests only (`#p` subscription, docs/SCALE.md): the default here,
 // since every job of the harness names its provider; `--open-requests` for the kind-wide one.
 const addressedOnly = !flags.switches["open-requests"];
@@ -902,6 +908,7 @@ try {
           : maxInFlight > 0
           ? Math.ceil(maxInFlight / requesterHostsN)
           : undefined,
+        ...jobTargetMs !== undefined && { jobTargetMs },
         ...requesterChannels,
         requesters: mine.map((p) => {
           const { relayUrl, btp } = urls(p.town);

@@ -53,6 +53,8 @@ export interface RequesterHostPlan {
    * itself, roles/requester/adaptive_job_limit.ts); none: no bound.
    */
   maxInFlight?: JobBound;
+  /** With `auto`: the done jobs' median latency the bound aims at, ms (default 2,000). */
+  jobTargetMs?: number;
   requesters: HostedRequester[];
   /** With `--channels`: each requester's `[channels]` policy and the chain (bench/scale_channels.ts). */
   channelPolicy?: ChannelPolicy;
@@ -273,7 +275,9 @@ if (import.meta.main) {
     );
   };
   // The limit kept apart with `auto`: its median goes on the `bound` line.
-  const limit = plan.maxInFlight === "auto" ? new AdaptiveJobLimit() : undefined;
+  const limit = plan.maxInFlight === "auto"
+    ? new AdaptiveJobLimit({ targetMs: plan.jobTargetMs })
+    : undefined;
   const slots = limit ? new JobSlots(limit) : jobSlotsFor(plan.maxInFlight || undefined);
   const start = async (r: HostedRequester) => {
     for (let attempt = 1;; attempt++) {

@@ -20,6 +20,7 @@
  * | `[alerts] webhook`    | TURNPIKE_ALERT_WEBHOOK      | --alert-webhook      |
  * | node_idle_timeout     | TURNPIKE_NODE_IDLE_TIMEOUT  | (none)               |
  * | max_jobs              | TURNPIKE_MAX_JOBS           | --max-jobs           |
+ * | max_jobs_target       | TURNPIKE_MAX_JOBS_TARGET    | (none)               |
  * | deposit_share(_trusted) | TURNPIKE_DEPOSIT_SHARE(_TRUSTED) | (none)       |
  * | `[agents] protect`    | (none)                      | (none; `--protect` adds) |
  * | (none)                | (none)                      | --accept-price       |
@@ -30,8 +31,8 @@
  *
  * `max_jobs` bounds the jobs the profile's node follows at once (`n`, `auto` or `none`, the
  * default; docs/OPERATIONS.md "Running a requester"): past it a submit is refused `busy` before
- * anything is signed or paid. `auto` finds the bound from the done jobs' latency against 2 s
- * (roles/requester/adaptive_job_limit.ts). None by default: a profile's jobs run from a tenth of
+ * anything is signed or paid. `auto` finds the bound from the done jobs' latency against
+ * `max_jobs_target` seconds (default 2; roles/requester/adaptive_job_limit.ts). None by default: a profile's jobs run from a tenth of
  * a second (a no-op) to minutes (an agent task), and one latency target cannot be right for both.
  *
  * `channel` names the payment channel whose claims pay the town (never picked implicitly).
@@ -126,6 +127,11 @@ export interface RequesterSettings extends RequesterTownSettings {
    * jobs' latency, roles/requester/adaptive_job_limit.ts), or undefined: no bound (the default).
    */
   maxJobs?: number | "auto";
+  /**
+   * With `maxJobs: "auto"`: the done jobs' median latency the bound aims at, ms
+   * (`max_jobs_target`, seconds in the file; default 2,000).
+   */
+  maxJobsTargetMs?: number;
 }
 
 /** Options for {@linkcode resolveRequesterSettings}. */
@@ -212,6 +218,7 @@ export function resolveRequesterSettings(
   ) / 1000;
   const protect = loaded.sections.agents?.protect;
   const maxJobs = pick(flags.maxJobs, "TURNPIKE_MAX_JOBS", "max_jobs")?.trim().toLowerCase();
+  const maxJobsTarget = pick(undefined, "TURNPIKE_MAX_JOBS_TARGET", "max_jobs_target");
   return {
     stateDir: s.stateDir,
     network: s.network,
@@ -235,6 +242,15 @@ export function resolveRequesterSettings(
     ...(maxJobs === undefined || maxJobs === "none" ? {} : {
       maxJobs: maxJobs === "auto" ? "auto" : positiveIntegerSetting(maxJobs, "maxJobs", "max_jobs"),
     }),
+    ...maxJobsTarget !== undefined && {
+      maxJobsTargetMs: durationSetting(
+        maxJobsTarget,
+        "maxJobsTargetMs",
+        "max_jobs_target",
+        undefined,
+        { min: 0.05, max: 3_600 },
+      ),
+    },
     channel: channel?.toLowerCase(),
     channelPrepay: amount(
       pick(flags.channelPrepay, "TURNPIKE_CHANNEL_PREPAY", "channel_prepay"),

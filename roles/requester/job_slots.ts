@@ -250,10 +250,16 @@ export class JobSlots {
 /** A bound as a setting gives it: a count, or `auto` (roles/requester/adaptive_job_limit.ts). */
 export type JobBound = number | "auto";
 
+/** Options for {@linkcode jobSlotsFor}. */
+export interface JobSlotsForOptions {
+  /** With `auto`: the done jobs' median latency the bound aims at, ms (default 2,000). */
+  targetMs?: number;
+}
+
 /**
  * The slots of a bound as a setting gives it (`max_jobs`, the harness's `--max-in-flight`):
- * a fixed count, `auto` (an {@linkcode AdaptiveJobLimit} with its defaults), or none (undefined:
- * no bound).
+ * a fixed count, `auto` (an {@linkcode AdaptiveJobLimit}, aiming at `options.targetMs`), or none
+ * (undefined: no bound).
  *
  * @example
  * ```ts
@@ -262,9 +268,18 @@ export type JobBound = number | "auto";
  * assert.equal(jobSlotsFor(20)?.max, 20);
  * assert.equal(jobSlotsFor("auto")?.max, 16);
  * assert.equal(jobSlotsFor(undefined), undefined);
+ * // `auto` aiming at 0.5 s (`max_jobs_target`): its refusals say so
+ * const slots = jobSlotsFor("auto", { targetMs: 500 })!;
+ * for (let i = 0; i < slots.max; i++) slots.admit(`job${i}`);
+ * assert.throws(() => slots.check(), /target 0\.5 s/);
  * ```
  */
-export function jobSlotsFor(bound: JobBound | undefined): JobSlots | undefined {
+export function jobSlotsFor(
+  bound: JobBound | undefined,
+  options: JobSlotsForOptions = {},
+): JobSlots | undefined {
   if (bound === undefined) return undefined;
-  return new JobSlots(bound === "auto" ? new AdaptiveJobLimit() : bound);
+  return new JobSlots(
+    bound === "auto" ? new AdaptiveJobLimit({ targetMs: options.targetMs }) : bound,
+  );
 }

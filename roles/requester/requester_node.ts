@@ -90,6 +90,8 @@ export interface RequesterOptions extends RequesterTownSettings, NodeKeyOptions 
    * roles/requester/adaptive_job_limit.ts). Default: no bound.
    */
   maxJobs?: JobBound;
+  /** With `maxJobs: "auto"`: the done jobs' median latency it aims at, ms (default 2,000). */
+  maxJobsTargetMs?: number;
 }
 
 /**
@@ -138,7 +140,9 @@ export class Requester {
     this.#signer = nodeSignerOf(options);
     this.pubkey = this.#signer.pubkey;
     const closed = () => this.#closed;
-    const jobSlots = options.jobSlots ?? jobSlotsFor(options.maxJobs);
+    const jobSlots = options.jobSlots ?? jobSlotsFor(options.maxJobs, {
+      targetMs: options.maxJobsTargetMs,
+    });
     this.#follower = new JobFollower({
       stateDir: this.stateDir,
       repo: () => this.repo,

@@ -18,6 +18,7 @@ allow_providers = "${"cc".repeat(32)}"
 channel = "0x${"AB".repeat(32)}"
 node_idle_timeout = 60
 max_jobs = 20
+max_jobs_target = 1.5
 [channels]
 watch_interval = 2
 `;
@@ -40,6 +41,7 @@ Deno.test("requester settings: the file, then the environment, then the flag", a
   assertEquals(fromFile.channel, `0x${"ab".repeat(32)}`);
   assertEquals(fromFile.nodeIdleTimeoutS, 60);
   assertEquals(fromFile.maxJobs, 20);
+  assertEquals(fromFile.maxJobsTargetMs, 1500);
   assertEquals(fromFile.channelWatchIntervalMs, 2000);
 
   const env = {
@@ -48,6 +50,7 @@ Deno.test("requester settings: the file, then the environment, then the flag", a
     TURNPIKE_ALLOW_PROVIDERS: `${"dd".repeat(32)},${"ee".repeat(32)}`,
     TURNPIKE_NODE_IDLE_TIMEOUT: "90",
     TURNPIKE_MAX_JOBS: "auto",
+    TURNPIKE_MAX_JOBS_TARGET: "0.8",
   };
   const fromEnv = await settingsWith(TOML, env);
   assertEquals(fromEnv.townPubkey, "bb".repeat(32));
@@ -55,6 +58,7 @@ Deno.test("requester settings: the file, then the environment, then the flag", a
   assertEquals(fromEnv.spendPolicy.allowlist, ["dd".repeat(32), "ee".repeat(32)]);
   assertEquals(fromEnv.nodeIdleTimeoutS, 90);
   assertEquals(fromEnv.maxJobs, "auto");
+  assertEquals(fromEnv.maxJobsTargetMs, 800);
   assertEquals(fromEnv.spendPolicy.dailyCap, 1000n);
 
   const fromFlags = await settingsWith(TOML, env, {
@@ -73,6 +77,7 @@ Deno.test("requester settings: the file, then the environment, then the flag", a
   assertEquals(defaults.townPubkey, undefined);
   assertEquals(defaults.nodeIdleTimeoutS, 300);
   assertEquals(defaults.maxJobs, undefined, "no bound by default");
+  assertEquals(defaults.maxJobsTargetMs, undefined, "auto's own target (2 s) by default");
   assertEquals(defaults.channelWatchIntervalMs, 15_000);
   assertEquals(defaults.skillsDir.endsWith("/skills"), true);
 });
@@ -88,6 +93,8 @@ Deno.test("requester settings: a bad value is a ConfigError naming the setting",
     ["", {}, { channelPrepay: "1.5" }, "channelPrepay", "channel-prepay"],
     ["", {}, { maxJobs: "0" }, "maxJobs", "max_jobs must be a positive integer"],
     ["", { TURNPIKE_MAX_JOBS: "fast" }, {}, "maxJobs", "max_jobs"],
+    ["[requester]\nmax_jobs_target = 0\n", {}, {}, "maxJobsTargetMs", "max_jobs_target"],
+    ["", { TURNPIKE_MAX_JOBS_TARGET: "2s" }, {}, "maxJobsTargetMs", "max_jobs_target"],
     ["[requester]\nnode_idle_timeout = 0\n", {}, {}, "nodeIdleTimeoutS", "node_idle_timeout"],
     ["[alerts]\nwebhook = 5\n", {}, {}, "alertWebhook", "webhook must be a URL"],
   ];
