@@ -13,7 +13,8 @@ import { openFilePeerCredit, type PeerCredit } from "../../state/payments/peer_c
 import { openPeerLedger, type PeerLedger } from "../../state/payments/peer_ledger.ts";
 import type { PostgresEventStore } from "../../state/postgres/postgres_event_store.ts";
 import type { TownClosers } from "./town_stop.ts";
-import { PaidOnce, sharedBooksId } from "./btp/paid_once.ts";
+import { PaidOnce } from "./btp/paid_once.ts";
+import { sharedBooksId } from "./shared_books_id.ts";
 
 /** The books a town opened. */
 export interface TownBooks {

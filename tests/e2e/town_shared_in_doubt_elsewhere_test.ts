@@ -323,8 +323,10 @@ Deno.test("shared payouts: a payment in doubt whose invoice beta was paid by ano
       () => `the invoice paid again through process 1\n${logs()}`,
     );
     assert(payee.fulfilled.has(key), "beta fulfilled the invoice once");
-    // Process 1 booked the FULFILL: the shared store names its books as owing the condition.
-    const process1 = `${Deno.hostname()}:${await Deno.realPath(t.stateDirs[1])}`;
+    // Process 1 booked the FULFILL: the shared store names its books as owing the condition,
+    // by the key `town up` kept in its state dir (roles/town/shared_books_id.ts).
+    const process1 = (await Deno.readTextFile(`${t.stateDirs[1]}/books_id`)).trim();
+    assertEquals(process1, `${Deno.hostname()}:${await Deno.realPath(t.stateDirs[1])}`);
     await guard(
       poll(async () => (await t.paidBy(key)) === process1 || undefined),
       () => `process 1's books hold the condition: ${logs()}`,

@@ -158,22 +158,3 @@ export class PaidOnce {
     }
   }
 }
-
-/**
- * The key of a process's books in the shared store: its host and state dir (one
- * `peer_ledger.jsonl`), the same across its restarts.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { sharedBooksId } from "./paid_once.ts";
- *
- * const stateDir = await Deno.makeTempDir();
- * const id = await sharedBooksId(stateDir); // e.g. "host-a:/tmp/tmpab12cd"
- * assert.equal(id, `${Deno.hostname()}:${await Deno.realPath(stateDir)}`);
- * await Deno.remove(stateDir, { recursive: true });
- * ```
- */
-export async function sharedBooksId(stateDir: string): Promise<string> {
-  return `${Deno.hostname()}:${await Deno.realPath(stateDir)}`;
-}

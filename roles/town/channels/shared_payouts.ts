@@ -318,4 +318,4 @@ export class SharedTownPayouts {
   }
 }
 
-export { sharedBooksId } from "../btp/paid_once.ts";
+export { sharedBooksId } from "../shared_books_id.ts";
