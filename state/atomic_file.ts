@@ -31,7 +31,9 @@ export const TEMP_PREFIX = ".tmp-";
  * Writes `data` to `path` atomically: temp file in the same directory, write, fsync, rename over
  * `path`, fsync the directory. The directory's fsync is shared with the writes into the same
  * directory made meanwhile in this process ({@linkcode dirSyncs}), and always one that started
- * after this write's rename.
+ * after this write's rename. Resolves with the new file's `Deno.FileInfo` as it was written
+ * (before the rename, so it is this write's file whatever replaced it since): a caller that
+ * keeps what it wrote can tell its own file from a later writer's (a new inode, born later).
  *
  * @example
  * ```ts
@@ -47,7 +49,7 @@ export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   options: WriteFileAtomicOptions = {},
-): Promise<void> {
+): Promise<Deno.FileInfo> {
   const mode = options.mode ?? 0o600;
   const { dir, base } = splitPath(path);
   const suffix = crypto.getRandomValues(new Uint32Array(2)).join("");
@@ -57,12 +59,14 @@ export async function writeFileAtomic(
   // only, microseconds): an async call's hop to the I/O threads costs more CPU than the call
   // (bench/requester_record_cost_bench_script.ts). The fsyncs, which wait for the disk, stay
   // async so the event loop runs meanwhile.
+  let info: Deno.FileInfo;
   try {
     using file = Deno.openSync(tmp, { write: true, createNew: true, mode });
     // `mode` on open is filtered by the umask; chmod makes the requested mode exact.
     Deno.chmodSync(tmp, mode);
     let off = 0;
     while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
+    info = file.statSync();
     if (!options.skipFileSync) await file.sync();
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
@@ -75,6 +79,7 @@ export async function writeFileAtomic(
     throw new AtomicWriteError(`cannot replace ${path}: ${(err as Error).message}`, { cause: err });
   }
   if (!options.skipDirSync) await syncDir(dir);
+  return info;
 }
 
 /**

@@ -243,7 +243,8 @@ export interface SaveChannelOptions {
 }
 
 /**
- * Writes a channel file (atomic, 0600) and records the change in the audit log. The product
+ * Writes a channel file (atomic, 0600) and records the change in the audit log; resolves with
+ * the file's info as written (state/atomic_file.ts `writeFileAtomic`). The product
  * writes through state/channels/channel_writer.ts, which calls this one channel at a time; a
  * direct call is for tests that lay a file down.
  *
@@ -272,10 +273,11 @@ export interface SaveChannelOptions {
 export async function saveChannel(
   record: ChannelRecord,
   options: SaveChannelOptions,
-): Promise<void> {
-  await Deno.mkdir(`${options.stateDir}/channels`, { recursive: true, mode: 0o700 });
+): Promise<Deno.FileInfo> {
+  // Synchronous: a page-cache call (state/atomic_file.ts says why).
+  Deno.mkdirSync(`${options.stateDir}/channels`, { recursive: true, mode: 0o700 });
   const path = channelFilePath(options.stateDir, record.channelId);
-  await writeFileAtomic(path, encodeChannelToml(record), { mode: 0o600 });
+  const written = await writeFileAtomic(path, encodeChannelToml(record), { mode: 0o600 });
   options.audit?.record({
     action: options.action,
     resource: "channel",
@@ -294,6 +296,7 @@ export async function saveChannel(
       ...options.fields,
     },
   });
+  return written;
 }
 
 /**

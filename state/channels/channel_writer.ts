@@ -43,7 +43,45 @@ export interface ChannelWriteOptions {
 // One queue per channel file in this process; let go once it runs empty.
 const writes = new KeyedTurns();
 
+/** Most channel files whose last record written here is kept (the oldest let go first). */
+const MAX_KEPT = 10_000;
+
+// The record this process last wrote to each channel file, with that file's inode, birth and
+// modification times and size: while the file at the path is still that one, a change starts
+// from the record kept instead of reading and parsing the file again (a claim's write did both).
+// Another writer (a command beside the node) replaces the file atomically: a new inode, born
+// later, so its record is read.
+const kept = new Map<string, { record: ChannelRecord; file: Deno.FileInfo }>();
+
+function keep(path: string, record: ChannelRecord, file: Deno.FileInfo): void {
+  kept.delete(path);
+  // Copies in and out (the record is flat): a caller changing its object changes no kept one.
+  kept.set(path, { record: { ...record }, file });
+  if (kept.size > MAX_KEPT) kept.delete(kept.keys().next().value!);
+}
+
+function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  return a.ino !== null && a.ino === b.ino && a.size === b.size &&
+    a.birthtime?.getTime() === b.birthtime?.getTime() &&
+    a.mtime !== null && a.mtime.getTime() === b.mtime?.getTime();
+}
+
+/** The record last written here, while the file is still the one written (a stat, no read). */
+function keptRecord(path: string): ChannelRecord | undefined {
+  const last = kept.get(path);
+  if (last === undefined) return undefined;
+  try {
+    if (sameFile(Deno.statSync(path), last.file)) return { ...last.record };
+  } catch {
+    // Gone or unreadable: read it as before.
+  }
+  kept.delete(path);
+  return undefined;
+}
+
 async function current(path: string, base: ChannelRecord): Promise<ChannelRecord> {
+  const last = keptRecord(path);
+  if (last !== undefined) return last;
   try {
     return await readChannel(path);
   } catch (err) {
@@ -82,7 +120,7 @@ export function recordChannel(
 ): Promise<ChannelRecord> {
   const path = channelFilePath(options.stateDir, record.channelId);
   return writes.run(path, async () => {
-    await saveChannel(record, options);
+    keep(path, record, await saveChannel(record, options));
     return record;
   });
 }
@@ -134,7 +172,7 @@ function changeInTurn(
   const path = channelFilePath(options.stateDir, base.channelId);
   return writes.run(path, async () => {
     const next = change(await current(path, base));
-    await saveChannel(next, options);
+    keep(path, next, await saveChannel(next, options));
     written?.(next);
     return next;
   });
