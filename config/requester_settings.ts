@@ -242,13 +242,14 @@ export function resolveRequesterSettings(
     ...(maxJobs === undefined || maxJobs === "none" ? {} : {
       maxJobs: maxJobs === "auto" ? "auto" : positiveIntegerSetting(maxJobs, "maxJobs", "max_jobs"),
     }),
-    ...maxJobsTarget !== undefined && {
+    // Only `auto` has a target; seconds, at most 10 minutes (2000 is not 2 s).
+    ...maxJobs === "auto" && maxJobsTarget !== undefined && {
       maxJobsTargetMs: durationSetting(
         maxJobsTarget,
         "maxJobsTargetMs",
         "max_jobs_target",
         undefined,
-        { min: 0.05, max: 3_600 },
+        { min: 0.05, max: 600 },
       ),
     },
     channel: channel?.toLowerCase(),

@@ -76,7 +76,8 @@ async function readKept(path: string): Promise<string | undefined> {
     if (err instanceof BooksIdError) throw err;
     throw new BooksIdError(`${path}: ${(err as Error).message}`, { cause: err });
   }
-  const id = text.replace(/\r?\n$/, "");
+  // A key written by hand: a byte-order mark and the spaces around it are not part of it.
+  const id = text.replace(/^\uFEFF/, "").trim();
   // deno-lint-ignore no-control-regex
   if (id.length === 0 || id.length > MAX_BOOKS_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(id)) {
     throw new BooksIdError(

@@ -36,6 +36,10 @@ const POSTGRES_PEER_CREDIT = new URL(
   "../../state/postgres/postgres_peer_credit.ts",
   import.meta.url,
 );
+const POSTGRES_BOOKS_LEASE = new URL(
+  "../../state/postgres/postgres_books_lease.ts",
+  import.meta.url,
+);
 const POSTGRES_PAID_CONDITIONS = new URL(
   "../../state/postgres/postgres_paid_conditions.ts",
   import.meta.url,
@@ -60,7 +64,7 @@ const POSTGRES_PAID_CONDITIONS = new URL(
  * ```
  */
 export async function openTownBooks(
-  config: Pick<TownSettings, "stateDir" | "peers" | "peerCreditLimit">,
+  config: Pick<TownSettings, "stateDir" | "peers" | "peerCreditLimit" | "storeUrl">,
   postgresStore: PostgresEventStore | undefined,
   closers: TownClosers,
   log: (line: string) => void = () => {},
@@ -88,11 +92,19 @@ export async function openTownBooks(
   }
   // A condition paid is owed by one process's books: recorded after each FULFILL, claimed
   // before a payment in doubt is proven (docs/PROTOCOL.md "A payment in doubt on another process").
+  const booksId = postgresStore && await sharedBooksId(config.stateDir);
+  // One running process per books key: a state dir copied from a running process's is refused.
+  const lease = booksId !== undefined && config.storeUrl !== undefined
+    ? await (await (import(POSTGRES_BOOKS_LEASE.href) as Promise<
+      typeof import("../../state/postgres/postgres_books_lease.ts")
+    >)).holdPostgresBooksLease({ url: config.storeUrl, key: booksId, log })
+    : undefined;
+  if (lease) closers.add(() => lease.close());
   const paidOnce = postgresStore && new PaidOnce({
     conditions: await (await (import(POSTGRES_PAID_CONDITIONS.href) as Promise<
       typeof import("../../state/postgres/postgres_paid_conditions.ts")
     >)).openPostgresPaidConditions(postgresStore.sql),
-    books: await sharedBooksId(config.stateDir),
+    books: booksId!,
     log,
   });
   // Those booked before a kill within a batch's time, or while the store refused them.

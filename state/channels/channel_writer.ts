@@ -60,9 +60,11 @@ function keep(path: string, record: ChannelRecord, file: Deno.FileInfo): void {
   if (kept.size > MAX_KEPT) kept.delete(kept.keys().next().value!);
 }
 
+// Without a birth time (a file system that keeps none) an inode freed and given to another
+// writer's file in the same millisecond could pass for this one: such files are always read.
 function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
-  return a.ino !== null && a.ino === b.ino && a.size === b.size &&
-    a.birthtime?.getTime() === b.birthtime?.getTime() &&
+  return a.ino !== null && a.ino === b.ino && a.dev === b.dev && a.size === b.size &&
+    a.birthtime !== null && a.birthtime.getTime() === b.birthtime?.getTime() &&
     a.mtime !== null && a.mtime.getTime() === b.mtime?.getTime();
 }
 

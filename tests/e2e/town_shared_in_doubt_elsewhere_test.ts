@@ -68,7 +68,7 @@ interface InDoubtTown {
   books(): Promise<{ owed: bigint; inDoubt: bigint }>;
   /** Stops alice, beta and both processes, then reads the books. */
   stopAll(): Promise<{ owed: bigint; inDoubt: bigint }>;
-  /** The books (`host:state dir`) the shared store says owe beta a condition (hex). */
+  /** The books (their key, `books_id`) the shared store says owe beta a condition (hex). */
   paidBy(condition: string): Promise<string | undefined>;
   /** The processes' state dirs. */
   stateDirs: string[];

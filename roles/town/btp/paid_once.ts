@@ -33,7 +33,7 @@ const PRUNE_EVERY_MS = 3_600_000;
 /** Options for {@linkcode PaidOnce}. */
 export interface PaidOnceOptions {
   conditions: Pick<PostgresPaidConditions, "record" | "claim" | "prune" | "held">;
-  /** This process's books in the shared store: its host and state dir. */
+  /** This process's books' key in the shared store (roles/town/shared_books_id.ts). */
   books: string;
   log: (line: string) => void;
 }

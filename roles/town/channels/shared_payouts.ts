@@ -45,7 +45,7 @@ import { openTownPayoutChannel, type TownPayoutsOptions } from "./peer_payout.ts
 export interface SharedTownPayoutsOptions extends TownPayoutsOptions {
   /** The town's payout books in the shared store. */
   books: PostgresPayoutBooks;
-  /** This process's books' key in the shared store: its host and state dir. */
+  /** This process's books' key in the shared store (roles/town/shared_books_id.ts). */
   booksId: string;
   /** The peer is connected to this process. */
   connectedHere: (account: string) => boolean;

@@ -41,7 +41,7 @@ Deno.test("requester settings: the file, then the environment, then the flag", a
   assertEquals(fromFile.channel, `0x${"ab".repeat(32)}`);
   assertEquals(fromFile.nodeIdleTimeoutS, 60);
   assertEquals(fromFile.maxJobs, 20);
-  assertEquals(fromFile.maxJobsTargetMs, 1500);
+  assertEquals(fromFile.maxJobsTargetMs, undefined, "a target without auto is not kept");
   assertEquals(fromFile.channelWatchIntervalMs, 2000);
 
   const env = {
@@ -93,8 +93,27 @@ Deno.test("requester settings: a bad value is a ConfigError naming the setting",
     ["", {}, { channelPrepay: "1.5" }, "channelPrepay", "channel-prepay"],
     ["", {}, { maxJobs: "0" }, "maxJobs", "max_jobs must be a positive integer"],
     ["", { TURNPIKE_MAX_JOBS: "fast" }, {}, "maxJobs", "max_jobs"],
-    ["[requester]\nmax_jobs_target = 0\n", {}, {}, "maxJobsTargetMs", "max_jobs_target"],
-    ["", { TURNPIKE_MAX_JOBS_TARGET: "2s" }, {}, "maxJobsTargetMs", "max_jobs_target"],
+    [
+      '[requester]\nmax_jobs = "auto"\nmax_jobs_target = 0\n',
+      {},
+      {},
+      "maxJobsTargetMs",
+      "max_jobs_target",
+    ],
+    [
+      "",
+      { TURNPIKE_MAX_JOBS: "auto", TURNPIKE_MAX_JOBS_TARGET: "2s" },
+      {},
+      "maxJobsTargetMs",
+      "max_jobs_target",
+    ],
+    [
+      "",
+      { TURNPIKE_MAX_JOBS: "auto", TURNPIKE_MAX_JOBS_TARGET: "2000" },
+      {},
+      "maxJobsTargetMs",
+      "max_jobs_target",
+    ],
     ["[requester]\nnode_idle_timeout = 0\n", {}, {}, "nodeIdleTimeoutS", "node_idle_timeout"],
     ["[alerts]\nwebhook = 5\n", {}, {}, "alertWebhook", "webhook must be a URL"],
   ];
