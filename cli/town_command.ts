@@ -335,6 +335,9 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
       context: `${config.host}, ports ${config.httpPort}/${config.btpPort}`,
       suggestion: err instanceof PostgresStoreError
         ? "start the database (`turnpike db up` on one machine) or check --store / [store] url"
+        // Named, not imported: the books' key is a shared store's only (cli/cli_error_map.ts).
+        : ["BooksKeyInUseError", "BooksIdError"].includes((err as Error).name)
+        ? "give each process its own state dir's books (docs/OPERATIONS.md \"The books' key\")"
         : "check that the ports are free (0 picks free ones) and the parent is up",
       cause: err,
     });
