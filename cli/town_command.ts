@@ -25,7 +25,7 @@ import { type Command, Option } from "commander";
 import { CliError } from "./cli_error.ts";
 import { registerTownMigrate } from "./town_migrate_command.ts";
 import { registerTownBalances } from "./town_balances_command.ts";
-import { PostgresStoreError } from "../state/postgres/postgres_store_error.ts";
+import { townStartError } from "./town_start_error.ts";
 import type { PostgresClaimBooks } from "../state/postgres/postgres_claim_books.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { loadSettings, type Network } from "../config/settings.ts";
@@ -331,16 +331,7 @@ async function townUp(opts: TownUpOptions, cmd: Command): Promise<void> {
     townAddress = node.ilpAddress; // a parent's IL-DCP answer may have replaced it
   } catch (err) {
     await gates.close();
-    throw new CliError(`the town did not start: ${(err as Error).message}`, {
-      context: `${config.host}, ports ${config.httpPort}/${config.btpPort}`,
-      suggestion: err instanceof PostgresStoreError
-        ? "start the database (`turnpike db up` on one machine) or check --store / [store] url"
-        // Named, not imported: the books' key is a shared store's only (cli/cli_error_map.ts).
-        : ["BooksKeyInUseError", "BooksIdError"].includes((err as Error).name)
-        ? "give each process its own state dir's books (docs/OPERATIONS.md \"The books' key\")"
-        : "check that the ports are free (0 picks free ones) and the parent is up",
-      cause: err,
-    });
+    throw townStartError(err, `${config.host}, ports ${config.httpPort}/${config.btpPort}`);
   }
   hooks.payouts = await startPayouts(node, config, signer, chains, opts.mainnet, watchEveryMs);
   printStarted(node, opts, config, gates.settlements, gates.learnsOn);
