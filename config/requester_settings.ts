@@ -32,8 +32,9 @@
  * `max_jobs` bounds the jobs the profile's node follows at once (`n`, `auto` or `none`, the
  * default; docs/OPERATIONS.md "Running a requester"): past it a submit is refused `busy` before
  * anything is signed or paid. `auto` finds the bound from the done jobs' latency against
- * `max_jobs_target` seconds (default 2; roles/requester/adaptive_job_limit.ts). None by default: a profile's jobs run from a tenth of
- * a second (a no-op) to minutes (an agent task), and one latency target cannot be right for both.
+ * `max_jobs_target` seconds (default 2; roles/requester/adaptive_job_limit.ts). None by default:
+ * a profile's jobs run from a tenth of a second (a no-op) to minutes (an agent task), and one
+ * latency target cannot be right for both.
  *
  * `channel` names the payment channel whose claims pay the town (never picked implicitly).
  * `channel_prepay` (base units, default 0) lets each claim cover that much beyond the packets

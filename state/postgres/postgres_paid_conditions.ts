@@ -1,11 +1,12 @@
 /**
  * Which process of a town on one PostgreSQL store owes a peer each condition it was paid
  * (docs/PROTOCOL.md "A payment in doubt on another process"): one row per account and condition
- * in `turnpike_paid_conditions`, naming the books (their key, roles/town/shared_books_id.ts) that owe it. A process
- * records the conditions whose FULFILL it booked; a process proving a payment in doubt claims
- * the condition first, and owes it only when no other books hold it. A peer fulfills an invoice
- * once, so a condition is owed once by the whole town: another process's packet of the same
- * condition, with the same expiry (or a peer naming the wrong one), is not owed twice.
+ * in `turnpike_paid_conditions`, naming the books (their key, roles/town/shared_books_id.ts)
+ * that owe it. A process records the conditions whose FULFILL it booked; a process proving a
+ * payment in doubt claims the condition first, and owes it only when no other books hold it. A
+ * peer fulfills an invoice once, so a condition is owed once by the whole town: another
+ * process's packet of the same condition, with the same expiry (or a peer naming the wrong one),
+ * is not owed twice.
  *
  * Rows older than {@linkcode PAID_CONDITION_DAYS} days are deleted when a process opens the
  * table and every hour after (roles/town/btp/paid_once.ts): a payment in doubt proven later than

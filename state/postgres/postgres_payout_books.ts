@@ -3,8 +3,9 @@
  * PostgreSQL store (docs/OPERATIONS.md "Paying providers", "A town on several machines"):
  *
  * - `turnpike_payout_owed`: what each process's own books (its `peer_ledger.jsonl`, keyed by
- *   `books`, the key its state dir keeps: roles/town/shared_books_id.ts) say the town owes a peer, cumulative, only ever raised, and
- *   how much of it the town's claims cover (`covered`). The town owes a peer the sum over books.
+ *   `books`, the key its state dir keeps: roles/town/shared_books_id.ts) say the town owes a
+ *   peer, cumulative, only ever raised, and how much of it the town's claims cover (`covered`).
+ *   The town owes a peer the sum over books.
  * - `turnpike_payout_channels`: the payer's side of the one payout channel per peer: the
  *   channel, its deposit, the newest claim's nonce and cumulative amount. The nonce and amount
  *   are the channel's book as the payer keeps it, shared: this is the PostgreSQL backend of
