@@ -35,7 +35,7 @@ export async function testSandbox(options: SkillSandboxOptions): Promise<SkillSa
   return {
     ...inner,
     run: async (job) => {
-      const ready = job.gateway === undefined && inner.prepare!(job);
+      const ready = job.gateway === undefined && await inner.prepare!(job);
       const outcome = await inner.run(job);
       if (ready && outcome.prepared !== true) {
         throw new Error(`job ${job.jobId} did not run in the sandbox prepared for it`);

@@ -61,6 +61,8 @@ export class PreparedSandboxPool<P extends PreparedEntry> {
   readonly #timers = new Map<P, number>();
   readonly #discarding = new Set<Promise<void>>();
   readonly #later = new Set<number>();
+  // Sandboxes being made (an asynchronous `make`), by the key each is for.
+  readonly #making = new Map<Promise<P | undefined>, string>();
   #closed = false;
 
   constructor(options: PreparedSandboxOptions = {}) {
@@ -89,36 +91,53 @@ export class PreparedSandboxPool<P extends PreparedEntry> {
     for (const p of this.#ready.filter(stale)) this.#drop(p);
   }
 
-  /** Prepares sandboxes for `key` with `make` up to the limits (`make` may decline: undefined). */
-  fill(key: string, make: () => P | undefined): void {
+  /**
+   * Prepares sandboxes for `key` with `make` up to the limits (`make` may decline: undefined),
+   * one after the other; those being made count against the limits. Resolves once done.
+   */
+  async fill(key: string, make: () => P | undefined | Promise<P | undefined>): Promise<void> {
     while (
-      !this.#closed && this.#ready.length < this.#maxTotal &&
-      this.#ready.filter((p) => p.key === key).length < this.#perSkill
+      !this.#closed && this.#ready.length + this.#making.size < this.#maxTotal &&
+      this.#ready.filter((p) => p.key === key).length +
+            [...this.#making.values()].filter((k) => k === key).length < this.#perSkill
     ) {
+      const making = Promise.withResolvers<P | undefined>();
+      this.#making.set(making.promise, key);
       let p: P | undefined;
       try {
-        p = make();
+        // A synchronous `make` is not awaited: the pool holds it before `fill` returns.
+        const made = make();
+        making.resolve(p = made instanceof Promise ? await made : made);
       } catch {
-        return; // none now: jobs make their own sandboxes, as without a pool
+        making.resolve(undefined);
+      } finally {
+        this.#making.delete(making.promise);
       }
+      // None now (declined, or failed): jobs make their own sandboxes, as without a pool.
       if (p === undefined) return;
-      this.#ready.push(p);
-      const timer = setTimeout(() => this.#drop(p), this.#idleMs) as unknown as number;
+      if (this.#closed) {
+        await this.discard(p);
+        return;
+      }
+      const made = p;
+      this.#ready.push(made);
+      const timer = setTimeout(() => this.#drop(made), this.#idleMs) as unknown as number;
       Deno.unrefTimer(timer);
-      this.#timers.set(p, timer);
-      p.exited.then(() => this.#drop(p), () => this.#drop(p));
+      this.#timers.set(made, timer);
+      made.exited.then(() => this.#drop(made), () => this.#drop(made));
     }
   }
 
   /**
    * {@linkcode fill}, once the job that asks has handed its result on: a timer's turn later, so
-   * the setup's own work in this process (a few file writes and a spawn) is not on the job's way.
+   * the setup's own work in this process (its work dir made off the main thread, a few file
+   * writes and a spawn) is not on the job's way.
    */
-  fillLater(key: string, make: () => P | undefined): void {
+  fillLater(key: string, make: () => P | undefined | Promise<P | undefined>): void {
     if (this.#closed) return;
     const timer = setTimeout(() => {
       this.#later.delete(timer);
-      this.fill(key, make);
+      void this.fill(key, make);
     }, 0) as unknown as number;
     this.#later.add(timer);
   }
@@ -146,6 +165,8 @@ export class PreparedSandboxPool<P extends PreparedEntry> {
     for (const timer of this.#later) clearTimeout(timer);
     this.#later.clear();
     for (const p of [...this.#ready]) this.#drop(p);
+    // A sandbox being made is discarded by its fill once made, before this goes on.
+    await Promise.all(this.#making.keys());
     await Promise.all(this.#discarding);
   }
 }

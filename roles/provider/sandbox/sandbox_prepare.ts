@@ -17,11 +17,10 @@ import {
   DEVICE_FILES,
   DEVICE_LINKS,
   type HiddenPath,
-  INPUTS_DIR,
-  OUTPUTS_DIR,
   sandboxTreeClash,
 } from "./sandbox_mounts.ts";
-import { SANDBOX_SETUP_SCRIPT, SANDBOX_UID } from "./sandbox_setup_script.ts";
+import { SANDBOX_SETUP_SCRIPT } from "./sandbox_setup_script.ts";
+import { freshWorkDir } from "./sandbox_work_dir.ts";
 import { DIE_WITH_PARENT } from "./parent_death.ts";
 import type { PreparedSandboxPool } from "./sandbox_pool.ts";
 import type { JobCgroups } from "./sandbox_limits.ts";
@@ -209,8 +208,9 @@ export interface JobPlan {
  * these are a dozen metadata calls of microseconds each (no fsync), and as async ops each would
  * wait for a turn of an event loop that, in a provider, is busy with the town link, signatures
  * and fsyncs (measured: 15 ms -> 42 ms per sandboxed no-op job with the loop busy 5 ms of every
- * turn). `name` is the work dir's (the job's id, or a prepared sandbox's); a refusal is the
- * outcome of a job whose manifest asks for more than the operator allows.
+ * turn). `name` is the work dir's (the job's id, or a prepared sandbox's, whose work dir
+ * `makePreparedWorkDir` made: `made`); a refusal is the outcome of a job whose manifest asks for
+ * more than the operator allows.
  *
  * It needs the host a sandbox probed (createSkillSandbox, whose example runs a job): no example
  * that runs here: tests/unit/roles/provider/skill_sandbox_test.ts.
@@ -221,6 +221,7 @@ export function prepareJob(
   host: SandboxHost,
   name: string,
   denoCache: "ro" | "rw" | undefined,
+  made?: "work dir made",
 ): JobPlan | { refusal: SkillOutcome } {
   const skillDir = Deno.realPathSync(job.skillDir);
   const workDir = `${options.jobsRoot}/${name}`;
@@ -246,7 +247,8 @@ export function prepareJob(
       );
     }
   }
-  freshWorkDir(workDir, host.mode, job.files ?? []);
+  // A prepared sandbox's work dir is made before, off this thread (sandbox_work_dir.ts).
+  if (made !== "work dir made") freshWorkDir(workDir, host.mode, job.files ?? []);
   const overlay = job.overlay && overlayDirs(workDir, host.mode, job.overlay);
   const refusal = permissionRefusal(job.manifest, options);
   if (refusal !== null) {
@@ -323,60 +325,6 @@ export function prepareJob(
     limitsAt,
     env: gateway.env,
   };
-}
-
-/**
- * The job's work dir: empty but for `inputs/` (the job's files, copied: the job may not change
- * the provider's cached originals) and an empty `out/` (files the skill leaves there are the
- * result's blobs).
- */
-function freshWorkDir(
-  workDir: string,
-  mode: SandboxMode,
-  files: readonly { path: string; name: string }[],
-): void {
-  try {
-    Deno.removeSync(workDir, { recursive: true });
-  } catch { /* none yet */ }
-  Deno.mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  Deno.mkdirSync(`${workDir}/${OUTPUTS_DIR}`, { mode: 0o700 });
-  Deno.mkdirSync(`${workDir}/${INPUTS_DIR}`, { mode: 0o755 });
-  copyInputFiles(workDir, files);
-  if (mode === "root") {
-    Deno.chownSync(workDir, SANDBOX_UID, SANDBOX_UID);
-    Deno.chownSync(`${workDir}/${OUTPUTS_DIR}`, SANDBOX_UID, SANDBOX_UID);
-  }
-}
-
-/**
- * The job's files into `inputs/`, read-only there.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { copyInputFiles } from "./sandbox_prepare.ts";
- *
- * const workDir = await Deno.makeTempDir();
- * await Deno.mkdir(`${workDir}/inputs`);
- * await Deno.writeTextFile(`${workDir}/blob`, "bytes");
- * copyInputFiles(workDir, [{ path: `${workDir}/blob`, name: "ab12" }]);
- * assert.equal(await Deno.readTextFile(`${workDir}/inputs/ab12`), "bytes");
- * assert.equal((await Deno.stat(`${workDir}/inputs/ab12`)).mode! & 0o777, 0o444);
- * await Deno.remove(workDir, { recursive: true });
- * ```
- */
-export function copyInputFiles(
-  workDir: string,
-  files: readonly { path: string; name: string }[],
-): void {
-  for (const f of files) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(f.name)) {
-      throw new SkillJobError(`bad input file name ${JSON.stringify(f.name)}`);
-    }
-    const to = `${workDir}/${INPUTS_DIR}/${f.name}`;
-    Deno.copyFileSync(f.path, to);
-    Deno.chmodSync(to, 0o444);
-  }
 }
 
 /**

@@ -24,8 +24,8 @@ import {
   type JobCgroups,
   killTree,
 } from "./sandbox_limits.ts";
+import { copyInputFiles, makePreparedWorkDir } from "./sandbox_work_dir.ts";
 import {
-  copyInputFiles,
   type JobPlan,
   poolKey,
   type PreparedJob,
@@ -75,7 +75,7 @@ export async function runJob(
     }
     return await runPrepared(prepared, job, options, host, input);
   } finally {
-    fillPool(key, job, options, host, denoCache, true);
+    void fillPool(key, job, options, host, denoCache, true);
   }
 }
 
@@ -103,7 +103,8 @@ async function runFresh(
 }
 
 /**
- * Prepares sandboxes ahead for `key`'s skill, up to the pool's limits (now, or `later`).
+ * Prepares sandboxes ahead for `key`'s skill, up to the pool's limits: now (resolves once they
+ * are made), or `later` (a timer's turn after the job that asks ends).
  *
  * It needs the host a sandbox probed and starts sandboxes that wait: no example that runs here:
  * tests/unit/roles/provider/sandbox_pool_test.ts.
@@ -115,13 +116,16 @@ export function fillPool(
   host: SandboxHost,
   denoCache: "ro" | "rw" | undefined,
   later = false,
-): void {
-  const make = () => {
+): Promise<void> {
+  const make = async () => {
     const name = `${PREPARED_PREFIX}${crypto.randomUUID()}`;
     let plan: ReturnType<typeof prepareJob>;
+    const workDir = `${options.jobsRoot}/${name}`;
     try {
-      plan = prepareJob({ ...job, files: [] }, options, host, name, denoCache);
+      await makePreparedWorkDir(workDir, host.mode);
+      plan = prepareJob({ ...job, files: [] }, options, host, name, denoCache, "work dir made");
     } catch {
+      await Deno.remove(workDir, { recursive: true }).catch(() => {});
       return undefined; // the job's own path reports what is wrong
     }
     if ("refusal" in plan) {
@@ -168,8 +172,9 @@ export function fillPool(
     };
     return prepared;
   };
-  if (later) host.pool?.fillLater(key, make);
-  else host.pool?.fill(key, make);
+  if (!later) return host.pool?.fill(key, make) ?? Promise.resolve();
+  host.pool?.fillLater(key, make);
+  return Promise.resolve();
 }
 
 /** Runs `job` in a prepared sandbox: its files into the work dir, then go and its input. */

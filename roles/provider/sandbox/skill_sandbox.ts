@@ -211,9 +211,9 @@ export interface SkillSandbox {
   close?(): Promise<void>;
   /**
    * With `prepared` in the options: prepares a sandbox ahead for this skill's next job (as a
-   * job of it does); whether one waits for it now. Each serves one job, never two.
+   * job of it does); resolves whether one waits for it now. Each serves one job, never two.
    */
-  prepare?(skill: { skillDir: string; manifest: SkillManifest }): boolean;
+  prepare?(skill: { skillDir: string; manifest: SkillManifest }): Promise<boolean>;
   /** The prepared sandboxes waiting now: the pid of each one's `unshare`, its work dir. */
   preparedNow?(): { pid: number; workDir: string }[];
 }
@@ -311,10 +311,10 @@ export async function createSkillSandbox(options: SkillSandboxOptions): Promise<
       await host.pool?.close();
       await host.cgroupPool?.close();
     },
-    prepare: (skill) => {
+    prepare: async (skill) => {
       const job = { skillDir: skill.skillDir, manifest: skill.manifest, jobId: "-", input: "" };
       const key = host.pool === undefined ? undefined : poolKey(job, options);
-      if (key !== undefined) fillPool(key, job, options, host, denoCache);
+      if (key !== undefined) await fillPool(key, job, options, host, denoCache);
       return host.pool?.ready.some((p) => p.key === key) ?? false;
     },
     preparedNow: () =>

@@ -67,7 +67,7 @@ async function probe(
     });
     assertEquals(sandbox.setup, setup);
     const job = { jobId: "j1", skillDir, manifest: parseSkillManifest(md), input: "the input\n" };
-    if (prepared) assert(sandbox.prepare!(job), "a sandbox prepared ahead");
+    if (prepared) assert(await sandbox.prepare!(job), "a sandbox prepared ahead");
     const outcome = await sandbox.run(job);
     assertEquals(outcome.status, "ok", `${outcome.reason} ${outcome.stderrTail}`);
     assertEquals(outcome.prepared === true, prepared);

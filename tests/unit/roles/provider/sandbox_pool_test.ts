@@ -87,7 +87,7 @@ const NOSY = "#!/bin/sh\n" +
 Deno.test(`prepared sandbox (${MODE}): two jobs of one skill back to back get distinct, fresh work dirs and see nothing of each other`, async () => {
   await withWorld(async (w) => {
     const skill = await w.skill("nosy", NOSY);
-    assert(w.sandbox.prepare!(skill), "one prepared");
+    assert(await w.sandbox.prepare!(skill), "one prepared");
     const a = await w.sandbox.run({ jobId: "a", ...skill, input: "secret-a" });
     // The job refilled the pool: the next job of the skill finds one waiting.
     await until(() => w.sandbox.preparedNow!().length === 1);
@@ -108,7 +108,7 @@ Deno.test(`prepared sandbox (${MODE}): one serves one job, never two; two jobs a
       "once",
       "#!/bin/sh\n[ -e /tmp/used ] && echo reused; touch /tmp/used; cat; echo\n",
     );
-    assert(w.sandbox.prepare!(skill));
+    assert(await w.sandbox.prepare!(skill));
     const seen = new Set<number>();
     for (let i = 0; i < 3; i++) {
       await until(() => w.sandbox.preparedNow!().length === 1);
@@ -133,7 +133,7 @@ Deno.test(`prepared sandbox (${MODE}): one serves one job, never two; two jobs a
 Deno.test(`prepared sandbox (${MODE}): one killed while waiting leaves no process and no dir; the next job still runs`, async () => {
   await withWorld(async (w) => {
     const skill = await w.skill("victim", "#!/bin/sh\necho ran\n");
-    assert(w.sandbox.prepare!(skill));
+    assert(await w.sandbox.prepare!(skill));
     const [ready] = w.sandbox.preparedNow!();
     Deno.kill(ready.pid, "SIGKILL");
     await until(() => w.sandbox.preparedNow!().length === 0);
@@ -148,7 +148,7 @@ Deno.test(`prepared sandbox (${MODE}): one killed while waiting leaves no proces
 Deno.test(`prepared sandbox (${MODE}): one prepared before its skill changed serves no job and is killed`, async () => {
   await withWorld(async (w) => {
     const skill = await w.skill("changing", "#!/bin/sh\necho v1\n");
-    assert(w.sandbox.prepare!(skill));
+    assert(await w.sandbox.prepare!(skill));
     const [old] = w.sandbox.preparedNow!();
     const manifest = { ...skill.manifest, timeoutMs: skill.manifest.timeoutMs + 1000 };
     const o = await w.sandbox.run({ jobId: "new", skillDir: skill.skillDir, manifest, input: "" });
@@ -162,7 +162,7 @@ Deno.test(`prepared sandbox (${MODE}): one prepared before its skill changed ser
 Deno.test(`prepared sandbox (${MODE}): close kills the waiting ones and removes their dirs`, async () => {
   await withWorld(async (w) => {
     for (const name of ["one", "two"]) {
-      assert(w.sandbox.prepare!(await w.skill(name, "#!/bin/sh\necho x\n")));
+      assert(await w.sandbox.prepare!(await w.skill(name, "#!/bin/sh\necho x\n")));
     }
     const ready = w.sandbox.preparedNow!();
     assertEquals(ready.length, 2);
@@ -227,10 +227,10 @@ Deno.test(`prepared sandbox (${MODE}): a provider SIGKILLed: the waiting one and
       const [skillDir, jobs, mode] = Deno.args;
       const sandbox = await createSkillSandbox({ jobsRoot: jobs, hiddenPaths: [], mode, prepared: {} });
       const manifest = parseSkillManifest(await Deno.readTextFile(skillDir + "/SKILL.md"));
-      sandbox.prepare({ skillDir, manifest });
+      await sandbox.prepare({ skillDir, manifest });
       const [running] = sandbox.preparedNow();
       sandbox.run({ jobId: "cut", skillDir, manifest, input: "" });
-      sandbox.prepare({ skillDir, manifest });
+      await sandbox.prepare({ skillDir, manifest });
       console.log(JSON.stringify({ running, waiting: sandbox.preparedNow()[0] }));
       await new Promise(() => {});
     `;

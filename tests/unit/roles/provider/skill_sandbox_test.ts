@@ -599,7 +599,7 @@ Deno.test(`skill sandbox (${MODE}): a descriptor the provider inherited (--passp
         jobsRoot: jobs, hiddenPaths: [], mode, ...(pooled ? { prepared: {} } : {}),
       });
       const manifest = parseSkillManifest(await Deno.readTextFile(dir + "/SKILL.md"));
-      if (pooled && !sandbox.prepare!({ skillDir: dir, manifest })) throw new Error("none prepared");
+      if (pooled && !await sandbox.prepare!({ skillDir: dir, manifest })) throw new Error("none prepared");
       const o = await sandbox.run({ jobId: "fd1", skillDir: dir, manifest, input: "" });
       const fd10 = Deno.readLinkSync("/proc/self/fd/10"); // throws if the test set-up failed
       console.log("provider fd 10: " + fd10.split("/").at(-1));
