@@ -15,18 +15,20 @@
  *       [--top 30] [--inclusive] [--callers op_fs_open_sync] [--depth 4] [--per 200]
  *
  * `--per <n>`: also print each figure divided by n (ms per job for a run of n jobs).
+ * `--window <from>,<to>`: only the samples between those seconds of the profile (negative: counted
+ *   back from its end), e.g. a scale run's jobs without its start and its closes.
  *
  * @module
  */
 import { parseBenchFlags } from "./bench_flags.ts";
 
 const usage = "Usage: deno run -A bench/cpu_profile_summary_script.ts <file.cpuprofile>... " +
-  "[--top 30] [--inclusive] [--callers <name>] [--depth 4] [--per <jobs>]";
+  "[--top 30] [--inclusive] [--callers <name>] [--depth 4] [--per <jobs>] [--window <from>,<to>]";
 // The profiles first, then the flags.
 const firstFlag = Deno.args.findIndex((a) => a.startsWith("-"));
 const rest = firstFlag === -1 ? Deno.args : Deno.args.slice(0, firstFlag);
 const { values, switches } = parseBenchFlags(firstFlag === -1 ? [] : Deno.args.slice(firstFlag), {
-  values: ["top", "callers", "depth", "per"],
+  values: ["top", "callers", "depth", "per", "window"],
   switches: ["inclusive"],
   usage,
 });
@@ -37,6 +39,11 @@ if (rest.length === 0) {
 const top = Number(values.top ?? 30);
 const depth = Number(values.depth ?? 4);
 const per = values.per === undefined ? undefined : Number(values.per);
+const window = values.window?.split(",").map((v) => Number(v) * 1e6);
+if (window !== undefined && (window.length !== 2 || window.some((v) => !Number.isFinite(v)))) {
+  console.error(`--window wants <from>,<to> in seconds (negative: before the profile's end)`);
+  Deno.exit(2);
+}
 
 interface ProfileNode {
   id: number;
@@ -84,7 +91,13 @@ for (const file of rest) {
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const selfByNode = new Map<number, number>();
+  // `--window`: only the samples in it (a long run's jobs, its start and end left out).
+  const total = profile.timeDeltas.reduce((a, b) => a + b, 0);
+  const [from, to] = (window ?? [0, total]).map((v) => v < 0 ? total + v : v);
+  let at = 0;
   profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at < from || at > to) return;
     selfByNode.set(id, (selfByNode.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   });
   const byFile = new Map<string, number>();

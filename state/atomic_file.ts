@@ -7,6 +7,7 @@
  */
 import { StateError } from "./state_error.ts";
 import { DirSyncGroup } from "./dir_sync_group.ts";
+import { replaceFileSync } from "./file_replace.ts";
 
 /** Options for {@linkcode writeFileAtomic}. */
 export interface WriteFileAtomicOptions {
@@ -73,7 +74,10 @@ export async function writeFileAtomic(
     throw new AtomicWriteError(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    Deno.renameSync(tmp, path);
+    // An fsynced file has nothing left for ext4's flush at a rename; one that is not is swapped
+    // in without it (state/file_replace.ts).
+    if (options.skipFileSync) replaceFileSync(tmp, path);
+    else Deno.renameSync(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     throw new AtomicWriteError(`cannot replace ${path}: ${(err as Error).message}`, { cause: err });

@@ -2,7 +2,8 @@
  * Writes the audit trail's commits in process: the blobs of the changed files, the trees above
  * them, the commit object (as one pack a commit, `state/audit/git_pack_writer.ts`), and
  * the branch's ref under git's own lock protocol (`<ref>.lock` created exclusively, the new value
- * written into it, renamed over the ref). No `git` process per commit.
+ * written into it, put in the ref's place by `state/file_replace.ts`). No `git` process per
+ * commit.
  *
  * Why not `git add` + `git commit`: those are two processes per commit (about 16 ms of CPU
  * together in a state dir of 500 files, plus the spawns on the node's main thread), and a node
@@ -31,6 +32,7 @@
 import { createHash } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { type PackObject, writeGitPack } from "./git_pack_writer.ts";
+import { replaceFileSync } from "../file_replace.ts";
 
 /** Runs git in the state dir (the audit log's runner), `stdin` given to it; returns its stdout. */
 export type GitRunner = (args: string[], stdin?: string) => Promise<string>;
@@ -215,7 +217,8 @@ export class GitCommitWriter {
       this.#batch.clear();
       file.writeSync(encoder.encode(`${commit}\n`));
       file.close();
-      Deno.renameSync(lock, `${this.#gitDir}/${this.#ref}`);
+      // Not fsynced (git's default too): swapped in without ext4's flush (state/file_replace.ts).
+      replaceFileSync(lock, `${this.#gitDir}/${this.#ref}`);
       renamed = true;
       this.#tip = commit;
       this.#rootTree = root;
