@@ -7,7 +7,7 @@
  */
 import { StateError } from "./state_error.ts";
 import { DirSyncGroup } from "./dir_sync_group.ts";
-import { replaceFileSync } from "./file_replace.ts";
+import { replaceFile } from "./file_replace.ts";
 
 /** Options for {@linkcode writeFileAtomic}. */
 export interface WriteFileAtomicOptions {
@@ -76,7 +76,8 @@ export async function writeFileAtomic(
   try {
     // An fsynced file has nothing left for ext4's flush at a rename; one that is not is swapped
     // in without it (state/file_replace.ts).
-    if (options.skipFileSync) replaceFileSync(tmp, path);
+    // Its old file goes on Deno's blocking threads; the temp name is this write's alone.
+    if (options.skipFileSync) void replaceFile(tmp, path);
     else Deno.renameSync(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});

@@ -50,25 +50,28 @@ export function exchangeAvailable(): boolean {
 }
 
 /**
- * Moves `from` to `to`, replacing `to` atomically when it exists; `from` is gone afterwards.
+ * Moves `from` to `to`, replacing `to` atomically when it exists. The replacement is done when
+ * this returns; the old file, left under `from`'s name by the exchange, is removed on Deno's
+ * blocking threads (freeing an inode is most of what is left to wait for): the promise resolves
+ * once `from` is gone. A caller that makes `from` again (a lock's fixed name) waits for it first.
  * Both on one file system, as for `Deno.renameSync`.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { replaceFileSync } from "./file_replace.ts";
+ * import { replaceFile } from "./file_replace.ts";
  *
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/ref`, "old\n");
  * await Deno.writeTextFile(`${dir}/ref.lock`, "new\n");
- * replaceFileSync(`${dir}/ref.lock`, `${dir}/ref`);
+ * await replaceFile(`${dir}/ref.lock`, `${dir}/ref`);
  * assert.equal(await Deno.readTextFile(`${dir}/ref`), "new\n");
  * await assert.rejects(Deno.stat(`${dir}/ref.lock`), Deno.errors.NotFound);
  * await Deno.remove(dir, { recursive: true });
  * ```
  * @throws as `Deno.renameSync` does, when the move cannot be made.
  */
-export function replaceFileSync(from: string, to: string): void {
+export function replaceFile(from: string, to: string): Promise<void> {
   const lib = exchanger();
   // A NUL would end the C string early and name another file: such a path goes to Deno's call,
   // which refuses it.
@@ -80,17 +83,13 @@ export function replaceFileSync(from: string, to: string): void {
       cString(to),
       RENAME_EXCHANGE,
     );
-    if (done === 0) {
-      try {
-        Deno.removeSync(from); // the old file, now under `from`'s name
-      } catch {
-        // Left for the caller's clean-up of its temporary names at start (stale locks, temp files).
-      }
-      return;
-    }
+    // Left, if it cannot be removed, for the caller's clean-up of its temporary names at start
+    // (stale locks, temp files).
+    if (done === 0) return Deno.remove(from).catch(() => {});
     // No `to` yet (ENOENT), or no exchange on this file system (EINVAL): a plain rename.
   }
   Deno.renameSync(from, to);
+  return Promise.resolve();
 }
 
 function cString(path: string): Uint8Array<ArrayBuffer> {

@@ -32,7 +32,7 @@
 import { createHash } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { type PackObject, writeGitPack } from "./git_pack_writer.ts";
-import { replaceFileSync } from "../file_replace.ts";
+import { replaceFile } from "../file_replace.ts";
 
 /** Runs git in the state dir (the audit log's runner), `stdin` given to it; returns its stdout. */
 export type GitRunner = (args: string[], stdin?: string) => Promise<string>;
@@ -112,6 +112,8 @@ export class GitCommitWriter {
   /** The tip's root tree id, once this writer has made a commit (else unknown). */
   #rootTree: string | undefined;
   #indexStale = false;
+  // The removal of the old ref a commit left under the lock's name (state/file_replace.ts).
+  #oldRef: Promise<void> | undefined;
   /** The objects of the commit under way, written as one pack before its ref. */
   #batch = new Map<string, PackObject>();
 
@@ -143,12 +145,13 @@ export class GitCommitWriter {
    * some of `paths` as the caller just wrote them (regular files): those are not read back.
    * @throws when a file cannot be read or an object or the ref cannot be written.
    */
-  // deno-lint-ignore require-await
   async commit(
     paths: string[],
     message: string,
     contents?: ReadonlyMap<string, Uint8Array>,
   ): Promise<boolean> {
+    // The previous commit's old ref, left under the lock's name, is gone first.
+    await this.#oldRef;
     // Synchronous file calls throughout: a commit is a dozen small files, and an async call's
     // hop to the I/O thread pool cost more CPU than the call (bench/audit_commit_bench_script.ts).
     const lock = `${this.#gitDir}/${this.#ref}.lock`;
@@ -217,8 +220,9 @@ export class GitCommitWriter {
       this.#batch.clear();
       file.writeSync(encoder.encode(`${commit}\n`));
       file.close();
-      // Not fsynced (git's default too): swapped in without ext4's flush (state/file_replace.ts).
-      replaceFileSync(lock, `${this.#gitDir}/${this.#ref}`);
+      // Not fsynced (git's default too): swapped in without ext4's flush (state/file_replace.ts);
+      // the old ref, now under the lock's name, is removed before the next commit takes the lock.
+      this.#oldRef = replaceFile(lock, `${this.#gitDir}/${this.#ref}`);
       renamed = true;
       this.#tip = commit;
       this.#rootTree = root;
@@ -245,6 +249,8 @@ export class GitCommitWriter {
    * the paths not on disk get their skip-worktree bit (else `git status` lists them deleted).
    */
   async resyncIndex(): Promise<void> {
+    // A `git` run after this takes the ref's lock: the old ref under its name is gone first.
+    await this.#oldRef;
     if (!this.#indexStale) return;
     await this.#o.run(["read-tree", "HEAD"]);
     const notOnDisk = this.#o.notOnDisk;

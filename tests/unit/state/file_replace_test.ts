@@ -4,7 +4,7 @@
  * a plain rename where there is nothing to replace.
  */
 import { assert, assertEquals } from "../../../harness/assert.ts";
-import { exchangeAvailable, replaceFileSync } from "../../../state/file_replace.ts";
+import { exchangeAvailable, replaceFile } from "../../../state/file_replace.ts";
 
 Deno.test("file replace: on Linux with FFI the replacement is an exchange", () => {
   if (Deno.build.os !== "linux") return;
@@ -18,7 +18,7 @@ Deno.test("file replace: the new file takes the path, its old name is gone, the 
     await Deno.writeTextFile(`${dir}/ref.lock`, "new\n", { mode: 0o644 });
     await Deno.chmod(`${dir}/ref.lock`, 0o644);
     const made = await Deno.stat(`${dir}/ref.lock`);
-    replaceFileSync(`${dir}/ref.lock`, `${dir}/ref`);
+    await replaceFile(`${dir}/ref.lock`, `${dir}/ref`);
     const now = await Deno.stat(`${dir}/ref`);
     assertEquals(await Deno.readTextFile(`${dir}/ref`), "new\n");
     assertEquals([now.ino, now.mode! & 0o777], [made.ino, 0o644]);
@@ -32,11 +32,11 @@ Deno.test("file replace: with nothing at the path it is a move; a missing source
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/a`, "x");
-    replaceFileSync(`${dir}/a`, `${dir}/b`);
+    await replaceFile(`${dir}/a`, `${dir}/b`);
     assertEquals(await Deno.readTextFile(`${dir}/b`), "x");
     let threw = false;
     try {
-      replaceFileSync(`${dir}/a`, `${dir}/b`);
+      replaceFile(`${dir}/a`, `${dir}/b`);
     } catch (err) {
       threw = err instanceof Deno.errors.NotFound;
     }
@@ -68,7 +68,7 @@ Deno.test("file replace: a reader in another process never finds the path missin
     }).spawn();
     for (let i = 1; i <= 3000; i++) {
       Deno.writeTextFileSync(`${path}.lock`, `${i}\n`);
-      replaceFileSync(`${path}.lock`, path);
+      await replaceFile(`${path}.lock`, path);
     }
     await Deno.writeTextFile(`${dir}/stop`, "");
     const out = JSON.parse(new TextDecoder().decode((await reader.output()).stdout));
