@@ -83,9 +83,17 @@ export function replaceFile(from: string, to: string): Promise<void> {
       cString(to),
       RENAME_EXCHANGE,
     );
-    // Left, if it cannot be removed, for the caller's clean-up of its temporary names at start
-    // (stale locks, temp files).
-    if (done === 0) return Deno.remove(from).catch(() => {});
+    if (done === 0) {
+      // A rename refuses to put a file over a directory (EISDIR); an exchange would swap them:
+      // swapped back, and the rename says why.
+      if (Deno.lstatSync(from).isDirectory) {
+        lib.symbols.renameat2(AT_FDCWD, cString(from), AT_FDCWD, cString(to), RENAME_EXCHANGE);
+        Deno.renameSync(from, to);
+      }
+      // Left, if it cannot be removed, for the caller's clean-up of its temporary names at start
+      // (stale locks, temp files).
+      return Deno.remove(from).catch(() => {});
+    }
     // No `to` yet (ENOENT), or no exchange on this file system (EINVAL): a plain rename.
   }
   Deno.renameSync(from, to);

@@ -47,6 +47,27 @@ Deno.test("file replace: with nothing at the path it is a move; a missing source
   }
 });
 
+Deno.test("file replace: a directory at the path is refused, as a rename refuses it, and kept", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/mark`);
+    await Deno.writeTextFile(`${dir}/mark/inside`, "kept");
+    await Deno.writeTextFile(`${dir}/new`, "x");
+    let threw = false;
+    try {
+      await replaceFile(`${dir}/new`, `${dir}/mark`);
+    } catch (err) {
+      threw = err instanceof Deno.errors.IsADirectory || err instanceof Error;
+    }
+    assert(threw, "a file is not put over a directory");
+    assertEquals((await Deno.stat(`${dir}/mark`)).isDirectory, true);
+    assertEquals(await Deno.readTextFile(`${dir}/mark/inside`), "kept");
+    assertEquals(await Deno.readTextFile(`${dir}/new`), "x");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("file replace: a reader in another process never finds the path missing", async () => {
   const dir = await Deno.makeTempDir();
   try {

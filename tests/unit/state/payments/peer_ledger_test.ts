@@ -207,6 +207,9 @@ async function inDoubtThenRead(
   const dir = await Deno.makeTempDir({ prefix: "peer_ledger_cp_" });
   const first = await openPeerLedger({ stateDir: dir });
   await first.forward("beta", p.condition, 10n, sent);
+  // Its own checkpoint, if one is under way, lands before the second reading's: on a loaded
+  // machine it landed after, and the file held the packet in flight.
+  await first.flush();
   const second = await openPeerLedger({ stateDir: dir, checkpointLines: 1 });
   assertEquals(second.balance("beta").inDoubt, 10n);
   // A checkpoint every four lines here (four times the packets held).
