@@ -13,7 +13,8 @@
  *
  * `renameat2` is Linux's, called through libc (needs `--allow-ffi`, as the CLI runs); elsewhere,
  * without the permission, on a file system without `RENAME_EXCHANGE`, or when the target does
- * not exist yet, this is `Deno.renameSync`.
+ * not exist yet, this is `Deno.renameSync`. A directory at the target, which a rename refuses and
+ * an exchange would swap, is swapped back and refused as the rename refuses it.
  *
  * @module
  */
