@@ -75,9 +75,8 @@ export async function writeFileAtomic(
   }
   try {
     // An fsynced file has nothing left for ext4's flush at a rename; one that is not is swapped
-    // in without it (state/file_replace.ts).
-    // Its old file is removed on Deno's blocking threads, awaited so that nothing of this write
-    // is left behind when its caller is done (a node stopping right after its last status).
+    // in without it (state/file_replace.ts), its old file's removal awaited so that nothing of
+    // this write is left behind when its caller is done (a node stopping after its last status).
     if (options.skipFileSync) await replaceFile(tmp, path);
     else Deno.renameSync(tmp, path);
   } catch (err) {

@@ -4,12 +4,12 @@
  * ext4 (its `auto_da_alloc` default) treats a rename over an existing file as "replace via
  * rename" and starts writing the new file's unwritten data out before the rename returns. For a
  * file fsynced first there is nothing left to write; for one that is not (the audit trail's
- * branch ref, a provider's status file), the rename waits for that writeback: 0.22-0.28 ms a
- * rename on a quiet disk here, against 0.04 ms for the same replacement by `renameat2`'s
- * `RENAME_EXCHANGE` (which swaps the two names atomically, no flush) and an unlink of the old
- * file, now under the new one's temporary name; on a busy disk the flush waits in the disk's
- * queue (docs/SCALE.md "A file replaced without ext4's flush"). A reader of the path sees the
- * old file or the new one, never none, as with `rename`.
+ * branch ref, a provider's status file), the rename waits for that writeback: 0.19-0.28 ms a
+ * rename on a quiet disk here, against 0.05 ms on the caller's thread for the same replacement by
+ * `renameat2`'s `RENAME_EXCHANGE` (which swaps the two names atomically, no flush), the old file,
+ * now under the new one's temporary name, removed on Deno's blocking threads; on a busy disk the
+ * flush waits in the disk's queue (docs/SCALE.md "A file replaced without ext4's flush"). A
+ * reader of the path sees the old file or the new one, never none, as with `rename`.
  *
  * `renameat2` is Linux's, called through libc (needs `--allow-ffi`, as the CLI runs); elsewhere,
  * without the permission, on a file system without `RENAME_EXCHANGE`, or when the target does

@@ -109,7 +109,7 @@ async function runFresh(
  * It needs the host a sandbox probed and starts sandboxes that wait: no example that runs here:
  * tests/unit/roles/provider/sandbox_pool_test.ts.
  */
-export function fillPool(
+export async function fillPool(
   key: string,
   job: SkillJob,
   options: SkillSandboxOptions,
@@ -172,9 +172,8 @@ export function fillPool(
     };
     return prepared;
   };
-  if (!later) return host.pool?.fill(key, make) ?? Promise.resolve();
-  host.pool?.fillLater(key, make);
-  return Promise.resolve();
+  if (later) host.pool?.fillLater(key, make);
+  else await host.pool?.fill(key, make);
 }
 
 /** Runs `job` in a prepared sandbox: its files into the work dir, then go and its input. */
