@@ -10,11 +10,13 @@
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { hmac } from "@noble/hashes/hmac.js";
+import { equalBytes } from "@noble/curves/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { LocalAccount } from "viem/accounts";
 import { schnorr } from "@noble/curves/secp256k1.js";
 import type { NodeSignerRequest, WorkerKeyRef } from "../protocol/node_signer.ts";
 import { evmAddressOf } from "./evm_address.ts";
+import { loadNativeEvmSigner } from "./native_evm_signer.ts";
 import { deriveWorkerKey, WorkerAddressError } from "./worker_key.ts";
 import { type EventSignerOptions, signEventTemplate } from "./event_signer.ts";
 
@@ -42,10 +44,7 @@ export async function answerSignerRequest(
     case "signEvent":
       return signEventTemplate(request.template, secretKey, options);
     case "conversationKey":
-      return (await import("nostr-tools/nip44")).v2.utils.getConversationKey(
-        secretKey,
-        request.peer,
-      );
+      return (await conversationKey(secretKey, request.peer)).slice();
     case "nip04Decrypt":
       return await (await import("nostr-tools/nip04")).decrypt(
         secretKey,
@@ -55,7 +54,7 @@ export async function answerSignerRequest(
     case "derivedSecret":
       return hmac(sha256, secretKey, new TextEncoder().encode(request.label));
     case "signTypedData":
-      return await (await evmAccount(secretKey)).signTypedData(request.typedData);
+      return await signTypedData(secretKey, request.typedData);
     case "signTransaction":
       return await (await evmAccount(secretKey)).signTransaction(request.transaction);
     case "signMessage":
@@ -74,6 +73,37 @@ export async function answerSignerRequest(
 }
 
 const accounts = new WeakMap<Uint8Array, LocalAccount>();
+
+/** Conversation keys kept per key, the oldest dropped past this many peers. */
+export const MAX_KEPT_CONVERSATION_KEYS = 4096;
+/** By the key object: a copy of the bytes they were made with, the peer's pubkey to the key. */
+const conversationKeys = new WeakMap<
+  Uint8Array,
+  { secret: Uint8Array; keys: Map<string, Uint8Array> }
+>();
+
+/**
+ * The NIP-44 conversation key with `peer`, kept: an elliptic-curve multiplication (about 1 ms
+ * in JavaScript) the first time, a lookup after. A town answers each requester's SPSP requests,
+ * a requester its town's answers and its providers' results: the same few peers again and again
+ * (docs/SCALE.md "Conversation keys kept"). Kept on the thread that holds the key (the key's
+ * worker, or a node's own thread), and forgotten if the key object's bytes change.
+ */
+async function conversationKey(secretKey: Uint8Array, peer: string): Promise<Uint8Array> {
+  let kept = conversationKeys.get(secretKey);
+  if (kept === undefined || !equalBytes(kept.secret, secretKey)) {
+    conversationKeys.set(secretKey, kept = { secret: secretKey.slice(), keys: new Map() });
+  }
+  let key = kept.keys.get(peer);
+  if (key === undefined) {
+    key = (await import("nostr-tools/nip44")).v2.utils.getConversationKey(secretKey, peer);
+    if (kept.keys.size >= MAX_KEPT_CONVERSATION_KEYS) {
+      kept.keys.delete(kept.keys.keys().next().value!);
+    }
+    kept.keys.set(peer, key);
+  }
+  return key;
+}
 // Derived once per profile key, address and rotation: the same bytes each time, so that the
 // EVM account cached above under them is found again.
 const workerKeys = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
@@ -85,6 +115,21 @@ function workerKey(secretKey: Uint8Array, worker: WorkerKeyRef): Uint8Array {
   let key = keys.get(id);
   if (key === undefined) keys.set(id, key = deriveWorkerKey(secretKey, worker));
   return key;
+}
+
+/**
+ * viem's signature of typed data: its hash signed by libsecp256k1 where this thread may use FFI
+ * (the same bytes, a twentieth of the cost: identity/native_evm_signer.ts), by viem's account
+ * where it may not (the key's worker).
+ */
+async function signTypedData(
+  secretKey: Uint8Array,
+  typedData: Extract<NodeSignerRequest, { op: "signTypedData" }>["typedData"],
+): Promise<`0x${string}`> {
+  const native = loadNativeEvmSigner();
+  if (native === null) return await (await evmAccount(secretKey)).signTypedData(typedData);
+  const { hashTypedData, hexToBytes } = await import("viem");
+  return native.signDigest(hexToBytes(hashTypedData(typedData)), secretKey);
 }
 
 async function evmAccount(secretKey: Uint8Array): Promise<LocalAccount> {

@@ -34,6 +34,7 @@ import { sharedBooksId, SharedTownPayouts } from "../../roles/town/channels/shar
 import { openPeerLedger, type PeerLedger } from "../../state/payments/peer_ledger.ts";
 import { openPostgresPayoutBooks } from "../../state/postgres/postgres_payout_books.ts";
 import { LOGS_REFUSED, startLogRefusingRpc } from "../support/log_refusing_rpc.ts";
+import { FULL_READ_EVERY } from "../../roles/channels/channel_watcher.ts";
 
 const DEPOSIT = 100_000n;
 const SETTLE_TIMEOUT = 600n;
@@ -71,18 +72,25 @@ async function startProcess(
   out: { claims: PaymentChannelClaim[]; logs: string[] },
   /** The RPC its chain client uses; the pair's anvil when absent. */
   rpcUrl = pair.chain.rpcUrl,
+  /** Told of each channel its chain client reads. */
+  onRead?: (channelId: string) => void,
 ): Promise<Process> {
   const ledger = await openPeerLedger({ stateDir: dir });
+  const client = new TokenNetworkClient({
+    chain: { ...pair.chain, rpcUrl },
+    account: localEvmAccount(pair.bobKey),
+  });
+  if (onRead) {
+    const read = client.getChannel.bind(client);
+    client.getChannel = (id) => (onRead(id), read(id));
+  }
   const payouts = await SharedTownPayouts.start({
     books: await openPostgresPayoutBooks({ url: storeUrl }),
     booksId: await sharedBooksId(dir),
     stateDir: dir,
     ledger,
     signer: localNodeSigner(pair.bobKey),
-    client: new TokenNetworkClient({
-      chain: { ...pair.chain, rpcUrl },
-      account: localEvmAccount(pair.bobKey),
-    }),
+    client,
     // Claims at the interval only when asked (payNow) or past the threshold.
     policy: { threshold: 1_000n, intervalMs: 3_600_000 },
     deposit: DEPOSIT,
@@ -292,4 +300,82 @@ Deno.test("a two-process town on PostgreSQL whose RPC will not serve the chain's
   assertEquals(await sentCount(pair, pair.bob.address), townSent, "no settle sent by the town");
   assertEquals(newestNonce(out.claims), newest.nonce, "no claim after");
   assertEquals(await pair.bob.channelWith(beta.address), NO_CHANNEL, "no new channel");
+});
+
+Deno.test("a town process's payout watch reads on chain only the channels the chain's events name, new ones, and closed ones (anvil)", async () => {
+  await using pair = await startChannelPair();
+  await using pg = await startPostgresServer();
+  const storeUrl = await freshDatabase(pg.url);
+  const { client: beta } = await startGasOnlyParty(pair);
+  const out = { claims: [] as PaymentChannelClaim[], logs: [] as string[] };
+  const reads: string[] = [];
+  const dir = await Deno.makeTempDir();
+  const a = await startProcess(
+    pair,
+    storeUrl,
+    dir,
+    beta.address,
+    out,
+    undefined,
+    (id) => reads.push(id),
+  );
+  try {
+    await owe(a.ledger, 5_000n);
+    await a.payouts.payNow("beta");
+    const id = out.claims[0].channelId;
+    // A channel new to the process is read; then, with no event on it, it is not.
+    await a.payouts.checkChannels();
+    assertEquals(reads, [id], "the new channel read once");
+    await a.payouts.checkChannels();
+    assertEquals(reads, [id], "no event, no read");
+    // Beta closes it: the chain's event names it, and the next polls read it.
+    await beta.closeChannel(id, {
+      nonce: out.claims[0].nonce,
+      transferredAmount: out.claims[0].transferredAmount,
+      signature: out.claims[0].signature,
+    });
+    await until("the close seen", async () => {
+      await a.payouts.checkChannels();
+      return count(out.logs, "closed on chain by the peer") === 1 ? true : undefined;
+    });
+    assert(reads.length >= 2, "read after its event");
+    // A closed channel is read at every poll: its settle timeout runs without events.
+    const before = reads.length;
+    await a.payouts.checkChannels();
+    assertEquals(reads.length, before + 1);
+  } finally {
+    await a.payouts.close();
+    await a.ledger.flush();
+  }
+});
+
+Deno.test("a town process's payout watch reads every channel every FULL_READ_EVERY polls, events or not (anvil)", async () => {
+  await using pair = await startChannelPair();
+  await using pg = await startPostgresServer();
+  const storeUrl = await freshDatabase(pg.url);
+  const { client: beta } = await startGasOnlyParty(pair);
+  const out = { claims: [] as PaymentChannelClaim[], logs: [] as string[] };
+  const reads: string[] = [];
+  const a = await startProcess(
+    pair,
+    storeUrl,
+    await Deno.makeTempDir(),
+    beta.address,
+    out,
+    undefined,
+    (id) => reads.push(id),
+  );
+  try {
+    await owe(a.ledger, 5_000n);
+    await a.payouts.payNow("beta");
+    await a.payouts.checkChannels(); // the new channel read
+    assertEquals(reads.length, 1);
+    // The start's poll was the first; this process has polled twice. The full read comes at
+    // poll FULL_READ_EVERY + 1, and once only over the next FULL_READ_EVERY.
+    for (let poll = 2; poll < 2 + FULL_READ_EVERY; poll++) await a.payouts.checkChannels();
+    assertEquals(reads.length, 2, "one full read in FULL_READ_EVERY polls");
+  } finally {
+    await a.payouts.close();
+    await a.ledger.flush();
+  }
 });

@@ -17,6 +17,14 @@
  *
  * The row stays, so no process opens another channel to the peer.
  *
+ * A poll reads on chain only the channels it must, as the channel watcher does
+ * (roles/channels/channel_watcher.ts): those the chain's events name since the last poll
+ * (chain/channel_event_feed.ts, one `eth_getLogs` for them all), those closed (their settle
+ * timeout runs without events), those new to this process or whose last read failed, and every
+ * channel every {@linkcode FULL_READ_EVERY} polls. A town paying hundreds of providers made one
+ * `getChannel` a channel a poll in each process before (docs/SCALE.md "The payout watch reads
+ * what the chain's events name").
+ *
  * @module
  */
 import type { PeerLedger } from "../../../state/payments/peer_ledger.ts";
@@ -27,6 +35,7 @@ import type {
 } from "../../../state/postgres/postgres_payout_books.ts";
 import type { ChannelChain } from "../../channels/channel_chain_sync.ts";
 import { settlementBy, settleOrBook } from "../../channels/settle_or_book.ts";
+import { FULL_READ_EVERY } from "../../channels/channel_watcher.ts";
 
 /** Options for {@linkcode SharedPayoutWatch}. */
 export interface SharedPayoutWatchOptions {
@@ -53,6 +62,11 @@ export class SharedPayoutWatch {
   readonly #booked = new Set<string>();
   #checking: Promise<void> | undefined;
   #stopped = false;
+  /** The event feed's cursor as of the last poll. */
+  #cursor: bigint | undefined;
+  #polls = 0;
+  /** Channels read once by this process (lowercase id); the others are read at the next poll. */
+  readonly #read = new Set<string>();
 
   constructor(options: SharedPayoutWatchOptions) {
     this.#o = options;
@@ -81,23 +95,38 @@ export class SharedPayoutWatch {
       this.#o.log?.(`payouts: channels not read: ${(err as Error).message.split("\n")[0]}`);
       return;
     }
+    const full = this.#polls++ % FULL_READ_EVERY === 0;
+    // The chain's events since the last poll, asked before any channel is read: an event after
+    // this answer is in the next one (chain/channel_event_feed.ts).
+    const { chain } = this.#o;
+    const events = chain.touchedChannels
+      ? await chain.touchedChannels(this.#cursor).catch(() => undefined)
+      : undefined;
     for (const row of rows) {
       if (this.#stopped) return;
+      const id = row.channelId.toLowerCase();
+      const read = full || events?.touched === undefined || !this.#read.has(id) ||
+        row.status === "closed" || events.touched.has(id);
       try {
-        await this.#checkOne(row);
+        await this.#checkOne(row, read);
+        if (read) this.#read.add(id);
       } catch (err) {
+        this.#read.delete(id);
         this.#o.log?.(
           `payouts: channel ${row.channelId} not synced: ${(err as Error).message.split("\n")[0]}`,
         );
       }
     }
+    if (events !== undefined && !this.#stopped) this.#cursor = events.head;
   }
 
-  async #checkOne(row: PayoutChannelRow): Promise<void> {
+  /** One row: read on chain when `read` (else only booked once settled), settled when due. */
+  async #checkOne(row: PayoutChannelRow, read: boolean): Promise<void> {
     const { books, chain } = this.#o;
     const log = (line: string) =>
       this.#o.log?.(`payout ${row.account}: channel ${row.channelId} ${line}`);
     if (row.status !== "settled") {
+      if (!read) return;
       const onChain = await chain.getChannel(row.channelId);
       if (onChain.state === "opened") return;
       if (onChain.state === "closed") {
