@@ -4,7 +4,11 @@
  * (a job file rewritten and a new one created, about 700 bytes each, their bytes handed to the
  * log as the job repository does) in a state dir of `--files` job files.
  *
- *     deno run -A bench/audit_commit_bench_script.ts [--files 500] [--commits 200]
+ *     deno run -A bench/audit_commit_bench_script.ts [--files 500] [--commits 200] [--max-packs 50,200]
+ *
+ * `--max-packs`: the log's `maxPacks` (the packs its objects directory holds before a roll-up, a `git
+ * repack` each, counted in the children's CPU); several, comma-separated: in-process rounds only,
+ * one per value, alternating twice.
  *
  * @module
  */
@@ -12,9 +16,10 @@ import { openAuditLog } from "../state/audit/audit_log.ts";
 import { parseBenchFlags } from "./bench_flags.ts";
 
 const { values } = parseBenchFlags(Deno.args, {
-  values: ["files", "commits"],
+  values: ["files", "commits", "max-packs"],
   switches: [],
-  usage: "Usage: deno run -A bench/audit_commit_bench_script.ts [--files 500] [--commits 200]",
+  usage:
+    "Usage: deno run -A bench/audit_commit_bench_script.ts [--files 500] [--commits 200] [--max-packs 50,200]",
 });
 const num = (name: "files" | "commits", fallback: number) =>
   values[name] === undefined ? fallback : Number(values[name]);
@@ -28,12 +33,21 @@ async function cpu(): Promise<{ own: number; sys: number; children: number }> {
   return { own: (f[11] + f[12]) * 10, sys: f[12] * 10, children: (f[13] + f[14]) * 10 };
 }
 
-for (const inProcess of [false, true, false, true]) {
+const maxPacks = values["max-packs"]?.split(",").map(Number);
+if (maxPacks?.some((n) => !(n >= 1))) {
+  console.error("Error: --max-packs takes pack counts of 1 and up, comma-separated");
+  Deno.exit(2);
+}
+const rounds: { inProcess: boolean; maxPacks?: number }[] = maxPacks === undefined
+  ? [false, true, false, true].map((inProcess) => ({ inProcess }))
+  : [...maxPacks, ...maxPacks].map((n) => ({ inProcess: true, maxPacks: n }));
+
+for (const { inProcess, maxPacks } of rounds) {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.mkdir(`${dir}/jobs`);
     for (let i = 0; i < files; i++) await Deno.writeTextFile(`${dir}/jobs/${i}.toml`, `n = ${i}\n`);
-    const audit = await openAuditLog({ dir, windowMs: 1, inProcess });
+    const audit = await openAuditLog({ dir, windowMs: 1, inProcess, maxPacks });
     const c0 = await cpu();
     const t0 = performance.now();
     for (let i = 0; i < commits; i++) {
@@ -59,7 +73,9 @@ for (const inProcess of [false, true, false, true]) {
     const ms = performance.now() - t0;
     await audit.close();
     console.log(
-      `${inProcess ? "in process" : "git add + git commit"}: ${files} files, ${commits} commits: ` +
+      `${inProcess ? "in process" : "git add + git commit"}${
+        maxPacks === undefined ? "" : `, a roll-up at ${maxPacks} packs`
+      }: ${files} files, ${commits} commits: ` +
         `own ${((c1.own - c0.own) / commits).toFixed(2)} ms (system ${
           ((c1.sys - c0.sys) / commits).toFixed(2)
         }), children ${((c1.children - c0.children) / commits).toFixed(2)} ms CPU per commit; ${

@@ -45,6 +45,9 @@ import { removeStaleLocks } from "./stale_git_locks.ts";
 import { STATE_DIR_IGNORE } from "./state_dir_ignore.ts";
 import { hideRowHeld, isRowHeld, ROW_HELD_EXCLUDES, stageRowHeld } from "./row_held_paths.ts";
 import { type HeadFiles, readHeadFiles } from "./audit_head_files.ts";
+import { AUDIT_MAX_PACKS, PackRollup } from "./pack_rollup.ts";
+
+export { AUDIT_MAX_PACKS };
 
 /** One change to record. */
 export interface AuditChange {
@@ -96,11 +99,10 @@ export interface AuditLogOptions {
    */
   inProcess?: boolean;
   /**
-   * Commits between two roll-ups of the packs they write (`git repack -d --geometric=2`: the
-   * smaller packs, and any loose objects a `git` commit left, merged so that each pack is at
-   * least twice the next; refs stay loose for the in-process writer). Default 50.
+   * The packs the objects directory may hold before they are rolled up
+   * (state/audit/pack_rollup.ts). Default {@linkcode AUDIT_MAX_PACKS}.
    */
-  packEvery?: number;
+  maxPacks?: number;
 }
 
 /** git failed; the files are intact, the changes stay pending and are retried. */
@@ -161,8 +163,7 @@ export class AuditLog {
   #running: Promise<void> = Promise.resolve();
   #lastError: unknown;
   #commits = 0;
-  #packEvery: number;
-  #packedAt = 0;
+  #rollup: PackRollup;
   #inProcess: boolean;
   #writer: GitCommitWriter | undefined;
   #ignoredRe: RegExp[] = [];
@@ -177,7 +178,11 @@ export class AuditLog {
     this.#git = options.git ?? "git";
     this.#ignore = [...new Set([...STATE_DIR_IGNORE, ...(options.ignore ?? [])])];
     this.#inProcess = options.inProcess ?? true;
-    this.#packEvery = options.packEvery ?? 50;
+    this.#rollup = new PackRollup({
+      gitDir: `${this.dir}/.git`,
+      run: (args) => this.#run(args),
+      maxPacks: options.maxPacks,
+    });
   }
 
   /** Number of commits this instance made. */
@@ -304,7 +309,9 @@ export class AuditLog {
 
   /** Runs one commit of all pending changes after the running one (commits never overlap). */
   #schedule(): Promise<void> {
-    const next = this.#running.then(() => this.#commitPending()).then(() => this.#packIfDue());
+    const next = this.#running.then(() => this.#commitPending()).then(() =>
+      this.#rollup.rollUpIfDue()
+    );
     this.#running = next.catch(() => {});
     return next.catch((err) => {
       this.#lastError = err;
@@ -323,6 +330,7 @@ export class AuditLog {
         const done = await writer.commit(paths, message, contentsOf(group)).catch(() => false);
         if (done) {
           this.#commits++;
+          this.#rollup.committed();
           landed(group);
           return;
         }
@@ -354,15 +362,6 @@ export class AuditLog {
     }
   }
 
-  /** A commit writes a pack: rolled up every `packEvery` commits (docs/OPERATIONS.md "State directory"). */
-  async #packIfDue(): Promise<void> {
-    if (this.#commits - this.#packedAt < this.#packEvery) return;
-    this.#packedAt = this.#commits;
-    // A geometric roll-up costs about what the new packs hold, not the whole history. Best
-    // effort: a repack that fails leaves the packs as they are, each one whole.
-    await this.#run(["repack", "-d", "-q", "--geometric=2"]).catch(() => {});
-  }
-
   async #commit(
     message: string,
     opts: { allowNothing?: boolean; allowEmpty?: boolean } = {},
@@ -377,6 +376,7 @@ export class AuditLog {
       throw new AuditCommitError(`git commit failed (exit 1): ${out.stdout.trim().slice(-200)}`);
     }
     this.#commits++;
+    this.#rollup.committed();
   }
 
   /** Appends the ignore lines `.gitignore` lacks; returns them. */
