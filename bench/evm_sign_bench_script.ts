@@ -1,8 +1,9 @@
 /**
  * What a claim's signature costs on the signing thread (docs/SCALE.md "Claims signed natively"):
  * viem's `signTypedData` of a balance proof (its typed-data hash, then @noble/curves), against
- * what a node with FFI does now (identity/signer_request_answer.ts): the hash, then
- * libsecp256k1 (identity/native_evm_signer.ts). Same digests, same key, rounds alternating.
+ * what a node with FFI does now (identity/signer_request_answer.ts): the digest over the claim's
+ * fixed layout (protocol/balance_proof_digest.ts), then libsecp256k1
+ * (identity/native_evm_signer.ts). Same digests, same key, rounds alternating.
  *
  *     deno run -A bench/evm_sign_bench_script.ts [--count 2000] [--rounds 3]
  *

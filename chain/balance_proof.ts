@@ -22,6 +22,10 @@
 import { ChainError } from "./chain_error.ts";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
+import {
+  checkedBalanceProofDigest,
+  TOKEN_NETWORK_TYPES,
+} from "../protocol/balance_proof_digest.ts";
 import { bytesToHex, hexToBytes, recoverTypedDataAddress, type TypedDataDefinition } from "viem";
 import type { LocalAccount } from "viem/accounts";
 
@@ -98,32 +102,7 @@ export class BalanceProofSignatureError extends ChainError {
 /** The zero bytes32 (empty locks root). */
 export const ZERO_BYTES32: Hex = `0x${"00".repeat(32)}`;
 
-/**
- * The EIP-712 types of the TokenNetwork's three signed messages: the balance proof, the
- * cooperative settle and the withdraw. A signature covers only its `primaryType`'s struct.
- */
-export const TOKEN_NETWORK_TYPES = {
-  BalanceProof: [
-    { name: "channelId", type: "bytes32" },
-    { name: "nonce", type: "uint256" },
-    { name: "transferredAmount", type: "uint256" },
-    { name: "lockedAmount", type: "uint256" },
-    { name: "locksRoot", type: "bytes32" },
-  ],
-  CooperativeSettle: [
-    { name: "channelId", type: "bytes32" },
-    { name: "participant1", type: "address" },
-    { name: "balance1", type: "uint256" },
-    { name: "participant2", type: "address" },
-    { name: "balance2", type: "uint256" },
-  ],
-  Withdraw: [
-    { name: "channelId", type: "bytes32" },
-    { name: "participant", type: "address" },
-    { name: "totalWithdraw", type: "uint256" },
-    { name: "expiration", type: "uint256" },
-  ],
-} as const;
+export { TOKEN_NETWORK_TYPES };
 
 /**
  * The full EIP-712 domain object for a TokenNetwork.
@@ -376,44 +355,6 @@ export function checkSignatureShape(signature: string): void {
   }
 }
 
-const encoder = new TextEncoder();
-const BALANCE_PROOF_TYPEHASH = keccak_256(
-  encoder.encode(
-    "BalanceProof(bytes32 channelId,uint256 nonce,uint256 transferredAmount," +
-      "uint256 lockedAmount,bytes32 locksRoot)",
-  ),
-);
-const DOMAIN_TYPEHASH = keccak_256(
-  encoder.encode(
-    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)",
-  ),
-);
-const domainSeparators = new Map<string, Uint8Array>();
-
-function uint256(value: bigint, out: Uint8Array, offset: number): void {
-  let v = value;
-  for (let i = 31; i >= 0; i--) {
-    out[offset + i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-}
-
-function domainSeparator(domain: TokenNetworkDomain): Uint8Array {
-  const key = `${domain.chainId}:${domain.verifyingContract.toLowerCase()}`;
-  let sep = domainSeparators.get(key);
-  if (!sep) {
-    const buf = new Uint8Array(160);
-    buf.set(DOMAIN_TYPEHASH, 0);
-    buf.set(keccak_256(encoder.encode("TokenNetwork")), 32);
-    buf.set(keccak_256(encoder.encode("1")), 64);
-    uint256(BigInt(domain.chainId), buf, 96);
-    buf.set(hexToBytes(domain.verifyingContract), 140);
-    sep = keccak_256(buf);
-    domainSeparators.set(key, sep);
-  }
-  return sep;
-}
-
 /**
  * The EIP-712 digest of a balance proof (`keccak256(0x1901 | domainSeparator | structHash)`),
  * computed over the fixed layout with a cached domain separator.
@@ -433,19 +374,10 @@ export function balanceProofDigest(proof: BalanceProof, domain: TokenNetworkDoma
   if (!/^0x[0-9a-fA-F]{64}$/.test(proof.channelId)) {
     throw new BalanceProofSignatureError("channelId must be 32 bytes of hex");
   }
-  const struct = new Uint8Array(192);
-  struct.set(BALANCE_PROOF_TYPEHASH, 0);
-  struct.set(hexToBytes(proof.channelId), 32);
-  uint256(proof.nonce, struct, 64);
-  uint256(proof.transferredAmount, struct, 96);
-  uint256(proof.lockedAmount ?? 0n, struct, 128);
-  struct.set(hexToBytes(proof.locksRoot ?? ZERO_BYTES32), 160);
-  const outer = new Uint8Array(66);
-  outer[0] = 0x19;
-  outer[1] = 0x01;
-  outer.set(domainSeparator(domain), 2);
-  outer.set(keccak_256(struct), 34);
-  return keccak_256(outer);
+  if (proof.locksRoot !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(proof.locksRoot)) {
+    throw new BalanceProofSignatureError("locksRoot must be 32 bytes of hex");
+  }
+  return checkedBalanceProofDigest(proof, domain);
 }
 
 /**

@@ -17,6 +17,7 @@ import { schnorr } from "@noble/curves/secp256k1.js";
 import type { NodeSignerRequest, WorkerKeyRef } from "../protocol/node_signer.ts";
 import { evmAddressOf } from "./evm_address.ts";
 import { loadNativeEvmSigner } from "./native_evm_signer.ts";
+import { typedBalanceProofDigest } from "../protocol/balance_proof_digest.ts";
 import { deriveWorkerKey, WorkerAddressError } from "./worker_key.ts";
 import { type EventSignerOptions, signEventTemplate } from "./event_signer.ts";
 
@@ -118,9 +119,10 @@ function workerKey(secretKey: Uint8Array, worker: WorkerKeyRef): Uint8Array {
 }
 
 /**
- * viem's signature of typed data: its hash signed by libsecp256k1 where this thread may use FFI
- * (the same bytes, a twentieth of the cost: identity/native_evm_signer.ts), by viem's account
- * where it may not (the key's worker).
+ * viem's signature of typed data: its hash (a claim's over its fixed layout,
+ * protocol/balance_proof_digest.ts) signed by libsecp256k1 where this thread may use FFI (the
+ * same bytes: identity/native_evm_signer.ts), by viem's account where it may not (the key's
+ * worker).
  */
 async function signTypedData(
   secretKey: Uint8Array,
@@ -128,8 +130,13 @@ async function signTypedData(
 ): Promise<`0x${string}`> {
   const native = loadNativeEvmSigner();
   if (native === null) return await (await evmAccount(secretKey)).signTypedData(typedData);
-  const { hashTypedData, hexToBytes } = await import("viem");
-  return native.signDigest(hexToBytes(hashTypedData(typedData)), secretKey);
+  // A claim (the most signed) over its fixed layout; anything else by viem's encoder.
+  let digest = typedBalanceProofDigest(typedData);
+  if (digest === undefined) {
+    const { hashTypedData, hexToBytes } = await import("viem");
+    digest = hexToBytes(hashTypedData(typedData));
+  }
+  return native.signDigest(digest, secretKey);
 }
 
 async function evmAccount(secretKey: Uint8Array): Promise<LocalAccount> {
