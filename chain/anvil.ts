@@ -117,7 +117,8 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
   const binary = options.binary ?? anvilBinaryPath();
   // anvil keeps the states it moves out of memory under `$HOME/.foundry/anvil/tmp/` and does not
   // remove them when stopped (a SIGKILL or a SIGINT alike): about 4.6 GB a 1,000-agent scale run,
-  // left for ever (docs/OPERATIONS.md "anvil's state on disk"). Its HOME is a temp dir of its own, removed at stop.
+  // left for ever (docs/OPERATIONS.md "anvil's state on disk"). Its HOME is a temp dir of its
+  // own, removed at stop.
   const home = await Deno.makeTempDir({ prefix: "turnpike-anvil-" });
   const removeHome = () => Deno.remove(home, { recursive: true }).catch(() => {});
   let child: Deno.ChildProcess;

@@ -18,7 +18,6 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { equalBytes } from "@noble/curves/utils.js";
 import { openNativeSecp256k1, SECP256K1_CONTEXT_FLAGS } from "../protocol/native_secp256k1.ts";
 import { IdentityError } from "./identity_error.ts";
 
@@ -110,13 +109,10 @@ function signsAsNoble(signer: NativeEvmSigner): boolean {
     const secretKey = sha256(new TextEncoder().encode(label));
     const digest = sha256(secretKey);
     const native = signer.signDigest(digest, secretKey);
-    if (!equalBytes(hexBytes(native), hexBytes(nobleSignature(digest, secretKey)))) return false;
+    // Both lower-case hex of the same 65 bytes when they agree.
+    if (native !== nobleSignature(digest, secretKey)) return false;
   }
   return true;
-}
-
-function hexBytes(hex: `0x${string}`): Uint8Array {
-  return Uint8Array.from(hex.slice(2).match(/../g)!, (b) => parseInt(b, 16));
 }
 
 let loaded: NativeEvmSigner | null | undefined;

@@ -10,12 +10,12 @@
  */
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { hmac } from "@noble/hashes/hmac.js";
-import { equalBytes } from "@noble/curves/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { LocalAccount } from "viem/accounts";
 import { schnorr } from "@noble/curves/secp256k1.js";
 import type { NodeSignerRequest, WorkerKeyRef } from "../protocol/node_signer.ts";
 import { evmAddressOf } from "./evm_address.ts";
+import { KeptKeyPairs } from "./kept_key_pairs.ts";
 import { loadNativeEvmSigner } from "./native_evm_signer.ts";
 import { typedBalanceProofDigest } from "../protocol/balance_proof_digest.ts";
 import { deriveWorkerKey, WorkerAddressError } from "./worker_key.ts";
@@ -77,11 +77,12 @@ const accounts = new WeakMap<Uint8Array, LocalAccount>();
 
 /** Conversation keys kept per key, the oldest dropped past this many peers. */
 export const MAX_KEPT_CONVERSATION_KEYS = 4096;
-/** By the key object: a copy of the bytes they were made with, the peer's pubkey to the key. */
-const conversationKeys = new WeakMap<
-  Uint8Array,
-  { secret: Uint8Array; keys: Map<string, Uint8Array> }
->();
+/** Keys whose conversation keys are kept at once (past that, kept anew). */
+const MAX_KEYS_KEPT = 256;
+/** By the key object, while it holds the bytes they were made with: peer pubkey to key. */
+const conversationKeys = new KeptKeyPairs<{ secret: Uint8Array; keys: Map<string, Uint8Array> }>(
+  MAX_KEYS_KEPT,
+);
 
 /**
  * The NIP-44 conversation key with `peer`, kept: an elliptic-curve multiplication (about 1 ms
@@ -92,8 +93,8 @@ const conversationKeys = new WeakMap<
  */
 async function conversationKey(secretKey: Uint8Array, peer: string): Promise<Uint8Array> {
   let kept = conversationKeys.get(secretKey);
-  if (kept === undefined || !equalBytes(kept.secret, secretKey)) {
-    conversationKeys.set(secretKey, kept = { secret: secretKey.slice(), keys: new Map() });
+  if (kept === undefined) {
+    conversationKeys.keep(secretKey, kept = { secret: secretKey.slice(), keys: new Map() });
   }
   let key = kept.keys.get(peer);
   if (key === undefined) {

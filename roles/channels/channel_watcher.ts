@@ -18,6 +18,7 @@
  *
  * @module
  */
+import type { TouchedChannels } from "../../chain/channel_event_feed.ts";
 import type { ChannelRecord } from "../../state/channels/channel_file.ts";
 import { DEFAULT_WATCH_INTERVAL_MS } from "../../config/channel_settings.ts";
 import { type ChannelChain, mergeChainSync, syncChannelWithChain } from "./channel_chain_sync.ts";
@@ -86,6 +87,38 @@ export interface ChannelWatcher extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+/** What a poll knows of one channel, for {@linkcode pollReads}. */
+export interface PollReadsOptions {
+  /** This poll reads every channel (every {@linkcode FULL_READ_EVERY}th, the first). */
+  full: boolean;
+  /** The chain's events since the last poll; undefined when they could not be asked. */
+  events: TouchedChannels | undefined;
+  /** Not read yet by this watch, or its last read failed. */
+  unread: boolean;
+  /** Closed: it waits for its settle timeout, and the clock moves without events. */
+  closed: boolean;
+  channelId: string;
+}
+
+/**
+ * Whether a poll reads a channel on chain: a full poll, the chain's events unknown or naming it,
+ * a channel unread or closed. The one rule of this watch and of a shared town's payout watch
+ * (roles/town/channels/shared_payout_watch.ts).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const quiet = { full: false, events: { head: 2n, touched: new Set<string>() }, unread: false };
+ * assert.equal(pollReads({ ...quiet, closed: false, channelId: "0xAB" }), false);
+ * assert.equal(pollReads({ ...quiet, closed: true, channelId: "0xAB" }), true);
+ * ```
+ */
+export function pollReads(o: PollReadsOptions): boolean {
+  return o.full || o.events?.touched === undefined || o.unread || o.closed ||
+    o.events.touched.has(o.channelId.toLowerCase());
+}
+
 /**
  * Starts polling. The first poll runs after one interval; call `check()` for one at once.
  *
@@ -122,10 +155,13 @@ export function startChannelWatcher(options: ChannelWatcherOptions): ChannelWatc
       for (const channel of group) {
         if (stopped) break;
         const record = channel.record();
-        const read = full || events?.touched === undefined || unread.has(channel) ||
-          // A closed channel waits for its settle timeout: the clock moves without events.
-          record.status === "closed" ||
-          events.touched.has(record.channelId.toLowerCase());
+        const read = pollReads({
+          full,
+          events,
+          unread: unread.has(channel),
+          closed: record.status === "closed",
+          channelId: record.channelId,
+        });
         if (!read) continue;
         unread.delete(channel);
         const change = await pollOne(channel, options).catch((err) => {

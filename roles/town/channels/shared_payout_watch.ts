@@ -35,7 +35,7 @@ import type {
 } from "../../../state/postgres/postgres_payout_books.ts";
 import type { ChannelChain } from "../../channels/channel_chain_sync.ts";
 import { settlementBy, settleOrBook } from "../../channels/settle_or_book.ts";
-import { FULL_READ_EVERY } from "../../channels/channel_watcher.ts";
+import { FULL_READ_EVERY, pollReads } from "../../channels/channel_watcher.ts";
 
 /** Options for {@linkcode SharedPayoutWatch}. */
 export interface SharedPayoutWatchOptions {
@@ -105,8 +105,13 @@ export class SharedPayoutWatch {
     for (const row of rows) {
       if (this.#stopped) return;
       const id = row.channelId.toLowerCase();
-      const read = full || events?.touched === undefined || !this.#read.has(id) ||
-        row.status === "closed" || events.touched.has(id);
+      const read = pollReads({
+        full,
+        events,
+        unread: !this.#read.has(id),
+        closed: row.status === "closed",
+        channelId: id,
+      });
       try {
         await this.#checkOne(row, read);
         if (read) this.#read.add(id);
