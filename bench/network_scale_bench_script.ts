@@ -347,6 +347,21 @@ await Deno.writeTextFile(`${skillsDir}/echo/run`, "#!/bin/sh\ncat > /dev/null\ne
   mode: 0o755,
 });
 
+/**
+ * A provider host's own copy of the skills dir, as it would have on a machine of its own. One dir
+ * shared by every host woke each host's watch of it at every job anyone ran (the kernel wakes a
+ * `Deno.watchFs` for each file opened under it, though Deno reports none of those):
+ * docs/SCALE.md "A skills dir a provider host".
+ */
+async function hostSkillsDir(host: number): Promise<string> {
+  const dir = `${root}/skills-host${host}`;
+  await Deno.mkdir(`${dir}/echo`, { recursive: true });
+  for (const file of ["SKILL.md", "run"]) {
+    await Deno.copyFile(`${skillsDir}/echo/${file}`, `${dir}/echo/${file}`);
+  }
+  return dir;
+}
+
 /** Completed runs of the skill per job id, whatever provider ran it (ranTwice). */
 const runs = new Map<string, number>();
 const innerSandbox = await createSkillSandbox({ jobsRoot: `${root}/work`, hiddenPaths: [root] });
@@ -843,7 +858,7 @@ try {
         };
         const plan: ProviderHostPlan = {
           root,
-          skillsDir,
+          skillsDir: await hostSkillsDir(h.index),
           runsFile,
           auditWindowMs,
           addressedOnly,

@@ -8,7 +8,14 @@
  * @module
  */
 import { ChainError } from "./chain_error.ts";
-import { createPublicClient, createWalletClient, defineChain, type Hex, http } from "viem";
+import {
+  createPublicClient,
+  createTestClient,
+  createWalletClient,
+  defineChain,
+  type Hex,
+  http,
+} from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { TEST_TOKEN_ABI } from "./contract_artifacts.ts";
 import { ContractDeployError, deployTokenNetwork } from "./contract_deployer.ts";
@@ -26,6 +33,8 @@ export interface AnvilInstance {
   rpcUrl: string;
   port: number;
   chainId: number;
+  /** Characters anvil has printed since it listened (its log of each request, when kept: `log`). */
+  loggedChars(): number;
   /** Kills anvil (SIGKILL) and waits for it to exit. Idempotent. */
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -41,6 +50,13 @@ export interface StartAnvilOptions {
   port?: number;
   /** The chain id anvil answers (`--chain-id`). Default 31337. */
   chainId?: number;
+  /**
+   * Keep anvil's log of every request (default false: turned off once it listens, by its
+   * `anvil_setLoggingEnabled`). Each logged request cost anvil a write and this process a read
+   * and a decode: at the goal command, a few percent of the machine (docs/SCALE.md "anvil's
+   * log").
+   */
+  log?: boolean;
 }
 
 /** Options for {@linkcode deployContracts}. */
@@ -153,10 +169,15 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
     await removeHome();
     throw err;
   }
-  // anvil logs every request on stdout; keep draining so it never blocks on a full pipe.
+  if (options.log !== true) await stopRequestLog(`http://127.0.0.1:${port}`);
+  // anvil logs every request on stdout (unless told not to); keep draining so it never blocks on
+  // a full pipe.
+  let loggedChars = 0;
   const drained = (async () => {
     try {
-      while (!(await reader.read()).done) { /* discard */ }
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        loggedChars += r.value.length;
+      }
     } catch { /* cancelled at stop */ }
   })();
   let stopped: Promise<void> | undefined;
@@ -172,6 +193,7 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
     rpcUrl: `http://127.0.0.1:${port}`,
     port,
     chainId: options.chainId ?? 31337,
+    loggedChars: () => loggedChars,
     stop,
     [Symbol.asyncDispose]: stop,
   };
@@ -201,6 +223,18 @@ async function readPort(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Turns anvil's log of each request off. An anvil without the method (or slow to answer) keeps
+ * logging: the drain reads it as before.
+ */
+async function stopRequestLog(rpcUrl: string): Promise<void> {
+  const client = createTestClient({
+    mode: "anvil",
+    transport: http(rpcUrl, { timeout: 5_000, retryCount: 0 }),
+  });
+  await client.setLoggingEnabled(false).catch(() => {/* still logging: drained */});
 }
 
 function killQuietly(child: Deno.ChildProcess): void {

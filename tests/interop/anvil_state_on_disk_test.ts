@@ -52,3 +52,26 @@ Deno.test("an anvil startAnvil ran leaves none of its states on disk when stoppe
   assertEquals(await entries(mine[0]), [], "its HOME is gone");
   assertEquals((await anvilHomes()).includes(mine[0]), false);
 });
+
+Deno.test("an anvil startAnvil ran logs no request unless asked to: its log cost it and the drain a write and a read a request (anvil)", async () => {
+  for (const log of [false, true]) {
+    const anvil = await startAnvil({ log });
+    try {
+      // The line of the call that turns the log off may still be on its way to the drain.
+      await new Promise((r) => setTimeout(r, 300));
+      const before = anvil.loggedChars();
+      for (let i = 0; i < 50; i++) await rpc(anvil.rpcUrl, "eth_blockNumber", []);
+      // The drain reads what anvil printed: wait until it has caught up, or a while.
+      let after = anvil.loggedChars();
+      for (let waited = 0; waited < 2_000 && (log ? after === before : true); waited += 50) {
+        await new Promise((r) => setTimeout(r, 50));
+        after = anvil.loggedChars();
+        if (!log && waited >= 300) break;
+      }
+      if (log) assert(after > before, "kept: the 50 requests are in anvil's log");
+      else assertEquals(after, before, "off: nothing logged for the 50 requests");
+    } finally {
+      await anvil.stop();
+    }
+  }
+});
