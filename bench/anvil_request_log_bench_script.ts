@@ -11,6 +11,7 @@
  */
 import { startAnvil } from "../chain/anvil.ts";
 import { parseBenchFlags } from "./bench_flags.ts";
+import { processCpuMs } from "./process_cpu.ts";
 
 const { values } = parseBenchFlags(Deno.args, {
   values: ["requests", "rounds"],
@@ -21,33 +22,9 @@ const { values } = parseBenchFlags(Deno.args, {
 const requests = Number(values.requests ?? 3000);
 const rounds = Number(values.rounds ?? 3);
 
-/** CPU ms (user + system) of a process by pid, from /proc. */
-function cpuMs(pid: number | "self"): number {
-  const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = text.slice(text.lastIndexOf(") ") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** The pid of the anvil listening on `port` (its command line names the port). */
-function anvilPid(port: number): number {
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const cmd = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
-      if (cmd[0].endsWith("anvil") && cmd.includes(String(port))) return Number(entry.name);
-    } catch { /* ended meanwhile */ }
-  }
-  throw new Error(`no anvil on port ${port}`);
-}
-
 async function measure(log: boolean): Promise<{ anvil: number; self: number }> {
-  // A port of our own choosing so the process can be found by its command line.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  const anvil = await startAnvil({ port, log });
+  const anvil = await startAnvil({ log });
   try {
-    const pid = anvilPid(port);
     const call = async (i: number) => {
       const body = i % 2 === 0
         ? { jsonrpc: "2.0", id: i, method: "eth_blockNumber", params: [] }
@@ -65,8 +42,8 @@ async function measure(log: boolean): Promise<{ anvil: number; self: number }> {
       await response.json();
     };
     for (let i = 0; i < 200; i++) await call(i); // warm-up
-    const anvilBefore = cpuMs(pid);
-    const selfBefore = cpuMs("self");
+    const anvilBefore = (await processCpuMs(anvil.pid)).self;
+    const selfBefore = (await processCpuMs()).self;
     // Eight at a time, as several processes' watchers would ask.
     let next = 0;
     await Promise.all(
@@ -76,8 +53,8 @@ async function measure(log: boolean): Promise<{ anvil: number; self: number }> {
     );
     await new Promise((r) => setTimeout(r, 200)); // the drain catches up
     return {
-      anvil: (cpuMs(pid) - anvilBefore) * 1000 / requests,
-      self: (cpuMs("self") - selfBefore) * 1000 / requests,
+      anvil: ((await processCpuMs(anvil.pid)).self - anvilBefore) * 1000 / requests,
+      self: ((await processCpuMs()).self - selfBefore) * 1000 / requests,
     };
   } finally {
     await anvil.stop();

@@ -33,6 +33,8 @@ export interface AnvilInstance {
   rpcUrl: string;
   port: number;
   chainId: number;
+  /** anvil's process id. */
+  pid: number;
   /** Characters anvil has printed since it listened (its log of each request, when kept: `log`). */
   loggedChars(): number;
   /** Kills anvil (SIGKILL) and waits for it to exit. Idempotent. */
@@ -53,8 +55,7 @@ export interface StartAnvilOptions {
   /**
    * Keep anvil's log of every request (default false: turned off once it listens, by its
    * `anvil_setLoggingEnabled`). Each logged request cost anvil a write and this process a read
-   * and a decode: at the goal command, a few percent of the machine (docs/SCALE.md "anvil's
-   * log").
+   * and a decode (docs/SCALE.md "anvil's log").
    */
   log?: boolean;
 }
@@ -193,6 +194,7 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
     rpcUrl: `http://127.0.0.1:${port}`,
     port,
     chainId: options.chainId ?? 31337,
+    pid: child.pid,
     loggedChars: () => loggedChars,
     stop,
     [Symbol.asyncDispose]: stop,
