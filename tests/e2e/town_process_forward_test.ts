@@ -273,12 +273,16 @@ Deno.test("process forward: the forwarding process SIGKILLed mid-forward: the ho
   });
   await guard(bob.connect(), "bob connects");
   await guard(bob.fetchIldcp(), "bob's IL-DCP");
+  await untilRouted(storeUrl, "bob");
   const alice = await connectAlice(b.btpPort);
   let alice2: BtpClient | undefined;
   try {
     const prepare = await prepareTo(`${TOWN}.bob.killb`, "900", "B killed");
+    let early: IlpReply | Error | undefined;
     const sent = alice.sendPrepare(prepare).then((r) => r, (e: Error) => e);
-    await until(() => arrived === 1, "bob holds the packet");
+    sent.then((r) => early = r);
+    await until(() => arrived === 1 || early !== undefined, "bob holds the packet");
+    assertEquals(early, undefined, "no answer before bob holds it");
     await b.kill();
     const outcome = await guard(sent, "alice's answer after B's kill");
     assert(outcome instanceof Error || outcome.type === "reject", "no FULFILL reached alice");
