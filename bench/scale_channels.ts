@@ -30,6 +30,7 @@ import {
 import { openPostgresClaimBooks } from "../state/postgres/postgres_claim_books.ts";
 import { readPaymentLogText } from "../state/payments/payment_log_files.ts";
 import { BtpClient } from "../transport/btp_client.ts";
+import { settledTransfers } from "./settled_transfers.ts";
 
 /** Options for {@linkcode startScaleChain}. */
 export interface ScaleChainOptions {
@@ -279,8 +280,10 @@ async function closeAndCompare(
   const client = (key: Uint8Array) =>
     new TokenNetworkClient({ chain: config, account: localEvmAccount(key) });
   const townKeys = new Map(holders.map((h) => [h.town, h.townKey]));
-  const townBefore = new Map<number, bigint>();
-  for (const [t, key] of townKeys) townBefore.set(t, await client(key).tokenBalance());
+  const fromBlock = holders.length === 0
+    ? 0n
+    : await client(holders[0].townKey).publicClient.getBlockNumber();
+  const settledIds: string[] = [];
   const failures: string[] = [];
   const perTown = new Map<
     number,
@@ -360,6 +363,7 @@ async function closeAndCompare(
     returned = 0n,
   ) => {
     settled++;
+    settledIds.push(mine.channelId);
     // Claims the town never took, booked back by the requester's settle (closed on chain).
     if (returned > 0n) {
       unanswered.channels++;
@@ -429,9 +433,14 @@ async function closeAndCompare(
   if (onChain.length > 0) {
     await closeOnChain(run, onChain, client, failures, tally, concurrency, step);
   }
+  // The chain's side for a town: what the requesters' channels' settles sent its address (its
+  // wallet's balance also moves with the payout channels it opens and settles meanwhile).
+  const settledTo = holders.length === 0
+    ? new Map<string, bigint>()
+    : await settledTransfers(client(holders[0].townKey), fromBlock, settledIds);
   const towns = [];
   for (const [town, t] of [...perTown].sort((a, b) => a[0] - b[0])) {
-    const townPayout = await client(townKeys.get(town)!).tokenBalance() - townBefore.get(town)!;
+    const townPayout = settledTo.get(client(townKeys.get(town)!).address.toLowerCase()) ?? 0n;
     towns.push({
       town,
       channels: t.channels,
