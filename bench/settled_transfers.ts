@@ -2,7 +2,7 @@
  * What the settles of a set of channels moved to each address, read from the chain: the token's
  * `Transfer` logs out of the TokenNetwork contract in the transactions that emitted those
  * channels' `ChannelSettled` logs. The scale harness compares a town's side of the requesters'
- * channels with it (docs/SCALE.md "Channels"): the town's wallet is not that measure, since the
+ * channels with it (docs/SCALE.md "Payment channels and the two-process town (200 agents)"): the town's wallet is not that measure, since the
  * same wallet deposits into the payout channels the town opens while the requesters' channels
  * close, and takes back what a settled payout channel leaves it.
  *
@@ -25,12 +25,6 @@ const TRANSFER = parseAbiItem(
  * It reads a chain's logs, so it has no example that runs here: the scale harness
  * (bench/scale_channels.ts) reads each town's share of the requesters' channels with it, and
  * tests/e2e/network_scale_test.ts checks it against the towns' books.
- *
- * @example
- * ```ts ignore
- * const byAddress = await settledTransfers(client, fromBlock, channelIds);
- * const toTown = byAddress.get(townAddress.toLowerCase()) ?? 0n;
- * ```
  */
 export async function settledTransfers(
   client: TokenNetworkClient,

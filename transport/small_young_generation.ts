@@ -10,9 +10,12 @@
  * process-wide pool for other isolates to reuse, which an idle process empties only when its
  * memory reducer runs, about 30 s after start, so the key's worker, stopped when idle, left 4-5
  * MiB of pages in an idle town's RSS until then (docs/SCALE.md "An idle town's memory"). Like the
- * young generation's, the flag is read when V8 starts. Nothing is done where the semi space flag
- * is already given (`--v8-flags` or `DENO_V8_FLAGS`: the operator's choice wins), off Linux, or
- * without FFI.
+ * young generation's, the flag is read when V8 starts. And the replaced process runs without
+ * Deno's code cache (`--no-code-cache`, inserted after `deno run`): V8 refuses a cache made under
+ * other flags, so the two starts rewrote each other's cache at every start, and the one started
+ * from it held its bytecode and its mapped pages (docs/SCALE.md "The town's second start without
+ * the code cache"). Nothing is done where the semi space flag is already given (`--v8-flags` or
+ * `DENO_V8_FLAGS`: the operator's choice wins), off Linux, or without FFI.
  *
  * @module
  */
@@ -31,6 +34,7 @@ export const TOWN_SEMI_SPACE_MIB = 4;
 const WITH_FLAGS = ["--no-memory-pool-share-memory-on-teardown"];
 
 const FLAG = "--max-semi-space-size";
+const NO_CODE_CACHE = "--no-code-cache";
 const SYMBOLS = { execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" } } as const;
 const encoder = new TextEncoder();
 
@@ -65,7 +69,7 @@ export function startWithSmallYoungGeneration(options: SmallYoungGenerationOptio
     });
     return array;
   };
-  const argvArray = pointers(argv);
+  const argvArray = pointers(withoutCodeCache(argv));
   const envArray = pointers(Object.entries(env).map(([k, v]) => `${k}=${v}`));
   // Returns only on failure (the process is replaced otherwise); `strings` keeps the bytes alive.
   libc.symbols.execve(cString(Deno.execPath()), argvArray, envArray);
@@ -81,6 +85,15 @@ function envFlags(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `argv` with `--no-code-cache` after `run` when it is a `deno run` (a compiled program, or one
+ * given the flag, is left as it is).
+ */
+function withoutCodeCache(argv: string[]): string[] {
+  if (argv[1] !== "run" || argv.includes(NO_CODE_CACHE)) return argv;
+  return [argv[0], "run", NO_CODE_CACHE, ...argv.slice(2)];
 }
 
 /** This process's own argv (the runtime's flags included), from `/proc/self/cmdline`. */

@@ -1,7 +1,7 @@
 /**
  * A town process's young generation and ended isolates' pages (transport/small_young_generation.ts), on real
- * processes: one started without the flags replaces itself with one started with them, the same
- * pid and arguments; an operator's own flag is kept.
+ * processes: one started without the flags replaces itself with one started with them (and
+ * without Deno's code cache), the same pid and arguments; an operator's own flag is kept.
  */
 import { assert, assertEquals } from "../../../harness/assert.ts";
 
@@ -19,7 +19,7 @@ async function run(runtimeFlags: string[], env: Record<string, string> = {}): Pr
       script,
       `import { getHeapSpaceStatistics } from "node:v8";
 import { startWithSmallYoungGeneration } from "${MODULE}";
-console.log(JSON.stringify({ pid: Deno.pid, args: Deno.args, flags: Deno.env.get("DENO_V8_FLAGS") ?? "" }));
+console.log(JSON.stringify({ pid: Deno.pid, args: Deno.args, flags: Deno.env.get("DENO_V8_FLAGS") ?? "", cmdline: Deno.readTextFileSync("/proc/self/cmdline").split("\\0") }));
 startWithSmallYoungGeneration();
 let kept: string[][] = [];
 let newSpace = 0;
@@ -58,6 +58,9 @@ Deno.test({
     assertEquals(second.pid, first.pid);
     assertEquals(second.args, ["one", "two words"]);
     assertEquals(second.flags, "--max-semi-space-size=4,--no-memory-pool-share-memory-on-teardown");
+    // The replaced process runs without Deno's code cache; the first one used it.
+    assertEquals(first.cmdline.includes("--no-code-cache"), false, lines[0]);
+    assertEquals(second.cmdline.slice(1, 4), ["run", "--no-code-cache", "-A"], lines[1]);
     // The flag's effect on memory is not asserted here: V8's new space, sampled in this loop,
     // ranged 15-58 MiB at 4 MiB semi spaces from run to run (64-85 without), no bound to test.
     // The town's RSS under a read flood is: tests/e2e/town_read_flood_memory_test.ts.
