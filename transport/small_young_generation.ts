@@ -12,9 +12,9 @@
  * MiB of pages in an idle town's RSS until then (docs/SCALE.md "An idle town's memory"). Like the
  * young generation's, the flag is read when V8 starts. And the replaced process runs without
  * Deno's code cache (`--no-code-cache`, inserted after `deno run`): V8 refuses a cache made under
- * other flags, so the two starts rewrote each other's cache at every start, and the one started
- * from it held its bytecode and its mapped pages (docs/SCALE.md "The town's second start without
- * the code cache"). Nothing is done where the semi space flag is already given (`--v8-flags` or
+ * other flags, so the two starts rewrote each other's cache at every start, and the replaced
+ * process held the cache's bytecode and mapped pages (docs/SCALE.md "The town's second start
+ * without the code cache (round 9)"). Nothing is done where the semi space flag is already given (`--v8-flags` or
  * `DENO_V8_FLAGS`: the operator's choice wins), off Linux, or without FFI.
  *
  * @module
