@@ -19,6 +19,8 @@
  *   one: when it listens again, it reads the rows stored since the last it heard (a margin of
  *   {@linkcode CATCH_UP_MARGIN} rows before, for commits out of sequence order) and hands on those
  *   it has neither handed on nor committed itself (the newest {@linkcode RECENT_IDS} remembered).
+ *   Each once, not in commit order: a notice that arrives once LISTEN is back but before the
+ *   catch-up's read is handed on first, the rows missed before it after.
  * - Text PostgreSQL cannot hold: the TOON (which may contain U+0000) is stored as UTF-8 bytes
  *   (bytea); the JSON never holds a raw U+0000 (JSON escapes it); tag values and `d` tags are
  *   matched through an injective escape of `\` and U+0000 ({@linkcode pgText}).

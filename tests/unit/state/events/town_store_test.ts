@@ -194,7 +194,9 @@ Deno.test("town store suite: PostgreSQL (a real server)", async (t) => {
           await new Promise((r) => setTimeout(r, 20));
         }
         await new Promise((r) => setTimeout(r, 300));
-        assertEquals(heard, events.map((e) => e.id));
+        // Once each, in any order: a notice that arrives after LISTEN is in place again but before
+        // the catch-up's read is told first, the missed rows after it.
+        assertEquals([...heard].sort(), events.map((e) => e.id).sort());
       } finally {
         await Promise.all([a.close(), b.close()]);
       }
