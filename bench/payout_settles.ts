@@ -225,6 +225,7 @@ const CHANNEL_OPENED = parseAbiItem(
 const CHANNEL_CLOSED = parseAbiItem(
   "event ChannelClosed(bytes32 indexed channelId, address indexed closer, address signer, uint256 nonce, uint256 transferredAmount)",
 );
-const CHANNEL_SETTLED = parseAbiItem(
+/** The TokenNetwork contract's settle event (chain/contracts/TokenNetwork.sol). */
+export const CHANNEL_SETTLED = parseAbiItem(
   "event ChannelSettled(bytes32 indexed channelId, uint256 amount1, uint256 amount2)",
 );

@@ -2,18 +2,17 @@
  * What the settles of a set of channels moved to each address, read from the chain: the token's
  * `Transfer` logs out of the TokenNetwork contract in the transactions that emitted those
  * channels' `ChannelSettled` logs. The scale harness compares a town's side of the requesters'
- * channels with it (docs/SCALE.md "Payment channels and the two-process town (200 agents)"): the town's wallet is not that measure, since the
- * same wallet deposits into the payout channels the town opens while the requesters' channels
- * close, and takes back what a settled payout channel leaves it.
+ * channels with it (docs/SCALE.md "Payment channels and the two-process town (200 agents)"): the
+ * town's wallet is not that measure, since the same wallet deposits into the payout channels the
+ * town opens while the requesters' channels close, and takes back what a settled payout channel
+ * leaves it.
  *
  * @module
  */
 import { parseAbiItem } from "viem";
 import type { TokenNetworkClient } from "../chain/token_network_client.ts";
+import { CHANNEL_SETTLED } from "./payout_settles.ts";
 
-const CHANNEL_SETTLED = parseAbiItem(
-  "event ChannelSettled(bytes32 indexed channelId, uint256 amount1, uint256 amount2)",
-);
 const TRANSFER = parseAbiItem(
   "event Transfer(address indexed from, address indexed to, uint256 value)",
 );
