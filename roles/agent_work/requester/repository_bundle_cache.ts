@@ -21,7 +21,14 @@
  * An entry is `<dir>/<name>.sealed` and `<name>.json` (the base, depth, provider, key, the sealed
  * blob's sha256), the name a hash of base, depth and provider. A hit is checked before use: the
  * blob opens with the key (AES-GCM's tag: any changed byte, a truncated file or a wrong key fails),
- * else the entry is dropped and the task takes the full path. The least recently used entries go
+ * else the entry is dropped and the task takes the full path. The whole check is skipped while the
+ * blob's file is the very one `put` left (its `stamp`: a hash of the key, the blob's sha256 and the
+ * file's inode, size, mtime and ctime as `put` left them): `sealFile` made those bytes with that
+ * key; any write to the file since moves its mtime, and one that sets the mtime back moves its
+ * ctime (which Deno reads to the second: such a write in the second of the `put` goes unseen, one
+ * no mishap makes); a changed key no longer hashes to the stamp. That check read, decrypted and hashed the whole
+ * blob at every hit, 0.2-0.3 s of a 5 MB bundle's task in a command just started (docs/SCALE.md
+ * "A cached bundle's check kept by its stamp"). The least recently used entries go
  * past {@linkcode DEFAULT_BUNDLE_CACHE_MAX_BYTES} or {@linkcode DEFAULT_BUNDLE_CACHE_MAX_ENTRIES}.
  * Beside the entries, `mirrors/` holds one bare repository per repository bundled, from which the
  * next bundle of a new base is made incrementally (roles/agent_work/bundle_mirror.ts).
@@ -127,6 +134,8 @@ interface EntryFile {
   sealed: string;
   repo?: string;
   from?: string;
+  /** The sealed file as `put` left it, with the key and sha256 ({@linkcode entryStamp}). */
+  stamp?: string;
 }
 
 /**
@@ -174,8 +183,15 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
       /^[0-9a-f]{64}$/.test(entry.key);
     const key = same ? hexToBytes(entry.key) as Uint8Array<ArrayBuffer> : undefined;
     // Opening proves the bytes and the key belong together (a blob that does not open at the
-    // provider would fail the job after its deposit), a chunk at a time: a bundle may be large.
-    const sha256 = key && await checkSealedFile(`${path}.sealed`, key).catch(() => undefined);
+    // provider would fail the job after its deposit), a chunk at a time: a bundle may be large;
+    // the file `put` left, its stamp whole, was sealed with that key (the module's doc).
+    const file = await Deno.stat(`${path}.sealed`).catch(() => undefined);
+    const sha256 = key === undefined
+      ? undefined
+      : entry.stamp !== undefined && file !== undefined &&
+          entry.stamp === entryStamp(entry.key, entry.sealed, file)
+      ? entry.sealed
+      : await checkSealedFile(`${path}.sealed`, key).catch(() => undefined);
     if (key === undefined || sha256 !== entry.sealed) {
       await drop(path);
       return undefined;
@@ -252,6 +268,8 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
       } finally {
         await Deno.remove(copy).catch(() => {});
       }
+      const stamp = entryStamp(entry.key, entry.sealed, await Deno.stat(`${path}.sealed`));
+      if (stamp !== undefined) entry.stamp = stamp;
       await writeFileAtomic(`${path}.json`, JSON.stringify(entry), {
         skipDirSync: true,
         skipFileSync: true,
@@ -287,6 +305,17 @@ async function evict(dir: string, maxBytes: number, maxEntries: number): Promise
     });
   }
   await evictLeastUsed(entries, { maxBytes, maxEntries });
+}
+
+/**
+ * An entry's stamp: the key, the blob's sha256 and its file's identity hashed together; undefined
+ * where the file system gives no inode or ctime (every hit is then checked in full).
+ */
+function entryStamp(key: string, sealed: string, file: Deno.FileInfo): string | undefined {
+  if (file.ino === null || file.ctime === null || file.mtime === null) return undefined;
+  const id =
+    `${key} ${sealed} ${file.dev} ${file.ino} ${file.size} ${file.mtime.getTime()} ${file.ctime.getTime()}`;
+  return sha256Of(new TextEncoder().encode(id));
 }
 
 /** The hex SHA-256 of a short text (an entry's name). */

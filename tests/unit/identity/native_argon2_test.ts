@@ -33,6 +33,26 @@ Deno.test("native Argon2id: loaded here (libargon2 installed by setup) and equal
   }
 });
 
+Deno.test("native Argon2id: each derivation's 64 MiB are handed back (its own mapping, unmapped after)", async () => {
+  const native = await loadNativeArgon2id();
+  assert(native);
+  const derive = () =>
+    native({
+      password: new TextEncoder().encode("correct horse"),
+      salt: new Uint8Array(16),
+      iterations: 1,
+      memoryKiB: 65536,
+      parallelism: 4,
+      hashLength: 32,
+    });
+  const first = await derive();
+  const before = Deno.memoryUsage().rss;
+  for (let i = 0; i < 8; i++) assertEquals(await derive(), first);
+  // Kept, the eight would be 512 MiB more.
+  const grown = Deno.memoryUsage().rss - before;
+  assert(grown < 64 * 1024 * 1024, `resident memory grew ${grown} bytes over eight derivations`);
+});
+
 Deno.test("native Argon2id: parameters the library refuses reject, they do not answer", async () => {
   const native = await loadNativeArgon2id();
   assert(native);
