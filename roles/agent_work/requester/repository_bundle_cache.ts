@@ -26,7 +26,8 @@
  * file's inode, size, mtime and ctime as `put` left them): `sealFile` made those bytes with that
  * key; any write to the file since moves its mtime, and one that sets the mtime back moves its
  * ctime (which Deno reads to the second: such a write in the second of the `put` goes unseen, one
- * no mishap makes); a changed key no longer hashes to the stamp. That check read, decrypted and hashed the whole
+ * no mishap makes); a changed key no longer hashes to the stamp. An entry opened in full and found
+ * whole (one kept before stamps, or its file moved) is stamped as it is then. That check read, decrypted and hashed the whole
  * blob at every hit, 0.2-0.3 s of a 5 MB bundle's task in a command just started (docs/SCALE.md
  * "A cached bundle's check kept by its stamp"). The least recently used entries go
  * past {@linkcode DEFAULT_BUNDLE_CACHE_MAX_BYTES} or {@linkcode DEFAULT_BUNDLE_CACHE_MAX_ENTRIES}.
@@ -186,15 +187,23 @@ export function openBundleCache(o: BundleCacheOptions): BundleCache {
     // provider would fail the job after its deposit), a chunk at a time: a bundle may be large;
     // the file `put` left, its stamp whole, was sealed with that key (the module's doc).
     const file = await Deno.stat(`${path}.sealed`).catch(() => undefined);
+    const stamp = file && entryStamp(entry.key, entry.sealed, file);
+    const trusted = entry.stamp !== undefined && entry.stamp === stamp;
     const sha256 = key === undefined
       ? undefined
-      : entry.stamp !== undefined && file !== undefined &&
-          entry.stamp === entryStamp(entry.key, entry.sealed, file)
+      : trusted
       ? entry.sealed
       : await checkSealedFile(`${path}.sealed`, key).catch(() => undefined);
     if (key === undefined || sha256 !== entry.sealed) {
       await drop(path);
       return undefined;
+    }
+    if (!trusted && stamp !== undefined) {
+      // Opened in full (an entry kept before stamps, or a file moved since): stamped as it is.
+      await writeFileAtomic(`${path}.json`, JSON.stringify({ ...entry, stamp }), {
+        skipDirSync: true,
+        skipFileSync: true,
+      }).catch(() => {});
     }
     const now = new Date();
     await Deno.utime(`${path}.json`, now, now).catch(() => {});

@@ -107,6 +107,13 @@ Deno.test("a cache entry corrupted (a changed byte, one with its mtime set back,
     assertNotEquals(afterKey.key, "00".repeat(32));
     // And the entry rewritten by that full path is a hit again.
     assertEquals((await t.seal(PROVIDER_A)).key, afterKey.key);
+
+    // An entry without a stamp (kept by an older version) is opened in full once, then stamped.
+    const kept = JSON.parse(await Deno.readTextFile(json));
+    delete kept.stamp;
+    await Deno.writeTextFile(json, JSON.stringify(kept));
+    assertEquals((await t.seal(PROVIDER_A)).key, afterKey.key);
+    assert(JSON.parse(await Deno.readTextFile(json)).stamp, "stamped after its full check");
   } finally {
     await Deno.remove(t.root, { recursive: true });
   }
