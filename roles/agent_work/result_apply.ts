@@ -174,12 +174,13 @@ export async function checkResultBundle(options: CheckResultOptions): Promise<Ch
       timeoutMs,
     })).stdout.trim();
     if (tip === base) throw new NoCommitsError(`the result's tip is the base ${base}`);
-    const { code } = await runGit(["merge-base", "--is-ancestor", base, tip], {
-      dir: quarantine,
-      timeoutMs,
-      allowCodes: [1],
-    });
-    if (code === 1) {
+    // One process for two answers: no commit of the base's side of `base...tip` (the base is
+    // then an ancestor of the tip), and the count of the tip's side (the result's commits).
+    const [baseSide, commits] = (await runGit(
+      ["rev-list", "--left-right", "--count", `${base}...${tip}`],
+      { dir: quarantine, timeoutMs },
+    )).stdout.trim().split(/\s+/).map(Number);
+    if (baseSide !== 0) {
       throw new HistoryRewrittenError(`the result's tip ${tip} does not descend from ${base}`);
     }
     if (header.prerequisites.length !== 1 || header.prerequisites[0] !== base) {
@@ -193,10 +194,6 @@ export async function checkResultBundle(options: CheckResultOptions): Promise<Ch
       limit: options.maxExpandedBytes ?? DEFAULT_RESULT_EXPANDED_MAX,
       timeoutMs,
     });
-    const commits = Number(
-      (await runGit(["rev-list", "--count", `${base}..${tip}`], { dir: quarantine, timeoutMs }))
-        .stdout.trim(),
-    );
     const changes = await pathChanges(quarantine, base, tip);
     return { base, tip, ref: bundled.name, commits, diffstat: sumChanges(changes), changes };
   } finally {

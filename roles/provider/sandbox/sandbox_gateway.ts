@@ -6,6 +6,7 @@
  *     /opt/turnpike/gateway               a skeleton dir of the provider's, read-only
  *     /opt/turnpike/gateway/gateway.sock  the gateway's Unix socket, bound onto its mount point
  *     /opt/turnpike/gateway/forwarder.js  roles/provider/sandbox/gateway_forwarder.js, read-only
+ *     /opt/turnpike/gateway/close.sh      roles/provider/sandbox/gateway_close.sh, read-only
  *
  * and, in the setup script, as the namespace's root before the job starts: the loopback brought
  * up (`ip`, else busybox's), then the forwarder started with the job's own privileges (none) and
@@ -28,6 +29,8 @@ export const SANDBOX_GATEWAY_DIR = "/opt/turnpike/gateway";
 export const SANDBOX_GATEWAY_SOCKET = `${SANDBOX_GATEWAY_DIR}/gateway.sock`;
 /** The forwarder inside the sandbox. */
 export const SANDBOX_GATEWAY_FORWARDER = `${SANDBOX_GATEWAY_DIR}/forwarder.js`;
+/** The driver's close of the gateway inside the sandbox. */
+export const SANDBOX_GATEWAY_CLOSE = `${SANDBOX_GATEWAY_DIR}/close.sh`;
 
 /** A job's gateway, as the sandbox is given it. */
 export interface SandboxGateway {
@@ -62,6 +65,11 @@ export interface SandboxGatewayPlanOptions {
  */
 const FORWARDER_FILE = (() => {
   const url = new URL("./gateway_forwarder.js", import.meta.url);
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : undefined;
+})();
+/** The close script's file on the host, beside the forwarder's. */
+const CLOSE_FILE = (() => {
+  const url = new URL("./gateway_close.sh", import.meta.url);
   return url.protocol === "file:" ? decodeURIComponent(url.pathname) : undefined;
 })();
 
@@ -99,7 +107,7 @@ export function sandboxGatewayPlan(
   if (statOrNull(socketPath)?.isSocket !== true) {
     throw new SkillJobError(`the gateway's socket ${socketPath} is not a listening socket`);
   }
-  if (FORWARDER_FILE === undefined) {
+  if (FORWARDER_FILE === undefined || CLOSE_FILE === undefined) {
     throw new SkillJobError("this build has no gateway forwarder file to bind into the sandbox");
   }
   const skeleton = ensureSkeleton(`${options.hostDir}/gateway`);
@@ -117,8 +125,10 @@ export function sandboxGatewayPlan(
   const deno = `${denoRun(`127.0.0.1:${port},unix:${SANDBOX_GATEWAY_SOCKET}`)} ` +
     `${port} ${SANDBOX_GATEWAY_SOCKET}`;
   // Run by the agent-task driver once its agent is over (skills/agent-task/run): it closes the
-  // gateway and exits 0 once its socket refuses connections. No shell words but these.
+  // gateway and exits 0 once its socket refuses connections, with curl where the host has it, else
+  // with the forwarder's own close (gateway_close.sh). No shell words but these.
   const close = `env -i PATH=/usr/bin:/bin DENO_DIR=/nonexistent NO_COLOR=1 ` +
+    `sh ${SANDBOX_GATEWAY_CLOSE} ${SANDBOX_GATEWAY_SOCKET} ` +
     `${denoRun(`unix:${SANDBOX_GATEWAY_SOCKET}`)} close ${SANDBOX_GATEWAY_SOCKET}`;
   const setup = [
     "{ ip link set lo up 2>/dev/null || busybox ip link set lo up; } ||",
@@ -134,6 +144,7 @@ export function sandboxGatewayPlan(
       { source: skeleton, target: SANDBOX_GATEWAY_DIR },
       { source: Deno.realPathSync(socketPath), target: SANDBOX_GATEWAY_SOCKET },
       { source: Deno.realPathSync(FORWARDER_FILE), target: SANDBOX_GATEWAY_FORWARDER },
+      { source: Deno.realPathSync(CLOSE_FILE), target: SANDBOX_GATEWAY_CLOSE },
     ],
     setup,
     env: {
@@ -145,10 +156,10 @@ export function sandboxGatewayPlan(
   };
 }
 
-/** The skeleton dir: two empty files, the mount points of the socket and the forwarder. */
+/** The skeleton dir: three empty files, the mount points of the socket, the forwarder and the close. */
 function ensureSkeleton(dir: string): string {
   Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  for (const name of ["gateway.sock", "forwarder.js"]) {
+  for (const name of ["gateway.sock", "forwarder.js", "close.sh"]) {
     if (statOrNull(`${dir}/${name}`)?.isFile !== true) {
       Deno.writeFileSync(`${dir}/${name}`, new Uint8Array(), { mode: 0o644 });
     }
