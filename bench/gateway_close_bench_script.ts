@@ -1,17 +1,20 @@
 /**
  * What the agent-task driver's close of its model gateway costs (docs/SKILLS.md "agent-task",
- * step 3; docs/SCALE.md "The gateway closed with curl"): the wall time from starting the close to
- * its exit, against a stand-in gateway on a Unix socket that answers the close and stops
- * listening, as the real one does. Two ways, taking turns: roles/provider/sandbox/gateway_close.sh
- * with the host's curl, and the forwarder's own close (`deno run ... gateway_forwarder.js close`,
- * the flags the sandbox gives it), which the script falls back to without curl. Outside the
- * sandbox: the process starts are the cost compared.
+ * step 3; docs/SCALE.md "The gateway closed by the compiled setup"): the wall time from starting
+ * the close to its exit, against a stand-in gateway on a Unix socket that answers the close and
+ * stops listening, as the real one does. Three ways, taking turns: the compiled setup's
+ * `--close-gateway` (roles/provider/sandbox/sandbox_init.c, built here as a provider builds it),
+ * the forwarder's own close (`deno run ... gateway_forwarder.js close`, the flags the sandbox gives
+ * it: a host without a C compiler), and curl (two transfers, the close then a connection that must
+ * be refused; no turnpike code uses it, the obvious alternative). Outside the sandbox: the process
+ * starts are the cost compared.
  *
  * Run: deno run -A bench/gateway_close_bench_script.ts [--runs 20]
  *
  * @module
  */
 import { parseBenchFlags } from "./bench_flags.ts";
+import { sandboxInitBinary } from "../roles/provider/sandbox/sandbox_init.ts";
 
 const { values } = parseBenchFlags(Deno.args, {
   values: ["runs"],
@@ -19,12 +22,15 @@ const { values } = parseBenchFlags(Deno.args, {
   usage: "Usage: deno run -A bench/gateway_close_bench_script.ts [--runs 20]",
 });
 const runs = Number(values.runs ?? 20);
-const script = new URL("../roles/provider/sandbox/gateway_close.sh", import.meta.url).pathname;
 const forwarder = new URL("../roles/provider/sandbox/gateway_forwarder.js", import.meta.url)
   .pathname;
 
 /** One close against a fresh stand-in gateway; its wall time in ms. */
-async function closeOnce(dir: string, command: (socket: string) => string[]): Promise<number> {
+async function closeOnce(
+  dir: string,
+  command: (socket: string) => string[],
+  exits = [0],
+): Promise<number> {
   const socketPath = `${dir}/gateway-${crypto.randomUUID()}.sock`;
   let closed = false;
   const server = Deno.serve({ path: socketPath, onListen() {} }, (req) => {
@@ -44,7 +50,9 @@ async function closeOnce(dir: string, command: (socket: string) => string[]): Pr
   }).output();
   const ms = performance.now() - started;
   await server.finished;
-  if (!out.success || !closed) throw new Error(`${cmd} did not close the gateway (${out.code})`);
+  if (!exits.includes(out.code) || !closed) {
+    throw new Error(`${cmd} did not close the gateway (${out.code})`);
+  }
   return ms;
 }
 
@@ -65,14 +73,31 @@ const viaForwarder = (socket: string) => [
   "close",
   socket,
 ];
-const viaCurl = (socket: string) => ["sh", script, socket, ...viaForwarder(socket)];
+const close = ["-s", "-o", "/dev/null", "-X", "POST", "-H", "Content-Length: 0"];
+const viaCurl = (socket: string) => [
+  "curl",
+  "-q",
+  ...close,
+  "--unix-socket",
+  socket,
+  "http://127.0.0.1/turnpike/agent-over",
+  "--next",
+  ...close,
+  "--unix-socket",
+  socket,
+  "http://127.0.0.1/turnpike/agent-over",
+];
 
 const dir = await Deno.makeTempDir({ prefix: "turnpike-gateway-close-" });
 try {
-  const times = { curl: [] as number[], forwarder: [] as number[] };
+  const init = await sandboxInitBinary({ dir: `${dir}/init` });
+  if (init === undefined) throw new Error("no C compiler: the compiled setup cannot be built here");
+  const viaCompiled = (socket: string) => [init, "--close-gateway", socket];
+  const times = { compiled: [] as number[], forwarder: [] as number[], curl: [] as number[] };
   for (let i = 0; i < runs; i++) {
-    times.curl.push(await closeOnce(dir, viaCurl));
+    times.compiled.push(await closeOnce(dir, viaCompiled));
     times.forwarder.push(await closeOnce(dir, viaForwarder));
+    times.curl.push(await closeOnce(dir, viaCurl, [0, 7]));
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const best = (xs: number[]) => Math.min(...xs);
@@ -83,7 +108,9 @@ try {
     );
   }
   console.log(
-    `median ratio forwarder / curl: ${(median(times.forwarder) / median(times.curl)).toFixed(1)}x`,
+    `median ratio forwarder / compiled: ${
+      (median(times.forwarder) / median(times.compiled)).toFixed(1)
+    }x, curl / compiled: ${(median(times.curl) / median(times.compiled)).toFixed(1)}x`,
   );
 } finally {
   await Deno.remove(dir, { recursive: true });

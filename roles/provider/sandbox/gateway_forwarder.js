@@ -13,8 +13,8 @@
  * Run as `forwarder.js close <socket>` it is the other end of the job's model API: the agent-task
  * driver, once the agent's processes are killed, tells the gateway the agent is over (it stops
  * listening and removes its socket) and waits until the socket refuses connections, before the gate
- * runs (skills/agent-task/run; {@linkcode closeGateway}). The driver does that with curl where the
- * host has it (roles/provider/sandbox/gateway_close.sh), and with this only where it does not.
+ * runs (skills/agent-task/run; {@linkcode closeGateway}). Where the sandbox is set up by the
+ * compiled program, its `--close-gateway` does that instead (roles/provider/sandbox/sandbox_init.c).
  *
  * It imports nothing: it runs in the sandbox from its own file, with no project and no Deno
  * cache. There is no socat on the machines a provider runs on, hence these few lines. JavaScript

@@ -6,7 +6,7 @@
  *     /opt/turnpike/gateway               a skeleton dir of the provider's, read-only
  *     /opt/turnpike/gateway/gateway.sock  the gateway's Unix socket, bound onto its mount point
  *     /opt/turnpike/gateway/forwarder.js  roles/provider/sandbox/gateway_forwarder.js, read-only
- *     /opt/turnpike/gateway/close.sh      roles/provider/sandbox/gateway_close.sh, read-only
+ *     /opt/turnpike/gateway/close-<id>    a copy of the compiled setup (sandbox_init.c), the close
  *
  * and, in the setup script, as the namespace's root before the job starts: the loopback brought
  * up (`ip`, else busybox's), then the forwarder started with the job's own privileges (none) and
@@ -29,8 +29,6 @@ export const SANDBOX_GATEWAY_DIR = "/opt/turnpike/gateway";
 export const SANDBOX_GATEWAY_SOCKET = `${SANDBOX_GATEWAY_DIR}/gateway.sock`;
 /** The forwarder inside the sandbox. */
 export const SANDBOX_GATEWAY_FORWARDER = `${SANDBOX_GATEWAY_DIR}/forwarder.js`;
-/** The driver's close of the gateway inside the sandbox. */
-export const SANDBOX_GATEWAY_CLOSE = `${SANDBOX_GATEWAY_DIR}/close.sh`;
 
 /** A job's gateway, as the sandbox is given it. */
 export interface SandboxGateway {
@@ -58,6 +56,11 @@ export interface SandboxGatewayPlanOptions {
   dropTo: "nobody" | "self";
   /** Whether the job has the host's network (then no gateway: refused). */
   network: boolean;
+  /**
+   * The compiled setup program (sandbox_init.ts), when the sandbox is set up by it: a copy the job
+   * may run closes the gateway (its `--close-gateway`); without it the forwarder's Deno does.
+   */
+  closer?: string;
 }
 
 /**
@@ -65,11 +68,6 @@ export interface SandboxGatewayPlanOptions {
  */
 const FORWARDER_FILE = (() => {
   const url = new URL("./gateway_forwarder.js", import.meta.url);
-  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : undefined;
-})();
-/** The close script's file on the host, beside the forwarder's. */
-const CLOSE_FILE = (() => {
-  const url = new URL("./gateway_close.sh", import.meta.url);
   return url.protocol === "file:" ? decodeURIComponent(url.pathname) : undefined;
 })();
 
@@ -107,7 +105,7 @@ export function sandboxGatewayPlan(
   if (statOrNull(socketPath)?.isSocket !== true) {
     throw new SkillJobError(`the gateway's socket ${socketPath} is not a listening socket`);
   }
-  if (FORWARDER_FILE === undefined || CLOSE_FILE === undefined) {
+  if (FORWARDER_FILE === undefined) {
     throw new SkillJobError("this build has no gateway forwarder file to bind into the sandbox");
   }
   const skeleton = ensureSkeleton(`${options.hostDir}/gateway`);
@@ -125,11 +123,14 @@ export function sandboxGatewayPlan(
   const deno = `${denoRun(`127.0.0.1:${port},unix:${SANDBOX_GATEWAY_SOCKET}`)} ` +
     `${port} ${SANDBOX_GATEWAY_SOCKET}`;
   // Run by the agent-task driver once its agent is over (skills/agent-task/run): it closes the
-  // gateway and exits 0 once its socket refuses connections, with curl where the host has it, else
-  // with the forwarder's own close (gateway_close.sh). No shell words but these.
+  // gateway and exits 0 once its socket refuses connections; the compiled setup's close where
+  // there is one (no Deno start: docs/SCALE.md "The gateway closed by the compiled setup"), else
+  // the forwarder's. No shell words but these.
+  const closer = options.closer === undefined ? undefined : closerIn(skeleton, options.closer);
   const close = `env -i PATH=/usr/bin:/bin DENO_DIR=/nonexistent NO_COLOR=1 ` +
-    `sh ${SANDBOX_GATEWAY_CLOSE} ${SANDBOX_GATEWAY_SOCKET} ` +
-    `${denoRun(`unix:${SANDBOX_GATEWAY_SOCKET}`)} close ${SANDBOX_GATEWAY_SOCKET}`;
+    (closer === undefined
+      ? `${denoRun(`unix:${SANDBOX_GATEWAY_SOCKET}`)} close ${SANDBOX_GATEWAY_SOCKET}`
+      : `${SANDBOX_GATEWAY_DIR}/${closer} --close-gateway ${SANDBOX_GATEWAY_SOCKET}`);
   const setup = [
     "{ ip link set lo up 2>/dev/null || busybox ip link set lo up; } ||",
     '  fail "cannot bring the loopback up for the model gateway"',
@@ -144,7 +145,6 @@ export function sandboxGatewayPlan(
       { source: skeleton, target: SANDBOX_GATEWAY_DIR },
       { source: Deno.realPathSync(socketPath), target: SANDBOX_GATEWAY_SOCKET },
       { source: Deno.realPathSync(FORWARDER_FILE), target: SANDBOX_GATEWAY_FORWARDER },
-      { source: Deno.realPathSync(CLOSE_FILE), target: SANDBOX_GATEWAY_CLOSE },
     ],
     setup,
     env: {
@@ -156,10 +156,34 @@ export function sandboxGatewayPlan(
   };
 }
 
-/** The skeleton dir: three empty files, the mount points of the socket, the forwarder and the close. */
+/**
+ * The compiled setup's copy in the skeleton dir that the job may run (the program itself is its
+ * owner's alone), named for the build (`close-<its name's id>`), made once; its name. Undefined when
+ * it cannot be made: the forwarder's close is used.
+ */
+function closerIn(skeleton: string, program: string): string | undefined {
+  const name = `close-${program.slice(program.lastIndexOf("-") + 1)}`;
+  if (statOrNull(`${skeleton}/${name}`)?.isFile === true) return name;
+  const temp = `${skeleton}/.${name}.${crypto.randomUUID()}`;
+  try {
+    Deno.copyFileSync(program, temp);
+    Deno.chmodSync(temp, 0o755);
+    Deno.renameSync(temp, `${skeleton}/${name}`); // whole or absent, for a job started meanwhile
+    return name;
+  } catch {
+    try {
+      Deno.removeSync(temp);
+    } catch {
+      // never made
+    }
+    return undefined;
+  }
+}
+
+/** The skeleton dir: two empty files, the mount points of the socket and the forwarder. */
 function ensureSkeleton(dir: string): string {
   Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  for (const name of ["gateway.sock", "forwarder.js", "close.sh"]) {
+  for (const name of ["gateway.sock", "forwarder.js"]) {
     if (statOrNull(`${dir}/${name}`)?.isFile !== true) {
       Deno.writeFileSync(`${dir}/${name}`, new Uint8Array(), { mode: 0o644 });
     }

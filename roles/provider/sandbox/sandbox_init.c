@@ -29,6 +29,15 @@
  * trace or read the memory of one holding capabilities it lacks), so the whole namespace dies
  * with the provider. Its arguments are wiped once read (the job sees no host path). The skill's
  * status comes back to the outer process through a pipe (PID 1 cannot raise a signal on itself).
+ *
+ *   sandbox-init --close-gateway <socket>
+ *
+ * The agent-task driver's close of its model gateway, run inside the job's sandbox from a copy the
+ * job may execute (roles/provider/sandbox/sandbox_gateway.ts): posts /turnpike/agent-over to the
+ * gateway's Unix socket, then again on a new connection until one is refused; exit 0 then (or
+ * when nothing ever listened), 1 when it still accepts after 1000 tries (10 ms apart from the
+ * third). What `gateway_forwarder.js close` does, without a Deno start (docs/SCALE.md "The gateway
+ * closed by the compiled setup"). It holds no privilege there: the job's own user, no capabilities.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -48,8 +57,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -405,11 +416,45 @@ static void job_init(char **pos, char **command) {
   }
 }
 
+/* One close of the gateway at `socket_path` (the header comment): 0 once a connection is refused */
+static int close_gateway(const char *socket_path) {
+  static const char request[] = "POST /turnpike/agent-over HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                "Content-Length: 0\r\nConnection: close\r\n\r\n";
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(socket_path) >= sizeof addr.sun_path) return 1;
+  strcpy(addr.sun_path, socket_path);
+  for (int attempt = 0; attempt < 1000; attempt++) {
+    /* The gateway stops listening right after its answer: the first try again goes at once. */
+    if (attempt > 1) usleep(10000);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+      close(fd);
+      return 0; /* refused, or no socket: nothing reaches the model API from here on */
+    }
+    /* Each attempt asks again: a connection the gateway's cap refused asked nothing. */
+    size_t sent = 0;
+    while (sent < sizeof request - 1) {
+      ssize_t n = write(fd, request + sent, sizeof request - 1 - sent);
+      if (n <= 0) break;
+      sent += (size_t)n;
+    }
+    /* The answer, until the gateway closes the connection (10 s at most). */
+    char buf[4096];
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (poll(&p, 1, 10000) > 0 && read(fd, buf, sizeof buf) > 0) {
+    }
+    close(fd);
+  }
+  return 1;
+}
+
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "--version") == 0) {
     puts(VERSION);
     return 0;
   }
+  if (argc == 3 && strcmp(argv[1], "--close-gateway") == 0) return close_gateway(argv[2]);
 
   int i = 1, user = 0, net = 0;
   long parent = -1;

@@ -15,6 +15,7 @@ import {
   sandboxInitBinary,
 } from "../../../../roles/provider/sandbox/sandbox_init.ts";
 import { rerunSandboxTests } from "../../../support/sandbox_test_rerun.ts";
+import { sandboxGatewayPlan } from "../../../../roles/provider/sandbox/sandbox_gateway.ts";
 import type { SandboxMode } from "../../../../roles/provider/sandbox/sandbox_probe.ts";
 import { SANDBOX_SETUP_EXIT } from "../../../../roles/provider/sandbox/sandbox_setup_script.ts";
 import { hasProcessWith } from "../../../support/process_scan.ts";
@@ -278,3 +279,53 @@ async function pidsWith(item: string, file = "cmdline"): Promise<number[]> {
   }
   return pids;
 }
+
+Deno.test("sandbox init: --close-gateway posts the close to the gateway's socket and exits 0 once the socket refuses; a copy in the gateway's skeleton is what the job runs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const init = await sandboxInitBinary({ dir: `${dir}/init` });
+    assert(init, "no C compiler here: the compiled setup is not built");
+    const socketPath = `${dir}/gateway.sock`;
+    const seen: string[] = [];
+    const server = Deno.serve({ path: socketPath, onListen() {} }, (req) => {
+      seen.push(`${req.method} ${new URL(req.url).pathname} ${req.headers.get("host")}`);
+      // As the gateway: the answer, then it stops listening.
+      setTimeout(() => void server.shutdown(), 0);
+      return Response.json({ closed: true });
+    });
+    const closed = await new Deno.Command(init, { args: ["--close-gateway", socketPath] }).output();
+    await server.finished;
+    assertEquals(closed.code, 0);
+    assert(seen.length >= 1, "the gateway was never asked to close");
+    for (const asked of seen) assertEquals(asked, "POST /turnpike/agent-over 127.0.0.1");
+    // No socket at all: nothing to close.
+    const none = await new Deno.Command(init, { args: ["--close-gateway", `${dir}/none.sock`] })
+      .output();
+    assertEquals(none.code, 0);
+    // The plan runs a copy any job user may execute, from the gateway's skeleton dir.
+    const listening = Deno.listen({ transport: "unix", path: `${dir}/real.sock` });
+    try {
+      const plan = sandboxGatewayPlan({ socketPath: `${dir}/real.sock`, port: 8417 }, {
+        hostDir: dir,
+        dropTo: "nobody",
+        network: false,
+        closer: init,
+      });
+      const [program, flag, socket] = plan.env.TURNPIKE_MODEL_GATEWAY_CLOSE.split(" ").slice(-3);
+      assertEquals([flag, socket], ["--close-gateway", "/opt/turnpike/gateway/gateway.sock"]);
+      const copy = `${dir}/gateway/${program.slice(program.lastIndexOf("/") + 1)}`;
+      assertEquals((await Deno.stat(copy)).mode! & 0o777, 0o755);
+      assertEquals(await Deno.readFile(copy), await Deno.readFile(init));
+      const fallback = sandboxGatewayPlan({ socketPath: `${dir}/real.sock`, port: 8417 }, {
+        hostDir: dir,
+        dropTo: "nobody",
+        network: false,
+      });
+      assertMatch(fallback.env.TURNPIKE_MODEL_GATEWAY_CLOSE, /forwarder\.js close /);
+    } finally {
+      listening.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
