@@ -159,12 +159,11 @@ function hugePageContext(
       const size = BigInt(bytes);
       const mapped = libc.symbols.mmap(null, size, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0n);
       const at = BigInt(Deno.UnsafePointer.value(mapped));
-      const out = memory;
-      if (mapped === null || at === MAP_FAILED || out === null) {
+      if (mapped === null || at === MAP_FAILED || memory === null) {
         return ARGON2_MEMORY_ALLOCATION_ERROR;
       }
       libc.symbols.madvise(mapped, size, MADV_HUGEPAGE); // a hint: refused, 4 KiB pages
-      new BigUint64Array(Deno.UnsafePointerView.getArrayBuffer(out, 8))[0] = at;
+      new BigUint64Array(Deno.UnsafePointerView.getArrayBuffer(memory, 8))[0] = at;
       return 0;
     },
   );

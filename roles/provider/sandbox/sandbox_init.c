@@ -435,7 +435,8 @@ static int close_gateway(const char *socket_path) {
     /* Each attempt asks again: a connection the gateway's cap refused asked nothing. */
     size_t sent = 0;
     while (sent < sizeof request - 1) {
-      ssize_t n = write(fd, request + sent, sizeof request - 1 - sent);
+      /* MSG_NOSIGNAL: a connection the gateway closed first is an error here, not a SIGPIPE. */
+      ssize_t n = send(fd, request + sent, sizeof request - 1 - sent, MSG_NOSIGNAL);
       if (n <= 0) break;
       sent += (size_t)n;
     }
