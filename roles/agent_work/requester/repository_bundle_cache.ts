@@ -27,10 +27,11 @@
  * key; any write to the file since moves its mtime, and one that sets the mtime back moves its
  * ctime (which Deno reads to the second: such a write in the second of the `put` goes unseen, one
  * no mishap makes); a changed key no longer hashes to the stamp. An entry opened in full and found
- * whole (one kept before stamps, or its file moved) is stamped as it is then. That check read, decrypted and hashed the whole
- * blob at every hit, 0.2-0.3 s of a 5 MB bundle's task in a command just started (docs/SCALE.md
- * "A cached bundle's check kept by its stamp"). The least recently used entries go
- * past {@linkcode DEFAULT_BUNDLE_CACHE_MAX_BYTES} or {@linkcode DEFAULT_BUNDLE_CACHE_MAX_ENTRIES}.
+ * whole (one kept before stamps, or its file moved) is stamped as it is then. That check read,
+ * decrypted and hashed the whole blob at every hit, 0.2-0.3 s of a 5 MB bundle's task in a command
+ * just started (docs/SCALE.md "A cached bundle's check kept by its stamp"). The least recently
+ * used entries go past {@linkcode DEFAULT_BUNDLE_CACHE_MAX_BYTES} or
+ * {@linkcode DEFAULT_BUNDLE_CACHE_MAX_ENTRIES}.
  * Beside the entries, `mirrors/` holds one bare repository per repository bundled, from which the
  * next bundle of a new base is made incrementally (roles/agent_work/bundle_mirror.ts).
  *
