@@ -46,7 +46,9 @@ async function closeOnce(
   const out = await new Deno.Command(cmd, {
     args,
     clearEnv: true,
-    env: { PATH: "/usr/bin:/bin", DENO_DIR: "/nonexistent", NO_COLOR: "1" },
+    // A DENO_DIR that cannot be made, as in the sandbox (`/nonexistent` out of it: this bench's
+    // root would make it, and the sandbox's system mounts test that it is absent).
+    env: { PATH: "/usr/bin:/bin", DENO_DIR: noDenoDir, NO_COLOR: "1" },
   }).output();
   const ms = performance.now() - started;
   await server.finished;
@@ -89,6 +91,9 @@ const viaCurl = (socket: string) => [
 ];
 
 const dir = await Deno.makeTempDir({ prefix: "turnpike-gateway-close-" });
+// Under a regular file: not a directory anyone can make.
+const noDenoDir = `${dir}/not-a-dir/deno`;
+await Deno.writeTextFile(`${dir}/not-a-dir`, "");
 try {
   const init = await sandboxInitBinary({ dir: `${dir}/init` });
   if (init === undefined) throw new Error("no C compiler: the compiled setup cannot be built here");
