@@ -19,8 +19,8 @@
  *
  * Crash safety: the files are the truth and are written (atomically) before they are recorded
  * here, so a crash loses at most the commit, not the change. On open, stale lock files a killed
- * `git` left behind are removed and any uncommitted change is committed as
- * `turnpike: recover state startup`. Only one node may use a state dir at a time (the lock of
+ * `git` left behind are removed, the index is made HEAD's (a killed process's in-process commits
+ * left it behind) and any uncommitted change is committed as `turnpike: recover state startup`. Only one node may use a state dir at a time (the lock of
  * `state/state_dir_lock.ts`).
  *
  * Paths held as rows of a database (`state/audit/row_held_paths.ts`: the requester's
@@ -212,6 +212,9 @@ export class AuditLog {
     if (fresh) await this.#run(["init", "-q", "-b", "main"]);
     const added = await this.#ensureIgnored();
     await removeStaleLocks(`${this.dir}/.git`);
+    // HEAD's index first: a process killed after in-process commits (git_commit_writer.ts) left
+    // it without the row-held files they added, and committing it would delete them from HEAD.
+    if (!fresh) await this.#run(["read-tree", "HEAD"], { allowCodes: [128] }); // 128: no commit yet
     // Files an older .gitignore let in stay tracked until untracked (they stay on disk).
     if (!fresh && added.length > 0) {
       await this.#run([

@@ -149,6 +149,27 @@ Deno.test("audit log: after SIGKILL every returned write is present and committe
   }
 });
 
+Deno.test("audit log: a row-held file committed in process by a process SIGKILLed after it stays in HEAD when the next process opens", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/wallet.toml`, "w\n");
+    const script = new URL("../../../support/audit_committed_then_killed.ts", import.meta.url)
+      .pathname;
+    const lines = await killAfterLines({ script, args: [dir], lines: 1 });
+    assertEquals(lines, ["committed"]);
+    const path = `jobs/${"ab".repeat(32)}.toml`;
+    assertEquals(await git(dir, "show", `HEAD:${path}`), "id = 1\n");
+    // The next open commits what a kill left, and nothing of HEAD's row-held files with it.
+    const audit = await openAuditLog({ dir });
+    assertEquals(await git(dir, "show", `HEAD:${path}`), "id = 1\n");
+    await audit.close();
+    assert((await git(dir, "ls-tree", "-r", "--name-only", "HEAD")).includes(path));
+    assert((await git(dir, "ls-files")).includes(path), "the index is HEAD's again");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("audit log: job records killed before any audit commit are rows only, and all in history after the next open", async () => {
   const dir = await Deno.makeTempDir();
   try {
