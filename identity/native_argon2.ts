@@ -12,9 +12,9 @@
  *
  * Its 64 MiB come from an allocation callback (`argon2_ctx`'s `allocate_cbk`) that maps them
  * with a transparent huge page hint (`madvise(MADV_HUGEPAGE)`, libc through FFI) rather than from
- * `malloc`: touched first, 64 MiB of 4 KiB pages are 16,384 page faults, most of a derivation's time
- * on a machine whose page faults are dear, against 32 of 2 MiB (docs/SCALE.md "The passphrase's
- * memory in huge pages"). Without libc's `mmap` it calls `argon2id_hash_raw` (memory by `malloc`).
+ * `malloc`: touched first, 64 MiB of 4 KiB pages are 16,384 page faults, most of a derivation's
+ * time on a machine whose page faults are dear, against 32 of 2 MiB (docs/SCALE.md "The
+ * passphrase's memory in huge pages"). Without libc's `mmap` it calls `argon2id_hash_raw` (memory by `malloc`).
  *
  * @module
  */

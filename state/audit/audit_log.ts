@@ -20,8 +20,8 @@
  * Crash safety: the files are the truth and are written (atomically) before they are recorded
  * here, so a crash loses at most the commit, not the change. On open, stale lock files a killed
  * `git` left behind are removed, the index is made HEAD's (a killed process's in-process commits
- * left it behind) and any uncommitted change is committed as `turnpike: recover state startup`. Only one node may use a state dir at a time (the lock of
- * `state/state_dir_lock.ts`).
+ * left it behind) and any uncommitted change is committed as `turnpike: recover state startup`.
+ * Only one node may use a state dir at a time (the lock of `state/state_dir_lock.ts`).
  *
  * Paths held as rows of a database (`state/audit/row_held_paths.ts`: the requester's
  * `jobs/<id>.toml`) are never on disk: every `git add` here leaves them out, a change stages

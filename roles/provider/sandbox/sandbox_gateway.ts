@@ -158,8 +158,8 @@ export function sandboxGatewayPlan(
 
 /**
  * The compiled setup's copy in the skeleton dir that the job may run (the program itself is its
- * owner's alone), named for the build (`close-<its name's id>`), made once; its name. Undefined when
- * it cannot be made: the forwarder's close is used.
+ * owner's alone), named for the build (`close-<its name's id>`), made once; its name. Undefined
+ * when it cannot be made: the forwarder's close is used.
  */
 function closerIn(skeleton: string, program: string): string | undefined {
   const name = `close-${program.slice(program.lastIndexOf("-") + 1)}`;
