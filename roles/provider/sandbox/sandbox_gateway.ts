@@ -5,17 +5,19 @@
  *
  *     /opt/turnpike/gateway               a skeleton dir of the provider's, read-only
  *     /opt/turnpike/gateway/gateway.sock  the gateway's Unix socket, bound onto its mount point
- *     /opt/turnpike/gateway/forwarder.js  roles/provider/sandbox/gateway_forwarder.js, read-only
- *     /opt/turnpike/gateway/close-<id>    a copy of the compiled setup (sandbox_init.c), the close
+ *     /opt/turnpike/gateway/gateway-<id>  a copy of the compiled setup (sandbox_init.c): the relay
+ *                                         and the close
+ *     /opt/turnpike/gateway/forwarder.js  roles/provider/sandbox/gateway_forwarder.js, read-only,
+ *                                         where the sandbox is set up without the compiled setup
  *
  * and, in the setup script, as the namespace's root before the job starts: the loopback brought
- * up (`ip`, else busybox's), then the forwarder started with the job's own privileges (none) and
- * Deno's permissions to listen on `127.0.0.1:<port>` and to reach that one socket; the job starts
- * once it says `ready`. The job's environment points ANTHROPIC_BASE_URL, OPENAI_BASE_URL (with
+ * up (`ip`, else busybox's), then the relay started with the job's own privileges (none):
+ * the compiled setup's `--relay-gateway`, else the forwarder, with Deno's permissions to listen on
+ * `127.0.0.1:<port>` and to reach that one socket; the job starts once it says `ready`. The job's environment points ANTHROPIC_BASE_URL, OPENAI_BASE_URL (with
  * `/v1`, as OpenAI's clients expect) and TURNPIKE_MODEL_GATEWAY at it; no key is in it.
  *
- * The forwarder is the job's own process: it counts in the job's memory and process limits, and
- * a job that kills it only loses its model API. A job given network has no namespace of its own
+ * The relay is the job's own process (and one more for each connection it relays): it counts in
+ * the job's memory and process limits, and a job that kills it only loses its model API. A job given network has no namespace of its own
  * to hold the forwarder: the sandbox refuses a gateway then.
  *
  * @module
@@ -58,9 +60,11 @@ export interface SandboxGatewayPlanOptions {
   network: boolean;
   /**
    * The compiled setup program (sandbox_init.ts), when the sandbox is set up by it: a copy the job
-   * may run closes the gateway (its `--close-gateway`); without it the forwarder's Deno does.
+   * may run relays to the gateway and closes it (its `--relay-gateway` and `--close-gateway`, no
+   * Deno start: docs/SCALE.md "The gateway's relay in the compiled setup"); without it the
+   * forwarder's Deno does both.
    */
-  closer?: string;
+  compiled?: string;
 }
 
 /**
@@ -105,10 +109,13 @@ export function sandboxGatewayPlan(
   if (statOrNull(socketPath)?.isSocket !== true) {
     throw new SkillJobError(`the gateway's socket ${socketPath} is not a listening socket`);
   }
-  if (FORWARDER_FILE === undefined) {
+  const skeleton = ensureSkeleton(`${options.hostDir}/gateway`);
+  const program = options.compiled === undefined
+    ? undefined
+    : programIn(skeleton, options.compiled);
+  if (program === undefined && FORWARDER_FILE === undefined) {
     throw new SkillJobError("this build has no gateway forwarder file to bind into the sandbox");
   }
-  const skeleton = ensureSkeleton(`${options.hostDir}/gateway`);
   const drop = options.dropTo === "nobody"
     ? "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all " +
       "--no-new-privs"
@@ -120,32 +127,36 @@ export function sandboxGatewayPlan(
     `--no-npm --no-prompt --allow-net=${net} ` +
     `--allow-read=${SANDBOX_GATEWAY_SOCKET} --allow-write=${SANDBOX_GATEWAY_SOCKET} ` +
     SANDBOX_GATEWAY_FORWARDER;
-  const deno = `${denoRun(`127.0.0.1:${port},unix:${SANDBOX_GATEWAY_SOCKET}`)} ` +
-    `${port} ${SANDBOX_GATEWAY_SOCKET}`;
+  const relay = program === undefined
+    ? `${denoRun(`127.0.0.1:${port},unix:${SANDBOX_GATEWAY_SOCKET}`)} ` +
+      `${port} ${SANDBOX_GATEWAY_SOCKET}`
+    : `${SANDBOX_GATEWAY_DIR}/${program} --relay-gateway ${port} ${SANDBOX_GATEWAY_SOCKET}`;
   // Run by the agent-task driver once its agent is over (skills/agent-task/run): it closes the
   // gateway and exits 0 once its socket refuses connections; the compiled setup's close where
   // there is one (no Deno start: docs/SCALE.md "The gateway closed by the compiled setup"), else
   // the forwarder's. No shell words but these.
-  const closer = options.closer === undefined ? undefined : closerIn(skeleton, options.closer);
   const close = `env -i PATH=/usr/bin:/bin DENO_DIR=/nonexistent NO_COLOR=1 ` +
-    (closer === undefined
+    (program === undefined
       ? `${denoRun(`unix:${SANDBOX_GATEWAY_SOCKET}`)} close ${SANDBOX_GATEWAY_SOCKET}`
-      : `${SANDBOX_GATEWAY_DIR}/${closer} --close-gateway ${SANDBOX_GATEWAY_SOCKET}`);
+      : `${SANDBOX_GATEWAY_DIR}/${program} --close-gateway ${SANDBOX_GATEWAY_SOCKET}`);
   const setup = [
     "{ ip link set lo up 2>/dev/null || busybox ip link set lo up; } ||",
     '  fail "cannot bring the loopback up for the model gateway"',
     `exec 3< <(cd / && exec env -i PATH=/usr/bin:/bin DENO_DIR=/nonexistent NO_COLOR=1 ${drop} ` +
-    `${deno})`,
+    `${relay})`,
     'read -r ready <&3; exec 3<&-; [ "$ready" = ready ] ||',
-    '  fail "the model gateway\'s forwarder did not start"',
+    '  fail "the model gateway\'s relay did not start"',
   ].join("\n");
   const base = `http://127.0.0.1:${port}`;
+  const binds = [
+    { source: skeleton, target: SANDBOX_GATEWAY_DIR },
+    { source: Deno.realPathSync(socketPath), target: SANDBOX_GATEWAY_SOCKET },
+  ];
+  if (program === undefined && FORWARDER_FILE !== undefined) {
+    binds.push({ source: Deno.realPathSync(FORWARDER_FILE), target: SANDBOX_GATEWAY_FORWARDER });
+  }
   return {
-    binds: [
-      { source: skeleton, target: SANDBOX_GATEWAY_DIR },
-      { source: Deno.realPathSync(socketPath), target: SANDBOX_GATEWAY_SOCKET },
-      { source: Deno.realPathSync(FORWARDER_FILE), target: SANDBOX_GATEWAY_FORWARDER },
-    ],
+    binds,
     setup,
     env: {
       TURNPIKE_MODEL_GATEWAY: base,
@@ -158,11 +169,11 @@ export function sandboxGatewayPlan(
 
 /**
  * The compiled setup's copy in the skeleton dir that the job may run (the program itself is its
- * owner's alone), named for the build (`close-<its name's id>`), made once; its name. Undefined
- * when it cannot be made: the forwarder's close is used.
+ * owner's alone), named for the build (`gateway-<its name's id>`), made once; its name. Undefined
+ * when it cannot be made: the forwarder is used.
  */
-function closerIn(skeleton: string, program: string): string | undefined {
-  const name = `close-${program.slice(program.lastIndexOf("-") + 1)}`;
+function programIn(skeleton: string, program: string): string | undefined {
+  const name = `gateway-${program.slice(program.lastIndexOf("-") + 1)}`;
   if (statOrNull(`${skeleton}/${name}`)?.isFile === true) return name;
   const temp = `${skeleton}/.${name}.${crypto.randomUUID()}`;
   try {

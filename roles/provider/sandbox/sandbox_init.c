@@ -45,10 +45,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +69,7 @@
 #define SETUP_EXIT 125
 #define SANDBOX_UID 65534
 #define WORK_DIR "/tmp/job"
-#define VERSION "turnpike-sandbox-init 3"
+#define VERSION "turnpike-sandbox-init 4"
 
 static void fail(const char *format, ...) {
   va_list args;
@@ -450,12 +452,104 @@ static int close_gateway(const char *socket_path) {
   return 1;
 }
 
+/* One connection of the relay, in its own process: both directions through non-blocking sockets,
+ * each shut down for writing when its source ends, both closed when either side fails. */
+static void __attribute__((noreturn)) relay_connection(int client,
+                                                       const struct sockaddr_un *addr) {
+  int up = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (up < 0 || connect(up, (const struct sockaddr *)addr, sizeof *addr) != 0) _exit(0);
+  struct {
+    int from, to, done;
+    size_t len, off;
+    char buf[65536];
+  } dir[2] = {{.from = client, .to = up}, {.from = up, .to = client}};
+  for (int i = 0; i < 2; i++) fcntl(dir[i].from, F_SETFL, O_NONBLOCK);
+  for (;;) {
+    struct pollfd p[4];
+    int n = 0, at[2][2] = {{-1, -1}, {-1, -1}};
+    for (int i = 0; i < 2; i++) {
+      if (dir[i].len > dir[i].off) {
+        at[i][1] = n;
+        p[n++] = (struct pollfd){.fd = dir[i].to, .events = POLLOUT};
+      } else if (!dir[i].done) {
+        at[i][0] = n;
+        p[n++] = (struct pollfd){.fd = dir[i].from, .events = POLLIN};
+      }
+    }
+    if (n == 0) _exit(0); /* both directions ended and delivered */
+    if (poll(p, n, -1) < 0) {
+      if (errno == EINTR) continue;
+      _exit(0);
+    }
+    for (int i = 0; i < 2; i++) {
+      if (at[i][0] >= 0 && p[at[i][0]].revents != 0) {
+        ssize_t r = read(dir[i].from, dir[i].buf, sizeof dir[i].buf);
+        if (r > 0) {
+          dir[i].len = (size_t)r;
+          dir[i].off = 0;
+        } else if (r == 0) {
+          dir[i].done = 1;
+          shutdown(dir[i].to, SHUT_WR);
+        } else if (errno != EAGAIN && errno != EINTR) {
+          _exit(0);
+        }
+      }
+      if (at[i][1] >= 0 && p[at[i][1]].revents != 0) {
+        ssize_t w = send(dir[i].to, dir[i].buf + dir[i].off, dir[i].len - dir[i].off,
+                         MSG_NOSIGNAL);
+        if (w > 0) dir[i].off += (size_t)w;
+        else if (w < 0 && errno != EAGAIN && errno != EINTR) _exit(0);
+      }
+    }
+  }
+}
+
+/* The relay (the header comment): listens on 127.0.0.1:<port>, says `ready`, then gives each
+ * connection a process of its own that relays it to the gateway's socket. */
+static void __attribute__((noreturn)) relay_gateway(const char *port_text,
+                                                    const char *socket_path) {
+  char *end;
+  long port = strtol(port_text, &end, 10);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (*end != 0 || port < 1 || port > 65535 || strlen(socket_path) >= sizeof addr.sun_path) {
+    fail("usage: sandbox-init --relay-gateway <port 1-65535> <socket>");
+  }
+  strcpy(addr.sun_path, socket_path);
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int on = 1;
+  struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+      bind(listener, (struct sockaddr *)&in, sizeof in) != 0 || listen(listener, 128) != 0) {
+    fail("cannot listen on 127.0.0.1:%ld: %s", port, strerror(errno));
+  }
+  signal(SIGCHLD, SIG_IGN); /* each connection's process is reaped by the kernel */
+  puts("ready");
+  fflush(stdout);
+  for (;;) {
+    int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    if (client < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      /* Out of descriptors or memory (the job's limits): a moment, then accept again. */
+      usleep(10000);
+      continue;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(listener);
+      relay_connection(client, &addr);
+    }
+    close(client); /* the child's now; or, without a process for it (the job's limit), refused */
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "--version") == 0) {
     puts(VERSION);
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "--close-gateway") == 0) return close_gateway(argv[2]);
+  if (argc == 4 && strcmp(argv[1], "--relay-gateway") == 0) relay_gateway(argv[2], argv[3]);
 
   int i = 1, user = 0, net = 0;
   long parent = -1;

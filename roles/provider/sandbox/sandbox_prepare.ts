@@ -259,7 +259,7 @@ export function prepareJob(
     hostDir: host.root.slice(0, host.root.lastIndexOf("/")),
     dropTo: host.mode === "root" ? "nobody" : "self",
     network: job.manifest.permissions.network,
-    closer: host.init,
+    compiled: host.init,
   });
   const mounts = buildSandboxFstab({
     root: host.root,

@@ -116,14 +116,16 @@ ${post("files", "/v1/files")}
 curl -sS -o /dev/null "http://127.0.0.1:${api.port}/v1/messages" 2>/dev/null; echo "stand-in-direct $?"
 curl -sS -o /dev/null http://1.1.1.1/ 2>/dev/null; echo "elsewhere $?"
 key=${KEY_IN_SHELL}
-# The key in no process's environment or command line (the forwarder's too), in no file the job
+# The key in no process's environment or command line (the relay's too), in no file the job
 # can reach but the host's system dirs. The pattern comes by a pipe: on no command line.
 found=$(cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' |
   grep -cF -f <(printf '%s\\n' "$key"))
 echo "key-in-processes $found"
 files=$(grep -rlsF -f <(printf '%s\\n' "$key") /tmp /var/tmp /run /opt /dev/shm "$HOME" | wc -l)
 echo "key-in-files $files"
-echo "forwarders $(grep -l 'forwarder[.]js' /proc/[0-9]*/cmdline 2>/dev/null | wc -l)"
+# The relay: the compiled setup's (--relay-gateway) or, set up by the shell, the forwarder (the
+# brackets keep grep's own command line out).
+echo "relays $(grep -lE 'forwarder[.]js|--relay[-]gateway' /proc/[0-9]*/cmdline 2>/dev/null | wc -l)"
 `;
     const [dir, manifest] = await skill("agent", script);
     const o = await sandbox.run({
@@ -146,7 +148,7 @@ echo "forwarders $(grep -l 'forwarder[.]js' /proc/[0-9]*/cmdline 2>/dev/null | w
       "elsewhere 7", // no route out of the job's network namespace
       "key-in-processes 0",
       "key-in-files 0",
-      "forwarders 1",
+      "relays 1",
     ]);
     // The stand-in saw the two model calls and nothing else, each with the provider's key.
     assertEquals(api.seen.map((s) => [s.target, s.headers["x-api-key"]]), [
@@ -262,7 +264,7 @@ Deno.test(`model gateway in the sandbox (${MODE}): the agent-task gate cannot re
     await new Deno.Command("tar", { args: ["-C", repo, "-cf", `${inputs}/worktree.tar`, "."] })
       .output();
     // The agent makes one call through its gateway; the gate tries the socket the sandbox bound
-    // in, past the forwarder (gone with the agent), as a hostile gate would.
+    // in, past the relay (gone with the agent), as a hostile gate would.
     const files: Record<string, string> = {
       base,
       "task.md": "t\n",

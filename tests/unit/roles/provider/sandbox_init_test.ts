@@ -309,7 +309,7 @@ Deno.test("sandbox init: --close-gateway posts the close to the gateway's socket
         hostDir: dir,
         dropTo: "nobody",
         network: false,
-        closer: init,
+        compiled: init,
       });
       const [program, flag, socket] = plan.env.TURNPIKE_MODEL_GATEWAY_CLOSE.split(" ").slice(-3);
       assertEquals([flag, socket], ["--close-gateway", "/opt/turnpike/gateway/gateway.sock"]);
@@ -322,6 +322,92 @@ Deno.test("sandbox init: --close-gateway posts the close to the gateway's socket
         network: false,
       });
       assertMatch(fallback.env.TURNPIKE_MODEL_GATEWAY_CLOSE, /forwarder\.js close /);
+    } finally {
+      listening.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sandbox init: --relay-gateway says ready, then relays each connection to the gateway's socket both ways, a streamed answer and a large body whole; the plan starts it as the job's relay", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const init = await sandboxInitBinary({ dir: `${dir}/init` });
+    assert(init, "no C compiler here: the compiled setup is not built");
+    const socketPath = `${dir}/gateway.sock`;
+    const server = Deno.serve({ path: socketPath, onListen() {} }, async (req) => {
+      const body = new Uint8Array(await req.arrayBuffer());
+      let sum = 0;
+      for (const b of body) sum = (sum + b) % 65521;
+      if (new URL(req.url).pathname === "/stream") {
+        // An answer in pieces, as a model API streams: each arrives through the relay.
+        const pieces = ["event: a\n\n", "event: b\n\n", `event: end ${body.length}\n\n`];
+        return new Response(ReadableStream.from(pieces).pipeThrough(new TextEncoderStream()));
+      }
+      return Response.json({ method: req.method, length: body.length, sum });
+    });
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const relay = new Deno.Command(init, {
+      args: ["--relay-gateway", String(port), socketPath],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const lines = relay.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      assertEquals((await lines.read()).value, "ready\n");
+      const body = crypto.getRandomValues(new Uint8Array(65536));
+      const large = new Uint8Array(3 * 1024 * 1024).map((_, i) => body[i % body.length]);
+      let sum = 0;
+      for (const b of large) sum = (sum + b) % 65521;
+      const answers = await Promise.all(
+        [1, 2, 3].map(() =>
+          fetch(`http://127.0.0.1:${port}/calls`, { method: "POST", body: large })
+            .then((r) => r.json())
+        ),
+      );
+      for (const a of answers) assertEquals(a, { method: "POST", length: large.length, sum });
+      const streamed = await fetch(`http://127.0.0.1:${port}/stream`, {
+        method: "POST",
+        body: "x",
+      });
+      assertEquals(await streamed.text(), "event: a\n\nevent: b\n\nevent: end 1\n\n");
+      // A gateway gone: the connection ends, the relay stays for the next one.
+      await server.shutdown();
+      const refused = await fetch(`http://127.0.0.1:${port}/calls`).then(
+        (r) => r.body?.cancel().then(() => `status ${r.status}`),
+        (err: Error) => err.name,
+      );
+      assertEquals(refused, "TypeError");
+      lines.releaseLock();
+    } finally {
+      relay.kill("SIGKILL");
+      await relay.status;
+      await relay.stdout.cancel().catch(() => {});
+      await relay.stderr.cancel();
+    }
+    const bad = await new Deno.Command(init, { args: ["--relay-gateway", "0", socketPath] })
+      .output();
+    assertEquals(bad.code, 125);
+    assertMatch(new TextDecoder().decode(bad.stderr), /usage: sandbox-init --relay-gateway/);
+    // The plan starts the copy in the gateway's skeleton as the relay, the forwarder not bound.
+    const listening = Deno.listen({ transport: "unix", path: `${dir}/real.sock` });
+    try {
+      const plan = sandboxGatewayPlan({ socketPath: `${dir}/real.sock`, port: 8417 }, {
+        hostDir: dir,
+        dropTo: "nobody",
+        network: false,
+        compiled: init,
+      });
+      assertMatch(
+        plan.setup,
+        /\/opt\/turnpike\/gateway\/gateway-[0-9a-f]+ --relay-gateway 8417 \/opt\/turnpike\/gateway\/gateway\.sock\)/,
+      );
+      assert(!plan.setup.includes("forwarder.js"), plan.setup);
+      assertEquals(plan.binds.map((b) => b.target), [
+        "/opt/turnpike/gateway",
+        "/opt/turnpike/gateway/gateway.sock",
+      ]);
     } finally {
       listening.close();
     }
