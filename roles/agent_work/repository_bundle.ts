@@ -19,6 +19,7 @@
  * @module
  */
 import { BundleTooLargeError, DirtyWorktreeError } from "./agent_work_errors.ts";
+import { makeBareRepository } from "./bare_repository.ts";
 import { runGit } from "./git_command.ts";
 import { keepInMirror, seedFromMirror } from "./bundle_mirror.ts";
 
@@ -117,7 +118,7 @@ async function bundleIn(
   if (parent !== undefined) await Deno.mkdir(parent, { recursive: true, mode: 0o700 });
   const tmp = await Deno.makeTempDir({ dir: parent, prefix: ".tmp-bundle-" });
   try {
-    await runGit(["init", "-q", "--bare", tmp], { timeoutMs });
+    await makeBareRepository(tmp);
     const seeded = mirror !== undefined && await seedFromMirror(tmp, mirror);
     await runGit([
       "-c",

@@ -25,6 +25,7 @@
  */
 import { BundleTooLargeError } from "./agent_work_errors.ts";
 import { runGit } from "./git_command.ts";
+import { makeBareRepository } from "./bare_repository.ts";
 import { BASE_REF, DEFAULT_REPOSITORY_BUNDLE_MAX } from "./repository_bundle.ts";
 import { readBundleHeader } from "./bundle_header.ts";
 
@@ -111,8 +112,7 @@ export async function createRepositoryDelta(
   const tmp = await Deno.makeTempDir({ dir: o.workDir, prefix: ".tmp-delta-" });
   let commits: number;
   try {
-    await runGit(["init", "-q", "--bare", tmp], { timeoutMs });
-    await Deno.writeTextFile(`${tmp}/objects/info/alternates`, `${await gitPath("objects")}\n`);
+    await makeBareRepository(tmp, { alternates: await gitPath("objects") });
     // A shallow repository's history stops where its own file says: the walk must too.
     const shallow = await Deno.readTextFile(await gitPath("shallow")).catch(() => "");
     if (shallow !== "") await Deno.writeTextFile(`${tmp}/shallow`, shallow);

@@ -39,6 +39,7 @@ import {
   HistoryRewrittenError,
   NoCommitsError,
 } from "./agent_work_errors.ts";
+import { makeBareRepository } from "./bare_repository.ts";
 import { readBundleHeader } from "./bundle_header.ts";
 import { type Diffstat, type PathChange, pathChanges, sumChanges } from "./diffstat.ts";
 import { diffExpandedSize } from "./expanded_size.ts";
@@ -55,6 +56,11 @@ export const DEFAULT_RESULT_EXPANDED_MAX = 1024 * 1024 * 1024;
 
 /** Where a result is fetched before its branch is made. */
 const INCOMING_REF = "refs/turnpike/incoming";
+/**
+ * Where the quarantine of a check fetches the result's ref: a branch, so git refuses anything but
+ * a commit there (a tag or a tree: "trying to write non-commit object").
+ */
+const QUARANTINE_REF = "refs/heads/incoming";
 
 /** Options of {@linkcode checkResultBundle}. */
 export interface CheckResultOptions {
@@ -140,7 +146,9 @@ export async function checkResultBundle(options: CheckResultOptions): Promise<Ch
     "--end-of-options",
     `${options.base}^{commit}`,
   ], { dir: repoDir, timeoutMs })).stdout.trim().split("\n");
-  for (const oid of header.prerequisites) {
+  // The base is a commit of the repository (just verified): a result's one prerequisite, asked
+  // about without a process more.
+  for (const oid of header.prerequisites.filter((p) => p !== base)) {
     const { code } = await runGit(["cat-file", "-e", `${oid}^{commit}`], {
       dir: repoDir,
       timeoutMs,
@@ -152,8 +160,7 @@ export async function checkResultBundle(options: CheckResultOptions): Promise<Ch
   }
   const quarantine = await Deno.makeTempDir({ prefix: "turnpike-result-" });
   try {
-    await runGit(["init", "-q", "--bare", quarantine], { timeoutMs });
-    await Deno.writeTextFile(`${quarantine}/objects/info/alternates`, `${commonDir}/objects\n`);
+    await makeBareRepository(quarantine, { alternates: `${commonDir}/objects` });
     const absBundle = await Deno.realPath(bundlePath);
     try {
       // No automatic maintenance after it: the quarantine is removed below.
@@ -164,15 +171,14 @@ export async function checkResultBundle(options: CheckResultOptions): Promise<Ch
         "--no-tags",
         "--no-write-fetch-head",
         absBundle,
-        `${bundled.name}:${INCOMING_REF}`,
+        `${bundled.name}:${QUARANTINE_REF}`,
       ], { dir: quarantine, timeoutMs });
     } catch (err) {
       throw new BundleFormatError("git refused the result bundle", { cause: err });
     }
-    const tip = (await runGit(["rev-parse", "--verify", `${INCOMING_REF}^{commit}`], {
-      dir: quarantine,
-      timeoutMs,
-    })).stdout.trim();
+    // The tip is the bundle's ref as its header names it: the fetch stored that object at a
+    // branch, which git does for a commit only.
+    const tip = bundled.oid;
     if (tip === base) throw new NoCommitsError(`the result's tip is the base ${base}`);
     // One process for two answers: no commit of the base's side of `base...tip` (the base is
     // then an ancestor of the tip), and the count of the tip's side (the result's commits).

@@ -204,6 +204,14 @@ Deno.test("hostile result bundles are refused with their errors, and none of the
     await e("bundle", "create", "-q", `${tmp}/rewritten`, "refs/heads/rewritten", `^${base}`);
     await assertRejects(rejected(`${tmp}/rewritten`), HistoryRewrittenError);
 
+    // Its one ref an annotated tag of the work (or any object but a commit): no branch takes it.
+    await e("tag", "-a", "-m", "not a commit", "tagged", "refs/heads/work");
+    await e("bundle", "create", "-q", `${tmp}/tagged`, "refs/tags/tagged", `^${base}`);
+    await assertRejects(rejected(`${tmp}/tagged`), BundleFormatError, "refused");
+    await e("tag", "treed", "refs/heads/work^{tree}");
+    await e("bundle", "create", "-q", `${tmp}/treed`, "refs/tags/treed", `^${base}`);
+    await assertRejects(rejected(`${tmp}/treed`), BundleFormatError, "refused");
+
     await e("bundle", "create", "-q", `${tmp}/older`, "refs/heads/work", `^${base}~1`);
     await assertRejects(rejected(`${tmp}/older`), BundlePrerequisiteError, "exactly the base");
 
