@@ -68,7 +68,9 @@ export interface ChannelSync {
 /**
  * Lays a synced record over the record as it is now: the chain's fields (status, settleAt,
  * deposits, withdrawals) from `synced`, the claim counters from whichever is newer (claims
- * may have been written while the chain was read), and a settle's booked amounts.
+ * may have been written while the chain was read), and a settle's booked amounts. A record
+ * already settled (another process booked the settle first) stays settled, its booked amounts
+ * never lowered.
  *
  * @example
  * ```ts
@@ -92,6 +94,10 @@ export interface ChannelSync {
  * ```
  */
 export function mergeChainSync(current: ChannelRecord, synced: ChannelRecord): ChannelRecord {
+  // Settled is final, unless the chain has the channel open (a chain reset, an id used again).
+  if (current.status === "settled" && synced.status !== "open") {
+    return mergeOverSettled(current, synced);
+  }
   const next: ChannelRecord = {
     ...current,
     // A co-signed final balance (H1's "closing") stays until the chain says closed or settled.
@@ -118,6 +124,27 @@ export function mergeChainSync(current: ChannelRecord, synced: ChannelRecord): C
   ) {
     next.receivedNonce = synced.receivedNonce;
     next.received = synced.received;
+    next.receivedSignature = synced.receivedSignature;
+  }
+  return next;
+}
+
+/**
+ * A sync laid over a record already settled (another process settled and booked it while the
+ * chain was read: a `channel close` beside the node's watcher): a sync read before the settle
+ * (closed) does not move it back, and a second booking of the same settle does not lower what the
+ * first booked (a read of the channel once the chain forgot it sees zeros).
+ */
+function mergeOverSettled(current: ChannelRecord, synced: ChannelRecord): ChannelRecord {
+  if (synced.status !== "settled") return current;
+  const next = { ...current };
+  if (synced.sent > current.sent) {
+    next.sent = synced.sent;
+    next.sentNonce = max(current.sentNonce, synced.sentNonce);
+  }
+  if (synced.received > current.received) {
+    next.received = synced.received;
+    next.receivedNonce = synced.receivedNonce;
     next.receivedSignature = synced.receivedSignature;
   }
   return next;

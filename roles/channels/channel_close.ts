@@ -28,10 +28,11 @@ import {
   BtpConnectionError,
   BtpTimeoutError,
 } from "../../transport/btp_client.ts";
-import { partnerProof, settledBooks, withBookClaim } from "./channel_chain_sync.ts";
+import { mergeChainSync, partnerProof, settledBooks, withBookClaim } from "./channel_chain_sync.ts";
 import type { CooperativeSettleAgreement } from "./channel_cosign_request.ts";
 import { closeCooperatively } from "./channel_cosign_chain.ts";
-import { settleClosedChannel, settleFields } from "./channel_settle.ts";
+import { settleFields } from "./channel_settle.ts";
+import { settleOrBook } from "./settle_or_book.ts";
 
 /** Options for {@linkcode closeChannelStep}. */
 export interface CloseChannelOptions {
@@ -128,17 +129,32 @@ export async function closeChannelStep(options: CloseChannelOptions): Promise<Ch
     if (await client.chainTime() <= onChain.settleAt) {
       return { kind: "waiting", record, settleAt: onChain.settleAt };
     }
-    // Read again now that the timeout is over: an update may have landed since the first read,
-    // and none can land after it. The settle pays by these proofs.
-    const final = await client.getChannel(record.channelId);
-    // The node's watcher (or the peer) may settle it at the same moment: then it is settled
-    // all the same, by the same proofs (roles/channels/channel_settle.ts).
-    const outcome = await settleClosedChannel(client, record.channelId, record.openTx);
-    const fields = settleFields(outcome, "Tx");
+    // Read again now that the timeout is over (an update may have landed since the first read,
+    // none can land after it) and settled by those proofs. The node's watcher (or the peer) may
+    // settle it at the same moment: settled before our settle, it is settled all the same, by the
+    // same proofs (roles/channels/channel_settle.ts); settled before that read, the chain has
+    // forgotten the channel (its participants read back zero) and the settle is booked by the
+    // proofs its close left in the logs (roles/channels/settle_or_book.ts), never by the zeros.
+    const settlement = await settleOrBook(client, record);
+    if (settlement === undefined) return { kind: "waiting", record, settleAt: onChain.settleAt };
+    const { outcome, proofs } = settlement;
+    const fields: Record<string, string> = outcome.by === "gone"
+      ? { SettledBy: "another transaction first (the channel was gone when read again)" }
+      : settleFields(outcome, "Tx");
+    if (settlement.unreadable !== undefined) {
+      fields.Booked = `by the file: logs unreadable (${settlement.unreadable})`;
+    }
     // Booked as the settle paid: by the proofs on chain (claims the peer never took come back).
+    // Booked already (the node's watcher settled it too): a second booking never lowers it.
     record = await changeChannel(
       record,
-      (r) => ({ ...settledBooks(r, final.participants, fields), status: "settled" }),
+      (r) => {
+        const booked: ChannelRecord = {
+          ...(proofs ? settledBooks(r, proofs, fields) : r),
+          status: "settled",
+        };
+        return r.status === "settled" ? mergeChainSync(r, booked) : booked;
+      },
       { stateDir, audit, action: "settle", fields },
     );
     return outcome.by === "us"

@@ -8,6 +8,10 @@
  *   other with the higher tip): the watcher's sync (`syncChannelWithChain` with `autoSettle`);
  * - the other mined between our read of the channel and our settle's simulation: the close's
  *   step (`closeChannelStep`);
+ * - the other mined between the close's step's two reads of the channel (closed past the
+ *   timeout, then gone: its participants read back zero): booked by the proofs in the logs, not
+ *   as zero (the payee's `wallet balance` once said `claimed 0, settled 0` after a settle that
+ *   paid it);
  * - a settle refused while the channel is still there (before its timeout) is still an error;
  * - a settle refused at its gas estimate (the other pending) names the contract's error, not a
  *   bare `Reverted()` (the simulation's request holds only the function's ABI).
@@ -22,7 +26,8 @@ import { ChainTxError, type TokenNetworkClient } from "../../chain/token_network
 import { syncChannelWithChain } from "../../roles/channels/channel_chain_sync.ts";
 import { closeChannelStep } from "../../roles/channels/channel_close.ts";
 import { settleClosedChannel } from "../../roles/channels/channel_settle.ts";
-import type { ChannelRecord } from "../../state/channels/channel_file.ts";
+import { type ChannelRecord, listChannels } from "../../state/channels/channel_file.ts";
+import { recordChannel } from "../../state/channels/channel_writer.ts";
 
 const DEPOSIT = 1_000_000n;
 const PAID = 250_000n;
@@ -134,4 +139,49 @@ Deno.test("a settle refused at its gas estimate names the contract's error (anvi
   await anvilRpc(pair.anvil.rpcUrl, "evm_mine");
   assertEquals(err.reason, "WrongChannelState", err.message);
   assertStringIncludes(err.message, `WrongChannelState(${record.channelId}, 0)`);
+});
+
+Deno.test("the close's settle step after another settle got in between its two reads books the proofs, not zero (anvil)", async () => {
+  await using pair = await startChannelPair();
+  const record = await closedChannel(pair);
+  const stateDir = await Deno.makeTempDir({ prefix: "settle_race_" });
+  // The channel file `channel close` books the settle in.
+  await recordChannel(record, { stateDir, action: "close" });
+  const bobBefore = await pair.bob.tokenBalance();
+  // The node's watcher settles after the step read the channel (closed, timeout over) and the
+  // chain's clock, before the step reads the channel again: gone, its participants zeroed.
+  let raced: `0x${string}` | undefined;
+  const client = new Proxy(pair.bob, {
+    get(target, key) {
+      if (key === "chainTime") {
+        return async () => {
+          const now = await target.chainTime();
+          raced ??= await pair.alice.settleChannel(record.channelId);
+          return now;
+        };
+      }
+      const v = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  }) as TokenNetworkClient;
+  const step = await closeChannelStep({
+    client,
+    record,
+    signer: undefined as never,
+    stateDir,
+    unilateral: true,
+    connectPeer: () => Promise.reject(new Error("not asked")),
+  });
+  assert(raced !== undefined, "the other settle was mined between the step's reads");
+  assertEquals(step.kind, "settled");
+  if (step.kind === "settled") {
+    assertEquals(step.tx, undefined);
+    assertStringIncludes(step.settledBy ?? "", "another transaction first");
+  }
+  assertEquals(step.record.status, "settled");
+  assertEquals(step.record.received, PAID, "booked by the proof the settle paid by");
+  const [kept] = await listChannels(stateDir);
+  assertEquals([kept.status, kept.received], ["settled", PAID], "the file's books");
+  assertEquals(await pair.bob.tokenBalance() - bobBefore, PAID);
+  await Deno.remove(stateDir, { recursive: true });
 });
