@@ -20,7 +20,7 @@ import { AGENT_TASK_PARAM } from "../agent_task_wire.ts";
 import { protectedPathInputs } from "../protected_paths.ts";
 import { parseAgentTask, renderTaskPrompt } from "../agent_task.ts";
 import type { SkillJob } from "../../provider/sandbox/skill_sandbox.ts";
-import type { CheckoutCache } from "./checkout_cache.ts";
+import type { CheckoutCache, CheckoutKey, SealedInput } from "./checkout_cache.ts";
 
 /** What of an agent-task request its inputs are made from. */
 export interface AgentTaskInputsRequest {
@@ -67,19 +67,21 @@ export async function prepareAgentTaskInputs(
   hostDir: string,
   cache?: CheckoutCache,
 ): Promise<AgentTaskInputs> {
-  const plain = await openFile(job, r.repoBlob, r.repoKey);
-  const delta = r.delta && await openFile(job, r.delta.blob, r.delta.key);
   const task = parseAgentTask(r.task);
   // The job may get the files as a tar and unpack it in its work dir: both fit in its limit,
   // or the checkout is refused before it writes them on the host (docs/SKILLS.md "agent-task").
   const maxCheckoutBytes = Math.floor(job.manifest.diskBytes / 2);
-  const key = { bundle: plain, delta, base: r.base };
+  const bundle = { blob: r.repoBlob, key: r.repoKey };
+  const key: CheckoutKey = { bundle, delta: r.delta, base: r.base };
+  // A cached checkout is found by the sealed blobs: the blobs are opened only without one.
   const cached = await cache?.take(key, hostDir, maxCheckoutBytes) ?? false;
   let keep = () => Promise.resolve<string | undefined>(undefined);
   if (!cached) {
+    const plain = await openFile(job, r.repoBlob, r.repoKey);
+    const delta = r.delta && await openFile(job, r.delta.blob, r.delta.key);
     const made = delta === undefined
       ? await checkOut(plain, r.base, hostDir, maxCheckoutBytes, cache)
-      : await checkOutDelta(plain, delta, r.base, hostDir, maxCheckoutBytes, cache);
+      : await checkOutDelta(plain, bundle, delta, r.base, hostDir, maxCheckoutBytes, cache);
     if (cache !== undefined) {
       keep = () => cache.keep(key, hostDir, made.bytes).catch(() => undefined);
     }
@@ -174,6 +176,7 @@ async function checkOut(
  */
 async function checkOutDelta(
   bundle: Uint8Array,
+  sealed: SealedInput,
   delta: Uint8Array,
   base: string,
   hostDir: string,
@@ -182,7 +185,8 @@ async function checkOutDelta(
 ): Promise<{ bytes: number }> {
   const from = parseBundleHeader(bundle.subarray(0, MAX_BUNDLE_HEADER + 4)).refs[0]?.oid;
   if (from === undefined) throw new BundleRefsError("the repository bundle carries no ref");
-  const taken = await cache?.take({ bundle, base: from }, hostDir, maxCheckoutBytes) ?? false;
+  const taken = await cache?.take({ bundle: sealed, base: from }, hostDir, maxCheckoutBytes) ??
+    false;
   if (!taken) await checkOut(bundle, from, hostDir, maxCheckoutBytes, cache);
   await Deno.writeFile(`${hostDir}/repo-delta.bundle`, delta, { mode: 0o600 });
   return await applyRepositoryDelta({

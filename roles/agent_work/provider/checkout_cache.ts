@@ -7,9 +7,12 @@
  *
  * The provider trusts the requester's bundle no more than before: an entry is made only from a
  * checkout that passed every check of `worktreeFromBundle` (roles/agent_work/bundle_worktree.ts),
- * and is named by the sha256 of the bundle's bytes (opened with the job's key, so authenticated),
- * of the delta's when the job sent one (roles/agent_work/delta_worktree.ts), and the base: only the
- * very same bundle and delta, whose checks would come out the same, find it. Its
+ * and is named by the sealed blob (its sha256, which the fetch checked the bytes against) and the
+ * key it was opened with, the delta's blob and key when the job sent one
+ * (roles/agent_work/delta_worktree.ts), and the base. AES-GCM opens a blob with a key to one
+ * plaintext or not at all, so only the very same bundle and delta, whose checks would come out the
+ * same, find it; and a hit neither reads nor opens the blob (docs/SCALE.md "A cached checkout found
+ * by its sealed blob"). Its
  * base's files are checked again against the job's own limit (their size, kept with the entry): a
  * job with a smaller disk takes the full path. Nothing in the cache is ever written after it is
  * made: a job sees the checkout through an overlay whose lower layer the kernel never writes (or
@@ -46,12 +49,20 @@ export interface CheckoutCacheOptions {
   maxBytes?: number;
 }
 
-/** What names an entry: the bundle's bytes and the base the job agreed. */
+/** A sealed blob as a job names it: what the fetch checked its bytes against, and its key. */
+export interface SealedInput {
+  /** The sealed blob's sha256, hex (the job's fetched file of that name hashes to it). */
+  blob: string;
+  /** The key that opens it, hex. */
+  key: string;
+}
+
+/** What names an entry: the sealed bundle, the sealed delta, and the base the job agreed. */
 export interface CheckoutKey {
-  /** The plaintext bundle. */
-  bundle: Uint8Array;
-  /** The plaintext delta from the bundle's base to `base`, when the job sent one. */
-  delta?: Uint8Array;
+  /** The sealed bundle. */
+  bundle: SealedInput;
+  /** The sealed delta from the bundle's base to `base`, when the job sent one. */
+  delta?: SealedInput;
   /** The base commit. */
   base: string;
 }
@@ -86,7 +97,7 @@ export interface CheckoutCache {
  *
  * const dir = await Deno.makeTempDir();
  * const cache = openCheckoutCache({ dir: `${dir}/cache` });
- * const key = { bundle: new Uint8Array([1]), base: "ab".repeat(20) };
+ * const key = { bundle: { blob: "cd".repeat(32), key: "ef".repeat(32) }, base: "ab".repeat(20) };
  * await Deno.mkdir(`${dir}/job/pristine/.git`, { recursive: true });
  * await Deno.writeTextFile(`${dir}/job/pristine/a.txt`, "a");
  * await cache.keep(key, `${dir}/job`, 1);
@@ -99,13 +110,11 @@ export interface CheckoutCache {
 export function openCheckoutCache(o: CheckoutCacheOptions): CheckoutCache {
   const maxBytes = o.maxBytes ?? DEFAULT_CHECKOUT_CACHE_MAX_BYTES;
   const nameOf = (k: CheckoutKey) => {
+    const sealed = (i: SealedInput) => `${i.blob}:${i.key}`;
     const hash = createStreamingSha256();
-    hash.update(k.bundle);
-    if (k.delta !== undefined) {
-      hash.update(new TextEncoder().encode(` delta ${k.delta.length} `));
-      hash.update(k.delta);
-    }
-    hash.update(new TextEncoder().encode(` ${k.base}`));
+    hash.update(new TextEncoder().encode(
+      `bundle ${sealed(k.bundle)} delta ${k.delta ? sealed(k.delta) : "-"} base ${k.base}`,
+    ));
     return hash.digestHex().slice(0, 32);
   };
   return {

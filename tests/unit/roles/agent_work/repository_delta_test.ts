@@ -56,9 +56,13 @@ async function sealed(path: string, to: string) {
   return bytesToHex(key);
 }
 
+/** Each bundle (and delta) sealed once, as the requester's cache keeps it: its file and key. */
+const sealedBundles = new Map<string, { path: string; key: string }>();
+
 /**
- * One job's inputs as a requester sends them: the bundle of `from` at depth 3 (made once, as the
- * requester's cache keeps it) and, when `base` differs, the delta to `base`. Its checkout, kept.
+ * One job's inputs as a requester sends them: the bundle of `from` at depth 3 (made and sealed
+ * once, as the requester's cache keeps it: the same blob and key each time) and, when `base`
+ * differs, the delta to `base`. Its checkout, kept.
  */
 async function prepare(
   tmp: string,
@@ -68,11 +72,19 @@ async function prepare(
   bundle: string,
   base: string,
 ) {
-  const repoKey = await sealed(bundle, `${tmp}/${name}.sealed`);
-  const files = [{ path: `${tmp}/${name}.sealed`, name: "repo" }];
+  let once = sealedBundles.get(bundle);
+  if (once === undefined) {
+    once = { path: `${tmp}/${name}.sealed`, key: await sealed(bundle, `${tmp}/${name}.sealed`) };
+    sealedBundles.set(bundle, once);
+  }
+  const repoKey = once.key;
+  const files = [{ path: once.path, name: "repo" }];
   let deltaKey: string | undefined;
   const from = (await readBundleHeader(bundle, 1 << 30)).refs[0].oid;
-  if (from !== base) {
+  // A delta too is sealed once and kept as the new base's entry: a task on that base again
+  // sends the same blob and key.
+  let delta = sealedBundles.get(`${bundle} to ${base}`);
+  if (from !== base && delta === undefined) {
     const made = await createRepositoryDelta({
       repoDir: repo.dir,
       from,
@@ -81,8 +93,13 @@ async function prepare(
       outPath: `${tmp}/${name}.delta`,
     });
     assert(made !== undefined);
-    deltaKey = await sealed(made.path, `${tmp}/${name}.delta.sealed`);
-    files.push({ path: `${tmp}/${name}.delta.sealed`, name: "delta" });
+    const path = `${tmp}/${name}.delta.sealed`;
+    delta = { path, key: await sealed(made.path, path) };
+    sealedBundles.set(`${bundle} to ${base}`, delta);
+  }
+  if (delta !== undefined) {
+    deltaKey = delta.key;
+    files.push({ path: delta.path, name: "delta" });
   }
   const hostDir = `${tmp}/${name}.agent`;
   await Deno.mkdir(hostDir);

@@ -16,7 +16,10 @@ import {
   prepareAgentTaskInputs,
   worktreeTarInput,
 } from "../../../../../roles/agent_work/provider/agent_task_inputs.ts";
-import { ExpandedTooLargeError } from "../../../../../roles/agent_work/agent_work_errors.ts";
+import {
+  ExpandedTooLargeError,
+  SealedBlobTamperedError,
+} from "../../../../../roles/agent_work/agent_work_errors.ts";
 import { openCheckoutCache } from "../../../../../roles/agent_work/provider/checkout_cache.ts";
 import type { SkillJob } from "../../../../../roles/provider/sandbox/skill_sandbox.ts";
 import { bytesToHex } from "@noble/hashes/utils.js";
@@ -87,6 +90,14 @@ Deno.test("a second job on the same sealed bundle takes its checkout from the ca
     // The job's copy removed, as at the end of a run, leaves the cache's entry whole.
     await Deno.remove(second, { recursive: true });
     assert(await t.fromCache(await t.prepare(blob)));
+    // The same blob with another key is not the same bundle: a miss, whose open fails.
+    await assertRejects(
+      () => t.prepare({ ...blob, key: "00".repeat(32) }),
+      SealedBlobTamperedError,
+    );
+    // Found by the sealed blob and its key: a hit neither reads nor opens the blob.
+    await Deno.writeFile(blob.path, crypto.getRandomValues(new Uint8Array(64)));
+    assert(await t.fromCache(await t.prepare(blob)), "a hit read the blob");
   });
 });
 
