@@ -325,13 +325,20 @@ export async function downloadBlob(o: DownloadBlobOptions): Promise<{ size: numb
 export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
   const hasher = createStreamingSha256();
   let size = 0;
-  const file = await Deno.open(path);
-  for await (const chunk of file.readable) {
-    hasher.update(chunk);
-    size += chunk.byteLength;
+  // Read into one buffer again and again, not through `file.readable` (a new chunk each read):
+  // fresh memory is a page fault a page, and on the machines measured a 5 MB file hashed 7 ms
+  // this way against 47-50 through the stream (docs/SCALE.md "A file hashed through one buffer").
+  using file = await Deno.open(path);
+  const buffer = new Uint8Array(HASH_BUFFER_BYTES);
+  for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
+    hasher.update(buffer.subarray(0, n));
+    size += n;
   }
   return { sha256: hasher.digestHex(), size };
 }
+
+/** The buffer {@linkcode hashFile} reads into. */
+const HASH_BUFFER_BYTES = 256 * 1024;
 
 async function request(url: string, init: RequestInit): Promise<Response> {
   try {
