@@ -501,15 +501,39 @@ export class TokenNetworkClient {
     );
   }
 
-  /** Reads a channel and both participants' numbers. */
+  /**
+   * Reads a channel and both participants' numbers. Three calls, not one block: a settle mined
+   * between the channel's read and its participants' deletes both, and the read would say
+   * "closed" with nothing in it, which a settle's books would take for the proofs (docs/
+   * PROTOCOL.md "Payment channels and claims"). So a channel read closed, or open with both
+   * participants empty (a cooperative settle), is read again once its participants are in: a
+   * state that moved meanwhile is read whole again (three times at most).
+   */
   async getChannel(channelId: Hex): Promise<OnChainChannel> {
-    const raw = await this.publicClient.readContract({
+    for (let tries = 1;; tries++) {
+      const read = await this.#readChannel(channelId);
+      const empty = Object.values(read.participants).every((p) =>
+        p.deposit === 0n && p.transferredAmount === 0n && p.nonce === 0n && p.withdrawn === 0n
+      );
+      if (read.state !== "closed" && !(read.state === "opened" && empty)) return read;
+      const again = asRecord(await this.#readChannelStruct(channelId), "getChannel");
+      const state = STATES[Number(again.state)] ?? "none";
+      const settleAt = BigInt(again.settleAt as bigint | number);
+      if ((state === read.state && settleAt === read.settleAt) || tries >= 3) return read;
+    }
+  }
+
+  #readChannelStruct(channelId: Hex): Promise<unknown> {
+    return this.publicClient.readContract({
       address: this.tokenNetworkAddress,
       abi: TOKEN_NETWORK_ABI,
       functionName: "getChannel",
       args: [channelId],
     });
-    const c = asRecord(raw, "getChannel");
+  }
+
+  async #readChannel(channelId: Hex): Promise<OnChainChannel> {
+    const c = asRecord(await this.#readChannelStruct(channelId), "getChannel");
     const participant1 = c.participant1 as `0x${string}`;
     const participant2 = c.participant2 as `0x${string}`;
     const participants: Record<string, OnChainParticipant> = {};

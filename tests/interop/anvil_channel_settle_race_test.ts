@@ -185,3 +185,29 @@ Deno.test("the close's settle step after another settle got in between its two r
   assertEquals(await pair.bob.tokenBalance() - bobBefore, PAID);
   await Deno.remove(stateDir, { recursive: true });
 });
+
+Deno.test("a channel read while a settle is mined between its calls reads as gone, never as closed and empty (anvil)", async () => {
+  await using pair = await startChannelPair();
+  const record = await closedChannel(pair);
+  // Read alone: closed, with alice's deposit and her claim to bob.
+  const before = await pair.bob.getChannel(record.channelId);
+  assertEquals(before.state, "closed");
+  const alice = before.participants[pair.alice.address.toLowerCase()];
+  assertEquals([alice.deposit, alice.transferredAmount], [DEPOSIT, PAID]);
+  // The other party's settle is mined right after the channel's own read, before its
+  // participants' (the read is three calls): the chain deletes both in between.
+  const client = pair.bob.publicClient as { readContract: (a: never) => Promise<unknown> };
+  const readContract = client.readContract.bind(client);
+  let raced: `0x${string}` | undefined;
+  client.readContract = async (args: never) => {
+    const answer = await readContract(args);
+    if ((args as { functionName: string }).functionName === "getChannel" && raced === undefined) {
+      raced = await pair.alice.settleChannel(record.channelId);
+    }
+    return answer;
+  };
+  const read = await pair.bob.getChannel(record.channelId);
+  assert(raced !== undefined, "the settle was mined between the read's calls");
+  const shown = JSON.stringify(read, (_, v) => typeof v === "bigint" ? `${v}` : v);
+  assertEquals(read.state, "none", shown);
+});
