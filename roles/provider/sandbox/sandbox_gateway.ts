@@ -10,15 +10,17 @@
  *     /opt/turnpike/gateway/forwarder.js  roles/provider/sandbox/gateway_forwarder.js, read-only,
  *                                         where the sandbox is set up without the compiled setup
  *
- * and, in the setup script, as the namespace's root before the job starts: the loopback brought
- * up (`ip`, else busybox's), then the relay started with the job's own privileges (none):
- * the compiled setup's `--relay-gateway`, else the forwarder, with Deno's permissions to listen on
- * `127.0.0.1:<port>` and to reach that one socket; the job starts once it says `ready`. The job's environment points ANTHROPIC_BASE_URL, OPENAI_BASE_URL (with
- * `/v1`, as OpenAI's clients expect) and TURNPIKE_MODEL_GATEWAY at it; no key is in it.
+ * and, as the namespace's root before the job starts: the loopback brought up, then the relay
+ * started with the job's own privileges (none). The compiled setup does both itself (its `relay`
+ * step: an ioctl, a fork, the drop, the exec of its copy's `--relay-gateway`); the shell setup runs
+ * `ip` (else busybox's) and starts the forwarder with setpriv and Deno's permissions to listen on
+ * `127.0.0.1:<port>` and to reach that one socket. The job starts once the relay says `ready`. The
+ * job's environment points ANTHROPIC_BASE_URL, OPENAI_BASE_URL (with `/v1`, as OpenAI's clients
+ * expect) and TURNPIKE_MODEL_GATEWAY at it; no key is in it.
  *
  * The relay is the job's own process (and one more for each connection it relays): it counts in
- * the job's memory and process limits, and a job that kills it only loses its model API. A job given network has no namespace of its own
- * to hold the forwarder: the sandbox refuses a gateway then.
+ * the job's memory and process limits, and a job that kills it only loses its model API. A job
+ * given network has no namespace of its own to hold the relay: the sandbox refuses a gateway then.
  *
  * @module
  */
@@ -44,7 +46,10 @@ export interface SandboxGateway {
 export interface SandboxGatewayPlan {
   /** Read-only binds (host source, target inside the sandbox), for the job's fstab. */
   binds: { source: string; target: string }[];
-  /** The setup script's gateway step (shell, run as the namespace's root), or `-` for none. */
+  /**
+   * The setup's gateway step, run as the namespace's root: shell, or for the compiled setup
+   * `relay <port> <program> <socket>` (sandbox_init.c starts the relay itself); `-` for none.
+   */
   setup: string;
   /** Added to the job's environment. */
   env: Record<string, string>;
@@ -127,10 +132,8 @@ export function sandboxGatewayPlan(
     `--no-npm --no-prompt --allow-net=${net} ` +
     `--allow-read=${SANDBOX_GATEWAY_SOCKET} --allow-write=${SANDBOX_GATEWAY_SOCKET} ` +
     SANDBOX_GATEWAY_FORWARDER;
-  const relay = program === undefined
-    ? `${denoRun(`127.0.0.1:${port},unix:${SANDBOX_GATEWAY_SOCKET}`)} ` +
-      `${port} ${SANDBOX_GATEWAY_SOCKET}`
-    : `${SANDBOX_GATEWAY_DIR}/${program} --relay-gateway ${port} ${SANDBOX_GATEWAY_SOCKET}`;
+  const relay = `${denoRun(`127.0.0.1:${port},unix:${SANDBOX_GATEWAY_SOCKET}`)} ` +
+    `${port} ${SANDBOX_GATEWAY_SOCKET}`;
   // Run by the agent-task driver once its agent is over (skills/agent-task/run): it closes the
   // gateway and exits 0 once its socket refuses connections; the compiled setup's close where
   // there is one (no Deno start: docs/SCALE.md "The gateway closed by the compiled setup"), else
@@ -139,14 +142,18 @@ export function sandboxGatewayPlan(
     (program === undefined
       ? `${denoRun(`unix:${SANDBOX_GATEWAY_SOCKET}`)} close ${SANDBOX_GATEWAY_SOCKET}`
       : `${SANDBOX_GATEWAY_DIR}/${program} --close-gateway ${SANDBOX_GATEWAY_SOCKET}`);
-  const setup = [
-    "{ ip link set lo up 2>/dev/null || busybox ip link set lo up; } ||",
-    '  fail "cannot bring the loopback up for the model gateway"',
-    `exec 3< <(cd / && exec env -i PATH=/usr/bin:/bin DENO_DIR=/nonexistent NO_COLOR=1 ${drop} ` +
-    `${relay})`,
-    'read -r ready <&3; exec 3<&-; [ "$ready" = ready ] ||',
-    '  fail "the model gateway\'s relay did not start"',
-  ].join("\n");
+  // The compiled setup starts its own relay itself (sandbox_init.c's `relay` step: the loopback,
+  // the drop and the relay's start without a shell); the shell setup runs these lines.
+  const setup = program !== undefined
+    ? `relay ${port} ${SANDBOX_GATEWAY_DIR}/${program} ${SANDBOX_GATEWAY_SOCKET}`
+    : [
+      "{ ip link set lo up 2>/dev/null || busybox ip link set lo up; } ||",
+      '  fail "cannot bring the loopback up for the model gateway"',
+      `exec 3< <(cd / && exec env -i PATH=/usr/bin:/bin DENO_DIR=/nonexistent NO_COLOR=1 ${drop} ` +
+      `${relay})`,
+      'read -r ready <&3; exec 3<&-; [ "$ready" = ready ] ||',
+      '  fail "the model gateway\'s relay did not start"',
+    ].join("\n");
   const base = `http://127.0.0.1:${port}`;
   const binds = [
     { source: skeleton, target: SANDBOX_GATEWAY_DIR },

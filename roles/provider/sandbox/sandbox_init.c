@@ -45,6 +45,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -54,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -69,7 +71,7 @@
 #define SETUP_EXIT 125
 #define SANDBOX_UID 65534
 #define WORK_DIR "/tmp/job"
-#define VERSION "turnpike-sandbox-init 4"
+#define VERSION "turnpike-sandbox-init 5"
 
 static void fail(const char *format, ...) {
   va_list args;
@@ -260,9 +262,76 @@ static void limit(int resource, const char *value, unsigned long long scale, con
   if (setrlimit(resource, &rl) != 0) fail("ulimit %s: %s", name, strerror(errno));
 }
 
-/* The model gateway's step (sandbox_gateway.ts), shell run as the namespace's root. */
-static void run_gateway(const char *script) {
+/* The model gateway's relay started without a shell (sandbox_gateway.ts, `relay <port> <program>
+ * <socket>`): the loopback brought up, then `<program> --relay-gateway <port> <socket>` (this
+ * program's copy the job may run) as the job's user with no capabilities, as the shell step's
+ * setpriv would start it, waited for until it says ready. Five processes fewer than the shell
+ * step (bash, ip, env, setpriv and a subshell: docs/SCALE.md "The gateway's relay started by the
+ * setup itself"). */
+static void drop_capabilities(void);
+
+/* Root mode's drop of the user: no groups, gid and uid 65534 (after the capabilities). */
+static void become_nobody(void) {
+  if (setgroups(0, NULL) != 0) fail("setgroups: %s", strerror(errno));
+  int gid = setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID);
+  if (gid != 0) fail("setgid: %s", strerror(errno));
+  int uid = setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID);
+  if (uid != 0) fail("setuid: %s", strerror(errno));
+}
+
+static void start_relay(char *spec, const char *dropto) {
+  char *port = strtok(spec + 6, " "), *program = strtok(NULL, " ");
+  char *socket_path = strtok(NULL, " ");
+  if (!port || !program || !socket_path || strtok(NULL, " ")) {
+    fail("the gateway's relay step is `relay <port> <program> <socket>`");
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
+    fail("cannot bring the loopback up for the model gateway: %s", strerror(errno));
+  }
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) {
+    fail("cannot bring the loopback up for the model gateway: %s", strerror(errno));
+  }
+  close(s);
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) fail("pipe: %s", strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0) fail("fork: %s", strerror(errno));
+  if (pid == 0) {
+    if (dup2(ready[1], 1) < 0 || chdir("/") != 0) fail("the relay's start: %s", strerror(errno));
+    drop_capabilities();
+    if (strcmp(dropto, "nobody") == 0) become_nobody();
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs: %s", strerror(errno));
+    char *argv[] = {program, "--relay-gateway", port, socket_path, NULL};
+    char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+    execve(program, argv, envp);
+    fail("cannot run the model gateway's relay %s: %s", program, strerror(errno));
+  }
+  close(ready[1]);
+  char line[16];
+  size_t n = 0;
+  for (;;) {
+    ssize_t r = read(ready[0], line + n, 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0 || line[n] == '\n' || ++n == sizeof line - 1) break;
+  }
+  line[n] = 0;
+  close(ready[0]);
+  if (strcmp(line, "ready") != 0) fail("the model gateway's relay did not start");
+}
+
+/* The model gateway's step (sandbox_gateway.ts): the relay's start above, or shell run as the
+ * namespace's root (the forwarder's, where the relay's copy could not be made). */
+static void run_gateway(char *script, const char *dropto) {
   if (strcmp(script, "-") == 0) return;
+  if (strncmp(script, "relay ", 6) == 0) {
+    start_relay(script, dropto);
+    return;
+  }
   static const char prelude[] =
       "fail() { echo \"turnpike-sandbox: $*\" >&2; exit 125; }\n"
       "PATH=$PATH:/usr/sbin:/sbin\n";
@@ -348,7 +417,8 @@ static char **hide_arguments(int argc, char **argv) {
 
 /* PID 1 of the job's namespace: the setup script's steps, then the skill. */
 static void job_init(char **pos, char **command) {
-  const char *fstab = pos[0], *root = pos[1], *gateway = pos[3], *memcg = pos[4];
+  const char *fstab = pos[0], *root = pos[1], *memcg = pos[4];
+  char *gateway = pos[3];
   const char *pidscg = pos[5], *nproc = pos[6], *datakb = pos[7], *fsizekb = pos[8];
   const char *dropto = pos[9], *wait = pos[10];
   // The cgroups first: everything the job allocates from here on (its tmpfs too) counts.
@@ -364,7 +434,7 @@ static void job_init(char **pos, char **command) {
   limit(RLIMIT_DATA, datakb, 1024, "-d");
   // No one file larger than the work dir may hold (the sum is sampled: see superviseJob).
   limit(RLIMIT_FSIZE, fsizekb, 1024, "-f");
-  run_gateway(gateway);
+  run_gateway(gateway, dropto);
   if (strcmp(wait, "go") == 0) wait_for_go();
   int rootless = strcmp(dropto, "nobody") != 0;
   if (rootless) {
@@ -388,10 +458,7 @@ static void job_init(char **pos, char **command) {
       drop_capabilities();
     } else {
       drop_capabilities();
-      gid_t none[1];
-      if (setgroups(0, none) != 0) fail("setgroups: %s", strerror(errno));
-      if (setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) != 0) fail("setgid: %s", strerror(errno));
-      if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) != 0) fail("setuid: %s", strerror(errno));
+      become_nobody();
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs: %s", strerror(errno));
     // With its init: the init dies with the outer process, and the namespace with the init.

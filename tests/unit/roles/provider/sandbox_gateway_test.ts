@@ -126,6 +126,9 @@ echo "key-in-files $files"
 # The relay: the compiled setup's (--relay-gateway) or, set up by the shell, the forwarder (the
 # brackets keep grep's own command line out).
 echo "relays $(grep -lE 'forwarder[.]js|--relay[-]gateway' /proc/[0-9]*/cmdline 2>/dev/null | wc -l)"
+# Its user and privileges, as the job sees them: the job's user, no capability, no new ones.
+relay=$(grep -lE 'forwarder[.]js|--relay[-]gateway' /proc/[0-9]*/cmdline 2>/dev/null | head -1)
+grep -E '^(Uid|CapEff|CapPrm|CapBnd|NoNewPrivs)' "\${relay%/cmdline}/status" | tr -s '\t ' '  '
 `;
     const [dir, manifest] = await skill("agent", script);
     const o = await sandbox.run({
@@ -149,6 +152,11 @@ echo "relays $(grep -lE 'forwarder[.]js|--relay[-]gateway' /proc/[0-9]*/cmdline 
       "key-in-processes 0",
       "key-in-files 0",
       "relays 1",
+      "Uid: 65534 65534 65534 65534",
+      "CapPrm: 0000000000000000",
+      "CapEff: 0000000000000000",
+      "CapBnd: 0000000000000000",
+      "NoNewPrivs: 1",
     ]);
     // The stand-in saw the two model calls and nothing else, each with the provider's key.
     assertEquals(api.seen.map((s) => [s.target, s.headers["x-api-key"]]), [

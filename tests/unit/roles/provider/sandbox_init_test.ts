@@ -399,9 +399,10 @@ Deno.test("sandbox init: --relay-gateway says ready, then relays each connection
         network: false,
         compiled: init,
       });
+      // The compiled setup's own step: no shell, the relay's copy started by the setup itself.
       assertMatch(
         plan.setup,
-        /\/opt\/turnpike\/gateway\/gateway-[0-9a-f]+ --relay-gateway 8417 \/opt\/turnpike\/gateway\/gateway\.sock\)/,
+        /^relay 8417 \/opt\/turnpike\/gateway\/gateway-[0-9a-f]+ \/opt\/turnpike\/gateway\/gateway\.sock$/,
       );
       assert(!plan.setup.includes("forwarder.js"), plan.setup);
       assertEquals(plan.binds.map((b) => b.target), [
