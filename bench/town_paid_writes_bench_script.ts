@@ -31,6 +31,8 @@ interface TownCpu {
   mainThreadCpuSeconds: number;
   fulfilled: number;
   writeSyscalls: number;
+  /** Minor page faults so far. */
+  minorFaults: number;
   /** CPU seconds per thread name (the main thread, the commit worker, the pool, V8's helpers). */
   threads: Record<string, number>;
   /** Transactions committed so far. */
@@ -55,6 +57,11 @@ const VARIANTS: Variant[] = [
 async function cpuSeconds(file = "/proc/self/stat"): Promise<number> {
   const stat = (await Deno.readTextFile(file)).split(") ")[1].split(" ");
   return (Number(stat[11]) + Number(stat[12])) / 100;
+}
+
+/** Minor page faults this process has taken (on some machines each costs 20 µs or more). */
+async function minorFaults(): Promise<number> {
+  return Number((await Deno.readTextFile("/proc/self/stat")).split(") ")[1].split(" ")[7]);
 }
 
 /** CPU seconds of this process's threads by name (`comm`): where the off-main-thread time goes. */
@@ -99,6 +106,7 @@ async function serve(variant: Variant): Promise<void> {
       fulfilled: town.writeCounters.fulfilled,
       // Write-family system calls (socket sends, log lines, SQLite pages): a per-packet one shows.
       writeSyscalls: Number(/syscw: (\d+)/.exec(await Deno.readTextFile("/proc/self/io"))?.[1]),
+      minorFaults: await minorFaults(),
       threads: await cpuSecondsByThreadName(),
       batches: town.writeBatches(),
     }));
@@ -222,6 +230,7 @@ async function measure(variant: Variant, sequential: number, concurrent: number)
     clientCpuMsPerWrite,
     inFlightCpuMsPerWrite: (town1.cpuSeconds - town0.cpuSeconds) * 1000 / inFlightWrites,
     inFlightWriteSyscalls: (town1.writeSyscalls - town0.writeSyscalls) / inFlightWrites,
+    inFlightMinorFaults: (town1.minorFaults - town0.minorFaults) / inFlightWrites,
     inFlightMainCpuMsPerWrite: (town1.mainThreadCpuSeconds - town0.mainThreadCpuSeconds) * 1000 /
       inFlightWrites,
     inFlightPerBatch: inFlightWrites / Math.max(1, town1.batches - town0.batches),
@@ -272,7 +281,8 @@ if (Deno.args[0] === "--serve") {
         `${IN_FLIGHT} in flight: ${Math.round(r.perSecond)} writes/s, town CPU ` +
         `${r.inFlightCpuMsPerWrite.toFixed(3)} ms/write (main thread ` +
         `${r.inFlightMainCpuMsPerWrite.toFixed(3)}), ${r.inFlightWriteSyscalls.toFixed(2)} write ` +
-        `syscalls/write, ${r.inFlightPerBatch.toFixed(1)} writes/commit; threads ms/write: ` +
+        `syscalls/write, ${r.inFlightMinorFaults.toFixed(2)} minor faults/write, ` +
+        `${r.inFlightPerBatch.toFixed(1)} writes/commit; threads ms/write: ` +
         `${r.inFlightThreads} | whole run: town CPU ` +
         `${r.cpuMsPerWrite.toFixed(3)} ms/write (main thread ${r.mainCpuMsPerWrite.toFixed(3)}), ${
           r.perBatch.toFixed(1)
