@@ -30,6 +30,14 @@
  * with the provider. Its arguments are wiped once read (the job sees no host path). The skill's
  * status comes back to the outer process through a pipe (PID 1 cannot raise a signal on itself).
  *
+ *   sandbox-init --relay-gateway <port> <socket>
+ *
+ * The job's model API on its own loopback, run inside the job's sandbox (its setup's `relay` step,
+ * as the job's user with no capabilities, from the same copy as the close below): listens on
+ * `127.0.0.1:<port>`, prints `ready`, and relays each connection, byte for byte and in a process
+ * of its own, to the gateway's Unix socket. What `gateway_forwarder.js` does, without a Deno start
+ * (docs/SCALE.md "The gateway's relay in the compiled setup").
+ *
  *   sandbox-init --close-gateway <socket>
  *
  * The agent-task driver's close of its model gateway, run inside the job's sandbox from a copy the
@@ -262,12 +270,6 @@ static void limit(int resource, const char *value, unsigned long long scale, con
   if (setrlimit(resource, &rl) != 0) fail("ulimit %s: %s", name, strerror(errno));
 }
 
-/* The model gateway's relay started without a shell (sandbox_gateway.ts, `relay <port> <program>
- * <socket>`): the loopback brought up, then `<program> --relay-gateway <port> <socket>` (this
- * program's copy the job may run) as the job's user with no capabilities, as the shell step's
- * setpriv would start it, waited for until it says ready. Five processes fewer than the shell
- * step (bash, ip, env, setpriv and a subshell: docs/SCALE.md "The gateway's relay started by the
- * setup itself"). */
 static void drop_capabilities(void);
 
 /* Root mode's drop of the user: no groups, gid and uid 65534 (after the capabilities). */
@@ -279,6 +281,12 @@ static void become_nobody(void) {
   if (uid != 0) fail("setuid: %s", strerror(errno));
 }
 
+/* The model gateway's relay started without a shell (sandbox_gateway.ts, `relay <port> <program>
+ * <socket>`): the loopback brought up, then `<program> --relay-gateway <port> <socket>` (this
+ * program's copy the job may run) as the job's user with no capabilities, as the shell step's
+ * setpriv would start it, waited for until it says ready. Five processes fewer than the shell
+ * step (bash, ip, env, setpriv and a subshell: docs/SCALE.md "The gateway's relay started by the
+ * setup itself"). */
 static void start_relay(char *spec, const char *dropto) {
   char *port = strtok(spec + 6, " "), *program = strtok(NULL, " ");
   char *socket_path = strtok(NULL, " ");
