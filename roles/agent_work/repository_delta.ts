@@ -103,29 +103,35 @@ export async function createRepositoryDelta(
   o: RepositoryDeltaOptions,
 ): Promise<RepositoryDelta | undefined> {
   const { repoDir, from, base, timeoutMs } = o;
-  const gitPath = async (name: string) =>
-    (await runGit(["rev-parse", "--path-format=absolute", "--git-path", name], {
-      dir: repoDir,
-      timeoutMs,
-    })).stdout.trim();
+  // Both paths in one process: the objects the temporary repository borrows, and the shallow file.
+  const [objects, shallowFile] = (await runGit([
+    "rev-parse",
+    "--path-format=absolute",
+    "--git-path",
+    "objects",
+    "--git-path",
+    "shallow",
+  ], { dir: repoDir, timeoutMs })).stdout.trim().split("\n");
   if (o.workDir !== undefined) await Deno.mkdir(o.workDir, { recursive: true, mode: 0o700 });
   const tmp = await Deno.makeTempDir({ dir: o.workDir, prefix: ".tmp-delta-" });
   let commits: number;
   try {
-    await makeBareRepository(tmp, { alternates: await gitPath("objects") });
+    await makeBareRepository(tmp, { alternates: objects });
     // A shallow repository's history stops where its own file says: the walk must too.
-    const shallow = await Deno.readTextFile(await gitPath("shallow")).catch(() => "");
+    const shallow = await Deno.readTextFile(shallowFile).catch(() => "");
     if (shallow !== "") await Deno.writeTextFile(`${tmp}/shallow`, shallow);
+    // The base's ref written as git writes a loose one (the repository is this function's own,
+    // made by hand): one process fewer than update-ref. An object unknown here fails the walk.
+    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(base)) return undefined;
+    await Deno.mkdir(`${tmp}/${BASE_REF.slice(0, BASE_REF.lastIndexOf("/"))}`, { recursive: true });
+    await Deno.writeTextFile(`${tmp}/${BASE_REF}`, `${base}\n`);
     // The commits as the bundle will carry them, and the parents outside them they name: `from`
     // alone when it is an ancestor of the base (nothing else can be a parent of theirs that the
     // walk leaves out); a commit unknown here is no delta either.
-    const walked = await runGit(["update-ref", BASE_REF, base], { dir: tmp, timeoutMs })
-      .then(() =>
-        runGit(
-          ["rev-list", "--boundary", BASE_REF, `^${from}`],
-          { dir: tmp, timeoutMs, maxOutput: 64 * 1024 * 1024 },
-        )
-      ).then((r) => r.stdout.split("\n").filter((l) => l !== ""), () => undefined);
+    const walked = await runGit(
+      ["rev-list", "--boundary", `${BASE_REF}^{commit}`, `^${from}`],
+      { dir: tmp, timeoutMs, maxOutput: 64 * 1024 * 1024 },
+    ).then((r) => r.stdout.split("\n").filter((l) => l !== ""), () => undefined);
     if (walked === undefined) return undefined;
     const needs = new Set(walked.filter((l) => l.startsWith("-")).map((l) => l.slice(1)));
     commits = walked.length - needs.size;

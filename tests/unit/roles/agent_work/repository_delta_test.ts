@@ -24,6 +24,7 @@ import {
   openCheckoutCache,
 } from "../../../../roles/agent_work/provider/checkout_cache.ts";
 import {
+  BundleFormatError,
   BundlePrerequisiteError,
   BundleRefsError,
 } from "../../../../roles/agent_work/agent_work_errors.ts";
@@ -276,5 +277,27 @@ Deno.test("a delta that needs a commit the checkout lacks, or names another base
       () => applyRepositoryDelta({ bundlePath: `${tmp}/from.bundle`, base: from, dir: c }),
       BundlePrerequisiteError,
     );
+    // Its prerequisites there, its pack broken: git's refusal of the pack, the checkout removed.
+    const good = await createRepositoryDelta({
+      repoDir: repo.dir,
+      from,
+      base,
+      outPath: `${tmp}/good.bundle`,
+    });
+    assert(good !== undefined);
+    const bytes = await Deno.readFile(good.path);
+    bytes[bytes.length - 30] ^= 0xff;
+    await Deno.writeFile(`${tmp}/broken.bundle`, bytes);
+    const d = await checkout(`${tmp}/d`);
+    await assertRejects(
+      () => applyRepositoryDelta({ bundlePath: `${tmp}/broken.bundle`, base, dir: d }),
+      BundleFormatError,
+    );
+    assertEquals(await Deno.stat(d).then(() => true, () => false), false);
+    // The same delta whole moves the checkout on.
+    const e = await checkout(`${tmp}/e`);
+    const moved = await applyRepositoryDelta({ bundlePath: good.path, base, dir: e });
+    assertEquals(moved.base, base);
+    assertEquals(await git(e, "rev-parse", "HEAD"), base);
   });
 });
