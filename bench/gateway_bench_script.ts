@@ -67,7 +67,8 @@ async function closeOnce(
 }
 
 const deno = Deno.execPath();
-const viaForwarder = (socket: string) => [
+/** The forwarder run with the flags the sandbox gives it, allowed `net` and the socket. */
+const forwarderRun = (net: string, socket: string, ...args: string[]) => [
   deno,
   "run",
   "--quiet",
@@ -76,13 +77,13 @@ const viaForwarder = (socket: string) => [
   "--no-remote",
   "--no-npm",
   "--no-prompt",
-  `--allow-net=unix:${socket}`,
+  `--allow-net=${net}`,
   `--allow-read=${socket}`,
   `--allow-write=${socket}`,
   forwarder,
-  "close",
-  socket,
+  ...args,
 ];
+const viaForwarder = (socket: string) => forwarderRun(`unix:${socket}`, socket, "close", socket);
 const close = ["-s", "-o", "/dev/null", "-X", "POST", "-H", "Content-Length: 0"];
 const viaCurl = (socket: string) => [
   "curl",
@@ -159,22 +160,8 @@ async function treeRssKiB(pid: number): Promise<number> {
   return kib;
 }
 
-const relayViaForwarder = (port: number, socket: string) => [
-  deno,
-  "run",
-  "--quiet",
-  "--no-config",
-  "--no-lock",
-  "--no-remote",
-  "--no-npm",
-  "--no-prompt",
-  `--allow-net=127.0.0.1:${port},unix:${socket}`,
-  `--allow-read=${socket}`,
-  `--allow-write=${socket}`,
-  forwarder,
-  String(port),
-  socket,
-];
+const relayViaForwarder = (port: number, socket: string) =>
+  forwarderRun(`127.0.0.1:${port},unix:${socket}`, socket, String(port), socket);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const best = (xs: number[]) => Math.min(...xs);

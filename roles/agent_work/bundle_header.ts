@@ -25,7 +25,8 @@ export interface BundleHeader {
   packOffset: number;
 }
 
-const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+/** A git object id as git writes it: SHA-1 or SHA-256, lowercase hex. */
+export const GIT_OBJECT_ID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
 /**
  * Reads a bundle's header; throws {@linkcode BundleFormatError} on anything git would not write.
@@ -56,13 +57,15 @@ export function parseBundleHeader(bytes: Uint8Array): BundleHeader {
       }
     } else if (line.startsWith("-")) {
       const oid = line.slice(1).split(" ", 1)[0];
-      if (!OID.test(oid)) throw new BundleFormatError("a prerequisite that is not an object id");
+      if (!GIT_OBJECT_ID.test(oid)) {
+        throw new BundleFormatError("a prerequisite that is not an object id");
+      }
       header.prerequisites.push(oid);
     } else {
       const space = line.indexOf(" ");
       const oid = line.slice(0, space);
       const name = line.slice(space + 1);
-      if (space < 0 || !OID.test(oid) || !/^[\x21-\x7e]+$/.test(name)) {
+      if (space < 0 || !GIT_OBJECT_ID.test(oid) || !/^[\x21-\x7e]+$/.test(name)) {
         throw new BundleFormatError(`a header line git would not write: ${line.slice(0, 80)}`);
       }
       header.refs.push({ oid, name });

@@ -27,7 +27,7 @@ import { BundleTooLargeError } from "./agent_work_errors.ts";
 import { runGit } from "./git_command.ts";
 import { makeBareRepository } from "./bare_repository.ts";
 import { BASE_REF, DEFAULT_REPOSITORY_BUNDLE_MAX } from "./repository_bundle.ts";
-import { readBundleHeader } from "./bundle_header.ts";
+import { GIT_OBJECT_ID, readBundleHeader } from "./bundle_header.ts";
 
 /** Options of {@linkcode createRepositoryDelta}. */
 export interface RepositoryDeltaOptions {
@@ -122,7 +122,7 @@ export async function createRepositoryDelta(
     if (shallow !== "") await Deno.writeTextFile(`${tmp}/shallow`, shallow);
     // The base's ref written as git writes a loose one (the repository is this function's own,
     // made by hand): one process fewer than update-ref. An object unknown here fails the walk.
-    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(base)) return undefined;
+    if (!GIT_OBJECT_ID.test(base)) return undefined;
     await Deno.mkdir(`${tmp}/${BASE_REF.slice(0, BASE_REF.lastIndexOf("/"))}`, { recursive: true });
     await Deno.writeTextFile(`${tmp}/${BASE_REF}`, `${base}\n`);
     // The commits as the bundle will carry them, and the parents outside them they name: `from`

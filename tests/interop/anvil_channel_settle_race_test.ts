@@ -44,6 +44,34 @@ async function closedChannel(pair: ChannelPair): Promise<ChannelRecord> {
   return record;
 }
 
+/** `client` with its `name` call replaced by `make(client)`'s, every other call its own. */
+function withCall<K extends keyof TokenNetworkClient>(
+  client: TokenNetworkClient,
+  name: K,
+  make: (target: TokenNetworkClient) => TokenNetworkClient[K],
+): TokenNetworkClient {
+  const replaced = make(client);
+  return new Proxy(client, {
+    get(target, key) {
+      if (key === name) return replaced;
+      const v = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
+/** `channel close`'s step for a closed channel, unilateral (no peer is asked). */
+function closeAlone(client: TokenNetworkClient, record: ChannelRecord, stateDir: string) {
+  return closeChannelStep({
+    client,
+    record,
+    signer: undefined as never,
+    stateDir,
+    unilateral: true,
+    connectPeer: () => Promise.reject(new Error("not asked")),
+  });
+}
+
 Deno.test("a settle mined second is booked settled by the other (the watcher's sync, anvil)", async () => {
   await using pair = await startChannelPair();
   const record = await closedChannel(pair);
@@ -83,26 +111,11 @@ Deno.test("the close's settle step after another settle got in first is settled,
   // The node's watcher settles between the step's read of the channel (closed, timeout over)
   // and its own settle, which the contract then refuses.
   let raced: `0x${string}` | undefined;
-  const client = new Proxy(pair.bob, {
-    get(target, key) {
-      if (key === "settleChannel") {
-        return async (id: `0x${string}`) => {
-          raced = await pair.alice.settleChannel(id);
-          return await target.settleChannel(id);
-        };
-      }
-      const v = Reflect.get(target, key, target);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  }) as TokenNetworkClient;
-  const step = await closeChannelStep({
-    client,
-    record,
-    signer: undefined as never,
-    stateDir,
-    unilateral: true,
-    connectPeer: () => Promise.reject(new Error("not asked")),
+  const client = withCall(pair.bob, "settleChannel", (target) => async (id: `0x${string}`) => {
+    raced = await pair.alice.settleChannel(id);
+    return await target.settleChannel(id);
   });
+  const step = await closeAlone(client, record, stateDir);
   assert(raced !== undefined, "the other settle was mined first");
   assertEquals(step.kind, "settled");
   if (step.kind === "settled") {
@@ -151,27 +164,12 @@ Deno.test("the close's settle step after another settle got in between its two r
   // The node's watcher settles after the step read the channel (closed, timeout over) and the
   // chain's clock, before the step reads the channel again: gone, its participants zeroed.
   let raced: `0x${string}` | undefined;
-  const client = new Proxy(pair.bob, {
-    get(target, key) {
-      if (key === "chainTime") {
-        return async () => {
-          const now = await target.chainTime();
-          raced ??= await pair.alice.settleChannel(record.channelId);
-          return now;
-        };
-      }
-      const v = Reflect.get(target, key, target);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  }) as TokenNetworkClient;
-  const step = await closeChannelStep({
-    client,
-    record,
-    signer: undefined as never,
-    stateDir,
-    unilateral: true,
-    connectPeer: () => Promise.reject(new Error("not asked")),
+  const client = withCall(pair.bob, "chainTime", (target) => async () => {
+    const now = await target.chainTime();
+    raced ??= await pair.alice.settleChannel(record.channelId);
+    return now;
   });
+  const step = await closeAlone(client, record, stateDir);
   assert(raced !== undefined, "the other settle was mined between the step's reads");
   assertEquals(step.kind, "settled");
   if (step.kind === "settled") {

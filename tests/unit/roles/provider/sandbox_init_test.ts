@@ -15,7 +15,10 @@ import {
   sandboxInitBinary,
 } from "../../../../roles/provider/sandbox/sandbox_init.ts";
 import { rerunSandboxTests } from "../../../support/sandbox_test_rerun.ts";
-import { sandboxGatewayPlan } from "../../../../roles/provider/sandbox/sandbox_gateway.ts";
+import {
+  type SandboxGatewayPlan,
+  sandboxGatewayPlan,
+} from "../../../../roles/provider/sandbox/sandbox_gateway.ts";
 import type { SandboxMode } from "../../../../roles/provider/sandbox/sandbox_probe.ts";
 import { SANDBOX_SETUP_EXIT } from "../../../../roles/provider/sandbox/sandbox_setup_script.ts";
 import { hasProcessWith } from "../../../support/process_scan.ts";
@@ -280,6 +283,24 @@ async function pidsWith(item: string, file = "cmdline"): Promise<number[]> {
   return pids;
 }
 
+/**
+ * A root-mode job's gateway plan in `dir` (a real socket listening there while it is made), with
+ * the compiled setup `compiled` or without one.
+ */
+function gatewayPlanOn(dir: string, compiled?: string): SandboxGatewayPlan {
+  const listening = Deno.listen({ transport: "unix", path: `${dir}/real.sock` });
+  try {
+    return sandboxGatewayPlan({ socketPath: `${dir}/real.sock`, port: 8417 }, {
+      hostDir: dir,
+      dropTo: "nobody",
+      network: false,
+      ...(compiled === undefined ? {} : { compiled }),
+    });
+  } finally {
+    listening.close();
+  }
+}
+
 Deno.test("sandbox init: --close-gateway posts the close to the gateway's socket and exits 0 once the socket refuses; a copy in the gateway's skeleton is what the job runs", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -303,28 +324,14 @@ Deno.test("sandbox init: --close-gateway posts the close to the gateway's socket
       .output();
     assertEquals(none.code, 0);
     // The plan runs a copy any job user may execute, from the gateway's skeleton dir.
-    const listening = Deno.listen({ transport: "unix", path: `${dir}/real.sock` });
-    try {
-      const plan = sandboxGatewayPlan({ socketPath: `${dir}/real.sock`, port: 8417 }, {
-        hostDir: dir,
-        dropTo: "nobody",
-        network: false,
-        compiled: init,
-      });
-      const [program, flag, socket] = plan.env.TURNPIKE_MODEL_GATEWAY_CLOSE.split(" ").slice(-3);
-      assertEquals([flag, socket], ["--close-gateway", "/opt/turnpike/gateway/gateway.sock"]);
-      const copy = `${dir}/gateway/${program.slice(program.lastIndexOf("/") + 1)}`;
-      assertEquals((await Deno.stat(copy)).mode! & 0o777, 0o755);
-      assertEquals(await Deno.readFile(copy), await Deno.readFile(init));
-      const fallback = sandboxGatewayPlan({ socketPath: `${dir}/real.sock`, port: 8417 }, {
-        hostDir: dir,
-        dropTo: "nobody",
-        network: false,
-      });
-      assertMatch(fallback.env.TURNPIKE_MODEL_GATEWAY_CLOSE, /forwarder\.js close /);
-    } finally {
-      listening.close();
-    }
+    const plan = gatewayPlanOn(dir, init);
+    const [program, flag, socket] = plan.env.TURNPIKE_MODEL_GATEWAY_CLOSE.split(" ").slice(-3);
+    assertEquals([flag, socket], ["--close-gateway", "/opt/turnpike/gateway/gateway.sock"]);
+    const copy = `${dir}/gateway/${program.slice(program.lastIndexOf("/") + 1)}`;
+    assertEquals((await Deno.stat(copy)).mode! & 0o777, 0o755);
+    assertEquals(await Deno.readFile(copy), await Deno.readFile(init));
+    const fallback = gatewayPlanOn(dir);
+    assertMatch(fallback.env.TURNPIKE_MODEL_GATEWAY_CLOSE, /forwarder\.js close /);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -390,28 +397,18 @@ Deno.test("sandbox init: --relay-gateway says ready, then relays each connection
       .output();
     assertEquals(bad.code, 125);
     assertMatch(new TextDecoder().decode(bad.stderr), /usage: sandbox-init --relay-gateway/);
-    // The plan starts the copy in the gateway's skeleton as the relay, the forwarder not bound.
-    const listening = Deno.listen({ transport: "unix", path: `${dir}/real.sock` });
-    try {
-      const plan = sandboxGatewayPlan({ socketPath: `${dir}/real.sock`, port: 8417 }, {
-        hostDir: dir,
-        dropTo: "nobody",
-        network: false,
-        compiled: init,
-      });
-      // The compiled setup's own step: no shell, the relay's copy started by the setup itself.
-      assertMatch(
-        plan.setup,
-        /^relay 8417 \/opt\/turnpike\/gateway\/gateway-[0-9a-f]+ \/opt\/turnpike\/gateway\/gateway\.sock$/,
-      );
-      assert(!plan.setup.includes("forwarder.js"), plan.setup);
-      assertEquals(plan.binds.map((b) => b.target), [
-        "/opt/turnpike/gateway",
-        "/opt/turnpike/gateway/gateway.sock",
-      ]);
-    } finally {
-      listening.close();
-    }
+    // The plan starts the copy in the gateway's skeleton as the relay, the forwarder not bound:
+    // the compiled setup's own step, no shell, the relay's copy started by the setup itself.
+    const plan = gatewayPlanOn(dir, init);
+    assertMatch(
+      plan.setup,
+      /^relay 8417 \/opt\/turnpike\/gateway\/gateway-[0-9a-f]+ \/opt\/turnpike\/gateway\/gateway\.sock$/,
+    );
+    assert(!plan.setup.includes("forwarder.js"), plan.setup);
+    assertEquals(plan.binds.map((b) => b.target), [
+      "/opt/turnpike/gateway",
+      "/opt/turnpike/gateway/gateway.sock",
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
